@@ -1,0 +1,599 @@
+"""The syntax tree of an Adama document.
+
+Every node carries the `span` of the source it came from. The parser builds
+these; the checker fills the `ty` slot of expressions (and `ref` where a name
+resolves to something) and never builds new syntax; code generation reads the
+checked tree. Fields hold syntax only: semantic types live in `types.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .source import NOSPAN, Span
+
+
+@dataclass(kw_only=True)
+class Node:
+    span: Span = NOSPAN
+
+
+# ---------------------------------------------------------------- type syntax
+
+
+@dataclass
+class TypeRef(Node):
+    """`int`, `Todo`, `maybe<int>`, `map<string, int>`, `table<Todo>`."""
+
+    name: str
+    args: list["TypeRef"] = field(default_factory=list)
+
+
+@dataclass
+class ArrayTypeRef(Node):
+    """`T[]`: a read-only array (Adama's native array)."""
+
+    element: "TypeRef | ArrayTypeRef"
+
+
+TypeSyntax = TypeRef | ArrayTypeRef
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass
+class Expr(Node):
+    # Filled by the checker: the semantic type (types.Type) and, for names,
+    # what the name resolved to. Excluded from equality so tests can compare
+    # parsed trees without caring about checking.
+    ty: Any = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass
+class IntLit(Expr):
+    value: int
+    is_long: bool = False  # written with an L suffix
+
+
+@dataclass
+class DoubleLit(Expr):
+    value: float
+
+
+@dataclass
+class StringLit(Expr):
+    value: str  # escapes already decoded
+
+
+@dataclass
+class BoolLit(Expr):
+    value: bool
+
+
+@dataclass
+class Name(Expr):
+    """A bare identifier: local, parameter, document field, record field
+    (inside a record method or a `where` clause), enum name or function."""
+
+    id: str
+    ref: Any = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass
+class Special(Expr):
+    """`@who`, `@no_one`, `@context`, `@nothing`: values spelled with an `@`."""
+
+    name: str  # without the '@'
+
+
+@dataclass
+class StateLabel(Expr):
+    """`#state` used as a value of type `label`."""
+
+    name: str
+
+
+@dataclass
+class EnumValue(Expr):
+    """`Suit::Hearts`; `value == "*"` for `Suit::*` (all values, as a list)."""
+
+    enum: str
+    value: str
+
+
+@dataclass
+class Unary(Expr):
+    op: str  # '-', '!', '++pre', '--pre', '++post', '--post'
+    operand: Expr
+
+
+@dataclass
+class Binary(Expr):
+    op: str  # '*' '/' '%' '+' '-' '<' '>' '<=' '>=' '==' '!=' '&&' '||' '^^'
+    left: Expr
+    right: Expr
+
+
+@dataclass
+class Ternary(Expr):
+    cond: Expr
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass
+class FieldAccess(Expr):
+    """`obj.name`. On a list of records this projects the field (`list<T>`)."""
+
+    obj: Expr
+    name: str
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Index(Expr):
+    """`obj[key]`: lists and arrays give `maybe<T>`, maps give `maybe<V>`."""
+
+    obj: Expr
+    index: Expr
+
+
+@dataclass
+class Call(Expr):
+    """`f(args)`, `obj.m(args)`, `Lib.f(args)`, `chan.fetch(who)`, `fut.await()`.
+
+    `func` is a Name for plain calls or a FieldAccess for method calls.
+    """
+
+    func: Expr
+    args: list[Expr] = field(default_factory=list)
+    ref: Any = field(default=None, compare=False, repr=False, kw_only=True)
+
+
+@dataclass
+class AnonField(Node):
+    name: str
+    value: Expr  # for shorthand `{a}` this is Name('a')
+
+
+@dataclass
+class AnonObject(Expr):
+    """`{a: 1, b}`: typed against the message or record the context expects."""
+
+    fields: list[AnonField] = field(default_factory=list)
+
+
+@dataclass
+class ArrayLit(Expr):
+    """`[e1, e2, ...]`: typed as `T[]` from its elements or the expected type."""
+
+    items: list[Expr] = field(default_factory=list)
+
+
+@dataclass
+class MaybeOf(Expr):
+    """`@maybe(x)` (value given) or `@maybe<T>` (empty maybe of T)."""
+
+    value: Expr | None = None
+    type: TypeSyntax | None = None
+
+
+@dataclass
+class Convert(Expr):
+    """`@convert<M>(x)`: a record, list of records or anon object to message M."""
+
+    type: TypeSyntax
+    value: Expr
+
+
+@dataclass
+class OrderKey(Node):
+    field: str
+    descending: bool = False
+
+
+@dataclass
+class Iterate(Expr):
+    """`iterate t where c order by f desc limit n offset m shuffle`.
+
+    The clauses apply in source order as Adama does; each is one step.
+    """
+
+    source: Expr
+    steps: list["QueryStep"] = field(default_factory=list)
+
+
+@dataclass
+class Where(Node):
+    cond: Expr
+
+
+@dataclass
+class OrderBy(Node):
+    keys: list[OrderKey]
+
+
+@dataclass
+class Limit(Node):
+    count: Expr
+
+
+@dataclass
+class Offset(Node):
+    count: Expr
+
+
+@dataclass
+class Shuffle(Node):
+    pass
+
+
+QueryStep = Where | OrderBy | Limit | Offset | Shuffle
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass
+class Stmt(Node):
+    pass
+
+
+@dataclass
+class Block(Stmt):
+    body: list[Stmt] = field(default_factory=list)
+
+
+@dataclass
+class VarDecl(Stmt):
+    """`T x = e;`, `T x;`, `let x = e;`, `var x = e;`, `auto x = e;`.
+
+    `type` is None for let/var/auto (inferred); `keyword` says which form.
+    """
+
+    name: str
+    type: TypeSyntax | None
+    value: Expr | None
+    keyword: str = ""  # '', 'let', 'var', 'auto'
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Assign(Stmt):
+    """`target op value;` with op in '=', '+=', '-=', '*='."""
+
+    target: Expr
+    op: str
+    value: Expr
+
+
+@dataclass
+class ExprStmt(Stmt):
+    """A call or `x++`/`--x` used for its effect."""
+
+    expr: Expr
+
+
+@dataclass
+class Ingest(Stmt):
+    """`table <- expr [as id];`: insert records into a table (or list)."""
+
+    target: Expr
+    value: Expr
+    as_name: str | None = None
+
+
+@dataclass
+class If(Stmt):
+    """`if (cond) ...` or `if (expr as name) ...` when `as_name` is set."""
+
+    cond: Expr
+    then: Block
+    otherwise: Block | "If" | None = None
+    as_name: str | None = None
+
+
+@dataclass
+class While(Stmt):
+    cond: Expr
+    body: Block
+
+
+@dataclass
+class DoWhile(Stmt):
+    body: Block
+    cond: Expr
+
+
+@dataclass
+class For(Stmt):
+    init: Stmt | None
+    cond: Expr | None
+    step: Stmt | None
+    body: Block
+
+
+@dataclass
+class ForEach(Stmt):
+    """`foreach (x in e) body`."""
+
+    name: str
+    iterable: Expr
+    body: Block
+
+
+@dataclass
+class Case(Node):
+    value: Expr | None  # None for `default:`
+    body: list[Stmt] = field(default_factory=list)
+
+
+@dataclass
+class Switch(Stmt):
+    subject: Expr
+    cases: list[Case] = field(default_factory=list)
+
+
+@dataclass
+class Break(Stmt):
+    pass
+
+
+@dataclass
+class Continue(Stmt):
+    pass
+
+
+@dataclass
+class Return(Stmt):
+    value: Expr | None = None
+
+
+@dataclass
+class Abort(Stmt):
+    pass
+
+
+@dataclass
+class Transition(Stmt):
+    """`transition #s;`, `transition #s in N;`; target may be a label expr."""
+
+    target: Expr
+    delay: Expr | None = None
+
+
+@dataclass
+class Invoke(Stmt):
+    state: str
+
+
+@dataclass
+class Destroy(Stmt):
+    """`@destroy;`"""
+
+
+@dataclass
+class Debug(Stmt):
+    """`@debug("fmt {0}", x, ...);`"""
+
+    format: Expr
+    args: list[Expr] = field(default_factory=list)
+
+
+@dataclass
+class Assert(Stmt):
+    cond: Expr
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass
+class Privacy(Node):
+    """`public`, `private`, `viewer_is<f>`, `use_policy<p>` (or `<p, q>`)."""
+
+    kind: str  # 'public' | 'private' | 'viewer_is' | 'use_policy'
+    names: list[str] = field(default_factory=list)
+    explicit: bool = True  # False when defaulted (fields are private by default)
+
+
+@dataclass
+class Decl(Node):
+    pass
+
+
+@dataclass
+class FieldDecl(Decl):
+    """A field of the document, a record or a message: `[privacy] [readonly] T name [= e];`."""
+
+    name: str
+    type: TypeSyntax
+    privacy: Privacy
+    default: Expr | None = None
+    readonly: bool = False
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Formula(Decl):
+    """`[privacy] formula name = expr;`: lazily recomputed from what it reads."""
+
+    name: str
+    privacy: Privacy
+    value: Expr
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Bubble(Decl):
+    """`bubble name = expr;`: a per-viewer formula that may read `@who`."""
+
+    name: str
+    value: Expr
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Policy(Decl):
+    """`policy name { ... return bool; }`: evaluated per viewer."""
+
+    name: str
+    body: Block
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Require(Decl):
+    """`require policy;` inside a record: rows the viewer fails are hidden."""
+
+    policy: str
+
+
+@dataclass
+class IndexHint(Decl):
+    """`index field;` inside a record: tables keep a lookup on that field."""
+
+    field: str
+
+
+@dataclass
+class Param(Node):
+    name: str
+    type: TypeSyntax
+
+
+@dataclass
+class Function(Decl):
+    """`function f(params) -> T {}` (pure) or `procedure p(params) [-> T] {}`,
+    also record `method m(params) [-> T] {}`. `kind` says which."""
+
+    kind: str  # 'function' | 'procedure' | 'method'
+    name: str
+    params: list[Param]
+    returns: TypeSyntax | None
+    body: Block
+    readonly: bool = False
+    aborts: bool = False
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class RecordDecl(Decl):
+    """`record R { fields, methods, policies, require, index, formulas, bubbles }`."""
+
+    name: str
+    members: list[Decl] = field(default_factory=list)
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class MessageDecl(Decl):
+    """`message M { fields }` (messages carry no privacy)."""
+
+    name: str
+    fields: list[FieldDecl] = field(default_factory=list)
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class EnumItem(Node):
+    name: str
+    value: int | None = None
+
+
+@dataclass
+class EnumDecl(Decl):
+    name: str
+    items: list[EnumItem] = field(default_factory=list)
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Channel(Decl):
+    """A complete channel `channel c([principal who,] M m) {}` (body set), or
+    an incomplete one `channel<M> c;` / `channel<M[]> c;` (body None)."""
+
+    name: str
+    message: TypeSyntax
+    param: str | None = None  # the message parameter's name
+    who: str | None = None  # the seeds' explicit `principal who` parameter
+    body: Block | None = None
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class StateBlock(Decl):
+    """`#name { ... }`"""
+
+    name: str
+    body: Block
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class Handler(Decl):
+    """Lifecycle hooks: `@construct`, `@load`, `@connected`, `@disconnected`,
+    `@delete`. `param` is `(who)` in the seeds' form or `(M m)` for
+    `@construct`; `param_type` is set only for the message form."""
+
+    event: str  # 'construct' | 'load' | 'connected' | 'disconnected' | 'delete'
+    body: Block
+    param: str | None = None
+    param_type: TypeSyntax | None = None
+
+
+@dataclass
+class Cron(Decl):
+    """`@cron name daily H:MM {}`, `hourly M {}`, `monthly D {}`."""
+
+    name: str
+    schedule: str  # 'daily' | 'hourly' | 'monthly'
+    values: list[int]  # daily: [hour, minute]; hourly: [minute]; monthly: [day]
+    body: Block
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class StaticPolicy(Node):
+    """`create { ... }` / `invent { ... }` inside `@static`: returns bool."""
+
+    name: str
+    body: Block
+
+
+@dataclass
+class StaticProperty(Node):
+    """`name = expr;` inside `@static` (e.g. `maximum_history = 100;`)."""
+
+    name: str
+    value: Expr
+
+
+@dataclass
+class Static(Decl):
+    policies: list[StaticPolicy] = field(default_factory=list)
+    properties: list[StaticProperty] = field(default_factory=list)
+
+
+@dataclass
+class TestDecl(Decl):
+    """`test name { ... }`"""
+
+    name: str
+    body: Block
+
+
+@dataclass
+class Unsupported(Decl):
+    """A construct the seeds use that a later issue implements (`service`,
+    `replication`, `agent`, `session<A>`, `@asset`, `@can_attach`, `@web`).
+    Parsed (balanced braces) so the checker can say so precisely."""
+
+    what: str
+    name: str | None = None
+
+
+@dataclass
+class Program(Node):
+    decls: list[Decl] = field(default_factory=list)

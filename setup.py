@@ -1,0 +1,60 @@
+"""Build script: maps the user's top-level folders into the one `advm` namespace
+and compiles the VM's Cython modules.
+
+`compiler/` becomes `advm.compiler`, `vm/` becomes `advm.vm`, `spec/` becomes
+`advm.spec` (it ships the grammar the parser loads), so nothing with a generic
+name lands in site-packages.
+"""
+from glob import glob
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+
+PACKAGES = {
+    "advm": "advm",
+    "advm.compiler": "compiler",
+    "advm.vm": "vm",
+    "advm.spec": "spec",
+}
+for optional in ("store", "net"):
+    if (HERE / optional / "__init__.py").exists():
+        PACKAGES[f"advm.{optional}"] = optional
+
+# One fixed set of directives for every module: the hot loop is written for
+# these and must not silently change behaviour with Cython's defaults.
+DIRECTIVES = {
+    "language_level": "3",
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "infer_types": True,
+    "embedsignature": True,
+}
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    mods = [
+        Extension(
+            f"advm.vm.{Path(pyx).stem}",
+            [pyx],
+            extra_compile_args=["-O3"],
+        )
+        for pyx in sorted(glob("vm/*.pyx"))
+    ]
+    if not mods:
+        return []
+    return cythonize(mods, compiler_directives=DIRECTIVES, include_path=["vm"])
+
+
+setup(
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={"advm.spec": ["*.peg", "*.md"], "advm.vm": ["*.pyx", "*.pxd", "*.pxi"]},
+    ext_modules=extensions(),
+    zip_safe=False,
+)

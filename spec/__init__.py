@@ -1,0 +1,1 @@
+"""The contract: the grammar the parser loads and the language documents."""
