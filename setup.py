@@ -15,10 +15,11 @@ HERE = Path(__file__).parent
 PACKAGES = {
     "advm": "advm",
     "advm.compiler": "compiler",
-    "advm.vm": "vm",
     "advm.spec": "spec",
 }
-for optional in ("store", "net"):
+# A folder joins the namespace once it is a package; git keeps no empty
+# folders, so a fresh clone may not have vm/ until the VM lands.
+for optional in ("vm", "store", "net"):
     if (HERE / optional / "__init__.py").exists():
         PACKAGES[f"advm.{optional}"] = optional
 

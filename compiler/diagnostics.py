@@ -34,6 +34,7 @@ CODES: dict[str, str] = {
     "E0210": "unknown-policy",
     "E0211": "shadowed-name",
     "E0212": "duplicate-field",
+    "E0213": "not-available-here",
     # types
     "E0301": "type-mismatch",
     "E0302": "bad-operand",
@@ -82,6 +83,7 @@ CODES: dict[str, str] = {
     "E0509": "bad-channel-message",
     # not supported yet
     "E0901": "not-supported-yet",
+    "E0999": "internal-error",
 }
 
 

@@ -1,0 +1,500 @@
+"""Declaration pass: collect every top-level and record-level declaration into
+the DocumentInfo with resolved types, then check the bodies and the
+cross-references (privacy, policies, index hints, handler shapes, crons,
+static properties)."""
+from __future__ import annotations
+
+from . import ast
+from . import types as T
+from .check_base import a, did_you_mean, name_span
+from .docinfo import (
+    ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
+    PolicyInfo, StateInfo, StructInfo,
+)
+from .scope import (
+    HANDLER_RULES, Scope, channel_rules, cron_rules, default_rules, function_rules, policy_rules,
+    procedure_rules, reader_rules, state_rules, static_rules, test_rules, with_record,
+)
+
+# `@static` properties: name -> (expected kind, check on the value, what it means).
+STATIC_PROPERTIES = {
+    "maximum_history": (T.INT, lambda v: v >= 1, "how many past transactions to keep (an int >= 1)"),
+    "instruction_budget": (T.INT, lambda v: v >= 1, "instructions one transaction may run (an int >= 1)"),
+    "snapshot_every": (T.INT, lambda v: v >= 1, "write a snapshot every N transactions (an int >= 1)"),
+    "timezone": (T.STRING, lambda v: bool(v), "the document's IANA time zone, e.g. \"UTC\""),
+}
+STATIC_POLICIES = ("create", "invent")
+# Schedules of `@cron`: the values each takes and their ranges.
+CRON_SHAPES = {
+    "daily": [("hour", 0, 23), ("minute", 0, 59)],
+    "hourly": [("minute", 0, 59)],
+    "monthly": [("day", 1, 31)],
+}
+EVENTS = ("construct", "load", "connected", "disconnected", "delete")
+
+
+def constant_value(e: ast.Expr):
+    """The value of a literal constant (with an optional leading minus), else None."""
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, (ast.IntLit, ast.DoubleLit)):
+        return -e.operand.value
+    if isinstance(e, (ast.IntLit, ast.DoubleLit, ast.StringLit, ast.BoolLit)):
+        return e.value
+    return None
+
+
+class DeclChecker:
+    # ============================================================ collection
+
+    def collect_types(self, program: ast.Program) -> None:
+        seen: dict[str, str] = {}
+        for d in program.decls:
+            if isinstance(d, (ast.RecordDecl, ast.MessageDecl, ast.EnumDecl)):
+                kind = {ast.RecordDecl: "record", ast.MessageDecl: "message", ast.EnumDecl: "enum"}[type(d)]
+                if d.name in seen or d.name in T.PRIMITIVES or d.name in T.GENERICS:
+                    what = seen.get(d.name, "built-in type")
+                    self.err("E0204", f"'{d.name}' is already defined as a {what}", name_span(d))
+                    continue
+                seen[d.name] = kind
+                if kind == "enum":
+                    self.info.enums[d.name] = EnumInfo(d.name, decl=d)
+                elif kind == "record":
+                    self.info.records[d.name] = StructInfo(d.name, "record", decl=d)
+                else:
+                    self.info.messages[d.name] = StructInfo(d.name, "message", decl=d)
+
+    def collect_members(self) -> None:
+        for e in self.info.enums.values():
+            nxt = 0
+            for item in e.decl.items:
+                if item.name in e.values:
+                    self.err("E0212", f"enum '{e.name}' already has a value '{item.name}'", item.span)
+                    continue
+                # Two names may share a number (aliases); only names must differ.
+                value = item.value if item.value is not None else nxt
+                e.values[item.name] = value
+                nxt = value + 1
+        for s in self.info.messages.values():
+            for f in s.decl.fields:
+                self.add_struct_field(s, f)
+        for s in self.info.records.values():
+            for m in s.decl.members:
+                self.add_record_member(s, m)
+            if "id" not in s.fields:
+                # Every row has an id the table assigns; declaring it is optional.
+                s.fields["id"] = FieldInfo("id", T.INT, "private", readonly=True)
+
+    def add_struct_field(self, s: StructInfo, f: ast.FieldDecl) -> None:
+        if f.name in s.fields or f.name in s.formulas:
+            self.err("E0212", f"{s.kind} '{s.name}' already has a field '{f.name}'", name_span(f))
+            return
+        t = self.resolve_type(f.type)
+        self.check_storable(t, f, s.kind)
+        if f.name == "id" and s.kind == "record" and not T.is_error(t) and t != T.INT:
+            self.err("E0301", f"a record's 'id' is its row id and must be an int, not {t}", f.type.span)
+            t = T.INT
+        if s.kind == "message" and f.privacy.explicit and f.privacy.kind != "private":
+            self.err(
+                "E0505", f"message fields have no privacy ('{f.privacy.kind}' on '{f.name}')", f.privacy.span,
+                "remove the privacy modifier; messages are only seen by the code that receives them",
+            )
+        s.fields[f.name] = FieldInfo(
+            f.name, t, f.privacy.kind, list(f.privacy.names), f.default, f.readonly, f
+        )
+
+    def add_record_member(self, s: StructInfo, m: ast.Decl) -> None:
+        if isinstance(m, ast.FieldDecl):
+            self.add_struct_field(s, m)
+        elif isinstance(m, (ast.Formula, ast.Bubble)):
+            if m.name in s.fields or m.name in s.formulas:
+                self.err("E0212", f"record '{s.name}' already has a member '{m.name}'", name_span(m))
+                return
+            bubble = isinstance(m, ast.Bubble)
+            priv = m.privacy if not bubble else None
+            s.formulas[m.name] = FormulaInfo(
+                m.name, m.value, privacy=priv.kind if priv else "public",
+                privacy_names=list(priv.names) if priv else [], bubble=bubble, owner=s.name, decl=m,
+            )
+        elif isinstance(m, ast.Function):
+            if m.name in s.methods:
+                self.err("E0204", f"record '{s.name}' already has a method '{m.name}'", name_span(m))
+                return
+            s.methods[m.name] = self.signature(m, owner=s.name)
+        elif isinstance(m, ast.Policy):
+            if m.name in s.policies:
+                self.err("E0204", f"record '{s.name}' already has a policy '{m.name}'", name_span(m))
+                return
+            s.policies[m.name] = PolicyInfo(m.name, s.name, m)
+        elif isinstance(m, ast.Require):
+            s.requires.append(m.policy)
+        elif isinstance(m, ast.IndexHint):
+            s.indexes.append(m.field)
+        elif isinstance(m, ast.Unsupported):
+            self.unsupported(m)
+
+    def check_storable(self, t: T.Type, f: ast.FieldDecl, where: str) -> None:
+        inner = T.element_of(t) or T.strip_maybe(t)
+        if where == "message":
+            bad = (T.RecordType, T.TableType, T.MapType, T.FutureType, T.ChannelType)
+            if isinstance(t, bad) or isinstance(inner, bad):
+                hint = "use a message type instead" if isinstance(inner, T.RecordType) else None
+                self.err("E0321", f"a message field cannot hold {t}; messages carry plain data",
+                         f.type.span, hint)
+        elif isinstance(t, (T.FutureType, T.ChannelType)) or isinstance(inner, (T.FutureType, T.ChannelType)):
+            self.err("E0321", f"a {where} field cannot hold {t}", f.type.span,
+                     "futures live only in locals of #state blocks")
+
+    def signature(self, f: ast.Function, owner: str | None = None) -> FuncInfo:
+        params = []
+        seen = set()
+        for p in f.params:
+            if p.name in seen:
+                self.err("E0204", f"parameter '{p.name}' is declared twice", p.span)
+            seen.add(p.name)
+            params.append((p.name, self.local_type(p.type)))
+        returns = self.resolve_type(f.returns) if f.returns is not None else T.VOID
+        if f.kind == "function" and f.returns is None:
+            self.err(
+                "E0401", f"function '{f.name}' must declare what it returns", name_span(f),
+                "write `function f(...) -> T`, or make it a procedure",
+            )
+            returns = T.ERROR
+        if f.kind == "function" and (f.readonly or f.aborts):
+            self.err(
+                "E0318", f"function '{f.name}' cannot be `{'readonly' if f.readonly else 'aborts'}`",
+                name_span(f), "functions are always pure; use a procedure",
+            )
+        return FuncInfo(f.name, f.kind, params, returns, f.readonly, f.aborts, owner, f)
+
+    def collect_document(self, program: ast.Program) -> None:
+        info = self.info
+        values: dict[str, str] = {}  # document names: fields, formulas, bubbles, channels
+
+        def claim(name: str, what: str, node) -> bool:
+            if name in values:
+                self.err("E0204", f"'{name}' is already defined as a {values[name]}", name_span(node))
+                return False
+            values[name] = what
+            return True
+
+        for d in program.decls:
+            if isinstance(d, ast.FieldDecl):
+                if claim(d.name, "field", d):
+                    t = self.resolve_type(d.type)
+                    self.check_storable(t, d, "document")
+                    info.fields[d.name] = FieldInfo(
+                        d.name, t, d.privacy.kind, list(d.privacy.names), d.default, d.readonly, d
+                    )
+            elif isinstance(d, ast.Formula):
+                if claim(d.name, "formula", d):
+                    info.formulas[d.name] = FormulaInfo(
+                        d.name, d.value, privacy=d.privacy.kind, privacy_names=list(d.privacy.names), decl=d
+                    )
+            elif isinstance(d, ast.Bubble):
+                if claim(d.name, "bubble", d):
+                    info.formulas[d.name] = FormulaInfo(d.name, d.value, privacy="public", bubble=True, decl=d)
+            elif isinstance(d, ast.Channel):
+                if claim(d.name, "channel", d):
+                    self.collect_channel(d)
+            elif isinstance(d, ast.Function):
+                if d.kind == "method":
+                    self.err("E0502", "methods belong inside a record", name_span(d),
+                             "use a procedure at the document level")
+                elif claim(d.name, d.kind, d):
+                    info.functions[d.name] = self.signature(d)
+            elif isinstance(d, ast.Policy):
+                if d.name in info.policies:
+                    self.err("E0204", f"policy '{d.name}' is already defined", name_span(d))
+                else:
+                    info.policies[d.name] = PolicyInfo(d.name, None, d)
+            elif isinstance(d, ast.StateBlock):
+                if d.name in info.states:
+                    self.err("E0204", f"state '#{d.name}' is already defined", name_span(d))
+                else:
+                    info.states[d.name] = StateInfo(d.name, d)
+            elif isinstance(d, ast.Handler):
+                self.collect_handler(d)
+            elif isinstance(d, ast.Cron):
+                self.collect_cron(d)
+            elif isinstance(d, ast.Static):
+                self.collect_static(d)
+            elif isinstance(d, ast.TestDecl):
+                if d.name in info.tests:
+                    self.err("E0204", f"test '{d.name}' is already defined", d.span)
+                else:
+                    info.tests[d.name] = d
+            elif isinstance(d, ast.Unsupported):
+                self.unsupported(d)
+            elif isinstance(d, ast.Require):
+                self.err("E0505", "`require` belongs inside a record", d.span)
+            elif isinstance(d, ast.IndexHint):
+                self.err("E0508", "`index` belongs inside a record", d.span)
+
+    def unsupported(self, d: ast.Unsupported) -> None:
+        self.info.unsupported.append(d)
+        at = "@" if self.source.text[d.span.start:d.span.start + 1] == "@" else ""
+        what = at + d.what + (f" '{d.name}'" if d.name else "")
+        self.err(
+            "E0901", f"{what} is not supported yet", d.span,
+            f"advm parses `{d.what}` but does not run it yet; remove it to compile this document",
+        )
+
+    def collect_channel(self, d: ast.Channel) -> None:
+        is_array = isinstance(d.message, ast.ArrayTypeRef)
+        t = self.resolve_type(d.message.element if is_array else d.message)
+        if not T.is_error(t) and not isinstance(t, T.MessageType):
+            hint = f"declare '{t}' as a message" if isinstance(t, T.RecordType) else "channels carry messages"
+            self.err("E0509", f"channel '{d.name}' must carry a message type, not {t}", d.message.span, hint)
+            t = T.ERROR
+        self.info.channels[d.name] = ChannelInfo(
+            d.name, t, is_array, d.body is not None, d.who, d.param, d
+        )
+
+    def collect_handler(self, d: ast.Handler) -> None:
+        if d.event not in EVENTS:
+            self.err("E0502", f"unknown event '@{d.event}'", d.span, did_you_mean(d.event, EVENTS))
+            return
+        if d.event in self.info.handlers:
+            self.err("E0501", f"@{d.event} is already defined", d.span, "merge the two bodies into one")
+            return
+        ptype = None
+        if d.event == "construct":
+            if d.param is not None:
+                if d.param_type is None:
+                    self.err("E0502", "@construct takes a message argument: `@construct (M m)`", d.span)
+                else:
+                    ptype = self.resolve_type(d.param_type)
+                    if not T.is_error(ptype) and not isinstance(ptype, T.MessageType):
+                        self.err("E0502", f"@construct's argument must be a message, not {ptype}",
+                                 d.param_type.span)
+                        ptype = T.ERROR
+        elif d.event in ("connected", "disconnected"):
+            if d.param_type is not None:
+                self.err("E0502", f"@{d.event} takes only the viewer: `@{d.event} (who)`", d.param_type.span)
+            ptype = T.PRINCIPAL if d.param is not None else None
+        elif d.param is not None or d.param_type is not None:
+            self.err("E0502", f"@{d.event} takes no arguments", d.span)
+        self.info.handlers[d.event] = HandlerInfo(d.event, d.param, ptype, d)
+
+    def collect_cron(self, d: ast.Cron) -> None:
+        if d.name in self.info.crons:
+            self.err("E0204", f"cron job '{d.name}' is already defined", name_span(d))
+            return
+        shape = CRON_SHAPES.get(d.schedule)
+        if shape is None:
+            self.err("E0503", f"unknown cron schedule '{d.schedule}'", name_span(d),
+                     "use `daily H:MM`, `hourly M` or `monthly D`")
+        elif len(d.values) != len(shape):
+            self.err("E0503", f"a {d.schedule} schedule takes {len(shape)} value(s)", name_span(d))
+        else:
+            for value, (what, lo, hi) in zip(d.values, shape):
+                if not lo <= value <= hi:
+                    self.err("E0503", f"{d.schedule} {what} {value} is out of range {lo}-{hi}", name_span(d))
+        self.info.crons[d.name] = CronInfo(d.name, d.schedule, list(d.values), d)
+
+    def collect_static(self, d: ast.Static) -> None:
+        st = self.info.static
+        for p in d.policies:
+            if p.name not in STATIC_POLICIES:
+                self.err("E0504", f"unknown static policy '{p.name}'", p.span,
+                         did_you_mean(p.name, STATIC_POLICIES) or "static policies are `create` and `invent`")
+            elif p.name in st.policies:
+                self.err("E0204", f"static policy '{p.name}' is already defined", p.span,
+                         "merge the two bodies into one")
+            else:
+                st.policies[p.name] = p
+        for prop in d.properties:
+            spec = STATIC_PROPERTIES.get(prop.name)
+            if spec is None:
+                self.err("E0504", f"unknown static property '{prop.name}'", prop.span,
+                         did_you_mean(prop.name, STATIC_PROPERTIES)
+                         or "known properties: " + ", ".join(STATIC_PROPERTIES))
+                continue
+            if prop.name in st.properties:
+                self.err("E0204", f"static property '{prop.name}' is already set", prop.span,
+                         "set each property once")
+                continue
+            want, ok, meaning = spec
+            with self.body(static_rules("property")):
+                actual = self.expr(prop.value)
+            value = constant_value(prop.value)
+            if T.is_error(actual):
+                continue
+            if value is None or actual != want:
+                self.err("E0504", f"'{prop.name}' must be a constant {want}", prop.value.span, meaning)
+            elif not ok(value):
+                self.err("E0504", f"'{prop.name}' cannot be {value!r}", prop.value.span, meaning)
+            else:
+                st.properties[prop.name] = value
+
+    # ============================================================ cross references
+
+    def check_references(self) -> None:
+        info = self.info
+        for f in info.fields.values():
+            self.check_privacy(f.name, f.privacy, f.privacy_names, f.decl, info.fields, info.policies)
+        for fo in info.formulas.values():
+            if not fo.bubble:
+                self.check_privacy(fo.name, fo.privacy, fo.privacy_names, fo.decl, info.fields, info.policies)
+        for s in info.records.values():
+            policies = {**info.policies, **s.policies}
+            fields = {**info.fields, **s.fields}
+            for f in s.fields.values():
+                if f.decl is not None:
+                    self.check_privacy(f.name, f.privacy, f.privacy_names, f.decl, fields, policies)
+            for fo in s.formulas.values():
+                if not fo.bubble:
+                    self.check_privacy(fo.name, fo.privacy, fo.privacy_names, fo.decl, fields, policies)
+            for m in s.decl.members:
+                if isinstance(m, ast.Require) and m.policy not in policies:
+                    self.err("E0210", f"unknown policy '{m.policy}'", m.span,
+                             did_you_mean(m.policy, policies) or "declare it with `policy name { ... }`")
+                elif isinstance(m, ast.IndexHint):
+                    f = s.fields.get(m.field)
+                    if f is None:
+                        self.err("E0508", f"record '{s.name}' has no field '{m.field}' to index", m.span,
+                                 did_you_mean(m.field, s.fields))
+                    elif not T.is_error(f.type) and not T.is_indexable(f.type):
+                        self.err("E0508", f"cannot index field '{m.field}' of type {f.type}", m.span,
+                                 "index fields of type int, long, string, bool, principal, date or an enum")
+
+    def check_privacy(self, name, kind, names, decl, fields, policies) -> None:
+        if decl is None:
+            return
+        span = decl.privacy.span if getattr(decl, "privacy", None) is not None else decl.span
+        if kind == "viewer_is":
+            principals = [k for k, v in fields.items() if T.strip_maybe(v.type) == T.PRINCIPAL]
+            for n in names:
+                f = fields.get(n)
+                if f is None:
+                    self.err("E0505", f"viewer_is<{n}> on '{name}' names no field", span,
+                             did_you_mean(n, principals) or "name a field of type principal")
+                elif not T.is_error(f.type) and T.strip_maybe(f.type) != T.PRINCIPAL:
+                    self.err("E0505", f"viewer_is<{n}> on '{name}' needs a principal field; '{n}' is {f.type}",
+                             span, did_you_mean(n, principals) or "name a field of type principal")
+        elif kind == "use_policy":
+            for n in names:
+                if n not in policies:
+                    self.err("E0210", f"unknown policy '{n}' in use_policy<{n}>", span,
+                             did_you_mean(n, policies) or "declare it with `policy name { ... }`")
+
+    # ============================================================ bodies
+
+    def check_bodies(self, program: ast.Program) -> None:
+        info = self.info
+        for s in list(info.messages.values()) + list(info.records.values()):
+            for f in s.fields.values():
+                if f.default is not None:
+                    with self.body(default_rules()):
+                        self.check_value(f.default, f.type, f"default of '{f.name}'")
+        for f in info.fields.values():
+            if f.default is not None:
+                with self.body(default_rules()):
+                    self.check_value(f.default, f.type, f"default of '{f.name}'")
+        for fo in info.formulas.values():
+            self.formula_type(fo)
+        for s in info.records.values():
+            for fo in s.formulas.values():
+                self.formula_type(fo)
+            for p in s.policies.values():
+                self.check_function_like(p.decl.body, with_record(policy_rules(p.name), s), name_span(p.decl))
+            for m in s.methods.values():
+                self.check_function(m, record=s)
+        for p in info.policies.values():
+            self.check_function_like(p.decl.body, policy_rules(p.name), name_span(p.decl))
+        for fn in info.functions.values():
+            self.check_function(fn)
+        for d in program.decls:
+            if isinstance(d, ast.Channel) and d.body is not None and info.channels.get(d.name) is not None \
+                    and info.channels[d.name].decl is d:
+                self.check_channel(info.channels[d.name])
+            elif isinstance(d, ast.StateBlock) and info.states.get(d.name) is not None \
+                    and info.states[d.name].decl is d:
+                self.check_block_body(d.body, state_rules(d.name))
+            elif isinstance(d, ast.Handler) and info.handlers.get(d.event) is not None \
+                    and info.handlers[d.event].decl is d:
+                self.check_handler(info.handlers[d.event])
+            elif isinstance(d, ast.Cron):
+                self.check_block_body(d.body, cron_rules(d.name))
+            elif isinstance(d, ast.Static):
+                for p in d.policies:
+                    self.check_function_like(p.body, static_rules(p.name), p.span)
+            elif isinstance(d, ast.TestDecl):
+                self.check_block_body(d.body, test_rules(d.name))
+
+    def check_value(self, e: ast.Expr, want: T.Type, what: str) -> T.Type:
+        got = self.expr(e, want)
+        if not self.assignable(got, want):
+            self.err("E0301", f"{what} expects {want}, found {got}", e.span, self.conversion_hint(got, want))
+        return got
+
+    def formula_type(self, fo: FormulaInfo, use_span=None) -> T.Type:
+        if fo.type is not None:
+            return fo.type
+        if fo in self.in_progress:
+            start = self.in_progress.index(fo)
+            cycle = [f.name for f in self.in_progress[start:]] + [fo.name]
+            if id(fo) not in self.cycle_reported:
+                # Once per cycle, at the formula where it was entered, naming all of them.
+                for f in self.in_progress[start:]:
+                    self.cycle_reported.add(id(f))
+                self.err("E0506", f"formula '{fo.name}' depends on itself: {' -> '.join(cycle)}",
+                         name_span(fo.decl), "break the cycle: one of these must be a stored field")
+            return T.ERROR
+        record = self.info.records.get(fo.owner) if fo.owner else None
+        kind = "bubble" if fo.bubble else "formula"
+        rules = reader_rules(f"{kind} '{fo.name}'", who=fo.bubble, record=record)
+        self.in_progress.append(fo)
+        try:
+            doc_reads = fo.reads if fo.owner is None else fo.doc_reads
+            with self.body(rules, reads=fo.reads, doc_reads=doc_reads):
+                t = self.expr(fo.value)
+        finally:
+            self.in_progress.pop()
+        if t == T.VOID:
+            t = self.err("E0312", f"{kind} '{fo.name}' has no value", fo.value.span)
+        elif isinstance(t, (T.FutureType, T.ChannelType, T.LibraryType)):
+            t = self.err("E0312", f"{kind} '{fo.name}' cannot be {a(t)}", fo.value.span)
+        fo.type = t
+        return t
+
+    def check_function(self, fn: FuncInfo, record: StructInfo | None = None) -> None:
+        d = fn.decl
+        if fn.kind == "function":
+            rules = function_rules(fn.name, fn.returns)
+        else:
+            rules = procedure_rules(fn.name, fn.returns, fn.readonly, fn.aborts, record, fn.kind)
+        scope = Scope()
+        for (pname, ptype), p in zip(fn.params, d.params):
+            scope.declare(LocalVar(pname, ptype, "param", p))
+        self.check_function_like(d.body, rules, name_span(d), scope)
+
+    def check_function_like(self, block: ast.Block, rules, span, scope: Scope | None = None) -> None:
+        with self.body(rules, scope):
+            self.block(block, new_scope=scope is None)
+            if rules.returns != T.VOID and not T.is_error(rules.returns) and not self.terminates(block):
+                self.err("E0401", f"{rules.what} may end without returning {a(rules.returns)}", span,
+                         "make every path end with `return value;`")
+
+    def check_block_body(self, block: ast.Block, rules, scope: Scope | None = None) -> None:
+        with self.body(rules, scope):
+            self.block(block, new_scope=scope is None)
+
+    def check_channel(self, ch: ChannelInfo) -> None:
+        d = ch.decl
+        scope = Scope()
+        if ch.who:
+            scope.declare(LocalVar(ch.who, T.PRINCIPAL, "param", d, mutable=False))
+        if ch.param:
+            t = T.ArrayType(ch.message) if ch.is_array and not T.is_error(ch.message) else ch.message
+            scope.declare(LocalVar(ch.param, t, "param", d, mutable=False))
+        self.check_block_body(d.body, channel_rules(ch.name), scope)
+
+    def check_handler(self, h: HandlerInfo) -> None:
+        rules = HANDLER_RULES[h.event]
+        scope = Scope()
+        if h.param is not None and h.param_type is not None:
+            scope.declare(LocalVar(h.param, h.param_type, "param", h.decl, mutable=False))
+        if rules.value_body:
+            self.check_function_like(h.decl.body, rules, h.decl.span, scope)
+        else:
+            self.check_block_body(h.decl.body, rules, scope)

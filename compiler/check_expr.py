@@ -1,0 +1,895 @@
+"""Expression checking: every Expr gets `.ty`; names and calls get `.ref`.
+
+`expr(e, expected)` checks `e`, passing down the type the context expects so
+anonymous objects, array literals and `@maybe` can be typed from it. The
+caller decides whether the result fits (and reports the mismatch), except
+where the expression itself is malformed.
+"""
+from __future__ import annotations
+
+import re
+
+from . import ast
+from . import library as L
+from . import types as T
+from .check_base import a, did_you_mean
+from .docinfo import FieldInfo, FormulaInfo, FuncInfo, Ref
+
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+ARITH = ("-", "*")
+COMPARE = ("<", ">", "<=", ">=")
+EQUALITY = ("==", "!=")
+LOGIC = ("&&", "||", "^^")
+CHANNEL_OPS = ("fetch", "decide", "choose")
+# Method names from other languages, and what this one calls them.
+SAME_MEANING = {
+    "size": ("length",), "len": ("length", "size"), "count": ("size", "length"),
+    "length": ("size",), "toUpperCase": ("upper",), "toLowerCase": ("lower",), "strip": ("trim",),
+}
+PLACEHOLDER = re.compile(r"\{(\d+)\}")
+
+
+def walk(node):
+    """Every AST node under `node` (statements and expressions), depth first."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for value in vars(n).values():
+            if isinstance(value, ast.Node):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ast.Node))
+
+
+class ExprChecker:
+    def expr(self, e: ast.Expr, expected: T.Type | None = None) -> T.Type:
+        method = getattr(self, "x_" + type(e).__name__, None)
+        if method is None:
+            t = self.err("E0901", f"expression {type(e).__name__} is not supported yet", e.span)
+        else:
+            t = method(e, expected)
+        e.ty = t
+        return t
+
+    def conversion_hint(self, got: T.Type, want: T.Type) -> str | None:
+        if isinstance(got, T.MaybeType) and self.assignable(got.inner, want):
+            return "unwrap it first: `if (value as x) { ... }`, or use .getOrDefaultTo(...)"
+        if T.is_numeric(got) and T.is_numeric(want):
+            return "narrowing needs a library call such as Math.toInt(...)"
+        if T.is_struct(want) and isinstance(got, (T.RecordType, T.MessageType)):
+            return f"convert it with @convert<{want}>(...)" if isinstance(want, T.MessageType) else None
+        if T.is_sequence(got) and isinstance(want, T.MessageType):
+            return None
+        if isinstance(want, T.MaybeType) and not isinstance(got, T.MaybeType):
+            return None
+        return None
+
+    # ------------------------------------------------------------ literals
+
+    def x_IntLit(self, e: ast.IntLit, expected):
+        if e.is_long:
+            if not -LONG_MAX - 1 <= e.value <= LONG_MAX:
+                return self.err("E0322", f"{e.value} does not fit in a long", e.span)
+            return T.LONG
+        if not -INT_MAX - 1 <= e.value <= INT_MAX:
+            return self.err("E0322", f"{e.value} does not fit in an int", e.span,
+                            "add an L suffix to make it a long")
+        return T.INT
+
+    def x_DoubleLit(self, e, expected):
+        return T.DOUBLE
+
+    def x_StringLit(self, e, expected):
+        return T.STRING
+
+    def x_BoolLit(self, e, expected):
+        return T.BOOL
+
+    # ------------------------------------------------------------ names
+
+    def visible_names(self) -> list[str]:
+        names = list(self.scope.names())
+        for r in self.rows:
+            names += list(self.fields_of(r) or {})
+            if r.name in self.info.records:
+                names += list(self.info.records[r.name].formulas)
+        if self.rules.record is not None:
+            names += list(self.rules.record.fields) + list(self.rules.record.formulas)
+        if self.rules.reads_doc:
+            names += list(self.info.fields) + list(self.info.formulas) + list(self.info.channels)
+        return names
+
+    def x_Name(self, e: ast.Name, expected):
+        name = e.id
+        var = self.scope.lookup(name)
+        if var is not None:
+            e.ref = Ref("local", name, var)
+            return var.type
+        for row in reversed(self.rows):
+            s = self.info.records.get(row.name)
+            if s is not None and name in s.fields:
+                e.ref = Ref("record_field", name, s.fields[name], s.name)
+                return s.fields[name].type
+            if s is not None and name in s.formulas:
+                e.ref = Ref("formula", name, s.formulas[name], s.name)
+                return self.formula_type(s.formulas[name])
+        rec = self.rules.record
+        if rec is not None:
+            if name in rec.fields:
+                e.ref = Ref("record_field", name, rec.fields[name], rec.name)
+                if self.reads is not None:
+                    self.reads.add(name)
+                return rec.fields[name].type
+            if name in rec.formulas:
+                e.ref = Ref("formula", name, rec.formulas[name], rec.name)
+                if self.reads is not None:
+                    self.reads.add(name)
+                return self.formula_type(rec.formulas[name])
+        info = self.info
+        if name in info.channels:
+            return self.err("E0315", f"channel '{name}' is not a value", e.span,
+                            f"use it through {name}.fetch(...), {name}.decide(...) or {name}.choose(...)")
+        target = info.fields.get(name) or info.formulas.get(name)
+        if target is not None:
+            return self.doc_name(e, target)
+        if name in info.functions or (rec is not None and name in rec.methods):
+            return self.err("E0303", f"'{name}' is a function; call it with {name}(...)", e.span)
+        if name in L.NAMESPACES:
+            e.ref = Ref("library", name)
+            return T.LibraryType(name)
+        if self.is_unsupported(name):
+            return T.ERROR  # already reported as not supported yet
+        if name in info.enums:
+            vals = list(info.enums[name].values)
+            example = f"{name}::{vals[0]}" if vals else f"{name}::Value"
+            return self.err("E0201", f"'{name}' is an enum, not a value", e.span, f"name a value like {example}")
+        if name in ("who", "no_one", "context"):
+            return self.err("E0201", f"unknown name '{name}'", e.span, f"did you mean '@{name}'?")
+        return self.err("E0201", f"unknown name '{name}'", e.span, did_you_mean(name, self.visible_names()))
+
+    def doc_name(self, e: ast.Name, target) -> T.Type:
+        name = e.id
+        if not self.rules.reads_doc:
+            hint = ("functions are pure: pass the value as a parameter, or use a procedure"
+                    if self.rules.pure else "this code runs without a document")
+            self.err("E0318", f"{self.rules.what} cannot read document {self.kind_of(target)} '{name}'",
+                     e.span, hint)
+        if self.doc_reads is not None:
+            self.doc_reads.add(name)
+        if isinstance(target, FieldInfo):
+            e.ref = Ref("field", name, target)
+            return target.type
+        e.ref = Ref("bubble" if target.bubble else "formula", name, target)
+        if target.bubble and not self.rules.who:
+            self.err("E0213", f"bubble '{name}' depends on the viewer and cannot be read in {self.rules.what}",
+                     e.span, "bubbles are computed per viewer; read them only from other bubbles")
+        return self.formula_type(target)
+
+    def is_unsupported(self, name: str) -> bool:
+        return any(u.name == name for u in self.info.unsupported)
+
+    @staticmethod
+    def kind_of(target) -> str:
+        if isinstance(target, FormulaInfo):
+            return "bubble" if target.bubble else "formula"
+        return "field"
+
+    def x_Special(self, e: ast.Special, expected):
+        if e.name == "no_one":
+            return T.PRINCIPAL
+        if e.name == "who":
+            if not self.rules.who:
+                return self.err("E0213", f"@who is not available in {self.rules.what}", e.span,
+                                "@who exists where a person acts: channels, @construct, @connected, "
+                                "@disconnected, @delete, policies, bubbles, static policies; "
+                                "pass the principal as a parameter")
+            return T.PRINCIPAL
+        if e.name == "context":
+            if not self.rules.context:
+                return self.err("E0213", f"@context is not available in {self.rules.what}", e.span,
+                                "@context exists only in @static create and invent")
+            return T.CONTEXT
+        return self.err("E0201", f"unknown value '@{e.name}'", e.span,
+                        did_you_mean(e.name, ["who", "no_one", "context"]))
+
+    def x_StateLabel(self, e: ast.StateLabel, expected):
+        if e.name not in self.info.states:
+            self.err("E0206", f"unknown state '#{e.name}'", e.span, self.state_hint(e.name))
+        return T.LABEL
+
+    def state_hint(self, name: str) -> str:
+        found = did_you_mean(name, self.info.states)
+        if found:
+            return found.replace("'", "'#", 1) if found.count("'") == 2 else found
+        return f"declare it with `#{name} {{ ... }}`"
+
+    def x_EnumValue(self, e: ast.EnumValue, expected):
+        en = self.info.enums.get(e.enum)
+        if en is None:
+            return self.err("E0202", f"unknown enum '{e.enum}'", e.span,
+                            did_you_mean(e.enum, self.info.enums))
+        if e.value == "*":
+            return T.ArrayType(T.EnumType(e.enum))
+        if e.value not in en.values:
+            self.err("E0207", f"enum '{e.enum}' has no value '{e.value}'", e.span,
+                     did_you_mean(e.value, en.values) or f"values: {', '.join(en.values)}")
+        return T.EnumType(e.enum)
+
+    # ------------------------------------------------------------ operators
+
+    def x_Unary(self, e: ast.Unary, expected):
+        if e.op == "-" and isinstance(e.operand, ast.IntLit) and not e.operand.is_long:
+            # -2147483648 is an int even though 2147483648 alone is not.
+            if e.operand.value > INT_MAX + 1:
+                e.operand.ty = T.ERROR
+                return self.err("E0322", f"-{e.operand.value} does not fit in an int", e.span,
+                                "add an L suffix to make it a long")
+            e.operand.ty = T.INT
+            return T.INT
+        if e.op in ("++pre", "--pre", "++post", "--post"):
+            t = self.lvalue(e.operand, "increment" if e.op.startswith("++") else "decrement")
+            if not T.is_error(t) and not T.is_numeric(t):
+                return self.err("E0302", f"cannot {e.op[:2]} a value of type {t}", e.span)
+            return t
+        t = self.expr(e.operand)
+        if T.is_error(t):
+            return T.ERROR
+        if e.op == "-":
+            if T.is_numeric(t):
+                return t
+            return self.err("E0302", f"cannot negate a value of type {t}", e.span, self.maybe_hint(t))
+        if e.op == "!":
+            if t == T.BOOL:
+                return T.BOOL
+            return self.err("E0302", f"'!' needs a bool, found {t}", e.span)
+        return self.err("E0302", f"unknown operator '{e.op}'", e.span)
+
+    def x_Binary(self, e: ast.Binary, expected):
+        op = e.op
+        lt = self.expr(e.left)
+        rt = self.expr(e.right)
+        if op in LOGIC:
+            for side, t in ((e.left, lt), (e.right, rt)):
+                if not T.is_error(t) and t != T.BOOL:
+                    self.err("E0302", f"'{op}' needs bool operands, found {t}", side.span)
+            return T.BOOL
+        if op in EQUALITY:
+            if not T.comparable(lt, rt):
+                self.err("E0302", f"cannot compare {lt} with {rt}", e.span)
+            return T.BOOL
+        if T.is_error(lt) or T.is_error(rt):
+            return T.BOOL if op in COMPARE else T.ERROR
+        if op in COMPARE:
+            if (T.is_numeric(lt) and T.is_numeric(rt)) or (lt == rt and T.is_orderable(lt)):
+                return T.BOOL
+            return self.err("E0302", f"cannot order {lt} against {rt} with '{op}'", e.span,
+                            self.maybe_hint(lt) or self.maybe_hint(rt))
+        if op == "+" and (lt == T.STRING or rt == T.STRING):
+            for side, t in ((e.left, lt), (e.right, rt)):
+                if not self.has_text(t):
+                    self.err("E0302", f"a {t} has no text form to concatenate", side.span, self.maybe_hint(t))
+            return T.STRING
+        if op == "+" and lt == T.TIMESPAN and rt == T.TIMESPAN:
+            return T.TIMESPAN
+        if op in ("+", "-", "*", "/", "%") and T.is_numeric(lt) and T.is_numeric(rt):
+            if op == "/":
+                return T.MaybeType(T.DOUBLE)
+            if op == "%":
+                if lt == T.DOUBLE or rt == T.DOUBLE:
+                    return self.err("E0302", "'%' works on int and long, not double", e.span,
+                                    "convert with Math.toInt(...) or Math.toLong(...) first")
+                return T.MaybeType(T.wider(lt, rt))
+            return T.wider(lt, rt)
+        return self.err("E0302", f"operator '{op}' cannot be applied to {lt} and {rt}", e.span,
+                        self.operator_hint(op, lt, rt))
+
+    @staticmethod
+    def has_text(t: T.Type) -> bool:
+        return T.is_error(t) or isinstance(t, (T.Prim, T.EnumType)) and t != T.CONTEXT
+
+    @staticmethod
+    def maybe_hint(t: T.Type) -> str | None:
+        if isinstance(t, T.MaybeType):
+            return "operators do not see inside a maybe: unwrap it with `if (value as x) { ... }`"
+        return None
+
+    def operator_hint(self, op, lt, rt) -> str | None:
+        hint = self.maybe_hint(lt) or self.maybe_hint(rt)
+        if hint:
+            return hint
+        if T.is_numeric(lt) != T.is_numeric(rt):
+            return "both sides must be numbers (int, long, double)"
+        return None
+
+    def x_Ternary(self, e: ast.Ternary, expected):
+        ct = self.expr(e.cond)
+        if not T.is_error(ct) and ct != T.BOOL:
+            self.err("E0311", f"the condition of '?:' must be a bool, found {ct}", e.cond.span)
+        a = self.expr(e.then, expected)
+        b = self.expr(e.otherwise, expected)
+        u = T.unify(a, b, self.fields_of)
+        if u is None:
+            return self.err("E0301", f"the branches of '?:' differ: {a} and {b}", e.span)
+        return u
+
+    # ------------------------------------------------------------ members
+
+    def x_FieldAccess(self, e: ast.FieldAccess, expected):
+        obj = self.expr(e.obj)
+        span = e.name_span if e.name_span.end > e.name_span.start else e.span
+        if T.is_error(obj):
+            return T.ERROR
+        return self.member(obj, e.name, span, e)
+
+    def member(self, obj: T.Type, name: str, span, e=None) -> T.Type:
+        if isinstance(obj, T.LibraryType):
+            if L.namespace_functions(obj.name, name):
+                return self.err("E0303", f"{obj.name}.{name} is a function; call it with {obj.name}.{name}(...)",
+                                span)
+            return self.err("E0205", f"{obj.name} has no function '{name}'", span,
+                            did_you_mean(name, L.namespace_names(obj.name)))
+        if isinstance(obj, (T.RecordType, T.MessageType)):
+            s = self.info.struct(obj.name)
+            if s is None:
+                return T.ERROR
+            if name in s.fields:
+                return s.fields[name].type
+            if name in s.formulas:
+                return self.formula_type(s.formulas[name])
+            if name in s.methods:
+                return self.err("E0303", f"'{name}' is a method of {obj}; call it with .{name}(...)", span)
+            return self.err("E0203", f"{s.kind} '{obj}' has no field '{name}'", span,
+                            did_you_mean(name, list(s.fields) + list(s.formulas)))
+        if T.is_sequence(obj):
+            el = T.element_of(obj)
+            if T.is_error(el):
+                return T.ERROR
+            if isinstance(el, (T.RecordType, T.MessageType)):
+                ft = self.member(el, name, span)
+                return T.ERROR if T.is_error(ft) else T.ListType(ft)
+        if obj in T.BUILTIN_FIELDS:
+            fields = T.BUILTIN_FIELDS[obj]
+            if name in fields:
+                return fields[name]
+            return self.err("E0203", f"{obj} has no field '{name}'", span, did_you_mean(name, fields))
+        if isinstance(obj, T.MaybeType) and T.is_struct(obj.inner):
+            return self.err("E0308", f"cannot read '{name}' of {a(obj)}", span,
+                            "unwrap it first: `if (value as x) { ... x." + name + " ... }`")
+        if isinstance(obj, T.TableType):
+            return self.err("E0308", f"a table has no field '{name}'", span,
+                            f"read rows with `iterate`, e.g. (iterate t).{name}")
+        return self.err("E0308", f"{obj} has no fields (reading '{name}')", span)
+
+    def x_Index(self, e: ast.Index, expected):
+        obj = self.expr(e.obj)
+        if T.is_error(obj):
+            self.expr(e.index)
+            return T.ERROR
+        if T.is_sequence(obj):
+            it = self.expr(e.index, T.INT)
+            if not T.is_error(it) and it != T.INT:
+                self.err("E0316", f"a list index must be an int, found {it}", e.index.span)
+            return T.MaybeType(T.element_of(obj))
+        if isinstance(obj, T.MapType):
+            kt = self.expr(e.index, obj.key)
+            if not self.assignable(kt, obj.key):
+                self.err("E0316", f"this map is keyed by {obj.key}, found {kt}", e.index.span)
+            return T.MaybeType(obj.value)
+        self.expr(e.index)
+        return self.err("E0306", f"cannot index a value of type {obj}", e.span,
+                        "only lists, arrays and maps can be indexed")
+
+    # ------------------------------------------------------------ calls
+
+    def x_Call(self, e: ast.Call, expected):
+        f = e.func
+        if isinstance(f, ast.Name):
+            return self.call_name(e, f)
+        if isinstance(f, ast.FieldAccess):
+            span = f.name_span if f.name_span.end > f.name_span.start else f.span
+            f.ty = T.ERROR
+            obj = f.obj
+            if isinstance(obj, ast.Name) and self.shadowing(obj.id) is None:
+                if obj.id in L.NAMESPACES:
+                    obj.ref = Ref("library", obj.id)
+                    obj.ty = T.LibraryType(obj.id)
+                    return self.call_library(e, obj.id, f.name, span)
+                if self.is_unsupported(obj.id):
+                    # A call into a declaration that is not supported yet (a
+                    # service): its arguments use constructs of that feature too.
+                    obj.ty = T.ERROR
+                    return T.ERROR
+                if obj.id in self.info.channels:
+                    ch = self.info.channels[obj.id]
+                    obj.ref = Ref("channel", obj.id, ch)
+                    obj.ty = T.ChannelType(ch.message, ch.complete)
+                    return self.channel_op(e, ch, f.name, span)
+                if f.name in CHANNEL_OPS and self.unknown_name(obj.id):
+                    obj.ty = T.ERROR
+                    self.args_only(e)
+                    return self.err("E0208", f"unknown channel '{obj.id}'", obj.span,
+                                    did_you_mean(obj.id, self.info.channels)
+                                    or f"declare it with `channel<M> {obj.id};`")
+            recv = self.expr(obj)
+            if T.is_error(recv):
+                self.args_only(e)
+                return T.ERROR
+            return self.call_method(e, recv, f.name, span)
+        self.expr(f)
+        self.args_only(e)
+        return self.err("E0303", "this expression cannot be called", f.span)
+
+    def shadowing(self, name: str):
+        """A local or document name that hides a library namespace or channel."""
+        return self.scope.lookup(name) or self.info.fields.get(name) or self.info.formulas.get(name) or (
+            self.rules.record is not None and (name in self.rules.record.fields)
+        ) or any(name in (self.fields_of(r) or {}) for r in self.rows) or None
+
+    def unknown_name(self, name: str) -> bool:
+        return (name not in self.info.functions and name not in self.info.enums
+                and name not in self.info.channels and not self.is_unsupported(name))
+
+    def args_only(self, e: ast.Call) -> None:
+        for a in e.args:
+            self.expr(a)
+
+    def call_name(self, e: ast.Call, f: ast.Name) -> T.Type:
+        name = f.id
+        rec = self.rules.record
+        f.ty = T.ERROR
+        if self.shadowing(name) is not None or name in self.info.channels:
+            self.expr(f)
+            self.args_only(e)
+            return self.err("E0303", f"'{name}' is not a function", f.span)
+        fn = None
+        if rec is not None and name in rec.methods:
+            fn = rec.methods[name]
+        elif name in self.info.functions:
+            fn = self.info.functions[name]
+        if fn is None:
+            self.args_only(e)
+            cands = list(self.info.functions) + (list(rec.methods) if rec else [])
+            hint = did_you_mean(name, cands)
+            if hint is None and L.namespace_functions("Math", name):
+                hint = f"use Math.{name}(...)"
+            return self.err("E0205", f"unknown function '{name}'", f.span, hint)
+        f.ref = Ref(fn.kind, name, fn, fn.owner)
+        e.ref = f.ref
+        self.check_effects_of_call(fn, f.span)
+        self.note_reads_of(fn)
+        self.check_args(e, [t for _, t in fn.params], f"{fn.kind} '{name}'")
+        return fn.returns
+
+    def may_do(self, fn: FuncInfo, seen=None) -> set[str]:
+        """What a procedure's body may do beyond reading: 'transition',
+        'destroy' (directly or through the procedures it calls)."""
+        cached = getattr(fn, "_may_do", None)
+        if cached is not None:
+            return cached
+        seen = seen if seen is not None else set()
+        seen.add(id(fn))
+        out: set[str] = set()
+        for node in walk(fn.decl.body):
+            if isinstance(node, ast.Transition):
+                out.add("transition")
+            elif isinstance(node, ast.Destroy):
+                out.add("destroy")
+            elif isinstance(node, ast.Call):
+                callee = self.static_callee(node, fn.owner)
+                if callee is not None and id(callee) not in seen and callee.kind != "function":
+                    out |= self.may_do(callee, seen)
+                elif (isinstance(node.func, ast.FieldAccess) and isinstance(node.func.obj, ast.Name)
+                      and node.func.obj.id == "Document" and node.func.name == "destroy"):
+                    out.add("destroy")
+        fn._may_do = out
+        return out
+
+    def note_reads_of(self, fn: FuncInfo) -> None:
+        """A formula that calls a procedure or method depends on what it reads."""
+        if self.doc_reads is not None and fn.kind != "function":
+            self.doc_reads |= self.body_reads(fn)
+
+    def body_reads(self, fn: FuncInfo, seen=None) -> set[str]:
+        """The document fields and formulas a procedure or method may read,
+        through the procedures it calls too. Found by name, so a local that
+        shadows a field over-approximates: an extra dependency only costs a
+        recomputation, a missing one would show stale values."""
+        cached = getattr(fn, "_reads", None)
+        if cached is not None:
+            return cached
+        seen = seen if seen is not None else set()
+        seen.add(id(fn))
+        out: set[str] = set()
+        doc = self.info
+        for node in walk(fn.decl.body):
+            if isinstance(node, ast.Name) and (node.id in doc.fields or node.id in doc.formulas):
+                out.add(node.id)
+            elif isinstance(node, ast.Call):
+                callee = self.static_callee(node, fn.owner)
+                if callee is not None and callee.kind != "function" and id(callee) not in seen:
+                    out |= self.body_reads(callee, seen)
+        fn._reads = out
+        return out
+
+    def static_callee(self, call: ast.Call, owner: str | None) -> FuncInfo | None:
+        if isinstance(call.func, ast.Name):
+            rec = self.info.records.get(owner) if owner else None
+            if rec is not None and call.func.id in rec.methods:
+                return rec.methods[call.func.id]
+            return self.info.functions.get(call.func.id)
+        ref = call.ref
+        if isinstance(ref, Ref) and isinstance(ref.target, FuncInfo):
+            return ref.target
+        return None
+
+    def check_effects_of_call(self, fn: FuncInfo, span) -> None:
+        r = self.rules
+        if fn.kind == "function":
+            return
+        what = f"{fn.kind} '{fn.name}'"
+        if r.pure or not r.reads_doc:
+            self.err("E0318", f"{r.what} cannot call {what}", span,
+                     "functions are pure and may only call functions" if r.pure else None)
+            return
+        if not r.writes_doc and not fn.readonly:
+            self.err("E0317", f"{r.what} only reads the document and cannot call {what}, which may change it",
+                     span, f"declare {what} `readonly` if it only reads")
+            return
+        if fn.aborts and not r.abort:
+            self.err("E0407", f"{r.what} cannot call {what}, which may abort", span,
+                     r.hint_abort or "abort is allowed in channels, state blocks, @construct, @cron "
+                     "and `aborts` procedures")
+        effects = self.may_do(fn)
+        if "transition" in effects and not r.transition:
+            self.err("E0409", f"{r.what} cannot call {what}, which may transition", span)
+        if "destroy" in effects and not r.destroy:
+            self.err("E0412", f"{r.what} cannot call {what}, which may destroy the document", span)
+
+    def check_args(self, e: ast.Call, params: list[T.Type], what: str) -> None:
+        if len(e.args) != len(params):
+            self.err("E0304", f"{what} takes {len(params)} argument(s), got {len(e.args)}", e.span)
+            self.args_only(e)
+            return
+        for a, p in zip(e.args, params):
+            got = self.expr(a, p)
+            if not self.assignable(got, p):
+                self.err("E0301", f"argument of {what} expects {p}, found {got}", a.span,
+                         self.conversion_hint(got, p))
+
+    def pick_overload(self, e: ast.Call, rows, what: str):
+        """The first row whose parameters take the arguments exactly, else the
+        first that takes them with widening."""
+        arity = [(r, b) for r, b in rows if len(r.params) == len(e.args)]
+        if not arity:
+            counts = sorted({len(r.params) for r, _ in rows})
+            self.args_only(e)
+            self.err("E0304", f"{what} takes {' or '.join(map(str, counts))} argument(s), got {len(e.args)}",
+                     e.span)
+            return None
+        if len(arity) == 1:
+            r, b = arity[0]
+            self.check_args(e, [L.parse_type(p, b) for p in r.params], what)
+            return r, b
+        arg_types = [self.expr(a) for a in e.args]
+        for exact in (True, False):
+            for r, b in arity:
+                params = [L.parse_type(p, b) for p in r.params]
+                ok = all(
+                    (a == p or T.is_error(a)) if exact else self.assignable(a, p)
+                    for a, p in zip(arg_types, params)
+                )
+                if ok:
+                    return r, b
+        shapes = " or ".join(f"({', '.join(r.params)})" for r, _ in arity)
+        got = ", ".join(str(t) for t in arg_types)
+        self.err("E0301", f"{what} takes {shapes}, found ({got})", e.span)
+        return None
+
+    def call_library(self, e: ast.Call, ns: str, name: str, span) -> T.Type:
+        rows = L.namespace_functions(ns, name)
+        if not rows:
+            self.args_only(e)
+            return self.err("E0205", f"{ns} has no function '{name}'", span,
+                            did_you_mean(name, L.namespace_names(ns)))
+        picked = self.pick_overload(e, [(r, {}) for r in rows], f"{ns}.{name}")
+        if picked is None:
+            return T.ERROR
+        entry, b = picked
+        e.ref = entry
+        self.check_effect(entry.effect, f"{ns}.{name}", span)
+        return L.parse_type(entry.result, b)
+
+    def check_effect(self, effect: str, what: str, span) -> None:
+        r = self.rules
+        if effect == "pure":
+            return
+        if effect == "await":
+            if not r.await_:
+                self.err("E0408", f".await() is not allowed in {r.what}", span,
+                         "futures can be awaited only in #state blocks")
+            return
+        if effect == "destroy":
+            if not r.destroy:
+                self.err("E0412", f"{r.what} cannot destroy the document", span)
+            return
+        if r.pure:
+            self.err("E0318", f"{r.what} cannot call {what}", span,
+                     "functions are pure; pass the value in as a parameter")
+        elif effect in ("time", "document") and not r.reads_doc:
+            self.err("E0318", f"{r.what} cannot call {what}", span, "this code runs without a document")
+        elif effect == "random" and not r.random:
+            self.err("E0318", f"{r.what} cannot call {what}: it advances the document's random stream", span,
+                     "draw random numbers in a procedure, channel or state block")
+        elif effect == "writes" and not r.writes_doc:
+            if not r.reads_doc:
+                self.err("E0318", f"{r.what} cannot call {what}, which changes the document", span)
+            else:
+                self.err("E0317", f"{r.what} only reads the document and cannot call {what}, which changes it",
+                         span)
+
+    def call_method(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type:
+        if isinstance(recv, T.RecordType):
+            s = self.info.records.get(recv.name)
+            if s is not None and name in s.methods:
+                fn = s.methods[name]
+                e.ref = Ref("method", name, fn, s.name)
+                self.check_effects_of_call(fn, span)
+                self.note_reads_of(fn)
+                self.check_args(e, [t for _, t in fn.params], f"method '{name}'")
+                return fn.returns
+        if isinstance(recv, T.LibraryType):
+            return self.call_library(e, recv.name, name, span)
+        rows = L.methods_of(recv, name)
+        if not rows:
+            self.args_only(e)
+            if name == "await":
+                return self.err("E0314", f".await() needs a future, found {recv}", span)
+            if name in CHANNEL_OPS:
+                return self.err("E0315", f".{name}() needs a channel, found {recv}", span)
+            names = L.method_names(recv)
+            if isinstance(recv, T.RecordType) and recv.name in self.info.records:
+                names += list(self.info.records[recv.name].methods)
+            hint = did_you_mean(name, names)
+            for alias in SAME_MEANING.get(name, ()):
+                if hint is None and alias in names:
+                    hint = f"use .{alias}()"
+            if hint is None and isinstance(recv, T.MaybeType):
+                hint = "unwrap the maybe first: `if (value as x) { ... }`"
+            return self.err("E0209", f"{recv} has no method '{name}'", span, hint)
+        satisfied = [(r, b) for r, b in rows if L.constraint_holds(r, b)]
+        if not satisfied:
+            self.args_only(e)
+            r, _ = rows[0]
+            if r.constraint[1] == "numeric":
+                return self.err("E0319", f".{name}() needs a list of numbers, found {recv}", span,
+                                f"project a numeric field first, e.g. (iterate t).score.{name}()")
+            return self.err("E0209", f".{name}() needs a list of table rows, found {recv}", span)
+        picked = self.pick_overload(e, satisfied, f".{name}()")
+        if picked is None:
+            return T.ERROR
+        entry, b = picked
+        e.ref = entry
+        self.check_effect(entry.effect, f".{name}()", span)
+        return L.parse_type(entry.result, b)
+
+    def channel_op(self, e: ast.Call, ch, name: str, span) -> T.Type:
+        cname = ch.name
+        if name not in CHANNEL_OPS:
+            self.args_only(e)
+            return self.err("E0209", f"channel '{cname}' has no method '{name}'", span,
+                            did_you_mean(name, CHANNEL_OPS) or "channels offer fetch, decide and choose")
+        if ch.complete:
+            self.args_only(e)
+            return self.err("E0315", f"cannot {name} from channel '{cname}': it has a handler", span,
+                            f"declare an incomplete channel, `channel<M> {cname};`, to ask a person for input")
+        if not self.rules.writes_doc:
+            self.args_only(e)
+            return self.err("E0315", f"{self.rules.what} cannot ask for input with .{name}()", span,
+                            "asking records an open request in the document; ask where it may change")
+        element = ch.message
+        e.ref = Ref("channel_op", name, ch)
+        if name == "fetch":
+            self.check_args(e, [T.PRINCIPAL], f"{cname}.fetch")
+            if T.is_error(element):
+                return T.ERROR
+            return T.FutureType(T.ArrayType(element) if ch.is_array else element)
+        if name == "decide":
+            if ch.is_array:
+                self.args_only(e)
+                return self.err("E0315", f"decide picks one {element}; channel '{cname}' carries {element}[]",
+                                span, f"use {cname}.choose(...), or declare `channel<{element}>` to decide")
+            self.check_args(e, [T.PRINCIPAL, T.ArrayType(element)], f"{cname}.decide")
+            return T.ERROR if T.is_error(element) else T.FutureType(T.MaybeType(element))
+        if not ch.is_array:
+            self.args_only(e)
+            return self.err("E0315", f"choose answers with several; channel '{cname}' carries one {element}",
+                            span, f"declare `channel<{element}[]> {cname}s;` to choose, or use decide")
+        self.check_args(e, [T.PRINCIPAL, T.ArrayType(element), T.INT], f"{cname}.choose")
+        return T.ERROR if T.is_error(element) else T.FutureType(T.MaybeType(T.ArrayType(element)))
+
+    # ------------------------------------------------------------ constructors
+
+    def expected_struct(self, expected: T.Type | None) -> T.Type | None:
+        t = T.strip_maybe(expected) if expected is not None else None
+        return t if isinstance(t, (T.RecordType, T.MessageType)) else None
+
+    def x_AnonObject(self, e: ast.AnonObject, expected):
+        target = self.expected_struct(expected)
+        seen = set()
+        if target is None:
+            fields = []
+            for af in e.fields:
+                t = self.expr(af.value)
+                if af.name in seen:
+                    self.err("E0212", f"field '{af.name}' is given twice", af.span)
+                    continue
+                seen.add(af.name)
+                if t == T.VOID or isinstance(t, (T.LibraryType, T.ChannelType)):
+                    t = self.err("E0313", f"field '{af.name}' has no storable value", af.value.span)
+                fields.append((af.name, t))
+            if expected is not None and not T.is_error(expected) and not isinstance(expected, T.AnonType):
+                return self.err("E0313", f"an object {{...}} cannot be {a(expected)}", e.span,
+                                "objects build records and messages")
+            return T.AnonType(tuple(fields))
+        s = self.info.struct(target.name)
+        for af in e.fields:
+            if af.name in seen:
+                self.err("E0212", f"field '{af.name}' is given twice", af.span)
+                self.expr(af.value)
+                continue
+            seen.add(af.name)
+            f = s.fields.get(af.name) if s else None
+            if f is None:
+                self.expr(af.value)
+                self.err("E0313", f"{s.kind if s else 'type'} '{target}' has no field '{af.name}'", af.span,
+                         did_you_mean(af.name, s.fields if s else []))
+                continue
+            got = self.expr(af.value, f.type)
+            if not self.assignable(got, f.type):
+                self.err("E0301", f"field '{af.name}' of {target} is {f.type}, found {got}", af.value.span,
+                         self.conversion_hint(got, f.type))
+        return target
+
+    def x_ArrayLit(self, e: ast.ArrayLit, expected):
+        want = T.element_of(expected) if expected is not None else None
+        if want is not None:
+            for item in e.items:
+                got = self.expr(item, want)
+                if not self.assignable(got, want):
+                    self.err("E0301", f"array item should be {want}, found {got}", item.span,
+                             self.conversion_hint(got, want))
+            return T.ArrayType(want)
+        if not e.items:
+            return self.err("E0312", "cannot tell the type of an empty array", e.span,
+                            "declare the variable's type, e.g. `int[] xs = [];`")
+        t = self.expr(e.items[0])
+        for item in e.items[1:]:
+            got = self.expr(item, t)
+            u = T.unify(t, got, self.fields_of)
+            if u is None:
+                self.err("E0301", f"array items differ: {t} and {got}", item.span)
+            else:
+                t = u
+        return T.ArrayType(t)
+
+    def x_MaybeOf(self, e: ast.MaybeOf, expected):
+        if e.value is not None:
+            want = expected.inner if isinstance(expected, T.MaybeType) else None
+            t = self.expr(e.value, want)
+            if T.is_error(t):
+                return T.ERROR
+            if isinstance(t, T.MaybeType):
+                return self.err("E0309", f"@maybe(...) of {a(t)} would nest maybes", e.span,
+                                "it already is a maybe; use it as it is")
+            if t == T.VOID or isinstance(t, (T.TableType, T.ChannelType, T.FutureType, T.LibraryType)):
+                return self.err("E0309", f"cannot make a maybe of {t}", e.value.span)
+            return T.MaybeType(t)
+        t = self.resolve_type(e.type)
+        if isinstance(t, T.MaybeType):
+            return self.err("E0309", f"@maybe<{t}> would nest maybes", e.type.span)
+        return T.ERROR if T.is_error(t) else T.MaybeType(t)
+
+    def x_Convert(self, e: ast.Convert, expected):
+        target = self.resolve_type(e.type)
+        if not T.is_error(target) and not isinstance(target, T.MessageType):
+            self.expr(e.value)
+            return self.err("E0320", f"@convert makes messages; {target} is not a message", e.type.span)
+        src = self.expr(e.value, target if isinstance(e.value, ast.AnonObject) else None)
+        if T.is_error(target) or T.is_error(src):
+            return T.ERROR
+        if isinstance(e.value, ast.AnonObject):
+            return target
+        if T.is_sequence(src):
+            el = T.element_of(src)
+            if T.is_struct(el) or isinstance(el, T.AnonType):
+                self.convert_fields(el, target, e)
+                return T.ArrayType(target)
+        elif T.is_struct(src) or isinstance(src, T.AnonType):
+            self.convert_fields(src, target, e)
+            return target
+        return self.err("E0320", f"cannot convert {src} to message {target}", e.value.span,
+                        "@convert takes a record, a message, or a list of them")
+
+    def convert_fields(self, src: T.Type, target: T.MessageType, e: ast.Convert) -> None:
+        sf = dict(src.fields) if isinstance(src, T.AnonType) else (self.fields_of(src) or {})
+        tf = self.fields_of(target) or {}
+        for name, t in tf.items():
+            # Fields the source lacks take their defaults; shared ones must fit.
+            if name in sf and not self.assignable(sf[name], t):
+                self.err("E0320", f"cannot convert field '{name}': {src} has {sf[name]}, {target} wants {t}",
+                         e.value.span)
+
+    # ------------------------------------------------------------ queries
+
+    def x_Iterate(self, e: ast.Iterate, expected):
+        src = self.expr(e.source)
+        if T.is_error(src):
+            row = T.ERROR
+        elif isinstance(src, T.TableType):
+            row = src.record
+        elif T.is_sequence(src) and isinstance(T.element_of(src), T.RecordType):
+            row = T.element_of(src)
+        else:
+            hint = "iterate works on a table or a list of records"
+            if T.is_sequence(src) and T.is_error(T.element_of(src)):
+                row = T.ERROR
+            else:
+                self.err("E0307", f"cannot iterate {a(src)}", e.source.span, hint)
+                row = T.ERROR
+        for step in e.steps:
+            self.query_step(step, row)
+        return T.ListType(row)
+
+    def query_step(self, step, row: T.Type) -> None:
+        if isinstance(step, ast.Where):
+            if not T.is_error(row):
+                self.rows.append(row)
+            try:
+                t = self.expr(step.cond)
+            finally:
+                if not T.is_error(row):
+                    self.rows.pop()
+            if not T.is_error(t) and t != T.BOOL:
+                self.err("E0311", f"a where clause must be a bool, found {t}", step.cond.span)
+        elif isinstance(step, ast.OrderBy):
+            fields = self.fields_of(row) if not T.is_error(row) else None
+            for key in step.keys:
+                if fields is None:
+                    continue
+                ft = fields.get(key.field)
+                if ft is None:
+                    self.err("E0203", f"record '{row}' has no field '{key.field}' to order by", key.span,
+                             did_you_mean(key.field, fields))
+                elif not T.is_error(ft) and not T.is_orderable(ft):
+                    self.err("E0302", f"cannot order by '{key.field}' of type {ft}", key.span,
+                             "order by a number, string, date/time or enum field")
+        elif isinstance(step, (ast.Limit, ast.Offset)):
+            t = self.expr(step.count, T.INT)
+            if not T.is_error(t) and t != T.INT:
+                word = "limit" if isinstance(step, ast.Limit) else "offset"
+                self.err("E0301", f"{word} must be an int, found {t}", step.count.span)
+        elif isinstance(step, ast.Shuffle):
+            if not self.rules.random:
+                self.err("E0318", f"{self.rules.what} cannot shuffle", step.span,
+                         "shuffling advances the document's random stream; shuffle where the document "
+                         "may change (a procedure, channel or state block)")
+
+    # ------------------------------------------------------------ debug format
+
+    def check_debug(self, s: ast.Debug) -> None:
+        if not isinstance(s.format, ast.StringLit):
+            self.expr(s.format)
+            self.err("E0411", "@debug needs a string literal format", s.format.span)
+        else:
+            s.format.ty = T.STRING
+            for m in PLACEHOLDER.finditer(s.format.value):
+                if int(m.group(1)) >= len(s.args):
+                    self.err("E0411", f"@debug format uses {{{m.group(1)}}} but has {len(s.args)} argument(s)",
+                             s.format.span)
+                    break
+        for a in s.args:
+            t = self.expr(a)
+            if t == T.VOID:
+                self.err("E0411", "@debug argument has no value", a.span)

@@ -1,0 +1,472 @@
+"""Statement checking: locals and scopes, assignment targets, control flow,
+and the permissions of the body (abort, transition, await, destroy)."""
+from __future__ import annotations
+
+from . import ast
+from . import types as T
+from .check_base import a, did_you_mean
+from .docinfo import FieldInfo, LocalVar
+
+COMPOUND = {"+=": "+", "-=": "-", "*=": "*"}
+
+
+def case_key(e: ast.Expr):
+    """A hashable constant for duplicate-case detection, or None."""
+    if isinstance(e, ast.IntLit):
+        return ("int", e.value)
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.IntLit):
+        return ("int", -e.operand.value)
+    if isinstance(e, ast.StringLit):
+        return ("str", e.value)
+    if isinstance(e, ast.EnumValue):
+        return ("enum", e.enum, e.value)
+    if isinstance(e, ast.BoolLit):
+        return ("bool", e.value)
+    return None
+
+
+class StmtChecker:
+    # ------------------------------------------------------------ blocks
+
+    def block(self, b: ast.Block, new_scope: bool = True) -> None:
+        if new_scope:
+            self.scope.push()
+        try:
+            dead_reported = False
+            ended = False
+            for s in b.body:
+                if ended and not dead_reported:
+                    self.err("E0406", "this code can never run", s.span,
+                             "remove it, or move it before the statement that ends the block")
+                    dead_reported = True
+                self.stmt(s)
+                if isinstance(s, (ast.Return, ast.Abort)) or (
+                    isinstance(s, ast.Break) and self.scope.breakables
+                ) or (isinstance(s, ast.Continue) and self.scope.loops):
+                    ended = True
+        finally:
+            if new_scope:
+                self.scope.pop()
+
+    def stmt(self, s: ast.Stmt) -> None:
+        method = getattr(self, "s_" + type(s).__name__, None)
+        if method is None:
+            self.err("E0901", f"statement {type(s).__name__} is not supported yet", s.span)
+            return
+        method(s)
+
+    def terminates(self, s) -> bool:
+        """Does control never fall off the end of `s`?"""
+        if isinstance(s, (ast.Return, ast.Abort)):
+            return True
+        if isinstance(s, ast.Block):
+            return any(self.terminates(x) for x in s.body)
+        if isinstance(s, ast.If):
+            return s.otherwise is not None and self.terminates(s.then) and self.terminates(s.otherwise)
+        if isinstance(s, ast.While):
+            return isinstance(s.cond, ast.BoolLit) and s.cond.value and not self.breaks(s.body)
+        if isinstance(s, ast.DoWhile):
+            return self.terminates(s.body) and not self.breaks(s.body)
+        if isinstance(s, ast.Switch):
+            # Cases fall through, so every path ends in the last case's body;
+            # a `break` anywhere leaves the switch instead.
+            has_default = any(c.value is None for c in s.cases)
+            return (
+                has_default
+                and any(self.terminates(x) for x in s.cases[-1].body)
+                and not any(self.breaks(x) for c in s.cases for x in c.body)
+            )
+        return False
+
+    def breaks(self, s) -> bool:
+        """Does `s` contain a `break` that leaves the loop being analysed?"""
+        if isinstance(s, ast.Break):
+            return True
+        if isinstance(s, ast.Block):
+            return any(self.breaks(x) for x in s.body)
+        if isinstance(s, ast.If):
+            return self.breaks(s.then) or (s.otherwise is not None and self.breaks(s.otherwise))
+        return False  # loops and switches own the breaks inside them
+
+    # ------------------------------------------------------------ locals
+
+    def declare(self, name: str, t: T.Type, span, kind: str = "local", node=None) -> LocalVar:
+        if self.scope.lookup(name) is not None:
+            self.err("E0211", f"'{name}' is already a local variable here", span,
+                     "pick another name; locals may not shadow each other")
+        var = LocalVar(name, t, kind, node)
+        self.scope.declare(var)
+        return var
+
+    def s_VarDecl(self, s: ast.VarDecl) -> None:
+        span = s.name_span if s.name_span.end > s.name_span.start else s.span
+        if s.type is not None:
+            t = self.local_type(s.type)
+            if s.value is not None:
+                got = self.expr(s.value, t)
+                if not self.assignable(got, t):
+                    self.err("E0301", f"'{s.name}' is {t}, but the value is {got}", s.value.span,
+                             self.conversion_hint(got, t))
+        elif s.value is None:
+            t = self.err("E0312", f"cannot tell the type of '{s.name}' without a value", span,
+                         f"write `T {s.name};` or give it a value")
+        else:
+            t = self.expr(s.value)
+            if t == T.VOID:
+                t = self.err("E0312", f"'{s.name}' gets no value: the call returns nothing", s.value.span)
+            elif isinstance(t, T.LibraryType):
+                t = self.err("E0312", f"'{s.name}' cannot hold the library {t.name}", s.value.span)
+        self.declare(s.name, t, span, "local", s)
+
+    # ------------------------------------------------------------ assignment
+
+    def root_ref(self, e: ast.Expr):
+        while isinstance(e, (ast.FieldAccess, ast.Index)):
+            e = e.obj
+        return getattr(e, "ref", None) if isinstance(e, ast.Name) else None
+
+    def need_write(self, what: str, span) -> bool:
+        r = self.rules
+        if r.writes_doc:
+            return True
+        if r.pure or not r.reads_doc:
+            hint = "functions are pure; use a procedure to change the document" if r.pure else None
+            self.err("E0318", f"{r.what} cannot change {what}", span, hint)
+        else:
+            hint = "remove `readonly` to let it write" if ("procedure" in r.what or "method" in r.what) else None
+            self.err("E0317", f"{r.what} only reads the document and cannot change {what}", span, hint)
+        return False
+
+    def lvalue(self, e: ast.Expr, verb: str = "assign") -> T.Type:
+        """Check an assignment target; returns the type a value must fit."""
+        if isinstance(e, ast.Name):
+            t = self.expr(e)
+            ref = e.ref
+            if T.is_error(t) or ref is None:
+                return t
+            if ref.kind == "local":
+                if not ref.target.mutable:
+                    return self.err("E0310", f"cannot {verb} parameter '{e.id}'", e.span,
+                                    "handler parameters are read-only; copy it into a local")
+                return t
+            if ref.kind in ("field", "record_field"):
+                f: FieldInfo = ref.target
+                self.need_write(f"'{e.id}'", e.span)
+                if f.readonly and not (self.rules.construct and ref.kind == "field"):
+                    self.err("E0317", f"'{e.id}' is readonly", e.span,
+                             "readonly fields are set by their default or in @construct")
+                return t
+            return self.err("E0310", f"cannot {verb} {ref.kind} '{e.id}'", e.span,
+                            "formulas and bubbles are computed; change the fields they read"
+                            if ref.kind in ("formula", "bubble") else None)
+        if isinstance(e, ast.FieldAccess):
+            obj = self.expr(e.obj)
+            span = e.name_span if e.name_span.end > e.name_span.start else e.span
+            if T.is_error(obj):
+                e.ty = T.ERROR
+                return T.ERROR
+            t = self.member(obj, e.name, span, e)
+            e.ty = t
+            if T.is_error(t):
+                return t
+            owner = T.element_of(obj) if T.is_sequence(obj) else obj
+            s = self.info.struct(owner.name) if isinstance(owner, (T.RecordType, T.MessageType)) else None
+            if s is None or e.name not in s.fields:
+                return self.err("E0310", f"cannot {verb} '{e.name}'", span)
+            if T.is_sequence(obj) and not isinstance(owner, T.RecordType):
+                return self.err("E0310", f"cannot {verb} '{e.name}' across {a(obj)}", span,
+                                "bulk assignment works on table rows, e.g. (iterate t where ...).f = v")
+            root = self.root_ref(e.obj)
+            if root is not None and root.kind == "local" and not root.target.mutable:
+                return self.err("E0310", f"cannot {verb} a field of parameter '{root.name}'", span,
+                                "handler parameters are read-only; copy it into a local")
+            f = s.fields[e.name]
+            if isinstance(owner, T.RecordType):
+                self.need_write(f"field '{e.name}' of {a(owner)} row", span)
+                if f.readonly:
+                    self.err("E0317", f"field '{e.name}' of {owner} is readonly", span)
+            if T.is_sequence(obj):
+                return f.type  # bulk assignment: each row's field gets the value
+            return t
+        if isinstance(e, ast.Index):
+            e.ty = self.x_Index(e, None)
+            obj = e.obj.ty
+            if T.is_error(obj):
+                return T.ERROR
+            if isinstance(obj, T.MapType):
+                ref = self.root_ref(e.obj)
+                if ref is not None and ref.kind in ("field", "record_field"):
+                    self.need_write("a map field", e.span)
+                return obj.value
+            return self.err("E0310", f"cannot {verb} an item of {a(obj)}", e.span,
+                            "lists and arrays are read-only views")
+        self.expr(e)
+        return self.err("E0310", f"cannot {verb} this expression", e.span)
+
+    def s_Assign(self, s: ast.Assign) -> None:
+        target = self.lvalue(s.target)
+        if s.op == "=":
+            got = self.expr(s.value, target)
+            if not self.assignable(got, target):
+                self.err("E0301", f"cannot assign {got} to {target}", s.value.span,
+                         self.conversion_hint(got, target))
+            return
+        got = self.expr(s.value)
+        if T.is_error(target) or T.is_error(got):
+            return
+        op = COMPOUND.get(s.op)
+        if op is None:
+            self.err("E0302", f"unknown assignment operator '{s.op}'", s.span)
+        elif op == "+" and target == T.STRING:
+            return
+        elif T.is_numeric(target) and T.is_numeric(got) and T.widens(got, target):
+            return
+        elif op == "+" and target == T.TIMESPAN and got == T.TIMESPAN:
+            return
+        else:
+            hint = "narrowing needs a library call such as Math.toInt(...)" \
+                if T.is_numeric(target) and T.is_numeric(got) else None
+            self.err("E0302", f"cannot apply '{s.op}' to {target} and {got}", s.span, hint)
+
+    def s_ExprStmt(self, s: ast.ExprStmt) -> None:
+        self.expr(s.expr)
+
+    def s_Ingest(self, s: ast.Ingest) -> None:
+        tt = self.expr(s.target)
+        row = None
+        if isinstance(tt, T.TableType):
+            row = tt.record
+            ref = self.root_ref(s.target)
+            if ref is None or ref.kind in ("field", "record_field"):
+                self.need_write("a table", s.span)
+        elif not T.is_error(tt):
+            self.err("E0307", f"can only insert into a table, not {tt}", s.target.span,
+                     "declare `table<R> name;` and insert records or {...} objects")
+        many = False
+        if row is None:
+            self.expr(s.value)
+        else:
+            if isinstance(s.value, ast.ArrayLit):
+                got = self.expr(s.value, T.ArrayType(row))
+            else:
+                got = self.expr(s.value, row)
+            item = got
+            if T.is_sequence(got):
+                many = True
+                item = T.element_of(got)
+            self.check_row_value(item, row, s.value)
+        if s.as_name:
+            if many:
+                self.err("E0313", f"`as {s.as_name}` names the id of one new row, but this inserts a list",
+                         s.value.span, "insert one value at a time to learn each id")
+            self.declare(s.as_name, T.INT, s.span, "as", s)
+
+    def check_row_value(self, item: T.Type, row: T.Type, node: ast.Expr) -> None:
+        """A value copied into a new row field by field: every field it has
+        must exist in the row and fit it."""
+        if T.is_error(item) or item == row:
+            return
+        if isinstance(item, T.AnonType):
+            dst = self.fields_of(row) or {}
+            for name, t in item.fields:
+                if name not in dst:
+                    self.err("E0313", f"{row} has no field '{name}'", node.span, did_you_mean(name, dst))
+                elif not self.assignable(t, dst[name]):
+                    self.err("E0301", f"field '{name}' is {t} here but {dst[name]} in {row}", node.span)
+            return
+        if isinstance(item, (T.RecordType, T.MessageType)):
+            src = self.fields_of(item) or {}
+            dst = self.fields_of(row) or {}
+            for name, t in src.items():
+                if name == "id" and isinstance(item, T.RecordType):
+                    continue  # a row's id is assigned by the table
+                if name not in dst:
+                    self.err("E0301", f"{item} has a field '{name}' that {row} lacks", node.span,
+                             "remove the field, or add it to the record")
+                elif not self.assignable(t, dst[name]):
+                    self.err("E0301", f"field '{name}' is {t} in {item} but {dst[name]} in {row}", node.span)
+            return
+        self.err("E0301", f"cannot insert {item} into table<{row}>", node.span,
+                 f"insert {a(row)}, a {{...}} object with its fields, a message, or a list of them")
+
+    # ------------------------------------------------------------ control flow
+
+    def cond(self, e: ast.Expr, what: str) -> None:
+        t = self.expr(e, T.BOOL)
+        if not T.is_error(t) and t != T.BOOL:
+            hint = None
+            if isinstance(t, T.MaybeType):
+                hint = "test a maybe with `if (value as x)` or value.has()"
+            elif T.is_numeric(t):
+                hint = "compare it, e.g. `x != 0`"
+            self.err("E0311", f"the condition of {what} must be a bool, found {t}", e.span, hint)
+
+    def s_If(self, s: ast.If) -> None:
+        if s.as_name:
+            t = self.expr(s.cond)
+            inner = T.ERROR
+            if isinstance(t, T.MaybeType):
+                inner = t.inner
+            elif not T.is_error(t):
+                self.err("E0305", f"`if (... as {s.as_name})` needs a maybe, found {t}", s.cond.span,
+                         "use a plain `if (condition)` for a bool" if t == T.BOOL else None)
+            self.scope.push()
+            try:
+                self.declare(s.as_name, inner, s.cond.span, "as", s)
+                self.block(s.then)
+            finally:
+                self.scope.pop()
+        else:
+            self.cond(s.cond, "if")
+            self.block(s.then)
+        if isinstance(s.otherwise, ast.If):
+            self.s_If(s.otherwise)
+        elif s.otherwise is not None:
+            self.block(s.otherwise)
+
+    def loop_body(self, body: ast.Block) -> None:
+        self.scope.loops += 1
+        self.scope.breakables += 1
+        try:
+            self.block(body)
+        finally:
+            self.scope.loops -= 1
+            self.scope.breakables -= 1
+
+    def s_While(self, s: ast.While) -> None:
+        self.cond(s.cond, "while")
+        self.loop_body(s.body)
+
+    def s_DoWhile(self, s: ast.DoWhile) -> None:
+        self.loop_body(s.body)
+        self.cond(s.cond, "do-while")
+
+    def s_For(self, s: ast.For) -> None:
+        self.scope.push()
+        try:
+            if s.init is not None:
+                self.stmt(s.init)
+            if s.cond is not None:
+                self.cond(s.cond, "for")
+            if s.step is not None:
+                self.stmt(s.step)
+            self.loop_body(s.body)
+        finally:
+            self.scope.pop()
+
+    def s_ForEach(self, s: ast.ForEach) -> None:
+        t = self.expr(s.iterable)
+        if T.is_sequence(t):
+            el = T.element_of(t)
+        elif isinstance(t, T.TableType):
+            el = t.record
+        elif T.is_error(t):
+            el = T.ERROR
+        else:
+            hint = "unwrap the maybe first" if isinstance(t, T.MaybeType) else \
+                "foreach walks lists, arrays and tables"
+            el = self.err("E0306", f"cannot loop over {a(t)}", s.iterable.span, hint)
+        self.scope.push()
+        try:
+            self.declare(s.name, el, s.span, "iter", s)
+            self.loop_body(s.body)
+        finally:
+            self.scope.pop()
+
+    def s_Switch(self, s: ast.Switch) -> None:
+        t = self.expr(s.subject)
+        if not T.is_error(t) and t not in (T.INT, T.STRING, T.LONG) and not isinstance(t, T.EnumType):
+            self.err("E0302", f"cannot switch on {a(t)}", s.subject.span, "switch on an int, string or enum")
+        seen = set()
+        default_seen = False
+        self.scope.breakables += 1
+        try:
+            for c in s.cases:
+                if c.value is None:
+                    if default_seen:
+                        self.err("E0410", "`default` appears twice in this switch", c.span)
+                    default_seen = True
+                else:
+                    ct = self.expr(c.value, t)
+                    key = case_key(c.value)
+                    if key is None and not T.is_error(ct):
+                        self.err("E0301", "a case must be a constant", c.value.span)
+                    elif key in seen:
+                        self.err("E0410", "this case value appears twice in the switch", c.value.span)
+                    elif not self.assignable(ct, t):
+                        self.err("E0301", f"case of type {ct} in a switch on {t}", c.value.span)
+                    if key is not None:
+                        seen.add(key)
+                self.block(ast.Block(body=c.body, span=c.span))
+        finally:
+            self.scope.breakables -= 1
+
+    def s_Break(self, s: ast.Break) -> None:
+        if self.scope.breakables == 0:
+            self.err("E0403", "`break` outside a loop or switch", s.span)
+
+    def s_Continue(self, s: ast.Continue) -> None:
+        if self.scope.loops == 0:
+            self.err("E0404", "`continue` outside a loop", s.span)
+
+    def s_Block(self, s: ast.Block) -> None:
+        self.block(s)
+
+    def s_Return(self, s: ast.Return) -> None:
+        r = self.rules
+        want = r.returns
+        if s.value is None:
+            if want != T.VOID and not T.is_error(want):
+                self.err("E0405", f"{r.what} must return {a(want)}", s.span)
+            return
+        if not r.value_body:
+            self.expr(s.value)
+            self.err("E0402", f"{r.what} cannot return a value", s.value.span, "use a bare `return;`")
+            return
+        got = self.expr(s.value, want if want != T.VOID else None)
+        if want == T.VOID:
+            self.err("E0405", f"{r.what} returns nothing, but this returns {got}", s.value.span,
+                     "declare the return type with `-> T`")
+        elif not self.assignable(got, want):
+            self.err("E0405", f"{r.what} returns {want}, found {got}", s.value.span,
+                     self.conversion_hint(got, want))
+
+    def s_Abort(self, s: ast.Abort) -> None:
+        r = self.rules
+        if not r.abort:
+            self.err("E0407", f"`abort` is not allowed in {r.what}", s.span,
+                     r.hint_abort or "abort is allowed in channels, state blocks, @construct, @cron "
+                     "and `aborts` procedures")
+
+    def s_Transition(self, s: ast.Transition) -> None:
+        r = self.rules
+        if not r.transition:
+            self.err("E0409", f"`transition` is not allowed in {r.what}", s.span,
+                     "transition where the document may change: channels, states, handlers, procedures")
+        t = self.expr(s.target)
+        if not T.is_error(t) and t != T.LABEL:
+            self.err("E0301", f"transition needs a state label like #name, found {t}", s.target.span)
+        if s.delay is not None:
+            d = self.expr(s.delay)
+            if not T.is_error(d) and not T.is_numeric(d):
+                self.err("E0301", f"the delay must be a number of seconds, found {d}", s.delay.span)
+
+    def s_Invoke(self, s: ast.Invoke) -> None:
+        r = self.rules
+        if not r.await_:
+            self.err("E0409", f"`invoke` is not allowed in {r.what}", s.span,
+                     "invoke runs another state's code, which may await; use it only in #state blocks")
+        if s.state not in self.info.states:
+            self.err("E0206", f"unknown state '#{s.state}'", s.span, self.state_hint(s.state))
+
+    def s_Destroy(self, s: ast.Destroy) -> None:
+        r = self.rules
+        if not r.destroy:
+            self.err("E0412", f"@destroy is not allowed in {r.what}", s.span)
+
+    def s_Debug(self, s: ast.Debug) -> None:
+        self.check_debug(s)
+
+    def s_Assert(self, s: ast.Assert) -> None:
+        self.cond(s.cond, "assert")
+

@@ -1,0 +1,204 @@
+"""What the checker learned about a document: the input of code generation.
+
+`DocumentInfo` lists every declaration with resolved types. Expressions in the
+AST point into it: `Name.ref` and `Call.ref` hold a `Ref` (or a library
+`LibEntry` for library calls), so code generation never resolves a name again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .types import Type
+
+
+@dataclass(eq=False)
+class LocalVar:
+    """One local variable or parameter. Identity (not name) tells two apart,
+    so `x` in two sibling blocks are different variables."""
+
+    name: str
+    type: Type
+    kind: str = "local"  # 'local' | 'param' | 'iter' (foreach) | 'as' (if-as / ingest-as)
+    node: Any = None
+    mutable: bool = True  # False for the message parameters of channels and handlers
+
+    def __repr__(self) -> str:
+        return f"LocalVar({self.name}: {self.type})"
+
+
+@dataclass(frozen=True, eq=False)
+class Ref:
+    """What a Name or Call resolved to.
+
+    kind: 'local' | 'field' (document field) | 'record_field' (owner = record)
+    | 'formula' | 'bubble' | 'channel' | 'function' | 'procedure' | 'method'
+    (owner = record) | 'library' (a namespace) | 'builtin_method' | 'channel_op'.
+    `target` is the LocalVar, FieldInfo, FormulaInfo, FuncInfo, ChannelInfo or
+    LibEntry the name stands for.
+    """
+
+    kind: str
+    name: str
+    target: Any = None
+    owner: str | None = None
+
+    def __repr__(self) -> str:
+        where = f" of {self.owner}" if self.owner else ""
+        return f"Ref({self.kind} {self.name}{where})"
+
+
+@dataclass
+class FieldInfo:
+    name: str
+    type: Type
+    privacy: str  # 'public' | 'private' | 'viewer_is' | 'use_policy'
+    privacy_names: list[str] = field(default_factory=list)
+    default: ast.Expr | None = None
+    readonly: bool = False
+    decl: ast.FieldDecl | None = None
+
+
+@dataclass
+class FormulaInfo:
+    """A formula or a bubble. `reads` names the fields/formulas of its scope
+    (the document, or the record for record formulas) it depends on; for a
+    record formula, `doc_reads` names the document fields it also reads."""
+
+    name: str
+    value: ast.Expr
+    type: Type | None = None
+    privacy: str = "private"
+    privacy_names: list[str] = field(default_factory=list)
+    reads: set[str] = field(default_factory=set)
+    doc_reads: set[str] = field(default_factory=set)
+    bubble: bool = False
+    owner: str | None = None  # record name for record formulas
+    decl: Any = None
+
+
+@dataclass
+class FuncInfo:
+    name: str
+    kind: str  # 'function' | 'procedure' | 'method'
+    params: list[tuple[str, Type]]
+    returns: Type  # types.VOID when nothing is returned
+    readonly: bool = False
+    aborts: bool = False
+    owner: str | None = None  # record name for methods
+    decl: ast.Function | None = None
+
+
+@dataclass
+class PolicyInfo:
+    name: str
+    owner: str | None = None
+    decl: ast.Policy | None = None
+
+
+@dataclass
+class StructInfo:
+    """A record or a message."""
+
+    name: str
+    kind: str  # 'record' | 'message'
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+    methods: dict[str, FuncInfo] = field(default_factory=dict)
+    policies: dict[str, PolicyInfo] = field(default_factory=dict)
+    formulas: dict[str, FormulaInfo] = field(default_factory=dict)
+    requires: list[str] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)
+    decl: Any = None
+
+
+@dataclass
+class EnumInfo:
+    name: str
+    values: dict[str, int] = field(default_factory=dict)
+    decl: ast.EnumDecl | None = None
+
+    @property
+    def default(self) -> str | None:
+        return next(iter(self.values), None)
+
+
+@dataclass
+class ChannelInfo:
+    name: str
+    message: Type  # the MessageType (element type for array channels)
+    is_array: bool = False
+    complete: bool = False
+    who: str | None = None
+    param: str | None = None
+    decl: ast.Channel | None = None
+
+
+@dataclass
+class StateInfo:
+    name: str
+    decl: ast.StateBlock | None = None
+
+
+@dataclass
+class HandlerInfo:
+    event: str
+    param: str | None = None
+    param_type: Type | None = None
+    decl: ast.Handler | None = None
+
+
+@dataclass
+class CronInfo:
+    name: str
+    schedule: str
+    values: list[int]
+    decl: ast.Cron | None = None
+
+
+@dataclass
+class StaticInfo:
+    policies: dict[str, ast.StaticPolicy] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)  # name -> constant value
+
+
+@dataclass
+class DocumentInfo:
+    records: dict[str, StructInfo] = field(default_factory=dict)
+    messages: dict[str, StructInfo] = field(default_factory=dict)
+    enums: dict[str, EnumInfo] = field(default_factory=dict)
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+    formulas: dict[str, FormulaInfo] = field(default_factory=dict)  # formulas and bubbles
+    policies: dict[str, PolicyInfo] = field(default_factory=dict)
+    channels: dict[str, ChannelInfo] = field(default_factory=dict)
+    states: dict[str, StateInfo] = field(default_factory=dict)
+    handlers: dict[str, HandlerInfo] = field(default_factory=dict)
+    crons: dict[str, CronInfo] = field(default_factory=dict)
+    static: StaticInfo = field(default_factory=StaticInfo)
+    functions: dict[str, FuncInfo] = field(default_factory=dict)  # functions and procedures
+    tests: dict[str, ast.TestDecl] = field(default_factory=dict)
+    unsupported: list[ast.Unsupported] = field(default_factory=list)
+
+    def struct(self, name: str) -> StructInfo | None:
+        return self.records.get(name) or self.messages.get(name)
+
+    @property
+    def bubbles(self) -> dict[str, FormulaInfo]:
+        return {n: f for n, f in self.formulas.items() if f.bubble}
+
+    def formula_order(self) -> list[str]:
+        """Document formulas in dependency order (each after what it reads)."""
+        order, seen = [], set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for dep in sorted(self.formulas[name].reads):
+                if dep in self.formulas:
+                    visit(dep)
+            order.append(name)
+
+        for name in self.formulas:
+            visit(name)
+        return order

@@ -1,0 +1,330 @@
+"""The standard library: one declarative table.
+
+Every function of a library namespace (`Math.abs(x)`) and every method on a
+built-in type (`s.length()`, `xs.size()`) is one row of `ROWS`:
+
+    (owner, signature, effect, description)
+
+`owner` is a namespace (`Math`, `Time`, ...) or a receiver pattern written as
+a type with variables (`string`, `maybe<T>`, `list<T>`, `T[]`, `map<K, V>`).
+`signature` is `name(param types) -> result`, where the types may use the
+receiver's variables; a trailing `where T numeric` (or `record`) constrains a
+variable. `effect` says what the call touches, which decides where it may be
+used:
+
+    pure      nothing outside its arguments
+    time      reads the transaction's clock (deterministic, but not pure)
+    random    draws from the document's random stream (state it advances)
+    document  reads document metadata (key, space)
+    writes    changes document state (deletes a row, clears a maybe, ...)
+    destroy   destroys the document
+    await     blocks until a future resolves (state blocks only)
+
+The checker, spec/library.md (`render_markdown`) and code generation all read
+this table; the VM implements each row under the key `owner.name`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import types as T
+
+ROWS: list[tuple[str, str, str, str]] = [
+    # ---- Math: numbers. Narrowing (double -> int) only happens here.
+    ("Math", "abs(int) -> int", "pure", "absolute value"),
+    ("Math", "abs(long) -> long", "pure", "absolute value"),
+    ("Math", "abs(double) -> double", "pure", "absolute value"),
+    ("Math", "sqrt(double) -> double", "pure", "square root (NaN for negatives)"),
+    ("Math", "pow(double, double) -> double", "pure", "x raised to the power y"),
+    ("Math", "floor(double) -> double", "pure", "largest whole number not above x"),
+    ("Math", "ceil(double) -> double", "pure", "smallest whole number not below x"),
+    ("Math", "round(double) -> double", "pure", "nearest whole number, halves away from zero"),
+    ("Math", "min(int, int) -> int", "pure", "the smaller value"),
+    ("Math", "min(long, long) -> long", "pure", "the smaller value"),
+    ("Math", "min(double, double) -> double", "pure", "the smaller value"),
+    ("Math", "max(int, int) -> int", "pure", "the larger value"),
+    ("Math", "max(long, long) -> long", "pure", "the larger value"),
+    ("Math", "max(double, double) -> double", "pure", "the larger value"),
+    ("Math", "toInt(double) -> int", "pure", "truncate toward zero, wrapping to 32 bits"),
+    ("Math", "toInt(long) -> int", "pure", "keep the low 32 bits"),
+    ("Math", "toLong(double) -> long", "pure", "truncate toward zero, wrapping to 64 bits"),
+    # ---- Random: the document's seeded stream (its state is part of the document).
+    ("Random", "genInt() -> int", "random", "any 32-bit int"),
+    ("Random", "genBoundInt(int) -> int", "random", "an int in [0, bound); 0 when bound <= 0"),
+    ("Random", "genLong() -> long", "random", "any 64-bit long"),
+    ("Random", "genDouble() -> double", "random", "a double in [0, 1)"),
+    ("Random", "genBool() -> bool", "random", "true or false, evenly"),
+    # ---- Time: the transaction's clock, in the document's time zone.
+    ("Time", "now() -> long", "time", "milliseconds since the UNIX epoch"),
+    ("Time", "datetime() -> datetime", "time", "the current date and time"),
+    ("Time", "today() -> date", "time", "the current date"),
+    ("Time", "date() -> date", "time", "the current date (same as today())"),
+    ("Time", "time() -> time", "time", "the current time of day"),
+    ("Time", "zone() -> string", "time", "the document's time zone"),
+    ("Time", "setZone(string) -> bool", "writes", "set the document's time zone; false if unknown"),
+    ("Time", "make(int, int) -> maybe<time>", "pure", "a time of day from hour and minute"),
+    # ---- Date: calendar arithmetic.
+    ("Date", "make(int, int, int) -> maybe<date>", "pure", "a date from year, month, day"),
+    ("Date", "dayOfWeek(date) -> int", "pure", "1 = Monday ... 7 = Sunday"),
+    ("Date", "offsetDay(date, int) -> date", "pure", "add (or subtract) days"),
+    ("Date", "offsetMonth(date, int) -> date", "pure", "add (or subtract) months"),
+    ("Date", "date(datetime) -> date", "pure", "the date part"),
+    ("Date", "time(datetime) -> time", "pure", "the time-of-day part"),
+    ("Date", "between(datetime, datetime) -> timespan", "pure", "the time from the first to the second"),
+    ("Date", "future(datetime, timespan) -> datetime", "pure", "a later datetime"),
+    ("Date", "past(datetime, timespan) -> datetime", "pure", "an earlier datetime"),
+    # ---- String
+    ("String", "charOf(int) -> string", "pure", "the one-character string of a code point"),
+    # ---- Document: about this document, and ending it.
+    ("Document", "key() -> string", "document", "this document's key"),
+    ("Document", "space() -> string", "document", "this document's space"),
+    ("Document", "destroy() -> void", "destroy", "delete this document after the transaction (like @destroy)"),
+    # ---- methods on numbers
+    ("int", "abs() -> int", "pure", "absolute value"),
+    ("long", "abs() -> long", "pure", "absolute value"),
+    ("double", "abs() -> double", "pure", "absolute value"),
+    ("double", "sqrt() -> double", "pure", "square root"),
+    ("double", "floor() -> double", "pure", "round down"),
+    ("double", "ceil() -> double", "pure", "round up"),
+    ("double", "round() -> double", "pure", "round to nearest"),
+    ("double", "roundTo(int) -> double", "pure", "round to the given number of decimal digits"),
+    # ---- methods on strings
+    ("string", "length() -> int", "pure", "number of characters"),
+    ("string", "split(string) -> list<string>", "pure", "the parts between occurrences of the separator"),
+    ("string", "contains(string) -> bool", "pure", "whether the word occurs"),
+    ("string", "indexOf(string) -> int", "pure", "first position of the word, -1 if absent"),
+    ("string", "indexOf(string, int) -> int", "pure", "first position at or after the offset, -1 if absent"),
+    ("string", "trim() -> string", "pure", "without leading and trailing whitespace"),
+    ("string", "trimLeft() -> string", "pure", "without leading whitespace"),
+    ("string", "trimRight() -> string", "pure", "without trailing whitespace"),
+    ("string", "upper() -> string", "pure", "upper case"),
+    ("string", "lower() -> string", "pure", "lower case"),
+    ("string", "mid(int, int) -> maybe<string>", "pure", "length characters from start"),
+    ("string", "left(int) -> maybe<string>", "pure", "the first n characters"),
+    ("string", "right(int) -> maybe<string>", "pure", "the last n characters"),
+    ("string", "substr(int, int) -> maybe<string>", "pure", "characters from start up to (not including) end"),
+    ("string", "startsWith(string) -> bool", "pure", "whether it begins with the prefix"),
+    ("string", "endsWith(string) -> bool", "pure", "whether it ends with the suffix"),
+    ("string", "multiply(int) -> string", "pure", "the string repeated n times"),
+    ("string", "reverse() -> string", "pure", "the characters in reverse order"),
+    # ---- methods on principals
+    ("principal", "isAnonymous() -> bool", "pure", "whether this is an anonymous visitor"),
+    ("principal", "isAdamaDeveloper() -> bool", "pure", "whether this is a platform developer"),
+    ("principal", "fromAuthority(string) -> bool", "pure", "whether the principal was issued by the authority"),
+    ("principal", "agent() -> string", "pure", "the agent (user) part"),
+    ("principal", "authority() -> string", "pure", "the authority part"),
+    # ---- methods on timespans
+    ("timespan", "seconds() -> double", "pure", "length in seconds"),
+    ("timespan", "minutes() -> double", "pure", "length in minutes"),
+    ("timespan", "hours() -> double", "pure", "length in hours"),
+    # ---- maybe<T>
+    ("maybe<T>", "has() -> bool", "pure", "whether a value is present"),
+    ("maybe<T>", "getOrDefaultTo(T) -> T", "pure", "the value, or the given default when empty"),
+    ("maybe<T>", "delete() -> void", "writes", "make a maybe field empty"),
+    # ---- sequences: list<T> and T[] share these rows (see SEQUENCE_OWNERS)
+    ("sequence<T>", "size() -> int", "pure", "number of items"),
+    ("sequence<T>", "reverse() -> list<T>", "pure", "the items in reverse order"),
+    ("sequence<T>", "toArray() -> T[]", "pure", "the items as an array"),
+    ("sequence<T>", "delete() -> void where T record", "writes", "delete every row in the list from its table"),
+    ("sequence<T>", "sum() -> T where T numeric", "pure", "the total (0 when empty)"),
+    ("sequence<T>", "average() -> maybe<double> where T numeric", "pure", "the mean; empty when there are no items"),
+    ("sequence<T>", "min() -> maybe<T> where T numeric", "pure", "the smallest item; empty when there are none"),
+    ("sequence<T>", "max() -> maybe<T> where T numeric", "pure", "the largest item; empty when there are none"),
+    # ---- map<K, V>
+    ("map<K, V>", "size() -> int", "pure", "number of entries"),
+    ("map<K, V>", "has(K) -> bool", "pure", "whether the key is present"),
+    ("map<K, V>", "remove(K) -> maybe<V>", "writes", "remove the key, giving its old value"),
+    ("map<K, V>", "clear() -> void", "writes", "remove every entry"),
+    # ---- table<R>
+    ("table<T>", "size() -> int", "pure", "number of rows"),
+    ("table<T>", "delete() -> void", "writes", "delete every row"),
+    # ---- records (rows of a table)
+    ("record", "delete() -> void", "writes", "delete this row from its table"),
+    # ---- future<T>
+    ("future<T>", "await() -> T", "await", "wait (durably) for the value; only in #state blocks"),
+]
+
+NAMESPACES = ("Math", "Random", "Time", "Date", "String", "Document")
+SEQUENCE_OWNERS = ("list<T>", "T[]")
+
+# Calls with these effects are not allowed in pure functions.
+IMPURE_EFFECTS = frozenset({"time", "random", "document", "writes", "destroy", "await"})
+
+
+@dataclass(frozen=True)
+class LibEntry:
+    """One row of the table, parsed. `key` names it for code generation."""
+
+    owner: str
+    name: str
+    params: tuple[str, ...]
+    result: str
+    effect: str
+    doc: str
+    constraint: tuple[str, str] | None = None  # (variable, 'numeric' | 'record')
+
+    @property
+    def key(self) -> str:
+        owner = "sequence" if self.owner == "sequence<T>" else self.owner.split("<")[0]
+        return f"{owner}.{self.name}/{len(self.params)}"
+
+    @property
+    def signature(self) -> str:
+        text = f"{self.name}({', '.join(self.params)}) -> {self.result}"
+        if self.constraint:
+            text += f" where {self.constraint[0]} {self.constraint[1]}"
+        return text
+
+
+_SIG = re.compile(r"^(\w+)\((.*)\)\s*->\s*(.+?)(?:\s+where\s+(\w+)\s+(\w+))?$")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside angle brackets."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    tail = "".join(cur).strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def _parse_row(owner: str, sig: str, effect: str, doc: str) -> LibEntry:
+    m = _SIG.match(sig)
+    if not m:  # a typo in the table must fail loudly at import
+        raise ValueError(f"bad library signature {sig!r}")
+    name, params, result, var, kind = m.groups()
+    return LibEntry(
+        owner, name, tuple(_split_top(params)), result.strip(), effect, doc, (var, kind) if var else None
+    )
+
+
+ENTRIES: list[LibEntry] = [_parse_row(*row) for row in ROWS]
+
+
+def parse_type(text: str, bindings: dict[str, T.Type]) -> T.Type:
+    """Turn a signature type (`maybe<T>`, `T[]`, `list<string>`) into a Type."""
+    text = text.strip()
+    if text.endswith("[]"):
+        return T.ArrayType(parse_type(text[:-2], bindings))
+    if text in bindings:
+        return bindings[text]
+    if text == "void":
+        return T.VOID
+    if text in T.PRIMITIVES:
+        return T.PRIMITIVES[text]
+    head, _, rest = text.partition("<")
+    args = [parse_type(a, bindings) for a in _split_top(rest[:-1])] if rest else []
+    ctor = {"maybe": T.MaybeType, "list": T.ListType, "future": T.FutureType, "map": T.MapType,
+            "table": T.TableType}.get(head)
+    if ctor is None:
+        raise ValueError(f"bad library type {text!r}")
+    return ctor(*args)
+
+
+def namespace_functions(namespace: str, name: str) -> list[LibEntry]:
+    return [e for e in ENTRIES if e.owner == namespace and e.name == name]
+
+
+def namespace_names(namespace: str) -> list[str]:
+    return sorted({e.name for e in ENTRIES if e.owner == namespace})
+
+
+def _receiver_bindings(owner: str, recv: T.Type) -> dict[str, T.Type] | None:
+    """Match a receiver type against a row's owner pattern."""
+    if owner == "sequence<T>":
+        el = T.element_of(recv)
+        return {"T": el} if el is not None else None
+    if owner == "maybe<T>":
+        return {"T": recv.inner} if isinstance(recv, T.MaybeType) else None
+    if owner == "map<K, V>":
+        return {"K": recv.key, "V": recv.value} if isinstance(recv, T.MapType) else None
+    if owner == "table<T>":
+        return {"T": recv.record} if isinstance(recv, T.TableType) else None
+    if owner == "future<T>":
+        return {"T": recv.inner} if isinstance(recv, T.FutureType) else None
+    if owner == "record":
+        return {} if isinstance(recv, T.RecordType) else None
+    if owner in T.PRIMITIVES:
+        return {} if recv == T.PRIMITIVES[owner] else None
+    return None
+
+
+def methods_of(recv: T.Type, name: str) -> list[tuple[LibEntry, dict[str, T.Type]]]:
+    """Rows for `recv.name(...)` with the receiver's variables bound."""
+    out = []
+    for e in ENTRIES:
+        if e.name != name or e.owner in NAMESPACES:
+            continue
+        b = _receiver_bindings(e.owner, recv)
+        if b is not None:
+            out.append((e, b))
+    return out
+
+
+def method_names(recv: T.Type) -> list[str]:
+    names = set()
+    for e in ENTRIES:
+        if e.owner not in NAMESPACES and _receiver_bindings(e.owner, recv) is not None:
+            names.add(e.name)
+    return sorted(names)
+
+
+def constraint_holds(entry: LibEntry, bindings: dict[str, T.Type]) -> bool:
+    if entry.constraint is None:
+        return True
+    var, kind = entry.constraint
+    t = bindings.get(var)
+    if T.is_error(t):
+        return True
+    if kind == "numeric":
+        return T.is_numeric(t)
+    if kind == "record":
+        return isinstance(t, T.RecordType)
+    return False
+
+
+def render_markdown() -> str:
+    """spec/library.md, generated from ROWS so the document cannot drift."""
+    out = [
+        "<!-- generated by compiler/library.py (render_markdown); do not edit -->",
+        "# Standard library",
+        "",
+        "Every library function and built-in method, from the one table in `compiler/library.py`.",
+        "Effects: `pure` touches nothing else; `time` reads the transaction's clock; `random` draws",
+        "from the document's seeded stream; `document` reads document metadata; `writes` changes",
+        "document state; `destroy` ends the document; `await` waits durably.",
+        "",
+        "Where each effect is allowed follows the table of language.md section 7: functions call only",
+        "`pure` entries; `time` and `document` need a document (not in static policies); `random` is",
+        "refused in functions, formulas, bubbles, policies, static policies and field defaults; `writes`",
+        "needs a body that may change the document; `destroy` goes where `@destroy` does; `await` only",
+        "in `#state` blocks.",
+        "",
+    ]
+    owners: list[str] = []
+    for e in ENTRIES:
+        if e.owner not in owners:
+            owners.append(e.owner)
+    for owner in owners:
+        title = owner if owner in NAMESPACES else f"methods on `{owner}`"
+        if owner == "sequence<T>":
+            title = "methods on `list<T>` and `T[]`"
+        out += [f"## {title}", "", "| call | effect | what it does |", "| --- | --- | --- |"]
+        for e in ENTRIES:
+            if e.owner != owner:
+                continue
+            call = f"{owner}.{e.signature}" if owner in NAMESPACES else f".{e.signature}"
+            out.append(f"| `{call}` | {e.effect} | {e.doc} |")
+        out.append("")
+    return "\n".join(out)

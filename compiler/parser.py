@@ -1,0 +1,694 @@
+"""Adama source -> AST with spans.
+
+The grammar is spec/grammar.peg (loaded once, at import). `parse` never
+raises: lexical damage (unterminated comments and strings) is found by a
+prescan, each top-level declaration is parsed on its own so that one broken
+declaration yields one diagnostic and the rest of the file is still checked,
+and a declaration nested too deeply for Python's stack is reported, not
+crashed on. When any diagnostic is produced the program is not returned: the
+checker only ever sees a tree that parsed cleanly.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+from contextlib import contextmanager
+from importlib import resources
+from typing import NamedTuple
+
+from parsimonious.exceptions import ParseError
+from parsimonious.expressions import Quantifier, Regex
+from parsimonious.grammar import Grammar
+from parsimonious.nodes import NodeVisitor
+
+from . import ast as A
+from .diagnostics import Diagnostic, error, sort_key
+from .lexical import decode_number, decode_string, prescan, skip
+from .source import Source, Span
+from .syntax_errors import Farthest, resync, syntax_error, too_deep
+
+
+def _load_grammar() -> Grammar:
+    text = resources.files("advm.spec").joinpath("grammar.peg").read_text(encoding="utf-8")
+    grammar = Grammar(text)
+    _use_stdlib_re(grammar)
+    return grammar
+
+
+def _use_stdlib_re(grammar: Grammar) -> None:
+    """Compile every token with the standard `re` module.
+
+    parsimonious prefers the third-party `regex` module when it happens to be
+    installed, and `regex` scans the rest of the text before a failing match
+    (45 us for a failed `if` on a 100 KB document, against 0.3 us with `re`):
+    that made parsing quadratic. Every pattern in the grammar is plain `re`
+    syntax (atomic groups and scoped flags need Python 3.11).
+    """
+    seen: set[int] = set()
+    stack = list(grammar.values())
+    while stack:
+        expr = stack.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        if isinstance(expr, Regex):
+            expr.re = re.compile(expr.re.pattern, expr.re.flags & _RE_FLAGS)
+        stack.extend(getattr(expr, "members", ()))
+
+
+# The flag bits `re` and `regex` share for str patterns (regex adds its own,
+# e.g. VERSION0; LOCALE is invalid for str).
+_RE_FLAGS = re.I | re.M | re.S | re.U | re.X | re.A
+
+
+GRAMMAR = _load_grammar()
+_DECL = GRAMMAR["decl"]
+# The grammar is the one list of reserved words: read it from NAME.
+RESERVED = frozenset(
+    re.search(r"\(\?!\(\?:([a-z_|]+)\)\\b\)", GRAMMAR["NAME"].re.pattern).group(1).split("|")
+)
+
+# Binding strength of binary operators (higher binds tighter); all are
+# left-associative. spec/syntax.md has the full table with unary and postfix.
+PRECEDENCE = {
+    "*": 7, "/": 7, "%": 7,
+    "+": 6, "-": 6,
+    "<": 5, "<=": 5, ">": 5, ">=": 5,
+    "==": 4, "!=": 4,
+    "&&": 3,
+    "^^": 2,
+    "||": 1,
+}
+
+# Python frames allowed while parsing one declaration. Each level of
+# parenthesised nesting costs about 20 frames of the PEG machinery, so this
+# admits ~250 levels, far beyond real documents, while keeping the tree
+# shallow enough for the recursive passes after the parser.
+_FRAMES = 6000
+
+
+class Tok(NamedTuple):
+    text: str
+    span: Span
+
+
+@contextmanager
+def _stack(frames: int):
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
+    """Parse one document. Returns (program, []) or (None, diagnostics)."""
+    try:
+        return _parse(source)
+    except Exception as exc:  # a bug in the parser must still not reach the user as a traceback
+        return None, [
+            error(
+                "E0101",
+                f"internal parser error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+                Span(0, 0),
+                hint="this is a bug in advm; please report it with the file",
+            )
+        ]
+
+
+def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
+    pre = prescan(source.text)
+    text = pre.text
+    if text.startswith("\ufeff"):  # a byte-order mark some editors write; same length keeps offsets
+        text = " " + text[1:]
+    diags: list[Diagnostic] = list(pre.diagnostics)
+    builder = Builder(text)
+    decls: list[A.Decl] = []
+    pos = skip(text, 0)
+    end = len(text)
+    while pos < end:
+        try:
+            with _stack(_FRAMES):
+                node = _DECL.match_core(text, pos, defaultdict(dict), ParseError(text))
+                decl = builder.visit(node) if node is not None else None
+                if node is None:
+                    # Only now pay for recording every rule that failed at the
+                    # farthest position: the message needs them all.
+                    far = Farthest(text)
+                    _DECL.match_core(text, pos, defaultdict(dict), far)
+        except RecursionError:
+            diags.append(too_deep(pos))
+            pos = skip(text, resync(text, pos, pos))
+            continue
+        if node is None:
+            diag = syntax_error(text, far, GRAMMAR, RESERVED)
+            if not pre.is_damaged(diag.span.start):
+                diags.append(diag)
+            pos = skip(text, resync(text, pos, max(diag.span.start, pos)))
+            continue
+        decls.append(decl)
+        pos = skip(text, node.end)
+    diags.extend(builder.diags)
+    diags.sort(key=sort_key)
+    if diags:
+        return None, diags
+    return A.Program(decls=decls, span=Span(0, len(source.text))), diags
+
+
+def _opt(children):
+    """The single match of an optional group, or None."""
+    return children[0] if children else None
+
+
+class Builder(NodeVisitor):
+    """Builds AST nodes bottom-up. Token rules return a `Tok` (or, for
+    literals, the expression itself); anonymous groups return the list of
+    their children's results."""
+
+    # Let every exception through unwrapped: VisitationError would render the
+    # whole parse tree into its message, which for a deep tree is itself a
+    # second failure. `parse` turns what escapes into a diagnostic.
+    unwrapped_exceptions = (Exception,)
+
+    def __init__(self, text: str):
+        self.text = text
+        self.diags: list[Diagnostic] = []
+
+    # ---------------------------------------------------------------- plumbing
+
+    def span(self, node) -> Span:
+        return Span(skip(self.text, node.start), node.end)
+
+    def generic_visit(self, node, children):
+        if node.children or isinstance(node.expr, Quantifier):
+            return children
+        return node  # a token with no value of its own (punctuation)
+
+    def tok(self, node, _=None) -> Tok:
+        start = skip(self.text, node.start)
+        return Tok(self.text[start:node.end], Span(start, node.end))
+
+    visit_NAME = visit_TYPE_NAME = visit_BINOP = visit_PREFIX_OP = visit_INCDEC = tok
+    visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = visit_AT_UNSUPPORTED = tok
+    visit_DIRECTION = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
+    visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = tok
+
+    def _pass(self, node, ch):
+        return ch[0]
+
+    visit_decl = visit_record_member = visit_statement = visit_expr = visit_primary = _pass
+    visit_query_step = visit_fn_modifier = visit_static_item = _pass
+    visit_unsupported_decl = visit_cron_schedule = _pass
+
+    def _guarded(self, node, ch):
+        """`&GUARD (a / b / ...)`: the value of the alternative that matched."""
+        return ch[1][0]
+
+    visit_keyword_stmt = visit_postfix_op = _guarded
+
+    # ---------------------------------------------------------------- tokens with values
+
+    def visit_VAR(self, node, _):
+        t = self.tok(node)
+        return A.Name(t.text, span=t.span)
+
+    def visit_LABEL(self, node, _):
+        t = self.tok(node)
+        return A.StateLabel(t.text[1:], span=t.span)
+
+    def visit_STATE_LABEL(self, node, _):
+        t = self.tok(node)
+        return A.StateLabel(t.text[1:], span=t.span)
+
+    def visit_SPECIAL(self, node, _):
+        t = self.tok(node)
+        return A.Special(t.text[1:], span=t.span)
+
+    def visit_ENUM_REF(self, node, _):
+        t = self.tok(node)
+        return A.EnumValue(node.match.group(1), node.match.group(2), span=t.span)
+
+    def visit_BOOL(self, node, _):
+        t = self.tok(node)
+        return A.BoolLit(t.text == "true", span=t.span)
+
+    def visit_NUMBER(self, node, _):
+        t = self.tok(node)
+        value, is_long = decode_number(t.text)
+        if value is None:
+            self.diags.append(
+                error("E0104", f"malformed number '{t.text}': only whole numbers take the L suffix",
+                      t.span, hint="drop the L, or write a whole number")
+            )
+            return A.DoubleLit(0.0, span=t.span)
+        if isinstance(value, float):
+            return A.DoubleLit(value, span=t.span)
+        return A.IntLit(value, is_long, span=t.span)
+
+    def visit_STRING(self, node, _):
+        t = self.tok(node)
+        value, bad = decode_string(t.text[1:-1])
+        for offset, esc in bad:
+            at = t.span.start + 1 + offset
+            self.diags.append(
+                error("E0101", f"unknown escape '{esc}' in a string", Span(at, at + len(esc)),
+                      hint='known escapes: \\n \\t \\r \\" \\\\ \\/ \\uXXXX')
+            )
+        return A.StringLit(value, span=t.span)
+
+    def visit_SHUFFLE(self, node, _):
+        return A.Shuffle(span=self.tok(node).span)
+
+    # ---------------------------------------------------------------- types
+
+    def visit_type(self, node, ch):
+        name, args, suffixes = ch
+        t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, node.end))
+        if suffixes:
+            # `T[][]`: each suffix wraps what precedes it.
+            t.span = Span(name.span.start, suffixes[0].end)
+            for suf in suffixes:
+                t = A.ArrayTypeRef(t, span=Span(name.span.start, suf.end))
+        return t
+
+    def visit_type_args(self, node, ch):
+        _, first, rest, _ = ch
+        return [first] + [r[1] for r in rest]
+
+    # ---------------------------------------------------------------- expressions
+
+    def visit_paren(self, node, ch):
+        return ch[1]
+
+    def visit_ternary(self, node, ch):
+        cond, rest = ch
+        if not rest:
+            return cond
+        _, then, _, otherwise = rest[0]
+        return A.Ternary(cond, then, otherwise, span=self.span(node))
+
+    def visit_binary(self, node, ch):
+        first, rest = ch
+        if not rest:
+            return first
+        # Precedence climbing over the flat `unary (BINOP unary)*` list.
+        items = [(op.text, operand) for op, operand in rest]
+        pos = 0
+
+        def climb(left, min_prec):
+            nonlocal pos
+            while pos < len(items) and PRECEDENCE[items[pos][0]] >= min_prec:
+                op, right = items[pos]
+                prec = PRECEDENCE[op]
+                pos += 1
+                while pos < len(items) and PRECEDENCE[items[pos][0]] > prec:
+                    right = climb(right, prec + 1)
+                left = A.Binary(op, left, right, span=left.span.join(right.span))
+            return left
+
+        return climb(first, 0)
+
+    def visit_unary(self, node, ch):
+        inner = ch[0]
+        if not isinstance(inner, list):
+            return inner
+        op, operand = inner
+        span = Span(op.span.start, node.end)
+        if (
+            op.text == "-"
+            and isinstance(operand, (A.IntLit, A.DoubleLit))
+            and operand.span.start == skip(self.text, op.span.end)
+            and self.text[operand.span.start].isdigit()
+        ):
+            # `-5` is one literal, so `-2147483648` is a valid int.
+            operand.value = -operand.value
+            operand.span = span
+            return operand
+        name = {"++": "++pre", "--": "--pre"}.get(op.text, op.text)
+        return A.Unary(name, operand, span=span)
+
+    def visit_postfix(self, node, ch):
+        expr, ops = ch
+        start = expr.span.start
+        if ops:
+            start = skip(self.text, node.start)
+        for op in ops:
+            if isinstance(op, Tok):  # ++ / --
+                expr = A.Unary(op.text + "post", expr, span=Span(start, op.span.end))
+            else:
+                kind, payload, extra, end = op
+                span = Span(start, end)
+                if kind == "call":
+                    expr = A.Call(expr, payload, span=span)
+                elif kind == "field":
+                    expr = A.FieldAccess(expr, payload, name_span=extra, span=span)
+                else:
+                    expr = A.Index(expr, payload, span=span)
+        return expr
+
+    def visit_call_args(self, node, ch):
+        _, args, _ = ch
+        return ("call", self._list(args), None, node.end)
+
+    def visit_field_suffix(self, node, ch):
+        _, name = ch
+        return ("field", name.text, name.span, node.end)
+
+    def visit_index_suffix(self, node, ch):
+        return ("index", ch[1], None, node.end)
+
+    def _list(self, opt):
+        """Items of an optional `first (COMMA item)* COMMA?` group."""
+        if not opt:
+            return []
+        first, rest, *_ = opt[0]
+        return [first] + [r[1] for r in rest]
+
+    def visit_anon_object(self, node, ch):
+        return A.AnonObject(self._list(ch[1]), span=self.span(node))
+
+    def visit_anon_field(self, node, ch):
+        name, value = ch
+        if value:
+            v = value[0][1]
+        else:
+            v = A.Name(name.text, span=name.span)
+        return A.AnonField(name.text, v, span=self.span(node))
+
+    def visit_array_lit(self, node, ch):
+        return A.ArrayLit(self._list(ch[1]), span=self.span(node))
+
+    def visit_maybe_expr(self, node, ch):
+        _, (group,) = ch
+        inner = group[1]
+        if isinstance(inner, A.Expr):
+            return A.MaybeOf(value=inner, span=self.span(node))
+        return A.MaybeOf(type=inner, span=self.span(node))
+
+    def visit_convert_expr(self, node, ch):
+        return A.Convert(ch[2], ch[5], span=self.span(node))
+
+    def visit_iterate_expr(self, node, ch):
+        _, source, steps = ch
+        return A.Iterate(source, steps, span=self.span(node))
+
+    def visit_where_step(self, node, ch):
+        return A.Where(ch[1], span=self.span(node))
+
+    def visit_order_step(self, node, ch):
+        _, _, first, rest = ch
+        return A.OrderBy([first] + [r[1] for r in rest], span=self.span(node))
+
+    def visit_order_key(self, node, ch):
+        name, direction = ch
+        desc = bool(direction) and direction[0].text == "desc"
+        return A.OrderKey(name.text, desc, span=self.span(node))
+
+    def visit_limit_step(self, node, ch):
+        return A.Limit(ch[1], span=self.span(node))
+
+    def visit_offset_step(self, node, ch):
+        return A.Offset(ch[1], span=self.span(node))
+
+    # ---------------------------------------------------------------- statements
+
+    def visit_block(self, node, ch):
+        return A.Block(ch[1], span=self.span(node))
+
+    def _as_block(self, stmt):
+        if isinstance(stmt, A.Block):
+            return stmt
+        return A.Block([stmt], span=stmt.span)
+
+    def visit_simple_stmt(self, node, ch):
+        stmt = ch[0]
+        stmt.span = self.span(node)
+        return stmt
+
+    def visit_simple(self, node, ch):
+        inner = ch[0]
+        if not isinstance(inner, A.Expr):
+            return inner
+        effect = isinstance(inner, A.Call) or (
+            isinstance(inner, A.Unary) and inner.op in ("++pre", "--pre", "++post", "--post")
+        )
+        if not effect:
+            self.diags.append(
+                error("E0101", "this expression does nothing on its own; expected an assignment, a call, ++ or --",
+                      inner.span, hint="assign the value to something, e.g. 'x = ...;'")
+            )
+        return A.ExprStmt(inner, span=inner.span)
+
+    def visit_local_decl(self, node, ch):
+        (head,), name, init = ch
+        value = init[0][1] if init else None
+        if isinstance(head, Tok):
+            return A.VarDecl(name.text, None, value, head.text, name_span=name.span, span=self.span(node))
+        return A.VarDecl(name.text, head, value, "", name_span=name.span, span=self.span(node))
+
+    def visit_ingest(self, node, ch):
+        target, _, value, as_name = ch
+        return A.Ingest(target, value, as_name[0][1].text if as_name else None, span=self.span(node))
+
+    def visit_assign(self, node, ch):
+        target, op, value = ch
+        return A.Assign(target, op.text, value, span=self.span(node))
+
+    def visit_if_stmt(self, node, ch):
+        _, _, cond, as_name, _, then, orelse = ch
+        otherwise = None
+        if orelse:
+            other = orelse[0][1]
+            otherwise = other if isinstance(other, A.If) else self._as_block(other)
+        return A.If(cond, self._as_block(then), otherwise, as_name[0][1].text if as_name else None,
+                    span=self.span(node))
+
+    def visit_while_stmt(self, node, ch):
+        return A.While(ch[2], self._as_block(ch[4]), span=self.span(node))
+
+    def visit_do_stmt(self, node, ch):
+        return A.DoWhile(self._as_block(ch[1]), ch[4], span=self.span(node))
+
+    def visit_for_stmt(self, node, ch):
+        _, _, init, _, cond, _, step, _, body = ch
+        return A.For(_opt(init), _opt(cond), _opt(step), self._as_block(body), span=self.span(node))
+
+    def visit_foreach_stmt(self, node, ch):
+        return A.ForEach(ch[2].text, ch[4], self._as_block(ch[6]), span=self.span(node))
+
+    def visit_switch_stmt(self, node, ch):
+        return A.Switch(ch[2], ch[5], span=self.span(node))
+
+    def visit_case_clause(self, node, ch):
+        (label,), body = ch
+        value = label[1] if len(label) == 3 else None
+        return A.Case(value, body, span=self.span(node))
+
+    def visit_return_stmt(self, node, ch):
+        return A.Return(_opt(ch[1]), span=self.span(node))
+
+    def visit_break_stmt(self, node, ch):
+        return A.Break(span=self.span(node))
+
+    def visit_continue_stmt(self, node, ch):
+        return A.Continue(span=self.span(node))
+
+    def visit_abort_stmt(self, node, ch):
+        return A.Abort(span=self.span(node))
+
+    def visit_transition_stmt(self, node, ch):
+        _, target, delay, _ = ch
+        return A.Transition(target, delay[0][1] if delay else None, span=self.span(node))
+
+    def visit_invoke_stmt(self, node, ch):
+        return A.Invoke(ch[1].name, span=self.span(node))
+
+    def visit_destroy_stmt(self, node, ch):
+        return A.Destroy(span=self.span(node))
+
+    def visit_debug_stmt(self, node, ch):
+        _, _, fmt, rest, _, _ = ch
+        return A.Debug(fmt, [r[1] for r in rest], span=self.span(node))
+
+    def visit_assert_stmt(self, node, ch):
+        return A.Assert(ch[1], span=self.span(node))
+
+    # ---------------------------------------------------------------- declarations
+
+    def visit_privacy(self, node, ch):
+        p = ch[0]
+        if isinstance(p, Tok):
+            return A.Privacy(p.text, span=p.span)
+        return p
+
+    def visit_viewer_is(self, node, ch):
+        return A.Privacy("viewer_is", [ch[2].text], span=self.span(node))
+
+    def visit_use_policy(self, node, ch):
+        _, _, first, rest, _ = ch
+        return A.Privacy("use_policy", [first.text] + [r[1].text for r in rest], span=self.span(node))
+
+    def _privacy(self, opt, node) -> A.Privacy:
+        if opt:
+            return opt[0]
+        at = skip(self.text, node.start)
+        return A.Privacy("private", explicit=False, span=Span(at, at))
+
+    def visit_field_decl(self, node, ch):
+        privacy, readonly, type_, name, init, _ = ch
+        return A.FieldDecl(
+            name.text, type_, self._privacy(privacy, node), init[0][1] if init else None,
+            bool(readonly), name_span=name.span, span=self.span(node),
+        )
+
+    def visit_formula_decl(self, node, ch):
+        privacy, _, name, _, value, _ = ch
+        return A.Formula(name.text, self._privacy(privacy, node), value, name_span=name.span,
+                         span=self.span(node))
+
+    def visit_bubble_decl(self, node, ch):
+        _, name, _, value, _ = ch
+        return A.Bubble(name.text, value, name_span=name.span, span=self.span(node))
+
+    def visit_policy_decl(self, node, ch):
+        return A.Policy(ch[1].text, ch[2], name_span=ch[1].span, span=self.span(node))
+
+    def visit_require_decl(self, node, ch):
+        return A.Require(ch[1].text, span=self.span(node))
+
+    def visit_index_decl(self, node, ch):
+        return A.IndexHint(ch[1].text, span=self.span(node))
+
+    def visit_record_decl(self, node, ch):
+        _, name, _, members, _ = ch
+        return A.RecordDecl(name.text, members, name_span=name.span, span=self.span(node))
+
+    def visit_message_decl(self, node, ch):
+        _, name, _, fields, _ = ch
+        return A.MessageDecl(name.text, fields, name_span=name.span, span=self.span(node))
+
+    def visit_enum_decl(self, node, ch):
+        _, name, _, items, _, _ = ch
+        return A.EnumDecl(name.text, items[0] if items else [], name_span=name.span, span=self.span(node))
+
+    def visit_enum_items(self, node, ch):
+        first, rest, _ = ch
+        return [first] + [r[1] for r in rest]
+
+    def visit_enum_item(self, node, ch):
+        name, value = ch
+        return A.EnumItem(name.text, int(value[0][1].text) if value else None, span=self.span(node))
+
+    def visit_params(self, node, ch):
+        return self._list(ch[1])
+
+    def visit_param(self, node, ch):
+        return A.Param(ch[1].text, ch[0], span=self.span(node))
+
+    def visit_returns(self, node, ch):
+        return ch[1]
+
+    def _callable(self, kind, node, ch):
+        _, name, params, returns, mods, body = ch
+        words = {m.text for m in mods}
+        return A.Function(kind, name.text, params, _opt(returns), body, "readonly" in words,
+                          "aborts" in words, name_span=name.span, span=self.span(node))
+
+    def visit_function_decl(self, node, ch):
+        return self._callable(ch[0].text, node, ch)
+
+    def visit_method_decl(self, node, ch):
+        return self._callable("method", node, ch)
+
+    def visit_channel_incomplete(self, node, ch):
+        _, _, message, _, name, _ = ch
+        return A.Channel(name.text, message, name_span=name.span, span=self.span(node))
+
+    def visit_channel_decl(self, node, ch):
+        _, name, params, body = ch
+        span = self.span(node)
+        who = None
+        if len(params) == 2:
+            first, msg = params
+            if not (isinstance(first.type, A.TypeRef) and first.type.name == "principal" and not first.type.args):
+                self.diags.append(
+                    error("E0502", "a channel's first parameter, when it has two, must be 'principal who'",
+                          first.span, hint="write 'channel name(principal who, M msg)' or 'channel name(M msg)'")
+                )
+            who = first.name
+        elif len(params) == 1:
+            msg = params[0]
+        else:
+            self.diags.append(
+                error("E0502", f"a channel takes one message parameter, optionally after 'principal who'; "
+                               f"this one has {len(params)}",
+                      name.span, hint="write 'channel name(M msg)' or 'channel name(principal who, M msg)'")
+            )
+            return A.Channel(name.text, A.TypeRef("?", span=name.span), None, None, body,
+                             name_span=name.span, span=span)
+        return A.Channel(name.text, msg.type, msg.name, who, body, name_span=name.span, span=span)
+
+    def visit_state_decl(self, node, ch):
+        label, body = ch
+        return A.StateBlock(label.name, body, name_span=label.span, span=self.span(node))
+
+    def visit_handler_decl(self, node, ch):
+        event, param, body = ch
+        name = type_ = None
+        if param:
+            (p,) = param[0][1]
+            if isinstance(p, A.Param):
+                name, type_ = p.name, p.type
+            else:
+                name = p.text
+        return A.Handler(event.text[1:], body, name, type_, span=self.span(node))
+
+    def visit_cron_decl(self, node, ch):
+        _, name, (schedule, values), body = ch
+        return A.Cron(name.text, schedule, values, body, name_span=name.span, span=self.span(node))
+
+    def visit_cron_daily(self, node, ch):
+        hour, minute = ch[1].text.split(":")
+        return ("daily", [int(hour), int(minute)])
+
+    def visit_cron_hourly(self, node, ch):
+        return ("hourly", [int(ch[1].text)])
+
+    def visit_cron_monthly(self, node, ch):
+        return ("monthly", [int(ch[1].text)])
+
+    def visit_static_decl(self, node, ch):
+        items = ch[2]
+        return A.Static(
+            [i for i in items if isinstance(i, A.StaticPolicy)],
+            [i for i in items if isinstance(i, A.StaticProperty)],
+            span=self.span(node),
+        )
+
+    def visit_static_property(self, node, ch):
+        return A.StaticProperty(ch[0].text, ch[2], span=self.span(node))
+
+    def visit_static_policy(self, node, ch):
+        return A.StaticPolicy(ch[0].text, ch[1], span=self.span(node))
+
+    def visit_test_decl(self, node, ch):
+        return A.TestDecl(ch[1].text, ch[2], span=self.span(node))
+
+    # ---------------------------------------------------------------- not supported yet
+
+    def visit_service_decl(self, node, ch):
+        return A.Unsupported("service", ch[1].text, span=self.span(node))
+
+    def visit_agent_decl(self, node, ch):
+        return A.Unsupported("agent", ch[1].text, span=self.span(node))
+
+    def visit_replication_decl(self, node, ch):
+        return A.Unsupported("replication", ch[4].text, span=self.span(node))
+
+    def visit_session_decl(self, node, ch):
+        return A.Unsupported("session", ch[5].text, span=self.span(node))
+
+    def visit_at_unsupported(self, node, ch):
+        return A.Unsupported(ch[0].text[1:], None, span=self.span(node))

@@ -1,0 +1,134 @@
+"""Lexical scopes and the rules of the body being checked.
+
+A `Rules` value says what the code of one body may do (read or write the
+document, use `@who`, abort, await, transition, ...) and what it must return;
+one is made per function, handler, state block, formula, policy. The checker
+consults it at each statement or expression that needs a permission, so every
+"not allowed here" diagnostic comes from one place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .docinfo import LocalVar, StructInfo
+from .types import BOOL, VOID, Type
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One row of the table in spec/language.md section 7."""
+
+    what: str  # how diagnostics name the body: "function 'f'", "@connected", ...
+    reads_doc: bool = True
+    writes_doc: bool = True  # fields, ingestion, deletes, map/maybe updates, asking for input
+    random: bool = True  # Random and shuffle (they advance the document's stream)
+    who: bool = False
+    context: bool = False
+    abort: bool = False
+    await_: bool = False  # also `invoke`
+    transition: bool = True
+    destroy: bool = True
+    pure: bool = False  # a `function`: no procedures, only pure library calls
+    construct: bool = False  # readonly fields are assignable
+    returns: Type = VOID  # VOID: only a bare `return;`
+    value_body: bool = False  # `return v;` is meaningful (functions, policies, ...)
+    record: StructInfo | None = None  # record whose fields are in scope by bare name
+    hint_abort: str = ""  # how to make `abort` legal here
+
+
+# What a body that only reads may not do.
+_READER = dict(writes_doc=False, random=False, transition=False, destroy=False)
+
+
+def function_rules(name: str, returns: Type) -> Rules:
+    return Rules(
+        f"function '{name}'", reads_doc=False, pure=True, returns=returns, value_body=True,
+        **_READER,
+    )
+
+
+def procedure_rules(name: str, returns: Type, readonly: bool, aborts: bool, record=None, kind="procedure") -> Rules:
+    return Rules(
+        f"{kind} '{name}'", writes_doc=not readonly, who=True, abort=aborts, transition=not readonly,
+        destroy=not readonly, returns=returns, value_body=True, record=record,
+        hint_abort=f"declare the {kind} `aborts`",
+    )
+
+
+def reader_rules(what: str, who: bool = False, record=None) -> Rules:
+    """Formulas and bubbles: read the document, change nothing."""
+    return Rules(what, who=who, record=record, **_READER)
+
+
+def policy_rules(name: str, record=None) -> Rules:
+    return Rules(f"policy '{name}'", who=True, record=record, returns=BOOL, value_body=True, **_READER)
+
+
+def static_rules(name: str) -> Rules:
+    # Static policies run before any document exists: no state at all.
+    return Rules(f"@static {name}", reads_doc=False, who=True, context=True, returns=BOOL, value_body=True,
+                 **_READER)
+
+
+HANDLER_RULES = {
+    "construct": Rules("@construct", who=True, abort=True, construct=True),
+    "load": Rules("@load"),
+    "connected": Rules("@connected", who=True, returns=BOOL, value_body=True),
+    "disconnected": Rules("@disconnected", who=True),
+    "delete": Rules("@delete", who=True, returns=BOOL, value_body=True),
+}
+
+
+def channel_rules(name: str) -> Rules:
+    return Rules(f"channel '{name}'", who=True, abort=True)
+
+
+def state_rules(name: str) -> Rules:
+    return Rules(f"state #{name}", abort=True, await_=True)
+
+
+def cron_rules(name: str) -> Rules:
+    return Rules(f"@cron {name}", abort=True)
+
+
+def test_rules(name: str) -> Rules:
+    return Rules(f"test '{name}'", abort=True)
+
+
+def default_rules() -> Rules:
+    """Field defaults: computed when the document is created; they only read."""
+    return Rules("a field default", **_READER)
+
+
+def with_record(rules: Rules, record: StructInfo) -> Rules:
+    return replace(rules, record=record)
+
+
+@dataclass
+class Scope:
+    """Nested blocks of locals inside one body."""
+
+    frames: list[dict[str, LocalVar]] = field(default_factory=lambda: [{}])
+    loops: int = 0  # enclosing loops (`continue` needs one)
+    breakables: int = 0  # enclosing loops and switches (`break` needs one)
+
+    def push(self) -> None:
+        self.frames.append({})
+
+    def pop(self) -> None:
+        self.frames.pop()
+
+    def lookup(self, name: str) -> LocalVar | None:
+        for frame in reversed(self.frames):
+            if name in frame:
+                return frame[name]
+        return None
+
+    def declare(self, var: LocalVar) -> None:
+        self.frames[-1][var.name] = var
+
+    def names(self) -> list[str]:
+        out = []
+        for frame in self.frames:
+            out.extend(frame)
+        return out

@@ -1,0 +1,3 @@
+@cron broken hourly 60 {
+  // expect error E0503 at 1:7
+}

@@ -1,0 +1,6 @@
+@construct {
+}
+
+@construct {
+  // expect error E0501 at 4:1
+}

@@ -1,0 +1,2 @@
+channel<int> numbers;
+// expect error E0509 at 1:9

@@ -1,0 +1,5 @@
+@static {
+  create {
+    // expect error E0401 at 2:3
+  }
+}

@@ -1,0 +1,4 @@
+@static {
+  maximum_history = 0;
+  // expect error E0504 at 2:21
+}

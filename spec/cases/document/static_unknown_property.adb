@@ -1,0 +1,4 @@
+@static {
+  frobnicate = 1;
+  // expect error E0504 at 2:3
+}

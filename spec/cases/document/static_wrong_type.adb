@@ -1,0 +1,4 @@
+@static {
+  timezone = 5;
+  // expect error E0504 at 2:14
+}

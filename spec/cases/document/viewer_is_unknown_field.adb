@@ -1,0 +1,2 @@
+viewer_is<owner> int secret;
+// expect error E0505 at 1:1

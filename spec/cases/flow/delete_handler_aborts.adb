@@ -1,0 +1,4 @@
+@delete {
+  abort;
+  // expect error E0407 at 2:3
+}

@@ -1,0 +1,3 @@
+@connected {
+  // expect error E0401 at 1:1
+}

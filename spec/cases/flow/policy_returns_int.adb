@@ -1,0 +1,4 @@
+policy always {
+  return 1;
+  // expect error E0405 at 2:10
+}

@@ -1,0 +1,4 @@
+function f() -> int {
+  return;
+  // expect error E0405 at 2:3
+}

@@ -1,0 +1,4 @@
+function f() -> int {
+  return "one";
+  // expect error E0405 at 2:10
+}

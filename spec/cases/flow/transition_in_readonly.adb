@@ -1,0 +1,7 @@
+procedure later() readonly {
+  transition #done;
+  // expect error E0409 at 2:3
+}
+
+#done {
+}

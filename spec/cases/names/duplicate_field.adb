@@ -1,0 +1,3 @@
+public int x;
+public string x;
+// expect error E0204 at 2:15

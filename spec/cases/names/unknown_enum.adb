@@ -1,0 +1,2 @@
+public int x = Color::Red;
+// expect error E0202 at 1:16

@@ -1,0 +1,2 @@
+public formula viewer = @who;
+// expect error E0213 at 1:25

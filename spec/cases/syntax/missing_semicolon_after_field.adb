@@ -1,0 +1,6 @@
+// A field declaration ends with ';'.
+record Player {
+  public string name
+  public int score;
+}
+// expect error E0101 at 4:3

@@ -1,0 +1,16 @@
+// After an error the parser resumes at the next declaration: both are reported.
+record A {
+  public int x
+}
+
+record B {
+  public int y;
+}
+
+message M {
+  int z = ;
+}
+
+public int fine;
+// expect error E0101 at 4:1
+// expect error E0101 at 11:11

@@ -1,0 +1,6 @@
+message Move {
+  int x;
+}
+
+future<Move> pending;
+// expect error E0321 at 5:1

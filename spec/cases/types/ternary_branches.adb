@@ -1,0 +1,4 @@
+function pick(bool b) -> int {
+  return b ? 1 : "one";
+  // expect error E0301 at 2:10
+}

@@ -1,0 +1,1005 @@
+# The advm register machine: typed register banks, an explicit frame stack,
+# one dispatch loop. See spec/bytecode.md for the instruction set, frames,
+# calling convention, budget rule and snapshot format.
+#
+# Performance rules this file follows (measured, see bench/README-vm.md):
+# raw C pointers to the banks and the code are taken once per frame switch,
+# never through memoryviews inside the loop; numeric cases call no Python API;
+# int and double registers are never boxed; errors leave through cold paths.
+from cpython.long cimport PyLong_AsLongLong
+from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, INT64_MIN, INT64_MAX
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
+from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
+
+from .errors import VMAbort, VMError
+from .host import core_library
+from .module import KIND_BANK
+from .verify import verify_module
+
+include "opcodes.pxi"
+include "frames.pxi"
+include "prng.pxi"
+
+DEFAULT_MAX_DEPTH = 10_000
+DEFAULT_BUDGET = 1_000_000_000
+
+
+class Suspended:
+    """What `call`/`resume` return when the program executed SUSPEND."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __repr__(self):
+        return f"Suspended({self.payload!r})"
+
+
+cdef class Record:
+    """A record value: its layout index and one slot per field."""
+
+    cdef public int layout
+    cdef public list f
+
+    def __init__(self, int layout, list f):
+        self.layout = layout
+        self.f = f
+
+    def __repr__(self):
+        return f"Record({self.layout}, {self.f!r})"
+
+
+include "objops.pxi"
+
+
+BUDGET_MESSAGE = "instruction budget exhausted"
+
+
+cdef inline Py_ssize_t _branch(const uint32_t* code, Py_ssize_t pc, int64_t* budget) noexcept nogil:
+    # Where the JMP word at `pc` leads (offsets count from the word after it);
+    # a backward branch pays the budget for the words it jumps back over.
+    cdef Py_ssize_t npc = pc + 1 + (<Py_ssize_t>(code[pc] >> POS_SJ) - OFFSET_SJ)
+    if npc < pc:
+        budget[0] -= pc - npc
+    return npc
+
+
+cdef inline int64_t _i32(uint64_t x) noexcept nogil:
+    return <int64_t><int32_t><uint32_t>x
+
+
+cdef class Machine:
+    """One persistent machine per module: load once, call many times."""
+
+    cdef readonly object module
+    cdef FnInfo* fns
+    cdef int nfns
+    cdef list kobj            # per function: its object constants
+    cdef list names           # per function: its name
+    cdef Frame* frames
+    cdef readonly int depth   # live frames
+    cdef readonly int max_depth
+    cdef int64_t* ibank
+    cdef double* dbank
+    cdef Py_ssize_t icap
+    cdef Py_ssize_t dcap
+    cdef list obank
+    cdef readonly int64_t remaining  # budget left in the current (or last) call
+    cdef public int64_t budget_limit
+    cdef uint64_t rng[4]
+    cdef list hosts           # per host import: (callable, params, result, wants_machine, name)
+    cdef list layouts         # per record layout: (template, indices of mutable defaults)
+    cdef public object doc    # the document root record, or None
+    cdef list undo            # (field slot, old value) pairs of the open transaction
+    cdef bint logging
+    cdef bint running
+    cdef readonly bint suspended
+    cdef readonly object payload  # what the last SUSPEND handed out
+
+
+    def __cinit__(self):
+        self.fns = NULL
+        self.frames = NULL
+        self.ibank = NULL
+        self.dbank = NULL
+
+    def __init__(self, module, host=None, int max_depth=DEFAULT_MAX_DEPTH,
+                 int64_t budget=DEFAULT_BUDGET, seed=0):
+        verify_module(module)
+        if max_depth < 1:
+            raise ValueError("max_depth must be at least 1")
+        self.module = module
+        self.max_depth = max_depth
+        self.budget_limit = budget
+        self.remaining = budget
+        self._load_functions(module)
+        self.frames = <Frame*>malloc(sizeof(Frame) * (max_depth + 1))
+        if self.frames == NULL:
+            raise MemoryError()
+        self.depth = 0
+        self.icap = 0
+        self.dcap = 0
+        self._grow_i(1024)
+        self._grow_d(1024)
+        self.obank = [None] * 1024
+        self.hosts = _resolve_hosts(module, host)
+        self.layouts = [_layout(r) for r in module.records]
+        self.doc = self._new_record(module.document) if module.document >= 0 else None
+        self.undo = []
+        self.logging = False
+        self.running = False
+        self.suspended = False
+        self.payload = None
+        self.seed(seed)
+
+    def __dealloc__(self):
+        cdef int i
+        if self.fns != NULL:
+            for i in range(self.nfns):
+                free(self.fns[i].code)
+            free(self.fns)
+        free(self.frames)
+        free(self.ibank)
+        free(self.dbank)
+
+    def _load_functions(self, module):
+        cdef int i, j
+        cdef FnInfo* fn
+        n = len(module.functions)
+        self.fns = <FnInfo*>malloc(sizeof(FnInfo) * max(n, 1))
+        if self.fns == NULL:
+            raise MemoryError()
+        self.nfns = 0
+        self.kobj = []
+        self.names = []
+        for i, f in enumerate(module.functions):
+            fn = &self.fns[i]
+            # One block per function: code words, then int then double constants.
+            fn.code = <uint32_t*>malloc(4 * len(f.code) + 8 * (len(f.kint) + len(f.kdbl)) + 8)
+            if fn.code == NULL:
+                raise MemoryError()
+            self.nfns = i + 1
+            for j, w in enumerate(f.code):
+                fn.code[j] = w
+            fn.kint = <int64_t*>(<char*>fn.code + 4 * len(f.code) + 4 * (len(f.code) & 1))
+            for j, v in enumerate(f.kint):
+                fn.kint[j] = v
+            fn.kdbl = <double*>(fn.kint + len(f.kint))
+            for j, v in enumerate(f.kdbl):
+                fn.kdbl[j] = v
+            fn.ncode = len(f.code)
+            fn.ni, fn.nd, fn.no = f.nregs
+            self.kobj.append(list(f.kobj))
+            self.names.append(f.name)
+
+    cdef int _grow_i(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t cap = max(need, 2 * self.icap)
+        cdef int64_t* p = <int64_t*>realloc(self.ibank, sizeof(int64_t) * cap)
+        if p == NULL:
+            raise MemoryError()
+        for i in range(self.icap, cap):
+            p[i] = 0
+        self.ibank = p
+        self.icap = cap
+        return 0
+
+    cdef int _grow_d(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t cap = max(need, 2 * self.dcap)
+        cdef double* p = <double*>realloc(self.dbank, sizeof(double) * cap)
+        if p == NULL:
+            raise MemoryError()
+        for i in range(self.dcap, cap):
+            p[i] = 0.0
+        self.dbank = p
+        self.dcap = cap
+        return 0
+
+    # ------------------------------------------------------------- public API
+    def seed(self, seed):
+        """Reset the PRNG from a 64-bit seed (taken modulo 2^64)."""
+        _rng_seed(self.rng, <uint64_t>(int(seed) & 0xFFFFFFFFFFFFFFFF))
+
+    @property
+    def rng_state(self):
+        return (self.rng[0], self.rng[1], self.rng[2], self.rng[3])
+
+    @rng_state.setter
+    def rng_state(self, state):
+        s = [int(x) for x in state]
+        if len(s) != 4 or not any(s) or not all(0 <= x < 2 ** 64 for x in s):
+            raise ValueError("PRNG state is four 64-bit words, not all zero")
+        for i in range(4):
+            self.rng[i] = s[i]
+
+    def rng_next(self):
+        """Next raw 64-bit output of the document's xoshiro256**."""
+        return _rng_next(self.rng)
+
+    def rng_below(self, n):
+        """A uniform integer in [0, n) for 0 < n < 2^64."""
+        if not 0 < n < 2 ** 64:
+            raise ValueError("bound must be in 1 .. 2^64-1")
+        return _rng_below(self.rng, <uint64_t>n)
+
+    def rng_double(self):
+        """A uniform double in [0, 1)."""
+        return _rng_double(self.rng)
+
+    def call(self, function, *args, budget=None):
+        """Run `function` (name or index) to completion or suspension.
+
+        Returns the function's value (None for no value), or a `Suspended`
+        when it executed SUSPEND; raises VMError on a runtime error.
+        """
+        cdef FnInfo need
+        if self.running:
+            raise RuntimeError("the machine is already running (host functions may not re-enter)")
+        if self.suspended:
+            raise RuntimeError("the machine is suspended: resume() or reset() first")
+        fid = function if isinstance(function, int) else self.module.function_index(function)
+        if not 0 <= fid < self.nfns:
+            raise IndexError(f"no function {fid}")
+        f = self.module.functions[fid]
+        if len(args) != len(f.params):
+            raise TypeError(f"{f.name} takes {len(f.params)} argument(s), got {len(args)}")
+        need = self.fns[fid]
+        if need.ni > self.icap:
+            self._grow_i(need.ni)
+        if need.nd > self.dcap:
+            self._grow_d(need.nd)
+        if need.no > len(self.obank):
+            self.obank.extend([None] * (need.no - len(self.obank)))
+        for (bank, reg), kind, value in zip(f.param_slots(), f.params, args):
+            if bank == "i":
+                self.ibank[reg] = _arg_int(kind, value)
+            elif bank == "d":
+                self.dbank[reg] = float(value)
+            else:
+                self.obank[reg] = value
+        self.remaining = self.budget_limit if budget is None else budget
+        self.remaining -= need.ncode
+        if self.remaining < 0:
+            raise VMError("instruction budget exhausted", self.module.filename,
+                          *f.position(0), f.name, 0)
+        self.depth = 1
+        self.frames[0].fid = fid
+        self.frames[0].pc = 0
+        self.frames[0].ibase = 0
+        self.frames[0].dbase = 0
+        self.frames[0].obase = 0
+        return self._go(f.result)
+
+    def resume(self, value=None):
+        """Continue a suspended machine; `value` becomes the SUSPEND's result."""
+        cdef Frame* fr
+        cdef uint32_t ins
+        if not self.suspended:
+            raise RuntimeError("the machine is not suspended")
+        fr = &self.frames[self.depth - 1]
+        ins = self.fns[fr.fid].code[fr.pc - 1]
+        self.obank[fr.obase + ((ins >> POS_A) & 0xFF)] = value
+        self.suspended = False
+        self.payload = None
+        return self._go(self.module.functions[self.frames[0].fid].result)
+
+    def reset(self):
+        """Drop every frame (after an error or an abandoned suspension)."""
+        self.depth = 0
+        self.suspended = False
+        self.payload = None
+
+    def _go(self, result_kind):
+        cdef int status
+        self.running = True
+        try:
+            status = self._run()
+        except _Fault as e:
+            raise self._error(str(e), e.abort) from None
+        except VMError:
+            raise
+        except MemoryError:
+            raise self._error("out of memory") from None
+        except Exception as e:
+            raise self._error(f"internal error: {type(e).__name__}: {e}") from e
+        finally:
+            self.running = False
+        if status == 1:
+            self.suspended = True
+            return Suspended(self.payload)
+        if not result_kind:
+            return None
+        if result_kind == "b":
+            return self.ibank[0] != 0
+        if result_kind in "il":
+            return self.ibank[0]
+        if result_kind == "d":
+            return self.dbank[0]
+        return self.obank[0]
+
+    def _error(self, message, abort=False):
+        """A VMError at the innermost frame's faulting instruction, with the call trace."""
+        cdef Frame fr
+        trace = []
+        for k in range(self.depth - 1, -1, -1):
+            fr = self.frames[k]
+            f = self.module.functions[fr.fid]
+            # The innermost frame points past the faulting word; callers past their CALL.
+            line, col = f.position(fr.pc - 1)
+            trace.append((f.name, fr.pc - 1, line, col))
+        name, pc, line, col = trace[0] if trace else ("", -1, 0, 0)
+        err = (VMAbort if abort else VMError)(message, self.module.filename, line, col, name, pc)
+        err.trace = trace
+        self.depth = 0
+        self.suspended = False
+        return err
+
+    def frames_info(self):
+        """The live frames, outermost first: (function, pc, line, col)."""
+        cdef Frame fr
+        out = []
+        for k in range(self.depth):
+            fr = self.frames[k]
+            f = self.module.functions[fr.fid]
+            out.append((f.name, fr.pc) + tuple(f.position(fr.pc)))
+        return out
+
+    # ------------------------------------------------------- document state
+    def begin(self):
+        """Open a transaction: document writes from now on are undo-logged."""
+        self.undo = []
+        self.logging = True
+
+    def commit(self):
+        self.undo = []
+        self.logging = False
+
+    def rollback(self):
+        """Undo every document write since begin(), newest first."""
+        cdef Record doc = self.doc
+        for slot, old in reversed(self.undo):
+            doc.f[slot] = old
+        self.undo = []
+        self.logging = False
+
+    cdef int _fset(self, int slot, object value) except -1:
+        cdef Record doc = self.doc
+        if self.logging:
+            self.undo.append((slot, doc.f[slot]))
+        doc.f[slot] = value
+        return 0
+
+    cdef object _new_record(self, int layout):
+        template, mutable = self.layouts[layout]
+        slots = list(template)
+        for i in mutable:
+            slots[i] = type(slots[i])(slots[i])
+        return Record(layout, slots)
+
+    # ------------------------------------------------------------ snapshots
+    def snapshot(self):
+        """The whole machine as CBOR bytes (see spec/bytecode.md, "Snapshots")."""
+        if self.running:
+            raise RuntimeError("cannot snapshot a running machine; suspend it first")
+        from .snapshot import encode_machine
+        return encode_machine(self)
+
+    @classmethod
+    def from_snapshot(cls, module, data, host=None):
+        """A machine in exactly the state `snapshot()` captured, ready to resume()."""
+        from .snapshot import decode_machine
+        return decode_machine(cls, module, data, host)
+
+    def _tops(self):
+        """How far each bank is live: the highest window end over the live frames."""
+        cdef Frame fr
+        cdef FnInfo fn
+        ti = td = to = 0
+        for k in range(self.depth):
+            fr = self.frames[k]
+            fn = self.fns[fr.fid]
+            ti = max(ti, fr.ibase + fn.ni)
+            td = max(td, fr.dbase + fn.nd)
+            to = max(to, fr.obase + fn.no)
+        return ti, td, to
+
+    def _export(self):
+        ti, td, to = self._tops()
+        return {
+            "frames": [[self.frames[k].fid, self.frames[k].pc, self.frames[k].ibase,
+                        self.frames[k].dbase, self.frames[k].obase] for k in range(self.depth)],
+            "ibank": (<char*>self.ibank)[:ti * 8],
+            "dbank": (<char*>self.dbank)[:td * 8],
+            "obank": self.obank[:to],
+            "remaining": self.remaining,
+            "budget_limit": self.budget_limit,
+            "rng": list(self.rng_state),
+            "suspended": bool(self.suspended),
+            "payload": self.payload,
+            "doc": self.doc,
+            "undo": [list(u) for u in self.undo],
+            "logging": bool(self.logging),
+        }
+
+    def _at_suspend(self, int fid, int pc):
+        return (self.fns[fid].code[pc - 1] & 0xFF) == OP_SUSPEND
+
+    def _import(self, state):
+        frames = state["frames"]
+        if len(frames) > self.max_depth:
+            raise ValueError("snapshot has more frames than this machine allows")
+        for k, (fid, pc, ib, db, ob) in enumerate(frames):
+            if (not 0 <= fid < self.nfns or not 0 < pc <= self.fns[fid].ncode
+                    or min(ib, db, ob) < 0):
+                raise ValueError(f"snapshot frame {k} is not a valid position")
+            self.frames[k].fid = fid
+            self.frames[k].pc = pc
+            self.frames[k].ibase = ib
+            self.frames[k].dbase = db
+            self.frames[k].obase = ob
+        self.depth = len(frames)
+        # (No negative indexing in this module: it is compiled with wraparound=False.)
+        top = frames[len(frames) - 1] if frames else None
+        if state["suspended"] and (top is None or not self._at_suspend(top[0], top[1])):
+            self.depth = 0
+            raise ValueError("snapshot says suspended but its top frame is not at a SUSPEND")
+        ti, td, to = self._tops()
+        ib_bytes, db_bytes = state["ibank"], state["dbank"]
+        if len(ib_bytes) != 8 * ti or len(db_bytes) != 8 * td or len(state["obank"]) != to:
+            self.depth = 0
+            raise ValueError("snapshot register banks do not match its frames")
+        if ti > self.icap:
+            self._grow_i(ti)
+        if td > self.dcap:
+            self._grow_d(td)
+        memcpy(self.ibank, <char*>ib_bytes, 8 * ti)
+        memcpy(self.dbank, <char*>db_bytes, 8 * td)
+        obank = list(state["obank"])
+        self.obank = obank + [None] * max(0, 1024 - len(obank))
+        self.remaining = state["remaining"]
+        self.budget_limit = state["budget_limit"]
+        self.rng_state = state["rng"]
+        self.suspended = state["suspended"]
+        self.payload = state["payload"]
+        self.doc = state["doc"]
+        self.undo = [tuple(u) for u in state["undo"]]
+        self.logging = state["logging"]
+
+    # ------------------------------------------------------------ host calls
+    cdef int _callhost(self, int index, int64_t* ir, double* dr, Py_ssize_t ob) except -1:
+        fn, params, result, wants_machine, name = self.hosts[index]
+        args = [self] if wants_machine else []
+        cdef int ni = 0, nd = 0, no = 0
+        for kind in params:
+            if kind == "d":
+                args.append(dr[nd])
+                nd += 1
+            elif kind == "o":
+                args.append(self.obank[ob + no])
+                no += 1
+            elif kind == "b":
+                args.append(ir[ni] != 0)
+                ni += 1
+            else:
+                args.append(ir[ni])
+                ni += 1
+        try:
+            value = fn(*args)
+        except _Fault:
+            raise
+        except Exception as e:
+            raise _Fault(f"host function {name} failed: {type(e).__name__}: {e}")
+        if not result:
+            return 0
+        if result == "d":
+            if type(value) is not float:
+                raise _Fault(f"host function {name} returned {_kind(value)}, not a double")
+            dr[0] = value
+        elif result == "o":
+            self.obank[ob] = value
+        else:
+            ir[0] = _arg_int(result, value)
+        return 0
+
+    # ---------------------------------------------------------- the loop
+    cdef int _run(self) except -1:
+        """Execute from the top frame until the outermost frame returns (0) or SUSPEND (1)."""
+        cdef Frame* frames = self.frames
+        cdef int depth = self.depth
+        cdef Frame* fr = &frames[depth - 1]
+        cdef FnInfo* fns = self.fns
+        cdef FnInfo* fn = &fns[fr.fid]
+        cdef const uint32_t* code = fn.code
+        cdef const int64_t* ki = fn.kint
+        cdef const double* kd = fn.kdbl
+        cdef int64_t* ibank = self.ibank
+        cdef double* dbank = self.dbank
+        cdef int64_t* ir = ibank + fr.ibase
+        cdef double* dr = dbank + fr.dbase
+        cdef list obank = self.obank
+        cdef Py_ssize_t ob = fr.obase
+        cdef Py_ssize_t ocap = len(obank)  # object bank size, kept in C for the call path
+        cdef Py_ssize_t pc = fr.pc
+        cdef Py_ssize_t npc
+        cdef int64_t budget = self.remaining
+        cdef int max_depth = self.max_depth
+        cdef uint32_t ins, op, a, b, c
+        cdef int64_t x, y
+        cdef double u, v
+        cdef FnInfo* callee
+        cdef int64_t nib, ndb, nob
+        cdef object val
+        try:
+            while True:
+                ins = code[pc]
+                pc += 1
+                op = ins & 0xFF
+                a = (ins >> POS_A) & 0xFF
+                b = (ins >> POS_B) & 0xFF
+                c = ins >> POS_C
+                # -------------------------------------------- int32 (wrapping)
+                if op == OP_IADD:
+                    ir[a] = _i32(<uint64_t>ir[b] + <uint64_t>ir[c])
+                elif op == OP_ISUB:
+                    ir[a] = _i32(<uint64_t>ir[b] - <uint64_t>ir[c])
+                elif op == OP_IMUL:
+                    ir[a] = _i32(<uint64_t>ir[b] * <uint64_t>ir[c])
+                elif op == OP_IADDI:
+                    ir[a] = _i32(<uint64_t>ir[b] + <uint64_t>(<int64_t>c - OFFSET_SC))
+                elif op == OP_IADDK:
+                    ir[a] = _i32(<uint64_t>ir[b] + <uint64_t>ki[c])
+                elif op == OP_ISUBK:
+                    ir[a] = _i32(<uint64_t>ir[b] - <uint64_t>ki[c])
+                elif op == OP_IMULK:
+                    ir[a] = _i32(<uint64_t>ir[b] * <uint64_t>ki[c])
+                elif op == OP_INEG:
+                    ir[a] = _i32(<uint64_t>0 - <uint64_t>ir[b])
+                elif op == OP_IDIV or op == OP_LDIV:
+                    y = ir[c]
+                    if y == 0:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        x = ir[b]
+                        # -1 is the one divisor that can trap (MIN / -1): negate instead.
+                        if y == -1:
+                            x = <int64_t>(<uint64_t>0 - <uint64_t>x)
+                        else:
+                            x = x / y
+                        ir[a] = _i32(<uint64_t>x) if op == OP_IDIV else x
+                        pc += 1
+                elif op == OP_IMOD or op == OP_LMOD:
+                    y = ir[c]
+                    if y == 0:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        ir[a] = 0 if y == -1 else ir[b] % y
+                        pc += 1
+                elif op == OP_IDIVK:
+                    y = ki[c]
+                    ir[a] = _i32(<uint64_t>0 - <uint64_t>ir[b]) if y == -1 else _i32(<uint64_t>(ir[b] / y))
+                elif op == OP_IMODK or op == OP_LMODK:
+                    y = ki[c]
+                    ir[a] = 0 if y == -1 else ir[b] % y
+                # -------------------------------------------- int64 (wrapping)
+                elif op == OP_LADD:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] + <uint64_t>ir[c])
+                elif op == OP_LSUB:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] - <uint64_t>ir[c])
+                elif op == OP_LMUL:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] * <uint64_t>ir[c])
+                elif op == OP_LADDI:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] + <uint64_t>(<int64_t>c - OFFSET_SC))
+                elif op == OP_LADDK:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] + <uint64_t>ki[c])
+                elif op == OP_LSUBK:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] - <uint64_t>ki[c])
+                elif op == OP_LMULK:
+                    ir[a] = <int64_t>(<uint64_t>ir[b] * <uint64_t>ki[c])
+                elif op == OP_LNEG:
+                    ir[a] = <int64_t>(<uint64_t>0 - <uint64_t>ir[b])
+                elif op == OP_LDIVK:
+                    y = ki[c]
+                    ir[a] = <int64_t>(<uint64_t>0 - <uint64_t>ir[b]) if y == -1 else ir[b] / y
+                # -------------------------------------------- double
+                elif op == OP_DADD:
+                    dr[a] = dr[b] + dr[c]
+                elif op == OP_DSUB:
+                    dr[a] = dr[b] - dr[c]
+                elif op == OP_DMUL:
+                    dr[a] = dr[b] * dr[c]
+                elif op == OP_DADDK:
+                    dr[a] = dr[b] + kd[c]
+                elif op == OP_DSUBK:
+                    dr[a] = dr[b] - kd[c]
+                elif op == OP_DMULK:
+                    dr[a] = dr[b] * kd[c]
+                elif op == OP_DNEG:
+                    dr[a] = -dr[b]
+                elif op == OP_DDIV or op == OP_DMOD:
+                    v = dr[c]
+                    if v == 0.0:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        dr[a] = dr[b] / v if op == OP_DDIV else fmod(dr[b], v)
+                        pc += 1
+                elif op == OP_DDIVK:
+                    dr[a] = dr[b] / kd[c]
+                # -------------------------------------------- conversions, booleans
+                elif op == OP_I2D:
+                    dr[a] = <double>ir[b]
+                elif op == OP_L2I:
+                    ir[a] = _i32(<uint64_t>ir[b])
+                elif op == OP_D2I:
+                    ir[a] = _sat32(dr[b])
+                elif op == OP_D2L:
+                    ir[a] = _sat64(dr[b])
+                elif op == OP_NOT:
+                    ir[a] = ir[b] == 0
+                elif op == OP_ILT:
+                    ir[a] = ir[b] < ir[c]
+                elif op == OP_ILE:
+                    ir[a] = ir[b] <= ir[c]
+                elif op == OP_IEQ:
+                    ir[a] = ir[b] == ir[c]
+                elif op == OP_INE:
+                    ir[a] = ir[b] != ir[c]
+                elif op == OP_DLT:
+                    ir[a] = dr[b] < dr[c]
+                elif op == OP_DLE:
+                    ir[a] = dr[b] <= dr[c]
+                elif op == OP_DEQ:
+                    ir[a] = _near(dr[b], dr[c])
+                elif op == OP_DNE:
+                    ir[a] = not _near(dr[b], dr[c])
+                # -------------------------------------------- compare and branch
+                elif op == OP_ILTJ:
+                    if (ir[a] < ir[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_ILEJ:
+                    if (ir[a] <= ir[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_IEQJ:
+                    if (ir[a] == ir[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_ILTJK:
+                    if (ir[a] < ki[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_ILEJK:
+                    if (ir[a] <= ki[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_IGTJK:
+                    if (ir[a] > ki[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_IGEJK:
+                    if (ir[a] >= ki[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_IEQJK:
+                    if (ir[a] == ki[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_DLTJ:
+                    if (dr[a] < dr[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_DLEJ:
+                    if (dr[a] <= dr[b]) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_DEQJ:
+                    if (_near(dr[a], dr[b])) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_TESTJ:
+                    if (ir[a] != 0) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_NULLJ:
+                    if (obank[ob + a] is None) == <int>c:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_IFORLT:
+                    x = _i32(<uint64_t>ir[a] + <uint64_t>(<int64_t>c - OFFSET_SC))
+                    ir[a] = x
+                    if x < ir[b]:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_LFORLT:
+                    x = <int64_t>(<uint64_t>ir[a] + <uint64_t>(<int64_t>c - OFFSET_SC))
+                    ir[a] = x
+                    if x < ir[b]:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
+                    else:
+                        pc += 1
+                elif op == OP_JMP:
+                    npc = pc + (<Py_ssize_t>(ins >> POS_SJ) - OFFSET_SJ)
+                    if npc < pc:
+                        budget -= pc - npc
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                    pc = npc
+                # -------------------------------------------- moves and constants
+                elif op == OP_IMOV:
+                    ir[a] = ir[b]
+                elif op == OP_DMOV:
+                    dr[a] = dr[b]
+                elif op == OP_ILOADI:
+                    ir[a] = <int64_t>(ins >> POS_BX) - OFFSET_SBX
+                elif op == OP_ILOADK:
+                    ir[a] = ki[ins >> POS_BX]
+                elif op == OP_DLOADK:
+                    dr[a] = kd[ins >> POS_BX]
+                # -------------------------------------------- calls and returns
+                elif op == OP_CALL:
+                    callee = &fns[ins >> POS_BX]
+                    if depth >= max_depth:
+                        raise _Fault(f"stack overflow: more than {max_depth} nested calls")
+                    budget -= callee.ncode
+                    if budget < 0:
+                        raise _Fault(BUDGET_MESSAGE)
+                    fr.pc = <int32_t>pc
+                    nib = fr.ibase + a
+                    ndb = fr.dbase + a
+                    nob = fr.obase + a
+                    if nib + callee.ni > self.icap:
+                        self._grow_i(nib + callee.ni)
+                        ibank = self.ibank
+                    if ndb + callee.nd > self.dcap:
+                        self._grow_d(ndb + callee.nd)
+                        dbank = self.dbank
+                    if nob + callee.no > ocap:
+                        obank.extend([None] * (nob + callee.no + ocap))
+                        ocap = len(obank)
+                    depth += 1
+                    fr = &frames[depth - 1]
+                    fr.fid = ins >> POS_BX
+                    fr.ibase = nib
+                    fr.dbase = ndb
+                    fr.obase = nob
+                    fn = callee
+                    code = fn.code
+                    ki = fn.kint
+                    kd = fn.kdbl
+                    ir = ibank + nib
+                    dr = dbank + ndb
+                    ob = nob
+                    pc = 0
+                elif op == OP_RET or op == OP_IRET or op == OP_DRET or op == OP_ORET:
+                    if op == OP_IRET:
+                        ir[0] = ir[a]
+                    elif op == OP_DRET:
+                        dr[0] = dr[a]
+                    elif op == OP_ORET:
+                        obank[ob] = obank[ob + a]
+                    depth -= 1
+                    if depth == 0:
+                        self.depth = 0
+                        self.remaining = budget
+                        return 0
+                    fr = &frames[depth - 1]
+                    fn = &fns[fr.fid]
+                    code = fn.code
+                    ki = fn.kint
+                    kd = fn.kdbl
+                    ir = ibank + fr.ibase
+                    dr = dbank + fr.dbase
+                    ob = fr.obase
+                    pc = fr.pc
+                elif op == OP_CALLHOST:
+                    fr.pc = <int32_t>pc
+                    self.depth = depth
+                    self._callhost(ins >> POS_BX, ir + a, dr + a, ob + a)
+                elif op == OP_SUSPEND:
+                    self.payload = obank[ob + b]
+                    fr.pc = <int32_t>pc
+                    self.depth = depth
+                    self.remaining = budget
+                    return 1
+                elif op == OP_ABORT:
+                    raise _Fault("abort", True)
+                elif op == OP_FAIL:
+                    raise _Fault(str((<list>self.kobj[fr.fid])[ins >> POS_BX]))
+                # -------------------------------------------- object registers
+                elif op == OP_OMOV:
+                    obank[ob + a] = obank[ob + b]
+                elif op == OP_OLOADK:
+                    obank[ob + a] = (<list>self.kobj[fr.fid])[ins >> POS_BX]
+                elif op == OP_ONULL:
+                    obank[ob + a] = None
+                elif op == OP_IBOX:
+                    obank[ob + a] = ir[b]
+                elif op == OP_BBOX:
+                    obank[ob + a] = ir[b] != 0
+                elif op == OP_DBOX:
+                    obank[ob + a] = dr[b]
+                elif op == OP_IUNBOX:
+                    ir[a] = _unbox_int(obank[ob + b])
+                elif op == OP_DUNBOX:
+                    dr[a] = _unbox_double(obank[ob + b])
+                elif op == OP_OEQ:
+                    ir[a] = obank[ob + b] == obank[ob + c]
+                elif op == OP_SCAT:
+                    obank[ob + a] = _str(obank[ob + b]) + _str(obank[ob + c])
+                elif op == OP_SLEN:
+                    ir[a] = len(_str(obank[ob + b]))
+                elif op == OP_SLT:
+                    ir[a] = _str(obank[ob + b]) < _str(obank[ob + c])
+                elif op == OP_SLE:
+                    ir[a] = _str(obank[ob + b]) <= _str(obank[ob + c])
+                elif op == OP_ITOS:
+                    obank[ob + a] = str(ir[b])
+                elif op == OP_DTOS:
+                    obank[ob + a] = _dtos(dr[b])
+                elif op == OP_BTOS:
+                    obank[ob + a] = "true" if ir[b] else "false"
+                elif op == OP_LNEW:
+                    obank[ob + a] = []
+                elif op == OP_LPUSH:
+                    _list(obank[ob + a]).append(obank[ob + b])
+                elif op == OP_LLEN:
+                    ir[a] = len(_list(obank[ob + b]))
+                elif op == OP_LGET:
+                    obank[ob + a] = _lget(obank[ob + b], ir[c])
+                elif op == OP_LSET:
+                    _lset(obank[ob + a], ir[b], obank[ob + c])
+                elif op == OP_MNEW:
+                    obank[ob + a] = {}
+                elif op == OP_MPUT:
+                    _dict(obank[ob + a])[obank[ob + b]] = obank[ob + c]
+                elif op == OP_MGET:
+                    obank[ob + a] = _dict(obank[ob + b]).get(obank[ob + c])
+                elif op == OP_MHAS:
+                    ir[a] = obank[ob + c] in _dict(obank[ob + b])
+                elif op == OP_MDEL:
+                    _dict(obank[ob + a]).pop(obank[ob + b], None)
+                elif op == OP_MLEN:
+                    ir[a] = len(_dict(obank[ob + b]))
+                elif op == OP_MKEYS:
+                    obank[ob + a] = list(_dict(obank[ob + b]))
+                elif op == OP_RNEW:
+                    obank[ob + a] = self._new_record(ins >> POS_BX)
+                elif op == OP_RGETI:
+                    ir[a] = _unbox_int(_field(_record(obank[ob + b]), c))
+                elif op == OP_RGETD:
+                    dr[a] = _unbox_double(_field(_record(obank[ob + b]), c))
+                elif op == OP_RGETO:
+                    obank[ob + a] = _field(_record(obank[ob + b]), c)
+                elif op == OP_RSETI or op == OP_RSETD or op == OP_RSETO:
+                    val = _record(obank[ob + a])
+                    _field(<Record>val, b)
+                    if op == OP_RSETI:
+                        (<Record>val).f[b] = ir[c]
+                    elif op == OP_RSETD:
+                        (<Record>val).f[b] = dr[c]
+                    else:
+                        (<Record>val).f[b] = obank[ob + c]
+                elif op == OP_FGETI:
+                    ir[a] = _unbox_int((<Record>self.doc).f[ins >> POS_BX])
+                elif op == OP_FGETD:
+                    dr[a] = _unbox_double((<Record>self.doc).f[ins >> POS_BX])
+                elif op == OP_FGETO:
+                    obank[ob + a] = (<Record>self.doc).f[ins >> POS_BX]
+                elif op == OP_FSETI:
+                    self._fset(ins >> POS_BX, ir[a])
+                elif op == OP_FSETD:
+                    self._fset(ins >> POS_BX, dr[a])
+                elif op == OP_FSETO:
+                    self._fset(ins >> POS_BX, obank[ob + a])
+                else:
+                    raise _Fault(f"unknown opcode {op}")
+        except BaseException:
+            # Leave the frame stack pointing at the faulting instruction.
+            fr.pc = <int32_t>pc
+            self.depth = depth
+            self.remaining = budget
+            raise
+
+
+cdef int64_t _arg_int(str kind, object value) except? -1:
+    """An int-bank value from Python: bools as 0/1, ints range-checked for their kind."""
+    if kind == "b":
+        if type(value) is not bool:
+            raise TypeError(f"expected a bool, got {type(value).__name__}")
+        return 1 if value else 0
+    if type(value) is not int:
+        raise TypeError(f"expected an int, got {type(value).__name__}")
+    if kind == "i" and not -2147483648 <= value <= 2147483647:
+        raise OverflowError(f"{value} does not fit in a 32-bit int")
+    return PyLong_AsLongLong(value)
+
+
+def _layout(rec):
+    template = list(rec.defaults)
+    mutable = [i for i, v in enumerate(template) if type(v) in (list, dict)]
+    return template, mutable
+
+
+def _resolve_hosts(module, host):
+    if host is None:
+        host = core_library()
+    resolved = []
+    for imp in module.hosts:
+        if imp.name not in host:
+            raise VMError(f"host function {imp.name} is not provided to the machine",
+                          module.filename)
+        h = host[imp.name]
+        if (h.params, h.result) != (imp.params, imp.result):
+            raise VMError(f"host function {imp.name}: module expects ({imp.params}){imp.result}, "
+                          f"machine provides ({h.params}){h.result}", module.filename)
+        resolved.append((h.fn, h.params, h.result, h.wants_machine, imp.name))
+    return resolved

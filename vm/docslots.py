@@ -1,0 +1,64 @@
+"""The hidden slots at the start of every document's root record.
+
+Code generation places the document's own fields after these, so host
+functions (the library, tables, the undo log) and the runtime find what they
+need at fixed slots whatever the document declares. Each entry is
+(name, kind, default); defaults are constants a record layout can hold.
+
+    WHO       principal the running code acts for (@who); set per event
+    NOW       the event's timestamp, ms since the epoch (Time reads only this)
+    LOG       undo log of the open transaction (list) or None (vm/undo.py)
+    TOUCHED   maps already saved in this transaction (id -> True)
+    STATE     the state label the document is in ("" = none)
+    NEXT      the pending transition's label ("" = none)
+    NEXT_IN   its delay in seconds
+    DESTROY   true once @destroy / Document.destroy() ran in a committed event
+    ZONE      the document's time zone (IANA name)
+    KEY       the document's key
+    SPACE     the document's space
+    DEBUG     lines written by @debug in this event (list) or None (discarded)
+    CONTEXT   the connection context of @static policies ({origin, ip})
+"""
+from __future__ import annotations
+
+HIDDEN = [
+    ("$who", "o", "?@?"),
+    ("$now", "l", 0),
+    ("$log", "o", None),
+    ("$touched", "o", None),
+    ("$state", "o", ""),
+    ("$next", "o", ""),
+    ("$next_in", "d", 0.0),
+    ("$destroy", "b", False),
+    ("$zone", "o", "UTC"),
+    ("$key", "o", ""),
+    ("$space", "o", ""),
+    ("$debug", "o", None),
+    ("$context", "o", None),
+]
+
+(WHO, NOW, LOG, TOUCHED, STATE, NEXT, NEXT_IN, DESTROY, ZONE, KEY, SPACE, DEBUG,
+ CONTEXT) = range(len(HIDDEN))
+FIRST_FIELD = len(HIDDEN)
+
+# Principals are strings "agent@authority" (hashable map keys, scalar in snapshots).
+NO_ONE = "?@?"
+ANONYMOUS_AUTHORITY = "anonymous"
+DEVELOPER_AUTHORITY = "adama"
+
+# Records that can be table rows end with this hidden slot: 0 while detached,
+# the table (a Record) while the row is in it, None once deleted.
+OWNER_FIELD = "$owner"
+DETACHED = 0
+
+
+def principal(agent: str, authority: str = "") -> str:
+    return f"{agent}@{authority}"
+
+
+def agent_of(p: str) -> str:
+    return p.rpartition("@")[0] if "@" in p else p
+
+
+def authority_of(p: str) -> str:
+    return p.rpartition("@")[2] if "@" in p else ""

@@ -1,0 +1,46 @@
+"""Host functions: the standard library the machine calls through CALLHOST.
+
+A module imports host functions by name with the signature it was compiled
+against; the machine is given a table (name -> HostFunction) and checks each
+import against it when it loads. Arguments arrive as Python values (ints,
+bools, floats, objects) read from the caller's registers A.. of each bank; a
+function that needs the machine (the PRNG lives there) gets it first.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class HostFunction:
+    fn: Callable
+    params: str = ""  # kind letters, as in module.Function.params
+    result: str = ""
+    wants_machine: bool = False
+
+
+def _bounded(machine, n: int) -> int:
+    # Random.genBoundInt(n): uniform in [0, n), 0 when n <= 0 (nothing to draw from).
+    return machine.rng_below(n) if n > 0 else 0
+
+
+def _gen_int(machine) -> int:
+    # A uniform 32-bit signed int: the top 32 bits of the next output.
+    x = machine.rng_next() >> 32
+    return x - (1 << 32) if x >= (1 << 31) else x
+
+
+def core_library() -> dict[str, HostFunction]:
+    """The host functions the VM itself specifies (the PRNG and exact math)."""
+    return {
+        "Random.genInt": HostFunction(_gen_int, "", "i", True),
+        "Random.genBoundInt": HostFunction(_bounded, "i", "i", True),
+        "Random.genDouble": HostFunction(lambda m: m.rng_double(), "", "d", True),
+        "Random.seed": HostFunction(lambda m, s: m.seed(s), "l", "", True),
+        "Math.sqrt": HostFunction(lambda x: math.sqrt(x) if x >= 0 else math.nan, "d", "d"),
+        "Math.abs": HostFunction(abs, "d", "d"),
+        "Math.floor": HostFunction(lambda x: float(math.floor(x)) if math.isfinite(x) else x,
+                                   "d", "d"),
+    }

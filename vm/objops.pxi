@@ -1,0 +1,124 @@
+# Object-bank helpers used by the dispatch loop. They work on Python objects
+# (strings, lists, maps, records, maybes); only the typed numeric paths of the
+# loop must stay unboxed. Language-level failures raise _Fault, which the loop
+# turns into a VMError naming the instruction's source position.
+
+
+class _Fault(Exception):
+    """A runtime error detected inside the loop; `abort` marks the abort statement."""
+
+    def __init__(self, message, abort=False):
+        super().__init__(message)
+        self.abort = abort
+
+
+cdef inline bint _near(double x, double y) noexcept nogil:
+    # The language's approximate double equality (spec/language.md 3.10):
+    # an absolute tolerance of 1e-9 near zero, relative for larger values.
+    if x == y:
+        return True
+    if not (isfinite(x) and isfinite(y)):
+        return False
+    return fabs(x - y) <= 1e-9 * fmax(1.0, fmax(fabs(x), fabs(y)))
+
+
+cdef inline int64_t _sat64(double x) noexcept nogil:
+    # Java's (long) cast: truncate toward zero, saturate, NaN -> 0.
+    if isnan(x):
+        return 0
+    if x >= 9223372036854775807.0:
+        return INT64_MAX
+    if x <= -9223372036854775808.0:
+        return INT64_MIN
+    return <int64_t>x
+
+
+cdef inline int64_t _sat32(double x) noexcept nogil:
+    if isnan(x):
+        return 0
+    if x >= 2147483647.0:
+        return 2147483647
+    if x <= -2147483648.0:
+        return -2147483648
+    return <int64_t><int32_t>x
+
+
+cdef object _str(object v):
+    if type(v) is not str:
+        raise _Fault(f"expected a string, found {_kind(v)}")
+    return v
+
+
+cdef object _list(object v):
+    if type(v) is not list:
+        raise _Fault(f"expected a list, found {_kind(v)}")
+    return v
+
+
+cdef object _dict(object v):
+    if type(v) is not dict:
+        raise _Fault(f"expected a map, found {_kind(v)}")
+    return v
+
+
+cdef Record _record(object v):
+    if type(v) is not Record:
+        raise _Fault(f"expected a record, found {_kind(v)}")
+    return <Record>v
+
+
+cdef str _kind(object v):
+    if v is None:
+        return "an empty maybe"
+    return type(v).__name__
+
+
+cdef object _field(Record r, int slot):
+    if slot >= len(r.f):
+        raise _Fault(f"record has no field slot {slot}")
+    return r.f[slot]
+
+
+cdef int64_t _unbox_int(object v) except? -1:
+    if v is None:
+        raise _Fault("read of an empty maybe")
+    if type(v) is bool:
+        return 1 if v else 0
+    if type(v) is not int:
+        raise _Fault(f"expected an integer, found {_kind(v)}")
+    return v
+
+
+cdef double _unbox_double(object v) except? -1.0:
+    if v is None:
+        raise _Fault("read of an empty maybe")
+    if type(v) is not float:
+        raise _Fault(f"expected a double, found {_kind(v)}")
+    return v
+
+
+cdef str _dtos(double x):
+    # Shortest text that reads back to the same double (Python's repr);
+    # infinities and NaN spelled as the language prints them.
+    if isnan(x):
+        return "NaN"
+    if x == INFINITY:
+        return "Infinity"
+    if x == -INFINITY:
+        return "-Infinity"
+    return repr(x)
+
+
+cdef object _lget(object lst, int64_t index):
+    cdef list items = _list(lst)
+    if index < 0 or index >= len(items):
+        return None
+    return items[index]
+
+
+cdef int _lset(object lst, int64_t index, object value) except -1:
+    cdef list items = _list(lst)
+    if index < 0 or index >= len(items):
+        raise _Fault(f"list index {index} out of range (length {len(items)})")
+    items[index] = value
+    return 0

@@ -1,0 +1,150 @@
+"""Whole-machine snapshots: frames, live registers, budget, PRNG, document, as CBOR.
+
+Object values form a graph (two registers may hold the same list; a record
+may be reachable from the document and from a local). The encoder numbers
+every container (list, map, record) once, in first-seen order, stores its body
+in a `heap` array and writes references as CBOR tag 40100 (heap index), so
+sharing and cycles survive the round trip exactly. Scalars (null, bool, int,
+float, string, bytes) are written as themselves.
+"""
+from __future__ import annotations
+
+import cbor2
+
+from .errors import SnapshotError
+
+SNAPSHOT_FORMAT = "advm-machine"
+SNAPSHOT_VERSION = 1
+TAG_REF = 40100
+
+_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
+class _Heap:
+    def __init__(self, record_type):
+        self.record_type = record_type
+        self.ids: dict[int, int] = {}
+        self.bodies: list = []
+        self.keep: list = []  # keeps objects alive so id() stays unique while encoding
+
+    def value(self, v):
+        if isinstance(v, _SCALARS):
+            return v
+        key = id(v)
+        if key in self.ids:
+            return cbor2.CBORTag(TAG_REF, self.ids[key])
+        index = len(self.bodies)
+        self.ids[key] = index
+        self.keep.append(v)
+        self.bodies.append(None)
+        t = type(v)
+        if t is list:
+            self.bodies[index] = ["list", [self.value(x) for x in v]]
+        elif t is dict:
+            for k in v:
+                if not isinstance(k, _SCALARS):
+                    raise TypeError(f"cannot snapshot a map key of type {type(k).__name__}")
+            self.bodies[index] = ["map", [[k, self.value(x)] for k, x in v.items()]]
+        elif t is self.record_type:
+            self.bodies[index] = ["record", v.layout, [self.value(x) for x in v.f]]
+        else:
+            raise TypeError(f"cannot snapshot a value of type {t.__name__}")
+        return cbor2.CBORTag(TAG_REF, index)
+
+
+class _Loader:
+    def __init__(self, record_type, bodies):
+        self.bodies = bodies
+        # Shells first, so references (shared or cyclic) resolve to one object each.
+        self.objects = []
+        for body in bodies:
+            kind = body[0] if isinstance(body, list) and body else None
+            if kind == "list":
+                self.objects.append([])
+            elif kind == "map":
+                self.objects.append({})
+            elif kind == "record":
+                self.objects.append(record_type(int(body[1]), []))
+            else:
+                raise SnapshotError(f"corrupt snapshot: bad heap entry {body!r:.60}")
+        for obj, body in zip(self.objects, bodies):
+            if body[0] == "list":
+                obj.extend(self.value(x) for x in body[1])
+            elif body[0] == "map":
+                for k, x in body[1]:
+                    obj[k] = self.value(x)
+            else:
+                obj.f.extend(self.value(x) for x in body[2])
+
+    def value(self, v):
+        if isinstance(v, cbor2.CBORTag):
+            if v.tag != TAG_REF or not 0 <= v.value < len(self.objects):
+                raise SnapshotError(f"corrupt snapshot: bad reference {v!r:.60}")
+            return self.objects[v.value]
+        return v
+
+
+def encode_machine(machine) -> bytes:
+    from ._machine import Record
+
+    state = machine._export()
+    heap = _Heap(Record)
+    body = {
+        "format": SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "module": machine.module.module_id(),
+        "frames": state["frames"],
+        "ibank": state["ibank"],
+        "dbank": state["dbank"],
+        "obank": [heap.value(v) for v in state["obank"]],
+        "remaining": state["remaining"],
+        "budget_limit": state["budget_limit"],
+        "max_depth": machine.max_depth,
+        "rng": state["rng"],
+        "suspended": state["suspended"],
+        "payload": heap.value(state["payload"]),
+        "doc": heap.value(state["doc"]),
+        "undo": [[slot, heap.value(old)] for slot, old in state["undo"]],
+        "logging": state["logging"],
+    }
+    body["heap"] = heap.bodies
+    return cbor2.dumps(body)
+
+
+def decode_machine(cls, module, data: bytes, host=None):
+    from ._machine import Record
+
+    try:
+        body = cbor2.loads(data)
+    except Exception as e:  # every cbor2 failure means the same thing here
+        raise SnapshotError(f"corrupt snapshot: bad CBOR ({e})") from None
+    if not isinstance(body, dict) or body.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError("not an advm machine snapshot")
+    if body.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(f"snapshot version {body.get('version')}, this advm reads "
+                                f"version {SNAPSHOT_VERSION}")
+    if body.get("module") != module.module_id():
+        raise SnapshotError("snapshot was taken on a different module (code changed)")
+    try:
+        loader = _Loader(Record, body["heap"])
+        state = {
+            "frames": body["frames"],
+            "ibank": body["ibank"],
+            "dbank": body["dbank"],
+            "obank": [loader.value(v) for v in body["obank"]],
+            "remaining": body["remaining"],
+            "budget_limit": body["budget_limit"],
+            "rng": body["rng"],
+            "suspended": body["suspended"],
+            "payload": loader.value(body["payload"]),
+            "doc": loader.value(body["doc"]),
+            "undo": [[slot, loader.value(old)] for slot, old in body["undo"]],
+            "logging": body["logging"],
+        }
+        machine = cls(module, host=host, max_depth=body["max_depth"])
+        machine._import(state)
+    except SnapshotError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
+    return machine
