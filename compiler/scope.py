@@ -49,8 +49,8 @@ def function_rules(name: str, returns: Type) -> Rules:
 
 def procedure_rules(name: str, returns: Type, readonly: bool, aborts: bool, record=None, kind="procedure") -> Rules:
     return Rules(
-        f"{kind} '{name}'", writes_doc=not readonly, who=True, abort=aborts, transition=not readonly,
-        destroy=not readonly, returns=returns, value_body=True, record=record,
+        f"{kind} '{name}'", writes_doc=not readonly, random=not readonly, who=True, abort=aborts,
+        transition=not readonly, destroy=not readonly, returns=returns, value_body=True, record=record,
         hint_abort=f"declare the {kind} `aborts`",
     )
 
@@ -75,7 +75,9 @@ HANDLER_RULES = {
     "load": Rules("@load"),
     "connected": Rules("@connected", who=True, returns=BOOL, value_body=True),
     "disconnected": Rules("@disconnected", who=True),
-    "delete": Rules("@delete", who=True, returns=BOOL, value_body=True),
+    # @delete only answers whether deletion may happen; the answer must not
+    # depend on (or leave behind) a change, so it reads and nothing else.
+    "delete": Rules("@delete", who=True, returns=BOOL, value_body=True, **_READER),
 }
 
 

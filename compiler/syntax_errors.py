@@ -197,7 +197,15 @@ def syntax_error(text: str, far: Farthest, grammar, reserved: frozenset[str]) ->
         message = f"expected {what}, found {found}"
     else:
         message = f"unexpected {found}"
-    return error("E0101", message, Span(at, at + width), hint=_hint(phrases, found))
+    span = Span(at, at + width)
+    if phrases and phrases[0].startswith("';'") and "\n" in text[max(far.pos, 0):at]:
+        # A missing ';' belongs to the line that lacks it, not to whatever
+        # starts the next line (rustc and ruff point there too).
+        end = max(far.pos, 0)
+        while end > 0 and text[end - 1].isspace():
+            end -= 1
+        span = Span(end, end)
+    return error("E0101", message, span, hint=_hint(phrases, found))
 
 
 def _hint(phrases: list[str], found: str) -> str | None:

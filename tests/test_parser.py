@@ -427,7 +427,7 @@ def test_contextual_words_stay_names():
     "text, expected",
     [
         ("record R { int x }", [("E0101", 1, 18)]),
-        ("#s {\n  int x = 5\n}", [("E0101", 3, 1)]),
+        ("#s {\n  int x = 5\n}", [("E0101", 2, 12)]),
         ("int x = ;", [("E0101", 1, 9)]),
         ("#s { foo( }", [("E0101", 1, 11)]),
         ("}", [("E0101", 1, 1)]),

@@ -9,6 +9,9 @@ float, string, bytes) are written as themselves.
 """
 from __future__ import annotations
 
+import sys
+from array import array
+
 import cbor2
 
 from .errors import SnapshotError
@@ -84,6 +87,15 @@ class _Loader:
         return v
 
 
+def _little_endian(raw: bytes, code: str) -> bytes:
+    """Bank bytes in little-endian order whatever the host's order is (a swap is its own inverse)."""
+    if sys.byteorder == "little":
+        return raw
+    values = array(code, raw)
+    values.byteswap()
+    return values.tobytes()
+
+
 def encode_machine(machine) -> bytes:
     from ._machine import Record
 
@@ -94,8 +106,8 @@ def encode_machine(machine) -> bytes:
         "version": SNAPSHOT_VERSION,
         "module": machine.module.module_id(),
         "frames": state["frames"],
-        "ibank": state["ibank"],
-        "dbank": state["dbank"],
+        "ibank": _little_endian(state["ibank"], "q"),
+        "dbank": _little_endian(state["dbank"], "d"),
         "obank": [heap.value(v) for v in state["obank"]],
         "remaining": state["remaining"],
         "budget_limit": state["budget_limit"],
@@ -129,8 +141,8 @@ def decode_machine(cls, module, data: bytes, host=None):
         loader = _Loader(Record, body["heap"])
         state = {
             "frames": body["frames"],
-            "ibank": body["ibank"],
-            "dbank": body["dbank"],
+            "ibank": _little_endian(body["ibank"], "q"),
+            "dbank": _little_endian(body["dbank"], "d"),
             "obank": [loader.value(v) for v in body["obank"]],
             "remaining": body["remaining"],
             "budget_limit": body["budget_limit"],

@@ -63,7 +63,7 @@ def rollback(doc) -> None:
         kind = entry[0]
         if kind == "set":
             _, record, slot, old = entry
-            table.restore_field(record, slot, old)
+            record.f[slot] = old
         elif kind == "map":
             _, m, items = entry
             m.clear()

@@ -6,4 +6,4 @@ record B {
   public int y
 }
 // expect error E0101 at 5:1
-// expect error E0101 at 7:1
+// expect error E0101 at 6:15

@@ -3,4 +3,4 @@ record Player {
   public string name
   public int score;
 }
-// expect error E0101 at 4:3
+// expect error E0101 at 3:21

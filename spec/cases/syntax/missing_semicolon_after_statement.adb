@@ -5,4 +5,4 @@ public int score;
   score = score + 1
   transition #play;
 }
-// expect error E0101 at 6:3
+// expect error E0101 at 5:20

@@ -12,5 +12,5 @@ message M {
 }
 
 public int fine;
-// expect error E0101 at 4:1
+// expect error E0101 at 3:15
 // expect error E0101 at 11:11
