@@ -13,6 +13,7 @@ from libc.string cimport memcpy
 from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
 
 from .errors import VMAbort, VMError
+from .continuation import Continuation
 from .host import core_library
 from .module import KIND_BANK
 from .verify import verify_module
@@ -74,6 +75,7 @@ cdef class Machine:
     """One persistent machine per module: load once, call many times."""
 
     cdef readonly object module
+    cdef readonly str module_id  # identity of the code, recorded in snapshots and continuations
     cdef FnInfo* fns
     cdef int nfns
     cdef list kobj            # per function: its object constants
@@ -111,6 +113,7 @@ cdef class Machine:
         if max_depth < 1:
             raise ValueError("max_depth must be at least 1")
         self.module = module
+        self.module_id = module.module_id()
         self.max_depth = max_depth
         self.budget_limit = budget
         self.remaining = budget
@@ -271,8 +274,9 @@ cdef class Machine:
         self.frames[0].obase = 0
         return self._go(f.result)
 
-    def resume(self, value=None):
-        """Continue a suspended machine; `value` becomes the SUSPEND's result."""
+    def resume(self, value=None, budget=None):
+        """Continue a suspended machine; `value` becomes the SUSPEND's result.
+        The remaining budget carries over unless `budget` is given."""
         cdef Frame* fr
         cdef uint32_t ins
         if not self.suspended:
@@ -282,6 +286,8 @@ cdef class Machine:
         self.obank[fr.obase + ((ins >> POS_A) & 0xFF)] = value
         self.suspended = False
         self.payload = None
+        if budget is not None:
+            self.remaining = budget
         return self._go(self.module.functions[self.frames[0].fid].result)
 
     def reset(self):
@@ -422,41 +428,56 @@ cdef class Machine:
             "logging": bool(self.logging),
         }
 
-    def _at_suspend(self, int fid, int pc):
-        return (self.fns[fid].code[pc - 1] & 0xFF) == OP_SUSPEND
-
-    def _import(self, state):
-        frames = state["frames"]
+    def _install(self, frames, ib_bytes, db_bytes, obank):
+        """Load a suspended frame stack and its live registers (from a snapshot or a
+        Continuation), checking that it is one the machine itself could have left."""
+        cdef uint32_t word
+        cdef int k
+        if not frames:
+            if ib_bytes or db_bytes or obank:
+                raise ValueError("registers without frames")
+            self.depth = 0
+            return
         if len(frames) > self.max_depth:
-            raise ValueError("snapshot has more frames than this machine allows")
+            raise ValueError("more frames than this machine allows")
         for k, (fid, pc, ib, db, ob) in enumerate(frames):
-            if (not 0 <= fid < self.nfns or not 0 < pc <= self.fns[fid].ncode
-                    or min(ib, db, ob) < 0):
-                raise ValueError(f"snapshot frame {k} is not a valid position")
+            if not 0 <= fid < self.nfns or not 0 < pc < self.fns[fid].ncode:
+                raise ValueError(f"frame {k} is not a valid position")
+            word = self.fns[fid].code[pc - 1]
+            last = k == len(frames) - 1
+            if (word & 0xFF) != (OP_SUSPEND if last else OP_CALL):
+                raise ValueError(f"frame {k} is not stopped at a {'SUSPEND' if last else 'CALL'}")
+            if k == 0 and (ib, db, ob) != (0, 0, 0):
+                raise ValueError("the outermost frame must start at register 0")
+            if not last:
+                a = (word >> POS_A) & 0xFF
+                nxt = frames[k + 1]
+                if nxt[0] != word >> POS_BX or list(nxt[2:]) != [ib + a, db + a, ob + a]:
+                    raise ValueError(f"frame {k + 1} does not match the call in frame {k}")
+        for k, (fid, pc, ib, db, ob) in enumerate(frames):
             self.frames[k].fid = fid
             self.frames[k].pc = pc
             self.frames[k].ibase = ib
             self.frames[k].dbase = db
             self.frames[k].obase = ob
         self.depth = len(frames)
-        # (No negative indexing in this module: it is compiled with wraparound=False.)
-        top = frames[len(frames) - 1] if frames else None
-        if state["suspended"] and (top is None or not self._at_suspend(top[0], top[1])):
-            self.depth = 0
-            raise ValueError("snapshot says suspended but its top frame is not at a SUSPEND")
         ti, td, to = self._tops()
-        ib_bytes, db_bytes = state["ibank"], state["dbank"]
-        if len(ib_bytes) != 8 * ti or len(db_bytes) != 8 * td or len(state["obank"]) != to:
+        if len(ib_bytes) != 8 * ti or len(db_bytes) != 8 * td or len(obank) != to:
             self.depth = 0
-            raise ValueError("snapshot register banks do not match its frames")
+            raise ValueError("register banks do not match the frames")
         if ti > self.icap:
             self._grow_i(ti)
         if td > self.dcap:
             self._grow_d(td)
         memcpy(self.ibank, <char*>ib_bytes, 8 * ti)
         memcpy(self.dbank, <char*>db_bytes, 8 * td)
-        obank = list(state["obank"])
+        obank = list(obank)
         self.obank = obank + [None] * max(0, 1024 - len(obank))
+
+    def _import(self, state):
+        if bool(state["frames"]) != bool(state["suspended"]):
+            raise ValueError("a snapshot has frames exactly when it is suspended")
+        self._install(state["frames"], state["ibank"], state["dbank"], state["obank"])
         self.remaining = state["remaining"]
         self.budget_limit = state["budget_limit"]
         self.rng_state = state["rng"]
@@ -465,6 +486,30 @@ cdef class Machine:
         self.doc = state["doc"]
         self.undo = [tuple(u) for u in state["undo"]]
         self.logging = state["logging"]
+
+    # ------------------------------------------------------- continuations
+    def detach(self):
+        """Take the suspended computation out of the machine as a Continuation
+        (plain data), leaving the machine idle for other calls."""
+        if not self.suspended:
+            raise RuntimeError("the machine is not suspended")
+        state = self._export()
+        cont = Continuation(state["frames"], state["ibank"], state["dbank"], state["obank"],
+                            self.payload, self.module_id)
+        self.reset()
+        return cont
+
+    def resume_detached(self, cont, value=None, budget=None):
+        """Reinstall a Continuation in this idle machine and resume it with `value`."""
+        if self.running or self.suspended or self.depth:
+            raise RuntimeError("the machine is busy: finish, detach or reset first")
+        if cont.module_id != self.module_id:
+            raise ValueError("the continuation was taken on a different module")
+        self._install(cont.frames, cont.ibank, cont.dbank, cont.obank)
+        self.suspended = True
+        self.payload = cont.payload
+        self.remaining = self.budget_limit if budget is None else budget
+        return self.resume(value)
 
     # ------------------------------------------------------------ host calls
     cdef int _callhost(self, int index, int64_t* ir, double* dr, Py_ssize_t ob) except -1:
@@ -499,7 +544,10 @@ cdef class Machine:
         elif result == "o":
             self.obank[ob] = value
         else:
-            ir[0] = _arg_int(result, value)
+            try:
+                ir[0] = _arg_int(result, value)
+            except (TypeError, OverflowError) as e:
+                raise _Fault(f"host function {name} returned a bad value: {e}")
         return 0
 
     # ---------------------------------------------------------- the loop

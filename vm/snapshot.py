@@ -25,7 +25,10 @@ _SCALARS = (type(None), bool, int, float, str, bytes)
 
 class _Heap:
     def __init__(self, record_type):
+        from .continuation import Continuation
+
         self.record_type = record_type
+        self.cont_type = Continuation
         self.ids: dict[int, int] = {}
         self.bodies: list = []
         self.keep: list = []  # keeps objects alive so id() stays unique while encoding
@@ -50,6 +53,10 @@ class _Heap:
             self.bodies[index] = ["map", [[k, self.value(x)] for k, x in v.items()]]
         elif t is self.record_type:
             self.bodies[index] = ["record", v.layout, [self.value(x) for x in v.f]]
+        elif t is self.cont_type:
+            self.bodies[index] = ["cont", v.frames, _little_endian(v.ibank, "q"),
+                                  _little_endian(v.dbank, "d"), [self.value(x) for x in v.obank],
+                                  self.value(v.payload), v.module_id]
         else:
             raise TypeError(f"cannot snapshot a value of type {t.__name__}")
         return cbor2.CBORTag(TAG_REF, index)
@@ -57,6 +64,10 @@ class _Heap:
 
 class _Loader:
     def __init__(self, record_type, bodies):
+        from .continuation import Continuation
+
+        if not isinstance(bodies, list):
+            raise SnapshotError("corrupt snapshot: heap is not an array")
         self.bodies = bodies
         # Shells first, so references (shared or cyclic) resolve to one object each.
         self.objects = []
@@ -68,6 +79,9 @@ class _Loader:
                 self.objects.append({})
             elif kind == "record":
                 self.objects.append(record_type(int(body[1]), []))
+            elif kind == "cont":
+                self.objects.append(Continuation(body[1], _little_endian(body[2], "q"),
+                                                 _little_endian(body[3], "d"), [], None, body[6]))
             else:
                 raise SnapshotError(f"corrupt snapshot: bad heap entry {body!r:.60}")
         for obj, body in zip(self.objects, bodies):
@@ -76,8 +90,11 @@ class _Loader:
             elif body[0] == "map":
                 for k, x in body[1]:
                     obj[k] = self.value(x)
-            else:
+            elif body[0] == "record":
                 obj.f.extend(self.value(x) for x in body[2])
+            else:
+                obj.obank.extend(self.value(x) for x in body[4])
+                obj.payload = self.value(body[5])
 
     def value(self, v):
         if isinstance(v, cbor2.CBORTag):
@@ -96,6 +113,34 @@ def _little_endian(raw: bytes, code: str) -> bytes:
     return values.tobytes()
 
 
+def dumps_values(value) -> bytes:
+    """Any graph of snapshot values (records, lists, maps, continuations, scalars) as CBOR."""
+    from ._machine import Record
+
+    heap = _Heap(Record)
+    root = heap.value(value)
+    return cbor2.dumps({"format": "advm-values", "version": SNAPSHOT_VERSION, "root": root,
+                        "heap": heap.bodies})
+
+
+def loads_values(data: bytes):
+    """The inverse of dumps_values: shared references and cycles come back as they were."""
+    from ._machine import Record
+
+    try:
+        body = cbor2.loads(data)
+    except Exception as e:  # every cbor2 failure means the same thing here
+        raise SnapshotError(f"corrupt snapshot: bad CBOR ({e})") from None
+    if not isinstance(body, dict) or body.get("format") != "advm-values":
+        raise SnapshotError("not an advm value snapshot")
+    try:
+        return _Loader(Record, body["heap"]).value(body["root"])
+    except SnapshotError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
+
+
 def encode_machine(machine) -> bytes:
     from ._machine import Record
 
@@ -104,7 +149,7 @@ def encode_machine(machine) -> bytes:
     body = {
         "format": SNAPSHOT_FORMAT,
         "version": SNAPSHOT_VERSION,
-        "module": machine.module.module_id(),
+        "module": machine.module_id,
         "frames": state["frames"],
         "ibank": _little_endian(state["ibank"], "q"),
         "dbank": _little_endian(state["dbank"], "d"),

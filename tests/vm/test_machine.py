@@ -185,6 +185,14 @@ def test_host_function_failure_is_a_vm_error():
         m.call("t", 1.0)
 
 
+def test_host_function_bad_result_is_a_vm_error():
+    module = build("", "i", lambda f: (f.emit("CALLHOST", 0, "big"), f.emit("IRET", 0)),
+                   hosts=[("big", "", "i")])
+    m = Machine(module, host={"big": HostFunction(lambda: 2**40, "", "i")})
+    with pytest.raises(VMError, match="host function big returned a bad value"):
+        m.call("t")
+
+
 def test_host_signature_mismatch_and_missing_host_are_refused():
     module = build("d", "d", lambda f: (f.emit("CALLHOST", 0, "Math.sqrt"), f.emit("DRET", 0)),
                    hosts=[("Math.sqrt", "d", "d")])

@@ -154,3 +154,64 @@ def test_unsnapshottable_values_are_reported():
     m.doc = object()
     with pytest.raises(TypeError, match="cannot snapshot a value of type object"):
         m.snapshot()
+
+
+def asker_module():
+    """ask(who): suspends with `who`, returns who + ":" + answer."""
+    m = ModuleAsm("ask.adb")
+    f = m.function("ask", "o", "o")
+    f.emit("SUSPEND", 1, 0)
+    f.emit("OLOADK", 2, ":")
+    f.emit("SCAT", 0, 0, 2)
+    f.emit("SCAT", 0, 0, 1)
+    f.emit("ORET", 0)
+    return m.assemble()
+
+
+def test_detached_continuations_interleave():
+    from advm.vm.snapshot import dumps_values, loads_values
+
+    module = asker_module()
+    m = Machine(module)
+    assert m.call("ask", "alice").payload == "alice"
+    alice = m.detach()
+    assert not m.suspended and m.depth == 0
+    assert m.call("ask", "bob").payload == "bob"
+    bob = m.detach()
+    # answers arrive in any order, each resumes from its own saved frames
+    assert m.resume_detached(bob, "rock") == "bob:rock"
+    saved = dumps_values({"waiting": [alice, alice]})
+    back = loads_values(saved)
+    assert back["waiting"][0] is back["waiting"][1]
+    fresh = Machine(module)
+    assert fresh.resume_detached(back["waiting"][0], "paper") == "alice:paper"
+    assert isinstance(fresh.call("ask", "carol"), Suspended)
+    with pytest.raises(RuntimeError, match="busy"):
+        fresh.resume_detached(alice, "x")
+
+
+def test_continuation_from_other_code_is_refused():
+    m = Machine(asker_module())
+    m.call("ask", "a")
+    cont = m.detach()
+    with pytest.raises(ValueError, match="different module"):
+        Machine(nested_module()).resume_detached(cont, "x")
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda s: s.update(frames=[[0, 999, 0, 0, 0]] + s["frames"][1:]), "not a valid position"),
+    (lambda s: s.update(frames=[[0, 1, 0, 0, 0]] + s["frames"][1:]), "not stopped at a CALL"),
+    (lambda s: s["frames"][1].__setitem__(2, 4), "does not match the call"),
+    (lambda s: s.update(suspended=False), "frames exactly when it is suspended"),
+    (lambda s: s.update(ibank=s["ibank"] + b"\0" * 8), "banks do not match"),
+])
+def test_tampered_snapshots_are_refused(tamper, message):
+    import cbor2
+
+    module = nested_module()
+    m = Machine(module)
+    run_through(m, "go")
+    body = cbor2.loads(m.snapshot())
+    tamper(body)
+    with pytest.raises(SnapshotError, match=message):
+        Machine.from_snapshot(module, cbor2.dumps(body))

@@ -1,0 +1,912 @@
+"""Expressions -> instructions (a mixin of codegen.FuncGen).
+
+`expr(e, dst)` leaves the value of `e` (of type `e.ty`) in a register of its
+type's bank: `dst` when given, else a temporary (or, for a local, the local's
+own register). A generator writes `dst` only with its last instruction unless
+`dst` is a temporary, so `x = x + 1` or `s = "a" + s` read `x`/`s` before they
+change. `expr_as(e, t)` also converts to `t`; `cond(e, label, jump_if)` jumps
+on a bool without materializing it, using the fused compare-and-branch words.
+"""
+from __future__ import annotations
+
+from . import ast
+from . import library as L
+from . import types as T
+from .docinfo import Ref
+from .gen_types import bank_of, is_intlike, kind_of
+from .regalloc import Reg
+
+FGET = {"i": "FGETI", "d": "FGETD", "o": "FGETO"}
+FSET = {"i": "FSETI", "d": "FSETD", "o": "FSETO"}
+RGET = {"i": "RGETI", "d": "RGETD", "o": "RGETO"}
+RSET = {"i": "RSETI", "d": "RSETD", "o": "RSETO"}
+
+INT_OPS = {"+": "IADD", "-": "ISUB", "*": "IMUL"}
+LONG_OPS = {"+": "LADD", "-": "LSUB", "*": "LMUL"}
+DOUBLE_OPS = {"+": "DADD", "-": "DSUB", "*": "DMUL"}
+INT_K = {"+": "IADDK", "-": "ISUBK", "*": "IMULK"}
+LONG_K = {"+": "LADDK", "-": "LSUBK", "*": "LMULK"}
+DOUBLE_K = {"+": "DADDK", "-": "DSUBK", "*": "DMULK"}
+MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
+SBX_MIN, SBX_MAX = -32767, 32768
+SC_MIN, SC_MAX = -127, 128
+
+
+class K:
+    """A constant argument for `call`: loaded straight into its window register."""
+
+    __slots__ = ("value", "type")
+
+    def __init__(self, value, t: T.Type):
+        self.value = value
+        self.type = t
+
+
+def int_constant(e) -> int | None:
+    """The value of an int/long literal (possibly negated), else None."""
+    if isinstance(e, ast.IntLit):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.IntLit):
+        return -e.operand.value
+    return None
+
+
+def mod_by_constant(e) -> bool:
+    """`x % K` with a nonzero constant K: the maybe it yields is always full."""
+    return isinstance(e, ast.Binary) and e.op == "%" and int_constant(e.right) not in (None, 0) \
+        and isinstance(e.ty, T.MaybeType)
+
+
+def plain_type(e) -> T.Type:
+    """The type a comparison sees: `x % K` compares as the int it always holds."""
+    return e.ty.inner if mod_by_constant(e) else e.ty
+
+
+class ExprGen:
+    # ================================================================ entry points
+
+    def expr(self, e: ast.Expr, dst: Reg | None = None) -> Reg | None:
+        saved = self.at(e)
+        try:
+            return getattr(self, "g_" + type(e).__name__)(e, dst)
+        finally:
+            self.pos = saved
+
+    def expr_as(self, e: ast.Expr, want: T.Type, dst: Reg | None = None) -> Reg:
+        got = e.ty
+        if mod_by_constant(e) and not isinstance(want, T.MaybeType):
+            got = e.ty.inner
+            reg = self.mod_value(e, None)
+        elif not self.needs_conversion(got, want):
+            return self.expr(e, dst)
+        else:
+            reg = self.expr(e)
+        out = self.target(dst, want)
+        self.convert(reg, got, want, out)
+        if reg != out:
+            self.free(reg)
+        return out
+
+    @staticmethod
+    def needs_conversion(got: T.Type, want: T.Type) -> bool:
+        if got == want or T.is_error(got) or T.is_error(want):
+            return False
+        if got == T.INT and want == T.LONG:
+            return False
+        if T.is_sequence(got) and T.is_sequence(want):
+            return isinstance(T.element_of(got), T.AnonType) and T.is_struct(T.element_of(want))
+        if isinstance(got, T.MaybeType) and isinstance(want, T.MaybeType):
+            return kind_of(got.inner) != kind_of(want.inner) or want.inner == T.DOUBLE != got.inner \
+                or isinstance(got.inner, T.AnonType)
+        return True
+
+    # ================================================================ constants
+
+    def load_int(self, value: int, out: Reg) -> Reg:
+        if SBX_MIN <= value <= SBX_MAX:
+            self.emit("ILOADI", out.n, value)
+        else:
+            self.emit("ILOADK", out.n, value)
+        return out
+
+    def load_const(self, value, t: T.Type, out: Reg) -> Reg:
+        k = kind_of(t)
+        if k in ("i", "l", "b"):
+            return self.load_int(int(value), out)
+        if k == "d":
+            self.emit("DLOADK", out.n, float(value))
+        elif value is None:
+            self.emit("ONULL", out.n)
+        else:
+            self.emit("OLOADK", out.n, value)
+        return out
+
+    def g_IntLit(self, e, dst):
+        return self.load_int(e.value, self.target(dst, "i"))
+
+    def g_DoubleLit(self, e, dst):
+        out = self.target(dst, "d")
+        self.emit("DLOADK", out.n, float(e.value))
+        return out
+
+    def g_StringLit(self, e, dst):
+        out = self.target(dst, "o")
+        self.emit("OLOADK", out.n, e.value)
+        return out
+
+    def g_BoolLit(self, e, dst):
+        return self.load_int(1 if e.value else 0, self.target(dst, "i"))
+
+    def g_StateLabel(self, e, dst):
+        out = self.target(dst, "o")
+        self.emit("OLOADK", out.n, e.name)
+        return out
+
+    def g_EnumValue(self, e, dst):
+        en = self.info.enums[e.enum]
+        if e.value == "*":
+            out = self.scratch(dst, "o")
+            self.emit("LNEW", out.n)
+            tmp = self.temp("o")
+            for v in en.values.values():
+                self.emit("OLOADK", tmp.n, v)
+                self.emit("LPUSH", out.n, tmp.n)
+            self.free(tmp)
+            return self.finish(dst, out)
+        return self.load_int(en.values[e.value], self.target(dst, "i"))
+
+    def g_Special(self, e, dst):
+        from ..vm.docslots import CONTEXT, NO_ONE, WHO
+
+        out = self.target(dst, "o")
+        if e.name == "no_one":
+            self.emit("OLOADK", out.n, NO_ONE)
+        elif e.name == "who":
+            self.emit("FGETO", out.n, WHO)
+        else:
+            self.emit("FGETO", out.n, CONTEXT)
+        return out
+
+    # ================================================================ names
+
+    def row_for(self, owner: str) -> Reg:
+        for name, reg in reversed(self.rows):
+            if name == owner:
+                return reg
+        raise self.error(f"internal: no row of {owner} in scope")
+
+    def error(self, message: str):
+        from .codegen import CodegenError
+
+        return CodegenError(message)
+
+    def g_Name(self, e: ast.Name, dst):
+        ref: Ref = e.ref
+        kind = ref.kind
+        if kind == "local":
+            reg = self.var_reg(ref.target)
+            if dst is not None and dst != reg:
+                self.move(dst, reg)
+                return dst
+            return reg
+        if kind == "field":
+            out = self.target(dst, e.ty)
+            self.emit(FGET[out.bank], out.n, self.mod.doc_slot(e.id))
+            return out
+        if kind == "record_field":
+            row = self.row_for(ref.owner)
+            out = self.target(dst, e.ty)
+            self.emit(RGET[out.bank], out.n, row.n, self.mod.field_slot(ref.owner, e.id))
+            return out
+        if kind in ("formula", "bubble"):
+            if ref.owner is not None:
+                row = self.row_for(ref.owner)
+                fn = self.mod.record_formula_fn(ref.owner, e.id)
+                return self.call(fn, [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)], e.ty, dst)
+            return self.call(self.mod.formula_fn(e.id), [], [], e.ty, dst)
+        raise self.error(f"internal: cannot read name '{e.id}' ({kind})")
+
+    # ================================================================ operators
+
+    def g_Unary(self, e: ast.Unary, dst):
+        op = e.op
+        if op == "-":
+            k = int_constant(e)
+            if k is not None:
+                return self.load_int(k, self.target(dst, "i"))
+            src = self.expr(e.operand)
+            out = self.target(dst, e.ty)
+            neg = {"i": "INEG", "l": "LNEG", "d": "DNEG"}[kind_of(e.ty)]
+            self.emit(neg, out.n, src.n)
+            self.free(src)
+            return out
+        if op == "!":
+            src = self.expr(e.operand)
+            out = self.target(dst, "i")
+            self.emit("NOT", out.n, src.n)
+            self.free(src)
+            return out
+        return self.increment(e.operand, +1 if op.startswith("++") else -1, op.endswith("pre"), dst)
+
+    def step(self, reg: Reg, t: T.Type, delta: int, out: Reg) -> None:
+        k = kind_of(t)
+        if k == "d":
+            self.emit("DADDK", out.n, reg.n, float(delta))
+        else:
+            self.emit("LADDI" if k == "l" else "IADDI", out.n, reg.n, delta)
+
+    def increment(self, target: ast.Expr, delta: int, pre: bool, dst):
+        lv = self.lvalue(target)
+        t = lv.type
+        old = lv.read(self, None)
+        new = self.temp(t) if lv.kind != "local" else old
+        if lv.kind == "local":
+            if dst is not None and not pre:
+                self.move(dst, old)
+            self.step(old, t, delta, old)
+            if dst is not None and pre:
+                self.move(dst, old)
+            lv.release(self)
+            return dst
+        self.step(old, t, delta, new)
+        lv.write(self, new)
+        keep = new if pre else old
+        drop = old if pre else new
+        self.free(drop)
+        lv.release(self)
+        if dst is None:
+            self.free(keep)
+            return None
+        return self.finish(dst, keep)
+
+    def g_Binary(self, e: ast.Binary, dst):
+        op = e.op
+        if op in ("&&", "||", "<", "<=", ">", ">=", "==", "!="):
+            return self.bool_value(e, dst)
+        if op == "^^":
+            a = self.expr(e.left)
+            b = self.expr(e.right)
+            out = self.target(dst, "i")
+            self.emit("INE", out.n, a.n, b.n)
+            self.free(a, b)
+            return out
+        if op == "+" and e.ty == T.STRING:
+            return self.concat(e, dst)
+        if op == "/":
+            return self.divide(e, dst)
+        if op == "%":
+            return self.modulo(e, dst)
+        return self.arith(op, e.left, e.right, e.ty, dst)
+
+    def arith(self, op: str, left, right, t: T.Type, dst):
+        """`left op right` in type t (int, long, double, timespan)."""
+        k = kind_of(t)
+        rk = int_constant(right) if isinstance(right, ast.Expr) else None
+        a = self.expr_as(left, t) if isinstance(left, ast.Expr) else left
+        if k in ("i", "l") and rk is not None:
+            out = self.target(dst, t)
+            if op in ("+", "-") and SC_MIN <= (rk if op == "+" else -rk) <= SC_MAX:
+                self.emit("LADDI" if k == "l" else "IADDI", out.n, a.n, rk if op == "+" else -rk)
+            else:
+                self.emit((LONG_K if k == "l" else INT_K)[op], out.n, a.n, rk)
+            if isinstance(left, ast.Expr):
+                self.free(a)
+            return out
+        if k == "d" and isinstance(right, (ast.DoubleLit, ast.IntLit)):
+            out = self.target(dst, t)
+            self.emit(DOUBLE_K[op], out.n, a.n, float(right.value))
+            if isinstance(left, ast.Expr):
+                self.free(a)
+            return out
+        b = self.expr_as(right, t) if isinstance(right, ast.Expr) else right
+        out = self.target(dst, t)
+        table = {"i": INT_OPS, "l": LONG_OPS, "d": DOUBLE_OPS}[k]
+        self.emit(table[op], out.n, a.n, b.n)
+        if isinstance(left, ast.Expr):
+            self.free(a)
+        if isinstance(right, ast.Expr):
+            self.free(b)
+        return out
+
+    def divide(self, e: ast.Binary, dst):
+        a = self.expr_as(e.left, T.DOUBLE)
+        b = self.expr_as(e.right, T.DOUBLE)
+        q = self.temp("d")
+        out = self.target(dst, "o")
+        zero, done = self.label(), self.label()
+        self.emit("DDIV", q.n, a.n, b.n, zero)
+        self.emit("DBOX", out.n, q.n)
+        self.emit("JMP", done)
+        self.mark(zero)
+        self.emit("ONULL", out.n)
+        self.mark(done)
+        self.free(a, b, q)
+        return out
+
+    def mod_value(self, e: ast.Binary, dst):
+        """`x % K` (K a nonzero constant) as a plain int/long."""
+        t = e.ty.inner
+        a = self.expr_as(e.left, t)
+        out = self.target(dst, t)
+        self.emit("LMODK" if t == T.LONG else "IMODK", out.n, a.n, int_constant(e.right))
+        self.free(a)
+        return out
+
+    def modulo(self, e: ast.Binary, dst):
+        t = e.ty.inner
+        if mod_by_constant(e):
+            r = self.mod_value(e, None)
+            out = self.target(dst, "o")
+            self.emit("IBOX", out.n, r.n)
+            self.free(r)
+            return out
+        a = self.expr_as(e.left, t)
+        b = self.expr_as(e.right, t)
+        r = self.temp("i")
+        out = self.target(dst, "o")
+        zero, done = self.label(), self.label()
+        self.emit("LMOD" if t == T.LONG else "IMOD", r.n, a.n, b.n, zero)
+        self.emit("IBOX", out.n, r.n)
+        self.emit("JMP", done)
+        self.mark(zero)
+        self.emit("ONULL", out.n)
+        self.mark(done)
+        self.free(a, b, r)
+        return out
+
+    # ---------------------------------------------------------------- strings
+
+    def text(self, e: ast.Expr) -> Reg:
+        """The text form of a value for concatenation (spec/language.md 5.6)."""
+        t = plain_type(e)
+        if t == T.STRING:
+            return self.expr(e)
+        if kind_of(t) in ("i", "l", "b", "d") and not isinstance(t, T.EnumType):
+            src = self.expr_as(e, t) if mod_by_constant(e) else self.expr(e)
+            out = self.temp("o")
+            op = {"i": "ITOS", "l": "ITOS", "b": "BTOS", "d": "DTOS"}[kind_of(t)]
+            self.emit(op, out.n, src.n)
+            self.free(src)
+            return out
+        if isinstance(t, T.EnumType):
+            src = self.expr(e)
+            key = self.temp("o")
+            self.emit("IBOX", key.n, src.n)
+            self.free(src)
+            names = self.temp("o")
+            self.emit("OLOADK", names.n, self.mod.enum_names(t.name))
+            out = self.temp("o")
+            self.emit("MGET", out.n, names.n, key.n)
+            self.free(key, names)
+            return out
+        if t == T.PRINCIPAL:
+            return self.host("text.agent", [e], [T.PRINCIPAL], T.STRING)
+        return self.expr(e)  # dates, times, labels: already their ISO text
+
+    def concat(self, e: ast.Binary, dst):
+        parts = []
+
+        def flatten(x):
+            if isinstance(x, ast.Binary) and x.op == "+" and x.ty == T.STRING:
+                flatten(x.left)
+                flatten(x.right)
+            else:
+                parts.append(x)
+
+        flatten(e)
+        out = self.scratch(dst, "o")
+        first = self.text(parts[0])
+        self.move(out, first)
+        self.free(first)
+        for p in parts[1:]:
+            saved = self.at(p)
+            piece = self.text(p)
+            self.emit("SCAT", out.n, out.n, piece.n)
+            self.free(piece)
+            self.pos = saved
+        return self.finish(dst, out)
+
+    # ---------------------------------------------------------------- comparisons
+
+    def bool_value(self, e, dst):
+        out = self.target(dst, "i")
+        if e.op in ("==", "!=", "<", "<=", ">", ">=") and self.compare_kind(e) == "o":
+            return self.object_compare(e, out)
+        false, done = self.label(), self.label()
+        self.cond(e, false, False)
+        self.emit("ILOADI", out.n, 1)
+        self.emit("JMP", done)
+        self.mark(false)
+        self.emit("ILOADI", out.n, 0)
+        self.mark(done)
+        return out
+
+    def compare_type(self, e: ast.Binary) -> T.Type:
+        lt, rt = plain_type(e.left), plain_type(e.right)
+        if T.is_numeric(lt) and T.is_numeric(rt):
+            return T.wider(lt, rt)
+        return lt
+
+    def compare_kind(self, e: ast.Binary) -> str:
+        """'i' or 'd' when the comparison runs on typed registers, else 'o'."""
+        lt, rt = plain_type(e.left), plain_type(e.right)
+        if T.is_numeric(lt) and T.is_numeric(rt):
+            return "d" if T.DOUBLE in (lt, rt) else "i"
+        if is_intlike(lt) and lt == rt:
+            return "i"
+        return "o"
+
+    def operand(self, e, t: T.Type) -> Reg:
+        if mod_by_constant(e):
+            r = self.mod_value(e, None)
+            if t == T.DOUBLE:
+                d = self.temp("d")
+                self.emit("I2D", d.n, r.n)
+                self.free(r)
+                return d
+            return r
+        return self.expr_as(e, t)
+
+    def cond(self, e: ast.Expr, label, jump_if: bool) -> None:
+        """Jump to `label` when `e` (a bool) equals `jump_if`; fall through otherwise."""
+        saved = self.at(e)
+        try:
+            self._cond(e, label, jump_if)
+        finally:
+            self.pos = saved
+
+    def _cond(self, e, label, jump_if: bool) -> None:
+        if isinstance(e, ast.BoolLit):
+            if e.value == jump_if:
+                self.emit("JMP", label)
+            return
+        if isinstance(e, ast.Unary) and e.op == "!":
+            self.cond(e.operand, label, not jump_if)
+            return
+        if isinstance(e, ast.Binary) and e.op in ("&&", "||"):
+            # && jumps on false as soon as one side is false; || on true.
+            short = e.op == "||"
+            if jump_if == short:
+                self.cond(e.left, label, jump_if)
+                self.cond(e.right, label, jump_if)
+            else:
+                skip = self.label()
+                self.cond(e.left, skip, short)
+                self.cond(e.right, label, jump_if)
+                self.mark(skip)
+            return
+        if isinstance(e, ast.Binary) and e.op in MIRROR and self.compare_kind(e) != "o":
+            self.compare_jump(e, label, jump_if)
+            return
+        if isinstance(e, ast.Call) and isinstance(e.ref, L.LibEntry) and e.ref.key == "maybe.has/0":
+            m = self.expr(e.func.obj)
+            self.emit("NULLJ", m.n, 0 if jump_if else 1, label)
+            self.free(m)
+            return
+        reg = self.expr(e)
+        self.emit("TESTJ", reg.n, 1 if jump_if else 0, label)
+        self.free(reg)
+
+    def compare_jump(self, e: ast.Binary, label, jump_if: bool) -> None:
+        op = e.op
+        t = self.compare_type(e)
+        kind = self.compare_kind(e)
+        left, right = e.left, e.right
+        if kind == "i":
+            kl, kr = int_constant(left), int_constant(right)
+            if kl is not None and kr is None:
+                left, right, op = right, left, MIRROR[op]
+                kr = kl
+            if kr is not None:
+                a = self.operand(left, t)
+                negate = op == "!="
+                name = {"<": "ILTJK", "<=": "ILEJK", ">": "IGTJK", ">=": "IGEJK", "==": "IEQJK",
+                        "!=": "IEQJK"}[op]
+                self.emit(name, a.n, kr, int(jump_if != negate), label)
+                self.free(a)
+                return
+        a = self.operand(left, t)
+        b = self.operand(right, t)
+        prefix = "I" if kind == "i" else "D"
+        if op in (">", ">="):
+            a, b = b, a
+            op = "<" if op == ">" else "<="
+        negate = op == "!="
+        name = prefix + {"<": "LTJ", "<=": "LEJ", "==": "EQJ", "!=": "EQJ"}[op]
+        self.emit(name, a.n, b.n, int(jump_if != negate), label)
+        self.free(a, b)
+
+    def object_compare(self, e: ast.Binary, out: Reg) -> Reg:
+        """Comparisons on the object bank: strings and dates order by code point;
+        equality is value equality (maybes against values included)."""
+        lt, rt = e.left.ty, e.right.ty
+        op = e.op
+        if op in ("<", "<=", ">", ">="):
+            a, b = self.expr(e.left), self.expr(e.right)
+            if op in (">", ">="):
+                a, b = b, a
+            self.emit("SLT" if op in ("<", ">") else "SLE", out.n, a.n, b.n)
+            self.free(a, b)
+            return out
+        # Bring a plain value to the other side's maybe type so both are boxes.
+        if isinstance(lt, T.MaybeType) and not isinstance(rt, T.MaybeType):
+            want = lt
+        elif isinstance(rt, T.MaybeType) and not isinstance(lt, T.MaybeType):
+            want = rt
+        else:
+            want = None
+        a = self.expr_as(e.left, want) if want is not None else self.expr(e.left)
+        b = self.expr_as(e.right, want) if want is not None else self.expr(e.right)
+        inner = T.strip_maybe(want or lt)
+        if inner == T.DOUBLE or isinstance(inner, (T.MessageType, T.MapType, T.AnonType)) \
+                or inner == T.DYNAMIC or T.is_sequence(inner):
+            r = self.host("value.eq", [(a, T.DYNAMIC), (b, T.DYNAMIC)], [T.DYNAMIC, T.DYNAMIC], T.BOOL)
+            self.move(out, r)
+            self.free(r)
+        else:
+            self.emit("OEQ", out.n, a.n, b.n)
+        if op == "!=":
+            self.emit("NOT", out.n, out.n)
+        self.free(a, b)
+        return out
+
+    def g_Ternary(self, e: ast.Ternary, dst):
+        out = self.target(dst, e.ty)
+        other, done = self.label(), self.label()
+        self.cond(e.cond, other, False)
+        self.expr_as(e.then, e.ty, out)
+        self.emit("JMP", done)
+        self.mark(other)
+        self.expr_as(e.otherwise, e.ty, out)
+        self.mark(done)
+        return out
+
+    # ================================================================ members
+
+    def g_FieldAccess(self, e: ast.FieldAccess, dst):
+        ot = e.obj.ty
+        if isinstance(ot, (T.RecordType, T.MessageType)):
+            s = self.info.struct(ot.name)
+            obj = self.expr(e.obj)
+            if e.name in s.fields:
+                out = self.target(dst, e.ty)
+                self.emit(RGET[out.bank], out.n, obj.n, self.mod.field_slot(ot.name, e.name))
+                self.free(obj)
+                return out
+            fn = self.mod.record_formula_fn(ot.name, e.name)
+            r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
+            self.free(obj)
+            return r
+        if T.is_sequence(ot):
+            el = T.element_of(ot)
+            s = self.info.struct(el.name)
+            if e.name in s.fields:
+                return self.host("seq.project", [e.obj, K(self.mod.field_slot(el.name, e.name), T.INT)],
+                                 [ot, T.INT], e.ty, dst)
+            fn = self.mod.record_formula_fn(el.name, e.name)
+            return self.map_sequence(self.expr(e.obj),
+                                     lambda r, d: self.call(fn, [(r, el)], [el], e.ty.element, d),
+                                     e.ty.element, dst, src_type=ot)
+        if ot == T.CONTEXT:
+            obj = self.expr(e.obj)
+            key = self.temp("o")
+            self.emit("OLOADK", key.n, e.name)
+            out = self.target(dst, "o")
+            self.emit("MGET", out.n, obj.n, key.n)
+            self.free(obj, key)
+            return out
+        raise self.error(f"internal: field access on {ot}")
+
+    def g_Index(self, e: ast.Index, dst):
+        ot = e.obj.ty
+        obj = self.expr(e.obj)
+        if T.is_sequence(ot):
+            i = self.expr_as(e.index, T.INT)
+            out = self.target(dst, "o")
+            self.emit("LGET", out.n, obj.n, i.n)
+            self.free(obj, i)
+            return out
+        key = self.boxed(e.index, ot.key)
+        out = self.target(dst, "o")
+        self.emit("MGET", out.n, obj.n, key.n)
+        self.free(obj, key)
+        return out
+
+    def boxed(self, e: ast.Expr, t: T.Type) -> Reg:
+        """The value of `e` as type `t`, in the object bank (map keys, list items)."""
+        if kind_of(t) == "o":
+            return self.expr_as(e, t)
+        r = self.expr_as(e, t)
+        out = self.temp("o")
+        self.box(r, t, out)
+        self.free(r)
+        return out
+
+    def map_sequence(self, src: Reg, each, el_type: T.Type, dst, src_type=None):
+        """A new list made of `each(item_reg, out_reg)` for every item of list `src`
+        (items are taken as objects: records, messages, anonymous objects)."""
+        out = self.scratch(dst, "o")
+        self.emit("LNEW", out.n)
+        n, i = self.temp("i"), self.temp("i")
+        item = self.temp("o")
+        top, done = self.label(), self.label()
+        self.emit("LLEN", n.n, src.n)
+        self.emit("ILOADI", i.n, 0)
+        self.emit("ILEJK", n.n, 0, 1, done)
+        self.mark(top)
+        self.emit("LGET", item.n, src.n, i.n)
+        val = self.temp(el_type)
+        each(item, val)
+        if kind_of(el_type) != "o":
+            b = self.temp("o")
+            self.box(val, el_type, b)
+            self.emit("LPUSH", out.n, b.n)
+            self.free(b)
+        else:
+            self.emit("LPUSH", out.n, val.n)
+        self.free(val)
+        self.emit("IFORLT", i.n, n.n, 1, top)
+        self.mark(done)
+        self.free(n, i, item, src)
+        return self.finish(dst, out)
+
+    # ================================================================ constructors
+
+    def new_struct(self, name: str, out: Reg) -> Reg:
+        ctor = self.mod.constructor(name)
+        if ctor is not None:
+            return self.call(ctor, [], [], T.MessageType(name), out)
+        self.emit("RNEW", out.n, self.mod.layout_name(name))
+        return out
+
+    def set_fresh(self, obj: Reg, struct: str, field: str, value: ast.Expr | tuple) -> None:
+        """Initialise a field of a record or message being built (not yet shared,
+        so not logged)."""
+        s = self.info.struct(struct)
+        ft = s.fields[field].type
+        slot = self.mod.field_slot(struct, field)
+        if isinstance(value, tuple):
+            src, st = value
+            r = self.temp(ft)
+            self.convert(src, st, ft, r)
+        else:
+            r = self.expr_as(value, ft)
+        self.emit(RSET[r.bank], obj.n, slot, r.n)
+        self.free(r)
+
+    def g_AnonObject(self, e: ast.AnonObject, dst):
+        t = e.ty
+        out = self.scratch(dst, "o")
+        if isinstance(t, (T.RecordType, T.MessageType)):
+            self.new_struct(t.name, out)
+            for af in e.fields:
+                self.set_fresh(out, t.name, af.name, af.value)
+            return self.finish(dst, out)
+        self.emit("MNEW", out.n)
+        key = self.temp("o")
+        for af in e.fields:
+            v = self.boxed(af.value, af.value.ty)
+            self.emit("OLOADK", key.n, af.name)
+            self.emit("MPUT", out.n, key.n, v.n)
+            self.free(v)
+        self.free(key)
+        return self.finish(dst, out)
+
+    def anon_to_struct(self, src: Reg, st: T.AnonType, dt: T.Type, dst: Reg) -> Reg:
+        out = self.scratch(dst, "o")
+        self.new_struct(dt.name, out)
+        key = self.temp("o")
+        box = self.temp("o")
+        for name, ft in st.fields:
+            self.emit("OLOADK", key.n, name)
+            self.emit("MGET", box.n, src.n, key.n)
+            v = self.temp(ft)
+            self.unbox(box, ft, v)
+            self.set_fresh(out, dt.name, name, (v, ft))
+            self.free(v)
+        self.free(key, box)
+        return self.finish(dst, out)
+
+    def copy_struct(self, src: Reg, st: T.Type, dt: T.Type, dst: Reg, skip_id: bool = False) -> Reg:
+        """A new `dt` with the fields of `src` (a record, message or anonymous
+        object) that `dt` has, converted (ingestion, @convert)."""
+        if isinstance(st, T.AnonType):
+            return self.anon_to_struct(src, st, dt, dst)
+        out = self.scratch(dst, "o")
+        self.new_struct(dt.name, out)
+        ss, ds = self.info.struct(st.name), self.info.struct(dt.name)
+        for name, f in ss.fields.items():
+            if name not in ds.fields or (skip_id and name == "id"):
+                continue
+            v = self.temp(f.type)
+            self.emit(RGET[v.bank], v.n, src.n, self.mod.field_slot(st.name, name))
+            self.set_fresh(out, dt.name, name, (v, f.type))
+            self.free(v)
+        return self.finish(dst, out)
+
+    def g_ArrayLit(self, e: ast.ArrayLit, dst):
+        el = T.element_of(e.ty)
+        out = self.scratch(dst, "o")
+        self.emit("LNEW", out.n)
+        for item in e.items:
+            v = self.boxed(item, el)
+            self.emit("LPUSH", out.n, v.n)
+            self.free(v)
+        return self.finish(dst, out)
+
+    def g_MaybeOf(self, e: ast.MaybeOf, dst):
+        if e.value is None:
+            out = self.target(dst, "o")
+            self.emit("ONULL", out.n)
+            return out
+        return self.expr_as(e.value, e.ty, dst)
+
+    def g_Convert(self, e: ast.Convert, dst):
+        st, dt = e.value.ty, e.ty
+        if isinstance(dt, T.ArrayType):
+            el_src, el_dst = T.element_of(st), dt.element
+            src = self.expr(e.value)
+            return self.map_sequence(src, lambda r, d: self.copy_struct(r, el_src, el_dst, d), el_dst, dst)
+        if isinstance(e.value, ast.AnonObject):
+            return self.expr(e.value, dst)
+        src = self.expr(e.value)
+        out = self.copy_struct(src, st, dt, self.target(dst, "o"))
+        self.free(src)
+        return out
+
+    # ================================================================ calls
+
+    def g_Call(self, e: ast.Call, dst):
+        ref = e.ref
+        if isinstance(ref, L.LibEntry):
+            return self.library_call(e, ref, dst)
+        kind = ref.kind
+        if kind in ("function", "procedure"):
+            fn = ref.target
+            return self.call(self.mod.function_fn(fn.name), list(e.args), [t for _, t in fn.params],
+                             fn.returns, dst)
+        if kind == "method":
+            fn = ref.target
+            rt = T.RecordType(ref.owner)
+            if isinstance(e.func, ast.FieldAccess):
+                recv = self.expr(e.func.obj)
+            else:
+                recv = self.row_for(ref.owner)
+            r = self.call(self.mod.method_fn(ref.owner, fn.name), [(recv, rt)] + list(e.args),
+                          [rt] + [t for _, t in fn.params], fn.returns, dst)
+            self.free(recv)
+            return r
+        if kind == "channel_op":
+            return self.channel_ask(e, ref, dst)
+        raise self.error(f"internal: call of {kind}")
+
+    def channel_ask(self, e: ast.Call, ref: Ref, dst):
+        ch = ref.target
+        spec = [ch.name, ref.name]
+        who = e.args[0]
+        options = e.args[1] if len(e.args) > 1 else None
+        limit = e.args[2] if len(e.args) > 2 else None
+        el = T.ArrayType(ch.message)
+        args = [K(spec, T.DYNAMIC), who, options if options is not None else K(None, el),
+                limit if limit is not None else K(1, T.INT)]
+        return self.host("ask", args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
+
+    def library_call(self, e: ast.Call, entry: L.LibEntry, dst):
+        key = entry.key
+        if entry.owner in L.NAMESPACES:
+            recv_t, recv, bindings = None, None, {}
+        else:
+            recv = e.func.obj
+            recv_t = recv.ty
+            bindings = next((b for r, b in L.methods_of(recv_t, entry.name) if r is entry), {})
+        inline = INLINE.get(key)
+        if inline is not None:
+            return getattr(self, inline)(e, recv, bindings, dst)
+        ptypes = [L.parse_type(p, bindings) for p in entry.params]
+        result = L.parse_type(entry.result, bindings)
+        args = list(e.args)
+        if recv is not None:
+            ptypes = [recv_t] + ptypes
+            args = [recv] + args
+        if key == "sequence.sum/0":
+            result = bindings["T"]
+        return self.host(key, args, ptypes, result, dst)
+
+    # ---------------------------------------------------------------- inline library rows
+
+    def lib_has(self, e, recv, b, dst):
+        m = self.expr(recv)
+        out = self.scratch(dst, "i")
+        done = self.label()
+        self.emit("ILOADI", out.n, 1)
+        self.emit("NULLJ", m.n, 0, done)
+        self.emit("ILOADI", out.n, 0)
+        self.mark(done)
+        self.free(m)
+        return self.finish(dst, out)
+
+    def lib_get_or_default(self, e, recv, b, dst):
+        t = b["T"]
+        m = self.expr(recv)
+        out = self.scratch(dst, t)
+        empty, done = self.label(), self.label()
+        self.emit("NULLJ", m.n, 1, empty)
+        self.unbox(m, t, out)
+        self.emit("JMP", done)
+        self.mark(empty)
+        self.expr_as(e.args[0], t, out)
+        self.mark(done)
+        self.free(m)
+        return self.finish(dst, out)
+
+    def lib_maybe_delete(self, e, recv, b, dst):
+        lv = self.lvalue(recv)
+        empty = self.temp("o")
+        self.emit("ONULL", empty.n)
+        lv.write(self, empty)
+        self.free(empty)
+        lv.release(self)
+        return None
+
+    def lib_len(self, op):
+        def gen(e, recv, b, dst):
+            r = self.expr(recv)
+            out = self.target(dst, "i")
+            self.emit(op, out.n, r.n)
+            self.free(r)
+            return out
+        return gen
+
+    def lib_seq_size(self, e, recv, b, dst):
+        return self.lib_len("LLEN")(e, recv, b, dst)
+
+    def lib_map_size(self, e, recv, b, dst):
+        return self.lib_len("MLEN")(e, recv, b, dst)
+
+    def lib_str_length(self, e, recv, b, dst):
+        return self.lib_len("SLEN")(e, recv, b, dst)
+
+    def lib_table_size(self, e, recv, b, dst):
+        from ..vm.table import ROWS
+
+        t = self.expr(recv)
+        rows = self.temp("o")
+        self.emit("RGETO", rows.n, t.n, ROWS)
+        out = self.target(dst, "i")
+        self.emit("MLEN", out.n, rows.n)
+        self.free(t, rows)
+        return out
+
+    def lib_map_has(self, e, recv, b, dst):
+        m = self.expr(recv)
+        k = self.boxed(e.args[0], b["K"])
+        out = self.target(dst, "i")
+        self.emit("MHAS", out.n, m.n, k.n)
+        self.free(m, k)
+        return out
+
+    def lib_await(self, e, recv, b, dst):
+        fut = self.expr(recv)
+        got = self.scratch(None, "o")
+        self.emit("SUSPEND", got.n, fut.n)
+        self.free(fut)
+        t = b["T"]
+        if kind_of(t) == "o":
+            return self.finish(dst, got)
+        out = self.target(dst, t)
+        self.unbox(got, t, out)
+        self.free(got)
+        return out
+
+
+INLINE = {
+    "maybe.has/0": "lib_has",
+    "maybe.getOrDefaultTo/1": "lib_get_or_default",
+    "maybe.delete/0": "lib_maybe_delete",
+    "sequence.size/0": "lib_seq_size",
+    "map.size/0": "lib_map_size",
+    "map.has/1": "lib_map_has",
+    "string.length/0": "lib_str_length",
+    "table.size/0": "lib_table_size",
+    "future.await/0": "lib_await",
+}
