@@ -3,8 +3,10 @@
 
     .venv/bin/python -m pytest bench/bench_vm.py --benchmark-enable
 
-Groups: "fib" (recursive fib(30)) and "loop" (10 million iterations of
-`sum += i * i % 7`). Targets from issue 3: advm <= 0.5x CPython on fib and
+Groups: "fib" (recursive fib(30)), "loop" (10 million iterations of
+`sum += i * i % 7`) and "undo" (one transaction writing 4 int fields of each of
+200,000 existing rows: plain RSETI with no log, the logged RSETIL, a host
+function keeping a Python-side log, and CPython doing the same). Targets from issue 3: advm <= 0.5x CPython on fib and
 <= 0.25x on the loop, ahead of Lua 5.4 on both. Results: bench/README-vm.md.
 """
 from __future__ import annotations
@@ -14,13 +16,15 @@ import subprocess
 
 import pytest
 
-from advm.vm._machine import Machine
+from advm.vm._machine import Machine, Record
 from advm.vm.assembler import ModuleAsm
+from advm.vm.host import HostFunction, core_library
 
 FIB_N = 30
 FIB_RESULT = 832040
 LOOP_N = 10_000_000
 LOOP_RESULT = 19_999_999  # sum(i * i % 7 for i in range(10_000_000))
+ROWS = 200_000
 
 
 def advm_module():
@@ -50,12 +54,48 @@ def advm_module():
     g.emit("LFORLT", 2, 0, 1, top)
     g.mark(done)
     g.emit("IRET", 1)
+    # update(rows, v): every row's 4 fields := v, by RSETI, RSETIL or the host's rec.set
+    m.record("Row", ["a", "b", "c", "d"], "iiii", [0, 0, 0, 0])
+    m.host("rec.set", "oii", "")
+    for name, op in (("update_plain", "RSETI"), ("update_logged", "RSETIL"), ("update_host", None)):
+        u = m.function(name, "oi", "")
+        top = u.label("top")
+        u.emit("LLEN", 1, 0)
+        u.emit("ILOADI", 2, 0)
+        u.mark(top)
+        u.emit("LGET", 1, 0, 2)
+        for slot in range(4):
+            if op:
+                u.emit(op, 1, slot, 0)
+            else:
+                u.emit("OMOV", 3, 1)
+                u.emit("ILOADI", 3, slot)
+                u.emit("IMOV", 4, 0)
+                u.emit("CALLHOST", 3, "rec.set")
+        u.emit("IFORLT", 2, 1, 1, top)
+        u.emit("RET")
     return m.assemble()
+
+
+HOST_LOG = []
+
+
+def host_record_set(record, slot, value):
+    # How a host function logs a field write without the machine's log.
+    HOST_LOG.append(["set", record, slot, record.f[slot]])
+    record.f[slot] = value
 
 
 @pytest.fixture(scope="module")
 def machine():
-    return Machine(advm_module())
+    lib = core_library()
+    lib["rec.set"] = HostFunction(host_record_set, "oii", "")
+    return Machine(advm_module(), host=lib)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return [Record(0, [0, 0, 0, 0]) for _ in range(ROWS)]
 
 
 def py_fib(n):
@@ -121,3 +161,49 @@ def test_loop_cpython(benchmark):
 @pytest.mark.benchmark(group="loop")
 def test_loop_lua(benchmark):
     assert benchmark(lua(LUA_LOOP)) == LOOP_RESULT
+
+
+def transaction(machine, fn, rows):
+    def run():
+        machine.begin()
+        machine.call(fn, rows, 7)
+        machine.commit()
+        HOST_LOG.clear()
+    return run
+
+
+@pytest.mark.benchmark(group="undo")
+def test_undo_plain_unlogged(benchmark, machine, rows):
+    benchmark(transaction(machine, "update_plain", rows))
+    assert rows[-1].f == [7, 7, 7, 7]
+
+
+@pytest.mark.benchmark(group="undo")
+def test_undo_logged_opcode(benchmark, machine, rows):
+    benchmark(transaction(machine, "update_logged", rows))
+    machine.begin()
+    machine.call("update_logged", rows, 8)
+    assert machine.undo_length == 4 * ROWS
+    machine.rollback()
+    assert rows[-1].f == [7, 7, 7, 7]
+
+
+@pytest.mark.benchmark(group="undo")
+def test_undo_host_function(benchmark, machine, rows):
+    benchmark(transaction(machine, "update_host", rows))
+    assert rows[-1].f == [7, 7, 7, 7]
+
+
+def py_update(rows, value):
+    log = []
+    for r in rows:
+        f = r.f
+        for slot in range(4):
+            log.append((r, slot, f[slot]))
+            f[slot] = value
+    return log
+
+
+@pytest.mark.benchmark(group="undo")
+def test_undo_cpython(benchmark, rows):
+    assert len(benchmark(py_update, rows, 7)) == 4 * ROWS

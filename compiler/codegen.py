@@ -7,14 +7,18 @@ bubbles, policies, static policies, tests, field defaults and record
 constructors (gen_doc.py decides which and how they are named). `FuncGen`
 generates one body: this file has its registers, locals, labels, the one
 `emit()` that stamps each instruction with the source position of the node
-being compiled, and value conversions; gen_expr.py and gen_stmt.py add the
-expressions and statements.
+being compiled, calls and value conversions; the mixins add operators
+(gen_expr.py), structured values (gen_data.py), calls and the library
+(gen_call.py), statements (gen_stmt.py) and queries (gen_query.py).
 """
 from __future__ import annotations
 
 from . import ast
 from . import types as T
+from .gen_call import CallGen
+from .gen_data import DataGen
 from .gen_expr import ExprGen, K
+from .gen_query import QueryGen
 from .gen_stmt import StmtGen
 from .gen_types import bank_of, kind_of, result_kind
 from .regalloc import Reg, Registers
@@ -53,7 +57,7 @@ def local_vars(body) -> dict:
     return found
 
 
-class FuncGen(ExprGen, StmtGen):
+class FuncGen(ExprGen, DataGen, CallGen, StmtGen, QueryGen):
     def __init__(self, mod, name: str, params: list, result: T.Type, body=None, span=None):
         """`params` is [(key, Type)]: key is the (node, name) pair of the
         parameter's LocalVar (or None for hidden parameters such as a method's
@@ -68,6 +72,7 @@ class FuncGen(ExprGen, StmtGen):
         self.types: dict = local_vars(body) if body is not None else {}
         self.loops: list = []  # (break label, continue label or None)
         self.rows: list = []  # (record name, Reg) whose fields bare names reach, innermost last
+        self.scopes: list = [[]]  # keys of the locals each open block declared
         self.pos = self.position(span)
         counts = {"i": 0, "d": 0, "o": 0}
         self.params: list[Reg] = []
@@ -219,17 +224,17 @@ class FuncGen(ExprGen, StmtGen):
         if isinstance(dt, T.MaybeType):
             if isinstance(st, T.MaybeType):
                 return self.convert_maybe(src, st, dt, dst)
-            if kind_of(st) != "o" or kind_of(dt.inner) != "o":
-                if kind_of(st) == kind_of(dt.inner) or (T.is_numeric(st) and T.is_numeric(dt.inner)
-                                                        and kind_of(dt.inner) != "d"):
-                    self.box(src, dt.inner, dst)
-                else:
-                    tmp = self.temp(dt.inner)
-                    self.convert(src, st, dt.inner, tmp)
-                    self.box(tmp, dt.inner, dst)
-                    self.free(tmp)
-                return dst
-            return self.convert(src, st, dt.inner, dst)
+            inner = dt.inner
+            if kind_of(st) == "o" and kind_of(inner) == "o":
+                return self.convert(src, st, inner, dst)  # a full maybe is the value itself
+            if st == inner or bank_of(st) == bank_of(inner) == "i":
+                self.box(src, inner, dst)  # int -> maybe<long>: the same integer, boxed
+            else:
+                tmp = self.temp(inner)
+                self.convert(src, st, inner, tmp)
+                self.box(tmp, inner, dst)
+                self.free(tmp)
+            return dst
         if isinstance(st, T.AnonType) and T.is_struct(dt):
             return self.anon_to_struct(src, st, dt, dst)
         if T.is_sequence(st) and T.is_sequence(dt):
@@ -285,6 +290,7 @@ class FuncGen(ExprGen, StmtGen):
             return None
         reg = self.regs.local(bank_of(t))
         self.vars[key] = reg
+        self.scopes[-1].append(key)
         return reg
 
     def undeclare(self, node, name: str) -> None:

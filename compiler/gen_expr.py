@@ -1,4 +1,5 @@
-"""Expressions -> instructions (a mixin of codegen.FuncGen).
+"""Expressions -> instructions (a mixin of codegen.FuncGen): literals, names,
+operators, string concatenation, comparisons and conditions.
 
 `expr(e, dst)` leaves the value of `e` (of type `e.ty`) in a register of its
 type's bank: `dst` when given, else a temporary (or, for a local, the local's
@@ -13,7 +14,7 @@ from . import ast
 from . import library as L
 from . import types as T
 from .docinfo import Ref
-from .gen_types import bank_of, is_intlike, kind_of
+from .gen_types import is_intlike, kind_of
 from .regalloc import Reg
 
 FGET = {"i": "FGETI", "d": "FGETD", "o": "FGETO"}
@@ -76,6 +77,8 @@ class ExprGen:
         got = e.ty
         if mod_by_constant(e) and not isinstance(want, T.MaybeType):
             got = e.ty.inner
+            if not self.needs_conversion(got, want):
+                return self.mod_value(e, dst)
             reg = self.mod_value(e, None)
         elif not self.needs_conversion(got, want):
             return self.expr(e, dst)
@@ -475,9 +478,15 @@ class ExprGen:
                 self.cond(e.right, label, jump_if)
                 self.mark(skip)
             return
-        if isinstance(e, ast.Binary) and e.op in MIRROR and self.compare_kind(e) != "o":
-            self.compare_jump(e, label, jump_if)
-            return
+        if isinstance(e, ast.Binary) and e.op in MIRROR:
+            if self.compare_kind(e) != "o":
+                self.compare_jump(e, label, jump_if)
+                return
+            if e.op in ("==", "!="):
+                hit = self.object_compare(e, self.temp("i"), negate=False)
+                self.emit("TESTJ", hit.n, int(jump_if != (e.op == "!=")), label)
+                self.free(hit)
+                return
         if isinstance(e, ast.Call) and isinstance(e.ref, L.LibEntry) and e.ref.key == "maybe.has/0":
             m = self.expr(e.func.obj)
             self.emit("NULLJ", m.n, 0 if jump_if else 1, label)
@@ -516,7 +525,7 @@ class ExprGen:
         self.emit(name, a.n, b.n, int(jump_if != negate), label)
         self.free(a, b)
 
-    def object_compare(self, e: ast.Binary, out: Reg) -> Reg:
+    def object_compare(self, e: ast.Binary, out: Reg, negate: bool = True) -> Reg:
         """Comparisons on the object bank: strings and dates order by code point;
         equality is value equality (maybes against values included)."""
         lt, rt = e.left.ty, e.right.ty
@@ -545,7 +554,7 @@ class ExprGen:
             self.free(r)
         else:
             self.emit("OEQ", out.n, a.n, b.n)
-        if op == "!=":
+        if op == "!=" and negate:
             self.emit("NOT", out.n, out.n)
         self.free(a, b)
         return out
@@ -560,353 +569,3 @@ class ExprGen:
         self.expr_as(e.otherwise, e.ty, out)
         self.mark(done)
         return out
-
-    # ================================================================ members
-
-    def g_FieldAccess(self, e: ast.FieldAccess, dst):
-        ot = e.obj.ty
-        if isinstance(ot, (T.RecordType, T.MessageType)):
-            s = self.info.struct(ot.name)
-            obj = self.expr(e.obj)
-            if e.name in s.fields:
-                out = self.target(dst, e.ty)
-                self.emit(RGET[out.bank], out.n, obj.n, self.mod.field_slot(ot.name, e.name))
-                self.free(obj)
-                return out
-            fn = self.mod.record_formula_fn(ot.name, e.name)
-            r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
-            self.free(obj)
-            return r
-        if T.is_sequence(ot):
-            el = T.element_of(ot)
-            s = self.info.struct(el.name)
-            if e.name in s.fields:
-                return self.host("seq.project", [e.obj, K(self.mod.field_slot(el.name, e.name), T.INT)],
-                                 [ot, T.INT], e.ty, dst)
-            fn = self.mod.record_formula_fn(el.name, e.name)
-            return self.map_sequence(self.expr(e.obj),
-                                     lambda r, d: self.call(fn, [(r, el)], [el], e.ty.element, d),
-                                     e.ty.element, dst, src_type=ot)
-        if ot == T.CONTEXT:
-            obj = self.expr(e.obj)
-            key = self.temp("o")
-            self.emit("OLOADK", key.n, e.name)
-            out = self.target(dst, "o")
-            self.emit("MGET", out.n, obj.n, key.n)
-            self.free(obj, key)
-            return out
-        raise self.error(f"internal: field access on {ot}")
-
-    def g_Index(self, e: ast.Index, dst):
-        ot = e.obj.ty
-        obj = self.expr(e.obj)
-        if T.is_sequence(ot):
-            i = self.expr_as(e.index, T.INT)
-            out = self.target(dst, "o")
-            self.emit("LGET", out.n, obj.n, i.n)
-            self.free(obj, i)
-            return out
-        key = self.boxed(e.index, ot.key)
-        out = self.target(dst, "o")
-        self.emit("MGET", out.n, obj.n, key.n)
-        self.free(obj, key)
-        return out
-
-    def boxed(self, e: ast.Expr, t: T.Type) -> Reg:
-        """The value of `e` as type `t`, in the object bank (map keys, list items)."""
-        if kind_of(t) == "o":
-            return self.expr_as(e, t)
-        r = self.expr_as(e, t)
-        out = self.temp("o")
-        self.box(r, t, out)
-        self.free(r)
-        return out
-
-    def map_sequence(self, src: Reg, each, el_type: T.Type, dst, src_type=None):
-        """A new list made of `each(item_reg, out_reg)` for every item of list `src`
-        (items are taken as objects: records, messages, anonymous objects)."""
-        out = self.scratch(dst, "o")
-        self.emit("LNEW", out.n)
-        n, i = self.temp("i"), self.temp("i")
-        item = self.temp("o")
-        top, done = self.label(), self.label()
-        self.emit("LLEN", n.n, src.n)
-        self.emit("ILOADI", i.n, 0)
-        self.emit("ILEJK", n.n, 0, 1, done)
-        self.mark(top)
-        self.emit("LGET", item.n, src.n, i.n)
-        val = self.temp(el_type)
-        each(item, val)
-        if kind_of(el_type) != "o":
-            b = self.temp("o")
-            self.box(val, el_type, b)
-            self.emit("LPUSH", out.n, b.n)
-            self.free(b)
-        else:
-            self.emit("LPUSH", out.n, val.n)
-        self.free(val)
-        self.emit("IFORLT", i.n, n.n, 1, top)
-        self.mark(done)
-        self.free(n, i, item, src)
-        return self.finish(dst, out)
-
-    # ================================================================ constructors
-
-    def new_struct(self, name: str, out: Reg) -> Reg:
-        ctor = self.mod.constructor(name)
-        if ctor is not None:
-            return self.call(ctor, [], [], T.MessageType(name), out)
-        self.emit("RNEW", out.n, self.mod.layout_name(name))
-        return out
-
-    def set_fresh(self, obj: Reg, struct: str, field: str, value: ast.Expr | tuple) -> None:
-        """Initialise a field of a record or message being built (not yet shared,
-        so not logged)."""
-        s = self.info.struct(struct)
-        ft = s.fields[field].type
-        slot = self.mod.field_slot(struct, field)
-        if isinstance(value, tuple):
-            src, st = value
-            r = self.temp(ft)
-            self.convert(src, st, ft, r)
-        else:
-            r = self.expr_as(value, ft)
-        self.emit(RSET[r.bank], obj.n, slot, r.n)
-        self.free(r)
-
-    def g_AnonObject(self, e: ast.AnonObject, dst):
-        t = e.ty
-        out = self.scratch(dst, "o")
-        if isinstance(t, (T.RecordType, T.MessageType)):
-            self.new_struct(t.name, out)
-            for af in e.fields:
-                self.set_fresh(out, t.name, af.name, af.value)
-            return self.finish(dst, out)
-        self.emit("MNEW", out.n)
-        key = self.temp("o")
-        for af in e.fields:
-            v = self.boxed(af.value, af.value.ty)
-            self.emit("OLOADK", key.n, af.name)
-            self.emit("MPUT", out.n, key.n, v.n)
-            self.free(v)
-        self.free(key)
-        return self.finish(dst, out)
-
-    def anon_to_struct(self, src: Reg, st: T.AnonType, dt: T.Type, dst: Reg) -> Reg:
-        out = self.scratch(dst, "o")
-        self.new_struct(dt.name, out)
-        key = self.temp("o")
-        box = self.temp("o")
-        for name, ft in st.fields:
-            self.emit("OLOADK", key.n, name)
-            self.emit("MGET", box.n, src.n, key.n)
-            v = self.temp(ft)
-            self.unbox(box, ft, v)
-            self.set_fresh(out, dt.name, name, (v, ft))
-            self.free(v)
-        self.free(key, box)
-        return self.finish(dst, out)
-
-    def copy_struct(self, src: Reg, st: T.Type, dt: T.Type, dst: Reg, skip_id: bool = False) -> Reg:
-        """A new `dt` with the fields of `src` (a record, message or anonymous
-        object) that `dt` has, converted (ingestion, @convert)."""
-        if isinstance(st, T.AnonType):
-            return self.anon_to_struct(src, st, dt, dst)
-        out = self.scratch(dst, "o")
-        self.new_struct(dt.name, out)
-        ss, ds = self.info.struct(st.name), self.info.struct(dt.name)
-        for name, f in ss.fields.items():
-            if name not in ds.fields or (skip_id and name == "id"):
-                continue
-            v = self.temp(f.type)
-            self.emit(RGET[v.bank], v.n, src.n, self.mod.field_slot(st.name, name))
-            self.set_fresh(out, dt.name, name, (v, f.type))
-            self.free(v)
-        return self.finish(dst, out)
-
-    def g_ArrayLit(self, e: ast.ArrayLit, dst):
-        el = T.element_of(e.ty)
-        out = self.scratch(dst, "o")
-        self.emit("LNEW", out.n)
-        for item in e.items:
-            v = self.boxed(item, el)
-            self.emit("LPUSH", out.n, v.n)
-            self.free(v)
-        return self.finish(dst, out)
-
-    def g_MaybeOf(self, e: ast.MaybeOf, dst):
-        if e.value is None:
-            out = self.target(dst, "o")
-            self.emit("ONULL", out.n)
-            return out
-        return self.expr_as(e.value, e.ty, dst)
-
-    def g_Convert(self, e: ast.Convert, dst):
-        st, dt = e.value.ty, e.ty
-        if isinstance(dt, T.ArrayType):
-            el_src, el_dst = T.element_of(st), dt.element
-            src = self.expr(e.value)
-            return self.map_sequence(src, lambda r, d: self.copy_struct(r, el_src, el_dst, d), el_dst, dst)
-        if isinstance(e.value, ast.AnonObject):
-            return self.expr(e.value, dst)
-        src = self.expr(e.value)
-        out = self.copy_struct(src, st, dt, self.target(dst, "o"))
-        self.free(src)
-        return out
-
-    # ================================================================ calls
-
-    def g_Call(self, e: ast.Call, dst):
-        ref = e.ref
-        if isinstance(ref, L.LibEntry):
-            return self.library_call(e, ref, dst)
-        kind = ref.kind
-        if kind in ("function", "procedure"):
-            fn = ref.target
-            return self.call(self.mod.function_fn(fn.name), list(e.args), [t for _, t in fn.params],
-                             fn.returns, dst)
-        if kind == "method":
-            fn = ref.target
-            rt = T.RecordType(ref.owner)
-            if isinstance(e.func, ast.FieldAccess):
-                recv = self.expr(e.func.obj)
-            else:
-                recv = self.row_for(ref.owner)
-            r = self.call(self.mod.method_fn(ref.owner, fn.name), [(recv, rt)] + list(e.args),
-                          [rt] + [t for _, t in fn.params], fn.returns, dst)
-            self.free(recv)
-            return r
-        if kind == "channel_op":
-            return self.channel_ask(e, ref, dst)
-        raise self.error(f"internal: call of {kind}")
-
-    def channel_ask(self, e: ast.Call, ref: Ref, dst):
-        ch = ref.target
-        spec = [ch.name, ref.name]
-        who = e.args[0]
-        options = e.args[1] if len(e.args) > 1 else None
-        limit = e.args[2] if len(e.args) > 2 else None
-        el = T.ArrayType(ch.message)
-        args = [K(spec, T.DYNAMIC), who, options if options is not None else K(None, el),
-                limit if limit is not None else K(1, T.INT)]
-        return self.host("ask", args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
-
-    def library_call(self, e: ast.Call, entry: L.LibEntry, dst):
-        key = entry.key
-        if entry.owner in L.NAMESPACES:
-            recv_t, recv, bindings = None, None, {}
-        else:
-            recv = e.func.obj
-            recv_t = recv.ty
-            bindings = next((b for r, b in L.methods_of(recv_t, entry.name) if r is entry), {})
-        inline = INLINE.get(key)
-        if inline is not None:
-            return getattr(self, inline)(e, recv, bindings, dst)
-        ptypes = [L.parse_type(p, bindings) for p in entry.params]
-        result = L.parse_type(entry.result, bindings)
-        args = list(e.args)
-        if recv is not None:
-            ptypes = [recv_t] + ptypes
-            args = [recv] + args
-        if key == "sequence.sum/0":
-            result = bindings["T"]
-        return self.host(key, args, ptypes, result, dst)
-
-    # ---------------------------------------------------------------- inline library rows
-
-    def lib_has(self, e, recv, b, dst):
-        m = self.expr(recv)
-        out = self.scratch(dst, "i")
-        done = self.label()
-        self.emit("ILOADI", out.n, 1)
-        self.emit("NULLJ", m.n, 0, done)
-        self.emit("ILOADI", out.n, 0)
-        self.mark(done)
-        self.free(m)
-        return self.finish(dst, out)
-
-    def lib_get_or_default(self, e, recv, b, dst):
-        t = b["T"]
-        m = self.expr(recv)
-        out = self.scratch(dst, t)
-        empty, done = self.label(), self.label()
-        self.emit("NULLJ", m.n, 1, empty)
-        self.unbox(m, t, out)
-        self.emit("JMP", done)
-        self.mark(empty)
-        self.expr_as(e.args[0], t, out)
-        self.mark(done)
-        self.free(m)
-        return self.finish(dst, out)
-
-    def lib_maybe_delete(self, e, recv, b, dst):
-        lv = self.lvalue(recv)
-        empty = self.temp("o")
-        self.emit("ONULL", empty.n)
-        lv.write(self, empty)
-        self.free(empty)
-        lv.release(self)
-        return None
-
-    def lib_len(self, op):
-        def gen(e, recv, b, dst):
-            r = self.expr(recv)
-            out = self.target(dst, "i")
-            self.emit(op, out.n, r.n)
-            self.free(r)
-            return out
-        return gen
-
-    def lib_seq_size(self, e, recv, b, dst):
-        return self.lib_len("LLEN")(e, recv, b, dst)
-
-    def lib_map_size(self, e, recv, b, dst):
-        return self.lib_len("MLEN")(e, recv, b, dst)
-
-    def lib_str_length(self, e, recv, b, dst):
-        return self.lib_len("SLEN")(e, recv, b, dst)
-
-    def lib_table_size(self, e, recv, b, dst):
-        from ..vm.table import ROWS
-
-        t = self.expr(recv)
-        rows = self.temp("o")
-        self.emit("RGETO", rows.n, t.n, ROWS)
-        out = self.target(dst, "i")
-        self.emit("MLEN", out.n, rows.n)
-        self.free(t, rows)
-        return out
-
-    def lib_map_has(self, e, recv, b, dst):
-        m = self.expr(recv)
-        k = self.boxed(e.args[0], b["K"])
-        out = self.target(dst, "i")
-        self.emit("MHAS", out.n, m.n, k.n)
-        self.free(m, k)
-        return out
-
-    def lib_await(self, e, recv, b, dst):
-        fut = self.expr(recv)
-        got = self.scratch(None, "o")
-        self.emit("SUSPEND", got.n, fut.n)
-        self.free(fut)
-        t = b["T"]
-        if kind_of(t) == "o":
-            return self.finish(dst, got)
-        out = self.target(dst, t)
-        self.unbox(got, t, out)
-        self.free(got)
-        return out
-
-
-INLINE = {
-    "maybe.has/0": "lib_has",
-    "maybe.getOrDefaultTo/1": "lib_get_or_default",
-    "maybe.delete/0": "lib_maybe_delete",
-    "sequence.size/0": "lib_seq_size",
-    "map.size/0": "lib_map_size",
-    "map.has/1": "lib_map_has",
-    "string.length/0": "lib_str_length",
-    "table.size/0": "lib_table_size",
-    "future.await/0": "lib_await",
-}

@@ -9,6 +9,6 @@ document, no socket, no clock. spec/protocol.md is the contract they follow.
 from __future__ import annotations
 
 from .delta import diff, encode_view
-from .view import ViewState, apply_delta, materialize
+from .view import DeltaError, ViewState, apply_delta, materialize
 
-__all__ = ["ViewState", "apply_delta", "diff", "encode_view", "materialize"]
+__all__ = ["DeltaError", "ViewState", "apply_delta", "diff", "encode_view", "materialize"]

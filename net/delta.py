@@ -19,7 +19,9 @@ changed" at every level and `null` in a patch always means "delete".
 """
 from __future__ import annotations
 
+from itertools import compress
 from math import isfinite
+from operator import is_not
 
 ORDER = "@o"
 SIZE = "@s"
@@ -30,6 +32,10 @@ ESCAPE = "@"
 MIN_RUN = 3
 
 _ABSENT = object()
+
+# Objects with more members than this (tables, big maps) are scanned for
+# changed members in C before the Python loop sees them.
+_SCAN = 16
 
 
 def encode_view(plain: dict) -> dict:
@@ -110,42 +116,48 @@ def diff(old: dict, new: dict) -> dict | None:
 
 def _diff_object(old: dict, new: dict) -> dict | None:
     patch = None
-    shared = 0
+    added = 0
     get = old.get
-    for key, now in new.items():
+    if len(new) > _SCAN:
+        # The filter runs in C: keys whose value is the very object `old`
+        # holds never reach the loop body, so a diff over shared subtrees
+        # costs little more than a scan. An absent key reads as None, which
+        # no encoded value is, so new keys pass the filter too. Small objects
+        # (rows) skip it: most of their values are fresh objects anyway.
+        keys = compress(new, map(is_not, map(get, new), new.values()))
+    else:
+        keys = new
+    for key in keys:
+        now = new[key]
         before = get(key, _ABSENT)
+        if before is now:
+            continue
         if before is _ABSENT:
+            added += 1
             change = now
         else:
-            shared += 1
-            if before is now:
-                continue
             kind = type(now)
-            if kind is dict:
-                if type(before) is dict:
-                    change = _diff_object(before, now)
-                    if change is None:
-                        continue
-                else:
-                    change = now
+            if kind is not type(before):
+                # True must not equal 1, nor 1.0 equal 1: the client has to
+                # see the JSON the view holds, not a lookalike
+                change = now
+            elif kind is dict:
+                change = _diff_object(before, now)
+                if change is None:
+                    continue
             elif kind is list:
                 # only a table's order is a list in an encoded view
-                if type(before) is list:
-                    if before == now:
-                        continue
-                    change = compress_order(before, now)
-                else:
-                    change = now
-            # the type test keeps True from equalling 1 and 1.0 from equalling 1:
-            # the client must see the JSON the view holds, not a lookalike
-            elif kind is type(before) and before == now:
+                if before == now:
+                    continue
+                change = compress_order(before, now)
+            elif before == now:
                 continue
             else:
                 change = now
         if patch is None:
             patch = {}
         patch[key] = change
-    if shared != len(old):
+    if len(new) - added != len(old):
         if patch is None:
             patch = {}
         for key in old:

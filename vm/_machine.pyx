@@ -12,10 +12,9 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
 from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
 
-from .errors import VMAbort, VMError
-from .continuation import Continuation
+from .errors import VMAbort, VMBudgetExhausted, VMError
+from .continuation import Continuation, Savepoint
 from .host import core_library
-from .module import KIND_BANK
 from .verify import verify_module
 
 include "opcodes.pxi"
@@ -23,7 +22,10 @@ include "frames.pxi"
 include "prng.pxi"
 
 DEFAULT_MAX_DEPTH = 10_000
-DEFAULT_BUDGET = 1_000_000_000
+# Units per transaction (spec/bytecode.md section 4). The compiled benchmarks
+# use about 137 million (a 10-million-iteration loop at 12 words per pass plus
+# fib(30)); a runaway loop is stopped after about a second.
+DEFAULT_BUDGET = 250_000_000
 
 
 class Suspended:
@@ -53,6 +55,7 @@ cdef class Record:
 
 
 include "objops.pxi"
+include "txn.pxi"
 
 
 BUDGET_MESSAGE = "instruction budget exhausted"
@@ -79,7 +82,6 @@ cdef class Machine:
     cdef FnInfo* fns
     cdef int nfns
     cdef list kobj            # per function: its object constants
-    cdef list names           # per function: its name
     cdef Frame* frames
     cdef readonly int depth   # live frames
     cdef readonly int max_depth
@@ -94,8 +96,10 @@ cdef class Machine:
     cdef list hosts           # per host import: (callable, params, result, wants_machine, name)
     cdef list layouts         # per record layout: (template, indices of mutable defaults)
     cdef public object doc    # the document root record, or None
-    cdef list undo            # (field slot, old value) pairs of the open transaction
-    cdef bint logging
+    cdef list undo            # the open transaction's undo log (entries: txn.pxi)
+    cdef bint logging         # a transaction is open
+    cdef int64_t txn          # counts transactions, so a savepoint knows its own
+    cdef list marks           # live savepoints of the open transaction, oldest first
     cdef bint running
     cdef readonly bint suspended
     cdef readonly object payload  # what the last SUSPEND handed out
@@ -132,6 +136,8 @@ cdef class Machine:
         self.doc = self._new_record(module.document) if module.document >= 0 else None
         self.undo = []
         self.logging = False
+        self.txn = 0
+        self.marks = []
         self.running = False
         self.suspended = False
         self.payload = None
@@ -156,7 +162,6 @@ cdef class Machine:
             raise MemoryError()
         self.nfns = 0
         self.kobj = []
-        self.names = []
         for i, f in enumerate(module.functions):
             fn = &self.fns[i]
             # One block per function: code words, then int then double constants.
@@ -175,7 +180,6 @@ cdef class Machine:
             fn.ncode = len(f.code)
             fn.ni, fn.nd, fn.no = f.nregs
             self.kobj.append(list(f.kobj))
-            self.names.append(f.name)
 
     cdef int _grow_i(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = max(need, 2 * self.icap)
@@ -234,7 +238,9 @@ cdef class Machine:
         """Run `function` (name or index) to completion or suspension.
 
         Returns the function's value (None for no value), or a `Suspended`
-        when it executed SUSPEND; raises VMError on a runtime error.
+        when it executed SUSPEND; raises VMError on a runtime error. Inside a
+        transaction the call draws on the transaction's budget; outside one it
+        starts with `budget_limit`; `budget=n` overrides either.
         """
         cdef FnInfo need
         if self.running:
@@ -261,11 +267,14 @@ cdef class Machine:
                 self.dbank[reg] = float(value)
             else:
                 self.obank[reg] = value
-        self.remaining = self.budget_limit if budget is None else budget
+        if budget is not None:
+            self.remaining = budget
+        elif not self.logging:
+            self.remaining = self.budget_limit
         self.remaining -= need.ncode
         if self.remaining < 0:
-            raise VMError("instruction budget exhausted", self.module.filename,
-                          *f.position(0), f.name, 0)
+            raise VMBudgetExhausted(BUDGET_MESSAGE, self.module.filename,
+                                    *f.position(0), f.name, 0)
         self.depth = 1
         self.frames[0].fid = fid
         self.frames[0].pc = 0
@@ -335,7 +344,8 @@ cdef class Machine:
             line, col = f.position(fr.pc - 1)
             trace.append((f.name, fr.pc - 1, line, col))
         name, pc, line, col = trace[0] if trace else ("", -1, 0, 0)
-        err = (VMAbort if abort else VMError)(message, self.module.filename, line, col, name, pc)
+        kind = VMAbort if abort else VMBudgetExhausted if message == BUDGET_MESSAGE else VMError
+        err = kind(message, self.module.filename, line, col, name, pc)
         err.trace = trace
         self.depth = 0
         self.suspended = False
@@ -351,28 +361,140 @@ cdef class Machine:
             out.append((f.name, fr.pc) + tuple(f.position(fr.pc)))
         return out
 
-    # ------------------------------------------------------- document state
-    def begin(self):
-        """Open a transaction: document writes from now on are undo-logged."""
+    # ------------------------------------------------------- transactions
+    # One transaction at a time (spec/bytecode.md section 9). While it is open
+    # every write to state that may be the document's is undo-logged: FSET*,
+    # the logged container opcodes, the write helpers below and whatever host
+    # functions log through log_undo(). A savepoint remembers the log's length,
+    # the PRNG state and the execution state (idle, or the suspended frames);
+    # rolling back to it restores all three. begin() takes the first savepoint.
+
+    @property
+    def in_transaction(self):
+        return self.logging
+
+    @property
+    def undo_length(self):
+        """Entries in the open transaction's undo log."""
+        return _count_entries(self.undo)
+
+    def begin(self, budget=None):
+        """Open a transaction with `budget` units (default `budget_limit`)
+        shared by every call and resume until commit or rollback."""
+        if self.running:
+            raise RuntimeError("cannot begin a transaction while the machine runs")
+        if self.logging:
+            raise RuntimeError("a transaction is already open: commit() or rollback() first")
+        self.txn += 1
         self.undo = []
         self.logging = True
+        self.remaining = self.budget_limit if budget is None else budget
+        self.marks = [self._mark()]
 
     def commit(self):
+        """Keep every write of the open transaction (a no-op when none is open)."""
+        if self.running:
+            raise RuntimeError("cannot commit while the machine runs")
         self.undo = []
+        self.marks = []
         self.logging = False
 
     def rollback(self):
-        """Undo every document write since begin(), newest first."""
-        cdef Record doc = self.doc
-        for slot, old in reversed(self.undo):
-            doc.f[slot] = old
-        self.undo = []
-        self.logging = False
+        """Undo the open transaction: every logged write newest first, the PRNG,
+        and the execution state begin() saw (a no-op when none is open)."""
+        if not self.logging:
+            return
+        base = self.marks[0]
+        try:
+            self.rollback_to(base)
+        finally:
+            self.undo = []
+            self.marks = []
+            self.logging = False
+
+    def savepoint(self):
+        """A mark of the open transaction to roll back to (the runtime takes one
+        at every await, spec/language.md section 8)."""
+        if not self.logging:
+            raise RuntimeError("savepoint() needs an open transaction")
+        if self.running:
+            raise RuntimeError("cannot take a savepoint while the machine runs")
+        mark = self._mark()
+        self.marks.append(mark)
+        return mark
+
+    def rollback_to(self, mark):
+        """Undo what was written after `mark`, restore the PRNG and put the
+        machine back as it was then: idle, or suspended at the same SUSPEND
+        with the same payload, locals and frames. The mark stays usable;
+        later marks are dropped."""
+        if self.running:
+            raise RuntimeError("cannot roll back while the machine runs")
+        if not self.logging or type(mark) is not Savepoint or mark.txn != self.txn:
+            raise ValueError("not a savepoint of the open transaction")
+        index = next((i for i, m in enumerate(self.marks) if m is mark), -1)
+        if index < 0:
+            raise ValueError("the savepoint was discarded by an earlier rollback")
+        del self.marks[index + 1:]
+        try:
+            _revert_to(self.undo, mark.log_length)
+        finally:
+            self.rng_state = mark.rng
+            cont = mark.cont
+            if cont is None:
+                self.reset()
+            else:
+                self._install(cont.frames, cont.ibank, cont.dbank, cont.obank)
+                self.suspended = True
+                self.payload = cont.payload
+
+    def _mark(self):
+        cont = None
+        if self.suspended:
+            state = self._export_frames()
+            cont = Continuation(state[0], state[1], state[2], state[3], self.payload,
+                                self.module_id)
+        return Savepoint(self.txn, len(self.undo), self.rng_state, cont)
+
+    def log_undo(self, entry):
+        """For host functions: append an undo entry (shapes in spec/bytecode.md
+        section 9; `(callable,)` runs the callable on rollback). Returns whether
+        it was logged (False outside a transaction, when nothing is kept)."""
+        if not self.logging:
+            return False
+        _check_entry(entry)
+        self.undo.append(entry)
+        self.undo.append(U_ENTRY)
+        return True
+
+    # The logged writes, for host functions (the same code the opcodes run).
+    def write_field(self, Record record, Py_ssize_t slot, value):
+        """record.f[slot] = value, logged."""
+        try:
+            _rset_logged(self.undo if self.logging else None, record, slot, value)
+        except _Fault as e:
+            raise IndexError(str(e)) from None
+
+    def list_append(self, list items, value):
+        _lpush_logged(self.undo if self.logging else None, items, value)
+
+    def list_set(self, list items, int64_t index, value):
+        try:
+            _lset_logged(self.undo if self.logging else None, items, index, value)
+        except _Fault as e:
+            raise IndexError(str(e)) from None
+
+    def map_put(self, dict d, key, value):
+        _mput_logged(self.undo if self.logging else None, d, key, value)
+
+    def map_delete(self, dict d, key):
+        """Remove `key` if present, logged; returns its value or None."""
+        return _mdel_logged(self.undo if self.logging else None, d, key)
 
     cdef int _fset(self, int slot, object value) except -1:
         cdef Record doc = self.doc
         if self.logging:
-            self.undo.append((slot, doc.f[slot]))
+            _log_field(self.undo, doc, slot)
         doc.f[slot] = value
         return 0
 
@@ -388,6 +510,10 @@ cdef class Machine:
         """The whole machine as CBOR bytes (see spec/bytecode.md, "Snapshots")."""
         if self.running:
             raise RuntimeError("cannot snapshot a running machine; suspend it first")
+        if self.logging:
+            # A snapshot is a committed state: the runtime takes one between
+            # transactions, and an open log may hold host callbacks.
+            raise RuntimeError("cannot snapshot inside a transaction: commit() or rollback() first")
         from .snapshot import encode_machine
         return encode_machine(self)
 
@@ -410,22 +536,26 @@ cdef class Machine:
             to = max(to, fr.obase + fn.no)
         return ti, td, to
 
-    def _export(self):
+    def _export_frames(self):
+        """(frames, live int bank bytes, live double bank bytes, live object registers)."""
         ti, td, to = self._tops()
+        return ([[self.frames[k].fid, self.frames[k].pc, self.frames[k].ibase,
+                  self.frames[k].dbase, self.frames[k].obase] for k in range(self.depth)],
+                (<char*>self.ibank)[:ti * 8], (<char*>self.dbank)[:td * 8], self.obank[:to])
+
+    def _export(self):
+        frames, ib, db, ob = self._export_frames()
         return {
-            "frames": [[self.frames[k].fid, self.frames[k].pc, self.frames[k].ibase,
-                        self.frames[k].dbase, self.frames[k].obase] for k in range(self.depth)],
-            "ibank": (<char*>self.ibank)[:ti * 8],
-            "dbank": (<char*>self.dbank)[:td * 8],
-            "obank": self.obank[:to],
+            "frames": frames,
+            "ibank": ib,
+            "dbank": db,
+            "obank": ob,
             "remaining": self.remaining,
             "budget_limit": self.budget_limit,
             "rng": list(self.rng_state),
             "suspended": bool(self.suspended),
             "payload": self.payload,
             "doc": self.doc,
-            "undo": [list(u) for u in self.undo],
-            "logging": bool(self.logging),
         }
 
     def _install(self, frames, ib_bytes, db_bytes, obank):
@@ -484,8 +614,6 @@ cdef class Machine:
         self.suspended = state["suspended"]
         self.payload = state["payload"]
         self.doc = state["doc"]
-        self.undo = [tuple(u) for u in state["undo"]]
-        self.logging = state["logging"]
 
     # ------------------------------------------------------- continuations
     def detach(self):
@@ -493,9 +621,8 @@ cdef class Machine:
         (plain data), leaving the machine idle for other calls."""
         if not self.suspended:
             raise RuntimeError("the machine is not suspended")
-        state = self._export()
-        cont = Continuation(state["frames"], state["ibank"], state["dbank"], state["obank"],
-                            self.payload, self.module_id)
+        frames, ib, db, ob = self._export_frames()
+        cont = Continuation(frames, ib, db, ob, self.payload, self.module_id)
         self.reset()
         return cont
 
@@ -508,7 +635,10 @@ cdef class Machine:
         self._install(cont.frames, cont.ibank, cont.dbank, cont.obank)
         self.suspended = True
         self.payload = cont.payload
-        self.remaining = self.budget_limit if budget is None else budget
+        if budget is not None:
+            self.remaining = budget
+        elif not self.logging:
+            self.remaining = self.budget_limit
         return self.resume(value)
 
     # ------------------------------------------------------------ host calls
@@ -1008,6 +1138,29 @@ cdef class Machine:
                     self._fset(ins >> POS_BX, dr[a])
                 elif op == OP_FSETO:
                     self._fset(ins >> POS_BX, obank[ob + a])
+                elif op == OP_RSETIL or op == OP_RSETDL or op == OP_RSETOL:
+                    val = _record(obank[ob + a])
+                    _field(<Record>val, b)
+                    if self.logging:
+                        _log_field(self.undo, <Record>val, b)
+                    if op == OP_RSETIL:
+                        (<Record>val).f[b] = ir[c]
+                    elif op == OP_RSETDL:
+                        (<Record>val).f[b] = dr[c]
+                    else:
+                        (<Record>val).f[b] = obank[ob + c]
+                elif op == OP_LPUSHL:
+                    _lpush_logged(self.undo if self.logging else None, _list(obank[ob + a]),
+                                  obank[ob + b])
+                elif op == OP_LSETL:
+                    _lset_logged(self.undo if self.logging else None, _list(obank[ob + a]), ir[b],
+                                 obank[ob + c])
+                elif op == OP_MPUTL:
+                    _mput_logged(self.undo if self.logging else None, _dict(obank[ob + a]),
+                                 obank[ob + b], obank[ob + c])
+                elif op == OP_MDELL:
+                    _mdel_logged(self.undo if self.logging else None, _dict(obank[ob + a]),
+                                 obank[ob + b])
                 else:
                     raise _Fault(f"unknown opcode {op}")
         except BaseException:

@@ -7,8 +7,9 @@ need at fixed slots whatever the document declares. Each entry is
 
     WHO       principal the running code acts for (@who); set per event
     NOW       the event's timestamp, ms since the epoch (Time reads only this)
-    LOG       undo log of the open transaction (list) or None (vm/undo.py)
-    TOUCHED   maps already saved in this transaction (id -> True)
+    EPOCH     the logging epoch: the runtime bumps it at every begin() and
+              savepoint, so host functions that log a change once per epoch
+              (vm/table.py: the inserts into one table) stay exact
     STATE     the state label the document is in ("" = none)
     NEXT      the pending transition's label ("" = none)
     NEXT_IN   its delay in seconds
@@ -18,14 +19,14 @@ need at fixed slots whatever the document declares. Each entry is
     SPACE     the document's space
     DEBUG     lines written by @debug in this event (list) or None (discarded)
     CONTEXT   the connection context of @static policies ({origin, ip})
+    INVOKING  states being run by `invoke` right now (name -> True)
 """
 from __future__ import annotations
 
 HIDDEN = [
     ("$who", "o", "?@?"),
     ("$now", "l", 0),
-    ("$log", "o", None),
-    ("$touched", "o", None),
+    ("$epoch", "l", 0),
     ("$state", "o", ""),
     ("$next", "o", ""),
     ("$next_in", "d", 0.0),
@@ -35,10 +36,11 @@ HIDDEN = [
     ("$space", "o", ""),
     ("$debug", "o", None),
     ("$context", "o", None),
+    ("$invoking", "o", {}),
 ]
 
-(WHO, NOW, LOG, TOUCHED, STATE, NEXT, NEXT_IN, DESTROY, ZONE, KEY, SPACE, DEBUG,
- CONTEXT) = range(len(HIDDEN))
+(WHO, NOW, EPOCH, STATE, NEXT, NEXT_IN, DESTROY, ZONE, KEY, SPACE, DEBUG,
+ CONTEXT, INVOKING) = range(len(HIDDEN))
 FIRST_FIELD = len(HIDDEN)
 
 # Principals are strings "agent@authority" (hashable map keys, scalar in snapshots).
@@ -54,6 +56,11 @@ DETACHED = 0
 
 def principal(agent: str, authority: str = "") -> str:
     return f"{agent}@{authority}"
+
+
+def as_principal(text: str) -> str:
+    """A principal from text: "agent@authority", or a bare agent (empty authority)."""
+    return text if "@" in text else f"{text}@"
 
 
 def agent_of(p: str) -> str:

@@ -49,5 +49,9 @@ class VMAbort(VMError):
     """The program executed `abort`: the transaction layer rolls back, nothing is wrong."""
 
 
+class VMBudgetExhausted(VMError):
+    """The transaction ran out of instruction budget: the runtime aborts it (rolls back)."""
+
+
 class SnapshotError(ValueError):
     """Snapshot bytes that cannot be restored (corrupt, other version, other module)."""

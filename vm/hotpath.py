@@ -28,8 +28,7 @@ def python_lines() -> list[tuple[int, int, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         for f in list(HERE.glob("*.pyx")) + list(HERE.glob("*.pxi")):
             shutil.copy(f, tmp)
-        cython = Path(sys.executable).with_name("cython")
-        cmd = [str(cython) if cython.exists() else "cython", "-a", "-3", "_machine.pyx"]
+        cmd = [sys.executable, "-m", "cython", "-a", "-3", "_machine.pyx"]
         for d in DIRECTIVES:
             cmd += ["-X", d]
         subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)

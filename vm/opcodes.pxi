@@ -130,6 +130,13 @@ cdef enum Opcode:
     OP_FSETI    = 115  # doc.f[Bx] := I[A] (logged)
     OP_FSETD    = 116  # doc.f[Bx] := D[A] (logged)
     OP_FSETO    = 117  # doc.f[Bx] := O[A] (logged)
+    OP_RSETIL   = 118  # O[A].f[B] := I[C] (logged)
+    OP_RSETDL   = 119  # O[A].f[B] := D[C] (logged)
+    OP_RSETOL   = 120  # O[A].f[B] := O[C] (logged)
+    OP_LPUSHL   = 121  # append O[B] to O[A] (logged)
+    OP_LSETL    = 122  # O[A][I[B]] := O[C] (error when out of range; logged)
+    OP_MPUTL    = 123  # O[A][O[B]] := O[C] (logged)
+    OP_MDELL    = 124  # remove O[B] from O[A] (if present; logged)
 
 cdef enum:
-    NUM_OPCODES = 118
+    NUM_OPCODES = 125

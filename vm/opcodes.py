@@ -269,6 +269,16 @@ _op("FGETO",    "ABx",  "o fld",      "WD",  "O[A] := doc.f[Bx]")
 _op("FSETI",    "ABx",  "i fld",      "D",   "doc.f[Bx] := I[A] (logged)")
 _op("FSETD",    "ABx",  "d fld",      "D",   "doc.f[Bx] := D[A] (logged)")
 _op("FSETO",    "ABx",  "o fld",      "D",   "doc.f[Bx] := O[A] (logged)")
+# logged writes into containers that may be document state: while a
+# transaction is open each pushes its undo entry (spec/bytecode.md section 9)
+# before writing; the plain forms above are for containers still being built
+_op("RSETIL",   "ABC",  "o fld i",    "RD",  "O[A].f[B] := I[C] (logged)")
+_op("RSETDL",   "ABC",  "o fld d",    "RD",  "O[A].f[B] := D[C] (logged)")
+_op("RSETOL",   "ABC",  "o fld o",    "RD",  "O[A].f[B] := O[C] (logged)")
+_op("LPUSHL",   "ABC",  "o o _",      "RD",  "append O[B] to O[A] (logged)")
+_op("LSETL",    "ABC",  "o i o",      "RD",  "O[A][I[B]] := O[C] (error when out of range; logged)")
+_op("MPUTL",    "ABC",  "o o o",      "RD",  "O[A][O[B]] := O[C] (logged)")
+_op("MDELL",    "ABC",  "o o _",      "RD",  "remove O[B] from O[A] (if present; logged)")
 
 BY_NAME: dict[str, OpInfo] = {o.name: o for o in OPS}
 assert len(OPS) <= 1 << SIZE_OP, "opcode space exhausted"

@@ -17,7 +17,7 @@ import cbor2
 from .errors import SnapshotError
 
 SNAPSHOT_FORMAT = "advm-machine"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: no undo log (snapshots are taken between transactions)
 TAG_REF = 40100
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
@@ -161,8 +161,6 @@ def encode_machine(machine) -> bytes:
         "suspended": state["suspended"],
         "payload": heap.value(state["payload"]),
         "doc": heap.value(state["doc"]),
-        "undo": [[slot, heap.value(old)] for slot, old in state["undo"]],
-        "logging": state["logging"],
     }
     body["heap"] = heap.bodies
     return cbor2.dumps(body)
@@ -195,8 +193,6 @@ def decode_machine(cls, module, data: bytes, host=None):
             "suspended": body["suspended"],
             "payload": loader.value(body["payload"]),
             "doc": loader.value(body["doc"]),
-            "undo": [[slot, loader.value(old)] for slot, old in body["undo"]],
-            "logging": body["logging"],
         }
         machine = cls(module, host=host, max_depth=body["max_depth"])
         machine._import(state)

@@ -30,9 +30,9 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from . import table as _table
-from . import undo as _undo
-from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DEVELOPER_AUTHORITY, KEY, NOW, SPACE,
-                       ZONE, agent_of, authority_of)
+from ._machine import Record
+from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
+                       OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
 from .host import HostFunction, core_library
 
 
@@ -113,7 +113,7 @@ def _set_zone(m, name: str) -> bool:
         ZoneInfo(name)
     except Exception:
         return False
-    _undo.record_set(m.doc, m.doc, ZONE, name)
+    m.write_field(m.doc, ZONE, name)
     return True
 
 
@@ -245,26 +245,16 @@ def shuffle(m, xs: list) -> list:
 
 # ---------------------------------------------------------------- maps and values
 
-def _map_remove(m, d: dict, key):
-    if key not in d:
-        return None
-    _undo.touch_map(m.doc, d)
-    return d.pop(key)
-
-
 def _map_clear(m, d: dict) -> None:
     if d:
-        _undo.touch_map(m.doc, d)
+        items = list(d.items())
+
+        def restore():
+            d.clear()
+            d.update(items)
+
+        m.log_undo((restore,))
         d.clear()
-
-
-def map_put(m, d: dict, key, value) -> None:
-    _undo.touch_map(m.doc, d)
-    d[key] = value
-
-
-def _record_set(m, record, slot: int, value) -> None:
-    _undo.record_set(m.doc, record, slot, value)
 
 
 def values_equal(a, b) -> bool:
@@ -291,6 +281,35 @@ def values_equal(a, b) -> bool:
     return a == b
 
 
+def copy_value(m, v):
+    """A deep copy for storing a value into document state: records and
+    messages are values there, never aliases of a row or of another field.
+    A copied row is detached (its owner slot reset); tables are not copied."""
+    layouts = m.module.records
+
+    def cp(x):
+        t = type(x)
+        if t is list:
+            return [cp(y) for y in x]
+        if t is dict:
+            return {k: cp(y) for k, y in x.items()}
+        if t is Record:
+            lay = layouts[x.layout]
+            if lay.name == _table.TABLE_LAYOUT_NAME:
+                return x
+            f = list(x.f)
+            n = len(f) - 1 if lay.fields and lay.fields[-1] == OWNER_FIELD else len(f)
+            for i in range(n):
+                if type(f[i]) in (list, dict, Record):
+                    f[i] = cp(f[i])
+            if n < len(f):
+                f[n] = DETACHED
+            return Record(x.layout, f)
+        return x
+
+    return cp(v)
+
+
 def _debug(m, line: str) -> None:
     sink = m.doc.f[DEBUG] if m.doc is not None else None
     if sink is not None:
@@ -298,7 +317,7 @@ def _debug(m, line: str) -> None:
 
 
 def _destroy(m) -> None:
-    _undo.record_set(m.doc, m.doc, DESTROY, True)
+    m.write_field(m.doc, DESTROY, True)
 
 
 def ask(spec, who: str, options, n: int) -> dict:
@@ -390,7 +409,6 @@ IMPLS: dict[str, tuple] = {
     "sequence.average/0": (_average, False),
     "sequence.min/0": (_min, False),
     "sequence.max/0": (_max, False),
-    "map.remove/1": (_map_remove, True),
     "map.clear/0": (_map_clear, True),
     "table.delete/0": (_table.delete_all, True),
     "record.delete/0": (_table.delete_row, True),
@@ -401,14 +419,13 @@ IMPLS: dict[str, tuple] = {
     "table.by_id": (_table.by_id, False),
     "table.lookup": (_table.lookup, False),
     "table.set_indexed": (_table.set_indexed, True),
-    "rec.set": (_record_set, True),
-    "map.put": (map_put, True),
     "seq.project": (project, False),
     "seq.order": (order_by, False),
     "seq.limit": (limit, False),
     "seq.offset": (offset, False),
     "seq.shuffle": (shuffle, True),
     "value.eq": (values_equal, False),
+    "value.copy": (copy_value, True),
     "debug": (_debug, True),
     "ask": (ask, False),
     "text.agent": (agent_of, False),
@@ -444,7 +461,9 @@ def _make(name: str) -> HostFunction:
         fn, wants = _SUMS[result], False
     else:
         fn, wants = IMPLS[base]
-    wrap = _WRAP.get(result)
+    # Library rows may compute outside the declared range (Math.abs of the
+    # smallest int); runtime helpers return exact kinds and skip the wrapper.
+    wrap = _WRAP.get(result) if "/" in base else None
     if wrap is not None:
         inner = fn
 

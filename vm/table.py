@@ -3,40 +3,41 @@
 A table is itself a machine Record (layout "$table", see TABLE_FIELDS) so that
 machine snapshots carry it like any other value:
 
-    next_id   the id the next inserted row gets (ids start at 1, never reused)
-    rows      dict id -> row Record, in increasing id order
-    index     dict slot -> dict key -> dict id -> True, for the record's `index` hints
-    id_slot   the row layout's `id` slot
-    owner_slot the row layout's hidden owner slot (see vm/docslots.py)
+    next_id    the id the next inserted row gets (ids start at 1, never reused)
+    rows       dict id -> row Record, in increasing id order (see `dirty`)
+    index      dict slot -> dict key -> dict id -> True, for the record's `index` hints
+    id_slot    the row layout's `id` slot
+    owner_slot the row layout's hidden owner slot (vm/docslots.py)
+    epoch      the logging epoch of this table's last logged insert
+    dirty      True when an undone delete put a row back out of id order
 
 A row knows its table through its owner slot, which is how `row.delete()` and
-writes to indexed fields find the table. Every change is appended to the undo
-log (vm/undo.py) so an aborted transaction leaves the table exactly as before:
-the order of rows is restored by re-sorting on id after deletes are undone.
+writes to indexed fields find the table. Every change is undo-logged in the
+machine (`Machine.log_undo` with a callable entry) so an aborted transaction
+leaves the table as it was. Inserts log once per epoch (docslots.EPOCH): ids
+only grow, so the rows inserted since are exactly those from the first id the
+epoch handed out. A delete undone puts its row back at the end of `rows` and
+marks the table dirty; the next read restores id order.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from ._machine import Record
-from .docslots import DETACHED, LOG
+from .docslots import DETACHED, EPOCH
 
 TABLE_LAYOUT_NAME = "$table"
-TABLE_FIELDS = ["next_id", "rows", "index", "id_slot", "owner_slot"]
-TABLE_KINDS = "ioo" + "ii"
-TABLE_DEFAULTS = [1, {}, {}, 0, 0]
-NEXT, ROWS, INDEX, ID_SLOT, OWNER_SLOT = range(5)
-
-
-def _log(m, entry) -> None:
-    doc = m.doc if m is not None else None
-    log = doc.f[LOG] if doc is not None else None
-    if log is not None:
-        log.append(entry)
+TABLE_FIELDS = ["next_id", "rows", "index", "id_slot", "owner_slot", "epoch", "dirty"]
+TABLE_KINDS = "iooiilb"
+TABLE_DEFAULTS = [1, {}, {}, 0, 0, -1, False]
+NEXT, ROWS, INDEX, ID_SLOT, OWNER_SLOT, TAG, DIRTY = range(7)
 
 
 def new(spec) -> Record:
     """A fresh empty table. `spec` is [layout, id_slot, owner_slot, [indexed slots]]."""
     layout, id_slot, owner_slot, indexed = spec
-    return Record(int(layout), [1, {}, {int(s): {} for s in indexed}, int(id_slot), int(owner_slot)])
+    return Record(int(layout), [1, {}, {int(s): {} for s in indexed}, int(id_slot), int(owner_slot), -1,
+                                False])
 
 
 def owner_of(row: Record):
@@ -62,17 +63,58 @@ def _index_remove(t: Record, row: Record) -> None:
                 del buckets[row.f[slot]]
 
 
+def _ordered(t: Record) -> dict:
+    """The rows dict in id order (after an undone delete put one back late)."""
+    rows = t.f[ROWS]
+    if t.f[DIRTY]:
+        items = sorted(rows.items())
+        rows.clear()
+        rows.update(items)
+        t.f[DIRTY] = False
+    return rows
+
+
+# ------------------------------------------------------------------ undo entries
+
+def _undo_inserts(t: Record, first: int) -> None:
+    rows = t.f[ROWS]
+    for rid in [k for k in rows if k >= first]:
+        row = rows.pop(rid)
+        if t.f[INDEX]:
+            _index_remove(t, row)
+        row.f[t.f[OWNER_SLOT]] = DETACHED
+    t.f[NEXT] = first
+
+
+def _undo_delete(t: Record, row: Record) -> None:
+    rows = t.f[ROWS]
+    rid = row.f[t.f[ID_SLOT]]
+    if rows and rid < next(reversed(rows)):
+        t.f[DIRTY] = True
+    rows[rid] = row
+    row.f[t.f[OWNER_SLOT]] = t
+    if t.f[INDEX]:
+        _index_add(t, row)
+
+
 # ------------------------------------------------------------------ changes
 
 def insert(m, t: Record, row: Record) -> int:
     """Add a detached row; returns its new id."""
-    rid = t.f[NEXT]
-    _log(m, ["ins", t, row, rid])
-    t.f[NEXT] = rid + 1
-    row.f[t.f[ID_SLOT]] = rid
-    row.f[t.f[OWNER_SLOT]] = t
-    t.f[ROWS][rid] = row
-    if t.f[INDEX]:
+    tf = t.f
+    rid = tf[NEXT]
+    if m.in_transaction:
+        epoch = m.doc.f[EPOCH] if m.doc is not None else 0
+        # Epoch 0 means nobody keeps epochs: log every insert to stay exact.
+        if epoch == 0 or tf[TAG] != epoch:
+            tf[TAG] = epoch
+            m.log_undo((partial(_undo_inserts, t, rid),))
+    tf[NEXT] = rid + 1
+    rf = row.f
+    rf[tf[ID_SLOT]] = rid
+    rf[tf[OWNER_SLOT]] = t
+    tf[ROWS][rid] = row
+    if tf[INDEX]:
         _index_add(t, row)
     return rid
 
@@ -81,7 +123,7 @@ def delete_row(m, row: Record) -> None:
     t = owner_of(row)
     if t is None:
         return
-    _log(m, ["del", t, row])
+    m.log_undo((partial(_undo_delete, t, row),))
     del t.f[ROWS][row.f[t.f[ID_SLOT]]]
     if t.f[INDEX]:
         _index_remove(t, row)
@@ -94,13 +136,13 @@ def delete_rows(m, rows: list) -> None:
 
 
 def delete_all(m, t: Record) -> None:
-    for row in list(t.f[ROWS].values()):
+    for row in list(_ordered(t).values()):
         delete_row(m, row)
 
 
 def set_indexed(m, row: Record, slot: int, value) -> None:
     """Write a field the row's table indexes, keeping the index right."""
-    _log(m, ["iset", row, slot, row.f[slot]])
+    m.log_undo((partial(restore_field, row, slot, row.f[slot]),))
     restore_field(row, slot, value)
 
 
@@ -114,39 +156,6 @@ def restore_field(row: Record, slot: int, value) -> None:
         row.f[slot] = value
 
 
-def undo(entry):
-    """Reverse one table entry of the undo log; returns a table whose row order
-    must be restored (after deletes come back), else None."""
-    kind = entry[0]
-    if kind == "ins":
-        _, t, row, rid = entry
-        t.f[ROWS].pop(rid, None)
-        if t.f[INDEX]:
-            _index_remove(t, row)
-        t.f[NEXT] = rid
-        row.f[t.f[OWNER_SLOT]] = DETACHED
-        return None
-    if kind == "del":
-        _, t, row = entry
-        row.f[t.f[OWNER_SLOT]] = t
-        t.f[ROWS][row.f[t.f[ID_SLOT]]] = row
-        if t.f[INDEX]:
-            _index_add(t, row)
-        return t
-    if kind == "iset":
-        _, row, slot, old = entry
-        restore_field(row, slot, old)
-        return None
-    raise ValueError(f"unknown undo entry {kind!r}")
-
-
-def resort(t: Record) -> None:
-    rows = t.f[ROWS]
-    items = sorted(rows.items())
-    rows.clear()
-    rows.update(items)
-
-
 # ------------------------------------------------------------------ reads
 
 def size(t: Record) -> int:
@@ -154,7 +163,7 @@ def size(t: Record) -> int:
 
 
 def rows(t: Record) -> list:
-    return list(t.f[ROWS].values())
+    return list(_ordered(t).values())
 
 
 def by_id(t: Record, rid: int) -> list:
@@ -166,7 +175,7 @@ def lookup(t: Record, slot: int, key) -> list:
     """Rows whose indexed field `slot` equals `key`, in id order."""
     buckets = t.f[INDEX].get(slot)
     if buckets is None:  # not indexed: a scan gives the same answer
-        return [r for r in t.f[ROWS].values() if r.f[slot] == key]
+        return [r for r in _ordered(t).values() if r.f[slot] == key]
     bucket = buckets.get(key)
     if not bucket:
         return []

@@ -311,6 +311,23 @@ CASES = {
     "FSETI": [program("i", "i", _seq(("FSETI", 0, 0), ("FGETI", 1, 0), ("IRET", 1)), (8,), 8, records=DOC, document="Doc")],
     "FSETD": [program("d", "d", _seq(("FSETD", 0, 1), ("FGETD", 1, 1), ("DRET", 1)), (0.5,), 0.5, records=DOC, document="Doc")],
     "FSETO": [program("o", "o", _seq(("FSETO", 0, 2), ("FGETO", 1, 2), ("ORET", 1)), ("yo",), "yo", records=DOC, document="Doc")],
+    # The logged forms write exactly like the plain ones; what they log is
+    # tested per opcode in test_transactions.py.
+    "RSETIL": [program("oi", "o", _seq(("RSETIL", 0, 0, 0), ("ORET", 0)), (Record(0, [7, 1.5, []]), 3), "RECORD x=3", records=POINT),
+               program("oi", "o", _seq(("RSETIL", 0, 9, 0), ("ORET", 0)), (Record(0, [7, 1.5, []]), 3),
+                       Raises(VMError, "no field slot 9"), records=POINT),
+               program("oi", "o", _seq(("RSETIL", 0, 0, 0), ("ORET", 0)), ([], 3), Raises(VMError, "expected a record"))],
+    "RSETDL": [program("od", "o", _seq(("RSETDL", 0, 1, 0), ("ORET", 0)), (Record(0, [7, 1.5, []]), -0.25), "RECORD y=-0.25", records=POINT)],
+    "RSETOL": [program("oo", "o", _seq(("RSETOL", 0, 2, 1), ("ORET", 0)), (Record(0, [7, 1.5, []]), ["q"]), "RECORD tags=['q']", records=POINT)],
+    "LPUSHL": [program("oo", "o", _seq(("LPUSHL", 0, 1), ("LPUSHL", 0, 1), ("ORET", 0)), (["a"], "b"), ["a", "b", "b"]),
+               program("oo", "o", _seq(("LPUSHL", 0, 1), ("ORET", 0)), ({}, "b"), Raises(VMError, "expected a list"))],
+    "LSETL": [program("oio", "o", _seq(("LSETL", 0, 0, 1), ("ORET", 0)), (["a", "b"], 1, "z"), ["a", "z"]),
+              program("oio", "o", _seq(("LSETL", 0, 0, 1), ("ORET", 0)), (["a"], -1, "z"),
+                      Raises(VMError, "list index -1 out of range"))],
+    "MPUTL": [program("ooo", "o", _seq(("MPUTL", 0, 1, 2), ("ORET", 0)), ({"a": 1}, "b", 2), {"a": 1, "b": 2}),
+              program("ooo", "o", _seq(("MPUTL", 0, 1, 2), ("ORET", 0)), ({"a": 1}, "a", None), {"a": None}),
+              program("ooo", "o", _seq(("MPUTL", 0, 1, 2), ("ORET", 0)), ([], "a", 1), Raises(VMError, "expected a map"))],
+    "MDELL": [program("oo", "o", _seq(("MDELL", 0, 1), ("MDELL", 0, 1), ("ORET", 0)), ({"a": 1, "b": 2}, "a"), {"b": 2})],
 }
 
 

@@ -56,7 +56,7 @@ def nested_module():
     return m.assemble()
 
 
-def run_through(machine, answer):
+def run_through(machine):
     got = machine.call("walk", 4, 1.5, "s")
     assert isinstance(got, Suspended)
     return got, machine
@@ -65,11 +65,11 @@ def run_through(machine, answer):
 def test_snapshot_resume_in_process_matches_uninterrupted():
     module = nested_module()
     a = Machine(module)
-    first, _ = run_through(a, "go")
+    first, _ = run_through(a)
     assert first.payload == "s4321"
     expected = a.resume("!")
     b = Machine(module)
-    run_through(b, "go")
+    run_through(b)
     data = b.snapshot()
     c = Machine.from_snapshot(module, data)
     assert c.suspended and c.depth == 5
@@ -82,12 +82,12 @@ def test_snapshot_resume_in_process_matches_uninterrupted():
 def test_snapshot_resumes_in_a_fresh_process(tmp_path):
     module = nested_module()
     reference = Machine(module)
-    run_through(reference, "go")
+    run_through(reference)
     expected = reference.resume("!")
 
     m = Machine(module, seed=99)
     m.rng_next()
-    run_through(m, "go")
+    run_through(m)
     module.write(tmp_path / "walk.advc")
     (tmp_path / "walk.snap").write_bytes(m.snapshot())
     script = textwrap.dedent(f"""
@@ -114,7 +114,7 @@ def test_shared_and_cyclic_objects_survive():
     r = Record(0, [1, 2.0, shared])
     shared.append(r)  # a cycle: the list holds the record that holds the list
     m.doc = {"a": shared, "b": shared, "r": r}
-    run_through(m, "go")
+    run_through(m)
     c = Machine.from_snapshot(module, m.snapshot())
     doc = c.doc
     assert doc["a"] is doc["b"]
@@ -135,7 +135,7 @@ def test_idle_machine_snapshot_keeps_rng_and_budget():
 def test_snapshot_refuses_other_modules_and_corruption():
     module = nested_module()
     m = Machine(module)
-    run_through(m, "go")
+    run_through(m)
     data = m.snapshot()
     other = ModuleAsm("other.adb")
     g = other.function("walk", "ido", "o")
@@ -210,7 +210,7 @@ def test_tampered_snapshots_are_refused(tamper, message):
 
     module = nested_module()
     m = Machine(module)
-    run_through(m, "go")
+    run_through(m)
     body = cbor2.loads(m.snapshot())
     tamper(body)
     with pytest.raises(SnapshotError, match=message):

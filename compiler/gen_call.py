@@ -1,0 +1,184 @@
+"""Calls -> instructions (a mixin of codegen.FuncGen): functions, procedures,
+record methods, channel asks and the standard library. Library rows that are
+one or two instructions (size, has, getOrDefaultTo, length, await...) are
+compiled inline (INLINE); the others are host functions (vm/stdlib.py) named
+by row key and argument kinds."""
+from __future__ import annotations
+
+from . import ast
+from . import library as L
+from . import types as T
+from .docinfo import Ref
+from .gen_expr import K, mod_by_constant
+from .gen_types import kind_of
+
+
+class CallGen:
+    # ================================================================ calls
+
+    def g_Call(self, e: ast.Call, dst):
+        ref = e.ref
+        if isinstance(ref, L.LibEntry):
+            return self.library_call(e, ref, dst)
+        kind = ref.kind
+        if kind in ("function", "procedure"):
+            fn = ref.target
+            return self.call(self.mod.function_fn(fn.name), list(e.args), [t for _, t in fn.params],
+                             fn.returns, dst)
+        if kind == "method":
+            fn = ref.target
+            rt = T.RecordType(ref.owner)
+            if isinstance(e.func, ast.FieldAccess):
+                recv = self.expr(e.func.obj)
+            else:
+                recv = self.row_for(ref.owner)
+            r = self.call(self.mod.method_fn(ref.owner, fn.name), [(recv, rt)] + list(e.args),
+                          [rt] + [t for _, t in fn.params], fn.returns, dst)
+            self.free(recv)
+            return r
+        if kind == "channel_op":
+            return self.channel_ask(e, ref, dst)
+        raise self.error(f"internal: call of {kind}")
+
+    def channel_ask(self, e: ast.Call, ref: Ref, dst):
+        ch = ref.target
+        spec = [ch.name, ref.name]
+        who = e.args[0]
+        options = e.args[1] if len(e.args) > 1 else None
+        limit = e.args[2] if len(e.args) > 2 else None
+        el = T.ArrayType(ch.message)
+        args = [K(spec, T.DYNAMIC), who, options if options is not None else K(None, el),
+                limit if limit is not None else K(1, T.INT)]
+        return self.host("ask", args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
+
+    def library_call(self, e: ast.Call, entry: L.LibEntry, dst):
+        key = entry.key
+        if entry.owner in L.NAMESPACES:
+            recv_t, recv, bindings = None, None, {}
+        else:
+            recv = e.func.obj
+            recv_t = recv.ty
+            bindings = next((b for r, b in L.methods_of(recv_t, entry.name) if r is entry), {})
+        inline = INLINE.get(key)
+        if inline is not None:
+            return getattr(self, inline)(e, recv, bindings, dst)
+        ptypes = [L.parse_type(p, bindings) for p in entry.params]
+        result = L.parse_type(entry.result, bindings)
+        args = list(e.args)
+        if recv is not None:
+            ptypes = [recv_t] + ptypes
+            args = [recv] + args
+        if key == "sequence.sum/0":
+            result = bindings["T"]
+        return self.host(key, args, ptypes, result, dst)
+
+    # ---------------------------------------------------------------- inline library rows
+
+    def lib_has(self, e, recv, b, dst):
+        m = self.expr(recv)
+        out = self.scratch(dst, "i")
+        done = self.label()
+        self.emit("ILOADI", out.n, 1)
+        self.emit("NULLJ", m.n, 0, done)
+        self.emit("ILOADI", out.n, 0)
+        self.mark(done)
+        self.free(m)
+        return self.finish(dst, out)
+
+    def lib_get_or_default(self, e, recv, b, dst):
+        t = b["T"]
+        if mod_by_constant(recv):  # always full: the default is never used
+            return self.expr_as(recv, t, dst)
+        m = self.expr(recv)
+        out = self.scratch(dst, t)
+        empty, done = self.label(), self.label()
+        self.emit("NULLJ", m.n, 1, empty)
+        self.unbox(m, t, out)
+        self.emit("JMP", done)
+        self.mark(empty)
+        self.expr_as(e.args[0], t, out)
+        self.mark(done)
+        self.free(m)
+        return self.finish(dst, out)
+
+    def lib_maybe_delete(self, e, recv, b, dst):
+        lv = self.lvalue(recv)
+        empty = self.temp("o")
+        self.emit("ONULL", empty.n)
+        lv.write(self, empty)
+        self.free(empty)
+        lv.release(self)
+        return None
+
+    def lib_len(self, op):
+        def gen(e, recv, b, dst):
+            r = self.expr(recv)
+            out = self.target(dst, "i")
+            self.emit(op, out.n, r.n)
+            self.free(r)
+            return out
+        return gen
+
+    def lib_seq_size(self, e, recv, b, dst):
+        return self.lib_len("LLEN")(e, recv, b, dst)
+
+    def lib_map_size(self, e, recv, b, dst):
+        return self.lib_len("MLEN")(e, recv, b, dst)
+
+    def lib_str_length(self, e, recv, b, dst):
+        return self.lib_len("SLEN")(e, recv, b, dst)
+
+    def lib_table_size(self, e, recv, b, dst):
+        from ..vm.table import ROWS
+
+        t = self.expr(recv)
+        rows = self.temp("o")
+        self.emit("RGETO", rows.n, t.n, ROWS)
+        out = self.target(dst, "i")
+        self.emit("MLEN", out.n, rows.n)
+        self.free(t, rows)
+        return out
+
+    def lib_map_has(self, e, recv, b, dst):
+        m = self.expr(recv)
+        k = self.boxed(e.args[0], b["K"])
+        out = self.target(dst, "i")
+        self.emit("MHAS", out.n, m.n, k.n)
+        self.free(m, k)
+        return out
+
+    def lib_map_remove(self, e, recv, b, dst):
+        m = self.expr(recv)
+        k = self.boxed(e.args[0], b["K"])
+        out = self.target(dst, "o")
+        self.emit("MGET", out.n, m.n, k.n)
+        self.emit("MDELL", m.n, k.n)
+        self.free(m, k)
+        return out
+
+    def lib_await(self, e, recv, b, dst):
+        fut = self.expr(recv)
+        got = self.scratch(None, "o")
+        self.emit("SUSPEND", got.n, fut.n)
+        self.free(fut)
+        t = b["T"]
+        if kind_of(t) == "o":
+            return self.finish(dst, got)
+        out = self.target(dst, t)
+        self.unbox(got, t, out)
+        self.free(got)
+        return out
+
+
+INLINE = {
+    "maybe.has/0": "lib_has",
+    "maybe.getOrDefaultTo/1": "lib_get_or_default",
+    "maybe.delete/0": "lib_maybe_delete",
+    "sequence.size/0": "lib_seq_size",
+    "map.size/0": "lib_map_size",
+    "map.has/1": "lib_map_has",
+    "map.remove/1": "lib_map_remove",
+    "string.length/0": "lib_str_length",
+    "table.size/0": "lib_table_size",
+    "future.await/0": "lib_await",
+}

@@ -1,0 +1,206 @@
+"""Structured values -> instructions (a mixin of codegen.FuncGen): field
+access and projection, indexing, records and messages being built (anonymous
+objects, @convert, ingestion copies), array literals, maybes, and the loop
+that maps one list to another."""
+from __future__ import annotations
+
+from . import ast
+from . import types as T
+from .gen_expr import RGET, RSET, K
+from .gen_types import kind_of
+from .regalloc import Reg
+
+
+class DataGen:
+    # ================================================================ members
+
+    def g_FieldAccess(self, e: ast.FieldAccess, dst):
+        ot = e.obj.ty
+        if isinstance(ot, (T.RecordType, T.MessageType)):
+            s = self.info.struct(ot.name)
+            obj = self.expr(e.obj)
+            if e.name in s.fields:
+                out = self.target(dst, e.ty)
+                self.emit(RGET[out.bank], out.n, obj.n, self.mod.field_slot(ot.name, e.name))
+                self.free(obj)
+                return out
+            fn = self.mod.record_formula_fn(ot.name, e.name)
+            r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
+            self.free(obj)
+            return r
+        if T.is_sequence(ot):
+            el = T.element_of(ot)
+            s = self.info.struct(el.name)
+            if e.name in s.fields:
+                return self.host("seq.project", [e.obj, K(self.mod.field_slot(el.name, e.name), T.INT)],
+                                 [ot, T.INT], e.ty, dst)
+            fn = self.mod.record_formula_fn(el.name, e.name)
+            return self.map_sequence(self.expr(e.obj),
+                                     lambda r, d: self.call(fn, [(r, el)], [el], e.ty.element, d),
+                                     e.ty.element, dst, src_type=ot)
+        if ot == T.CONTEXT:
+            obj = self.expr(e.obj)
+            key = self.temp("o")
+            self.emit("OLOADK", key.n, e.name)
+            out = self.target(dst, "o")
+            self.emit("MGET", out.n, obj.n, key.n)
+            self.free(obj, key)
+            return out
+        raise self.error(f"internal: field access on {ot}")
+
+    def g_Index(self, e: ast.Index, dst):
+        ot = e.obj.ty
+        obj = self.expr(e.obj)
+        if T.is_sequence(ot):
+            i = self.expr_as(e.index, T.INT)
+            out = self.target(dst, "o")
+            self.emit("LGET", out.n, obj.n, i.n)
+            self.free(obj, i)
+            return out
+        key = self.boxed(e.index, ot.key)
+        out = self.target(dst, "o")
+        self.emit("MGET", out.n, obj.n, key.n)
+        self.free(obj, key)
+        return out
+
+    def boxed(self, e: ast.Expr, t: T.Type) -> Reg:
+        """The value of `e` as type `t`, in the object bank (map keys, list items)."""
+        if kind_of(t) == "o":
+            return self.expr_as(e, t)
+        r = self.expr_as(e, t)
+        out = self.temp("o")
+        self.box(r, t, out)
+        self.free(r)
+        return out
+
+    def map_sequence(self, src: Reg, each, el_type: T.Type, dst, src_type=None):
+        """A new list made of `each(item_reg, out_reg)` for every item of list `src`
+        (items are taken as objects: records, messages, anonymous objects)."""
+        out = self.scratch(dst, "o")
+        self.emit("LNEW", out.n)
+        n, i = self.temp("i"), self.temp("i")
+        item = self.temp("o")
+        top, done = self.label(), self.label()
+        self.emit("LLEN", n.n, src.n)
+        self.emit("ILOADI", i.n, 0)
+        self.emit("ILEJK", n.n, 0, 1, done)
+        self.mark(top)
+        self.emit("LGET", item.n, src.n, i.n)
+        val = self.temp(el_type)
+        each(item, val)
+        if kind_of(el_type) != "o":
+            b = self.temp("o")
+            self.box(val, el_type, b)
+            self.emit("LPUSH", out.n, b.n)
+            self.free(b)
+        else:
+            self.emit("LPUSH", out.n, val.n)
+        self.free(val)
+        self.emit("IFORLT", i.n, n.n, 1, top)
+        self.mark(done)
+        self.free(n, i, item, src)
+        return self.finish(dst, out)
+
+    # ================================================================ constructors
+
+    def new_struct(self, name: str, out: Reg) -> Reg:
+        ctor = self.mod.constructor(name)
+        if ctor is not None:
+            return self.call(ctor, [], [], T.MessageType(name), out)
+        self.emit("RNEW", out.n, self.mod.layout_name(name))
+        return out
+
+    def set_fresh(self, obj: Reg, struct: str, field: str, value: ast.Expr | tuple) -> None:
+        """Initialise a field of a record or message being built (not yet shared,
+        so not logged)."""
+        s = self.info.struct(struct)
+        ft = s.fields[field].type
+        slot = self.mod.field_slot(struct, field)
+        if isinstance(value, tuple):
+            src, st = value
+            r = self.temp(ft)
+            self.convert(src, st, ft, r)
+        else:
+            r = self.expr_as(value, ft)
+        self.emit(RSET[r.bank], obj.n, slot, r.n)
+        self.free(r)
+
+    def g_AnonObject(self, e: ast.AnonObject, dst):
+        t = e.ty
+        out = self.scratch(dst, "o")
+        if isinstance(t, (T.RecordType, T.MessageType)):
+            self.new_struct(t.name, out)
+            for af in e.fields:
+                self.set_fresh(out, t.name, af.name, af.value)
+            return self.finish(dst, out)
+        self.emit("MNEW", out.n)
+        key = self.temp("o")
+        for af in e.fields:
+            v = self.boxed(af.value, af.value.ty)
+            self.emit("OLOADK", key.n, af.name)
+            self.emit("MPUT", out.n, key.n, v.n)
+            self.free(v)
+        self.free(key)
+        return self.finish(dst, out)
+
+    def anon_to_struct(self, src: Reg, st: T.AnonType, dt: T.Type, dst: Reg) -> Reg:
+        out = self.scratch(dst, "o")
+        self.new_struct(dt.name, out)
+        key = self.temp("o")
+        box = self.temp("o")
+        for name, ft in st.fields:
+            self.emit("OLOADK", key.n, name)
+            self.emit("MGET", box.n, src.n, key.n)
+            v = self.temp(ft)
+            self.unbox(box, ft, v)
+            self.set_fresh(out, dt.name, name, (v, ft))
+            self.free(v)
+        self.free(key, box)
+        return self.finish(dst, out)
+
+    def copy_struct(self, src: Reg, st: T.Type, dt: T.Type, dst: Reg, skip_id: bool = False) -> Reg:
+        """A new `dt` with the fields of `src` (a record, message or anonymous
+        object) that `dt` has, converted (ingestion, @convert)."""
+        if isinstance(st, T.AnonType):
+            return self.anon_to_struct(src, st, dt, dst)
+        out = self.scratch(dst, "o")
+        self.new_struct(dt.name, out)
+        ss, ds = self.info.struct(st.name), self.info.struct(dt.name)
+        for name, f in ss.fields.items():
+            if name not in ds.fields or (skip_id and name == "id"):
+                continue
+            v = self.temp(f.type)
+            self.emit(RGET[v.bank], v.n, src.n, self.mod.field_slot(st.name, name))
+            self.set_fresh(out, dt.name, name, (v, f.type))
+            self.free(v)
+        return self.finish(dst, out)
+
+    def g_ArrayLit(self, e: ast.ArrayLit, dst):
+        el = T.element_of(e.ty)
+        out = self.scratch(dst, "o")
+        self.emit("LNEW", out.n)
+        for item in e.items:
+            v = self.boxed(item, el)
+            self.emit("LPUSH", out.n, v.n)
+            self.free(v)
+        return self.finish(dst, out)
+
+    def g_MaybeOf(self, e: ast.MaybeOf, dst):
+        if e.value is None:
+            out = self.target(dst, "o")
+            self.emit("ONULL", out.n)
+            return out
+        return self.expr_as(e.value, e.ty, dst)
+
+    def g_Convert(self, e: ast.Convert, dst):
+        st, dt = e.value.ty, e.ty
+        if isinstance(dt, T.ArrayType):
+            el_src, el_dst = T.element_of(st), dt.element
+            src = self.expr(e.value)
+            return self.map_sequence(src, lambda r, d: self.copy_struct(r, el_src, el_dst, d), el_dst, dst)
+        if isinstance(e.value, ast.AnonObject):
+            return self.expr(e.value, dst)
+        src = self.expr(e.value)
+        out = self.copy_struct(src, st, dt, self.target(dst, "o"))
+        self.free(src)
+        return out

@@ -1,0 +1,591 @@
+"""Statements -> instructions (a mixin of codegen.FuncGen).
+
+Assignment targets are `LValue`s: a local register, a document field, a field
+of a record or message, or a map entry; each knows how to read and write
+itself. Writes into records, messages and maps use the machine's logged
+opcodes (RSET*L, MPUTL) because a value reached by a reference may be document
+state; only records being built (not yet shared) are written with plain RSET.
+A field a table indexes is written by the host function `table.set_indexed`,
+which keeps the index right. Document fields use FSET, which the machine logs.
+"""
+from __future__ import annotations
+
+import re
+
+from . import ast
+from . import types as T
+from .gen_expr import FGET, FSET, RGET, K, int_constant, mod_by_constant
+from .gen_types import constant_default, kind_of
+from .regalloc import Reg
+
+RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
+RETURN = {"i": "IRET", "l": "IRET", "b": "IRET", "d": "DRET", "o": "ORET"}
+PLACEHOLDER = re.compile(r"\{(\d+)\}")
+
+
+def needs_copy(t: T.Type) -> bool:
+    """Values that document state must hold as copies, not references."""
+    t = T.strip_maybe(t)
+    if T.is_sequence(t):
+        t = T.element_of(t)
+    return isinstance(t, (T.RecordType, T.MessageType, T.MapType))
+
+
+def fresh(e: ast.Expr) -> bool:
+    """An expression that builds a new value nobody else holds."""
+    if isinstance(e, (ast.AnonObject, ast.Convert, ast.ArrayLit)):
+        return True
+    if isinstance(e, ast.MaybeOf):
+        return e.value is None or fresh(e.value)
+    return False
+
+
+class LValue:
+    def __init__(self, kind: str, t: T.Type, reg: Reg | None = None, slot: int = -1,
+                 struct: str | None = None, key: Reg | None = None, indexed: bool = False):
+        self.kind = kind  # 'local' | 'field' | 'rfield' | 'map'
+        self.type = t
+        self.reg = reg  # the local; the record; the map
+        self.slot = slot
+        self.struct = struct
+        self.key = key  # boxed map key
+        self.indexed = indexed
+
+    def read(self, g, dst: Reg | None) -> Reg:
+        if self.kind == "local":
+            if dst is not None and dst != self.reg:
+                g.move(dst, self.reg)
+                return dst
+            return self.reg
+        if self.kind == "field":
+            out = g.target(dst, self.type)
+            g.emit(FGET[out.bank], out.n, self.slot)
+            return out
+        if self.kind == "rfield":
+            out = g.target(dst, self.type)
+            g.emit(RGET[out.bank], out.n, self.reg.n, self.slot)
+            return out
+        out = g.target(dst, "o")
+        g.emit("MGET", out.n, self.reg.n, self.key.n)
+        return out
+
+    def write(self, g, value: Reg) -> None:
+        t = self.type
+        if self.kind == "local":
+            g.move(self.reg, value)
+        elif self.kind == "field":
+            g.emit(FSET[value.bank], value.n, self.slot)
+        elif self.kind == "rfield":
+            if self.indexed:
+                st = T.RecordType(self.struct)
+                boxed = g.temp("o")
+                g.box(value, t, boxed)
+                g.host("table.set_indexed", [(self.reg, st), K(self.slot, T.INT), (boxed, T.DYNAMIC)],
+                       [st, T.INT, T.DYNAMIC], T.VOID)
+                g.free(boxed)
+            else:
+                g.emit(RSETL[value.bank], self.reg.n, self.slot, value.n)
+        else:
+            boxed = g.temp("o")
+            g.box(value, t, boxed)
+            g.emit("MPUTL", self.reg.n, self.key.n, boxed.n)
+            g.free(boxed)
+
+    def release(self, g) -> None:
+        if self.kind in ("rfield", "map"):
+            g.free(self.reg, self.key)
+
+
+class StmtGen:
+    # ================================================================ blocks and scopes
+
+    def push_scope(self) -> None:
+        self.scopes.append([])
+
+    def pop_scope(self) -> None:
+        for key in self.scopes.pop():
+            reg = self.vars.pop(key, None)
+            if reg is not None:
+                self.regs.drop_local(reg)
+
+    def function_body(self, block: ast.Block) -> None:
+        self.block(block)
+        if self.result == T.VOID:
+            self.emit("RET")
+        else:
+            # Reached only if the checker's every-path-returns rule was bypassed.
+            self.emit("FAIL", f"{self.name} ended without returning a value")
+
+    def block(self, b: ast.Block) -> None:
+        self.push_scope()
+        for s in b.body:
+            self.stmt(s)
+        self.pop_scope()
+
+    def stmt(self, s: ast.Stmt) -> None:
+        saved = self.at(s)
+        try:
+            getattr(self, "s_" + type(s).__name__)(s)
+        finally:
+            self.pos = saved
+
+    def s_Block(self, s: ast.Block) -> None:
+        self.block(s)
+
+    # ================================================================ locals
+
+    def default_value(self, t: T.Type, out: Reg) -> Reg:
+        ok, value = constant_default(t, self.info)
+        if ok:
+            if isinstance(value, list):
+                self.emit("LNEW", out.n)
+            elif isinstance(value, dict):
+                self.emit("MNEW", out.n)
+            else:
+                self.load_const(value, t, out)
+            return out
+        if isinstance(t, (T.RecordType, T.MessageType)):
+            return self.new_struct(t.name, out)
+        if isinstance(t, T.TableType):
+            return self.host("table.new", [K(self.mod.table_spec(t.record.name), T.DYNAMIC)],
+                             [T.DYNAMIC], t, out)
+        raise self.error(f"internal: no default for {t}")
+
+    def s_VarDecl(self, s: ast.VarDecl) -> None:
+        t = self.local_type(s, s.name, None)
+        if t is None:  # never read or written again: only the value's effects matter
+            if s.value is not None:
+                self.free(self.expr(s.value))
+            return
+        reg = self.declare(s, s.name, t)
+        if s.value is not None:
+            self.expr_as(s.value, t, reg)
+        else:
+            self.default_value(t, reg)
+
+    # ================================================================ assignment
+
+    def lvalue(self, e: ast.Expr) -> LValue:
+        saved = self.at(e)
+        try:
+            return self._lvalue(e)
+        finally:
+            self.pos = saved
+
+    def _lvalue(self, e: ast.Expr) -> LValue:
+        if isinstance(e, ast.Name):
+            ref = e.ref
+            if ref.kind == "local":
+                return LValue("local", e.ty, reg=self.var_reg(ref.target))
+            if ref.kind == "field":
+                return LValue("field", e.ty, slot=self.mod.doc_slot(e.id))
+            if ref.kind == "record_field":
+                return LValue("rfield", e.ty, reg=self.row_for(ref.owner), struct=ref.owner,
+                              slot=self.mod.field_slot(ref.owner, e.id),
+                              indexed=self.mod.is_indexed(ref.owner, e.id))
+        if isinstance(e, ast.FieldAccess) and T.is_struct(e.obj.ty):
+            st = e.obj.ty
+            obj = self.expr(e.obj)
+            return LValue("rfield", e.ty, reg=obj, struct=st.name, slot=self.mod.field_slot(st.name, e.name),
+                          indexed=self.mod.is_indexed(st.name, e.name))
+        if isinstance(e, ast.Index) and isinstance(e.obj.ty, T.MapType):
+            mt = e.obj.ty
+            m = self.expr(e.obj)
+            key = self.boxed(e.index, mt.key)
+            return LValue("map", mt.value, reg=m, key=key)
+        raise self.error(f"internal: cannot assign to {type(e).__name__}")
+
+    def s_Assign(self, s: ast.Assign) -> None:
+        target = s.target
+        if isinstance(target, ast.FieldAccess) and T.is_sequence(target.obj.ty):
+            return self.bulk_assign(s)
+        lv = self.lvalue(target)
+        if s.op == "=":
+            if lv.kind == "local":
+                self.expr_as(s.value, lv.type, lv.reg)
+            else:
+                r = self.expr_as(s.value, lv.type)
+                if needs_copy(lv.type) and not fresh(s.value):
+                    c = self.host("value.copy", [(r, lv.type)], [lv.type], lv.type)
+                    self.free(r)
+                    r = c
+                lv.write(self, r)
+                self.free(r)
+        else:
+            self.compound(lv, s.op[0], s.value)
+        lv.release(self)
+
+    def compound(self, lv: LValue, op: str, value: ast.Expr) -> None:
+        t = lv.type
+        if lv.kind == "map":
+            # The entry is read as a maybe: an absent key is a run-time error, as
+            # reading an empty maybe is.
+            box = lv.read(self, None)
+            old = self.temp(t)
+            self.unbox(box, t, old)
+            self.free(box)
+        else:
+            old = lv.read(self, None)
+        if t == T.STRING:
+            piece = self.text(value)
+            new = old if lv.kind == "local" else self.temp("o")
+            self.emit("SCAT", new.n, old.n, piece.n)
+            self.free(piece)
+        else:
+            new = self.arith(op, old, value, t, old if lv.kind == "local" else None)
+        if lv.kind != "local":
+            lv.write(self, new)
+            self.free(new)
+        if old is not new:
+            self.free(old)
+
+    def bulk_assign(self, s: ast.Assign) -> None:
+        """`(iterate t where ...).f op= v`: v once, then every row of the list."""
+        target = s.target
+        el = T.element_of(target.obj.ty)
+        ft = self.info.struct(el.name).fields[target.name].type
+        rows = self.expr(target.obj)
+        value = self.expr_as(s.value, ft)
+        slot = self.mod.field_slot(el.name, target.name)
+        indexed = self.mod.is_indexed(el.name, target.name)
+
+        def each(row: Reg) -> None:
+            lv = LValue("rfield", ft, reg=row, struct=el.name, slot=slot, indexed=indexed)
+            if s.op == "=":
+                lv.write(self, value)
+                return
+            old = lv.read(self, None)
+            if ft == T.STRING:
+                new = self.temp("o")
+                self.emit("SCAT", new.n, old.n, value.n)
+            else:
+                new = self.arith(s.op[0], old, value, ft, None)
+            lv.write(self, new)
+            self.free(old, new)
+
+        self.each_item(rows, el, each, skip_deleted=True)
+        self.free(rows, value)
+
+    def s_ExprStmt(self, s: ast.ExprStmt) -> None:
+        r = self.expr(s.expr)
+        self.free(r)
+
+    # ================================================================ ingestion
+
+    def make_row(self, value, vt: T.Type, row_t: T.RecordType) -> Reg:
+        """A fresh row Record from an expression or a (Reg, type) item."""
+        if isinstance(value, ast.AnonObject) and value.ty == row_t:
+            return self.expr(value)
+        if isinstance(value, ast.Expr):
+            src = self.expr(value)
+        else:
+            src = value
+        out = self.copy_struct(src, vt, row_t, self.temp("o"), skip_id=True)
+        if isinstance(value, ast.Expr):
+            self.free(src)
+        return out
+
+    def s_Ingest(self, s: ast.Ingest) -> None:
+        tt = s.target.ty
+        row_t = tt.record
+        table = self.expr(s.target)
+        vt = s.value.ty
+        if T.is_sequence(vt):
+            el = T.element_of(vt)
+            items = self.expr(s.value)
+
+            def each(item: Reg) -> None:
+                row = self.make_row(item, el, row_t)
+                self.free(self.host("table.insert", [(table, tt), (row, row_t)], [tt, row_t], T.INT))
+                self.free(row)
+
+            self.each_item(items, el, each, skip_deleted=False)
+            self.free(items, table)
+            return
+        row = self.make_row(s.value, vt, row_t)
+        rid = self.host("table.insert", [(table, tt), (row, row_t)], [tt, row_t], T.INT)
+        self.free(row, table)
+        if s.as_name:
+            var = self.declare(s, s.as_name, T.INT)
+            if var is not None:
+                self.move(var, rid)
+        self.free(rid)
+
+    # ================================================================ control flow
+
+    def s_If(self, s: ast.If) -> None:
+        other, done = self.label(), self.label()
+        if s.as_name and mod_by_constant(s.cond):
+            # `x % K` with a constant K != 0 is never empty: no test, no else.
+            self.push_scope()
+            var = self.declare(s, s.as_name, s.cond.ty.inner)
+            if var is not None:
+                self.mod_value(s.cond, var)
+            self.block(s.then)
+            self.pop_scope()
+            return
+        if s.as_name:
+            m = self.expr(s.cond)
+            self.emit("NULLJ", m.n, 1, other)
+            self.push_scope()
+            inner = s.cond.ty.inner
+            var = self.declare(s, s.as_name, inner)
+            if var is not None:
+                self.unbox(m, inner, var)
+            self.free(m)
+            self.block(s.then)
+            self.pop_scope()
+        else:
+            self.cond(s.cond, other, False)
+            self.block(s.then)
+        if s.otherwise is None:
+            self.mark(other)
+            return
+        self.emit("JMP", done)
+        self.mark(other)
+        self.stmt(s.otherwise)
+        self.mark(done)
+
+    def loop(self, body: ast.Block, brk, cont) -> None:
+        self.loops.append((brk, cont))
+        self.block(body)
+        self.loops.pop()
+
+    def s_While(self, s: ast.While) -> None:
+        top, check, done = self.label(), self.label(), self.label()
+        self.emit("JMP", check)
+        self.mark(top)
+        self.loop(s.body, done, check)
+        self.mark(check)
+        self.cond(s.cond, top, True)
+        self.mark(done)
+
+    def s_DoWhile(self, s: ast.DoWhile) -> None:
+        top, check, done = self.label(), self.label(), self.label()
+        self.mark(top)
+        self.loop(s.body, done, check)
+        self.mark(check)
+        self.cond(s.cond, top, True)
+        self.mark(done)
+
+    def counted_loop(self, s: ast.For):
+        """(counter, step, limit) when the loop is `for (...; i < n; i++)` (or
+        `i += k`, 1 <= k <= 128) on an int or long local with a local or constant
+        limit: the step and the test become one IFORLT/LFORLT."""
+        c, st = s.cond, s.step
+        if not (isinstance(c, ast.Binary) and c.op == "<" and isinstance(c.left, ast.Name)
+                and c.left.ref is not None and c.left.ref.kind == "local"
+                and c.left.ty in (T.INT, T.LONG)):
+            return None
+        var = c.left.ref.target
+        if isinstance(st, ast.ExprStmt) and isinstance(st.expr, ast.Unary) \
+                and st.expr.op in ("++post", "++pre"):
+            target, k = st.expr.operand, 1
+        elif isinstance(st, ast.Assign) and st.op == "+=" and int_constant(st.value) is not None:
+            target, k = st.target, int_constant(st.value)
+        else:
+            return None
+        if not (isinstance(target, ast.Name) and target.ref is not None and target.ref.target is var
+                and 1 <= k <= 128):
+            return None
+        limit = c.right
+        if not (int_constant(limit) is not None or (isinstance(limit, ast.Name) and limit.ref is not None
+                                                    and limit.ref.kind == "local")):
+            return None
+        if limit.ty not in (T.INT, T.LONG):
+            return None
+        return var, k, limit
+
+    def s_For(self, s: ast.For) -> None:
+        self.push_scope()
+        if s.init is not None:
+            self.stmt(s.init)
+        counted = self.counted_loop(s)
+        if counted is not None:
+            self.fused_for(s, *counted)
+            self.pop_scope()
+            return
+        top, step, check, done = self.label(), self.label(), self.label(), self.label()
+        self.emit("JMP", check)
+        self.mark(top)
+        self.loop(s.body, done, step)
+        self.mark(step)
+        if s.step is not None:
+            self.stmt(s.step)
+        self.mark(check)
+        if s.cond is not None:
+            self.cond(s.cond, top, True)
+        else:
+            self.emit("JMP", top)
+        self.mark(done)
+        self.pop_scope()
+
+    def fused_for(self, s: ast.For, var, k: int, limit: ast.Expr) -> None:
+        counter = self.var_reg(var)
+        bound = self.expr_as(limit, T.LONG)  # a local's own register, or a constant loaded once
+        top, step, done = self.label(), self.label(), self.label()
+        saved = self.at(s.cond)
+        self.emit("ILTJ", counter.n, bound.n, 0, done)
+        self.pos = saved
+        self.mark(top)
+        self.loop(s.body, done, step)
+        self.mark(step)
+        saved = self.at(s.step)
+        self.emit("LFORLT" if var.type == T.LONG else "IFORLT", counter.n, bound.n, k, top)
+        self.pos = saved
+        self.mark(done)
+        self.free(bound)
+
+    def s_ForEach(self, s: ast.ForEach) -> None:
+        it = s.iterable.ty
+        if isinstance(it, T.TableType):
+            el = it.record
+            src = self.host("table.rows", [s.iterable], [it], T.ListType(el))
+        else:
+            el = T.element_of(it)
+            src = self.expr(s.iterable)
+        self.push_scope()
+        var = self.declare(s, s.name, el)
+        done = self.label()
+
+        def each(item: Reg, cont) -> None:
+            if var is not None:
+                self.unbox(item, el, var)
+            self.loops.append((done, cont))
+            self.block(s.body)
+            self.loops.pop()
+
+        self.each_item(src, el, each, skip_deleted=isinstance(el, T.RecordType), done=done,
+                       pass_continue=True)
+        self.free(src)
+        self.pop_scope()
+
+    def s_Switch(self, s: ast.Switch) -> None:
+        subject = self.expr(s.subject)
+        t = s.subject.ty
+        labels = [self.label() for _ in s.cases]
+        done = self.label()
+        default = done
+        for case, lab in zip(s.cases, labels):
+            if case.value is None:
+                default = lab
+                continue
+            saved = self.at(case.value)
+            k = int_constant(case.value)
+            if subject.bank == "i":
+                if k is None:  # an enum value or a bool
+                    v = case.value
+                    k = self.info.enums[v.enum].values[v.value] if isinstance(v, ast.EnumValue) else int(v.value)
+                self.emit("IEQJK", subject.n, k, 1, lab)
+            else:
+                const = self.temp("o")
+                self.expr_as(case.value, t, const)
+                hit = self.temp("i")
+                self.emit("OEQ", hit.n, subject.n, const.n)
+                self.emit("TESTJ", hit.n, 1, lab)
+                self.free(const, hit)
+            self.pos = saved
+        self.emit("JMP", default)
+        self.loops.append((done, None))
+        for case, lab in zip(s.cases, labels):
+            self.mark(lab)
+            self.push_scope()
+            for st in case.body:
+                self.stmt(st)
+            self.pop_scope()
+        self.loops.pop()
+        self.mark(done)
+        self.free(subject)
+
+    def s_Break(self, s: ast.Break) -> None:
+        self.emit("JMP", self.loops[-1][0])
+
+    def s_Continue(self, s: ast.Continue) -> None:
+        for _, cont in reversed(self.loops):
+            if cont is not None:
+                self.emit("JMP", cont)
+                return
+        raise self.error("internal: continue outside a loop")
+
+    def s_Return(self, s: ast.Return) -> None:
+        if s.value is None:
+            self.emit("RET")
+            return
+        r = self.expr_as(s.value, self.result)
+        self.emit(RETURN[kind_of(self.result)], r.n)
+        self.free(r)
+
+    def s_Abort(self, s: ast.Abort) -> None:
+        self.emit("ABORT")
+
+    def s_Assert(self, s: ast.Assert) -> None:
+        ok = self.label()
+        self.cond(s.cond, ok, True)
+        self.emit("FAIL", "assertion failed")
+        self.mark(ok)
+
+    # ================================================================ the document's own statements
+
+    def s_Transition(self, s: ast.Transition) -> None:
+        from ..vm.docslots import NEXT, NEXT_IN
+
+        target = self.expr(s.target)
+        self.emit("FSETO", target.n, NEXT)
+        self.free(target)
+        delay = self.temp("d")
+        if s.delay is not None:
+            self.expr_as(s.delay, T.DOUBLE, delay)
+        else:
+            self.emit("DLOADK", delay.n, 0.0)
+        self.emit("FSETD", delay.n, NEXT_IN)
+        self.free(delay)
+
+    def s_Invoke(self, s: ast.Invoke) -> None:
+        """Run the state's block inline; a state already being invoked is a
+        run-time error (the set of those is logged document state, so an abort
+        inside the invoked block leaves it right)."""
+        from ..vm.docslots import INVOKING
+
+        running = self.temp("o")
+        key = self.temp("o")
+        hit = self.temp("i")
+        ok = self.label()
+        self.emit("FGETO", running.n, INVOKING)
+        self.emit("OLOADK", key.n, s.state)
+        self.emit("MHAS", hit.n, running.n, key.n)
+        self.emit("TESTJ", hit.n, 0, ok)
+        self.emit("FAIL", f"state #{s.state} is already being invoked")
+        self.mark(ok)
+        self.emit("ILOADI", hit.n, 1)
+        flag = self.temp("o")
+        self.emit("BBOX", flag.n, hit.n)
+        self.emit("MPUTL", running.n, key.n, flag.n)
+        self.free(flag, hit)
+        self.call(self.mod.state_fn(s.state), [], [], T.VOID)
+        self.emit("MDELL", running.n, key.n)
+        self.free(running, key)
+
+    def s_Destroy(self, s: ast.Destroy) -> None:
+        self.host("Document.destroy/0", [], [], T.VOID)
+
+    def s_Debug(self, s: ast.Debug) -> None:
+        fmt = s.format.value
+        out = self.temp("o")
+        self.emit("OLOADK", out.n, "")
+        pos = 0
+        for m in PLACEHOLDER.finditer(fmt):
+            self.append_text(out, fmt[pos:m.start()])
+            piece = self.text(s.args[int(m.group(1))])
+            self.emit("SCAT", out.n, out.n, piece.n)
+            self.free(piece)
+            pos = m.end()
+        self.append_text(out, fmt[pos:])
+        self.host("debug", [(out, T.STRING)], [T.STRING], T.VOID)
+        self.free(out)
+
+    def append_text(self, out: Reg, literal: str) -> None:
+        if literal:
+            k = self.temp("o")
+            self.emit("OLOADK", k.n, literal)
+            self.emit("SCAT", out.n, out.n, k.n)
+            self.free(k)

@@ -1,0 +1,412 @@
+"""Group commit: one thread owns every write transaction and packs the work of
+many documents into one synced LMDB commit.
+
+Callers hand the committer an operation (usually one document's transaction:
+log entries, maybe a snapshot, maybe a timer change) and get a future. The
+committer takes everything queued, applies it in order inside one write
+transaction, commits (one flush for the whole batch in synced mode), and only
+then resolves the futures: an acknowledgement means durable. This is the
+output gate: the runtime sends no result and no delta before its future
+resolves.
+
+An operation checks everything it needs (sequence continuity, records it
+must read) before it writes, so a refused operation leaves no trace and the
+rest of its batch still commits. A full map aborts the batch, grows the map
+once and retries; a second failure, or any other LMDB error, fails the whole
+batch, and an LMDB error other than a full map also fails the store, because
+after a failed flush nothing more can be promised about the disk.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import queue
+import threading
+import time
+
+import lmdb
+
+from . import keys, log, retention, snapshots, timers
+from .env import StoreEnv
+from .errors import MapFull, SequenceConflict, StoreClosed, StoreError
+
+
+class _Keep:
+    def __repr__(self):
+        return "KEEP"
+
+
+KEEP = _Keep()  # "leave the timer as it is" (None means "clear it")
+
+
+class Op:
+    """One unit of work; applied atomically within a batch."""
+
+    __slots__ = ("waiter", "loop")
+    doc: str | None = None
+
+    def size(self) -> int:
+        return 0
+
+    def apply(self, batch: "Batch"):
+        """Check, then write; raise StoreError (before writing) to refuse."""
+        raise NotImplementedError
+
+
+class Change(Op):
+    """One document's transaction."""
+
+    __slots__ = ("doc", "prefix", "entries", "snapshot", "timer")
+
+    def __init__(self, doc: str, prefix: bytes, entries, snapshot, timer):
+        self.doc = doc
+        self.prefix = prefix
+        self.entries = entries      # [(seq, encoded)] with consecutive seqs
+        self.snapshot = snapshot    # (seq, encoded) or None
+        self.timer = timer          # KEEP, None (clear) or a due time
+
+    def size(self):
+        n = sum(len(v) + 64 for _, v in self.entries)
+        return n + (len(self.snapshot[1]) + 64 if self.snapshot else 0)
+
+    def apply(self, batch):
+        doc, prefix = self.doc, self.prefix
+        last = batch.last_seq(prefix)
+        new_last = last
+        if self.entries:
+            first = self.entries[0][0]
+            if first != last + 1:
+                raise SequenceConflict(
+                    f"document {doc!r}: the log ends at seq {last}, but this write starts at "
+                    f"seq {first}; another writer may own the document", doc=doc)
+            new_last = self.entries[-1][0]
+        if self.snapshot is not None:
+            sseq = self.snapshot[0]
+            newest = snapshots.latest_key(batch.snap_cursor, prefix)
+            newest_seq = keys.key_seq(newest) if newest is not None else None
+            fresh = last == 0 and newest is None
+            if newest_seq is not None and sseq < newest_seq:
+                raise SequenceConflict(
+                    f"document {doc!r}: snapshot at seq {sseq} is older than the stored one "
+                    f"at seq {newest_seq}", doc=doc)
+            if sseq > new_last and not fresh:
+                raise SequenceConflict(
+                    f"document {doc!r}: snapshot at seq {sseq} is ahead of the log, which "
+                    f"ends at seq {new_last}", doc=doc)
+            new_last = max(new_last, sseq)
+        old_due = None
+        if self.timer is not KEEP:
+            old_due = timers.get(batch.txn, batch.env.timers, doc)
+        # Every check passed: write.
+        txn, db = batch.txn, batch.env.log
+        for seq, value in self.entries:
+            txn.put(prefix + seq.to_bytes(8, "big"), value, db=db)
+        if self.snapshot is not None:
+            txn.put(keys.seq_key(prefix, self.snapshot[0]), self.snapshot[1],
+                    db=batch.env.snapshots)
+            retention.apply(batch.retention, batch.snap_cursor, batch.log_cursor, prefix)
+        if self.timer is not KEEP:
+            if self.timer is None:
+                timers.clear(txn, batch.env.timers, doc, old_due)
+            else:
+                timers.put(txn, batch.env.timers, doc, self.timer, old_due)
+        batch.last[prefix] = new_last
+        return new_last
+
+
+class DeleteDoc(Op):
+    __slots__ = ("doc", "prefix")
+
+    def __init__(self, doc: str, prefix: bytes):
+        self.doc = doc
+        self.prefix = prefix
+
+    def apply(self, batch):
+        old_due = timers.get(batch.txn, batch.env.timers, self.doc)
+        # Snapshot keys share the log's doc + seq layout, so one helper clears both.
+        removed = log.delete_all(batch.log_cursor, self.prefix)
+        removed += log.delete_all(batch.snap_cursor, self.prefix)
+        timers.clear(batch.txn, batch.env.timers, self.doc, old_due)
+        batch.last[self.prefix] = 0
+        return removed
+
+
+class TrimDoc(Op):
+    __slots__ = ("doc", "prefix", "policy")
+
+    def __init__(self, doc: str, prefix: bytes, policy):
+        self.doc = doc
+        self.prefix = prefix
+        self.policy = policy
+
+    def apply(self, batch):
+        return retention.apply(self.policy, batch.snap_cursor, batch.log_cursor, self.prefix)
+
+
+class PutModule(Op):
+    __slots__ = ("digest", "value")
+
+    def __init__(self, digest: bytes, value: bytes):
+        self.digest = digest
+        self.value = value
+
+    def size(self):
+        return len(self.value) + 64
+
+    def apply(self, batch):
+        batch.txn.put(keys.module_key(self.digest), self.value, db=batch.env.modules)
+        return self.digest
+
+
+class Batch:
+    """State shared by the operations of one write transaction."""
+
+    __slots__ = ("env", "txn", "retention", "last", "_log_cursor", "_snap_cursor")
+
+    def __init__(self, env: StoreEnv, txn, policy):
+        self.env = env
+        self.txn = txn
+        self.retention = policy
+        self.last: dict[bytes, int] = {}
+        self._log_cursor = None
+        self._snap_cursor = None
+
+    @property
+    def log_cursor(self):
+        if self._log_cursor is None:
+            self._log_cursor = self.txn.cursor(self.env.log)
+        return self._log_cursor
+
+    @property
+    def snap_cursor(self):
+        if self._snap_cursor is None:
+            self._snap_cursor = self.txn.cursor(self.env.snapshots)
+        return self._snap_cursor
+
+    def last_seq(self, prefix: bytes) -> int:
+        """Where the document's log ends: its last entry, else its newest
+        snapshot (a trimmed or imported document), else 0."""
+        seq = self.last.get(prefix)
+        if seq is None:
+            seq = log.last_seq(self.log_cursor, prefix)
+            if not seq:
+                newest = snapshots.latest_key(self.snap_cursor, prefix)
+                seq = keys.key_seq(newest) if newest is not None else 0
+            self.last[prefix] = seq
+        return seq
+
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """The single writer. `window` (seconds) is how long the first operation
+    of a batch may wait for company; 0 takes whatever is queued, which under
+    load still batches because work queues up during each flush."""
+
+    def __init__(self, env: StoreEnv, *, policy=retention.Retention(),
+                 window: float = 0.0, max_batch: int = 4096):
+        self.env = env
+        self.policy = policy
+        self.window = window
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._broken: StoreError | None = None
+        self.batches = 0
+        self.ops = 0
+        self.largest_batch = 0
+        self._thread = threading.Thread(target=self._run, name=f"advm-commit:{env.path}",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- submitting ------------------------------------------------------------
+
+    def submit(self, op: Op) -> cf.Future:
+        """Queue an operation; the future resolves once it is durable."""
+        fut = cf.Future()
+        op.waiter = fut
+        op.loop = None
+        self._put(op)
+        return fut
+
+    def submit_async(self, op: Op) -> asyncio.Future:
+        """Like submit(), for the running event loop: one loop wake-up per
+        batch resolves every future of that loop."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        op.waiter = fut
+        op.loop = loop
+        self._put(op)
+        return fut
+
+    def _put(self, op: Op) -> None:
+        with self._lock:
+            if self._closed or self._broken is not None:
+                err = self._broken or StoreClosed(
+                    f"store at {self.env.path} is closed", doc=op.doc)
+                _resolve([op], [err])
+                return
+            self._queue.put(op)
+
+    # -- the thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        q = self._queue
+        stop = False
+        while not stop:
+            op = q.get()
+            if op is _STOP:
+                break
+            batch = [op]
+            deadline = None
+            while len(batch) < self.max_batch:
+                try:
+                    op = q.get_nowait()
+                except queue.Empty:
+                    if self.window <= 0:
+                        break
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + self.window
+                    if now >= deadline:
+                        break
+                    try:
+                        op = q.get(timeout=deadline - now)
+                    except queue.Empty:
+                        break
+                if op is _STOP:
+                    stop = True
+                    break
+                batch.append(op)
+            try:
+                self._commit(batch)
+            except Exception as exc:
+                # Not reached unless the committer itself is broken; fail loudly
+                # rather than leave callers waiting on futures nobody resolves.
+                self._broken = StoreError(
+                    f"store committer at {self.env.path} stopped: {exc!r}")
+                _resolve(batch, [self._broken] * len(batch))
+
+    def _commit(self, batch: list[Op]) -> None:
+        live = [op for op in batch if _claim(op)]
+        if not live:
+            return
+        if self._broken is not None:
+            _resolve(live, [self._broken] * len(live))
+            return
+        for attempt in (0, 1):
+            txn = None
+            try:
+                txn = self.env.begin_write()
+                work = Batch(self.env, txn, self.policy)
+                results = [_apply(work, op) for op in live]
+                txn.commit()
+            except lmdb.MapFullError:
+                _abort(txn)
+                if attempt == 0 and self.env.grow(sum(op.size() for op in live)):
+                    continue
+                size, cap = self.env.map_size, self.env.map_cap
+                results = [MapFull(
+                    f"store at {self.env.path} is full: map size {size} bytes, cap {cap}; "
+                    f"nothing was written for {_who(op)}. Raise the cap or free space.",
+                    doc=op.doc) for op in live]
+            except lmdb.Error as exc:
+                _abort(txn)
+                self._broken = StoreError(
+                    f"store at {self.env.path} failed ({exc}); nothing after the last "
+                    "acknowledged commit is durable. Restart to recover from disk.")
+                results = [self._broken] * len(live)
+            except Exception as exc:  # a bug in an operation: fail this batch only
+                _abort(txn)
+                results = [StoreError(f"internal error committing {_who(op)}: {exc!r}",
+                                      doc=op.doc) for op in live]
+            break
+        self.batches += 1
+        self.ops += len(live)
+        self.largest_batch = max(self.largest_batch, len(live))
+        _resolve(live, results)
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit everything already submitted, then stop the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join()
+        leftovers = []
+        while True:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if op is not _STOP:
+                leftovers.append(op)
+        if leftovers:
+            err = StoreClosed(f"store at {self.env.path} closed")
+            _resolve(leftovers, [err] * len(leftovers))
+
+    def stats(self) -> dict:
+        return {"batches": self.batches, "ops": self.ops, "largest_batch": self.largest_batch,
+                "mean_batch": self.ops / self.batches if self.batches else 0.0}
+
+
+def _apply(batch: Batch, op: Op):
+    try:
+        return op.apply(batch)
+    except StoreError as err:
+        return err
+
+
+def _claim(op: Op) -> bool:
+    """False when the caller cancelled before the batch started (nothing is
+    written); afterwards the future can no longer be cancelled."""
+    if op.loop is None:
+        return op.waiter.set_running_or_notify_cancel()
+    return not op.waiter.cancelled()
+
+
+def _abort(txn) -> None:
+    if txn is not None:
+        try:
+            txn.abort()
+        except lmdb.Error:
+            pass
+
+
+def _who(op: Op) -> str:
+    return f"document {op.doc!r}" if op.doc is not None else type(op).__name__
+
+
+def _resolve(ops, results) -> None:
+    loops: dict = {}
+    for op, res in zip(ops, results):
+        if op.loop is None:
+            fut = op.waiter
+            if fut.done():
+                continue
+            if isinstance(res, BaseException):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+        else:
+            loops.setdefault(op.loop, []).append((op.waiter, res))
+    for loop, items in loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is left to tell
+
+
+def _settle(items) -> None:
+    for fut, res in items:
+        if fut.done():
+            continue
+        if isinstance(res, BaseException):
+            fut.set_exception(res)
+        else:
+            fut.set_result(res)

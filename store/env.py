@@ -1,0 +1,243 @@
+"""Opening the LMDB environment: one per host directory, five named databases,
+the durability mode, the store format check and the map-size growth policy.
+
+LMDB lets a map grow only while no transaction of this process is open
+(mdb_env_set_mapsize), and the library does not check that for us. Readers
+therefore pass a shared gate and growth takes it exclusively; the committer
+thread is the only writer, and it grows the map between its own transactions.
+"""
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import lmdb
+
+from . import keys, records
+from .errors import IncompatibleStore, StoreClosed, StoreError
+
+# Version of the key layout and record formats as a whole. Bump it when a
+# reader of the old layout would misread the new one; a store with any other
+# value refuses to open (meta DB, key "format").
+STORE_FORMAT = 1
+
+DEFAULT_DIR = ".advm"
+MIB = 1 << 20
+DEFAULT_MAP_SIZE = 64 * MIB
+DEFAULT_MAP_CAP = 1 << 40  # 1 TiB of address space; disk use follows actual data
+PAGE = 4096
+
+
+class Durability(str, enum.Enum):
+    """What an acknowledged commit survives.
+
+    SYNCED: every group commit is flushed (fdatasync of data and meta pages)
+    before any caller is acknowledged. Loses nothing acknowledged, through
+    process crash, OS crash or power loss (if the disk honours flushes).
+
+    RELAXED: commits reach the OS page cache but are not flushed (MDB_NOSYNC).
+    A killed process loses nothing; an OS crash or power loss can lose the
+    most recent acknowledged commits (the store stays consistent: it comes
+    back as of some earlier commit). For tests and benchmarks.
+    """
+
+    SYNCED = "synced"
+    RELAXED = "relaxed"
+
+
+class _Gate:
+    """Many readers or one map resize, never both."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._resizing = False
+
+    @contextmanager
+    def shared(self):
+        with self._cond:
+            while self._resizing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self):
+        with self._cond:
+            while self._resizing:
+                self._cond.wait()
+            self._resizing = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._resizing = False
+                self._cond.notify_all()
+
+
+class StoreEnv:
+    """The open environment and its database handles."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DIR, *,
+                 durability: Durability | str = Durability.SYNCED,
+                 map_size: int = DEFAULT_MAP_SIZE, map_cap: int = DEFAULT_MAP_CAP,
+                 readonly: bool = False):
+        self.path = Path(path)
+        self.durability = Durability(durability)
+        self.readonly = readonly
+        self.map_cap = max(map_cap, map_size)
+        self._gate = _Gate()
+        self.closed = False
+        synced = self.durability is Durability.SYNCED
+        if not readonly:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create store directory {self.path}: "
+                                 f"{exc.strerror}") from None
+        elif not (self.path / "data.mdb").exists():
+            raise StoreError(f"no store at {self.path} (no data.mdb)")
+        try:
+            self.env = lmdb.open(
+                str(self.path), map_size=_round(map_size), max_dbs=len(keys.ALL_DBS) + 1,
+                sync=synced, metasync=synced, readonly=readonly,
+                # Cold reads of a document measured ~20x faster without
+                # readahead: a document is a few scattered pages, not a scan.
+                readahead=False, lock=True, max_readers=512)
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot open store at {self.path}: {exc}") from None
+        try:
+            self._adopt_map_size(map_size)
+            self._open_dbs()
+            self._check_format()
+        except BaseException:
+            self.env.close()
+            raise
+
+    # -- opening -----------------------------------------------------------
+
+    def _adopt_map_size(self, wanted: int) -> None:
+        if self.readonly:
+            return
+        # An existing store may have grown past `wanted`; size 0 adopts the
+        # size recorded in the file instead of shrinking to the used pages.
+        self.env.set_mapsize(0)
+        if self.map_size < wanted:
+            self.env.set_mapsize(_round(wanted))
+
+    def _open_dbs(self) -> None:
+        handles = {}
+        try:
+            for name in keys.ALL_DBS:
+                handles[name] = self.env.open_db(name, create=not self.readonly)
+        except lmdb.NotFoundError:
+            raise IncompatibleStore(
+                f"store at {self.path} has no {name.decode()!r} database: "
+                "not an advm store, or written by an incompatible version") from None
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot open databases of store at {self.path}: {exc}") from None
+        self.snapshots = handles[keys.DB_SNAPSHOTS]
+        self.log = handles[keys.DB_LOG]
+        self.timers = handles[keys.DB_TIMERS]
+        self.modules = handles[keys.DB_MODULES]
+        self.meta = handles[keys.DB_META]
+
+    def _check_format(self) -> None:
+        with self.env.begin(write=not self.readonly) as txn:
+            raw = txn.get(keys.META_FORMAT, db=self.meta)
+            if raw is None:
+                if any(txn.stat(db)["entries"] for db in
+                       (self.snapshots, self.log, self.timers, self.modules)):
+                    raise IncompatibleStore(
+                        f"store at {self.path} holds data but no format record: "
+                        "not written by advm, or damaged")
+                if self.readonly:
+                    return
+                txn.put(keys.META_FORMAT,
+                        records.pack(records.KIND_META, {"format": STORE_FORMAT}), db=self.meta)
+                return
+            record = records.unpack(records.KIND_META, raw, doc=None, db="meta",
+                                    key=keys.META_FORMAT)
+            found = records.field(record, "format", int, doc=None, db="meta",
+                                  key=keys.META_FORMAT)
+        if found != STORE_FORMAT:
+            raise IncompatibleStore(
+                f"store at {self.path} was written with store format {found}; "
+                f"this advm reads format {STORE_FORMAT} only. Export its documents with the "
+                "advm that wrote it, or point --store at another directory.")
+
+    # -- transactions --------------------------------------------------------
+
+    @contextmanager
+    def read(self):
+        """A read transaction whose values are zero-copy buffers, valid only inside."""
+        if self.closed:
+            raise StoreClosed(f"store at {self.path} is closed")
+        for attempt in (0, 1):
+            with self._gate.shared():
+                try:
+                    txn = self.env.begin(buffers=True)
+                except lmdb.MapResizedError:
+                    if attempt:
+                        raise
+                    txn = None
+                if txn is not None:
+                    try:
+                        yield txn
+                    finally:
+                        txn.abort()
+                    return
+            # Another process grew the map: adopt its size, then read again.
+            with self._gate.exclusive():
+                self.env.set_mapsize(0)
+
+    def begin_write(self):
+        """The committer's write transaction (only the committer thread calls this)."""
+        try:
+            return self.env.begin(write=True, buffers=True)
+        except lmdb.MapResizedError:
+            with self._gate.exclusive():
+                self.env.set_mapsize(0)
+            return self.env.begin(write=True, buffers=True)
+
+    # -- map size ---------------------------------------------------------------
+
+    @property
+    def map_size(self) -> int:
+        return self.env.info()["map_size"]
+
+    def grow(self, needed: int) -> bool:
+        """Enlarge the map to fit `needed` more bytes: at least double, at most
+        the cap. False when already at the cap. Call with no write txn open."""
+        current = self.map_size
+        if current >= self.map_cap:
+            return False
+        target = min(self.map_cap, max(current * 2, current + 2 * needed))
+        with self._gate.exclusive():
+            self.env.set_mapsize(_round(target))
+        return True
+
+    def sync(self) -> None:
+        if not self.readonly:
+            self.env.sync(True)
+
+    def close(self) -> None:
+        with self._gate.exclusive():
+            if not self.closed:
+                self.closed = True
+                self.env.close()
+
+
+def _round(size: int) -> int:
+    return max(PAGE, -(-int(size) // PAGE) * PAGE)

@@ -1,0 +1,221 @@
+# The transaction undo log (spec/bytecode.md section 9): the entry shapes, the
+# logged writes that produce them and the replay that reverses them.
+#
+# One log holds every kind of entry so that rollback replays them newest first
+# whatever wrote them (FSET, the logged container opcodes, host functions).
+# An entry is a tuple whose first element's type says what it restores
+# (log_undo() takes these shapes; the machine logs the same ones):
+#
+#   (record, slot, old)        record.f[slot] = old
+#   (list,)                    list.pop()                (undoes an append)
+#   (list, index, old)         list[index] = old
+#   (dict, key)                del dict[key]             (undoes adding a new key)
+#   (dict, key, old)           dict[key] = old           (key kept its position,
+#                                                         or was the last one)
+#   (dict, key, old, pos)      put key back at insertion position pos
+#   (callable,)                callable()                (host functions' own undo)
+#
+# `log` is None when no transaction is open: the write happens, nothing is kept.
+#
+# Stored flat: the machine's own entries are their elements followed by a tag
+# (a host's tuple is stored whole, then U_ENTRY), so logging a write appends
+# a few references and allocates nothing. A log of tuples cost about twice as
+# much, most of it in allocating, freeing and GC-scanning the tuples
+# (bench/README-vm.md, "Undo log").
+
+cdef enum:
+    U_FIELD = 1   # record, slot, old
+    U_POP = 2     # list
+    U_LSET = 3    # list, index, old
+    U_MDEL = 4    # dict, key
+    U_MSET = 5    # dict, key, old
+    U_MINS = 6    # dict, key, old, pos
+    U_ENTRY = 7   # a tuple entry from log_undo()
+
+
+cdef int _rset_logged(list log, Record r, Py_ssize_t slot, object value) except -1:
+    if slot < 0 or slot >= len(r.f):
+        raise _Fault(f"record has no field slot {slot}")
+    if log is not None:
+        _log_field(log, r, slot)
+    r.f[slot] = value
+    return 0
+
+
+cdef inline int _log_field(list log, Record r, Py_ssize_t slot) except -1:
+    log.append(r)
+    log.append(slot)
+    log.append(r.f[slot])
+    log.append(U_FIELD)
+    return 0
+
+
+cdef int _lpush_logged(list log, list items, object value) except -1:
+    if log is not None:
+        log.append(items)
+        log.append(U_POP)
+    items.append(value)
+    return 0
+
+
+cdef int _lset_logged(list log, list items, int64_t index, object value) except -1:
+    if index < 0 or index >= len(items):
+        raise _Fault(f"list index {index} out of range (length {len(items)})")
+    if log is not None:
+        log.append(items)
+        log.append(index)
+        log.append(items[index])
+        log.append(U_LSET)
+    items[index] = value
+    return 0
+
+
+cdef int _mput_logged(list log, dict d, object key, object value) except -1:
+    if log is not None:
+        log.append(d)
+        log.append(key)
+        if key in d:
+            log.append(d[key])
+            log.append(U_MSET)
+        else:
+            log.append(U_MDEL)
+    d[key] = value
+    return 0
+
+
+cdef object _mdel_logged(list log, dict d, object key):
+    """Remove `key` (if present) and return its value, else None."""
+    if key not in d:
+        return None
+    if log is not None:
+        log.append(d)
+        log.append(key)
+        log.append(d[key])
+        # Maps iterate in insertion order, so undoing a delete must put the key
+        # back where it was; only a key that was last can simply be re-added.
+        if next(reversed(d)) == key:
+            log.append(U_MSET)
+        else:
+            log.append(list(d).index(key))
+            log.append(U_MINS)
+    return d.pop(key)
+
+
+cdef int _revert(object entry) except -1:
+    """Replay one tuple entry (the shapes above)."""
+    cdef tuple e = <tuple>entry
+    cdef Py_ssize_t n = len(e)
+    target = e[0]
+    t = type(target)
+    if t is Record:
+        (<Record>target).f[e[1]] = e[2]
+    elif t is list:
+        if n == 1:
+            (<list>target).pop()
+        else:
+            (<list>target)[e[1]] = e[2]
+    elif t is dict:
+        if n == 2:
+            (<dict>target).pop(e[1], None)
+        elif n == 3:
+            (<dict>target)[e[1]] = e[2]
+        else:
+            _reinsert(<dict>target, e[1], e[2], e[3])
+    else:
+        target()
+    return 0
+
+
+cdef int _reinsert(dict d, object key, object value, Py_ssize_t pos) except -1:
+    d.pop(key, None)
+    items = list(d.items())
+    items.insert(pos, (key, value))
+    d.clear()
+    d.update(items)
+    return 0
+
+
+cdef Py_ssize_t _arity(int tag) noexcept:
+    # elements stored before each tag
+    if tag == U_FIELD or tag == U_LSET or tag == U_MSET:
+        return 3
+    if tag == U_MINS:
+        return 4
+    if tag == U_MDEL:
+        return 2
+    return 1
+
+
+cdef int _revert_one(list log) except -1:
+    """Take the newest entry off the log and reverse it."""
+    cdef int tag = log.pop()
+    if tag == U_ENTRY:
+        return _revert(log.pop())
+    if tag == U_POP:
+        (<list>log.pop()).pop()
+        return 0
+    if tag == U_MINS:
+        pos = log.pop()
+        old = log.pop()
+        key = log.pop()
+        return _reinsert(<dict>log.pop(), key, old, pos)
+    if tag == U_MDEL:
+        key = log.pop()
+        (<dict>log.pop()).pop(key, None)
+        return 0
+    old = log.pop()
+    key = log.pop()
+    target = log.pop()
+    if tag == U_FIELD:
+        (<Record>target).f[key] = old
+    elif tag == U_LSET:
+        (<list>target)[key] = old
+    else:
+        (<dict>target)[key] = old
+    return 0
+
+
+cdef int _revert_to(list log, Py_ssize_t length) except -1:
+    """Reverse and drop the entries past `length` (a log length), newest first.
+    A failing entry does not stop the others; the first failure is raised at
+    the end."""
+    first = None
+    cdef Py_ssize_t n
+    while len(log) > length:
+        n = len(log) - 1 - _arity(<int>log[len(log) - 1])
+        try:
+            _revert_one(log)
+        except Exception as e:
+            if first is None:
+                first = e
+            del log[n:]  # an entry that failed half-way is dropped whole
+    if first is not None:
+        raise RuntimeError(f"rollback: an undo entry failed: {type(first).__name__}: {first}") from first
+    return 0
+
+
+cdef Py_ssize_t _count_entries(list log) except -1:
+    cdef Py_ssize_t pos = len(log) - 1
+    cdef Py_ssize_t n = 0
+    while pos >= 0:
+        pos -= 1 + _arity(<int>log[pos])
+        n += 1
+    return n
+
+
+def _check_entry(entry):
+    """Refuse, when it is logged, an entry that rollback could not replay."""
+    if type(entry) is not tuple or not entry:
+        raise TypeError("an undo entry is a non-empty tuple")
+    n = len(entry)
+    t = type(entry[0])
+    if t is Record:
+        ok = n == 3 and type(entry[1]) is int and 0 <= entry[1] < len((<Record>entry[0]).f)
+    elif t is list:
+        ok = n == 1 or (n == 3 and type(entry[1]) is int)
+    elif t is dict:
+        ok = n in (2, 3) or (n == 4 and type(entry[3]) is int)
+    else:
+        ok = n == 1 and callable(entry[0])
+    if not ok:
+        raise TypeError(f"not an undo entry shape: ({t.__name__}, ...) of length {n}")
