@@ -498,6 +498,13 @@ cdef class Machine:
         doc.f[slot] = value
         return 0
 
+    def new_record(self, int layout):
+        """A record of `layout` at its defaults, as RNEW makes it (for the runtime,
+        which builds messages from JSON)."""
+        if not 0 <= layout < len(self.layouts):
+            raise IndexError(f"no record layout {layout}")
+        return self._new_record(layout)
+
     cdef object _new_record(self, int layout):
         template, mutable = self.layouts[layout]
         slots = list(template)
