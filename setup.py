@@ -14,6 +14,7 @@ HERE = Path(__file__).parent
 
 PACKAGES = {
     "advm": "advm",
+    "advm.commands": "advm/commands",
     "advm.compiler": "compiler",
     "advm.spec": "spec",
 }

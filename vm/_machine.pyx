@@ -7,6 +7,7 @@
 # never through memoryviews inside the loop; numeric cases call no Python API;
 # int and double registers are never boxed; errors leave through cold paths.
 from cpython.long cimport PyLong_AsLongLong
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, INT64_MIN, INT64_MAX
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
@@ -45,10 +46,17 @@ cdef class Record:
 
     cdef public int layout
     cdef public list f
+    # Which slots the undo log already holds for the current undo epoch: a
+    # slot needs its old value logged once per transaction (or savepoint), so
+    # a loop that writes one field a million times logs it once.
+    cdef int64_t logged_epoch
+    cdef bytearray logged
 
     def __init__(self, int layout, list f):
         self.layout = layout
         self.f = f
+        self.logged_epoch = 0
+        self.logged = None
 
     def __repr__(self):
         return f"Record({self.layout}, {self.f!r})"
@@ -100,6 +108,8 @@ cdef class Machine:
     cdef bint logging         # a transaction is open
     cdef int64_t txn          # counts transactions, so a savepoint knows its own
     cdef list marks           # live savepoints of the open transaction, oldest first
+    cdef dict ordered         # maps whose key order is logged since the newest savepoint
+    cdef dict seen            # log_once(): id -> object seen since the newest savepoint
     cdef bint running
     cdef readonly bint suspended
     cdef readonly object payload  # what the last SUSPEND handed out
@@ -138,6 +148,8 @@ cdef class Machine:
         self.logging = False
         self.txn = 0
         self.marks = []
+        self.ordered = {}
+        self.seen = {}
         self.running = False
         self.suspended = False
         self.payload = None
@@ -386,10 +398,13 @@ cdef class Machine:
         if self.logging:
             raise RuntimeError("a transaction is already open: commit() or rollback() first")
         self.txn += 1
+        _new_undo_epoch()
         self.undo = []
         self.logging = True
+        self.marks = [self._mark()]  # before the budget is granted: rollback() gives it back
+        self.ordered = {}
+        self.seen = {}
         self.remaining = self.budget_limit if budget is None else budget
-        self.marks = [self._mark()]
 
     def commit(self):
         """Keep every write of the open transaction (a no-op when none is open)."""
@@ -397,19 +412,25 @@ cdef class Machine:
             raise RuntimeError("cannot commit while the machine runs")
         self.undo = []
         self.marks = []
+        self.ordered = {}
+        self.seen = {}
         self.logging = False
 
     def rollback(self):
         """Undo the open transaction: every logged write newest first, the PRNG,
-        and the execution state begin() saw (a no-op when none is open)."""
+        the execution state and the remaining budget begin() saw, so the
+        machine is exactly as before it (a no-op when none is open)."""
         if not self.logging:
             return
         base = self.marks[0]
         try:
             self.rollback_to(base)
         finally:
+            self.remaining = base.remaining
             self.undo = []
             self.marks = []
+            self.ordered = {}
+            self.seen = {}
             self.logging = False
 
     def savepoint(self):
@@ -421,6 +442,9 @@ cdef class Machine:
             raise RuntimeError("cannot take a savepoint while the machine runs")
         mark = self._mark()
         self.marks.append(mark)
+        _new_undo_epoch()  # writes after the mark must log their old values again
+        self.ordered = {}  # a rollback to this mark must find its own order entries
+        self.seen = {}
         return mark
 
     def rollback_to(self, mark):
@@ -436,6 +460,9 @@ cdef class Machine:
         if index < 0:
             raise ValueError("the savepoint was discarded by an earlier rollback")
         del self.marks[index + 1:]
+        self.ordered = {}
+        self.seen = {}
+        _new_undo_epoch()
         try:
             _revert_to(self.undo, mark.log_length)
         finally:
@@ -454,7 +481,18 @@ cdef class Machine:
             state = self._export_frames()
             cont = Continuation(state[0], state[1], state[2], state[3], self.payload,
                                 self.module_id)
-        return Savepoint(self.txn, len(self.undo), self.rng_state, cont)
+        return Savepoint(self.txn, len(self.undo), self.rng_state, cont, self.remaining)
+
+    def log_once(self, obj):
+        """True the first time `obj` (by identity) is passed since the newest
+        savepoint of the open transaction, False after that and outside a
+        transaction: for host functions that log a whole structure once
+        rather than each change. Kept by the machine, not in the document, so
+        it leaves nothing in snapshots."""
+        if not self.logging or id(obj) in self.seen:
+            return False
+        self.seen[id(obj)] = obj  # holding it keeps its id from being reused
+        return True
 
     def log_undo(self, entry):
         """For host functions: append an undo entry (shapes in spec/bytecode.md
@@ -489,7 +527,7 @@ cdef class Machine:
 
     def map_delete(self, dict d, key):
         """Remove `key` if present, logged; returns its value or None."""
-        return _mdel_logged(self.undo if self.logging else None, d, key)
+        return _mdel_logged(self.undo if self.logging else None, self.ordered, d, key)
 
     cdef int _fset(self, int slot, object value) except -1:
         cdef Record doc = self.doc
@@ -1166,7 +1204,7 @@ cdef class Machine:
                     _mput_logged(self.undo if self.logging else None, _dict(obank[ob + a]),
                                  obank[ob + b], obank[ob + c])
                 elif op == OP_MDELL:
-                    _mdel_logged(self.undo if self.logging else None, _dict(obank[ob + a]),
+                    _mdel_logged(self.undo if self.logging else None, self.ordered, _dict(obank[ob + a]),
                                  obank[ob + b])
                 else:
                     raise _Fault(f"unknown opcode {op}")

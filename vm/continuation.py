@@ -37,3 +37,4 @@ class Savepoint:
     log_length: int  # undo entries before it
     rng: tuple  # the PRNG state then
     cont: Continuation | None  # the suspended computation then, or None when idle
+    remaining: int  # budget left then (rollback() of the whole transaction gives it back)

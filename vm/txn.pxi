@@ -13,6 +13,9 @@
 #   (dict, key, old)           dict[key] = old           (key kept its position,
 #                                                         or was the last one)
 #   (dict, key, old, pos)      put key back at insertion position pos
+#   (dict, [keys])             put the keys back in this order (logged before
+#                              the first delete from the map since the last
+#                              savepoint, see _mdel_logged)
 #   (callable,)                callable()                (host functions' own undo)
 #
 # `log` is None when no transaction is open: the write happens, nothing is kept.
@@ -29,7 +32,7 @@ cdef enum:
     U_LSET = 3    # list, index, old
     U_MDEL = 4    # dict, key
     U_MSET = 5    # dict, key, old
-    U_MINS = 6    # dict, key, old, pos
+    U_ORDER = 6   # dict, list of its keys in order
     U_ENTRY = 7   # a tuple entry from log_undo()
 
 
@@ -42,7 +45,28 @@ cdef int _rset_logged(list log, Record r, Py_ssize_t slot, object value) except 
     return 0
 
 
+# Bumped by begin(), savepoint() and rollback_to(): a record whose
+# `logged_epoch` differs has logged nothing since then. One counter for every
+# machine in the process: a bump by another machine only makes a record log a
+# slot once more, which is harmless.
+cdef int64_t _undo_epoch = 1
+
+
+cdef inline void _new_undo_epoch() noexcept:
+    global _undo_epoch
+    _undo_epoch += 1
+
+
 cdef inline int _log_field(list log, Record r, Py_ssize_t slot) except -1:
+    cdef unsigned char* bits
+    cdef Py_ssize_t n = len(r.f)
+    if r.logged_epoch != _undo_epoch or r.logged is None or len(r.logged) < n:
+        r.logged_epoch = _undo_epoch
+        r.logged = bytearray(n)
+    bits = <unsigned char*>PyByteArray_AS_STRING(r.logged)
+    if bits[slot]:
+        return 0  # the oldest value of this slot is already in the log
+    bits[slot] = 1
     log.append(r)
     log.append(slot)
     log.append(r.f[slot])
@@ -83,21 +107,27 @@ cdef int _mput_logged(list log, dict d, object key, object value) except -1:
     return 0
 
 
-cdef object _mdel_logged(list log, dict d, object key):
-    """Remove `key` (if present) and return its value, else None."""
+cdef object _mdel_logged(list log, dict ordered, dict d, object key):
+    """Remove `key` (if present) and return its value, else None.
+
+    Maps iterate in insertion order, so undoing a delete must put the key back
+    where it was. Re-adding puts it last, which is right only for the last
+    key; for any other, the map's key order is logged once per savepoint
+    segment (`ordered` holds the maps already done) and rollback restores it
+    after the re-adds, when exactly those keys are back. One O(n) copy per map
+    and transaction instead of a position search per delete."""
     if key not in d:
         return None
     if log is not None:
+        if next(reversed(d)) != key and id(d) not in ordered:
+            ordered[id(d)] = True
+            log.append(d)
+            log.append(list(d))
+            log.append(U_ORDER)
         log.append(d)
         log.append(key)
         log.append(d[key])
-        # Maps iterate in insertion order, so undoing a delete must put the key
-        # back where it was; only a key that was last can simply be re-added.
-        if next(reversed(d)) == key:
-            log.append(U_MSET)
-        else:
-            log.append(list(d).index(key))
-            log.append(U_MINS)
+        log.append(U_MSET)
     return d.pop(key)
 
 
@@ -115,7 +145,9 @@ cdef int _revert(object entry) except -1:
         else:
             (<list>target)[e[1]] = e[2]
     elif t is dict:
-        if n == 2:
+        if n == 2 and type(e[1]) is list:
+            _reorder(<dict>target, e[1])
+        elif n == 2:
             (<dict>target).pop(e[1], None)
         elif n == 3:
             (<dict>target)[e[1]] = e[2]
@@ -135,13 +167,23 @@ cdef int _reinsert(dict d, object key, object value, Py_ssize_t pos) except -1:
     return 0
 
 
+cdef int _reorder(dict d, list keys) except -1:
+    # Keys the log no longer accounts for (a host wrote without logging) go last
+    # rather than being lost.
+    items = [(k, d[k]) for k in keys if k in d]
+    if len(items) != len(d):
+        kept = set(keys)
+        items += [(k, v) for k, v in d.items() if k not in kept]
+    d.clear()
+    d.update(items)
+    return 0
+
+
 cdef Py_ssize_t _arity(int tag) noexcept:
     # elements stored before each tag
     if tag == U_FIELD or tag == U_LSET or tag == U_MSET:
         return 3
-    if tag == U_MINS:
-        return 4
-    if tag == U_MDEL:
+    if tag == U_MDEL or tag == U_ORDER:
         return 2
     return 1
 
@@ -154,11 +196,9 @@ cdef int _revert_one(list log) except -1:
     if tag == U_POP:
         (<list>log.pop()).pop()
         return 0
-    if tag == U_MINS:
-        pos = log.pop()
-        old = log.pop()
-        key = log.pop()
-        return _reinsert(<dict>log.pop(), key, old, pos)
+    if tag == U_ORDER:
+        keys = log.pop()
+        return _reorder(<dict>log.pop(), <list>keys)
     if tag == U_MDEL:
         key = log.pop()
         (<dict>log.pop()).pop(key, None)
@@ -215,6 +255,8 @@ def _check_entry(entry):
         ok = n == 1 or (n == 3 and type(entry[1]) is int)
     elif t is dict:
         ok = n in (2, 3) or (n == 4 and type(entry[3]) is int)
+        if n == 2 and type(entry[1]) is list:
+            ok = all(k in entry[0] for k in entry[1])
     else:
         ok = n == 1 and callable(entry[0])
     if not ok:

@@ -244,6 +244,39 @@ def test_random_write_sequences_roll_back_exactly(ops, commit):
         assert state(m) == at_begin
 
 
+MAP_OPS = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["mput", "hput"]), KEYS, st.integers(0, 9)),
+    st.tuples(st.sampled_from(["mdel", "hdel"]), KEYS),
+    st.tuples(st.just("savepoint")),
+    st.tuples(st.just("rollback_to"), st.integers(0, 5)),
+), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MAP_OPS)
+def test_map_order_survives_any_rollback(ops):
+    """Key order is the part of a map a rollback most easily gets wrong."""
+    m = machine()
+    d = {"a": 0, "b": 1, "c": 2, 1: 3}
+    m.doc.f[4] = d
+    at_begin = list(d.items())
+    m.begin()
+    marks = []
+    for op in ops:
+        if op[0] == "savepoint":
+            marks.append((m.savepoint(), list(d.items())))
+        elif op[0] == "rollback_to":
+            if marks:
+                k = op[1] % len(marks)
+                m.rollback_to(marks[k][0])
+                assert list(d.items()) == marks[k][1]
+                del marks[k + 1:]
+        else:
+            m.call(op[0], d, *op[1:])
+    m.rollback()
+    assert list(d.items()) == at_begin
+
+
 # -------------------------------------------------------------- rng, misuse
 
 def test_rollback_restores_the_prng():
@@ -417,3 +450,78 @@ def test_detached_computation_comes_back_with_its_savepoint():
     m.rollback_to(mark)
     assert m.suspended and m.payload == "first"
     assert m.resume(1).payload == "second"
+
+
+# -------------------------------------------------------------- the host-side API
+
+def test_host_write_helpers_check_their_arguments_and_roll_back():
+    m = machine()
+    m.begin()
+    r = Record(NODE, [1, 0.0, None, None])
+    xs, d = [1], {"a": 1, "b": 2}
+    with pytest.raises(IndexError, match="no field slot 4"):
+        m.write_field(r, 4, 0)
+    with pytest.raises(IndexError, match="out of range"):
+        m.list_set(xs, 1, 0)
+    with pytest.raises(TypeError):
+        m.map_put(xs, "a", 1)
+    assert m.undo_length == 0
+    m.write_field(r, 0, 5)
+    m.list_set(xs, 0, 9)
+    m.list_append(xs, 10)
+    m.map_put(d, "c", 3)
+    assert m.map_delete(d, "a") == 1 and m.map_delete(d, "zz") is None
+    undone = []
+    m.log_undo((lambda: undone.append(list(xs)),))
+    assert m.undo_length == 7  # one per write, and the map's key order before its first delete
+    assert (r.f[0], xs, list(d)) == (5, [9, 10], ["b", "c"])
+    m.rollback()
+    assert (r.f[0], xs, list(d.items())) == (1, [1], [("a", 1), ("b", 2)])
+    assert undone == [[9, 10]]  # newest first: the callback ran before the list was undone
+
+
+def test_new_record_is_fresh_each_time():
+    m = machine()
+    a, b = m.new_record(0), m.new_record(0)
+    assert a.f == b.f and a.f[3] is not b.f[3]  # mutable defaults are copied
+    with pytest.raises(IndexError):
+        m.new_record(9)
+
+
+def test_deleting_many_keys_logs_the_map_order_once_per_savepoint():
+    m = machine()
+    d = {k: k * 2 for k in range(50_000)}
+    m.doc.f[4] = d
+    before = list(d.items())
+    m.begin()
+    for k in range(0, 50_000, 2):  # 25,000 deletes, none of the last key
+        m.call("mdel", d, k)
+    assert m.undo_length == 25_000 + 1  # one entry per delete and one key order
+    mark = m.savepoint()
+    m.call("mdel", d, 1)
+    m.call("mdel", d, 3)
+    assert m.undo_length == 25_001 + 3  # a new segment saves the order again
+    m.call("mput", d, 1, "back")
+    m.rollback_to(mark)
+    assert list(d) == list(range(1, 50_000, 2))
+    m.rollback()
+    assert list(d.items()) == before
+
+
+def test_log_once_is_per_savepoint_segment_and_leaves_no_state():
+    m = machine()
+    rows = {1: "a"}
+    assert m.log_once(rows) is False  # no transaction: nothing to log
+    m.begin()
+    assert m.log_once(rows) is True
+    assert m.log_once(rows) is False
+    assert m.log_once({1: "a"}) is True  # identity, not equality
+    mark = m.savepoint()
+    assert m.log_once(rows) is True  # a rollback to the mark needs its own copy
+    m.rollback_to(mark)
+    assert m.log_once(rows) is True
+    m.rollback()
+    m.begin()
+    assert m.log_once(rows) is True
+    m.commit()
+    assert m.log_once(rows) is False

@@ -1,0 +1,278 @@
+"""`advm run FILE`: run a document.
+
+Two modes, each a flag so that later ones (a server) are new flags beside
+them rather than new meanings of the old ones:
+
+`--once` (the default): create the document in memory as one principal
+(field defaults, then @construct with `--arg`), run every transition that is
+due at once until the document is idle, print its state and exit.
+
+`--script FILE` (or `-` for standard input): a scripted session
+(advm/session.py, spec/sessions.md): one JSON input per line in, one JSON
+frame per line out, each written and flushed as soon as it is made.
+
+Idle means: no transition is due now. A transition scheduled for later is
+reported as `pending`, a body waiting on an ask as `waiting`; neither is run,
+since nobody can answer or let time pass in this mode. The clock is fixed at
+2026-01-01T00:00:00Z (where scripted sessions start too), so a run is
+deterministic: the same file, argument and principal give the same output.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import sys
+
+from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, decode_text, err, out_json,
+                   read_bytes)
+from .program import Program, excerpt, load, new_document
+
+DEFAULT_PRINCIPAL = "advm@local"
+DEFAULT_KEY = "document"
+CLOCK_MS = 1767225600000  # 2026-01-01T00:00:00Z
+# Transitions due at once may chain forever (#a -> #b -> #a ...); each is
+# bounded by the instruction budget, the chain by this.
+MAX_TRANSITIONS = 10_000
+
+
+class RunError(Exception):
+    """A transaction failed while the document ran (it rolled back)."""
+
+    def __init__(self, error, during: str):
+        super().__init__(str(error))
+        self.error = error  # vm.document.TransactionError
+        self.during = during
+
+
+def parse_arg(text: str | None):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--arg is not JSON: {e.msg} at column {e.colno}") from None
+
+
+def principal_json(p: str) -> dict:
+    from ..vm.docslots import agent_of, authority_of
+
+    return {"agent": agent_of(p), "authority": authority_of(p)}
+
+
+def waiting_json(doc) -> dict | None:
+    """What a suspended body waits for, with its options as JSON messages."""
+    from ..vm.values import to_json
+
+    w = doc.waiting
+    if w is None:
+        return None
+    if not isinstance(w, dict):
+        return {"value": repr(w)}
+    channel = doc.meta["channels"].get(w.get("channel"), {})
+    options = w.get("options")
+    if options is not None and channel.get("message"):
+        options = [to_json(o, ["message", channel["message"]], doc.meta) for o in options]
+    return {
+        # The ask's id, when the runtime numbers asks: what an answer names.
+        **({"id": w["id"]} if "id" in w else {}),
+        "channel": w.get("channel"),
+        "kind": w.get("kind"),
+        "who": principal_json(w["who"]) if isinstance(w.get("who"), str) else None,
+        "options": options,
+        "limit": w.get("limit"),
+    }
+
+
+def create(program: Program, principal: str, arg, key: str):
+    from ..vm.document import TransactionError
+
+    doc = new_document(program, key)
+    if "create" in doc.meta["static"].get("policies", {}):
+        if not doc.static_policy("create", principal):
+            raise Failure(
+                f"advm: error: {program.path}: the @static create policy refuses {principal}",
+                {"filename": program.path, "ok": False,
+                 "error": {"kind": "policy", "message": f"the @static create policy refuses {principal}",
+                           "position": None, "during": "@static create"}},
+            )
+    construct = doc.meta["handlers"].get("construct")
+    if arg is not None and not (construct or {}).get("message"):
+        # Silently dropping it would hide a typo in the file name or the argument.
+        message = ("@construct takes no message" if construct
+                   else "the document has no @construct")
+        raise Failure(
+            f"advm: error: {program.path}: --arg was given, but {message}",
+            {"filename": program.path, "ok": False,
+             "error": {"kind": "input", "message": message, "position": None,
+                       "during": "@construct"}},
+        )
+    try:
+        doc.create(principal, arg, now=CLOCK_MS)
+    except TransactionError as e:
+        raise RunError(e, "@construct") from None
+    return doc
+
+
+def settle(program: Program, doc) -> int:
+    """Run transitions that are due now until none is, or a body waits."""
+    from ..vm.document import TransactionError
+
+    count = 0
+    while doc.cont is None and doc.pending is not None and doc.pending[1] == 0:
+        if count == MAX_TRANSITIONS:
+            message = (f"the state machine did not settle: {MAX_TRANSITIONS} transitions "
+                       f"in a row, the last into #{doc.state}")
+            raise Failure(f"advm: error: {program.path}: {message}",
+                          {"filename": program.path, "ok": False,
+                           "error": {"kind": "unsettled", "message": message,
+                                     "position": None, "during": f"#{doc.state}"}})
+        label = doc.pending[0]
+        try:
+            doc.run_transition()
+        except TransactionError as e:
+            raise RunError(e, f"#{label}") from None
+        count += 1
+    return count
+
+
+def state_json(program: Program, doc, principal: str, key: str, transitions: int) -> dict:
+    pending = doc.pending
+    return {
+        "filename": program.path,
+        "source": program.filename,
+        "key": key,
+        "creator": principal_json(principal),
+        "state": doc.state or None,
+        "fields": doc.fields(),
+        "transitions": transitions,
+        "pending": {"state": pending[0], "in_seconds": pending[1]} if pending else None,
+        "waiting": waiting_json(doc),
+        "destroyed": doc.destroyed,
+        "debug": list(doc.debug_lines),
+    }
+
+
+def summary_line(state: dict) -> str:
+    who = state["creator"]
+    parts = [f"{state['filename']}: created as {who['agent']}@{who['authority']}"]
+    if state["state"]:
+        parts.append(f"state #{state['state']}")
+    parts.append(f"{state['transitions']} transition{'s' if state['transitions'] != 1 else ''}")
+    if state["waiting"]:
+        w = state["waiting"]
+        who = w["who"] or {"agent": "?", "authority": "?"}
+        parts.append(f"waiting for {who['agent']}@{who['authority']} ({w['kind']} on {w['channel']})")
+    if state["pending"]:
+        parts.append(f"next #{state['pending']['state']} in {state['pending']['in_seconds']:g} s")
+    if state["destroyed"]:
+        parts.append("destroyed")
+    return ", ".join(parts)
+
+
+def run_failure(program: Program, e: RunError) -> Failure:
+    err_ = e.error
+    if err_.kind == "input":  # nothing ran: the argument did not fit the message type
+        text = f"{program.path}: bad --arg for {e.during}: {err_.message}"
+    else:
+        where = err_.position or program.path
+        text = "\n".join([f"{where}: runtime error ({err_.kind}) in {e.during}: {err_.message}",
+                          *excerpt(program, err_.position)])
+    if e.during == "@construct":
+        text += f"\n{program.path}: the document was not created"
+    data = {"filename": program.path, "ok": False,
+            "error": {"kind": err_.kind, "message": err_.message,
+                      "position": err_.position or None, "during": e.during}}
+    return Failure(text, data)
+
+
+def parse_principal(text: str) -> str:
+    from ..vm.docslots import agent_of, as_principal
+
+    principal = as_principal(text)
+    if not agent_of(principal):
+        raise UsageError(f"--as {text!r}: a principal is agent@authority, and the agent cannot be empty")
+    return principal
+
+
+def run_once(args: argparse.Namespace) -> ExitCode:
+    arg = parse_arg(args.arg)
+    principal = parse_principal(DEFAULT_PRINCIPAL if args.principal is None else args.principal)
+    program = load(args.file)
+    try:
+        doc = create(program, principal, arg, args.key)
+        transitions = settle(program, doc)
+    except RunError as e:
+        raise run_failure(program, e) from None
+    state = state_json(program, doc, principal, args.key, transitions)
+    if args.json:
+        out_json({"ok": True, **state})
+    else:
+        for line in state["debug"]:
+            err(f"debug: {line}")
+        print(json.dumps({"state": state["state"], "fields": state["fields"]}, indent=2))
+        err(summary_line(state))
+    return ExitCode.OK
+
+
+def script_lines(path: str):
+    """The script's lines: all of a file, read before anything runs (an
+    unreadable script is a usage error, exit 2), or standard input one line at
+    a time as it arrives, so a program can hold a conversation with the document."""
+    if path != "-":
+        return decode_text(path, read_bytes(path)).splitlines()
+    return iter(sys.stdin.readline, "")
+
+
+def run_script(args: argparse.Namespace) -> ExitCode:
+    from ..session import Session
+
+    misplaced = [flag for flag, given in (("--arg", args.arg is not None),
+                                          ("--as", args.principal is not None),
+                                          ("--json", args.json)) if given]
+    if misplaced:
+        raise UsageError(f"{', '.join(misplaced)} cannot be used with --script: a script's create "
+                         f"line says who creates the document and with what, and its output is "
+                         f"JSON already")
+    lines = script_lines(args.script)
+    program = load(args.file)
+
+    def emit(frame: dict) -> None:
+        sys.stdout.write(json.dumps(frame, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+    session = Session(program.module, key=args.key, debug=lambda line: err(f"debug: {line}"))
+    session.run(lines, emit)
+    return ExitCode.OK
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    if args.script is not None:
+        return run_script(args)
+    return run_once(args)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true",
+                      help="create the document, run what is due, print its state and exit "
+                           "(the default)")
+    mode.add_argument("--script", metavar="FILE",
+                      help="run a scripted session: JSON inputs, one per line, from FILE or from "
+                           "standard input for '-'; prints every frame clients receive as one "
+                           "JSON line (spec/sessions.md); exit 0 once the script ran")
+    p.add_argument("--arg", metavar="JSON", help="the message @construct receives, as JSON (--once)")
+    p.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
+                   help=f"who creates the document, agent@authority (--once; default {DEFAULT_PRINCIPAL})")
+    p.add_argument("--key", default=DEFAULT_KEY,
+                   help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r})")
+    add_json_flag(p, "the document's state (or the error)")
+
+
+COMMAND = Command(
+    "run",
+    "run a document in memory: once until idle, or driven by a scripted session",
+    add_arguments,
+    run,
+)

@@ -1,0 +1,247 @@
+"""Scripted sessions: drive one living document from JSON lines, the way
+people, programs and tests use a document without a server (spec/sessions.md).
+
+    session = Session(module)
+    for frame in session.feed('{"op":"create","as":"alice"}', 1):
+        print(json.dumps(frame))
+
+One input line becomes one call on `vm.living.LivingDocument` at the script's
+clock, and everything that call returns (the frames clients receive) comes
+back in order. The session is the document's host: it owns the clock, checks
+`@static create` before a document exists (there is no document yet to ask),
+keeps the snapshot taken after every input, and on `restart` throws the
+runtime away and rebuilds it from that snapshot alone.
+
+A script line that cannot be used (bad JSON, unknown op, a missing or
+ill-typed field) becomes one error frame naming its line; the session goes on.
+Errors of the document itself (an abort, a refused answer) are frames the
+runtime makes, passed through unchanged apart from `to` (see `client_name`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Callable, Iterable
+
+CLOCK_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+DEFAULT_KEY = "document"
+
+# op -> (required fields, optional fields), besides "op" itself.
+OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "create": (("as",), ("arg",)),
+    "connect": (("as",), ()),
+    "disconnect": (("as",), ()),
+    "send": (("as", "channel", "message"), ()),
+    "answer": (("as", "ask", "message"), ()),
+    "advance": (("seconds",), ()),
+    "view": (("as",), ()),
+    "delete": (("as",), ()),
+    "restart": ((), ()),
+}
+
+
+class ScriptError(Exception):
+    """A script line the session cannot use; `code` is one of spec/sessions.md's."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def client_name(principal: str | None) -> str | None:
+    """How a principal is written in output: as scripts write it. A bare agent
+    ("bob") is the principal "bob@" with an empty authority; it goes out as
+    "bob" so a script reads back the names it used."""
+    if principal is None:
+        return None
+    return principal[:-1] if principal.endswith("@") and principal.count("@") == 1 else principal
+
+
+def script_error(line: int, code: str, message: str) -> dict:
+    return {"to": None, "error": {"code": code, "message": f"line {line}: {message}", "line": line}}
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}[type(value)]
+
+
+def parse_line(text: str) -> dict | None:
+    """One script line as a checked input, or None for a blank line."""
+    from .vm.docslots import agent_of
+
+    if not text.strip():
+        return None
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScriptError("bad_json", f"not JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(item, dict):
+        raise ScriptError("bad_json", f"an input is a JSON object, not {_type_name(item)}")
+    op = item.get("op")
+    if "op" not in item:
+        raise ScriptError("missing_field", 'the input has no "op"')
+    if not isinstance(op, str) or op not in OPS:
+        known = ", ".join(OPS)
+        raise ScriptError("unknown_op", f"unknown op {json.dumps(op)} (known: {known})")
+    required, optional = OPS[op]
+    for name in required:
+        if name not in item:
+            raise ScriptError("missing_field", f'"{op}" needs "{name}"')
+    for name in item:
+        if name != "op" and name not in required and name not in optional:
+            raise ScriptError("unknown_field", f'"{op}" takes no "{name}"')
+    if "as" in item:
+        who = item["as"]
+        if not isinstance(who, str) or not agent_of(who):
+            raise ScriptError("bad_field", '"as" is a principal, "agent" or "agent@authority", '
+                                           f"with a non-empty agent; got {json.dumps(who)}")
+    if op == "send" and not isinstance(item["channel"], str):
+        raise ScriptError("bad_field", f'"channel" is a string, not {_type_name(item["channel"])}')
+    if op == "answer" and type(item["ask"]) is not int:
+        raise ScriptError("bad_field", f'"ask" is an ask id (an integer), not {json.dumps(item["ask"])}')
+    if op == "advance":
+        seconds = item["seconds"]
+        if type(seconds) not in (int, float) or not math.isfinite(seconds) or seconds < 0:
+            raise ScriptError("bad_field", '"seconds" is a number of seconds, 0 or more; '
+                                           f"got {json.dumps(seconds)}")
+    return item
+
+
+# ---------------------------------------------------------------- the session
+
+
+class Session:
+    """One document driven by script inputs. `viewers` is the Viewers factory
+    LivingDocument takes (tests pass a reference implementation); `debug`
+    receives the document's `@debug` lines as they are written."""
+
+    def __init__(self, module, key: str = DEFAULT_KEY, viewers=None,
+                 debug: Callable[[str], None] | None = None):
+        from .vm.living import LivingDocument
+
+        self.module = module
+        self.key = key
+        self._viewers = viewers
+        self._debug = debug
+        self.clock = CLOCK_START_MS
+        self.living = LivingDocument(module, key=key, viewers=viewers)
+        self.saved = self.living.snapshot()
+        self.restarts = 0
+
+    @classmethod
+    def compile(cls, text: str, filename: str = "<input>", **kw) -> "Session":
+        from .compiler.build import build_source
+
+        return cls(build_source(text, filename), **kw)
+
+    # ------------------------------------------------------------ driving
+
+    def feed(self, text: str, line: int) -> list[dict]:
+        """The frames for one script line (its 1-based number names it in errors)."""
+        try:
+            item = parse_line(text)
+        except ScriptError as e:
+            return [script_error(line, e.code, e.message)]
+        return [] if item is None else self.step(item)
+
+    def run(self, lines: Iterable[str], emit: Callable[[dict], None]) -> None:
+        for number, text in enumerate(lines, start=1):
+            for frame in self.feed(text, number):
+                emit(frame)
+
+    def step(self, item: dict) -> list[dict]:
+        """Run one checked input (as parse_line returns it)."""
+        before = self.living
+        before.failures.clear()
+        debug_mark = len(before.document.debug_lines)
+        frames = getattr(self, f"_{item['op']}")(item)
+        living = self.living
+        if living is not before:  # a restart: a new runtime, whose lists start with @load's
+            debug_mark = 0
+        # Timers and @load run for nobody, so no client hears that they failed;
+        # the script's reader should.
+        frames += [{"to": None, "error": {"code": e.kind, "message": str(e)}} for _, e in living.failures]
+        living.failures.clear()
+        if self._debug is not None:
+            for text in living.document.debug_lines[debug_mark:]:
+                self._debug(text)
+        # What a restart recovers from: the runtime as this input left it.
+        self.saved = self.living.snapshot()
+        return [self._out(f) for f in frames]
+
+    @staticmethod
+    def _out(frame: dict) -> dict:
+        if frame.get("to") is None:
+            return frame
+        return {**frame, "to": client_name(frame["to"])}
+
+    # ------------------------------------------------------------ one op each
+
+    def _create(self, item):
+        from .vm.docslots import as_principal
+
+        who = as_principal(item["as"])
+        doc = self.living.document
+        policies = self.meta["static"].get("policies", {})
+        # A document that does not exist cannot refuse its creator: the host asks @static.
+        if "create" in policies and not doc.created and not doc.static_policy("create", who):
+            return [{"to": who, "error": {"code": "create_refused",
+                                          "message": f"the @static create policy refuses {who}"}}]
+        return self.living.create(who, item.get("arg"), self.clock)
+
+    def _connect(self, item):
+        return self.living.connect(item["as"], self.clock)
+
+    def _disconnect(self, item):
+        return self.living.disconnect(item["as"], self.clock)
+
+    def _send(self, item):
+        return self.living.send(item["as"], item["channel"], item["message"], self.clock)
+
+    def _answer(self, item):
+        return self.living.answer(item["as"], item["ask"], item["message"], self.clock)
+
+    def _advance(self, item):
+        self.clock += round(item["seconds"] * 1000)
+        return self.living.advance(self.clock)
+
+    def _delete(self, item):
+        return self.living.delete(item["as"], self.clock)[1]
+
+    def _view(self, item):
+        from .vm.docslots import as_principal
+
+        who = as_principal(item["as"])
+        doc = self.living
+        exists = doc.document.created and not doc.destroyed
+        return [{"to": who, "view": doc.view(who) if exists else None}]
+
+    def _restart(self, item):
+        """Drop the runtime; rebuild it from the last snapshot. Connections do not
+        survive a restart: every viewer reconnects and starts again from a full
+        view and its open asks. The document does not see it happen (@connected
+        and @disconnected do not run; @load does, as at every load)."""
+        from .vm.living import LivingDocument
+
+        self.restarts += 1
+        self.living = living = LivingDocument.restore(self.module, self.saved, viewers=self._viewers)
+        frames = living.pump()  # what @load made viewers see, against what they held
+        for who in list(living.connected):
+            frames.append({"to": who, "connected": True})
+            frames += living.viewers.connect(who)
+            frames += [{"to": who, "ask": ask} for ask in living.asks_for(who)]
+        return frames
+
+    @property
+    def meta(self) -> dict:
+        return self.living.meta
+
+
+__all__ = ["CLOCK_START_MS", "OPS", "ScriptError", "Session", "client_name", "parse_line"]
