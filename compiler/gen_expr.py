@@ -48,7 +48,10 @@ def int_constant(e) -> int | None:
     if isinstance(e, ast.IntLit):
         return e.value
     if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.IntLit):
-        return -e.operand.value
+        # Negation wraps like the instruction would: -(INT_MIN) is INT_MIN.
+        bits = 64 if e.ty == T.LONG or e.operand.is_long else 32
+        half = 1 << (bits - 1)
+        return ((-e.operand.value + half) % (1 << bits)) - half
     return None
 
 
@@ -229,7 +232,8 @@ class ExprGen:
             self.emit("NOT", out.n, src.n)
             self.free(src)
             return out
-        return self.increment(e.operand, +1 if op.startswith("++") else -1, op.endswith("pre"), dst)
+        return self.increment(e.operand, +1 if op.startswith("++") else -1, op.endswith("pre"), dst,
+                              want=True)
 
     def step(self, reg: Reg, t: T.Type, delta: int, out: Reg) -> None:
         k = kind_of(t)
@@ -238,9 +242,13 @@ class ExprGen:
         else:
             self.emit("LADDI" if k == "l" else "IADDI", out.n, reg.n, delta)
 
-    def increment(self, target: ast.Expr, delta: int, pre: bool, dst):
+    def increment(self, target: ast.Expr, delta: int, pre: bool, dst, want: bool = False):
+        """`x++`, `--x`...: as a value (`want`) it yields the old (post) or new
+        (pre) value; as a statement it only steps the variable."""
         lv = self.lvalue(target)
         t = lv.type
+        if want and dst is None:
+            dst = self.temp(t)
         old = lv.read(self, None)
         new = self.temp(t) if lv.kind != "local" else old
         if lv.kind == "local":

@@ -154,7 +154,7 @@ def test_approval_waits_for_the_manager():
     d.create(ALICE, {"title": "laptop", "amount": 2500, "manager": {"agent": "mia", "authority": "corp"},
                      "director": "dora@corp"}, now=T0)
     d.run_transition()
-    assert d.waiting == {"channel": "manager_decision", "kind": "fetch", "who": manager,
+    assert d.waiting == {"id": 1, "channel": "manager_decision", "kind": "fetch", "who": manager,
                          "options": None, "limit": 1}
     assert d.field("status") == "Pending" and d.pending == ("escalate", 172800.0)
     d.resume(d.message("Decision", {"approve": True, "comment": " fine "}), now=T0 + HOUR)

@@ -15,10 +15,14 @@ fields, rows, map entries, the pending transition, the random generator's
 state -- and raises TransactionError; the document is then exactly as before
 the event.
 
-The state machine, timers, viewers and durable await belong to the document
-runtime (the next layer); this API exposes what it needs: the pending
-transition, `run_transition()` to run it, and `resume()` for a body that
-suspended on an `.await()`.
+Durable await (spec/language.md section 8) is done here, one level below
+the runtime (vm/living.py): asks live in an AskBook (vm/asks.py); a body that
+reaches an `.await()` whose answer is not there yet commits what it did and
+is set aside as a Continuation (`cont`); `resume()` continues it in a new
+transaction; an await whose answer is already there takes a savepoint and
+goes on, and an `abort` after it rolls back to that savepoint, refuses the
+answer and leaves the code waiting there (`refused` says whose answer).
+Timers, viewers, lifecycle and the input queue belong to vm/living.py.
 """
 from __future__ import annotations
 
@@ -27,10 +31,12 @@ import hashlib
 from contextlib import contextmanager
 
 from ._machine import DEFAULT_BUDGET, Machine, Record, Suspended
-from .docslots import (CONTEXT, DEBUG, DESTROY, EPOCH, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE, STATE,
-                       WHO, as_principal)
+from .asks import AskBook
+from .docslots import (CONTEXT, DEBUG, DESTROY, EPOCH, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE,
+                       STATE, WHO, ZONE, as_principal)
 from .errors import VMAbort, VMBudgetExhausted, VMError
-from .stdlib import host_table
+from .host import HostFunction
+from .stdlib import host_table, split_name
 from .values import from_json, to_json
 
 
@@ -72,29 +78,64 @@ class Document:
         self.module = module
         self.meta = module.meta
         self.budget = budget or self.meta.get("budget") or DEFAULT_BUDGET
-        self.machine = Machine(module, host=host_table(), budget=self.budget,
+        self.asks = AskBook()
+        self.machine = Machine(module, host=self._host_table(), budget=self.budget,
                                seed=seed_for(key) if seed is None else seed)
         doc = self.machine.doc
         doc.f[KEY] = key
         doc.f[SPACE] = space
+        doc.f[ZONE] = self.meta["static"]["properties"].get("timezone") or "UTC"
         self.created = False
-        self.waiting = None  # the future a suspended body awaits
-        self.cont = None  # that body's frames and registers, as data (a Continuation)
+        self.cont = None  # the waiting body's frames and registers, as data (a Continuation)
+        self.refused: list = []  # (Ask, TransactionError): stored answers the last transaction refused
         self.debug_lines: list[str] = []
+        self._awaited: list = []  # (savepoint, ask id) per await that did not wait, this transaction
+        self._before = (NO_ONE, 0)  # @who and the clock before the open transaction
+
+    def _host_table(self):
+        """The library, with `ask` bound to this document's AskBook (futures
+        must be registered where the runtime can find them)."""
+        extra = {}
+        for imp in self.module.hosts:
+            base, params, result = split_name(imp.name)
+            if base == "ask":
+                extra[imp.name] = HostFunction(self.asks.open, params, result, True)
+        return host_table(extra)
+
+    @property
+    def waiting(self):
+        """The future the waiting body awaits ({id, channel, kind, who, options, limit}), or None."""
+        return self.cont.payload if self.cont is not None else None
 
     def snapshot(self) -> bytes:
         """The machine with the document's state, between events (vm/snapshot.py).
-        A body waiting on an await is not part of it: its Continuation (`cont`)
-        is the runtime's to keep."""
+        A waiting body and the asks are not part of it: vm/living.py snapshots
+        the whole runtime (`export()` / `from_export()`)."""
         return self.machine.snapshot()
 
     @classmethod
     def restore(cls, module, data: bytes) -> "Document":
         """A created document back from `snapshot()` bytes."""
         doc = cls(module)
-        doc.machine = Machine.from_snapshot(module, data, host=host_table())
-        doc.budget = module.meta.get("budget") or DEFAULT_BUDGET
+        doc.machine = Machine.from_snapshot(module, data, host=doc._host_table())
         doc.created = True
+        return doc
+
+    def export(self) -> dict:
+        """Everything of the document between events, as machine values (for
+        vm/snapshot.dumps_values, which keeps shared references: a waiting
+        body's locals may hold rows of the document's tables)."""
+        return {"doc": self.machine.doc, "rng": list(self.machine.rng_state), "cont": self.cont,
+                "asks": self.asks.to_values(), "created": self.created}
+
+    @classmethod
+    def from_export(cls, module, state: dict) -> "Document":
+        doc = cls(module)
+        doc.machine.doc = state["doc"]
+        doc.machine.rng_state = tuple(state["rng"])
+        doc.cont = state["cont"]
+        doc.asks.load(state["asks"])  # in place: the machine's `ask` is bound to this book
+        doc.created = state["created"]
         return doc
 
     @classmethod
@@ -116,12 +157,18 @@ class Document:
 
     def _begin(self, who: str | None, now: int | None) -> None:
         doc = self.doc
+        # Not logged (they are set before the machine's transaction opens), so
+        # a rollback puts them back by hand: a refused event leaves no trace.
+        self._before = (doc.f[WHO], doc.f[NOW])
         if who is not None:
             doc.f[WHO] = as_principal(who)
         if now is not None:  # otherwise the clock stays at the previous event's time
             doc.f[NOW] = int(now)
         doc.f[DEBUG] = []
         doc.f[EPOCH] += 1
+        self.refused = []
+        self._awaited = []
+        self.asks.begin()
         self.machine.begin(self.budget)
 
     def _commit(self) -> None:
@@ -130,13 +177,15 @@ class Document:
         self.doc.f[DEBUG] = None
 
     def _rollback(self) -> None:
-        # The machine replays its undo log (every kind of write), restores the
-        # PRNG and drops the frames of the failed run.
+        # The machine replays its undo log (every kind of write, the asks
+        # opened and consumed included), restores the PRNG and drops the
+        # frames of the failed run.
         self.machine.rollback()
         self.doc.f[DEBUG] = None
+        self.doc.f[WHO], self.doc.f[NOW] = self._before
 
-    def _failed(self, e: VMError) -> TransactionError:
-        self._rollback()
+    @staticmethod
+    def _error_of(e: VMError) -> TransactionError:
         if isinstance(e, VMAbort):
             return TransactionError("abort", "the transaction aborted", e.position)
         if isinstance(e, VMBudgetExhausted):
@@ -144,29 +193,75 @@ class Document:
         kind = "assert" if e.message == "assertion failed" else "error"
         return TransactionError(kind, e.message, e.position)
 
-    def _run(self, steps):
-        """Run [(function, args)] as one transaction (already begun)."""
-        result = None
+    def _failed(self, e: VMError) -> TransactionError:
+        self._rollback()
+        return self._error_of(e)
+
+    def _guarded(self, start):
+        """Run `start()` (which calls or resumes the machine) and everything it
+        leads to as the open transaction, then settle it."""
         with gc_paused():
             try:
-                for fn, args in steps:
-                    result = self.machine.call(fn, *args)
-                    if isinstance(result, Suspended):
-                        break
+                result = start()
             except VMError as e:
-                raise self._failed(e) from None
+                if not self._awaited:
+                    raise self._failed(e) from None
+                result = self._back_to_await(e)
             except BaseException:
                 self._rollback()
                 raise
         return self._settle(result)
+
+    def _run(self, steps):
+        """Run [(function, args)] as one transaction (already begun)."""
+        def start():
+            result = None
+            for fn, args in steps:
+                result = self._through_ready(self.machine.call(fn, *args))
+                if isinstance(result, Suspended):
+                    break
+            return result
+        return self._guarded(start)
+
+    def _through_ready(self, result):
+        """Go on past every await whose answer is already there (spec section 8,
+        point 3). Each such await is a savepoint: an abort after it comes back
+        to it (point 4)."""
+        while isinstance(result, Suspended):
+            ready, answer = self.asks.ready(result.payload)
+            if not ready:
+                return result
+            future = result.payload
+            if future.get("id") is not None and not future.get("done"):
+                self._awaited.append((self.machine.savepoint(), future["id"]))
+                # Tables log their inserts once per epoch; a savepoint starts a new one.
+                self.doc.f[EPOCH] += 1
+                self.asks.consume(self.machine, future, answer)
+            result = self.machine.resume(answer)
+        return result
+
+    def _back_to_await(self, e: VMError) -> Suspended:
+        """`abort` (or an error) after an await that did not wait: undo back to
+        it, refuse the answer it took, and wait there again. What ran before
+        that await commits."""
+        mark, ask_id = self._awaited[-1]
+        self.machine.rollback_to(mark)
+        ask = self.asks.refuse(ask_id)
+        if ask is not None:
+            self.refused.append((ask, self._error_of(e)))
+        return Suspended(self.machine.payload)
 
     def _settle(self, result):
         if isinstance(result, Suspended):
             # The checkpoint of spec/language.md section 8: what ran so far
             # commits, and the waiting code is set aside as data so other
             # events can run meanwhile (a waiting document is not a blocked one).
-            self.waiting = result.payload
             self.cont = self.machine.detach()
+            self.asks.keep_fresh()
+        else:
+            self.asks.drop_fresh()
+            if self.cont is None:
+                self.asks.withdraw_live()
         self._commit()
         return result
 
@@ -184,6 +279,19 @@ class Document:
         """A message value built from JSON (missing fields take their defaults),
         e.g. an answer to `resume()`. Raises ValueError when it does not fit."""
         return self._message(name, data)
+
+    def channel_value(self, channel: str, data):
+        """The machine value of `data` (JSON) as a message on `channel`: one
+        message, or an array of them for `channel<M[]>`. Raises TransactionError."""
+        ch = self.meta["channels"].get(channel)
+        if ch is None:
+            raise TransactionError("input", f"the document has no channel '{channel}'")
+        desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
+        try:
+            return from_json(data if data is not None else {}, desc, self.meta, self._new_struct,
+                             f"message on '{channel}'")
+        except ValueError as e:
+            raise TransactionError("input", str(e)) from None
 
     def _new_struct(self, kind: str, name: str) -> Record:
         info = self.meta["records" if kind == "record" else "messages"][name]
@@ -217,12 +325,7 @@ class Document:
             raise TransactionError("input", f"the document has no channel '{channel}'")
         if not ch["complete"]:
             raise TransactionError("input", f"channel '{channel}' only answers asks (it has no handler)")
-        desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
-        try:
-            msg = from_json(message if message is not None else {}, desc, self.meta, self._new_struct,
-                            f"message on '{channel}'")
-        except ValueError as e:
-            raise TransactionError("input", str(e)) from None
+        msg = self.channel_value(channel, message)
         return self.transaction(ch["fn"], msg, who=who, now=now)
 
     def handler(self, event: str, who: str = NO_ONE, now: int | None = None):
@@ -232,6 +335,22 @@ class Document:
         if h is None:
             return None
         return self.transaction(h["fn"], who=who, now=now)
+
+    def ask_delete(self, who: str, now: int | None = None) -> bool:
+        """@delete's answer for `who`; without @delete, deletion is refused.
+        @delete only reads, so its transaction is rolled back whatever it says."""
+        h = self.meta["handlers"].get("delete")
+        if h is None:
+            return False
+        self._begin(who, now)
+        with gc_paused():
+            try:
+                verdict = self.machine.call(h["fn"])
+            except VMError as e:
+                raise self._failed(e) from None
+            finally:
+                self._rollback()
+        return bool(verdict)
 
     def cron(self, name: str, now: int | None = None):
         return self.transaction(self.meta["crons"][name]["fn"], now=now)
@@ -259,44 +378,71 @@ class Document:
 
     @property
     def pending(self) -> tuple[str, float] | None:
-        """The scheduled transition (state, delay in seconds) or None."""
+        """The transition code scheduled and nobody has taken yet (state, delay
+        in seconds), or None. vm/living.py takes it after every commit."""
         nxt = self.doc.f[NEXT]
         return (nxt, max(0.0, self.doc.f[NEXT_IN])) if nxt else None
+
+    def take_pending(self) -> tuple[str, float] | None:
+        """The pending transition, cleared from the document (between events)."""
+        got = self.pending
+        self.doc.f[NEXT] = ""
+        self.doc.f[NEXT_IN] = 0.0
+        return got
 
     @property
     def destroyed(self) -> bool:
         return bool(self.doc.f[DESTROY])
 
+    def destroy(self) -> None:
+        """End the document for good (the runtime refuses inputs from now on)."""
+        self.cancel()
+        self.doc.f[DESTROY] = True
+
+    def cancel(self) -> None:
+        """Drop the waiting body and withdraw its asks: a state being entered
+        owns the document (spec section 8, point 6). Its invoke bookkeeping
+        goes too, or a later `invoke` of a state it was inside would fail."""
+        if self.cont is not None:
+            self.cont = None
+            self.asks.withdraw_live()
+            self.doc.f[INVOKING] = {}
+
+    def run_state(self, label: str, now: int | None = None):
+        """Enter state `label` and run its block as one transaction."""
+        self.cancel()
+        # The label changes even if the block aborts (spec/language.md section 8, point 4).
+        self.doc.f[STATE] = label
+        return self.transaction(self.meta["states"][label], now=now)
+
     def run_transition(self, now: int | None = None):
         """Enter the pending state and run its block as one transaction."""
-        nxt = self.doc.f[NEXT]
-        if not nxt:
+        nxt = self.take_pending()
+        if nxt is None:
             return None
-        self.doc.f[NEXT] = ""
-        self.doc.f[NEXT_IN] = 0.0
-        # The label changes even if the block aborts (spec/language.md section 8, point 4).
-        self.doc.f[STATE] = nxt
-        return self.transaction(self.meta["states"][nxt], now=now)
+        return self.run_state(nxt[0], now=now)
 
     def resume(self, value, now: int | None = None):
         """Deliver the awaited answer (a machine value) and continue the waiting
-        body in a new transaction. If that transaction fails, the body is still
-        waiting for an answer (spec/language.md section 8, point 4)."""
+        body in a new transaction. If that transaction fails before another
+        await, the body is still waiting for an answer (spec section 8, point 4)."""
         if self.cont is None:
             raise RuntimeError("nothing is waiting")
         cont = self.cont
         self._begin(None, now)
-        with gc_paused():
-            try:
-                result = self.machine.resume_detached(cont, value)
-            except VMError as e:
-                raise self._failed(e) from None
-            except BaseException:
-                self._rollback()
-                raise
-        self.cont = None
-        self.waiting = None
-        return self._settle(result)
+
+        def start():
+            if isinstance(cont.payload, dict) and cont.payload.get("id") is not None:
+                self.asks.consume(self.machine, cont.payload, value)
+            result = self.machine.resume_detached(cont, value)
+            self.cont = None  # taken: a rollback puts it back (below)
+            return self._through_ready(result)
+
+        try:
+            return self._guarded(start)
+        except TransactionError:
+            self.cont = cont
+            raise
 
     # ------------------------------------------------------------ reading
 

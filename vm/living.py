@@ -1,0 +1,423 @@
+"""LivingDocument: one document running by itself (issue 4; contract in
+.team/RUNTIME_API.md).
+
+It owns what happens *between* transactions: the queue of inputs, the clock,
+the pending transition, the @cron jobs, who is connected, the lifecycle, and
+turning every committed transaction into the frames clients receive (viewer
+deltas, asks, errors). One transaction at a time goes through vm/document.py,
+which owns asks, awaits and rollback.
+
+    living = LivingDocument.compile(text, "game.adb", key="g1")
+    frames = living.create("alice", None, now)
+    frames += living.connect("bob", now)
+    frames += living.answer("bob", 7, {"x": 1, "y": 2}, now)
+    frames += living.advance(now + 3_600_000)
+
+Every input carries its time (ms since the epoch) and, except `advance`, its
+principal; nothing reads the wall clock, so the same inputs give the same
+frames on any machine, and `snapshot()`/`restore()` anywhere in between
+changes nothing that follows (spec/snapshot.md).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import cbor2
+
+from .asks import CHOOSE, DECIDE, AnswerError, match_answer
+from .docslots import NO_ONE, NOW, ZONE, as_principal
+from .document import Document, TransactionError
+from .errors import SnapshotError
+from .schedule import Crons, Pending, due_after
+from .snapshot import dumps_values, loads_values
+from .stdlib import values_equal
+from .values import to_json
+
+QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
+MAX_IMMEDIATE = 1000  # transitions in a row at one instant before the runtime stops to breathe
+SNAPSHOT_FORMAT = "advm-living"
+SNAPSHOT_VERSION = 1
+
+
+def error_frame(who, code: str, message: str) -> dict:
+    return {"to": who, "error": {"code": code, "message": message}}
+
+
+def _default_viewers(document):
+    from .views import Viewers
+
+    return Viewers(document)
+
+
+class LivingDocument:
+    def __init__(self, module, key: str = "main", seed: int | None = None, viewers=None):
+        self._setup(Document(module, key=key, seed=seed), viewers)
+
+    def _setup(self, document: Document, viewers) -> None:
+        self.document = document
+        self.meta = document.meta
+        self._make_viewers = viewers or _default_viewers
+        self.viewers = self._make_viewers(document)
+        self.queue: deque = deque()
+        self.pending: Pending | None = None
+        self.crons: Crons | None = None  # planned when the document is created
+        self.connected: list[str] = []
+        self.destroyed = False
+        self.outbox: list[dict] = []  # frames made outside any input (@load at restore)
+        # Timer runs that failed: nobody sent them, so nobody got an error frame.
+        self.failures: list[tuple[str, TransactionError]] = []
+        self._verdict = False
+        self._burst, self._instant = 0, None
+
+    @classmethod
+    def compile(cls, text: str, filename: str = "<input>", key: str = "main", **kw) -> "LivingDocument":
+        from ..compiler.build import build_source
+
+        return cls(build_source(text, filename), key=key, **kw)
+
+    # ------------------------------------------------------------ inputs (contract)
+
+    def create(self, who: str, arg, now: int) -> list[dict]:
+        return self.submit({"op": "create", "who": who, "arg": arg, "now": now})
+
+    def connect(self, who: str, now: int) -> list[dict]:
+        return self.submit({"op": "connect", "who": who, "now": now})
+
+    def disconnect(self, who: str, now: int) -> list[dict]:
+        return self.submit({"op": "disconnect", "who": who, "now": now})
+
+    def send(self, who: str, channel: str, message, now: int) -> list[dict]:
+        return self.submit({"op": "send", "who": who, "channel": channel, "message": message, "now": now})
+
+    def answer(self, who: str, ask_id, message, now: int) -> list[dict]:
+        return self.submit({"op": "answer", "who": who, "ask": ask_id, "message": message, "now": now})
+
+    def advance(self, now: int) -> list[dict]:
+        return self.submit({"op": "advance", "now": now})
+
+    def delete(self, who: str, now: int) -> tuple[bool, list[dict]]:
+        """Ask @delete whether `who` may delete the document; if so it is destroyed.
+        Returns (allowed, frames)."""
+        self._verdict = False
+        frames = self.submit({"op": "delete", "who": who, "now": now})
+        return self._verdict, frames
+
+    def destroy(self, now: int) -> list[dict]:
+        """Document.destroy() from the host: the document ends now."""
+        return self.submit({"op": "destroy", "now": now})
+
+    def submit(self, item: dict) -> list[dict]:
+        """Queue one input and process everything queued, in order."""
+        return self.enqueue(item) + self.pump()
+
+    def enqueue(self, item: dict) -> list[dict]:
+        """Queue one input without running it (a host that receives faster than
+        it runs); a full queue refuses it with an error frame to its sender."""
+        if len(self.queue) >= QUEUE_LIMIT:
+            return [error_frame(self._who(item), "queue_full",
+                                f"the document has {QUEUE_LIMIT} inputs waiting; try again later")]
+        self.queue.append(dict(item))
+        return []
+
+    def pump(self) -> list[dict]:
+        out, self.outbox = self.outbox, []
+        while self.queue:
+            out += self._process(self.queue.popleft())
+        return out
+
+    # ------------------------------------------------------------ reading (contract)
+
+    def view(self, who: str) -> dict:
+        return self.viewers.plain_view(as_principal(who))
+
+    def asks_for(self, who: str) -> list[dict]:
+        return [self._ask_json(a) for a in self.document.asks.open_for(as_principal(who))]
+
+    def next_due(self) -> int | None:
+        """When something is due next (ms), for hosts that let documents sleep."""
+        if self.destroyed or not self.document.created:
+            return None
+        times = [t for t in (self.pending.due if self.pending else None,
+                             self.crons.next_due() if self.crons else None) if t is not None]
+        return min(times, default=None)
+
+    @property
+    def clock(self) -> int:
+        return self.document.now
+
+    # ------------------------------------------------------------ one input
+
+    @staticmethod
+    def _who(item: dict):
+        who = item.get("who")
+        return as_principal(who) if isinstance(who, str) else None
+
+    def _process(self, item: dict) -> list[dict]:
+        op, who = item.get("op"), self._who(item)
+        handler = getattr(self, f"_do_{op}", None) if isinstance(op, str) else None
+        if handler is None:
+            return [error_frame(who, "input", f"unknown input {op!r}")]
+        now = item.get("now")
+        if type(now) is not int:
+            return [error_frame(who, "input", "every input needs its time, `now`, in ms")]
+        if self.destroyed:
+            return [] if who is None else [error_frame(who, "destroyed", "the document was destroyed")]
+        if op != "create" and not self.document.created:
+            return [] if who is None else [error_frame(who, "not_created", "the document does not exist yet")]
+        self._burst, self._instant = 0, None  # the MAX_IMMEDIATE count is per input
+        # What was due before this input happens before it (document time is one line).
+        out = self._run_due(now) if self.document.created else []
+        if self.destroyed:
+            return out + ([] if who is None else [error_frame(who, "destroyed", "the document was destroyed")])
+        out += handler(item, who, max(self.clock, now))
+        out += self._run_due(self.clock)  # transitions this input scheduled
+        return out
+
+    def _do_create(self, item, who, now):
+        if self.document.created:
+            return [error_frame(who, "already_created", "the document already exists")]
+        _, _, frames = self._transact(who, lambda: self.document.create(who, item.get("arg"), now=now))
+        return frames
+
+    def _do_connect(self, item, who, now):
+        if who in self.connected:
+            return [error_frame(who, "already_connected", f"{who} is already connected")]
+        if "connected" not in self.meta["handlers"]:  # spec 4.20: without @connected nobody connects
+            return [{"to": who, "connected": False}]
+        ok, accepted, frames = self._transact(who, lambda: self.document.handler("connected", who, now))
+        if not ok or not accepted or self.destroyed:
+            return frames + ([] if self.destroyed else [{"to": who, "connected": False}])
+        self.connected.append(who)
+        frames.append({"to": who, "connected": True})
+        frames += self.viewers.connect(who)
+        # A client learns what it is being asked when it arrives, whenever the ask was made.
+        frames += [{"to": who, "ask": self._ask_json(a)} for a in self.document.asks.open_for(who)]
+        return frames
+
+    def _do_disconnect(self, item, who, now):
+        if who not in self.connected:
+            return [error_frame(who, "not_connected", f"{who} is not connected")]
+        self.connected.remove(who)
+        self.viewers.disconnect(who)
+        frames = [{"to": who, "connected": False}]
+        if "disconnected" in self.meta["handlers"]:
+            frames += self._transact(who, lambda: self.document.handler("disconnected", who, now))[2]
+        return frames
+
+    def _do_send(self, item, who, now):
+        channel = item.get("channel")
+        ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
+        if ch is not None and not ch["complete"]:
+            # spec 4.16: a message on an incomplete channel answers its sender's open ask there.
+            ask = self.document.asks.oldest_open(who, channel)
+            if ask is None:
+                return [error_frame(who, "no_open_ask", f"nobody asked {who} anything on '{channel}'")]
+            return self._answer(who, ask.id, item.get("message"), now)
+        return self._transact(who, lambda: self.document.send(who, channel, item.get("message"), now=now))[2]
+
+    def _do_answer(self, item, who, now):
+        return self._answer(who, item.get("ask"), item.get("message"), now)
+
+    def _do_advance(self, item, who, now):
+        self.document.doc.f[NOW] = now  # document time moves even when nothing was due
+        return []
+
+    def _do_delete(self, item, who, now):
+        if "delete" not in self.meta["handlers"]:
+            return [error_frame(who, "delete_refused", "the document has no @delete: deletion is refused")]
+        try:
+            allowed = self.document.ask_delete(who, now=now)
+        except TransactionError as e:
+            return [error_frame(who, e.kind, f"@delete failed: {e}")]
+        if not allowed:
+            return [error_frame(who, "delete_refused", "@delete refused the deletion")]
+        self._verdict = True
+        self.document.destroy()
+        return self._end()
+
+    def _do_destroy(self, item, who, now):
+        self.document.destroy()
+        return self._end()
+
+    # ------------------------------------------------------------ answers
+
+    def _answer(self, who: str, ask_id, message, now: int) -> list[dict]:
+        """Check an answer completely before anything runs; a refused one changes nothing."""
+        doc = self.document
+        try:
+            ask = doc.asks.lookup(ask_id, who)
+            value = match_answer(ask, doc.channel_value(ask.channel, message), values_equal)
+        except AnswerError as e:
+            return [error_frame(who, e.code, e.message)]
+        except TransactionError as e:
+            return [error_frame(who, "invalid_answer", f"ask {ask_id}: {e.message}")]
+        waiting = doc.waiting
+        if waiting is not None and waiting.get("id") == ask.id:
+            # spec 8.4: if the code refuses the answer, the ask stays open and nothing changes.
+            return self._transact(who, lambda: doc.resume(value, now=now),
+                                  f"your answer to ask {ask.id} was refused: ")[2]
+        # The code has not reached this await yet (it waits on another one):
+        # the answer is kept and delivered when it does (spec 5.22).
+        doc.asks.store(ask, value)
+        return self._ask_frames()
+
+    def _ask_json(self, ask) -> dict:
+        out = {"id": ask.id, "channel": ask.channel, "kind": ask.kind}
+        if ask.kind in (DECIDE, CHOOSE):
+            message = self.meta["channels"][ask.channel]["message"]
+            out["options"] = [to_json(o, ["message", message], self.meta) for o in ask.options]
+        if ask.kind == CHOOSE:
+            out["limit"] = ask.limit
+        return out
+
+    def _ask_frames(self) -> list[dict]:
+        frames = []
+        for kind, ask_id, who, ask in self.document.asks.sync():
+            if kind == "closed":
+                frames.append({"to": who, "ask_closed": ask_id})
+            else:
+                frames.append({"to": who, "ask": self._ask_json(ask)})
+        return frames
+
+    # ------------------------------------------------------------ transactions
+
+    def _transact(self, who, run, context: str = "") -> tuple[bool, object, list[dict]]:
+        """Run one document transaction: (committed, its value, frames)."""
+        try:
+            result = run()
+        except TransactionError as e:
+            if who is None:
+                self.failures.append((self.document.state, e))
+                del self.failures[:-100]
+                frames = []
+            else:
+                frames = [error_frame(who, e.kind, context + str(e))]
+            # A state that was entered cancelled the code waiting before it, even if it then failed.
+            return False, None, frames + self._ask_frames()
+        return True, result, self._committed()
+
+    def _committed(self) -> list[dict]:
+        """Everything a committed transaction means outside the document."""
+        doc = self.document
+        frames = [error_frame(ask.who, err.kind, f"your answer to ask {ask.id} was refused: {err}")
+                  for ask, err in doc.refused]
+        doc.refused = []
+        nxt = doc.take_pending()
+        if nxt is not None:  # spec 6.9: the last transition scheduled wins
+            self.pending = Pending(nxt[0], due_after(doc.now, nxt[1]))
+        zone = doc.doc.f[ZONE]
+        if self.crons is None:
+            self.crons = Crons(self.meta["crons"], zone, doc.now)
+        elif zone != self.crons.zone:
+            self.crons.rezone(zone, doc.now)
+        if doc.destroyed:
+            return frames + self._end()
+        frames += self.viewers.after_commit()
+        return frames + self._ask_frames()
+
+    def _end(self) -> list[dict]:
+        """The document is destroyed: asks are withdrawn and viewers let go."""
+        self.document.cancel()
+        self.document.asks.clear()
+        frames = self._ask_frames()
+        for who in self.connected:
+            self.viewers.disconnect(who)
+            frames.append({"to": who, "connected": False})
+        self.connected = []
+        self.pending = None
+        self.destroyed = True
+        return frames
+
+    # ------------------------------------------------------------ document time
+
+    def _next_timer(self, until: int):
+        """The earliest of the pending transition and the due cron jobs, at or
+        before `until`: ("state", label, time) or ("cron", job, slot)."""
+        best = None
+        if self.pending is not None and self.pending.due <= until:
+            best = ("state", self.pending.label, self.pending.due)
+        due = self.crons.first_due(until) if self.crons else None
+        if due is not None and (best is None or due[1] < best[2]):
+            best = ("cron", due[0], due[1])
+        return best
+
+    def _run_due(self, until: int) -> list[dict]:
+        """Run every timer due at or before `until`, in time order, each at its
+        own time. Transitions chained at one instant are capped per input
+        (MAX_IMMEDIATE) so a state that transitions to itself forever cannot
+        hang the host; the rest waits for the next input."""
+        frames: list[dict] = []
+        while not self.destroyed:
+            timer = self._next_timer(until)
+            if timer is None:
+                break
+            kind, what, due = timer
+            at = max(self.clock, due)
+            if kind == "state":
+                self._burst = self._burst + 1 if at == self._instant else 1
+                self._instant = at
+                if self._burst > MAX_IMMEDIATE:
+                    break
+                self.pending = None
+                frames += self._transact(None, lambda: self.document.run_state(what, now=at))[2]
+            else:
+                self.crons.take(what, due)
+                frames += self._transact(None, lambda: self.document.cron(what.name, now=at))[2]
+        return frames
+
+    # ------------------------------------------------------------ snapshots (spec/snapshot.md)
+
+    def snapshot(self) -> bytes:
+        """The whole runtime between inputs, as CBOR."""
+        doc = self.document
+        return cbor2.dumps({
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "module": doc.machine.module_id,
+            "clock": doc.now,
+            "document": dumps_values(doc.export()),
+            "pending": [self.pending.label, self.pending.due] if self.pending else None,
+            "cron": self.crons.to_values() if self.crons else None,
+            "connected": list(self.connected),
+            "viewers": self.viewers.state(),
+            "queue": list(self.queue),
+            "outbox": list(self.outbox),
+            "destroyed": self.destroyed,
+        })
+
+    @classmethod
+    def restore(cls, module, data: bytes, viewers=None) -> "LivingDocument":
+        """The runtime `snapshot()` captured; then @load runs (spec 4.19), and
+        what it makes viewers see goes out with the next input's frames."""
+        try:
+            body = cbor2.loads(data)
+        except Exception as e:  # every cbor2 failure means the same thing here
+            raise SnapshotError(f"corrupt snapshot: bad CBOR ({e})") from None
+        if not isinstance(body, dict) or body.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError("not an advm living-document snapshot")
+        if body.get("version") != SNAPSHOT_VERSION:
+            raise SnapshotError(f"snapshot version {body.get('version')}, this advm reads {SNAPSHOT_VERSION}")
+        if body.get("module") != module.module_id():
+            raise SnapshotError("snapshot was taken on a different module (code changed)")
+        self = cls.__new__(cls)
+        try:
+            self._setup(Document.from_export(module, loads_values(body["document"])), viewers)
+            self.viewers.load(body["viewers"])
+            self.pending = Pending(*body["pending"]) if body["pending"] else None
+            if body["cron"] is not None:
+                self.crons = Crons(self.meta["crons"], body["cron"]["zone"], self.clock)
+                self.crons.load(body["cron"])
+            self.connected = list(body["connected"])
+            self.queue = deque(body["queue"])
+            self.outbox = list(body["outbox"])
+            self.destroyed = bool(body["destroyed"])
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
+        if self.document.created and not self.destroyed and "load" in self.meta["handlers"]:
+            self.outbox += self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+        return self
+
+
+__all__ = ["LivingDocument", "QUEUE_LIMIT", "error_frame"]
