@@ -24,6 +24,7 @@ from . import types as T
 from .check_decl import constant_value
 from .codegen import CodegenError, FuncGen
 from .gen_expr import FSET
+from .gen_reads import formula_reads, reads_of
 from .gen_stmt import RETURN
 from .gen_types import constant_default, describe, kind_of, result_kind
 from ..vm import docslots
@@ -293,6 +294,25 @@ class ModuleGen:
         return {"fn": fn, "type": describe(fo.type), "privacy": fo.privacy,
                 "privacy_names": list(fo.privacy_names), "reads": sorted(fo.reads), "bubble": fo.bubble}
 
+    def views_meta(self) -> dict:
+        """What vm/views.py needs to cache per-viewer results: for every policy,
+        formula and bubble, what it reads (the record's fields under "reads",
+        the document's under "doc_reads") and whether it reads the clock."""
+        info = self.info
+        return {
+            "policies": {n: {"fn": f"policy.{n}", **reads_of(p.decl.body).meta()}
+                         for n, p in info.policies.items()},
+            "formulas": {n: formula_reads(fo).meta() for n, fo in info.formulas.items()},
+            "records": {
+                s.name: {
+                    "policies": {n: {"fn": f"rpolicy.{s.name}.{n}", **reads_of(p.decl.body).meta()}
+                                 for n, p in s.policies.items()},
+                    "formulas": {n: formula_reads(fo).meta() for n, fo in s.formulas.items()},
+                }
+                for s in info.records.values()
+            },
+        }
+
     def build_meta(self) -> dict:
         info = self.info
         records = {}
@@ -347,6 +367,7 @@ class ModuleGen:
             "init": "$init",
             "table_layout": self.asm.record_index(TABLE_LAYOUT_NAME),
             "budget": budget,
+            "views": self.views_meta(),
         }
 
     # ================================================================ driver

@@ -220,7 +220,8 @@ class LivingDocument:
 
     def _do_advance(self, item, who, now):
         self.document.doc.f[NOW] = now  # document time moves even when nothing was due
-        return []
+        # Views that read Time (bubbles, formulas) change with the clock alone.
+        return self.viewers.after_commit()
 
     def _do_delete(self, item, who, now):
         if "delete" not in self.meta["handlers"]:

@@ -1,0 +1,166 @@
+"""Viewer fan-out: after_commit() for one change with 1,000 connected viewers,
+against json.dumps of one viewer's whole plain view (what a server without
+deltas would at least pay per viewer) measured in the same run.
+
+The document: 200 cards, each held by one of the first 200 viewers, exposed
+through a public formula; each card has public fields, a viewer_is field and a
+use_policy field, so every viewer's table differs. One transaction changes a
+public field, one card, or a private field. The transaction itself is setup,
+not timed: only the views' work is (change detection, formulas, per-viewer
+encoding, diffs, frames).
+
+Run: python -m pytest bench/bench_views.py --benchmark-enable   (see bench/README.md)
+"""
+from __future__ import annotations
+
+import json
+import timeit
+
+import pytest
+
+from advm.compiler.build import build_source
+from advm.vm.docslots import principal
+from advm.vm.document import Document
+from advm.vm.views import Viewers
+
+VIEWERS = 1000
+CARDS = 200
+T0 = 1767225600000
+
+SOURCE = """
+record Card {
+  public int id;
+  private principal holder;
+  public string text;
+  public int votes;
+  viewer_is<holder> string note;
+  use_policy<mine> int secret;
+
+  policy mine {
+    return holder == @who;
+  }
+}
+
+table<Card> _cards;
+public formula cards = iterate _cards;
+public formula total = (iterate _cards).size();
+public int round;
+private int vault;
+
+message Deal { string text; }
+message Ref { int id; }
+
+@connected {
+  return true;
+}
+
+channel deal(Deal d) {
+  _cards <- {holder: @who, text: d.text, note: "note " + d.text, secret: 7};
+}
+
+channel vote(Ref r) {
+  foreach (c in iterate _cards where id == r.id) {
+    c.votes = c.votes + 1;
+  }
+}
+
+channel tick(Ref r) {
+  round = round + 1;
+}
+
+channel hide(Ref r) {
+  vault = vault + 1;
+}
+"""
+
+PEOPLE = [principal(f"user{i}", "bench") for i in range(VIEWERS)]
+
+
+def room():
+    doc = Document(build_source(SOURCE, "bench.adb"), key="bench")
+    doc.create(PEOPLE[0], None, now=T0)
+    for i in range(CARDS):
+        doc.send(PEOPLE[i], "deal", {"text": f"card {i}"}, now=T0)
+    views = Viewers(doc)
+    for who in PEOPLE:
+        views.connect(who)
+    return doc, views
+
+
+@pytest.fixture(scope="module")
+def live():
+    return room()
+
+
+@pytest.fixture(scope="module")
+def dumps_seconds(live) -> float:
+    """The baseline: serialize one viewer's whole plain view."""
+    doc, views = live
+    plain = views.plain_view(PEOPLE[1])
+    return min(timeit.repeat(lambda: json.dumps(plain), number=20, repeat=15)) / 20
+
+
+def record(benchmark, baseline: float, frames: list) -> None:
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:  # --benchmark-disable: ran once, nothing to report
+        return
+    best = stats.stats.min
+    benchmark.extra_info["viewers"] = VIEWERS
+    benchmark.extra_info["frames"] = len(frames)
+    benchmark.extra_info["us_per_viewer_best"] = round(best / VIEWERS * 1e6, 2)
+    benchmark.extra_info["json_dumps_one_view_us_best"] = round(baseline * 1e6, 1)
+    benchmark.extra_info["x_json_dumps_per_viewer_best"] = round(best / VIEWERS / baseline, 3)
+
+
+def fan_out(benchmark, live, channel, message_of):
+    doc, views = live
+    sent = []
+    state = {"n": 0}
+
+    def change():
+        state["n"] += 1
+        doc.send(PEOPLE[1], channel, message_of(state["n"]), now=T0)
+        return (), {}
+
+    def run():
+        frames = views.after_commit()
+        sent[:] = frames
+        return frames
+
+    benchmark.pedantic(run, setup=change, rounds=30, iterations=1, warmup_rounds=2)
+    return sent
+
+
+@pytest.mark.benchmark(group="views")
+def test_public_field_1000_viewers(benchmark, live, dumps_seconds):
+    """A public int changes: encoded once, one 1-member patch shared by all."""
+    frames = fan_out(benchmark, live, "tick", lambda n: {"id": 0})
+    assert len(frames) == VIEWERS and all(list(f["delta"]) == ["round"] for f in frames)
+    record(benchmark, dumps_seconds, frames)
+
+
+@pytest.mark.benchmark(group="views")
+def test_one_card_1000_viewers(benchmark, live, dumps_seconds):
+    """One row of a per-viewer table changes: each viewer's table is patched."""
+    frames = fan_out(benchmark, live, "vote", lambda n: {"id": 1 + n % CARDS})
+    assert len(frames) == VIEWERS
+    assert all(list(f["delta"]) == ["cards"] and len(f["delta"]["cards"]) == 1 for f in frames)
+    record(benchmark, dumps_seconds, frames)
+
+
+@pytest.mark.benchmark(group="views")
+def test_private_field_1000_viewers(benchmark, live, dumps_seconds):
+    """A private field changes: nobody can see it, so nobody gets a frame."""
+    frames = fan_out(benchmark, live, "hide", lambda n: {"id": 0})
+    assert frames == []
+    record(benchmark, dumps_seconds, frames)
+
+
+@pytest.mark.benchmark(group="views")
+def test_baseline_json_dumps_one_view(benchmark, live, dumps_seconds):
+    """The baseline: json.dumps of one viewer's whole plain view."""
+    doc, views = live
+    plain = views.plain_view(PEOPLE[1])
+    text = benchmark(json.dumps, plain)
+    assert len(text) > 5_000
+    record(benchmark, dumps_seconds, [])

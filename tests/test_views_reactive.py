@@ -1,0 +1,148 @@
+"""Lazy formulas and cached policies (vm/reactive.py, vm/views.py): a write
+recomputes exactly what reads it, and views still match the reference."""
+from __future__ import annotations
+
+import pytest
+from runkit import ALICE, BOB, T0, document
+from viewkit import Clients, assert_current, source
+
+from advm.compiler.build import build_source
+from advm.vm.document import Document
+from advm.vm.reactive import ChangeTracker
+from advm.vm.views import Viewers
+
+MODULE = build_source(source("reactive.adb"), "reactive.adb")
+
+
+@pytest.fixture
+def live():
+    d = Document(MODULE, key="reactive")
+    d.create(ALICE, None, now=T0)
+    views = Viewers(d)
+    clients = Clients()
+    clients.feed(views.connect(ALICE))
+    clients.feed(views.connect(BOB))
+    return d, views, clients
+
+
+def step(live, who, channel, message, now=None):
+    d, views, clients = live
+    d.send(who, channel, message, now=now)
+    return clients.feed(views.after_commit())
+
+
+def counts(views) -> dict:
+    return dict(views.evaluations)
+
+
+def test_each_formula_is_evaluated_once_until_something_it_reads_changes(live):
+    d, views, _ = live
+    first = counts(views)
+    assert first["twice_a"] == 1 and first["sum"] == 1 and first["sum_plus"] == 1
+    step(live, ALICE, "set_b", {"value": 5})
+    after_b = counts(views)
+    assert after_b["twice_a"] == 1  # reads only a
+    assert after_b["sum"] == 2 and after_b["sum_plus"] == 2  # sum_plus through sum
+    assert after_b["open"] == 1 and after_b["tasks"] == 1
+    step(live, ALICE, "set_a", {"value": 7})
+    assert counts(views)["twice_a"] == 2
+    assert d.field("sum_plus") == 13
+
+
+def test_a_private_formula_is_never_evaluated_for_views(live):
+    d, views, _ = live
+    step(live, ALICE, "set_b", {"value": 1})
+    assert views.evaluations["lazy"] == 0
+
+
+def test_a_write_no_formula_reads_recomputes_nothing_and_sends_nothing(live):
+    d, views, _ = live
+    before = counts(views)
+    assert step(live, ALICE, "set_c", {"value": 1}) != []  # via_procedure reads c through read_c()
+    changed = {k for k, v in counts(views).items() if v != before.get(k)}
+    assert changed == {"via_procedure"}
+    d.send(BOB, "promote", {"id": 0})  # boss is private; only a policy reads it
+    before = counts(views)
+    views.after_commit()
+    assert counts(views) == before
+
+
+def test_table_formulas_follow_row_changes(live):
+    d, views, clients = live
+    step(live, ALICE, "add", {"title": "t1", "effort": 3})
+    step(live, BOB, "add", {"title": "t2", "effort": 5})
+    before = counts(views)
+    frames = step(live, ALICE, "rename", {"id": 2})
+    after = counts(views)
+    assert after["tasks"] == before["tasks"] + 1 and after["twice_a"] == before["twice_a"]
+    # the one renamed row is all each viewer receives
+    assert [f["delta"] for f in frames] == [{"tasks": {"2": {"title": "renamed"}}}] * 2
+    for who in (ALICE, BOB):
+        assert_current(d, clients, who)
+
+
+def test_clock_formulas_recompute_when_the_clock_moves(live):
+    d, views, _ = live
+    step(live, ALICE, "set_c", {"value": 1})  # no new time
+    assert views.evaluations["clock"] == 1
+    frames = step(live, ALICE, "set_c", {"value": 2}, now=T0 + 5000)
+    assert views.evaluations["clock"] == 2
+    assert all(f["delta"]["clock"] == str(T0 + 5000) for f in frames)
+
+
+def test_policies_are_cached_until_what_they_read_changes(live):
+    d, views, clients = live
+    step(live, ALICE, "add", {"title": "t1", "effort": 3})
+    step(live, BOB, "add", {"title": "t2", "effort": 5})
+    base = views.policy_evaluations
+    step(live, ALICE, "set_a", {"value": 1})
+    assert views.policy_evaluations == base  # nothing a policy reads changed
+    step(live, ALICE, "finish", {"id": 1})
+    assert views.policy_evaluations == base  # `mine` reads owner, not done
+    step(live, BOB, "promote", {"id": 0})
+    assert views.policy_evaluations == base + 2  # is_boss, once per viewer
+    assert "salary" in clients.view(BOB) and "salary" not in clients.view(ALICE)
+    for who in (ALICE, BOB):
+        assert_current(d, clients, who)
+
+
+def test_records_outside_tables_are_evaluated_afresh(live):
+    d, views, clients = live
+    step(live, ALICE, "score", {"value": 4})
+    assert clients.view(BOB)["profile"] == {"score": 4, "doubled": 8}
+    step(live, BOB, "hold", {"id": 0})
+    assert clients.view(BOB)["profile"]["pin"] == 1004 and "pin" not in clients.view(ALICE)["profile"]
+    step(live, ALICE, "score", {"value": 5})
+    assert clients.view(BOB)["profile"] == {"score": 5, "doubled": 10, "pin": 1005}
+    step(live, BOB, "show", {"title": "public row", "effort": 2})
+    assert clients.view(ALICE)["shown_tasks"] == [{"id": 1, "title": "public row", "done": False}]
+    for who in (ALICE, BOB):
+        assert_current(d, clients, who)
+
+
+def test_change_tracker_names_fields_rows_and_slots():
+    d = document(source("reactive.adb"))
+    tracker = ChangeTracker(d.machine, d.meta)
+    assert tracker.observe().everything
+    d.send(ALICE, "add", {"title": "t1", "effort": 3})
+    d.send(ALICE, "add", {"title": "t2", "effort": 3})
+    first = tracker.observe()
+    assert first.fields == {"_tasks"} and not first.rows  # new rows have nothing cached
+    d.send(ALICE, "finish", {"id": 2})
+    changes = tracker.observe()
+    assert changes.fields == {"_tasks"}
+    (row, slots), = changes.rows.items()
+    done_slot = next(f["slot"] for f in d.meta["records"]["Task"]["fields"] if f["name"] == "done")
+    assert row.f[0] == 2 and slots == {done_slot}
+    assert not tracker.observe()  # nothing since
+    d.send(ALICE, "set_b", {"value": 3}, now=T0 + 1)
+    changes = tracker.observe()
+    assert changes.fields == {"b"} and changes.time
+
+
+def test_views_metadata_lists_reads_through_procedures_and_the_clock():
+    views = MODULE.meta["views"]
+    assert views["formulas"]["via_procedure"]["doc_reads"] == ["c"]
+    assert views["formulas"]["clock"]["time"] is True
+    assert views["policies"]["is_boss"]["doc_reads"] == ["boss"]
+    assert views["records"]["Task"]["policies"]["mine"]["reads"] == ["owner"]
