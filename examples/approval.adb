@@ -1,10 +1,8 @@
-// An expense approval workflow.
-//
-// The requester creates the document with the expense, their manager and a
-// director. The document asks the manager to decide and waits durably: if
-// the manager has not answered in two days, the request escalates to the
-// director. Large amounts need the director too. A rejection must give a
-// reason; a rejection without one is refused and the question stays open.
+// An expense approval workflow. The requester creates the document with the
+// expense, their manager, a director and how many days the manager has (two
+// unless said). The document asks the manager and waits durably; a silent
+// manager's request escalates to the director, as do large amounts. A
+// rejection without a reason is refused and the question stays open.
 
 @static {
   create {
@@ -29,6 +27,7 @@ message Request {
   long amount;
   principal manager;
   principal director;
+  int days;
 }
 
 message Decision {
@@ -47,6 +46,7 @@ private principal manager;
 private principal director;
 public Status status;
 public long director_threshold = 10000L;
+public int manager_days = 2;
 
 table<Step> _history;
 channel<Decision> manager_decision;
@@ -67,6 +67,9 @@ bubble my_role = @who == requester ? "requester" : @who == manager ? "manager" :
   if (amount <= 0L) {
     abort;
   }
+  if (r.days > 0) {
+    manager_days = r.days;
+  }
   transition #waitForManager;
 }
 
@@ -82,10 +85,15 @@ procedure record_step(principal actor, string role, Decision d) {
   _history <- {actor, role: role, approve: d.approve, comment: d.comment.trim(), at: Time.datetime()};
 }
 
+// Written before the await: a wait that survives restarts and resumes after
+// the answer never runs it again, so it keeps the time the manager was asked.
+public datetime manager_asked;
+
 #waitForManager {
   status = Status::Pending;
-  // If the manager stays silent for two days, #escalate takes over.
-  transition #escalate in 172800;
+  manager_asked = Time.datetime();
+  // If the manager stays silent that long, #escalate takes over.
+  transition #escalate in manager_days * 86400;
   Decision d = manager_decision.fetch(manager).await();
   if (!valid(d)) {
     abort;

@@ -3,7 +3,9 @@
 // Each round the document asks the current player how many cards to draw
 // (one to three), waits durably for the answer, deals them, asks which card
 // to play, scores it and hands the turn over. Hands are private: a card's
-// suit and rank are shown only to its holder, until it is played.
+// suit and rank are shown only to its holder, until it is played. The game
+// ends when the deck runs out (or after the rounds the creator asked for);
+// then both players are asked at once whether to play again.
 
 @static {
   create {
@@ -38,9 +40,18 @@ message CardChoice {
   int id;
 }
 
+message Setup {
+  int rounds;
+}
+
+message Again {
+  bool yes;
+}
+
 table<Card> _cards;
 channel<DrawCount> how_many;
 channel<CardChoice> play;
+channel<Again> again;
 
 public principal player1;
 public principal player2;
@@ -51,6 +62,12 @@ public int score1;
 public int score2;
 public int rounds;
 public maybe<principal> winner;
+public int max_rounds;
+public int games;
+
+@construct (Setup s) {
+  max_rounds = s.rounds;
+}
 
 public formula table_cards = iterate _cards where place == Place::Table order by id desc;
 public formula deck_size = (iterate _cards where place == Place::Deck).size();
@@ -112,7 +129,7 @@ procedure deckEmpty() -> bool readonly {
   rounds++;
   current_player = (current_player == player1) ? player2 : player1;
 
-  if (deckEmpty()) {
+  if (deckEmpty() || max_rounds > 0 && rounds >= max_rounds) {
     transition #scoring;
   } else {
     transition #round;
@@ -152,5 +169,19 @@ procedure deckEmpty() -> bool readonly {
   transition #gameOver;
 }
 
+// Both players are asked together and may answer in either order: the
+// second await finds its answer waiting if it came first.
 #gameOver {
+  games++;
+  future<Again> ask1 = again.fetch(player1);
+  future<Again> ask2 = again.fetch(player2);
+  Again a1 = ask1.await();
+  Again a2 = ask2.await();
+  if (a1.yes && a2.yes) {
+    score1 = 0;
+    score2 = 0;
+    rounds = 0;
+    winner = @maybe<principal>;
+    transition #setupGame;
+  }
 }

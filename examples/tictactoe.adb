@@ -1,8 +1,8 @@
 // Tic-tac-toe, run by the document as a dungeon master.
 //
 // The first two people to connect play. The document asks the player whose
-// turn it is to pick one of the open squares (decide), waits durably for the
-// answer, checks for a winner and hands the turn over. Either player may ask
+// turn it is to pick a square (decide), waits durably for the answer, refuses
+// a taken square, checks for a winner and hands the turn over. Either player may ask
 // for a rematch once the game is over.
 
 @static {
@@ -39,7 +39,7 @@ public int moves;
 public int games;
 
 public formula board = iterate _board order by y, x;
-bubble my_turn = current == @who && moves < 9;
+bubble my_turn = current == @who && !winner.has() && !draw;
 
 @construct {
   for (int y = 0; y < 3; y++) {
@@ -104,9 +104,14 @@ procedure find_winner() -> maybe<principal> readonly {
   return @maybe<principal>;
 }
 
+// The player picks among all nine squares; a taken one is refused by abort,
+// which rolls back to the await and asks the same player again.
 #turn {
-  list<Square> open = iterate _board where piece == @no_one;
-  if (play.decide(current, @convert<Play>(open)).await() as pick) {
+  list<Square> squares = iterate _board order by y, x;
+  if (play.decide(current, @convert<Play>(squares)).await() as pick) {
+    if (piece_at(pick.x, pick.y) != @no_one) {
+      abort;
+    }
     (iterate _board where x == pick.x && y == pick.y).piece = current;
     moves++;
   }

@@ -2,8 +2,9 @@
 //
 // Anyone who connects may add items; only the person who added an item may
 // edit it, complete it, annotate it or delete it. Everyone sees the whole
-// list; each viewer also gets their own items and counts through bubbles, and
-// a private note on an item is shown to its owner alone.
+// list except the items their owners keep private; each viewer also gets their
+// own items and counts through bubbles, and a note on an item is shown to its
+// owner alone.
 
 @static {
   create {
@@ -17,8 +18,15 @@ record Todo {
   public string text;
   public bool completed;
   public principal owner;
+  public bool secret;
   private datetime created;
   viewer_is<owner> string note;
+
+  // A secret item is left out of every list anyone but its owner receives.
+  policy shown {
+    return !secret || owner == @who;
+  }
+  require shown;
 
   // Most lookups are "the items of this person".
   index owner;
@@ -26,6 +34,7 @@ record Todo {
 
 message CreateTodo {
   string text;
+  bool secret;
 }
 
 message EditTodo {
@@ -57,8 +66,9 @@ public int created_total;
 table<Todo> _todos;
 
 public formula todos = iterate _todos;
-public formula open_count = (iterate _todos where !completed).size();
-public formula done_count = (iterate _todos where completed).size();
+// The counts everyone sees leave secret items out too.
+public formula open_count = (iterate _todos where !secret && !completed).size();
+public formula done_count = (iterate _todos where !secret && completed).size();
 
 bubble mine = iterate _todos where owner == @who;
 bubble my_open_count = (iterate _todos where owner == @who && !completed).size();
@@ -93,7 +103,7 @@ channel create(CreateTodo msg) {
   if (!acceptable(text)) {
     abort;
   }
-  _todos <- {text: text, completed: false, owner: @who, created: Time.datetime()};
+  _todos <- {text: text, completed: false, owner: @who, secret: msg.secret, created: Time.datetime()};
   created_total++;
 }
 

@@ -15,7 +15,7 @@ from advm.compiler import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-APPS = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval"]
+APPS = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup"]
 FILES = sorted(EXAMPLES.glob("*.adb")) + sorted((EXAMPLES / "seeds").glob("*.adb"))
 
 

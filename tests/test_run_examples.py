@@ -130,7 +130,7 @@ def test_tictactoe_game_through_decide():
         got = d.run_transition() if k == 0 or d.pending else None
         assert d.waiting["kind"] == "decide" and d.waiting["channel"] == "play"
         assert d.waiting["who"] == (ALICE if k % 2 == 0 else BOB)
-        assert len(d.waiting["options"]) == 9 - k
+        assert len(d.waiting["options"]) == 9  # every square is offered; a taken one is refused by abort
         d.resume(d.message("Play", {"x": x, "y": y}))
         assert got is not None
         if k < len(moves) - 1:

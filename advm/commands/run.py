@@ -1,7 +1,7 @@
 """`advm run FILE`: run a document.
 
-Two modes, each a flag so that later ones (a server) are new flags beside
-them rather than new meanings of the old ones:
+Each mode is a flag, so that new ones (`--serve`) are new flags beside the
+old ones rather than new meanings of them:
 
 `--once` (the default): create the document in memory as one principal
 (field defaults, then @construct with `--arg`), run every transition that is
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 import sys
 
 from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, decode_text, err, out_json,
@@ -246,9 +245,24 @@ def run_script(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def run_server(args: argparse.Namespace) -> ExitCode:
+    from . import serve
+
+    misplaced = [flag for flag, given in (("--arg", args.arg is not None),
+                                          ("--as", args.principal is not None),
+                                          ("--json", args.json),
+                                          ("--key", args.key != DEFAULT_KEY)) if given]
+    if misplaced:
+        raise UsageError(f"{', '.join(misplaced)} cannot be used with --serve: clients create "
+                         f"documents, as themselves, through the protocol")
+    return serve.run(args)
+
+
 def run(args: argparse.Namespace) -> ExitCode:
     if args.script is not None:
         return run_script(args)
+    if args.serve:
+        return run_server(args)
     return run_once(args)
 
 
@@ -262,12 +276,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="run a scripted session: JSON inputs, one per line, from FILE or from "
                            "standard input for '-'; prints every frame clients receive as one "
                            "JSON line (spec/sessions.md); exit 0 once the script ran")
+    mode.add_argument("--serve", action="store_true",
+                      help="serve the program over WebSocket, as `advm serve` (server options "
+                           "below); Ctrl-C stops it cleanly")
     p.add_argument("--arg", metavar="JSON", help="the message @construct receives, as JSON (--once)")
     p.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
                    help=f"who creates the document, agent@authority (--once; default {DEFAULT_PRINCIPAL})")
     p.add_argument("--key", default=DEFAULT_KEY,
                    help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r})")
     add_json_flag(p, "the document's state (or the error)")
+    from .serve import add_server_arguments
+
+    add_server_arguments(p.add_argument_group("server (--serve)"))
 
 
 COMMAND = Command(
