@@ -6,8 +6,15 @@ one transaction, next to the same algorithm in CPython in the same run.
 
 Group "table". Target from issue 3: advm at most 1.0x CPython's time.
 Results: bench/README.md ("Tables").
+
+Every round, advm's and CPython's alike, starts after a full collection
+(`gc.collect()` in its untimed setup): a document whose rows refer to their
+table is cyclic garbage once dropped, and without this the collection of an
+earlier round's document lands in whichever round happens to trigger it.
 """
 from __future__ import annotations
+
+import gc
 
 import pytest
 
@@ -15,6 +22,9 @@ from advm.compiler.build import build_source
 from advm.vm.document import Document
 
 N = 200_000
+# Rounds per variant, each after one untimed warmup round: the first round of
+# whichever test runs first otherwise pays for the process's fresh memory.
+ROUNDS = 7
 RESULT = sum(i for i in range(N) if i % 3 == 0)
 
 SOURCE = """
@@ -52,9 +62,15 @@ def module():
 
 def fresh(module):
     # A new, empty document per round: the timed part is the transaction alone.
+    gc.collect()
     doc = Document(module, key="bench")
     doc.create("bench@local")
     return (doc,), {}
+
+
+def collected(*args):
+    gc.collect()
+    return args, {}
 
 
 def advm_run(doc):
@@ -89,14 +105,14 @@ def py_objects(n):
 
 @pytest.mark.benchmark(group="table")
 def test_table_advm(benchmark, module):
-    got = benchmark.pedantic(advm_run, setup=lambda: fresh(module), rounds=5, iterations=1)
+    got = benchmark.pedantic(advm_run, setup=lambda: fresh(module), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert got == RESULT
 
 
 @pytest.mark.benchmark(group="table")
 def test_table_advm_aggregate(benchmark, module):
     run = lambda doc: doc.transaction("fn.run_aggregate", N)  # noqa: E731
-    got = benchmark.pedantic(run, setup=lambda: fresh(module), rounds=5, iterations=1)
+    got = benchmark.pedantic(run, setup=lambda: fresh(module), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     # `.sum()` of an int projection is an int: it wraps like int arithmetic.
     wrapped = (RESULT + 2**31) % 2**32 - 2**31
     assert got == wrapped
@@ -104,9 +120,9 @@ def test_table_advm_aggregate(benchmark, module):
 
 @pytest.mark.benchmark(group="table")
 def test_table_cpython_dicts(benchmark):
-    assert benchmark.pedantic(py_dicts, args=(N,), rounds=5, iterations=1) == RESULT
+    assert benchmark.pedantic(py_dicts, setup=lambda: collected(N), rounds=ROUNDS, iterations=1, warmup_rounds=1) == RESULT
 
 
 @pytest.mark.benchmark(group="table")
 def test_table_cpython_objects(benchmark):
-    assert benchmark.pedantic(py_objects, args=(N,), rounds=5, iterations=1) == RESULT
+    assert benchmark.pedantic(py_objects, setup=lambda: collected(N), rounds=ROUNDS, iterations=1, warmup_rounds=1) == RESULT

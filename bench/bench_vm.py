@@ -1,13 +1,16 @@
-"""VM benchmarks: hand-assembled advm code next to the same algorithm in CPython
-(and Lua 5.4 when `lua5.4` is on PATH), measured in the same run.
+"""VM benchmarks: advm code next to the same algorithm in CPython (and Lua 5.4
+when `lua5.4` is on PATH), measured in the same run.
 
     .venv/bin/python -m pytest bench/bench_vm.py --benchmark-enable
 
-Groups: "fib" (recursive fib(30)), "loop" (10 million iterations of
-`sum += i * i % 7`) and "undo" (one transaction writing 4 int fields of each of
+Groups: "fib" (recursive fib(30)) and "loop" (10 million iterations of
+`sum += i * i % 7`), each both hand-assembled and compiled from Adama source;
+"host" (a million CALLHOSTs of a one-line Python function, against CPython
+calling it in a loop); "undo" (one transaction writing 4 int fields of each of
 200,000 existing rows: plain RSETI with no log, the logged RSETIL, a host
-function keeping a Python-side log, and CPython doing the same). Targets from issue 3: advm <= 0.5x CPython on fib and
-<= 0.25x on the loop, ahead of Lua 5.4 on both. Results: bench/README-vm.md.
+function keeping a Python-side log, and CPython doing the same). Targets from
+issue 3: advm <= 0.5x CPython on fib and <= 0.25x on the loop, ahead of Lua 5.4
+on both. Results: bench/README.md.
 """
 from __future__ import annotations
 
@@ -16,15 +19,31 @@ import subprocess
 
 import pytest
 
+from advm.compiler.build import build_source
 from advm.vm._machine import Machine, Record
 from advm.vm.assembler import ModuleAsm
 from advm.vm.host import HostFunction, core_library
+from advm.vm.stdlib import host_table
 
 FIB_N = 30
 FIB_RESULT = 832040
 LOOP_N = 10_000_000
 LOOP_RESULT = 19_999_999  # sum(i * i % 7 for i in range(10_000_000))
 ROWS = 200_000
+HOST_N = 1_000_000
+
+# The same two programs as issue 3 writes them, compiled by advm.
+ADAMA = """
+function fib(int n) -> int {
+  if (n < 2) { return n; }
+  return fib(n - 1) + fib(n - 2);
+}
+function loop(long n) -> long {
+  long s = 0;
+  for (long i = 0; i < n; i++) { s += (i * i % 7).getOrDefaultTo(0L); }
+  return s;
+}
+"""
 
 
 def advm_module():
@@ -55,6 +74,20 @@ def advm_module():
     g.mark(done)
     g.emit("IRET", 1)
     # update(rows, v): every row's 4 fields := v, by RSETI, RSETIL or the host's rec.set
+    # hosts(n) -> long { long s = 0; for (int i = 0; i < n; i++) s += same(i); }
+    h = m.function("hosts", "i", "l")
+    m.host("same", "i", "i")
+    top, done = h.label("top"), h.label("done")
+    h.emit("ILOADI", 1, 0)  # s
+    h.emit("ILOADI", 2, 0)  # i
+    h.emit("ILEJ", 0, 2, 1, done)
+    h.mark(top)
+    h.emit("IMOV", 3, 2)
+    h.emit("CALLHOST", 3, "same")
+    h.emit("LADD", 1, 1, 3)
+    h.emit("IFORLT", 2, 0, 1, top)
+    h.mark(done)
+    h.emit("IRET", 1)
     m.record("Row", ["a", "b", "c", "d"], "iiii", [0, 0, 0, 0])
     m.host("rec.set", "oii", "")
     for name, op in (("update_plain", "RSETI"), ("update_logged", "RSETIL"), ("update_host", None)):
@@ -86,11 +119,21 @@ def host_record_set(record, slot, value):
     record.f[slot] = value
 
 
+def same(x):
+    return x
+
+
 @pytest.fixture(scope="module")
 def machine():
     lib = core_library()
     lib["rec.set"] = HostFunction(host_record_set, "oii", "")
+    lib["same"] = HostFunction(same, "i", "i")
     return Machine(advm_module(), host=lib)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    return Machine(build_source(ADAMA, "bench.adb"), host=host_table())
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +182,11 @@ def test_fib_advm(benchmark, machine):
 
 
 @pytest.mark.benchmark(group="fib")
+def test_fib_advm_compiled(benchmark, compiled):
+    assert benchmark(compiled.call, "fn.fib", FIB_N) == FIB_RESULT
+
+
+@pytest.mark.benchmark(group="fib")
 def test_fib_cpython(benchmark):
     assert benchmark(py_fib, FIB_N) == FIB_RESULT
 
@@ -154,6 +202,11 @@ def test_loop_advm(benchmark, machine):
 
 
 @pytest.mark.benchmark(group="loop")
+def test_loop_advm_compiled(benchmark, compiled):
+    assert benchmark(compiled.call, "fn.loop", LOOP_N) == LOOP_RESULT
+
+
+@pytest.mark.benchmark(group="loop")
 def test_loop_cpython(benchmark):
     assert benchmark(py_loop, LOOP_N) == LOOP_RESULT
 
@@ -161,6 +214,23 @@ def test_loop_cpython(benchmark):
 @pytest.mark.benchmark(group="loop")
 def test_loop_lua(benchmark):
     assert benchmark(lua(LUA_LOOP)) == LOOP_RESULT
+
+
+def py_hosts(n):
+    s = 0
+    for i in range(n):
+        s += same(i)
+    return s
+
+
+@pytest.mark.benchmark(group="host")
+def test_host_calls_advm(benchmark, machine):
+    assert benchmark(machine.call, "hosts", HOST_N) == HOST_N * (HOST_N - 1) // 2
+
+
+@pytest.mark.benchmark(group="host")
+def test_host_calls_cpython(benchmark):
+    assert benchmark(py_hosts, HOST_N) == HOST_N * (HOST_N - 1) // 2
 
 
 def transaction(machine, fn, rows):

@@ -7,6 +7,12 @@ clause in source order. `where` is a loop in bytecode over the current list
 with the row in a register, so bare field names read it with RGET; the other
 steps are host functions (vm/stdlib.py). The `where` condition is always
 evaluated in full, so an index only ever narrows the rows it looks at.
+
+A leading `where` that no index answers walks the table in place (TNEXT)
+rather than copying all its rows into a list first; and `foreach (r in
+iterate t where c)` runs its body inside that walk when the body cannot tell
+the difference (it writes only locals that `c` does not read), so the rows
+that pass are visited once, not collected and then visited again.
 """
 from __future__ import annotations
 
@@ -40,6 +46,58 @@ def reads_row(e: ast.Expr) -> bool:
     return False
 
 
+# Statements a body may hold and still run inside a table walk (with only
+# local assignments and calls of pure functions in them).
+LOCAL_ONLY = (ast.Block, ast.VarDecl, ast.Assign, ast.ExprStmt, ast.If, ast.While, ast.DoWhile,
+              ast.For, ast.Switch, ast.Case, ast.Break, ast.Continue, ast.Return)
+
+
+def _is_local(e) -> bool:
+    return isinstance(e, ast.Name) and e.ref is not None and e.ref.kind == "local"
+
+
+def locals_written(body) -> set | None:
+    """The locals (LocalVar ids) `body` assigns, or None when it may change
+    anything else: a field, a table, a row, a container, or call a procedure."""
+    written: set = set()
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Stmt) and not isinstance(n, LOCAL_ONLY):
+            return None
+        if isinstance(n, ast.Assign):
+            if not _is_local(n.target):
+                return None
+            written.add(id(n.target.ref.target))
+        elif isinstance(n, ast.Unary) and n.op[:2] in ("++", "--"):
+            if not _is_local(n.operand):
+                return None
+            written.add(id(n.operand.ref.target))
+        elif isinstance(n, ast.Call) and getattr(n.ref, "kind", None) != "function":
+            return None
+        for value in vars(n).values():
+            if isinstance(value, ast.Node):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ast.Node))
+    return written
+
+
+def locals_read(e: ast.Expr) -> set:
+    found: set = set()
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        if _is_local(n):
+            found.add(id(n.ref.target))
+        for value in vars(n).values():
+            if isinstance(value, ast.Node):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ast.Node))
+    return found
+
+
 class QueryGen:
     def each_item(self, src: Reg, el: T.Type, body, skip_deleted: bool, done=None,
                   pass_continue: bool = False) -> None:
@@ -69,6 +127,42 @@ class QueryGen:
         self.mark(done)
         self.free(n, i, item)
 
+    def foreach_where(self, s: ast.ForEach) -> bool:
+        """`foreach (r in iterate t where c) body` as one walk of the table when
+        that cannot differ from filtering first (module docstring). Emits
+        nothing and returns False otherwise."""
+        it = s.iterable
+        if not (isinstance(it, ast.Iterate) and isinstance(it.source.ty, T.TableType)
+                and len(it.steps) == 1 and isinstance(it.steps[0], ast.Where)):
+            return False
+        row_t, where = it.source.ty.record, it.steps[0]
+        written = locals_written(s.body)
+        if written is None or written & locals_read(where.cond) or self.index_key(where.cond, row_t):
+            return False
+        table, pos = self.expr(it.source), self.temp("i")
+        self.push_scope()
+        var = self.declare(s, s.name, row_t)
+        row = var if var is not None else self.temp("o")
+        top, done = self.label(), self.label()
+        self.emit("ILOADI", pos.n, 0)
+        self.mark(top)
+        saved = self.at(where)
+        self.emit("TNEXT", row.n, table.n, pos.n, done)
+        self.rows.append((row_t.name, row))
+        self.cond(where.cond, top, False)
+        self.rows.pop()
+        self.pos = saved
+        self.loops.append((done, top))
+        self.block(s.body)
+        self.loops.pop()
+        self.emit("JMP", top)
+        self.mark(done)
+        self.pop_scope()
+        if var is None:
+            self.free(row)
+        self.free(pos, table)
+        return True
+
     def g_Iterate(self, e: ast.Iterate, dst):
         st = e.source.ty
         row_t = e.ty.element
@@ -86,6 +180,8 @@ class QueryGen:
         return self.finish(dst, cur) if dst is not None else cur
 
     def table_source(self, source: ast.Expr, st: T.TableType, row_t: T.RecordType, steps: list) -> Reg:
+        """The rows a query starts from. A leading `where` that no index answers
+        is taken off `steps` and run while walking the table (TNEXT)."""
         lt = T.ListType(row_t)
         if steps and isinstance(steps[0], ast.Where):
             found = self.index_key(steps[0].cond, row_t)
@@ -100,7 +196,29 @@ class QueryGen:
                                                  (boxed, T.DYNAMIC)], [st, T.INT, T.DYNAMIC], lt)
                 self.free(boxed)
                 return out
+            return self.scan_where(source, steps.pop(0), row_t)
         return self.host("table.rows", [source], [st], lt)
+
+    def scan_where(self, source: ast.Expr, where: ast.Where, row_t: T.RecordType) -> Reg:
+        """The rows of a table that pass `where`, in id order, without first
+        copying every row into a list."""
+        table = self.expr(source)
+        out, row, pos = self.temp("o"), self.temp("o"), self.temp("i")
+        top, done = self.label(), self.label()
+        self.emit("LNEW", out.n)
+        self.emit("ILOADI", pos.n, 0)
+        self.mark(top)
+        self.emit("TNEXT", row.n, table.n, pos.n, done)
+        saved = self.at(where)
+        self.rows.append((row_t.name, row))
+        self.cond(where.cond, top, False)
+        self.rows.pop()
+        self.emit("LPUSH", out.n, row.n)
+        self.emit("JMP", top)
+        self.pos = saved
+        self.mark(done)
+        self.free(row, pos, table)
+        return out
 
     def index_key(self, cond: ast.Expr, row_t: T.RecordType):
         """(field, key expression) when a conjunct of `cond` is `field == key` on

@@ -285,6 +285,12 @@ class StmtGen:
             self.free(src)
         return out
 
+    def insert_row(self, table: Reg, row: Reg) -> Reg:
+        """The new row's id, from the machine's insert (TINSERT)."""
+        rid = self.temp("i")
+        self.emit("TINSERT", rid.n, table.n, row.n)
+        return rid
+
     def s_Ingest(self, s: ast.Ingest) -> None:
         tt = s.target.ty
         row_t = tt.record
@@ -296,14 +302,13 @@ class StmtGen:
 
             def each(item: Reg) -> None:
                 row = self.make_row(item, el, row_t)
-                self.free(self.host("table.insert", [(table, tt), (row, row_t)], [tt, row_t], T.INT))
-                self.free(row)
+                self.free(self.insert_row(table, row), row)
 
             self.each_item(items, el, each, skip_deleted=False)
             self.free(items, table)
             return
         row = self.make_row(s.value, vt, row_t)
-        rid = self.host("table.insert", [(table, tt), (row, row_t)], [tt, row_t], T.INT)
+        rid = self.insert_row(table, row)
         self.free(row, table)
         if s.as_name:
             var = self.declare(s, s.as_name, T.INT)
@@ -437,6 +442,8 @@ class StmtGen:
         self.free(bound)
 
     def s_ForEach(self, s: ast.ForEach) -> None:
+        if self.foreach_where(s):  # walks the table once (gen_query.py)
+            return
         it = s.iterable.ty
         if isinstance(it, T.TableType):
             el = it.record

@@ -205,3 +205,66 @@ def test_random_order_by_is_stable():
     ids = list(range(1, len(rows) + 1))
     want = sorted(ids, key=lambda i: (-rows[i - 1][0], rows[i - 1][1]))
     assert d.field("sorted") == want
+
+
+LOOPS = """
+record R { public int id; public int v; }
+table<R> _rows;
+message N { int n; }
+channel fill(N m) { for (int i = 0; i < m.n; i++) { _rows <- {v: i}; } }
+procedure sum_where() -> long readonly {
+  long t = 0;
+  foreach (r in iterate _rows where v % 3 == 0) { t += r.v; }
+  return t;
+}
+procedure moving_limit() -> int readonly {
+  int limit = 5;
+  int seen = 0;
+  foreach (r in iterate _rows where v < limit) { limit = 0; seen++; }
+  return seen;
+}
+procedure bump_later() -> int {
+  int seen = 0;
+  foreach (r in iterate _rows where v < 3) { (iterate _rows where id == r.id + 1).v = 100; seen++; }
+  return seen;
+}
+procedure grow() -> int {
+  int seen = 0;
+  foreach (r in iterate _rows where v < 2) { _rows <- {v: 0}; seen++; }
+  return seen;
+}
+procedure drop_next() -> int {
+  int seen = 0;
+  foreach (r in iterate _rows where v < 4) { (iterate _rows where id == r.id + 1).delete(); seen++; }
+  return seen;
+}
+"""
+
+
+@pytest.mark.parametrize("fn, want", [
+    ("sum_where", 18),
+    ("moving_limit", 5),  # the rows that passed when the loop began, though `limit` changes
+    ("bump_later", 3),  # rows changed by the body were already chosen
+    ("grow", 2),  # rows inserted by the body are not visited
+    ("drop_next", 2),  # rows deleted by the body are skipped
+])
+def test_foreach_over_a_where_filters_first(fn, want):
+    """`foreach (r in iterate t where c)` means: the rows passing `c` when the
+    loop starts, minus those deleted meanwhile; walking the table once (when
+    the body writes only locals `c` does not read) must give the same."""
+    d = document(LOOPS)
+    d.send(BOB, "fill", {"n": 10})
+    assert d.transaction(f"fn.{fn}") == want
+
+
+def test_a_where_walks_the_table_and_a_local_only_body_runs_inside_the_walk():
+    text = disasm(build_module(compile_source(LOOPS, "l.adb")), LOOPS)
+
+    def body(name):
+        start = text.index(f"function fn.{name}")
+        return text[start:text.index("function", start + 1)]
+
+    fused = body("sum_where")
+    assert "TNEXT" in fused and "table.rows" not in fused and "LGET" not in fused
+    for name in ("moving_limit", "bump_later", "grow", "drop_next"):
+        assert "TNEXT" in body(name) and "LGET" in body(name), name  # filtered first, then looped

@@ -2,21 +2,33 @@
 # one dispatch loop. See spec/bytecode.md for the instruction set, frames,
 # calling convention, budget rule and snapshot format.
 #
-# Performance rules this file follows (measured, see bench/README-vm.md):
+# Performance rules this file follows (measured, see bench/README.md):
 # raw C pointers to the banks and the code are taken once per frame switch,
 # never through memoryviews inside the loop; numeric cases call no Python API;
 # int and double registers are never boxed; errors leave through cold paths.
 from cpython.long cimport PyLong_AsLongLong
-from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.ref cimport PyObject, Py_INCREF, Py_XINCREF, Py_XDECREF
+from cpython.object cimport PyTypeObject
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.dict cimport PyDict_Next
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, INT64_MIN, INT64_MAX
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
+
+import gc as _gc
 
 from .errors import VMAbort, VMBudgetExhausted, VMError
 from .continuation import Continuation, Savepoint
 from .host import core_library
 from .verify import verify_module
+
+cdef extern from "Python.h":
+    PyTypeObject PyList_Type
+    # Calls without building an argument tuple (PEP 590). With the offset flag
+    # the callee may use args[-1] as scratch, so the machine leaves it free.
+    object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, PyObject* kwnames)
+    size_t PY_VECTORCALL_ARGUMENTS_OFFSET
 
 include "opcodes.pxi"
 include "frames.pxi"
@@ -64,6 +76,7 @@ cdef class Record:
 
 include "objops.pxi"
 include "txn.pxi"
+include "tables.pxi"
 
 
 BUDGET_MESSAGE = "instruction budget exhausted"
@@ -101,7 +114,9 @@ cdef class Machine:
     cdef readonly int64_t remaining  # budget left in the current (or last) call
     cdef public int64_t budget_limit
     cdef uint64_t rng[4]
-    cdef list hosts           # per host import: (callable, params, result, wants_machine, name)
+    cdef HostInfo* hostinfo   # per host import, what CALLHOST needs in C
+    cdef list hostkeep        # per host import: (callable, params bytes, name), owning hostinfo's pointers
+    cdef PyObject** hostargv  # argument vector for host calls (slot 0 left free, see _callhost)
     cdef list layouts         # per record layout: (template, indices of mutable defaults)
     cdef public object doc    # the document root record, or None
     cdef list undo            # the open transaction's undo log (entries: txn.pxi)
@@ -118,6 +133,8 @@ cdef class Machine:
     def __cinit__(self):
         self.fns = NULL
         self.frames = NULL
+        self.hostinfo = NULL
+        self.hostargv = NULL
         self.ibank = NULL
         self.dbank = NULL
 
@@ -141,7 +158,7 @@ cdef class Machine:
         self._grow_i(1024)
         self._grow_d(1024)
         self.obank = [None] * 1024
-        self.hosts = _resolve_hosts(module, host)
+        self._load_hosts(_resolve_hosts(module, host))
         self.layouts = [_layout(r) for r in module.records]
         self.doc = self._new_record(module.document) if module.document >= 0 else None
         self.undo = []
@@ -162,6 +179,8 @@ cdef class Machine:
                 free(self.fns[i].code)
             free(self.fns)
         free(self.frames)
+        free(self.hostinfo)
+        free(self.hostargv)
         free(self.ibank)
         free(self.dbank)
 
@@ -192,6 +211,28 @@ cdef class Machine:
             fn.ncode = len(f.code)
             fn.ni, fn.nd, fn.no = f.nregs
             self.kobj.append(list(f.kobj))
+
+    cdef int _load_hosts(self, list resolved) except -1:
+        cdef HostInfo* h
+        cdef Py_ssize_t widest = 0
+        self.hostkeep = []
+        self.hostinfo = <HostInfo*>malloc(sizeof(HostInfo) * max(len(resolved), 1))
+        if self.hostinfo == NULL:
+            raise MemoryError()
+        for i, (fn, params, result, wants_machine, name) in enumerate(resolved):
+            kinds = params.encode("ascii")
+            self.hostkeep.append((fn, kinds, name))
+            h = &self.hostinfo[i]
+            h.fn = <PyObject*>fn
+            h.params = kinds
+            h.nparams = len(kinds)
+            h.result = ord(result) if result else 0
+            h.wants_machine = wants_machine
+            widest = max(widest, len(kinds) + 1)
+        self.hostargv = <PyObject**>malloc(sizeof(PyObject*) * (widest + 1))
+        if self.hostargv == NULL:
+            raise MemoryError()
+        return 0
 
     cdef int _grow_i(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = max(need, 2 * self.icap)
@@ -332,6 +373,8 @@ cdef class Machine:
             raise self._error(f"internal error: {type(e).__name__}: {e}") from e
         finally:
             self.running = False
+            if self.logging:
+                _promote_survivors()
         if status == 1:
             self.suspended = True
             return Suspended(self.payload)
@@ -529,6 +572,13 @@ cdef class Machine:
         """Remove `key` if present, logged; returns its value or None."""
         return _mdel_logged(self.undo if self.logging else None, self.ordered, d, key)
 
+    def table_insert(self, table, row):
+        """What TINSERT does: add a detached row to a table, logged; returns its id."""
+        try:
+            return _tinsert(self.undo if self.logging else None, table, row)
+        except _Fault as e:
+            raise ValueError(str(e)) from None
+
     cdef int _fset(self, int slot, object value) except -1:
         cdef Record doc = self.doc
         if self.logging:
@@ -544,11 +594,16 @@ cdef class Machine:
         return self._new_record(layout)
 
     cdef object _new_record(self, int layout):
-        template, mutable = self.layouts[layout]
-        slots = list(template)
-        for i in mutable:
-            slots[i] = type(slots[i])(slots[i])
-        return Record(layout, slots)
+        cdef tuple lay = <tuple>self.layouts[layout]
+        cdef list slots = (<list>lay[0])[:]
+        if <tuple>lay[1]:
+            for i in <tuple>lay[1]:
+                v = slots[i]
+                slots[i] = type(v)(v)
+        cdef Record r = Record.__new__(Record)  # tp_new alone: __init__ would parse arguments for nothing
+        r.layout = layout
+        r.f = slots
+        return r
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self):
@@ -688,41 +743,58 @@ cdef class Machine:
 
     # ------------------------------------------------------------ host calls
     cdef int _callhost(self, int index, int64_t* ir, double* dr, Py_ssize_t ob) except -1:
-        fn, params, result, wants_machine, name = self.hosts[index]
-        args = [self] if wants_machine else []
-        cdef int ni = 0, nd = 0, no = 0
-        for kind in params:
-            if kind == "d":
-                args.append(dr[nd])
-                nd += 1
-            elif kind == "o":
-                args.append(self.obank[ob + no])
-                no += 1
-            elif kind == "b":
-                args.append(ir[ni] != 0)
-                ni += 1
-            else:
-                args.append(ir[ni])
-                ni += 1
+        # Arguments go straight from the registers into a C vector and the
+        # call is a vectorcall: no list, no tuple, no per-call kind strings.
+        cdef HostInfo* h = &self.hostinfo[index]
+        cdef PyObject** argv = self.hostargv + 1
+        cdef list obank = self.obank
+        cdef Py_ssize_t n = 0, k, ni = 0, nd = 0, no = 0
+        cdef char kind
+        cdef object v
         try:
-            value = fn(*args)
+            if h.wants_machine:
+                Py_INCREF(self)
+                argv[0] = <PyObject*>self
+                n = 1
+            for k in range(h.nparams):
+                kind = h.params[k]
+                if kind == c'o':
+                    v = obank[ob + no]
+                    no += 1
+                elif kind == c'd':
+                    v = dr[nd]
+                    nd += 1
+                elif kind == c'b':
+                    v = ir[ni] != 0
+                    ni += 1
+                else:
+                    v = ir[ni]
+                    ni += 1
+                Py_INCREF(v)
+                argv[n] = <PyObject*>v
+                n += 1
+            value = PyObject_Vectorcall(<object>h.fn, argv, <size_t>n | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
         except _Fault:
             raise
         except Exception as e:
-            raise _Fault(f"host function {name} failed: {type(e).__name__}: {e}")
-        if not result:
+            raise _Fault(f"host function {self.hostkeep[index][2]} failed: {type(e).__name__}: {e}")
+        finally:
+            for k in range(n):
+                Py_XDECREF(argv[k])
+        kind = h.result
+        if kind == 0:
             return 0
-        if result == "d":
+        if kind == c'o':
+            obank[ob] = value
+        elif kind == c'd':
             if type(value) is not float:
-                raise _Fault(f"host function {name} returned {_kind(value)}, not a double")
+                raise _Fault(f"host function {self.hostkeep[index][2]} returned {_kind(value)}, not a double")
             dr[0] = value
-        elif result == "o":
-            self.obank[ob] = value
         else:
             try:
-                ir[0] = _arg_int(result, value)
+                ir[0] = _arg_int(kind, value)
             except (TypeError, OverflowError) as e:
-                raise _Fault(f"host function {name} returned a bad value: {e}")
+                raise _Fault(f"host function {self.hostkeep[index][2]} returned a bad value: {e}")
         return 0
 
     # ---------------------------------------------------------- the loop
@@ -982,7 +1054,7 @@ cdef class Machine:
                     else:
                         pc += 1
                 elif op == OP_NULLJ:
-                    if (obank[ob + a] is None) == <int>c:
+                    if (_oreg(obank, ob + a) == <PyObject*>None) == <int>c:
                         npc = _branch(code, pc, &budget)
                         if budget < 0:
                             raise _Fault(BUDGET_MESSAGE)
@@ -1099,7 +1171,7 @@ cdef class Machine:
                     raise _Fault(str((<list>self.kobj[fr.fid])[ins >> POS_BX]))
                 # -------------------------------------------- object registers
                 elif op == OP_OMOV:
-                    obank[ob + a] = obank[ob + b]
+                    _oset(obank, ob + a, _oreg(obank, ob + b))
                 elif op == OP_OLOADK:
                     obank[ob + a] = (<list>self.kobj[fr.fid])[ins >> POS_BX]
                 elif op == OP_ONULL:
@@ -1137,7 +1209,7 @@ cdef class Machine:
                 elif op == OP_LLEN:
                     ir[a] = len(_list(obank[ob + b]))
                 elif op == OP_LGET:
-                    obank[ob + a] = _lget(obank[ob + b], ir[c])
+                    _oset(obank, ob + a, _litem(_oreg(obank, ob + b), ir[c]))
                 elif op == OP_LSET:
                     _lset(obank[ob + a], ir[b], obank[ob + c])
                 elif op == OP_MNEW:
@@ -1157,26 +1229,23 @@ cdef class Machine:
                 elif op == OP_RNEW:
                     obank[ob + a] = self._new_record(ins >> POS_BX)
                 elif op == OP_RGETI:
-                    ir[a] = _unbox_int(_field(_record(obank[ob + b]), c))
+                    ir[a] = _int_at(_fieldp(_oreg(obank, ob + b), c))
                 elif op == OP_RGETD:
-                    dr[a] = _unbox_double(_field(_record(obank[ob + b]), c))
+                    dr[a] = _double_at(_fieldp(_oreg(obank, ob + b), c))
                 elif op == OP_RGETO:
-                    obank[ob + a] = _field(_record(obank[ob + b]), c)
-                elif op == OP_RSETI or op == OP_RSETD or op == OP_RSETO:
-                    val = _record(obank[ob + a])
-                    _field(<Record>val, b)
-                    if op == OP_RSETI:
-                        (<Record>val).f[b] = ir[c]
-                    elif op == OP_RSETD:
-                        (<Record>val).f[b] = dr[c]
-                    else:
-                        (<Record>val).f[b] = obank[ob + c]
+                    _oset(obank, ob + a, _fieldp(_oreg(obank, ob + b), c))
+                elif op == OP_RSETI:
+                    _rset(_oreg(obank, ob + a), b, ir[c])
+                elif op == OP_RSETD:
+                    _rset(_oreg(obank, ob + a), b, dr[c])
+                elif op == OP_RSETO:
+                    _rset(_oreg(obank, ob + a), b, <object>_oreg(obank, ob + c))
                 elif op == OP_FGETI:
                     ir[a] = _unbox_int((<Record>self.doc).f[ins >> POS_BX])
                 elif op == OP_FGETD:
                     dr[a] = _unbox_double((<Record>self.doc).f[ins >> POS_BX])
                 elif op == OP_FGETO:
-                    obank[ob + a] = (<Record>self.doc).f[ins >> POS_BX]
+                    _oset(obank, ob + a, _list_item(<PyObject*>(<Record>self.doc).f, ins >> POS_BX))
                 elif op == OP_FSETI:
                     self._fset(ins >> POS_BX, ir[a])
                 elif op == OP_FSETD:
@@ -1206,6 +1275,16 @@ cdef class Machine:
                 elif op == OP_MDELL:
                     _mdel_logged(self.undo if self.logging else None, self.ordered, _dict(obank[ob + a]),
                                  obank[ob + b])
+                elif op == OP_TINSERT:
+                    ir[a] = _tinsert(self.undo if self.logging else None, obank[ob + b], obank[ob + c])
+                elif op == OP_TNEXT:
+                    if _tnext(obank, ob + a, obank[ob + b], &ir[c]):
+                        pc += 1
+                    else:
+                        npc = _branch(code, pc, &budget)
+                        if budget < 0:
+                            raise _Fault(BUDGET_MESSAGE)
+                        pc = npc
                 else:
                     raise _Fault(f"unknown opcode {op}")
         except BaseException:
@@ -1216,22 +1295,38 @@ cdef class Machine:
             raise
 
 
-cdef int64_t _arg_int(str kind, object value) except? -1:
+cdef int _promote_survivors() except -1:
+    """Move every object the collector tracks into its oldest generation, when
+    the caller paused the collector for the transaction (vm/document.py does).
+    What a transaction creates and keeps is document state, long-lived by
+    nature; left young, the first collection after the pause scans all of it
+    at once (about 25 ms after inserting 200,000 rows, bench/README.md). Two
+    list splices, O(1); skipped when anything is frozen (gc.freeze() is then
+    someone else's, and unfreeze() would undo it)."""
+    if not _gc.isenabled() and _gc.get_freeze_count() == 0:
+        _gc.freeze()
+        _gc.unfreeze()
+    return 0
+
+
+cdef int64_t _arg_int(Py_UCS4 kind, object value) except? -1:
     """An int-bank value from Python: bools as 0/1, ints range-checked for their kind."""
+    cdef int64_t x
     if kind == "b":
         if type(value) is not bool:
             raise TypeError(f"expected a bool, got {type(value).__name__}")
         return 1 if value else 0
     if type(value) is not int:
         raise TypeError(f"expected an int, got {type(value).__name__}")
-    if kind == "i" and not -2147483648 <= value <= 2147483647:
+    x = PyLong_AsLongLong(value)  # OverflowError beyond 64 bits
+    if kind == "i" and not -2147483648 <= x <= 2147483647:
         raise OverflowError(f"{value} does not fit in a 32-bit int")
-    return PyLong_AsLongLong(value)
+    return x
 
 
 def _layout(rec):
     template = list(rec.defaults)
-    mutable = [i for i, v in enumerate(template) if type(v) in (list, dict)]
+    mutable = tuple(i for i, v in enumerate(template) if type(v) in (list, dict))
     return template, mutable
 
 

@@ -7,9 +7,8 @@ need at fixed slots whatever the document declares. Each entry is
 
     WHO       principal the running code acts for (@who); set per event
     NOW       the event's timestamp, ms since the epoch (Time reads only this)
-    EPOCH     the logging epoch: the runtime bumps it at every begin() and
-              savepoint, so host functions that log a change once per epoch
-              (vm/table.py: the inserts into one table) stay exact
+    EPOCH     unused since tables log through the machine's own transaction
+              and savepoint state; kept so slot numbers (and snapshots) stay put
     STATE     the state label the document is in ("" = none)
     NEXT      the pending transition's label ("" = none)
     NEXT_IN   its delay in seconds

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 
 from ._machine import DEFAULT_BUDGET, Machine, Record, Suspended
 from .asks import AskBook
-from .docslots import (CONTEXT, DEBUG, DESTROY, EPOCH, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE,
+from .docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE,
                        STATE, WHO, ZONE, as_principal)
 from .errors import VMAbort, VMBudgetExhausted, VMError
 from .host import HostFunction
@@ -165,7 +165,6 @@ class Document:
         if now is not None:  # otherwise the clock stays at the previous event's time
             doc.f[NOW] = int(now)
         doc.f[DEBUG] = []
-        doc.f[EPOCH] += 1
         self.refused = []
         self._awaited = []
         self.asks.begin()
@@ -234,8 +233,6 @@ class Document:
             future = result.payload
             if future.get("id") is not None and not future.get("done"):
                 self._awaited.append((self.machine.savepoint(), future["id"]))
-                # Tables log their inserts once per epoch; a savepoint starts a new one.
-                self.doc.f[EPOCH] += 1
                 self.asks.consume(self.machine, future, answer)
             result = self.machine.resume(answer)
         return result

@@ -17,3 +17,11 @@ cdef struct Frame:
     int64_t ibase       # window start in the int bank
     int64_t dbase       # window start in the double bank
     int64_t obase       # window start in the object bank
+
+
+cdef struct HostInfo:
+    PyObject* fn        # the callable (kept alive by Machine.hostkeep)
+    const char* params  # parameter kind letters (the bytes in Machine.hostkeep)
+    Py_ssize_t nparams
+    char result         # result kind letter, 0 for none
+    bint wants_machine  # the machine is passed first

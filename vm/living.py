@@ -387,9 +387,12 @@ class LivingDocument:
         })
 
     @classmethod
-    def restore(cls, module, data: bytes, viewers=None) -> "LivingDocument":
+    def restore(cls, module, data: bytes, viewers=None, load: bool = True) -> "LivingDocument":
         """The runtime `snapshot()` captured; then @load runs (spec 4.19), and
-        what it makes viewers see goes out with the next input's frames."""
+        what it makes viewers see goes out with the next input's frames.
+        `load=False` skips @load: a durable host rebuilding a document from a
+        snapshot plus its log runs @load once at the end (and logs it), since
+        the snapshot's moment was not itself a load (store/durable.py)."""
         try:
             body = cbor2.loads(data)
         except Exception as e:  # every cbor2 failure means the same thing here
@@ -416,7 +419,7 @@ class LivingDocument:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
-        if self.document.created and not self.destroyed and "load" in self.meta["handlers"]:
+        if load and self.document.created and not self.destroyed and "load" in self.meta["handlers"]:
             self.outbox += self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
         return self
 

@@ -137,6 +137,8 @@ cdef enum Opcode:
     OP_LSETL    = 122  # O[A][I[B]] := O[C] (error when out of range; logged)
     OP_MPUTL    = 123  # O[A][O[B]] := O[C] (logged)
     OP_MDELL    = 124  # remove O[B] from O[A] (if present; logged)
+    OP_TINSERT  = 125  # I[A] := insert(table O[B], detached row O[C]) (new id; logged)
+    OP_TNEXT    = 126  # O[A] := next row of table O[B] from position I[C] (I[C] advances); if none goto J
 
 cdef enum:
-    NUM_OPCODES = 125
+    NUM_OPCODES = 127

@@ -279,6 +279,10 @@ _op("LPUSHL",   "ABC",  "o o _",      "RD",  "append O[B] to O[A] (logged)")
 _op("LSETL",    "ABC",  "o i o",      "RD",  "O[A][I[B]] := O[C] (error when out of range; logged)")
 _op("MPUTL",    "ABC",  "o o o",      "RD",  "O[A][O[B]] := O[C] (logged)")
 _op("MDELL",    "ABC",  "o o _",      "RD",  "remove O[B] from O[A] (if present; logged)")
+# tables (vm/table.py has the "$table" record): the insert runs in the machine,
+# logged once per table and savepoint (spec/bytecode.md section 9)
+_op("TINSERT",  "ABC",  "i o o",      "WRD", "I[A] := insert(table O[B], detached row O[C]) (new id; logged)")
+_op("TNEXT",    "ABC",  "o o i",      "WRJ", "O[A] := next row of table O[B] from position I[C] (I[C] advances); if none goto J")
 
 BY_NAME: dict[str, OpInfo] = {o.name: o for o in OPS}
 assert len(OPS) <= 1 << SIZE_OP, "opcode space exhausted"

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from . import table as _table
-from ._machine import Record
+from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
 from .host import HostFunction, core_library
@@ -196,7 +196,9 @@ def _char_of(code: int) -> str:
 def _sum(xs: list, kind: str):
     if kind == "d":
         return float(math.fsum(xs)) if all(math.isfinite(x) for x in xs) else float(sum(xs))
-    total = sum(int(x) for x in xs)
+    total = sum(xs)  # ints and bools: exact, and C's speed
+    if type(total) is not int:
+        total = sum(int(x) for x in xs)
     return wrap64(total) if kind == "l" else wrap32(total)
 
 
@@ -212,10 +214,6 @@ def _min(xs: list):
 
 def _max(xs: list):
     return max(xs) if xs else None
-
-
-def project(xs: list, slot: int) -> list:
-    return [r.f[slot] for r in xs]
 
 
 def order_by(xs: list, keys: list) -> list:

@@ -17,6 +17,8 @@
 #                              the first delete from the map since the last
 #                              savepoint, see _mdel_logged)
 #   (callable,)                callable()                (host functions' own undo)
+#   (table, first id)          drop the rows inserted from that id on (tables.pxi;
+#                              the machine's own, not a log_undo() shape)
 #
 # `log` is None when no transaction is open: the write happens, nothing is kept.
 #
@@ -24,7 +26,7 @@
 # (a host's tuple is stored whole, then U_ENTRY), so logging a write appends
 # a few references and allocates nothing. A log of tuples cost about twice as
 # much, most of it in allocating, freeing and GC-scanning the tuples
-# (bench/README-vm.md, "Undo log").
+# (bench/README.md, "Undo log").
 
 cdef enum:
     U_FIELD = 1   # record, slot, old
@@ -34,6 +36,7 @@ cdef enum:
     U_MSET = 5    # dict, key, old
     U_ORDER = 6   # dict, list of its keys in order
     U_ENTRY = 7   # a tuple entry from log_undo()
+    U_TINS = 8    # table, first id inserted in this segment
 
 
 cdef int _rset_logged(list log, Record r, Py_ssize_t slot, object value) except -1:
@@ -57,13 +60,32 @@ cdef inline void _new_undo_epoch() noexcept:
     _undo_epoch += 1
 
 
-cdef inline int _log_field(list log, Record r, Py_ssize_t slot) except -1:
-    cdef unsigned char* bits
+cdef inline unsigned char* _logged_bits(Record r) except NULL:
+    # One flag per slot, plus one after them for the record as a whole (a
+    # table's inserts), valid for the current undo epoch only.
     cdef Py_ssize_t n = len(r.f)
-    if r.logged_epoch != _undo_epoch or r.logged is None or len(r.logged) < n:
+    cdef bytearray bits
+    if r.logged_epoch != _undo_epoch or r.logged is None or len(r.logged) <= n:
+        bits = PyByteArray_FromStringAndSize(NULL, n + 1)  # not bytearray(n + 1): no call through the type
+        memset(PyByteArray_AS_STRING(bits), 0, n + 1)
         r.logged_epoch = _undo_epoch
-        r.logged = bytearray(n)
-    bits = <unsigned char*>PyByteArray_AS_STRING(r.logged)
+        r.logged = bits
+    return <unsigned char*>PyByteArray_AS_STRING(r.logged)
+
+
+cdef inline bint _first_in_segment(Record r) except -1:
+    """True the first time since the newest savepoint (begin, savepoint,
+    rollback_to) that this record asks, False after that."""
+    cdef unsigned char* bits = _logged_bits(r)
+    cdef Py_ssize_t n = len(r.f)
+    if bits[n]:
+        return False
+    bits[n] = 1
+    return True
+
+
+cdef inline int _log_field(list log, Record r, Py_ssize_t slot) except -1:
+    cdef unsigned char* bits = _logged_bits(r)
     if bits[slot]:
         return 0  # the oldest value of this slot is already in the log
     bits[slot] = 1
@@ -119,7 +141,7 @@ cdef object _mdel_logged(list log, dict ordered, dict d, object key):
     if key not in d:
         return None
     if log is not None:
-        if next(reversed(d)) != key and id(d) not in ordered:
+        if id(d) not in ordered and _last_key(d) != key:
             ordered[id(d)] = True
             log.append(d)
             log.append(list(d))
@@ -129,6 +151,15 @@ cdef object _mdel_logged(list log, dict ordered, dict d, object key):
         log.append(d[key])
         log.append(U_MSET)
     return d.pop(key)
+
+
+cdef object _last_key(dict d):
+    """The newest key of a non-empty map in O(1): next(reversed(d)) walks
+    back over the holes deletes leave at the end (quadratic for a map used as
+    a stack); popitem() trims them, and putting the item back keeps the order."""
+    k, v = d.popitem()
+    d[k] = v
+    return k
 
 
 cdef int _revert(object entry) except -1:
@@ -183,7 +214,7 @@ cdef Py_ssize_t _arity(int tag) noexcept:
     # elements stored before each tag
     if tag == U_FIELD or tag == U_LSET or tag == U_MSET:
         return 3
-    if tag == U_MDEL or tag == U_ORDER:
+    if tag == U_MDEL or tag == U_ORDER or tag == U_TINS:
         return 2
     return 1
 
@@ -203,6 +234,9 @@ cdef int _revert_one(list log) except -1:
         key = log.pop()
         (<dict>log.pop()).pop(key, None)
         return 0
+    if tag == U_TINS:
+        first = log.pop()
+        return _tuninsert(<Record>log.pop(), first)
     old = log.pop()
     key = log.pop()
     target = log.pop()

@@ -2,6 +2,8 @@
 host functions, document transactions."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 from vmkit import build
 
@@ -191,6 +193,49 @@ def test_host_function_bad_result_is_a_vm_error():
     m = Machine(module, host={"big": HostFunction(lambda: 2**40, "", "i")})
     with pytest.raises(VMError, match="host function big returned a bad value"):
         m.call("t")
+
+
+def _host_probe_module(result):
+    # t(i, d, b, o, l) passes its parameters (one of each kind, interleaved
+    # across the banks) to the host function h and returns what h returns.
+    ret = {"i": "IRET", "l": "IRET", "b": "IRET", "d": "DRET", "o": "ORET"}[result]
+    return build("idbol", result, lambda f: (f.emit("CALLHOST", 0, "h"), f.emit(ret, 0)),
+                 hosts=[("h", "idbol", result)])
+
+
+def test_host_call_passes_every_kind_and_returns_every_kind():
+    seen = []
+    payload = ["shared"]
+
+    def h(m, i, d, b, o, lng):
+        seen.append((m, i, d, b, o, lng))
+        return {"i": i, "l": lng, "b": b, "d": d, "o": o}[kind]
+
+    for kind, want in (("i", -7), ("l", 2**40), ("b", True), ("d", 0.25), ("o", payload)):
+        m = Machine(_host_probe_module(kind), host={"h": HostFunction(h, "idbol", kind, True)})
+        assert m.call("t", -7, 0.25, True, payload, 2**40) == want
+        assert seen[-1] == (m, -7, 0.25, True, payload, 2**40)
+        assert type(seen[-1][3]) is bool and type(seen[-1][2]) is float
+    # The argument vector holds references only for the duration of the call.
+    seen.clear()
+    before = sys.getrefcount(payload)
+    for _ in range(100):
+        m.call("t", 1, 0.5, False, payload, 1)
+        seen.clear()
+    assert sys.getrefcount(payload) == before
+
+
+@pytest.mark.parametrize("kind, value, message", [
+    ("d", 1, "returned int, not a double"),
+    ("b", 1, "returned a bad value: expected a bool"),
+    ("i", 2**31, "does not fit in a 32-bit int"),
+    ("l", 2**64, "returned a bad value"),
+    ("i", "7", "expected an int"),
+])
+def test_host_results_are_checked_against_their_kind(kind, value, message):
+    m = Machine(_host_probe_module(kind), host={"h": HostFunction(lambda *a: value, "idbol", kind)})
+    with pytest.raises(VMError, match=message):
+        m.call("t", 1, 0.5, False, None, 1)
 
 
 def test_host_signature_mismatch_and_missing_host_are_refused():

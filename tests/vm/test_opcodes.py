@@ -115,6 +115,33 @@ DOC = [("Doc", ["n", "x", "s"], "ido", [5, 1.5, "hi"])]
 POINT = [("Point", ["x", "y", "tags"], "ido", [0, 0.0, []])]
 
 
+TABLES = [("Row", ["id", "v", "$owner"], "iio", [0, 0, 0]),
+          ("$table", ["next_id", "rows", "index", "id_slot", "owner_slot"], "iooii", [1, {}, {}, 0, 0])]
+
+
+def _table(*values):
+    """A table of Row (layout 0) holding rows with these values, ids from 1."""
+    t = Record(1, [len(values) + 1, {}, {}, 0, 2])
+    for i, v in enumerate(values, 1):
+        t.f[1][i] = Record(0, [i, v, t])
+    return t
+
+
+def _sum_rows_body(f):
+    # I[1] := sum of v over the rows TNEXT walks, in order, as v0*1 + v1*10 + ...
+    top, done = f.label(), f.label()
+    f.emit("ILOADI", 0, 0)  # position
+    f.emit("ILOADI", 1, 0)  # digits so far
+    f.mark(top)
+    f.emit("TNEXT", 1, 0, 0, done)
+    f.emit("RGETI", 2, 1, 1)
+    f.emit("IMULK", 1, 1, 10)
+    f.emit("IADD", 1, 1, 2)
+    f.emit("JMP", top)
+    f.mark(done)
+    f.emit("IRET", 1)
+
+
 def _call_body(f):
     f.emit("IMOV", 1, 0)
     f.emit("CALL", 1, "twice")
@@ -328,6 +355,15 @@ CASES = {
               program("ooo", "o", _seq(("MPUTL", 0, 1, 2), ("ORET", 0)), ({"a": 1}, "a", None), {"a": None}),
               program("ooo", "o", _seq(("MPUTL", 0, 1, 2), ("ORET", 0)), ([], "a", 1), Raises(VMError, "expected a map"))],
     "MDELL": [program("oo", "o", _seq(("MDELL", 0, 1), ("MDELL", 0, 1), ("ORET", 0)), ({"a": 1, "b": 2}, "a"), {"b": 2})],
+    "TINSERT": [program("oo", "i", _seq(("TINSERT", 0, 0, 1), ("TINSERT", 1, 0, 1), ("IRET", 1)),
+                        (_table(), Record(0, [0, 5, 0])), Raises(VMError, "already in a table"), records=TABLES),
+                program("oo", "i", _seq(("TINSERT", 0, 0, 1), ("IRET", 0)),
+                        (_table(4, 5), Record(0, [0, 6, 0])), 3, records=TABLES),
+                program("oo", "i", _seq(("TINSERT", 0, 0, 1), ("IRET", 0)),
+                        ({}, Record(0, [0, 6, 0])), Raises(VMError, "expected a table"), records=TABLES)],
+    "TNEXT": [program("o", "i", _sum_rows_body, (_table(1, 2, 3),), 123, records=TABLES),
+              program("o", "i", _sum_rows_body, (_table(),), 0, records=TABLES),
+              program("o", "i", _sum_rows_body, ([],), Raises(VMError, "expected a table"), records=TABLES)],
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from txnkit import NODE, WRITERS, containers, machine, state, txn_module
+from txnkit import NODE, TABLE, WRITERS, containers, machine, new_row, new_table, state, txn_module
 
 from advm.vm import opcodes as O
 from advm.vm._machine import Machine, Record, Suspended
@@ -20,6 +20,9 @@ def seeded(m):
     m.doc.f[3] = [10, shared, node]
     m.doc.f[4] = {"a": 1, "b": node, "c": [3], "d": 4}
     m.doc.f[5] = node
+    m.doc.f[6] = rows = new_table()
+    for v in (10, 20):  # outside a transaction: already there before every test
+        m.table_insert(rows, new_row(v))
     return m
 
 
@@ -50,6 +53,7 @@ ARGS = {
     "hfield": lambda m: (m.doc.f[5], [1]),
     "hpush": lambda m: (m.doc.f[3], 5),
     "hcallback": lambda m: (m.doc.f[3], 6),
+    "tinsert": lambda m: (m.doc.f[6], new_row(30)),
 }
 
 
@@ -166,7 +170,12 @@ def _value(m, spec):
 
 
 def _pick(m, t, i):
-    cs = [c for c in containers(m.doc) if type(c) is t]
+    # Records to write fields of: the document and nodes (a table's own slots
+    # and its rows' owner slots are the table code's, tested on their own).
+    everything = containers(m.doc)
+    inside = {id(x) for c in everything if type(c) is Record and c.layout == TABLE for x in c.f}
+    cs = [c for c in everything if type(c) is t and id(c) not in inside
+          and (t is not Record or c.layout in (0, NODE))]
     return cs[i % len(cs)] if cs else None
 
 
@@ -174,17 +183,22 @@ def _apply(m, op):
     """Run one generated write (or skip it when the document has no target)."""
     name, i, j, key, spec = op
     params = WRITERS[name][0]
-    target = {"l": list, "m": dict, "h": None, "r": Record, "s": None}[name[0]]
+    target = {"l": list, "m": dict, "h": None, "r": Record, "s": None, "t": None}[name[0]]
     if name.startswith(("hput", "hdel", "mput", "mdel")):
         target = dict
     elif name.startswith(("hpush", "hcallback", "lpush", "lset")):
         target = list
     elif name.startswith(("rset", "hfield")):
         target = Record
-    obj = _pick(m, target, i) if target is not None else None
+    if name == "tinsert":
+        target, obj = None, m.doc.f[6]
+        value = new_row(j)
+    else:
+        obj = _pick(m, target, i) if target is not None else None
     if target is not None and obj is None:
         return
-    value = _value(m, spec)
+    if name != "tinsert":
+        value = _value(m, spec)
     if params == "i":
         args = (j,)
     elif params == "d":
@@ -525,3 +539,141 @@ def test_log_once_is_per_savepoint_segment_and_leaves_no_state():
     assert m.log_once(rows) is True
     m.commit()
     assert m.log_once(rows) is False
+
+
+# -------------------------------------------------------------- tables (TINSERT)
+
+def _ids(t):
+    return list(t.f[1])
+
+
+def test_rollback_to_a_savepoint_between_inserts_drops_exactly_the_later_rows():
+    """Inserts log once per table and savepoint segment; a savepoint taken
+    between inserts must still find every row inserted after it."""
+    m = seeded(machine())
+    t = m.doc.f[6]
+    m.begin()
+    m.call("tinsert", t, new_row(1))
+    mark = m.savepoint()
+    after_mark = state(m)
+    m.call("tinsert", t, new_row(2))
+    m.call("tinsert", t, new_row(3))
+    inner = m.savepoint()
+    late = new_row(4)
+    m.call("tinsert", t, late)
+    assert _ids(t) == [1, 2, 3, 4, 5, 6]
+    m.rollback_to(inner)
+    assert _ids(t) == [1, 2, 3, 4, 5] and late.f[2] == 0  # detached again
+    m.rollback_to(mark)
+    assert _ids(t) == [1, 2, 3] and state(m) == after_mark
+    m.call("tinsert", t, new_row(5))  # the same segment goes on logging correctly
+    assert _ids(t) == [1, 2, 3, 4] and t.f[0] == 5
+    m.rollback()
+    assert _ids(t) == [1, 2] and t.f[0] == 3
+
+
+def test_inserts_keep_index_hints_through_rollback():
+    m = machine()
+    t = m.doc.f[6] = new_table(indexed=[1])
+    for v in (7, 8):
+        m.table_insert(t, new_row(v))
+    m.begin()
+    m.call("tinsert", t, new_row(7))
+    mark = m.savepoint()
+    m.call("tinsert", t, new_row(9))
+    assert t.f[2] == {1: {7: {1: True, 3: True}, 8: {2: True}, 9: {4: True}}}
+    m.rollback_to(mark)
+    assert t.f[2] == {1: {7: {1: True, 3: True}, 8: {2: True}}}
+    m.rollback()
+    assert t.f[2] == {1: {7: {1: True}, 8: {2: True}}}
+
+
+def test_a_row_in_a_table_cannot_be_inserted_again():
+    m = seeded(machine())
+    row = new_row(1)
+    m.call("tinsert", m.doc.f[6], row)
+    with pytest.raises(VMError, match="already in a table"):
+        m.call("tinsert", m.doc.f[6], row)
+    with pytest.raises(VMError, match="expected a table"):
+        m.call("tinsert", Record(TABLE, [1, "not rows", {}, 0, 2]), new_row(1))
+    with pytest.raises(ValueError, match="expected a table"):
+        m.table_insert({}, new_row(1))
+
+
+@pytest.mark.parametrize("steps", [
+    "d1 i d3", "i d1 d3", "d3 d1 i", "d0 d1 d2 d3 i i", "i S d1 i S d2 d0", "d2 S i d0 S d3 i",
+    "d0 d2 i", "w1 d0 S w2 i",
+])
+def test_deletes_and_inserts_roll_back_to_the_exact_row_order(steps):
+    """Every savepoint, and the start, gets back exactly its rows in id order
+    (a rolled back delete re-adds its row last; the re-sort puts it back)."""
+    from advm.vm import table
+
+    m = machine()
+    t = m.doc.f[6] = new_table(indexed=[1])
+    rows = [new_row(v % 2) for v in range(4)]
+    for r in rows:
+        m.table_insert(t, r)
+    m.begin()
+
+    def exact():  # rows and index, keys in their order
+        return list(t.f[1].items()), [(k, list(b)) for k, b in t.f[2][1].items()]
+
+    marks = [(None, exact())]
+    for step in steps.split():
+        if step == "S":
+            marks.append((m.savepoint(), exact()))
+        elif step == "i":
+            m.call("tinsert", t, new_row(1))
+        elif step[0] == "w":  # an indexed write: the row moves to the other bucket
+            row = rows[int(step[1])]
+            table.set_indexed(m, row, 1, 1 - row.f[1])
+        else:
+            table.delete_row(m, rows[int(step[1])])
+    for mark, expected in reversed(marks):
+        if mark is None:
+            m.rollback()
+        else:
+            m.rollback_to(mark)
+        assert exact() == expected
+    assert table.rows(t) == rows
+
+
+# -------------------------------------------------------------- the collector
+
+def _young(obj):
+    import gc
+
+    return any(o is obj for o in gc.get_objects(generation=0))
+
+
+def test_a_run_under_a_paused_collector_leaves_what_it_made_old():
+    """Inside a transaction whose caller paused the collector (vm/document.py),
+    the machine moves survivors to the oldest generation when a call returns,
+    so resuming the collector does not scan them all as young."""
+    import gc
+
+    m = machine()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        kept = [[] for _ in range(10)]
+        assert _young(kept)
+        m.call("set_items", kept)  # outside a transaction: left alone
+        assert _young(kept)
+        m.begin()
+        m.call("set_items", kept)
+        assert not _young(kept) and any(o is kept for o in gc.get_objects(generation=2))
+        assert gc.get_freeze_count() == 0 and not gc.isenabled()
+        m.rollback()
+
+        gc.freeze()  # someone else's: the machine must not unfreeze it
+        young = [[] for _ in range(10)]
+        m.begin()
+        m.call("set_items", young)
+        m.rollback()
+        assert gc.get_freeze_count() > 0 and _young(young)
+        gc.unfreeze()
+    finally:
+        if was:
+            gc.enable()

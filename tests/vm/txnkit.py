@@ -2,14 +2,18 @@
 the object graph a document holds (for the transaction tests)."""
 from __future__ import annotations
 
+from advm.vm import table
 from advm.vm._machine import Machine, Record
+from advm.vm.docslots import DETACHED
 from advm.vm.assembler import ModuleAsm
 from advm.vm.host import HostFunction, core_library
 from advm.vm.snapshot import dumps_values
 
-DOC_FIELDS = ["n", "x", "s", "items", "tags", "node"]
-DOC_KINDS = "idoooo"
+DOC_FIELDS = ["n", "x", "s", "items", "tags", "node", "rows"]
+DOC_KINDS = "idooooo"
 NODE = 1  # layout index of Node: (int, double, object, object)
+ROW = 2  # layout index of Row: (id, v, owner), a table's row type
+TABLE = 3  # layout index of the tables (vm/table.py)
 
 # name -> (params, opcode, operands after the parameters are placed)
 WRITERS = {
@@ -32,7 +36,17 @@ WRITERS = {
     "hfield": ("oo", [("CALLHOST", 0, "h.field")]),
     "hpush": ("oo", [("CALLHOST", 0, "h.push")]),
     "hcallback": ("oo", [("CALLHOST", 0, "h.callback")]),
+    "tinsert": ("oo", [("TINSERT", 0, 0, 1)]),
 }
+
+
+def new_table(indexed=()):
+    """An empty table of Row (id slot 0, owner slot 2), indexing `indexed` slots."""
+    return table.new([TABLE, 0, 2, list(indexed)])
+
+
+def new_row(v=0):
+    return Record(ROW, [0, v, DETACHED])
 
 
 def _host_callback(m, items, value):
@@ -55,8 +69,11 @@ def hosts():
 
 def txn_module():
     m = ModuleAsm("txn.adb")
-    m.record("Doc", DOC_FIELDS, DOC_KINDS, [0, 0.0, "", [], {}, None])
+    m.record("Doc", DOC_FIELDS, DOC_KINDS, [0, 0.0, "", [], {}, None, None])
     m.record("Node", ["a", "b", "c", "d"], "idoo", [0, 0.0, None, None])
+    m.record("Row", ["id", "v", "$owner"], "iio", [0, 0, DETACHED])
+    m.record(table.TABLE_LAYOUT_NAME, list(table.TABLE_FIELDS), table.TABLE_KINDS,
+             list(table.TABLE_DEFAULTS))
     m.document = 0
     for name, params, result in (("h.put", "ooo", ""), ("h.del", "oo", ""), ("h.field", "oo", ""),
                                  ("h.push", "oo", ""), ("h.callback", "oo", ""),
