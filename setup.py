@@ -56,7 +56,8 @@ def extensions():
 setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
-    package_data={"advm.spec": ["*.peg", "*.md"], "advm.vm": ["*.pyx", "*.pxd", "*.pxi"]},
+    package_data={"advm.spec": ["*.peg", "*.md"], "advm.vm": ["*.pyx", "*.pxd", "*.pxi"],
+                  "advm.net": ["static/*"]},
     ext_modules=extensions(),
     zip_safe=False,
 )

@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, disasm, run, runtests
+from .commands import check, disasm, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -24,8 +24,12 @@ COMMANDS: list[Command] = [
     check.COMMAND,
     compile_command.COMMAND,
     disasm.COMMAND,
+    replay.COMMAND,
     run.COMMAND,
     runtests.COMMAND,
+    serve.COMMAND,
+    snapshot.COMMAND,
+    token.COMMAND,
 ]
 
 EXAMPLES_HELP = """\
@@ -35,6 +39,10 @@ examples:
   advm disasm todo.advc                         bytecode under its source lines
   advm run examples/todo.adb --as alice@users   create it, print its state
   advm test examples/*.adb                      run every test block
+  advm serve examples/tictactoe.adb             serve it live on 127.0.0.1:8080
+  advm replay --log --doc main                  rebuild a stored document, verify it
+  advm snapshot inspect --doc main              what a stored document holds now
+  advm token alice                              a signed identity for alice
 
 """
 

@@ -172,9 +172,12 @@ class Session:
         if self._debug is not None:
             for text in living.document.debug_lines[debug_mark:]:
                 self._debug(text)
+        self._after_step()
+        return [self._out(f) for f in frames]
+
+    def _after_step(self) -> None:
         # What a restart recovers from: the runtime as this input left it.
         self.saved = self.living.snapshot()
-        return [self._out(f) for f in frames]
 
     @staticmethod
     def _out(frame: dict) -> dict:
@@ -257,4 +260,159 @@ class Session:
         return self.living.meta
 
 
-__all__ = ["CLOCK_START_MS", "OPS", "ScriptError", "Session", "client_name", "parse_line"]
+class StoredSession(Session):
+    """A session whose document lives in the durable store (store/durable.py):
+    every input is logged before its frames come out, `restart` recovers the
+    document from LMDB (newest snapshot plus the log after it), and a session
+    opened on a store that already holds the document continues it.
+
+    `doc` is the store key; `key` is the document's own key (`@key`, the
+    Random seed) when this session creates it. A continued document keeps its
+    code, its key and its clock; the session's clock starts at the later of
+    CLOCK_START_MS and the document's clock."""
+
+    def __init__(self, module, store, doc: str | None = None, key: str = DEFAULT_KEY,
+                 viewers=None, debug: Callable[[str], None] | None = None):
+        from .store.durable import DEFAULT_DOC, DurableDocument
+        from .vm.living import LivingDocument
+
+        self.module = module
+        self.key = key
+        self.store = store
+        self.doc = DEFAULT_DOC if doc is None else doc
+        self._viewers = viewers
+        self._debug = debug
+        self.restarts = 0
+        self.clock = CLOCK_START_MS
+        self.durable = None
+        # Before the document exists, inputs meet an uncreated runtime that
+        # refuses them ("not_created"); nothing is logged for them.
+        self._blank = LivingDocument(module, key=key, viewers=viewers)
+        self.resumed = bool(store.last_seq(self.doc) or store.snapshot_seqs(self.doc))
+        if self.resumed:
+            self._open()
+
+    def _open(self) -> None:
+        from .store.durable import DurableDocument
+        from .store.errors import StoreError
+
+        wanted = self.module.module_id()
+        self.durable = DurableDocument.open(self.store, self.doc, {wanted: self.module},
+                                            viewers=self._viewers)
+        found = self.durable.module.module_id()
+        if found != wanted:
+            raise StoreError(
+                f"document {self.doc!r} in the store at {self.store.path} runs other code "
+                f"(module {found}, from {self.durable.module.filename}); this document "
+                f"compiles to module {wanted}. Choose another --doc or --store.", doc=self.doc)
+        self.clock = max(self.clock, self.durable.living.clock)
+
+    @property
+    def living(self):
+        return self.durable.living if self.durable is not None else self._blank
+
+    def resume(self) -> list[dict]:
+        """A continued document's first frames: a new run is a restart, so its
+        viewers reconnect as after `restart` (nothing for a new document)."""
+        if self.durable is None:
+            return []
+        return [self._out(f) for f in self._reconnect()]
+
+    def step(self, item: dict) -> list[dict]:
+        before = self.living
+        before.failures.clear()
+        debug_mark = len(before.document.debug_lines)
+        restarts = self.restarts
+        frames = getattr(self, f"_{item['op']}")(item)
+        living = self.living
+        if self.restarts != restarts:  # recovered: its lists start with @load's
+            debug_mark = 0
+        frames += [{"to": None, "error": {"code": e.kind, "message": str(e)}} for _, e in living.failures]
+        living.failures.clear()
+        if self._debug is not None:
+            for text in living.document.debug_lines[debug_mark:]:
+                self._debug(text)
+        return [self._out(f) for f in frames]
+
+    def _input(self, op: dict) -> list[dict]:
+        if self.durable is None:
+            return self._blank.submit({**{k: v for k, v in op.items() if k != "as"},
+                                       "who": op.get("as"), "now": self.clock})
+        return self.durable.submit(op, self.clock).result()
+
+    def _create(self, item):
+        from .store.durable import DurableDocument
+        from .vm.docslots import as_principal
+
+        if self.durable is not None:  # refused by the runtime (it exists), timers due first
+            return self._input({"op": "create", "as": item["as"], "arg": item.get("arg")})
+        who = as_principal(item["as"])
+        policies = self.meta["static"].get("policies", {})
+        if "create" in policies and not self._blank.document.static_policy("create", who):
+            return [{"to": who, "error": {"code": "create_refused",
+                                          "message": f"the @static create policy refuses {who}"}}]
+        made, frames = DurableDocument.create(self.store, self.doc, self.module, who,
+                                              item.get("arg"), self.clock,
+                                              viewers=self._viewers, runtime_key=self.key)
+        if made.living.document.created:
+            self.durable = made
+        else:
+            self._blank = made.living  # as in memory: the same runtime meets the next input
+        return frames
+
+    def _connect(self, item):
+        return self._input({"op": "connect", "as": item["as"]})
+
+    def _disconnect(self, item):
+        return self._input({"op": "disconnect", "as": item["as"]})
+
+    def _send(self, item):
+        return self._input({"op": "send", "as": item["as"], "channel": item["channel"],
+                            "message": item["message"]})
+
+    def _answer(self, item):
+        return self._input({"op": "answer", "as": item["as"], "ask": item["ask"],
+                            "message": item["message"]})
+
+    def _delete(self, item):
+        return self._input({"op": "delete", "as": item["as"]})
+
+    def _advance(self, item):
+        target = self.clock + round(item["seconds"] * 1000)
+        frames = []
+        while True:
+            due = self.living.next_due()
+            if due is None or due >= target or due <= self.clock:
+                break
+            self.clock = due
+            frames += self._input({"op": "advance"})
+        self.clock = target
+        return frames + self._input({"op": "advance"})
+
+    def _restart(self, item):
+        """Drop the runtime and recover the document from the store alone, as a
+        host does after a crash; then its viewers reconnect (spec/sessions.md 5)."""
+        from .vm.living import LivingDocument
+
+        self.restarts += 1
+        if self.durable is None:
+            self._blank = LivingDocument(self.module, key=self.key, viewers=self._viewers)
+            return []
+        self.durable = None
+        self._open()
+        return self._reconnect()
+
+    def _reconnect(self) -> list[dict]:
+        return self.durable.reconnect().result()
+
+    def _after_step(self) -> None:
+        pass  # the store holds everything a restart needs
+
+    def close(self) -> None:
+        """A final snapshot, so the next run starts without replaying."""
+        if self.durable is not None:
+            self.durable.close()
+
+
+__all__ = ["CLOCK_START_MS", "OPS", "ScriptError", "Session", "StoredSession", "client_name",
+           "parse_line"]

@@ -95,16 +95,19 @@ def test_what_viewers_hold_is_what_they_may_see(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_cli_prints_the_same_frames(cli, name, monkeypatch):
+def test_the_cli_prints_the_same_frames(cli, name, monkeypatch, tmp_path):
+    # Through the durable store (the default): the same frames as in memory.
     monkeypatch.chdir(ROOT)
-    r = cli("run", f"examples/{name}.adb", "--script", f"examples/sessions/{name}.jsonl")
+    r = cli("run", f"examples/{name}.adb", "--script", f"examples/sessions/{name}.jsonl",
+            "--store", tmp_path / "store")
     assert r.code == ExitCode.OK
     printed = [json.loads(row) for row in r.out.splitlines()]
     assert printed == [f for n in sorted(played(name).out) for f in played(name).out[n]]
 
 
-def test_a_session_through_the_real_command_line(advm_proc):
-    r = advm_proc("run", "examples/approval.adb", "--script", "examples/sessions/approval.jsonl")
+def test_a_session_through_the_real_command_line(advm_proc, tmp_path):
+    r = advm_proc("run", "examples/approval.adb", "--script", "examples/sessions/approval.jsonl",
+                  "--store", tmp_path / "store")
     assert r.code == 0 and r.err == ""
     frames = [json.loads(row) for row in r.out.splitlines()]
     p = played("approval")

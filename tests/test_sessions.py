@@ -508,7 +508,7 @@ def test_cli_debug_lines_go_to_stderr(cli, tmp_path):
     doc.write_text("public int n;\n@construct {\n  @debug(\"made by {0}\", @who);\n}\n", encoding="utf-8")
     script = tmp_path / "s.jsonl"
     script.write_text('{"op":"create","as":"ann"}\n{"op":"view","as":"ann"}\n', encoding="utf-8")
-    r = cli("run", doc, "--script", script)
+    r = cli("run", doc, "--script", script, "--store", tmp_path / "store")
     assert r.code == ExitCode.OK
     assert r.out == '{"to":"ann","view":{"n":0}}\n'
     assert r.err == "debug: made by ann\n"

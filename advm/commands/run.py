@@ -9,7 +9,11 @@ due at once until the document is idle, print its state and exit.
 
 `--script FILE` (or `-` for standard input): a scripted session
 (advm/session.py, spec/sessions.md): one JSON input per line in, one JSON
-frame per line out, each written and flushed as soon as it is made.
+frame per line out, each written and flushed as soon as it is made. The
+document lives in the durable store (`--store DIR`, default ./.advm) under
+`--doc KEY` (default main): every input is logged before its frames are
+printed, `restart` recovers from the store, and a later run continues the
+same document. `--memory` keeps it in memory instead.
 
 Idle means: no transition is due now. A transition scheduled for later is
 reported as `pending`, a body waiting on an ask as `waiting`; neither is run,
@@ -28,6 +32,7 @@ from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, decode
 from .program import Program, excerpt, load, new_document
 
 DEFAULT_PRINCIPAL = "advm@local"
+DEFAULT_DOC = "main"  # store.durable.DEFAULT_DOC (not imported: the store loads LMDB)
 DEFAULT_KEY = "document"
 CLOCK_MS = 1767225600000  # 2026-01-01T00:00:00Z
 # Transitions due at once may chain forever (#a -> #b -> #a ...); each is
@@ -240,8 +245,39 @@ def run_script(args: argparse.Namespace) -> ExitCode:
         sys.stdout.write(json.dumps(frame, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
-    session = Session(program.module, key=args.key, debug=lambda line: err(f"debug: {line}"))
-    session.run(lines, emit)
+    debug = lambda line: err(f"debug: {line}")  # noqa: E731
+    if args.memory:
+        Session(program.module, key=args.key, debug=debug).run(lines, emit)
+        return ExitCode.OK
+    return run_stored(args, program, lines, emit, debug)
+
+
+def run_stored(args, program, lines, emit, debug) -> ExitCode:
+    """The script against the durable store: the document is `--doc` in
+    `--store` (created by the script, or continued where an earlier run left it)."""
+    from ..session import StoredSession
+    from ..store import DEFAULT_DIR, Store, StoreError
+
+    try:
+        store = Store(args.store or DEFAULT_DIR)
+    except StoreError as e:
+        raise Failure(f"advm: error: {e}") from None
+    try:
+        try:
+            session = StoredSession(program.module, store, doc=args.doc, key=args.key, debug=debug)
+        except StoreError as e:
+            raise Failure(f"advm: error: {e}") from None
+        try:
+            for frame in session.resume():
+                emit(frame)
+            try:
+                session.run(lines, emit)
+            finally:
+                session.close()
+        except StoreError as e:  # a commit failed: what was printed is durable, nothing after
+            raise Failure(f"advm: error: {e}") from None
+    finally:
+        store.close()
     return ExitCode.OK
 
 
@@ -259,7 +295,12 @@ def run_server(args: argparse.Namespace) -> ExitCode:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    if args.doc is not None and args.script is None:
+        raise UsageError("--doc names the stored document a --script runs; it cannot be used "
+                         "without --script")
     if args.script is not None:
+        if args.doc is None:
+            args.doc = DEFAULT_DOC
         return run_script(args)
     if args.serve:
         return run_server(args)
@@ -283,11 +324,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
                    help=f"who creates the document, agent@authority (--once; default {DEFAULT_PRINCIPAL})")
     p.add_argument("--key", default=DEFAULT_KEY,
-                   help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r})")
+                   help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r}; "
+                        "with --script, given to a document the script creates)")
+    p.add_argument("--doc", metavar="KEY", default=None,
+                   help=f"--script: the document in the store (--store, default ./.advm) the "
+                        f"script runs on; created by the script's create line, or continued "
+                        f"when an earlier run left it there (default {DEFAULT_DOC!r}). "
+                        f"--memory runs the script in memory instead")
     add_json_flag(p, "the document's state (or the error)")
     from .serve import add_server_arguments
 
-    add_server_arguments(p.add_argument_group("server (--serve)"))
+    add_server_arguments(p.add_argument_group("store (--script, --serve) and server (--serve)"))
 
 
 COMMAND = Command(

@@ -1,0 +1,119 @@
+"""`advm serve FILE`: the document's program as a live WebSocket server.
+
+Compiles FILE, opens the store (./.advm unless --store), starts the host
+(net/host.py: documents loaded on demand, asleep when idle, woken by their
+timers) and the server (net/server.py) on 127.0.0.1:8080, and prints the
+URL. Ctrl-C (or SIGTERM) shuts down cleanly: no new requests, every input
+already received runs and becomes durable, every loaded document is closed,
+then the store. `advm run FILE --serve` is the same command.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from .base import Command, ExitCode, Failure, UsageError, err
+from .program import load
+
+DEFAULT_PORT = 8080
+DEFAULT_BIND = "127.0.0.1"
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", dest="bind", default=DEFAULT_BIND, metavar="ADDRESS",
+                   help=f"address to listen on (default {DEFAULT_BIND})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})")
+    p.add_argument("--store", default=None, metavar="DIR",
+                   help="the store directory (default ./.advm); also holds token.key")
+    p.add_argument("--memory", action="store_true",
+                   help="keep documents in memory only (nothing survives a restart)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes running documents (default: one per CPU, at most 8); "
+                        "0 runs them on a thread of the server process")
+    p.add_argument("--idle", type=float, default=120.0, metavar="SECONDS",
+                   help="unload a document after this long with nobody connected (default 120)")
+    p.add_argument("--static", default=None, metavar="DIR",
+                   help="serve the files in DIR over HTTP at / (the browser page)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
+    add_server_arguments(p)
+
+
+async def _serve(args, program) -> None:
+    from ..net.documents import durable_available
+    from ..net.host import Host
+    from ..net.server import Server, static_pages
+    from ..net.tokens import Tokens
+    from ..store import DEFAULT_DIR, open_store
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    directory = args.store or DEFAULT_DIR
+    store = None if args.memory else open_store(directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        tokens = Tokens.from_store_dir(directory)
+        workers = default_workers() if args.workers is None else args.workers
+        durable = store is not None and durable_available()
+        host = Host(program.module, store=store if durable else None, workers=workers,
+                    idle_unload_s=args.idle)
+        pages = static_pages(args.static) if args.static else None
+        server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages)
+        try:
+            await server.start()
+        except OSError as e:
+            await host.close()
+            raise Failure(f"advm: error: cannot listen on {args.bind}:{args.port}: "
+                          f"{e.strerror or e}") from None
+        print(f"advm: serving {program.path} at {server.url} (WebSocket {server.ws_url})",
+              flush=True)
+        where = "in memory only" if not durable else f"in {directory}"
+        err(f"advm: documents are kept {where}; {workers or 'no'} worker process"
+            f"{'es' if workers != 1 else ''}; tokens: advm token NAME"
+            f"{'' if args.store is None else f' --store {directory}'}")
+        await stop.wait()
+        err("advm: shutting down (finishing queued inputs)")
+        await server.close()
+    finally:
+        if store is not None:
+            store.close()
+    err("advm: stopped")
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: a port is 0 to 65535")
+    if args.workers is not None and args.workers < 0:
+        raise UsageError("--workers is 0 or more")
+    if args.idle <= 0:
+        raise UsageError("--idle is a number of seconds above 0")
+    if args.static is not None and not os.path.isdir(args.static):
+        raise UsageError(f"--static {args.static}: not a directory")
+    program = load(args.file)
+    # The store's committer thread needs the GIL back after every flush while
+    # the event loop is busy; a shorter switch interval bounds that wait
+    # (spec/store.md, "a note for hosts").
+    sys.setswitchinterval(0.001)
+    asyncio.run(_serve(args, program))
+    sys.stdout.flush()
+    return ExitCode.OK
+
+
+COMMAND = Command(
+    "serve",
+    "serve the document's program over WebSocket: many documents, durable, live",
+    add_arguments,
+    run,
+)

@@ -1,0 +1,163 @@
+"""`advm snapshot inspect|export|import`: look inside a stored document, and
+move one between stores.
+
+    advm snapshot inspect [--store DIR] [--doc KEY] [--seq SEQ] [--json]
+    advm snapshot export  [--store DIR] [--doc KEY] -o FILE
+    advm snapshot import  FILE [--store DIR] [--doc KEY]
+
+`inspect` shows the document as it is now (its newest snapshot plus the inputs
+logged after it, replayed in memory; nothing is written), or with `--seq` a
+kept snapshot exactly as stored. `export` writes the document (code,
+snapshot, log, wake time) to one file; `import` adds it to another store,
+where it resumes where it was, mid-await included.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .base import Command, ExitCode, UsageError, add_json_flag, err, out_json, read_bytes
+from .storeargs import add_store_arguments, open_store, require_document, store_failure
+
+
+def inspect(args: argparse.Namespace) -> ExitCode:
+    from ..store import StoreError
+    from ..store.durable import base, rebuild
+    from ..store.inspect import describe, render
+
+    store = open_store(args.store)
+    try:
+        require_document(store, args.doc)
+        try:
+            if args.seq is not None:
+                snap = store.snapshot(args.doc, args.seq)
+                if snap is None:
+                    kept = store.snapshot_seqs(args.doc)
+                    raise UsageError(f"document {args.doc!r} has no snapshot at seq {args.seq}; "
+                                     f"kept: {', '.join(map(str, kept)) or 'none'}")
+                living, module = base(store, args.doc, snap, None)
+                d = describe(snap.data, module, key=args.doc, seq=snap.seq, time=snap.time,
+                             digest=snap.hash, record_bytes=len(snap.data), living=living)
+                d["source"] = {"snapshot": snap.seq, "replayed": 0}
+            else:
+                rec = store.load(args.doc)
+                living, module = rebuild(store, args.doc, rec.snapshot, rec.entries)
+                head = rec.entries[-1].seq if rec.entries else rec.seq
+                data = living.snapshot() if rec.entries or rec.snapshot is None else rec.snapshot.data
+                d = describe(data, module, key=args.doc, seq=head, time=living.clock,
+                             record_bytes=len(rec.snapshot.data) if rec.snapshot else None,
+                             living=living)
+                d["source"] = {"snapshot": rec.seq if rec.snapshot else None,
+                               "replayed": len(rec.entries)}
+            d["log"] = {"first": store.first_seq(args.doc), "last": store.last_seq(args.doc),
+                        "snapshots": store.snapshot_seqs(args.doc),
+                        "wake": store.timer(args.doc)}
+        except StoreError as e:
+            raise store_failure(e) from None
+    finally:
+        store.close()
+    if args.json:
+        out_json(d)
+        return ExitCode.OK
+    print(render(d))
+    src, log = d["source"], d["log"]
+    base_text = f"snapshot at seq {src['snapshot']}" if src["snapshot"] is not None else "no snapshot"
+    print(f"stored    {base_text}, {src['replayed']} logged input(s) after it replayed; "
+          f"log seq {log['first']}..{log['last']}, snapshots kept at "
+          f"{', '.join(map(str, log['snapshots'])) or 'none'}")
+    return ExitCode.OK
+
+
+def export(args: argparse.Namespace) -> ExitCode:
+    from ..store import StoreError
+    from ..store.transfer import export_document
+
+    if args.output is None:
+        raise UsageError("export needs -o FILE (or -o - for standard output)")
+    store = open_store(args.store)
+    try:
+        require_document(store, args.doc)
+        try:
+            data = export_document(store, args.doc)
+        except StoreError as e:
+            raise store_failure(e) from None
+    finally:
+        store.close()
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        try:
+            with open(args.output, "wb") as fh:
+                fh.write(data)
+        except OSError as e:
+            raise UsageError(f"{args.output}: cannot write: {e.strerror or e}") from None
+        err(f"{args.doc}: exported {len(data)} bytes to {args.output}")
+    return ExitCode.OK
+
+
+def import_(args: argparse.Namespace) -> ExitCode:
+    from ..store import StoreError
+    from ..store.transfer import import_document, read_export
+
+    if args.file is None:
+        raise UsageError("import needs the export FILE")
+    data = sys.stdin.buffer.read() if args.file == "-" else read_bytes(args.file)
+    try:
+        original = read_export(data)["doc"]
+    except StoreError as e:
+        raise store_failure(e) from None
+    key = args.doc if args.doc_given else original
+    store = open_store(args.store, readonly=False)
+    try:
+        try:
+            key, last = import_document(store, data, key)
+        except StoreError as e:
+            raise store_failure(e) from None
+    finally:
+        store.close()
+    if args.json:
+        out_json({"ok": True, "doc": key, "from": original, "last_seq": last})
+    else:
+        err(f"{key}: imported (exported as {original!r}), log ends at seq {last}")
+    return ExitCode.OK
+
+
+ACTIONS = {"inspect": inspect, "export": export, "import": import_}
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    args.doc_given = args.doc is not None
+    if args.doc is None:
+        from .storeargs import DEFAULT_DOC
+
+        args.doc = DEFAULT_DOC
+    if args.action != "import" and args.file is not None:
+        raise UsageError(f"{args.action} takes no FILE argument (did you mean -o FILE?)")
+    if args.action != "export" and args.output is not None:
+        raise UsageError(f"-o is for export only")
+    if args.action != "inspect" and args.seq is not None:
+        raise UsageError("--seq is for inspect only")
+    return ACTIONS[args.action](args)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=sorted(ACTIONS), help="what to do")
+    p.add_argument("file", nargs="?", metavar="FILE", default=None,
+                   help="import: the export file ('-' for standard input)")
+    add_store_arguments(p)
+    # import keeps the exported key unless --doc says otherwise
+    p.set_defaults(doc=None)
+    p.add_argument("--seq", type=int, default=None,
+                   help="inspect: a kept snapshot as stored, instead of the document now")
+    p.add_argument("-o", "--output", metavar="FILE", default=None,
+                   help="export: where to write ('-' for standard output)")
+    add_json_flag(p, "the description (inspect) or the result (import)")
+
+
+COMMAND = Command(
+    "snapshot",
+    "inspect a stored document; export it from one store and import it into another",
+    add_arguments,
+    run,
+)

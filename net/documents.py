@@ -1,0 +1,155 @@
+"""Where a host's documents live between inputs: the backends a worker opens
+documents from.
+
+Both give the same document interface (.team/DURABLE_API.md): `submit(op,
+now)` returns a concurrent future of the input's frames, plus `next_due()`,
+`view(who)`, `asks_for(who)`, `close()` and `.living`.
+
+- `MemoryBackend`: plain `vm.living.LivingDocument`s; an unloaded document is
+  kept as its snapshot on a `Shelf` (in the host process), so it survives
+  sleep but not a restart. Futures are resolved before `submit` returns.
+- `DurableBackend`: `store.durable.DurableDocument` on the LMDB store; a
+  future resolves only once the input is durable (the output gate).
+
+Inputs are the scripted-session shapes (`{"op": "send", "as": who, ...}`).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+
+
+class NotFound(Exception):
+    """The document does not exist (never created, or deleted)."""
+
+
+def durable_available() -> bool:
+    try:
+        from ..store import durable  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _done(value) -> cf.Future:
+    fut = cf.Future()
+    fut.set_result(value)
+    return fut
+
+
+class Shelf:
+    """Snapshots of sleeping in-memory documents, by key. Lives in the host
+    process so a document may wake on any worker."""
+
+    def __init__(self):
+        self._data: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._data[key] = data
+
+    def remove(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self._data)
+
+
+class MemoryDocument:
+    def __init__(self, living, key: str, shelf):
+        self.living = living
+        self.key = key
+        self._shelf = shelf
+
+    def submit(self, op: dict, now: int) -> cf.Future:
+        item = {k: v for k, v in op.items() if k != "as"}
+        if "as" in op:
+            item["who"] = op["as"]
+        item["now"] = now
+        return _done(self.living.submit(item))
+
+    def next_due(self):
+        return self.living.next_due()
+
+    def view(self, who: str) -> dict:
+        return self.living.view(who)
+
+    def asks_for(self, who: str) -> list[dict]:
+        return self.living.asks_for(who)
+
+    def close(self) -> None:
+        if self.living.destroyed:
+            self._shelf.remove(self.key)
+        else:
+            self._shelf.put(self.key, self.living.snapshot())
+
+
+class MemoryBackend:
+    name = "memory"
+
+    def __init__(self, module, shelf):
+        self.module = module
+        self.shelf = shelf
+
+    def exists(self, key: str) -> bool:
+        return self.shelf.get(key) is not None
+
+    def create(self, key: str, who: str, arg, now: int):
+        from ..vm.living import LivingDocument
+
+        doc = MemoryDocument(LivingDocument(self.module, key=key), key, self.shelf)
+        return doc, doc.living.create(who, arg, now)
+
+    def open(self, key: str) -> MemoryDocument:
+        from ..vm.living import LivingDocument
+
+        data = self.shelf.get(key)
+        if data is None:
+            raise NotFound(key)
+        return MemoryDocument(LivingDocument.restore(self.module, data), key, self.shelf)
+
+    def remove(self, key: str) -> None:
+        self.shelf.remove(key)
+
+
+class DurableBackend:
+    """Documents on the LMDB store, through store/durable.py."""
+
+    name = "durable"
+
+    def __init__(self, module, store):
+        from ..store.durable import DurableDocument
+
+        self.module = module
+        self.store = store
+        self._cls = DurableDocument
+        # Documents written by this module reopen without reading it back;
+        # older documents find their own module in the store.
+        self._modules = {module.module_id(): module}
+
+    def exists(self, key: str) -> bool:
+        return self.store.last_seq(key) > 0
+
+    def create(self, key: str, who: str, arg, now: int):
+        return self._cls.create(self.store, key, self.module, who, arg, now)
+
+    def open(self, key: str):
+        if not self.exists(key):
+            raise NotFound(key)
+        return self._cls.open(self.store, key, modules=self._modules)
+
+    def remove(self, key: str) -> None:
+        # Queued behind the destroying input's own write; waited for so that a
+        # request right after it finds no document rather than a dead one.
+        self.store.delete(key).result()
+
+
+__all__ = ["DurableBackend", "MemoryBackend", "MemoryDocument", "NotFound", "Shelf",
+           "durable_available"]

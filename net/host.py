@@ -1,0 +1,617 @@
+"""The host: many living documents of one program in one server.
+
+    host = Host(module, store=store, workers=2)
+    await host.start()
+    await host.create("g1", "alice@", None)
+    await host.connect("g1", "alice@", viewer)      # viewer receives deltas
+    await host.send("g1", "alice@", "play", {"x": 1, "y": 1})
+    await host.close()
+
+Documents are loaded on demand on a runner (a worker process, or a thread
+for workers=0; net/runners.py), unloaded after `idle_unload_s` with nobody
+connected and nothing queued, and woken at their next timer (delayed
+transition or @cron) even with nobody connected. Each document runs one
+input at a time, in arrival order; documents on different runners run at the
+same time. Requests are pipelined: the host sends a document's inputs to its
+runner as they arrive and forwards each reply's frames in order, once the
+runner releases them (after the input is durable, with the durable backend).
+
+Viewers are objects the server supplies, one per client stream:
+
+    viewer.deltas(items, outstanding)   # [(patch as JSON text, seq), ...]; outstanding: asks or None
+    viewer.reset(data, seq, outstanding)  # a whole encoded view replacing the client's
+    viewer.notify(error)                # {"code", "message"} for this principal, not a reply
+    viewer.ended(code, message)         # the stream is over (document destroyed, host closing)
+
+They must not block: the host calls them from the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections import deque
+
+from .delta import encode_view
+from .documents import MemoryBackend, Shelf, durable_available
+from .runners import ProcessRunner, ThreadRunner
+
+QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
+IDLE_UNLOAD_S = 120.0
+MAX_KEY = 128
+
+
+class HostError(Exception):
+    """A request the host or the document refused; `code` is the protocol's reason."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def check_key(key) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise HostError("bad_key", f"a document key is a string of 1 to {MAX_KEY} characters")
+    if key.startswith("$") or any(ord(c) < 32 for c in key):
+        raise HostError("bad_key", "a document key cannot start with '$' or hold control characters")
+    return key
+
+
+class _Pending:
+    __slots__ = ("kind", "who", "fut", "waiter", "viewer")
+
+    def __init__(self, kind, who, fut, waiter, viewer):
+        self.kind = kind
+        self.who = who
+        self.fut = fut
+        self.waiter = waiter
+        self.viewer = viewer
+
+
+class Slot:
+    """The host's side of one document: where it runs, what is in flight, who watches."""
+
+    __slots__ = ("key", "runner", "queue", "viewers", "members", "last_seq", "asks", "used",
+                 "closing", "loaded")
+
+    def __init__(self, key: str):
+        self.key = key
+        self.runner = None
+        self.queue: deque[_Pending] = deque()
+        self.viewers: dict[str, list] = {}   # principal -> viewers receiving its frames
+        self.members: dict[str, int] = {}    # principal -> viewers attached or attaching
+        self.last_seq: dict[str, int] = {}
+        self.asks: dict[str, dict[int, dict]] = {}
+        self.used = time.monotonic()
+        self.closing = False
+        self.loaded = False
+
+    def idle(self) -> bool:
+        return not self.queue and not any(self.members.values())
+
+    def outstanding(self, who: str) -> list[dict]:
+        asks = self.asks.get(who) or {}
+        return [asks[i] for i in sorted(asks)]
+
+
+class Host:
+    def __init__(self, module, *, store=None, shelf: Shelf | None = None, workers: int = 0,
+                 backend: str | None = None, idle_unload_s: float = IDLE_UNLOAD_S,
+                 clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT):
+        if backend is None:
+            backend = "durable" if store is not None and durable_available() else "memory"
+        if backend == "durable" and store is None:
+            raise ValueError("the durable backend needs a store")
+        self.module = module
+        self.store = store
+        self.backend = backend
+        self.shelf = shelf if shelf is not None else Shelf()
+        self.workers = workers
+        self.idle_unload_s = idle_unload_s
+        self.clock = clock
+        self.queue_limit = queue_limit
+        self.slots: dict[str, Slot] = {}
+        self.runners: list = []
+        self._attached: dict[object, tuple[Slot, str]] = {}
+        self._due: dict[str, int] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+        self.started = False
+        # requests sent to runners, timer wakes, documents closed and loaded
+        self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0}
+
+    # ------------------------------------------------------------ lifetime
+
+    def _doc_store(self):
+        return self.store if self.backend == "durable" else self.shelf
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        if self.workers <= 0:
+            if self.backend == "durable":
+                from .documents import DurableBackend
+
+                lane = DurableBackend(self.module, self.store)
+            else:
+                lane = MemoryBackend(self.module, self.shelf)
+            self.runners = [ThreadRunner(self.module, lane)]
+        else:
+            code = self.module.to_bytes()
+            self.runners = [ProcessRunner(code, self.backend, self._doc_store(), i,
+                                          on_death=self._runner_died)
+                            for i in range(self.workers)]
+        try:
+            await asyncio.gather(*(r.start() for r in self.runners))
+        except BaseException:
+            await asyncio.gather(*(r.close() for r in self.runners), return_exceptions=True)
+            raise
+        if self.backend == "durable":
+            # Sleeping documents' wake times survive restarts in the store's timer index.
+            for due, key in self.store.due(2 ** 62):
+                self._set_due(key, due)
+        self._tasks = [asyncio.create_task(self._waker()), asyncio.create_task(self._reaper())]
+        self.started = True
+
+    async def close(self) -> None:
+        """Stop taking requests, let every queued input finish (and become
+        durable), close every loaded document, stop the runners. The caller
+        closes the store afterwards."""
+        if self._closing:
+            return
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        # Inputs already accepted run to the end, and their viewers see them.
+        await self._settle()
+        for slot in self.slots.values():
+            for viewers in slot.viewers.values():
+                for v in viewers:
+                    self._attached.pop(v, None)
+                    v.ended("shutting_down", "the server is shutting down")
+            slot.viewers.clear()
+        closing = []
+        for slot in list(self.slots.values()):
+            if slot.runner is not None and not slot.runner.dead:
+                closing.append(slot.runner.call("close", slot.key, {}, self.clock()))
+        if closing:
+            await asyncio.gather(*closing)
+        await asyncio.gather(*(r.close() for r in self.runners), return_exceptions=True)
+        self.slots.clear()
+
+    async def _settle(self) -> None:
+        """Wait until nothing is in flight on any document."""
+        while True:
+            futs = [p.fut for s in self.slots.values() for p in s.queue]
+            if not futs:
+                return
+            await asyncio.gather(*futs, return_exceptions=True)
+            await asyncio.sleep(0)  # let the reply callbacks run
+
+    # ------------------------------------------------------------ requests
+
+    def create(self, key: str, who: str, arg, context: dict | None = None) -> asyncio.Future:
+        """Create document `key` as `who` with @construct's argument; `@static
+        create` decides. Resolves to {} or fails with HostError."""
+        waiter = self._new_waiter()
+        try:
+            slot = self._slot(check_key(key))
+        except HostError as e:
+            waiter.set_exception(e)
+            return waiter
+        self._submit(slot, "create", who, {"who": who, "arg": arg, **(context or {})}, waiter)
+        return waiter
+
+    def connect(self, key: str, who: str, viewer, context: dict | None = None) -> asyncio.Future:
+        """Attach `viewer` to document `key` as `who`. The first viewer of a
+        principal runs @connected; later ones share its stream. Resolves to
+        {"seq": n} once the viewer holds its full view."""
+        waiter = self._new_waiter()
+        try:
+            slot = self._slot(check_key(key))
+        except HostError as e:
+            waiter.set_exception(e)
+            return waiter
+        if viewer in self._attached:
+            waiter.set_exception(HostError("already_connected", "this stream is already connected"))
+            return waiter
+        first = not slot.members.get(who)
+        kind = "connect" if first else "view"
+        if self._submit(slot, kind, who, {"who": who, **(context or {})}, waiter, viewer):
+            slot.members[who] = slot.members.get(who, 0) + 1
+            self._attached[viewer] = (slot, who)
+            state = viewer_state(viewer)
+            state.joining, state.cancelled = True, False
+        return waiter
+
+    def send(self, key: str, who: str, channel: str, message, ask=None) -> asyncio.Future:
+        """A message to a channel, or with `ask` an answer to that ask.
+        Resolves to {"seq": n} (the sender's view after it) once committed."""
+        waiter = self._new_waiter()
+        try:
+            slot = self._slot(check_key(key))
+        except HostError as e:
+            waiter.set_exception(e)
+            return waiter
+        if ask is None:
+            self._submit(slot, "send", who, {"who": who, "channel": channel, "message": message},
+                         waiter)
+        else:
+            self._submit(slot, "answer", who, {"who": who, "ask": ask, "message": message}, waiter)
+        return waiter
+
+    def answer(self, key: str, who: str, ask: int, message) -> asyncio.Future:
+        """Answer ask `ask` (its id) with `message`."""
+        return self.send(key, who, None, message, ask=ask)
+
+    def delete(self, key: str, who: str) -> asyncio.Future:
+        """Delete the document if its @delete lets `who`."""
+        waiter = self._new_waiter()
+        try:
+            slot = self._slot(check_key(key))
+        except HostError as e:
+            waiter.set_exception(e)
+            return waiter
+        self._submit(slot, "delete", who, {"who": who}, waiter)
+        return waiter
+
+    def disconnect(self, viewer) -> None:
+        """Detach a viewer; the last one of a principal runs @disconnected."""
+        got = self._attached.pop(viewer, None)
+        if got is None:
+            return
+        slot, who = got
+        state = viewer_state(viewer)
+        if state.joining:
+            state.cancelled = True  # its connect reply will undo the attachment
+            return
+        viewers = slot.viewers.get(who, [])
+        if viewer in viewers:
+            viewers.remove(viewer)
+        self._leave(slot, who)
+
+    def resync(self, viewer) -> None:
+        """Send this viewer its whole current view (it lost deltas: a slow
+        client whose pending frames were dropped)."""
+        got = self._attached.get(viewer)
+        if got is None or viewer_state(viewer).joining or self._closing:
+            return
+        slot, who = got
+        self._submit(slot, "view", who, {"who": who}, None, viewer, bounded=False, resync=True)
+
+    # ------------------------------------------------------------ plumbing
+
+    def _new_waiter(self) -> asyncio.Future:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._closing:
+            waiter.set_exception(HostError("shutting_down", "the server is shutting down"))
+        return waiter
+
+    def _slot(self, key: str) -> Slot:
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = Slot(key)
+        return slot
+
+    def _place(self):
+        """The runner for a document being loaded: the least busy live one."""
+        live = [r for r in self.runners if not r.dead]
+        if not live:
+            raise HostError("worker_failed", "every worker has stopped")
+        return min(live, key=lambda r: (r.inflight, r.placed))
+
+    def _submit(self, slot: Slot, kind: str, who, payload: dict, waiter, viewer=None, *,
+                bounded: bool = True, resync: bool = False) -> bool:
+        if waiter is not None and waiter.done():  # refused already (shutting down)
+            return False
+        if bounded and len(slot.queue) >= self.queue_limit:
+            waiter.set_exception(HostError(
+                "queue_full", f"document {slot.key!r} has {self.queue_limit} inputs waiting"))
+            return False
+        if slot.runner is None:
+            try:
+                slot.runner = self._place()
+            except HostError as e:
+                if waiter is not None:
+                    waiter.set_exception(e)
+                return False
+            slot.runner.placed += 1
+        fut = slot.runner.call(kind, slot.key, payload, self.clock())
+        self.stats["inputs"] += 1
+        pending = _Pending("resync" if resync else kind, who, fut, waiter, viewer)
+        slot.queue.append(pending)
+        slot.used = time.monotonic()
+        fut.add_done_callback(lambda _f, slot=slot: self._replies(slot))
+        return True
+
+    def _replies(self, slot: Slot) -> None:
+        """Apply the replies at the head of the document's queue, in order."""
+        while slot.queue and slot.queue[0].fut.done():
+            p = slot.queue.popleft()
+            try:
+                self._apply(slot, p, p.fut.result())
+            except Exception as e:  # a bug here must not wedge the document's queue
+                if p.waiter is not None and not p.waiter.done():
+                    p.waiter.set_exception(HostError("internal", f"{type(e).__name__}: {e}"))
+                raise
+        slot.used = time.monotonic()
+        if not slot.queue and slot.runner is not None and not slot.loaded and not any(
+                slot.members.values()):
+            self._forget(slot)
+
+    def _forget(self, slot: Slot) -> None:
+        """The runner holds nothing of this document: free the slot."""
+        if self.slots.get(slot.key) is slot:
+            del self.slots[slot.key]
+        if slot.runner is not None:
+            slot.runner.placed -= 1
+            slot.runner = None
+
+    def _apply(self, slot: Slot, p: _Pending, reply: dict) -> None:
+        error = reply.get("error")
+        was = slot.loaded
+        slot.loaded = bool(reply.get("loaded"))
+        if slot.loaded and not was:
+            self.stats["loads"] += 1
+        if error is None:
+            if p.kind not in ("close",):
+                self._set_due(slot.key, reply.get("due"))
+        elif error[0] == "not_found":
+            self._set_due(slot.key, None)
+        elif error[0] == "worker_failed":
+            self._runner_lost(slot)
+        if p.kind in ("connect", "view", "resync"):
+            self._apply_join(slot, p, reply)
+        elif p.kind == "close":
+            slot.closing = False
+            self.stats["unloads"] += 1
+        else:
+            self._dispatch(slot, reply.get("frames", ()), p.who,
+                           end_code="destroyed" if reply.get("destroyed") else "disconnected")
+            if p.waiter is not None and not p.waiter.done():
+                outcome = error or _sender_error(reply.get("frames", ()), p.who)
+                if outcome is not None:
+                    p.waiter.set_exception(HostError(outcome[0], outcome[1]))
+                else:
+                    seq = slot.last_seq.get(p.who)
+                    p.waiter.set_result({} if seq is None else {"seq": seq})
+        if reply.get("destroyed"):
+            self._destroyed(slot)
+
+    def _apply_join(self, slot: Slot, p: _Pending, reply: dict) -> None:
+        who, viewer, waiter = p.who, p.viewer, p.waiter
+        error = reply.get("error")
+        frames = reply.get("frames", ())
+        if p.kind == "resync":
+            if error is None and reply.get("connected") and viewer in slot.viewers.get(who, ()):
+                slot.asks[who] = {a["id"]: a for a in reply["asks"]}
+                viewer.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
+                             slot.outstanding(who))
+            return
+        state = viewer_state(viewer)
+        state.joining = False
+        if p.kind == "connect":
+            accepted = error is None and any(f.get("to") == who and f.get("connected") is True
+                                             for f in frames)
+        else:
+            accepted = error is None and bool(reply.get("connected"))
+        if accepted and not state.cancelled:
+            slot.viewers.setdefault(who, []).append(viewer)
+        if p.kind == "connect":
+            if accepted:
+                slot.asks[who] = {}
+                slot.last_seq.pop(who, None)
+            self._dispatch(slot, frames, who, joined=who if accepted else None)
+        elif accepted and not state.cancelled:
+            slot.asks[who] = {a["id"]: a for a in reply["asks"]}
+            viewer.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
+                         slot.outstanding(who))
+        if not accepted:
+            if self._attached.get(viewer, (None,))[0] is slot:
+                del self._attached[viewer]
+            slot.members[who] = max(0, slot.members.get(who, 0) - 1)
+            if waiter is not None and not waiter.done():
+                outcome = error or _sender_error(frames, who) or [
+                    "connect_refused", f"document {slot.key!r} refused the connection of {who}"]
+                waiter.set_exception(HostError(outcome[0], outcome[1]))
+            return
+        if state.cancelled:
+            self._leave(slot, who)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(HostError("cancelled", "the stream ended while connecting"))
+            return
+        if waiter is not None and not waiter.done():
+            waiter.set_result({"seq": slot.last_seq.get(who, 0)})
+
+    def _leave(self, slot: Slot, who: str) -> None:
+        left = slot.members.get(who, 0) - 1
+        if left > 0:
+            slot.members[who] = left
+            return
+        slot.members.pop(who, None)
+        slot.viewers.pop(who, None)
+        slot.asks.pop(who, None)
+        slot.last_seq.pop(who, None)
+        if not self._closing and slot.runner is not None:
+            self._submit(slot, "disconnect", who, {"who": who}, None, bounded=False)
+
+    def _dispatch(self, slot: Slot, frames, sender, joined: str | None = None,
+                  end_code: str = "disconnected") -> None:
+        """Forward one reply's frames to the viewers they are for."""
+        deltas: dict[str, list] = {}
+        changed: set[str] = set()
+        kicked: list[str] = []
+        notes: list[dict] = []
+        last_seq = slot.last_seq
+        for f in frames:
+            to = f.get("to")
+            if "patch" in f:
+                deltas.setdefault(to, []).append((f["patch"], f["seq"]))
+                last_seq[to] = f["seq"]
+            elif "ask" in f:
+                if to in slot.asks:
+                    slot.asks[to][f["ask"]["id"]] = f["ask"]
+                    changed.add(to)
+            elif "ask_closed" in f:
+                asks = slot.asks.get(to)
+                if asks is not None and asks.pop(f["ask_closed"], None) is not None:
+                    changed.add(to)
+            elif "connected" in f:
+                if f["connected"] is False and to != joined and to in slot.viewers:
+                    kicked.append(to)
+            elif "error" in f and to != sender and to in slot.viewers:
+                notes.append(f)
+        if joined is not None:
+            changed.add(joined)  # a new stream's first frame always lists its asks
+        for who in deltas.keys() | changed:
+            viewers = slot.viewers.get(who)
+            if not viewers:
+                continue
+            outstanding = slot.outstanding(who) if who in changed else None
+            items = deltas.get(who, [])
+            for v in viewers:
+                v.deltas(items, outstanding)
+        for f in notes:
+            for v in slot.viewers.get(f["to"], ()):
+                v.notify(f["error"])
+        for who in kicked:
+            self._kick(slot, who, end_code, f"document {slot.key!r} let {who} go"
+                       if end_code == "disconnected" else f"document {slot.key!r} was deleted")
+
+    def _kick(self, slot: Slot, who: str, code: str, message: str) -> None:
+        for v in slot.viewers.pop(who, ()):
+            self._attached.pop(v, None)
+            v.ended(code, message)
+        slot.members.pop(who, None)
+        slot.asks.pop(who, None)
+        slot.last_seq.pop(who, None)
+
+    def _destroyed(self, slot: Slot) -> None:
+        for who in list(slot.viewers):
+            self._kick(slot, who, "destroyed", f"document {slot.key!r} was deleted")
+        self._set_due(slot.key, None)
+        slot.loaded = False
+
+    def _runner_lost(self, slot: Slot) -> None:
+        for who in list(slot.viewers):
+            self._kick(slot, who, "worker_failed", "the document's worker stopped; reconnect")
+        slot.loaded = False
+
+    def _runner_died(self, runner) -> None:
+        for slot in list(self.slots.values()):
+            if slot.runner is runner and not slot.queue:
+                self._runner_lost(slot)
+                self._forget(slot)
+        if not self._closing:
+            self._tasks.append(asyncio.create_task(self._respawn(runner)))
+
+    async def _respawn(self, dead) -> None:
+        """A worker that died (killed, or crashed in native code) is replaced;
+        its documents load again from the store on their next request."""
+        fresh = ProcessRunner(dead.module_bytes, dead.backend, dead.store, dead.index,
+                              on_death=self._runner_died)
+        try:
+            await fresh.start()
+        except Exception:
+            return
+        if self._closing:
+            await fresh.close()
+            return
+        self.runners[self.runners.index(dead)] = fresh
+
+    # ------------------------------------------------------------ sleep and wake
+
+    def _set_due(self, key: str, due) -> None:
+        if self._due.get(key) == due:
+            return
+        if due is None:
+            self._due.pop(key, None)
+            return
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, key))
+        if self._wake is not None and self._heap[0] == (due, key):
+            self._wake.set()
+
+    def next_wake(self):
+        """(due ms, key) of the next document to wake, for tests and tools."""
+        while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0] if self._heap else None
+
+    def poke(self) -> None:
+        """Re-read the clock now (for an injected clock that jumped)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _waker(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self.clock()
+            while (top := self.next_wake()) is not None and top[0] <= now:
+                heapq.heappop(self._heap)
+                del self._due[top[1]]  # the advance's reply sets the next one
+                self.stats["wakes"] += 1
+                self._submit(self._slot(top[1]), "advance", None, {}, None, bounded=False)
+            top = self.next_wake()
+            timeout = None if top is None else min(max(0.0, (top[0] - self.clock()) / 1000), 60.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _reaper(self) -> None:
+        period = max(0.01, min(1.0, self.idle_unload_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            cutoff = time.monotonic() - self.idle_unload_s
+            for slot in list(self.slots.values()):
+                if (slot.runner is not None and slot.loaded and not slot.closing
+                        and slot.idle() and slot.used <= cutoff):
+                    slot.closing = True
+                    self._submit(slot, "close", None, {}, None, bounded=False)
+
+    # ------------------------------------------------------------ introspection
+
+    def loaded(self) -> list[str]:
+        return sorted(k for k, s in self.slots.items() if s.loaded)
+
+    def placement(self, key: str):
+        slot = self.slots.get(key)
+        return None if slot is None or slot.runner is None else slot.runner
+
+
+class _ViewerState:
+    __slots__ = ("joining", "cancelled")
+
+    def __init__(self):
+        self.joining = False
+        self.cancelled = False
+
+
+def viewer_state(viewer) -> _ViewerState:
+    state = getattr(viewer, "_host_state", None)
+    if state is None:
+        state = viewer._host_state = _ViewerState()
+    return state
+
+
+def _sender_error(frames, who):
+    for f in frames:
+        if f.get("to") == who and "error" in f:
+            return [f["error"]["code"], f["error"]["message"]]
+    return None
+
+
+__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Slot", "check_key",
+           "wall_clock_ms"]

@@ -1,0 +1,268 @@
+"""A shard: the documents one execution lane runs, one input at a time.
+
+The host sends it requests `(kind, key, payload, now)` in order; each
+returns a concurrent future of a reply dict:
+
+    {"frames": [...], "due": ms | None, "error": None | [code, message],
+     "destroyed": bool, "loaded": bool, ...}
+
+Frames are the runtime's (.team/RUNTIME_API.md), except that a delta frame
+carries its patch as JSON text: {"to": who, "patch": text, "seq": n}.
+
+Replies for one document are released in request order, and (with a durable
+backend) only once the request's input is durable, so the host can pipeline
+many requests without waiting and still forward frames as they come.
+
+A shard is driven by one thread (a worker process's main thread, or the
+host's document thread); only future callbacks run elsewhere.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import threading
+
+from .documents import NotFound
+
+INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def patch_texts(frames) -> list:
+    """Frames with each delta's patch as JSON text (`"patch"` for `"delta"`).
+
+    Encoding here puts the work on the runner (a worker process) rather than
+    on the server's event loop, and sends text, cheaper to pickle than dicts.
+    The views give each viewer its own top-level patch but share every
+    changed member's encoding between viewers, so a patch is known by its
+    members (scalars by value, objects and arrays by identity) and each
+    distinct one is encoded once."""
+    out = []
+    seen: dict = {}
+    for f in frames:
+        patch = f.get("delta")
+        if patch is None:
+            out.append(f)
+            continue
+        key = tuple([(k, id(v)) if type(v) in (dict, list) else (k, type(v), v)
+                     for k, v in patch.items()])
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = _encode(patch)
+        out.append({"to": f["to"], "patch": text, "seq": f["seq"]})
+    return out
+
+
+def reply(frames=(), error=None, **extra) -> dict:
+    out = {"frames": patch_texts(frames), "error": error, "due": None, "destroyed": False}
+    out.update(extra)
+    return out
+
+
+def failed(code: str, message: str) -> dict:
+    return reply(error=[code, message])
+
+
+def _done(value) -> cf.Future:
+    fut = cf.Future()
+    fut.set_result(value)
+    return fut
+
+
+def _sender_error(frames, who):
+    for f in frames:
+        if f.get("to") == who and "error" in f:
+            return [f["error"]["code"], f["error"]["message"]]
+    return None
+
+
+class Shard:
+    def __init__(self, module, backend):
+        from ..vm.document import Document
+
+        self.module = module
+        self.backend = backend
+        self.docs: dict = {}
+        # @static policies run before a document exists; they see only @who
+        # and @context, so one uncreated document answers for every key.
+        self._gate = Document(module, key="$static")
+        self._tails: dict[str, cf.Future] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ entry point
+
+    def handle(self, kind: str, key: str, payload: dict, now: int) -> cf.Future:
+        try:
+            fut = getattr(self, f"_{kind}")(key, payload, now)
+        except NotFound:
+            fut = _done(failed("not_found", f"no document {key!r}"))
+        except Exception as e:  # a store failure or a bug: forget the document, keep serving
+            self._drop(key)
+            fut = _done(failed("internal", f"{type(e).__name__}: {e}"))
+        # Whether this shard holds the document once the request ran: the host
+        # frees its bookkeeping for documents nobody holds.
+        return self._in_order(key, fut, key in self.docs)
+
+    def _in_order(self, key: str, inner: cf.Future, loaded: bool) -> cf.Future:
+        """`inner`'s reply, released only after every earlier reply for `key`."""
+        out = cf.Future()
+
+        def release(f):
+            exc = f.exception()
+            value = failed("internal", repr(exc)) if exc is not None else f.result()
+            value["loaded"] = loaded
+            out.set_result(value)
+
+        with self._lock:
+            prev = self._tails.get(key)
+            self._tails[key] = out
+        if prev is None or prev.done():
+            inner.add_done_callback(release)
+        else:
+            prev.add_done_callback(lambda _: inner.add_done_callback(release))
+
+        def forget(f):
+            with self._lock:
+                if self._tails.get(key) is f:
+                    del self._tails[key]
+
+        out.add_done_callback(forget)
+        return out
+
+    # ------------------------------------------------------------ documents
+
+    def _open(self, key: str):
+        doc = self.docs.get(key)
+        if doc is not None:
+            return doc
+        doc = self.backend.open(key)
+        self.docs[key] = doc
+        # Connections never survive a document being unloaded or the host
+        # stopping; whoever the snapshot still lists has gone (@disconnected
+        # runs for them) and will connect again.
+        for who in list(doc.living.connected):
+            doc.submit({"op": "disconnect", "as": who}, doc.living.clock)
+        return doc
+
+    def _drop(self, key: str) -> None:
+        doc = self.docs.pop(key, None)
+        if doc is not None:
+            try:
+                doc.close()
+            except Exception:
+                pass  # already failing; the store keeps what was durable
+
+    def _static(self, policy: str, who: str, payload: dict) -> bool:
+        from ..vm.document import TransactionError
+        from ..vm.errors import VMError
+
+        if policy not in self.module.meta["static"].get("policies", {}):
+            return False
+        try:
+            return bool(self._gate.static_policy(policy, who, payload.get("origin", ""),
+                                                  payload.get("ip", "")))
+        except (TransactionError, VMError):
+            return False  # a policy that fails says no
+
+    def _exists(self, key: str) -> bool:
+        return key in self.docs or self.backend.exists(key)
+
+    def _after_input(self, key, doc, fut: cf.Future, **extra) -> cf.Future:
+        due = doc.next_due()
+        destroyed = doc.living.destroyed
+        if destroyed:
+            self.docs.pop(key, None)
+            self.backend.remove(key)  # runs on this thread, never in a commit callback
+        out = cf.Future()
+
+        def finish(f):
+            try:
+                frames = f.result()
+            except Exception as e:  # the input could not be made durable
+                self.docs.pop(key, None)
+                out.set_result(failed("store", f"{type(e).__name__}: {e}"))
+                return
+            out.set_result(reply(frames, due=due, destroyed=destroyed, **extra))
+
+        fut.add_done_callback(finish)
+        return out
+
+    # ------------------------------------------------------------ requests
+
+    def _create(self, key, p, now):
+        who = p["who"]
+        if self._exists(key):
+            return _done(failed("already_created", f"document {key!r} already exists"))
+        if not self._static("create", who, p):
+            return _done(failed("create_refused", f"the @static create policy refuses {who}"))
+        doc, frames = self.backend.create(key, who, p.get("arg"), now)
+        error = _sender_error(frames, who)
+        if error is not None:
+            return _done(reply(frames, error=error))
+        self.docs[key] = doc
+        return _done(reply(frames, due=doc.next_due()))
+
+    def _connect(self, key, p, now):
+        who = p["who"]
+        invented = []
+        if key not in self.docs and not self.backend.exists(key):
+            # spec 4.23: connecting to a missing key may create it, if `invent` says so.
+            if not self._static("invent", who, p):
+                raise NotFound(key)
+            doc, frames = self.backend.create(key, who, None, now)
+            error = _sender_error(frames, who)
+            if error is not None:
+                return _done(reply(frames, error=error))
+            self.docs[key] = doc
+            invented = frames
+        doc = self._open(key)
+        fut = doc.submit({"op": "connect", "as": who}, now)
+        if invented:
+            inner = fut
+            fut = cf.Future()
+            inner.add_done_callback(lambda f: fut.set_result(invented + f.result())
+                                    if not f.exception() else fut.set_exception(f.exception()))
+        return self._after_input(key, doc, fut)
+
+    def _input(self, key, op, now):
+        doc = self._open(key)
+        return self._after_input(key, doc, doc.submit(op, now))
+
+    def _disconnect(self, key, p, now):
+        if key not in self.docs:  # unloaded: nobody is connected to it
+            return _done(reply())
+        return self._input(key, {"op": "disconnect", "as": p["who"]}, now)
+
+    def _send(self, key, p, now):
+        return self._input(key, {"op": "send", "as": p["who"], "channel": p["channel"],
+                                 "message": p.get("message")}, now)
+
+    def _answer(self, key, p, now):
+        return self._input(key, {"op": "answer", "as": p["who"], "ask": p["ask"],
+                                 "message": p.get("message")}, now)
+
+    def _advance(self, key, p, now):
+        return self._input(key, {"op": "advance"}, now)
+
+    def _delete(self, key, p, now):
+        return self._input(key, {"op": "delete", "as": p["who"]}, now)
+
+    def _view(self, key, p, now):
+        """A viewer's whole plain view and open asks, without an input: for a
+        second connection of the same principal, and to resynchronise a
+        client whose pending deltas were dropped."""
+        doc = self._open(key)
+        who = p["who"]
+        return _done(reply(view=doc.view(who), asks=doc.asks_for(who),
+                           connected=who in doc.living.connected, due=doc.next_due()))
+
+    def _close(self, key, p, now):
+        doc = self.docs.pop(key, None)
+        if doc is not None:
+            doc.close()
+        return _done(reply())
+
+
+__all__ = ["INPUT_KINDS", "Shard", "failed", "reply"]

@@ -1,0 +1,264 @@
+"""A worker process: runs a shard of the host's documents on its own core.
+
+Why processes: the VM's dispatch loop is C that holds the GIL for a whole
+transaction, so a document running a long handler on a thread would stop the
+server's event loop and every other document in the process. In a worker
+process it stops only the documents placed on that worker.
+
+Wire: one socket pair per worker, each message a length-prefixed pickle
+(multiprocessing.Connection's framing, so this side can use a Connection):
+
+    host -> worker   ("init", module bytes, backend, store attributes)
+                     ("batch", [("req", rid, kind, key, payload, now)
+                                | ("store_reply", cid, ok, value), ...])
+                     ("stop",)
+    worker -> host   ("batch", [("ready", module id) | ("failed", text)
+                                | ("reply", rid, reply)
+                                | ("store", cid, method, args, kwargs), ...])
+
+Messages are batched both ways: what one side produces in one turn (an
+event-loop turn in the host; a run of queued requests in the worker) goes
+in one write, so a busy worker costs a few system calls per batch rather
+than several per input.
+
+The store stays in the host process (LMDB allows one writer, and one group
+committer batches every worker's writes into one flush); workers reach it
+through `RemoteStore`, whose write methods return futures resolved when the
+host's commit is durable.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import copyreg
+import itertools
+import queue
+import signal
+import sys
+import threading
+import types
+
+# Store methods that return a future of a durable write; every other method
+# is a read and blocks the calling worker thread until the host answers.
+FUTURE_METHODS = frozenset({"commit", "append", "schedule", "delete", "trim", "put_module"})
+
+
+def _keep():
+    from ..store.commit import KEEP
+
+    return KEEP
+
+
+def _proxy(mapping):
+    return types.MappingProxyType(dict(mapping))
+
+
+def register_pickling() -> None:
+    """What the store hands across the socket pickles as itself: its KEEP
+    sentinel, compared by identity, arrives as the receiver's own KEEP, and
+    read-only mappings (a log entry's empty `extra`) travel as their items."""
+    copyreg.pickle(types.MappingProxyType, lambda m: (_proxy, (dict(m),)))
+    try:
+        from ..store.commit import KEEP
+    except ImportError:
+        return
+    copyreg.pickle(type(KEEP), lambda _: (_keep, ()))
+
+
+class RemoteError(Exception):
+    """The host's store raised; the message keeps its type and text."""
+
+
+class Link:
+    """The worker's end of the socket. Messages a thread sends while it is
+    inside `batched()` travel together in one write (the executor while it
+    has work queued, the reader while it handles one batch from the host);
+    a thread about to wait for the host flushes first (RemoteFuture)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._send_lock = threading.Lock()
+        self._calls: dict[int, cf.Future] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def send(self, message) -> None:
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is not None:
+            buffer.append(message)
+        else:
+            self._write([message])
+
+    def _write(self, messages: list) -> None:
+        with self._send_lock:
+            self.conn.send(("batch", messages))
+
+    @contextlib.contextmanager
+    def batched(self):
+        self._local.buffer = []
+        try:
+            yield
+        finally:
+            buffer, self._local.buffer = self._local.buffer, None
+            if buffer:
+                self._write(buffer)
+
+    def flush(self) -> None:
+        """Send what this thread has batched so far (it keeps batching)."""
+        buffer = getattr(self._local, "buffer", None)
+        if buffer:
+            self._local.buffer = []
+            self._write(buffer)
+
+    def call(self, method: str, args, kwargs) -> cf.Future:
+        fut = RemoteFuture(self)
+        with self._lock:
+            cid = next(self._ids)
+            self._calls[cid] = fut
+        self.send(("store", cid, method, args, kwargs))
+        return fut
+
+    def resolve(self, cid: int, ok: bool, value) -> None:
+        with self._lock:
+            fut = self._calls.pop(cid, None)
+        if fut is None:
+            return
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(RemoteError(value))
+
+    def fail_all(self, message: str) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, {}
+        for fut in calls.values():
+            fut.set_exception(RemoteError(message))
+
+
+class RemoteFuture(cf.Future):
+    """A store call's future: whoever waits on it first sends what its thread
+    has batched, or the call it waits for might still be in the batch."""
+
+    def __init__(self, link: Link):
+        super().__init__()
+        self._link = link
+
+    def result(self, timeout=None):
+        if not self.done():
+            self._link.flush()
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        if not self.done():
+            self._link.flush()
+        return super().exception(timeout)
+
+
+class RemoteStore:
+    """The host's store (a Store, or a Shelf of in-memory snapshots), as seen
+    from a worker. `attrs` are plain attributes copied at start (path, ...)."""
+
+    def __init__(self, link: Link, attrs: dict):
+        self._link = link
+        self.__dict__.update(attrs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        link = self._link
+
+        def call(*args, **kwargs):
+            fut = link.call(name, args, kwargs)
+            return fut if name in FUTURE_METHODS else fut.result()
+
+        call.__name__ = name
+        return call
+
+
+def make_backend(kind: str, module, store):
+    from .documents import DurableBackend, MemoryBackend
+
+    if kind == "memory":
+        return MemoryBackend(module, store)
+    if kind == "durable":
+        return DurableBackend(module, store)
+    raise ValueError(f"unknown backend {kind!r}")
+
+
+def worker_main(fd: int) -> None:
+    """Entry point of a worker process; `fd` is its end of a socket pair."""
+    from multiprocessing.connection import Connection
+
+    # Ctrl-C reaches the whole process group; the host decides when workers
+    # stop (after their documents are closed), so they ignore it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    register_pickling()
+    conn = Connection(fd)
+    try:
+        tag, module_bytes, backend, store_attrs = conn.recv()
+        if tag != "init":
+            raise ValueError(f"expected the host's init message, got {tag!r}")
+        from ..vm.module import Module
+        from .shard import Shard
+
+        link = Link(conn)
+        module = Module.from_bytes(module_bytes)
+        shard = Shard(module, make_backend(backend, module, RemoteStore(link, store_attrs)))
+    except Exception as e:
+        conn.send(("batch", [("failed", f"{type(e).__name__}: {e}")]))
+        return
+    # While the executor runs Python (views, encoding, the runtime around the
+    # VM), a short interval lets the reader thread hand over store answers
+    # (durable commits) promptly.
+    sys.setswitchinterval(0.001)
+    work: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                msg = conn.recv()
+                if msg[0] == "stop":
+                    break
+                # Replies released by these store answers leave in one write.
+                with link.batched():
+                    for item in msg[1]:
+                        if item[0] == "req":
+                            work.put(item[1:])
+                        else:  # ("store_reply", cid, ok, value)
+                            link.resolve(item[1], item[2], item[3])
+        except (EOFError, OSError):
+            pass
+        link.fail_all("the host went away")
+        work.put(None)
+
+    threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
+    link.send(("ready", module.module_id()))
+    # While requests are queued, what they send (replies, store calls) is
+    # batched; the batch goes out when the queue runs dry.
+    stopping = False
+    while not stopping:
+        msg = work.get()
+        with link.batched():
+            while True:
+                if msg is None:
+                    stopping = True
+                    break
+                rid, kind, key, payload, now = msg
+                fut = shard.handle(kind, key, payload, now)
+                fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
+                try:
+                    msg = work.get_nowait()
+                except queue.Empty:
+                    break
+
+
+def _answer(link: Link, rid: int, fut: cf.Future) -> None:
+    try:
+        link.send(("reply", rid, fut.result()))
+    except (OSError, EOFError):
+        pass  # the host is gone; nobody is waiting
+
+
+__all__ = ["FUTURE_METHODS", "Link", "RemoteError", "RemoteStore", "register_pickling",
+           "worker_main"]

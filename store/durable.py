@@ -1,0 +1,454 @@
+"""DurableDocument: a living document whose every input is logged in the store
+before anyone sees its result (contract: .team/DURABLE_API.md; guarantees:
+spec/store.md sections 11-14).
+
+    doc, frames = DurableDocument.create(store, "g1", module, "alice@", None, now)
+    frames = doc.submit({"op": "send", "as": "bob@", "channel": "say",
+                         "message": {"text": "hi"}}, now).result()
+    doc.close()
+    doc = DurableDocument.open(store, "g1")        # snapshot + log tail
+
+An input runs at once on the in-memory runtime (vm/living.py); its log entry
+goes to the store's group committer, and the future `submit` returns gets the
+input's frames only when that commit is durable (the output gate). Inputs may
+be pipelined: the next one runs while the previous commit is in flight, and
+commits land in submission order. If a commit fails, the runtime is ahead of
+the disk, so the document refuses every later input with that error; the host
+drops it and opens it again from what is durable.
+
+Every `snapshot_every` logged inputs (the module's `@static snapshot_every`,
+default DEFAULT_SNAPSHOT_EVERY) the entry's commit carries a snapshot, and
+the runtime continues from that snapshot's bytes (store/inputs.py explains
+why). Recovery is the newest snapshot plus the log after it.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+from . import inputs
+from .commit import KEEP
+from .errors import CorruptRecord, IncompatibleStore, StoreError
+from .log import Entry
+from .snapshots import Snapshot
+
+DEFAULT_SNAPSHOT_EVERY = 100
+DEFAULT_DOC = "main"  # the document tools (advm run --script, replay, snapshot) use by default
+_UNKNOWN = object()  # the stored wake time, before this process wrote one
+
+
+def snapshot_every(module) -> int:
+    value = module.meta.get("static", {}).get("properties", {}).get("snapshot_every")
+    return value if type(value) is int and value >= 1 else DEFAULT_SNAPSHOT_EVERY
+
+
+def module_digest(module) -> tuple[bytes, bytes]:
+    """(code bytes, sha256) of a module; cached on the module, which is
+    immutable once built, because encoding it is not free."""
+    cached = getattr(module, "_advm_store_code", None)
+    if cached is None:
+        import hashlib
+
+        code = module.to_bytes()
+        cached = (code, hashlib.sha256(code).digest())
+        module._advm_store_code = cached
+    return cached
+
+
+def _done(value=None, error: BaseException | None = None) -> cf.Future:
+    fut = cf.Future()
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(value)
+    return fut
+
+
+class DurableDocument:
+    def __init__(self, store, key: str, module, living, *, seq: int, snapshot_seq: int,
+                 viewers=None, restored_at: int | None = None):
+        self.store = store
+        self.key = key
+        self.module = module
+        self.living = living
+        self.seq = seq                    # the last seq handed to the store
+        self.snapshot_seq = snapshot_seq  # the seq of the newest snapshot handed to the store
+        self.every = snapshot_every(module)
+        self.viewers = viewers
+        self.closed = False
+        self.error: StoreError | None = None  # set once a commit failed
+        self._due = _UNKNOWN
+        self._pending: list[Entry] = []   # events that go out with the next commit
+        self._restored_at = restored_at   # rebuilt from this snapshot; the log is not told yet
+        self._last: cf.Future | None = None
+
+    # ------------------------------------------------------------ making one
+
+    @classmethod
+    def create(cls, store, key: str, module, who: str, arg, now: int, *,
+               viewers=None, runtime_key: str | None = None) -> tuple["DurableDocument", list[dict]]:
+        """A new document: the module is stored by hash, @construct runs, and
+        the create input is logged; returns once it is durable. A create that
+        fails (its frames say why) logs nothing and leaves no document.
+        `runtime_key` is the key the runtime itself knows (`@key`, the Random
+        seed), when it is not the store key."""
+        from ..vm.living import LivingDocument
+
+        code, digest = module_digest(module)
+        stored = store.put_module(code, {"filename": module.filename})
+        runtime_key = key if runtime_key is None else runtime_key
+        living = LivingDocument(module, key=runtime_key, viewers=viewers)
+        item = inputs.living_input({"op": "create", "who": who, "arg": arg}, now)
+        frames = living.submit(item)
+        self = cls(store, key, module, living, seq=0, snapshot_seq=0, viewers=viewers)
+        if not living.document.created:
+            return self, frames
+        entry = inputs.to_entry(1, item, frames, {"module": digest, "key": runtime_key})
+        self._commit([entry], self._maybe_snapshot(1)).result()
+        stored.result()  # queued first, so already durable: a failure would leave no code
+        return self, frames
+
+    @classmethod
+    def open(cls, store, key: str, modules: dict | None = None, *,
+             viewers=None) -> "DurableDocument":
+        """The document as durable: its newest snapshot plus the log after it,
+        replayed through the runtime; then @load, if the document has one.
+        `modules` maps module ids to modules already loaded; others come from
+        the store. Raises a StoreError naming the key when the document is
+        absent, damaged or written by an incompatible advm."""
+        rec = store.load(key)
+        living, module = rebuild(store, key, rec.snapshot, rec.entries, modules, viewers=viewers)
+        # What replaying the tail printed or failed was reported when it first ran.
+        living.document.debug_lines.clear()
+        living.failures.clear()
+        seq = rec.entries[-1].seq if rec.entries else rec.seq
+        self = cls(store, key, module, living, seq=seq, snapshot_seq=rec.seq, viewers=viewers,
+                   restored_at=rec.seq if rec.snapshot is not None else None)
+        meta = module.meta
+        if "load" in meta["handlers"] and living.document.created and not living.destroyed:
+            self.living = inputs.round_trip(living, load=True, viewers=viewers)
+            self._pending.append(self._event(inputs.LOAD))
+        return self
+
+    # ------------------------------------------------------------ inputs
+
+    def submit(self, op: dict, now: int) -> cf.Future:
+        """Run one input; the future gets its frames once its log entry is
+        durable, or a StoreError if it cannot be made durable."""
+        if self.error is not None:
+            return _done(error=self.error)
+        if self.closed:
+            return _done(error=StoreError(f"document {self.key!r} was closed", doc=self.key))
+        item = inputs.living_input(op, now)
+        living = self.living
+        clock, due = living.clock, living.next_due()
+        frames = living.submit(item)
+        if not self._pending and _no_effect(frames, inputs.principal_of(item), due, now,
+                                            clock, living):
+            # Not logged, but not released ahead of earlier inputs' frames either:
+            # an error can tell what they did ("already_connected").
+            if self._last is None or self._last.done():
+                return _done(frames)
+            return self._release(self._last, frames)
+        return self._log(item, frames)
+
+    def submit_async(self, op: dict, now: int):
+        """submit() for asyncio code: a future of the running loop."""
+        import asyncio
+
+        return asyncio.wrap_future(self.submit(op, now))
+
+    def reconnect(self) -> cf.Future:
+        """A scripted session's restart: every viewer the document lists as
+        connected gets its connection, full view and open asks back, without
+        @connected (spec/sessions.md section 5). Logged as an event, since it
+        changes what the viewers were last sent. Future of the frames."""
+        if self.error is not None:
+            return _done(error=self.error)
+        frames = inputs.reconnect(self.living)
+        if not frames and not self._pending:
+            return _done(frames)
+        entry = inputs.event_entry(self._next_seq(), inputs.RECONNECT, self.living.clock,
+                                   list(self.living.connected),
+                                   {"digest": inputs.frames_digest(frames)})
+        return self._release(self._commit([entry], self._maybe_snapshot(entry.seq)), frames)
+
+    def _log(self, item: dict, frames: list) -> cf.Future:
+        entry = inputs.to_entry(self._next_seq(), item, frames)
+        return self._release(self._commit([entry], self._maybe_snapshot(entry.seq)), frames)
+
+    def _next_seq(self) -> int:
+        return self.seq + len(self._pending) + 1
+
+    def _event(self, kind: str) -> Entry:
+        return inputs.event_entry(self._next_seq(), kind, self.living.clock)
+
+    def _maybe_snapshot(self, seq: int) -> Snapshot | None:
+        if seq - self.snapshot_seq < self.every and not self.living.destroyed:
+            return None
+        if self.living.destroyed:
+            return None  # a destroyed document is deleted by its host, not recovered
+        return self._take_snapshot(seq)
+
+    def _take_snapshot(self, seq: int) -> Snapshot:
+        from ..vm.living import SNAPSHOT_VERSION
+
+        old = self.living
+        data = old.snapshot()
+        # Continue from the snapshot's bytes, as recovery would (store/inputs.py).
+        self.living = new = inputs.round_trip(old, data, viewers=self.viewers)
+        # Diagnostics are not state: the input that just ran still reports its own.
+        new.document.debug_lines[:0] = old.document.debug_lines
+        new.failures[:0] = old.failures
+        return Snapshot(seq, data, SNAPSHOT_VERSION, self.living.clock)
+
+    def _commit(self, entries: list[Entry], snapshot: Snapshot | None) -> cf.Future:
+        """Hand entries (after any pending events) and maybe a snapshot to the
+        store, with the wake time if it changed."""
+        if self._pending:
+            entries = self._pending + entries
+            self._pending = []
+        if self._restored_at is not None and entries:
+            first = entries[0]
+            entries[0] = first._replace(extra={**first.extra, "from": self._restored_at})
+            self._restored_at = None
+        if snapshot is not None:
+            if entries and entries[-1].seq == snapshot.seq:
+                last = entries[-1]
+                entries[-1] = last._replace(extra={**last.extra, "snap": True})
+            else:
+                # A snapshot of inputs already logged: the next entry says the
+                # runtime continued from it.
+                self._restored_at = snapshot.seq
+            self.snapshot_seq = snapshot.seq
+        due = self.living.next_due()
+        timer = KEEP if due == self._due else due
+        self._due = due
+        if entries:
+            self.seq = entries[-1].seq
+        try:
+            fut = self.store.commit(self.key, entries, snapshot=snapshot, timer=timer)
+        except Exception as e:  # a bad argument is raised at the call: same as a failed commit
+            self._fail(e)
+            return _done(error=self.error)
+        self._last = fut
+        return fut
+
+    def _release(self, commit: cf.Future, frames: list) -> cf.Future:
+        out = cf.Future()
+
+        def landed(f: cf.Future) -> None:  # runs on the committer thread: keep it small
+            exc = f.exception()
+            if exc is None:
+                out.set_result(frames)
+            else:
+                self._fail(exc)
+                out.set_exception(self.error)
+
+        commit.add_done_callback(landed)
+        return out
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            if isinstance(exc, StoreError) and exc.doc == self.key:
+                self.error = exc
+            else:
+                err = StoreError(f"document {self.key!r}: its input could not be made durable: "
+                                 f"{exc}", doc=self.key)
+                err.__cause__ = exc
+                self.error = err
+
+    # ------------------------------------------------------------ reading
+
+    def _settle(self) -> None:
+        """Everything run so far is durable (pending events included): reads
+        never show what a crash could still take back."""
+        if self._pending and self.error is None:
+            self._commit([], None)
+        if self._last is not None:
+            try:
+                self._last.result()
+            except Exception as e:
+                self._fail(e)
+        if self.error is not None:
+            raise self.error
+
+    def view(self, who: str) -> dict:
+        self._settle()
+        return self.living.view(who)
+
+    def asks_for(self, who: str) -> list[dict]:
+        self._settle()
+        return self.living.asks_for(who)
+
+    def next_due(self) -> int | None:
+        return self.living.next_due()
+
+    # ------------------------------------------------------------ snapshots, closing
+
+    def snapshot_now(self) -> cf.Future:
+        """Write a snapshot of the document as it is now (after everything
+        submitted). Future of the document's last seq, once durable."""
+        if self.error is not None:
+            return _done(error=self.error)
+        head = self._next_seq() - 1
+        if head == self.snapshot_seq and not self._pending:
+            return self._last if self._last is not None else _done(head)
+        if self.living.destroyed:
+            return self._commit([], None) if self._pending else (self._last or _done(head))
+        return self._commit([], self._take_snapshot(head))
+
+    def close(self) -> None:
+        """Final snapshot (so the next open has no log to replay), wait until
+        everything is durable, and let go. The store stays open."""
+        if self.closed:
+            return
+        try:
+            if self.error is None:
+                self.snapshot_now()
+            self._settle()
+        finally:
+            self.closed = True
+
+    def __repr__(self) -> str:
+        return f"<DurableDocument {self.key!r} seq={self.seq} snapshot={self.snapshot_seq}>"
+
+
+# Error codes the runtime gives before any document code runs (.team/RUNTIME_API.md):
+# an input refused with one of these changed nothing at all.
+REFUSED_BEFORE_CODE = frozenset({
+    "queue_full", "destroyed", "not_created", "already_created", "already_connected",
+    "not_connected", "unknown_ask", "stale_ask", "wrong_principal", "invalid_answer",
+    "no_open_ask", "input"})
+
+
+def _no_effect(frames, who, due, now, clock, living) -> bool:
+    """True when an input certainly changed nothing: its only frames are
+    errors for its sender of a kind given before any code ran, no timer was
+    due before it, and the clock did not move. Such an input is not logged
+    (spec/store.md 11.2). Anything less certain is logged, which is always
+    safe; code that ran and aborted is logged too: it rolled back, but it ran
+    on the machine's registers, and a block suspended later may capture
+    what it left in registers it never wrote (spec/snapshot.md section 6),
+    so replay must run it to reproduce snapshots byte for byte."""
+    if not frames or who is None:
+        return False
+    for f in frames:
+        if f.get("to") != who or "error" not in f or f["error"].get("code") not in REFUSED_BEFORE_CODE:
+            return False
+    return (due is None or due > now) and living.clock == clock
+
+
+def rebuild(store, key: str, snapshot: Snapshot | None, entries: list[Entry],
+            modules: dict | None = None, *, viewers=None, check: bool = True):
+    """(runtime, module): `snapshot` restored (without @load) and `entries`
+    applied, each checked against the frames digest it was logged with."""
+    if snapshot is None and not entries:
+        raise StoreError(f"document {key!r} is not in the store at {_where(store)}", doc=key)
+    living, module = base(store, key, snapshot, entries[0] if entries else None, modules,
+                          viewers=viewers)
+    head = snapshot.seq if snapshot is not None else 0
+    for entry in entries:
+        if entry.seq != head + 1:
+            raise CorruptRecord(f"document {key!r}: log entry {entry.seq} follows {head}",
+                                doc=key, db="log")
+        living, frames = inputs.apply(living, entry, head, doc=key, viewers=viewers)
+        if check:
+            inputs.check_frames(entry, frames, doc=key)
+        if entry.extra.get("snap"):
+            living = inputs.round_trip(living, viewers=viewers)
+        head = entry.seq
+    return living, module
+
+
+def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
+         modules: dict | None = None, *, viewers=None):
+    """(runtime, module) a replay starts from: the snapshot restored without
+    @load, or, with no snapshot, a fresh runtime for the log's create entry
+    `first` to run on."""
+    from ..vm.errors import SnapshotError
+    from ..vm.living import SNAPSHOT_VERSION, LivingDocument
+
+    if snapshot is not None:
+        if snapshot.format != SNAPSHOT_VERSION:
+            raise IncompatibleStore(
+                f"document {key!r}: its snapshot at seq {snapshot.seq} is runtime format "
+                f"{snapshot.format}; this advm reads format {SNAPSHOT_VERSION}", doc=key)
+        module = resolve_module(store, key, module_id_of(key, snapshot), modules)
+        try:
+            living = LivingDocument.restore(module, snapshot.data, viewers=viewers, load=False)
+        except SnapshotError as e:
+            raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} cannot be "
+                                f"restored: {e}", doc=key, db="snapshots") from e
+        return living, module
+    if first is None or first.kind != "create" or first.seq != 1 or "module" not in first.extra:
+        what = "no entries" if first is None else f"seq {first.seq}, {first.kind}"
+        raise CorruptRecord(f"document {key!r} has no snapshot and its log does not start "
+                            f"with its create input (first entry: {what})", doc=key, db="log")
+    digest = bytes(first.extra["module"])
+    module = resolve_module(store, key, digest.hex()[:32], modules, digest=digest)
+    return LivingDocument(module, key=first.extra.get("key", key), viewers=viewers), module
+
+
+def module_id_of(key: str, snapshot: Snapshot) -> str:
+    """The module id a runtime snapshot names, read without decoding the
+    document's values (the first few entries of its CBOR map)."""
+    import io
+
+    import cbor2
+
+    try:
+        stream = io.BytesIO(snapshot.data)
+        head = stream.read(1)[0]
+        if head >> 5 != 5:
+            raise ValueError("not a map")
+        count = head & 0x1F
+        if count >= 24:
+            width = {24: 1, 25: 2, 26: 4, 27: 8}[count]
+            count = int.from_bytes(stream.read(width), "big")
+        decoder = cbor2.CBORDecoder(stream)
+        for _ in range(count):
+            name = decoder.decode()
+            value = decoder.decode()
+            if name == "module":
+                return value
+    except Exception as e:
+        raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} is not a runtime "
+                            f"snapshot ({e})", doc=key, db="snapshots") from None
+    raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} names no module",
+                        doc=key, db="snapshots")
+
+
+def resolve_module(store, key: str, module_id: str, modules: dict | None, *,
+                   digest: bytes | None = None):
+    """The module with this id: from `modules`, else from the store (found by
+    its hash, whose first 16 bytes are the id)."""
+    from ..vm.errors import ModuleFormatError
+    from ..vm.module import Module
+
+    if modules and module_id in modules:
+        return modules[module_id]
+    found = None
+    if digest is not None:
+        found = store.module(bytes(digest))
+    else:
+        for h in store.module_hashes():
+            if h.hex()[:32] == module_id:
+                found = store.module(h)
+                break
+    if found is None:
+        raise StoreError(f"document {key!r} runs module {module_id}, which is neither loaded "
+                         f"nor in the store at {_where(store)}", doc=key, db="modules")
+    try:
+        module = Module.from_bytes(found[0])
+    except ModuleFormatError as e:
+        raise IncompatibleStore(f"document {key!r}: its module {module_id} cannot be read by "
+                                f"this advm: {e}", doc=key, db="modules") from e
+    return module
+
+
+def _where(store) -> str:
+    return str(getattr(store, "path", "?"))
+
+
+__all__ = ["DEFAULT_DOC", "DEFAULT_SNAPSHOT_EVERY", "DurableDocument", "base", "module_digest", "module_id_of", "rebuild",
+           "resolve_module", "snapshot_every"]

@@ -1,0 +1,192 @@
+"""Inputs as log entries, and log entries applied to a runtime.
+
+A durable document and `advm replay` must do exactly the same thing with a
+logged input, or replay would not reproduce the document; this module is that
+one shared definition (spec/store.md section 11).
+
+An entry's kind is the runtime input's `op` (create, connect, disconnect,
+send, answer, advance, delete, destroy), or one of two events that are not
+client inputs but change what the runtime holds:
+
+- `load`: the document was loaded from storage and `@load` ran.
+- `reconnect`: a scripted session's restart re-attached its viewers without
+  running `@connected` (spec/sessions.md section 5); `payload` lists them.
+
+Extra envelope fields:
+
+- `outcome`: "ok", or the error code the sender got.
+- `digest`: 8 bytes of BLAKE2b over the frames the input produced (canonical
+  CBOR). Replay recomputes it, so the first input whose outcome differs is
+  found exactly, not only at the next snapshot.
+- `snap`: a snapshot was taken after this entry and the runtime continued
+  from that snapshot (see `round_trip`).
+- `from`: before this entry the runtime was rebuilt from the snapshot at that
+  seq (a wake, a restart, an import).
+- `module`, `key` (create only): the code's sha256 and the key the document
+  was created under (its Random seed derives from it).
+
+Why round trips: a suspended block's registers that its code has not written
+yet still hold whatever earlier calls left there; a runtime rebuilt from a
+snapshot starts with clean registers. Both behave the same, but their next
+snapshots differ in those dead bytes (spec/snapshot.md section 6). Replay
+verifies by hash, so the log says exactly where the live runtime was rebuilt
+from bytes and replay rebuilds at the same places; a rebuild is idempotent
+(restoring a snapshot and snapshotting again gives the same bytes).
+"""
+from __future__ import annotations
+
+import hashlib
+
+import cbor2
+
+from ..vm.docslots import as_principal
+from .errors import StoreError
+from .log import Entry
+
+INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy")
+LOAD = "load"
+RECONNECT = "reconnect"
+EVENT_KINDS = (LOAD, RECONNECT)
+
+
+class Divergence(StoreError):
+    """Replaying a document's log did not give what the log or a snapshot says
+    happened: the code or the runtime is not deterministic, or a record was
+    changed without breaking its checksum. `seq` is the first input at which
+    it showed."""
+
+    def __init__(self, message: str, *, doc: str | None, seq: int):
+        super().__init__(message, doc=doc)
+        self.seq = seq
+
+
+def living_input(op: dict, now: int) -> dict:
+    """A scripted-session style input ({"op": "send", "as": who, ...}) in the
+    runtime's shape ({"op": "send", "who": who, ..., "now": now})."""
+    if not isinstance(op, dict):
+        raise TypeError(f"an input is a dict with an 'op', not {type(op).__name__}")
+    item = {k: v for k, v in op.items() if k not in ("as", "now")}
+    if "as" in op:
+        item["who"] = op["as"]
+    item["now"] = now
+    return item
+
+
+def principal_of(item: dict):
+    who = item.get("who")
+    return as_principal(who) if isinstance(who, str) else None
+
+
+def frames_digest(frames: list) -> bytes:
+    return hashlib.blake2b(cbor2.dumps(frames, canonical=True), digest_size=8).digest()
+
+
+def outcome(frames: list, who) -> str:
+    """What the sender got: "ok", or the code of its error frame."""
+    if who is not None:
+        for f in frames:
+            if f.get("to") == who and "error" in f:
+                return f["error"].get("code", "error")
+    return "ok"
+
+
+def to_entry(seq: int, item: dict, frames: list, extra: dict | None = None) -> Entry:
+    """The log entry for a runtime input that ran and produced `frames`."""
+    kind = item["op"]
+    who = principal_of(item)
+    fields = {"outcome": outcome(frames, who), "digest": frames_digest(frames)}
+    if extra:
+        fields.update(extra)
+    channel = payload = None
+    if kind == "send":
+        channel, payload = item.get("channel"), item.get("message")
+    elif kind == "answer":
+        payload = item.get("message")
+        fields["ask"] = item.get("ask")
+    elif kind == "create":
+        payload = item.get("arg")
+    return Entry(seq, item["now"], kind, who, channel, payload, fields)
+
+
+def event_entry(seq: int, kind: str, time: int, payload=None, extra: dict | None = None) -> Entry:
+    return Entry(seq, time, kind, None, None, payload, dict(extra or {}))
+
+
+def from_entry(entry: Entry) -> dict:
+    """The runtime input a logged entry records."""
+    item = {"op": entry.kind, "now": entry.time}
+    if entry.principal is not None:
+        item["who"] = entry.principal
+    kind = entry.kind
+    if kind == "send":
+        item["channel"] = entry.channel
+        item["message"] = entry.payload
+    elif kind == "answer":
+        item["ask"] = entry.extra.get("ask")
+        item["message"] = entry.payload
+    elif kind == "create":
+        item["arg"] = entry.payload
+    return item
+
+
+def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers=None):
+    """The runtime rebuilt from its own snapshot (`data`, when the caller took
+    it already): what a durable host continues with after writing one.
+    `viewers` is the Viewers factory the runtime was made with (None: default)."""
+    from ..vm.living import LivingDocument
+
+    if data is None:
+        data = living.snapshot()
+    return LivingDocument.restore(living.document.module, data, viewers=viewers, load=load)
+
+
+def reconnect(living) -> list[dict]:
+    """Re-attach every viewer the runtime lists as connected, in connection
+    order, without running @connected: each gets connected, its full view and
+    its open asks. Only scripted sessions do this at a restart (a server drops
+    connections instead); the log records it as a `reconnect` event."""
+    frames = living.pump()
+    for who in list(living.connected):
+        frames.append({"to": who, "connected": True})
+        frames += living.viewers.connect(who)
+        frames += [{"to": who, "ask": ask} for ask in living.asks_for(who)]
+    return frames
+
+
+def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=None):
+    """Run one logged entry on a runtime whose state includes inputs up to
+    seq `head` (entry.seq == head + 1). Returns (runtime, frames): the runtime
+    may be a new object (rebuilt from bytes where the log says so).
+
+    A `snap` entry's rebuild is the caller's: it checks the snapshot first."""
+    if entry.extra.get("from") == head and head:
+        living = round_trip(living, viewers=viewers)
+    kind = entry.kind
+    if kind == LOAD:
+        # @load's frames wait in the outbox for the next input, as they did live.
+        return round_trip(living, load=True, viewers=viewers), []
+    if kind == RECONNECT:
+        return living, reconnect(living)
+    if kind not in INPUT_KINDS:
+        raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "
+                         "which this advm does not know (written by a newer version?)", doc=doc)
+    return living, living.submit(from_entry(entry))
+
+
+def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
+    """Raise Divergence when replayed frames are not the ones logged."""
+    want = entry.extra.get("digest")
+    if want is None or frames_digest(frames) == want:
+        return
+    who = entry.principal
+    got = outcome(frames, who)
+    was = entry.extra.get("outcome", "?")
+    detail = f"outcome {was!r} then, {got!r} now" if got != was else "different frames, same outcome"
+    raise Divergence(f"document {doc!r} diverges at seq {entry.seq} ({entry.kind}"
+                     f"{' ' + entry.channel if entry.channel else ''}): replay gives {detail}",
+                     doc=doc, seq=entry.seq)
+
+
+__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames",
+           "event_entry", "frames_digest", "from_entry", "living_input", "outcome", "principal_of",
+           "reconnect", "round_trip", "to_entry"]

@@ -1,0 +1,124 @@
+"""Helpers for the durable-document tests (store/durable.py, store/replay.py):
+compile examples once, drive a DurableDocument with a scripted session's
+inputs, and compare runtimes by their snapshots."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from advm.session import CLOCK_START_MS, DEFAULT_KEY, parse_line
+from advm.store import Store
+from advm.store.durable import DurableDocument
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SESSIONS = EXAMPLES / "sessions"
+T0 = CLOCK_START_MS
+APPS = ["approval", "auction", "cardgame", "chat", "cron_cleanup", "tictactoe", "todo"]
+
+
+@functools.lru_cache(maxsize=None)
+def example(name: str):
+    from advm.compiler.build import build_source
+
+    path = EXAMPLES / f"{name}.adb"
+    return build_source(path.read_text(), str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(text: str, filename: str = "doc.adb"):
+    from advm.compiler.build import build_source
+
+    return build_source(text, filename)
+
+
+def script(name: str) -> list[dict]:
+    """The example session's checked inputs, `view` lines dropped."""
+    items = [parse_line(line) for line in (SESSIONS / f"{name}.jsonl").read_text().splitlines()]
+    return [i for i in items if i is not None and i["op"] != "view"]
+
+
+def open_store(path, **kw) -> Store:
+    kw.setdefault("durability", "relaxed")
+    return Store(path, **kw)
+
+
+class Driver:
+    """Plays scripted-session inputs on a durable document, as `advm run
+    --script` does on a living one: the same clock, the same wake-ups during
+    an `advance`. `restart` drops the runtime (no close: as after a crash)
+    and recovers it from the store."""
+
+    def __init__(self, store, key: str, module, *, viewers=None, wait: bool = True,
+                 every: int | None = None):
+        self.store = store
+        self.every = every  # overrides the module's snapshot_every
+        self.key = key
+        self.module = module
+        self.viewers = viewers
+        self.wait = wait
+        self.clock = T0
+        self.doc: DurableDocument | None = None
+        self.futures = []
+
+    def step(self, item: dict) -> list:
+        op = item["op"]
+        if op == "create":
+            self.doc, frames = DurableDocument.create(self.store, self.key, self.module,
+                                                      item["as"], item.get("arg"), self.clock,
+                                                      viewers=self.viewers)
+            self._tune()
+            return frames
+        if op == "restart":
+            self.settle()
+            self.doc = DurableDocument.open(self.store, self.key, viewers=self.viewers)
+            self._tune()
+            return []
+        if op == "advance":
+            target = self.clock + round(item["seconds"] * 1000)
+            frames = []
+            while True:
+                due = self.doc.next_due()
+                if due is None or due >= target or due <= self.clock:
+                    break
+                self.clock = due
+                frames += self._submit({"op": "advance"})
+            self.clock = target
+            return frames + self._submit({"op": "advance"})
+        return self._submit(item)
+
+    def _tune(self) -> None:
+        if self.every is not None:
+            self.doc.every = self.every
+
+    def _submit(self, op: dict) -> list:
+        fut = self.doc.submit(op, self.clock)
+        if self.wait:
+            return fut.result(timeout=30)
+        self.futures.append(fut)
+        return []
+
+    def run(self, items) -> list:
+        out = []
+        for item in items:
+            out += self.step(item)
+        return out
+
+    def settle(self) -> list:
+        frames = []
+        for fut in self.futures:
+            frames += fut.result(timeout=30)
+        self.futures = []
+        return frames
+
+
+def play(store, name: str, key: str | None = None, **kw) -> Driver:
+    d = Driver(store, key or DEFAULT_KEY, example(name), **kw)
+    d.run(script(name))
+    d.settle()
+    return d
+
+
+def dumps(frames) -> str:
+    return json.dumps(frames, sort_keys=True)

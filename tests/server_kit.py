@@ -1,0 +1,114 @@
+"""Helpers for the server tests: a host and server on loopback inside one
+asyncio.run, documents compiled once per source, and a bounded runner.
+
+    def test_x():
+        run(scenario)              # scenario(kit) is async; the whole test has a deadline
+
+    async def scenario(kit):
+        async with kit.serve(SOURCE) as srv:
+            alice = await kit.client(srv, "alice")
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+from pathlib import Path
+
+from advm.compiler.build import build_source
+from advm.net.client import Client
+from advm.net.host import Host
+from advm.net.server import Limits, Server
+from advm.net.tokens import Tokens
+
+DEADLINE = 20.0  # seconds for one whole test scenario
+
+
+@functools.lru_cache(maxsize=None)
+def module(source: str, name: str = "doc.adb"):
+    return build_source(source, name)
+
+
+class Kit:
+    def __init__(self):
+        self.tokens = Tokens(b"advm-test-key-0123456789abcdef!!")
+        self.clients: list[Client] = []
+
+    @contextlib.asynccontextmanager
+    async def serve(self, source: str, *, limits: Limits | None = None, pages=None, **host_kw):
+        srv = Server(Host(module(source), **host_kw), self.tokens, port=0, limits=limits,
+                     pages=pages)
+        await srv.start()
+        try:
+            yield srv
+        finally:
+            for c in self.clients:
+                await c.close()
+            self.clients.clear()
+            await srv.close()
+
+    async def client(self, srv: Server, who: str | None = None, identity: str | None = None,
+                     **kw) -> Client:
+        if identity is None and who is not None:
+            identity = self.tokens.mint(who, ttl=600)
+        c = await Client.connect(srv.ws_url, identity, **kw)
+        self.clients.append(c)
+        return c
+
+
+def run(scenario, deadline: float = DEADLINE):
+    async def bounded():
+        return await asyncio.wait_for(scenario(Kit()), deadline)
+
+    return asyncio.run(bounded())
+
+
+async def raw(ws, frame) -> dict:
+    """Send one frame (a dict, or text as is) on a plain websocket and read one
+    reply (the server's greeting on a new socket is skipped)."""
+    await ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+    while True:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if "status" not in reply:
+            return reply
+
+
+class Recorder:
+    """A viewer for Host-level tests: keeps every call."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.event = asyncio.Event()
+
+    def deltas(self, items, outstanding):
+        self.calls.append(("deltas", [(json.loads(p), seq) for p, seq in items], outstanding))
+        self.event.set()
+
+    def reset(self, data, seq, outstanding):
+        self.calls.append(("reset", data, seq, outstanding))
+        self.event.set()
+
+    def notify(self, error):
+        self.calls.append(("notify", error))
+        self.event.set()
+
+    def ended(self, code, message):
+        self.calls.append(("ended", code, message))
+        self.event.set()
+
+    def last_outstanding(self):
+        for call in reversed(self.calls):
+            if call[0] == "deltas" and call[2] is not None:
+                return call[2]
+            if call[0] == "reset":
+                return call[3]
+        return None
+
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def tictactoe_source() -> str:
+    return (EXAMPLES / "tictactoe.adb").read_text()

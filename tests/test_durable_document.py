@@ -1,0 +1,366 @@
+"""DurableDocument (store/durable.py, .team/DURABLE_API.md): the output gate,
+what is logged, snapshots every N inputs, recovery (awaits, transitions, cron,
+asks come back exactly) and @load as a logged event."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import random
+import threading
+
+import pytest
+
+from advm.store import Store
+from advm.store.durable import DEFAULT_SNAPSHOT_EVERY, DurableDocument, snapshot_every
+from advm.store.replay import replay
+from durable_kit import APPS, T0, Driver, compiled, example, open_store, play, script
+
+HOUR = 3_600_000
+
+
+def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
+    for name in APPS:
+        with open_store(tmp_path / name) as store:
+            d = play(store, name)
+            live = d.doc.living.snapshot()
+            result = replay(store, "document")
+            assert result.ok, (name, result.divergence)
+            assert result.head == store.last_seq("document") == d.doc.seq
+            assert result.living.snapshot() == live, name
+            recovered = DurableDocument.open(store, "document")
+            assert recovered.living.snapshot() == live, name
+
+
+def test_frames_equal_the_in_memory_runtime(tmp_path):
+    """Logging changes nothing a client sees (no restarts in these sessions)."""
+    from advm.session import Session
+
+    for name in ("tictactoe", "chat", "todo", "auction"):
+        session = Session(example(name))
+        with open_store(tmp_path / name) as store:
+            d = Driver(store, "document", example(name))
+            for item in script(name):
+                want = [f for f in session.step(item) if f["to"] is not None]
+                got = [{**f, "to": f["to"][:-1] if f["to"].endswith("@") else f["to"]}
+                       for f in d.step(item) if f.get("to") is not None]
+                assert got == want, (name, item)
+
+
+# ---------------------------------------------------------------- the output gate
+
+
+class HeldStore:
+    """A store whose commits wait until the test lets them through."""
+
+    def __init__(self, store):
+        self.store = store
+        self.held: list[tuple[cf.Future, cf.Future]] = []
+        self.hold = True
+
+    def commit(self, *args, **kw):
+        inner = self.store.commit(*args, **kw)
+        if not self.hold:
+            return inner
+        outer = cf.Future()
+        self.held.append((inner, outer))
+        return outer
+
+    def release(self):
+        for inner, outer in self.held:
+            try:
+                outer.set_result(inner.result())
+            except Exception as e:
+                outer.set_exception(e)
+        self.held = []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_frames_are_released_only_after_the_commit(tmp_path):
+    module = example("tictactoe")
+    with open_store(tmp_path / "s") as store:
+        held = HeldStore(store)
+        held.hold = False
+        doc, _ = DurableDocument.create(held, "g", module, "xena", None, T0)
+        held.hold = True
+        first = doc.submit({"op": "connect", "as": "xena"}, T0)
+        second = doc.submit({"op": "connect", "as": "otto"}, T0)  # pipelined behind it
+        refused = doc.submit({"op": "connect", "as": "otto"}, T0)  # not logged: already connected
+        assert not first.done() and not second.done()
+        # An unlogged refusal still waits: it tells of inputs not yet durable.
+        assert not refused.done()
+        viewed = []
+        reader = threading.Thread(target=lambda: viewed.append(doc.view("otto")))
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive() and not viewed, "a read must not show what is not durable"
+        held.release()
+        reader.join(5)
+        assert [f["to"] for f in first.result()][:1] == ["xena@"]
+        assert any(f.get("ask") for f in second.result())
+        assert refused.result()[0]["error"]["code"] == "already_connected"
+        assert viewed and viewed[0]["player_o"] == {"agent": "otto", "authority": ""}
+        assert store.last_seq("g") == 3
+
+
+def test_a_failed_commit_fails_the_document_until_it_is_reopened(tmp_path):
+    from advm.store import StoreError
+
+    with open_store(tmp_path / "s") as store:
+        doc, _ = DurableDocument.create(store, "g", example("tictactoe"), "xena", None, T0)
+
+        class Broken(HeldStore):
+            def commit(self, *a, **kw):
+                fut = cf.Future()
+                fut.set_exception(StoreError("disk on fire", doc="g"))
+                return fut
+
+        doc.store = Broken(store)
+        fut = doc.submit({"op": "connect", "as": "xena"}, T0)
+        with pytest.raises(StoreError, match="disk on fire"):
+            fut.result()
+        with pytest.raises(StoreError, match="disk on fire"):
+            doc.submit({"op": "connect", "as": "otto"}, T0).result()
+        again = DurableDocument.open(store, "g")  # what is durable: the create alone
+        assert again.seq == 1 and again.living.connected == []
+
+
+# ---------------------------------------------------------------- what is logged
+
+
+def test_inputs_refused_before_any_code_ran_are_not_logged(tmp_path):
+    with open_store(tmp_path / "s") as store:
+        d = Driver(store, "g", example("tictactoe"))
+        d.run([{"op": "create", "as": "xena"}, {"op": "connect", "as": "xena"},
+               {"op": "connect", "as": "otto"}])
+        doc = d.doc
+        head, state = doc.seq, doc.living.snapshot()
+        refusals = [
+            {"op": "connect", "as": "otto"},                                  # already_connected
+            {"op": "disconnect", "as": "nobody"},                             # not_connected
+            {"op": "answer", "as": "otto", "ask": 1, "message": {"x": 0, "y": 0}},  # wrong_principal
+            {"op": "answer", "as": "xena", "ask": 99, "message": {"x": 0, "y": 0}},  # unknown_ask
+            {"op": "answer", "as": "xena", "ask": 1, "message": {"x": 7, "y": 7}},  # invalid_answer
+            {"op": "send", "as": "otto", "channel": "play", "message": {"x": 0, "y": 0}},  # no_open_ask
+            {"op": "create", "as": "otto"},                                   # already_created
+            {"op": "teleport", "as": "otto"},                                 # unknown input
+        ]
+        for op in refusals:
+            frames = doc.submit(op, T0).result()
+            assert len(frames) == 1 and "error" in frames[0], op
+        assert doc.seq == head and store.last_seq("g") == head
+        assert doc.living.snapshot() == state
+
+
+def test_an_aborted_transaction_is_logged_with_its_outcome(tmp_path):
+    """Code that ran and aborted changed nothing a client sees, but it moved
+    the document's logging epoch, which the snapshot holds: it is logged."""
+    with open_store(tmp_path / "s") as store:
+        d = play(store, "chat")
+        aborted = [e for e in store.log("document") if e.extra.get("outcome") == "abort"]
+        assert aborted and all(e.kind == "send" for e in aborted)
+        assert replay(store, "document").ok
+
+
+def test_log_entries_carry_time_principal_channel_and_payload(tmp_path):
+    with open_store(tmp_path / "s") as store:
+        play(store, "tictactoe")
+        log = store.log("document")
+        first = log[0]
+        assert first.kind == "create" and first.principal == "xena@" and first.time == T0
+        assert len(first.extra["module"]) == 32 and first.extra["key"] == "document"
+        answers = [e for e in log if e.kind == "answer"]
+        assert answers[0].payload == {"x": 1, "y": 1} and answers[0].extra["ask"] == 1
+        assert all(len(e.extra["digest"]) == 8 for e in log)
+        times = [e.time for e in log]
+        assert times == sorted(times)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+SNAP_EVERY = """
+@static { create { return true; } snapshot_every = 3; }
+public int n;
+message M { int k; }
+channel add(principal who, M m) { n = n + m.k; }
+"""
+
+
+def test_a_snapshot_every_n_inputs_from_static_snapshot_every(tmp_path):
+    module = compiled(SNAP_EVERY)
+    assert snapshot_every(module) == 3
+    assert snapshot_every(example("chat")) == DEFAULT_SNAPSHOT_EVERY == 100
+    from advm.store import KEEP_ALL
+
+    with Store(tmp_path / "s", durability="relaxed", retention=KEEP_ALL) as store:
+        doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0)
+        for k in range(10):
+            doc.submit({"op": "send", "as": "ann", "channel": "add", "message": {"k": k}},
+                       T0 + k).result()
+        assert store.snapshot_seqs("c") == [3, 6, 9]
+        assert [e.seq for e in store.log("c") if e.extra.get("snap")] == [3, 6, 9]
+        doc.close()
+        assert store.snapshot_seqs("c") == [3, 6, 9, 11]
+        rec = store.load("c")
+        assert rec.seq == 11 and rec.entries == []
+        assert DurableDocument.open(store, "c").living.document.fields()["n"] == 45
+        result = replay(store, "c")
+        assert result.ok and [c.seq for c in result.checks] == [3, 6, 9, 11]
+
+
+def test_the_checker_accepts_snapshot_every(tmp_path):
+    from advm.compiler import compile_source
+
+    assert compile_source(SNAP_EVERY, "d.adb").ok
+    bad = compile_source(SNAP_EVERY.replace("snapshot_every = 3", "snapshot_every = 0"), "d.adb")
+    assert [d.code for d in bad.diagnostics] == ["E0504"]
+
+
+# ---------------------------------------------------------------- recovery
+
+
+def test_recovery_brings_back_awaits_transitions_and_asks(tmp_path):
+    """The approval workflow waits on its manager with #escalate pending: a
+    host that crashes (nothing closed) comes back exactly there."""
+    path = tmp_path / "s"
+    store = open_store(path)
+    d = Driver(store, "a", example("approval"))
+    d.run(script("approval")[:5])  # created, three connects, a day passes
+    live = d.doc.living
+    want = (live.snapshot(), live.pending, live.asks_for("mia@corp"), live.next_due(),
+            live.document.waiting)
+    assert live.pending is not None and live.document.waiting is not None
+    store.close()  # the process is gone; the document was never closed
+
+    with open_store(path) as store:
+        doc = DurableDocument.open(store, "a")
+        got = doc.living
+        assert (got.snapshot(), got.pending, got.asks_for("mia@corp"), got.next_due(),
+                got.document.waiting) == want
+        assert store.timer("a") == want[3]
+        ask = got.asks_for("mia@corp")[0]["id"]
+        frames = doc.submit({"op": "answer", "as": "mia@corp", "ask": ask,
+                             "message": {"approve": True, "comment": "fine"}}, T0 + 86_400_000).result()
+        assert {"to": "mia@corp", "ask_closed": ask} in frames
+        assert doc.living.document.state == "waitForDirector"
+        assert replay(store, "a").ok
+
+
+def test_a_pending_transition_fires_after_recovery(tmp_path):
+    path = tmp_path / "s"
+    store = open_store(path)
+    d = Driver(store, "a", example("approval"))
+    d.run(script("approval")[:4])
+    due = d.doc.next_due()
+    store.close()
+    with open_store(path) as store:
+        doc = DurableDocument.open(store, "a")
+        assert doc.next_due() == due
+        doc.submit({"op": "advance"}, due).result()
+        fields = doc.living.document.fields(formulas=False)
+        assert fields["status"] == "Escalated" and doc.living.document.state == "waitForDirector"
+        assert store.timer("a") == doc.next_due()
+
+
+def test_cron_bookkeeping_survives_recovery(tmp_path):
+    path = tmp_path / "s"
+    store = open_store(path)
+    d = Driver(store, "c", example("cron_cleanup"))
+    d.run(script("cron_cleanup")[:3])
+    crons = d.doc.living.crons.to_values()
+    due = d.doc.next_due()
+    store.close()
+    with open_store(path) as store:
+        doc = DurableDocument.open(store, "c")
+        assert doc.living.crons.to_values() == crons and doc.next_due() == due
+        assert store.timer("c") == due
+
+
+def test_random_restarts_and_snapshot_rates_replay_exactly(tmp_path):
+    """Crashes anywhere (no close), snapshots every 1..5 inputs, pipelined or
+    not: recovery and replay always give the runtime that ran."""
+    runs = 0
+    for seed in range(3):
+        for name in APPS:
+            rng = random.Random(seed * 100 + len(name))
+            items = script(name)
+            mixed = [items[0]]
+            for item in items[1:]:
+                if rng.random() < 0.3:
+                    mixed.append({"op": "restart"})
+                mixed.append(item)
+            with open_store(tmp_path / f"{name}{seed}") as store:
+                d = Driver(store, "document", example(name), every=rng.choice([1, 2, 3, 5]),
+                           wait=bool(seed % 2))
+                d.run(mixed)
+                d.settle()
+                result = replay(store, "document")
+                assert result.ok, (name, seed, result.divergence)
+                assert result.living.snapshot() == d.doc.living.snapshot(), (name, seed)
+                runs += 1
+    assert runs == 3 * len(APPS)
+
+
+LOADING = """
+@static { create { return true; } }
+public int loads;
+public int said;
+private principal owner;
+message M { int n; }
+channel<M> ask_me;
+@construct { owner = @who; transition #loop; }
+@connected { return true; }
+@load { loads = loads + 1; @debug("loaded"); }
+channel say(principal who, M m) { if (m.n < 0) { abort; } said = said + m.n; }
+#loop {
+  M m = ask_me.fetch(owner).await();
+  said = said + m.n * 100;
+  transition #loop in 60;
+}
+"""
+
+
+def test_load_runs_at_every_open_and_is_logged(tmp_path):
+    module = compiled(LOADING)
+    with open_store(tmp_path / "s") as store:
+        d = Driver(store, "l", module, every=2)
+        ops = [{"op": "create", "as": "ann"}, {"op": "connect", "as": "ann"}]
+        rng = random.Random(7)
+        for _ in range(30):
+            r = rng.random()
+            if r < 0.25:
+                ops.append({"op": "restart"})
+            elif r < 0.5:
+                ops.append({"op": "send", "as": "ann", "channel": "say",
+                            "message": {"n": rng.randint(-1, 3)}})
+            elif r < 0.75:
+                ops.append({"op": "advance", "seconds": 61})
+            else:
+                ops.append({"op": "send", "as": "ann", "channel": "ask_me", "message": {"n": 1}})
+        d.run(ops)
+        restarts = sum(op["op"] == "restart" for op in ops)
+        d.doc.close()
+        loads = [e for e in store.log("l") if e.kind == "load"]
+        # Two restarts in a row: the first one's @load was never committed
+        # (nothing came after it), so the second recovery does not have it.
+        assert len(loads) == d.doc.living.document.fields()["loads"]
+        assert 0 < len(loads) <= restarts
+        result = replay(store, "l")
+        assert result.ok and result.living.snapshot() == d.doc.living.snapshot()
+
+
+def test_load_event_waits_for_the_next_commit(tmp_path):
+    """@load's effect is not durable until an input (or a read, or close)
+    commits it; a crash before then loses it along with everything it showed."""
+    module = compiled(LOADING)
+    path = tmp_path / "s"
+    store = open_store(path)
+    doc, _ = DurableDocument.create(store, "l", module, "ann", None, T0)
+    doc.close()
+    reopened = DurableDocument.open(store, "l")
+    assert reopened.living.document.fields()["loads"] == 1
+    assert store.last_seq("l") == 1  # not yet logged
+    assert reopened.view("ann")["loads"] == 1  # a read makes it durable first
+    assert [e.kind for e in store.log("l")] == ["create", "load"]
+    store.close()

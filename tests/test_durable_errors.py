@@ -1,0 +1,142 @@
+"""Bad storage under a durable document (issue 5 point 8): a corrupt record, a
+full map or an incompatible version gives a clear error naming the document,
+never a silently wrong document."""
+from __future__ import annotations
+
+import pytest
+
+from advm.store import (CorruptRecord, IncompatibleStore, MapFull, Snapshot, Store, StoreError,
+                        keys, records)
+from advm.store.durable import DurableDocument
+from advm.store.inputs import Divergence
+from advm.store.log import encode as encode_entry
+from advm.store.snapshots import encode as encode_snapshot
+from durable_kit import T0, open_store, play
+
+
+@pytest.fixture
+def played(tmp_path):
+    """A tictactoe document with a snapshot part-way and a log tail after it."""
+    store = open_store(tmp_path / "s")
+    d = play(store, "tictactoe")
+    d.doc.snapshot_now().result()
+    d.doc.submit({"op": "send", "as": "otto", "channel": "rematch", "message": {"ready": True}},
+                 T0 + 7_200_000).result()
+    yield store
+    store.close()
+
+
+def poke(store, db, key, value):
+    """Write bytes behind the store's back, as a failing disk or a bug might."""
+    with store.env.env.begin(write=True) as txn:
+        txn.put(key, value, db=getattr(store.env, db))
+
+
+def test_a_corrupt_log_record_is_refused_naming_the_document(played):
+    key = keys.seq_key(keys.doc_prefix("document"), played.last_seq("document"))
+    with played.env.env.begin() as txn:
+        value = bytearray(txn.get(key, db=played.env.log))
+    value[-3] ^= 0x40
+    poke(played, "log", key, bytes(value))
+    with pytest.raises(CorruptRecord, match="document 'document'.*CRC"):
+        DurableDocument.open(played, "document")
+
+
+def test_a_corrupt_snapshot_is_refused_naming_the_document(played):
+    seq = played.snapshot_seqs("document")[-1]
+    snap = played.snapshot("document", seq)
+    bad = Snapshot(seq, snap.data[:-5] + b"xxxxx", snap.format, snap.time, snap.hash)
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq), encode_snapshot(bad))
+    with pytest.raises(CorruptRecord, match="document 'document'.*hash"):
+        DurableDocument.open(played, "document")
+
+
+def test_a_snapshot_that_is_not_a_runtime_is_refused(played):
+    seq = played.snapshot_seqs("document")[-1]
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq),
+         encode_snapshot(Snapshot(seq, b"\xa1\x61a\x01", 1)))
+    with pytest.raises(CorruptRecord, match="document 'document'.*names no module"):
+        DurableDocument.open(played, "document")
+
+
+def test_a_snapshot_of_another_runtime_format_is_incompatible(played):
+    seq = played.snapshot_seqs("document")[-1]
+    snap = played.snapshot("document", seq)
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq),
+         encode_snapshot(Snapshot(seq, snap.data, 99, snap.time)))
+    with pytest.raises(IncompatibleStore, match="document 'document'.*format 99"):
+        DurableDocument.open(played, "document")
+
+
+def test_a_missing_module_is_named(played):
+    for digest in played.module_hashes():
+        with played.env.env.begin(write=True) as txn:
+            txn.delete(digest, db=played.env.modules)
+    with pytest.raises(StoreError, match="document 'document' runs module [0-9a-f]{32}"):
+        DurableDocument.open(played, "document")
+
+
+def test_a_changed_input_is_a_divergence_naming_its_seq(played):
+    """A record rewritten with a valid checksum but other content: recovery
+    replays it, the frames differ from what was logged, and it says where."""
+    log = played.log("document")
+    target = next(e for e in reversed(log) if e.kind == "send")
+    changed = target._replace(payload={"ready": "not a bool"})
+    poke(played, "log", keys.seq_key(keys.doc_prefix("document"), target.seq),
+         encode_entry(changed))
+    with pytest.raises(Divergence, match=f"document 'document' diverges at seq {target.seq}") as e:
+        DurableDocument.open(played, "document")
+    assert e.value.seq == target.seq and e.value.doc == "document"
+
+
+def test_an_unknown_entry_kind_is_refused(played):
+    seq = played.last_seq("document")
+    entry = played.log("document", after=seq - 1)[0]._replace(kind="teleport")
+    poke(played, "log", keys.seq_key(keys.doc_prefix("document"), seq), encode_entry(entry))
+    with pytest.raises(StoreError, match="document 'document': log entry .* 'teleport'"):
+        DurableDocument.open(played, "document")
+
+
+def test_an_absent_document_is_named(played):
+    with pytest.raises(StoreError, match="document 'nope' is not in the store"):
+        DurableDocument.open(played, "nope")
+
+
+def test_a_full_map_fails_the_input_naming_the_document(tmp_path):
+    from durable_kit import compiled
+
+    module = compiled("""
+@static { create { return true; } }
+public string blob;
+message M { string text; }
+channel put(principal who, M m) { blob = blob + m.text; }
+""")
+    store = Store(tmp_path / "s", durability="relaxed", map_size=1 << 20, map_cap=1 << 20)
+    try:
+        doc, _ = DurableDocument.create(store, "fat", module, "ann", None, T0)
+        doc.every = 1  # every input carries a snapshot of the growing text
+        chunk = "x" * 60_000
+        with pytest.raises(MapFull, match="document 'fat'"):
+            for n in range(200):
+                doc.submit({"op": "send", "as": "ann", "channel": "put",
+                            "message": {"text": chunk}}, T0 + n).result()
+        with pytest.raises(MapFull):  # the runtime is ahead of the disk: refused from now on
+            doc.submit({"op": "send", "as": "ann", "channel": "put", "message": {"text": ""}},
+                       T0).result()
+        small, _ = DurableDocument.create(store, "thin", module, "ann", None, T0)
+        assert small.submit({"op": "send", "as": "ann", "channel": "put",
+                             "message": {"text": "ok"}}, T0).result() == []
+        assert DurableDocument.open(store, "fat").seq == store.last_seq("fat")
+    finally:
+        store.close()
+
+
+def test_an_incompatible_store_format_is_refused(tmp_path):
+    path = tmp_path / "s"
+    with open_store(path) as store:
+        play(store, "todo")
+        with store.env.env.begin(write=True) as txn:
+            txn.put(keys.META_FORMAT, records.pack(records.KIND_META, {"format": 999}),
+                    db=store.env.meta)
+    with pytest.raises(IncompatibleStore, match="store format 999"):
+        Store(path)

@@ -1,0 +1,192 @@
+"""`advm replay --log` and store/replay.py: rebuild a document from its log,
+verify it by hash, find the first diverging seq, stop anywhere (--until)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from advm.cli import ExitCode
+from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
+from advm.store.log import encode as encode_entry
+from advm.store.replay import replay
+from advm.store.snapshots import encode as encode_snapshot
+from durable_kit import APPS, Driver, example, script
+
+
+def stored(tmp_path, name="tictactoe", every=None, retention=KEEP_ALL, close=True):
+    """A closed store holding one played example as document 'main'."""
+    path = tmp_path / "store"
+    with Store(path, durability="relaxed", retention=retention) as store:
+        d = Driver(store, "main", example(name), every=every)
+        d.run(script(name))
+        if close:
+            d.doc.close()
+        live = d.doc.living.snapshot()
+    return path, live
+
+
+def test_replay_of_every_example_verifies_every_snapshot(tmp_path):
+    for name in APPS:
+        path, live = stored(tmp_path / name, name, every=4)
+        with Store(path, readonly=True) as store:
+            result = replay(store, "main")
+            assert result.ok, (name, result.divergence)
+            assert result.checks and all(c.ok for c in result.checks)
+            assert [c.seq for c in result.checks] == store.snapshot_seqs("main")
+            assert result.living.snapshot() == live
+
+
+def test_until_stops_at_any_point_in_history(tmp_path):
+    path, _ = stored(tmp_path, "tictactoe", every=3)
+    with Store(path, readonly=True) as store:
+        last = store.last_seq("main")
+        for until in range(1, last + 1):
+            result = replay(store, "main", until=until)
+            assert result.ok and result.head == until
+            # The same inputs run straight through, without the store, agree.
+            from advm.store import inputs
+            from advm.vm.living import LivingDocument
+
+            fresh = LivingDocument(example("tictactoe"), key="document")
+            for entry in store.log("main", until=until):
+                fresh.submit(inputs.from_entry(entry))
+            assert fresh.document.fields() == result.living.document.fields(), until
+            assert fresh.asks_for("xena") == result.living.asks_for("xena")
+
+
+def test_a_changed_input_names_the_first_diverging_seq(tmp_path):
+    path, _ = stored(tmp_path, "tictactoe", every=3)
+    with Store(path, durability="relaxed") as store:
+        target = [e for e in store.log("main") if e.kind == "answer"][3]
+        other = target._replace(payload={"x": 2, "y": 2} if target.payload != {"x": 2, "y": 2}
+                                else {"x": 0, "y": 2})
+        with store.env.env.begin(write=True) as txn:
+            txn.put(keys.seq_key(keys.doc_prefix("main"), target.seq), encode_entry(other),
+                    db=store.env.log)
+        steps = []
+        result = replay(store, "main", on_step=steps.append)
+    assert not result.ok and result.divergence.seq == target.seq
+    assert steps[-1].seq == target.seq and steps[-1].matched is False
+    assert all(s.matched for s in steps[:-1])
+
+
+def test_a_snapshot_that_disagrees_is_named_even_when_every_frame_matched(tmp_path):
+    """State no client sees (here the Random stream) differs only in the snapshot."""
+    path, _ = stored(tmp_path, "tictactoe", every=3)
+    with Store(path, durability="relaxed") as store:
+        seq = store.snapshot_seqs("main")[1]
+        import cbor2
+
+        from advm.vm.snapshot import dumps_values, loads_values
+
+        snap = store.snapshot("main", seq)
+        body = cbor2.loads(snap.data)
+        state = loads_values(body["document"])
+        state["rng"] = [w ^ 1 for w in state["rng"]]
+        body["document"] = dumps_values(state)
+        data = cbor2.dumps(body)
+        with store.env.env.begin(write=True) as txn:
+            txn.put(keys.seq_key(keys.doc_prefix("main"), seq),
+                    encode_snapshot(Snapshot(seq, data, snap.format, snap.time)),
+                    db=store.env.snapshots)
+        result = replay(store, "main")
+    assert not result.ok and result.divergence.seq == seq
+    assert "state no client saw" in str(result.divergence)
+    assert [c.ok for c in result.checks] == [True, False]
+
+
+def test_a_trimmed_log_replays_from_its_oldest_snapshot(tmp_path):
+    path, live = stored(tmp_path, "chat", every=4,
+                        retention=Retention(snapshots=2, trim_log=True))
+    with Store(path, readonly=True) as store:
+        first = store.first_seq("main")
+        assert first > 1
+        result = replay(store, "main")
+        assert result.ok and result.start == first - 1
+        assert result.living.snapshot() == live
+
+
+def test_replay_of_a_log_without_snapshots_checks_frames(tmp_path):
+    path, live = stored(tmp_path, "todo", close=False)
+    with Store(path, readonly=True) as store:
+        assert store.snapshot_seqs("main") == []
+        result = replay(store, "main")
+        assert result.ok and result.checks == [] and result.living.snapshot() == live
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_cli_prints_each_transaction_and_verifies(cli, tmp_path):
+    path, _ = stored(tmp_path, "approval", every=4)
+    r = cli("replay", "--log", "--store", path)
+    assert r.code == ExitCode.OK, r.err
+    lines = r.out.splitlines()
+    with Store(path, readonly=True) as store:
+        log = store.log("main")
+    assert len(lines) == len(log)
+    first = lines[0].split()
+    assert first[:5] == ["1", "2026-01-01T00:00:00.000Z", "rita@corp", "create", "ok"]
+    assert any(" answer " in line and line.endswith("abort") for line in lines)
+    assert "snapshots verified by hash" in r.err and "DIVERGES" not in r.out
+
+
+def test_cli_json_and_until_shows_the_state_then(cli, tmp_path):
+    path, _ = stored(tmp_path, "approval", every=4)
+    r = cli("replay", "--log", "--store", path, "--until", "5", "--json")
+    assert r.code == ExitCode.OK, r.err
+    data = json.loads(r.out)
+    assert data["ok"] and data["head"] == 5 and len(data["transactions"]) == 5
+    assert [t["kind"] for t in data["transactions"]] == ["create", "connect", "connect",
+                                                         "connect", "advance"]
+    state = data["state"]
+    assert state["seq"] == 5 and state["state"] == "waitForManager"
+    assert state["waiting"]["awaits"]["from"] == "mia@corp"
+    assert state["pending"]["state"] == "escalate"
+
+
+def test_cli_exits_1_naming_the_first_diverging_seq(cli, tmp_path):
+    path, _ = stored(tmp_path, "tictactoe", every=3)
+    with Store(path, durability="relaxed") as store:
+        target = [e for e in store.log("main") if e.kind == "answer"][0]
+        with store.env.env.begin(write=True) as txn:
+            txn.put(keys.seq_key(keys.doc_prefix("main"), target.seq),
+                    encode_entry(target._replace(principal="mallory@")), db=store.env.log)
+    r = cli("replay", "--store", path)
+    assert r.code == ExitCode.FAILURE
+    assert f"diverges at seq {target.seq}" in r.err
+    assert "DIVERGES" in r.out.splitlines()[-1]
+    r = cli("replay", "--store", path, "--json")
+    assert r.code == ExitCode.FAILURE
+    assert json.loads(r.out)["divergence"]["seq"] == target.seq
+
+
+def test_cli_names_the_documents_when_the_key_is_wrong(cli, tmp_path):
+    path, _ = stored(tmp_path, "todo")
+    r = cli("replay", "--store", path, "--doc", "nope")
+    assert r.code == ExitCode.USAGE
+    assert "no document 'nope'" in r.err and "'main'" in r.err
+    r = cli("replay", "--store", tmp_path / "nowhere")
+    assert r.code == ExitCode.USAGE and "no store at" in r.err
+
+
+def test_cli_reports_a_corrupt_record_naming_the_document(cli, tmp_path):
+    path, _ = stored(tmp_path, "todo")
+    with Store(path, durability="relaxed") as store:
+        key = keys.seq_key(keys.doc_prefix("main"), 3)
+        with store.env.env.begin(write=True) as txn:
+            value = bytearray(txn.get(key, db=store.env.log))
+            value[-2] ^= 0xFF
+            txn.put(key, bytes(value), db=store.env.log)
+    r = cli("replay", "--store", path)
+    assert r.code == ExitCode.FAILURE and "document 'main'" in r.err and "CRC" in r.err
+
+
+def test_the_progress_bar_is_for_terminals_only(tmp_path, monkeypatch):
+    from advm.commands import replay as command
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert command._progress(command.PROGRESS_FROM, True) is not None
+    assert command._progress(command.PROGRESS_FROM - 1, True) is None
+    assert command._progress(command.PROGRESS_FROM, False) is None

@@ -1,0 +1,291 @@
+"""The host (net/host.py): documents loaded on demand, asleep when idle, woken
+by their timers with nobody connected, many viewers per principal, bounded
+queues, and clients coming back after a restart."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from advm.net.client import ClientError
+from advm.net.documents import Shelf
+from advm.net.host import Host, HostError
+from advm.store import open_store
+from advm.vm.living import LivingDocument
+from server_kit import Recorder, module, run, tictactoe_source
+
+SLEEPER = """
+@static {
+  create {
+    return true;
+  }
+}
+
+public int fired;
+
+@construct {
+  transition #later in 0.4;
+}
+
+@connected {
+  return true;
+}
+
+#later {
+  fired = fired + 1;
+}
+"""
+
+COUNTER = """
+@static {
+  create {
+    return true;
+  }
+  invent {
+    return @who.agent() == "inventor";
+  }
+}
+
+message Bump {
+  int by;
+}
+
+public int n;
+public int leaves;
+
+@connected {
+  return true;
+}
+
+@disconnected {
+  leaves++;
+}
+
+channel bump(Bump b) {
+  n += b.by;
+}
+
+@delete {
+  return @who.agent() == "owner";
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["memory", "durable"])
+def test_document_wakes_for_a_delayed_transition_with_nobody_connected(backend, tmp_path):
+    async def scenario(kit):
+        mod = module(SLEEPER)
+        store = open_store(tmp_path / "store") if backend == "durable" else None
+        host = Host(mod, store=store, idle_unload_s=0.1)
+        assert host.backend == backend
+        await host.start()
+        try:
+            await host.create("s", "alice@", None)
+            due = host.next_wake()
+            assert due is not None and due[1] == "s"
+            # Idle, nobody connected: it is unloaded long before it is due.
+            for _ in range(100):
+                if not host.loaded():
+                    break
+                await asyncio.sleep(0.02)
+            assert host.loaded() == [] and host.stats["unloads"] == 1
+            assert host.stats["wakes"] == 0
+            # It wakes at its due time, runs #later, and sleeps again.
+            for _ in range(200):
+                if host.stats["wakes"] == 1 and not host.loaded() and host.stats["unloads"] == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert host.stats["wakes"] == 1 and host.stats["unloads"] == 2
+            assert host.next_wake() is None
+            # What it did while nobody was there is in what it was saved as.
+            if backend == "memory":
+                asleep = LivingDocument.restore(mod, host.shelf.get("s"))
+                assert asleep.view("alice@")["fired"] == 1
+                assert asleep.connected == []
+            else:
+                assert [e.kind for e in store.log("s")] == ["create", "advance"]
+                assert store.timer("s") is None
+                viewer = Recorder()
+                await host.connect("s", "alice@", viewer)
+                assert viewer.calls[0][1][0][0] == {"fired": 1}
+        finally:
+            await host.close()
+            if store is not None:
+                store.close()
+
+    run(scenario)
+
+
+def test_unloaded_document_comes_back_as_it_was():
+    async def scenario(kit):
+        host = Host(module(COUNTER), idle_unload_s=0.05)
+        await host.start()
+        try:
+            await host.create("c", "alice@", None)
+            viewer = Recorder()
+            await host.connect("c", "alice@", viewer)
+            await host.send("c", "alice@", "bump", {"by": 3})
+            host.disconnect(viewer)
+            for _ in range(100):
+                if not host.loaded():
+                    break
+                await asyncio.sleep(0.02)
+            assert host.loaded() == []
+            again = Recorder()
+            assert await host.connect("c", "alice@", again) == {"seq": 1}
+            (kind, items, outstanding), = again.calls
+            assert items[0][0] == {"n": 3, "leaves": 1} and outstanding == []
+        finally:
+            await host.close()
+
+    run(scenario)
+
+
+def test_one_principal_many_streams():
+    async def scenario(kit):
+        host = Host(module(COUNTER))
+        await host.start()
+        try:
+            await host.create("c", "alice@", None)
+            tab1, tab2 = Recorder(), Recorder()
+            await host.connect("c", "alice@", tab1)
+            await host.connect("c", "alice@", tab2)  # the second tab shares the viewer
+            assert tab2.calls[0][0] == "reset" and tab2.calls[0][1] == {"n": 0, "leaves": 0}
+            assert tab2.calls[0][2] == 1
+            await host.send("c", "alice@", "bump", {"by": 2})
+            assert tab1.calls[-1][:2] == ("deltas", [({"n": 2}, 2)])
+            assert tab2.calls[-1][:2] == ("deltas", [({"n": 2}, 2)])
+            host.disconnect(tab1)  # alice is still there: @disconnected does not run
+            await host.send("c", "alice@", "bump", {"by": 1})
+            assert tab2.calls[-1][:2] == ("deltas", [({"n": 3}, 3)])
+            host.disconnect(tab2)
+            bob = Recorder()
+            await host.connect("c", "bob@", bob)
+            assert bob.calls[0][1][0][0] == {"n": 3, "leaves": 1}
+        finally:
+            await host.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("backend", ["memory", "durable"])
+def test_invent_delete_and_destroyed_streams(backend, tmp_path):
+    async def scenario(kit):
+        store = open_store(tmp_path / "store") if backend == "durable" else None
+        host = Host(module(COUNTER), store=store, workers=1 if store else 0)
+        await host.start()
+        try:
+            with pytest.raises(HostError) as e:
+                await host.connect("new", "bob@", Recorder())
+            assert e.value.code == "not_found"
+            inventor = Recorder()
+            await host.connect("new", "inventor@", inventor)  # @static invent says yes
+            watcher = Recorder()
+            await host.connect("new", "bob@", watcher)
+            with pytest.raises(HostError) as e:
+                await host.delete("new", "bob@")
+            assert e.value.code == "delete_refused"
+            await host.delete("new", "owner@")
+            assert watcher.calls[-1][:2] == ("ended", "destroyed")
+            assert inventor.calls[-1][:2] == ("ended", "destroyed")
+            with pytest.raises(HostError) as e:
+                await host.connect("new", "bob@", Recorder())
+            assert e.value.code == "not_found"
+            assert "new" not in host.slots
+            if store is not None:
+                assert store.documents() == []
+        finally:
+            await host.close()
+            if store is not None:
+                store.close()
+
+    run(scenario)
+
+
+def test_queue_bound_per_document():
+    async def scenario(kit):
+        host = Host(module(COUNTER), queue_limit=4)
+        await host.start()
+        try:
+            await host.create("c", "alice@", None)
+            sends = [host.send("c", "alice@", "bump", {"by": 1}) for _ in range(10)]
+            results = await asyncio.gather(*sends, return_exceptions=True)
+            full = [r for r in results if isinstance(r, HostError)]
+            assert len(full) == 6 and {r.code for r in full} == {"queue_full"}
+            viewer = Recorder()
+            await host.connect("c", "alice@", viewer)
+            assert viewer.calls[0][1][0][0]["n"] == 4
+        finally:
+            await host.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("backend", ["memory", "durable"])
+def test_client_gets_its_view_and_asks_back_after_a_server_restart(backend, tmp_path):
+    async def scenario(kit):
+        source = tictactoe_source()
+        if backend == "memory":
+            shelf = Shelf()  # the memory backend's store outlives the host and server
+            keep = {"shelf": shelf}
+        else:
+            keep = {"store": open_store(tmp_path / "store"), "workers": 1}
+        async with kit.serve(source, **keep) as srv:
+            assert srv.host.backend == backend
+            alice = await kit.client(srv, "alice")
+            bob = await kit.client(srv, "bob")
+            await alice.create("g")
+            ga, gb = await alice.open("g"), await bob.open("g")
+            await ga.wait_for(lambda c: c.outstanding)
+            await ga.answer(ga.outstanding[0], {"x": 1, "y": 1})
+            await gb.wait_for(lambda c: c.outstanding)
+            before = gb.view
+            asks = gb.outstanding
+            assert asks and asks[0]["kind"] == "decide" and len(asks[0]["options"]) == 9
+        if backend == "durable":  # a real restart: the store is closed and opened again
+            keep["store"].close()
+            keep["store"] = open_store(tmp_path / "store")
+        try:
+            async with kit.serve(source, **keep) as srv:
+                bob = await kit.client(srv, "bob")
+                gb = await bob.open("g")
+                assert gb.seq == 1
+                assert gb.view == before
+                assert gb.outstanding == asks
+                await gb.answer(asks[0], {"x": 0, "y": 0})
+                alice = await kit.client(srv, "alice")
+                ga = await alice.open("g")
+                assert ga.view["moves"] == 2
+                with pytest.raises(ClientError) as e:
+                    await gb.answer(asks[0], {"x": 0, "y": 0})
+                assert e.value.reason in ("stale_ask", "unknown_ask")
+        finally:
+            if backend == "durable":
+                keep["store"].close()
+
+    run(scenario)
+
+
+def test_answers_go_to_the_ask_they_name():
+    async def scenario(kit):
+        host = Host(module(tictactoe_source(), "tictactoe.adb"))
+        await host.start()
+        try:
+            await host.create("g", "alice@", None)
+            x, o = Recorder(), Recorder()
+            await host.connect("g", "alice@", x)
+            await host.connect("g", "bob@", o)
+            (ask,) = x.last_outstanding()
+            with pytest.raises(HostError) as e:
+                await host.answer("g", "bob@", ask["id"], {"x": 0, "y": 0})
+            assert e.value.code == "wrong_principal"
+            with pytest.raises(HostError) as e:
+                await host.answer("g", "alice@", ask["id"] + 50, {"x": 0, "y": 0})
+            assert e.value.code == "unknown_ask"
+            assert await host.answer("g", "alice@", ask["id"], {"x": 0, "y": 0}) == {"seq": 3}
+            assert x.last_outstanding() == []
+            assert [a["channel"] for a in o.last_outstanding()] == ["play"]
+        finally:
+            await host.close()
+
+    run(scenario)
