@@ -183,10 +183,9 @@ class DurableDocument:
         return inputs.event_entry(self._next_seq(), kind, self.living.clock)
 
     def _maybe_snapshot(self, seq: int) -> Snapshot | None:
-        if seq - self.snapshot_seq < self.every and not self.living.destroyed:
+        # A destroyed document is deleted by its host, not recovered: no snapshot.
+        if seq - self.snapshot_seq < self.every or self.living.destroyed:
             return None
-        if self.living.destroyed:
-            return None  # a destroyed document is deleted by its host, not recovered
         return self._take_snapshot(seq)
 
     def _take_snapshot(self, seq: int) -> Snapshot:
