@@ -21,7 +21,7 @@ Groups:
 Targets (issue 5): >= 20,000 durable tx/s across 100 documents with p99 <= 10
 ms; 64 KB wake <= 2 ms median and <= half of cbor2's string-keyed decode;
 1 MB wake < 30 ms; replay >= 50,000 tx/s for the chat example. Results and
-what limits them: spec/store.md section 16.
+what limits them: spec/store.md section 18.
 """
 from __future__ import annotations
 

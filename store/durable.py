@@ -1,6 +1,6 @@
 """DurableDocument: a living document whose every input is logged in the store
 before anyone sees its result (contract: .team/DURABLE_API.md; guarantees:
-spec/store.md sections 11-14).
+spec/store.md sections 11-13).
 
     doc, frames = DurableDocument.create(store, "g1", module, "alice@", None, now)
     frames = doc.submit({"op": "send", "as": "bob@", "channel": "say",
@@ -364,6 +364,7 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
     """(runtime, module) a replay starts from: the snapshot restored without
     @load, or, with no snapshot, a fresh runtime for the log's create entry
     `first` to run on."""
+    from ..vm.document import gc_paused
     from ..vm.errors import SnapshotError
     from ..vm.living import SNAPSHOT_VERSION, LivingDocument
 
@@ -374,7 +375,8 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
                 f"{snapshot.format}; this advm reads format {SNAPSHOT_VERSION}", doc=key)
         module = resolve_module(store, key, module_id_of(key, snapshot), modules)
         try:
-            living = LivingDocument.restore(module, snapshot.data, viewers=viewers, load=False)
+            with gc_paused():  # see inputs.round_trip
+                living = LivingDocument.restore(module, snapshot.data, viewers=viewers, load=False)
         except SnapshotError as e:
             raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} cannot be "
                                 f"restored: {e}", doc=key, db="snapshots") from e

@@ -33,8 +33,6 @@ import select
 import signal
 import time
 
-import pytest
-
 from advm.store import Store
 from advm.store.durable import DurableDocument
 from advm.store.replay import replay

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from advm.cli import ExitCode
 from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
 from advm.store.log import encode as encode_entry

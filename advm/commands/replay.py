@@ -10,7 +10,6 @@ keep running on it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .base import Command, ExitCode, UsageError, add_json_flag, err, out_json
