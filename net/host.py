@@ -201,14 +201,21 @@ class Host:
 
     # ------------------------------------------------------------ requests
 
+    def _request(self, key: str):
+        """A new waiter and the slot of document `key`; a bad key fails the
+        waiter at once and gives no slot (every request starts this way)."""
+        waiter = self._new_waiter()
+        try:
+            return waiter, self._slot(check_key(key))
+        except HostError as e:
+            waiter.set_exception(e)
+            return waiter, None
+
     def create(self, key: str, who: str, arg, context: dict | None = None) -> asyncio.Future:
         """Create document `key` as `who` with @construct's argument; `@static
         create` decides. Resolves to {} or fails with HostError."""
-        waiter = self._new_waiter()
-        try:
-            slot = self._slot(check_key(key))
-        except HostError as e:
-            waiter.set_exception(e)
+        waiter, slot = self._request(key)
+        if slot is None:
             return waiter
         self._submit(slot, "create", who, {"who": who, "arg": arg, **(context or {})}, waiter)
         return waiter
@@ -217,11 +224,8 @@ class Host:
         """Attach `viewer` to document `key` as `who`. The first viewer of a
         principal runs @connected; later ones share its stream. Resolves to
         {"seq": n} once the viewer holds its full view."""
-        waiter = self._new_waiter()
-        try:
-            slot = self._slot(check_key(key))
-        except HostError as e:
-            waiter.set_exception(e)
+        waiter, slot = self._request(key)
+        if slot is None:
             return waiter
         if viewer in self._attached:
             waiter.set_exception(HostError("already_connected", "this stream is already connected"))
@@ -238,11 +242,8 @@ class Host:
     def send(self, key: str, who: str, channel: str, message, ask=None) -> asyncio.Future:
         """A message to a channel, or with `ask` an answer to that ask.
         Resolves to {"seq": n} (the sender's view after it) once committed."""
-        waiter = self._new_waiter()
-        try:
-            slot = self._slot(check_key(key))
-        except HostError as e:
-            waiter.set_exception(e)
+        waiter, slot = self._request(key)
+        if slot is None:
             return waiter
         if ask is None:
             self._submit(slot, "send", who, {"who": who, "channel": channel, "message": message},
@@ -257,11 +258,8 @@ class Host:
 
     def delete(self, key: str, who: str) -> asyncio.Future:
         """Delete the document if its @delete lets `who`."""
-        waiter = self._new_waiter()
-        try:
-            slot = self._slot(check_key(key))
-        except HostError as e:
-            waiter.set_exception(e)
+        waiter, slot = self._request(key)
+        if slot is None:
             return waiter
         self._submit(slot, "delete", who, {"who": who}, waiter)
         return waiter

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 
 from .shard import failed
 from .worker import FUTURE_METHODS, register_pickling
@@ -31,8 +32,8 @@ START_TIMEOUT = 30.0  # seconds for a worker to import advm and load the module
 STOP_TIMEOUT = 10.0
 
 
-class Runner:
-    """What the host sees of a lane."""
+class Runner(ABC):
+    """What the host sees of a lane (a thread or a worker process)."""
 
     name = "runner"
 
@@ -41,8 +42,9 @@ class Runner:
         self.inflight = 0   # requests sent and not answered
         self.dead = False
 
+    @abstractmethod
     def call(self, kind: str, key: str, payload: dict, now: int) -> asyncio.Future:
-        raise NotImplementedError
+        """Run one request for document `key` on this lane."""
 
     async def start(self) -> None:
         pass

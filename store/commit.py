@@ -23,6 +23,7 @@ import concurrent.futures as cf
 import queue
 import threading
 import time
+from abc import ABC, abstractmethod
 
 import lmdb
 
@@ -39,7 +40,7 @@ class _Keep:
 KEEP = _Keep()  # "leave the timer as it is" (None means "clear it")
 
 
-class Op:
+class Op(ABC):
     """One unit of work; applied atomically within a batch."""
 
     __slots__ = ("waiter", "loop")
@@ -48,9 +49,9 @@ class Op:
     def size(self) -> int:
         return 0
 
+    @abstractmethod
     def apply(self, batch: "Batch"):
         """Check, then write; raise StoreError (before writing) to refuse."""
-        raise NotImplementedError
 
 
 class Change(Op):
