@@ -2,12 +2,22 @@
 against json.dumps of one viewer's whole plain view (what a server without
 deltas would at least pay per viewer) measured in the same run.
 
-The document: 200 cards, each held by one of the first 200 viewers, exposed
+Group `views`. The document: 200 cards, each held by one of the first 200 viewers, exposed
 through a public formula; each card has public fields, a viewer_is field and a
 use_policy field, so every viewer's table differs. One transaction changes a
 public field, one card, or a private field. The transaction itself is setup,
 not timed: only the views' work is (change detection, formulas, per-viewer
 encoding, diffs, frames).
+
+Group `views-chat`: examples/chat.adb driven by 3,000 inputs (the input mix
+of bench/bench_durable.py's chat log: lines, likes, refused lines, a third
+person coming and going) on a LivingDocument, inputs per second:
+- `viewers`: two or three people connected the whole time (views, formulas
+  and bubbles kept current, frames made);
+- `nobody`: the same inputs without the connects, default Viewers (what a
+  document serving nobody, or a replay, pays for views: should be nothing);
+- baseline `no-views`: the same inputs without connects and a Viewers stand-in
+  that does nothing, measured in the same run.
 
 Run: python -m pytest bench/bench_views.py --benchmark-enable   (see bench/README.md)
 """
@@ -18,9 +28,12 @@ import timeit
 
 import pytest
 
+from pathlib import Path
+
 from advm.compiler.build import build_source
 from advm.vm.docslots import principal
 from advm.vm.document import Document
+from advm.vm.living import LivingDocument
 from advm.vm.views import Viewers
 
 VIEWERS = 1000
@@ -164,3 +177,79 @@ def test_baseline_json_dumps_one_view(benchmark, live, dumps_seconds):
     text = benchmark(json.dumps, plain)
     assert len(text) > 5_000
     record(benchmark, dumps_seconds, [])
+
+
+# ---------------------------------------------------------------- chat
+
+CHAT_INPUTS = 3000
+CHAT_PEOPLE = ["ada@lab", "bo@lab", "cy@lab", "dee@lab"]
+
+
+def chat_ops(connects: bool) -> list[dict]:
+    ops = [{"op": "create", "who": "ada@lab", "arg": None}]
+    if connects:
+        ops += [{"op": "connect", "who": who} for who in CHAT_PEOPLE[:2]]
+    for n in range(CHAT_INPUTS - 2):
+        who = CHAT_PEOPLE[n % len(CHAT_PEOPLE)]
+        k = n % 20
+        if k == 7:
+            op = {"op": "send", "who": who, "channel": "like", "message": {"line": max(1, n // 2)}}
+        elif k == 13:
+            op = {"op": "send", "who": who, "channel": "say", "message": {"text": "   "}}
+        elif k == 17:
+            if not connects:
+                continue
+            op = {"op": "connect" if n % 40 == 17 else "disconnect", "who": CHAT_PEOPLE[2]}
+        else:
+            op = {"op": "send", "who": who, "channel": "say", "message": {"text": f"line {n}"}}
+        ops.append(op)
+    for i, op in enumerate(ops):
+        op["now"] = T0 + 1000 * (i + 1)
+    return ops
+
+
+class NoViews:
+    """A Viewers stand-in that does nothing (the baseline)."""
+
+    def __init__(self, document):
+        pass
+
+    def after_commit(self):
+        return []
+
+    def connect(self, who):
+        return []
+
+    def disconnect(self, who):
+        pass
+
+
+@pytest.fixture(scope="module")
+def chat_module():
+    return build_source((Path(__file__).resolve().parent.parent / "examples" / "chat.adb").read_text(),
+                        "chat.adb")
+
+
+@pytest.mark.benchmark(group="views-chat")
+@pytest.mark.parametrize("case", ["viewers", "nobody", "no-views"])
+def test_chat_inputs(benchmark, chat_module, case):
+    ops = chat_ops(connects=case == "viewers")
+    factory = NoViews if case == "no-views" else None
+    frames = []
+
+    def run():
+        d = LivingDocument(chat_module, key="chat", viewers=factory)
+        out = 0
+        for op in ops:
+            out += len(d.submit(op))
+        frames[:] = [out]
+        return d
+
+    d = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert len(d.document.fields(formulas=False)["_lines"]) > 2000
+    if case == "viewers":
+        assert frames[0] > len(ops)  # every line reaches every viewer
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["inputs"] = len(ops)
+        benchmark.extra_info["inputs_per_second_best"] = round(len(ops) / stats.stats.min)

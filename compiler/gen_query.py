@@ -167,17 +167,42 @@ class QueryGen:
         st = e.source.ty
         row_t = e.ty.element
         steps = list(e.steps)
-        if isinstance(st, T.TableType):
+        # Rows from a table come in id order (by_id, lookup and where keep it),
+        # so ordering by id alone needs no sort: ascending is the order they
+        # have, descending the reverse; and `order by id desc limit n` straight
+        # off a table takes the newest n rows without copying the others.
+        in_id_order = isinstance(st, T.TableType)
+        if in_id_order and len(steps) >= 1 and self.by_id_only(steps[0]) and steps[0].keys[0].descending:
+            saved = self.at(steps[0])
+            count = steps[1].count if len(steps) > 1 and isinstance(steps[1], ast.Limit) else K(-1, T.INT)
+            cur = self.host("table.newest", [e.source, count], [st, T.INT], T.ListType(row_t))
+            self.pos = saved
+            del steps[:2 if len(steps) > 1 and isinstance(steps[1], ast.Limit) else 1]
+            in_id_order = False
+        elif in_id_order:
             cur = self.table_source(e.source, st, row_t, steps)
         else:
             cur = self.expr(e.source)
         for step in steps:
-            saved = self.at(step)
-            nxt = self.query_step(step, cur, row_t, e.ty)
+            if in_id_order and self.by_id_only(step):
+                if not step.keys[0].descending:
+                    continue  # already in that order
+                saved = self.at(step)
+                nxt = self.host("sequence.reverse/0", [(cur, e.ty)], [e.ty], e.ty)
+                in_id_order = False
+            else:
+                saved = self.at(step)
+                nxt = self.query_step(step, cur, row_t, e.ty)
+                in_id_order = in_id_order and isinstance(step, (ast.Where, ast.Limit, ast.Offset))
             self.free(cur)
             cur = nxt
             self.pos = saved
         return self.finish(dst, cur) if dst is not None else cur
+
+    @staticmethod
+    def by_id_only(step) -> bool:
+        """`order by id` or `order by id desc`: ids are unique, so no other key matters."""
+        return isinstance(step, ast.OrderBy) and len(step.keys) >= 1 and step.keys[0].field == "id"
 
     def table_source(self, source: ast.Expr, st: T.TableType, row_t: T.RecordType, steps: list) -> Reg:
         """The rows a query starts from. A leading `where` that no index answers

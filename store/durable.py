@@ -17,9 +17,9 @@ the disk, so the document refuses every later input with that error; the host
 drops it and opens it again from what is durable.
 
 Every `snapshot_every` logged inputs (the module's `@static snapshot_every`,
-default DEFAULT_SNAPSHOT_EVERY) the entry's commit carries a snapshot, and
-the runtime continues from that snapshot's bytes (store/inputs.py explains
-why). Recovery is the newest snapshot plus the log after it.
+default DEFAULT_SNAPSHOT_EVERY) the entry's commit carries a snapshot (and
+the module's `@static maximum_history`, for retention). Recovery is the
+newest snapshot plus the log after it.
 """
 from __future__ import annotations
 
@@ -34,11 +34,19 @@ from .snapshots import Snapshot
 DEFAULT_SNAPSHOT_EVERY = 100
 DEFAULT_DOC = "main"  # the document tools (advm run --script, replay, snapshot) use by default
 _UNKNOWN = object()  # the stored wake time, before this process wrote one
+_SEQ = object()  # a commit's future gives the document's last seq
 
 
 def snapshot_every(module) -> int:
     value = module.meta.get("static", {}).get("properties", {}).get("snapshot_every")
     return value if type(value) is int and value >= 1 else DEFAULT_SNAPSHOT_EVERY
+
+
+def maximum_history(module) -> int | None:
+    """The module's `@static maximum_history` (inputs kept before the newest
+    snapshot, spec/store.md 7), or None: the store's retention policy decides."""
+    value = module.meta.get("static", {}).get("properties", {}).get("maximum_history")
+    return value if type(value) is int and value >= 1 else None
 
 
 def module_digest(module) -> tuple[bytes, bytes]:
@@ -52,6 +60,20 @@ def module_digest(module) -> tuple[bytes, bytes]:
         cached = (code, hashlib.sha256(code).digest())
         module._advm_store_code = cached
     return cached
+
+
+_UNSEEN = object()  # DurableDocument._last: commits acknowledged by callback, no future
+
+
+def _forward(fut: cf.Future, done) -> None:
+    def landed(f: cf.Future) -> None:
+        exc = f.exception()
+        if exc is None:
+            done(f.result(), None)
+        else:
+            done(None, exc)
+
+    fut.add_done_callback(landed)
 
 
 def _done(value=None, error: BaseException | None = None) -> cf.Future:
@@ -73,6 +95,7 @@ class DurableDocument:
         self.seq = seq                    # the last seq handed to the store
         self.snapshot_seq = snapshot_seq  # the seq of the newest snapshot handed to the store
         self.every = snapshot_every(module)
+        self.history = maximum_history(module)
         self.viewers = viewers
         self.closed = False
         self.error: StoreError | None = None  # set once a commit failed
@@ -131,25 +154,43 @@ class DurableDocument:
 
     # ------------------------------------------------------------ inputs
 
-    def submit(self, op: dict, now: int) -> cf.Future:
+    def submit(self, op: dict, now: int, done=None) -> cf.Future | None:
         """Run one input; the future gets its frames once its log entry is
-        durable, or a StoreError if it cannot be made durable."""
+        durable, or a StoreError if it cannot be made durable. With `done`,
+        no future: done(frames, None) or done(None, error) is called instead,
+        on the committer thread (keep it tiny) or, for an input that needs no
+        commit, at once."""
+        fut = self._submit(op, now, done)
+        if done is None:
+            return fut
+        if fut is not None:  # answered without the fast path: pass it on
+            _forward(fut, done)
+        return None
+
+    def _submit(self, op: dict, now: int, done) -> cf.Future | None:
         if self.error is not None:
             return _done(error=self.error)
         if self.closed:
             return _done(error=StoreError(f"document {self.key!r} was closed", doc=self.key))
         item = inputs.living_input(op, now)
         living = self.living
-        clock, due = living.clock, living.next_due()
+        # The wake time written with the last logged input is the runtime's
+        # now: only a logged input changes it (a refusal, a read, a rebuild
+        # from a snapshot do not).
+        due = self._due
+        if due is _UNKNOWN:
+            due = living.next_due()
+        clock = living.clock
         frames = living.submit(item)
-        if not self._pending and _no_effect(frames, inputs.principal_of(item), due, now,
-                                            clock, living):
+        if frames and not self._pending and _no_effect(frames, inputs.principal_of(item), due,
+                                                       now, clock, living):
             # Not logged, but not released ahead of earlier inputs' frames either:
             # an error can tell what they did ("already_connected").
-            if self._last is None or self._last.done():
+            last = self._tail()
+            if last is None or last.done():
                 return _done(frames)
-            return self._release(self._last, frames)
-        return self._log(item, frames)
+            return self._release(last, frames)
+        return self._log(item, frames, done)
 
     def submit_async(self, op: dict, now: int):
         """submit() for asyncio code: a future of the running loop."""
@@ -170,11 +211,42 @@ class DurableDocument:
         entry = inputs.event_entry(self._next_seq(), inputs.RECONNECT, self.living.clock,
                                    list(self.living.connected),
                                    {"digest": inputs.frames_digest(frames)})
-        return self._release(self._commit([entry], self._maybe_snapshot(entry.seq)), frames)
+        return self._commit([entry], self._maybe_snapshot(entry.seq), frames)
 
-    def _log(self, item: dict, frames: list) -> cf.Future:
-        entry = inputs.to_entry(self._next_seq(), item, frames)
-        return self._release(self._commit([entry], self._maybe_snapshot(entry.seq)), frames)
+    def _tail(self) -> cf.Future | None:
+        """A future that resolves once everything submitted is durable (None:
+        nothing was)."""
+        if self._last is _UNSEEN:  # the last commits were acknowledged by callback
+            self._last = self.store.barrier(self.seq)
+        return self._last
+
+    def _log(self, item: dict, frames: list, done=None) -> cf.Future | None:
+        if (self._pending or self._restored_at is not None
+                or self.seq + 1 - self.snapshot_seq >= self.every):
+            seq = self._next_seq()
+            snapshot = self._maybe_snapshot(seq)
+            return self._commit([inputs.to_entry(seq, item, frames)], snapshot, frames)
+        seq = self.seq + 1
+        # The usual input: one entry, no snapshot, no event: its envelope is
+        # encoded once and handed over as it is, one future for it all.
+        due = self.living.next_due()
+        timer = KEEP if due == self._due else due
+        self._due = due
+        self.seq = seq
+        env = inputs.envelope(seq, item, frames)
+        try:
+            if done is not None:
+                self.store.append_envelope(self.key, env, timer=timer, value=frames,
+                                           fail=self._failed, callback=done)
+                self._last = _UNSEEN
+                return None
+            fut = self.store.append_envelope(self.key, env, timer=timer, value=frames,
+                                             fail=self._failed)
+        except Exception as e:  # a bad argument is raised at the call: same as a failed commit
+            self._fail(e)
+            return _done(error=self.error)
+        self._last = fut
+        return fut
 
     def _next_seq(self) -> int:
         return self.seq + len(self._pending) + 1
@@ -191,18 +263,17 @@ class DurableDocument:
     def _take_snapshot(self, seq: int) -> Snapshot:
         from ..vm.living import SNAPSHOT_VERSION
 
-        old = self.living
-        data = old.snapshot()
-        # Continue from the snapshot's bytes, as recovery would (store/inputs.py).
-        self.living = new = inputs.round_trip(old, data, viewers=self.viewers)
-        # Diagnostics are not state: the input that just ran still reports its own.
-        new.document.debug_lines[:0] = old.document.debug_lines
-        new.failures[:0] = old.failures
-        return Snapshot(seq, data, SNAPSHOT_VERSION, self.living.clock)
+        # The runtime goes on as it is: a snapshot is canonical (the machine
+        # clears registers between calls, spec/snapshot.md 6), so one restored
+        # from these bytes would snapshot the same from here on.
+        return Snapshot(seq, self.living.snapshot(), SNAPSHOT_VERSION, self.living.clock)
 
-    def _commit(self, entries: list[Entry], snapshot: Snapshot | None) -> cf.Future:
+    def _commit(self, entries: list[Entry], snapshot: Snapshot | None,
+                frames=_SEQ) -> cf.Future:
         """Hand entries (after any pending events) and maybe a snapshot to the
-        store, with the wake time if it changed."""
+        store, with the wake time if it changed. One future: it resolves with
+        `frames` once durable (by default, with the document's last seq), or
+        fails with the document's error."""
         if self._pending:
             entries = self._pending + entries
             self._pending = []
@@ -225,18 +296,28 @@ class DurableDocument:
         if entries:
             self.seq = entries[-1].seq
         try:
-            fut = self.store.commit(self.key, entries, snapshot=snapshot, timer=timer)
+            fut = self.store.commit(self.key, entries, snapshot=snapshot, timer=timer,
+                                    history=self.history if snapshot is not None else None,
+                                    fail=self._failed,
+                                    **({} if frames is _SEQ else {"value": frames}))
         except Exception as e:  # a bad argument is raised at the call: same as a failed commit
             self._fail(e)
             return _done(error=self.error)
         self._last = fut
         return fut
 
+    def _failed(self, exc: BaseException) -> BaseException:
+        # On the committer thread, for the one future of a failed commit.
+        self._fail(exc)
+        return self.error
+
     def _release(self, commit: cf.Future, frames: list) -> cf.Future:
+        """A future of `frames` once `commit` landed (an unlogged refusal
+        waits for the inputs before it)."""
         out = cf.Future()
 
         def landed(f: cf.Future) -> None:  # runs on the committer thread: keep it small
-            exc = f.exception()
+            exc = f.exception() or self.error  # a barrier succeeds after a failed commit
             if exc is None:
                 out.set_result(frames)
             else:
@@ -263,9 +344,10 @@ class DurableDocument:
         never show what a crash could still take back."""
         if self._pending and self.error is None:
             self._commit([], None)
-        if self._last is not None:
+        last = self._tail()
+        if last is not None:
             try:
-                self._last.result()
+                last.result()
             except Exception as e:
                 self._fail(e)
         if self.error is not None:
@@ -291,9 +373,9 @@ class DurableDocument:
             return _done(error=self.error)
         head = self._next_seq() - 1
         if head == self.snapshot_seq and not self._pending:
-            return self._last if self._last is not None else _done(head)
+            return self._tail() or _done(head)
         if self.living.destroyed:
-            return self._commit([], None) if self._pending else (self._last or _done(head))
+            return self._commit([], None) if self._pending else (self._tail() or _done(head))
         return self._commit([], self._take_snapshot(head))
 
     def close(self) -> None:
@@ -353,8 +435,6 @@ def rebuild(store, key: str, snapshot: Snapshot | None, entries: list[Entry],
         living, frames = inputs.apply(living, entry, head, doc=key, viewers=viewers)
         if check:
             inputs.check_frames(entry, frames, doc=key)
-        if entry.extra.get("snap"):
-            living = inputs.round_trip(living, viewers=viewers)
         head = entry.seq
     return living, module
 

@@ -15,23 +15,18 @@ client inputs but change what the runtime holds:
 Extra envelope fields:
 
 - `outcome`: "ok", or the error code the sender got.
-- `digest`: 8 bytes of BLAKE2b over the frames the input produced (canonical
-  CBOR). Replay recomputes it, so the first input whose outcome differs is
-  found exactly, not only at the next snapshot.
-- `snap`: a snapshot was taken after this entry and the runtime continued
-  from that snapshot (see `round_trip`).
+- `digest`: 8 bytes of BLAKE2b over the frames the input decided (canonical
+  CBOR of every frame but view deltas: errors, asks, connected answers).
+  Replay recomputes it, so the first input whose outcome differs is found
+  exactly, not only at the next snapshot. View deltas are left out: they are
+  a function of the state, which snapshots verify, and replay does not
+  compute views (store/noviews.py).
+- `snap`: a snapshot was taken after this entry (the runtime goes on as it
+  is: snapshots are canonical, spec/store.md 12).
 - `from`: before this entry the runtime was rebuilt from the snapshot at that
-  seq (a wake, a restart, an import).
+  seq (a wake, a restart, an import); replay rebuilds there too (`apply`).
 - `module`, `key` (create only): the code's sha256 and the key the document
   was created under (its Random seed derives from it).
-
-Why round trips: a suspended block's registers that its code has not written
-yet still hold whatever earlier calls left there; a runtime rebuilt from a
-snapshot starts with clean registers. Both behave the same, but their next
-snapshots differ in those dead bytes (spec/snapshot.md section 6). Replay
-verifies by hash, so the log says exactly where the live runtime was rebuilt
-from bytes and replay rebuilds at the same places; a rebuild is idempotent
-(restoring a snapshot and snapshotting again gives the same bytes).
 """
 from __future__ import annotations
 
@@ -63,12 +58,14 @@ class Divergence(StoreError):
 def living_input(op: dict, now: int) -> dict:
     """A scripted-session style input ({"op": "send", "as": who, ...}) in the
     runtime's shape ({"op": "send", "who": who, ..., "now": now})."""
-    if not isinstance(op, dict):
-        raise TypeError(f"an input is a dict with an 'op', not {type(op).__name__}")
-    item = {k: v for k, v in op.items() if k not in ("as", "now")}
-    if "as" in op:
-        item["who"] = op["as"]
-    item["now"] = now
+    if type(op) is not dict:
+        if not isinstance(op, dict):
+            raise TypeError(f"an input is a dict with an 'op', not {type(op).__name__}")
+        op = dict(op)
+    item = op.copy()
+    if "as" in item:
+        item["who"] = item.pop("as")
+    item["now"] = now  # replaces any `now` the op had: the caller's time is the input's
     return item
 
 
@@ -77,8 +74,17 @@ def principal_of(item: dict):
     return as_principal(who) if isinstance(who, str) else None
 
 
-def frames_digest(frames: list) -> bytes:
+def _digest(frames: list) -> bytes:
     return hashlib.blake2b(cbor2.dumps(frames, canonical=True), digest_size=8).digest()
+
+
+_NOTHING_DECIDED = _digest([])
+
+
+def frames_digest(frames: list) -> bytes:
+    """The digest of what an input decided: its frames without view deltas."""
+    kept = [f for f in frames if "delta" not in f]
+    return _digest(kept) if kept else _NOTHING_DECIDED
 
 
 def outcome(frames: list, who) -> str:
@@ -90,22 +96,48 @@ def outcome(frames: list, who) -> str:
     return "ok"
 
 
-def to_entry(seq: int, item: dict, frames: list, extra: dict | None = None) -> Entry:
-    """The log entry for a runtime input that ran and produced `frames`."""
+def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> dict:
+    """The log envelope (spec/store.md 3, 11.3) of a runtime input that ran
+    and produced `frames`: the one definition, built as the map that is
+    encoded (a durable document's hot path encodes it directly)."""
     kind = item["op"]
-    who = principal_of(item)
-    fields = {"outcome": outcome(frames, who), "digest": frames_digest(frames)}
-    if extra:
-        fields.update(extra)
-    channel = payload = None
+    who = item.get("who")
+    if who is not None:
+        who = as_principal(who) if isinstance(who, str) else None
+    env = {"seq": seq, "time": item["now"], "kind": kind}
+    if who is not None:
+        env["principal"] = who
     if kind == "send":
         channel, payload = item.get("channel"), item.get("message")
-    elif kind == "answer":
-        payload = item.get("message")
-        fields["ask"] = item.get("ask")
-    elif kind == "create":
-        payload = item.get("arg")
-    return Entry(seq, item["now"], kind, who, channel, payload, fields)
+        if channel is not None:
+            env["channel"] = channel
+        if payload is not None:
+            env["payload"] = payload
+    elif kind == "answer" or kind == "create":
+        payload = item.get("message" if kind == "answer" else "arg")
+        if payload is not None:
+            env["payload"] = payload
+    env["outcome"] = outcome(frames, who) if frames else "ok"
+    env["digest"] = frames_digest(frames) if frames else _NOTHING_DECIDED
+    if extra:
+        env.update(extra)
+    if kind == "answer":
+        env["ask"] = item.get("ask")
+    return env
+
+
+def to_entry(seq: int, item: dict, frames: list, extra: dict | None = None) -> Entry:
+    """The log entry for a runtime input that ran and produced `frames`."""
+    return from_envelope(envelope(seq, item, frames, extra))
+
+
+def from_envelope(env: dict) -> Entry:
+    extra = {k: v for k, v in env.items() if k not in _ENVELOPE}
+    return Entry(env["seq"], env["time"], env["kind"], env.get("principal"), env.get("channel"),
+                 env.get("payload"), extra)
+
+
+_ENVELOPE = frozenset({"seq", "time", "kind", "principal", "channel", "payload"})
 
 
 def event_entry(seq: int, kind: str, time: int, payload=None, extra: dict | None = None) -> Entry:
@@ -131,7 +163,7 @@ def from_entry(entry: Entry) -> dict:
 
 def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers=None):
     """The runtime rebuilt from its own snapshot (`data`, when the caller took
-    it already): what a durable host continues with after writing one.
+    it already), as after a wake (`from` entries) or with @load (`load`).
     `viewers` is the Viewers factory the runtime was made with (None: default)."""
     from ..vm.document import gc_paused
     from ..vm.living import LivingDocument
@@ -161,9 +193,7 @@ def reconnect(living) -> list[dict]:
 def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=None):
     """Run one logged entry on a runtime whose state includes inputs up to
     seq `head` (entry.seq == head + 1). Returns (runtime, frames): the runtime
-    may be a new object (rebuilt from bytes where the log says so).
-
-    A `snap` entry's rebuild is the caller's: it checks the snapshot first."""
+    may be a new object (rebuilt from bytes where the log says so)."""
     if entry.extra.get("from") == head and head:
         living = round_trip(living, viewers=viewers)
     kind = entry.kind
@@ -193,5 +223,5 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
 
 
 __all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames",
-           "event_entry", "frames_digest", "from_entry", "living_input", "outcome", "principal_of",
+           "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "living_input", "outcome", "principal_of",
            "reconnect", "round_trip", "to_entry"]

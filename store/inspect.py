@@ -226,7 +226,8 @@ def render(d: dict) -> str:
         lines.append("  (none)")
     for v in d["viewers"]:
         on = "connected" if v["who"] in d["connected"] else "not connected"
-        lines.append(f"  {v['who']:<18} delta seq {v['seq']}, {on}")
+        seq = "not replayed (views are derived)" if v["seq"] is None else f"delta seq {v['seq']}"
+        lines.append(f"  {v['who']:<18} {seq}, {on}")
     lines.append(f"queued inputs  {len(d['queue'])}; frames waiting for the next input {d['outbox']}")
     for item in d["queue"]:
         lines.append(f"  {_short(item)}")

@@ -30,16 +30,47 @@ class Retention:
 
 KEEP_ALL = Retention(snapshots=None, trim_log=False)
 
+# Under maximum_history, kept snapshots are about history / HISTORY_SPACING
+# inputs apart: every one may become the log's cut later, and each costs its
+# size on disk and one comparison in `advm replay`.
+HISTORY_SPACING = 4
 
-def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes) -> tuple[int, int]:
-    """Trim one document's history; returns (snapshots removed, entries removed)."""
+
+def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes,
+          history: int | None = None) -> tuple[int, int]:
+    """Trim one document's history; returns (snapshots removed, entries removed).
+
+    `history` is the document's own `@static maximum_history`: at most about
+    that many inputs are kept before its newest snapshot. The log is cut at a
+    snapshot (replay needs a state to start from): the newest one at least
+    `history` inputs before the newest snapshot. Under a policy that keeps
+    the log (`trim_log` False) the snapshots from that cut on are kept thinned
+    to one per `history // HISTORY_SPACING` inputs (and the newest), whatever
+    the policy's count says, since each becomes the cut later: so between
+    `history` and about 1.25 `history` plus one snapshot interval is kept.
+    Under a policy that trims the log, the later of the two cuts wins."""
     held = snapshots.seqs(snap_cursor, prefix)
     if not held:
         return 0, 0
-    removed_snaps = 0
+    cut = None
+    if history is not None:
+        cut = next((s for s in reversed(held) if s <= held[-1] - history), None)
+        if not policy.trim_log:
+            base = held[0] if cut is None else cut
+            step = max(1, history // HISTORY_SPACING)
+            kept: list[int] = []
+            for s in held:
+                if s >= base and (not kept or s - kept[-1] >= step or s == held[-1]):
+                    kept.append(s)
+            gone = sorted(set(held) - set(kept))
+            snapshots.delete_seqs(snap_cursor, prefix, gone)
+            return len(gone), (0 if cut is None else log.delete_through(log_cursor, prefix, cut))
     oldest = held[0]
     if policy.snapshots is not None and len(held) > policy.snapshots:
-        oldest = snapshots.keep_newest(snap_cursor, prefix, policy.snapshots)
-        removed_snaps = len(held) - policy.snapshots
+        oldest = held[-policy.snapshots]
+    if cut is not None and cut > oldest:
+        oldest = cut
+    gone = [s for s in held if s < oldest]
+    snapshots.delete_seqs(snap_cursor, prefix, gone)
     removed_entries = log.delete_through(log_cursor, prefix, oldest) if policy.trim_log else 0
-    return removed_snaps, removed_entries
+    return len(gone), removed_entries

@@ -122,7 +122,11 @@ def keep_newest(cursor, prefix: bytes, keep: int) -> int | None:
     held = seqs(cursor, prefix)
     if not held:
         return None
-    for seq in held[:-keep] if keep < len(held) else ():
-        cursor.set_key(keys.seq_key(prefix, seq))
-        cursor.delete()
+    delete_seqs(cursor, prefix, held[:-keep] if keep < len(held) else ())
     return held[max(0, len(held) - keep)]
+
+
+def delete_seqs(cursor, prefix: bytes, gone) -> None:
+    for seq in gone:
+        if cursor.set_key(keys.seq_key(prefix, seq)):
+            cursor.delete()

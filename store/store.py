@@ -15,7 +15,7 @@ import os
 from typing import Iterable, Iterator, NamedTuple
 
 from . import commit as commit_mod
-from . import keys, log, modules, snapshots, timers
+from . import keys, log, modules, records, snapshots, timers
 from .commit import KEEP, GroupCommitter
 from .env import DEFAULT_DIR, DEFAULT_MAP_CAP, DEFAULT_MAP_SIZE, Durability, StoreEnv
 from .errors import StoreError
@@ -57,18 +57,46 @@ class Store:
     # -- writes ------------------------------------------------------------------
 
     def commit(self, doc: str, entries: Iterable[Entry] = (), *,
-               snapshot: Snapshot | None = None, timer=KEEP):
+               snapshot: Snapshot | None = None, timer=KEEP, history: int | None = None,
+               value=commit_mod._OWN, fail=None):
         """Log `entries` (consecutive seqs continuing the document's log),
         optionally store a snapshot and set (due time) or clear (None) the
         document's wake time, all in one atomic step. Returns a
-        concurrent.futures.Future of the document's last seq, resolved once
-        durable. Bad arguments raise here, in the caller."""
-        return self._writer().submit(self._change(doc, entries, snapshot, timer))
+        concurrent.futures.Future of the document's last seq (or of `value`,
+        when given), resolved once durable; `fail` maps an error to the
+        exception the future gets (on the committer thread). `history` is
+        the document's maximum_history (section 7), applied with a snapshot.
+        Bad arguments raise here, in the caller."""
+        return self._writer().submit(self._change(doc, entries, snapshot, timer, history),
+                                     value, fail)
 
     def commit_async(self, doc: str, entries: Iterable[Entry] = (), *,
-                     snapshot: Snapshot | None = None, timer=KEEP):
+                     snapshot: Snapshot | None = None, timer=KEEP, history: int | None = None,
+                     value=commit_mod._OWN, fail=None):
         """commit() for asyncio code: returns an asyncio.Future of the running loop."""
-        return self._writer().submit_async(self._change(doc, entries, snapshot, timer))
+        return self._writer().submit_async(self._change(doc, entries, snapshot, timer, history),
+                                           value, fail)
+
+    def append_envelope(self, doc: str, env: dict, *, timer=KEEP, value=commit_mod._OWN,
+                        fail=None, callback=None):
+        """commit() of one entry given as its envelope map (inputs.envelope),
+        for a durable document's hot path: encoded once, straight into the
+        committer's operation. The envelope must be well formed (seq and
+        time ints, kind text); the committer still checks its seq. With
+        `callback`, no future: callback(result, error) on the committer thread."""
+        if timer is not KEEP and timer is not None and (
+                type(timer) is not int or not 0 <= timer <= keys.TIME_MAX):
+            raise ValueError(f"timer must be None or a due time in ms, got {timer!r}")
+        op = commit_mod.Change(doc, keys.doc_prefix(doc),
+                               [(env["seq"], records.pack(records.KIND_LOG, env))], None, timer)
+        if callback is not None:
+            return self._writer().submit_callback(op, callback, value, fail)
+        return self._writer().submit(op, value, fail)
+
+    def barrier(self, value=None):
+        """A future that resolves (with `value`) once everything submitted
+        before it is durable."""
+        return self._writer().submit(commit_mod.Barrier(), value)
 
     def append(self, doc: str, entry: Entry):
         return self.commit(doc, (entry,))
@@ -84,10 +112,11 @@ class Store:
         """Remove the document's log, snapshots and timer. Future of the record count."""
         return self._writer().submit(commit_mod.DeleteDoc(doc, keys.doc_prefix(doc)))
 
-    def trim(self, doc: str, policy: Retention | None = None):
-        """Apply a retention policy now. Future of (snapshots, entries) removed."""
+    def trim(self, doc: str, policy: Retention | None = None, *, history: int | None = None):
+        """Apply a retention policy (and a document's maximum_history) now.
+        Future of (snapshots, entries) removed."""
         return self._writer().submit(
-            commit_mod.TrimDoc(doc, keys.doc_prefix(doc), policy or self.retention))
+            commit_mod.TrimDoc(doc, keys.doc_prefix(doc), policy or self.retention, history))
 
     def put_module(self, code: bytes, info: dict | None = None):
         """Store compiled code by its sha256. Future of the 32-byte digest."""
@@ -101,15 +130,16 @@ class Store:
         return self.committer
 
     @staticmethod
-    def _change(doc, entries, snapshot, timer) -> commit_mod.Change:
+    def _change(doc, entries, snapshot, timer, history=None) -> commit_mod.Change:
         prefix = keys.doc_prefix(doc)
         encoded = []
         prev = None
+        encode = log.encode
         for entry in entries:
             if prev is not None and entry.seq != prev + 1:
                 raise ValueError(f"document {doc!r}: entries in one commit must have "
                                  f"consecutive seqs, got {prev} then {entry.seq}")
-            encoded.append((entry.seq, log.encode(entry)))
+            encoded.append((entry.seq, encode(entry)))
             prev = entry.seq
         snap = None
         if snapshot is not None:
@@ -121,7 +151,9 @@ class Store:
                 raise ValueError(f"timer must be None or a due time in ms, got {timer!r}")
         if not encoded and snap is None and timer is KEEP:
             raise ValueError(f"document {doc!r}: a commit needs entries, a snapshot or a timer")
-        return commit_mod.Change(doc, prefix, encoded, snap, timer)
+        if history is not None and (type(history) is not int or history < 1):
+            raise ValueError(f"maximum_history must be None or an int >= 1, got {history!r}")
+        return commit_mod.Change(doc, prefix, encoded, snap, timer, history)
 
     # -- reads -------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ where it was, a suspended await included.
 An export is one CBOR map (header checked on import):
 
     format    "advm-export"
-    version   1
+    version   2
     doc       the document key it was exported from
     module    {"code": bytes, "info": map}: the code it runs
     snapshot  {"seq", "format", "time", "hash", "data"}: its newest snapshot
@@ -25,7 +25,8 @@ from .log import Entry
 from .snapshots import Snapshot, content_hash
 
 EXPORT_FORMAT = "advm-export"
-EXPORT_VERSION = 1
+# 2: log entries' digests cover decided frames only (store format 2).
+EXPORT_VERSION = 2
 _ENVELOPE = frozenset({"seq", "time", "kind", "principal", "channel", "payload"})
 
 

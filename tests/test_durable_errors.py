@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from advm.vm.living import SNAPSHOT_VERSION
+
 from advm.store import (CorruptRecord, IncompatibleStore, MapFull, Snapshot, Store, StoreError,
                         keys, records)
 from advm.store.durable import DurableDocument
@@ -54,7 +56,7 @@ def test_a_corrupt_snapshot_is_refused_naming_the_document(played):
 def test_a_snapshot_that_is_not_a_runtime_is_refused(played):
     seq = played.snapshot_seqs("document")[-1]
     poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq),
-         encode_snapshot(Snapshot(seq, b"\xa1\x61a\x01", 1)))
+         encode_snapshot(Snapshot(seq, b"\xa1\x61a\x01", SNAPSHOT_VERSION)))
     with pytest.raises(CorruptRecord, match="document 'document'.*names no module"):
         DurableDocument.open(played, "document")
 

@@ -12,7 +12,7 @@ from test_living_asks import MOVES, PARALLEL
 from test_living_kit import DAY, HOUR, SECOND, T0, PlainViewers, asks, errors, living, restore, viewers_factory
 
 from advm.vm.errors import SnapshotError
-from advm.vm.living import LivingDocument
+from advm.vm.living import SNAPSHOT_VERSION, LivingDocument
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 VIEWERS = [PlainViewers, viewers_factory()]
@@ -116,6 +116,24 @@ def test_locals_that_hold_rows_still_hold_them_after_a_restore():
     assert errors(frames) == [] and twin.document.field("items") == [{"id": 1, "n": 10}]
 
 
+def test_a_row_a_waiting_block_holds_is_written_once_and_shared():
+    from advm.vm._machine import Record
+    from advm.vm.snapshot import loads_values
+
+    d = living(ROW_LOCAL, viewers=PlainViewers)
+    d.create("bea", None, T0)
+    values = cbor2.loads(d.snapshot())["document"]
+    state = loads_values(values)
+    rows = [v for v in state["doc"].f if type(v) is Record and type(v.f[1]) is dict][0].f[1]
+    held = [v for v in state["cont"].obank if type(v) is Record and v.layout == rows[1].layout]
+    assert held and all(v is rows[1] for v in held)
+    # Exactly three containers are marked shareable (tag 28), everything else is inline: the
+    # table (its rows point back at it), the held row, and the future (a register and the payload).
+    marks = [values[i + 2] for i in range(len(values) - 2) if values[i:i + 2] == bytes([0xD8, 28])]
+    assert marks == [0x86, 0x84, 0xA6]  # a 5-field record, a 3-field record, a 6-key map
+    assert state["cont"].payload is [v for v in state["cont"].obank if type(v) is dict][0]
+
+
 def test_queued_inputs_pending_transitions_and_asks_are_in_the_snapshot():
     d = living(PARALLEL, viewers=PlainViewers)
     d.create("host", None, T0)
@@ -133,7 +151,7 @@ def test_the_header_is_versioned_and_checked():
     d = living(MOVES, viewers=PlainViewers)
     d.create("host", None, T0)
     body = cbor2.loads(d.snapshot())
-    assert body["format"] == "advm-living" and body["version"] == 1
+    assert body["format"] == "advm-living" and body["version"] == SNAPSHOT_VERSION == 2
     assert body["module"] == d.document.module.module_id()
     other = living(PARALLEL, viewers=PlainViewers)
     with pytest.raises(SnapshotError, match="different module"):

@@ -164,3 +164,29 @@ def test_a_failed_flush_fails_the_store_not_just_the_batch(tmp_path):
     with Store(tmp_path / "s", durability="relaxed") as again:
         assert [e.seq for e in again.log("d")] == [1]
         assert again.append("d", entry(2)).result() == 2
+
+
+def test_another_process_writing_is_still_a_sequence_conflict(tmp_path):
+    """The committer remembers where logs end between batches; a commit by
+    another process makes it forget, so the check still sees the truth."""
+    import subprocess
+    import sys
+
+    from advm.store import SequenceConflict
+
+    path = tmp_path / "s"
+    with Store(path, durability="relaxed") as store:
+        store.commit("x", [Entry(1, 1, "send")]).result()
+        store.commit("x", [Entry(2, 2, "send")]).result()  # known: x ends at 2
+        other = ("import lmdb, sys\n"
+                 "from advm.store.env import StoreEnv\n"
+                 "from advm.store import Entry, keys, log\n"
+                 "env = StoreEnv(sys.argv[1], durability='relaxed')\n"
+                 "with env.env.begin(write=True) as txn:\n"
+                 "    txn.put(keys.log_key('x', 3), log.encode(Entry(3, 3, 'send')), db=env.log)\n"
+                 "env.close()\n")
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
+        with pytest.raises(SequenceConflict, match="ends at seq 3"):
+            store.commit("x", [Entry(3, 4, "send")]).result()
+        assert store.commit("x", [Entry(4, 4, "send")]).result() == 4
+        assert [e.time for e in store.log("x")] == [1, 2, 3, 4]

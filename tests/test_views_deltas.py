@@ -165,3 +165,31 @@ def test_the_fan_out_diff_is_net_delta_diff(old, new):
     memo = {}
     assert Viewers._diff(a, b, memo) == diff(a, b)
     assert Viewers._diff(a, b, memo) == diff(a, b)  # and again, from the memo
+
+
+def test_viewers_that_see_alike_share_one_patch_and_stay_exact():
+    """Fan-out of a member every viewer sees alike makes one patch for all of
+    them; later changes, per viewer or not, still reach each view exactly."""
+    from runkit import ALICE, BOB, CAROL, T0
+    from viewkit import Clients, assert_current, source
+
+    from advm.compiler.build import build_source
+    from advm.vm.document import Document
+    from advm.vm.views import Viewers
+
+    d = Document(build_source(source("reactive.adb"), "reactive.adb"), key="shared")
+    d.create(ALICE, None, now=T0)
+    views = Viewers(d)
+    clients = Clients()
+    for who in (ALICE, BOB, CAROL):
+        clients.feed(views.connect(who))
+    d.send(ALICE, "set_a", {"value": 4}, now=T0)
+    frames = clients.feed(views.after_commit())
+    assert len(frames) == 3 and frames[0]["delta"] is frames[1]["delta"] is frames[2]["delta"]
+    assert frames[0]["delta"] == {"a": 4, "twice_a": 8, "sum": 4, "sum_plus": 5}
+    for channel, message in [("add", {"title": "t", "effort": 2}), ("set_b", {"value": 1}),
+                             ("promote", {"id": 0}), ("set_a", {"value": 5})]:
+        d.send(BOB, channel, message, now=T0)
+        clients.feed(views.after_commit())
+        for who in (ALICE, BOB, CAROL):
+            assert_current(d, clients, who)

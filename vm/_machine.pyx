@@ -17,6 +17,7 @@ from libc.string cimport memcpy, memset
 from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
 
 import gc as _gc
+import weakref as _weakref
 
 from .errors import VMAbort, VMBudgetExhausted, VMError
 from .continuation import Continuation, Savepoint
@@ -74,6 +75,16 @@ cdef class Record:
         return f"Record({self.layout}, {self.f!r})"
 
 
+cpdef Record make_record(int layout, list f):
+    """Record(layout, f) without a call through the type (no argument
+    parsing): for decoders that build many records (vm/_restore.pyx). `f` is
+    taken, not copied."""
+    cdef Record r = Record.__new__(Record)
+    r.layout = layout
+    r.f = f
+    return r
+
+
 include "objops.pxi"
 include "txn.pxi"
 include "tables.pxi"
@@ -95,6 +106,81 @@ cdef inline int64_t _i32(uint64_t x) noexcept nogil:
     return <int64_t><int32_t><uint32_t>x
 
 
+cdef class _Code:
+    """A module's functions in the form the loop runs them: per function one
+    block of code words then int then double constants, its object constants
+    and what call() needs of its parameters. Read-only once made, so every
+    Machine of the module shares one (_code_for): a document woken pays no
+    copy of its code."""
+    cdef FnInfo* fns
+    cdef int nfns
+    cdef list kobj
+    cdef list fentry
+    cdef list layouts  # per record layout: (template, indices of mutable defaults), read-only
+    cdef object __weakref__
+
+    def __cinit__(self):
+        self.fns = NULL
+        self.nfns = 0
+
+    def __dealloc__(self):
+        cdef int i
+        if self.fns != NULL:
+            for i in range(self.nfns):
+                free(self.fns[i].code)
+            free(self.fns)
+
+    cdef int load(self, module) except -1:
+        cdef int i, j
+        cdef FnInfo* fn
+        n = len(module.functions)
+        self.fns = <FnInfo*>malloc(sizeof(FnInfo) * max(n, 1))
+        if self.fns == NULL:
+            raise MemoryError()
+        self.nfns = 0
+        self.kobj = []
+        self.fentry = []
+        self.layouts = [_layout(r) for r in module.records]
+        for i, f in enumerate(module.functions):
+            fn = &self.fns[i]
+            fn.code = <uint32_t*>malloc(4 * len(f.code) + 8 * (len(f.kint) + len(f.kdbl)) + 8)
+            if fn.code == NULL:
+                raise MemoryError()
+            self.nfns = i + 1
+            for j, w in enumerate(f.code):
+                fn.code[j] = w
+            fn.kint = <int64_t*>(<char*>fn.code + 4 * len(f.code) + 4 * (len(f.code) & 1))
+            for j, v in enumerate(f.kint):
+                fn.kint[j] = v
+            fn.kdbl = <double*>(fn.kint + len(f.kint))
+            for j, v in enumerate(f.kdbl):
+                fn.kdbl[j] = v
+            fn.ncode = len(f.code)
+            fn.ni, fn.nd, fn.no = f.nregs
+            self.kobj.append(list(f.kobj))
+            # what call() needs per argument, worked out once rather than per call
+            self.fentry.append((tuple(("ido".index(bank), reg, kind)
+                                      for (bank, reg), kind in zip(f.param_slots(), f.params)),
+                                f.result, f.name))
+        return 0
+
+
+# module (by identity) -> (weak reference to it, its _Code); a module is not
+# changed once it runs (vm/module.py), and a module dropped is forgotten
+_codes = {}
+
+
+cdef _Code _code_for(module):
+    known = _codes.get(id(module))
+    if known is not None and known[0]() is module:
+        return <_Code>known[1]
+    cdef _Code block = _Code.__new__(_Code)
+    block.load(module)
+    key = id(module)
+    _codes[key] = (_weakref.ref(module, lambda _, key=key: _codes.pop(key, None)), block)
+    return block
+
+
 cdef class Machine:
     """One persistent machine per module: load once, call many times."""
 
@@ -103,6 +189,8 @@ cdef class Machine:
     cdef FnInfo* fns
     cdef int nfns
     cdef list kobj            # per function: its object constants
+    cdef list fentry          # per function: (params as ((bank 0/1/2, register, kind), ...), result kind, name)
+    cdef _Code code_block     # the module's functions in C form (shared, read-only)
     cdef Frame* frames
     cdef readonly int depth   # live frames
     cdef readonly int max_depth
@@ -110,6 +198,11 @@ cdef class Machine:
     cdef double* dbank
     cdef Py_ssize_t icap
     cdef Py_ssize_t dcap
+    # How far calls have used each bank since the last wipe (_wipe_above): the
+    # registers past them are as _grow_* left them (zero, None)
+    cdef Py_ssize_t hw_i
+    cdef Py_ssize_t hw_d
+    cdef Py_ssize_t hw_o
     cdef list obank
     cdef readonly int64_t remaining  # budget left in the current (or last) call
     cdef public int64_t budget_limit
@@ -120,6 +213,9 @@ cdef class Machine:
     cdef list layouts         # per record layout: (template, indices of mutable defaults)
     cdef public object doc    # the document root record, or None
     cdef list undo            # the open transaction's undo log (entries: txn.pxi)
+    cdef list kept            # the logs of the last keep_written committed transactions, oldest first
+    cdef public int keep_written
+    cdef readonly int64_t commits  # transactions committed so far
     cdef bint logging         # a transaction is open
     cdef int64_t txn          # counts transactions, so a savepoint knows its own
     cdef list marks           # live savepoints of the open transaction, oldest first
@@ -159,9 +255,12 @@ cdef class Machine:
         self._grow_d(1024)
         self.obank = [None] * 1024
         self._load_hosts(_resolve_hosts(module, host))
-        self.layouts = [_layout(r) for r in module.records]
+        self.layouts = self.code_block.layouts
         self.doc = self._new_record(module.document) if module.document >= 0 else None
         self.undo = []
+        self.kept = []
+        self.keep_written = 1
+        self.commits = 0
         self.logging = False
         self.txn = 0
         self.marks = []
@@ -173,11 +272,7 @@ cdef class Machine:
         self.seed(seed)
 
     def __dealloc__(self):
-        cdef int i
-        if self.fns != NULL:
-            for i in range(self.nfns):
-                free(self.fns[i].code)
-            free(self.fns)
+        # self.fns belongs to self.code_block, shared by every machine of the module
         free(self.frames)
         free(self.hostinfo)
         free(self.hostargv)
@@ -185,32 +280,12 @@ cdef class Machine:
         free(self.dbank)
 
     def _load_functions(self, module):
-        cdef int i, j
-        cdef FnInfo* fn
-        n = len(module.functions)
-        self.fns = <FnInfo*>malloc(sizeof(FnInfo) * max(n, 1))
-        if self.fns == NULL:
-            raise MemoryError()
-        self.nfns = 0
-        self.kobj = []
-        for i, f in enumerate(module.functions):
-            fn = &self.fns[i]
-            # One block per function: code words, then int then double constants.
-            fn.code = <uint32_t*>malloc(4 * len(f.code) + 8 * (len(f.kint) + len(f.kdbl)) + 8)
-            if fn.code == NULL:
-                raise MemoryError()
-            self.nfns = i + 1
-            for j, w in enumerate(f.code):
-                fn.code[j] = w
-            fn.kint = <int64_t*>(<char*>fn.code + 4 * len(f.code) + 4 * (len(f.code) & 1))
-            for j, v in enumerate(f.kint):
-                fn.kint[j] = v
-            fn.kdbl = <double*>(fn.kint + len(f.kint))
-            for j, v in enumerate(f.kdbl):
-                fn.kdbl[j] = v
-            fn.ncode = len(f.code)
-            fn.ni, fn.nd, fn.no = f.nregs
-            self.kobj.append(list(f.kobj))
+        cdef _Code block = _code_for(module)
+        self.code_block = block  # owns the FnInfo array and the code it points to
+        self.fns = block.fns
+        self.nfns = block.nfns
+        self.kobj = block.kobj
+        self.fentry = block.fentry
 
     cdef int _load_hosts(self, list resolved) except -1:
         cdef HostInfo* h
@@ -296,16 +371,22 @@ cdef class Machine:
         starts with `budget_limit`; `budget=n` overrides either.
         """
         cdef FnInfo need
+        cdef tuple entry, params, p
+        cdef Py_ssize_t k, n, reg
+        cdef int bank
         if self.running:
             raise RuntimeError("the machine is already running (host functions may not re-enter)")
         if self.suspended:
             raise RuntimeError("the machine is suspended: resume() or reset() first")
-        fid = function if isinstance(function, int) else self.module.function_index(function)
+        fid = function if type(function) is int else (
+            function if isinstance(function, int) else self.module.function_index(function))
         if not 0 <= fid < self.nfns:
             raise IndexError(f"no function {fid}")
-        f = self.module.functions[fid]
-        if len(args) != len(f.params):
-            raise TypeError(f"{f.name} takes {len(f.params)} argument(s), got {len(args)}")
+        entry = <tuple>self.fentry[fid]
+        params = <tuple>entry[0]
+        n = len(params)
+        if len(args) != n:
+            raise TypeError(f"{entry[2]} takes {n} argument(s), got {len(args)}")
         need = self.fns[fid]
         if need.ni > self.icap:
             self._grow_i(need.ni)
@@ -313,19 +394,28 @@ cdef class Machine:
             self._grow_d(need.nd)
         if need.no > len(self.obank):
             self.obank.extend([None] * (need.no - len(self.obank)))
-        for (bank, reg), kind, value in zip(f.param_slots(), f.params, args):
-            if bank == "i":
-                self.ibank[reg] = _arg_int(kind, value)
-            elif bank == "d":
-                self.dbank[reg] = float(value)
+        # Every call starts on clean registers: what an earlier call left (a
+        # view's formula between two inputs, say) can never reach a snapshot
+        # through a register the code has not written yet.
+        self._wipe_above(0, 0, 0)
+        self.hw_i, self.hw_d, self.hw_o = need.ni, need.nd, need.no
+        for k in range(n):
+            p = <tuple>params[k]
+            bank = p[0]
+            reg = p[1]
+            if bank == 0:
+                self.ibank[reg] = _arg_int(p[2], args[k])
+            elif bank == 1:
+                self.dbank[reg] = float(args[k])
             else:
-                self.obank[reg] = value
+                self.obank[reg] = args[k]
         if budget is not None:
             self.remaining = budget
         elif not self.logging:
             self.remaining = self.budget_limit
         self.remaining -= need.ncode
         if self.remaining < 0:
+            f = self.module.functions[fid]
             raise VMBudgetExhausted(BUDGET_MESSAGE, self.module.filename,
                                     *f.position(0), f.name, 0)
         self.depth = 1
@@ -334,7 +424,7 @@ cdef class Machine:
         self.frames[0].ibase = 0
         self.frames[0].dbase = 0
         self.frames[0].obase = 0
-        return self._go(f.result)
+        return self._go(entry[1])
 
     def resume(self, value=None, budget=None):
         """Continue a suspended machine; `value` becomes the SUSPEND's result.
@@ -350,7 +440,7 @@ cdef class Machine:
         self.payload = None
         if budget is not None:
             self.remaining = budget
-        return self._go(self.module.functions[self.frames[0].fid].result)
+        return self._go((<tuple>self.fentry[self.frames[0].fid])[1])
 
     def reset(self):
         """Drop every frame (after an error or an abandoned suspension)."""
@@ -358,7 +448,22 @@ cdef class Machine:
         self.suspended = False
         self.payload = None
 
-    def _go(self, result_kind):
+    cdef int _wipe_above(self, Py_ssize_t ti, Py_ssize_t td, Py_ssize_t to) except -1:
+        """Registers from ti/td/to up to the high-water marks back to 0, 0.0
+        and None; the marks come down to ti/td/to."""
+        cdef list obank = self.obank
+        cdef Py_ssize_t k
+        if self.hw_i > ti:
+            memset(self.ibank + ti, 0, 8 * (self.hw_i - ti))
+        if self.hw_d > td:
+            memset(self.dbank + td, 0, 8 * (self.hw_d - td))
+        for k in range(to, min(self.hw_o, len(obank))):
+            if obank[k] is not None:
+                obank[k] = None
+        self.hw_i, self.hw_d, self.hw_o = ti, td, to
+        return 0
+
+    cdef object _go(self, str result_kind):
         cdef int status
         self.running = True
         try:
@@ -445,18 +550,29 @@ cdef class Machine:
         self.undo = []
         self.logging = True
         self.marks = [self._mark()]  # before the budget is granted: rollback() gives it back
-        self.ordered = {}
-        self.seen = {}
+        if self.ordered:  # empty ones are reused: most transactions never touch them
+            self.ordered = {}
+        if self.seen:
+            self.seen = {}
         self.remaining = self.budget_limit if budget is None else budget
 
     def commit(self):
         """Keep every write of the open transaction (a no-op when none is open)."""
         if self.running:
             raise RuntimeError("cannot commit while the machine runs")
+        if self.logging:
+            # kept, not copied (written() walks it only when asked)
+            self.commits += 1
+            if self.keep_written > 0:
+                self.kept.append(self.undo)
+            if len(self.kept) > self.keep_written:
+                del self.kept[:len(self.kept) - max(self.keep_written, 0)]
         self.undo = []
         self.marks = []
-        self.ordered = {}
-        self.seen = {}
+        if self.ordered:
+            self.ordered = {}
+        if self.seen:
+            self.seen = {}
         self.logging = False
 
     def rollback(self):
@@ -525,6 +641,39 @@ cdef class Machine:
             cont = Continuation(state[0], state[1], state[2], state[3], self.payload,
                                 self.module_id)
         return Savepoint(self.txn, len(self.undo), self.rng_state, cont, self.remaining)
+
+    # What committed transactions wrote (R4 in .team/VM_REQUESTS.md): the
+    # logs of the last `keep_written` commits (default 1) are kept as they
+    # were, references only, so views can learn what changed in O(writes).
+
+    def written(self, bint detail=False):
+        """What the last committed transaction wrote, oldest first, or None
+        when no log is kept (none committed, or keep_written is 0).
+        One `(target, key)` per kept undo entry: (record, slot), (list, None)
+        for an append, (list, index), (dict, key), (dict, None) for a map's
+        key order, (table, first id) for the rows inserted from that id on,
+        (entry tuple, None) for a host's log_undo() entry. Entries a
+        rollback_to() undid are gone from the log. With `detail`, each is
+        `(kind, target, key, old)`: kind one of "field", "append", "set",
+        "add", "put", "order", "insert", "entry"; old the value the entry
+        would restore (None where there is none)."""
+        if not self.kept or self.commits == 0:
+            return None
+        return _written(self.kept[len(self.kept) - 1], detail)
+
+    def written_since(self, int64_t commits, bint detail=False):
+        """written() of every transaction committed after the `commits`-th,
+        oldest first, as one list; None when some of those logs are no
+        longer kept (raise keep_written to keep more)."""
+        cdef int64_t n = self.commits - commits
+        if n < 0:
+            raise ValueError(f"only {self.commits} transactions committed, not {commits}")
+        if n > len(self.kept):
+            return None
+        out = []
+        for log in self.kept[len(self.kept) - n:]:
+            out += _written(log, detail)
+        return out
 
     def log_once(self, obj):
         """True the first time `obj` (by identity) is passed since the newest
@@ -703,6 +852,9 @@ cdef class Machine:
         memcpy(self.dbank, <char*>db_bytes, 8 * td)
         obank = list(obank)
         self.obank = obank + [None] * max(0, 1024 - len(obank))
+        # what lies above the installed frames is another call's: clean it
+        self.hw_o = 0  # the object bank is a fresh list, None past `to`
+        self._wipe_above(ti, td, to)
 
     def _import(self, state):
         if bool(state["frames"]) != bool(state["suspended"]):
@@ -1120,6 +1272,12 @@ cdef class Machine:
                     if nob + callee.no > ocap:
                         obank.extend([None] * (nob + callee.no + ocap))
                         ocap = len(obank)
+                    if nib + callee.ni > self.hw_i:
+                        self.hw_i = nib + callee.ni
+                    if ndb + callee.nd > self.hw_d:
+                        self.hw_d = ndb + callee.nd
+                    if nob + callee.no > self.hw_o:
+                        self.hw_o = nob + callee.no
                     depth += 1
                     fr = &frames[depth - 1]
                     fr.fid = ins >> POS_BX

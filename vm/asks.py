@@ -163,6 +163,8 @@ class AskBook:
     def visible(self) -> list[Ask]:
         """Asks clients should see: live and unanswered, and per principal and
         channel only the oldest (the others queue behind it, spec 5.22)."""
+        if not self.asks:
+            return []
         seen = set()
         out = []
         for ask in sorted(self.asks.values(), key=lambda a: a.id):
@@ -175,6 +177,8 @@ class AskBook:
     def sync(self) -> list[tuple[str, int, str, Ask | None]]:
         """Notices that bring clients up to date, closings first:
         ("closed", id, who, None) and ("ask", id, who, ask)."""
+        if not self.asks and not self.shown:  # most documents, most of the time
+            return []
         now = {a.id: a for a in self.visible()}
         notices = [("closed", i, who, None) for i, who in self.shown.items() if i not in now]
         notices += [("ask", i, a.who, a) for i, a in now.items() if i not in self.shown]

@@ -37,7 +37,7 @@ from .docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO
 from .errors import VMAbort, VMBudgetExhausted, VMError
 from .host import HostFunction
 from .stdlib import host_table, split_name
-from .values import from_json, to_json
+from .values import decoder, from_json, to_json
 
 
 class TransactionError(Exception):
@@ -91,6 +91,11 @@ class Document:
         self.debug_lines: list[str] = []
         self._awaited: list = []  # (savepoint, ask id) per await that did not wait, this transaction
         self._before = (NO_ONE, 0)  # @who and the clock before the open transaction
+        # Worked out once per name instead of once per event (built on first use,
+        # so a document that wakes pays nothing for channels it is not sent on).
+        self._fids: dict[str, int] = {}  # function name -> index in the module
+        self._makers: dict[tuple[str, str], object] = {}  # (kind, name) -> fresh record maker
+        self._channels: dict[str, tuple] = {}  # channel -> (meta, fid or None, decoder, where)
 
     def _host_table(self):
         """The library, with `ask` bound to this document's AskBook (futures
@@ -153,35 +158,40 @@ class Document:
     @property
     def now(self) -> int:
         """The document's clock: the last event's timestamp (ms since the epoch)."""
-        return self.doc.f[NOW]
+        return self.machine.doc.f[NOW]
 
     def _begin(self, who: str | None, now: int | None) -> None:
-        doc = self.doc
+        f = self.machine.doc.f
         # Not logged (they are set before the machine's transaction opens), so
         # a rollback puts them back by hand: a refused event leaves no trace.
-        self._before = (doc.f[WHO], doc.f[NOW])
+        self._before = (f[WHO], f[NOW])
         if who is not None:
-            doc.f[WHO] = as_principal(who)
+            f[WHO] = who if "@" in who else as_principal(who)
         if now is not None:  # otherwise the clock stays at the previous event's time
-            doc.f[NOW] = int(now)
-        doc.f[DEBUG] = []
-        self.refused = []
-        self._awaited = []
-        self.asks.begin()
+            f[NOW] = int(now)
+        f[DEBUG] = []
+        if self.refused:
+            self.refused = []
+        if self._awaited:
+            self._awaited = []
+        self.asks.fresh = []  # AskBook.begin(), without the call
         self.machine.begin(self.budget)
 
     def _commit(self) -> None:
         self.machine.commit()
-        self.debug_lines.extend(self.doc.f[DEBUG] or [])
-        self.doc.f[DEBUG] = None
+        f = self.machine.doc.f
+        if f[DEBUG]:
+            self.debug_lines.extend(f[DEBUG])
+        f[DEBUG] = None
 
     def _rollback(self) -> None:
         # The machine replays its undo log (every kind of write, the asks
         # opened and consumed included), restores the PRNG and drops the
         # frames of the failed run.
         self.machine.rollback()
-        self.doc.f[DEBUG] = None
-        self.doc.f[WHO], self.doc.f[NOW] = self._before
+        f = self.machine.doc.f
+        f[DEBUG] = None
+        f[WHO], f[NOW] = self._before
 
     @staticmethod
     def _error_of(e: VMError) -> TransactionError:
@@ -199,28 +209,117 @@ class Document:
     def _guarded(self, start):
         """Run `start()` (which calls or resumes the machine) and everything it
         leads to as the open transaction, then settle it."""
-        with gc_paused():
-            try:
-                result = start()
-            except VMError as e:
-                if not self._awaited:
-                    raise self._failed(e) from None
-                result = self._back_to_await(e)
-            except BaseException:
-                self._rollback()
-                raise
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()  # gc_paused, without a context manager's cost
+        try:
+            result = start()
+        except VMError as e:
+            if not self._awaited:
+                raise self._failed(e) from None
+            result = self._back_to_await(e)
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            if paused:
+                gc.enable()
         return self._settle(result)
 
     def _run(self, steps):
         """Run [(function, args)] as one transaction (already begun)."""
+        if len(steps) == 1:
+            fn, args = steps[0]
+            return self._run_one(fn, args)
+
         def start():
             result = None
             for fn, args in steps:
-                result = self._through_ready(self.machine.call(fn, *args))
+                result = self._through_ready(self.machine.call(self.fid(fn), *args))
                 if isinstance(result, Suspended):
                     break
             return result
         return self._guarded(start)
+
+    def _run_one(self, fn, args):
+        """_run() of one function: what nearly every event is, so _guarded is
+        written out here, without a closure or a context manager (a few
+        microseconds an event, which is most of what the runtime costs)."""
+        m = self.machine
+        fid = fn if type(fn) is int else self.fid(fn)
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()  # why: see gc_paused
+        try:
+            result = m.call(fid, *args)
+            if type(result) is Suspended:
+                result = self._through_ready(result)
+        except VMError as e:
+            if not self._awaited:
+                raise self._failed(e) from None
+            result = self._back_to_await(e)
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            if paused:
+                gc.enable()
+        return self._settle(result)
+
+    def event(self, fid: int, args: tuple, who: str, now: int):
+        """`transaction()` of function index `fid` for principal `who` (already
+        "agent@authority") at `now` (an int): _begin, _run_one and, when the
+        body neither waits nor leaves asks, _settle, written out in one place.
+        vm/living.py runs every ordinary message through here."""
+        m = self.machine
+        f = m.doc.f
+        self._before = (f[WHO], f[NOW])
+        f[WHO] = who
+        f[NOW] = now
+        f[DEBUG] = []
+        if self.refused:
+            self.refused = []
+        if self._awaited:
+            self._awaited = []
+        asks = self.asks
+        if asks.fresh:
+            asks.fresh = []
+        m.begin(self.budget)
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()  # why: see gc_paused
+        try:
+            # one argument (a channel's message) is the common call; spreading
+            # a tuple into the call costs as much as a slot write
+            result = m.call(fid, args[0]) if len(args) == 1 else m.call(fid, *args)
+            if type(result) is Suspended:
+                result = self._through_ready(result)
+        except VMError as e:
+            if not self._awaited:
+                raise self._failed(e) from None
+            result = self._back_to_await(e)
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            if paused:
+                gc.enable()
+        if type(result) is Suspended or asks.fresh or asks.asks:
+            return self._settle(result)
+        m.commit()
+        if f[DEBUG]:
+            self.debug_lines.extend(f[DEBUG])
+        f[DEBUG] = None
+        return result
+
+    def fid(self, name) -> int:
+        """The module's index of function `name` (machine calls by index skip a search)."""
+        if type(name) is int:
+            return name
+        fid = self._fids.get(name)
+        if fid is None:
+            fid = self._fids[name] = self.module.function_index(name)
+        return fid
 
     def _through_ready(self, result):
         """Go on past every await whose answer is already there (spec section 8,
@@ -249,23 +348,25 @@ class Document:
         return Suspended(self.machine.payload)
 
     def _settle(self, result):
-        if isinstance(result, Suspended):
+        asks = self.asks
+        if type(result) is Suspended:
             # The checkpoint of spec/language.md section 8: what ran so far
             # commits, and the waiting code is set aside as data so other
             # events can run meanwhile (a waiting document is not a blocked one).
             self.cont = self.machine.detach()
-            self.asks.keep_fresh()
+            asks.keep_fresh()
         else:
-            self.asks.drop_fresh()
-            if self.cont is None:
-                self.asks.withdraw_live()
+            if asks.fresh:
+                asks.drop_fresh()
+            if self.cont is None and asks.asks:
+                asks.withdraw_live()
         self._commit()
         return result
 
     def transaction(self, fn: str, *args, who: str = NO_ONE, now: int | None = None):
         """Run one module function as one transaction; returns its value."""
         self._begin(who, now)
-        return self._run([(fn, args)])
+        return self._run_one(fn, args)
 
     def _message(self, name: str | None, data):
         if name is None:
@@ -277,25 +378,64 @@ class Document:
         e.g. an answer to `resume()`. Raises ValueError when it does not fit."""
         return self._message(name, data)
 
+    def channel(self, channel: str) -> tuple | None:
+        """(channel meta, handler's function index or None, message decoder,
+        error path) of `channel`, or None when the document has no such channel."""
+        entry = self._channels.get(channel)
+        if entry is None:
+            ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
+            if ch is None:
+                return None
+            desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
+            fid = self.fid(ch["fn"]) if ch["complete"] else None
+            entry = self._channels[channel] = (ch, fid, decoder(desc, self.meta, self._struct_maker),
+                                               f"message on '{channel}'")
+        return entry
+
     def channel_value(self, channel: str, data):
         """The machine value of `data` (JSON) as a message on `channel`: one
         message, or an array of them for `channel<M[]>`. Raises TransactionError."""
-        ch = self.meta["channels"].get(channel)
-        if ch is None:
+        entry = self.channel(channel)
+        if entry is None:
             raise TransactionError("input", f"the document has no channel '{channel}'")
-        desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
         try:
-            return from_json(data if data is not None else {}, desc, self.meta, self._new_struct,
-                             f"message on '{channel}'")
+            return entry[2](data if data is not None else {}, entry[3])
         except ValueError as e:
             raise TransactionError("input", str(e)) from None
 
     def _new_struct(self, kind: str, name: str) -> Record:
+        make = self._makers.get((kind, name))
+        if make is None:
+            make = self._struct_maker(kind, name)
+        return make()
+
+    def _struct_maker(self, kind: str, name: str):
+        """A function making a fresh `kind` (record or message) `name` with its defaults."""
+        make = self._makers.get((kind, name))
+        if make is not None:
+            return make
         info = self.meta["records" if kind == "record" else "messages"][name]
         if info.get("new"):
-            return self.machine.call(info["new"])
-        layout = self.module.records[info["layout"]]
-        return Record(info["layout"], [type(v)(v) if type(v) in (list, dict) else v for v in layout.defaults])
+            fid = self.fid(info["new"])
+
+            def make():
+                return self.machine.call(fid)
+        else:
+            layout_id = info["layout"]
+            template = list(self.module.records[layout_id].defaults)
+            mutable = [i for i, v in enumerate(template) if type(v) in (list, dict)]
+
+            if mutable:
+                def make():
+                    values = template[:]
+                    for i in mutable:  # containers are per record; the rest is shared
+                        values[i] = type(values[i])(values[i])
+                    return Record(layout_id, values)
+            else:
+                def make():
+                    return Record(layout_id, template[:])
+        self._makers[(kind, name)] = make
+        return make
 
     def create(self, who: str, arg=None, now: int | None = None):
         """Build the document: field defaults, then @construct (with `arg`, a JSON
@@ -317,13 +457,17 @@ class Document:
 
     def send(self, who: str, channel: str, message, now: int | None = None):
         """Deliver `message` (JSON) on a complete channel as one transaction."""
-        ch = self.meta["channels"].get(channel)
-        if ch is None:
+        entry = self.channel(channel)
+        if entry is None:
             raise TransactionError("input", f"the document has no channel '{channel}'")
-        if not ch["complete"]:
+        if entry[1] is None:
             raise TransactionError("input", f"channel '{channel}' only answers asks (it has no handler)")
-        msg = self.channel_value(channel, message)
-        return self.transaction(ch["fn"], msg, who=who, now=now)
+        try:
+            msg = entry[2](message if message is not None else {}, entry[3])
+        except ValueError as e:
+            raise TransactionError("input", str(e)) from None
+        self._begin(who, now)
+        return self._run_one(entry[1], (msg,))
 
     def handler(self, event: str, who: str = NO_ONE, now: int | None = None):
         """Run a lifecycle handler (@connected, @disconnected, @delete, @load);
@@ -371,25 +515,27 @@ class Document:
 
     @property
     def state(self) -> str:
-        return self.doc.f[STATE]
+        return self.machine.doc.f[STATE]
 
     @property
     def pending(self) -> tuple[str, float] | None:
         """The transition code scheduled and nobody has taken yet (state, delay
         in seconds), or None. vm/living.py takes it after every commit."""
-        nxt = self.doc.f[NEXT]
-        return (nxt, max(0.0, self.doc.f[NEXT_IN])) if nxt else None
+        f = self.machine.doc.f
+        nxt = f[NEXT]
+        return (nxt, max(0.0, f[NEXT_IN])) if nxt else None
 
     def take_pending(self) -> tuple[str, float] | None:
         """The pending transition, cleared from the document (between events)."""
         got = self.pending
-        self.doc.f[NEXT] = ""
-        self.doc.f[NEXT_IN] = 0.0
+        f = self.machine.doc.f
+        f[NEXT] = ""
+        f[NEXT_IN] = 0.0
         return got
 
     @property
     def destroyed(self) -> bool:
-        return bool(self.doc.f[DESTROY])
+        return bool(self.machine.doc.f[DESTROY])
 
     def destroy(self) -> None:
         """End the document for good (the runtime refuses inputs from now on)."""

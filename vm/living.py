@@ -25,7 +25,7 @@ from collections import deque
 import cbor2
 
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
-from .docslots import NO_ONE, NOW, ZONE, as_principal
+from .docslots import DESTROY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
 from .document import Document, TransactionError
 from .errors import SnapshotError
 from .schedule import Crons, Pending, due_after
@@ -36,7 +36,7 @@ from .values import to_json
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 MAX_IMMEDIATE = 1000  # transitions in a row at one instant before the runtime stops to breathe
 SNAPSHOT_FORMAT = "advm-living"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: document values in the inline codec (vm/_restore.pyx)
 
 
 def error_frame(who, code: str, message: str) -> dict:
@@ -87,6 +87,10 @@ class LivingDocument:
         return self.submit({"op": "disconnect", "who": who, "now": now})
 
     def send(self, who: str, channel: str, message, now: int) -> list[dict]:
+        if not self.queue and not self.outbox:
+            frames = self._fast_send(who, channel, message, now)
+            if frames is not None:
+                return frames
         return self.submit({"op": "send", "who": who, "channel": channel, "message": message, "now": now})
 
     def answer(self, who: str, ask_id, message, now: int) -> list[dict]:
@@ -108,6 +112,10 @@ class LivingDocument:
 
     def submit(self, item: dict) -> list[dict]:
         """Queue one input and process everything queued, in order."""
+        if not self.queue and not self.outbox and type(item) is dict:
+            # Nothing waits ahead of it: run it without the trip through the queue.
+            out = self._process(item)
+            return out + self.pump() if self.queue else out
         return self.enqueue(item) + self.pump()
 
     def enqueue(self, item: dict) -> list[dict]:
@@ -137,13 +145,14 @@ class LivingDocument:
         """When something is due next (ms), for hosts that let documents sleep."""
         if self.destroyed or not self.document.created:
             return None
-        times = [t for t in (self.pending.due if self.pending else None,
-                             self.crons.next_due() if self.crons else None) if t is not None]
-        return min(times, default=None)
+        due = self.crons.next_due() if self.crons is not None else None
+        if self.pending is not None and (due is None or self.pending.due < due):
+            due = self.pending.due
+        return due
 
     @property
     def clock(self) -> int:
-        return self.document.now
+        return self.document.machine.doc.f[NOW]
 
     # ------------------------------------------------------------ one input
 
@@ -153,6 +162,11 @@ class LivingDocument:
         return as_principal(who) if isinstance(who, str) else None
 
     def _process(self, item: dict) -> list[dict]:
+        if item.get("op") == "send":
+            frames = self._fast_send(item.get("who"), item.get("channel"), item.get("message"),
+                                     item.get("now"))
+            if frames is not None:
+                return frames
         op, who = item.get("op"), self._who(item)
         handler = getattr(self, f"_do_{op}", None) if isinstance(op, str) else None
         if handler is None:
@@ -172,6 +186,49 @@ class LivingDocument:
         out += handler(item, who, max(self.clock, now))
         out += self._run_due(self.clock)  # transitions this input scheduled
         return out
+
+    def _fast_send(self, who, channel, message, now) -> list[dict] | None:
+        """A message on a complete channel in the common case, with only the
+        work that case needs; None (having done nothing) when the general path
+        must run it. The common case: the document exists and lives and
+        nothing is due at or before the input. Then _process would run no
+        timer before it, and (unless the transaction schedules a transition,
+        ends the document or changes its time zone, which go through the
+        general code) none after it either, and of _committed only the
+        viewers and the asks can have anything to say."""
+        if type(now) is not int or type(who) is not str or type(channel) is not str or self.destroyed:
+            return None
+        doc = self.document
+        if not doc.created:
+            return None
+        entry = doc._channels.get(channel) or doc.channel(channel)
+        if entry is None or entry[1] is None:  # unknown, or answers asks: general path
+            return None
+        f = doc.machine.doc.f
+        clock = f[NOW]
+        at = now if now > clock else clock
+        crons, pending = self.crons, self.pending
+        if crons is None or crons.earliest <= at or (pending is not None and pending.due <= at):
+            return None
+        who = who if "@" in who else as_principal(who)
+        try:
+            msg = entry[2](message if message is not None else {}, entry[3])
+        except ValueError as e:
+            return [error_frame(who, "input", str(e))] + self._ask_frames()
+        try:
+            doc.event(entry[1], (msg,), who, at)
+        except TransactionError as e:
+            return [error_frame(who, e.kind, str(e))] + self._ask_frames()
+        if f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone:
+            self._burst, self._instant = 0, None
+            frames = self._committed()
+            return frames + self._run_due(self.clock)
+        # _committed, for a transaction that left nothing else to do
+        frames = self.viewers.after_commit()
+        asks = doc.asks
+        if asks.asks or asks.shown:
+            frames += self._ask_frames()
+        return frames
 
     def _do_create(self, item, who, now):
         if self.document.created:
@@ -306,7 +363,7 @@ class LivingDocument:
         nxt = doc.take_pending()
         if nxt is not None:  # spec 6.9: the last transition scheduled wins
             self.pending = Pending(nxt[0], due_after(doc.now, nxt[1]))
-        zone = doc.doc.f[ZONE]
+        zone = doc.machine.doc.f[ZONE]
         if self.crons is None:
             self.crons = Crons(self.meta["crons"], zone, doc.now)
         elif zone != self.crons.zone:

@@ -110,8 +110,13 @@ class Module:
         return header + payload
 
     def module_id(self) -> str:
-        """Identity of the code: snapshots refuse to resume on a different module."""
-        return hashlib.sha256(self.to_bytes()).hexdigest()[:32]
+        """Identity of the code: snapshots refuse to resume on a different module.
+        Computed once (encoding the module costs about as much as waking a small
+        document): a Module is not changed once it has an id or runs on a Machine."""
+        known = self.__dict__.get("_module_id")
+        if known is None:
+            known = self.__dict__["_module_id"] = hashlib.sha256(self.to_bytes()).hexdigest()[:32]
+        return known
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Module":

@@ -2,12 +2,30 @@
 
 `ChangeTracker.observe()` tells, after each committed transaction, which
 document fields changed, which table rows changed (and in which slots), which
-rows left their tables, and whether the clock moved. It compares a frozen copy
-of the document taken at the previous observation: the machine drops its undo
-log at commit, so there is no cheaper record of what was written yet (the
-request for one is R4 in .team/VM_REQUESTS.md; with it this becomes a walk over
-the written slots). Comparing state rather than replaying a log has one virtue
-kept on purpose: a transaction the caller forgot to report is still seen.
+rows left their tables, and whether the clock moved. It reads what the
+transactions committed since the last observation wrote (`Machine.written_since`,
+R4 in .team/VM_REQUESTS.md), so its cost is O(writes), not O(document):
+
+- a document field counts as changed when its slot holds another value than
+  at the last observation (a shallow copy of the root's slots is kept: that
+  also catches top-level writes that bypass the undo log, like the clock);
+- a table row changed in the slots the log names whose value differs from the
+  oldest logged one (slots of container type: whenever written);
+- rows inserted and deleted come from the inserts' and deletes' own entries;
+- a write into a list, map or record inside a document field, or inside a
+  row's container-typed slot, is traced back to that field or row slot through
+  a map from container to owners, built once and extended with every value
+  written. The map may keep owners a container no longer has: that only
+  reports a change too many, never one too few.
+
+When it cannot know (no earlier observation, more commits than the machine
+kept logs for, a table replaced, an undo entry of a host function it does not
+know), it reports everything, as on the first observation. What it cannot see
+at all are in-place writes below the top level made outside any transaction:
+the runtime makes none (document state changes only in transactions, except
+the root's clock and bookkeeping slots), and a host that does must call
+`reset()`. `FrozenTracker` is the old way, comparing frozen copies of the whole
+document; tests check the two against each other.
 
 `Formulas` holds the document's formulas lazily: a value is computed on first
 read and kept until something in its dependency closure (the compiler's read
@@ -19,10 +37,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from functools import partial
+
 from ._machine import Record
+from .asks import AskBook
 from .docslots import NOW
 from .errors import VMError
-from .table import ROWS
+from .table import ID_SLOT, NEXT, ROWS, touched
 
 _MISSING = object()
 
@@ -53,6 +74,13 @@ class Changes:
 
 def _is_immutable(desc) -> bool:
     return isinstance(desc, str) and desc != "dynamic" or (not isinstance(desc, str) and desc[0] == "enum")
+
+
+def _is_flat(desc) -> bool:
+    """Values of this type hold no container (maybe<int> is None or an int)."""
+    while not isinstance(desc, str) and desc[0] == "maybe":
+        desc = desc[1]
+    return _is_immutable(desc)
 
 
 class Freezers:
@@ -128,7 +156,10 @@ class Freezers:
         return freeze
 
 
-class ChangeTracker:
+class FrozenTracker:
+    """The reference: compares a frozen copy of the whole document taken at
+    the previous observation (O(document) per observation)."""
+
     def __init__(self, machine, meta: dict):
         self.machine = machine
         freezers = Freezers(meta)
@@ -197,6 +228,306 @@ class ChangeTracker:
             if touched:
                 fields.add(name)
         return changes
+
+
+SCALAR, DEEP, TABLE = 0, 1, 2
+_CONTAINERS = (list, dict, Record)
+
+
+def _differs(a, b) -> bool:
+    return a is not b and (a != b or type(a) is not type(b))
+
+
+class ChangeTracker:
+    """What changed, from the undo logs of the transactions committed since
+    the last observation (module docstring)."""
+
+    KEEP = 16  # committed logs the machine keeps for us (several commits may come between two observations)
+
+    def __init__(self, machine, meta: dict):
+        self.machine = machine
+        self.fields = []  # (name, slot, SCALAR | DEEP | TABLE)
+        self.deep = []  # (name, slot)
+        self.tables = []  # (name, slot)
+        for f in meta["document"]["fields"]:
+            desc = f["type"]
+            if not isinstance(desc, str) and desc[0] == "table":
+                kind = TABLE
+                self.tables.append((f["name"], f["slot"]))
+            elif _is_flat(desc):
+                kind = SCALAR
+            else:
+                kind = DEEP
+                self.deep.append((f["name"], f["slot"]))
+            self.fields.append((f["name"], f["slot"], kind))
+        # per record layout: its slots whose values hold no containers, and the others
+        self.row_slots = {}
+        for info in meta["records"].values():
+            fields = info["fields"]
+            self.row_slots[info["layout"]] = (frozenset(fd["slot"] for fd in fields if _is_flat(fd["type"])),
+                                              tuple(fd["slot"] for fd in fields if not _is_flat(fd["type"])))
+        if machine.keep_written < self.KEEP:
+            machine.keep_written = self.KEEP
+        self.commits = None  # machine.commits at the last observation; None: report everything next
+        self.now = None
+        self.top = None  # the root's slots at the last observation
+        self.owners: dict = {}  # id(container) -> (container, {field name | (row, slot)})
+        self.owners_base = 0
+        self.doc_tables: dict = {}  # id(table) -> (field name, table)
+
+    def reset(self) -> None:
+        """Forget the previous observation: the next one reports everything."""
+        self.commits = None
+
+    def lose(self) -> None:
+        """Nobody needs the changes until further notice: stop following (and
+        let go of the document values kept for it); the next observation
+        reports everything."""
+        if self.commits is None and self.top is None:
+            return
+        self.commits = None
+        self.top = None
+        self.owners = {}
+        self.doc_tables = {}
+
+    # ------------------------------------------------------------ observing
+
+    def observe(self) -> Changes:
+        m = self.machine
+        if self.commits is None:
+            return self._restart()
+        n = m.commits - self.commits
+        entries = None
+        if n:
+            entries = m.written_since(self.commits, True)
+            if entries is None:
+                return self._restart()
+        self.commits = m.commits
+        f = m.doc.f
+        now = f[NOW]
+        changes = Changes(time=self.now != now)
+        self.now = now
+        top = self.top
+        self.top = f[:]
+        fields = changes.fields
+        for name, slot, kind in self.fields:
+            a = top[slot]
+            b = f[slot]
+            if a is b:
+                continue
+            if kind == SCALAR:
+                if a != b or type(a) is not type(b):
+                    fields.add(name)
+            elif kind == DEEP:
+                fields.add(name)
+                self._walk(b, name)
+            else:
+                return self._restart()  # a table replaced: its rows are another set
+        if entries and not self._apply(entries, changes):
+            return self._restart()
+        if len(self.owners) > 2 * self.owners_base + 256:
+            self._rebuild_owners()  # drop owners containers no longer have
+        return changes
+
+    def _restart(self) -> Changes:
+        m = self.machine
+        f = m.doc.f
+        self.commits = m.commits
+        self.now = f[NOW]
+        self.top = f[:]
+        self._rebuild_owners()
+        return Changes(fields=[name for name, _, _ in self.fields], time=True, everything=True)
+
+    def _rebuild_owners(self) -> None:
+        f = self.machine.doc.f
+        self.doc_tables = {id(t): (name, t) for name, slot in self.tables if type(t := f[slot]) is Record}
+        self.owners = {}
+        for name, slot in self.deep:
+            self._walk(f[slot], name)
+        for _, t in self.doc_tables.values():
+            rows = t.f[ROWS]
+            if not rows:
+                continue
+            deep = self.row_slots.get(next(iter(rows.values())).layout, ((), ()))[1]
+            if deep:
+                for row in rows.values():
+                    for slot in deep:
+                        self._walk(row.f[slot], (row, slot))
+        self.owners_base = len(self.owners)
+
+    def _walk(self, value, owner) -> None:
+        """Note `owner` for every container in `value` (document tables excepted:
+        a row's last slot is its table)."""
+        if type(value) not in _CONTAINERS:
+            return
+        owners = self.owners
+        doc_tables = self.doc_tables
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            t = type(v)
+            if t is Record:
+                if id(v) in doc_tables:
+                    continue
+                items = v.f
+            elif t is dict:
+                items = v.values()
+            else:
+                items = v
+            known = owners.get(id(v))
+            if known is None or known[0] is not v:
+                owners[id(v)] = (v, {owner})
+            elif owner in known[1]:
+                continue  # its contents were noted for this owner when it was
+            else:
+                known[1].add(owner)
+            stack.extend(x for x in items if type(x) in _CONTAINERS)
+
+    def _apply(self, entries: list, changes: Changes) -> bool:
+        """Fold the log entries into `changes`; False when they say something
+        this tracker cannot follow."""
+        doc = self.machine.doc
+        f = doc.f
+        tables = self.doc_tables
+        if len(tables) != len(self.tables) or any(id(f[slot]) not in tables for _, slot in self.tables):
+            tables = self.doc_tables = {id(t): (name, t) for name, slot in self.tables
+                                        if type(t := f[slot]) is Record}
+        owners = self.owners
+        first: dict = {}  # id(table) -> the first id inserted since the last observation
+        row_old: dict = {}  # row -> {slot: its oldest logged value}
+        deleted = []  # (table, row)
+        hits = []  # (owners, kind, container, key): writes inside owned containers
+        appended: dict = {}  # id(list) -> appends
+        for kind, target, key, old in entries:
+            if kind == "entry":
+                e = target
+                what = touched(e)
+                if what is not None:
+                    table, row = what
+                    if id(table) in tables:
+                        if row is not None:
+                            deleted.append((table, row))
+                        continue
+                    target, kind, key = table, "delete", None
+                elif type(e[0]) is Record and len(e) == 3:
+                    kind, target, key, old = "field", e[0], e[1], e[2]
+                elif type(e[0]) is list or type(e[0]) is dict:
+                    kind, target, key = "set", e[0], (e[1] if len(e) > 1 and type(e[1]) is not list else None)
+                elif type(e[0]) is partial and isinstance(getattr(e[0].func, "__self__", None), AskBook):
+                    continue  # asks are not document state views show
+                else:
+                    return False  # a host's own undo: what it restores is unknown
+            if kind == "field":
+                if target is doc:
+                    continue  # the root's slots are compared as a whole
+                owner = target.f[-1] if target.f else None
+                if type(owner) is Record and id(owner) in tables:
+                    per = row_old.get(target)
+                    if per is None:
+                        per = row_old[target] = {}
+                    if key not in per:
+                        per[key] = old
+            elif kind == "insert" and id(target) in tables:
+                tid = id(target)
+                if tid not in first or key < first[tid]:
+                    first[tid] = key
+                continue
+            elif kind == "append":
+                appended[id(target)] = appended.get(id(target), 0) + 1
+            if owners:
+                known = owners.get(id(target))
+                if known is not None and known[0] is target:
+                    hits.append((known[1], kind, target, key))
+        rows_changed = changes.rows
+        fields = changes.fields
+        touched_tables = set()
+        back = set()  # rows deleted and inserted again (under a new id)
+        row_slots = self.row_slots
+        for tid, fr in first.items():
+            rows = tables[tid][1].f[ROWS]
+            new = [row for rid in range(fr, tables[tid][1].f[NEXT]) if (row := rows.get(rid)) is not None]
+            if new:
+                touched_tables.add(tid)
+                deep = row_slots.get(new[0].layout, ((), ()))[1]
+                for row in new if deep else ():
+                    for slot in deep:
+                        self._walk(row.f[slot], (row, slot))
+        for table, row in deleted:
+            tid = id(table)
+            rid = row.f[table.f[ID_SLOT]]
+            fr = first.get(tid)
+            if fr is not None and rid >= fr:
+                continue  # inserted since the last observation: nobody saw it
+            if row.f[-1] is table:
+                row_old.setdefault(row, {}).setdefault(table.f[ID_SLOT], rid)
+                back.add(row)
+            else:
+                changes.gone.add(row)
+            touched_tables.add(tid)
+        for row, per in row_old.items():
+            table = row.f[-1]
+            tid = id(table)
+            if tid not in tables:
+                continue  # deleted, or not a row of a document table
+            fr = first.get(tid)
+            if fr is not None and row.f[table.f[ID_SLOT]] >= fr and row not in back:
+                continue  # new: nothing about it is cached anywhere
+            flat, _ = row_slots.get(row.layout, ((), ()))
+            rf = row.f
+            slots = set()
+            for slot, old in per.items():
+                if slot not in flat:
+                    slots.add(slot)
+                    self._walk(rf[slot], (row, slot))
+                elif _differs(old, rf[slot]):
+                    slots.add(slot)
+            if slots:
+                rows_changed[row] = frozenset(slots)
+                touched_tables.add(tid)
+        walked = set()
+        for owned, kind, target, key in hits:
+            again = (id(target), kind, key) in walked
+            walked.add((id(target), kind, key))
+            for owner in list(owned):
+                if type(owner) is str:
+                    fields.add(owner)
+                else:
+                    row, slot = owner
+                    table = row.f[-1]
+                    if id(table) not in tables:
+                        continue
+                    fr = first.get(id(table))
+                    if fr is not None and row.f[table.f[ID_SLOT]] >= fr:
+                        continue
+                    rows_changed[row] = rows_changed.get(row, frozenset()) | {slot}
+                    touched_tables.add(id(table))
+                if not again:
+                    self._walk_written(kind, target, key, owner, appended)
+        for tid in touched_tables:
+            fields.add(tables[tid][0])
+        return True
+
+    def _walk_written(self, kind, target, key, owner, appended) -> None:
+        """Note `owner` for what a write put into `target`."""
+        if kind == "field":
+            if 0 <= key < len(target.f):
+                self._walk(target.f[key], owner)
+        elif kind == "append":
+            k = appended.get(id(target), 0)
+            for x in target[len(target) - k:] if k else ():
+                self._walk(x, owner)
+        elif kind == "set" and type(target) is list:
+            if type(key) is int and -len(target) <= key < len(target):
+                self._walk(target[key], owner)
+            elif key is None:
+                self._walk(target, owner)
+        elif kind in ("put", "add", "set") and type(target) is dict:
+            if key is None:
+                self._walk(target, owner)
+            else:
+                self._walk(target.get(key), owner)
+        elif kind in ("insert", "delete"):
+            self._walk(target, owner)
 
 
 # ---------------------------------------------------------------- formulas
@@ -271,4 +602,4 @@ class Formulas:
         self.values.clear()
 
 
-__all__ = ["ChangeTracker", "Changes", "Formulas", "Freezers"]
+__all__ = ["ChangeTracker", "Changes", "Formulas", "Freezers", "FrozenTracker"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 HOUR_MS = 3_600_000
+NEVER = 1 << 63  # later than any time a document can hold (times are int64 ms)
 
 
 @dataclass
@@ -121,7 +122,13 @@ class Crons:
         self.zone = zone
         self.jobs = {name: CronJob(name, c["schedule"], list(c["values"]), 0)
                      for name, c in sorted(meta_crons.items())}
+        # The soonest `next` of any job (NEVER without jobs): every input asks
+        # whether something is due before it, and this answers with one compare.
+        self.earliest = NEVER
         self.rezone(zone, now)
+
+    def _replan(self) -> None:
+        self.earliest = min((j.next for j in self.jobs.values()), default=NEVER)
 
     def rezone(self, zone: str, now: int) -> None:
         """Plan every job from `now` in `zone` (at creation, and when code changes the zone)."""
@@ -129,10 +136,13 @@ class Crons:
         z = zone_of(zone)
         for job in self.jobs.values():
             job.next = next_slot(job.kind, job.values, now, z)
+        self._replan()
 
     def first_due(self, until: int) -> tuple[CronJob, int] | None:
         """The due job to run first and the slot it runs for: its latest slot
         at or before `until` (earlier missed slots are not run)."""
+        if self.earliest > until:
+            return None
         z = zone_of(self.zone)
         due = [(latest_slot(j.kind, j.values, until, z), j.name, j) for j in self.jobs.values()
                if j.next <= until]
@@ -145,9 +155,10 @@ class Crons:
         """`job` runs now for `slot`; plan the slot after it."""
         job.last = slot
         job.next = next_slot(job.kind, job.values, slot, zone_of(self.zone))
+        self._replan()
 
     def next_due(self) -> int | None:
-        return min((j.next for j in self.jobs.values()), default=None)
+        return None if self.earliest == NEVER else self.earliest
 
     def to_values(self) -> dict:
         return {"zone": self.zone, "jobs": [j.to_values() for j in self.jobs.values()]}
@@ -158,6 +169,8 @@ class Crons:
             if name in self.jobs:
                 self.jobs[name].next = nxt
                 self.jobs[name].last = last
+        self._replan()
 
 
-__all__ = ["Pending", "CronJob", "Crons", "due_after", "zone_of", "next_slot", "latest_slot", "slots_around"]
+__all__ = ["NEVER", "Pending", "CronJob", "Crons", "due_after", "zone_of", "next_slot", "latest_slot",
+           "slots_around"]

@@ -1,5 +1,10 @@
 """Whole-machine snapshots: frames, live registers, budget, PRNG, document, as CBOR.
 
+Two codecs live here. `dumps_values`/`loads_values` write the document values
+of a runtime snapshot (vm/living.py), the format a waking document decodes;
+they are in vm/_restore.pyx (spec/snapshot.md section 3). The machine format
+below (`Machine.snapshot()`, spec/bytecode.md "Snapshots") keeps the heap:
+
 Object values form a graph (two registers may hold the same list; a record
 may be reachable from the document and from a local). The encoder numbers
 every container (list, map, record) once, in first-seen order, stores its body
@@ -19,6 +24,10 @@ from .errors import SnapshotError
 SNAPSHOT_FORMAT = "advm-machine"
 SNAPSHOT_VERSION = 2  # 2: no undo log (snapshots are taken between transactions)
 TAG_REF = 40100
+# The document values of a runtime snapshot (spec/snapshot.md section 3), their own codec:
+# 3: trees inline, records as bare arrays, only shared or cyclic containers tagged (28/29).
+VALUES_FORMAT = "advm-values"
+VALUES_VERSION = 3
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
 
@@ -114,31 +123,28 @@ def _little_endian(raw: bytes, code: str) -> bytes:
 
 
 def dumps_values(value) -> bytes:
-    """Any graph of snapshot values (records, lists, maps, continuations, scalars) as CBOR."""
-    from ._machine import Record
+    """Any graph of snapshot values (records, lists, maps, continuations, scalars)
+    as CBOR: trees inline, only shared or cyclic containers marked
+    (spec/snapshot.md section 3; vm/_restore.pyx)."""
+    from ._restore import encode
 
-    heap = _Heap(Record)
-    root = heap.value(value)
-    return cbor2.dumps({"format": "advm-values", "version": SNAPSHOT_VERSION, "root": root,
-                        "heap": heap.bodies})
+    return encode(value, VALUES_FORMAT, VALUES_VERSION)
 
 
 def loads_values(data: bytes):
     """The inverse of dumps_values: shared references and cycles come back as they were."""
-    from ._machine import Record
+    from ._restore import decode
 
-    try:
-        body = cbor2.loads(data)
-    except Exception as e:  # every cbor2 failure means the same thing here
-        raise SnapshotError(f"corrupt snapshot: bad CBOR ({e})") from None
-    if not isinstance(body, dict) or body.get("format") != "advm-values":
-        raise SnapshotError("not an advm value snapshot")
-    try:
-        return _Loader(Record, body["heap"]).value(body["root"])
-    except SnapshotError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
+    if data[:1] and 0xa0 <= data[0] <= 0xbf:
+        # Versions before 3 were maps; say which version it is rather than "corrupt".
+        try:
+            old = cbor2.loads(data)
+        except Exception:  # not even CBOR: the decoder below says so
+            old = None
+        if isinstance(old, dict) and old.get("format") == VALUES_FORMAT:
+            raise SnapshotError(f"snapshot version {old.get('version')}, this advm reads "
+                                f"version {VALUES_VERSION}")
+    return decode(data, VALUES_FORMAT, VALUES_VERSION)
 
 
 def encode_machine(machine) -> bytes:

@@ -80,15 +80,32 @@ def _pow(x: float, y: float) -> float:
 
 # ---------------------------------------------------------------- Time and Date
 
+_ZONES: dict = {}  # zone name -> ZoneInfo (UTC for a name that is not a zone)
+
+
 def _zone(m) -> ZoneInfo:
-    try:
-        return ZoneInfo(m.doc.f[ZONE] or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
+    name = m.doc.f[ZONE]
+    zone = _ZONES.get(name)
+    if zone is None:
+        # Looked up once per name: every Time.* call of every event asks.
+        try:
+            zone = ZoneInfo(name or "UTC")
+        except Exception:
+            zone = ZoneInfo("UTC")
+        if len(_ZONES) < 1024 and type(name) is str:
+            _ZONES[name] = zone
+    return zone
 
 
 def _now(m) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(m.doc.f[NOW] / 1000.0, _zone(m))
+    f = m.doc.f
+    zone = _ZONES.get(f[ZONE])
+    return _dt.datetime.fromtimestamp(f[NOW] / 1000.0, zone if zone is not None else _zone(m))
+
+
+def _datetime_now(m) -> str:
+    # Time.datetime() in one call: chat-like handlers stamp every line with it
+    return _now(m).isoformat(timespec="milliseconds")
 
 
 def fmt_datetime(d: _dt.datetime) -> str:
@@ -347,7 +364,7 @@ IMPLS: dict[str, tuple] = {
     "Random.genDouble/0": (_core["Random.genDouble"].fn, True),
     "Random.genBool/0": (lambda m: bool(m.rng_next() >> 63), True),
     "Time.now/0": (lambda m: m.doc.f[NOW], True),
-    "Time.datetime/0": (lambda m: fmt_datetime(_now(m)), True),
+    "Time.datetime/0": (_datetime_now, True),
     "Time.today/0": (lambda m: _now(m).date().isoformat(), True),
     "Time.date/0": (lambda m: _now(m).date().isoformat(), True),
     "Time.time/0": (lambda m: fmt_time(_now(m)), True),
@@ -414,6 +431,7 @@ IMPLS: dict[str, tuple] = {
     "table.new": (_table.new, False),
     "table.insert": (_table.insert, True),
     "table.rows": (_table.rows, False),
+    "table.newest": (_table.newest, False),
     "table.by_id": (_table.by_id, False),
     "table.lookup": (_table.lookup, False),
     "table.set_indexed": (_table.set_indexed, True),
@@ -470,6 +488,19 @@ def _make(name: str) -> HostFunction:
     return HostFunction(fn, params, result, wants)
 
 
+# Library entries hold no per-document state (the machine comes in as an
+# argument), so one set serves every document of the process: a woken
+# document does not rebuild its imports' wrappers.
+_LIBRARY: dict[str, HostFunction] = {}
+
+
+def _library(name: str) -> HostFunction:
+    made = _LIBRARY.get(name)
+    if made is None:
+        made = _LIBRARY[name] = _make(name)
+    return made
+
+
 class HostTable(Mapping):
     """Every host function a compiled document may import, made on demand."""
 
@@ -479,7 +510,7 @@ class HostTable(Mapping):
     def __getitem__(self, name: str) -> HostFunction:
         made = self._made.get(name)
         if made is None:
-            made = self._made[name] = _make(name)
+            made = self._made[name] = _library(name)
         return made
 
     def __contains__(self, name) -> bool:

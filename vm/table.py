@@ -23,6 +23,7 @@ as they were (O(n) on nearly sorted rows, and only when rolling back).
 from __future__ import annotations
 
 from functools import partial
+from itertools import islice
 
 from ._machine import TABLE_FIELDS, Record, table_sort_rows
 
@@ -125,6 +126,21 @@ def set_indexed(m, row: Record, slot: int, value) -> None:
     _reindex(m, t, row, (slot,))
 
 
+def touched(entry):
+    """(table, row or None) for an undo entry this module logged (a delete,
+    or the re-sort that goes with the first delete of a segment), else None;
+    so that vm/reactive.py learns what a transaction deleted without looking
+    inside a `functools.partial` itself."""
+    fn = entry[0] if type(entry) is tuple and entry else None
+    if type(fn) is not partial:
+        return None
+    if fn.func is _undo_delete:
+        return fn.args[0], fn.args[1]
+    if fn.func is table_sort_rows:
+        return fn.args[0], None
+    return None
+
+
 # ------------------------------------------------------------------ reads
 
 def size(t: Record) -> int:
@@ -133,6 +149,16 @@ def size(t: Record) -> int:
 
 def rows(t: Record) -> list:
     return list(t.f[ROWS].values())
+
+
+def newest(t: Record, n: int) -> list:
+    """The last `n` rows in reverse id order (all of them when n < 0): what
+    `iterate t order by id desc limit n` gives, without a sort and, with a
+    limit, without touching the older rows."""
+    values = reversed(t.f[ROWS].values())
+    if n < 0:
+        return list(values)
+    return list(islice(values, n)) if n > 0 else []
 
 
 def by_id(t: Record, rid: int) -> list:
@@ -148,8 +174,9 @@ def lookup(t: Record, slot: int, key) -> list:
     bucket = buckets.get(key)
     if not bucket:
         return []
-    all_rows = t.f[ROWS]
-    return [all_rows[i] for i in sorted(bucket)]
+    # ids go into a bucket in id order except after an indexed write, and
+    # sorting a sorted list is one pass; the lookups run in C
+    return list(map(t.f[ROWS].__getitem__, sorted(bucket)))
 
 
 def is_live(row: Record) -> bool:

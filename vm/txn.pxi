@@ -295,3 +295,36 @@ def _check_entry(entry):
         ok = n == 1 and callable(entry[0])
     if not ok:
         raise TypeError(f"not an undo entry shape: ({t.__name__}, ...) of length {n}")
+
+
+_KIND_NAMES = {U_FIELD: "field", U_POP: "append", U_LSET: "set", U_MDEL: "add", U_MSET: "put",
+               U_ORDER: "order", U_ENTRY: "entry", U_TINS: "insert"}
+
+
+cdef list _written(list log, bint detail):
+    """The entries of a (committed) log as Machine.written() describes them.
+    Walked newest first (a flat entry ends with its tag), then reversed."""
+    cdef list out = []
+    cdef Py_ssize_t pos = len(log) - 1
+    cdef int tag
+    cdef Py_ssize_t n
+    while pos >= 0:
+        tag = <int>log[pos]
+        n = _arity(tag)
+        base = pos - n
+        target = log[base]
+        old = None
+        if tag == U_FIELD or tag == U_LSET or tag == U_MSET:
+            key = log[base + 1]
+            old = log[base + 2]
+        elif tag == U_MDEL or tag == U_TINS:
+            key = log[base + 1]
+        else:
+            key = None
+        if detail:
+            out.append((_KIND_NAMES[tag], target, key, old))
+        else:
+            out.append((target, key))
+        pos = base - 1
+    out.reverse()
+    return out

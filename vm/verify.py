@@ -10,6 +10,8 @@ caller's registers.
 """
 from __future__ import annotations
 
+import weakref
+
 from . import opcodes as O
 from .errors import VerifyError
 from .module import KIND_BANK, Function, Module
@@ -17,11 +19,23 @@ from .module import KIND_BANK, Function, Module
 RET_FOR_BANK = {"i": "IRET", "d": "DRET", "o": "ORET"}
 
 
+# Modules this process has verified, by identity (weak: a module dropped is
+# forgotten). A Module is not changed once it runs (vm/module.py), so every
+# Machine built on it after the first (each document woken, each restore)
+# skips the checks instead of redoing them.
+_verified: dict[int, weakref.ref] = {}
+
+
 def verify_module(m: Module) -> None:
+    ref = _verified.get(id(m))
+    if ref is not None and ref() is m:
+        return
     for index, fn in enumerate(m.functions):
         verify_function(m, index, fn)
     if m.document >= len(m.records):
         raise VerifyError(f"document layout {m.document} does not exist")
+    key = id(m)
+    _verified[key] = weakref.ref(m, lambda _, key=key: _verified.pop(key, None))
 
 
 def verify_function(m: Module, findex: int, fn: Function) -> None:

@@ -4,8 +4,12 @@ stream of merge patches (spec/protocol.md sections 1-3 and 9).
 The runtime calls `after_commit()` after every committed transaction. What it
 does, cheapest first:
 
-1. `ChangeTracker` says which fields, rows and clock changed; `Formulas` drops
-   the formulas whose dependency closure changed. Nothing changed: no work.
+0. Nobody connected: nothing at all (not even change detection; the first
+   connect() catches up, with everything counted as changed). A Viewers
+   builds its parts only when first used, from a per-module plan.
+1. `ChangeTracker` says which fields, rows and clock changed, from the undo
+   logs of the committed transactions (O(writes)); `Formulas` drops the
+   formulas whose dependency closure changed. Nothing changed: no work.
 2. Each top-level member (field, formula, bubble) is *dirty* when its value or
    anything its rendering reads changed. A member whose rendering does not
    depend on the viewer (`Schema.varies`) is encoded once per transaction and
@@ -17,16 +21,26 @@ does, cheapest first:
    encoding. Encoded rows are cached per row and per *decision mask* (which of
    its members the viewer sees), so viewers with the same rights share them.
 4. Policy results are cached per viewer (document policies) and per viewer and
-   row (record policies) and dropped when what they read changes.
+   row (record policies, and the row's decision mask) and dropped when what
+   they read changes.
 5. Each viewer's new encoded view is diffed against the last one sent; patches
    of a member whose old and new encodings are the same two objects for many
    viewers are computed once.
+6. Viewers bound to get the same new view are grouped and served once: when
+   only viewer-independent members changed and nothing that decides who sees
+   what, by their last view's objects (and one patch object goes to all of
+   them); when per-viewer lists or tables changed only in some rows, by their
+   last encoding of those and the changed rows' encodings for each viewer.
+   Viewers in a group share their view objects (views are never changed in
+   place).
 
 Every one of these caches is checked by tests/test_views_props.py against
 `privacy.render_view`, which evaluates everything from scratch.
 """
 from __future__ import annotations
 
+import gc
+import weakref
 from contextlib import contextmanager
 
 from ..net.delta import diff, encode_view
@@ -39,6 +53,22 @@ from .table import rows as table_rows
 
 STATE_VERSION = 1
 _MISSING = object()
+# Key, in a viewer's per-row policy cache, of the row's decisions() (not a
+# str, so no policy name can be it)
+_MASK = ("decisions",)
+
+
+def _promote_young() -> None:
+    """Move what the fan-out made (views, patches, frames: thousands of
+    containers for many viewers) straight to the collector's oldest
+    generation, as the machine does after a transaction: otherwise the first
+    allocation after the pause runs a young collection over all of it
+    (seen in profiles as a few ms per fan-out to 1,000 viewers). Two list
+    splices; skipped when the collector is running or anything is frozen
+    (then gc.freeze() is someone else's)."""
+    if not gc.isenabled() and gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _in_table(rec) -> bool:
@@ -150,7 +180,8 @@ class _Context(FreshContext):
 class _Txn:
     """What one after_commit() learned, shared by every viewer it updates."""
 
-    __slots__ = ("changes", "dirty", "type_dirty", "shared_prev", "same_rows", "row_sets", "memo")
+    __slots__ = ("changes", "dirty", "type_dirty", "shared_prev", "same_rows", "row_sets", "memo", "table_rows",
+                 "decided")
 
     def __init__(self, changes: Changes):
         self.changes = changes
@@ -162,41 +193,80 @@ class _Txn:
         # (id old, id new) -> (old, new, patch); the objects are kept so that
         # an id cannot be reused by another object during the transaction
         self.memo: dict = {}
+        self.table_rows: dict = {}  # id(table) -> (table, its rows as a list)
+        self.decided: list = []  # changed members whose visibility is decided per viewer
+
+
+class _Plan:
+    """What Viewers need that depends on the module alone: the schema (bound
+    to the module's function indices), the members views show and what their
+    rendering depends on. Made once per module (_plan_for)."""
+
+    def __init__(self, module):
+        meta = module.meta
+        self.schema = schema = Schema(meta)
+        schema.bind(module)
+        formulas = Formulas(None, schema)  # for closures only: they need no machine
+        self.items = [_Item(m, schema, formulas) for m in schema.document.members
+                      if m.kind == "bubble" or m.privacy != "private"]
+        self.item_by_name = {item.name: item for item in self.items}
+        self.layouts = {info["layout"]: name for name, info in meta["records"].items()}
+        # per record type, the row slots its decisions() read (row policies of
+        # `require` and `use_policy`, `viewer_is` on the row); what they read of
+        # the document makes the type dirty (type_closure)
+        self.decision_slots = {
+            s.name: frozenset().union(*(p.slots for p in s.requires if p.row),
+                                      *(p.slots for m in s.members for p in m.policies if p.row),
+                                      (slot for m in s.members for on_row, slot in m.viewer_is if on_row))
+            for s in schema.records.values()}
+        self.type_closure = {name: formulas.closure(s.doc_deps, s.time) for name, s in schema.records.items()}
+        self.policy_closure = {}  # document policy -> (fields, clock) it depends on
+        self.row_policies = {}  # record type -> {row policy name: Policy}
+        for s in [schema.document, *schema.records.values()]:
+            for p in [*s.requires, *(p for m in s.members for p in m.policies)]:
+                if p.row:
+                    self.row_policies.setdefault(s.name, {})[p.name] = p
+                else:
+                    self.policy_closure[p.name] = formulas.closure(p.doc_reads, p.time)
+        # document fields (and the clock) that decide whether a top-level member shows
+        shown_by, shown_by_time = set(), False
+        for item in self.items:
+            m = item.member
+            shown_by |= {schema.doc_field_name(slot) for _, slot in m.viewer_is}
+            for p in m.policies:
+                deps, time = self.policy_closure[p.name]
+                shown_by |= deps
+                shown_by_time |= time
+        self.shown_by, self.shown_by_time = frozenset(shown_by), shown_by_time
+
+
+# module -> its _Plan, by identity (weak: a module dropped is forgotten; a
+# module does not change once it runs, vm/module.py)
+_plans: dict = {}
+
+
+def _plan_for(module) -> _Plan:
+    known = _plans.get(id(module))
+    if known is not None and known[0]() is module:
+        return known[1]
+    plan = _Plan(module)
+    key = id(module)
+    _plans[key] = (weakref.ref(module, lambda _, key=key: _plans.pop(key, None)), plan)
+    return plan
+
+
+# Viewers' parts made on first use (_setup): a document nobody views never
+# makes them (a replay, a document woken for a timer).
+_LAZY = frozenset(["schema", "renderer", "tracker", "formulas", "items", "item_by_name", "layouts",
+                   "type_closure", "policy_closure", "row_policies", "shown_by", "shown_by_time",
+                   "decision_slots"])
 
 
 class Viewers:
     def __init__(self, document):
         self.document = document
         self.machine = document.machine
-        self.schema = Schema(document.meta)
-        self.schema.bind(self.machine.module)
-        self.renderer = Renderer(self.schema, self.machine)
-        self.tracker = ChangeTracker(self.machine, document.meta)
-        self.formulas = Formulas(self.machine, self.schema)
         self.viewers: dict[str, _Viewer] = {}
-        self.items = [_Item(m, self.schema, self.formulas) for m in self.schema.document.members
-                      if m.kind == "bubble" or m.privacy != "private"]
-        self.layouts = {info["layout"]: name for name, info in document.meta["records"].items()}
-        self.type_closure = {name: self.formulas.closure(s.doc_deps, s.time)
-                             for name, s in self.schema.records.items()}
-        self.policy_closure = {}  # document policy -> (fields, clock) it depends on
-        self.row_policies = {}  # record type -> {row policy name: Policy}
-        for s in [self.schema.document, *self.schema.records.values()]:
-            for p in [*s.requires, *(p for m in s.members for p in m.policies)]:
-                if p.row:
-                    self.row_policies.setdefault(s.name, {})[p.name] = p
-                else:
-                    self.policy_closure[p.name] = self.formulas.closure(p.doc_reads, p.time)
-        # document fields (and the clock) that decide whether a top-level member shows
-        shown_by, shown_by_time = set(), False
-        for item in self.items:
-            m = item.member
-            shown_by |= {self.schema.doc_field_name(slot) for _, slot in m.viewer_is}
-            for p in m.policies:
-                deps, time = self.policy_closure[p.name]
-                shown_by |= deps
-                shown_by_time |= time
-        self.shown_by, self.shown_by_time = frozenset(shown_by), shown_by_time
         # encoded tables shared between viewers: interned by their row objects,
         # and patched versions by (base, replaced rows); emptied at every commit
         self.tables: dict = {}
@@ -206,6 +276,21 @@ class Viewers:
         self.row_cache: dict = {}  # row -> {mask: encoded row}
         self.policy_evaluations = 0
         self._txn: _Txn | None = None
+
+    def __getattr__(self, name):
+        if name in _LAZY and "tracker" not in self.__dict__:
+            self._setup()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _setup(self) -> None:
+        plan = _plan_for(self.machine.module)
+        for name in ("schema", "items", "item_by_name", "layouts", "type_closure", "policy_closure",
+                     "row_policies", "shown_by", "shown_by_time", "decision_slots"):
+            setattr(self, name, getattr(plan, name))
+        self.renderer = Renderer(self.schema, self.machine)
+        self.formulas = Formulas(self.machine, self.schema)
+        self.tracker = ChangeTracker(self.machine, self.document.meta)  # its first observation: everything
 
     # ------------------------------------------------------------ the contract
 
@@ -218,7 +303,13 @@ class Viewers:
         """Add a viewer (a reconnecting one starts over). Viewers already
         connected are brought up to date first, so their frames come first;
         the last frame is the newcomer's full view, seq 1."""
-        frames = self.after_commit()
+        if self.viewers:
+            frames = self.after_commit()
+        else:
+            # nobody watched: catch the caches up with what changed meanwhile
+            # (everything, when after_commit() stopped following)
+            frames = []
+            self._begin(self.tracker.observe())
         who = as_principal(who)
         viewer = self.viewers[who] = _Viewer(who)
         with self._who_kept():
@@ -251,13 +342,17 @@ class Viewers:
     def after_commit(self) -> list[dict]:
         """Delta frames for every viewer whose view changed in the transactions
         committed since the last call; none for the others."""
+        if not self.viewers:
+            # Nobody to tell: do not even look (a document replaying or serving
+            # nobody pays nothing here); the first connect() catches up.
+            if "tracker" in self.__dict__:
+                self.tracker.lose()
+            return []
         changes = self.tracker.observe()
         if not changes:
             return []
         txn = self._begin(changes)
         frames = []
-        if not self.viewers:
-            return frames
         if not txn.dirty and not (changes.time and self.shown_by_time) \
                 and self.shown_by.isdisjoint(changes.fields):
             return frames  # nothing anyone sees, nor whether they see it, changed
@@ -266,17 +361,196 @@ class Viewers:
         with self._who_kept(), gc_paused():
             self._txn = txn
             try:
-                for viewer in self.viewers.values():
-                    hints = {}
-                    new = self._build(viewer, hints)
-                    patch = self._diff(viewer.sent, new, txn.memo, hints)
-                    viewer.sent = new
-                    if patch is not None:
-                        viewer.seq += 1
-                        frames.append({"to": viewer.who, "delta": patch, "seq": viewer.seq})
+                if self._only_shared(txn):
+                    self._fan_out_shared(txn, frames)
+                else:
+                    self._fan_out(txn, frames)
             finally:
                 self._txn = None
+            _promote_young()
         return frames
+
+    def _fan_out(self, txn: _Txn, frames: list) -> None:
+        """Each viewer's new view and patch. Viewers whose new view is bound to
+        be the same (_class_key) take the first one's, made once."""
+        grouped = self._groupable(txn)
+        classes: dict = {}
+        for viewer in self.viewers.values():
+            key = self._class_key(viewer, txn, grouped) if grouped is not None else None
+            known = classes.get(key) if key is not None else None
+            if known is not None:
+                _, new, patch, items, lists = known
+                viewer.items.update(items)
+                viewer.lists.update(lists)
+            else:
+                hints = {}
+                sent = viewer.sent
+                new = self._build(viewer, hints)
+                patch = self._diff(sent, new, txn.memo, hints)
+                if key is not None:
+                    names = [entry[0].name for entry in grouped]
+                    # `sent` is kept so that the ids in `key` stay its values'
+                    classes[key] = (sent, new, patch, {n: viewer.items[n] for n in names if n in viewer.items},
+                                    {n: viewer.lists[n] for n in names if n in viewer.lists})
+            viewer.sent = new
+            if patch is not None:
+                viewer.seq += 1
+                frames.append({"to": viewer.who, "delta": patch, "seq": viewer.seq})
+
+    def _groupable(self, txn: _Txn):
+        """The changed per-viewer members as (item, its rows, the changed rows
+        among them), when viewers can be grouped by what they will see of them
+        (every one is a list or table of records that only changed rows, of no
+        changed type and with the same ids, can have changed), else None."""
+        changes = txn.changes
+        if changes.everything or (changes.time and self.shown_by_time) \
+                or not self.shown_by.isdisjoint(changes.fields) or len(self.viewers) < 2:
+            return None
+        txn.decided = [self.item_by_name[name] for name in txn.dirty if not self.item_by_name[name].always]
+        out = []
+        for name in txn.dirty:
+            item = self.item_by_name[name]
+            if item.shared:
+                continue
+            shape = item.rows_of
+            if item.member.kind == "bubble" or shape is None or shape.name in txn.type_dirty:
+                return None
+            out.append([item, None, None])  # its rows and changed rows: on first need (_rows_touched)
+        return out
+
+    def _rows_touched(self, entry: list) -> bool:
+        """Fill a _groupable() entry's rows and changed rows (its value is the
+        same for every viewer: not a bubble); False when the value cannot be
+        patched by rows (absent, or a changed row changed its id)."""
+        item = entry[0]
+        value = self._value(item.member, None)
+        if value is None:
+            entry[1] = entry[2] = False
+            return False
+        rows = self._rows_of(value)
+        changed = self._txn.changes.rows
+        members = self._row_set(rows) if len(changed) > 4 or len(rows) > 8 else rows
+        touched = []
+        for rec, slots in changed.items():
+            if rec in members:
+                if item.rows_of.id_slot in slots:
+                    entry[1] = entry[2] = False
+                    return False
+                touched.append(rec)
+        entry[1], entry[2] = rows, touched
+        return True
+
+    def _class_key(self, viewer: _Viewer, txn: _Txn, grouped: list):
+        """What decides this viewer's new view, as a key, or None when that is
+        not known without building it. The view is its last one (`sent`: its
+        members and their objects) with the changed members replaced; shared
+        ones are the same for all; a changed list or table of records whose
+        rows are the same objects as last time is its last encoding (the
+        object) with the changed rows' encodings for this viewer put in, so
+        those encodings (objects, cached per row and decision mask) decide it."""
+        sent = viewer.sent
+        ctx = viewer.ctx
+        if ctx is None:
+            ctx = viewer.ctx = _Context(self, viewer)
+        doc_f = self.machine.doc.f
+        parts = [tuple(sent), tuple(map(id, sent.values()))]
+        if txn.decided:
+            doc = self.machine.doc
+            for item in txn.decided:
+                parts.append(visible(item.member, doc, ctx, doc_f))
+        lists = viewer.lists
+        for entry in grouped:
+            item, rows, touched = entry
+            if not item.always and not visible(item.member, self.machine.doc, ctx, doc_f):
+                continue
+            if rows is None:
+                if not self._rows_touched(entry):
+                    return None
+                rows, touched = entry[1], entry[2]
+            elif rows is False:
+                return None
+            prev = lists.get(item.name)
+            if prev is None or (prev.rows is not rows and not self._same_rows(prev.rows, rows)):
+                return None
+            parts.append(id(prev.enc))
+            shape = item.rows_of
+            for rec in touched:
+                row = self._row(rec, shape, ctx, doc_f)
+                parts.append(0 if row is None else id(row))
+        return tuple(parts)
+
+    def _only_shared(self, txn: _Txn) -> bool:
+        """Whether only members every viewer sees alike changed, and nothing
+        that decides who sees what: then each viewer's new view is its last
+        one with those members replaced."""
+        changes = txn.changes
+        if changes.everything or (changes.time and self.shown_by_time) \
+                or not self.shown_by.isdisjoint(changes.fields):
+            return False
+        by_name = self.item_by_name
+        return all(by_name[name].shared for name in txn.dirty)
+
+    def _fan_out_shared(self, txn: _Txn, frames: list) -> None:
+        """after_commit() when _only_shared(): viewers that held the same view
+        and see the same changed members get the same new view and the same
+        patch, made once (views are never changed in place, so sharing is safe)."""
+        dirty = [item for item in self.items if item.name in txn.dirty]
+        decided = [item for item in dirty if not item.always]
+        doc = self.machine.doc
+        doc_f = doc.f
+        # (last view's members, their objects, visibility) -> (last view, new view, patch);
+        # the last views are kept alive here, so the ids in a key stay theirs
+        made: dict = {}
+        same: dict = {}  # id(last view) -> made[...] (viewers that share one view object)
+        held: list = []
+        patches: dict = {}  # (member, id of its change) per member -> the patch (which holds them)
+        for viewer in self.viewers.values():
+            sent = viewer.sent
+            if not decided:
+                known = same.get(id(sent))
+                if known is not None:
+                    viewer.sent = known[1]
+                    if known[2] is not None:
+                        viewer.seq += 1
+                        frames.append({"to": viewer.who, "delta": known[2], "seq": viewer.seq})
+                    continue
+            if decided:
+                ctx = viewer.ctx
+                if ctx is None:
+                    ctx = viewer.ctx = _Context(self, viewer)
+                key = (tuple(sent), tuple(map(id, sent.values())),
+                       tuple([visible(item.member, doc, ctx, doc_f) for item in decided]))
+            else:
+                key = (tuple(sent), tuple(map(id, sent.values())))
+            known = made.get(key)
+            if known is None:
+                shown = set(item.name for item in dirty) if not decided else \
+                    {item.name for item, seen in zip(decided, key[2]) if seen} | \
+                    {item.name for item in dirty if item.always}
+                new = {}
+                for item in self.items:
+                    name = item.name
+                    if name in txn.dirty:
+                        # encoded on first need: a member nobody sees is never evaluated
+                        value = self._shared(item) if name in shown else None
+                        if value is not None:
+                            new[name] = value
+                    elif name in sent:
+                        new[name] = sent[name]
+                patch = self._diff(sent, new, txn.memo)
+                if patch is not None:
+                    # viewers whose views differ elsewhere mostly get equal patches: one object
+                    pkey = tuple([(k, id(v)) for k, v in patch.items()])
+                    patch = patches.setdefault(pkey, patch)
+                known = made[key] = (sent, new, patch)
+            if not decided:
+                same[id(sent)] = known
+                held.append(sent)  # its id must stay its own while `same` is in use
+            viewer.sent = known[1]
+            patch = known[2]
+            if patch is not None:
+                viewer.seq += 1
+                frames.append({"to": viewer.who, "delta": patch, "seq": viewer.seq})
 
     def state(self) -> dict:
         """The viewers and what each was last sent (CBOR-able)."""
@@ -333,10 +607,13 @@ class Viewers:
             self._invalidate_rows(changes, txn.type_dirty)
             stale_policies = [name for name, (deps, time) in self.policy_closure.items()
                               if (time and changes.time) or not deps.isdisjoint(fields)]
-            for viewer in self.viewers.values():
-                for name in stale_policies:
-                    viewer.doc_pol.pop(name, None)
-                self._invalidate_viewer_rows(viewer, changes, txn.type_dirty)
+            drops = self._row_policy_drops(changes) if changes.rows else []
+            if stale_policies or drops or txn.type_dirty:
+                for viewer in self.viewers.values():
+                    for name in stale_policies:
+                        viewer.doc_pol.pop(name, None)
+                    if viewer.row_pol:
+                        self._invalidate_viewer_rows(viewer, drops, txn.type_dirty)
         for item in self.items:
             name = item.name
             if (changes.everything or name in fields or name in stale
@@ -369,26 +646,40 @@ class Viewers:
             for viewer in self.viewers.values():
                 viewer.row_pol.pop(rec, None)
 
-    def _invalidate_viewer_rows(self, viewer: _Viewer, changes: Changes, type_dirty: set) -> None:
+    def _row_policy_drops(self, changes: Changes) -> list:
+        """Per changed row whose change makes something of a viewer's cache
+        for it stale: (row, the row policies and decisions (_MASK) to drop)
+        (None: a row of no known type: drop all); worked out once per
+        transaction, applied to each viewer's cache. A viewer's cache for a row
+        only ever holds that row type's policies and _MASK."""
+        out = []
+        for rec, slots in changes.rows.items():
+            shape = self.schema.records.get(self._of_type(rec))
+            if shape is None:
+                out.append((rec, None))
+                continue
+            policies = self.row_policies.get(shape.name, {})
+            names = [n for n, p in policies.items() if not p.slots.isdisjoint(slots)]
+            if not self.decision_slots[shape.name].isdisjoint(slots):
+                names.append(_MASK)
+            if names:  # a change no decision reads leaves every viewer's cache as it is
+                out.append((rec, names))
+        return out
+
+    def _invalidate_viewer_rows(self, viewer: _Viewer, drops: list, type_dirty: set) -> None:
         row_pol = viewer.row_pol
-        if not row_pol:
-            return
         if type_dirty:
             for rec in [r for r in row_pol if self._of_type(r) in type_dirty]:
                 del row_pol[rec]
-        for rec, slots in changes.rows.items():
+        for rec, names in drops:
             cached = row_pol.get(rec)
             if cached is None:
                 continue
-            shape = self.schema.records.get(self._of_type(rec))
-            if shape is None:
+            if names is None:
                 del row_pol[rec]
                 continue
-            policies = self.row_policies.get(shape.name, {})
-            for name in list(cached):
-                p = policies.get(name)
-                if p is None or not p.slots.isdisjoint(slots):
-                    del cached[name]
+            for name in names:
+                cached.pop(name, None)
 
     # ------------------------------------------------------------ building views
 
@@ -455,17 +746,44 @@ class Viewers:
         """(encoding, list state or None) of one member's value for `ctx`."""
         shape = item.rows_of
         if shape is not None and value is not None:
-            rows = value if type(value) is list else table_rows(value)
+            rows = self._rows_of(value)
             made = self._encode_rows(rows, shape, ctx, prev)
             if made is not None:
                 return made
         return _encode_member(self.renderer.value(value, item.member.desc, ctx)), None
 
+    def _rows_of(self, value) -> list:
+        """A list's rows, or a table's as a list: one list per table and
+        transaction, so that viewers compare rows against the same object."""
+        if type(value) is list:
+            return value
+        txn = self._txn
+        if txn is None:
+            return table_rows(value)
+        known = txn.table_rows.get(id(value))
+        if known is None or known[0] is not value:
+            known = txn.table_rows[id(value)] = (value, table_rows(value))
+        return known[1]
+
     def _row(self, rec, shape, ctx, doc_f):
-        seen = decisions(shape, rec, ctx, doc_f)
-        if seen is None:
-            return None
-        if not _in_table(rec):
+        if shape.requires or shape.decided:
+            viewer = ctx.viewer
+            if viewer is not None and type(rec.f[-1]) is Record:
+                # kept with the viewer's row policies, and dropped with them
+                # or when a slot the decisions read changes
+                per = viewer.row_pol.get(rec)
+                if per is None:
+                    per = viewer.row_pol[rec] = {}
+                seen = per.get(_MASK, _MISSING)
+                if seen is _MISSING:
+                    seen = per[_MASK] = decisions(shape, rec, ctx, doc_f)
+            else:
+                seen = decisions(shape, rec, ctx, doc_f)
+            if seen is None:
+                return None
+        else:
+            seen = shape.fixed  # what decisions() gives when nothing is decided per viewer
+        if type(rec.f[-1]) is not Record:  # not a table row (_in_table)
             return encode_view(self.renderer.record_as(rec, shape, ctx, seen, row=True))
         key = seen if shape.maskable else (seen, ctx.who)
         per = self.row_cache.get(rec)
@@ -541,7 +859,7 @@ class Viewers:
             enc["@o"] = order
             enc = self._intern(enc, shown)
         else:
-            enc = {"@s": 0}
+            enc = self._intern({"@s": 0}, shown)  # one empty table for every viewer, too
         return enc, _ListState(rows, enc)
 
     def _patched(self, base: dict, replaced: list) -> dict:

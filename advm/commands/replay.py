@@ -66,9 +66,11 @@ def run(args: argparse.Namespace) -> ExitCode:
         try:
             if progress is not None:
                 with progress:
-                    result = replay(store, args.doc, until=args.until, on_step=on_step)
+                    result = replay(store, args.doc, until=args.until, on_step=on_step,
+                                    check=args.check)
             else:
-                result = replay(store, args.doc, until=args.until, on_step=on_step)
+                result = replay(store, args.doc, until=args.until, on_step=on_step,
+                                check=args.check)
         except StoreError as e:
             raise store_failure(e) from None
         state = None
@@ -101,6 +103,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_store_arguments(p)
     p.add_argument("--until", metavar="SEQ", type=int, default=None,
                    help="stop after this sequence number and show the document as it was then")
+    p.add_argument("--check", choices=("all", "newest"), default="all",
+                   help="compare the replayed state with every kept snapshot (default), or with "
+                        "the newest only (faster; a difference there is then located)")
     p.add_argument("--quiet", action="store_true",
                    help="print only the verdict, not one line per transaction")
     add_json_flag(p, "the transactions, checks and verdict (and the state with --until)")

@@ -116,3 +116,57 @@ def test_the_session_exercises_what_could_differ():
     assert len(rolls) == 320 and all(isinstance(r, str) for r in rolls)
     assert float(rolls[-1]) == total  # doubles print as the shortest text that reads back
     assert text == "hello"
+
+
+def scratch_module():
+    """dirty() fills registers with values; outer() calls inner(), which
+    waits twice and reads registers it never wrote only after both waits (so
+    whatever sits there when it waits is dead)."""
+    m = ModuleAsm("scratch.adb")
+    m.record("Doc", ["n"], "i", [0])
+    m.document = 0
+    d = m.function("dirty", "", "")
+    for r in range(8):
+        d.emit("ILOADI", r, 1000 + r)
+        d.emit("OLOADK", r, f"left {r}")
+    d.emit("CALL", 4, "dirty_inner")
+    d.emit("RET")
+    di = m.function("dirty_inner", "", "")
+    for r in range(8):
+        di.emit("ILOADI", r, 2000 + r)
+        di.emit("OLOADK", r, f"deep {r}")
+    di.emit("RET")
+    outer = m.function("outer", "", "")
+    outer.emit("CALL", 1, "inner")
+    outer.emit("RET")
+    inner = m.function("inner", "", "")
+    inner.emit("OLOADK", 0, "first?")
+    inner.emit("SUSPEND", 1, 0)
+    inner.emit("OLOADK", 0, "second?")
+    inner.emit("SUSPEND", 1, 0)
+    inner.emit("ILOADI", 5, 1)
+    inner.emit("OLOADK", 6, "late")
+    inner.emit("RET")
+    return m.assemble()
+
+
+def test_what_earlier_calls_left_in_registers_never_reaches_a_snapshot():
+    """Spec/snapshot.md 6: bytes are canonical. A runtime that evaluated
+    other functions between inputs (views do) snapshots a waiting block with
+    the same bytes as one that did not, at a first wait and at a wait after
+    the computation was set aside and resumed."""
+    def run(noisy: bool) -> list[bytes]:
+        m = Machine(scratch_module(), seed=1)
+        out = []
+        if noisy:
+            m.call("dirty")
+        assert isinstance(m.call("outer"), Suspended)
+        out.append(m.snapshot())
+        cont = m.detach()
+        if noisy:
+            m.call("dirty")
+        assert isinstance(m.resume_detached(cont, "one"), Suspended)
+        out.append(m.snapshot())
+        return out
+
+    assert run(True) == run(False)

@@ -308,3 +308,18 @@ def test_document_writes_roll_back():
 def test_default_host_library_exists():
     lib = core_library()
     assert {"Random.genInt", "Random.genBoundInt", "Random.genDouble", "Math.sqrt"} <= set(lib)
+
+
+def test_machines_of_one_module_share_its_code_and_outlive_each_other():
+    import gc
+
+    module = fib_module()
+    first, second = Machine(module), Machine(module)
+    assert first.call("fib", 15) == second.call("fib", 15) == 610
+    del first
+    gc.collect()
+    assert second.call("fib", 16) == 987  # the shared code is still there
+    other = Machine(fib_module("other.adb"))  # an equal module of its own
+    del second, module
+    gc.collect()
+    assert other.call("fib", 10) == 55

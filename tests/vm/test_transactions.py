@@ -677,3 +677,79 @@ def test_a_run_under_a_paused_collector_leaves_what_it_made_old():
     finally:
         if was:
             gc.enable()
+
+
+# -------------------------------------------------------------- what a commit wrote (R4)
+
+def test_written_names_each_kept_entry_of_the_last_commit():
+    m = seeded(machine())
+    assert m.written() is None and m.commits == 0
+    doc = m.doc
+    node, items, tags, rows = doc.f[5], doc.f[3], doc.f[4], doc.f[6]
+    m.begin()
+    m.call("set_n", 7)
+    m.call("set_n", 8)  # the slot's oldest value is logged once
+    m.call("rset_i", node, 99)
+    m.call("lpush", items, "pushed")
+    m.call("lset", items, 0, "set")
+    m.call("mput", tags, "b", "over")
+    m.call("hput", tags, "new", 1)
+    m.call("tinsert", rows, new_row(30))
+    m.commit()
+    assert m.commits == 1
+    pairs = m.written()
+    assert [(type(t).__name__, k) for t, k in pairs] == [
+        ("Record", 0), ("Record", 0), ("list", None), ("list", 0), ("dict", "b"), ("dict", "new"), ("Record", 3)]
+    assert pairs[0][0] is doc and pairs[1][0] is node and pairs[6][0] is rows
+    detail = m.written(detail=True)
+    assert [d[0] for d in detail] == ["field", "field", "append", "set", "put", "add", "insert"]
+    assert detail[0][3] == 0 and detail[1][3] == 1 and detail[3][3] == 10  # the values before
+    # a transaction rolled back changes nothing about the last commit's record
+    m.begin()
+    m.call("set_n", 1)
+    m.rollback()
+    assert m.written() == pairs and m.commits == 1
+
+
+def test_written_leaves_out_what_a_rollback_to_a_savepoint_undid():
+    m = seeded(machine())
+    m.begin()
+    m.call("set_n", 7)
+    mark = m.savepoint()
+    m.call("lpush", m.doc.f[3], "gone")
+    m.call("hcallback", m.doc.f[3], 6)
+    m.rollback_to(mark)
+    m.commit()
+    assert m.written() == [(m.doc, 0)]
+
+
+def test_written_since_spans_the_kept_commits():
+    m = seeded(machine())
+    m.keep_written = 2
+    for v in (1, 2, 3):
+        m.begin()
+        m.call("set_n", v)
+        m.commit()
+    assert [d[3] for d in m.written_since(1, detail=True)] == [1, 2]  # the old values, oldest first
+    assert m.written_since(3) == []
+    assert m.written_since(0) is None  # the first commit's log is no longer kept
+    with pytest.raises(ValueError):
+        m.written_since(4)
+    m.keep_written = 0
+    m.begin()
+    m.commit()
+    assert m.commits == 4 and m.written_since(3) is None
+
+
+def test_make_record_gives_a_record_the_log_treats_as_any_other():
+    from advm.vm._machine import make_record
+
+    m = seeded(machine())
+    fields = [5, 0.5, [], {}]
+    r = make_record(NODE, fields)
+    assert type(r) is Record and r.layout == NODE and r.f is fields
+    m.begin()
+    m.write_field(r, 0, 6)
+    m.write_field(r, 0, 7)
+    m.rollback()
+    assert r.f[0] == 5

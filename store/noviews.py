@@ -1,0 +1,88 @@
+"""What replay leaves out: the viewers' views, which are derived from state.
+
+A viewer's delta is a function of the document's state (and of what that
+viewer was sent before), and computing it is most of what a chat line costs
+(every line re-renders the last fifty for every member). Replay's job is to
+reproduce the state and what each input decided, so it runs the runtime with
+`NoViewers`: no view is computed, no delta frame is made. Two things make
+that safe to verify:
+
+- the frames digest a log entry carries covers only decided frames (errors,
+  asks, connected answers: `decided`), never view deltas;
+- a replayed snapshot is compared with the stored one by `state_hash`, which
+  leaves out the viewers' bookkeeping (who was sent what, at which delta seq)
+  and delta frames waiting in the outbox.
+
+spec/store.md sections 11.3 and 14.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import cbor2
+
+NO_VIEWS = "advm-no-views"
+
+
+def decided(frames: list) -> list:
+    """The frames an input decided: everything but view deltas."""
+    return [f for f in frames if "delta" not in f]
+
+
+class NoViewers:
+    """A viewers object (vm/views.py `Viewers`'s contract) that computes no
+    views. It remembers who is attached, so a document replayed with it can
+    still say who was watching; their views were not replayed."""
+
+    def __init__(self, document):
+        self.document = document
+        self.viewers: dict[str, None] = {}
+
+    def connect(self, who: str) -> list[dict]:
+        from ..vm.docslots import as_principal
+
+        self.viewers[as_principal(who)] = None
+        return []
+
+    def disconnect(self, who: str) -> None:
+        from ..vm.docslots import as_principal
+
+        self.viewers.pop(as_principal(who), None)
+
+    def connected(self) -> list[str]:
+        return list(self.viewers)
+
+    def after_commit(self) -> list[dict]:
+        return []
+
+    def plain_view(self, who: str) -> dict:
+        # Computed from scratch from the state, so it is right without any history.
+        from ..vm.privacy import render_view
+
+        return render_view(self.document, who)
+
+    def state(self) -> dict:
+        return {"version": NO_VIEWS, "viewers": [{"who": w, "seq": None} for w in self.viewers]}
+
+    def load(self, state) -> None:
+        # Any viewer state (a stored snapshot's, or our own): keep only who.
+        try:
+            self.viewers = {v["who"]: None for v in state["viewers"]}
+        except (KeyError, TypeError):
+            self.viewers = {}
+
+
+def state_hash(data: bytes) -> bytes:
+    """sha256 of a runtime snapshot (vm/living.py) without what views derive:
+    the `viewers` part and any view delta waiting in the `outbox`. Equal for
+    a live runtime and a replay without views when their states agree."""
+    body = cbor2.loads(data)
+    if isinstance(body, dict):
+        body.pop("viewers", None)
+        outbox = body.get("outbox")
+        if isinstance(outbox, list):
+            body["outbox"] = [f for f in outbox if not (isinstance(f, dict) and "delta" in f)]
+    return hashlib.sha256(cbor2.dumps(body)).digest()
+
+
+__all__ = ["NO_VIEWS", "NoViewers", "decided", "state_hash"]
