@@ -64,7 +64,20 @@ def gc_paused():
         yield
     finally:
         if was:
+            promote_young()
             gc.enable()
+
+
+def promote_young() -> None:
+    """Move every object the collector tracks into its oldest generation. What
+    a paused region made and kept (restored rows, views for many viewers) is
+    long-lived by nature; left young, the first allocation after the pause runs
+    a collection over all of it (0.3-0.7 ms after waking a 64 KB document).
+    Two list splices; skipped while the collector runs or anything is frozen
+    (gc.freeze() is then someone else's and unfreeze() would undo it)."""
+    if not gc.isenabled() and gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def seed_for(key: str) -> int:

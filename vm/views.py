@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from ..net.delta import diff, encode_view
 from ._machine import Record
 from .docslots import WHO, as_principal
-from .document import gc_paused
+from .document import gc_paused, promote_young
 from .privacy import FreshContext, Renderer, Schema, decisions, render_view, visible
 from .reactive import ChangeTracker, Changes, Formulas
 from .table import rows as table_rows
@@ -59,16 +59,9 @@ _MASK = ("decisions",)
 
 
 def _promote_young() -> None:
-    """Move what the fan-out made (views, patches, frames: thousands of
-    containers for many viewers) straight to the collector's oldest
-    generation, as the machine does after a transaction: otherwise the first
-    allocation after the pause runs a young collection over all of it
-    (seen in profiles as a few ms per fan-out to 1,000 viewers). Two list
-    splices; skipped when the collector is running or anything is frozen
-    (then gc.freeze() is someone else's)."""
-    if not gc.isenabled() and gc.get_freeze_count() == 0:
-        gc.freeze()
-        gc.unfreeze()
+    # What a fan-out made (views, patches, frames for thousands of viewers) is
+    # promoted as a paused region's survivors are (vm/document.py).
+    promote_young()
 
 
 def _in_table(rec) -> bool:
