@@ -37,9 +37,10 @@ examples:
   advm check examples/todo.adb                  diagnostics, exit 1 on errors
   advm compile examples/todo.adb -o todo.advc   write the module file
   advm disasm todo.advc                         bytecode under its source lines
-  advm run examples/todo.adb --as alice@users   create it, print its state
+  advm run examples/tictactoe.adb               serve it live on 127.0.0.1:8080
+  advm run --once examples/todo.adb --as alice@users
+                                                create one in memory, print its state
   advm test examples/*.adb                      run every test block
-  advm serve examples/tictactoe.adb             serve it live on 127.0.0.1:8080
   advm replay --log --doc main                  rebuild a stored document, verify it
   advm snapshot inspect --doc main              what a stored document holds now
   advm token alice                              a signed identity for alice

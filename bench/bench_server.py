@@ -14,9 +14,16 @@ makes DOCS_VIEWERS delta frames plus one reply. Latency is from send to the
 sender's own delta for that change (the delta precedes the reply on the
 socket). The echo server answers each frame with the same frame: one frame
 out per frame in, no JSON, no documents; it is the library's own limit on this
-machine. The server runs in its own process (`advm serve`, documents in two
+machine. The server runs in its own process (`advm run`, documents in two
 worker processes; in memory, and on the synced store: every input durable
 before its frames go out), the load generator in this one.
+
+Each load result also has `cpu_us_per_message`: CPU time (user and system,
+from /proc) that the server process, its workers and the load generator
+spent per message in the measured window. The machine is shared, and the
+kernel gives each session's processes a share of the cores as a group, so
+throughput follows what a run was given; CPU per message says what the
+server needs, and compares with echo's whatever the machine is doing.
 
 Fan-out: one change to FANOUT viewers of one document, from the host's input
 to the last frame handed to the sockets, per viewer; the viewers' sockets are
@@ -153,7 +160,7 @@ def advm_server(tmp: Path, durable: bool, workers: int = WORKERS) -> tuple[Child
     doc = tmp / "bump.adb"
     doc.write_text(DOC)
     advm = Path(sys.executable).with_name("advm")
-    child = Child([str(advm), "serve", str(doc), "--port", "0", "--store", str(tmp / "store"),
+    child = Child([str(advm), "run", str(doc), "--port", "0", "--store", str(tmp / "store"),
                    "--workers", str(workers), *([] if durable else ["--memory"])])
     url = child.line.split("WebSocket ")[1].rstrip(")")
     return child, url
@@ -269,6 +276,8 @@ class LeanClient(asyncio.Protocol):
             self.finish(now, now)
             return
         if not self.ready.done():  # the first frame of the stream: the whole view
+            if payload.startswith(b'{"failure"'):
+                tally.failures += 1
             self.ready.set_result(None)
             return
         if payload.startswith(b'{"deliver":1,'):
@@ -319,9 +328,35 @@ def _seq(payload: bytes) -> int | None:
     return int(payload[at + 6:end])
 
 
-async def load(url: str, kind: str, tokens=None, rate: float | None = None) -> dict:
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process so far (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (the server and its worker processes)."""
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return [pid, *kids]
+
+
+async def load(url: str, kind: str, tokens=None, rate: float | None = None,
+               server_pids: list[int] = ()) -> dict:
     """Closed loop (rate None), or `rate` messages per second offered in total,
-    spread evenly over the clients."""
+    spread evenly over the clients. With `server_pids` (the server process
+    first, then its workers) the result also says how much CPU each side
+    spent per message in the measured window: on a shared machine throughput
+    follows the share of the cores a run gets, CPU per message much less."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -338,17 +373,30 @@ async def load(url: str, kind: str, tokens=None, rate: float | None = None) -> d
             lambda hello=hello: LeanClient(tally, kind, hello), parts.hostname, parts.port)
         clients.append(client)
         if kind == "advm" and i < DOCS:
-            # Each document is created by the first client that views it.
+            # Each document is created by the first client that views it: the
+            # create goes out with the handshake, before that socket's
+            # connection/create, and the host runs one document's requests in order.
             client.transport.write(client_frame(json.dumps(
                 {"id": 10_000, "method": "document/create", "identity": tokens[i],
                  "key": f"doc-{i}"})))
             await asyncio.sleep(0.002)
+        if kind == "advm" and i == DOCS - 1:
+            # Every document exists before any other client asks to view it
+            # (a loaded machine can take longer than the pacing above).
+            await asyncio.gather(*(c.ready for c in clients))
     await asyncio.gather(*(c.ready for c in clients))
+    if tally.failures:
+        raise RuntimeError(f"{tally.failures} requests failed while connecting")
     begin = time.perf_counter() + 0.2
     tally.window = (begin + WARMUP, begin + WARMUP + DURATION)
     tally.stop = tally.window[1]
     await asyncio.sleep(max(0.0, begin - time.perf_counter()))
     start = time.perf_counter()
+    pids = [*server_pids, os.getpid()]
+    cpu: dict[str, list] = {}
+    for edge, at in (("from", tally.window[0]), ("to", tally.window[1])):
+        loop.call_later(max(0.0, at - start),
+                        lambda edge=edge: cpu.__setitem__(edge, [cpu_seconds(p) for p in pids]))
     if tally.pace is None:
         for c in clients:
             c.next(start)
@@ -358,12 +406,19 @@ async def load(url: str, kind: str, tokens=None, rate: float | None = None) -> d
     await asyncio.gather(*(c.done for c in clients))
     for c in clients:
         c.transport.close()
-    return {"clients": CLIENTS, **({} if rate is None else {"offered_per_second": rate}),
-            "messages_per_second": round(tally.count / DURATION),
-            "frames_received_per_second": round(tally.frames / DURATION),
-            "p50_ms": round(percentile(tally.latencies, 0.50) * 1e3, 2),
-            "p99_ms": round(percentile(tally.latencies, 0.99) * 1e3, 2),
-            "failures": tally.failures}
+    result = {"clients": CLIENTS, **({} if rate is None else {"offered_per_second": rate}),
+              "messages_per_second": round(tally.count / DURATION),
+              "frames_received_per_second": round(tally.frames / DURATION),
+              "p50_ms": round(percentile(tally.latencies, 0.50) * 1e3, 2),
+              "p99_ms": round(percentile(tally.latencies, 0.99) * 1e3, 2),
+              "failures": tally.failures}
+    spent = [None if a is None or b is None else b - a
+             for a, b in zip(cpu.get("from", ()), cpu.get("to", ()))]
+    if server_pids and tally.count and None not in spent and spent:
+        per = [round(x / tally.count * 1e6) for x in spent]
+        result["cpu_us_per_message"] = {"server": per[0], "workers": sum(per[1:-1]),
+                                        "load_generator": per[-1]}
+    return result
 
 
 def load_test(kind: str, durable: bool = False, rate: float | None = None) -> dict:
@@ -378,7 +433,7 @@ def load_test(kind: str, durable: bool = False, rate: float | None = None) -> di
             child, url = echo_server()
             toks = None
         try:
-            return asyncio.run(load(url, kind, toks, rate))
+            return asyncio.run(load(url, kind, toks, rate, process_tree(child.proc.pid)))
         finally:
             child.close()
 
@@ -514,11 +569,11 @@ def test_fanout_advm(benchmark, workers):
 
 def main() -> None:
     rows = [("load: websockets echo", load_test("echo")),
-            ("load: advm serve --memory", load_test("advm")),
-            ("load: advm serve (synced store)", load_test("advm", durable=True)),
+            ("load: advm run --memory", load_test("advm")),
+            ("load: advm run (synced store)", load_test("advm", durable=True)),
             (f"paced {PACED}/s: websockets echo", load_test("echo", rate=PACED)),
-            (f"paced {PACED}/s: advm serve --memory", load_test("advm", rate=PACED)),
-            (f"paced {PACED}/s: advm serve (synced store)",
+            (f"paced {PACED}/s: advm run --memory", load_test("advm", rate=PACED)),
+            (f"paced {PACED}/s: advm run (synced store)",
              load_test("advm", durable=True, rate=PACED)),
             ("fan-out: websockets.broadcast", fanout("broadcast")),
             ("fan-out: advm, documents on a thread", fanout("advm", 0)),

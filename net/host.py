@@ -62,13 +62,38 @@ def check_key(key) -> str:
     return key
 
 
-class _Pending:
-    __slots__ = ("kind", "who", "fut", "waiter", "viewer")
+class Reply:
+    """A request's outcome delivered to a function instead of a future:
+    `fn(result, None)` or `fn(None, HostError)`, called once, at once. The
+    server answers its hot requests this way (no future, no extra turn of the
+    event loop before the reply is queued); everything else uses futures."""
 
-    def __init__(self, kind, who, fut, waiter, viewer):
+    __slots__ = ("fn", "_done")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, value) -> None:
+        self._done = True
+        self.fn(value, None)
+
+    def set_exception(self, exc) -> None:
+        self._done = True
+        self.fn(None, exc)
+
+
+class _Pending:
+    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer")
+
+    def __init__(self, kind, who, waiter, viewer):
         self.kind = kind
         self.who = who
-        self.fut = fut
+        self.reply = None     # the runner's reply, once it arrived
+        self.arrived = False
         self.waiter = waiter
         self.viewer = viewer
 
@@ -182,9 +207,13 @@ class Host:
                     v.ended("shutting_down", "the server is shutting down")
             slot.viewers.clear()
         closing = []
+        loop = asyncio.get_running_loop()
         for slot in list(self.slots.values()):
             if slot.runner is not None and not slot.runner.dead:
-                closing.append(slot.runner.call("close", slot.key, {}, self.clock()))
+                fut = loop.create_future()
+                slot.runner.call("close", slot.key, {}, self.clock(),
+                                 lambda reply, fut=fut: fut.done() or fut.set_result(reply))
+                closing.append(fut)
         if closing:
             await asyncio.gather(*closing)
         await asyncio.gather(*(r.close() for r in self.runners), return_exceptions=True)
@@ -192,23 +221,26 @@ class Host:
 
     async def _settle(self) -> None:
         """Wait until nothing is in flight on any document."""
-        while True:
-            futs = [p.fut for s in self.slots.values() for p in s.queue]
-            if not futs:
-                return
-            await asyncio.gather(*futs, return_exceptions=True)
-            await asyncio.sleep(0)  # let the reply callbacks run
+        while any(s.queue for s in self.slots.values()):
+            await asyncio.sleep(0.005)
 
     # ------------------------------------------------------------ requests
 
-    def _request(self, key: str):
-        """A new waiter and the slot of document `key`; a bad key fails the
-        waiter at once and gives no slot (every request starts this way)."""
-        waiter = self._new_waiter()
+    def _request(self, key: str, reply: Reply | None = None):
+        """A new waiter (or `reply`) and the slot of document `key`; a bad
+        key fails the waiter at once and gives no slot (every request starts
+        this way)."""
+        waiter = self._new_waiter() if reply is None else reply
+        if reply is not None and self._closing:
+            reply.set_exception(HostError("shutting_down", "the server is shutting down"))
+        slot = self.slots.get(key) if type(key) is str else None
+        if slot is not None:  # its key was checked when the slot was made
+            return waiter, slot
         try:
             return waiter, self._slot(check_key(key))
         except HostError as e:
-            waiter.set_exception(e)
+            if not waiter.done():
+                waiter.set_exception(e)
             return waiter, None
 
     def create(self, key: str, who: str, arg, context: dict | None = None) -> asyncio.Future:
@@ -239,10 +271,12 @@ class Host:
             state.joining, state.cancelled = True, False
         return waiter
 
-    def send(self, key: str, who: str, channel: str, message, ask=None) -> asyncio.Future:
+    def send(self, key: str, who: str, channel: str, message, ask=None, *,
+             reply: Reply | None = None) -> asyncio.Future | Reply:
         """A message to a channel, or with `ask` an answer to that ask.
-        Resolves to {"seq": n} (the sender's view after it) once committed."""
-        waiter, slot = self._request(key)
+        Resolves to {"seq": n} (the sender's view after it) once committed;
+        with `reply`, that is where the outcome goes (and what is returned)."""
+        waiter, slot = self._request(key, reply)
         if slot is None:
             return waiter
         if ask is None:
@@ -325,20 +359,25 @@ class Host:
                     waiter.set_exception(e)
                 return False
             slot.runner.placed += 1
-        fut = slot.runner.call(kind, slot.key, payload, self.clock())
         self.stats["inputs"] += 1
-        pending = _Pending("resync" if resync else kind, who, fut, waiter, viewer)
+        pending = _Pending("resync" if resync else kind, who, waiter, viewer)
         slot.queue.append(pending)
         slot.used = time.monotonic()
-        fut.add_done_callback(lambda _f, slot=slot: self._replies(slot))
+        slot.runner.call(kind, slot.key, payload, self.clock(),
+                         lambda reply, p=pending, slot=slot: self._arrived(slot, p, reply))
         return True
+
+    def _arrived(self, slot: Slot, p: _Pending, reply: dict) -> None:
+        p.reply = reply
+        p.arrived = True
+        self._replies(slot)
 
     def _replies(self, slot: Slot) -> None:
         """Apply the replies at the head of the document's queue, in order."""
-        while slot.queue and slot.queue[0].fut.done():
+        while slot.queue and slot.queue[0].arrived:
             p = slot.queue.popleft()
             try:
-                self._apply(slot, p, p.fut.result())
+                self._apply(slot, p, p.reply)
             except Exception as e:  # a bug here must not wedge the document's queue
                 if p.waiter is not None and not p.waiter.done():
                     p.waiter.set_exception(HostError("internal", f"{type(e).__name__}: {e}"))
@@ -375,7 +414,7 @@ class Host:
             slot.closing = False
             self.stats["unloads"] += 1
         else:
-            self._dispatch(slot, reply.get("frames", ()), p.who,
+            self._dispatch(slot, reply.get("frames", ()), reply.get("deltas", ()), p.who,
                            end_code="destroyed" if reply.get("destroyed") else "disconnected")
             if p.waiter is not None and not p.waiter.done():
                 outcome = error or _sender_error(reply.get("frames", ()), p.who)
@@ -410,7 +449,8 @@ class Host:
             if accepted:
                 slot.asks[who] = {}
                 slot.last_seq.pop(who, None)
-            self._dispatch(slot, frames, who, joined=who if accepted else None)
+            self._dispatch(slot, frames, reply.get("deltas", ()), who,
+                           joined=who if accepted else None)
         elif accepted and not state.cancelled:
             slot.asks[who] = {a["id"]: a for a in reply["asks"]}
             viewer.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
@@ -444,20 +484,37 @@ class Host:
         if not self._closing and slot.runner is not None:
             self._submit(slot, "disconnect", who, {"who": who}, None, bounded=False)
 
-    def _dispatch(self, slot: Slot, frames, sender, joined: str | None = None,
+    def _dispatch(self, slot: Slot, frames, delta_frames, sender, joined: str | None = None,
                   end_code: str = "disconnected") -> None:
         """Forward one reply's frames to the viewers they are for."""
+        if not frames and joined is None:
+            # Only deltas (no asks, errors or departures): each goes out as it
+            # comes, which is what the general path below does too.
+            viewers_of = slot.viewers
+            last_seq = slot.last_seq
+            for to, patch, seq in delta_frames:
+                last_seq[to] = seq
+                viewers = viewers_of.get(to)
+                if viewers:
+                    item = ((patch, seq),)
+                    for v in viewers:
+                        v.deltas(item, None)
+            return
         deltas: dict[str, list] = {}
         changed: set[str] = set()
         kicked: list[str] = []
         notes: list[dict] = []
         last_seq = slot.last_seq
+        for to, patch, seq in delta_frames:
+            items = deltas.get(to)
+            if items is None:
+                deltas[to] = [(patch, seq)]
+            else:
+                items.append((patch, seq))
+            last_seq[to] = seq
         for f in frames:
             to = f.get("to")
-            if "patch" in f:
-                deltas.setdefault(to, []).append((f["patch"], f["seq"]))
-                last_seq[to] = f["seq"]
-            elif "ask" in f:
+            if "ask" in f:
                 if to in slot.asks:
                     slot.asks[to][f["ask"]["id"]] = f["ask"]
                     changed.add(to)
@@ -472,14 +529,18 @@ class Host:
                 notes.append(f)
         if joined is not None:
             changed.add(joined)  # a new stream's first frame always lists its asks
-        for who in deltas.keys() | changed:
-            viewers = slot.viewers.get(who)
-            if not viewers:
-                continue
-            outstanding = slot.outstanding(who) if who in changed else None
-            items = deltas.get(who, [])
-            for v in viewers:
-                v.deltas(items, outstanding)
+        viewers_of = slot.viewers
+        for who, items in deltas.items():
+            viewers = viewers_of.get(who)
+            if viewers:
+                outstanding = slot.outstanding(who) if who in changed else None
+                for v in viewers:
+                    v.deltas(items, outstanding)
+        for who in changed:
+            if who not in deltas:
+                outstanding = slot.outstanding(who)
+                for v in viewers_of.get(who, ()):
+                    v.deltas([], outstanding)
         for f in notes:
             for v in slot.viewers.get(f["to"], ()):
                 v.notify(f["error"])
@@ -611,5 +672,5 @@ def _sender_error(frames, who):
     return None
 
 
-__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Slot", "check_key",
+__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "check_key",
            "wall_clock_ms"]

@@ -1,8 +1,10 @@
 """Execution lanes for the host: where documents' inputs actually run.
 
-A runner takes requests for the documents placed on it and answers each with
-an asyncio future of the shard's reply (net/shard.py). It runs one request
-at a time, in the order given; different runners run at the same time.
+A runner takes requests for the documents placed on it and hands each one's
+reply (net/shard.py) to the function given with it, on the event loop. It
+runs one request at a time, in the order given; different runners run at the
+same time. (A function rather than a future: per input that saves a future
+and a turn of the event loop, and the host only ever wants the one callback.)
 
 - `ThreadRunner`: one thread in the server process. Cheap, but the VM holds
   the GIL while it runs, so a long handler delays the event loop too.
@@ -43,8 +45,9 @@ class Runner(ABC):
         self.dead = False
 
     @abstractmethod
-    def call(self, kind: str, key: str, payload: dict, now: int) -> asyncio.Future:
-        """Run one request for document `key` on this lane."""
+    def call(self, kind: str, key: str, payload: dict, now: int, done) -> None:
+        """Run one request for document `key` on this lane; `done(reply)` is
+        called on the event loop once, never before this returns."""
 
     async def start(self) -> None:
         pass
@@ -53,9 +56,14 @@ class Runner(ABC):
         pass
 
 
-def _settle(fut: asyncio.Future, value) -> None:
-    if not fut.done():
-        fut.set_result(value)
+def _deliver(done, reply) -> None:
+    """Call a request's `done`; a bug in it is reported, and the runner (its
+    reader loop, for a worker) keeps going."""
+    try:
+        done(reply)
+    except Exception as e:
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": "advm: a runner's reply could not be applied", "exception": e})
 
 
 class ThreadRunner(Runner):
@@ -84,20 +92,18 @@ class ThreadRunner(Runner):
             item = self._queue.get()
             if item is None:
                 return
-            fut, kind, key, payload, now = item
-            done = shard.handle(kind, key, payload, now)
-            done.add_done_callback(
-                lambda d, fut=fut: loop.call_soon_threadsafe(self._finish, fut, d.result()))
+            done, kind, key, payload, now = item
+            fut = shard.handle(kind, key, payload, now)
+            fut.add_done_callback(
+                lambda f, done=done: loop.call_soon_threadsafe(self._finish, done, f.result()))
 
-    def _finish(self, fut, value) -> None:
+    def _finish(self, done, value) -> None:
         self.inflight -= 1
-        _settle(fut, value)
+        _deliver(done, value)
 
-    def call(self, kind, key, payload, now):
-        fut = self._loop.create_future()
+    def call(self, kind, key, payload, now, done):
         self.inflight += 1
-        self._queue.put((fut, kind, key, payload, now))
-        return fut
+        self._queue.put((done, kind, key, payload, now))
 
     async def close(self) -> None:
         if self._thread is not None:
@@ -137,16 +143,20 @@ class ProcessRunner(Runner):
         self._proc = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
-        self._pending: dict[int, asyncio.Future] = {}
+        self._pending: dict = {}  # request id -> its `done`
         self._ids = itertools.count(1)
         self._outgoing: list = []
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._durable: list = []       # (store call id, finished future), for the loop
+        self._durable_lock = threading.Lock()
 
     async def start(self) -> None:
         # A plain `python -m` child rather than multiprocessing's spawn: spawn
         # re-runs the parent's main script in the child, which breaks any
         # script that starts a host without an `if __name__ == "__main__"` guard.
         register_pickling()
+        self._loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         try:
             # Imported by name (not run as __main__) so that what it pickles
@@ -171,21 +181,20 @@ class ProcessRunner(Runner):
         self.pid = self._proc.pid
         self._reader_task = asyncio.create_task(self._read(reader))
 
-    def call(self, kind, key, payload, now):
-        fut = asyncio.get_running_loop().create_future()
+    def call(self, kind, key, payload, now, done):
         if self.dead:
-            fut.set_result(failed("worker_failed", f"worker {self.index} has stopped"))
-            return fut
+            asyncio.get_running_loop().call_soon(
+                _deliver, done, failed("worker_failed", f"worker {self.index} has stopped"))
+            return
         rid = next(self._ids)
-        self._pending[rid] = fut
+        self._pending[rid] = done
         self.inflight += 1
         self._post(("req", rid, kind, key, payload, now))
-        return fut
 
     def _post(self, message) -> None:
         """Queue a message; what one turn of the event loop queues is one write."""
         if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop.call_soon(self._flush)
         self._outgoing.append(message)
 
     def _flush(self) -> None:
@@ -198,10 +207,10 @@ class ProcessRunner(Runner):
             while True:
                 for msg in (await read_frame(reader))[1]:
                     if msg[0] == "reply":
-                        fut = self._pending.pop(msg[1], None)
-                        if fut is not None:
+                        done = self._pending.pop(msg[1], None)
+                        if done is not None:
                             self.inflight -= 1
-                            _settle(fut, msg[2])
+                            _deliver(done, msg[2])
                     elif msg[0] == "store":
                         self._store_call(*msg[1:])
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
@@ -222,38 +231,57 @@ class ProcessRunner(Runner):
         self.dead = True
         pending, self._pending = self._pending, {}
         self.inflight = 0
-        for fut in pending.values():
-            _settle(fut, failed("worker_failed", f"worker {self.index} stopped"))
+        for done in pending.values():
+            _deliver(done, failed("worker_failed", f"worker {self.index} stopped"))
         if not self._closing and self.on_death is not None:
             self.on_death(self)
 
+    def _store_answer(self, cid: int, ok: bool, value) -> None:
+        if not self.dead:
+            self._post(("store_reply", cid, ok, value))
+
+    def _store_settled(self, cid: int, f) -> None:
+        exc = f.exception()
+        self._store_answer(cid, exc is None, f"{type(exc).__name__}: {exc}" if exc else f.result())
+
+    def _store_done(self, cid: int, f: cf.Future) -> None:
+        """A durable write finished (on the store's committer thread). One
+        group commit finishes many writes at once: they are collected and
+        the event loop is woken once for all of them, not once each."""
+        with self._durable_lock:
+            first = not self._durable
+            self._durable.append((cid, f))
+        if first:
+            try:
+                self._loop.call_soon_threadsafe(self._store_drain)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting any more
+
+    def _store_drain(self) -> None:
+        with self._durable_lock:
+            done, self._durable = self._durable, []
+        for cid, f in done:
+            self._store_settled(cid, f)
+
     def _store_call(self, cid: int, method: str, args, kwargs) -> None:
-        def answer(ok: bool, value) -> None:
-            if not self.dead:
-                self._post(("store_reply", cid, ok, value))
-
-        def settled(f) -> None:
-            exc = f.exception()
-            answer(exc is None, f"{type(exc).__name__}: {exc}" if exc else f.result())
-
         try:
             target = getattr(self.store, method)
         except AttributeError:
-            answer(False, f"AttributeError: the host's store has no {method!r}")
+            self._store_answer(cid, False, f"AttributeError: the host's store has no {method!r}")
             return
-        loop = asyncio.get_running_loop()
         if method in FUTURE_METHODS:
             try:
                 result = target(*args, **kwargs)
             except Exception as e:
-                answer(False, f"{type(e).__name__}: {e}")
+                self._store_answer(cid, False, f"{type(e).__name__}: {e}")
                 return
             if isinstance(result, cf.Future):
-                asyncio.wrap_future(result, loop=loop).add_done_callback(settled)
+                result.add_done_callback(lambda f, cid=cid: self._store_done(cid, f))
             else:
-                answer(True, result)
+                self._store_answer(cid, True, result)
         else:
-            loop.run_in_executor(None, lambda: target(*args, **kwargs)).add_done_callback(settled)
+            self._loop.run_in_executor(None, lambda: target(*args, **kwargs)).add_done_callback(
+                lambda f, cid=cid: self._store_settled(cid, f))
 
     async def close(self) -> None:
         self._closing = True

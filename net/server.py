@@ -27,13 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
 
-from .host import HostError
+from .host import HostError, Reply
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
 
@@ -105,15 +106,44 @@ class Stream:
     def deltas(self, items, outstanding) -> None:
         if self.stale or not self.open:
             return
+        session = self.session
         head = self.head
+        # One change usually reaches many streams as the same bytes (same
+        # stream id on different sockets, same seq, the same patch text
+        # object): each distinct frame is built once per event-loop turn.
+        built = session.server.built
+        if outstanding is None and len(items) == 1 and not session.closed:
+            # The common case, once per viewer per change: push_frame inlined.
+            patch, seq = items[0]
+            key = (head, patch, seq)
+            data = built.get(key)
+            if data is None:
+                data = built[key] = text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
+                                               + "}}}")
+            outbox = session.outbox
+            outbox.append((data, self))
+            self.pending += 1
+            if not session._dirty:
+                session._dirty = True
+                session.server.dirty(session)
+            if len(outbox) > session.limits.max_pending:
+                session._overflow()
+            return
         last = len(items) - 1
         for i, (patch, seq) in enumerate(items):
-            body = '"data":' + patch + ',"seq":' + str(seq)
             if i == last and outstanding is not None:
-                body += ',"outstanding":' + _json(outstanding)
-            self.session.push(head + body + "}}}", self)
+                session.push_frame(text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
+                                              + ',"outstanding":' + _json(outstanding) + "}}}"),
+                                   self)
+                continue
+            key = (head, patch, seq)
+            data = built.get(key)
+            if data is None:
+                data = built[key] = text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
+                                               + "}}}")
+            session.push_frame(data, self)
         if not items and outstanding is not None:
-            self.session.push(head + '"outstanding":' + _json(outstanding) + "}}}", self)
+            session.push(head + '"outstanding":' + _json(outstanding) + "}}}", self)
 
     def reset(self, data, seq, outstanding) -> None:
         if not self.open:
@@ -133,6 +163,50 @@ class Stream:
             self.session.push(failure(self.id, code, message))
 
 
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+
+
+class Connection(ServerConnection):
+    """The library's connection, except that each complete data message goes
+    straight to its session as the bytes arrive (in `data_received`), instead
+    of through the library's message queue to a task awaiting `recv()`: per
+    request that saves a queue, a future and a task switch, which at a few
+    thousand requests a second is a good part of the server's own time.
+    Handshake, control frames (ping, pong, close), UTF-8 framing rules and
+    size limits stay the library's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session: Session | None = None
+        self.early: list = []          # messages that came before the session took over
+        self._parts: tuple | None = None  # (opcode, chunks) of a fragmented message
+
+    def process_event(self, event) -> None:
+        if self.request is None or not isinstance(event, Frame) or event.opcode not in (
+                _TEXT, _BINARY, _CONT):
+            super().process_event(event)
+            return
+        if event.opcode is _CONT:
+            if self._parts is None:
+                return  # the protocol layer refuses a continuation with no start
+            # (the protocol layer holds the whole message to max_size)
+            self._parts[1].append(event.data)
+            if not event.fin:
+                return
+            opcode, chunks = self._parts
+            self._parts = None
+            data = b"".join(chunks)
+        elif not event.fin:
+            self._parts = (event.opcode, [event.data])
+            return
+        else:
+            opcode, data = event.opcode, event.data
+        if self.session is None:
+            self.early.append((opcode, data))
+        else:
+            self.session.frame(opcode is _TEXT, data)
+
+
 class Session:
     """One WebSocket: requests in, responses and stream frames out."""
 
@@ -142,7 +216,7 @@ class Session:
         self.ws = ws
         self.limits = server.limits
         self.streams: dict = {}
-        self.outbox: list = []    # (text, stream); frames without a stream are never dropped
+        self.outbox: list = []    # (frame bytes, stream); frames without a stream are never dropped
         self.sent = 0
         self._dirty = False
         self._stale = False       # some stream lost deltas and waits for a full view
@@ -166,9 +240,17 @@ class Session:
     async def run(self) -> None:
         # Adama's clients wait for this before their first request.
         self.push(_json({"status": "connected", "server": "advm", "assets": False}))
+        ws = self.ws
         try:
-            async for message in self.ws:
-                self.receive(message)
+            if isinstance(ws, Connection):
+                ws.session = self
+                early, ws.early = ws.early, []
+                for opcode, data in early:
+                    self.frame(opcode is _TEXT, data)
+                await ws.wait_closed()
+            else:
+                async for message in ws:
+                    self.receive(message)
         except ConnectionClosed:
             pass
         finally:
@@ -182,9 +264,13 @@ class Session:
                 self._drainer.cancel()
 
     def push(self, text: str, stream: Stream | None = None) -> None:
+        self.push_frame(text_frame(text), stream)
+
+    def push_frame(self, data: bytes, stream: Stream | None = None) -> None:
+        """Queue one WebSocket frame, already encoded (text_frame)."""
         if self.closed:
             return
-        self.outbox.append((text, stream))
+        self.outbox.append((data, stream))
         if stream is not None:
             stream.pending += 1
         if not self._dirty:
@@ -207,12 +293,21 @@ class Session:
             if self._drainer is None:
                 self._drainer = asyncio.ensure_future(self._drain())
             return
-        if self.outbox:
-            out, self.outbox = self.outbox, []
-            for _, stream in out:
+        out = self.outbox
+        if out:
+            self.outbox = []
+            if len(out) == 1:
+                data, stream = out[0]
                 if stream is not None:
                     stream.pending -= 1
-            ws.transport.write(b"".join([text_frame(text) for text, _ in out]))
+            else:
+                parts = []
+                for frame, stream in out:
+                    parts.append(frame)
+                    if stream is not None:
+                        stream.pending -= 1
+                data = b"".join(parts)
+            ws.transport.write(data)
             self.sent += len(out)
         if self._stale:
             self._resync()
@@ -267,6 +362,27 @@ class Session:
         self._allowance -= 1.0
         return True
 
+    def frame(self, text: bool, data) -> None:
+        """One complete data message, as its frame's payload bytes."""
+        if self.closed:
+            return
+        if not text:
+            self.push(failure(None, "bad_frame", "frames are JSON text, not binary"))
+            return
+        if len(data) > self.limits.max_frame:
+            self.push(failure(None, "frame_too_large",
+                              f"a request is at most {self.limits.max_frame} bytes"))
+            return
+        try:
+            message = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            self.push(failure(None, "bad_frame", "a text frame must be UTF-8"))
+            return
+        try:
+            self.receive(message)
+        except Exception as e:  # a bug: this request fails, the socket and the server go on
+            self.push(failure(None, "internal", f"{type(e).__name__}: {e}"))
+
     def receive(self, message) -> None:
         if isinstance(message, bytes):
             self.push(failure(None, "bad_frame", "frames are JSON text, not binary"))
@@ -318,6 +434,18 @@ class Session:
 
     def context(self) -> dict:
         return {"origin": self.origin, "ip": self.ip}
+
+    def replier(self, rid) -> Reply:
+        """Where the host puts a request's outcome: straight onto this socket."""
+        def fn(result, exc):
+            if exc is None:
+                self.push(deliver(rid, result, True))
+            elif isinstance(exc, HostError):
+                self.push(failure(rid, exc.code, exc.message))
+            else:
+                self.push(failure(rid, "internal", f"{type(exc).__name__}: {exc}"))
+
+        return Reply(fn)
 
     def answer(self, rid, fut: asyncio.Future, shape=None) -> None:
         def done(f):
@@ -405,7 +533,7 @@ def _connection_send(s: Session, rid, req) -> None:
         channel = _need(req, "channel", str, "the channel's name")
     if "message" not in req:
         raise _Refused("bad_request", "\"message\" is required")
-    s.answer(rid, s.host.send(stream.key, stream.who, channel, req["message"], ask=ask))
+    s.host.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
 
 
 def _connection_end(s: Session, rid, req) -> None:
@@ -422,7 +550,30 @@ def _space_reflect(s: Session, rid, req) -> None:
     s.push(deliver(rid, {"reflection": reflect(s.host.module.meta)}, True))
 
 
+def _identity_whoami(s: Session, rid, req) -> None:
+    # A guest's principal is made by the server (one per socket), so this is
+    # the only way its page can learn the name the documents see.
+    who = s.principal(req)
+    agent, _, authority = who.rpartition("@")
+    s.push(deliver(rid, {"principal": who, "agent": agent, "authority": authority,
+                         "anonymous": authority == ANONYMOUS}, True))
+
+
+def _identity_mint(s: Session, rid, req) -> None:
+    if not s.server.dev_tokens:
+        raise _Refused("mint_refused", "this server does not mint tokens; ask its operator "
+                       "for one (advm token NAME)")
+    name = _need(req, "principal", str, "the principal to sign, agent@authority")
+    try:
+        token = s.server.tokens.mint(name, ttl=DEV_TOKEN_TTL)
+    except TokenError as e:
+        raise _Refused("bad_request", e.message) from None
+    s.push(deliver(rid, {"identity": token, "principal": s.server.tokens.verify(token)}, True))
+
+
 METHODS = {
+    "identity/whoami": _identity_whoami,
+    "identity/mint": _identity_mint,
     "document/create": _document_create,
     "document/delete": _document_delete,
     "connection/create": _connection_create,
@@ -472,11 +623,20 @@ def _response(status: int, kind: str, body: bytes) -> Response:
 # ---------------------------------------------------------------- the server
 
 
+DEV_TOKEN_TTL = 7 * 24 * 3600  # as `advm token`'s default
+
+
 class Server:
+    """`dev_tokens`: `identity/mint` signs a token for any principal a client
+    names. Only for a developer's own machine (`advm run` turns it on when it
+    listens on a loopback address): whoever can reach the socket can be anyone."""
+
     def __init__(self, host, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
-                 limits: Limits | None = None, pages=None, allow_anonymous: bool = True):
+                 limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
+                 dev_tokens: bool = False):
         self.host = host
         self.tokens = tokens
+        self.dev_tokens = dev_tokens
         self.bind = bind
         self.port = port
         self.limits = limits or Limits()
@@ -486,16 +646,22 @@ class Server:
         self.dropped = 0
         self._server = None
         self._dirty: list[Session] = []
+        self.built: dict = {}  # frames built this turn, shared by streams (Stream.deltas)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def dirty(self, session: Session) -> None:
         """Flush `session` at the end of this turn of the event loop: every
-        frame a dispatch makes for one socket goes out in one write."""
+        frame a dispatch makes for one socket goes out in one write. (The
+        reply to a `connection/send` is queued in the same turn as the deltas
+        it caused, through a host `Reply` rather than a future, whose
+        callbacks would run a turn later and cost the sender a second write.)"""
         if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop.call_soon(self._flush)
         self._dirty.append(session)
 
     def _flush(self) -> None:
         sessions, self._dirty = self._dirty, []
+        self.built = {}
         for session in sessions:
             session.flush()
 
@@ -508,12 +674,15 @@ class Server:
         return f"ws://{self.bind}:{self.port}{ENDPOINT}"
 
     async def start(self) -> None:
+        # Kept: asking asyncio for the running loop costs a system call
+        # (getpid) each time, and flushing asks twice per turn.
+        self._loop = asyncio.get_running_loop()
         if not self.host.started:
             await self.host.start()
         self._server = await serve(
             self._handle, self.bind, self.port, process_request=self._http,
             max_size=self.limits.hard_frame, ping_interval=self.limits.ping_interval,
-            max_queue=64, compression=None)
+            max_queue=64, compression=None, create_connection=Connection)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _http(self, connection, request):

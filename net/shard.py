@@ -3,11 +3,11 @@
 The host sends it requests `(kind, key, payload, now)` in order; each
 returns a concurrent future of a reply dict:
 
-    {"frames": [...], "due": ms | None, "error": None | [code, message],
+    {"frames": [...], "deltas": [...], "due": ms | None, "error": None | [code, message],
      "destroyed": bool, "loaded": bool, ...}
 
-Frames are the runtime's (.team/RUNTIME_API.md), except that a delta frame
-carries its patch as JSON text: {"to": who, "patch": text, "seq": n}.
+Frames are the runtime's (.team/RUNTIME_API.md), except that delta frames
+travel apart, as `"deltas": [(to, patch as JSON text, seq), ...]` in order.
 
 Replies for one document are released in request order, and (with a durable
 backend) only once the request's input is durable, so the host can pipeline
@@ -22,7 +22,7 @@ import concurrent.futures as cf
 import json
 import threading
 
-from .documents import NotFound
+from .documents import NotFound, Resolved
 
 INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
 
@@ -30,33 +30,59 @@ INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def patch_texts(frames) -> list:
-    """Frames with each delta's patch as JSON text (`"patch"` for `"delta"`).
+def split_deltas(frames) -> tuple[list, list]:
+    """The runtime's frames as (other frames, deltas), each delta a tuple
+    (to, patch as JSON text, seq).
 
     Encoding here puts the work on the runner (a worker process) rather than
-    on the server's event loop, and sends text, cheaper to pickle than dicts.
-    The views give each viewer its own top-level patch but share every
+    on the server's event loop, and tuples of text pickle far cheaper than
+    dicts. The views give each viewer its own top-level patch but share every
     changed member's encoding between viewers, so a patch is known by its
     members (scalars by value, objects and arrays by identity) and each
-    distinct one is encoded once."""
-    out = []
+    distinct one is encoded once; equal patches then share one text object,
+    which the server uses to build each distinct frame once (net/server.py)."""
+    others: list = []
+    deltas: list = []
     seen: dict = {}
+    last = None
+    last_text = None
     for f in frames:
         patch = f.get("delta")
         if patch is None:
-            out.append(f)
+            others.append(f)
+            continue
+        # Fan-out sends one change to many viewers in a row: the same patch
+        # object, or one whose members are the previous patch's own objects,
+        # needs no key at all.
+        if patch is last or last is not None and _same_members(patch, last):
+            deltas.append((f["to"], last_text, f["seq"]))
             continue
         key = tuple([(k, id(v)) if type(v) in (dict, list) else (k, type(v), v)
                      for k, v in patch.items()])
         text = seen.get(key)
         if text is None:
             text = seen[key] = _encode(patch)
-        out.append({"to": f["to"], "patch": text, "seq": f["seq"]})
-    return out
+        last, last_text = patch, text
+        deltas.append((f["to"], text, f["seq"]))
+    return others, deltas
+
+
+_ABSENT = object()
+
+
+def _same_members(patch: dict, last: dict) -> bool:
+    if len(patch) != len(last):
+        return False
+    get = patch.get
+    for k, v in last.items():
+        if get(k, _ABSENT) is not v:
+            return False
+    return True
 
 
 def reply(frames=(), error=None, **extra) -> dict:
-    out = {"frames": patch_texts(frames), "error": error, "due": None, "destroyed": False}
+    others, deltas = split_deltas(frames)
+    out = {"frames": others, "deltas": deltas, "error": error, "due": None, "destroyed": False}
     out.update(extra)
     return out
 
@@ -65,10 +91,8 @@ def failed(code: str, message: str) -> dict:
     return reply(error=[code, message])
 
 
-def _done(value) -> cf.Future:
-    fut = cf.Future()
-    fut.set_result(value)
-    return fut
+def _done(value) -> Resolved:
+    return Resolved(value)
 
 
 def _sender_error(frames, who):
@@ -105,19 +129,29 @@ class Shard:
         # frees its bookkeeping for documents nobody holds.
         return self._in_order(key, fut, key in self.docs)
 
-    def _in_order(self, key: str, inner: cf.Future, loaded: bool) -> cf.Future:
+    def _in_order(self, key: str, inner, loaded: bool):
         """`inner`'s reply, released only after every earlier reply for `key`."""
-        out = cf.Future()
 
-        def release(f):
+        def value_of(f):
             exc = f.exception()
             value = failed("internal", repr(exc)) if exc is not None else f.result()
             value["loaded"] = loaded
-            out.set_result(value)
+            return value
 
         with self._lock:
             prev = self._tails.get(key)
+            if inner.done() and (prev is None or prev.done()):
+                # Nothing earlier is held back and this is ready: release it
+                # now, and nothing later needs to wait for it.
+                if prev is not None:
+                    del self._tails[key]
+                return Resolved(value_of(inner))
+            out = cf.Future()
             self._tails[key] = out
+
+        def release(f):
+            out.set_result(value_of(f))
+
         if prev is None or prev.done():
             inner.add_done_callback(release)
         else:
@@ -169,12 +203,14 @@ class Shard:
     def _exists(self, key: str) -> bool:
         return key in self.docs or self.backend.exists(key)
 
-    def _after_input(self, key, doc, fut: cf.Future, **extra) -> cf.Future:
+    def _after_input(self, key, doc, fut, **extra):
         due = doc.next_due()
         destroyed = doc.living.destroyed
         if destroyed:
             self.docs.pop(key, None)
             self.backend.remove(key)  # runs on this thread, never in a commit callback
+        if type(fut) is Resolved:  # in memory: done already
+            return Resolved(reply(fut.result(), due=due, destroyed=destroyed, **extra))
         out = cf.Future()
 
         def finish(f):

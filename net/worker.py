@@ -40,7 +40,8 @@ import types
 
 # Store methods that return a future of a durable write; every other method
 # is a read and blocks the calling worker thread until the host answers.
-FUTURE_METHODS = frozenset({"commit", "append", "schedule", "delete", "trim", "put_module"})
+FUTURE_METHODS = frozenset({"commit", "append", "append_envelope", "schedule", "delete", "trim",
+                            "put_module"})
 
 
 def _keep():
@@ -169,11 +170,36 @@ class RemoteStore:
         link = self._link
 
         def call(*args, **kwargs):
+            if name not in FUTURE_METHODS:
+                return link.call(name, args, kwargs).result()
+            # A write's `value` and `fail` are applied here: they are the
+            # worker's own objects (the frames an input released, a bound
+            # method of its document), which need not, and cannot always,
+            # cross to the host and back.
+            local = {k: kwargs.pop(k) for k in ("value", "fail") if k in kwargs}
             fut = link.call(name, args, kwargs)
-            return fut if name in FUTURE_METHODS else fut.result()
+            return _mapped(link, fut, local) if local else fut
 
         call.__name__ = name
         return call
+
+
+def _mapped(link: Link, inner: cf.Future, local: dict) -> cf.Future:
+    """`inner`'s outcome as the store would give it with `value` (the result
+    instead of the store's own) and `fail` (maps the error), on the reader
+    thread that resolves `inner`, as the store does on its committer thread."""
+    out = RemoteFuture(link)
+    fail = local.get("fail")
+
+    def settle(f: cf.Future) -> None:
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(fail(exc) if fail is not None else exc)
+        else:
+            out.set_result(local["value"] if "value" in local else f.result())
+
+    inner.add_done_callback(settle)
+    return out
 
 
 def make_backend(kind: str, module, store):

@@ -36,9 +36,10 @@ class Kit:
         self.clients: list[Client] = []
 
     @contextlib.asynccontextmanager
-    async def serve(self, source: str, *, limits: Limits | None = None, pages=None, **host_kw):
+    async def serve(self, source: str, *, limits: Limits | None = None, pages=None,
+                    dev_tokens: bool = False, **host_kw):
         srv = Server(Host(module(source), **host_kw), self.tokens, port=0, limits=limits,
-                     pages=pages)
+                     pages=pages, dev_tokens=dev_tokens)
         await srv.start()
         try:
             yield srv

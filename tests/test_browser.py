@@ -63,12 +63,13 @@ def browser():
 
 
 class Served:
-    """`advm serve` as a user runs it, on a free port and a fresh store."""
+    """`advm run` as a user runs it (the README's first command), on a free
+    port and a fresh store."""
 
     def __init__(self, store: Path):
         self.store = store
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "advm", "serve", str(EXAMPLES / "tictactoe.adb"),
+            [sys.executable, "-m", "advm", "run", str(EXAMPLES / "tictactoe.adb"),
              "--port", "0", "--store", str(store)],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
@@ -125,6 +126,14 @@ def use_token(page, token: str, principal: str) -> None:
     page.wait_for_selector("#status.ok")
 
 
+def use_name(page, name: str, principal: str) -> None:
+    page.get_by_label("Name (agent@authority, or just agent)").fill(name)
+    page.get_by_label("A name of your choice (a development server signs it)").check()
+    page.get_by_role("button", name="Use this identity").click()
+    page.wait_for_selector(f"#principal:has-text('You are {principal}.')")
+    page.wait_for_selector("#status.ok")
+
+
 def open_document(page, key: str) -> None:
     page.get_by_label("Document key").fill(key)
     page.get_by_role("button", name="Open", exact=True).click()
@@ -161,10 +170,16 @@ def test_two_people_play_tictactoe_to_a_win_in_two_browser_contexts(browser, ser
         open_document(alice, "g1")
         assert value(alice, "player_x") == "alice@"
         assert value(alice, "player_o") == "(no one)"
+        # The guest's page names the principal the server gave it, before
+        # any document shows it.
+        guest.wait_for_selector("#principal:has-text('(a guest')")
+        guest_name = guest.locator("#me").inner_text()
+        assert guest_name.startswith("guest-") and guest_name.endswith("@anonymous")
+        assert guest.locator("#principal").inner_text() == (
+            f"You are {guest_name} (a guest: this tab's own name, until it reconnects).")
         open_document(guest, "g1")
         alice.wait_for_selector('[data-path="player_o"] >> text=@anonymous')
-        guest_name = value(guest, "player_o")
-        assert guest_name.startswith("guest-") and guest_name.endswith("@anonymous")
+        assert value(guest, "player_o") == guest_name == value(alice, "player_o")
 
         # Alice takes the top row; the guest tries a taken square once.
         answer(alice, 1, 0, 0)
@@ -210,6 +225,27 @@ def test_two_people_play_tictactoe_to_a_win_in_two_browser_contexts(browser, ser
     finally:
         a_ctx.close()
         g_ctx.close()
+
+
+def test_a_visitor_picks_a_name_and_the_server_signs_it(browser, server):
+    ctx, page, problems = open_page(browser, server.url)
+    try:
+        assert page.locator("#me").inner_text().endswith("@anonymous")
+        use_name(page, "carol", "carol@")
+        page.wait_for_selector("#log li.info:has-text('the server signed a token for carol@')")
+        # The signed token is a real one for this server's key, kept for reloads.
+        token = page.locator("#token").input_value()
+        assert Tokens.from_store_dir(server.store).verify(token) == "carol@"
+        page.reload()
+        page.wait_for_selector("#principal:has-text('You are carol@.')")
+        assert page.get_by_label("Token", exact=True).is_checked()
+        # A name the server will not sign leaves the tab as it was.
+        use_name(page, "mallory@anonymous", "carol@")
+        page.wait_for_selector("#log li.error:has-text('anonymous principals are made by the server')")
+        assert page.locator("#me").inner_text() == "carol@"
+        assert problems == []
+    finally:
+        ctx.close()
 
 
 # --- the JavaScript port of net/view.py ------------------------------------
@@ -339,6 +375,48 @@ def test_space_reflect_describes_the_channels_and_messages_clients_may_send():
 
     # On a thread of its own: Playwright's sync API keeps an event loop
     # running on this one while the module's browser is open.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run, scenario).result()
+
+
+def test_whoami_names_the_guest_and_mint_is_for_development_servers_only():
+    from server_kit import run
+
+    from advm.net.client import ClientError
+
+    async def scenario(kit):
+        async with kit.serve("public int x;") as srv:
+            guest = await kit.client(srv, identity="anonymous")
+            me = await guest.request("identity/whoami", identity="anonymous")
+            assert me["anonymous"] is True and me["authority"] == "anonymous"
+            assert me["principal"] == f"{me['agent']}@anonymous"
+            assert me["agent"].startswith("guest-")
+            # One socket, one guest: asking again gives the same name.
+            assert (await guest.request("identity/whoami", identity="anonymous")) == me
+            other = await kit.client(srv, identity="anonymous")
+            assert (await other.request("identity/whoami", identity="anonymous"))["principal"] != me["principal"]
+            alice = await kit.client(srv, "alice")
+            assert (await alice.request("identity/whoami", identity=alice.identity)) == {
+                "principal": "alice@", "agent": "alice", "authority": "", "anonymous": False}
+            try:
+                await guest.request("identity/mint", principal="alice")
+            except ClientError as e:
+                assert e.reason == "mint_refused" and "advm token" in e.message
+            else:
+                raise AssertionError("a server without dev_tokens minted a token")
+        async with kit.serve("public int x;", dev_tokens=True) as srv:
+            guest = await kit.client(srv, identity="anonymous")
+            minted = await guest.request("identity/mint", principal="bob@team")
+            assert minted["principal"] == "bob@team"
+            assert kit.tokens.verify(minted["identity"]) == "bob@team"
+            for bad in ("x@anonymous", "@team"):
+                try:
+                    await guest.request("identity/mint", principal=bad)
+                except ClientError as e:
+                    assert e.reason == "bad_request"
+                else:
+                    raise AssertionError(f"minted {bad!r}")
+
     with ThreadPoolExecutor(1) as pool:
         pool.submit(run, scenario).result()
 

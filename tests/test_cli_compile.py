@@ -386,13 +386,13 @@ def test_a_valid_container_with_a_broken_payload(cli, write, todo_module_bytes):
     r = cli("test", write("badtests.advc", reframe(gone)))
     assert_clear_module_error(r, "test")
     assert "corrupt module: its test table is broken" in r.err
-    r = cli("run", write("list.advc", reframe(cbor2.dumps([1]))), "--json")
+    r = cli("run", "--once", write("list.advc", reframe(cbor2.dumps([1]))), "--json")
     assert r.code == ExitCode.FAILURE
     assert json.loads(r.out)["error"] == {"kind": "module", "message": "corrupt module: payload is not a map"}
 
 
 def test_a_module_under_another_name_is_still_a_module(cli, write, todo_module_bytes):
-    r = cli("run", write("todo.bin", todo_module_bytes), "--json")
+    r = cli("run", "--once", write("todo.bin", todo_module_bytes), "--json")
     assert r.code == ExitCode.OK, r.err
     assert json.loads(r.out)["fields"]["title"] == "Todo"
 

@@ -1,4 +1,4 @@
-"""`advm run` (create a document in memory, run it until idle, print its state)
+"""`advm run --once` (create a document in memory, run it until idle, print its state)
 and `advm test` (run a document's test blocks)."""
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def write(tmp_path):
 
 
 def run_json(cli, *args) -> dict:
-    r = cli("run", *args, "--json")
+    r = cli("run", "--once", *args, "--json")
     assert r.err == "", r.err
     doc = json.loads(r.out)
     assert doc["ok"] is (r.code == ExitCode.OK)
@@ -106,7 +106,7 @@ def run_json(cli, *args) -> dict:
 
 
 def test_run_the_todo_example(cli):
-    r = cli("run", TODO)
+    r = cli("run", "--once", TODO)
     assert r.code == ExitCode.OK, r.err
     assert json.loads(r.out) == {
         "state": None,
@@ -119,10 +119,21 @@ def test_run_the_todo_example(cli):
     assert r.err == f"{TODO}: created as advm@local, 0 transitions\n"
 
 
-def test_once_names_the_mode_run_uses_today(cli):
-    plain, once = cli("run", TODO, "--json"), cli("run", "--once", TODO, "--json")
-    assert plain.code == once.code == ExitCode.OK
-    assert plain.out == once.out
+def test_once_flags_are_refused_when_serving(cli):
+    # Without --once, `run` serves: flags that only a one-shot run reads are a
+    # usage error that says so, not a server that ignores them.
+    r = cli("run", TODO, "--json")
+    assert (r.code, r.out) == (ExitCode.USAGE, "")
+    assert "--json cannot be used when serving" in r.err and "add --once" in r.err
+    r = cli("run", TODO, "--as", "alice", "--arg", "{}")
+    assert r.code == ExitCode.USAGE and "--arg, --as cannot be used when serving" in r.err
+
+
+def test_server_flags_are_refused_with_once(cli):
+    r = cli("run", "--once", TODO, "--port", "9000", "--memory")
+    assert (r.code, r.out) == (ExitCode.USAGE, "")
+    assert r.err == ("advm: error: --port, --memory cannot be used with --once: it runs the "
+                     "document in memory and serves nothing\n")
 
 
 def test_run_json_shape(cli):
@@ -141,7 +152,7 @@ def test_run_json_shape(cli):
 
 
 def test_run_as_a_program(advm_proc):
-    r = advm_proc("run", "examples/todo.adb", "--as", "bob@users")
+    r = advm_proc("run", "--once", "examples/todo.adb", "--as", "bob@users")
     assert r.code == ExitCode.OK, r.err
     assert json.loads(r.out)["fields"]["creator"] == {"agent": "bob", "authority": "users"}
     assert r.err == "examples/todo.adb: created as bob@users, 0 transitions\n"
@@ -157,7 +168,7 @@ def test_the_default_principal(cli):
 
 def test_transitions_due_now_run_until_idle(cli, write):
     src = write("states.adb", STATES)
-    r = cli("run", src, "--as", "carol@users")
+    r = cli("run", "--once", src, "--as", "carol@users")
     assert r.code == ExitCode.OK, r.err
     assert json.loads(r.out) == {"state": "b", "fields": {"x": 20, "seen": "built by carol"}}
     assert r.err == f"{src}: created as carol@users, state #b, 2 transitions, next #a in 5 s\n"
@@ -203,14 +214,14 @@ public principal boss;
     assert waiting == {"channel": "pick", "kind": "decide", "who": {"agent": "alice", "authority": "users"},
                        "options": [{"n": 1}, {"n": 2}], "limit": 1}
     assert (doc["state"], doc["transitions"], doc["fields"]["chosen"]) == ("ask", 1, 0)
-    r = cli("run", src, "--as", "alice@users")
+    r = cli("run", "--once", src, "--as", "alice@users")
     assert r.err == f"{src}: created as alice@users, state #ask, 1 transition, waiting for alice@users (decide on pick)\n"
 
 
 def test_a_state_machine_that_never_settles(cli, write):
     src = write("loop.adb", "public int n;\n@construct { transition #spin; }\n"
                             "#spin { n = n + 1; transition #spin; }\n")
-    r = cli("run", src)
+    r = cli("run", "--once", src)
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == (f"advm: error: {src}: the state machine did not settle: "
                      f"{run_command.MAX_TRANSITIONS} transitions in a row, the last into #spin\n")
@@ -219,7 +230,7 @@ def test_a_state_machine_that_never_settles(cli, write):
 def test_a_failing_state_block_names_its_position(cli, write):
     src = write("bad_state.adb", "public int n;\n@construct { transition #go; }\n"
                                  "#go {\n  n = 5;\n  abort;\n}\n")
-    r = cli("run", src)
+    r = cli("run", "--once", src)
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == (f"{src}:5:3: runtime error (abort) in #go: the transaction aborted\n"
                      "  |\n5 |   abort;\n  |   ^\n")
@@ -232,7 +243,7 @@ def test_a_failing_state_block_names_its_position(cli, write):
 
 
 def test_abort_in_construct_names_file_line_col(cli):
-    r = cli("run", APPROVAL)
+    r = cli("run", "--once", APPROVAL)
     assert r.code == ExitCode.FAILURE and r.out == ""
     line = APPROVAL.read_text(encoding="utf-8").splitlines()[67]
     assert line.strip() == "abort;"
@@ -252,33 +263,33 @@ def test_a_runtime_error_in_construct(cli, write):
     src = write("boom.adb", "public int n;\nrecord R { int v; }\npublic list<R> rs;\n"
                             "@static { instruction_budget = 5000; }\n"
                             "@construct {\n  while (true) { n = n + 1; }\n}\n")
-    r = cli("run", src)
+    r = cli("run", "--once", src)
     assert r.code == ExitCode.FAILURE
     first = r.err.splitlines()[0]
     assert first == f"{src}:6:10: runtime error (budget) in @construct: instruction budget exhausted"
 
 
 def test_the_create_policy_is_asked_first(cli):
-    r = cli("run", TODO, "--as", "someone@anonymous")
+    r = cli("run", "--once", TODO, "--as", "someone@anonymous")
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == f"advm: error: {TODO}: the @static create policy refuses someone@anonymous\n"
 
 
 @pytest.mark.parametrize("who", ["", "@users"])
 def test_a_principal_needs_an_agent(cli, who):
-    r = cli("run", TODO, "--as", who)
+    r = cli("run", "--once", TODO, "--as", who)
     assert r.code == ExitCode.USAGE
     assert r.err == f"advm: error: --as {who!r}: a principal is agent@authority, and the agent cannot be empty\n"
 
 
 def test_arg_must_be_json(cli):
-    r = cli("run", APPROVAL, "--arg", "{title: 1}")
+    r = cli("run", "--once", APPROVAL, "--arg", "{title: 1}")
     assert r.code == ExitCode.USAGE
     assert r.err.startswith("advm: error: --arg is not JSON: ")
 
 
 def test_arg_that_does_not_fit_the_message(cli):
-    r = cli("run", APPROVAL, "--arg", '{"amount": "lots"}')
+    r = cli("run", "--once", APPROVAL, "--arg", '{"amount": "lots"}')
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == (f"{APPROVAL}: bad --arg for @construct: message.amount: expected long, "
                      f"got str 'lots'\n{APPROVAL}: the document was not created\n")
@@ -287,26 +298,26 @@ def test_arg_that_does_not_fit_the_message(cli):
 
 
 def test_arg_for_a_constructor_that_takes_none(cli, write):
-    r = cli("run", TODO, "--arg", "{}")
+    r = cli("run", "--once", TODO, "--arg", "{}")
     assert r.code == ExitCode.FAILURE
     assert r.err == f"advm: error: {TODO}: --arg was given, but @construct takes no message\n"
     src = write("plain.adb", "public int x;\n")
-    r = cli("run", src, "--arg", "{}")
+    r = cli("run", "--once", src, "--arg", "{}")
     assert r.code == ExitCode.FAILURE
     assert r.err == f"advm: error: {src}: --arg was given, but the document has no @construct\n"
 
 
 def test_run_a_document_with_errors(cli, write):
     src = write("bad.adb", "public int count = \"three\";\n")
-    r = cli("run", src)
+    r = cli("run", "--once", src)
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == cli("check", src).err
-    doc = json.loads(cli("run", src, "--json").out)
+    doc = json.loads(cli("run", "--once", src, "--json").out)
     assert doc["ok"] is False and doc["diagnostics"][0]["code"] == "E0301"
 
 
 def test_run_missing_file(cli, tmp_path):
-    r = cli("run", tmp_path / "nope.adb")
+    r = cli("run", "--once", tmp_path / "nope.adb")
     assert (r.code, r.out) == (ExitCode.USAGE, "")
     assert r.err == f"advm: error: {tmp_path / 'nope.adb'}: no such file\n"
 
@@ -334,7 +345,7 @@ def test_an_error_in_a_module_names_the_source_position(cli, write, tmp_path, mo
     monkeypatch.chdir(src.parent)
     assert cli("compile", "approval.adb", "-o", tmp_path / "lonely" / "approval.advc").code == ExitCode.OK
     monkeypatch.chdir(tmp_path)  # the module is on its own: no source to quote
-    r = cli("run", "lonely/approval.advc")
+    r = cli("run", "--once", "lonely/approval.advc")
     assert r.code == ExitCode.FAILURE
     assert r.err == ("approval.adb:68:5: runtime error (abort) in @construct: the transaction aborted\n"
                      "lonely/approval.advc: the document was not created\n")
@@ -348,7 +359,7 @@ def test_runs_are_deterministic_and_keyed(cli, write):
     assert first["debug"] == [f"rolled {first['fields']['roll']}"]
     rolls = {run_json(cli, src, "--key", f"k{i}")["fields"]["roll"] for i in range(4)}
     assert len(rolls) > 1  # the key seeds the generator
-    r = cli("run", src)
+    r = cli("run", "--once", src)
     assert r.err.splitlines()[0] == f"debug: rolled {first['fields']['roll']}"
 
 
@@ -451,5 +462,5 @@ def test_readme_documents_every_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     reference = readme.split("\n## Command line\n", 1)[1].split("\n## Layout\n", 1)[0]
     for usage in ("advm check FILE...", "advm compile FILE", "advm disasm FILE", "advm run FILE",
-                  "advm test FILE..."):
+                  "advm run FILE --once", "advm test FILE..."):
         assert usage in reference, usage

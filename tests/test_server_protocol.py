@@ -169,6 +169,30 @@ def test_oversized_frame_is_refused_but_the_socket_lives():
     run(scenario)
 
 
+def test_fragmented_messages_are_requests_too():
+    async def scenario(kit):
+        limits = Limits(max_frame=1000, hard_frame=10_000)
+        async with kit.serve(DOC, limits=limits) as srv:
+            async with ws_connect(srv.ws_url) as ws:
+                assert "status" in json.loads(await ws.recv())
+                token = kit.tokens.mint("carol")
+                # One text message in three frames (RFC 6455 5.4), then a binary one.
+                text = json.dumps({"id": 1, "method": "document/create", "identity": token,
+                                   "key": "frag"})
+                await ws.send([text[:10], text[10:20], text[20:]])
+                assert json.loads(await ws.recv()) == {"deliver": 1, "done": True, "response": {}}
+                await ws.send([b"\x00", b"\x01"])
+                reply = json.loads(await ws.recv())
+                assert (reply["failure"], reply["reason"]) == (None, "bad_frame")
+                # Fragments past the hard limit together close the socket, as one frame would.
+                await ws.send(["x" * 6000, "y" * 6000])
+                with pytest.raises(Exception) as e:
+                    await asyncio.wait_for(ws.recv(), 5)
+                assert getattr(getattr(e.value, "rcvd", None), "code", None) == 1009
+
+    run(scenario)
+
+
 def test_frame_past_the_hard_limit_closes_only_that_socket():
     async def scenario(kit):
         limits = Limits(max_frame=1000, hard_frame=10_000)

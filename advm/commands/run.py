@@ -1,11 +1,13 @@
 """`advm run FILE`: run a document.
 
-Each mode is a flag, so that new ones (`--serve`) are new flags beside the
-old ones rather than new meanings of them:
+Without a mode flag the program is served (advm/commands/serve.py): the
+compiler, the store in ./.advm, the host and a WebSocket server with the
+browser page on 127.0.0.1:8080, until Ctrl-C. `advm serve FILE` is the same.
+The other modes are flags:
 
-`--once` (the default): create the document in memory as one principal
-(field defaults, then @construct with `--arg`), run every transition that is
-due at once until the document is idle, print its state and exit.
+`--once`: create the document in memory as one principal (field defaults,
+then @construct with `--arg`), run every transition that is due at once
+until the document is idle, print its state and exit.
 
 `--script FILE` (or `-` for standard input): a scripted session
 (advm/session.py, spec/sessions.md): one JSON input per line in, one JSON
@@ -289,9 +291,23 @@ def run_server(args: argparse.Namespace) -> ExitCode:
                                           ("--json", args.json),
                                           ("--key", args.key != DEFAULT_KEY)) if given]
     if misplaced:
-        raise UsageError(f"{', '.join(misplaced)} cannot be used with --serve: clients create "
-                         f"documents, as themselves, through the protocol")
+        # These only mean something to a one-shot run; guessing --once from
+        # them would make a typo'd serve command silently exit instead.
+        raise UsageError(f"{', '.join(misplaced)} cannot be used when serving (the default "
+                         f"mode): clients create documents, as themselves, through the "
+                         f"protocol; add --once to create one here and print its state")
     return serve.run(args)
+
+
+def once_only_server_flags(args: argparse.Namespace) -> list[str]:
+    from .serve import DEFAULT_BIND, DEFAULT_PORT
+
+    return [flag for flag, given in (("--host", args.bind != DEFAULT_BIND),
+                                     ("--port", args.port != DEFAULT_PORT),
+                                     ("--workers", args.workers is not None),
+                                     ("--static", args.static is not None),
+                                     ("--store", args.store is not None),
+                                     ("--memory", args.memory)) if given]
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -302,24 +318,28 @@ def run(args: argparse.Namespace) -> ExitCode:
         if args.doc is None:
             args.doc = DEFAULT_DOC
         return run_script(args)
-    if args.serve:
-        return run_server(args)
-    return run_once(args)
+    if args.once:
+        misplaced = once_only_server_flags(args)
+        if misplaced:
+            raise UsageError(f"{', '.join(misplaced)} cannot be used with --once: it runs the "
+                             f"document in memory and serves nothing")
+        return run_once(args)
+    return run_server(args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
-                      help="create the document, run what is due, print its state and exit "
-                           "(the default)")
+                      help="create the document in memory, run what is due, print its state "
+                           "and exit")
     mode.add_argument("--script", metavar="FILE",
                       help="run a scripted session: JSON inputs, one per line, from FILE or from "
                            "standard input for '-'; prints every frame clients receive as one "
                            "JSON line (spec/sessions.md); exit 0 once the script ran")
     mode.add_argument("--serve", action="store_true",
-                      help="serve the program over WebSocket, as `advm serve` (server options "
-                           "below); Ctrl-C stops it cleanly")
+                      help="serve the program (the default without --once or --script; kept so "
+                           "older scripts keep working)")
     p.add_argument("--arg", metavar="JSON", help="the message @construct receives, as JSON (--once)")
     p.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
                    help=f"who creates the document, agent@authority (--once; default {DEFAULT_PRINCIPAL})")
@@ -331,15 +351,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"script runs on; created by the script's create line, or continued "
                         f"when an earlier run left it there (default {DEFAULT_DOC!r}). "
                         f"--memory runs the script in memory instead")
-    add_json_flag(p, "the document's state (or the error)")
+    add_json_flag(p, "(with --once) the document's state, or the error,")
     from .serve import add_server_arguments
 
-    add_server_arguments(p.add_argument_group("store (--script, --serve) and server (--serve)"))
+    add_server_arguments(p.add_argument_group("server (the default mode) and store (also --script)"))
 
 
 COMMAND = Command(
     "run",
-    "run a document in memory: once until idle, or driven by a scripted session",
+    "serve a document's program live on 127.0.0.1:8080 (the default); --once: create it, "
+    "run it until idle, print its state; --script: drive it with a scripted session",
     add_arguments,
     run,
 )

@@ -1,11 +1,12 @@
-"""`advm serve FILE`: the document's program as a live WebSocket server.
+"""`advm run FILE` (and its alias `advm serve FILE`): the document's program
+as a live WebSocket server.
 
 Compiles FILE, opens the store (./.advm unless --store), starts the host
 (net/host.py: documents loaded on demand, asleep when idle, woken by their
 timers) and the server (net/server.py) on 127.0.0.1:8080, and prints the
 URL. Ctrl-C (or SIGTERM) shuts down cleanly: no new requests, every input
 already received runs and becomes durable, every loaded document is closed,
-then the store. `advm run FILE --serve` is the same command.
+then the store. `advm run FILE` reaches this through advm/commands/run.py.
 """
 from __future__ import annotations
 
@@ -16,10 +17,22 @@ import signal
 import sys
 
 from .base import Command, ExitCode, Failure, UsageError, err
-from .program import load
+from .program import load, new_document
 
 DEFAULT_PORT = 8080
 DEFAULT_BIND = "127.0.0.1"
+
+
+def is_loopback(bind: str) -> bool:
+    """Only a server nobody else can reach lets its page mint tokens."""
+    import ipaddress
+
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
 
 
 def default_workers() -> int:
@@ -70,7 +83,8 @@ async def _serve(args, program) -> None:
         host = Host(program.module, store=store if durable else None, workers=workers,
                     idle_unload_s=args.idle)
         pages = static_pages(args.static) if args.static else None
-        server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages)
+        server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages,
+                        dev_tokens=is_loopback(args.bind))
         try:
             await server.start()
         except OSError as e:
@@ -102,6 +116,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.static is not None and not os.path.isdir(args.static):
         raise UsageError(f"--static {args.static}: not a directory")
     program = load(args.file)
+    # Workers build documents from the module; one built here first reports a
+    # damaged module file as such (exit 1), before anything listens.
+    new_document(program)
     # The store's committer thread needs the GIL back after every flush while
     # the event loop is busy; a shorter switch interval bounds that wait
     # (spec/store.md, "a note for hosts").
@@ -113,7 +130,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 COMMAND = Command(
     "serve",
-    "serve the document's program over WebSocket: many documents, durable, live",
+    "an alias of `advm run FILE`: serve the program over WebSocket",
     add_arguments,
     run,
 )

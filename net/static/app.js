@@ -474,6 +474,7 @@ function channelType(channel) {
 const state = {
   wire: null,
   identity: "anonymous",
+  pendingName: null,  // a name to have signed on the next connect
   reflection: null,
   createArg: null,  // the constructor message's form, when @construct takes one
   doc: null,        // {key, id, view: ViewState, asks: []}
@@ -497,12 +498,18 @@ function setStatus(text, ok) {
   el.className = ok ? "ok" : "bad";
 }
 
-function tokenSubject(token) {
+// A name picked in the form: the server signs it, and the token is then used
+// like a pasted one (kept for this tab's reloads). Refused, the tab keeps the
+// identity it had.
+async function mint(wire, name) {
   try {
-    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(payload)).sub;
-  } catch (e) {
-    return null;
+    const minted = await wire.request("identity/mint", { principal: name });
+    state.identity = minted.identity;
+    $("token").value = minted.identity;
+    sessionStorage.setItem("advm-token", minted.identity);
+    log("info", `the server signed a token for ${minted.principal}`);
+  } catch (error) {
+    logFailure(`Signing in as “${name}”`, error);
   }
 }
 
@@ -520,8 +527,12 @@ async function connect() {
   });
   state.wire = wire;
   setStatus("Connecting…", false);
+  let me;
   try {
     await wire.open();
+    if (state.pendingName !== null) await mint(wire, state.pendingName);
+    // Who the documents will see: for a guest, a name only the server knows.
+    me = await wire.request("identity/whoami", { identity: state.identity });
     const { reflection } = await wire.request("space/reflect", { identity: state.identity });
     state.reflection = reflection;
   } catch (error) {
@@ -529,11 +540,11 @@ async function connect() {
     logFailure("Connecting", error);
     $("principal").textContent = "Not connected.";
     return;
+  } finally {
+    state.pendingName = null;
   }
-  const who = state.identity === "anonymous"
-    ? "a guest: the server gave this tab its own guest-…@anonymous principal"
-    : tokenSubject(state.identity) || "the token's principal";
-  $("principal").textContent = `You are ${who}.`;
+  $("principal").replaceChildren("You are ", h("code", { id: "me" }, me.principal),
+    me.anonymous ? " (a guest: this tab's own name, until it reconnects)." : ".");
   setStatus(`Connected to ${location.host}.`, true);
   renderChannels();
   renderCreateArg();
@@ -731,6 +742,10 @@ function init() {
       if (!token) return log("error", "paste a token first (or choose Guest)");
       state.identity = token;
       sessionStorage.setItem("advm-token", token);
+    } else if ($("kind-name").checked) {
+      const name = $("mint-name").value.trim();
+      if (!name) return log("error", "type a name first (or choose Guest)");
+      state.pendingName = name;
     } else {
       state.identity = "anonymous";
       sessionStorage.removeItem("advm-token");
@@ -738,6 +753,7 @@ function init() {
     connect();
   });
   $("token").addEventListener("input", () => { $("kind-token").checked = true; });
+  $("mint-name").addEventListener("input", () => { $("kind-name").checked = true; });
   $("create-btn").addEventListener("click", createDocument);
   $("doc-form").addEventListener("submit", (e) => {
     e.preventDefault();
