@@ -256,15 +256,22 @@ class Document:
 
     def _run_one(self, fn, args):
         """_run() of one function: what nearly every event is, so _guarded is
-        written out here, without a closure or a context manager (a few
-        microseconds an event, which is most of what the runtime costs)."""
+        written out (in _invoke), without a closure or a context manager (a
+        few microseconds an event, which is most of what the runtime costs)."""
+        return self._settle(self._invoke(fn if type(fn) is int else self.fid(fn), args))
+
+    def _invoke(self, fid: int, args: tuple):
+        """Call function `fid` inside the open transaction, the collector paused
+        (see gc_paused): its result, the code past ready awaits, or the error
+        as the transaction must see it (rolled back unless an await holds)."""
         m = self.machine
-        fid = fn if type(fn) is int else self.fid(fn)
         paused = gc.isenabled()
         if paused:
-            gc.disable()  # why: see gc_paused
+            gc.disable()
         try:
-            result = m.call(fid, *args)
+            # one argument (a channel's message) is the common call; spreading
+            # a tuple into the call costs as much as a slot write
+            result = m.call(fid, args[0]) if len(args) == 1 else m.call(fid, *args)
             if type(result) is Suspended:
                 result = self._through_ready(result)
         except VMError as e:
@@ -277,7 +284,7 @@ class Document:
         finally:
             if paused:
                 gc.enable()
-        return self._settle(result)
+        return result
 
     def event(self, fid: int, args: tuple, who: str, now: int):
         """`transaction()` of function index `fid` for principal `who` (already
@@ -298,25 +305,7 @@ class Document:
         if asks.fresh:
             asks.fresh = []
         m.begin(self.budget)
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()  # why: see gc_paused
-        try:
-            # one argument (a channel's message) is the common call; spreading
-            # a tuple into the call costs as much as a slot write
-            result = m.call(fid, args[0]) if len(args) == 1 else m.call(fid, *args)
-            if type(result) is Suspended:
-                result = self._through_ready(result)
-        except VMError as e:
-            if not self._awaited:
-                raise self._failed(e) from None
-            result = self._back_to_await(e)
-        except BaseException:
-            self._rollback()
-            raise
-        finally:
-            if paused:
-                gc.enable()
+        result = self._invoke(fid, args)
         if type(result) is Suspended or asks.fresh or asks.asks:
             return self._settle(result)
         m.commit()
