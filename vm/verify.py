@@ -10,8 +10,6 @@ caller's registers.
 """
 from __future__ import annotations
 
-import weakref
-
 from . import opcodes as O
 from .errors import VerifyError
 from .module import KIND_BANK, Function, Module
@@ -19,23 +17,26 @@ from .module import KIND_BANK, Function, Module
 RET_FOR_BANK = {"i": "IRET", "d": "DRET", "o": "ORET"}
 
 
-# Modules this process has verified, by identity (weak: a module dropped is
-# forgotten). A Module is not changed once it runs (vm/module.py), so every
-# Machine built on it after the first (each document woken, each restore)
-# skips the checks instead of redoing them.
-_verified: dict[int, weakref.ref] = {}
+# Modules this process has verified, by content (module_id() is a hash of the
+# encoded module, computed once per Module object). The same code read again
+# (from a store, for a replay or another document) is the same code: every
+# Machine built on it after the first skips the checks. A Module is not
+# changed once it has an id (vm/module.py).
+_verified: set[str] = set()
+_VERIFIED_MAX = 4096  # a host that loads that many code versions starts over
 
 
 def verify_module(m: Module) -> None:
-    ref = _verified.get(id(m))
-    if ref is not None and ref() is m:
+    mid = m.module_id()
+    if mid in _verified:
         return
     for index, fn in enumerate(m.functions):
         verify_function(m, index, fn)
     if m.document >= len(m.records):
         raise VerifyError(f"document layout {m.document} does not exist")
-    key = id(m)
-    _verified[key] = weakref.ref(m, lambda _, key=key: _verified.pop(key, None))
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified.add(mid)
 
 
 def verify_function(m: Module, findex: int, fn: Function) -> None:
