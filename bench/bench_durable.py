@@ -386,12 +386,16 @@ def chat_log(store, key: str):
 
 
 @pytest.mark.benchmark(group="durable-replay")
-@pytest.mark.parametrize("how", ["replay", "replay-check-newest", "live-runtime",
-                                 "runtime-no-views", "read-log"])
+@pytest.mark.parametrize("how", ["replay", "replay-check-newest", "replay-module-loaded",
+                                 "live-runtime", "runtime-no-views", "read-log"])
 def test_replay_chat(benchmark, tmp_path, how):
     """`replay`: store/replay.py as `advm replay` runs it (no views, digests
     and every kept snapshot checked); `replay-check-newest`: the same,
-    comparing the state with the newest kept snapshot only. `live-runtime`: the same inputs on a runtime
+    comparing the state with the newest kept snapshot only; `replay-module-loaded`:
+    checking all, given the module already loaded (as a host that runs it has
+    it), so the module is not read from the store, verified and prepared for
+    the machine again (the one fixed cost `runtime-no-views` does not pay).
+    `live-runtime`: the same inputs on a runtime
     computing the viewers' views, as the host ran them. `runtime-no-views`:
     the same inputs on a runtime without views, nothing checked: the bound
     for replay. `read-log`: reading and decoding the log alone."""
@@ -418,8 +422,10 @@ def test_replay_chat(benchmark, tmp_path, how):
         base = store.snapshot("chat", start).data if start else None
         if how.startswith("replay"):
             check = "newest" if how == "replay-check-newest" else "all"
-            result = benchmark.pedantic(timed(lambda: replay(store, "chat", check=check)),
-                                        rounds=ROUNDS, iterations=1)
+            loaded = {module.module_id(): module} if how == "replay-module-loaded" else None
+            result = benchmark.pedantic(
+                timed(lambda: replay(store, "chat", check=check, modules=loaded)),
+                rounds=ROUNDS, iterations=1)
             assert result.ok and result.start == start and result.steps == len(entries)
             assert result.head == entries[-1].seq
         elif how in ("live-runtime", "runtime-no-views"):

@@ -22,6 +22,10 @@ from .gen_expr import K
 from .regalloc import Reg
 
 
+# Field types whose `==` is the value equality a dict lookup uses.
+_EXACT_KEYS = frozenset({T.INT, T.LONG, T.STRING, T.BOOL, T.PRINCIPAL})
+
+
 def conjuncts(e: ast.Expr) -> list:
     if isinstance(e, ast.Binary) and e.op == "&&":
         return conjuncts(e.left) + conjuncts(e.right)
@@ -212,6 +216,8 @@ class QueryGen:
             found = self.index_key(steps[0].cond, row_t)
             if found is not None:
                 field, key = found
+                if self.answers_where(steps[0].cond, field, key, row_t):
+                    steps.pop(0)
                 if field == "id":
                     return self.host("table.by_id", [source, (key, T.INT)] if isinstance(key, Reg)
                                      else [source, key], [st, T.INT], lt)
@@ -223,6 +229,23 @@ class QueryGen:
                 return out
             return self.scan_where(source, steps.pop(0), row_t)
         return self.host("table.rows", [source], [st], lt)
+
+    def answers_where(self, cond: ast.Expr, field: str, key: ast.Expr, row_t: T.RecordType) -> bool:
+        """Does the lookup of `field == key` give exactly the rows `where cond`
+        keeps, so that the `where` need not run again over them? Only when the
+        condition is that one comparison, the key has the field's own type
+        (boxing it to another type could change it), that type compares by
+        plain value equality, as the index's dict does (not double: its `==`
+        is approximate), and evaluating the key once instead of twice cannot
+        be observed (a name, `@who` and the like, or a literal)."""
+        if len(conjuncts(cond)) != 1:
+            return False
+        ft = self.info.records[row_t.name].fields[field].type
+        if key.ty != ft or not (ft in _EXACT_KEYS or isinstance(ft, T.EnumType)):
+            return False
+        if isinstance(key, ast.Name):
+            return key.ref is not None and key.ref.kind in ("local", "field")
+        return isinstance(key, (ast.Special, ast.IntLit, ast.StringLit, ast.BoolLit, ast.EnumValue))
 
     def scan_where(self, source: ast.Expr, where: ast.Where, row_t: T.RecordType) -> Reg:
         """The rows of a table that pass `where`, in id order, without first

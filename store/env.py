@@ -25,7 +25,10 @@ from .errors import IncompatibleStore, StoreClosed, StoreError
 # 2: a log entry's frames digest covers only decided frames, not view deltas
 #    (spec/store.md 11.3); a format-1 log would diverge on replay. No format-1
 #    store was ever released, so there is no migration.
-STORE_FORMAT = 2
+# 3: a log envelope is a positional CBOR array, not a map (spec/store.md 3);
+#    a format-2 reader would find no fields in it. No format-2 store was
+#    released either.
+STORE_FORMAT = 3
 
 DEFAULT_DIR = ".advm"
 MIB = 1 << 20

@@ -153,15 +153,16 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
     verified = start_snap  # the newest snapshot checked so far (None: the log's start)
     if start_snap is not None:
         living, module = base(store, doc, start_snap, None, modules, viewers=viewers)
+    apply, digest = inputs.apply, inputs.frames_digest
+    steps = 0
     for entry in store.entries(doc, after=start, until=stop, chunk=chunk):
         if living is None:
             living, module = base(store, doc, None, entry, modules, viewers=viewers)
-        living, frames = inputs.apply(living, entry, head, doc=doc, viewers=viewers)
+        living, frames = apply(living, entry, head, doc=doc, viewers=viewers)
         head = entry.seq
-        result.head = head
-        result.steps += 1
+        steps += 1
         want = entry.extra.get("digest")
-        matched = None if want is None else inputs.frames_digest(frames) == want
+        matched = None if want is None else digest(frames) == want
         if on_step is not None:
             on_step(_step(entry, frames, matched))
         if matched is False:
@@ -191,6 +192,8 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
                 # Only bytes no behaviour depends on differed: go on from the
                 # stored ones, so that they agree again.
                 living = inputs.round_trip(living, stored.data, viewers=viewers)
+    result.head = head
+    result.steps = steps
     result.living = living
     result.module = module
     return result

@@ -15,7 +15,7 @@ import os
 from typing import Iterable, Iterator, NamedTuple
 
 from . import commit as commit_mod
-from . import keys, log, modules, records, snapshots, timers
+from . import keys, log, modules, snapshots, timers
 from .commit import KEEP, GroupCommitter
 from .env import DEFAULT_DIR, DEFAULT_MAP_CAP, DEFAULT_MAP_SIZE, Durability, StoreEnv
 from .errors import StoreError
@@ -88,7 +88,7 @@ class Store:
                 type(timer) is not int or not 0 <= timer <= keys.TIME_MAX):
             raise ValueError(f"timer must be None or a due time in ms, got {timer!r}")
         op = commit_mod.Change(doc, keys.doc_prefix(doc),
-                               [(env["seq"], records.pack(records.KIND_LOG, env))], None, timer)
+                               [(env["seq"], log.pack_envelope(env))], None, timer)
         if callback is not None:
             return self._writer().submit_callback(op, callback, value, fail)
         return self._writer().submit(op, value, fail)

@@ -78,8 +78,20 @@ def test_record_under_the_wrong_key(store):
 
 
 def test_record_missing_a_field(store):
-    poke(store, "log", LOG3, records.pack(records.KIND_LOG, {"seq": 3, "kind": "send"}))
+    poke(store, "log", LOG3, records.pack(records.KIND_LOG, [3]))
     with pytest.raises(CorruptRecord, match="missing field 'time'"):
+        store.load("game")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"seq": 3, "time": 5, "kind": "send"}, "expected a log envelope \\(an array\\), found dict"),
+    ([3, "5", "send", None, None, None, None, None], "field 'time' has type str"),
+    ([3, 5, "send", None], "8 or 9 fields, this one 4"),
+    ([3, 5, "send", None, None, None, None, None, ["x"]], "extra fields are a map, found list"),
+])
+def test_malformed_positional_envelopes(store, body, reason):
+    poke(store, "log", LOG3, records.pack(records.KIND_LOG, body))
+    with pytest.raises(CorruptRecord, match=reason):
         store.load("game")
 
 

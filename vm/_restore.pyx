@@ -21,6 +21,10 @@ from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_AsUTF8String
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromVoidPtr
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
@@ -155,8 +159,22 @@ cdef class _Writer:
         self.raw(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
         return 0
 
+    cdef int text(self, object s) except -1:
+        # The UTF-8 form CPython keeps with the string (for ASCII text, its
+        # own bytes): no bytes object per string.
+        cdef Py_ssize_t n
+        cdef const char* data = PyUnicode_AsUTF8AndSize(s, &n)
+        self.head(3, n)
+        return self.raw(data, n)
+
     cdef int integer(self, object v) except -1:
         cdef uint64_t u
+        cdef int overflow = 0
+        cdef long long small = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow == 0:  # the usual int: no Python comparisons
+            if small >= 0:
+                return self.head(0, <uint64_t>small)
+            return self.head(1, <uint64_t>(-1 - small))
         if v >= 0:
             if v <= 0xFFFFFFFFFFFFFFFF:
                 u = v
@@ -187,7 +205,7 @@ cdef class _Writer:
         """Write v if it is a scalar; False if it is not one."""
         t = type(v)
         if t is str:
-            self.byte_string(3, PyUnicode_AsUTF8String(v))
+            self.text(v)
         elif t is int:
             self.integer(v)
         elif t is float:
@@ -219,7 +237,7 @@ cdef class _Writer:
             return 0
         if depth > MAX_DEPTH:
             raise ValueError(f"cannot snapshot values nested more than {MAX_DEPTH} deep")
-        key = id(v)
+        key = PyLong_FromVoidPtr(<void*>v)  # id(v), without calling the builtin
         n = self.seen.get(key)
         if n is not None:
             self.seen[key] = n + 1
@@ -244,12 +262,13 @@ cdef class _Writer:
         return 0
 
     cdef int value(self, object v) except -1:
-        if self.scalar(v):
-            return 0
         t = type(v)
+        # containers first: scalar() tries a dozen types before it gives up
         if t is not self.Record and t is not list and t is not dict and t is not Continuation:
+            if self.scalar(v):
+                return 0
             raise TypeError(f"cannot snapshot a value of type {t.__name__}")
-        key = id(v)
+        key = PyLong_FromVoidPtr(<void*>v)
         number = self.numbers.get(key)
         if number is not None:
             self.head(6, TAG_SHARED)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from functools import partial
 from itertools import islice
 
-from ._machine import TABLE_FIELDS, Record, table_sort_rows
+from ._machine import TABLE_FIELDS, Record, table_lookup, table_sort_rows
 
 TABLE_LAYOUT_NAME = "$table"
 TABLE_KINDS = "iooii"
@@ -166,17 +166,9 @@ def by_id(t: Record, rid: int) -> list:
     return [row] if row is not None else []
 
 
-def lookup(t: Record, slot: int, key) -> list:
-    """Rows whose indexed field `slot` equals `key`, in id order."""
-    buckets = t.f[INDEX].get(slot)
-    if buckets is None:  # not indexed: a scan gives the same answer
-        return [r for r in t.f[ROWS].values() if r.f[slot] == key]
-    bucket = buckets.get(key)
-    if not bucket:
-        return []
-    # ids go into a bucket in id order except after an indexed write, and
-    # sorting a sorted list is one pass; the lookups run in C
-    return list(map(t.f[ROWS].__getitem__, sorted(bucket)))
+# Rows whose indexed field `slot` equals `key`, in id order: through the
+# index, or a scan when `slot` is not indexed (vm/tables.pxi, in C).
+lookup = table_lookup
 
 
 def is_live(row: Record) -> bool:
