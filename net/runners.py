@@ -148,7 +148,7 @@ class ProcessRunner(Runner):
         self._outgoing: list = []
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._durable: list = []       # (store call id, finished future), for the loop
+        self._durable: list = []       # (store call id, ok, value) landed, for the loop
         self._durable_lock = threading.Lock()
 
     async def start(self) -> None:
@@ -245,12 +245,17 @@ class ProcessRunner(Runner):
         self._store_answer(cid, exc is None, f"{type(exc).__name__}: {exc}" if exc else f.result())
 
     def _store_done(self, cid: int, f: cf.Future) -> None:
+        exc = f.exception()
+        self._store_landed(cid, None if exc else f.result(), exc)
+
+    def _store_landed(self, cid: int, result, exc) -> None:
         """A durable write finished (on the store's committer thread). One
         group commit finishes many writes at once: they are collected and
         the event loop is woken once for all of them, not once each."""
+        item = (cid, True, result) if exc is None else (cid, False, f"{type(exc).__name__}: {exc}")
         with self._durable_lock:
             first = not self._durable
-            self._durable.append((cid, f))
+            self._durable.append(item)
         if first:
             try:
                 self._loop.call_soon_threadsafe(self._store_drain)
@@ -260,8 +265,8 @@ class ProcessRunner(Runner):
     def _store_drain(self) -> None:
         with self._durable_lock:
             done, self._durable = self._durable, []
-        for cid, f in done:
-            self._store_settled(cid, f)
+        for cid, ok, value in done:
+            self._store_answer(cid, ok, value)
 
     def _store_call(self, cid: int, method: str, args, kwargs) -> None:
         try:
@@ -270,6 +275,8 @@ class ProcessRunner(Runner):
             self._store_answer(cid, False, f"AttributeError: the host's store has no {method!r}")
             return
         if method in FUTURE_METHODS:
+            if kwargs.get("callback") is True:  # the worker waits without a future
+                kwargs["callback"] = lambda result, exc, cid=cid: self._store_landed(cid, result, exc)
             try:
                 result = target(*args, **kwargs)
             except Exception as e:
@@ -277,6 +284,8 @@ class ProcessRunner(Runner):
                 return
             if isinstance(result, cf.Future):
                 result.add_done_callback(lambda f, cid=cid: self._store_done(cid, f))
+            elif kwargs.get("callback") is not None:
+                pass  # answered by the callback
             else:
                 self._store_answer(cid, True, result)
         else:

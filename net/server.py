@@ -20,6 +20,7 @@ for the browser dev page (`static_pages(directory)` serves a folder).
 from __future__ import annotations
 
 import asyncio
+import gc
 import http
 import json
 import mimetypes
@@ -35,9 +36,11 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 
 from .host import HostError, Reply
+from .jsontext import encode as _encode
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
 
+READ_SIZE = 64 * 1024  # bytes asked of the socket per read (Connection.connection_made)
 ENDPOINT = "/~s"  # Adama's WebSocket path; any path upgrades, this is the advertised one
 
 
@@ -54,24 +57,12 @@ class Limits:
 
 
 def text_frame(text: str) -> bytes:
-    """One unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2).
-
-    Written here rather than through the library's per-frame objects: a
-    server frame is a 2-10 byte header and the payload, and building it
-    directly costs a small fraction of the library's path, which is most of a
-    frame's cost when one change goes to a thousand viewers. The server
-    negotiates no extensions (compression=None), so no RSV bit is ever set.
-    """
-    data = text.encode("utf-8")
-    n = len(data)
-    if n < 126:
-        return bytes((0x81, n)) + data
-    if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + data
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
-
-
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    """One unmasked, unfragmented WebSocket text frame, serialized by the
+    library. Built once per distinct frame and handed to every socket that
+    gets it (Stream.deltas shares them), instead of once per socket as the
+    library's send() would: most of a frame's cost when one change goes to
+    a thousand viewers. The server negotiates no extensions (compression=None)."""
+    return Frame(_TEXT, text.encode("utf-8")).serialize(mask=False, extensions=())
 
 
 def _json(value) -> str:
@@ -180,6 +171,15 @@ class Connection(ServerConnection):
         self.session: Session | None = None
         self.early: list = []          # messages that came before the session took over
         self._parts: tuple | None = None  # (opcode, chunks) of a fragmented message
+
+    def connection_made(self, transport) -> None:
+        # asyncio reads with recv(256 KiB): a buffer that size is past
+        # glibc's mmap threshold, so every read maps, shrinks and unmaps
+        # memory (three system calls and a page fault for a 100-byte request).
+        # 64 KiB comes from the heap; larger messages just take more reads.
+        if getattr(transport, "max_size", 0) > READ_SIZE:
+            transport.max_size = READ_SIZE
+        super().connection_made(transport)
 
     def process_event(self, event) -> None:
         if self.request is None or not isinstance(event, Frame) or event.opcode not in (
@@ -439,7 +439,13 @@ class Session:
         """Where the host puts a request's outcome: straight onto this socket."""
         def fn(result, exc):
             if exc is None:
-                self.push(deliver(rid, result, True))
+                seq = result.get("seq")
+                if type(seq) is int and len(result) == 1:
+                    # The usual reply, once per message: formatted, not
+                    # encoded (rid is an int: receive() checked it).
+                    self.push('{"deliver":%d,"done":true,"response":{"seq":%d}}' % (rid, seq))
+                else:
+                    self.push(deliver(rid, result, True))
             elif isinstance(exc, HostError):
                 self.push(failure(rid, exc.code, exc.message))
             else:
@@ -623,6 +629,29 @@ def _response(status: int, kind: str, body: bytes) -> Response:
 # ---------------------------------------------------------------- the server
 
 
+GC_THRESHOLD = (10_000, 20, 20)
+
+
+def quiet_gc() -> tuple:
+    """Collect garbage less often in a serving process; returns the old
+    thresholds. Under load a server allocates a few dozen containers per
+    request (parsed JSON, frames, callbacks), nearly all freed by reference
+    counting at once, yet CPython's default (a young collection every 700
+    allocations, whose survivors, the requests in flight, are promoted and
+    make the older collections scan the whole heap of sessions) cost the
+    server several percent of its time in the load test. What exists at
+    start (the program, its module) moves to the oldest generation. Nothing
+    is left frozen: documents running in this process (`--workers 0`) move
+    their own long-lived objects with gc.freeze()/unfreeze() (vm/document.py
+    promote_young), which they skip while anything is frozen."""
+    old = gc.get_threshold()
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    return old
+
+
 DEV_TOKEN_TTL = 7 * 24 * 3600  # as `advm token`'s default
 
 
@@ -648,6 +677,7 @@ class Server:
         self._dirty: list[Session] = []
         self.built: dict = {}  # frames built this turn, shared by streams (Stream.deltas)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._gc: tuple | None = None  # the collector's thresholds before start()
 
     def dirty(self, session: Session) -> None:
         """Flush `session` at the end of this turn of the event loop: every
@@ -679,6 +709,7 @@ class Server:
         self._loop = asyncio.get_running_loop()
         if not self.host.started:
             await self.host.start()
+        self._gc = quiet_gc()
         self._server = await serve(
             self._handle, self.bind, self.port, process_request=self._http,
             max_size=self.limits.hard_frame, ping_interval=self.limits.ping_interval,
@@ -721,6 +752,9 @@ class Server:
                 pass
         await self._server.wait_closed()
         self._server = None
+        if self._gc is not None:
+            gc.set_threshold(*self._gc)
+            self._gc = None
 
 
 __all__ = ["ENDPOINT", "Limits", "METHODS", "Server", "Session", "Stream", "deliver",

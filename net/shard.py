@@ -3,8 +3,11 @@
 The host sends it requests `(kind, key, payload, now)` in order; each
 returns a concurrent future of a reply dict:
 
-    {"frames": [...], "deltas": [...], "due": ms | None, "error": None | [code, message],
-     "destroyed": bool, "loaded": bool, ...}
+    {"frames": [...], "deltas": [...], "due": ms, "error": [code, message],
+     "destroyed": True, "loaded": True, ...}
+
+with every key that would hold its default (no frames, no deltas, no due
+time, no error, False) left out: read them with `.get`.
 
 Frames are the runtime's (.team/RUNTIME_API.md), except that delta frames
 travel apart, as `"deltas": [(to, patch as JSON text, seq), ...]` in order.
@@ -19,15 +22,14 @@ host's document thread); only future callbacks run elsewhere.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import threading
 
-from .documents import NotFound, Resolved
+from .documents import Later, NotFound, Resolved
+from .jsontext import encode as _encode
 
 INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def split_deltas(frames) -> tuple[list, list]:
@@ -80,10 +82,24 @@ def _same_members(patch: dict, last: dict) -> bool:
     return True
 
 
-def reply(frames=(), error=None, **extra) -> dict:
+def reply(frames=(), error=None, due=None, destroyed=False, **extra) -> dict:
+    """A reply with only what is not the default: no frames, no deltas, no
+    error, no due time, not destroyed, not loaded are absent keys (the host
+    reads them with `.get`). Most replies cross a process boundary; the
+    usual one is just its deltas and `loaded`, and every absent key is less
+    to pickle and unpickle."""
     others, deltas = split_deltas(frames)
-    out = {"frames": others, "deltas": deltas, "error": error, "due": None, "destroyed": False}
-    out.update(extra)
+    out = extra
+    if others:
+        out["frames"] = others
+    if deltas:
+        out["deltas"] = deltas
+    if error is not None:
+        out["error"] = error
+    if due is not None:
+        out["due"] = due
+    if destroyed:
+        out["destroyed"] = True
     return out
 
 
@@ -112,14 +128,19 @@ class Shard:
         # @static policies run before a document exists; they see only @who
         # and @context, so one uncreated document answers for every key.
         self._gate = Document(module, key="$static")
-        self._tails: dict[str, cf.Future] = {}
+        self._tails: dict[str, Later] = {}
         self._lock = threading.Lock()
+        self._handlers = {kind: getattr(self, "_" + kind) for kind in (
+            "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
+            "close")}
+        # Whether the backend's documents take `submit(op, now, done=)`.
+        self._callbacks = getattr(backend, "callbacks", False)
 
     # ------------------------------------------------------------ entry point
 
     def handle(self, kind: str, key: str, payload: dict, now: int) -> cf.Future:
         try:
-            fut = getattr(self, f"_{kind}")(key, payload, now)
+            fut = self._handlers[kind](key, payload, now)
         except NotFound:
             fut = _done(failed("not_found", f"no document {key!r}"))
         except Exception as e:  # a store failure or a bug: forget the document, keep serving
@@ -135,7 +156,8 @@ class Shard:
         def value_of(f):
             exc = f.exception()
             value = failed("internal", repr(exc)) if exc is not None else f.result()
-            value["loaded"] = loaded
+            if loaded:
+                value["loaded"] = True
             return value
 
         with self._lock:
@@ -146,7 +168,7 @@ class Shard:
                 if prev is not None:
                     del self._tails[key]
                 return Resolved(value_of(inner))
-            out = cf.Future()
+            out = Later()
             self._tails[key] = out
 
         def release(f):
@@ -211,7 +233,7 @@ class Shard:
             self.backend.remove(key)  # runs on this thread, never in a commit callback
         if type(fut) is Resolved:  # in memory: done already
             return Resolved(reply(fut.result(), due=due, destroyed=destroyed, **extra))
-        out = cf.Future()
+        out = Later()
 
         def finish(f):
             try:
@@ -264,7 +286,14 @@ class Shard:
 
     def _input(self, key, op, now):
         doc = self._open(key)
-        return self._after_input(key, doc, doc.submit(op, now))
+        if not self._callbacks:
+            return self._after_input(key, doc, doc.submit(op, now))
+        # A durable document answers through a callback once the input is
+        # durable (store/durable.py): no concurrent future on the way.
+        landed = Later()
+        doc.submit(op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
+                   else landed.set_exception(exc))
+        return self._after_input(key, doc, landed)
 
     def _disconnect(self, key, p, now):
         if key not in self.docs:  # unloaded: nobody is connected to it

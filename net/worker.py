@@ -16,6 +16,10 @@ Wire: one socket pair per worker, each message a length-prefixed pickle
                                 | ("reply", rid, reply)
                                 | ("store", cid, method, args, kwargs), ...])
 
+A store call's kwargs hold `callback=True` when the worker wants its answer
+without futures (CALLBACK_METHODS: a durable input's log append); the host
+then hands the store a callback of its own instead of waiting on a future.
+
 Messages are batched both ways: what one side produces in one turn (an
 event-loop turn in the host; a run of queued requests in the worker) goes
 in one write, so a busy worker costs a few system calls per batch rather
@@ -41,7 +45,11 @@ import types
 # Store methods that return a future of a durable write; every other method
 # is a read and blocks the calling worker thread until the host answers.
 FUTURE_METHODS = frozenset({"commit", "append", "append_envelope", "schedule", "delete", "trim",
-                            "put_module"})
+                            "put_module", "barrier"})
+# Of those, the ones that take `callback=` instead of returning a future
+# (store/store.py): the call crosses with `callback=True`, the host passes
+# its own callback to the store, and the answer calls the worker's.
+CALLBACK_METHODS = frozenset({"append_envelope"})
 
 
 def _keep():
@@ -120,12 +128,22 @@ class Link:
         self.send(("store", cid, method, args, kwargs))
         return fut
 
+    def call_back(self, method: str, args, kwargs, answer) -> None:
+        """A store call answered by `answer(ok, value)` on the reader thread:
+        no future on either side (the durable hot path)."""
+        with self._lock:
+            cid = next(self._ids)
+            self._calls[cid] = answer
+        self.send(("store", cid, method, args, kwargs))
+
     def resolve(self, cid: int, ok: bool, value) -> None:
         with self._lock:
             fut = self._calls.pop(cid, None)
         if fut is None:
             return
-        if ok:
+        if not isinstance(fut, cf.Future):
+            fut(ok, value)
+        elif ok:
             fut.set_result(value)
         else:
             fut.set_exception(RemoteError(value))
@@ -134,7 +152,10 @@ class Link:
         with self._lock:
             calls, self._calls = self._calls, {}
         for fut in calls.values():
-            fut.set_exception(RemoteError(message))
+            if isinstance(fut, cf.Future):
+                fut.set_exception(RemoteError(message))
+            else:
+                fut(False, message)
 
 
 class RemoteFuture(cf.Future):
@@ -177,11 +198,37 @@ class RemoteStore:
             # method of its document), which need not, and cannot always,
             # cross to the host and back.
             local = {k: kwargs.pop(k) for k in ("value", "fail") if k in kwargs}
+            callback = kwargs.pop("callback", None)
+            if callback is not None:
+                answer = _answering(callback, local)
+                if name in CALLBACK_METHODS:
+                    kwargs["callback"] = True
+                    link.call_back(name, args, kwargs, answer)
+                else:  # the host's store takes no callback here: its future, forwarded
+                    link.call(name, args, kwargs).add_done_callback(
+                        lambda f: answer(True, f.result()) if f.exception() is None
+                        else answer(False, str(f.exception())))
+                return None
             fut = link.call(name, args, kwargs)
             return _mapped(link, fut, local) if local else fut
 
         call.__name__ = name
         return call
+
+
+def _answering(callback, local: dict):
+    """The store's `callback(result, error)` contract for a call answered
+    from the host as (ok, value), with `value` and `fail` applied here."""
+    fail = local.get("fail")
+
+    def answer(ok: bool, value) -> None:
+        if ok:
+            callback(local["value"] if "value" in local else value, None)
+        else:
+            exc = RemoteError(value)
+            callback(None, fail(exc) if fail is not None else exc)
+
+    return answer
 
 
 def _mapped(link: Link, inner: cf.Future, local: dict) -> cf.Future:
@@ -226,6 +273,7 @@ def worker_main(fd: int) -> None:
         if tag != "init":
             raise ValueError(f"expected the host's init message, got {tag!r}")
         from ..vm.module import Module
+        from .documents import Resolved
         from .shard import Shard
 
         link = Link(conn)
@@ -272,7 +320,10 @@ def worker_main(fd: int) -> None:
                     break
                 rid, kind, key, payload, now = msg
                 fut = shard.handle(kind, key, payload, now)
-                fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
+                if type(fut) is Resolved:  # every in-memory input: answered in this batch
+                    link.send(("reply", rid, fut.result()))
+                else:
+                    fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
                 try:
                     msg = work.get_nowait()
                 except queue.Empty:
@@ -286,5 +337,5 @@ def _answer(link: Link, rid: int, fut: cf.Future) -> None:
         pass  # the host is gone; nobody is waiting
 
 
-__all__ = ["FUTURE_METHODS", "Link", "RemoteError", "RemoteStore", "register_pickling",
+__all__ = ["CALLBACK_METHODS", "FUTURE_METHODS", "Link", "RemoteError", "RemoteStore", "register_pickling",
            "worker_main"]

@@ -289,3 +289,55 @@ def test_answers_go_to_the_ask_they_name():
             await host.close()
 
     run(scenario)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_durable_input_is_seen_only_after_its_commit_landed(workers, tmp_path):
+    """The output gate (8.8) on the callback path: the store's acknowledgement
+    of each log append is held back; while it is, neither the viewers nor the
+    sender hear of the input; once released, both do, in order."""
+    async def scenario(kit):
+        store = open_store(tmp_path / "store")
+        held = []
+        real = store.append_envelope
+
+        def holding(doc, env, **kw):
+            callback = kw.pop("callback", None)
+            if callback is None:  # not the path under test
+                return real(doc, env, **kw)
+
+            def later(result, error):
+                held.append(lambda: callback(result, error))
+
+            return real(doc, env, callback=later, **kw)
+
+        store.append_envelope = holding  # what the host (and its workers) call
+        host = Host(module(COUNTER), store=store, workers=workers)
+        await host.start()
+        try:
+            await host.create("g", "alice@", None)
+            watcher = Recorder()
+            await host.connect("g", "bob@", watcher)
+            loop = asyncio.get_running_loop()
+            while held:  # let what came before through
+                loop.call_soon_threadsafe(held.pop(0))
+            seen = len(watcher.calls)
+            sent = host.send("g", "alice@", "bump", {"by": 5})
+            deadline = loop.time() + 5
+            while not held and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            assert held, "the input never reached the store"
+            await asyncio.sleep(0.2)  # time enough for anything ungated to arrive
+            assert len(watcher.calls) == seen and not sent.done()
+            while held:
+                held.pop(0)()
+            assert await asyncio.wait_for(sent, 5) == {}  # alice is no viewer: no seq
+            await asyncio.wait_for(watcher.event.wait(), 5)
+            assert watcher.calls[-1][:2] == ("deltas", [({"n": 5}, 2)])
+        finally:
+            while held:
+                held.pop(0)()
+            await host.close()
+            store.close()
+
+    run(scenario)
