@@ -47,10 +47,6 @@ def extensions():
             extra_compile_args=["-O3"],
         )
         for pyx in sorted(glob("vm/*.pyx"))
-    ] + [
-        # store/_envelope.pyx: reading log records in C (replay reads every one)
-        Extension(f"advm.store.{Path(pyx).stem}", [pyx], extra_compile_args=["-O3"])
-        for pyx in sorted(glob("store/*.pyx"))
     ]
     if not mods:
         return []

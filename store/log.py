@@ -169,11 +169,6 @@ def first_seq(cursor, prefix: bytes) -> int:
     return 0
 
 
-try:
-    from ._envelope import quick_row as _quick_row
-except ImportError:  # not built (a source tree without the extension): cbor2 only
-    _quick_row = None
-
 _HEAD = records.HEADER_SIZE
 _MAGIC, _VERSION, _KIND = records.MAGIC, records.RECORD_VERSION, records.KIND_LOG
 _header = records._unpack_from
@@ -185,13 +180,8 @@ _dumps = records._dumps
 
 def _quick(raw, seq: int):
     """The entry of a well-formed log record, or None (then `decode` checks
-    it the long way and says what is wrong). Replay reads every entry: in C
-    when the extension is built and the record is plain CBOR (store/
-    _envelope.pyx), else with cbor2."""
-    if _quick_row is not None:
-        row = _quick_row(raw, seq)
-        if row is not None:
-            return _entry(row)
+    it the long way and says what is wrong): replay reads every entry, so
+    the usual record takes one header check, one CRC and one cbor2 call."""
     magic, version, kind, crc = _header(raw)
     if kind != _KIND or magic != _MAGIC or version != _VERSION:
         return None

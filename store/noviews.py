@@ -76,45 +76,13 @@ def state_hash(data: bytes) -> bytes:
     """sha256 of a runtime snapshot (vm/living.py) without what views derive:
     the `viewers` part and any view delta waiting in the `outbox`. Equal for
     a live runtime and a replay without views when their states agree."""
-    body = _without_viewers(data) if _item_end is not None else None
-    if body is None:
-        body = cbor2.loads(data)
+    body = cbor2.loads(data)
     if isinstance(body, dict):
         body.pop("viewers", None)
         outbox = body.get("outbox")
         if isinstance(outbox, list):
             body["outbox"] = [f for f in outbox if not (isinstance(f, dict) and "delta" in f)]
     return hashlib.sha256(cbor2.dumps(body)).digest()
-
-
-def _without_viewers(data: bytes):
-    """The snapshot's top-level map decoded as cbor2.loads decodes it, but
-    without decoding its `viewers` value (a live document's: every viewer's
-    last view, most of what the small parts cost to decode; state_hash drops
-    it anyway). None when the bytes are not a plain definite-length map:
-    then cbor2 decodes all of it."""
-    try:
-        view = memoryview(data)
-        head = data[0]
-        if head >> 5 != 5 or head & 0x1F > 23:
-            return None
-        pos, body = 1, {}
-        for _ in range(head & 0x1F):
-            end = _item_end(data, pos)
-            key = cbor2.loads(view[pos:end])
-            pos, start = _item_end(data, end), end
-            if key == "viewers":
-                continue
-            body[key] = cbor2.loads(view[start:pos])
-        return body if pos == len(data) else None
-    except Exception:  # anything unusual: the whole decode says what it is
-        return None
-
-
-try:
-    from ._envelope import item_end as _item_end
-except ImportError:  # extension not built
-    _item_end = None
 
 
 __all__ = ["NO_VIEWS", "NoViewers", "decided", "state_hash"]

@@ -88,7 +88,6 @@ cpdef Record make_record(int layout, list f):
 include "objops.pxi"
 include "txn.pxi"
 include "tables.pxi"
-include "timefmt.pxi"
 
 
 BUDGET_MESSAGE = "instruction budget exhausted"

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from . import table as _table
-from ._machine import UTC_ISO_MS_END, Record, project, utc_iso_ms
+from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
 from .host import HostFunction, core_library
@@ -103,17 +103,10 @@ def _now(m) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(f[NOW] / 1000.0, zone if zone is not None else _zone(m))
 
 
-_UTC = ZoneInfo("UTC")
 
 
 def _datetime_now(m) -> str:
-    # Time.datetime() in one call: chat-like handlers stamp every line with
-    # it. In UTC (the default zone) it is formatted in C, which gives the
-    # same string where it is used (vm/timefmt.pxi) at a fifth of the cost.
-    f = m.doc.f
-    now = f[NOW]
-    if type(now) is int and 0 <= now < UTC_ISO_MS_END and _ZONES.get(f[ZONE]) is _UTC:
-        return utc_iso_ms(now)
+    # Time.datetime() in one call: chat-like handlers stamp every line with it.
     return _now(m).isoformat(timespec="milliseconds")
 
 
