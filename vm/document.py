@@ -80,6 +80,9 @@ def promote_young() -> None:
         gc.unfreeze()
 
 
+_START = -1  # Document._invoke: no function index, a prepared start instead
+
+
 def seed_for(key: str) -> int:
     """The document's PRNG seed, derived from its key (spec/language.md 9)."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
@@ -222,22 +225,7 @@ class Document:
     def _guarded(self, start):
         """Run `start()` (which calls or resumes the machine) and everything it
         leads to as the open transaction, then settle it."""
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()  # gc_paused, without a context manager's cost
-        try:
-            result = start()
-        except VMError as e:
-            if not self._awaited:
-                raise self._failed(e) from None
-            result = self._back_to_await(e)
-        except BaseException:
-            self._rollback()
-            raise
-        finally:
-            if paused:
-                gc.enable()
-        return self._settle(result)
+        return self._settle(self._invoke(_START, start))
 
     def _run(self, steps):
         """Run [(function, args)] as one transaction (already begun)."""
@@ -260,20 +248,24 @@ class Document:
         few microseconds an event, which is most of what the runtime costs)."""
         return self._settle(self._invoke(fn if type(fn) is int else self.fid(fn), args))
 
-    def _invoke(self, fid: int, args: tuple):
+    def _invoke(self, fid: int, args):
         """Call function `fid` inside the open transaction, the collector paused
         (see gc_paused): its result, the code past ready awaits, or the error
-        as the transaction must see it (rolled back unless an await holds)."""
+        as the transaction must see it (rolled back unless an await holds).
+        With fid _START, `args` is a function that does the calling."""
         m = self.machine
         paused = gc.isenabled()
         if paused:
             gc.disable()
         try:
-            # one argument (a channel's message) is the common call; spreading
-            # a tuple into the call costs as much as a slot write
-            result = m.call(fid, args[0]) if len(args) == 1 else m.call(fid, *args)
-            if type(result) is Suspended:
-                result = self._through_ready(result)
+            if fid == _START:
+                result = args()  # a prepared start: several calls, or a resume
+            else:
+                # one argument (a channel's message) is the common call; spreading
+                # a tuple into the call costs as much as a slot write
+                result = m.call(fid, args[0]) if len(args) == 1 else m.call(fid, *args)
+                if type(result) is Suspended:
+                    result = self._through_ready(result)
         except VMError as e:
             if not self._awaited:
                 raise self._failed(e) from None
