@@ -597,3 +597,17 @@ class Unsupported(Decl):
 @dataclass
 class Program(Node):
     decls: list[Decl] = field(default_factory=list)
+
+
+def walk(node: Node):
+    """Every node under `node` (statements and expressions), depth first: what
+    the checker and the read-set analysis both search."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for value in vars(n).values():
+            if isinstance(value, Node):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, Node))

@@ -30,19 +30,6 @@ SAME_MEANING = {
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
-def walk(node):
-    """Every AST node under `node` (statements and expressions), depth first."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        for value in vars(n).values():
-            if isinstance(value, ast.Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.Node))
-
-
 class ExprChecker:
     def expr(self, e: ast.Expr, expected: T.Type | None = None) -> T.Type:
         method = getattr(self, "x_" + type(e).__name__, None)
@@ -471,7 +458,7 @@ class ExprChecker:
         seen = seen if seen is not None else set()
         seen.add(id(fn))
         out: set[str] = set()
-        for node in walk(fn.decl.body):
+        for node in ast.walk(fn.decl.body):
             if isinstance(node, ast.Transition):
                 out.add("transition")
             elif isinstance(node, ast.Destroy):
@@ -503,7 +490,7 @@ class ExprChecker:
         seen.add(id(fn))
         out: set[str] = set()
         doc = self.info
-        for node in walk(fn.decl.body):
+        for node in ast.walk(fn.decl.body):
             if isinstance(node, ast.Name) and (node.id in doc.fields or node.id in doc.formulas):
                 out.add(node.id)
             elif isinstance(node, ast.Call):

@@ -30,24 +30,12 @@ class Reads:
         return {"reads": sorted(self.row), "doc_reads": sorted(self.doc), "time": self.time}
 
 
-def _nodes(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        for value in vars(n).values():
-            if isinstance(value, ast.Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.Node))
-
-
 def reads_of(node, out: Reads | None = None, seen: set | None = None) -> Reads:
     """The reads of a body or expression, including those of the procedures and
     methods it calls (each walked once)."""
     out = out if out is not None else Reads()
     seen = seen if seen is not None else set()
-    for n in _nodes(node):
+    for n in ast.walk(node):
         ref = getattr(n, "ref", None)
         if ref is None:
             continue
