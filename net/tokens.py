@@ -19,9 +19,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
+
+from ..vm.docslots import NO_ONE
 
 PREFIX = "advm1"
 KEY_FILE = "token.key"
@@ -75,19 +78,35 @@ def load_key(directory: str | os.PathLike, create: bool = True) -> bytes:
     return key
 
 
-def check_principal(principal: str) -> str:
-    """A principal a token may name: agent@authority with a non-empty agent,
-    never the anonymous authority (the server hands those out itself)."""
-    from ..vm.docslots import agent_of, as_principal, authority_of
+# The grammar of a principal a token may name (spec/protocol.md 8.5):
+#   principal := agent ["@" authority]     (a bare agent has the empty authority)
+#   agent     := name                      (1 to 128 characters)
+#   authority := "" | name                 (0 to 128 characters)
+#   name      := [A-Za-z0-9] [A-Za-z0-9._+-]*
+# Everything else is refused: the runtime's `@no_one` ("?@?", the value of
+# every unset principal field, which a token must never match), the empty
+# agent, spaces, control characters, a second "@". The authority
+# `anonymous` is reserved for the guests the server makes itself.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,127}"
+PRINCIPAL = re.compile(rf"(?P<agent>{_NAME})(?:@(?P<authority>(?:{_NAME})?))?", re.ASCII)
+GRAMMAR = ("agent@authority or a bare agent: the agent 1 to 128 of A-Z a-z 0-9 . _ + -, "
+           "starting with a letter or digit; the authority empty or the same")
 
-    if not isinstance(principal, str) or not principal or len(principal) > 256:
-        raise TokenError("bad_principal", "a principal is a non-empty string of at most 256 characters")
-    principal = as_principal(principal)
-    if not agent_of(principal):
-        raise TokenError("bad_principal", f"{principal!r}: the agent (before '@') cannot be empty")
-    if authority_of(principal) == ANONYMOUS:
+
+def check_principal(principal: str) -> str:
+    """A principal a token may name, in its full form `agent@authority`, or
+    TokenError("bad_principal") saying what is wrong (the grammar above)."""
+    if not isinstance(principal, str) or not principal:
+        raise TokenError("bad_principal", f"a principal is {GRAMMAR}")
+    m = PRINCIPAL.fullmatch(principal)
+    if m is None:
+        what = "the runtime's @no_one" if principal == NO_ONE else repr(principal[:140])
+        raise TokenError("bad_principal", f"{what} is not a principal a token may name: "
+                         f"expected {GRAMMAR}")
+    agent, authority = m.group("agent"), m.group("authority") or ""
+    if authority == ANONYMOUS:
         raise TokenError("bad_principal", "anonymous principals are made by the server, not signed")
-    return principal
+    return f"{agent}@{authority}"
 
 
 class Tokens:
@@ -147,4 +166,4 @@ def anonymous_principal() -> str:
 
 
 __all__ = ["ANONYMOUS", "KEY_FILE", "TokenError", "Tokens", "anonymous_principal",
-           "check_principal", "load_key"]
+           "GRAMMAR", "check_principal", "load_key"]

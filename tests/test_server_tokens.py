@@ -88,3 +88,62 @@ def test_advm_token_prints_a_token_the_store_key_accepts(tmp_path, capsys):
     assert Tokens.from_store_dir(store).verify(data["token"]) == "bob@"
     assert main(["token", "x@anonymous", "--store", str(store)]) == 2
     assert "anonymous" in capsys.readouterr().err
+
+
+# The runtime's @no_one ("?@?") is the value of every unset principal field:
+# a token naming it would match them all (issue 10, point 6).
+@pytest.mark.parametrize("name", ["?@?", "?", "a@?", "?@corp", "alice bob", "a@b@c", "al\x00ice",
+                                  "-alice", ".", "alice@corp@", "zoë", "x@" + "y" * 129])
+def test_reserved_and_malformed_principals_are_refused(name):
+    with pytest.raises(TokenError) as e:
+        Tokens(b"k" * 32).mint(name)
+    assert e.value.code == "bad_principal"
+    assert "A-Z a-z 0-9" in e.value.message
+
+
+def test_the_no_one_refusal_names_it():
+    with pytest.raises(TokenError) as e:
+        Tokens(b"k" * 32).mint("?@?")
+    assert "@no_one" in e.value.message
+
+
+def test_a_signed_token_for_a_reserved_principal_is_refused_on_verify():
+    # A token minted before the grammar existed (or by other code with the
+    # key) still carries "?@?": verify refuses it as it refuses any bad token.
+    import base64
+    import hashlib
+    import hmac
+
+    key = b"k" * 32
+    for sub in ("?@?", "x@anonymous", "a b@c"):
+        body = json.dumps({"sub": sub, "iat": 0, "exp": None}).encode()
+        head = "advm1." + base64.urlsafe_b64encode(body).rstrip(b"=").decode()
+        sig = base64.urlsafe_b64encode(hmac.new(key, head.encode(), hashlib.sha256).digest())
+        token = head + "." + sig.rstrip(b"=").decode()
+        with pytest.raises(TokenError) as e:
+            Tokens(key).verify(token)
+        assert e.value.code == "bad_token"
+
+
+def test_advm_token_refuses_the_no_one_principal(tmp_path, capsys):
+    assert main(["token", "?@?", "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "@no_one" in err and "A-Z a-z 0-9" in err
+
+
+def test_minting_refuses_reserved_principals():
+    from server_kit import run
+
+    from advm.net.client import ClientError
+
+    async def scenario(kit):
+        async with kit.serve("public int x;", dev_tokens=True) as srv:
+            guest = await kit.client(srv, identity="anonymous")
+            for bad in ("?@?", "?", "a@?", "alice bob"):
+                with pytest.raises(ClientError) as e:
+                    await guest.request("identity/mint", principal=bad)
+                assert e.value.reason == "bad_request" and "A-Z a-z 0-9" in e.value.message
+            assert (await guest.request("identity/mint", principal="ok.name-1"))["principal"] \
+                == "ok.name-1@"
+
+    run(scenario)
