@@ -569,6 +569,9 @@ def _identity_mint(s: Session, rid, req) -> None:
     if not s.server.dev_tokens:
         raise _Refused("mint_refused", "this server does not mint tokens; ask its operator "
                        "for one (advm token NAME)")
+    if s.origin and s.origin not in s.server.own_origins:
+        raise _Refused("mint_refused", f"tokens are minted for this server's own page only, "
+                       f"not for {s.origin}; use a token from advm token NAME")
     name = _need(req, "principal", str, "the principal to sign, agent@authority")
     try:
         token = s.server.tokens.mint(name, ttl=DEV_TOKEN_TTL)
@@ -655,17 +658,50 @@ def quiet_gc() -> tuple:
 DEV_TOKEN_TTL = 7 * 24 * 3600  # as `advm token`'s default
 
 
+def is_loopback(bind: str) -> bool:
+    """An address only this machine can reach."""
+    import ipaddress
+
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
+
+
+def page_origins(bind: str, port: int) -> list[str]:
+    """The origins of the page this server serves (spec/protocol.md 8.1):
+    http://ADDRESS:PORT for the address it listens on, and for a loopback
+    address every loopback name a browser may have used to open the page.
+    A fixed list, never the request's Host header, so that a page on
+    another name resolving to this address (DNS rebinding) stays foreign."""
+    hosts = [bind] + (["127.0.0.1", "localhost", "::1"] if is_loopback(bind) else [])
+    return [f"http://{f'[{h}]' if ':' in h else h}:{port}" for h in dict.fromkeys(hosts)]
+
+
 class Server:
     """`dev_tokens`: `identity/mint` signs a token for any principal a client
     names. Only for a developer's own machine (`advm run` turns it on when it
-    listens on a loopback address): whoever can reach the socket can be anyone."""
+    listens on a loopback address): whoever can reach the socket can be anyone.
+
+    `allow_origins`: origins (`http://host:port`) whose pages may open a
+    WebSocket besides the server's own page; every other browser origin is
+    refused at the upgrade (403, the library's origin check). A request
+    without an Origin header (not a browser) is accepted. Minting answers
+    only the server's own page and non-browser clients."""
 
     def __init__(self, host, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
                  limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
-                 dev_tokens: bool = False):
+                 dev_tokens: bool = False, allow_origins=()):
         self.host = host
         self.tokens = tokens
         self.dev_tokens = dev_tokens
+        self.allow_origins = list(allow_origins)
+        self.own_origins: list[str] = []  # page_origins() once the port is known
+        # What the library checks each upgrade's Origin against: None (no
+        # header) and the allowed origins now, the page's own once bound.
+        self._origins: list = [None, *self.allow_origins]
         self.bind = bind
         self.port = port
         self.limits = limits or Limits()
@@ -713,8 +749,11 @@ class Server:
         self._server = await serve(
             self._handle, self.bind, self.port, process_request=self._http,
             max_size=self.limits.hard_frame, ping_interval=self.limits.ping_interval,
-            max_queue=64, compression=None, create_connection=Connection)
+            max_queue=64, compression=None, create_connection=Connection,
+            origins=self._origins)
         self.port = self._server.sockets[0].getsockname()[1]
+        self.own_origins = page_origins(self.bind, self.port)
+        self._origins.extend(self.own_origins)
 
     def _http(self, connection, request):
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -758,4 +797,4 @@ class Server:
 
 
 __all__ = ["ENDPOINT", "Limits", "METHODS", "Server", "Session", "Stream", "deliver",
-           "failure", "static_pages"]
+           "failure", "is_loopback", "page_origins", "static_pages"]

@@ -23,16 +23,21 @@ DEFAULT_PORT = 8080
 DEFAULT_BIND = "127.0.0.1"
 
 
-def is_loopback(bind: str) -> bool:
-    """Only a server nobody else can reach lets its page mint tokens."""
-    import ipaddress
+def check_origin(origin: str) -> None:
+    """An --allow-origin value is an origin as browsers send it: scheme, host
+    and optional port, nothing else."""
+    from urllib.parse import urlsplit
 
-    if bind == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(bind).is_loopback
+        parts = urlsplit(origin)
+        parts.port
     except ValueError:
-        return False
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.path or parts.query or parts.fragment or parts.username is not None
+            or origin != origin.strip().rstrip("/")):
+        raise UsageError(f"--allow-origin {origin}: an origin is scheme://host[:port] "
+                         "(http or https, no path), as a browser sends it")
 
 
 def default_workers() -> int:
@@ -55,6 +60,10 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    help="unload a document after this long with nobody connected (default 120)")
     p.add_argument("--static", default=None, metavar="DIR",
                    help="serve the files in DIR over HTTP at / (the browser page)")
+    p.add_argument("--allow-origin", dest="allow_origins", action="append", default=[],
+                   metavar="ORIGIN",
+                   help="also accept WebSockets from pages of ORIGIN (scheme://host:port, "
+                        "repeatable); other browser origins than the server's own page are refused")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 async def _serve(args, program) -> None:
     from ..net.documents import durable_available
     from ..net.host import Host
-    from ..net.server import Server, static_pages
+    from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
     from ..store import DEFAULT_DIR, open_store
 
@@ -84,7 +93,7 @@ async def _serve(args, program) -> None:
                     idle_unload_s=args.idle)
         pages = static_pages(args.static) if args.static else None
         server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages,
-                        dev_tokens=is_loopback(args.bind))
+                        dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins)
         try:
             await server.start()
         except OSError as e:
@@ -115,6 +124,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("--idle is a number of seconds above 0")
     if args.static is not None and not os.path.isdir(args.static):
         raise UsageError(f"--static {args.static}: not a directory")
+    for origin in args.allow_origins:
+        check_origin(origin)
     program = load(args.file)
     # Workers build documents from the module; one built here first reports a
     # damaged module file as such (exit 1), before anything listens.
