@@ -24,7 +24,7 @@ import math
 from typing import Callable, Iterable
 
 CLOCK_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-DEFAULT_KEY = "document"
+DEFAULT_KEY = "main"  # the one default document key (advm/commands/run.py)
 
 # op -> (required fields, optional fields), besides "op" itself.
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

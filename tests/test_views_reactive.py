@@ -146,3 +146,70 @@ def test_views_metadata_lists_reads_through_procedures_and_the_clock():
     assert views["formulas"]["clock"]["time"] is True
     assert views["policies"]["is_boss"]["doc_reads"] == ["boss"]
     assert views["records"]["Task"]["policies"]["mine"]["reads"] == ["owner"]
+
+
+BOARD = """
+record Cell {
+  public int v;
+}
+
+record Board {
+  table<Cell> _cells;
+  public formula cells = iterate _cells;
+}
+
+public Board b;
+
+message Go {
+  int v;
+}
+
+@connected {
+  return true;
+}
+
+channel add(Go g) {
+  b._cells <- {v: g.v};
+}
+
+channel go(Go g) {
+  foreach (c in iterate b._cells) {
+    c.v = g.v;
+  }
+}
+"""
+
+
+def test_a_row_change_inside_a_nested_table_reaches_the_viewers():
+    # issue 22.1: the write is to a row of a table held by a record field; the
+    # viewer connected before it must get the change, as a fresh view shows it
+    d = document(BOARD)
+    views = Viewers(d)
+    clients = Clients()
+    clients.feed(views.connect(ALICE))
+    d.send(ALICE, "add", {"v": 0}, now=T0)
+    d.send(ALICE, "add", {"v": 0}, now=T0)
+    clients.feed(views.after_commit())
+    d.send(ALICE, "go", {"v": 1}, now=T0)
+    frames = clients.feed(views.after_commit())
+    assert [f["delta"] for f in frames] == [{"b": {"cells": {"1": {"v": 1}, "2": {"v": 1}}}}]
+    assert clients.view(ALICE) == {"b": {"cells": [{"id": 1, "v": 1}, {"id": 2, "v": 1}]}}
+    assert_current(d, clients, ALICE)
+    d.send(ALICE, "go", {"v": 1}, now=T0)  # the same values again: nothing changed, nothing sent
+    assert clients.feed(views.after_commit()) == []
+
+
+def test_change_tracker_names_rows_of_nested_tables_and_what_holds_them():
+    d = document(BOARD)
+    tracker = ChangeTracker(d.machine, d.meta)
+    tracker.observe()
+    d.send(ALICE, "add", {"v": 0}, now=T0)
+    first = tracker.observe()
+    assert first.fields == {"b"} and not first.rows  # a new row: nothing is cached for it
+    d.send(ALICE, "go", {"v": 2}, now=T0)
+    changes = tracker.observe()
+    (row, slots), = changes.rows.items()
+    v_slot = next(f["slot"] for f in d.meta["records"]["Cell"]["fields"] if f["name"] == "v")
+    assert changes.fields == {"b"} and slots == {v_slot} and row.f[v_slot] == 2
+    d.send(ALICE, "go", {"v": 2}, now=T0)
+    assert not tracker.observe()  # written with the value it had

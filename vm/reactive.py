@@ -10,13 +10,18 @@ R4 in .team/VM_REQUESTS.md), so its cost is O(writes), not O(document):
   at the last observation (a shallow copy of the root's slots is kept: that
   also catches top-level writes that bypass the undo log, like the clock);
 - a table row changed in the slots the log names whose value differs from the
-  oldest logged one (slots of container type: whenever written);
+  oldest logged one (slots of container type: whenever written); this holds
+  for the rows of every table, the document's and those nested in records,
+  maps and lists (views cache by row wherever the row is);
 - rows inserted and deleted come from the inserts' and deletes' own entries;
 - a write into a list, map or record inside a document field, or inside a
   row's container-typed slot, is traced back to that field or row slot through
   a map from container to owners, built once and extended with every value
-  written. The map may keep owners a container no longer has: that only
-  reports a change too many, never one too few.
+  written. A row of a nested table is an owner's content like any other, but
+  its own slots answer to (row, slot): a row that changed is reported, and so
+  is what holds it (a document field, or the slot of an outer row, in turn).
+  The map may keep owners a container no longer has: that only reports a
+  change too many, never one too few.
 
 When it cannot know (no earlier observation, more commits than the machine
 kept logs for, a table replaced, an undo entry of a host function it does not
@@ -43,7 +48,7 @@ from ._machine import Record
 from .asks import AskBook
 from .docslots import NOW
 from .errors import VMError
-from .table import ID_SLOT, NEXT, ROWS, touched
+from .table import ID_SLOT, NEXT, ROWS, TABLE_LAYOUT_NAME, touched
 
 _MISSING = object()
 
@@ -91,6 +96,7 @@ class Freezers:
     def __init__(self, meta: dict):
         self.meta = meta
         self.structs: dict[tuple, object] = {}
+        self.rows: dict | None = None  # filled by table freezers while a FrozenTracker takes a copy
 
     def of(self, desc):
         if _is_immutable(desc):
@@ -118,6 +124,8 @@ class Freezers:
         if head == "anon":
             parts = [(name, self.of(d)) for name, d in desc[1]]
             return lambda v: tuple(v.get(n) if f is None else f(v.get(n)) for n, f in parts)
+        if head == "table":
+            return self.table(desc[1])
         return lambda v: v
 
     def struct(self, kind: str, name: str):
@@ -141,11 +149,11 @@ class Freezers:
     def row(self, record: str):
         """A table row's frozen form: one entry per slot (so changed slots can be
         named), the hidden owner slot included as it is."""
-        fields = self.meta["records"][record]["fields"]
-        deep = [(fd["slot"], self.of(fd["type"])) for fd in fields]
-        deep = [(slot, fz) for slot, fz in deep if fz is not None]
-        if not deep:
-            return lambda rec: tuple(rec.f)
+        key = ("row", record)
+        made = self.structs.get(key)
+        if made is not None:
+            return made
+        deep = []
 
         def freeze(rec):
             f = list(rec.f)
@@ -153,54 +161,75 @@ class Freezers:
                 f[slot] = fz(f[slot])
             return tuple(f)
 
+        self.structs[key] = freeze
+        fields = self.meta["records"][record]["fields"]
+        deep.extend((fd["slot"], fz) for fd in fields if (fz := self.of(fd["type"])) is not None)
+        return freeze
+
+    def table(self, record: str):
+        """A table's frozen form: its rows' frozen forms in order. Every row
+        frozen is also noted in `rows` (row -> (its table, frozen form)) when
+        that is a dict, wherever the table nests."""
+        row = self.row(record)
+
+        def freeze(t):
+            if type(t) is not Record:
+                return t
+            out = []
+            for rec in t.f[ROWS].values():
+                frozen = row(rec)
+                if self.rows is not None:
+                    self.rows[rec] = (t, frozen)
+                out.append(frozen)
+            return tuple(out)
+
         return freeze
 
 
 class FrozenTracker:
     """The reference: compares a frozen copy of the whole document taken at
-    the previous observation (O(document) per observation)."""
+    the previous observation (O(document) per observation). Rows of every
+    table, wherever it nests, are compared slot by slot."""
 
     def __init__(self, machine, meta: dict):
         self.machine = machine
-        freezers = Freezers(meta)
+        self.freezers = freezers = Freezers(meta)
         self.scalars = []  # (name, slot)
-        self.deep = []  # (name, slot, freeze)
-        self.tables = []  # (name, slot, row freeze)
+        self.deep = []  # (name, slot, freeze); tables too
         for f in meta["document"]["fields"]:
-            desc = f["type"]
-            if not isinstance(desc, str) and desc[0] == "table":
-                self.tables.append((f["name"], f["slot"], freezers.row(desc[1])))
+            fz = freezers.of(f["type"])
+            if fz is None:
+                self.scalars.append((f["name"], f["slot"]))
             else:
-                fz = freezers.of(desc)
-                if fz is None:
-                    self.scalars.append((f["name"], f["slot"]))
-                else:
-                    self.deep.append((f["name"], f["slot"], fz))
-        self.last: dict | None = None
+                self.deep.append((f["name"], f["slot"], fz))
+        self.last: tuple | None = None
 
     def reset(self) -> None:
         """Forget the previous observation: the next one reports everything."""
         self.last = None
 
-    def _take(self) -> dict:
+    def _take(self) -> tuple[dict, dict]:
+        """The frozen fields, and every row of every table: row -> (its table,
+        its frozen slots)."""
         f = self.machine.doc.f
         state = {"$now": f[NOW]}
         for name, slot in self.scalars:
             state[name] = f[slot]
-        for name, slot, fz in self.deep:
-            state[name] = fz(f[slot])
-        for name, slot, fz in self.tables:
-            table = f[slot]
-            rows = table.f[ROWS] if type(table) is Record else {}
-            state[name] = (tuple(rows), {rec: fz(rec) for rec in rows.values()})
-        return state
+        rows = self.freezers.rows = {}
+        try:
+            for name, slot, fz in self.deep:
+                state[name] = fz(f[slot])
+        finally:
+            self.freezers.rows = None
+        return state, rows
 
     def observe(self) -> Changes:
-        now = self._take()
+        now, after = self._take()
         last = self.last
-        self.last = now
+        self.last = (now, after)
         if last is None:
             return Changes(fields=[n for n in now if n != "$now"], time=True, everything=True)
+        last, before = last
         changes = Changes(time=last["$now"] != now["$now"])
         fields = changes.fields
         for name, _ in self.scalars:
@@ -210,23 +239,15 @@ class FrozenTracker:
         for name, _, _ in self.deep:
             if last[name] != now[name]:
                 fields.add(name)
-        for name, _, _ in self.tables:
-            (ids_before, before), (ids_after, after) = last[name], now[name]
-            touched = ids_before != ids_after
-            for rec, frozen in after.items():
-                old = before.get(rec, _MISSING)
-                if old is _MISSING or old == frozen:
-                    continue
-                changes.rows[rec] = frozenset(i for i, (x, y) in enumerate(zip(old, frozen))
-                                              if x is not y and x != y)
-                touched = True
-            if len(before) != len(after) or touched:
-                for rec in before:
-                    if rec not in after:
-                        changes.gone.add(rec)
-                        touched = True
-            if touched:
-                fields.add(name)
+        for rec, (table, frozen) in after.items():
+            old = before.get(rec)
+            if old is None or old[0] is not table or old[1] == frozen:
+                continue  # new (nothing about it is cached anywhere), or the same
+            changes.rows[rec] = frozenset(i for i, (x, y) in enumerate(zip(old[1], frozen))
+                                          if x is not y and x != y)
+        for rec, (table, _) in before.items():
+            if rec.f[-1] is not table:
+                changes.gone.add(rec)  # it left its table
         return changes
 
 
@@ -271,6 +292,7 @@ class ChangeTracker:
         self.commits = None  # machine.commits at the last observation; None: report everything next
         self.now = None
         self.top = None  # the root's slots at the last observation
+        self.table_layout = _table_layout(machine, meta)
         self.owners: dict = {}  # id(container) -> (container, {field name | (row, slot)})
         self.owners_base = 0
         self.doc_tables: dict = {}  # id(table) -> (field name, table)
@@ -357,43 +379,71 @@ class ChangeTracker:
 
     def _walk(self, value, owner) -> None:
         """Note `owner` for every container in `value` (document tables excepted:
-        a row's last slot is its table)."""
+        a row's last slot is its table). A row of a table nested in `value`
+        is noted too, but what its slots hold answers to (row, slot): a change
+        inside it is a change of that row (reported in `Changes.rows`, so that
+        whatever is cached for the row is dropped), and through the row, of
+        `owner`. Of a table only its rows are walked (its index is not shown)."""
         if type(value) not in _CONTAINERS:
             return
         owners = self.owners
         doc_tables = self.doc_tables
-        stack = [value]
+        tl = self.table_layout
+        row_slots = self.row_slots
+        stack = [(value, owner)]
         while stack:
-            v = stack.pop()
+            v, o = stack.pop()
             t = type(v)
+            if t is Record and id(v) in doc_tables:
+                continue
+            known = owners.get(id(v))
+            if known is None or known[0] is not v:
+                owners[id(v)] = (v, {o})
+                fresh = True
+            elif o in known[1]:
+                continue  # its contents were noted for this owner when it was
+            else:
+                known[1].add(o)
+                fresh = False
             if t is Record:
-                if id(v) in doc_tables:
+                f = v.f
+                if v.layout == tl:
+                    items = f[ROWS].values()
+                elif f and type(f[-1]) is Record and f[-1].layout == tl:
+                    # a row: its slots answer to (row, slot) whoever holds the table
+                    if fresh:
+                        for slot in row_slots.get(v.layout, ((), ()))[1]:
+                            x = f[slot]
+                            if type(x) in _CONTAINERS:
+                                stack.append((x, (v, slot)))
                     continue
-                items = v.f
+                else:
+                    items = f
             elif t is dict:
                 items = v.values()
             else:
                 items = v
-            known = owners.get(id(v))
-            if known is None or known[0] is not v:
-                owners[id(v)] = (v, {owner})
-            elif owner in known[1]:
-                continue  # its contents were noted for this owner when it was
-            else:
-                known[1].add(owner)
-            stack.extend(x for x in items if type(x) in _CONTAINERS)
+            stack.extend((x, o) for x in items if type(x) in _CONTAINERS)
 
     def _apply(self, entries: list, changes: Changes) -> bool:
         """Fold the log entries into `changes`; False when they say something
-        this tracker cannot follow."""
+        this tracker cannot follow.
+
+        Rows of every table are followed alike, wherever the table nests: a
+        row changed in the slots whose oldest logged value differs (container
+        slots: when written, or when something inside was). A changed row
+        changes what holds it: its table's document field, or, for a nested
+        table, the owners of the row (a document field, or a slot of an outer
+        row, which changes in turn)."""
         doc = self.machine.doc
         f = doc.f
         tables = self.doc_tables
         if len(tables) != len(self.tables) or any(id(f[slot]) not in tables for _, slot in self.tables):
             tables = self.doc_tables = {id(t): (name, t) for name, slot in self.tables
                                         if type(t := f[slot]) is Record}
+        tl = self.table_layout
         owners = self.owners
-        first: dict = {}  # id(table) -> the first id inserted since the last observation
+        first: dict = {}  # id(table) -> (table, the first id inserted since the last observation)
         row_old: dict = {}  # row -> {slot: its oldest logged value}
         deleted = []  # (table, row)
         hits = []  # (owners, kind, container, key): writes inside owned containers
@@ -404,11 +454,11 @@ class ChangeTracker:
                 what = touched(e)
                 if what is not None:
                     table, row = what
+                    if row is not None:
+                        deleted.append((table, row))
                     if id(table) in tables:
-                        if row is not None:
-                            deleted.append((table, row))
                         continue
-                    target, kind, key = table, "delete", None
+                    target, kind, key = table, "delete", None  # a nested table: changes its owners
                 elif type(e[0]) is Record and len(e) == 3:
                     kind, target, key, old = "field", e[0], e[1], e[2]
                 elif type(e[0]) is list or type(e[0]) is dict:
@@ -420,32 +470,36 @@ class ChangeTracker:
             if kind == "field":
                 if target is doc:
                     continue  # the root's slots are compared as a whole
-                owner = target.f[-1] if target.f else None
-                if type(owner) is Record and id(owner) in tables:
+                tf = target.f
+                if tf and type(tf[-1]) is Record and tf[-1].layout == tl:
                     per = row_old.get(target)
                     if per is None:
                         per = row_old[target] = {}
                     if key not in per:
                         per[key] = old
-            elif kind == "insert" and id(target) in tables:
+                    continue  # a row: whether it changed is worked out below
+            elif kind == "insert":
                 tid = id(target)
-                if tid not in first or key < first[tid]:
-                    first[tid] = key
-                continue
+                known = first.get(tid)
+                if known is None or key < known[1]:
+                    first[tid] = (target, key)
+                if tid in tables:
+                    continue
             elif kind == "append":
                 appended[id(target)] = appended.get(id(target), 0) + 1
             if owners:
                 known = owners.get(id(target))
                 if known is not None and known[0] is target:
                     hits.append((known[1], kind, target, key))
-        rows_changed = changes.rows
-        fields = changes.fields
+        marks = []  # owners whose value changed: field names and (row, slot)
         touched_tables = set()
         back = set()  # rows deleted and inserted again (under a new id)
         row_slots = self.row_slots
-        for tid, fr in first.items():
-            rows = tables[tid][1].f[ROWS]
-            new = [row for rid in range(fr, tables[tid][1].f[NEXT]) if (row := rows.get(rid)) is not None]
+        for tid, (table, fr) in first.items():
+            if tid not in tables:
+                continue  # a nested table: its owners walk the new rows (_walk_written)
+            rows = table.f[ROWS]
+            new = [row for rid in range(fr, table.f[NEXT]) if (row := rows.get(rid)) is not None]
             if new:
                 touched_tables.add(tid)
                 deep = row_slots.get(new[0].layout, ((), ()))[1]
@@ -456,56 +510,79 @@ class ChangeTracker:
             tid = id(table)
             rid = row.f[table.f[ID_SLOT]]
             fr = first.get(tid)
-            if fr is not None and rid >= fr:
+            if fr is not None and rid >= fr[1]:
                 continue  # inserted since the last observation: nobody saw it
             if row.f[-1] is table:
                 row_old.setdefault(row, {}).setdefault(table.f[ID_SLOT], rid)
                 back.add(row)
             else:
                 changes.gone.add(row)
-            touched_tables.add(tid)
+            if tid in tables:
+                touched_tables.add(tid)
         for row, per in row_old.items():
             table = row.f[-1]
-            tid = id(table)
-            if tid not in tables:
-                continue  # deleted, or not a row of a document table
-            fr = first.get(tid)
-            if fr is not None and row.f[table.f[ID_SLOT]] >= fr and row not in back:
+            if type(table) is not Record or table.layout != tl:
+                continue  # deleted since: its table reports it
+            fr = first.get(id(table))
+            if fr is not None and row.f[table.f[ID_SLOT]] >= fr[1] and row not in back:
                 continue  # new: nothing about it is cached anywhere
-            flat, _ = row_slots.get(row.layout, ((), ()))
+            flat = row_slots.get(row.layout, ((), ()))[0]
             rf = row.f
-            slots = set()
             for slot, old in per.items():
                 if slot not in flat:
-                    slots.add(slot)
+                    marks.append((row, slot))
                     self._walk(rf[slot], (row, slot))
                 elif _differs(old, rf[slot]):
-                    slots.add(slot)
-            if slots:
-                rows_changed[row] = frozenset(slots)
-                touched_tables.add(tid)
+                    marks.append((row, slot))
         walked = set()
         for owned, kind, target, key in hits:
             again = (id(target), kind, key) in walked
             walked.add((id(target), kind, key))
             for owner in list(owned):
-                if type(owner) is str:
-                    fields.add(owner)
-                else:
-                    row, slot = owner
-                    table = row.f[-1]
-                    if id(table) not in tables:
-                        continue
-                    fr = first.get(id(table))
-                    if fr is not None and row.f[table.f[ID_SLOT]] >= fr:
-                        continue
-                    rows_changed[row] = rows_changed.get(row, frozenset()) | {slot}
-                    touched_tables.add(id(table))
+                marks.append(owner)
                 if not again:
                     self._walk_written(kind, target, key, owner, appended)
+        self._mark(marks, changes, first, back, touched_tables)
+        fields = changes.fields
         for tid in touched_tables:
             fields.add(tables[tid][0])
         return True
+
+    def _mark(self, marks: list, changes: Changes, first: dict, back: set, touched_tables: set) -> None:
+        """Report the owners in `marks` as changed, and what holds them: a
+        field name is a changed field; (row, slot) a changed slot of a row
+        (not one inserted since the last observation), which changes its
+        table's field (collected in `touched_tables`) or, in a nested table,
+        the row's own owners."""
+        fields = changes.fields
+        rows_changed = changes.rows
+        tables = self.doc_tables
+        owners = self.owners
+        tl = self.table_layout
+        while marks:
+            owner = marks.pop()
+            if type(owner) is str:
+                fields.add(owner)
+                continue
+            row, slot = owner
+            table = row.f[-1]
+            if type(table) is not Record or table.layout != tl:
+                continue  # no longer in a table: its table reports the delete
+            fr = first.get(id(table))
+            if fr is not None and row.f[table.f[ID_SLOT]] >= fr[1] and row not in back:
+                continue  # new: nothing about it is cached anywhere
+            had = rows_changed.get(row)
+            if had is not None:
+                if slot not in had:
+                    rows_changed[row] = had | {slot}
+                continue  # what holds the row was marked with its first slot
+            rows_changed[row] = frozenset((slot,))
+            if id(table) in tables:
+                touched_tables.add(id(table))
+            else:
+                known = owners.get(id(row))
+                if known is not None and known[0] is row:
+                    marks.extend(known[1])
 
     def _walk_written(self, kind, target, key, owner, appended) -> None:
         """Note `owner` for what a write put into `target`."""
@@ -526,8 +603,24 @@ class ChangeTracker:
                 self._walk(target, owner)
             else:
                 self._walk(target.get(key), owner)
-        elif kind in ("insert", "delete"):
-            self._walk(target, owner)
+        elif kind == "insert":
+            # the rows inserted into a nested table (the table itself is known)
+            rows = target.f[ROWS]
+            for rid in range(key, target.f[NEXT]):
+                row = rows.get(rid)
+                if row is not None:
+                    self._walk(row, owner)
+
+
+def _table_layout(machine, meta: dict) -> int:
+    """The layout number of tables (vm/table.py), -1 when the module has none."""
+    known = meta.get("table_layout")
+    if known is not None:
+        return known
+    for i, layout in enumerate(machine.module.records):
+        if layout.name == TABLE_LAYOUT_NAME:
+            return i
+    return -1
 
 
 # ---------------------------------------------------------------- formulas
