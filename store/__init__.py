@@ -2,7 +2,7 @@
 modules, group commit). spec/store.md describes the layout and guarantees."""
 from .commit import KEEP
 from .env import DEFAULT_DIR, STORE_FORMAT, Durability
-from .errors import (CorruptRecord, IncompatibleStore, InvalidDocKey, MapFull,
+from .errors import (CorruptRecord, DamagedStore, IncompatibleStore, InvalidDocKey, MapFull,
                      SequenceConflict, StoreClosed, StoreError)
 from .log import Entry
 from .retention import KEEP_ALL, Retention
@@ -16,7 +16,8 @@ def open_store(path=DEFAULT_DIR, **options) -> Store:
 
 
 __all__ = [
-    "KEEP", "KEEP_ALL", "DEFAULT_DIR", "STORE_FORMAT", "CorruptRecord", "Durability", "Entry",
+    "KEEP", "KEEP_ALL", "DEFAULT_DIR", "STORE_FORMAT", "CorruptRecord", "DamagedStore",
+    "Durability", "Entry",
     "IncompatibleStore", "InvalidDocKey", "MapFull", "Recovery", "Retention",
     "SequenceConflict", "Snapshot", "Store", "StoreClosed", "StoreError", "content_hash",
     "open_store",

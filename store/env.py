@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import struct
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import lmdb
 
 from . import keys, records
-from .errors import IncompatibleStore, StoreClosed, StoreError
+from .errors import DamagedStore, IncompatibleStore, StoreClosed, StoreError
 
 # Version of the key layout and record formats as a whole. Bump it when a
 # reader of the old layout would misread the new one; a store with any other
@@ -114,6 +115,7 @@ class StoreEnv:
                                  f"{exc.strerror}") from None
         elif not (self.path / "data.mdb").exists():
             raise StoreError(f"no store at {self.path} (no data.mdb)")
+        check_files(self.path)
         try:
             self.env = lmdb.open(
                 str(self.path), map_size=_round(map_size), max_dbs=len(keys.ALL_DBS) + 1,
@@ -243,6 +245,79 @@ class StoreEnv:
             if not self.closed:
                 self.closed = True
                 self.env.close()
+
+
+# LMDB's meta pages (lmdb.h, mdb.c; data format version 1, 64-bit builds):
+# pages 0 and 1 of data.mdb, each a page header (pgno u64, pad u16, flags
+# u16, lower u16, upper u16) and an MDB_meta: magic u32, version u32, address
+# u64, mapsize u64, two MDB_db of 48 bytes (the first one's leading u32 is
+# the page size), last_pg u64, txnid u64. LMDB keeps no checksum: the magic,
+# version and flags are what it checks itself.
+_META_HEAD = struct.Struct("<QHHHH")
+_META = struct.Struct("<IIQQ")
+_PSIZE = struct.Struct("<I")
+_TAIL = struct.Struct("<QQ")
+_MAGIC, _DATA_VERSION, _P_META = 0xBEEFC0DE, 1, 0x08
+_MIN_PAGE, _MAX_PAGE = 512, 0x10000
+
+
+def check_files(path: str | os.PathLike) -> None:
+    """Refuse a data.mdb that LMDB would map and then crash on: both meta
+    pages must be LMDB's (magic, version, flags, page size), and the file
+    must hold every page the newer meta page says is in use (a file cut
+    short is a SIGBUS at the first read of a missing page, in the server,
+    `replay` or `snapshot inspect`). DamagedStore names the file and what is
+    wrong. A missing or empty data.mdb is a new store (LMDB makes it).
+
+    The meta pages are read before the file's size: a writer in another
+    process writes its pages before the meta page that uses them, so a
+    store being written to never looks short."""
+    data = Path(path) / "data.mdb"
+    try:
+        with open(data, "rb") as f:
+            head = f.read(2 * _MAX_PAGE)
+            metas = []
+            psize = _MIN_PAGE
+            for i in (0, 1):
+                off = i * psize
+                if len(head) < off + _TAIL.size + 136:
+                    if not head:
+                        return
+                    raise DamagedStore(f"damaged store: {data} is {len(head)} bytes, too short "
+                                       f"for LMDB's two meta pages (cut short?)")
+                pgno, _, flags, _, _ = _META_HEAD.unpack_from(head, off)
+                magic, version, _, mapsize = _META.unpack_from(head, off + 16)
+                (psize,) = _PSIZE.unpack_from(head, off + 40)
+                last_pg, txnid = _TAIL.unpack_from(head, off + 136)
+                if magic != _MAGIC or not flags & _P_META or pgno != i:
+                    raise DamagedStore(f"damaged store: {data}: meta page {i} is not an LMDB "
+                                       f"meta page (magic {magic:#x}, flags {flags:#x}); "
+                                       "restore the directory from a backup or export")
+                if version != _DATA_VERSION:
+                    raise DamagedStore(f"damaged store: {data}: meta page {i} has LMDB data "
+                                       f"version {version}, this build reads {_DATA_VERSION}")
+                if psize < _MIN_PAGE or psize > _MAX_PAGE or psize & (psize - 1):
+                    raise DamagedStore(f"damaged store: {data}: meta page {i} gives page size "
+                                       f"{psize}, not a power of two from {_MIN_PAGE} to {_MAX_PAGE}")
+                metas.append((txnid, last_pg, mapsize, psize, i))
+            if metas[0][3] != metas[1][3]:
+                raise DamagedStore(f"damaged store: {data}: its meta pages disagree on the page "
+                                   f"size ({metas[0][3]} and {metas[1][3]})")
+            txnid, last_pg, mapsize, psize, which = max(metas)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read {data}: {exc.strerror or exc}") from None
+    need = (last_pg + 1) * psize
+    if need > mapsize:
+        raise DamagedStore(f"damaged store: {data}: meta page {which} (transaction {txnid}) uses "
+                           f"pages up to {last_pg}, beyond its map size of {mapsize} bytes")
+    if size < need:
+        raise DamagedStore(f"damaged store: {data} is {size} bytes but its last commit "
+                           f"(transaction {txnid}, meta page {which}) uses {need} bytes "
+                           f"({last_pg + 1} pages of {psize}): the file was cut short; "
+                           "restore the directory from a backup or export")
 
 
 def _round(size: int) -> int:

@@ -32,6 +32,12 @@ class IncompatibleStore(StoreError):
     """The directory holds a store this version of advm does not read."""
 
 
+class DamagedStore(IncompatibleStore):
+    """The store's files fail the checks made before LMDB maps them
+    (store/env.py check_files): truncated, or meta pages that are not LMDB's.
+    Mapping such a file would crash the process (SIGBUS past its end)."""
+
+
 class SequenceConflict(StoreError):
     """A write does not continue the document's log where it ends: another
     writer got there first, or the caller lost track of its sequence number."""

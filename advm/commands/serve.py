@@ -76,14 +76,17 @@ async def _serve(args, program) -> None:
     from ..net.host import Host
     from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
-    from ..store import DEFAULT_DIR, open_store
+    from ..store import DEFAULT_DIR, StoreError, open_store
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     directory = args.store or DEFAULT_DIR
-    store = None if args.memory else open_store(directory)
+    try:
+        store = None if args.memory else open_store(directory)
+    except StoreError as e:  # damaged, incompatible or unreadable: say which, exit 1
+        raise Failure(f"advm: error: {e}") from None
     try:
         os.makedirs(directory, exist_ok=True)
         tokens = Tokens.from_store_dir(directory)
