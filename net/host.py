@@ -598,7 +598,13 @@ class Host:
             self._due.pop(key, None)
             return
         self._due[key] = due
-        heapq.heappush(self._heap, (due, key))
+        if len(self._heap) > 2 * len(self._due) + 64:
+            # Entries a later due time replaced stay in the heap until they come
+            # up; a document whose due time keeps moving would grow it for good.
+            self._heap = [(d, k) for k, d in self._due.items()]
+            heapq.heapify(self._heap)
+        else:
+            heapq.heappush(self._heap, (due, key))
         if self._wake is not None and self._heap[0] == (due, key):
             self._wake.set()
 

@@ -76,12 +76,13 @@ class ThreadRunner(Runner):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.shard = None  # the documents this lane holds (for tools and tests; its thread's)
 
     async def start(self) -> None:
         from .shard import Shard
 
         self._loop = asyncio.get_running_loop()
-        shard = Shard(self.module, self.backend)
+        shard = self.shard = Shard(self.module, self.backend)
         self._thread = threading.Thread(target=self._run, args=(shard,), name="advm-documents",
                                         daemon=True)
         self._thread.start()

@@ -22,6 +22,7 @@ host's document thread); only future callbacks run elsewhere.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import threading
 
 from .documents import Later, NotFound, Resolved
@@ -118,6 +119,46 @@ def _sender_error(frames, who):
     return None
 
 
+class Collector:
+    """Frees the documents a shard lets go, with full collections of the
+    cyclic garbage collector at a pace proportional to what was let go.
+
+    Why the shard does it: an unloaded document is one large reference cycle
+    (rows refer to their tables, the machine to its document, the views to
+    both), which only the cyclic collector frees. But the automatic
+    collector never starts in a process that runs transactions: the runtime
+    pauses it around each one and then moves the survivors to the oldest
+    generation with gc.freeze()/unfreeze() (vm/document.py promote_young),
+    and in CPython 3.11 gc.freeze() also sets every generation's allocation
+    count to zero, so the count that would start a collection never reaches
+    its threshold. (What a transaction drops is freed by reference counting.)
+    Left alone, every load of a document kept its whole memory for good.
+
+    The rule, CPython's own for its oldest generation: a full collection once
+    the documents unloaded since the last one reach a quarter of those still
+    loaded (and at least one). A collection scans what is alive; this way it
+    runs after a quarter of that has been let go, so its cost per unloaded
+    document stays bounded however many documents a shard holds, and the
+    garbage waiting for it stays under a quarter of the live documents."""
+
+    __slots__ = ("unloaded", "collections")
+
+    def __init__(self):
+        self.unloaded = 0     # documents let go since the last collection
+        self.collections = 0
+
+    def let_go(self) -> None:
+        self.unloaded += 1
+
+    def due(self, loaded: int) -> bool:
+        return self.unloaded > 0 and self.unloaded * 4 >= loaded
+
+    def collect(self) -> None:
+        self.unloaded = 0
+        self.collections += 1
+        gc.collect()
+
+
 class Shard:
     def __init__(self, module, backend):
         from ..vm.document import Document
@@ -135,6 +176,7 @@ class Shard:
             "close")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
+        self.collector = Collector()
 
     # ------------------------------------------------------------ entry point
 
@@ -146,6 +188,8 @@ class Shard:
         except Exception as e:  # a store failure or a bug: forget the document, keep serving
             self._drop(key)
             fut = _done(failed("internal", f"{type(e).__name__}: {e}"))
+        if self.collector.due(len(self.docs)):
+            self.collector.collect()
         # Whether this shard holds the document once the request ran: the host
         # frees its bookkeeping for documents nobody holds.
         return self._in_order(key, fut, key in self.docs)
@@ -205,6 +249,7 @@ class Shard:
     def _drop(self, key: str) -> None:
         doc = self.docs.pop(key, None)
         if doc is not None:
+            self.collector.let_go()
             try:
                 doc.close()
             except Exception:
@@ -229,7 +274,8 @@ class Shard:
         due = doc.next_due()
         destroyed = doc.living.destroyed
         if destroyed:
-            self.docs.pop(key, None)
+            if self.docs.pop(key, None) is not None:
+                self.collector.let_go()
             self.backend.remove(key)  # runs on this thread, never in a commit callback
         if type(fut) is Resolved:  # in memory: done already
             return Resolved(reply(fut.result(), due=due, destroyed=destroyed, **extra))
@@ -239,7 +285,8 @@ class Shard:
             try:
                 frames = f.result()
             except Exception as e:  # the input could not be made durable
-                self.docs.pop(key, None)
+                if self.docs.pop(key, None) is not None:
+                    self.collector.let_go()
                 out.set_result(failed("store", f"{type(e).__name__}: {e}"))
                 return
             out.set_result(reply(frames, due=due, destroyed=destroyed, **extra))
@@ -326,6 +373,7 @@ class Shard:
     def _close(self, key, p, now):
         doc = self.docs.pop(key, None)
         if doc is not None:
+            self.collector.let_go()
             doc.close()
         return _done(reply())
 

@@ -354,6 +354,9 @@ class GroupCommitter:
                 self._broken = StoreError(
                     f"store committer at {self.env.path} stopped: {exc!r}")
                 _resolve(batch, [self._broken] * len(batch))
+            # Not held while waiting for the next batch: the ops hold their
+            # documents' last snapshot and callbacks (an unloaded document's).
+            batch = op = None
 
     def _commit(self, batch: list[Op]) -> None:
         live = [op for op in batch if _claim(op)]
