@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, disasm, replay, run, runtests, serve, snapshot, token
+from .commands import check, disasm, new, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -24,6 +24,7 @@ COMMANDS: list[Command] = [
     check.COMMAND,
     compile_command.COMMAND,
     disasm.COMMAND,
+    new.COMMAND,
     replay.COMMAND,
     run.COMMAND,
     runtests.COMMAND,
@@ -34,6 +35,7 @@ COMMANDS: list[Command] = [
 
 EXAMPLES_HELP = """\
 examples:
+  advm new duel                                 a starter document and its session
   advm check examples/todo.adb                  diagnostics, exit 1 on errors
   advm compile examples/todo.adb -o todo.advc   write the module file
   advm disasm todo.advc                         bytecode under its source lines
@@ -67,20 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES_HELP + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"advm {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"advm {__version__}")
     parser.add_argument(
         "--debug",
         action="store_true",
         help="let internal errors raise with a full traceback",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required: bare `advm` prints this help (main).
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in COMMANDS:
         p = sub.add_parser(
             cmd.name,
             help=cmd.summary,
             description=cmd.summary,
             parents=[common],
-            epilog=EXIT_CODES_HELP,
+            epilog=cmd.exit_help(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         cmd.add_arguments(p)
@@ -94,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse's own exits: --help/--version 0, bad usage 2
         return e.code if isinstance(e.code, int) else ExitCode.USAGE
+    if args.command is None:  # bare `advm` (or only --debug): what a newcomer needs first
+        parser.print_help()
+        return ExitCode.OK
     try:
         return int(args.run(args))
     except UsageError as e:

@@ -13,7 +13,8 @@ from .source import NOSPAN, Source, Span
 
 # code -> name. Ranges: E01xx syntax, E02xx names and scopes, E03xx types,
 # E04xx statements and control flow, E05xx document structure, E09xx not
-# supported yet. Codes are stable: never renumber, only add.
+# supported yet; W05xx are warnings about the document's structure
+# (compiler/lints.py). Codes are stable: never renumber, only add.
 CODES: dict[str, str] = {
     # syntax
     "E0101": "syntax-error",
@@ -81,6 +82,9 @@ CODES: dict[str, str] = {
     "E0507": "bad-table-element",
     "E0508": "bad-index-hint",
     "E0509": "bad-channel-message",
+    # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
+    "W0510": "nobody-can-connect",
+    "W0511": "nobody-can-create",
     # not supported yet
     "E0901": "not-supported-yet",
     "E0999": "internal-error",

@@ -60,7 +60,7 @@ def find(program, cls, pred=lambda n: True):
 
 def test_errors_md_lists_exactly_the_codes():
     text = (ROOT / "spec" / "errors.md").read_text(encoding="utf-8")
-    rows = dict(re.findall(r"^\| (E\d{4}) \| ([a-z-]+) \|", text, re.M))
+    rows = dict(re.findall(r"^\| ([EW]\d{4}) \| ([a-z-]+) \|", text, re.M))
     assert rows == CODES
 
 

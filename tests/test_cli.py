@@ -17,6 +17,18 @@ from advm.compiler.source import Source, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Who may create and connect: without these `advm check` warns (tests/test_lints.py).
+HOOKS = """\
+@static {
+  create {
+    return true;
+  }
+}
+@connected {
+  return true;
+}
+"""
+
 CLEAN = """\
 record Todo {
   public int id;
@@ -25,7 +37,7 @@ record Todo {
 }
 table<Todo> todos;
 public int count;
-"""
+""" + HOOKS
 
 # One mistake per line so the snapshot shows several diagnostics, in order.
 BAD = """\
@@ -34,7 +46,7 @@ record Todo {
   public strin text;
 }
 public int count = "three";
-"""
+""" + HOOKS
 
 
 @pytest.fixture
@@ -68,10 +80,44 @@ def test_help_documents_every_exit_code(cli):
     assert "check" in r.out
 
 
-def test_subcommand_help_documents_exit_codes_too(cli):
+def test_subcommand_help_documents_its_own_exit_codes(cli):
     r = cli("check", "--help")
     assert r.code == 0
-    assert "--json" in r.out and EXIT_CODES_HELP in r.out
+    assert "--json" in r.out
+    status = r.out.split("exit status:\n", 1)[1]
+    assert re.findall(r"^  (\d+) ", status, re.M) == ["0", "1", "2", "3", "130"]
+    assert "a document has errors" in status
+    # What only other commands do is not promised here.
+    assert "test failed" not in status and "module file is corrupt" not in status
+    # A command that only fails with usage errors lists no exit 1.
+    token = cli("token", "--help").out.split("exit status:\n", 1)[1]
+    assert re.findall(r"^  (\d+) ", token, re.M) == ["0", "2", "3", "130"]
+
+
+@pytest.mark.parametrize("command", ["check", "compile", "disasm", "new", "replay", "run",
+                                     "serve", "snapshot", "test", "token"])
+def test_every_subcommand_help_says_what_its_exit_codes_mean(cli, command):
+    r = cli(command, "--help")
+    assert r.code == 0 and r.out.startswith(f"usage: advm {command} ")
+    status = r.out.split("exit status:\n", 1)[1]
+    assert status.startswith("  0    ") and "  2    usage or input error" in status
+    assert EXIT_CODES_HELP not in r.out  # the whole scheme is `advm --help`'s
+
+
+def test_run_help_groups_options_by_mode(cli):
+    out = cli("run", "--help").out
+    once = out.split("--once (create one document", 1)[1].split("\n\n", 1)[0]
+    script = out.split("--script (a scripted session", 1)[1].split("\n\n", 1)[0]
+    serving = out.split("serving (the default mode)", 1)[1].split("\n\n", 1)[0]
+    assert all(flag in once for flag in ("--arg", "--as", "--key", "--json"))
+    assert "--doc" in script and "--arg" not in script
+    assert all(flag in serving for flag in ("--port", "--store", "--memory", "--workers"))
+    assert "--arg" not in serving and "--doc" not in serving
+
+
+def test_short_version_flag(cli):
+    assert cli("-V") == cli("--version")
+    assert cli("-V").out == f"advm {advm.__version__}\n"
 
 
 def test_readme_lists_the_same_exit_codes():
@@ -83,11 +129,13 @@ def test_readme_lists_the_same_exit_codes():
 # ---------------------------------------------------------------- usage errors: 2
 
 
-def test_no_command_is_a_usage_error(cli):
+def test_bare_advm_prints_the_help(cli):
     r = cli()
-    assert r.code == ExitCode.USAGE
-    assert "usage: advm" in r.err and "required" in r.err
-    assert r.out == ""
+    assert (r.code, r.err) == (0, "")
+    assert r.out == cli("--help").out
+    assert r.out.startswith("usage: advm ") and EXIT_CODES_HELP in r.out
+    # --debug alone is still no command: the same help.
+    assert cli("--debug").out == r.out
 
 
 def test_unknown_command_is_a_usage_error(cli):
@@ -127,10 +175,41 @@ def test_every_unreadable_input_is_reported_and_nothing_is_checked(cli, docs, tm
     assert r.out == ""  # no half-finished JSON document
 
 
-def test_directory_is_a_usage_error(cli, tmp_path):
+def test_check_a_folder_checks_every_document_under_it_sorted(cli, tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "deep").mkdir()
+    for name, text in (("z.adb", CLEAN), ("a.adb", CLEAN), ("b/deep/bad.adb", BAD),
+                       ("b/m.adb", CLEAN), ("notes.txt", "not a document")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    r = cli("check", tmp_path)
+    assert r.code == ExitCode.FAILURE  # bad.adb has errors
+    summaries = [line for line in r.err.splitlines() if re.match(r"^\S+\.adb: ", line)]
+    assert summaries == [f"{tmp_path / 'a.adb'}: ok", f"{tmp_path / 'b/deep/bad.adb'}: 2 errors",
+                         f"{tmp_path / 'b/m.adb'}: ok", f"{tmp_path / 'z.adb'}: ok"]
+    # Folders and files mix; JSON lists the same files in the same order.
+    r = cli("check", "--json", tmp_path / "b", tmp_path / "a.adb")
+    names = [f["filename"] for f in json.loads(r.out)["files"]]
+    assert names == [str(tmp_path / "b/deep/bad.adb"), str(tmp_path / "b/m.adb"),
+                     str(tmp_path / "a.adb")]
+
+
+def test_check_a_folder_without_documents_is_a_usage_error(cli, tmp_path):
     r = cli("check", tmp_path)
     assert r.code == ExitCode.USAGE
-    assert "is a directory" in r.err
+    assert r.err == f"advm: error: {tmp_path}: no .adb files in this folder\n"
+
+
+def test_the_examples_folder(cli):
+    """The example apps are clean; under seeds/ only the *_unsupported files fail."""
+    r = cli("check", ROOT / "examples")
+    assert r.code == ExitCode.FAILURE
+    summaries = dict(line.rsplit(": ", 1) for line in r.err.splitlines()
+                     if re.match(r"^\S+\.adb: ", line))
+    assert sorted(summaries) == sorted(str(p) for p in (ROOT / "examples").rglob("*.adb"))
+    failing = sorted(name for name, said in summaries.items() if "error" in said)
+    assert failing == sorted(str(p) for p in (ROOT / "examples").rglob("*_unsupported.adb"))
+    for app in sorted((ROOT / "examples").glob("*.adb")):
+        assert summaries[str(app)] == "ok"
 
 
 def test_non_utf8_file_is_a_usage_error(cli, docs):
@@ -319,6 +398,7 @@ def test_python_m_advm_matches_in_process(cli, advm_proc, docs):
 
 def test_python_m_advm_version_and_usage(advm_proc):
     assert advm_proc("--version").out == f"advm {advm.__version__}\n"
+    assert advm_proc("-V").out == f"advm {advm.__version__}\n"
     r = advm_proc()
-    assert r.code == ExitCode.USAGE
-    assert r.err.startswith("usage: advm ")
+    assert (r.code, r.err) == (ExitCode.OK, "")
+    assert r.out.startswith("usage: advm ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -69,6 +70,27 @@ class Command:
     summary: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], ExitCode]
+    # What exit 0 and exit 1 mean for this command, for its --help; a command
+    # that never fails with 1 (only with usage errors) leaves `failure` out.
+    success: str = "success"
+    failure: str | None = None
+
+    def exit_help(self) -> str:
+        """The exit-status section of this command's --help: the one scheme,
+        with only the codes and meanings that apply to it."""
+        rows = [(ExitCode.OK, self.success)]
+        if self.failure:
+            rows.append((ExitCode.FAILURE, self.failure))
+        rows += [(ExitCode.USAGE, "usage or input error: bad arguments, a missing or unreadable "
+                                  "file, a file that is not UTF-8 text"),
+                 (ExitCode.INTERNAL, "internal error: a bug in advm (rerun with --debug for the "
+                                     "traceback)"),
+                 (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)")]
+        lines = ["exit status:"]
+        for code, text in rows:
+            lines += textwrap.wrap(text, 72, initial_indent=f"  {int(code):<5}",
+                                   subsequent_indent=" " * 7)
+        return "\n".join(lines) + "\n"
 
 
 def err(text: str = "") -> None:

@@ -75,4 +75,6 @@ COMMAND = Command(
     "check a document and write its module file (.advc)",
     add_arguments,
     run,
+    success="the module file was written",
+    failure="the document has errors or cannot be compiled; nothing was written",
 )

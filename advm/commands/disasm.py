@@ -108,4 +108,6 @@ COMMAND = Command(
     "print a document's bytecode, interleaved with its source lines",
     add_arguments,
     run,
+    success="the listing was printed",
+    failure="the document has errors, or the module file is corrupt",
 )

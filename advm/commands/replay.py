@@ -116,4 +116,7 @@ COMMAND = Command(
     "rebuild a stored document from its input log, print each transaction, verify by hash",
     add_arguments,
     run,
+    success="the document was rebuilt and every check matched",
+    failure="the replay diverged (the output names the first sequence number), or the store "
+            "is damaged or of another version",
 )

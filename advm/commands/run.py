@@ -34,8 +34,10 @@ from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, decode
 from .program import Program, excerpt, load, new_document
 
 DEFAULT_PRINCIPAL = "advm@local"
-DEFAULT_DOC = "main"  # store.durable.DEFAULT_DOC (not imported: the store loads LMDB)
-DEFAULT_KEY = "document"
+# One default document key everywhere: --once, --script, replay, snapshot and
+# the browser page all say `main` (store.durable.DEFAULT_DOC; not imported
+# here because the store loads LMDB).
+DEFAULT_KEY = DEFAULT_DOC = "main"
 CLOCK_MS = 1767225600000  # 2026-01-01T00:00:00Z
 # Transitions due at once may chain forever (#a -> #b -> #a ...); each is
 # bounded by the instruction budget, the chain by this.
@@ -203,14 +205,15 @@ def parse_principal(text: str) -> str:
 
 def run_once(args: argparse.Namespace) -> ExitCode:
     arg = parse_arg(args.arg)
+    key = DEFAULT_KEY if args.key is None else args.key
     principal = parse_principal(DEFAULT_PRINCIPAL if args.principal is None else args.principal)
     program = load(args.file)
     try:
-        doc = create(program, principal, arg, args.key)
+        doc = create(program, principal, arg, key)
         transitions = settle(program, doc)
     except RunError as e:
         raise run_failure(program, e) from None
-    state = state_json(program, doc, principal, args.key, transitions)
+    state = state_json(program, doc, principal, key, transitions)
     if args.json:
         out_json({"ok": True, **state})
     else:
@@ -289,7 +292,7 @@ def run_server(args: argparse.Namespace) -> ExitCode:
     misplaced = [flag for flag, given in (("--arg", args.arg is not None),
                                           ("--as", args.principal is not None),
                                           ("--json", args.json),
-                                          ("--key", args.key != DEFAULT_KEY)) if given]
+                                          ("--key", args.key is not None)) if given]
     if misplaced:
         # These only mean something to a one-shot run; guessing --once from
         # them would make a typo'd serve command silently exit instead.
@@ -317,6 +320,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.script is not None:
         if args.doc is None:
             args.doc = DEFAULT_DOC
+        if args.key is None:  # the document's key is its name in the store, as on a server
+            args.key = args.doc
         return run_script(args)
     if args.once:
         misplaced = once_only_server_flags(args)
@@ -340,21 +345,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--serve", action="store_true",
                       help="serve the program (the default without --once or --script; kept so "
                            "older scripts keep working)")
-    p.add_argument("--arg", metavar="JSON", help="the message @construct receives, as JSON (--once)")
-    p.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
-                   help=f"who creates the document, agent@authority (--once; default {DEFAULT_PRINCIPAL})")
-    p.add_argument("--key", default=DEFAULT_KEY,
-                   help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r}; "
-                        "with --script, given to a document the script creates)")
-    p.add_argument("--doc", metavar="KEY", default=None,
-                   help=f"--script: the document in the store (--store, default ./.advm) the "
-                        f"script runs on; created by the script's create line, or continued "
-                        f"when an earlier run left it there (default {DEFAULT_DOC!r}). "
-                        f"--memory runs the script in memory instead")
-    add_json_flag(p, "(with --once) the document's state, or the error,")
+    # One group per mode, so `advm run --help` says which option goes with which.
+    once = p.add_argument_group("--once (create one document in memory, print its state)")
+    once.add_argument("--arg", metavar="JSON",
+                      help="the message @construct receives, as a JSON object")
+    once.add_argument("--as", dest="principal", metavar="PRINCIPAL", default=None,
+                      help=f"who creates the document, agent@authority (default {DEFAULT_PRINCIPAL})")
+    once.add_argument("--key", default=None,
+                      help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r}; "
+                           "with --script: the --doc name)")
+    add_json_flag(once, "the document's state, or the error,")
+    script = p.add_argument_group("--script (a scripted session on a stored document)")
+    script.add_argument("--doc", metavar="KEY", default=None,
+                        help="the document in the store (--store) the script runs on; created "
+                             "by the script's create line, or continued where an earlier run "
+                             f"left it (default {DEFAULT_DOC!r}); --memory runs the script in "
+                             "memory instead")
     from .serve import add_server_arguments
 
-    add_server_arguments(p.add_argument_group("server (the default mode) and store (also --script)"))
+    add_server_arguments(p.add_argument_group(
+        "serving (the default mode); --store and --memory also apply to --script"))
 
 
 COMMAND = Command(
@@ -363,4 +373,8 @@ COMMAND = Command(
     "run it until idle, print its state; --script: drive it with a scripted session",
     add_arguments,
     run,
+    success="served until Ctrl-C or SIGTERM and stopped cleanly; --once: the document was "
+            "created and ran until idle; --script: the script ran to its end",
+    failure="the document has errors or the module file is corrupt; --once: a transaction "
+            "failed; --script: the store cannot hold the document",
 )

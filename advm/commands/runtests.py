@@ -131,4 +131,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json_flag(p, "every test's outcome")
 
 
-COMMAND = Command("test", "run the documents' test blocks; report each", add_arguments, run)
+COMMAND = Command("test", "run the documents' test blocks; report each", add_arguments, run,
+                  success="every test of every file passed",
+                  failure="a test failed, or a file did not compile or load")

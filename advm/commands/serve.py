@@ -66,6 +66,19 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "repeatable); other browser origins than the server's own page are refused")
 
 
+def warn_unreachable(program) -> None:
+    """Say so at start when nobody could connect to or create a document
+    (compiler/lints.py): otherwise the first sign is a refusal in the page."""
+    from ..compiler.diagnostics import render_text
+    from ..compiler.lints import access_warnings
+
+    comp = program.compilation  # None for an .advc: its source was checked when compiled
+    if comp is None or comp.program is None:
+        return
+    for d in access_warnings(comp.program):
+        err(render_text(d, comp.source))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
     add_server_arguments(p)
@@ -130,6 +143,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     for origin in args.allow_origins:
         check_origin(origin)
     program = load(args.file)
+    warn_unreachable(program)
     # Workers build documents from the module; one built here first reports a
     # damaged module file as such (exit 1), before anything listens.
     new_document(program)
@@ -147,4 +161,7 @@ COMMAND = Command(
     "an alias of `advm run FILE`: serve the program over WebSocket",
     add_arguments,
     run,
+    success="served until Ctrl-C or SIGTERM and stopped cleanly",
+    failure="the document has errors, the module file is corrupt, or the address cannot "
+            "be listened on",
 )

@@ -160,4 +160,6 @@ COMMAND = Command(
     "inspect a stored document; export it from one store and import it into another",
     add_arguments,
     run,
+    success="done",
+    failure="the store or the export file is damaged or of another version",
 )
