@@ -35,6 +35,7 @@ import hashlib
 import cbor2
 
 from ..vm.docslots import as_principal
+from ..vm.living import retelling
 from .errors import StoreError
 from .log import Entry
 
@@ -214,6 +215,11 @@ def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=No
     """Run one logged entry on a runtime whose state includes inputs up to
     seq `head` (entry.seq == head + 1). Returns (runtime, frames): the runtime
     may be a new object (rebuilt from bytes where the log says so)."""
+    with retelling():
+        return _apply(living, entry, head, doc, viewers)
+
+
+def _apply(living, entry: Entry, head: int, doc, viewers):
     if entry.extra.get("from") == head and head:
         living = round_trip(living, viewers=viewers)
     kind = entry.kind

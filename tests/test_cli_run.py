@@ -292,7 +292,7 @@ def test_arg_that_does_not_fit_the_message(cli):
     r = cli("run", "--once", APPROVAL, "--arg", '{"amount": "lots"}')
     assert r.code == ExitCode.FAILURE and r.out == ""
     assert r.err == (f"{APPROVAL}: bad --arg for @construct: message.amount: expected long, "
-                     f"got str 'lots'\n{APPROVAL}: the document was not created\n")
+                     f"got a string\n{APPROVAL}: the document was not created\n")
     doc = run_json(cli, APPROVAL, "--arg", '{"amount": "lots"}')
     assert doc["error"]["kind"] == "input" and doc["error"]["position"] is None
 

@@ -127,7 +127,8 @@ def test_todo_secret_items_and_notes_reach_their_owner_only():
     # Bob may not touch alice's items, secret or not, nor rename the list; an empty item is refused.
     for line in (9, 10, 11, 15):
         assert error_codes(p.out[line]) == [("bob@home", "abort")], line
-    assert p.out[9][0]["error"]["message"] == "examples/todo.adb:97:5: the transaction aborted"
+    # positions name the document's file without its directories (spec/protocol.md 8.7)
+    assert p.out[9][0]["error"]["message"] == "todo.adb:97:5: the transaction aborted"
     bob_view, alice_view = p.views(13), p.views(14)
     assert [(t["id"], t["text"]) for t in bob_view["todos"]] == [(1, "buy milk"), (3, "fix the bike")]
     assert [(t["id"], t["text"], t.get("note")) for t in alice_view["todos"]] == [
@@ -196,7 +197,7 @@ def test_tictactoe_decide_refuses_a_taken_square_and_asks_again():
     # Otto plays the centre xena holds: abort rolls back to the await, ask 2 stays open.
     assert p.out[5] == [{"to": "otto", "error": {
         "code": "abort",
-        "message": "your answer to ask 2 was refused: examples/tictactoe.adb:113:7: the transaction aborted"}}]
+        "message": "your answer to ask 2 was refused: tictactoe.adb:113:7: the transaction aborted"}}]
     assert p.out[6] == [{"to": "xena", "error": {"code": "wrong_principal",
                                                  "message": "ask 2 was not made to xena@"}}]
     assert p.out[7] == [{"to": "otto", "error": {"code": "invalid_answer",
@@ -234,7 +235,7 @@ def test_cardgame_fetch_refuses_a_bad_count_and_hands_stay_private():
     assert error_codes(p.out[4]) == [("ann", "wrong_principal")]
     assert p.out[5] == [{"to": "ben", "error": {
         "code": "abort",
-        "message": "your answer to ask 1 was refused: examples/cardgame.adb:122:5: the transaction aborted"}}]
+        "message": "your answer to ask 1 was refused: cardgame.adb:122:5: the transaction aborted"}}]
     # Two cards drawn (invoke #drawCards), then a decide among exactly them (invoke #playCard).
     play_ask = p.out[6][-1]["ask"]
     assert play_ask["kind"] == "decide" and play_ask["channel"] == "play"
@@ -311,7 +312,7 @@ def test_approval_awaits_the_manager_three_days_across_restarts():
     # A rejection without a reason is refused after the await; the question stays open.
     assert p.out[6] == [{"to": "mia@corp", "error": {
         "code": "abort",
-        "message": "your answer to ask 1 was refused: examples/approval.adb:99:5: the transaction aborted"}}]
+        "message": "your answer to ask 1 was refused: approval.adb:99:5: the transaction aborted"}}]
     assert kinds(p.out[7]) == [("rita@corp", "connected"), ("rita@corp", "delta"),
                                ("mia@corp", "connected"), ("mia@corp", "delta"), ("mia@corp", "ask")]
     waiting = p.views(9)

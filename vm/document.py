@@ -34,7 +34,7 @@ from ._machine import DEFAULT_BUDGET, Machine, Record, Suspended
 from .asks import AskBook
 from .docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE,
                        STATE, WHO, ZONE, as_principal)
-from .errors import VMAbort, VMBudgetExhausted, VMError
+from .errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
 from .host import HostFunction
 from .stdlib import host_table, split_name
 from .values import decoder, from_json, to_json
@@ -42,13 +42,30 @@ from .values import decoder, from_json, to_json
 
 class TransactionError(Exception):
     """An event that rolled back. `kind` is 'abort', 'assert', 'budget', 'error'
-    (a run-time error) or 'input' (a bad message, nothing ran)."""
+    (a run-time error) or 'input' (a bad message, nothing ran).
+
+    `message` and `position` are the whole story, for the document's developer
+    and the server's log; `public()` is what a client may read of it."""
 
     def __init__(self, kind: str, message: str, position: str = ""):
         self.kind = kind
         self.message = message
         self.position = position
         super().__init__(f"{position}: {message}" if position else message)
+
+    def public(self) -> str:
+        """The error as a client receives it (spec/protocol.md 8.7): where in
+        the document (no server directories) and a fixed text per kind of
+        fault. An `input` error's text is written from the message's type,
+        never from what it held (vm/values.py), so it goes as it is."""
+        if not self.position:
+            return self.message
+        return f"{public_position(self.position)}: {public_message(self.message)}"
+
+    @property
+    def withholds(self) -> bool:
+        """Whether public() leaves out more than the server's directories."""
+        return bool(self.position) and public_message(self.message) != self.message
 
 
 @contextmanager

@@ -6,6 +6,8 @@ person reading it can go straight to the line in the document.
 """
 from __future__ import annotations
 
+import re
+
 
 class AssemblyError(ValueError):
     """A symbolic program cannot be encoded (operand out of range, unknown label...)."""
@@ -43,6 +45,61 @@ class VMError(RuntimeError):
     def __reduce__(self):
         return (type(self), (self.message, self.filename, self.line, self.col,
                              self.function, self.pc))
+
+
+# ---------------------------------------------------------------- what a client may read
+#
+# A run-time error's message is written for the document's developer and can
+# quote what the document holds: a library function's exception text repeats
+# its argument (a private date, a string), an index error names an index and
+# a length. A client gets a fixed text per kind of fault instead, and a
+# position without the server's directories (spec/protocol.md 8.7); the whole
+# message is the server's, for its log. Messages that are fixed already pass
+# as they are; a message with values in it is known by its fixed part; any
+# other message is "a run-time error", so a new fault text is safe until it
+# is listed here.
+
+_FIXED = frozenset({
+    "read of an empty maybe", "the record is not a row of this table",
+    "the row is already in a table", "assertion failed", "out of memory",
+    "instruction budget exhausted", "the transaction aborted",
+})
+
+# (pattern matched against the whole message, the text a client gets)
+_KNOWN = [
+    (re.compile(r"host function ([A-Za-z_][\w.<>]*)/\S* (?:failed|returned)\b.*", re.S),
+     "host function {0} failed"),
+    (re.compile(r"list index -?\d+ out of range \(length \d+\)"), "list index out of range"),
+    (re.compile(r"stack overflow: .*", re.S), "stack overflow: too many nested calls"),
+    # texts the compiler wrote into the code (FAIL): names from the document's source
+    (re.compile(r"(state #\w+ is already being invoked)"), "{0}"),
+    (re.compile(r"([\w.#@$<>]+ ended without returning a value)"), "{0}"),
+    (re.compile(r"internal error: .*", re.S), "internal error"),
+]
+GENERIC = "a run-time error"
+_DIRS = re.compile(r"[\\/]")
+
+
+def public_message(message: str) -> str:
+    """The text of a run-time error that a client may read."""
+    if message in _FIXED:
+        return message
+    for pattern, text in _KNOWN:
+        m = pattern.fullmatch(message)
+        if m is not None:
+            return text.format(*m.groups())
+    return GENERIC
+
+
+def public_position(position: str) -> str:
+    """`file:line:col` with the file's directories left out: where in the
+    document, not where the server keeps it."""
+    path, sep, rest = position.rpartition(":")
+    path, sep2, line = path.rpartition(":")
+    if not sep or not sep2:
+        return position
+    name = _DIRS.split(path)[-1]
+    return f"{name}:{line}:{rest}"
 
 
 class VMAbort(VMError):

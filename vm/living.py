@@ -20,12 +20,14 @@ changes nothing that follows (spec/snapshot.md).
 """
 from __future__ import annotations
 
+import logging
+import threading
 from collections import deque
 
 import cbor2
 
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
-from .docslots import DESTROY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
+from .docslots import DESTROY, KEY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
 from .document import Document, TransactionError
 from .errors import SnapshotError
 from .schedule import Crons, Pending, due_after
@@ -37,6 +39,25 @@ QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 MAX_IMMEDIATE = 1000  # transitions in a row at one instant before the runtime stops to breathe
 SNAPSHOT_FORMAT = "advm-living"
 SNAPSHOT_VERSION = 2  # 2: document values in the inline codec (vm/_restore.pyx)
+
+
+log = logging.getLogger("advm.document")
+_retelling = threading.local()
+
+
+class retelling:
+    """`with retelling():` inputs running again from a log (a recovery, `advm
+    replay`). What their errors withheld from clients was logged when they
+    first ran, so it is not logged again."""
+
+    __slots__ = ("was",)
+
+    def __enter__(self):
+        self.was = getattr(_retelling, "on", False)
+        _retelling.on = True
+
+    def __exit__(self, *exc):
+        _retelling.on = self.was
 
 
 def error_frame(who, code: str, message: str) -> dict:
@@ -218,7 +239,7 @@ class LivingDocument:
         try:
             doc.event(entry[1], (msg,), who, at)
         except TransactionError as e:
-            return [error_frame(who, e.kind, str(e))] + self._ask_frames()
+            return [error_frame(who, e.kind, self._told(e, who))] + self._ask_frames()
         if f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone:
             self._burst, self._instant = 0, None
             frames = self._committed()
@@ -286,7 +307,7 @@ class LivingDocument:
         try:
             allowed = self.document.ask_delete(who, now=now)
         except TransactionError as e:
-            return [error_frame(who, e.kind, f"@delete failed: {e}")]
+            return [error_frame(who, e.kind, f"@delete failed: {self._told(e, who)}")]
         if not allowed:
             return [error_frame(who, "delete_refused", "@delete refused the deletion")]
         self._verdict = True
@@ -347,17 +368,28 @@ class LivingDocument:
             if who is None:
                 self.failures.append((self.document.state, e))
                 del self.failures[:-100]
+                self._told(e, who)
                 frames = []
             else:
-                frames = [error_frame(who, e.kind, context + str(e))]
+                frames = [error_frame(who, e.kind, context + self._told(e, who))]
             # A state that was entered cancelled the code waiting before it, even if it then failed.
             return False, None, frames + self._ask_frames()
         return True, result, self._committed()
 
+    def _told(self, e: TransactionError, who) -> str:
+        """What a client is told of `e` (TransactionError.public: no value the
+        document holds, no server path); when that leaves something out, the
+        whole error goes to the log, which is the server's."""
+        if e.withholds and not getattr(_retelling, "on", False):
+            log.warning("document %s: %s failed for %s: %s", self.document.doc.f[KEY],
+                        e.kind, who or "nobody", e)
+        return e.public()
+
     def _committed(self) -> list[dict]:
         """Everything a committed transaction means outside the document."""
         doc = self.document
-        frames = [error_frame(ask.who, err.kind, f"your answer to ask {ask.id} was refused: {err}")
+        frames = [error_frame(ask.who, err.kind,
+                              f"your answer to ask {ask.id} was refused: {self._told(err, ask.who)}")
                   for ask, err in doc.refused]
         doc.refused = []
         nxt = doc.take_pending()
@@ -481,4 +513,4 @@ class LivingDocument:
         return self
 
 
-__all__ = ["LivingDocument", "QUEUE_LIMIT", "error_frame"]
+__all__ = ["LivingDocument", "QUEUE_LIMIT", "error_frame", "retelling"]

@@ -10,15 +10,29 @@ tables as arrays (rows in order), maps as objects (keys as text), records and
 messages as objects of their fields. From JSON (messages sent by clients):
 the same shapes; enums may also be given by number, principals as text;
 missing message fields take their defaults.
+
+From JSON is where a client's value enters a document, so every value is
+checked against its type here and nothing that does not fit goes in (spec/
+sessions.md 2): dates are "YYYY-MM-DD", times "HH:MM", datetimes ISO-8601
+with a time (held as the runtime writes them: milliseconds and an offset),
+numbers finite, text valid Unicode (no lone surrogate: the store could not
+encode it), and nothing nests deeper than MAX_DEPTH. An error names the field
+and the type it wanted, never the value it was given.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import math
+import re
 
 from .docslots import agent_of, as_principal, authority_of
 
 INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
+# Levels of arrays and objects one input value may hold (spec/protocol.md 8.6):
+# far below what the store and snapshot readers take (cbor2 reads 400 levels),
+# so whatever a document accepts loads again.
+MAX_DEPTH = 64
 
 
 class BadValue(ValueError):
@@ -64,90 +78,94 @@ def to_json(v, desc, meta):
     return v
 
 
+_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
+          type(None): "null", list: "an array", dict: "an object"}
+
+
 def _fail(where: str, want: str, got) -> BadValue:
-    return BadValue(f"{where}: expected {want}, got {type(got).__name__} {got!r:.40}")
+    return BadValue(f"{where}: expected {want}, got {_KINDS.get(type(got), 'a value')}")
+
+
+# ---------------------------------------------------------------- checks of raw JSON
+
+
+def valid_text(s: str) -> bool:
+    """Whether `s` is text UTF-8 can carry (no lone surrogate)."""
+    if s.isascii():
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def depth_of(data, limit: int = MAX_DEPTH) -> int:
+    """Levels of arrays and objects in `data` (a scalar is 0), counted up to
+    limit + 1 only: a value past the limit is not walked to its bottom."""
+    if type(data) is dict:
+        items = data.values()
+    elif type(data) is list:
+        items = data
+    else:
+        return 0
+    deepest = 0
+    if limit > 0:
+        for x in items:
+            if type(x) is dict or type(x) is list:
+                d = depth_of(x, limit - 1)
+                if d > deepest:
+                    deepest = d
+                    if d >= limit:
+                        break
+    return deepest + 1
+
+
+def has_bad_text(data) -> bool:
+    """Whether a string in `data` (a value or an object's key) is not valid
+    Unicode. Call it on values depth_of has bounded."""
+    t = type(data)
+    if t is str:
+        return not valid_text(data)
+    if t is dict:
+        for k, x in data.items():
+            if not valid_text(k) or has_bad_text(x):
+                return True
+    elif t is list:
+        for x in data:
+            if has_bad_text(x):
+                return True
+    return False
+
+
+def input_problem(data, limit: int = MAX_DEPTH):
+    """Why a raw input value may not enter a document, as (code, text), or
+    None: `too_deep` past `limit` levels, `bad_text` for a lone surrogate.
+    For the edges that take JSON before any type is known (the protocol, a
+    script line), so the value never reaches a worker, a log or the store."""
+    if depth_of(data, limit) > limit:
+        return "too_deep", f"nests deeper than {limit} levels of arrays and objects"
+    if has_bad_text(data):
+        return "bad_text", "holds text that is not valid Unicode (a lone surrogate)"
+    return None
 
 
 def from_json(data, desc, meta, new_struct, where: str = "message"):
     """A machine value of type `desc` from JSON `data`. `new_struct(kind, name)`
-    returns a fresh record or message with its defaults."""
-    if isinstance(desc, str):
-        if desc in ("int", "long"):
-            lo, hi = INT_RANGE if desc == "int" else LONG_RANGE
-            if type(data) is not int or not lo <= data <= hi:
-                raise _fail(where, desc, data)
-            return data
-        if desc == "bool":
-            if type(data) is not bool:
-                raise _fail(where, "bool", data)
-            return data
-        if desc in ("double", "timespan"):
-            if type(data) not in (int, float):
-                raise _fail(where, "a number", data)
-            return float(data)
-        if desc == "principal":
-            if isinstance(data, dict) and isinstance(data.get("agent"), str):
-                return f"{data['agent']}@{data.get('authority', '')}"
-            if isinstance(data, str):
-                return as_principal(data)
-            raise _fail(where, "a principal", data)
-        if desc == "dynamic":
-            return data
-        if not isinstance(data, str):
-            raise _fail(where, desc, data)
-        return data
-    head = desc[0]
-    if head == "enum":
-        values = meta["enums"][desc[1]]["values"]
-        if isinstance(data, str) and data in values:
-            return values[data]
-        if type(data) is int and data in values.values():
-            return data
-        raise _fail(where, f"a value of enum {desc[1]}", data)
-    if head in ("record", "message"):
-        if not isinstance(data, dict):
-            raise _fail(where, f"an object ({desc[1]})", data)
-        info = meta["records" if head == "record" else "messages"][desc[1]]
-        fields = {f["name"]: f for f in info["fields"]}
-        for name in data:
-            if name not in fields:
-                raise BadValue(f"{where}: {desc[1]} has no field '{name}'")
-        rec = new_struct(head, desc[1])
-        for name, value in data.items():
-            f = fields[name]
-            rec.f[f["slot"]] = from_json(value, f["type"], meta, new_struct, f"{where}.{name}")
-        return rec
-    if head == "maybe":
-        return None if data is None else from_json(data, desc[1], meta, new_struct, where)
-    if head == "list":
-        if not isinstance(data, list):
-            raise _fail(where, "an array", data)
-        return [from_json(x, desc[1], meta, new_struct, f"{where}[{i}]") for i, x in enumerate(data)]
-    if head == "map":
-        if not isinstance(data, dict):
-            raise _fail(where, "an object", data)
-        out = {}
-        for k, x in data.items():
-            key = k
-            if desc[1] in ("int", "long") or (isinstance(desc[1], list) and desc[1][0] == "enum"):
-                try:
-                    key = int(k)
-                except ValueError:
-                    key = k
-            out[from_json(key, desc[1], meta, new_struct, f"{where} key")] = \
-                from_json(x, desc[2], meta, new_struct, f"{where}[{k}]")
-        return out
-    raise BadValue(f"{where}: values of type {desc} cannot come from JSON")
+    returns a fresh record or message with its defaults. (decoder() is the
+    one implementation; this is it for a value decoded once.)"""
+    def maker(kind, name):
+        return lambda: new_struct(kind, name)
+    return decoder(desc, meta, maker)(data, where)
 
 
 # ---------------------------------------------------------------- compiled decoders
 #
-# from_json walks the descriptor on every message. A channel receives the same
-# type again and again, so `decoder()` walks it once and returns a function that
-# only checks and builds. It accepts and refuses exactly what from_json does,
-# with the same values and the same error text (tests/test_values_decoder.py);
-# the path in an error is kept as nested tuples and rendered only on failure,
-# since most messages never fail.
+# A channel receives the same type again and again, so `decoder()` walks the
+# descriptor once and returns a function that only checks and builds (from_json
+# is the same function, made for one value). The path in an error is kept as
+# nested tuples and rendered only on failure, since most messages never fail;
+# its length is also how many arrays and objects hold the value (`levels`).
 
 
 def where_text(where) -> str:
@@ -160,6 +178,19 @@ def where_text(where) -> str:
 
 def _bad(where, want: str, got) -> BadValue:
     return _fail(where_text(where), want, got)
+
+
+def levels(where) -> int:
+    """How many arrays and objects hold the value at `where`."""
+    n = 0
+    while type(where) is tuple:
+        where = where[0]
+        n += 1
+    return n
+
+
+def _too_deep(where) -> BadValue:
+    return BadValue(f"{where_text(where)}: nests deeper than {MAX_DEPTH} levels of arrays and objects")
 
 
 def _int_decoder(desc: str):
@@ -179,29 +210,88 @@ def _bool(data, where):
 
 
 def _double(data, where):
-    if type(data) not in (int, float):
-        raise _bad(where, "a number", data)
-    return float(data)
+    # JSON has no infinities or NaN (Python's reader takes them, and 1e999)
+    if type(data) is float and math.isfinite(data) or type(data) is int:
+        return float(data)
+    raise _bad(where, "a finite number", data)
+
+
+def _string(data, where):
+    if not isinstance(data, str):
+        raise _bad(where, "a string", data)
+    if not data.isascii() and not valid_text(data):
+        raise BadValue(f"{where_text(where)}: not valid Unicode (a lone surrogate)")
+    return data
 
 
 def _principal(data, where):
-    if isinstance(data, dict) and isinstance(data.get("agent"), str):
-        return f"{data['agent']}@{data.get('authority', '')}"
-    if isinstance(data, str):
-        return as_principal(data)
+    if isinstance(data, dict):
+        agent, authority = data.get("agent"), data.get("authority", "")
+        if isinstance(agent, str) and isinstance(authority, str):
+            _string(agent, (where, ".agent"))
+            _string(authority, (where, ".authority"))
+            return f"{agent}@{authority}"
+    elif isinstance(data, str):
+        return as_principal(_string(data, where))
     raise _bad(where, "a principal", data)
 
 
 def _dynamic(data, where):
+    problem = input_problem(data, MAX_DEPTH - levels(where))
+    if problem is not None:
+        raise BadValue(f"{where_text(where)}: {problem[1]}")
     return data
 
 
-def _text_decoder(desc: str):
-    def dec(data, where):
-        if not isinstance(data, str):
-            raise _bad(where, desc, data)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d", re.ASCII)
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?",
+                       re.ASCII)
+
+
+def _date(data, where):
+    if isinstance(data, str) and _DATE.fullmatch(data):
+        try:
+            _dt.date.fromisoformat(data)
+            return data
+        except ValueError:
+            pass
+    raise _bad(where, "a date (YYYY-MM-DD)", data)
+
+
+def _time(data, where):
+    if isinstance(data, str) and _TIME.fullmatch(data):
         return data
+    raise _bad(where, "a time (HH:MM)", data)
+
+
+def _datetime(data, where):
+    # Held as the runtime writes datetimes (vm/stdlib.py): milliseconds and an
+    # offset, UTC when none was given; so equal instants compare equal.
+    if isinstance(data, str) and _DATETIME.fullmatch(data):
+        try:
+            d = _dt.datetime.fromisoformat(data)
+        except ValueError:
+            d = None
+        if d is not None:
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=_dt.timezone.utc)
+            return d.isoformat(timespec="milliseconds")
+    raise _bad(where, "a datetime (ISO-8601, e.g. 2026-01-01T09:30:00Z)", data)
+
+
+def _label_decoder(meta):
+    states = meta.get("states", {})
+
+    def dec(data, where):
+        if isinstance(data, str) and (data == "" or data in states):
+            return data
+        raise _bad(where, "a state of the document", data)
     return dec
+
+
+_PRIMITIVES = {"bool": _bool, "double": _double, "timespan": _double, "principal": _principal,
+               "dynamic": _dynamic, "date": _date, "time": _time, "datetime": _datetime}
 
 
 def decoder(desc, meta, struct_maker, _structs=None):
@@ -213,15 +303,9 @@ def decoder(desc, meta, struct_maker, _structs=None):
     if isinstance(desc, str):
         if desc in ("int", "long"):
             return _int_decoder(desc)
-        if desc == "bool":
-            return _bool
-        if desc in ("double", "timespan"):
-            return _double
-        if desc == "principal":
-            return _principal
-        if desc == "dynamic":
-            return _dynamic
-        return _text_decoder(desc)
+        if desc == "label":
+            return _label_decoder(meta)
+        return _PRIMITIVES.get(desc, _string)
     head = desc[0]
     if head == "enum":
         values = meta["enums"][desc[1]]["values"]
@@ -243,7 +327,14 @@ def decoder(desc, meta, struct_maker, _structs=None):
         made = structs[key]
         if made is not None:
             return made
-        return lambda data, where: structs[key](data, where)
+
+        def nested(data, where):
+            # The type inside itself: the one way a typed value nests without
+            # bound, so the one place (besides dynamic) that counts levels.
+            if levels(where) >= MAX_DEPTH:
+                raise _too_deep(where)
+            return structs[key](data, where)
+        return nested
     if head == "maybe":
         inner = decoder(desc[1], meta, struct_maker, structs)
 
