@@ -47,10 +47,41 @@ MAX_TRANSITIONS = 10_000
 class RunError(Exception):
     """A transaction failed while the document ran (it rolled back)."""
 
-    def __init__(self, error, during: str):
+    def __init__(self, error, during: str, missing: list[dict] | None = None):
         super().__init__(str(error))
         self.error = error  # vm.document.TransactionError
         self.during = during
+        # @construct's message fields --arg left out ({"name", "type"}): they
+        # took their defaults, which is often why @construct refused.
+        self.missing = missing or []
+
+
+# What to write for a field of each type in a suggested --arg.
+PLACEHOLDERS = {"string": "", "int": 0, "long": 0, "double": 0.0, "bool": False,
+                "principal": "agent@authority"}
+
+
+def missing_fields(doc, arg) -> list[dict]:
+    """The fields of @construct's message that `arg` does not give."""
+    construct = doc.meta["handlers"].get("construct") or {}
+    message = doc.meta["messages"].get(construct.get("message") or "")
+    if message is None:
+        return []
+    given = arg if isinstance(arg, dict) else {}
+    return [{"name": f["name"], "type": f["type"]} for f in message["fields"]
+            if f["name"] not in given]
+
+
+def construct_hint(program: Program, doc_message: str, missing: list[dict], arg_given: bool) -> str:
+    names = ", ".join(f["name"] for f in missing)
+    if arg_given:
+        said = f"--arg left out {names}, which took their defaults"
+    else:
+        said = f"no --arg was given, so every field took its default: {names}"
+    example = {f["name"]: PLACEHOLDERS.get(f["type"]) if isinstance(f["type"], str) else None
+               for f in missing}
+    return (f"{program.path}: @construct takes a {doc_message} message; {said}\n"
+            f"{program.path}: give them as JSON: --arg '{json.dumps(example)}'")
 
 
 def parse_arg(text: str | None):
@@ -118,7 +149,8 @@ def create(program: Program, principal: str, arg, key: str):
     try:
         doc.create(principal, arg, now=CLOCK_MS)
     except TransactionError as e:
-        raise RunError(e, "@construct") from None
+        missing = missing_fields(doc, arg) if e.kind != "input" else []
+        raise RunError(e, "@construct", missing) from None
     return doc
 
 
@@ -178,7 +210,7 @@ def summary_line(state: dict) -> str:
     return ", ".join(parts)
 
 
-def run_failure(program: Program, e: RunError) -> Failure:
+def run_failure(program: Program, e: RunError, arg_given: bool) -> Failure:
     err_ = e.error
     if err_.kind == "input":  # nothing ran: the argument did not fit the message type
         text = f"{program.path}: bad --arg for {e.during}: {err_.message}"
@@ -186,11 +218,15 @@ def run_failure(program: Program, e: RunError) -> Failure:
         where = err_.position or program.path
         text = "\n".join([f"{where}: runtime error ({err_.kind}) in {e.during}: {err_.message}",
                           *excerpt(program, err_.position)])
-    if e.during == "@construct":
-        text += f"\n{program.path}: the document was not created"
     data = {"filename": program.path, "ok": False,
             "error": {"kind": err_.kind, "message": err_.message,
                       "position": err_.position or None, "during": e.during}}
+    if e.during == "@construct":
+        text += f"\n{program.path}: the document was not created"
+        if e.missing:
+            message = program.module.meta["handlers"]["construct"]["message"]
+            text += "\n" + construct_hint(program, message, e.missing, arg_given)
+            data["error"]["missing"] = e.missing
     return Failure(text, data)
 
 
@@ -212,7 +248,7 @@ def run_once(args: argparse.Namespace) -> ExitCode:
         doc = create(program, principal, arg, key)
         transitions = settle(program, doc)
     except RunError as e:
-        raise run_failure(program, e) from None
+        raise run_failure(program, e, arg is not None) from None
     state = state_json(program, doc, principal, key, transitions)
     if args.json:
         out_json({"ok": True, **state})
