@@ -129,6 +129,29 @@ async def read_frame(reader: asyncio.StreamReader):
     return pickle.loads(await reader.readexactly(size))
 
 
+# What a worker runs. `-P` keeps the working directory (or a script's folder)
+# off the front of sys.path, where a source checkout's own `advm/` folder
+# would hide the installed package (and a stray `json.py` would hide the
+# standard library's); the path list is then the parent's own, so the worker
+# imports exactly what the server imported, from any working directory.
+# Imported by name (not run as __main__) so that what it pickles names
+# functions the host can find.
+WORKER_CODE = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+               "from advm.net.worker import worker_main; worker_main(int(sys.argv[2]))")
+
+
+def worker_command(fd: int) -> list[str]:
+    import json
+
+    return [sys.executable, "-P", "-c", WORKER_CODE, json.dumps(sys.path), str(fd)]
+
+
+def _advm_location() -> str:
+    import advm
+
+    return os.path.dirname(os.path.abspath(advm.__file__))
+
+
 class ProcessRunner(Runner):
     name = "process"
 
@@ -160,12 +183,8 @@ class ProcessRunner(Runner):
         self._loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         try:
-            # Imported by name (not run as __main__) so that what it pickles
-            # names functions the host can find.
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from advm.net.worker import worker_main; "
-                 "worker_main(int(sys.argv[1]))", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+            self._proc = subprocess.Popen(worker_command(theirs.fileno()),
+                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
         reader, self._writer = await asyncio.open_connection(sock=ours)
@@ -179,6 +198,10 @@ class ProcessRunner(Runner):
         if hello[0] != "ready":
             self._proc.kill()
             raise RuntimeError(f"worker {self.index} failed to start: {hello[1]}")
+        if hello[2] != _advm_location():
+            self._proc.kill()
+            raise RuntimeError(f"worker {self.index} imported advm from {hello[2]}, "
+                               f"the server from {_advm_location()}")
         self.pid = self._proc.pid
         self._reader_task = asyncio.create_task(self._read(reader))
 

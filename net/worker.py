@@ -12,7 +12,7 @@ Wire: one socket pair per worker, each message a length-prefixed pickle
                      ("batch", [("req", rid, kind, key, payload, now)
                                 | ("store_reply", cid, ok, value), ...])
                      ("stop",)
-    worker -> host   ("batch", [("ready", module id) | ("failed", text)
+    worker -> host   ("batch", [("ready", module id, advm's folder) | ("failed", text)
                                 | ("reply", rid, reply)
                                 | ("store", cid, method, args, kwargs), ...])
 
@@ -36,6 +36,7 @@ import concurrent.futures as cf
 import contextlib
 import copyreg
 import itertools
+import os
 import queue
 import signal
 import sys
@@ -307,7 +308,9 @@ def worker_main(fd: int) -> None:
         work.put(None)
 
     threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
-    link.send(("ready", module.module_id()))
+    import advm
+
+    link.send(("ready", module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
     # While requests are queued, what they send (replies, store calls) is
     # batched; the batch goes out when the queue runs dry.
     stopping = False
