@@ -461,7 +461,7 @@ class Host:
             slot.members[who] = max(0, slot.members.get(who, 0) - 1)
             if waiter is not None and not waiter.done():
                 outcome = error or _sender_error(frames, who) or [
-                    "connect_refused", f"document {slot.key!r} refused the connection of {who}"]
+                    "connect_refused", self._refusal(slot.key, who)]
                 waiter.set_exception(HostError(outcome[0], outcome[1]))
             return
         if state.cancelled:
@@ -471,6 +471,13 @@ class Host:
             return
         if waiter is not None and not waiter.done():
             waiter.set_result({"seq": slot.last_seq.get(who, 0)})
+
+    def _refusal(self, key: str, who: str) -> str:
+        """Which hook refused a connection (spec/protocol.md 8.7)."""
+        if "connected" not in self.module.meta["handlers"]:
+            return (f"document {key!r} has no @connected, so nobody may connect "
+                    f"(spec/language.md 4.20); {who} was refused")
+        return f"@connected returned false for {who} on document {key!r}"
 
     def _leave(self, slot: Slot, who: str) -> None:
         left = slot.members.get(who, 0) - 1

@@ -66,10 +66,10 @@ class Served:
     """`advm run` as a user runs it (the README's first command), on a free
     port and a fresh store."""
 
-    def __init__(self, store: Path):
+    def __init__(self, store: Path, document: Path = EXAMPLES / "tictactoe.adb"):
         self.store = store
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "advm", "run", str(EXAMPLES / "tictactoe.adb"),
+            [sys.executable, "-m", "advm", "run", str(document),
              "--port", "0", "--store", str(store)],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)

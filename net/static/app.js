@@ -592,7 +592,15 @@ function openDocument(key) {
     () => log("info", `closed document “${key}”`),
     (error) => {
       logFailure(`The connection to “${key}”`, error);
-      if (state.doc === doc) closeDocument(false);
+      if (state.doc === doc) {
+        closeDocument(false);
+        // Say in the view itself why it stays empty: the message names the
+        // hook that refused (no @connected, or @connected returned false).
+        if (error instanceof ProtocolError && error.reason === "connect_refused") {
+          $("view").replaceChildren(h("p", { class: "empty refused" },
+            `Not let in to “${key}”: ${error.detail}`));
+        }
+      }
     });
 }
 
