@@ -368,3 +368,46 @@ def test_cron_cleanup_drafts_are_their_authors_until_published():
     assert [n["id"] for n in p.views(12)["board"]] == [1, 4, 3]
     assert [n["id"] for n in p.views(21)["board"]] == [4, 3, 2]
     assert p.views(21)["pinned_count"] == 3
+
+
+# ---------------------------------------------------------------- one store, every example
+
+
+def documented_session_commands() -> list[list[str]]:
+    """The `advm run ... --script ...` lines examples/README.md gives."""
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- example sessions -->\n```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split() for line in block.splitlines() if line.strip()]
+
+
+def test_the_example_sessions_never_collide_in_the_default_store(cli, tmp_path, monkeypatch):
+    from advm.store import Store
+    from advm.store.replay import replay
+
+    commands = documented_session_commands()
+    assert sorted(c[2].split("/")[-1] for c in commands) == sorted(f"{n}.adb" for n in NAMES)
+    monkeypatch.chdir(tmp_path)  # the default store is ./.advm
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    for command in commands:
+        assert command[:2] == ["advm", "run"] and "--store" not in command
+        r = cli(*command[1:])
+        assert r.code == ExitCode.OK, (command, r.err)
+        assert all(line.startswith("debug: ") for line in r.err.splitlines()), r.err
+        name = command[2].split("/")[-1][:-4]
+        # Exactly the frames of the session run alone, in memory.
+        assert [json.loads(row) for row in r.out.splitlines()] == [
+            f for n in sorted(played(name).out) for f in played(name).out[n]]
+    with Store(tmp_path / ".advm", readonly=True) as store:
+        assert store.documents() == sorted(NAMES)
+        for name in NAMES:
+            assert replay(store, name).ok, name
+
+
+def test_a_second_program_on_the_default_document_is_told_what_to_do(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    assert cli("run", "examples/todo.adb", "--script", "examples/sessions/todo.jsonl").code == 0
+    r = cli("run", "examples/chat.adb", "--script", "examples/sessions/chat.jsonl")
+    assert r.code == ExitCode.FAILURE and "runs other code" in r.err
+    assert r.err.endswith("advm: hint: the default document 'main' holds another program's; run "
+                          "this script on its own with --doc chat (or --memory)\n")

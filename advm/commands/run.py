@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, decode_text, err, out_json,
                    read_bytes)
@@ -307,7 +308,13 @@ def run_stored(args, program, lines, emit, debug) -> ExitCode:
         try:
             session = StoredSession(program.module, store, doc=args.doc, key=args.key, debug=debug)
         except StoreError as e:
-            raise Failure(f"advm: error: {e}") from None
+            text = f"advm: error: {e}"
+            if not args.doc_given and "runs other code" in str(e):
+                # Two programs' scripts on the default document: give this one its own.
+                name = Path(program.path).name.split(".")[0] or "mine"
+                text += (f"\nadvm: hint: the default document {DEFAULT_DOC!r} holds another "
+                         f"program's; run this script on its own with --doc {name} (or --memory)")
+            raise Failure(text) from None
         try:
             for frame in session.resume():
                 emit(frame)
@@ -354,10 +361,11 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("--doc names the stored document a --script runs; it cannot be used "
                          "without --script")
     if args.script is not None:
+        args.doc_given = args.doc is not None
         if args.doc is None:
             args.doc = DEFAULT_DOC
-        if args.key is None:  # the document's key is its name in the store, as on a server
-            args.key = args.doc
+        if args.key is None:
+            args.key = DEFAULT_KEY
         return run_script(args)
     if args.once:
         misplaced = once_only_server_flags(args)
@@ -389,7 +397,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help=f"who creates the document, agent@authority (default {DEFAULT_PRINCIPAL})")
     once.add_argument("--key", default=None,
                       help=f"the document's key; it also seeds Random (default {DEFAULT_KEY!r}; "
-                           "with --script: the --doc name)")
+                           "with --script: the key of a document the script creates)")
     add_json_flag(once, "the document's state, or the error,")
     script = p.add_argument_group("--script (a scripted session on a stored document)")
     script.add_argument("--doc", metavar="KEY", default=None,
