@@ -75,6 +75,7 @@ def _type_name(value) -> str:
 def parse_line(text: str) -> dict | None:
     """One script line as a checked input, or None for a blank line."""
     from .vm.docslots import agent_of
+    from .vm.values import MAX_DEPTH, input_problem
 
     if not text.strip():
         return None
@@ -82,6 +83,8 @@ def parse_line(text: str) -> dict | None:
         item = json.loads(text)
     except json.JSONDecodeError as e:
         raise ScriptError("bad_json", f"not JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        raise ScriptError("too_deep", f"the line nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(item, dict):
         raise ScriptError("bad_json", f"an input is a JSON object, not {_type_name(item)}")
     op = item.get("op")
@@ -97,6 +100,11 @@ def parse_line(text: str) -> dict | None:
     for name in item:
         if name != "op" and name not in required and name not in optional:
             raise ScriptError("unknown_field", f'"{op}" takes no "{name}"')
+        # What the store could not log or read back never reaches the document.
+        problem = input_problem(item[name], MAX_DEPTH)
+        if problem is not None:
+            raise ScriptError("too_deep" if problem[0] == "too_deep" else "bad_field",
+                              f'"{name}" {problem[1]}')
     if "as" in item:
         who = item["as"]
         if not isinstance(who, str) or not agent_of(who):

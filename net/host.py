@@ -39,6 +39,9 @@ from .runners import ProcessRunner, ThreadRunner
 QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
 IDLE_UNLOAD_S = 120.0
 MAX_KEY = 128
+# What the store can key a document by (store/keys.py MAX_DOC_BYTES; not
+# imported: the host runs without the store's LMDB too).
+MAX_KEY_BYTES = 255
 
 
 class HostError(Exception):
@@ -59,6 +62,15 @@ def check_key(key) -> str:
         raise HostError("bad_key", f"a document key is a string of 1 to {MAX_KEY} characters")
     if key.startswith("$") or any(ord(c) < 32 for c in key):
         raise HostError("bad_key", "a document key cannot start with '$' or hold control characters")
+    if not key.isascii():
+        # The store keys documents by their UTF-8 bytes (store/keys.py).
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise HostError("bad_key", "a document key must be valid Unicode "
+                            "(it holds a lone surrogate)") from None
+        if size > MAX_KEY_BYTES:
+            raise HostError("bad_key", f"a document key is at most {MAX_KEY_BYTES} bytes in UTF-8")
     return key
 
 

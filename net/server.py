@@ -23,6 +23,7 @@ import asyncio
 import gc
 import http
 import json
+import logging
 import mimetypes
 import time
 from dataclasses import dataclass
@@ -35,12 +36,14 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
 
+from .edge import request_problem
 from .host import HostError, Reply
 from .jsontext import encode as _encode
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
 
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read (Connection.connection_made)
+MAX_PATH = 2048  # characters of an HTTP request's path (and query); longer ones get 414
 ENDPOINT = "/~s"  # Adama's WebSocket path; any path upgrades, this is the advertised one
 
 
@@ -71,6 +74,24 @@ def _json(value) -> str:
 
 def failure(rid, reason: str, message: str) -> str:
     return _json({"failure": rid, "reason": reason, "message": message})
+
+
+log = logging.getLogger("advm.server")
+# Failures whose text comes from an exception, which may hold a document's
+# value or a server path: the client gets a fixed text, the log the rest.
+_WITHHELD = {"internal": "internal error in the server (the server's log has it)",
+             "store": "the input could not be made durable (the server's log has why)"}
+
+
+def failed(rid, exc: BaseException) -> str:
+    """The failure frame of a request that ended in `exc` (spec 8.7)."""
+    if isinstance(exc, HostError) and exc.code not in _WITHHELD:
+        return failure(rid, exc.code, exc.message)
+    code = exc.code if isinstance(exc, HostError) else "internal"
+    log.error("request %r failed (%s): %s", rid, code,
+              exc.message if isinstance(exc, HostError) else repr(exc),
+              exc_info=None if isinstance(exc, HostError) else exc)
+    return failure(rid, code, _WITHHELD[code])
 
 
 def deliver(rid, response, done: bool) -> str:
@@ -381,7 +402,7 @@ class Session:
         try:
             self.receive(message)
         except Exception as e:  # a bug: this request fails, the socket and the server go on
-            self.push(failure(None, "internal", f"{type(e).__name__}: {e}"))
+            self.push(failed(None, e))
 
     def receive(self, message) -> None:
         if isinstance(message, bytes):
@@ -397,6 +418,9 @@ class Session:
         except ValueError as e:
             self.push(failure(None, "bad_json", f"not JSON: {e}"))
             return
+        except RecursionError:
+            self.push(failure(None, "too_deep", "the request nests too deep to read"))
+            return
         if not isinstance(req, dict):
             self.push(failure(None, "bad_request", "a request is a JSON object"))
             return
@@ -406,6 +430,10 @@ class Session:
             return
         if not self._rate_ok():
             self.push(failure(rid, "rate_limited", "too many requests; slow down"))
+            return
+        problem = request_problem(message, req)
+        if problem is not None:  # refused before anything of it reaches a document
+            self.push(failure(rid, *problem))
             return
         handler = METHODS.get(req.get("method"))
         if handler is None:
@@ -446,10 +474,8 @@ class Session:
                     self.push('{"deliver":%d,"done":true,"response":{"seq":%d}}' % (rid, seq))
                 else:
                     self.push(deliver(rid, result, True))
-            elif isinstance(exc, HostError):
-                self.push(failure(rid, exc.code, exc.message))
             else:
-                self.push(failure(rid, "internal", f"{type(exc).__name__}: {exc}"))
+                self.push(failed(rid, exc))
 
         return Reply(fn)
 
@@ -460,10 +486,8 @@ class Session:
             exc = f.exception()
             if exc is None:
                 self.push(deliver(rid, shape(f.result()) if shape else f.result(), True))
-            elif isinstance(exc, HostError):
-                self.push(failure(rid, exc.code, exc.message))
             else:
-                self.push(failure(rid, "internal", f"{type(exc).__name__}: {exc}"))
+                self.push(failed(rid, exc))
 
         fut.add_done_callback(done)
 
@@ -484,6 +508,9 @@ def _need(req: dict, name: str, kind, what: str):
 
 def _stream(session: Session, req: dict) -> Stream:
     sid = req.get("connection")
+    if type(sid) is not int:
+        raise _Refused("bad_request", "\"connection\" is the integer id of a connection/create "
+                       "on this socket")
     stream = session.streams.get(sid)
     if stream is None:
         raise _Refused("unknown_connection", f"no open connection {sid!r} on this socket")
@@ -522,9 +549,7 @@ def _connection_create(s: Session, rid, req) -> None:
             stream.open = False
             if s.streams.get(rid) is stream:
                 del s.streams[rid]
-            code, text = (exc.code, exc.message) if isinstance(exc, HostError) else (
-                "internal", repr(exc))
-            s.push(failure(rid, code, text))
+            s.push(failed(rid, exc))
 
     fut.add_done_callback(done)
 
@@ -601,8 +626,11 @@ def static_pages(root):
 
     def pages(path: str):
         rel = path.split("?", 1)[0].lstrip("/") or "index.html"
-        target = (root / rel).resolve()
-        if root not in target.parents and target != root or not target.is_file():
+        try:
+            target = (root / rel).resolve()
+            if root not in target.parents and target != root or not target.is_file():
+                return None
+        except (OSError, ValueError):  # a name the file system cannot hold (too long, NUL)
             return None
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return 200, kind, target.read_bytes()
@@ -758,10 +786,13 @@ class Server:
     def _http(self, connection, request):
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
+        if len(request.path) > MAX_PATH:
+            return _response(414, "text/plain; charset=utf-8", b"the path is too long\n")
         try:
             page = self.pages(request.path)
         except Exception as e:  # a broken page must not take the server down
-            return _response(500, "text/plain; charset=utf-8", f"page failed: {e!r}\n".encode())
+            log.error("page %.200r failed: %r", request.path, e)  # the text may name server paths
+            return _response(500, "text/plain; charset=utf-8", b"the page failed\n")
         if page is None:
             return _response(404, "text/plain; charset=utf-8", b"not found\n")
         return _response(*page)

@@ -67,7 +67,7 @@ _FIXED = frozenset({
 
 # (pattern matched against the whole message, the text a client gets)
 _KNOWN = [
-    (re.compile(r"host function ([A-Za-z_][\w.<>]*)/\S* (?:failed|returned)\b.*", re.S),
+    (re.compile(r"host function ([A-Za-z_][\w.<>]*)[/(]\S* (?:failed|returned)\b.*", re.S),
      "host function {0} failed"),
     (re.compile(r"list index -?\d+ out of range \(length \d+\)"), "list index out of range"),
     (re.compile(r"stack overflow: .*", re.S), "stack overflow: too many nested calls"),
