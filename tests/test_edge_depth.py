@@ -214,3 +214,42 @@ def test_a_script_line_at_the_limit_is_taken():
         extra = [extra]
     line = json.dumps({"op": "send", "as": "a", "channel": "put", "message": {"extra": extra}})
     assert parse_line(line)["message"] == {"extra": extra}
+
+
+START = """
+@static {
+  create {
+    return true;
+  }
+}
+
+message Start {
+  dynamic x;
+}
+
+public dynamic x;
+
+@construct (Start s) {
+  x = s.x;
+}
+"""
+
+
+@pytest.mark.parametrize("levels, code, says", [
+    (MAX_DEPTH - 1, 0, None),
+    (MAX_DEPTH, 1, "message.x: nests deeper than 64 levels"),
+    (5000, 2, "--arg nests too deep"),
+])
+def test_once_arg_has_the_same_limit(cli, tmp_path, levels, code, says):
+    src = tmp_path / "start.adb"
+    src.write_text(START)
+    arg = '{"x": ' + "[" * levels + "]" * levels + "}"  # the object is the first level
+    r = cli("run", src, "--once", "--arg", arg, "--json" if code == 0 else "--as=a")
+    assert r.code == code, r.err
+    if says is not None:
+        assert says in r.err
+    else:
+        x = json.loads(r.out)["fields"]["x"]
+        for _ in range(levels - 1):
+            x = x[0]
+        assert x == []

@@ -238,9 +238,11 @@ def _principal(data, where):
 
 def _dynamic(data, where):
     problem = input_problem(data, MAX_DEPTH - levels(where))
-    if problem is not None:
-        raise BadValue(f"{where_text(where)}: {problem[1]}")
-    return data
+    if problem is None:
+        return data
+    if problem[0] == "too_deep":  # counted from the message, not from this field
+        raise _too_deep(where)
+    raise BadValue(f"{where_text(where)}: {problem[1]}")
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)

@@ -92,6 +92,10 @@ def parse_arg(text: str | None):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"--arg is not JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        # Deeper than Python's reader goes; far past the 64 levels a value may hold.
+        raise UsageError("--arg nests too deep (a value holds at most 64 levels of arrays "
+                         "and objects)") from None
 
 
 def principal_json(p: str) -> dict:
