@@ -482,14 +482,19 @@ def test_test_as_a_program(advm_proc, write):
 def test_help_lists_every_command_with_an_example(cli):
     r = cli("--help")
     assert r.code == ExitCode.OK
-    for name in ("check", "compile", "disasm", "run", "test"):
+    for name in ("check", "compile", "disasm", "new", "run", "test"):
         assert f"\n    {name} " in r.out
         assert f"\n  advm {name} " in r.out
 
 
 def test_readme_documents_every_command():
+    from advm.cli import COMMANDS
+
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     reference = readme.split("\n## Command line\n", 1)[1].split("\n## Layout\n", 1)[0]
-    for usage in ("advm check FILE...", "advm compile FILE", "advm disasm FILE", "advm run FILE",
-                  "advm run FILE --once", "advm test FILE..."):
+    for usage in ("advm check FILE|DIR...", "advm compile FILE", "advm disasm FILE",
+                  "advm new NAME", "advm run FILE", "advm run FILE --once", "advm test FILE...",
+                  "advm -V", "advm --help, advm "):
         assert usage in reference, usage
+    for cmd in COMMANDS:
+        assert f"\nadvm {cmd.name} " in reference, cmd.name
