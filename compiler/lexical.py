@@ -90,14 +90,18 @@ def prescan(text: str) -> Prescan:
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "'": "'", "0": "\0"}
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+# A \uXXXX escape is one UTF-16 code unit, so a character past U+FFFF is
+# written as a pair (\ud83d\ude00); the pair is one character. Half of a pair
+# alone is no character at all (UTF-8, hence the module file, cannot hold it).
+_ESCAPE = re.compile(r"\\(u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)")
 
 
 def decode_string(body: str) -> tuple[str, list[tuple[int, str]]]:
     """Decode the escapes of a string literal's body (quotes removed).
 
     Returns the value and the (offset-in-body, escape) of every escape it does
-    not know, so the caller can point at them.
+    not know, or that is half of a surrogate pair alone, so the caller can
+    point at them.
     """
     bad: list[tuple[int, str]] = []
 
@@ -105,7 +109,10 @@ def decode_string(body: str) -> tuple[str, list[tuple[int, str]]]:
         esc = m.group(1)
         if esc in _ESCAPES:
             return _ESCAPES[esc]
-        if esc[0] == "u" and len(esc) == 5:
+        if esc[0] == "u" and len(esc) == 11:
+            high, low = int(esc[1:5], 16), int(esc[7:], 16)
+            return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        if esc[0] == "u" and len(esc) == 5 and not 0xD800 <= int(esc[1:], 16) <= 0xDFFF:
             return chr(int(esc[1:], 16))
         bad.append((m.start(), m.group(0)))
         return esc

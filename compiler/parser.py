@@ -252,6 +252,12 @@ class Builder(NodeVisitor):
         value, bad = decode_string(t.text[1:-1])
         for offset, esc in bad:
             at = t.span.start + 1 + offset
+            if esc[1:2] == "u":  # \uD800-\uDFFF without its other half
+                self.diags.append(
+                    error("E0101", f"'{esc}' is half of a UTF-16 surrogate pair", Span(at, at + len(esc)),
+                          hint="write the character itself, or both halves: \\ud83d\\ude00")
+                )
+                continue
             self.diags.append(
                 error("E0101", f"unknown escape '{esc}' in a string", Span(at, at + len(esc)),
                       hint='known escapes: \\n \\t \\r \\" \\\\ \\/ \\uXXXX')

@@ -592,3 +592,15 @@ def test_the_whole_file_rule_accepts_every_seed():
 
 def test_byte_order_mark_is_ignored():
     assert one("\ufeffint x;").name == "x"
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_half_a_pair_is_an_error():
+    # \uXXXX is one UTF-16 code unit: a pair is the character past U+FFFF;
+    # half of one alone is no character (the module file could not hold it).
+    assert expr('"\\ud83d\\ude00!"').value == "\U0001F600!"
+    assert expr('"\\u2603"').value == "\u2603"
+    assert errors('string s = "a\\udc80";') == [("E0101", 1, 14)]
+    assert errors('string s = "\\ud83d x";') == [("E0101", 1, 13)]
+    program, diags = parse(Source('string s = "\\ude00\\ud83d";', "t.adb"))  # halves in the wrong order
+    assert [d.code for d in diags] == ["E0101", "E0101"]
+    assert "half of a UTF-16 surrogate pair" in diags[0].message
