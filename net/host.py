@@ -325,14 +325,17 @@ class Host:
             viewers.remove(viewer)
         self._leave(slot, who)
 
-    def resync(self, viewer) -> None:
+    def resync(self, viewer) -> bool:
         """Send this viewer its whole current view (it lost deltas: a slow
-        client whose pending frames were dropped)."""
+        client whose pending frames were dropped). False when it was not
+        asked for (the viewer is not attached or still joining, or the host
+        is closing), so the caller may ask again later."""
         got = self._attached.get(viewer)
         if got is None or viewer_state(viewer).joining or self._closing:
-            return
+            return False
         slot, who = got
-        self._submit(slot, "view", who, {"who": who}, None, viewer, bounded=False, resync=True)
+        return self._submit(slot, "view", who, {"who": who}, None, viewer, bounded=False,
+                            resync=True) is not False
 
     # ------------------------------------------------------------ plumbing
 

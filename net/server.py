@@ -45,6 +45,10 @@ from .tokens import ANONYMOUS, TokenError, anonymous_principal
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read (Connection.connection_made)
 MAX_PATH = 2048  # characters of an HTTP request's path (and query); longer ones get 414
 ENDPOINT = "/~s"  # Adama's WebSocket path; any path upgrades, this is the advertised one
+MIB = 1 << 20
+# What a queued frame costs besides its bytes (its tuple, list slot and bytes
+# object header), counted with each frame so that many tiny frames are bounded too.
+FRAME_COST = 100
 
 
 @dataclass
@@ -54,8 +58,9 @@ class Limits:
     rate: float = 200.0                 # requests per second per socket, sustained
     burst: float = 400.0                # ... and in a burst
     max_streams: int = 64               # open connection/create streams per socket
-    max_pending: int = 512              # frames waiting on a socket before its deltas are dropped
-    max_pending_hard: int = 4096        # ... before the socket is closed as too slow
+    max_pending_bytes: int = 4 * MIB    # bytes waiting on a socket before its deltas are dropped
+    max_pending_hard_bytes: int = 16 * MIB  # bytes of frames never dropped (replies, failures,
+    #                                     a reset) waiting on it before the socket is closed
     ping_interval: float | None = 20.0
 
 
@@ -132,13 +137,13 @@ class Stream:
             if data is None:
                 data = built[key] = text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
                                                + "}}}")
-            outbox = session.outbox
-            outbox.append((data, self))
+            session.outbox.append((data, self))
             self.pending += 1
+            session.queued += len(data) + FRAME_COST
             if not session._dirty:
                 session._dirty = True
                 session.server.dirty(session)
-            if len(outbox) > session.limits.max_pending:
+            if session.queued > session.limits.max_pending_bytes:
                 session._overflow()
             return
         last = len(items) - 1
@@ -161,8 +166,10 @@ class Stream:
         if not self.open:
             return
         self.stale = self.resyncing = False
+        # Never dropped: it is what the dropped deltas were coalesced into,
+        # and a socket asks for one at a time (Session._resync).
         self.session.push(deliver(self.id, {"delta": {"data": data, "seq": seq, "reset": True,
-                                                      "outstanding": outstanding}}, False), self)
+                                                      "outstanding": outstanding}}, False))
 
     def notify(self, error) -> None:
         if self.open:
@@ -202,6 +209,22 @@ class Connection(ServerConnection):
             transport.max_size = READ_SIZE
         super().connection_made(transport)
 
+    # Backpressure on the client itself. The library answers every ping
+    # with a pong written straight to the transport, and nothing of
+    # websockets stops reading while those writes back up: a client that
+    # pings and never reads grew the server by ~118 bytes a ping. So while
+    # the transport's buffer is above its high-water mark (write_limit), the
+    # socket is not read: its pings, and its requests, wait in the client's
+    # kernel buffers until it reads what it was sent.
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
     def process_event(self, event) -> None:
         if self.request is None or not isinstance(event, Frame) or event.opcode not in (
                 _TEXT, _BINARY, _CONT):
@@ -238,6 +261,9 @@ class Session:
         self.limits = server.limits
         self.streams: dict = {}
         self.outbox: list = []    # (frame bytes, stream); frames without a stream are never dropped
+        self.queued = 0           # bytes in the outbox, FRAME_COST each included
+        self.kept = 0             # ... of them in frames without a stream
+        self._resetting: Stream | None = None  # the stream whose reset was asked for last
         self.sent = 0
         self._dirty = False
         self._stale = False       # some stream lost deltas and waits for a full view
@@ -280,7 +306,7 @@ class Session:
                 stream.open = False
                 self.host.disconnect(stream)
             self.streams.clear()
-            self.outbox.clear()
+            self._clear()
             if self._drainer is not None:
                 self._drainer.cancel()
 
@@ -292,13 +318,21 @@ class Session:
         if self.closed:
             return
         self.outbox.append((data, stream))
+        cost = len(data) + FRAME_COST
+        self.queued += cost
         if stream is not None:
             stream.pending += 1
+        else:
+            self.kept += cost
         if not self._dirty:
             self._dirty = True
             self.server.dirty(self)
-        if len(self.outbox) > self.limits.max_pending:
+        if self.queued > self.limits.max_pending_bytes:
             self._overflow()
+
+    def _clear(self) -> None:
+        self.outbox.clear()
+        self.queued = self.kept = 0
 
     def flush(self) -> None:
         """Write everything queued as one write to the socket, unless the
@@ -308,7 +342,7 @@ class Session:
         if self.closed:
             return
         if ws.protocol.state is not OPEN:
-            self.outbox.clear()
+            self._clear()
             return
         if ws.paused:
             if self._drainer is None:
@@ -317,6 +351,7 @@ class Session:
         out = self.outbox
         if out:
             self.outbox = []
+            self.queued = self.kept = 0
             if len(out) == 1:
                 data, stream = out[0]
                 if stream is not None:
@@ -342,34 +377,65 @@ class Session:
         self.flush()
 
     def _resync(self) -> None:
+        """Ask for the whole view of one stream that lost deltas, once the
+        socket has drained: one at a time, so that a socket never holds more
+        than one reset (64 streams on a 1 MiB view would otherwise queue
+        64 MiB at once, however fast the client reads)."""
+        last = self._resetting
+        if last is not None and last.open and last.resyncing and last.stale:
+            return  # its reset is on the way
+        self._resetting = None
         still = False
         for stream in list(self.streams.values()):
-            if stream.stale and stream.pending == 0 and not stream.resyncing:
-                stream.resyncing = True
-                self.host.resync(stream)
-            still = still or stream.stale
+            if not stream.stale:
+                continue
+            still = True
+            if stream.pending == 0 and self._resetting is None:
+                if self.host.resync(stream) is not False:
+                    stream.resyncing = True
+                    self._resetting = stream
         self._stale = still
 
+    def _drop(self, stream: Stream) -> None:
+        stream.pending -= 1
+        if not stream.stale:
+            stream.stale = True
+            self._stale = True
+            self.server.dropped += 1
+
     def _overflow(self) -> None:
-        """The client reads slower than its documents change: drop its queued
-        deltas; each stream that lost some gets its whole view once the
-        socket drains. Only if even that is not enough is it let go."""
+        """The client reads slower than its documents change: its queue
+        passed `max_pending_bytes`. Drop its queued deltas; each stream that
+        lost some gets its whole view once the socket drains (_resync). Only
+        if what cannot be dropped passes `max_pending_hard_bytes` is it let go."""
+        lim = self.limits
+        if self.kept > lim.max_pending_hard_bytes:
+            self.closed = True
+            waiting = self.queued
+            self._clear()
+            asyncio.ensure_future(self.ws.close(
+                1008, f"too slow: {waiting} bytes waiting, the bound is "
+                      f"{lim.max_pending_bytes} (spec/protocol.md 8.6)"))
+            return
+        out = self.outbox
+        if self.queued == self.kept:
+            return  # nothing to drop: replies only, below the hard bound
+        last = out[-1]
+        if last[1] is not None and self.queued - self.kept == len(last[0]) + FRAME_COST:
+            # The usual case once replies alone fill the queue: the newest
+            # frame is its only delta (drop it without walking the queue).
+            out.pop()
+            self.queued = self.kept
+            self._drop(last[1])
+            return
         kept = []
-        for item in self.outbox:
-            stream = item[1]
-            if stream is None:
+        for item in out:
+            if item[1] is None:
                 kept.append(item)
             else:
-                stream.pending -= 1
-                if not stream.stale:
-                    stream.stale = True
-                    self._stale = True
-                    self.server.dropped += 1
+                self._drop(item[1])
         self.outbox = kept
-        if len(kept) > self.limits.max_pending_hard:
-            self.closed = True
-            self.outbox.clear()
-            asyncio.ensure_future(self.ws.close(1008, "too slow: too many frames waiting"))
+        self.queued = self.kept
 
     # ------------------------------------------------------------ requests
 

@@ -359,7 +359,7 @@ def test_http_requests_go_to_the_pages_hook(tmp_path):
 
 def test_slow_client_gets_its_deltas_coalesced_into_one_view():
     async def scenario(kit):
-        limits = Limits(max_pending=8, max_pending_hard=10_000)
+        limits = Limits(max_pending_bytes=8 * 200, max_pending_hard_bytes=1 << 20)
         async with kit.serve(DOC, limits=limits) as srv:
             alice = await kit.client(srv, "alice")
             await alice.create("d")
