@@ -47,7 +47,7 @@ from ..net.delta import diff, encode_view
 from ._machine import Record
 from .docslots import WHO, as_principal
 from .document import gc_paused, promote_young
-from .privacy import FreshContext, Renderer, Schema, decisions, render_view, visible
+from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, visible
 from .reactive import ChangeTracker, Changes, Formulas
 from .table import rows as table_rows
 
@@ -69,6 +69,12 @@ def _in_table(rec) -> bool:
     policy results, formula values and encodings may be cached by identity; a
     row's last slot is its table while it is in one (vm/table.py)."""
     return type(rec.f[-1]) is Record
+
+
+# Types whose plain value (Renderer.scalar) is already its encoded value: JSON
+# scalars, None for a double that is not finite, a principal's two strings
+_OWN_ENCODING = frozenset(["int", "long", "bool", "double", "timespan", "principal", "string", "label", "date",
+                           "datetime", "time"])
 
 
 def _encode_member(plain):
@@ -269,6 +275,7 @@ class Viewers:
         self.row_cache: dict = {}  # row -> {mask: encoded row}
         self.policy_evaluations = 0
         self._txn: _Txn | None = None
+        self._with_records: dict = {}  # id(type descriptor) -> (it, whether records are inside)
 
     def __getattr__(self, name):
         if name in _LAZY and "tracker" not in self.__dict__:
@@ -360,6 +367,9 @@ class Viewers:
                     self._fan_out(txn, frames)
             finally:
                 self._txn = None
+                # the tables interned for this fan-out go with it, not with the
+                # next commit (which may have nothing to show)
+                self.tables.clear()
             _promote_young()
         return frames
 
@@ -743,7 +753,76 @@ class Viewers:
             made = self._encode_rows(rows, shape, ctx, prev)
             if made is not None:
                 return made
-        return _encode_member(self.renderer.value(value, item.member.desc, ctx)), None
+        return self._enc(value, item.member.desc, ctx), None
+
+    def _enc(self, value, desc, ctx):
+        """`_encode_member(renderer.value(value, desc, ctx))`, made directly
+        where records are inside: lists and tables of records from the rows'
+        encodings cached per row and decision mask (_row), so that a change
+        inside nested state (a table held by a record, a map of records)
+        re-renders the rows that changed, not all of them."""
+        if isinstance(desc, str):
+            if desc in _OWN_ENCODING:
+                return self.renderer.scalar(value, desc)
+            return _encode_member(self.renderer.value(value, desc, ctx))
+        if not self._holds_records(desc):
+            return _encode_member(self.renderer.value(value, desc, ctx))
+        head = desc[0]
+        if head == "maybe":
+            return None if value is None else self._enc(value, desc[1], ctx)
+        if head == "record":
+            if value is None:
+                return None
+            shape = self.schema.records[desc[1]]
+            seen = decisions(shape, value, ctx, self.machine.doc.f)
+            return None if seen is None else self._enc_record(value, shape, ctx, seen, False)
+        if head in ("list", "table"):
+            inner = desc[1] if head == "list" else ["record", desc[1]]
+            if not isinstance(inner, str) and inner[0] == "record":
+                made = self._encode_rows(self._rows_of(value), self.schema.records[inner[1]], ctx, None)
+                if made is not None:
+                    return made[0]
+        elif head == "map":
+            kdesc, vdesc = desc[1], desc[2]
+            key = self.renderer.key
+            out = {}
+            for k, x in value.items():
+                enc = self._enc(x, vdesc, ctx)
+                if enc is not None:  # an absent value and a hidden record alike
+                    name = key(k, kdesc)
+                    out["@" + name if name[:1] == "@" else name] = enc
+            return out
+        return _encode_member(self.renderer.value(value, desc, ctx))
+
+    def _holds_records(self, desc) -> bool:
+        known = self._with_records.get(id(desc))
+        if known is None or known[0] is not desc:
+            known = self._with_records[id(desc)] = (desc, bool(records_in(desc)))
+        return known[1]
+
+    def _enc_record(self, rec, shape, ctx, seen: tuple, row: bool) -> dict:
+        """encode_view(renderer.record_as(rec, shape, ctx, seen, row)), made
+        member by member with _enc."""
+        out = {}
+        f = rec.f
+        if row and shape.id_slot >= 0:
+            out["id"] = f[shape.id_slot]
+        for m, shown in zip(shape.members, seen):
+            if not shown:
+                continue
+            kind = m.kind
+            if kind == "field":
+                value = f[m.slot]
+            elif kind == "formula":
+                value = ctx.formula(m, rec)
+            else:
+                value = ctx.bubble(m, rec)
+            enc = self._enc(value, m.desc, ctx)
+            if enc is not None:
+                out[m.name] = enc
+            else:
+                out.pop(m.name, None)
+        return out
 
     def _rows_of(self, value) -> list:
         """A list's rows, or a table's as a list: one list per table and
@@ -777,14 +856,14 @@ class Viewers:
         else:
             seen = shape.fixed  # what decisions() gives when nothing is decided per viewer
         if type(rec.f[-1]) is not Record:  # not a table row (_in_table)
-            return encode_view(self.renderer.record_as(rec, shape, ctx, seen, row=True))
+            return self._enc_record(rec, shape, ctx, seen, True)
         key = seen if shape.maskable else (seen, ctx.who)
         per = self.row_cache.get(rec)
         if per is None:
             per = self.row_cache[rec] = {}
         enc = per.get(key)
         if enc is None:
-            enc = per[key] = encode_view(self.renderer.record_as(rec, shape, ctx, seen, row=True))
+            enc = per[key] = self._enc_record(rec, shape, ctx, seen, True)
         return enc
 
     def _same_rows(self, old: list, new: list) -> bool:
