@@ -224,7 +224,34 @@ class ProcessRunner(Runner):
     def _flush(self) -> None:
         batch, self._outgoing = self._outgoing, []
         if batch and not self.dead and not self._writer.is_closing():
-            self._writer.write(frame(("batch", batch)))
+            try:
+                data = frame(("batch", batch))
+            except Exception:  # a message pickle cannot write (nested too deep, ...)
+                data = frame(("batch", self._carryable(batch)))
+            self._writer.write(data)
+
+    def _carryable(self, batch: list) -> list:
+        """The messages of `batch` that can cross to the worker. One that
+        cannot fails alone: a request is answered `bad_request` at once (its
+        document never sees it), a store answer becomes the store's error."""
+        kept = []
+        for message in batch:
+            try:
+                pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as e:
+                why = f"{type(e).__name__}: {e}"
+                if message[0] == "req":
+                    done = self._pending.pop(message[1], None)
+                    if done is not None:
+                        self.inflight -= 1
+                        self._loop.call_soon(_deliver, done, failed(
+                            "bad_request", f"the request cannot be passed to its document ({why})"))
+                elif message[0] == "store_reply":
+                    self._post(("store_reply", message[1], False,
+                                f"the store's answer cannot be passed to the worker ({why})"))
+            else:
+                kept.append(message)
+        return kept
 
     async def _read(self, reader) -> None:
         try:

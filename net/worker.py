@@ -37,6 +37,7 @@ import contextlib
 import copyreg
 import itertools
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -102,7 +103,16 @@ class Link:
 
     def _write(self, messages: list) -> None:
         with self._send_lock:
-            self.conn.send(("batch", messages))
+            try:
+                self.conn.send(("batch", messages))  # pickled whole before any byte is written
+                return
+            except (OSError, EOFError):
+                raise
+            except Exception:  # a message pickle cannot write (nested too deep, ...)
+                messages, lost = _carryable(messages)
+                self.conn.send(("batch", messages))
+        for cid, why in lost:  # outside the lock: the answers send replies
+            self.resolve(cid, False, f"the call cannot be passed to the host's store ({why})")
 
     @contextlib.contextmanager
     def batched(self):
@@ -157,6 +167,52 @@ class Link:
                 fut.set_exception(RemoteError(message))
             else:
                 fut(False, message)
+
+
+def _carryable(messages: list) -> tuple[list, list]:
+    """`messages` with each one that cannot be pickled replaced by what can
+    stand in for it, and the store calls that cannot cross as (call id,
+    reason): they are answered here, with that error. One message that
+    cannot cross fails alone, never its batch."""
+    kept, lost = [], []
+    for message in messages:
+        try:
+            pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            why = f"{type(e).__name__}: {e}"
+            if message[0] == "reply":
+                kept.append(("reply", message[1], _stand_in(message[2], why)))
+            elif message[0] == "store":
+                lost.append((message[1], why))
+        else:
+            kept.append(message)
+    return kept, lost
+
+
+def _stand_in(reply: dict, why: str) -> dict:
+    """A reply that pickles, for one that does not: its deltas (text) and
+    bookkeeping, the frames that pickle alone; a view that cannot cross
+    (a second stream's, a resync's) becomes an `internal` failure, since it
+    changed nothing. An input's reply stays a success if it was one: the
+    input ran, and only what cannot cross is left out."""
+    out = {k: reply[k] for k in ("deltas", "due", "loaded", "destroyed", "error") if k in reply}
+    frames = []
+    for f in reply.get("frames", ()):
+        try:
+            pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            continue
+        frames.append(f)
+    if frames:
+        out["frames"] = frames
+    if "view" in reply or "asks" in reply:
+        out["error"] = ["internal", f"the view cannot be passed back from the worker ({why})"]
+    try:
+        pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        out = {"error": ["internal", f"the reply cannot be passed back from the worker ({why})"],
+               **({"loaded": True} if reply.get("loaded") else {})}
+    return out
 
 
 class RemoteFuture(cf.Future):

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import venv
 from pathlib import Path
@@ -68,13 +69,13 @@ def test_quick_start_from_a_fresh_clone_root(tmp_path):
     for t in readers:
         t.start()
     try:
-        url = None
-        while url is None:
-            assert seen.wait(60), f"advm run printed nothing: {out}"
-            seen.clear()
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r" at (http://127\.0\.0\.1:\d+/?)", "".join(out))):
             assert server.poll() is None, f"advm run exited {server.returncode}: {''.join(out)}"
-            found = re.search(r" at (http://127\.0\.0\.1:\d+/?)", "".join(out))
-            url = found and found.group(1)
+            assert time.monotonic() < deadline, f"advm run printed no URL: {''.join(out)}"
+            seen.wait(0.5)
+            seen.clear()
+        url = found.group(1)
         ws_url = re.search(r"\(WebSocket (ws://\S+)\)", "".join(out)).group(1)
 
         with urllib.request.urlopen(url, timeout=10) as page:
@@ -101,3 +102,5 @@ def test_quick_start_from_a_fresh_clone_root(tmp_path):
             server.wait()
         for t in readers:
             t.join(5)
+        server.stdout.close()
+        server.stderr.close()

@@ -1,0 +1,138 @@
+"""The host-worker transport fails one message alone, whatever it holds
+(issue 10.2): a request pickle cannot write (nested too deep) is refused by
+itself, the requests batched with it run, its document keeps answering, and
+the host still shuts down."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from multiprocessing.connection import Connection
+
+import pytest
+
+from advm.net.host import Host, HostError
+from advm.net.worker import Link
+from server_kit import module, run
+
+COUNTER = """
+@static {
+  create {
+    return true;
+  }
+}
+
+message Bump {
+  int by;
+}
+
+public int n;
+
+@connected {
+  return true;
+}
+
+channel bump(Bump b) {
+  n += b.by;
+}
+"""
+
+
+def nested(depth: int):
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_request_that_cannot_cross_fails_alone():
+    async def scenario(kit):
+        host = Host(module(COUNTER), workers=1)
+        await host.start()
+        try:
+            for key in ("a", "b"):
+                await host.create(key, "alice@", None)
+            # One event-loop turn: one batch to the worker holding all four.
+            outcomes = await asyncio.gather(
+                host.send("a", "alice@", "bump", {"by": 1}),
+                host.send("a", "alice@", "bump", {"by": nested(2000)}),
+                host.send("b", "alice@", "bump", {"by": 2}),
+                host.send("a", "alice@", "bump", {"by": 3}),
+                return_exceptions=True)
+            assert outcomes[0] == outcomes[2] == {}
+            assert outcomes[3] == {}
+            refused = outcomes[1]
+            assert isinstance(refused, HostError) and refused.code == "bad_request"
+            assert "RecursionError" in refused.message
+            # Both documents still answer, and nothing was lost on the way.
+            assert await host.send("a", "alice@", "bump", {"by": 10}) == {}
+            assert await host.send("b", "alice@", "bump", {"by": 10}) == {}
+        finally:
+            await asyncio.wait_for(host.close(), 10)
+
+    run(scenario)
+
+
+class _Pipe:
+    """Both ends of a Link's socket, the far end read on a thread."""
+
+    def __init__(self):
+        ours, theirs = socket.socketpair()
+        self.link = Link(Connection(ours.detach()))
+        self.far = Connection(theirs.detach())
+
+    def close(self):
+        self.link.conn.close()
+        self.far.close()
+
+
+@pytest.fixture
+def pipe():
+    p = _Pipe()
+    yield p
+    p.close()
+
+
+def test_a_worker_message_that_cannot_cross_fails_alone(pipe):
+    deep = nested(2000)
+    answers = []
+    with pipe.link.batched():
+        pipe.link.send(("reply", 1, {"deltas": [("a@", "{}", 1)], "loaded": True}))
+        pipe.link.send(("reply", 2, {"frames": [{"to": "a@", "ask": deep}, {"to": "a@",
+                                                                              "connected": True}],
+                                      "deltas": [("a@", "{}", 2)], "loaded": True}))
+        pipe.link.send(("reply", 3, {"view": deep, "asks": [], "loaded": True}))
+        pipe.link.call_back("append_envelope", ("k", {"payload": deep}), {},
+                            lambda ok, value: answers.append((ok, value)))
+        fut = pipe.link.call("last_seq", ("k",), {})
+    tag, batch = pipe.far.recv()
+    assert tag == "batch"
+    assert batch[0] == ("reply", 1, {"deltas": [("a@", "{}", 1)], "loaded": True})
+    # The input's reply keeps its deltas and the frames that cross alone.
+    assert batch[1] == ("reply", 2, {"deltas": [("a@", "{}", 2)], "loaded": True,
+                                     "frames": [{"to": "a@", "connected": True}]})
+    # A view that cannot cross changed nothing: it fails.
+    assert batch[2][:2] == ("reply", 3)
+    assert batch[2][2]["error"][0] == "internal" and "view" not in batch[2][2]
+    # The store call that cannot cross is answered here with an error; the
+    # one beside it went to the host.
+    assert [m[2] for m in batch[3:]] == ["last_seq"]
+    assert len(answers) == 1 and answers[0][0] is False
+    assert "RecursionError" in answers[0][1]
+    pipe.link.resolve(batch[3][1], True, 7)
+    assert fut.result(5) == 7
+
+
+def test_a_request_that_cannot_cross_does_not_hold_up_shutdown():
+    async def scenario(kit):
+        host = Host(module(COUNTER), workers=1)
+        await host.start()
+        await host.create("a", "alice@", None)
+        lost = host.send("a", "alice@", "bump", {"by": nested(2000)})
+        closing = asyncio.ensure_future(host.close())
+        with pytest.raises(HostError):
+            await lost
+        await asyncio.wait_for(closing, 10)
+        assert all(r.dead for r in host.runners)
+
+    run(scenario)
+
