@@ -294,3 +294,67 @@ def test_nested_rows_are_encoded_from_their_cached_rows_exactly_as_from_scratch(
                               "h": {"w": 7, "cells": []}}  # a new board: the hidden one's row went with it
     assert view["pair"][0] == view["pair"][1] == {"id": 0, "w": 0, "cells": view["b"]["cells"]}
     assert clients.encoded(BOB)["pair"]["@s"] == 2
+
+
+LOBBY = """
+record Cell {
+  public int v;
+  public formula twice = v * 2;
+  use_policy<odd> int x;
+  policy odd {
+    return v % 2 == 1;
+  }
+}
+
+record Game {
+  public int w;
+  table<Cell> _cells;
+  public formula cells = iterate _cells;
+}
+
+public map<int, Game> games;
+
+message Op {
+  int k;
+  int v;
+}
+
+@connected {
+  return true;
+}
+
+channel open(Op o) {
+  games[o.k] = {w: o.v};
+  if (games[o.k] as g) {
+    for (int i = 0; i < 5; i++) {
+      g._cells <- {v: i};
+    }
+  }
+}
+
+channel close(Op o) {
+  games.remove(o.k);
+}
+"""
+
+
+def test_what_views_cache_for_rows_of_replaced_nested_tables_is_let_go():
+    # a game replaced or closed takes its table's rows with it, without a
+    # delete; what views cached for them (policies, formulas, encodings) must
+    # not pile up game after game
+    d = document(LOBBY)
+    views = Viewers(d)
+    clients = Clients()
+    for who in (ALICE, BOB):
+        clients.feed(views.connect(who))
+    for n in range(1, 401):
+        d.send(ALICE, "open", {"k": n % 3, "v": n}, now=T0)
+        clients.feed(views.after_commit())
+        if n % 7 == 0:
+            d.send(ALICE, "close", {"k": n % 3, "v": n}, now=T0)
+            clients.feed(views.after_commit())
+    # 400 games of 5 rows were seen; at most 3 are open
+    assert len(views.row_cache) < 400 and len(views.rf_cache) < 400
+    assert all(len(views.viewers[who].row_pol) < 400 for who in views.connected())
+    for who in (ALICE, BOB):
+        assert_current(d, clients, who)

@@ -295,6 +295,7 @@ class ChangeTracker:
         self.table_layout = _table_layout(machine, meta)
         self.owners: dict = {}  # id(container) -> (container, {field name | (row, slot)})
         self.owners_base = 0
+        self.rebuilds = 0  # times the owners map was rebuilt (it then knows exactly which rows are held)
         self.doc_tables: dict = {}  # id(table) -> (field name, table)
 
     def reset(self) -> None:
@@ -360,7 +361,22 @@ class ChangeTracker:
         self._rebuild_owners()
         return Changes(fields=[name for name, _, _ in self.fields], time=True, everything=True)
 
+    def holds(self, row) -> bool:
+        """Whether a table of the document holds `row`: exact right after the
+        owners map was rebuilt (`rebuilds` counts those); between rebuilds it
+        may still say so of a row whose nested table went with the record,
+        map entry or row that held it (no delete tells that)."""
+        table = row.f[-1]
+        if type(table) is not Record:
+            return False
+        known = self.doc_tables.get(id(table))
+        if known is not None and known[1] is table:
+            return True
+        known = self.owners.get(id(row))
+        return known is not None and known[0] is row
+
     def _rebuild_owners(self) -> None:
+        self.rebuilds += 1
         f = self.machine.doc.f
         self.doc_tables = {id(t): (name, t) for name, slot in self.tables if type(t := f[slot]) is Record}
         self.owners = {}

@@ -276,6 +276,7 @@ class Viewers:
         self.policy_evaluations = 0
         self._txn: _Txn | None = None
         self._with_records: dict = {}  # id(type descriptor) -> (it, whether records are inside)
+        self._pruned = 0  # the tracker's rebuilds at the last _prune()
 
     def __getattr__(self, name):
         if name in _LAZY and "tracker" not in self.__dict__:
@@ -592,6 +593,10 @@ class Viewers:
         self.tables.clear()
         stale = self.formulas.stale(changes)
         fields = changes.fields
+        if self.tracker.rebuilds != self._pruned:
+            self._pruned = self.tracker.rebuilds
+            if not changes.everything:
+                self._prune()
         if changes.everything:
             txn.type_dirty = set(self.schema.records)
             self.rf_cache.clear()
@@ -641,6 +646,18 @@ class Viewers:
             for cache in (self.rf_cache, self.row_cache):
                 for rec in [r for r in cache if self._of_type(r) in type_dirty]:
                     del cache[rec]
+
+    def _prune(self) -> None:
+        """Drop what is cached for rows no table of the document holds any
+        more: a nested table's rows go with the record, map entry or row that
+        held the table, and no delete reports them. Run when the tracker has
+        just rebuilt its map of owners (which it does as the map grows), so
+        the caches hold no more dead rows than the map grew by."""
+        holds = self.tracker.holds
+        for cache in (self.rf_cache, self.row_cache, *(v.row_pol for v in self.viewers.values())):
+            dead = [rec for rec in cache if not holds(rec)]
+            for rec in dead:
+                del cache[rec]
 
     def _forget_gone(self, changes: Changes) -> None:
         for rec in changes.gone:
