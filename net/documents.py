@@ -183,10 +183,12 @@ class MemoryBackend:
         return self.shelf.get(key) is not None
 
     def create(self, key: str, who: str, arg, now: int):
+        from ..vm.document import fresh_seed
         from ..vm.living import LivingDocument
 
         doc = MemoryDocument(LivingDocument(self.module, key=key), key, self.shelf)
-        return doc, doc.living.create(who, arg, now)
+        # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
+        return doc, doc.living.create(who, arg, now, seed=fresh_seed())
 
     def open(self, key: str) -> MemoryDocument:
         from ..vm.living import LivingDocument
@@ -220,7 +222,10 @@ class DurableBackend:
         return self.store.last_seq(key) > 0
 
     def create(self, key: str, who: str, arg, now: int):
-        return self._cls.create(self.store, key, self.module, who, arg, now)
+        from ..vm.document import fresh_seed
+
+        # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
+        return self._cls.create(self.store, key, self.module, who, arg, now, seed=fresh_seed())
 
     def open(self, key: str):
         if not self.exists(key):

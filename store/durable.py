@@ -108,12 +108,14 @@ class DurableDocument:
 
     @classmethod
     def create(cls, store, key: str, module, who: str, arg, now: int, *,
-               viewers=None, runtime_key: str | None = None) -> tuple["DurableDocument", list[dict]]:
+               viewers=None, runtime_key: str | None = None,
+               seed: str | None = None) -> tuple["DurableDocument", list[dict]]:
         """A new document: the module is stored by hash, @construct runs, and
         the create input is logged; returns once it is durable. A create that
         fails (its frames say why) logs nothing and leaves no document.
         `runtime_key` is the key the runtime itself knows (`@key`, the Random
-        seed), when it is not the store key."""
+        seed), when it is not the store key. `seed` (vm/document.py fresh_seed)
+        replaces the key-derived Random seed, and the create entry records it."""
         from ..vm.living import LivingDocument
 
         code, digest = module_digest(module)
@@ -121,6 +123,8 @@ class DurableDocument:
         runtime_key = key if runtime_key is None else runtime_key
         living = LivingDocument(module, key=runtime_key, viewers=viewers)
         item = inputs.living_input({"op": "create", "who": who, "arg": arg}, now)
+        if seed is not None:
+            item["seed"] = seed
         frames = living.submit(item)
         self = cls(store, key, module, living, seq=0, snapshot_seq=0, viewers=viewers)
         if not living.document.created:

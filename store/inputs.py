@@ -26,7 +26,10 @@ Extra envelope fields:
 - `from`: before this entry the runtime was rebuilt from the snapshot at that
   seq (a wake, a restart, an import); replay rebuilds there too (`apply`).
 - `module`, `key` (create only): the code's sha256 and the key the document
-  was created under (its Random seed derives from it).
+  was created under.
+- `seed` (create only, when the host drew one): Random's initial state, 64
+  hex digits of entropy (vm/document.py fresh_seed). Without it (scripted
+  sessions, documents created before issue 10) the seed derives from `key`.
 """
 from __future__ import annotations
 
@@ -138,6 +141,8 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
         payload = item.get("message" if kind == "answer" else "arg")
         if payload is not None:
             env["payload"] = payload
+        if kind == "create" and item.get("seed") is not None:
+            env["seed"] = item["seed"]
     env["outcome"] = outcome(frames, who) if frames else "ok"
     env["digest"] = frames_digest(frames) if frames else _NOTHING_DECIDED
     if extra:
@@ -179,6 +184,9 @@ def from_entry(entry: Entry) -> dict:
         item["message"] = entry.payload
     elif kind == "create":
         item["arg"] = entry.payload
+        seed = entry.extra.get("seed")
+        if seed is not None:  # absent before issue 10: the key-derived seed
+            item["seed"] = seed
     return item
 
 

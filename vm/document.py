@@ -101,8 +101,23 @@ _START = -1  # Document._invoke: no function index, a prepared start instead
 
 
 def seed_for(key: str) -> int:
-    """The document's PRNG seed, derived from its key (spec/language.md 9)."""
+    """The PRNG seed derived from a document's key (spec/language.md 9): what
+    a document starts with, kept by `--once`, scripted sessions and documents
+    created before issue 10. A server replaces it at creation (reseed)."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+SEED_HEX = 64  # a creation seed: 32 bytes as hex, the PRNG's whole state
+
+
+def fresh_seed() -> str:
+    """A new document's creation seed, from the operating system's entropy:
+    nobody can compute the document's Random draws from what they know of it
+    (its key, its inputs), and the creator cannot choose them by choosing a
+    key. The create input carries it, so the log and replay keep it."""
+    import secrets
+
+    return secrets.token_hex(SEED_HEX // 2)
 
 
 class Document:
@@ -129,6 +144,18 @@ class Document:
         self._fids: dict[str, int] = {}  # function name -> index in the module
         self._makers: dict[tuple[str, str], object] = {}  # (kind, name) -> fresh record maker
         self._channels: dict[str, tuple] = {}  # channel -> (meta, fid or None, decoder, where)
+
+    def reseed(self, seed: str) -> None:
+        """Random's whole 256-bit state from a creation seed (fresh_seed()):
+        its four little-endian 64-bit words (spec/snapshot.md 4.1)."""
+        if type(seed) is not str or len(seed) != SEED_HEX:
+            raise ValueError(f"a creation seed is {SEED_HEX} hex digits")
+        raw = bytes.fromhex(seed)
+        words = tuple(int.from_bytes(raw[i:i + 8], "little") for i in range(0, 32, 8))
+        if any(words):
+            self.machine.rng_state = words
+        else:  # xoshiro's one fixed point; never drawn (2^-256), still defined
+            self.machine.seed(0)
 
     def _host_table(self):
         """The library, with `ask` bound to this document's AskBook (futures
@@ -634,4 +661,4 @@ class Document:
         return out
 
 
-__all__ = ["Document", "TransactionError", "seed_for"]
+__all__ = ["Document", "TransactionError", "fresh_seed", "seed_for"]

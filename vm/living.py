@@ -98,8 +98,13 @@ class LivingDocument:
 
     # ------------------------------------------------------------ inputs (contract)
 
-    def create(self, who: str, arg, now: int) -> list[dict]:
-        return self.submit({"op": "create", "who": who, "arg": arg, "now": now})
+    def create(self, who: str, arg, now: int, seed: str | None = None) -> list[dict]:
+        """`seed` (document.fresh_seed()): Random's state from entropy, as a
+        server creates documents; None keeps the key-derived seed."""
+        item = {"op": "create", "who": who, "arg": arg, "now": now}
+        if seed is not None:
+            item["seed"] = seed
+        return self.submit(item)
 
     def connect(self, who: str, now: int) -> list[dict]:
         return self.submit({"op": "connect", "who": who, "now": now})
@@ -254,6 +259,9 @@ class LivingDocument:
     def _do_create(self, item, who, now):
         if self.document.created:
             return [error_frame(who, "already_created", "the document already exists")]
+        seed = item.get("seed")
+        if seed is not None:
+            self.document.reseed(seed)
         _, _, frames = self._transact(who, lambda: self.document.create(who, item.get("arg"), now=now))
         return frames
 
