@@ -9,6 +9,10 @@ public field, one card, or a private field. The transaction itself is setup,
 not timed: only the views' work is (change detection, formulas, per-viewer
 encoding, diffs, frames).
 
+`nested`: the same cards held by a record field (`public Deck deck;`, the table
+and its formula inside Deck), one card voted: what a change inside nested
+state costs (issue 22.1), in the same run.
+
 Group `views-chat`: examples/chat.adb driven by 3,000 inputs (the input mix
 of bench/bench_durable.py's chat log: lines, likes, refused lines, a third
 person coming and going) on a LivingDocument, inputs per second:
@@ -86,11 +90,24 @@ channel hide(Ref r) {
 }
 """
 
+# The same document with the cards one level down, in a record field.
+NESTED_SOURCE = SOURCE.replace("""table<Card> _cards;
+public formula cards = iterate _cards;
+public formula total = (iterate _cards).size();""", """record Deck {
+  table<Card> _cards;
+  public formula cards = iterate _cards;
+}
+
+public Deck deck;
+public formula total = (iterate deck._cards).size();""").replace("  _cards <- {", "  deck._cards <- {").replace(
+    "iterate _cards where", "iterate deck._cards where")
+assert NESTED_SOURCE.count("deck._cards") == 3
+
 PEOPLE = [principal(f"user{i}", "bench") for i in range(VIEWERS)]
 
 
-def room():
-    doc = Document(build_source(SOURCE, "bench.adb"), key="bench")
+def room(source=SOURCE):
+    doc = Document(build_source(source, "bench.adb"), key="bench")
     doc.create(PEOPLE[0], None, now=T0)
     for i in range(CARDS):
         doc.send(PEOPLE[i], "deal", {"text": f"card {i}"}, now=T0)
@@ -103,6 +120,11 @@ def room():
 @pytest.fixture(scope="module")
 def live():
     return room()
+
+
+@pytest.fixture(scope="module")
+def nested():
+    return room(NESTED_SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +180,16 @@ def test_one_card_1000_viewers(benchmark, live, dumps_seconds):
     frames = fan_out(benchmark, live, "vote", lambda n: {"id": 1 + n % CARDS})
     assert len(frames) == VIEWERS
     assert all(list(f["delta"]) == ["cards"] and len(f["delta"]["cards"]) == 1 for f in frames)
+    record(benchmark, dumps_seconds, frames)
+
+
+@pytest.mark.benchmark(group="views")
+def test_one_nested_card_1000_viewers(benchmark, nested, dumps_seconds):
+    """One row of a table held by a record field changes: the record is
+    re-encoded per viewer from its rows' cached encodings."""
+    frames = fan_out(benchmark, nested, "vote", lambda n: {"id": 1 + n % CARDS})
+    assert len(frames) == VIEWERS
+    assert all(list(f["delta"]) == ["deck"] and len(f["delta"]["deck"]["cards"]) == 1 for f in frames)
     record(benchmark, dumps_seconds, frames)
 
 
