@@ -1,6 +1,7 @@
-"""vm/values.decoder (a message type walked once, then only checked and built)
-must accept and refuse exactly what from_json does, with the same values and
-the same error text: the runtime decodes every message with it, and replays
+"""vm/values.decoder (a message type walked once, then only checked and built).
+from_json is the same decoder made for one value, through the document's
+other struct maker (`_new_struct`); both must give the same values and the
+same error text: the runtime decodes every message with it, and replays
 compare frames (error messages included) byte for byte."""
 from __future__ import annotations
 
