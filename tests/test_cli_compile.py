@@ -39,8 +39,18 @@ test counts {
 }
 """
 
+# Hooks after the mistake, so that `advm check` (which also looks for who can
+# connect and create) reports exactly the errors `advm compile` does.
 BAD = """\
 public int count = "three";
+@static {
+  create {
+    return true;
+  }
+}
+@connected {
+  return true;
+}
 """
 
 # A source line of a listing: `    ;   76 |   return text.trim();`

@@ -22,18 +22,18 @@ def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
         with open_store(tmp_path / name) as store:
             d = play(store, name)
             live = d.doc.living.snapshot()
-            result = replay(store, "document", viewers=None)  # views too: byte for byte
+            result = replay(store, "main", viewers=None)  # views too: byte for byte
             assert result.ok, (name, result.divergence)
-            assert result.head == store.last_seq("document") == d.doc.seq
+            assert result.head == store.last_seq("main") == d.doc.seq
             assert result.living.snapshot() == live, name
             # Without views: the same state (a suspended block's dead registers
             # may differ, spec/store.md 14, so compare what the state holds).
-            fast, now = replay(store, "document").living, d.doc.living
+            fast, now = replay(store, "main").living, d.doc.living
             assert fast.document.fields() == now.document.fields(), name
             assert fast.document.state == now.document.state, name
             assert fast.next_due() == now.next_due() and fast.connected == now.connected, name
             assert all(fast.asks_for(w) == now.asks_for(w) for w in now.connected), name
-            recovered = DurableDocument.open(store, "document")
+            recovered = DurableDocument.open(store, "main")
             assert recovered.living.snapshot() == live, name
 
 
@@ -171,9 +171,9 @@ def test_an_aborted_transaction_is_logged_with_its_outcome(tmp_path):
     logged (see the next test for why)."""
     with open_store(tmp_path / "s") as store:
         d = play(store, "chat")
-        aborted = [e for e in store.log("document") if e.extra.get("outcome") == "abort"]
+        aborted = [e for e in store.log("main") if e.extra.get("outcome") == "abort"]
         assert aborted and all(e.kind == "send" for e in aborted)
-        assert replay(store, "document").ok
+        assert replay(store, "main").ok
 
 
 LEAKY = """
@@ -264,10 +264,10 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
 def test_log_entries_carry_time_principal_channel_and_payload(tmp_path):
     with open_store(tmp_path / "s") as store:
         play(store, "tictactoe")
-        log = store.log("document")
+        log = store.log("main")
         first = log[0]
         assert first.kind == "create" and first.principal == "xena@" and first.time == T0
-        assert len(first.extra["module"]) == 32 and first.extra["key"] == "document"
+        assert len(first.extra["module"]) == 32 and first.extra["key"] == "main"
         answers = [e for e in log if e.kind == "answer"]
         assert answers[0].payload == {"x": 1, "y": 1} and answers[0].extra["ask"] == 1
         assert all(len(e.extra["digest"]) == 8 for e in log)

@@ -35,68 +35,68 @@ def poke(store, db, key, value):
 
 
 def test_a_corrupt_log_record_is_refused_naming_the_document(played):
-    key = keys.seq_key(keys.doc_prefix("document"), played.last_seq("document"))
+    key = keys.seq_key(keys.doc_prefix("main"), played.last_seq("main"))
     with played.env.env.begin() as txn:
         value = bytearray(txn.get(key, db=played.env.log))
     value[-3] ^= 0x40
     poke(played, "log", key, bytes(value))
-    with pytest.raises(CorruptRecord, match="document 'document'.*CRC"):
-        DurableDocument.open(played, "document")
+    with pytest.raises(CorruptRecord, match="document 'main'.*CRC"):
+        DurableDocument.open(played, "main")
 
 
 def test_a_corrupt_snapshot_is_refused_naming_the_document(played):
-    seq = played.snapshot_seqs("document")[-1]
-    snap = played.snapshot("document", seq)
+    seq = played.snapshot_seqs("main")[-1]
+    snap = played.snapshot("main", seq)
     bad = Snapshot(seq, snap.data[:-5] + b"xxxxx", snap.format, snap.time, snap.hash)
-    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq), encode_snapshot(bad))
-    with pytest.raises(CorruptRecord, match="document 'document'.*hash"):
-        DurableDocument.open(played, "document")
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq), encode_snapshot(bad))
+    with pytest.raises(CorruptRecord, match="document 'main'.*hash"):
+        DurableDocument.open(played, "main")
 
 
 def test_a_snapshot_that_is_not_a_runtime_is_refused(played):
-    seq = played.snapshot_seqs("document")[-1]
-    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq),
+    seq = played.snapshot_seqs("main")[-1]
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq),
          encode_snapshot(Snapshot(seq, b"\xa1\x61a\x01", SNAPSHOT_VERSION)))
-    with pytest.raises(CorruptRecord, match="document 'document'.*names no module"):
-        DurableDocument.open(played, "document")
+    with pytest.raises(CorruptRecord, match="document 'main'.*names no module"):
+        DurableDocument.open(played, "main")
 
 
 def test_a_snapshot_of_another_runtime_format_is_incompatible(played):
-    seq = played.snapshot_seqs("document")[-1]
-    snap = played.snapshot("document", seq)
-    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("document"), seq),
+    seq = played.snapshot_seqs("main")[-1]
+    snap = played.snapshot("main", seq)
+    poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq),
          encode_snapshot(Snapshot(seq, snap.data, 99, snap.time)))
-    with pytest.raises(IncompatibleStore, match="document 'document'.*format 99"):
-        DurableDocument.open(played, "document")
+    with pytest.raises(IncompatibleStore, match="document 'main'.*format 99"):
+        DurableDocument.open(played, "main")
 
 
 def test_a_missing_module_is_named(played):
     for digest in played.module_hashes():
         with played.env.env.begin(write=True) as txn:
             txn.delete(digest, db=played.env.modules)
-    with pytest.raises(StoreError, match="document 'document' runs module [0-9a-f]{32}"):
-        DurableDocument.open(played, "document")
+    with pytest.raises(StoreError, match="document 'main' runs module [0-9a-f]{32}"):
+        DurableDocument.open(played, "main")
 
 
 def test_a_changed_input_is_a_divergence_naming_its_seq(played):
     """A record rewritten with a valid checksum but other content: recovery
     replays it, the frames differ from what was logged, and it says where."""
-    log = played.log("document")
+    log = played.log("main")
     target = next(e for e in reversed(log) if e.kind == "send")
     changed = target._replace(payload={"ready": "not a bool"})
-    poke(played, "log", keys.seq_key(keys.doc_prefix("document"), target.seq),
+    poke(played, "log", keys.seq_key(keys.doc_prefix("main"), target.seq),
          encode_entry(changed))
-    with pytest.raises(Divergence, match=f"document 'document' diverges at seq {target.seq}") as e:
-        DurableDocument.open(played, "document")
-    assert e.value.seq == target.seq and e.value.doc == "document"
+    with pytest.raises(Divergence, match=f"document 'main' diverges at seq {target.seq}") as e:
+        DurableDocument.open(played, "main")
+    assert e.value.seq == target.seq and e.value.doc == "main"
 
 
 def test_an_unknown_entry_kind_is_refused(played):
-    seq = played.last_seq("document")
-    entry = played.log("document", after=seq - 1)[0]._replace(kind="teleport")
-    poke(played, "log", keys.seq_key(keys.doc_prefix("document"), seq), encode_entry(entry))
-    with pytest.raises(StoreError, match="document 'document': log entry .* 'teleport'"):
-        DurableDocument.open(played, "document")
+    seq = played.last_seq("main")
+    entry = played.log("main", after=seq - 1)[0]._replace(kind="teleport")
+    poke(played, "log", keys.seq_key(keys.doc_prefix("main"), seq), encode_entry(entry))
+    with pytest.raises(StoreError, match="document 'main': log entry .* 'teleport'"):
+        DurableDocument.open(played, "main")
 
 
 def test_an_absent_document_is_named(played):
