@@ -30,6 +30,14 @@ from .jsontext import encode as _encode
 
 INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
 
+# Runaway documents (spec/protocol.md 8.6): a document whose inputs exhausted
+# their instruction budget RUNAWAY_LIMIT times within RUNAWAY_WINDOW_MS is
+# throttled for THROTTLE_MS after the last one: its inputs that would run its
+# code are refused with `throttled`, without running.
+RUNAWAY_LIMIT = 2
+RUNAWAY_WINDOW_MS = 60_000
+THROTTLE_MS = 60_000
+
 
 
 
@@ -112,6 +120,11 @@ def _done(value) -> Resolved:
     return Resolved(value)
 
 
+def _throttle_text(key: str, until: int, now: int) -> str:
+    return (f"document {key!r} keeps exhausting its instruction budget: it runs no input "
+            f"for another {-(-(until - now) // 1000)} s")
+
+
 def _sender_error(frames, who):
     for f in frames:
         if f.get("to") == who and "error" in f:
@@ -177,6 +190,8 @@ class Shard:
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
+        self._runaways: dict[str, list[int]] = {}  # key -> when its budget ran out lately (ms)
+        self._throttled: dict[str, int] = {}        # key -> until when it runs no code (ms)
 
     # ------------------------------------------------------------ entry point
 
@@ -270,7 +285,7 @@ class Shard:
     def _exists(self, key: str) -> bool:
         return key in self.docs or self.backend.exists(key)
 
-    def _after_input(self, key, doc, fut, **extra):
+    def _after_input(self, key, doc, fut, now, **extra):
         due = doc.next_due()
         destroyed = doc.living.destroyed
         if destroyed:
@@ -278,12 +293,15 @@ class Shard:
                 self.collector.let_go()
             self.backend.remove(key)  # runs on this thread, never in a commit callback
         if type(fut) is Resolved:  # in memory: done already
-            return Resolved(reply(fut.result(), due=due, destroyed=destroyed, **extra))
+            frames = fut.result()
+            self._note_runaway(key, frames, now)
+            return Resolved(reply(frames, due=due, destroyed=destroyed, **extra))
         out = Later()
 
         def finish(f):
             try:
                 frames = f.result()
+                self._note_runaway(key, frames, now)
             except Exception as e:  # the input could not be made durable
                 if self.docs.pop(key, None) is not None:
                     self.collector.let_go()
@@ -311,6 +329,9 @@ class Shard:
 
     def _connect(self, key, p, now):
         who = p["who"]
+        until = self.throttled(key, now)
+        if until is not None:
+            return _done(failed("throttled", _throttle_text(key, until, now)))
         invented = []
         if key not in self.docs and not self.backend.exists(key):
             # spec 4.23: connecting to a missing key may create it, if `invent` says so.
@@ -329,18 +350,53 @@ class Shard:
             fut = cf.Future()
             inner.add_done_callback(lambda f: fut.set_result(invented + f.result())
                                     if not f.exception() else fut.set_exception(f.exception()))
-        return self._after_input(key, doc, fut)
+        return self._after_input(key, doc, fut, now)
+
+    # ------------------------------------------------------------ runaways
+
+    def _note_runaway(self, key: str, frames, now: int) -> None:
+        """Count an input that exhausted its budget (its frames say `budget`);
+        the RUNAWAY_LIMIT-th within the window throttles the document. May
+        run on the store's committer thread: only whole-value dict writes."""
+        for f in frames:
+            error = f.get("error")
+            if error is not None and error.get("code") == "budget":
+                break
+        else:
+            return
+        if len(self._runaways) > 1024:  # forget documents whose runaways are old
+            self._runaways = {k: v for k, v in self._runaways.items()
+                              if v[-1] > now - RUNAWAY_WINDOW_MS}
+        recent = [t for t in self._runaways.get(key, ()) if t > now - RUNAWAY_WINDOW_MS]
+        recent.append(now)
+        self._runaways[key] = recent
+        if len(recent) >= RUNAWAY_LIMIT:
+            self._throttled[key] = now + THROTTLE_MS
+            self._runaways.pop(key, None)
+
+    def throttled(self, key: str, now: int) -> int | None:
+        """Until when (ms) document `key` runs no code, or None."""
+        until = self._throttled.get(key)
+        if until is not None and now >= until:
+            self._throttled.pop(key, None)
+            return None
+        return until
 
     def _input(self, key, op, now):
+        until = self.throttled(key, now)
+        if until is not None and op["op"] != "disconnect":
+            if op["op"] == "advance":  # its timer fires once the throttle ends
+                return _done(reply(due=until))
+            return _done(failed("throttled", _throttle_text(key, until, now)))
         doc = self._open(key)
         if not self._callbacks:
-            return self._after_input(key, doc, doc.submit(op, now))
+            return self._after_input(key, doc, doc.submit(op, now), now)
         # A durable document answers through a callback once the input is
         # durable (store/durable.py): no concurrent future on the way.
         landed = Later()
         doc.submit(op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
                    else landed.set_exception(exc))
-        return self._after_input(key, doc, landed)
+        return self._after_input(key, doc, landed, now)
 
     def _disconnect(self, key, p, now):
         if key not in self.docs:  # unloaded: nobody is connected to it
@@ -378,4 +434,5 @@ class Shard:
         return _done(reply())
 
 
-__all__ = ["INPUT_KINDS", "Shard", "failed", "reply"]
+__all__ = ["INPUT_KINDS", "RUNAWAY_LIMIT", "RUNAWAY_WINDOW_MS", "Shard", "THROTTLE_MS", "failed",
+           "reply"]
