@@ -99,11 +99,12 @@ class Reply:
 
 
 class _Pending:
-    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer")
+    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer", "payload")
 
-    def __init__(self, kind, who, waiter, viewer):
+    def __init__(self, kind, who, waiter, viewer, payload):
         self.kind = kind
         self.who = who
+        self.payload = payload
         self.reply = None     # the runner's reply, once it arrived
         self.arrived = False
         self.waiter = waiter
@@ -375,7 +376,7 @@ class Host:
                 return False
             slot.runner.placed += 1
         self.stats["inputs"] += 1
-        pending = _Pending("resync" if resync else kind, who, waiter, viewer)
+        pending = _Pending("resync" if resync else kind, who, waiter, viewer, payload)
         slot.queue.append(pending)
         slot.used = time.monotonic()
         slot.runner.call(kind, slot.key, payload, self.clock(),
@@ -423,6 +424,8 @@ class Host:
             self._set_due(slot.key, None)
         elif error[0] == "worker_failed":
             self._runner_lost(slot)
+        if reply.get("dropped"):
+            self._dropped(slot)
         if p.kind in ("connect", "view", "resync"):
             self._apply_join(slot, p, reply)
         elif p.kind == "close":
@@ -458,6 +461,13 @@ class Host:
                                              for f in frames)
         else:
             accepted = error is None and bool(reply.get("connected"))
+            if (error is None and not accepted and not state.cancelled
+                    and not slot.viewers.get(who) and not self._closing):
+                # Its principal's other streams ended since it asked (the
+                # document was reloaded): it is the first stream again.
+                state.joining = True
+                self._submit(slot, "connect", who, p.payload, waiter, viewer, bounded=False)
+                return
         if accepted and not state.cancelled:
             slot.viewers.setdefault(who, []).append(viewer)
         if p.kind == "connect":
@@ -583,6 +593,25 @@ class Host:
             self._kick(slot, who, "destroyed", f"document {slot.key!r} was deleted")
         self._set_due(slot.key, None)
         slot.loaded = False
+
+    def _dropped(self, slot: Slot) -> None:
+        """The runner let go of the document after a failure (net/shard.py
+        Shard._drop): it loads again on its next request, where nobody is
+        connected. Every stream of it ends, with the reason; streams still
+        joining stay counted and join the reloaded document."""
+        message = f"document {slot.key!r} was reloaded after a failure; connect again"
+        for who in list(slot.viewers):
+            viewers = slot.viewers.pop(who)
+            for v in viewers:
+                self._attached.pop(v, None)
+                v.ended("reloaded", message)
+            left = slot.members.get(who, 0) - len(viewers)
+            if left > 0:
+                slot.members[who] = left
+            else:
+                slot.members.pop(who, None)
+            slot.asks.pop(who, None)
+            slot.last_seq.pop(who, None)
 
     def _runner_lost(self, slot: Slot) -> None:
         for who in list(slot.viewers):

@@ -4,10 +4,13 @@ The host sends it requests `(kind, key, payload, now)` in order; each
 returns a concurrent future of a reply dict:
 
     {"frames": [...], "deltas": [...], "due": ms, "error": [code, message],
-     "destroyed": True, "loaded": True, ...}
+     "destroyed": True, "loaded": True, "dropped": True, ...}
 
 with every key that would hold its default (no frames, no deltas, no due
 time, no error, False) left out: read them with `.get`.
+
+`dropped`: the shard let go of the document after a failure (Shard._drop):
+every stream of it has ended.
 
 Frames are the runtime's (.team/RUNTIME_API.md), except that delta frames
 travel apart, as `"deltas": [(to, patch as JSON text, seq), ...]` in order.
@@ -201,8 +204,10 @@ class Shard:
         except NotFound:
             fut = _done(failed("not_found", f"no document {key!r}"))
         except Exception as e:  # a store failure or a bug: forget the document, keep serving
-            self._drop(key)
-            fut = _done(failed("internal", f"{type(e).__name__}: {e}"))
+            value = failed("internal", f"{type(e).__name__}: {e}")
+            if self._drop(key):
+                value["dropped"] = True
+            fut = _done(value)
         if self.collector.due(len(self.docs)):
             self.collector.collect()
         # Whether this shard holds the document once the request ran: the host
@@ -261,14 +266,37 @@ class Shard:
             doc.submit({"op": "disconnect", "as": who}, doc.living.clock)
         return doc
 
-    def _drop(self, key: str) -> None:
+    def _drop(self, key: str) -> bool:
+        """Forget document `key` after a failure; whether it was loaded (its
+        viewers' streams must then end: `dropped` in the reply). A durable
+        document is not saved: what it holds may include the failed input,
+        which its sender is told did not happen, and it comes back from the
+        store as it was before that input. An in-memory document has nothing
+        else to come back from: it is saved as it is (the runtime rolled the
+        failed transaction back)."""
         doc = self.docs.pop(key, None)
-        if doc is not None:
-            self.collector.let_go()
+        if doc is None:
+            return False
+        self.collector.let_go()
+        if self.backend.name == "memory":
             try:
                 doc.close()
             except Exception:
-                pass  # already failing; the store keeps what was durable
+                pass  # already failing
+        return True
+
+    def _reply(self, key: str, frames, **kw) -> dict:
+        """reply(), for an input that ran (and, durable, is durable). If its
+        frames cannot be encoded, the input still happened: the sender hears
+        so, and every viewer, who missed a delta, starts again (the
+        document is dropped and its streams end)."""
+        try:
+            return reply(frames, **kw)
+        except Exception:
+            out = reply([f for f in frames if "delta" not in f], **kw)
+            self._drop(key)
+            out["dropped"] = True
+            return out
 
     def _static(self, policy: str, who: str, payload: dict) -> bool:
         from ..vm.document import TransactionError
@@ -295,7 +323,7 @@ class Shard:
         if type(fut) is Resolved:  # in memory: done already
             frames = fut.result()
             self._note_runaway(key, frames, now)
-            return Resolved(reply(frames, due=due, destroyed=destroyed, **extra))
+            return Resolved(self._reply(key, frames, due=due, destroyed=destroyed, **extra))
         out = Later()
 
         def finish(f):
@@ -305,9 +333,11 @@ class Shard:
             except Exception as e:  # the input could not be made durable
                 if self.docs.pop(key, None) is not None:
                     self.collector.let_go()
-                out.set_result(failed("store", f"{type(e).__name__}: {e}"))
+                # The document it ran on is gone (it reloads from the store):
+                # so are the viewers' streams of it.
+                out.set_result(dict(failed("store", f"{type(e).__name__}: {e}"), dropped=True))
                 return
-            out.set_result(reply(frames, due=due, destroyed=destroyed, **extra))
+            out.set_result(self._reply(key, frames, due=due, destroyed=destroyed, **extra))
 
         fut.add_done_callback(finish)
         return out
