@@ -11,8 +11,9 @@ R4 in .team/VM_REQUESTS.md), so its cost is O(writes), not O(document):
   also catches top-level writes that bypass the undo log, like the clock);
 - a table row changed in the slots the log names whose value differs from the
   oldest logged one (slots of container type: whenever written); this holds
-  for the rows of every table, the document's and those nested in records,
-  maps and lists (views cache by row wherever the row is);
+  for the rows of every table, the document's and those of tables held by
+  records at any depth (in fields, maps, lists or other tables' rows): views
+  cache by row wherever the row is;
 - rows inserted and deleted come from the inserts' and deletes' own entries;
 - a write into a list, map or record inside a document field, or inside a
   row's container-typed slot, is traced back to that field or row slot through
