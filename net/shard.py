@@ -394,9 +394,10 @@ class Shard:
                 break
         else:
             return
-        if len(self._runaways) > 1024:  # forget documents whose runaways are old
+        if len(self._runaways) + len(self._throttled) > 1024:  # forget what is over
             self._runaways = {k: v for k, v in self._runaways.items()
                               if v[-1] > now - RUNAWAY_WINDOW_MS}
+            self._throttled = {k: t for k, t in self._throttled.items() if t > now}
         recent = [t for t in self._runaways.get(key, ()) if t > now - RUNAWAY_WINDOW_MS]
         recent.append(now)
         self._runaways[key] = recent
