@@ -144,3 +144,30 @@ def test_a_throttled_documents_queued_inputs_are_refused_without_running():
             await host.close()
 
     run(scenario)
+
+
+def test_a_durable_document_that_keeps_running_away_is_throttled(tmp_path):
+    async def scenario(kit):
+        from advm.store import open_store
+
+        clock = Clock()
+        store = open_store(tmp_path / "store", durability="relaxed")
+        host = Host(module(RUNAWAY), store=store, workers=1, clock=clock)
+        await host.start()
+        try:
+            await host.create("d", "alice@", None)
+            await host.send("d", "alice@", "bump", {"k": 1})
+            codes = []
+            for _ in range(RUNAWAY_LIMIT + 1):
+                try:
+                    await host.send("d", "alice@", "spin", {"k": 0})
+                except HostError as e:
+                    codes.append(e.code)
+            assert codes == ["budget"] * RUNAWAY_LIMIT + ["throttled"]
+            clock.ms += THROTTLE_MS
+            assert await host.send("d", "alice@", "bump", {"k": 1}) == {}
+        finally:
+            await host.close()
+            store.close()
+
+    run(scenario)
