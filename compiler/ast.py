@@ -67,6 +67,17 @@ class StringLit(Expr):
 
 
 @dataclass
+class TemporalLit(Expr):
+    """`@date 2024/1/31`, `@time 13:30`, `@timespan 5 min`, `@datetime "..."`.
+    `parts` are the literal's pieces as written; the checker validates them and
+    sets `value` to the runtime value (text, or seconds for a timespan)."""
+
+    kind: str  # date | time | timespan | datetime
+    parts: tuple
+    value: object = field(default=None, compare=False)
+
+
+@dataclass
 class BoolLit(Expr):
     value: bool
 

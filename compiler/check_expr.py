@@ -30,6 +30,44 @@ SAME_MEANING = {
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
+
+TIMESPAN_UNITS = {"sec": 1.0, "min": 60.0, "hr": 3600.0, "day": 86400.0, "week": 604800.0}
+
+
+def temporal_value(kind: str, parts: tuple) -> tuple[object, str | None]:
+    """The runtime value of a date/time literal, or a message saying why it is not one."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    if kind == "date":
+        y, m, d = parts
+        try:
+            return dt.date(y, m, d).isoformat(), None
+        except ValueError:
+            return None, f"the date {y}/{m}/{d} is invalid"
+    if kind == "time":
+        h, m = parts
+        if 0 <= h <= 23 and 0 <= m <= 59:
+            return f"{h:02d}:{m:02d}", None
+        return None, f"the time {h}:{m:02d} is invalid: hours run 0-23, minutes 0-59"
+    if kind == "timespan":
+        n, unit = parts
+        return n * TIMESPAN_UNITS[unit], None
+    text = parts[0]
+    body, _, zone = text.partition("[")
+    try:
+        v = dt.datetime.fromisoformat(body)
+    except ValueError:
+        return None, f"'{text}' is not an ISO-8601 date and time"
+    if v.tzinfo is None:
+        return None, f"'{text}' needs a time zone offset, e.g. {body}Z or {body}-05:00"
+    if zone:
+        try:
+            v = v.astimezone(ZoneInfo(zone.rstrip("]")))
+        except Exception:
+            return None, f"'{zone.rstrip(']')}' is not a known time zone"
+    return v.isoformat(timespec="milliseconds"), None
+
 class ExprChecker:
     def expr(self, e: ast.Expr, expected: T.Type | None = None) -> T.Type:
         method = getattr(self, "x_" + type(e).__name__, None)
@@ -73,6 +111,15 @@ class ExprChecker:
 
     def x_BoolLit(self, e, expected):
         return T.BOOL
+
+    def x_TemporalLit(self, e: ast.TemporalLit, expected):
+        value, problem = temporal_value(e.kind, e.parts)
+        if problem is not None:
+            self.err("E0322", problem, e.span)
+            value = {"date": "1970-01-01", "time": "00:00", "timespan": 0.0,
+                     "datetime": "1970-01-01T00:00:00.000+00:00"}[e.kind]
+        e.value = value
+        return {"date": T.DATE, "time": T.TIME, "timespan": T.TIMESPAN, "datetime": T.DATETIME}[e.kind]
 
     # ------------------------------------------------------------ names
 
@@ -312,11 +359,19 @@ class ExprChecker:
 
     def member(self, obj: T.Type, name: str, span, e=None) -> T.Type:
         if isinstance(obj, T.LibraryType):
+            c = L.constant(obj.name, name)
+            if c is not None and e is not None:
+                e.constant = c[1]
+                return c[0]
             if L.namespace_functions(obj.name, name):
                 return self.err("E0303", f"{obj.name}.{name} is a function; call it with {obj.name}.{name}(...)",
                                 span)
             return self.err("E0205", f"{obj.name} has no function '{name}'", span,
                             did_you_mean(name, L.namespace_names(obj.name)))
+        if isinstance(obj, T.PairType):
+            if name in ("key", "value"):
+                return obj.key if name == "key" else obj.value
+            return self.err("E0203", f"{obj} has no field '{name}'", span, "a map entry has key and value")
         if isinstance(obj, (T.RecordType, T.MessageType)):
             s = self.info.struct(obj.name)
             if s is None:

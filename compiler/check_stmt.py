@@ -360,11 +360,13 @@ class StmtChecker:
             el = T.element_of(t)
         elif isinstance(t, T.TableType):
             el = t.record
+        elif isinstance(t, T.MapType):
+            el = T.PairType(t.key, t.value)
         elif T.is_error(t):
             el = T.ERROR
         else:
             hint = "unwrap the maybe first" if isinstance(t, T.MaybeType) else \
-                "foreach walks lists, arrays and tables"
+                "foreach walks lists, arrays, tables and maps"
             el = self.err("E0306", f"cannot loop over {a(t)}", s.iterable.span, hint)
         self.scope.push()
         try:

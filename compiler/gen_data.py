@@ -16,6 +16,12 @@ class DataGen:
 
     def g_FieldAccess(self, e: ast.FieldAccess, dst):
         ot = e.obj.ty
+        if isinstance(ot, T.PairType):  # a map entry: kv.key, kv.value
+            return self.host(f"pair.{e.name}", [e.obj], [ot], e.ty, dst)
+        if isinstance(ot, T.LibraryType):  # a namespace constant: Math.PI
+            out = self.target(dst, e.ty)
+            self.emit("DLOADK", out.n, float(e.constant))
+            return out
         if isinstance(ot, (T.RecordType, T.MessageType)):
             s = self.info.struct(ot.name)
             obj = self.expr(e.obj)

@@ -140,6 +140,14 @@ class ExprGen:
         self.emit("OLOADK", out.n, e.value)
         return out
 
+    def g_TemporalLit(self, e, dst):
+        out = self.target(dst, e.ty)
+        if e.kind == "timespan":
+            self.emit("DLOADK", out.n, float(e.value))
+        else:
+            self.emit("OLOADK", out.n, e.value)
+        return out
+
     def g_BoolLit(self, e, dst):
         return self.load_int(1 if e.value else 0, self.target(dst, "i"))
 

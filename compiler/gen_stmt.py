@@ -448,6 +448,9 @@ class StmtGen:
         if isinstance(it, T.TableType):
             el = it.record
             src = self.host("table.rows", [s.iterable], [it], T.ListType(el))
+        elif isinstance(it, T.MapType):  # a snapshot of the entries, in insertion order
+            el = T.PairType(it.key, it.value)
+            src = self.host("map.pairs", [s.iterable], [it], T.ListType(el))
         else:
             el = T.element_of(it)
             src = self.expr(s.iterable)

@@ -89,7 +89,8 @@ def prescan(text: str) -> Prescan:
     return Prescan("".join(pieces), diags, damaged)
 
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "'": "'", "0": "\0"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "\\": "\\", "/": "/", "'": "'",
+            "0": "\0"}
 # A \uXXXX escape is one UTF-16 code unit, so a character past U+FFFF is
 # written as a pair (\ud83d\ude00); the pair is one character. Half of a pair
 # alone is no character at all (UTF-8, hence the module file, cannot hold it).

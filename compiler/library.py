@@ -49,12 +49,56 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Math", "toInt(double) -> int", "pure", "truncate toward zero, wrapping to 32 bits"),
     ("Math", "toInt(long) -> int", "pure", "keep the low 32 bits"),
     ("Math", "toLong(double) -> long", "pure", "truncate toward zero, wrapping to 64 bits"),
+    ("Math", "sin(double) -> double", "pure", "sine (radians)"),
+    ("Math", "cos(double) -> double", "pure", "cosine (radians)"),
+    ("Math", "tan(double) -> double", "pure", "tangent (radians)"),
+    ("Math", "asin(double) -> double", "pure", "arc sine, in radians (NaN outside [-1, 1])"),
+    ("Math", "acos(double) -> double", "pure", "arc cosine, in radians (NaN outside [-1, 1])"),
+    ("Math", "atan(double) -> double", "pure", "arc tangent, in radians"),
+    ("Math", "atan2(double, double) -> double", "pure", "the angle of the point (x = second, y = first), in radians"),
+    ("Math", "sinh(double) -> double", "pure", "hyperbolic sine"),
+    ("Math", "cosh(double) -> double", "pure", "hyperbolic cosine"),
+    ("Math", "tanh(double) -> double", "pure", "hyperbolic tangent"),
+    ("Math", "exp(double) -> double", "pure", "e raised to x"),
+    ("Math", "expm1(double) -> double", "pure", "e raised to x, minus 1 (exact near 0)"),
+    ("Math", "log(double) -> double", "pure", "natural logarithm (NaN below 0, -infinity at 0)"),
+    ("Math", "log10(double) -> double", "pure", "base-10 logarithm"),
+    ("Math", "log1p(double) -> double", "pure", "natural logarithm of 1 + x (exact near 0)"),
+    ("Math", "cbrt(double) -> double", "pure", "cube root"),
+    ("Math", "hypot(double, double) -> double", "pure", "sqrt(x*x + y*y) without overflow"),
+    ("Math", "IEEEremainder(double, double) -> double", "pure", "x - y*n for the n nearest x/y (IEEE 754)"),
+    ("Math", "copySign(double, double) -> double", "pure", "the size of the first with the sign of the second"),
+    ("Math", "signum(double) -> double", "pure", "-1.0, 0.0 or 1.0 by the sign of x"),
+    ("Math", "ulp(double) -> double", "pure", "the distance to the next larger double"),
+    ("Math", "getExponent(double) -> double", "pure", "the unbiased binary exponent of x"),
+    ("Math", "radians(double) -> double", "pure", "degrees to radians"),
+    ("Math", "degrees(double) -> double", "pure", "radians to degrees"),
+    ("Math", "sign(int) -> int", "pure", "-1, 0 or 1 by the sign of x"),
+    ("Math", "sign(long) -> int", "pure", "-1, 0 or 1 by the sign of x"),
+    ("Math", "sign(double) -> int", "pure", "-1, 0 or 1 by the sign of x (0 for NaN)"),
+    ("Math", "isInfinite(double) -> bool", "pure", "whether x is +infinity or -infinity"),
+    ("Math", "isNaN(double) -> bool", "pure", "whether x is not a number"),
+    ("Math", "valid(double) -> maybe<double>", "pure", "x, or empty when it is infinite or NaN"),
+    ("Math", "floor(double, double) -> double", "pure", "round down to a multiple of the precision"),
+    ("Math", "ceil(double, double) -> double", "pure", "round up to a multiple of the precision"),
+    ("Math", "round(double, double) -> double", "pure", "round to the nearest multiple of the precision"),
+    ("Math", "roundTo(double, int) -> double", "pure", "round to the given number of decimal digits"),
+    ("Math", "near(double, double) -> bool", "pure", "whether the two differ by less than 1e-7"),
+    ("Math", "xor(bool, bool) -> bool", "pure", "exactly one of the two is true"),
+    ("Math", "floorDiv(int, int) -> int", "pure", "division rounding toward -infinity (a runtime error on 0)"),
+    ("Math", "floorDiv(long, long) -> long", "pure", "division rounding toward -infinity (a runtime error on 0)"),
+    ("Math", "floorMod(int, int) -> int", "pure", "the remainder with the sign of the divisor (a runtime error on 0)"),
+    ("Math", "floorMod(long, long) -> long", "pure", "the remainder with the sign of the divisor (a runtime error on 0)"),
+    ("Math", "intOf(double) -> maybe<int>", "pure", "x truncated toward zero, or empty outside the int range"),
+    ("Math", "longOf(double) -> maybe<long>", "pure", "x truncated toward zero, or empty outside the long range"),
+    ("Math", "clampIntOf(double) -> int", "pure", "x truncated toward zero and clamped to the int range"),
     # ---- Random: the document's seeded stream (its state is part of the document).
     ("Random", "genInt() -> int", "random", "any 32-bit int"),
     ("Random", "genBoundInt(int) -> int", "random", "an int in [0, bound); 0 when bound <= 0"),
     ("Random", "genLong() -> long", "random", "any 64-bit long"),
     ("Random", "genDouble() -> double", "random", "a double in [0, 1)"),
     ("Random", "genBool() -> bool", "random", "true or false, evenly"),
+    ("Random", "getDoubleGaussian() -> double", "random", "a normally distributed double (mean 0, deviation 1)"),
     # ---- Time: the transaction's clock, in the document's time zone.
     ("Time", "now() -> long", "time", "milliseconds since the UNIX epoch"),
     ("Time", "datetime() -> datetime", "time", "the current date and time"),
@@ -74,8 +118,79 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Date", "between(datetime, datetime) -> timespan", "pure", "the time from the first to the second"),
     ("Date", "future(datetime, timespan) -> datetime", "pure", "a later datetime"),
     ("Date", "past(datetime, timespan) -> datetime", "pure", "an earlier datetime"),
+    ("Date", "construct(date, time, double, string) -> maybe<datetime>",
+     "pure", "the datetime of a date, a time, seconds and a time zone; empty if the zone is unknown"),
+    ("Date", "dayOfWeekEnglish(date) -> string", "pure", "the weekday's English name: Monday ... Sunday"),
+    ("Date", "monthNameEnglish(date) -> string", "pure", "the month's English name: January ... December"),
+    ("Date", "calendarViewOf(date) -> list<date>",
+     "pure", "the month of the date as whole weeks from Sunday: leading days of the previous month, then to a multiple of 7"),
+    ("Date", "weekViewOf(date) -> list<date>", "pure", "the seven days of the date's week, Sunday first"),
+    ("Date", "neighborViewOf(date, int) -> list<date>", "pure", "the n days before, the date, and the n days after"),
+    ("Date", "patternOf(bool, bool, bool, bool, bool, bool, bool) -> int",
+     "pure", "a weekly pattern from seven flags, Monday first"),
+    ("Date", "satisfiesWeeklyPattern(date, int) -> bool", "pure", "whether the date's weekday is in the pattern"),
+    ("Date", "inclusiveRange(date, date) -> list<date>", "pure", "every date from the first to the second"),
+    ("Date", "inclusiveRangeSatisfiesWeeklyPattern(date, date, int) -> list<date>",
+     "pure", "every date from the first to the second whose weekday is in the pattern"),
+    ("Date", "periodYearsFractional(date, date) -> double", "pure", "whole years and months between, in years"),
+    ("Date", "periodMonths(date, date) -> int", "pure", "whole months from the first to the second"),
+    ("Date", "adjustTimeZone(datetime, string) -> maybe<datetime>",
+     "pure", "the same instant in another time zone; empty if the zone is unknown"),
+    # ---- TimeSpan
+    ("TimeSpan", "add(timespan, timespan) -> timespan", "pure", "the two lengths together"),
+    ("TimeSpan", "multiply(timespan, double) -> timespan", "pure", "the length scaled"),
+    ("TimeSpan", "seconds(timespan) -> double", "pure", "length in seconds"),
+    ("TimeSpan", "minutes(timespan) -> double", "pure", "length in minutes"),
+    ("TimeSpan", "hours(timespan) -> double", "pure", "length in hours"),
     # ---- String
     ("String", "charOf(int) -> string", "pure", "the one-character string of a code point"),
+    ("String", "join(list<string>, string) -> string", "pure", "the items with the separator between them"),
+    ("String", "join(string[], string) -> string", "pure", "the items with the separator between them"),
+    ("String", "concat(list<string>) -> string", "pure", "the items one after another"),
+    ("String", "concat(string[]) -> string", "pure", "the items one after another"),
+    ("String", "replaceAll(string, string, string) -> string", "pure", "every occurrence of the second replaced by the third"),
+    ("String", "removeAll(string, string) -> string", "pure", "every occurrence of the second removed"),
+    ("String", "codepointAt(string, int) -> maybe<int>", "pure", "the code point at a position; empty outside the string"),
+    ("String", "codepoints(string) -> list<int>", "pure", "every code point, in order"),
+    ("String", "to_roman(int) -> string", "pure", "the number in Roman numerals (empty for 0 and below)"),
+    ("String", "compare(string, string) -> int", "pure", "negative, 0 or positive as the first sorts before, with or after"),
+    ("String", "equality(string, string) -> bool", "pure", "whether the two are the same text"),
+    ("String", "intOf(string) -> maybe<int>", "pure", "the int the text spells (decimal, optional sign); empty otherwise"),
+    ("String", "longOf(string) -> maybe<long>", "pure", "the long the text spells (decimal, optional sign); empty otherwise"),
+    ("String", "doubleOf(string) -> maybe<double>", "pure", "the double the text spells; empty otherwise"),
+    # ---- Statistics: on lists of numbers, empty when the list is
+    ("Statistics", "sum(list<int>) -> maybe<int>", "pure", "the total; empty for no items", "Statistics.sum_i"),
+    ("Statistics", "sum(list<long>) -> maybe<long>", "pure", "the total; empty for no items", "Statistics.sum_l"),
+    ("Statistics", "sum(list<double>) -> maybe<double>", "pure", "the total; empty for no items", "Statistics.sum_d"),
+    ("Statistics", "average(list<int>) -> maybe<double>", "pure", "the mean; empty for no items"),
+    ("Statistics", "average(list<long>) -> maybe<double>", "pure", "the mean; empty for no items"),
+    ("Statistics", "average(list<double>) -> maybe<double>", "pure", "the mean; empty for no items"),
+    ("Statistics", "minimum(list<int>) -> maybe<int>", "pure", "the smallest item; empty for no items"),
+    ("Statistics", "minimum(list<long>) -> maybe<long>", "pure", "the smallest item; empty for no items"),
+    ("Statistics", "minimum(list<double>) -> maybe<double>", "pure", "the smallest item; empty for no items"),
+    ("Statistics", "maximum(list<int>) -> maybe<int>", "pure", "the largest item; empty for no items"),
+    ("Statistics", "maximum(list<long>) -> maybe<long>", "pure", "the largest item; empty for no items"),
+    ("Statistics", "maximum(list<double>) -> maybe<double>", "pure", "the largest item; empty for no items"),
+    ("Statistics", "median(list<int>) -> maybe<int>",
+     "pure", "the middle item; for an even count the mean of the two middle ones, truncated", "Statistics.median_i"),
+    ("Statistics", "median(list<long>) -> maybe<long>",
+     "pure", "the middle item; for an even count the mean of the two middle ones, truncated", "Statistics.median_l"),
+    ("Statistics", "median(list<double>) -> maybe<double>",
+     "pure", "the middle item; for an even count the mean of the two middle ones", "Statistics.median_d"),
+    ("Statistics", "percentile(list<int>, double) -> maybe<int>",
+     "pure", "the item at that fraction (0 to 1) of the sorted items; empty outside [0, 1]"),
+    ("Statistics", "percentile(list<long>, double) -> maybe<long>",
+     "pure", "the item at that fraction (0 to 1) of the sorted items; empty outside [0, 1]"),
+    ("Statistics", "percentile(list<double>, double) -> maybe<double>",
+     "pure", "the item at that fraction (0 to 1) of the sorted items; empty outside [0, 1]"),
+    # ---- Principal
+    ("Principal", "isAnonymous(principal) -> bool", "pure", "whether this is an anonymous visitor"),
+    ("Principal", "isAdamaDeveloper(principal) -> bool", "pure", "whether this is a platform developer (authority adama)"),
+    ("Principal", "isOverlord(principal) -> bool", "pure", "whether the authority is overlord"),
+    ("Principal", "isAdamaHost(principal) -> bool", "pure", "whether the authority is region (a host of the platform)"),
+    ("Principal", "fromAuthority(principal, string) -> bool", "pure", "whether the principal was issued by the authority"),
+    ("Principal", "agent(principal) -> string", "pure", "the agent (user) part"),
+    ("Principal", "authority(principal) -> string", "pure", "the authority part"),
     # ---- Document: about this document, and ending it.
     ("Document", "key() -> string", "document", "this document's key"),
     ("Document", "space() -> string", "document", "this document's space"),
@@ -136,6 +251,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("map<K, V>", "has(K) -> bool", "pure", "whether the key is present"),
     ("map<K, V>", "remove(K) -> maybe<V>", "writes", "remove the key, giving its old value"),
     ("map<K, V>", "clear() -> void", "writes", "remove every entry"),
+    ("map<K, V>", "insert(map<K, V>) -> map<K, V>", "writes", "put every entry of the other map into this one (its values win); gives this map"),
     # ---- table<R>
     ("table<T>", "size() -> int", "pure", "number of rows"),
     ("table<T>", "delete() -> void", "writes", "delete every row"),
@@ -145,8 +261,26 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("future<T>", "await() -> T", "await", "wait (durably) for the value; only in #state blocks"),
 ]
 
-NAMESPACES = ("Math", "Random", "Time", "Date", "String", "Document")
+NAMESPACES = ("Math", "Random", "Time", "Date", "TimeSpan", "String", "Statistics", "Principal", "Document")
 SEQUENCE_OWNERS = ("list<T>", "T[]")
+
+# Extension methods (Adama's rule): a pure function of these namespaces may also
+# be called as a method of its first argument, when that argument's type is the
+# parameter's type exactly: `x.sin()` is `Math.sin(x)`, `names.join(", ")` is
+# `String.join(names, ", ")`. A built-in method of the same name and arity wins.
+EXTENSION_NAMESPACES = ("Math", "Date", "TimeSpan", "String", "Statistics", "Principal")
+
+# The other way round: a built-in method of these receiver types may also be
+# called through the namespace with the receiver first: `String.trim(s)`.
+STATIC_OWNERS = {"string": "String", "principal": "Principal", "timespan": "TimeSpan",
+                 "int": "Math", "long": "Math", "double": "Math"}
+
+# Constants of the namespaces: `Math.PI`.
+CONSTANTS: dict[tuple[str, str], tuple[str, object]] = {
+    ("Math", "PI"): ("double", 3.141592653589793),
+    ("Math", "E"): ("double", 2.718281828459045),
+    ("Math", "SQRT2"): ("double", 1.4142135623730951),
+}
 
 # Calls with these effects are not allowed in pure functions.
 IMPURE_EFFECTS = frozenset({"time", "random", "document", "writes", "destroy", "await"})
@@ -163,9 +297,12 @@ class LibEntry:
     effect: str
     doc: str
     constraint: tuple[str, str] | None = None  # (variable, 'numeric' | 'record')
+    host: str | None = None  # the implementation's key when it is not derived from the row
 
     @property
     def key(self) -> str:
+        if self.host is not None:
+            return self.host
         owner = "sequence" if self.owner == "sequence<T>" else self.owner.split("<")[0]
         return f"{owner}.{self.name}/{len(self.params)}"
 
@@ -199,13 +336,16 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def _parse_row(owner: str, sig: str, effect: str, doc: str) -> LibEntry:
+def _parse_row(owner: str, sig: str, effect: str, doc: str, host: str | None = None) -> LibEntry:
     m = _SIG.match(sig)
     if not m:  # a typo in the table must fail loudly at import
         raise ValueError(f"bad library signature {sig!r}")
     name, params, result, var, kind = m.groups()
+    params_t = tuple(_split_top(params))
+    if host is not None:
+        host = f"{host}/{len(params_t)}"
     return LibEntry(
-        owner, name, tuple(_split_top(params)), result.strip(), effect, doc, (var, kind) if var else None
+        owner, name, params_t, result.strip(), effect, doc, (var, kind) if var else None, host
     )
 
 
@@ -232,12 +372,57 @@ def parse_type(text: str, bindings: dict[str, T.Type]) -> T.Type:
     return ctor(*args)
 
 
+def _static_views() -> list[LibEntry]:
+    """Built-in methods of STATIC_OWNERS seen as namespace functions (receiver first).
+    Rows compiled inline keep their method form only."""
+    out = []
+    for e in ENTRIES:
+        ns = STATIC_OWNERS.get(e.owner)
+        if ns is None or e.key in _INLINE_KEYS:
+            continue
+        if any(x.owner == ns and x.name == e.name and x.params == (e.owner,) + e.params for x in ENTRIES):
+            continue
+        out.append(LibEntry(ns, e.name, (e.owner,) + e.params, e.result, e.effect, e.doc, e.constraint, e.key))
+    return out
+
+
+def _extension_views() -> list[LibEntry]:
+    """Namespace functions of EXTENSION_NAMESPACES seen as methods of their first parameter."""
+    out = []
+    for e in ENTRIES:
+        if e.owner not in EXTENSION_NAMESPACES or not e.params or e.effect != "pure":
+            continue
+        recv = e.params[0]
+        if any(x.owner == recv and x.name == e.name and len(x.params) == len(e.params) - 1 for x in ENTRIES):
+            continue
+        out.append(LibEntry(recv, e.name, e.params[1:], e.result, e.effect, e.doc, e.constraint, e.key))
+    return out
+
+
+# Rows that code generation compiles inline (compiler/gen_call.py INLINE).
+_INLINE_KEYS = frozenset({"maybe.has/0", "maybe.getOrDefaultTo/1", "maybe.delete/0", "sequence.size/0",
+                          "map.size/0", "map.has/1", "map.remove/1", "string.length/0", "table.size/0",
+                          "future.await/0"})
+STATIC_VIEWS: list[LibEntry] = _static_views()
+EXTENSION_VIEWS: list[LibEntry] = _extension_views()
+# receiver type (parsed) -> its extension views
+_EXTENSIONS_BY_TYPE: dict[T.Type, list[LibEntry]] = {}
+for _e in EXTENSION_VIEWS:
+    _EXTENSIONS_BY_TYPE.setdefault(parse_type(_e.owner, {}), []).append(_e)
+
+
 def namespace_functions(namespace: str, name: str) -> list[LibEntry]:
-    return [e for e in ENTRIES if e.owner == namespace and e.name == name]
+    return [e for e in ENTRIES if e.owner == namespace and e.name == name] + \
+        [e for e in STATIC_VIEWS if e.owner == namespace and e.name == name]
 
 
 def namespace_names(namespace: str) -> list[str]:
-    return sorted({e.name for e in ENTRIES if e.owner == namespace})
+    return sorted({e.name for e in ENTRIES + STATIC_VIEWS if e.owner == namespace})
+
+
+def constant(namespace: str, name: str) -> tuple[T.Type, object] | None:
+    c = CONSTANTS.get((namespace, name))
+    return None if c is None else (parse_type(c[0], {}), c[1])
 
 
 def _receiver_bindings(owner: str, recv: T.Type) -> dict[str, T.Type] | None:
@@ -269,6 +454,9 @@ def methods_of(recv: T.Type, name: str) -> list[tuple[LibEntry, dict[str, T.Type
         b = _receiver_bindings(e.owner, recv)
         if b is not None:
             out.append((e, b))
+    for e in _EXTENSIONS_BY_TYPE.get(recv, ()):
+        if e.name == name and not any(len(r.params) == len(e.params) for r, _ in out):
+            out.append((e, {}))
     return out
 
 
@@ -277,6 +465,7 @@ def method_names(recv: T.Type) -> list[str]:
     for e in ENTRIES:
         if e.owner not in NAMESPACES and _receiver_bindings(e.owner, recv) is not None:
             names.add(e.name)
+    names.update(e.name for e in _EXTENSIONS_BY_TYPE.get(recv, ()))
     return sorted(names)
 
 
@@ -310,6 +499,17 @@ def render_markdown() -> str:
         "refused in functions, formulas, bubbles, policies, static policies and field defaults; `writes`",
         "needs a body that may change the document; `destroy` goes where `@destroy` does; `await` only",
         "in `#state` blocks.",
+        "",
+        "Extension methods: a pure function of "
+        + ", ".join(f"`{n}`" for n in EXTENSION_NAMESPACES) + " may also",
+        "be called as a method of its first argument when that argument's type is the parameter's type",
+        "exactly: `x.sin()` is `Math.sin(x)` for a `double x`, `names.join(\", \")` is",
+        "`String.join(names, \", \")`; a built-in method of the same name and arity wins (`xs.sum()`).",
+        "The other way round, a built-in method of "
+        + ", ".join(f"`{t}`" for t in STATIC_OWNERS) + " may be",
+        "called through its namespace with the receiver first: `String.trim(s)`, `Principal.agent(p)`.",
+        "",
+        "Constants: " + ", ".join(f"`{ns}.{n}` ({v[0]})" for (ns, n), v in CONSTANTS.items()) + ".",
         "",
     ]
     owners: list[str] = []

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from parsimonious.exceptions import ParseError
 from parsimonious.expressions import Quantifier, Regex
 from parsimonious.grammar import Grammar
-from parsimonious.nodes import NodeVisitor
+from parsimonious.nodes import Node, NodeVisitor
 
 from . import ast as A
 from .diagnostics import Diagnostic, error, sort_key
@@ -198,7 +198,7 @@ class Builder(NodeVisitor):
     def _pass(self, node, ch):
         return ch[0]
 
-    visit_decl = visit_record_member = visit_statement = visit_expr = visit_primary = _pass
+    visit_decl = visit_record_member = visit_expr = visit_primary = _pass
     visit_query_step = visit_fn_modifier = visit_static_item = _pass
     visit_unsupported_decl = visit_cron_schedule = _pass
 
@@ -225,6 +225,23 @@ class Builder(NodeVisitor):
     def visit_SPECIAL(self, node, _):
         t = self.tok(node)
         return A.Special(t.text[1:], span=t.span)
+
+    def visit_TEMPORAL(self, node, _):
+        t = self.tok(node)
+        g = node.match.groups()
+        if g[0] is not None:
+            return A.TemporalLit("date", (int(g[0]), int(g[1]), int(g[2])), span=t.span)
+        if g[3] is not None:
+            return A.TemporalLit("time", (int(g[3]), int(g[4])), span=t.span)
+        if g[5] is not None:
+            return A.TemporalLit("timespan", (float(g[5]), g[6]), span=t.span)
+        return A.TemporalLit("datetime", (g[7],), span=t.span)
+
+    def visit_statement(self, node, ch):
+        stmt = ch[0]
+        if isinstance(stmt, Node):  # `;` alone: an empty statement
+            return A.Block([], span=self.tok(stmt).span)
+        return stmt
 
     def visit_ENUM_REF(self, node, _):
         t = self.tok(node)
@@ -260,7 +277,7 @@ class Builder(NodeVisitor):
                 continue
             self.diags.append(
                 error("E0101", f"unknown escape '{esc}' in a string", Span(at, at + len(esc)),
-                      hint='known escapes: \\n \\t \\r \\" \\\\ \\/ \\uXXXX')
+                      hint='known escapes: \\n \\t \\r \\b \\f \\" \\\\ \\/ \\uXXXX')
             )
         return A.StringLit(value, span=t.span)
 
@@ -326,7 +343,7 @@ class Builder(NodeVisitor):
             op.text == "-"
             and isinstance(operand, (A.IntLit, A.DoubleLit))
             and operand.span.start == skip(self.text, op.span.end)
-            and self.text[operand.span.start].isdigit()
+            and self.text[operand.span.start] in "0123456789."
         ):
             # `-5` is one literal, so `-2147483648` is a valid int.
             operand.value = -operand.value

@@ -159,6 +159,15 @@ def describe_found(text: str, pos: int) -> tuple[str, int]:
     return f"'{shown}'", len(tok)
 
 
+_TEMPORAL_BEFORE = re.compile(r"@(date|time|timespan|datetime)\s*$")
+_TEMPORAL_FORMS = {
+    "date": "write @date YEAR/MONTH/DAY, e.g. @date 2024/1/31",
+    "time": "write @time HOUR:MINUTE, e.g. @time 13:30",
+    "timespan": "write @timespan AMOUNT UNIT with a unit of sec, min, hr, day or week, e.g. @timespan 5 min",
+    "datetime": 'write @datetime "ISO-8601", e.g. @datetime "2024-01-31T13:30:00Z"',
+}
+
+
 def syntax_error(text: str, far: Farthest, grammar, reserved: frozenset[str]) -> Diagnostic:
     """The one diagnostic for a declaration that failed to parse."""
     at = skip(text, max(far.pos, 0))
@@ -181,6 +190,12 @@ def syntax_error(text: str, far: Farthest, grammar, reserved: frozenset[str]) ->
             Span(at, at + len(lexeme)),
             hint="numbers look like 42, 42L (long), 0x2A, 3.14 or 1.5e3",
         )
+    before = _TEMPORAL_BEFORE.search(text[max(0, at - 12):at])
+    if before:
+        kind = before.group(1)
+        end = re.match(r"[^;\n]*", text[at:]).end()
+        return error("E0101", f"malformed @{kind} literal", Span(at - len(before.group(0)), at + max(end, 1)),
+                     hint=_TEMPORAL_FORMS[kind])
     covered: set[str] = set()
     for umbrella, first in starters(grammar).items():
         if umbrella in names:

@@ -103,6 +103,17 @@ class MapType(Type):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class PairType(Type):
+    """One entry of a map, as `foreach (kv in m)` sees it: `kv.key`, `kv.value`."""
+
+    key: Type
+    value: Type
+
+    def __str__(self) -> str:
+        return f"pair<{self.key}, {self.value}>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class TableType(Type):
     record: Type
 

@@ -73,3 +73,23 @@ def test_case(path: Path):
     )
     # The CLI's exit status follows from this: clean files are ok, others are not.
     assert comp.ok == (not want)
+
+
+RUNNABLE = [p for p in FILES if not expectations(p.read_text(encoding="utf-8"))
+            and re.search(r"^test\s+\w+\s*\{", p.read_text(encoding="utf-8"), re.M)]
+
+
+@pytest.mark.parametrize("path", RUNNABLE, ids=_id)
+def test_case_runs(path: Path):
+    """A positive case with `test` blocks runs them as `advm test` does: every
+    test commits, and every test asserts something."""
+    from advm.commands.program import load
+    from advm.commands.runtests import in_order, run_one
+
+    program = load(str(path))
+    tests = in_order(program)
+    assert tests, "the case declares tests"
+    for name, fn in tests:
+        o = run_one(program, name, fn)
+        assert o.ok, f"{name}: {o.kind} {o.message} at {o.position}"
+        assert o.asserts > 0, f"{name} asserts nothing"

@@ -73,4 +73,5 @@ def test_library_overview_matches_the_table():
             words = " ".join(re.findall(r"`([^`]*)`", row.group(2))).split()
             listed[row.group(1)] = set(words)
     for ns in library.NAMESPACES:
-        assert listed.get(ns) == set(library.namespace_names(ns)), f"section 9 is out of date for {ns}"
+        own = {e.name for e in library.ENTRIES if e.owner == ns}  # not the methods seen through it
+        assert listed.get(ns) == own, f"section 9 is out of date for {ns}"

@@ -34,6 +34,7 @@ from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
 from .host import HostFunction, core_library
+from .stdlib_more import MORE
 
 
 def wrap32(x: int) -> int:
@@ -447,7 +448,9 @@ IMPLS: dict[str, tuple] = {
     "debug": (_debug, True),
     "ask": (ask, False),
     "text.agent": (agent_of, False),
+    "Math.roundTo/2": (_round_to, False),
 }
+IMPLS.update(MORE)  # the rest of Adama's library (vm/stdlib_more.py)
 
 # Sum takes its element kind from the import's result kind.
 _SUMS = {"i": lambda xs: _sum(xs, "i"), "l": lambda xs: _sum(xs, "l"), "d": lambda xs: _sum(xs, "d")}
