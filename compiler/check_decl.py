@@ -22,6 +22,10 @@ STATIC_PROPERTIES = {
     "instruction_budget": (T.INT, lambda v: v >= 1, "instructions one transaction may run (an int >= 1)"),
     "snapshot_every": (T.INT, lambda v: v >= 1, "write a snapshot every N transactions (an int >= 1)"),
     "timezone": (T.STRING, lambda v: bool(v), "the document's IANA time zone, e.g. \"UTC\""),
+    "maximum_string_length": (T.INT, lambda v: v >= 1,
+                              "the most characters one string may hold (an int >= 1)"),
+    "maximum_collection_size": (T.INT, lambda v: v >= 1,
+                                "the most items one list, map or table may hold (an int >= 1)"),
 }
 STATIC_POLICIES = ("create", "invent")
 # Schedules of `@cron`: the values each takes and their ranges.

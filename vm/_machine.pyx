@@ -19,7 +19,7 @@ from libc.math cimport fabs, fmod, isnan, isfinite, fmax, INFINITY
 import gc as _gc
 import weakref as _weakref
 
-from .errors import VMAbort, VMBudgetExhausted, VMError
+from .errors import SizeBoundError, VMAbort, VMBudgetExhausted, VMError
 from .continuation import Continuation, Savepoint
 from .host import core_library
 from .verify import verify_module
@@ -40,6 +40,14 @@ DEFAULT_MAX_DEPTH = 10_000
 # use about 137 million (a 10-million-iteration loop at 12 words per pass plus
 # fib(30)); a runaway loop is stopped after about a second.
 DEFAULT_BUDGET = 250_000_000
+# Size bounds of one document's values (spec/bytecode.md section 4, "Size
+# bounds"): the longest string and the most items of one list, map or table.
+# Past either the transaction fails ("string too long: ..."), so a handler
+# doubling a string stops at a few MB instead of holding gigabytes within its
+# budget. A document's `@static { maximum_string_length = N;
+# maximum_collection_size = N; }` replaces them.
+DEFAULT_MAX_STRING = 4 * 1024 * 1024   # characters
+DEFAULT_MAX_ITEMS = 1_000_000
 
 
 class Suspended:
@@ -224,6 +232,8 @@ cdef class Machine:
     cdef bint running
     cdef readonly bint suspended
     cdef readonly object payload  # what the last SUSPEND handed out
+    cdef public Py_ssize_t max_string   # characters in one string (DEFAULT_MAX_STRING)
+    cdef public Py_ssize_t max_items    # items in one list, map or table (DEFAULT_MAX_ITEMS)
 
 
     def __cinit__(self):
@@ -244,6 +254,8 @@ cdef class Machine:
         self.max_depth = max_depth
         self.budget_limit = budget
         self.remaining = budget
+        self.max_string = DEFAULT_MAX_STRING
+        self.max_items = DEFAULT_MAX_ITEMS
         self._load_functions(module)
         self.frames = <Frame*>malloc(sizeof(Frame) * (max_depth + 1))
         if self.frames == NULL:
@@ -928,6 +940,8 @@ cdef class Machine:
             value = PyObject_Vectorcall(<object>h.fn, argv, <size_t>n | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
         except _Fault:
             raise
+        except SizeBoundError as e:  # a library function would pass a size bound
+            raise _Fault(str(e))
         except Exception as e:
             raise _Fault(f"host function {self.hostkeep[index][2]} failed: {type(e).__name__}: {e}")
         finally:
@@ -1347,7 +1361,7 @@ cdef class Machine:
                 elif op == OP_OEQ:
                     ir[a] = obank[ob + b] == obank[ob + c]
                 elif op == OP_SCAT:
-                    obank[ob + a] = _str(obank[ob + b]) + _str(obank[ob + c])
+                    obank[ob + a] = _concat(obank[ob + b], obank[ob + c], self.max_string)
                 elif op == OP_SLEN:
                     ir[a] = len(_str(obank[ob + b]))
                 elif op == OP_SLT:
@@ -1363,7 +1377,8 @@ cdef class Machine:
                 elif op == OP_LNEW:
                     obank[ob + a] = []
                 elif op == OP_LPUSH:
-                    _list(obank[ob + a]).append(obank[ob + b])
+                    _room(_list(obank[ob + a]), self.max_items, "list")
+                    (<list>obank[ob + a]).append(obank[ob + b])
                 elif op == OP_LLEN:
                     ir[a] = len(_list(obank[ob + b]))
                 elif op == OP_LGET:
@@ -1373,7 +1388,8 @@ cdef class Machine:
                 elif op == OP_MNEW:
                     obank[ob + a] = {}
                 elif op == OP_MPUT:
-                    _dict(obank[ob + a])[obank[ob + b]] = obank[ob + c]
+                    _room_for(_dict(obank[ob + a]), obank[ob + b], self.max_items)
+                    (<dict>obank[ob + a])[obank[ob + b]] = obank[ob + c]
                 elif op == OP_MGET:
                     obank[ob + a] = _dict(obank[ob + b]).get(obank[ob + c])
                 elif op == OP_MHAS:
@@ -1422,18 +1438,21 @@ cdef class Machine:
                     else:
                         (<Record>val).f[b] = obank[ob + c]
                 elif op == OP_LPUSHL:
-                    _lpush_logged(self.undo if self.logging else None, _list(obank[ob + a]),
+                    _room(_list(obank[ob + a]), self.max_items, "list")
+                    _lpush_logged(self.undo if self.logging else None, obank[ob + a],
                                   obank[ob + b])
                 elif op == OP_LSETL:
                     _lset_logged(self.undo if self.logging else None, _list(obank[ob + a]), ir[b],
                                  obank[ob + c])
                 elif op == OP_MPUTL:
-                    _mput_logged(self.undo if self.logging else None, _dict(obank[ob + a]),
+                    _room_for(_dict(obank[ob + a]), obank[ob + b], self.max_items)
+                    _mput_logged(self.undo if self.logging else None, obank[ob + a],
                                  obank[ob + b], obank[ob + c])
                 elif op == OP_MDELL:
                     _mdel_logged(self.undo if self.logging else None, self.ordered, _dict(obank[ob + a]),
                                  obank[ob + b])
                 elif op == OP_TINSERT:
+                    _room(_table(obank[ob + b]).f[T_ROWS], self.max_items, "table")
                     ir[a] = _tinsert(self.undo if self.logging else None, obank[ob + b], obank[ob + c])
                 elif op == OP_TNEXT:
                     if _tnext(obank, ob + a, obank[ob + b], &ir[c]):
@@ -1451,6 +1470,37 @@ cdef class Machine:
             self.depth = depth
             self.remaining = budget
             raise
+
+
+def _too_long(str what, Py_ssize_t n, Py_ssize_t bound):
+    unit = "characters" if what == "string" else "items"
+    setting = "maximum_string_length" if what == "string" else "maximum_collection_size"
+    return (f"{what} too long: {n} {unit}, past this document's bound of {bound} "
+            f"(@static {setting})")
+
+
+cdef int _room(object items, Py_ssize_t bound, str what) except -1:
+    """Fail when a list, map or table already holds `bound` items (one more
+    is about to be added)."""
+    if len(items) >= bound:
+        raise _Fault(_too_long(what, len(items) + 1, bound))
+    return 0
+
+
+cdef object _concat(object x, object y, Py_ssize_t bound):
+    """x + y, two strings, unless the result would be longer than `bound`
+    characters (checked before the copy is made)."""
+    cdef Py_ssize_t n = len(<str>_str(x)) + len(<str>_str(y))
+    if n > bound:
+        raise _Fault(_too_long("string", n, bound))
+    return <str>x + <str>y
+
+
+cdef int _room_for(dict items, object key, Py_ssize_t bound) except -1:
+    """As _room for a map write, which adds an item only for a new key."""
+    if len(items) >= bound and key not in items:
+        raise _Fault(_too_long("map", len(items) + 1, bound))
+    return 0
 
 
 cdef int _promote_survivors() except -1:

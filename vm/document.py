@@ -135,6 +135,11 @@ class Document:
         self.asks = AskBook()
         self.machine = Machine(module, host=self._host_table(), budget=self.budget,
                                seed=seed_for(key) if seed is None else seed)
+        props = self.meta["static"]["properties"]
+        if props.get("maximum_string_length"):
+            self.machine.max_string = props["maximum_string_length"]
+        if props.get("maximum_collection_size"):
+            self.machine.max_items = props["maximum_collection_size"]
         doc = self.machine.doc
         doc.f[KEY] = key
         doc.f[SPACE] = space

@@ -75,6 +75,8 @@ _KNOWN = [
     (re.compile(r"(state #\w+ is already being invoked)"), "{0}"),
     (re.compile(r"([\w.#@$<>]+ ended without returning a value)"), "{0}"),
     (re.compile(r"internal error: .*", re.S), "internal error"),
+    (re.compile(r"(string|list|map|table) too long: \d+ \w+, past this document's bound of \d+ "
+                r"\(@static (\w+)\)"), "{0} too long: past this document's size bound ({1})"),
 ]
 GENERIC = "a run-time error"
 _DIRS = re.compile(r"[\\/]")
@@ -100,6 +102,11 @@ def public_position(position: str) -> str:
         return position
     name = _DIRS.split(path)[-1]
     return f"{name}:{line}:{rest}"
+
+
+class SizeBoundError(ValueError):
+    """A library function's result would pass the document's size bound
+    (spec/bytecode.md 4); the machine reports it as a run-time error."""
 
 
 class VMAbort(VMError):

@@ -33,6 +33,7 @@ from . import table as _table
 from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
+from .errors import SizeBoundError
 from .host import HostFunction, core_library
 from .stdlib_more import MORE
 
@@ -338,6 +339,16 @@ def _destroy(m) -> None:
     m.write_field(m.doc, DESTROY, True)
 
 
+def _multiply(m, s: str, n: int) -> str:
+    """`s` repeated `n` times, within the document's string bound (checked
+    before the string is made: 'x'.multiply(2^30) allocates nothing)."""
+    n = max(n, 0)
+    if len(s) * n > m.max_string:
+        raise SizeBoundError(f"string too long: {len(s) * n} characters, past this document's "
+                             f"bound of {m.max_string} (@static maximum_string_length)")
+    return s * n
+
+
 def ask(spec, who: str, options, n: int) -> dict:
     """The future a channel method makes: what to ask whom; `await` suspends on it."""
     channel, kind = spec
@@ -411,7 +422,7 @@ IMPLS: dict[str, tuple] = {
     "string.substr/2": (_substr, False),
     "string.startsWith/1": (str.startswith, False),
     "string.endsWith/1": (str.endswith, False),
-    "string.multiply/1": (lambda s, n: s * max(n, 0), False),
+    "string.multiply/1": (_multiply, True),
     "string.reverse/0": (lambda s: s[::-1], False),
     "principal.isAnonymous/0": (lambda p: authority_of(p) == ANONYMOUS_AUTHORITY, False),
     "principal.isAdamaDeveloper/0": (lambda p: authority_of(p) == DEVELOPER_AUTHORITY, False),
