@@ -268,6 +268,7 @@ class VarDecl(Stmt):
     value: Expr | None
     keyword: str = ""  # '', 'let', 'var', 'auto'
     name_span: Span = NOSPAN
+    readonly: bool = False  # `readonly T x = e;`: assigned once, where declared
 
 
 @dataclass
@@ -472,6 +473,7 @@ class IndexHint(Decl):
 class Param(Node):
     name: str
     type: TypeSyntax
+    readonly: bool = False  # `readonly T x`: the body may not assign it
 
 
 @dataclass
@@ -500,17 +502,19 @@ class RecordDecl(Decl):
 
 @dataclass
 class MessageDecl(Decl):
-    """`message M { fields }` (messages carry no privacy)."""
+    """`message M { fields and methods }` (messages carry no privacy)."""
 
     name: str
     fields: list[FieldDecl] = field(default_factory=list)
     name_span: Span = NOSPAN
+    methods: list["Function"] = field(default_factory=list)
 
 
 @dataclass
 class EnumItem(Node):
     name: str
     value: int | None = None
+    default: bool = False  # `@default Name`: the value a field of the enum starts with
 
 
 @dataclass

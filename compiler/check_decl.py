@@ -4,6 +4,8 @@ cross-references (privacy, policies, index hints, handler shapes, crons,
 static properties)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import ast
 from . import types as T
 from .check_base import a, did_you_mean, name_span
@@ -77,9 +79,20 @@ class DeclChecker:
                 value = item.value if item.value is not None else nxt
                 e.values[item.name] = value
                 nxt = value + 1
+                if item.default:
+                    if e.default_name is not None:
+                        self.err("E0204", f"enum '{e.name}' already has a @default value, '{e.default_name}'",
+                                 item.span, "mark one value @default")
+                    else:
+                        e.default_name = item.name
         for s in self.info.messages.values():
             for f in s.decl.fields:
                 self.add_struct_field(s, f)
+            for m in s.decl.methods:
+                if m.name in s.methods or m.name in s.fields:
+                    self.err("E0204", f"message '{s.name}' already has a member '{m.name}'", name_span(m))
+                    continue
+                s.methods[m.name] = self.signature(m, owner=s.name)
         for s in self.info.records.values():
             for m in s.decl.members:
                 self.add_record_member(s, m)
@@ -403,6 +416,9 @@ class DeclChecker:
                 self.check_function_like(p.decl.body, with_record(policy_rules(p.name), s), name_span(p.decl))
             for m in s.methods.values():
                 self.check_function(m, record=s)
+        for s in info.messages.values():
+            for m in s.methods.values():
+                self.check_function(m, record=s)
         for p in info.policies.values():
             self.check_function_like(p.decl.body, policy_rules(p.name), name_span(p.decl))
         for fn in info.functions.values():
@@ -465,11 +481,14 @@ class DeclChecker:
         d = fn.decl
         if fn.kind == "function":
             rules = function_rules(fn.name, fn.returns)
+        elif record is not None and record.kind == "message":
+            # A message's methods see its fields and nothing of the document: pure.
+            rules = replace(function_rules(fn.name, fn.returns), record=record, what=f"method '{fn.name}'")
         else:
             rules = procedure_rules(fn.name, fn.returns, fn.readonly, fn.aborts, record, fn.kind)
         scope = Scope()
         for (pname, ptype), p in zip(fn.params, d.params):
-            scope.declare(LocalVar(pname, ptype, "param", p))
+            scope.declare(LocalVar(pname, ptype, "param", p, mutable=not p.readonly))
         self.check_function_like(d.body, rules, name_span(d), scope)
 
     def check_function_like(self, block: ast.Block, rules, span, scope: Scope | None = None) -> None:

@@ -31,6 +31,9 @@ PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 
+# Methods of every enum value: what each gives (None: a value of the same enum).
+ENUM_METHODS = {"to_int": T.INT, "to_string": T.STRING, "next": None, "prev": None}
+
 TIMESPAN_UNITS = {"sec": 1.0, "min": 60.0, "hr": 3600.0, "day": 86400.0, "week": 604800.0}
 
 
@@ -568,8 +571,8 @@ class ExprChecker:
 
     def check_effects_of_call(self, fn: FuncInfo, span) -> None:
         r = self.rules
-        if fn.kind == "function":
-            return
+        if fn.kind == "function" or (fn.kind == "method" and fn.owner in self.info.messages):
+            return  # message methods are pure, like functions
         what = f"{fn.kind} '{fn.name}'"
         if r.pure or not r.reads_doc:
             self.err("E0318", f"{r.what} cannot call {what}", span,
@@ -672,8 +675,8 @@ class ExprChecker:
                          span)
 
     def call_method(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type:
-        if isinstance(recv, T.RecordType):
-            s = self.info.records.get(recv.name)
+        if isinstance(recv, (T.RecordType, T.MessageType)):
+            s = self.info.struct(recv.name)
             if s is not None and name in s.methods:
                 fn = s.methods[name]
                 e.ref = Ref("method", name, fn, s.name)
@@ -683,6 +686,11 @@ class ExprChecker:
                 return fn.returns
         if isinstance(recv, T.LibraryType):
             return self.call_library(e, recv.name, name, span)
+        if isinstance(recv, T.EnumType) and name in ENUM_METHODS:
+            en = self.info.enums.get(recv.name)
+            e.ref = Ref("enum_method", name, en)
+            self.check_args(e, [], f".{name}()")
+            return ENUM_METHODS[name] or recv
         rows = L.methods_of(recv, name)
         if not rows:
             self.args_only(e)
@@ -691,8 +699,10 @@ class ExprChecker:
             if name in CHANNEL_OPS:
                 return self.err("E0315", f".{name}() needs a channel, found {recv}", span)
             names = L.method_names(recv)
-            if isinstance(recv, T.RecordType) and recv.name in self.info.records:
-                names += list(self.info.records[recv.name].methods)
+            if isinstance(recv, T.EnumType):
+                names += list(ENUM_METHODS)
+            if isinstance(recv, (T.RecordType, T.MessageType)) and self.info.struct(recv.name) is not None:
+                names += list(self.info.struct(recv.name).methods)
             hint = did_you_mean(name, names)
             for alias in SAME_MEANING.get(name, ()):
                 if hint is None and alias in names:

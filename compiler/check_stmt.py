@@ -116,7 +116,12 @@ class StmtChecker:
                 t = self.err("E0312", f"'{s.name}' gets no value: the call returns nothing", s.value.span)
             elif isinstance(t, T.LibraryType):
                 t = self.err("E0312", f"'{s.name}' cannot hold the library {t.name}", s.value.span)
-        self.declare(s.name, t, span, "local", s)
+        var = self.declare(s.name, t, span, "local", s)
+        if s.readonly:
+            var.mutable = False
+            if s.value is None:
+                self.err("E0312", f"readonly '{s.name}' needs a value", span,
+                         f"write `readonly T {s.name} = value;`")
 
     # ------------------------------------------------------------ assignment
 
@@ -145,6 +150,9 @@ class StmtChecker:
             if T.is_error(t) or ref is None:
                 return t
             if ref.kind == "local":
+                if getattr(ref.target.node, "readonly", False):
+                    return self.err("E0317", f"'{e.id}' is readonly", e.span,
+                                    "a readonly local or parameter keeps the value it started with")
                 if not ref.target.mutable:
                     return self.err("E0310", f"cannot {verb} parameter '{e.id}'", e.span,
                                     "handler parameters are read-only; copy it into a local")
@@ -177,6 +185,8 @@ class StmtChecker:
                 return self.err("E0310", f"cannot {verb} '{e.name}' across {a(obj)}", span,
                                 "bulk assignment works on table rows, e.g. (iterate t where ...).f = v")
             root = self.root_ref(e.obj)
+            if root is not None and root.kind == "local" and getattr(root.target.node, "readonly", False):
+                return self.err("E0317", f"cannot {verb} a field of readonly '{root.name}'", span)
             if root is not None and root.kind == "local" and not root.target.mutable:
                 return self.err("E0310", f"cannot {verb} a field of parameter '{root.name}'", span,
                                 "handler parameters are read-only; copy it into a local")

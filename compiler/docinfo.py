@@ -117,10 +117,12 @@ class EnumInfo:
     name: str
     values: dict[str, int] = field(default_factory=dict)
     decl: ast.EnumDecl | None = None
+    default_name: str | None = None  # the value marked @default, if any
 
     @property
     def default(self) -> str | None:
-        return next(iter(self.values), None)
+        """The value a field of this enum starts with: @default, else the first."""
+        return self.default_name if self.default_name is not None else next(iter(self.values), None)
 
 
 @dataclass

@@ -38,7 +38,19 @@ class CallGen:
             return r
         if kind == "channel_op":
             return self.channel_ask(e, ref, dst)
+        if kind == "enum_method":
+            return self.enum_method(e, ref, dst)
         raise self.error(f"internal: call of {kind}")
+
+    def enum_method(self, e: ast.Call, ref: Ref, dst):
+        """`v.to_int()` is the value's number; `to_string`, `next` and `prev`
+        look the value up in the enum's values in declaration order."""
+        recv = e.func.obj
+        if ref.name == "to_int":
+            out = self.target(dst, T.INT)
+            return self.expr_as(recv, T.INT, out)
+        table = [[value, name] for name, value in ref.target.values.items()]
+        return self.host(f"enum.{ref.name}", [K(table, T.DYNAMIC), recv], [T.DYNAMIC, recv.ty], e.ty, dst)
 
     def channel_ask(self, e: ast.Call, ref: Ref, dst):
         ch = ref.target

@@ -192,6 +192,12 @@ class ModuleGen:
         for fn in info.functions.values():
             params = [((id(p), p.name), t) for (pname, t), p in zip(fn.params, fn.decl.params)]
             self.declare(self.function_fn(fn.name), params, fn.returns, *self.body_maker(fn.decl.body, fn.decl))
+        for s in info.messages.values():
+            mt = T.MessageType(s.name)
+            for m in s.methods.values():
+                params = [(None, mt)] + [((id(p), p.name), t) for (pname, t), p in zip(m.params, m.decl.params)]
+                self.declare(self.method_fn(s.name, m.name), params, m.returns,
+                             *self.body_maker(m.decl.body, m.decl, row=s.name))
         for s in info.records.values():
             rt = T.RecordType(s.name)
             for m in s.methods.values():

@@ -55,7 +55,7 @@ def constant_default(t: T.Type, info) -> tuple[bool, object]:
         return True, PRIM_DEFAULTS.get(t.name, "")
     if isinstance(t, T.EnumType):
         en = info.enums.get(t.name)
-        return True, (next(iter(en.values.values())) if en and en.values else 0)
+        return True, (en.values[en.default] if en and en.values else 0)
     if isinstance(t, T.MaybeType):
         return True, None
     if isinstance(t, (T.ListType, T.ArrayType)):

@@ -469,7 +469,8 @@ class Builder(NodeVisitor):
         value = init[0][1] if init else None
         if isinstance(head, Tok):
             return A.VarDecl(name.text, None, value, head.text, name_span=name.span, span=self.span(node))
-        return A.VarDecl(name.text, head, value, "", name_span=name.span, span=self.span(node))
+        ro, t = head
+        return A.VarDecl(name.text, t, value, "", name_span=name.span, readonly=bool(ro), span=self.span(node))
 
     def visit_ingest(self, node, ch):
         target, _, value, as_name = ch
@@ -589,26 +590,33 @@ class Builder(NodeVisitor):
         return A.RecordDecl(name.text, members, name_span=name.span, span=self.span(node))
 
     def visit_message_decl(self, node, ch):
-        _, name, _, fields, _ = ch
-        return A.MessageDecl(name.text, fields, name_span=name.span, span=self.span(node))
+        _, name, _, members, _ = ch
+        fields = [m for m in members if isinstance(m, A.FieldDecl)]
+        methods = [m for m in members if isinstance(m, A.Function)]
+        return A.MessageDecl(name.text, fields, name_span=name.span, methods=methods, span=self.span(node))
+
+    def visit_message_member(self, node, ch):
+        return ch[0]
 
     def visit_enum_decl(self, node, ch):
-        _, name, _, items, _, _ = ch
-        return A.EnumDecl(name.text, items[0] if items else [], name_span=name.span, span=self.span(node))
+        _, name, _, entries, _, _ = ch
+        items = [e for e in entries if isinstance(e, A.EnumItem)]
+        return A.EnumDecl(name.text, items, name_span=name.span, span=self.span(node))
 
-    def visit_enum_items(self, node, ch):
-        first, rest, _ = ch
-        return [first] + [r[1] for r in rest]
+    def visit_enum_entry(self, node, ch):
+        return ch[0]
 
     def visit_enum_item(self, node, ch):
-        name, value = ch
-        return A.EnumItem(name.text, int(value[0][1].text) if value else None, span=self.span(node))
+        default, name, value = ch
+        return A.EnumItem(name.text, int(value[0][1].text) if value else None, default=bool(default),
+                          span=self.span(node))
 
     def visit_params(self, node, ch):
         return self._list(ch[1])
 
     def visit_param(self, node, ch):
-        return A.Param(ch[1].text, ch[0], span=self.span(node))
+        ro, t, name = ch
+        return A.Param(name.text, t, readonly=bool(ro), span=self.span(node))
 
     def visit_returns(self, node, ch):
         return ch[1]

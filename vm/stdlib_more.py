@@ -525,6 +525,36 @@ def _map_insert(m, d: dict, other: dict) -> dict:
     return d
 
 
+# ---------------------------------------------------------------- enums
+
+def _enum_index(table: list, v: int) -> int:
+    for i, (value, _) in enumerate(table):
+        if value == v:
+            return i
+    return -1
+
+
+def _enum_name(table: list, v: int) -> str:
+    i = _enum_index(table, v)
+    return table[i][1] if i >= 0 else ""
+
+
+def _enum_step(step: int):
+    """The value after (or before) v in declaration order, wrapping around."""
+    def g(table: list, v: int) -> int:
+        i = _enum_index(table, v)
+        if not table:
+            return v
+        return table[(i + step) % len(table)][0] if i >= 0 else table[0][0]
+    return g
+
+
+ENUMS = {
+    "enum.to_string": (_enum_name, False),
+    "enum.next": (_enum_step(1), False),
+    "enum.prev": (_enum_step(-1), False),
+}
+
 MAPS = {
     "map.insert/1": (_map_insert, True),
     "map.pairs": (lambda d: [[k, v] for k, v in d.items()], False),
@@ -532,5 +562,5 @@ MAPS = {
     "pair.value": (lambda p: p[1], False),
 }
 
-MORE: dict[str, tuple] = {**MAPS, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+MORE: dict[str, tuple] = {**MAPS, **ENUMS, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
