@@ -12,7 +12,7 @@ import timeit
 
 import pytest
 
-from advm.net import apply_delta, diff, encode_view
+from advm.views import apply_delta, diff, encode_view
 
 ROWS = 1000
 CHANGED = 500  # position of the row that changes; its id is CHANGED + 1

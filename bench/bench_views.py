@@ -38,7 +38,7 @@ from advm.compiler.build import build_source
 from advm.vm.docslots import principal
 from advm.vm.document import Document
 from advm.vm.living import LivingDocument
-from advm.vm.views import Viewers
+from advm.views.viewers import Viewers
 
 VIEWERS = 1000
 CARDS = 200

@@ -301,7 +301,7 @@ class ModuleGen:
                 "privacy_names": list(fo.privacy_names), "reads": sorted(fo.reads), "bubble": fo.bubble}
 
     def views_meta(self) -> dict:
-        """What vm/views.py needs to cache per-viewer results: for every policy,
+        """What views/viewers.py needs to cache per-viewer results: for every policy,
         formula and bubble, what it reads (the record's fields under "reads",
         the document's under "doc_reads") and whether it reads the clock."""
         info = self.info

@@ -1,4 +1,4 @@
-"""What a policy, formula or bubble reads, for the views layer (vm/views.py).
+"""What a policy, formula or bubble reads, for the views layer (views/viewers.py).
 
 Views evaluate policies, bubbles and record formulas per viewer and cache the
 results; a cached result stays valid until something it reads changes. The

@@ -9,7 +9,7 @@
             print(update.seq, game.view)
 
 Requests and streams follow spec/protocol.md section 8. Frames are applied
-to a `net.view.ViewState`, so `view` is always the plain view the server
+to a `views.merge.ViewState`, so `view` is always the plain view the server
 meant, checked frame by frame (a bad frame raises DeltaError from the
 stream, and the connection is marked broken).
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from .view import DeltaError, ViewState
+from ..views.merge import DeltaError, ViewState
 
 
 class ClientError(Exception):

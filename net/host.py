@@ -32,7 +32,7 @@ import heapq
 import time
 from collections import deque
 
-from .delta import encode_view
+from ..views.delta import encode_view
 from .documents import MemoryBackend, Shelf, durable_available
 from .runners import ProcessRunner, ThreadRunner
 

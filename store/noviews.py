@@ -30,7 +30,7 @@ def decided(frames: list) -> list:
 
 
 class NoViewers:
-    """A viewers object (vm/views.py `Viewers`'s contract) that computes no
+    """A viewers object (views/viewers.py `Viewers`'s contract) that computes no
     views. It remembers who is attached, so a document replayed with it can
     still say who was watching; their views were not replayed."""
 
@@ -57,7 +57,7 @@ class NoViewers:
 
     def plain_view(self, who: str) -> dict:
         # Computed from scratch from the state, so it is right without any history.
-        from ..vm.privacy import render_view
+        from ..views.privacy import render_view
 
         return render_view(self.document, who)
 

@@ -106,7 +106,7 @@ def replay(store, doc: str, *, until: int | None = None, modules: dict | None = 
     divergence, which `Replay.divergence` names; raises StoreError when the
     document is absent or its records are damaged. `viewers` is the runtime's
     viewers factory: NoViewers (no views computed) unless the caller wants
-    the viewers' state too (None: the runtime's default, vm/views.py).
+    the viewers' state too (None: the runtime's default, views/viewers.py).
 
     `check`: "all" (the default) compares the state with every kept
     snapshot on the way. "newest" compares only with the newest one in

@@ -2,7 +2,7 @@
 server a user starts serves it at `/`, two people in two browser contexts
 open one tic-tac-toe document and play it to a win by clicking the buttons
 of their `decide` asks, refused answers and messages show as errors, and the
-page's JavaScript port of net/view.py rebuilds the same views as the Python
+page's JavaScript port of views/merge.py rebuilds the same views as the Python
 reference from the same patches.
 
 Needs Debian's /usr/bin/chromium and the `playwright` package (never its
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advm.net import ViewState, diff, encode_view
+from advm.views import ViewState, diff, encode_view
 from advm.net.tokens import Tokens
 from conftest import EXAMPLES, IGNORED, ROOT
 from test_delta import PROPS, edited_view, views, wire
@@ -248,7 +248,7 @@ def test_a_visitor_picks_a_name_and_the_server_signs_it(browser, server):
         ctx.close()
 
 
-# --- the JavaScript port of net/view.py ------------------------------------
+# --- the JavaScript port of views/merge.py ------------------------------------
 
 REPLAY = """(frames) => {
   const state = new window.advm.ViewState();

@@ -1,4 +1,4 @@
-"""The viewer stream's pure part (advm.net.delta, advm.net.view): encoding a
+"""The viewer stream's pure part (advm.views.delta, advm.views.merge): encoding a
 view, diffing two encoded views into a merge patch, and rebuilding the plain
 view from patches. spec/protocol.md is the contract these tests pin.
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advm.net import ViewState, apply_delta, diff, encode_view, materialize
-from advm.net.delta import compress_order
-from advm.net.view import DeltaError
+from advm.views import ViewState, apply_delta, diff, encode_view, materialize
+from advm.views.delta import compress_order
+from advm.views.merge import DeltaError
 
 PROPS = settings(
     deadline=None,

@@ -1,8 +1,8 @@
 """Helpers for the tests/test_living_*.py files (no tests of its own).
 
-`PlainViewers` stands in for vm/views.Viewers where a test wants the runtime
+`PlainViewers` stands in for views/viewers.Viewers where a test wants the runtime
 without the views engineer's optimisations: it renders every viewer's view
-from scratch with the reference renderer (vm/privacy.render_view) and diffs
+from scratch with the reference renderer (views/privacy.render_view) and diffs
 whole views. It follows the contract of .team/RUNTIME_API.md exactly, so the
 same tests run against the real Viewers once it exists (`viewers_factory`).
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 
-from advm.net.delta import diff, encode_view
+from advm.views.delta import diff, encode_view
 from advm.vm.living import LivingDocument
-from advm.vm.privacy import render_view
+from advm.views.privacy import render_view
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the scripted sessions' clock
 SECOND = 1000
@@ -64,9 +64,9 @@ class PlainViewers:
 
 
 def viewers_factory():
-    """The real Viewers when vm/views.py exists, else the stand-in."""
+    """The real Viewers when views/viewers.py exists, else the stand-in."""
     try:
-        from advm.vm.views import Viewers
+        from advm.views.viewers import Viewers
     except ImportError:
         return PlainViewers
     return Viewers

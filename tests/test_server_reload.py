@@ -95,7 +95,7 @@ def test_a_store_failure_ends_the_streams_and_a_new_stream_is_accepted(tmp_path)
 
 def host_view(viewer: Recorder) -> dict:
     """The view a Recorder holds, with every delta merged in."""
-    from advm.net.view import ViewState
+    from advm.views.merge import ViewState
 
     state = ViewState()
     for call in viewer.calls:

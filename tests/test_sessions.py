@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from advm.cli import ExitCode
-from advm.net.view import ViewState
+from advm.views.merge import ViewState
 from advm.session import CLOCK_START_MS, OPS, ScriptError, Session, client_name, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def lines_of(*items: dict) -> list[str]:
 
 class Clients:
     """What every principal received, kept the way a client keeps it: its view
-    rebuilt from the deltas (net.view.ViewState), its open asks, its errors.
+    rebuilt from the deltas (views.merge.ViewState), its open asks, its errors.
     A full view (seq 1) starts the viewer's copy afresh."""
 
     def __init__(self):

@@ -1,4 +1,4 @@
-"""The frames Viewers sends (vm/views.py): first a full view, then only what
+"""The frames Viewers sends (views/viewers.py): first a full view, then only what
 each viewer can see change, with sequence numbers, across reconnects and a
 state()/load() round trip."""
 from __future__ import annotations
@@ -11,10 +11,10 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.net import diff, encode_view
+from advm.views import diff, encode_view
 from advm.vm.docslots import WHO
 from advm.vm.document import Document
-from advm.vm.views import Viewers
+from advm.views.viewers import Viewers
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")
 
@@ -175,7 +175,7 @@ def test_viewers_that_see_alike_share_one_patch_and_stay_exact():
 
     from advm.compiler.build import build_source
     from advm.vm.document import Document
-    from advm.vm.views import Viewers
+    from advm.views.viewers import Viewers
 
     d = Document(build_source(source("reactive.adb"), "reactive.adb"), key="shared")
     d.create(ALICE, None, now=T0)

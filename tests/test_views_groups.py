@@ -1,4 +1,4 @@
-"""Viewers grouped by what they are bound to see (vm/views.py, points 6 of its
+"""Viewers grouped by what they are bound to see (views/viewers.py, points 6 of its
 docstring): many viewers, per-viewer tables (viewer_is and use_policy fields,
 a require policy, a table in a field), changes to shared members,
 to single rows, to who holds what and to who may see what, connects and
@@ -16,8 +16,8 @@ from viewkit import Clients, assert_current
 from advm.compiler.build import build_source
 from advm.vm.docslots import principal
 from advm.vm.document import Document, TransactionError
-from advm.vm.privacy import Schema
-from advm.vm.views import Viewers
+from advm.views.privacy import Schema
+from advm.views.viewers import Viewers
 
 SOURCE = """
 record Card {

@@ -1,4 +1,4 @@
-"""Per-viewer filtering (vm/privacy.py): each privacy rule of spec/protocol.md
+"""Per-viewer filtering (views/privacy.py): each privacy rule of spec/protocol.md
 section 9 on one document, read both from scratch and through the frames a
 Viewers instance sends."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, document
 from viewkit import Clients, assert_current, source
 
-from advm.vm.privacy import Schema, render_view
-from advm.vm.views import Viewers
+from advm.views.privacy import Schema, render_view
+from advm.views.viewers import Viewers
 
 BOB_AGENT = {"agent": "bob", "authority": "users"}
 

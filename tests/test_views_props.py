@@ -10,7 +10,7 @@ After every step:
 (c) no frame contains a secret its recipient may not see now: every secret is
     a unique string or number planted in a hidden place, and which ones each
     principal may not see is worked out here from the raw fields, by this
-    document's rules, independently of vm/privacy.py.
+    document's rules, independently of views/privacy.py.
 
 (d) over random nestings (viewkit.nested_source: tables of rows held by record
     fields, records in records, maps of records, tables of records, with
@@ -37,9 +37,9 @@ from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_sou
 from advm.compiler.build import build_source
 from advm.vm.document import Document, TransactionError
 from advm.vm.docslots import principal
-from advm.vm.privacy import Schema
-from advm.vm.reactive import ChangeTracker, FrozenTracker
-from advm.vm.views import Viewers
+from advm.views.privacy import Schema
+from advm.views.reactive import ChangeTracker, FrozenTracker
+from advm.views.viewers import Viewers
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")
 PEOPLE = [principal(name, "users") for name in ("alice", "bob", "carol")]

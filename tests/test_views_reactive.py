@@ -1,4 +1,4 @@
-"""Lazy formulas and cached policies (vm/reactive.py, vm/views.py): a write
+"""Lazy formulas and cached policies (views/reactive.py, views/viewers.py): a write
 recomputes exactly what reads it, and views still match the reference."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
 from advm.vm.document import Document
-from advm.vm.reactive import ChangeTracker
-from advm.vm.views import Viewers
+from advm.views.reactive import ChangeTracker
+from advm.views.viewers import Viewers
 
 MODULE = build_source(source("reactive.adb"), "reactive.adb")
 
@@ -273,7 +273,7 @@ channel set(Op o) {
 
 def test_nested_rows_are_encoded_from_their_cached_rows_exactly_as_from_scratch():
     # views encode records, maps of records and their lists of rows directly
-    # (vm/views.py _enc): reserved map keys are escaped, hidden entries and
+    # (views/viewers.py _enc): reserved map keys are escaped, hidden entries and
     # rows left out, a list of records with repeated ids is a value list
     d = document(SHELVES)
     views = Viewers(d)

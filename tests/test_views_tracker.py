@@ -19,7 +19,7 @@ from viewkit import source
 
 from advm.compiler.build import build_source
 from advm.vm.document import Document, TransactionError
-from advm.vm.reactive import ChangeTracker, FrozenTracker, _is_flat
+from advm.views.reactive import ChangeTracker, FrozenTracker, _is_flat
 
 MODULE = build_source(source("tracked.adb"), "tracked.adb")
 EXAMPLES = int(os.environ.get("ADVM_PROP_EXAMPLES", "100"))

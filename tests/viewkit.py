@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advm.net import ViewState, encode_view
-from advm.vm.privacy import render_view
+from advm.views import ViewState, encode_view
+from advm.views.privacy import render_view
 
 DOCS = Path(__file__).resolve().parent / "views_docs"
 

@@ -7,7 +7,7 @@ at all. `Renderer` turns machine values into the plain view of spec/protocol.md
 section 9 for one viewer; the viewer's side (who it is, how a policy, formula
 or bubble is evaluated) is a *context*. `FreshContext` evaluates everything
 directly: `render_view(document, who)` with it is the reference view every
-optimisation in vm/views.py must equal.
+optimisation in views/viewers.py must equal.
 
 The rules (spec/language.md 4.2, 4.9, 4.10; spec/protocol.md 9):
 - `public` members are shown, `private` never, `viewer_is<f>` when field f (of
@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..net.delta import encode_view
-from ..net.view import materialize
-from .docslots import WHO, agent_of, as_principal, authority_of
-from .errors import VMError
+from ..vm.docslots import WHO, agent_of, as_principal, authority_of
+from ..vm.errors import VMError
+from .delta import encode_view
+from .merge import materialize
 
 PUBLIC, PRIVATE, VIEWER_IS, USE_POLICY = "public", "private", "viewer_is", "use_policy"
 
@@ -394,7 +394,7 @@ class Renderer:
                 return self.rows(v, self.schema.records[inner[1]], ctx)
             return [self.value(x, inner, ctx) for x in v]
         if head == "table":
-            from .table import rows
+            from ..vm.table import rows
 
             return self.rows(rows(v), self.schema.records[desc[1]], ctx)
         if head == "map":

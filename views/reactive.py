@@ -4,7 +4,7 @@
 document fields changed, which table rows changed (and in which slots), which
 rows left their tables, and whether the clock moved. It reads what the
 transactions committed since the last observation wrote (`Machine.written_since`,
-R4 in .team/VM_REQUESTS.md), so its cost is O(writes), not O(document):
+spec/bytecode.md), so its cost is O(writes), not O(document):
 
 - a document field counts as changed when its slot holds another value than
   at the last observation (a shallow copy of the root's slots is kept: that
@@ -45,11 +45,11 @@ from collections import Counter
 
 from functools import partial
 
-from ._machine import Record
-from .asks import AskBook
-from .docslots import NOW
-from .errors import VMError
-from .table import ID_SLOT, NEXT, ROWS, TABLE_LAYOUT_NAME, touched
+from ..vm._machine import Record
+from ..vm.asks import AskBook
+from ..vm.docslots import NOW
+from ..vm.errors import VMError
+from ..vm.table import ID_SLOT, NEXT, ROWS, TABLE_LAYOUT_NAME, touched
 
 _MISSING = object()
 

@@ -43,13 +43,13 @@ import gc
 import weakref
 from contextlib import contextmanager
 
-from ..net.delta import diff, encode_view
-from ._machine import Record
-from .docslots import WHO, as_principal
-from .document import gc_paused, promote_young
+from ..vm._machine import Record
+from ..vm.docslots import WHO, as_principal
+from ..vm.document import gc_paused, promote_young
+from ..vm.table import rows as table_rows
+from .delta import diff, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, visible
 from .reactive import ChangeTracker, Changes, Formulas
-from .table import rows as table_rows
 
 STATE_VERSION = 1
 _MISSING = object()
@@ -65,7 +65,7 @@ def _promote_young() -> None:
 
 
 def _in_table(rec) -> bool:
-    """Only table rows are tracked row by row (vm/reactive.py), so only their
+    """Only table rows are tracked row by row (views/reactive.py), so only their
     policy results, formula values and encodings may be cached by identity; a
     row's last slot is its table while it is in one (vm/table.py)."""
     return type(rec.f[-1]) is Record
@@ -981,7 +981,7 @@ class Viewers:
 
     @staticmethod
     def _diff(old: dict, new: dict, memo: dict, hints: dict | None = None):
-        """diff(old, new) for two encoded views (the rules are net.delta.diff's),
+        """diff(old, new) for two encoded views (the rules are views.delta.diff's),
         sharing the patch of a member whose old and new encodings are the same
         pair of objects as for a viewer already done, and, for a member `hints`
         says was patched from its old encoding, diffing only the rows named."""

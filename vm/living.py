@@ -65,7 +65,7 @@ def error_frame(who, code: str, message: str) -> dict:
 
 
 def _default_viewers(document):
-    from .views import Viewers
+    from ..views.viewers import Viewers
 
     return Viewers(document)
 

@@ -129,7 +129,7 @@ def set_indexed(m, row: Record, slot: int, value) -> None:
 def touched(entry):
     """(table, row or None) for an undo entry this module logged (a delete,
     or the re-sort that goes with the first delete of a segment), else None;
-    so that vm/reactive.py learns what a transaction deleted without looking
+    so that views/reactive.py learns what a transaction deleted without looking
     inside a `functools.partial` itself."""
     fn = entry[0] if type(entry) is tuple and entry else None
     if type(fn) is not partial:
