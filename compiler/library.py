@@ -143,7 +143,8 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("TimeSpan", "minutes(timespan) -> double", "pure", "length in minutes"),
     ("TimeSpan", "hours(timespan) -> double", "pure", "length in hours"),
     # ---- String
-    ("String", "charOf(int) -> string", "pure", "the one-character string of a code point"),
+    ("String", "charOf(int) -> string", "pure",
+     "the one-character string of a code point; empty for a surrogate or a number past U+10FFFF"),
     ("String", "join(list<string>, string) -> string", "pure", "the items with the separator between them"),
     ("String", "join(string[], string) -> string", "pure", "the items with the separator between them"),
     ("String", "concat(list<string>) -> string", "pure", "the items one after another"),

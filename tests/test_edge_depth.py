@@ -253,3 +253,41 @@ def test_once_arg_has_the_same_limit(cli, tmp_path, levels, code, says):
         for _ in range(levels - 1):
             x = x[0]
         assert x == []
+
+
+CHARS = """
+@static {
+  create {
+    return true;
+  }
+}
+
+message Go {
+  int c;
+}
+
+public string s;
+
+channel go(Go g) {
+  s = String.charOf(g.c);
+}
+"""
+
+
+@pytest.mark.parametrize("code, text", [(0x2603, "\u2603"), (0x1F600, "\U0001F600"), (0xDC80, ""),
+                                        (0xD800, ""), (0x110000, "")])
+def test_code_cannot_make_text_the_store_cannot_hold(code, text):
+    # String.charOf of half a surrogate pair was a lone surrogate: acknowledged,
+    # then every snapshot of the document failed to encode.
+    module = compiled(CHARS)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(tmp)
+        try:
+            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0)
+            doc.every = 1  # a snapshot with every input
+            assert doc.submit({"op": "send", "as": "alice@", "channel": "go",
+                               "message": {"c": code}}, T0 + 1).result(30) == []
+            doc.close()
+            assert _reopened_field(store, "s") == text
+        finally:
+            store.close()

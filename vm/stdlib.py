@@ -206,6 +206,10 @@ def _substr(s: str, start: int, end: int):
 
 
 def _char_of(code: int) -> str:
+    # Half of a UTF-16 surrogate pair is no character (nor storable: UTF-8
+    # cannot hold it), like a number past U+10FFFF.
+    if 0xD800 <= code <= 0xDFFF:
+        return ""
     try:
         return chr(code)
     except (ValueError, OverflowError):
