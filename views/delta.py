@@ -100,7 +100,7 @@ def _encode_table(items: list) -> dict | None:
     return rows
 
 
-def diff(old: dict, new: dict) -> dict | None:
+def diff(old: dict, new: dict, members=None) -> dict | None:
     """The merge patch that turns encoded view `old` into encoded view `new`,
     or None when a viewer would see no change.
 
@@ -108,13 +108,19 @@ def diff(old: dict, new: dict) -> dict | None:
     share by identity, so a producer that reuses unchanged encoded subtrees
     pays only for what changed. The patch may share subtrees with `new`:
     treat both as read-only.
+
+    `members(key, before, now)`, when given, makes the patch of a top-level
+    member whose old and new values are two different objects, and must
+    return what `diff(before, now)` would: a fan-out uses it to work out the
+    patch of a member once for every viewer that holds the same pair of
+    objects (views/viewers.py). Every other rule is this function's alone.
     """
     if type(old) is not dict or type(new) is not dict:
         raise TypeError("diff compares two encoded views (JSON objects)")
-    return _diff_object(old, new)
+    return _diff_object(old, new, members)
 
 
-def _diff_object(old: dict, new: dict) -> dict | None:
+def _diff_object(old: dict, new: dict, members=None) -> dict | None:
     patch = None
     added = 0
     get = old.get
@@ -142,7 +148,7 @@ def _diff_object(old: dict, new: dict) -> dict | None:
                 # see the JSON the view holds, not a lookalike
                 change = now
             elif kind is dict:
-                change = _diff_object(before, now)
+                change = _diff_object(before, now) if members is None else members(key, before, now)
                 if change is None:
                     continue
             elif kind is list:

@@ -981,45 +981,20 @@ class Viewers:
 
     @staticmethod
     def _diff(old: dict, new: dict, memo: dict, hints: dict | None = None):
-        """diff(old, new) for two encoded views (the rules are views.delta.diff's),
-        sharing the patch of a member whose old and new encodings are the same
-        pair of objects as for a viewer already done, and, for a member `hints`
-        says was patched from its old encoding, diffing only the rows named."""
-        patch = None
-        added = 0
-        for key, now in new.items():
-            before = old.get(key)
-            if before is now:
-                continue
-            if before is None:
-                added += 1
-                change = now
-            elif type(before) is not type(now):
-                change = now
-            elif type(now) is dict:
-                hint = hints.get(key) if hints else None
-                # one changed row: its patch alone (several: a full diff keeps
-                # the patch's member order that of the table, as from scratch)
-                if hint is not None and hint[0] is before and hint[1] is now and len(hint[2]) == 1:
-                    change = Viewers._diff_rows(before, now, hint[2], memo)
-                else:
-                    change = Viewers._diff_memo(before, now, memo)
-                if change is None:
-                    continue
-            elif before == now:
-                continue
-            else:
-                change = now
-            if patch is None:
-                patch = {}
-            patch[key] = change
-        if len(new) - added != len(old):
-            for key in old:
-                if key not in new:
-                    if patch is None:
-                        patch = {}
-                    patch[key] = None
-        return patch
+        """diff(old, new) for two encoded views, sharing the patch of a member
+        whose old and new encodings are the same pair of objects as for a
+        viewer already done, and, for a member `hints` says was patched from
+        its old encoding, diffing only the rows named."""
+
+        def member(key, before, now):
+            hint = hints.get(key) if hints else None
+            # one changed row: its patch alone (several: a full diff keeps the
+            # patch's member order that of the table, as from scratch)
+            if hint is not None and hint[0] is before and hint[1] is now and len(hint[2]) == 1:
+                return Viewers._diff_rows(before, now, hint[2], memo)
+            return Viewers._diff_memo(before, now, memo)
+
+        return diff(old, new, member)
 
     @staticmethod
     def _diff_memo(before: dict, now: dict, memo: dict):
