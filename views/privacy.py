@@ -25,11 +25,11 @@ The rules (spec/language.md 4.2, 4.9, 4.10; spec/protocol.md 9):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..vm.docslots import WHO, agent_of, as_principal, authority_of
 from ..vm.errors import VMError
+from ..vm.values import JsonWriter, enum_names
 from .delta import encode_view
 from .merge import materialize
 
@@ -125,12 +125,7 @@ class Schema:
         views = meta.get("views")
         if views is None:
             raise ValueError("the module has no views metadata: recompile it with this advm")
-        self.enum_names = {}
-        for name, info in meta["enums"].items():
-            names = {}
-            for value_name, value in info["values"].items():
-                names.setdefault(value, value_name)  # two names, one number: the first declared prints
-            self.enum_names[name] = names
+        self.enum_names = enum_names(meta)
         self.messages = meta["messages"]
         self.formula_views = views["formulas"]
         doc_fields = {f["name"]: f for f in meta["document"]["fields"]}
@@ -353,80 +348,29 @@ def visible(m: Member, rec, ctx, doc_f) -> bool:
     return True
 
 
-class Renderer:
-    """Machine values to plain JSON for one viewer context."""
+class Renderer(JsonWriter):
+    """Machine values to plain JSON for one viewer context: vm/values.py's
+    JsonWriter with privacy (records and rows through `decisions()`), longs
+    as decimal text, and nothing for values never shown (futures)."""
+
+    long_as_text = True
 
     def __init__(self, schema: Schema, machine):
+        super().__init__(schema.meta, schema.enum_names)
         self.schema = schema
         self.machine = machine
 
-    def scalar(self, v, desc):
-        if desc == "int":
-            return int(v)
-        if desc == "long":
-            return str(int(v))
-        if desc == "bool":
-            return bool(v)
-        if desc in ("double", "timespan"):
-            x = float(v)
-            return x if math.isfinite(x) else None
-        if desc == "principal":
-            return {"agent": agent_of(v), "authority": authority_of(v)}
-        if type(desc) is list:  # enum
-            return self.schema.enum_names[desc[1]].get(v, v)
-        return v
+    def record(self, rec, name: str, ctx):
+        """A record as a value (not a row): None when the viewer may not see it."""
+        shape = self.schema.records[name]
+        seen = decisions(shape, rec, ctx, self.machine.doc.f)
+        if seen is None:
+            return None
+        return self.record_as(rec, shape, ctx, seen, row=False)
 
-    def value(self, v, desc, ctx):
-        if isinstance(desc, str):
-            return self.scalar(v, desc)
-        head = desc[0]
-        if head == "enum":
-            return self.schema.enum_names[desc[1]].get(v, v)
-        if head == "maybe":
-            return None if v is None else self.value(v, desc[1], ctx)
-        if head == "record":
-            if v is None:
-                return None
-            return self.record(v, self.schema.records[desc[1]], ctx, row=False)
-        if head == "list":
-            inner = desc[1]
-            if not isinstance(inner, str) and inner[0] == "record":
-                return self.rows(v, self.schema.records[inner[1]], ctx)
-            return [self.value(x, inner, ctx) for x in v]
-        if head == "table":
-            from ..vm.table import rows
-
-            return self.rows(rows(v), self.schema.records[desc[1]], ctx)
-        if head == "map":
-            kdesc, vdesc = desc[1], desc[2]
-            out = {}
-            for k, x in v.items():
-                rendered = self.value(x, vdesc, ctx)
-                if rendered is None and self._hidden_record(vdesc, x):
-                    continue
-                out[self.key(k, kdesc)] = rendered
-            return out
-        if head == "message":
-            if v is None:
-                return None
-            info = self.schema.messages[desc[1]]
-            return {f["name"]: self.value(v.f[f["slot"]], f["type"], ctx) for f in info["fields"]}
-        if head == "anon":
-            return {name: self.value(v.get(name), d, ctx) for name, d in desc[1]}
-        return None  # futures and the like are never shown
-
-    @staticmethod
-    def _hidden_record(desc, x) -> bool:
-        return x is not None and not isinstance(desc, str) and desc[0] == "record"
-
-    def key(self, k, kdesc) -> str:
-        if isinstance(k, str):
-            return k
-        if not isinstance(kdesc, str) and kdesc[0] == "enum":
-            return str(self.schema.enum_names[kdesc[1]].get(k, k))
-        return str(k)
-
-    def rows(self, items, shape: Shape, ctx) -> list:
+    def rows(self, items, name: str, ctx) -> list:
+        """The rows the viewer may see, each with its id."""
+        shape = self.schema.records[name]
         out = []
         doc_f = self.machine.doc.f
         for rec in items:
@@ -435,11 +379,8 @@ class Renderer:
                 out.append(self.record_as(rec, shape, ctx, seen, row=True))
         return out
 
-    def record(self, rec, shape: Shape, ctx, row: bool):
-        seen = decisions(shape, rec, ctx, self.machine.doc.f)
-        if seen is None:
-            return None
-        return self.record_as(rec, shape, ctx, seen, row)
+    def other(self, v, desc):
+        return None  # futures and the like are never shown
 
     def record_as(self, rec, shape: Shape, ctx, seen: tuple, row: bool) -> dict:
         """The record's plain JSON given the viewer's `decisions()`."""

@@ -26,6 +26,7 @@ import math
 import re
 
 from .docslots import agent_of, as_principal, authority_of
+from .table import rows as table_rows
 
 INT_RANGE = (-(1 << 31), (1 << 31) - 1)
 LONG_RANGE = (-(1 << 63), (1 << 63) - 1)
@@ -39,10 +40,37 @@ class BadValue(ValueError):
     """A JSON value that does not fit the type it is given for."""
 
 
-def to_json(v, desc, meta):
-    if isinstance(desc, str):
-        if desc in ("int", "long"):
+def enum_names(meta: dict) -> dict:
+    """Per enum type, value -> the name it prints as (two names, one number:
+    the first declared)."""
+    out = {}
+    for name, info in meta["enums"].items():
+        names = {}
+        for value_name, value in info["values"].items():
+            names.setdefault(value, value_name)
+        out[name] = names
+    return out
+
+
+class JsonWriter:
+    """Machine values to plain JSON: the one walk over a value and its type
+    descriptor. As it is (`to_json`) every field of a record shows and longs
+    are numbers; the views' Renderer (views/privacy.py) is a JsonWriter that
+    decides which records and members a viewer sees (`record`, `rows`), writes
+    longs as text and leaves out what is never shown (`other`). `ctx` is
+    whatever those overrides need (the viewer); this class passes it along."""
+
+    long_as_text = False
+
+    def __init__(self, meta: dict, enums: dict | None = None):
+        self.meta = meta
+        self.enum_names = enums if enums is not None else enum_names(meta)
+
+    def scalar(self, v, desc):
+        if desc == "int":
             return int(v)
+        if desc == "long":
+            return str(int(v)) if self.long_as_text else int(v)
         if desc == "bool":
             return bool(v)
         if desc in ("double", "timespan"):
@@ -50,32 +78,72 @@ def to_json(v, desc, meta):
             return x if math.isfinite(x) else None
         if desc == "principal":
             return {"agent": agent_of(v), "authority": authority_of(v)}
+        if type(desc) is list:  # enum
+            return self.enum_names[desc[1]].get(v, v)
         return v
-    head = desc[0]
-    if head == "enum":
-        for name, value in meta["enums"][desc[1]]["values"].items():
-            if value == v:
-                return name
-        return v
-    if head in ("record", "message"):
-        if v is None:
-            return None
-        info = meta["records" if head == "record" else "messages"][desc[1]]
-        return {f["name"]: to_json(v.f[f["slot"]], f["type"], meta) for f in info["fields"]}
-    if head == "maybe":
-        return None if v is None else to_json(v, desc[1], meta)
-    if head == "list":
-        return [to_json(x, desc[1], meta) for x in v]
-    if head == "map":
-        return {str(to_json(k, desc[1], meta)) if not isinstance(k, str) else k: to_json(x, desc[2], meta)
-                for k, x in v.items()}
-    if head == "table":
-        from .table import rows
 
-        return [to_json(r, ["record", desc[1]], meta) for r in rows(v)]
-    if head == "anon":
-        return {name: to_json(v.get(name), d, meta) for name, d in desc[1]}
-    return v
+    def value(self, v, desc, ctx=None):
+        if isinstance(desc, str):
+            return self.scalar(v, desc)
+        head = desc[0]
+        if head == "enum":
+            return self.enum_names[desc[1]].get(v, v)
+        if head == "maybe":
+            return None if v is None else self.value(v, desc[1], ctx)
+        if head == "record":
+            return None if v is None else self.record(v, desc[1], ctx)
+        if head == "list":
+            inner = desc[1]
+            if not isinstance(inner, str) and inner[0] == "record":
+                return self.rows(v, inner[1], ctx)
+            return [self.value(x, inner, ctx) for x in v]
+        if head == "table":
+            return self.rows(table_rows(v), desc[1], ctx)
+        if head == "map":
+            kdesc, vdesc = desc[1], desc[2]
+            records = not isinstance(vdesc, str) and vdesc[0] == "record"
+            out = {}
+            for k, x in v.items():
+                shown = self.value(x, vdesc, ctx)
+                if shown is None and records and x is not None:
+                    continue  # a record the viewer may not see: the entry goes
+                out[self.key(k, kdesc)] = shown
+            return out
+        if head == "message":
+            if v is None:
+                return None
+            info = self.meta["messages"][desc[1]]
+            return {f["name"]: self.value(v.f[f["slot"]], f["type"], ctx) for f in info["fields"]}
+        if head == "anon":
+            return {name: self.value(v.get(name), d, ctx) for name, d in desc[1]}
+        return self.other(v, desc)
+
+    def key(self, k, kdesc) -> str:
+        """A map key as an object key (map keys are int, long, string,
+        principal or an enum)."""
+        if isinstance(k, str):
+            return k
+        if not isinstance(kdesc, str) and kdesc[0] == "enum":
+            return str(self.enum_names[kdesc[1]].get(k, k))
+        return str(k)
+
+    def record(self, rec, name: str, ctx):
+        """A record of type `name` (not None): every field."""
+        info = self.meta["records"][name]
+        return {f["name"]: self.value(rec.f[f["slot"]], f["type"], ctx) for f in info["fields"]}
+
+    def rows(self, items, name: str, ctx) -> list:
+        """A list's records, or a table's rows in order."""
+        return [None if x is None else self.record(x, name, ctx) for x in items]
+
+    def other(self, v, desc):
+        """A value of no type above (a future): as it is."""
+        return v
+
+
+def to_json(v, desc, meta):
+    """`v` of type `desc` as plain JSON (the module docstring's rules)."""
+    return JsonWriter(meta).value(v, desc)
 
 
 _KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
