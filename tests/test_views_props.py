@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from frozen_kit import FrozenTracker
 from runkit import T0
 from test_views_tracker import compare
 from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_source, source
@@ -38,7 +39,7 @@ from advm.compiler.build import build_source
 from advm.vm.document import Document, TransactionError
 from advm.vm.docslots import principal
 from advm.views.privacy import Schema
-from advm.views.reactive import ChangeTracker, FrozenTracker
+from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")

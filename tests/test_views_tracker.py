@@ -14,12 +14,13 @@ import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from frozen_kit import FrozenTracker
 from runkit import ALICE, T0
 from viewkit import source
 
 from advm.compiler.build import build_source
 from advm.vm.document import Document, TransactionError
-from advm.views.reactive import ChangeTracker, FrozenTracker, _is_flat
+from advm.views.reactive import ChangeTracker, _is_flat
 
 MODULE = build_source(source("tracked.adb"), "tracked.adb")
 EXAMPLES = int(os.environ.get("ADVM_PROP_EXAMPLES", "100"))
