@@ -202,6 +202,7 @@ class Convert(Expr):
 class OrderKey(Node):
     field: str
     descending: bool = False
+    insensitive: bool = False  # strings compared without regard to case
 
 
 @dataclass
@@ -213,6 +214,7 @@ class Iterate(Expr):
 
     source: Expr
     steps: list["QueryStep"] = field(default_factory=list)
+    explicit: bool = True  # written with `iterate`; False for clauses after another expression
 
 
 @dataclass
@@ -240,7 +242,44 @@ class Shuffle(Node):
     pass
 
 
-QueryStep = Where | OrderBy | Limit | Offset | Shuffle
+@dataclass
+class WhereAs(Node):
+    """`where_as x: cond`: keep the items for which `cond` holds, each named `x`."""
+
+    alias: str
+    cond: Expr
+
+
+@dataclass
+class Unique(Node):
+    """`unique`, or `unique first key` / `unique last key` on a list of records."""
+
+    last: bool = False
+    key: str | None = None
+
+
+@dataclass
+class MapStep(Node):
+    """`map f`: the list of `f(item)` for every item."""
+
+    func: Expr
+
+
+@dataclass
+class Reduce(Node):
+    """`reduce [on] field [via f]`: the items grouped by `field` into a map, each
+    group a list (or `f` of it)."""
+
+    field: str
+    func: Expr | None = None
+
+
+@dataclass
+class Materialize(Node):
+    """`materialize`: Adama's caching hint; the list is already materialized here."""
+
+
+QueryStep = Where | OrderBy | Limit | Offset | Shuffle | WhereAs | Unique | MapStep | Reduce | Materialize
 
 
 # ---------------------------------------------------------------- statements

@@ -31,6 +31,12 @@ PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 
+def unique_key(t: T.Type) -> bool:
+    """Values `unique` can compare: numbers, strings, principals, dates and times, enums."""
+    return T.is_error(t) or isinstance(t, T.EnumType) or t in (
+        T.INT, T.LONG, T.DOUBLE, T.BOOL, T.STRING, T.PRINCIPAL, T.DATE, T.DATETIME, T.TIME, T.TIMESPAN)
+
+
 # Methods of every enum value: what each gives (None: a value of the same enum).
 ENUM_METHODS = {"to_int": T.INT, "to_string": T.STRING, "next": None, "prev": None}
 
@@ -878,24 +884,35 @@ class ExprChecker:
     def x_Iterate(self, e: ast.Iterate, expected):
         src = self.expr(e.source)
         if T.is_error(src):
-            row = T.ERROR
+            el = T.ERROR
         elif isinstance(src, T.TableType):
-            row = src.record
-        elif T.is_sequence(src) and isinstance(T.element_of(src), T.RecordType):
-            row = T.element_of(src)
+            el = src.record
+        elif T.is_sequence(src) and (e.explicit is False or isinstance(T.element_of(src), T.RecordType)
+                                     or T.is_error(T.element_of(src))):
+            el = T.element_of(src)
         else:
-            hint = "iterate works on a table or a list of records"
-            if T.is_sequence(src) and T.is_error(T.element_of(src)):
-                row = T.ERROR
-            else:
-                self.err("E0307", f"cannot iterate {a(src)}", e.source.span, hint)
-                row = T.ERROR
-        for step in e.steps:
-            self.query_step(step, row)
-        return T.ListType(row)
+            hint = "iterate works on a table or a list of records" if e.explicit else \
+                "query clauses follow a table or a list"
+            el = self.err("E0307", f"cannot iterate {a(src)}" if e.explicit else f"cannot query {a(src)}",
+                          e.source.span, hint)
+        result: T.Type = T.ListType(el)
+        for i, step in enumerate(e.steps):
+            if isinstance(result, T.MapType):
+                self.err("E0306", "nothing may follow `reduce`: it makes a map, not a list", step.span)
+                break
+            result = self.query_step(step, el, result)
+            el = result.element if isinstance(result, T.ListType) else el
+        return result
 
-    def query_step(self, step, row: T.Type) -> None:
+    def query_step(self, step, row: T.Type, lt: T.Type) -> T.Type:
+        """Check one clause applied to a list of `row`; gives the type it makes."""
+        step.item = row  # the items' type, for code generation
         if isinstance(step, ast.Where):
+            if not T.is_error(row) and self.fields_of(row) is None:
+                self.expr(step.cond)
+                self.err("E0308", f"`where` reads the fields of records, but the items are {row}", step.span,
+                         "name the item instead: `where_as x: ...`")
+                return lt
             if not T.is_error(row):
                 self.rows.append(row)
             try:
@@ -905,8 +922,19 @@ class ExprChecker:
                     self.rows.pop()
             if not T.is_error(t) and t != T.BOOL:
                 self.err("E0311", f"a where clause must be a bool, found {t}", step.cond.span)
+        elif isinstance(step, ast.WhereAs):
+            self.scope.push()
+            try:
+                self.declare(step.alias, row, step.span, "as", step)
+                t = self.expr(step.cond)
+            finally:
+                self.scope.pop()
+            if not T.is_error(t) and t != T.BOOL:
+                self.err("E0311", f"a where_as clause must be a bool, found {t}", step.cond.span)
         elif isinstance(step, ast.OrderBy):
             fields = self.fields_of(row) if not T.is_error(row) else None
+            if fields is None and not T.is_error(row):
+                self.err("E0308", f"`order` sorts records by their fields, but the items are {row}", step.span)
             for key in step.keys:
                 if fields is None:
                     continue
@@ -917,6 +945,8 @@ class ExprChecker:
                 elif not T.is_error(ft) and not T.is_orderable(ft):
                     self.err("E0302", f"cannot order by '{key.field}' of type {ft}", key.span,
                              "order by a number, string, date/time or enum field")
+                elif key.insensitive and not T.is_error(ft) and ft != T.STRING:
+                    self.err("E0302", f"`insensitive` orders strings, and '{key.field}' is {ft}", key.span)
         elif isinstance(step, (ast.Limit, ast.Offset)):
             t = self.expr(step.count, T.INT)
             if not T.is_error(t) and t != T.INT:
@@ -927,6 +957,70 @@ class ExprChecker:
                 self.err("E0318", f"{self.rules.what} cannot shuffle", step.span,
                          "shuffling advances the document's random stream; shuffle where the document "
                          "may change (a procedure, channel or state block)")
+        elif isinstance(step, ast.Unique):
+            if step.key is not None:
+                fields = self.fields_of(row) if not T.is_error(row) else None
+                if fields is None:
+                    if not T.is_error(row):
+                        self.err("E0308", f"`unique {'last' if step.last else 'first'} {step.key}` needs "
+                                 f"records, but the items are {row}", step.span)
+                elif step.key not in fields:
+                    self.err("E0203", f"record '{row}' has no field '{step.key}'", step.span,
+                             did_you_mean(step.key, fields))
+                elif not unique_key(fields[step.key]):
+                    self.err("E0302", f"cannot compare '{step.key}' of type {fields[step.key]} for uniqueness",
+                             step.span)
+            elif not T.is_error(row) and not unique_key(row):
+                self.err("E0302", f"`unique` compares the items themselves, and {row} cannot be compared",
+                         step.span, "name a field: `unique first key`")
+        elif isinstance(step, ast.MapStep):
+            fn = self.step_function(step.func, [row], "map")
+            if fn is None:
+                return T.ListType(T.ERROR)
+            return T.ListType(fn.returns)
+        elif isinstance(step, ast.Reduce):
+            fields = self.fields_of(row) if not T.is_error(row) else None
+            kt = T.ERROR
+            if fields is None:
+                if not T.is_error(row):
+                    self.err("E0308", f"`reduce` groups records by a field, but the items are {row}", step.span)
+            elif step.field not in fields:
+                self.err("E0203", f"record '{row}' has no field '{step.field}' to reduce on", step.span,
+                         did_you_mean(step.field, fields))
+            elif not T.is_error(fields[step.field]) and fields[step.field] not in T.MAP_KEYS \
+                    and not isinstance(fields[step.field], T.EnumType):
+                self.err("E0309", f"cannot group by '{step.field}' of type {fields[step.field]}: map keys are "
+                         "int, long, string, principal or an enum", step.span)
+            else:
+                kt = fields[step.field]
+            vt: T.Type = T.ListType(row)
+            if step.func is not None:
+                fn = self.step_function(step.func, [T.ListType(row)], "reduce")
+                vt = fn.returns if fn is not None else T.ERROR
+            return T.MapType(kt, vt)
+        return lt
+
+    def step_function(self, f: ast.Expr, args: list, what: str):
+        """The function a `map` or `reduce ... via` clause names, checked to take `args`."""
+        if not isinstance(f, ast.Name) or f.id not in self.info.functions or self.scope.lookup(f.id):
+            self.expr(f) if not isinstance(f, ast.Name) else None
+            self.err("E0303", f"`{what}` takes the name of a function", f.span,
+                     "declare `function g(T x) -> R { ... }` and write `" + what + " g`")
+            return None
+        fn = self.info.functions[f.id]
+        f.ref = Ref("function", f.id, fn)
+        f.ty = T.ERROR
+        if len(fn.params) != len(args):
+            self.err("E0304", f"function '{fn.name}' takes {len(fn.params)} argument(s); `{what}` passes "
+                     f"{len(args)}", f.span)
+            return None
+        for (_, p), t in zip(fn.params, args):
+            if not T.is_error(t) and not self.assignable(t, p):
+                self.err("E0301", f"function '{fn.name}' takes {p}; `{what}` passes {t}", f.span)
+                return None
+        if fn.returns == T.VOID or T.is_error(fn.returns):
+            return None
+        return fn
 
     # ------------------------------------------------------------ debug format
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from . import ast
 from . import types as T
 from .gen_expr import K
+from .gen_types import kind_of
 from .regalloc import Reg
 
 
@@ -169,7 +170,7 @@ class QueryGen:
 
     def g_Iterate(self, e: ast.Iterate, dst):
         st = e.source.ty
-        row_t = e.ty.element
+        row_t = e.steps[0].item if e.steps else e.ty.element
         steps = list(e.steps)
         # Rows from a table come in id order (by_id, lookup and where keep it),
         # so ordering by id alone needs no sort: ascending is the order they
@@ -192,13 +193,15 @@ class QueryGen:
                 if not step.keys[0].descending:
                     continue  # already in that order
                 saved = self.at(step)
-                nxt = self.host("sequence.reverse/0", [(cur, e.ty)], [e.ty], e.ty)
+                lt = T.ListType(row_t)
+                nxt = self.host("sequence.reverse/0", [(cur, lt)], [lt], lt)
                 in_id_order = False
             else:
                 saved = self.at(step)
-                nxt = self.query_step(step, cur, row_t, e.ty)
+                nxt = self.query_step(step, cur, step.item, T.ListType(step.item))
                 in_id_order = in_id_order and isinstance(step, (ast.Where, ast.Limit, ast.Offset))
-            self.free(cur)
+            if not isinstance(step, ast.MapStep):  # map_sequence frees its source itself
+                self.free(cur)
             cur = nxt
             self.pos = saved
         return self.finish(dst, cur) if dst is not None else cur
@@ -303,11 +306,84 @@ class QueryGen:
 
             self.each_item(cur, row_t, keep, skip_deleted=False)
             return out
+        if isinstance(step, ast.WhereAs):
+            out = self.temp("o")
+            self.emit("LNEW", out.n)
+            self.push_scope()
+            var = self.declare(step, step.alias, row_t)
+
+            def keep_as(item: Reg) -> None:
+                skip = self.label()
+                if var is not None:
+                    self.unbox(item, row_t, var)
+                self.cond(step.cond, skip, False)
+                self.emit("LPUSH", out.n, item.n)
+                self.mark(skip)
+
+            self.each_item(cur, row_t, keep_as, skip_deleted=False)
+            self.pop_scope()
+            return out
         if isinstance(step, ast.OrderBy):
-            keys = [[self.mod.field_slot(row_t.name, k.field), 1 if k.descending else 0] for k in step.keys]
+            keys = [[self.mod.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
+                    ([1] if k.insensitive else []) for k in step.keys]
             return self.host("seq.order", [(cur, lt), K(keys, T.DYNAMIC)], [lt, T.DYNAMIC], lt)
+        if isinstance(step, ast.Materialize):
+            return self.host("sequence.toArray/0", [(cur, lt)], [lt], lt)
+        if isinstance(step, ast.Unique):
+            slot = self.mod.field_slot(row_t.name, step.key) if step.key is not None else -1
+            return self.host("seq.unique", [(cur, lt), K(1 if step.last else 0, T.INT), K(slot, T.INT)],
+                             [lt, T.INT, T.INT], lt)
+        if isinstance(step, ast.MapStep):
+            fn = step.func.ref.target
+
+            def apply(item: Reg, d: Reg):
+                arg = item
+                if kind_of(row_t) != "o":  # list items are boxed
+                    arg = self.temp(row_t)
+                    self.unbox(item, row_t, arg)
+                r = self.call(self.mod.function_fn(fn.name), [(arg, row_t)], [fn.params[0][1]], fn.returns, d)
+                if arg is not item:
+                    self.free(arg)
+                return r
+
+            return self.map_sequence(cur, apply, fn.returns, None)
+        if isinstance(step, ast.Reduce):
+            return self.reduce_step(step, cur, row_t, lt)
         if isinstance(step, ast.Limit):
             return self.host("seq.limit", [(cur, lt), step.count], [lt, T.INT], lt)
         if isinstance(step, ast.Offset):
             return self.host("seq.offset", [(cur, lt), step.count], [lt, T.INT], lt)
         return self.host("seq.shuffle", [(cur, lt)], [lt], lt)
+
+    def reduce_step(self, step: ast.Reduce, cur: Reg, row_t: T.Type, lt: T.Type) -> Reg:
+        """`reduce on f [via g]`: the rows grouped by field f (groups in the order
+        their first row comes), each group a list, or g of it."""
+        slot = self.mod.field_slot(row_t.name, step.field)
+        groups = self.host("seq.group", [(cur, lt), K(slot, T.INT)], [lt, T.INT], T.ListType(T.DYNAMIC))
+        if step.func is None:
+            return self.host("seq.group_map", [(groups, T.DYNAMIC)], [T.DYNAMIC], T.DYNAMIC)
+        fn = step.func.ref.target
+        out = self.temp("o")
+        self.emit("MNEW", out.n)
+        key, rows = self.temp("o"), self.temp("o")
+        k0, k1 = self.temp("i"), self.temp("i")
+        self.emit("ILOADI", k0.n, 0)
+        self.emit("ILOADI", k1.n, 1)
+
+        def each(pair: Reg) -> None:
+            self.emit("LGET", key.n, pair.n, k0.n)
+            self.emit("LGET", rows.n, pair.n, k1.n)
+            val = self.temp(fn.returns)
+            self.call(self.mod.function_fn(fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
+            if kind_of(fn.returns) != "o":
+                boxed = self.temp("o")
+                self.box(val, fn.returns, boxed)
+                self.emit("MPUT", out.n, key.n, boxed.n)
+                self.free(boxed)
+            else:
+                self.emit("MPUT", out.n, key.n, val.n)
+            self.free(val)
+
+        self.each_item(groups, T.DYNAMIC, each, skip_deleted=False)
+        self.free(key, rows, k0, k1, groups)
+        return out

@@ -192,7 +192,7 @@ class Builder(NodeVisitor):
 
     visit_NAME = visit_TYPE_NAME = visit_BINOP = visit_PREFIX_OP = visit_INCDEC = tok
     visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = visit_AT_UNSUPPORTED = tok
-    visit_DIRECTION = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
+    visit_DIRECTION = visit_ORDER_MOD = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
     visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = tok
 
     def _pass(self, node, ch):
@@ -417,17 +417,48 @@ class Builder(NodeVisitor):
         _, source, steps = ch
         return A.Iterate(source, steps, span=self.span(node))
 
+    def visit_suffixed_expr(self, node, ch):
+        source, steps = ch
+        if not steps:
+            return source
+        return A.Iterate(source, steps, explicit=False, span=Span(source.span.start, node.end))
+
+    def visit_query_steps(self, node, ch):
+        return [c[1] for c in ch]
+
     def visit_where_step(self, node, ch):
         return A.Where(ch[1], span=self.span(node))
+
+    def visit_where_as_step(self, node, ch):
+        _, alias, _, cond = ch
+        return A.WhereAs(alias.text, cond, span=self.span(node))
+
+    def visit_unique_step(self, node, ch):
+        _, mode = ch
+        if not mode:
+            return A.Unique(span=self.span(node))
+        which, key = mode[0]
+        return A.Unique(self.tok(which).text == "last", key.text, span=self.span(node))
+
+    def visit_map_step(self, node, ch):
+        return A.MapStep(ch[1], span=self.span(node))
+
+    def visit_reduce_step(self, node, ch):
+        _, _, name, via = ch
+        return A.Reduce(name.text, via[0][1] if via else None, span=self.span(node))
+
+    def visit_MATERIALIZE(self, node, _):
+        return A.Materialize(span=self.tok(node).span)
 
     def visit_order_step(self, node, ch):
         _, _, first, rest = ch
         return A.OrderBy([first] + [r[1] for r in rest], span=self.span(node))
 
     def visit_order_key(self, node, ch):
-        name, direction = ch
-        desc = bool(direction) and direction[0].text == "desc"
-        return A.OrderKey(name.text, desc, span=self.span(node))
+        name, mods = ch
+        words = [m.text for m in mods]
+        desc = "desc" in words
+        return A.OrderKey(name.text, desc, "insensitive" in words, span=self.span(node))
 
     def visit_limit_step(self, node, ch):
         return A.Limit(ch[1], span=self.span(node))

@@ -242,10 +242,15 @@ def _max(xs: list):
 
 
 def order_by(xs: list, keys: list) -> list:
-    """Stable sort by [[slot, descending], ...], first key most significant."""
+    """Stable sort by [[slot, descending(, insensitive)], ...], first key most
+    significant; an insensitive key compares strings by their lower case."""
     out = list(xs)
-    for slot, desc in reversed(keys):
-        out.sort(key=lambda r, s=slot: r.f[s], reverse=bool(desc))
+    for key in reversed(keys):
+        slot, desc = key[0], key[1]
+        if len(key) > 2 and key[2]:
+            out.sort(key=lambda r, s=slot: r.f[s].lower(), reverse=bool(desc))
+        else:
+            out.sort(key=lambda r, s=slot: r.f[s], reverse=bool(desc))
     return out
 
 

@@ -555,6 +555,35 @@ ENUMS = {
     "enum.prev": (_enum_step(-1), False),
 }
 
+# ---------------------------------------------------------------- query clauses
+
+def _unique(xs: list, last: int, slot: int) -> list:
+    """`unique [first|last key]`: one item per distinct value (of the key field
+    of a record, when slot >= 0), the first or the last of each, in the order
+    the kept items come."""
+    seen: dict = {}
+    for i, x in enumerate(xs):
+        k = x.f[slot] if slot >= 0 else x
+        if k not in seen or last:
+            seen[k] = i
+    keep = sorted(seen.values())
+    return [xs[i] for i in keep]
+
+
+def _group(xs: list, slot: int) -> list:
+    """[[key, rows], ...] grouped by a field, groups in order of their first row."""
+    groups: dict = {}
+    for x in xs:
+        groups.setdefault(x.f[slot], []).append(x)
+    return [[k, v] for k, v in groups.items()]
+
+
+QUERIES = {
+    "seq.unique": (_unique, False),
+    "seq.group": (_group, False),
+    "seq.group_map": (lambda pairs: {k: v for k, v in pairs}, False),
+}
+
 MAPS = {
     "map.insert/1": (_map_insert, True),
     "map.pairs": (lambda d: [[k, v] for k, v in d.items()], False),
@@ -562,5 +591,5 @@ MAPS = {
     "pair.value": (lambda p: p[1], False),
 }
 
-MORE: dict[str, tuple] = {**MAPS, **ENUMS, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+MORE: dict[str, tuple] = {**MAPS, **ENUMS, **QUERIES, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
