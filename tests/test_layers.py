@@ -1,0 +1,71 @@
+"""Imports go one way (README, Layout): pyproject.toml's import-linter
+contracts hold for the installed advm, and a wrong arrow breaks them."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import advm
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "pyproject.toml"
+
+
+def package_tree(where: Path) -> Path:
+    """A folder holding advm as one tree of folders, made of links.
+
+    setup.py maps top-level folders into advm (vm/ becomes advm.vm). A copy
+    install lays them out under advm/ already; an editable one finds them
+    through an import hook, which import-linter (it walks folders) does not
+    see. So every entry of advm's own folder is linked into place, and so is
+    each top-level folder that imports as advm.<name>."""
+    top = where / "advm"
+    top.mkdir()
+    own = Path(advm.__file__).resolve().parent
+    for entry in own.iterdir():
+        (top / entry.name).symlink_to(entry)
+    for folder in sorted(ROOT.iterdir()):
+        name = folder.name
+        if not (folder / "__init__.py").is_file() or (top / name).exists():
+            continue
+        spec = importlib.util.find_spec(f"advm.{name}")
+        if spec is not None and spec.submodule_search_locations:
+            (top / name).symlink_to(Path(spec.submodule_search_locations[0]))
+    return where
+
+
+def lint(where: Path) -> subprocess.CompletedProcess:
+    # Run from `where`, with it first on the path, so that `advm` is the
+    # linked tree and not the editable install's hook or the source folder.
+    env = {**os.environ, "PYTHONPATH": str(where)}
+    return subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
+         "--no-cache", "--no-logo", str(CONFIG)],
+        cwd=where, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )
+
+
+def test_import_contracts_hold(tmp_path):
+    result = lint(package_tree(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
+
+
+def test_a_wrong_arrow_breaks_a_contract(tmp_path):
+    """The check sees the code: a views module that imports the server (one
+    import inside a function, which counts the same) breaks the layers."""
+    where = package_tree(tmp_path)
+    views = where / "advm" / "views"
+    real = views.resolve()
+    views.unlink()
+    views.mkdir()
+    for entry in real.iterdir():
+        (views / entry.name).symlink_to(entry)
+    (views / "wrong_arrow.py").write_text("def serve():\n    from ..net import server\n")
+    result = lint(where)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "advm.views.wrong_arrow -> advm.net" in result.stdout, result.stdout
+    assert "1 broken" in result.stdout, result.stdout
