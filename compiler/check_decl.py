@@ -93,6 +93,10 @@ class DeclChecker:
                     self.err("E0204", f"message '{s.name}' already has a member '{m.name}'", name_span(m))
                     continue
                 s.methods[m.name] = self.signature(m, owner=s.name)
+        for e in self.info.enums.values():
+            if e.decl is not None and not e.decl.items:
+                self.err("E0513", f"enum '{e.name}' has no values", name_span(e.decl),
+                         "an enum needs at least one value: its default")
         for s in self.info.records.values():
             for m in s.decl.members:
                 self.add_record_member(s, m)
@@ -114,8 +118,10 @@ class DeclChecker:
                 "E0505", f"message fields have no privacy ('{f.privacy.kind}' on '{f.name}')", f.privacy.span,
                 "remove the privacy modifier; messages are only seen by the code that receives them",
             )
+        # A row's id is its table's: code may read it, never set it (as in Adama).
+        readonly = f.readonly or (s.kind == "record" and f.name == "id")
         s.fields[f.name] = FieldInfo(
-            f.name, t, f.privacy.kind, list(f.privacy.names), f.default, f.readonly, f
+            f.name, t, f.privacy.kind, list(f.privacy.names), f.default, readonly, f
         )
 
     def add_record_member(self, s: StructInfo, m: ast.Decl) -> None:
@@ -245,6 +251,40 @@ class DeclChecker:
                 self.err("E0505", "`require` belongs inside a record", d.span)
             elif isinstance(d, ast.IndexHint):
                 self.err("E0508", "`index` belongs inside a record", d.span)
+        construct = info.handlers.get("construct")
+        invent = info.static.policies.get("invent")
+        if invent is not None and construct is not None and construct.param is not None:
+            # An invented document is made by a connection, which brings no argument.
+            self.err("E0502", "@construct cannot take an argument when documents may be invented",
+                     construct.decl.span, "an `invent` policy creates documents with no argument; "
+                     "drop the parameter or the `invent` policy")
+
+    def check_infinite_structs(self) -> None:
+        """A record or message that holds itself through plain fields (not a
+        maybe, list, map or table) would be infinite: every value holds another."""
+        structs = {**self.info.messages, **self.info.records}
+        state: dict[str, int] = {}  # 1 visiting, 2 done
+
+        def visit(name: str, path: list) -> None:
+            state[name] = 1
+            for f in structs[name].fields.values():
+                t = f.type
+                if isinstance(t, (T.RecordType, T.MessageType)) and t.name in structs:
+                    if state.get(t.name) == 1:
+                        cycle = path[path.index(t.name):] + [t.name] if t.name in path else [name, t.name]
+                        decl = f.decl
+                        span = decl.type.span if decl is not None and hasattr(decl, "type") else structs[name].decl.span
+                        self.err("E0512", f"{structs[t.name].kind} '{t.name}' contains itself "
+                                 f"({' -> '.join(cycle)}, through field '{f.name}' of {name}): every value "
+                                 "would hold another, forever",
+                                 span, f"make the field a maybe<{t.name}>, or hold the rows in a table")
+                    elif state.get(t.name) is None:
+                        visit(t.name, path + [t.name])
+            state[name] = 2
+
+        for name in structs:
+            if state.get(name) is None:
+                visit(name, [name])
 
     def unsupported(self, d: ast.Unsupported) -> None:
         self.info.unsupported.append(d)

@@ -27,6 +27,7 @@ class Checker(DeclChecker, StmtChecker, ExprChecker, CheckerBase):
     def run(self, program: ast.Program) -> None:
         self.collect_types(program)
         self.collect_members()
+        self.check_infinite_structs()
         self.collect_document(program)
         self.check_bodies(program)
         self.check_references()

@@ -82,6 +82,8 @@ CODES: dict[str, str] = {
     "E0507": "bad-table-element",
     "E0508": "bad-index-hint",
     "E0509": "bad-channel-message",
+    "E0512": "infinite-record",
+    "E0513": "empty-enum",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",
