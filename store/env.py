@@ -29,7 +29,13 @@ from .errors import DamagedStore, IncompatibleStore, StoreClosed, StoreError
 # 3: a log envelope is a positional CBOR array, not a map (spec/store.md 3);
 #    a format-2 reader would find no fields in it. No format-2 store was
 #    released either.
-STORE_FORMAT = 3
+# 4: a digest is a version byte and 8 bytes, with error texts left out
+#    (spec/store.md 11.3). A format-3 store opens: its entries keep their
+#    8-byte digests and verify by the old rule (store/inputs.py
+#    digest_matches), and opening it to write records format 4, since a
+#    format-3 advm would not read the new digests.
+STORE_FORMAT = 4
+READABLE_FORMATS = (3, 4)
 
 DEFAULT_DIR = ".advm"
 MIB = 1 << 20
@@ -179,11 +185,15 @@ class StoreEnv:
                                     key=keys.META_FORMAT)
             found = records.field(record, "format", int, doc=None, db="meta",
                                   key=keys.META_FORMAT)
-        if found != STORE_FORMAT:
+        if found not in READABLE_FORMATS:
             raise IncompatibleStore(
                 f"store at {self.path} was written with store format {found}; "
-                f"this advm reads format {STORE_FORMAT} only. Export its documents with the "
-                "advm that wrote it, or point --store at another directory.")
+                f"this advm reads formats {READABLE_FORMATS[0]} to {STORE_FORMAT}. Export its "
+                "documents with the advm that wrote it, or point --store at another directory.")
+        if found != STORE_FORMAT and not self.readonly:
+            with self.env.begin(write=True) as txn:
+                txn.put(keys.META_FORMAT,
+                        records.pack(records.KIND_META, {"format": STORE_FORMAT}), db=self.meta)
 
     # -- transactions --------------------------------------------------------
 

@@ -15,8 +15,10 @@ client inputs but change what the runtime holds:
 Extra envelope fields:
 
 - `outcome`: "ok", or the error code the sender got.
-- `digest`: 8 bytes of BLAKE2b over the frames the input decided (canonical
-  CBOR of every frame but view deltas: errors, asks, connected answers).
+- `digest`: a version byte (2) and 8 bytes of BLAKE2b over the frames the
+  input decided (canonical CBOR of every frame but view deltas: errors, asks,
+  connected answers; error frames without their text). Format-3 stores wrote
+  8 bytes with the texts in; `digest_matches` reads both.
   Replay recomputes it, so the first input whose outcome differs is found
   exactly, not only at the next snapshot. View deltas are left out: they are
   a function of the state, which snapshots verify, and replay does not
@@ -78,8 +80,34 @@ def principal_of(item: dict):
     return as_principal(who) if isinstance(who, str) else None
 
 
-def _digest(frames: list) -> bytes:
-    return hashlib.blake2b(cbor2.dumps(frames, canonical=True), digest_size=8).digest()
+# A digest is a version byte and 8 bytes of BLAKE2b (spec/store.md 11.3).
+# Version 2 leaves each error frame's text out: what an input decided is the
+# error's code (and who got it), not its wording, so a clearer message in a
+# later advm replays an old log unchanged. Store format 3 wrote bare 8-byte
+# digests with the texts in (`_legacy_digest`); they still verify.
+DIGEST_VERSION = b"\x02"
+
+
+def _decided(frames: list) -> list:
+    kept = []
+    for f in frames:
+        if "delta" in f:
+            continue
+        error = f.get("error")
+        if isinstance(error, dict) and "message" in error:
+            f = dict(f, error={k: v for k, v in error.items() if k != "message"})
+        kept.append(f)
+    return kept
+
+
+def _digest(decided: list) -> bytes:
+    return DIGEST_VERSION + hashlib.blake2b(cbor2.dumps(decided, canonical=True),
+                                            digest_size=8).digest()
+
+
+def _legacy_digest(frames: list) -> bytes:
+    kept = [f for f in frames if "delta" not in f]
+    return hashlib.blake2b(cbor2.dumps(kept, canonical=True), digest_size=8).digest()
 
 
 _NOTHING_DECIDED = _digest([])
@@ -95,7 +123,8 @@ _DIGESTS_MAX = 512
 
 
 def frames_digest(frames: list) -> bytes:
-    """The digest of what an input decided: its frames without view deltas."""
+    """The digest of what an input decided: its frames without view deltas
+    and without error texts."""
     if not frames:
         return _NOTHING_DECIDED
     kept = [f for f in frames if "delta" not in f]
@@ -104,11 +133,29 @@ def frames_digest(frames: list) -> bytes:
     key = repr(kept)
     found = _DIGESTS.get(key)
     if found is None:
-        found = _digest(kept)
+        found = _digest(_decided(kept))
         if len(_DIGESTS) >= _DIGESTS_MAX:
             _DIGESTS.clear()
         _DIGESTS[key] = found
     return found
+
+
+def digest_matches(entry: Entry, frames: list) -> bool | None:
+    """Whether replayed `frames` are what `entry` logged (None: it logged no
+    digest). A format-3 entry's digest has the error texts of the advm that
+    wrote it: when the frames differ from it only where an error was sent and
+    the sender's outcome is the same, the difference is taken to be the
+    wording of the error, which later versions changed (spec/store.md 11.3)."""
+    want = entry.extra.get("digest")
+    if want is None:
+        return None
+    want = bytes(want)
+    if len(want) != 8:
+        return frames_digest(frames) == want
+    if _legacy_digest(frames) == want:
+        return True
+    return (any("error" in f for f in frames)
+            and outcome(frames, entry.principal) == entry.extra.get("outcome", "ok"))
 
 
 def outcome(frames: list, who) -> str:
@@ -246,8 +293,7 @@ def _apply(living, entry: Entry, head: int, doc, viewers):
 
 def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
     """Raise Divergence when replayed frames are not the ones logged."""
-    want = entry.extra.get("digest")
-    if want is None or frames_digest(frames) == want:
+    if digest_matches(entry, frames) is not False:
         return
     who = entry.principal
     got = outcome(frames, who)
@@ -258,6 +304,6 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
                      doc=doc, seq=entry.seq)
 
 
-__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames",
+__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames", "digest_matches",
            "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "living_input", "outcome", "principal_of",
            "reconnect", "round_trip", "to_entry"]

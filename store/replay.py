@@ -153,7 +153,7 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
     verified = start_snap  # the newest snapshot checked so far (None: the log's start)
     if start_snap is not None:
         living, module = base(store, doc, start_snap, None, modules, viewers=viewers)
-    apply, digest = inputs.apply, inputs.frames_digest
+    apply, matches = inputs.apply, inputs.digest_matches
     steps = 0
     for entry in store.entries(doc, after=start, until=stop, chunk=chunk):
         if living is None:
@@ -161,8 +161,7 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
         living, frames = apply(living, entry, head, doc=doc, viewers=viewers)
         head = entry.seq
         steps += 1
-        want = entry.extra.get("digest")
-        matched = None if want is None else digest(frames) == want
+        matched = matches(entry, frames)
         if on_step is not None:
             on_step(_step(entry, frames, matched))
         if matched is False:

@@ -270,7 +270,7 @@ def test_log_entries_carry_time_principal_channel_and_payload(tmp_path):
         assert len(first.extra["module"]) == 32 and first.extra["key"] == "main"
         answers = [e for e in log if e.kind == "answer"]
         assert answers[0].payload == {"x": 1, "y": 1} and answers[0].extra["ask"] == 1
-        assert all(len(e.extra["digest"]) == 8 for e in log)
+        assert all(len(e.extra["digest"]) == 9 and e.extra["digest"][0] == 2 for e in log)
         times = [e.time for e in log]
         assert times == sorted(times)
 

@@ -1,5 +1,7 @@
 """Frames digests (store/inputs.py): the cache by repr gives the digest of the
-definition (canonical CBOR of the decided frames, BLAKE2b-64) every time."""
+definition (a version byte, then BLAKE2b-64 of the canonical CBOR of the
+decided frames, error texts left out) every time; format-3 entries (8 bytes,
+texts in) still verify."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +11,54 @@ import cbor2
 from advm.store import inputs
 
 
+def decided(frames: list) -> list:
+    kept = []
+    for f in frames:
+        if "delta" in f:
+            continue
+        if isinstance(f.get("error"), dict):
+            f = {**f, "error": {k: v for k, v in f["error"].items() if k != "message"}}
+        kept.append(f)
+    return kept
+
+
 def defined(frames: list) -> bytes:
+    return b"\x02" + hashlib.blake2b(cbor2.dumps(decided(frames), canonical=True),
+                                     digest_size=8).digest()
+
+
+def format3(frames: list) -> bytes:
     kept = [f for f in frames if "delta" not in f]
     return hashlib.blake2b(cbor2.dumps(kept, canonical=True), digest_size=8).digest()
+
+
+def entry(frames_logged: list, digest: bytes, who: str = "a@b"):
+    return inputs.to_entry(1, {"op": "send", "who": who, "now": 0, "channel": "c",
+                               "message": {}}, frames_logged, {"digest": digest})
+
+
+def test_error_texts_do_not_decide():
+    said = [{"to": "a@b", "error": {"code": "abort", "message": "/srv/x.adb:3:1: aborted"}}]
+    now = [{"to": "a@b", "error": {"code": "abort", "message": "x.adb:3:1: the transaction aborted"}}]
+    assert inputs.frames_digest(said) == inputs.frames_digest(now)
+    other = [{"to": "a@b", "error": {"code": "assert", "message": "x.adb:3:1: aborted"}}]
+    assert inputs.frames_digest(said) != inputs.frames_digest(other)
+    assert inputs.digest_matches(entry(said, inputs.frames_digest(said)), now) is True
+    assert inputs.digest_matches(entry(said, inputs.frames_digest(said)), other) is False
+
+
+def test_format3_digests_still_verify():
+    said = [{"to": "a@b", "error": {"code": "abort", "message": "/srv/x.adb:3:1: aborted"}}]
+    now = [{"to": "a@b", "error": {"code": "abort", "message": "x.adb:3:1: the transaction aborted"}}]
+    old = entry(said, format3(said))
+    assert inputs.digest_matches(old, said) is True      # the same frames: the old rule holds
+    assert inputs.digest_matches(old, now) is True       # only the error's wording changed
+    # another outcome, or no error at all where one was sent, is a divergence
+    assert inputs.digest_matches(old, [{"to": "a@b", "error": {"code": "assert"}}]) is False
+    assert inputs.digest_matches(old, []) is False
+    asked = [{"to": "a@b", "ask": {"id": 1}}]
+    assert inputs.digest_matches(entry(asked, format3(asked)), asked) is True
+    assert inputs.digest_matches(entry(asked, format3(asked)), [{"to": "a@b", "ask": {"id": 2}}]) is False
 
 
 def test_cached_digests_are_the_defined_ones():

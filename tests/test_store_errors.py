@@ -150,7 +150,7 @@ def test_incompatible_format_refuses_to_open(tmp_path):
         poke(s, "meta", keys.META_FORMAT,
              records.pack(records.KIND_META, {"format": STORE_FORMAT + 1}))
     with pytest.raises(IncompatibleStore, match=f"store format {STORE_FORMAT + 1}; this advm "
-                                                f"reads format {STORE_FORMAT}"):
+                                                f"reads formats 3 to {STORE_FORMAT}"):
         Store(tmp_path / "s")
     # The refusal released the directory: a reader of the right version could open it.
     with pytest.raises(IncompatibleStore):
