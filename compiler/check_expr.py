@@ -316,6 +316,17 @@ class ExprChecker:
             return T.STRING
         if op == "+" and lt == T.TIMESPAN and rt == T.TIMESPAN:
             return T.TIMESPAN
+        # Adama's operator table beyond plain numbers (language.md 5.2):
+        md = T.MaybeType(T.DOUBLE)
+        if op in ("+", "-", "*", "/") and md in (lt, rt) and all(t == md or T.is_numeric(t) for t in (lt, rt)):
+            e.special = "lift"  # arithmetic with a maybe<double> gives a maybe<double>
+            return md
+        if op == "*" and {lt, rt} == {T.STRING, T.INT}:
+            e.special = "repeat"  # a string repeated
+            return T.STRING
+        if op == "*" and T.TIMESPAN in (lt, rt) and (lt in (T.INT, T.DOUBLE) or rt in (T.INT, T.DOUBLE)):
+            e.special = "scale"  # a timespan scaled
+            return T.TIMESPAN
         if op in ("+", "-", "*", "/", "%") and T.is_numeric(lt) and T.is_numeric(rt):
             if op == "/":
                 return T.MaybeType(T.DOUBLE)

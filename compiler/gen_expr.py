@@ -289,6 +289,9 @@ class ExprGen:
             self.emit("INE", out.n, a.n, b.n)
             self.free(a, b)
             return out
+        special = getattr(e, "special", None)
+        if special is not None:
+            return self.special_binary(e, special, dst)
         if op == "+" and e.ty == T.STRING:
             return self.concat(e, dst)
         if op == "/":
@@ -296,6 +299,18 @@ class ExprGen:
         if op == "%":
             return self.modulo(e, dst)
         return self.arith(op, e.left, e.right, e.ty, dst)
+
+    def special_binary(self, e: ast.Binary, special: str, dst):
+        """The rows of Adama's operator table that are library calls: arithmetic
+        lifted over maybe<double>, string repetition, scaling a timespan."""
+        if special == "lift":
+            md = T.MaybeType(T.DOUBLE)
+            return self.host(f"arith.lift{e.op}", [e.left, e.right], [md, md], md, dst)
+        if special == "repeat":
+            s, n = (e.left, e.right) if e.left.ty == T.STRING else (e.right, e.left)
+            return self.host("string.multiply/1", [s, n], [T.STRING, T.INT], T.STRING, dst)
+        span, k = (e.left, e.right) if e.left.ty == T.TIMESPAN else (e.right, e.left)
+        return self.host("TimeSpan.multiply/2", [span, k], [T.TIMESPAN, T.DOUBLE], T.TIMESPAN, dst)
 
     def arith(self, op: str, left, right, t: T.Type, dst):
         """`left op right` in type t (int, long, double, timespan)."""

@@ -371,7 +371,7 @@ procedure p() -> int {
     ("#setup { } #start { transition #setpu; }", "did you mean '#setup'?"),
     ("function f(string s) -> int { return s.size(); }", "use .length()"),
     ("function f(int[] xs) -> int { return xs.length(); }", "use .size()"),
-    ("public int x; public formula f = x / 2 + 1;", "unwrap it with `if (value as x)"),
+    ("public maybe<int> m; public formula f = m + 1;", "unwrap it with `if (value as x)"),
 ])
 def test_hints_say_what_to_do(text, hint):
     comp = compiled(text)

@@ -578,6 +578,20 @@ def _group(xs: list, slot: int) -> list:
     return [[k, v] for k, v in groups.items()]
 
 
+def _lift(f):
+    """Arithmetic over maybe<double>: empty when either side is."""
+    def g(a, b):
+        return None if a is None or b is None else f(float(a), float(b))
+    return g
+
+
+ARITH = {
+    "arith.lift+": (_lift(lambda a, b: a + b), False),
+    "arith.lift-": (_lift(lambda a, b: a - b), False),
+    "arith.lift*": (_lift(lambda a, b: a * b), False),
+    "arith.lift/": (_lift(lambda a, b: a / b if b != 0 else None), False),
+}
+
 QUERIES = {
     "seq.unique": (_unique, False),
     "seq.group": (_group, False),
@@ -591,5 +605,5 @@ MAPS = {
     "pair.value": (lambda p: p[1], False),
 }
 
-MORE: dict[str, tuple] = {**MAPS, **ENUMS, **QUERIES, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+MORE: dict[str, tuple] = {**MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
