@@ -129,6 +129,9 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
     pos = skip(text, 0)
     end = len(text)
     while pos < end:
+        if text[pos] == ";":  # a stray `;` between declarations is nothing, as in Adama
+            pos = skip(text, pos + 1)
+            continue
         try:
             with _stack(_FRAMES):
                 node = _DECL.match_core(text, pos, defaultdict(dict), ParseError(text))
