@@ -117,10 +117,12 @@ def diff(old: dict, new: dict, members=None) -> dict | None:
     """
     if type(old) is not dict or type(new) is not dict:
         raise TypeError("diff compares two encoded views (JSON objects)")
-    return _diff_object(old, new, members)
+    return diff_objects(old, new, members)
 
 
-def _diff_object(old: dict, new: dict, members=None) -> dict | None:
+def diff_objects(old: dict, new: dict, members=None) -> dict | None:
+    """`diff` without the argument check, for a caller that holds two encoded
+    objects already (the fan-out calls it once per viewer)."""
     patch = None
     added = 0
     get = old.get
@@ -148,7 +150,7 @@ def _diff_object(old: dict, new: dict, members=None) -> dict | None:
                 # see the JSON the view holds, not a lookalike
                 change = now
             elif kind is dict:
-                change = _diff_object(before, now) if members is None else members(key, before, now)
+                change = diff_objects(before, now) if members is None else members(key, before, now)
                 if change is None:
                     continue
             elif kind is list:

@@ -47,7 +47,7 @@ from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
 from ..vm.document import gc_paused, promote_young
 from ..vm.table import rows as table_rows
-from .delta import diff, encode_view
+from .delta import diff, diff_objects, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, visible
 from .reactive import ChangeTracker, Changes, Formulas
 
@@ -180,7 +180,7 @@ class _Txn:
     """What one after_commit() learned, shared by every viewer it updates."""
 
     __slots__ = ("changes", "dirty", "type_dirty", "shared_prev", "same_rows", "row_sets", "memo", "table_rows",
-                 "decided")
+                 "decided", "hints")
 
     def __init__(self, changes: Changes):
         self.changes = changes
@@ -194,6 +194,44 @@ class _Txn:
         self.memo: dict = {}
         self.table_rows: dict = {}  # id(table) -> (table, its rows as a list)
         self.decided: list = []  # changed members whose visibility is decided per viewer
+        # the viewer being diffed: member name -> (previous encoding, new
+        # one, changed row keys) for the members patched from their previous
+        # encoding (Viewers._build)
+        self.hints: dict | None = None
+
+    def __call__(self, key, before: dict, now: dict):
+        """The patch of the top-level member `key` (views.delta.diff's
+        `members` hook): the patch of a pair of encodings is made once per
+        transaction and shared by every viewer that holds that pair; for a
+        member the viewer's hints say was patched from its previous encoding
+        by one row, that row's patch alone (several: a full diff keeps the
+        patch's member order that of the table, as from scratch)."""
+        hints = self.hints
+        hint = hints.get(key) if hints else None
+        if hint is not None and hint[0] is before and hint[1] is now and len(hint[2]) == 1:
+            return _diff_rows(before, now, hint[2], self.memo)
+        return _diff_memo(before, now, self.memo)
+
+
+def _diff_memo(before: dict, now: dict, memo: dict):
+    pair = (id(before), id(now))
+    known = memo.get(pair)
+    if known is None or known[0] is not before or known[1] is not now:
+        known = memo[pair] = (before, now, diff(before, now))
+    return known[2]
+
+
+def _diff_rows(before: dict, now: dict, keys: list, memo: dict):
+    """The patch between two encoded tables that differ only in the rows
+    `keys` names (present in both: membership and order are unchanged)."""
+    patch = None
+    for key in keys:
+        change = _diff_memo(before[key], now[key], memo)
+        if change is not None:
+            if patch is None:
+                patch = {}
+            patch[key] = change
+    return patch
 
 
 class _Plan:
@@ -390,7 +428,8 @@ class Viewers:
                 hints = {}
                 sent = viewer.sent
                 new = self._build(viewer, hints)
-                patch = self._diff(sent, new, txn.memo, hints)
+                txn.hints = hints
+                patch = diff_objects(sent, new, txn)
                 if key is not None:
                     names = [entry[0].name for entry in grouped]
                     # `sent` is kept so that the ids in `key` stay its values'
@@ -541,7 +580,7 @@ class Viewers:
                             new[name] = value
                     elif name in sent:
                         new[name] = sent[name]
-                patch = self._diff(sent, new, txn.memo)
+                patch = diff_objects(sent, new, txn)
                 if patch is not None:
                     # viewers whose views differ elsewhere mostly get equal patches: one object
                     pkey = tuple([(k, id(v)) for k, v in patch.items()])
@@ -976,46 +1015,6 @@ class Viewers:
             return known[1]
         self.tables[key] = (None, enc)
         return enc
-
-    # ------------------------------------------------------------ patches
-
-    @staticmethod
-    def _diff(old: dict, new: dict, memo: dict, hints: dict | None = None):
-        """diff(old, new) for two encoded views, sharing the patch of a member
-        whose old and new encodings are the same pair of objects as for a
-        viewer already done, and, for a member `hints` says was patched from
-        its old encoding, diffing only the rows named."""
-
-        def member(key, before, now):
-            hint = hints.get(key) if hints else None
-            # one changed row: its patch alone (several: a full diff keeps the
-            # patch's member order that of the table, as from scratch)
-            if hint is not None and hint[0] is before and hint[1] is now and len(hint[2]) == 1:
-                return Viewers._diff_rows(before, now, hint[2], memo)
-            return Viewers._diff_memo(before, now, memo)
-
-        return diff(old, new, member)
-
-    @staticmethod
-    def _diff_memo(before: dict, now: dict, memo: dict):
-        pair = (id(before), id(now))
-        known = memo.get(pair)
-        if known is None or known[0] is not before or known[1] is not now:
-            known = memo[pair] = (before, now, diff(before, now))
-        return known[2]
-
-    @staticmethod
-    def _diff_rows(before: dict, now: dict, keys: list, memo: dict):
-        """The patch between two encoded tables that differ only in the rows
-        `keys` names (present in both: membership and order are unchanged)."""
-        patch = None
-        for key in keys:
-            change = Viewers._diff_memo(before[key], now[key], memo)
-            if change is not None:
-                if patch is None:
-                    patch = {}
-                patch[key] = change
-        return patch
 
 
 __all__ = ["Viewers"]
