@@ -177,6 +177,9 @@ class DurableDocument:
         if self.closed:
             return _done(error=StoreError(f"document {self.key!r} was closed", doc=self.key))
         item = inputs.living_input(op, now)
+        refused = inputs.unloggable(item)
+        if refused is not None:
+            return _done(refused)
         living = self.living
         # The wake time written with the last logged input is the runtime's
         # now: only a logged input changes it (a refusal, a read, a rebuild

@@ -40,7 +40,8 @@ import hashlib
 import cbor2
 
 from ..vm.docslots import as_principal
-from ..vm.living import retelling
+from ..vm.living import error_frame, retelling
+from ..vm.values import MAX_DEPTH, input_problem, valid_text
 from .errors import StoreError
 from .log import Entry
 
@@ -73,6 +74,23 @@ def living_input(op: dict, now: int) -> dict:
         item["who"] = item.pop("as")
     item["now"] = now  # replaces any `now` the op had: the caller's time is the input's
     return item
+
+
+def unloggable(item: dict) -> list | None:
+    """The frames refusing an input whose payload the log could not hold or
+    read back (a lone surrogate cbor2 cannot encode, nesting past MAX_DEPTH
+    that cbor2 refuses to decode past 400), or None. The protocol and script
+    edges refuse these first (net/edge.py, advm/session.py); this is the
+    store's own guard for every other caller, so an acknowledged input can
+    always be read back (issue 10 point 3). Nothing runs, nothing is logged."""
+    for name in ("message", "arg"):
+        payload = item.get(name)
+        if payload is None or type(payload) is int or type(payload) is str and valid_text(payload):
+            continue
+        problem = input_problem(payload, MAX_DEPTH)
+        if problem is not None:
+            return [error_frame(principal_of(item), "input", f"the {name} {problem[1]}")]
+    return None
 
 
 def principal_of(item: dict):
@@ -306,4 +324,4 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
 
 __all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames", "digest_matches",
            "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "living_input", "outcome", "principal_of",
-           "reconnect", "round_trip", "to_entry"]
+           "reconnect", "round_trip", "to_entry", "unloggable"]

@@ -36,7 +36,9 @@ import time
 
 from advm.store import Store
 from advm.store.durable import DurableDocument
+from advm.store.inputs import outcome
 from advm.store.replay import replay
+from advm.vm.values import MAX_DEPTH
 from durable_kit import T0, compiled
 
 SOAK = os.environ.get("ADVM_SOAK") == "1"
@@ -57,9 +59,17 @@ record Item {
   public int id;
   public int token;
 }
+record Note {
+  public int id;
+  public int token;
+  public string text;
+  public dynamic blob;
+}
 message Add { int token; }
 message Reply { int v; }
+message Jot { int token; string text; dynamic blob; }
 table<Item> _items;
+table<Note> _notes;
 private principal owner;
 public int count;
 public long sum;
@@ -81,6 +91,9 @@ channel add(principal who, Add a) {
   _items <- {token: a.token};
   count++;
   sum += a.token;
+}
+channel jot(principal who, Jot j) {
+  _notes <- {token: j.token, text: j.text, blob: j.blob};
 }
 #ask {
   Reply r = question.fetch(owner).await();
@@ -147,9 +160,12 @@ def child(path: str, out_fd: int, seed: int, first_token: int) -> None:
             elif r < 0.85:
                 clock += TICK_S * 1000
                 op, note = {"op": "advance"}, "advance"
-            elif r < 0.92:
+            elif r < 0.88:
                 op = {"op": "send", "as": OTHER, "channel": "add", "message": {"token": -1}}
                 note = "abort"
+            elif r < 0.94:
+                token += 1
+                op, note = jot(rng, token)
             else:
                 op = {"op": "answer", "as": OWNER, "ask": 999999, "message": {"v": 1}}
                 note = "refused"
@@ -157,8 +173,12 @@ def child(path: str, out_fd: int, seed: int, first_token: int) -> None:
 
             def acked(f, key=key, note=note) -> None:  # committer thread: tiny
                 if f.exception() is None:
-                    top = max((fr["seq"] for fr in f.result()
+                    frames = f.result()
+                    top = max((fr["seq"] for fr in frames
                                if fr.get("to") == OTHER and "delta" in fr), default=0)
+                    got = outcome(frames, OTHER)
+                    if note.startswith("jot") and got != "ok" or note == "refused-jot" and got != "input":
+                        say(f"error {key} {note} got {got}")
                     say(f"ack {key} {note} {top}")
 
             fut.add_done_callback(acked)
@@ -167,6 +187,35 @@ def child(path: str, out_fd: int, seed: int, first_token: int) -> None:
     except BaseException as e:  # a failure must reach the parent, not vanish
         say(f"error {type(e).__name__}: {e}")
         os._exit(3)
+
+
+def nested(depth: int, leaf):
+    """A JSON value `depth` levels of arrays and objects deep around `leaf`."""
+    for level in range(depth):
+        leaf = [leaf] if level % 2 else {"k": leaf}
+    return leaf
+
+
+# Texts that must be kept exactly: past the BMP, combining marks, a BOM, NUL.
+ODD_TEXTS = ["🙂 名前", "e\u0301", "\ufeffbom", "nul\x00inside", "\U0010FFFF"]
+
+
+def jot(rng: random.Random, token: int) -> tuple[dict, str]:
+    """A `jot` input from the issue 10 edge cases: nested dynamic values up to
+    the depth limit and odd but valid texts (acknowledged and kept), or a lone
+    surrogate or a value past the depth limit (refused, never logged)."""
+    kind = rng.random()
+    text, blob, note = rng.choice(ODD_TEXTS), nested(rng.randint(0, MAX_DEPTH - 2), token), "jot"
+    if kind < 0.15:
+        text, note = "bad\udc80text", "refused-jot"
+    elif kind < 0.3:
+        blob, note = nested(MAX_DEPTH + rng.randint(1, 400), token), "refused-jot"
+    elif kind < 0.4:
+        blob = {"s": "ok", "bad": "\ud800"}
+        note = "refused-jot"
+    message = {"token": token, "text": text, "blob": blob}
+    return {"op": "send", "as": OTHER, "channel": "jot", "message": message}, \
+        (f"jot {token}" if note == "jot" else note)
 
 
 def run_child(path, seed: int, first_token: int, rng: random.Random) -> list[str]:
@@ -213,6 +262,7 @@ class Ledger:
 
     def __init__(self):
         self.tokens = {k: set() for k in DOCS}
+        self.jots = {k: set() for k in DOCS}
         self.answers = {k: 0 for k in DOCS}
         self.delta_seq = {k: 0 for k in DOCS}
 
@@ -222,6 +272,8 @@ class Ledger:
             top = int(rest[-1])
             if what == "add":
                 self.tokens[key].add(int(rest[0]))
+            elif what == "jot":
+                self.jots[key].add(int(rest[0]))
             elif what == "answer":
                 self.answers[key] += int(rest[0])
             self.delta_seq[key] = max(self.delta_seq[key], top)
@@ -248,10 +300,11 @@ def check(path, ledger: Ledger) -> None:
             assert fields["answers"] >= ledger.answers[key], key
             # 2. nothing that is not in the log is visible
             logged = {e.payload["token"] for e in store.log(key)
-                      if e.kind == "send" and e.extra.get("outcome") == "ok"}
+                      if e.kind == "send" and e.channel == "add" and e.extra.get("outcome") == "ok"}
             assert have == logged, f"{key}: state and log disagree on tokens"
             seqs = {v["who"]: v["seq"] for v in living.viewers.state()["viewers"]}
             assert seqs.get(OTHER, 0) >= ledger.delta_seq[key], key
+            check_jots(store, key, fields, ledger)
             # 3. the state is a replay of the log, and the snapshots agree
             fast = replay(store, key)  # as `advm replay` runs: no views, states compared
             assert fast.ok and fast.head == doc.seq, str(fast.divergence)
@@ -260,6 +313,25 @@ def check(path, ledger: Ledger) -> None:
             assert result.head == doc.seq
             assert result.living.snapshot() == living.snapshot(), f"{key}: recovery != replay"
             continue_in_memory(key, living)
+
+
+def check_jots(store, key: str, fields: dict, ledger: Ledger) -> None:
+    """Edge inputs: every acknowledged jot is kept exactly, and no refused
+    one (a lone surrogate, a value past the depth limit) reached the log."""
+    kept = {row["token"]: row for row in fields["_notes"]}
+    lost = ledger.jots[key] - set(kept)
+    assert not lost, f"{key}: acknowledged jots missing after recovery: {sorted(lost)[:10]}"
+    for token, row in kept.items():
+        assert row["text"] in ODD_TEXTS, (key, token, row["text"])
+        depth, blob = 0, row["blob"]
+        while blob != token:
+            blob = blob["k"] if isinstance(blob, dict) else blob[0]
+            depth += 1
+        assert depth < MAX_DEPTH, (key, token, depth)
+    for e in store.log(key):
+        if e.kind == "send" and e.channel == "jot":
+            assert e.extra.get("outcome") == "ok", (key, e.seq, e.extra.get("outcome"))
+            assert e.payload["token"] in kept, (key, e.seq)
 
 
 def continue_in_memory(key: str, living) -> None:

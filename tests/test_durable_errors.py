@@ -142,3 +142,31 @@ def test_an_incompatible_store_format_is_refused(tmp_path):
                     db=store.env.meta)
     with pytest.raises(IncompatibleStore, match="store format 999"):
         Store(path)
+
+
+def _deep(levels: int):
+    value = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("message", [
+    {"ready": "\udc80"},                         # cbor2 cannot encode a lone surrogate
+    {"ready": True, "extra": {"\ud800": 1}},     # nor in an object's key
+    {"ready": True, "extra": _deep(70)},         # past MAX_DEPTH (64)
+    {"ready": True, "extra": _deep(500)},        # past what cbor2 reads back (400)
+], ids=["surrogate", "surrogate-key", "deep", "deeper-than-cbor2"])
+def test_an_input_the_log_could_not_hold_is_refused_before_it_runs(played, message):
+    """Issue 10 point 3 at the store's own door: whatever the caller, an input
+    whose payload could not be logged or read back gets `input`, and nothing
+    is logged, so the document stays readable."""
+    head = played.last_seq("main")
+    doc = DurableDocument.open(played, "main")
+    frames = doc.submit({"op": "send", "as": "otto", "channel": "rematch", "message": message},
+                        T0 + 9_000_000).result()
+    assert [(f["to"], f["error"]["code"]) for f in frames] == [("otto@", "input")]
+    doc.close()
+    assert played.last_seq("main") == head
+    again = DurableDocument.open(played, "main")
+    assert again.seq == head
