@@ -108,6 +108,10 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Time", "zone() -> string", "time", "the document's time zone"),
     ("Time", "setZone(string) -> bool", "writes", "set the document's time zone; false if unknown"),
     ("Time", "make(int, int) -> maybe<time>", "pure", "a time of day from hour and minute"),
+    ("Time", "toInt(time) -> int", "pure", "minutes since midnight"),
+    ("Time", "extendWithinDay(time, timespan) -> time", "pure", "the time plus the span, kept within the day (00:00 to 23:59)"),
+    ("Time", "cyclicAdd(time, timespan) -> time", "pure", "the time plus the span, around the clock"),
+    ("Time", "overlaps(time, time, time, time) -> bool", "pure", "whether the ranges [a, b] and [c, d] share a minute"),
     # ---- Date: calendar arithmetic.
     ("Date", "make(int, int, int) -> maybe<date>", "pure", "a date from year, month, day"),
     ("Date", "dayOfWeek(date) -> int", "pure", "1 = Monday ... 7 = Sunday"),
@@ -269,7 +273,9 @@ SEQUENCE_OWNERS = ("list<T>", "T[]")
 # be called as a method of its first argument, when that argument's type is the
 # parameter's type exactly: `x.sin()` is `Math.sin(x)`, `names.join(", ")` is
 # `String.join(names, ", ")`. A built-in method of the same name and arity wins.
-EXTENSION_NAMESPACES = ("Math", "Date", "TimeSpan", "String", "Statistics", "Principal")
+EXTENSION_NAMESPACES = ("Math", "Date", "Time", "TimeSpan", "String", "Statistics", "Principal")
+# Functions of those namespaces that are not extensions in Adama either.
+NOT_EXTENSIONS = frozenset({"Date.make", "Time.make", "Time.overlaps", "Date.patternOf"})
 
 # The other way round: a built-in method of these receiver types may also be
 # called through the namespace with the receiver first: `String.trim(s)`.
@@ -391,7 +397,8 @@ def _extension_views() -> list[LibEntry]:
     """Namespace functions of EXTENSION_NAMESPACES seen as methods of their first parameter."""
     out = []
     for e in ENTRIES:
-        if e.owner not in EXTENSION_NAMESPACES or not e.params or e.effect != "pure":
+        if e.owner not in EXTENSION_NAMESPACES or not e.params or e.effect != "pure" \
+                or f"{e.owner}.{e.name}" in NOT_EXTENSIONS:
             continue
         recv = e.params[0]
         if any(x.owner == recv and x.name == e.name and len(x.params) == len(e.params) - 1 for x in ENTRIES):

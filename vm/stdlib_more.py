@@ -479,7 +479,37 @@ def _adjust_zone(s: str, zone: str):
     return _datetime(s).astimezone(z).isoformat(timespec="milliseconds")
 
 
+def _minutes(t: str) -> int:
+    h, m = t.split(":")
+    return int(h) * 60 + int(m)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _extend_within_day(t: str, span: float) -> str:
+    end = int(_minutes(t) + span / 60.0) if math.isfinite(span) else (1439 if span > 0 else 0)
+    return _clock(min(max(end, 0), 1439))
+
+
+def _cyclic_add(t: str, span: float) -> str:
+    if not math.isfinite(span):
+        return t
+    return _clock(int(_minutes(t) + span / 60.0) % 1440)
+
+
+def _overlaps(a: str, b: str, c: str, d: str) -> bool:
+    a1, b1 = sorted((_minutes(a), _minutes(b)))
+    c1, d1 = sorted((_minutes(c), _minutes(d)))
+    return a1 <= d1 and c1 <= b1
+
+
 DATE = {
+    "Time.toInt/1": (_minutes, False),
+    "Time.extendWithinDay/2": (_extend_within_day, False),
+    "Time.cyclicAdd/2": (_cyclic_add, False),
+    "Time.overlaps/4": (_overlaps, False),
     "Date.construct/4": (_construct, False),
     "Date.dayOfWeekEnglish/1": (lambda s: _DAYS[_date(s).weekday()], False),
     "Date.monthNameEnglish/1": (lambda s: _MONTHS[_date(s).month - 1], False),

@@ -55,3 +55,13 @@ test gaussian {
   g = Random.getDoubleGaussian();
   assert (g > -10.0 && g < 10.0);
 }
+
+test clock {
+  time t = @time 22:30;
+  assert (t.toInt() == 1350 && Time.toInt(@time 0:05) == 5);
+  assert (t.extendWithinDay(@timespan 3 hr) == @time 23:59);
+  assert (Time.extendWithinDay(t, @timespan 30 min) == @time 23:00);
+  assert (t.cyclicAdd(@timespan 3 hr) == @time 1:30);
+  assert (Time.overlaps(@time 9:00, @time 10:00, @time 9:30, @time 11:00));
+  assert (!Time.overlaps(@time 9:00, @time 10:00, @time 10:01, @time 11:00));
+}
