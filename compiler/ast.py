@@ -464,6 +464,7 @@ class FieldDecl(Decl):
     default: Expr | None = None
     readonly: bool = False
     name_span: Span = NOSPAN
+    flags: list[str] = field(default_factory=list)  # Adama's `lossy`, `unique`, `required`
 
 
 @dataclass

@@ -118,6 +118,12 @@ class DeclChecker:
                 "E0505", f"message fields have no privacy ('{f.privacy.kind}' on '{f.name}')", f.privacy.span,
                 "remove the privacy modifier; messages are only seen by the code that receives them",
             )
+        for flag in f.flags:
+            allowed = {"message": ("lossy", "unique"), "record": ("required",)}.get(s.kind, ())
+            if flag not in allowed or (flag == "unique" and f.name != "id"):
+                where = "an id field of a message" if flag == "unique" else \
+                    ("a message field" if flag == "lossy" else "a record field")
+                self.err("E0321", f"`{flag}` belongs to {where}", f.span)
         # A row's id is its table's: code may read it, never set it (as in Adama).
         readonly = f.readonly or (s.kind == "record" and f.name == "id")
         s.fields[f.name] = FieldInfo(
@@ -201,6 +207,9 @@ class DeclChecker:
 
         for d in program.decls:
             if isinstance(d, ast.FieldDecl):
+                for flag in d.flags:
+                    if flag != "required":
+                        self.err("E0321", f"`{flag}` belongs to a message field", d.span)
                 if claim(d.name, "field", d):
                     t = self.resolve_type(d.type)
                     self.check_storable(t, d, "document")

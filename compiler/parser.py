@@ -195,7 +195,7 @@ class Builder(NodeVisitor):
 
     visit_NAME = visit_TYPE_NAME = visit_BINOP = visit_PREFIX_OP = visit_INCDEC = tok
     visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = visit_AT_UNSUPPORTED = tok
-    visit_DIRECTION = visit_ORDER_MOD = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
+    visit_DIRECTION = visit_ORDER_MOD = visit_FIELD_FLAG = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
     visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = tok
 
     def _pass(self, node, ch):
@@ -595,10 +595,10 @@ class Builder(NodeVisitor):
         return A.Privacy("private", explicit=False, span=Span(at, at))
 
     def visit_field_decl(self, node, ch):
-        privacy, readonly, type_, name, init, _ = ch
+        privacy, readonly, type_, name, init, flags, _ = ch
         return A.FieldDecl(
             name.text, type_, self._privacy(privacy, node), init[0][1] if init else None,
-            bool(readonly), name_span=name.span, span=self.span(node),
+            bool(readonly), name_span=name.span, flags=[f.text for f in flags], span=self.span(node),
         )
 
     def visit_formula_decl(self, node, ch):
@@ -626,6 +626,7 @@ class Builder(NodeVisitor):
     def visit_message_decl(self, node, ch):
         _, name, _, members, _ = ch
         fields = [m for m in members if isinstance(m, A.FieldDecl)]
+        # `index f;` in a message is Adama's hint for the rows it may become; nothing to keep here.
         methods = [m for m in members if isinstance(m, A.Function)]
         return A.MessageDecl(name.text, fields, name_span=name.span, methods=methods, span=self.span(node))
 
