@@ -31,6 +31,13 @@ PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 
+def lifted_result(e: ast.Call, t: T.Type) -> T.Type:
+    """A library call with a maybe where the row takes a plain value gives a maybe."""
+    if getattr(e, "lift", None) or getattr(e, "lift_recv", False):
+        return t if isinstance(t, T.MaybeType) else T.MaybeType(t)
+    return t
+
+
 def unique_key(t: T.Type) -> bool:
     """Values `unique` can compare: numbers, strings, principals, dates and times, enums."""
     return T.is_error(t) or isinstance(t, T.EnumType) or t in (
@@ -620,9 +627,10 @@ class ExprChecker:
                 self.err("E0301", f"argument of {what} expects {p}, found {got}", a.span,
                          self.conversion_hint(got, p))
 
-    def pick_overload(self, e: ast.Call, rows, what: str):
+    def pick_overload(self, e: ast.Call, rows, what: str, lift: bool = False):
         """The first row whose parameters take the arguments exactly, else the
-        first that takes them with widening."""
+        first that takes them with widening; with `lift`, else the first that
+        takes them when maybes are lifted (Adama's maybe overloads of the library)."""
         arity = [(r, b) for r, b in rows if len(r.params) == len(e.args)]
         if not arity:
             counts = sorted({len(r.params) for r, _ in rows})
@@ -632,7 +640,16 @@ class ExprChecker:
             return None
         if len(arity) == 1:
             r, b = arity[0]
-            self.check_args(e, [L.parse_type(p, b) for p in r.params], what)
+            params = [L.parse_type(p, b) for p in r.params]
+            got = [self.expr(a, p) for a, p in zip(e.args, params)]
+            if all(self.assignable(g, p) for g, p in zip(got, params)):
+                return r, b
+            if lift and self.lift_args(e, r, got, params):
+                return r, b
+            for a, g, p in zip(e.args, got, params):
+                if not self.assignable(g, p):
+                    self.err("E0301", f"argument of {what} expects {p}, found {g}", a.span,
+                             self.conversion_hint(g, p))
             return r, b
         arg_types = [self.expr(a) for a in e.args]
         for exact in (True, False):
@@ -644,10 +661,32 @@ class ExprChecker:
                 )
                 if ok:
                     return r, b
+        if lift:
+            for r, b in arity:
+                if self.lift_args(e, r, arg_types, [L.parse_type(p, b) for p in r.params]):
+                    return r, b
         shapes = " or ".join(f"({', '.join(r.params)})" for r, _ in arity)
         got = ", ".join(str(t) for t in arg_types)
         self.err("E0301", f"{what} takes {shapes}, found ({got})", e.span)
         return None
+
+    def lift_args(self, e: ast.Call, row, got: list, params: list, recv_lifted: bool = False) -> bool:
+        """Do the arguments fit `row` when a `maybe<P>` may stand for a `P`? Marks
+        the call (`e.lift`: the lifted positions) when they do."""
+        if row.effect != "pure" or row.result == "void" or row.key in L.INLINE_KEYS:
+            return False
+        lifted = []
+        for i, (g, p) in enumerate(zip(got, params)):
+            if self.assignable(g, p):
+                continue
+            if isinstance(g, T.MaybeType) and not isinstance(p, T.MaybeType) and self.assignable(g.inner, p):
+                lifted.append(i)
+                continue
+            return False
+        if not lifted and not recv_lifted:
+            return False
+        e.lift = tuple(lifted)
+        return True
 
     def call_library(self, e: ast.Call, ns: str, name: str, span) -> T.Type:
         rows = L.namespace_functions(ns, name)
@@ -655,13 +694,13 @@ class ExprChecker:
             self.args_only(e)
             return self.err("E0205", f"{ns} has no function '{name}'", span,
                             did_you_mean(name, L.namespace_names(ns)))
-        picked = self.pick_overload(e, [(r, {}) for r in rows], f"{ns}.{name}")
+        picked = self.pick_overload(e, [(r, {}) for r in rows], f"{ns}.{name}", lift=True)
         if picked is None:
             return T.ERROR
         entry, b = picked
         e.ref = entry
         self.check_effect(entry.effect, f"{ns}.{name}", span)
-        return L.parse_type(entry.result, b)
+        return lifted_result(e, L.parse_type(entry.result, b))
 
     def check_effect(self, effect: str, what: str, span) -> None:
         r = self.rules
@@ -709,6 +748,18 @@ class ExprChecker:
             self.check_args(e, [], f".{name}()")
             return ENUM_METHODS[name] or recv
         rows = L.methods_of(recv, name)
+        if not rows and isinstance(recv, T.MaybeType) and not T.is_error(recv.inner):
+            # Adama's maybe overloads: `x.roundTo(2)` on a maybe<double> is a maybe.
+            inner_rows = [(r, b) for r, b in L.methods_of(recv.inner, name)
+                          if r.effect == "pure" and r.result != "void" and r.key not in L.INLINE_KEYS]
+            if inner_rows:
+                picked = self.pick_overload(e, inner_rows, f".{name}()", lift=True)
+                if picked is None:
+                    return T.ERROR
+                entry, b = picked
+                e.ref = entry
+                e.lift_recv = True
+                return lifted_result(e, L.parse_type(entry.result, b))
         if not rows:
             self.args_only(e)
             if name == "await":
@@ -735,13 +786,13 @@ class ExprChecker:
                 return self.err("E0319", f".{name}() needs a list of numbers, found {recv}", span,
                                 f"project a numeric field first, e.g. (iterate t).score.{name}()")
             return self.err("E0209", f".{name}() needs a list of table rows, found {recv}", span)
-        picked = self.pick_overload(e, satisfied, f".{name}()")
+        picked = self.pick_overload(e, satisfied, f".{name}()", lift=True)
         if picked is None:
             return T.ERROR
         entry, b = picked
         e.ref = entry
         self.check_effect(entry.effect, f".{name}()", span)
-        return L.parse_type(entry.result, b)
+        return lifted_result(e, L.parse_type(entry.result, b))
 
     def channel_op(self, e: ast.Call, ch, name: str, span) -> T.Type:
         cname = ch.name

@@ -70,7 +70,11 @@ class CallGen:
         else:
             recv = e.func.obj
             recv_t = recv.ty
-            bindings = next((b for r, b in L.methods_of(recv_t, entry.name) if r is entry), {})
+            owner_t = recv_t.inner if getattr(e, "lift_recv", False) else recv_t
+            bindings = next((b for r, b in L.methods_of(owner_t, entry.name) if r is entry), {})
+        lifted = list(getattr(e, "lift", None) or ())
+        if lifted or getattr(e, "lift_recv", False):
+            return self.lifted_library_call(e, entry, recv, recv_t, bindings, lifted, dst)
         inline = INLINE.get(key)
         if inline is not None:
             return getattr(self, inline)(e, recv, bindings, dst)
@@ -83,6 +87,24 @@ class CallGen:
         if key == "sequence.sum/0":
             result = bindings["T"]
         return self.host(key, args, ptypes, result, dst)
+
+    def lifted_library_call(self, e, entry, recv, recv_t, bindings, lifted, dst):
+        """A library row called with maybes where it takes plain values: the host
+        function `lift<positions>:<key>` gives empty when any of them is empty."""
+        ptypes = [L.parse_type(p, bindings) for p in entry.params]
+        args = list(e.args)
+        positions = list(lifted)
+        for i in lifted:
+            ptypes[i] = T.MaybeType(ptypes[i])
+        if recv is not None:
+            positions = [i + 1 for i in positions] + ([0] if getattr(e, "lift_recv", False) else [])
+            ptypes = [recv_t] + ptypes
+            args = [recv] + args
+        result = L.parse_type(entry.result, bindings)
+        if not isinstance(result, T.MaybeType):
+            result = T.MaybeType(result)
+        mask = ",".join(str(i) for i in sorted(positions))
+        return self.host(f"lift{mask}:{entry.key}", args, ptypes, result, dst)
 
     # ---------------------------------------------------------------- inline library rows
 

@@ -408,7 +408,7 @@ def _extension_views() -> list[LibEntry]:
 
 
 # Rows that code generation compiles inline (compiler/gen_call.py INLINE).
-_INLINE_KEYS = frozenset({"maybe.has/0", "maybe.getOrDefaultTo/1", "maybe.delete/0", "sequence.size/0",
+INLINE_KEYS = _INLINE_KEYS = frozenset({"maybe.has/0", "maybe.getOrDefaultTo/1", "maybe.delete/0", "sequence.size/0",
                           "map.size/0", "map.has/1", "map.remove/1", "string.length/0", "table.size/0",
                           "future.await/0"})
 STATIC_VIEWS: list[LibEntry] = _static_views()
@@ -516,6 +516,11 @@ def render_markdown() -> str:
         "The other way round, a built-in method of "
         + ", ".join(f"`{t}`" for t in STATIC_OWNERS) + " may be",
         "called through its namespace with the receiver first: `String.trim(s)`, `Principal.agent(p)`.",
+        "",
+        "Maybe overloads (Adama's): a pure function or method that gives a value, called with a `maybe<P>`",
+        "where it takes a `P` (or on a `maybe<T>` receiver), gives a maybe of its result, empty when any such",
+        "argument is: `(total / count).roundTo(2)`, `Math.sin(angle)` for a `maybe<double> angle`.",
+        "The rows compiled inline (`length`, `size`, `has`...) are not lifted.",
         "",
         "Constants: " + ", ".join(f"`{ns}.{n}` ({v[0]})" for (ns, n), v in CONSTANTS.items()) + ".",
         "",

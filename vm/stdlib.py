@@ -496,8 +496,27 @@ def host_name(base: str, params: str, result: str) -> str:
     return f"{base}({params}){result}"
 
 
+def _lifted(base: str):
+    """`lift<positions>:<key>`: the library row `key` called with maybes at those
+    argument positions; empty when any of them is empty (Adama's maybe overloads)."""
+    mask, _, key = base[4:].partition(":")
+    fn, wants = IMPLS[key]
+    positions = [int(i) for i in mask.split(",") if i]
+
+    def lifted(*args):
+        values = args[1:] if wants else args
+        for i in positions:
+            if values[i] is None:
+                return None
+        return fn(*args)
+    return lifted, wants
+
+
 def _make(name: str) -> HostFunction:
     base, params, result = split_name(name)
+    if base.startswith("lift") and ":" in base:
+        fn, wants = _lifted(base)
+        return HostFunction(fn, params, result, wants)
     if base == "sequence.sum/0":
         fn, wants = _SUMS[result], False
     else:
@@ -545,6 +564,8 @@ class HostTable(Mapping):
             base, _, result = split_name(name)
         except KeyError:
             return False
+        if base.startswith("lift") and ":" in base:
+            return base.partition(":")[2] in IMPLS
         return base in IMPLS or (base == "sequence.sum/0" and result in _SUMS)
 
     def __iter__(self):
