@@ -1,5 +1,5 @@
 """DurableDocument: a living document whose every input is logged in the store
-before anyone sees its result (contract: .team/DURABLE_API.md; guarantees:
+before anyone sees its result (contract: spec/store.md 11.4; guarantees:
 spec/store.md sections 11-13).
 
     doc, frames = DurableDocument.create(store, "g1", module, "alice@", None, now)
@@ -401,7 +401,7 @@ class DurableDocument:
         return f"<DurableDocument {self.key!r} seq={self.seq} snapshot={self.snapshot_seq}>"
 
 
-# Error codes the runtime gives before any document code runs (.team/RUNTIME_API.md):
+# Error codes the runtime gives before any document code runs (spec/runtime.md 4):
 # an input refused with one of these changed nothing at all.
 REFUSED_BEFORE_CODE = frozenset({
     "queue_full", "destroyed", "not_created", "already_created", "already_connected",

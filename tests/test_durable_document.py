@@ -1,4 +1,4 @@
-"""DurableDocument (store/durable.py, .team/DURABLE_API.md): the output gate,
+"""DurableDocument (store/durable.py, spec/store.md 11.4): the output gate,
 what is logged, snapshots every N inputs, recovery (awaits, transitions, cron,
 asks come back exactly) and @load as a logged event."""
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `PlainViewers` stands in for views/viewers.Viewers where a test wants the runtime
 without the views engineer's optimisations: it renders every viewer's view
 from scratch with the reference renderer (views/privacy.render_view) and diffs
-whole views. It follows the contract of .team/RUNTIME_API.md exactly, so the
+whole views. It follows the viewers interface (spec/runtime.md 6) exactly, so the
 same tests run against the real Viewers once it exists (`viewers_factory`).
 """
 from __future__ import annotations
