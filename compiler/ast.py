@@ -479,11 +479,13 @@ class Formula(Decl):
 
 @dataclass
 class Bubble(Decl):
-    """`bubble name = expr;`: a per-viewer formula that may read `@who`."""
+    """`bubble name = expr;`: a per-viewer formula that may read `@who`;
+    `bubble<p, q> name = expr;` is shown only to viewers every policy admits."""
 
     name: str
     value: Expr
     name_span: Span = NOSPAN
+    guard: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -575,6 +577,16 @@ class Channel(Decl):
     who: str | None = None  # the seeds' explicit `principal who` parameter
     body: Block | None = None
     name_span: Span = NOSPAN
+    open: bool = False  # Adama's `open` marker
+    requires: list[str] = field(default_factory=list)  # `requires<p, q>`: policies the sender must pass
+
+
+@dataclass
+class RequireGuard(Stmt):
+    """The `requires<p, ...>` of a channel, as the first statement of its body:
+    each policy must hold for the sender, else the message is refused (abort)."""
+
+    policies: list[str] = field(default_factory=list)
 
 
 @dataclass

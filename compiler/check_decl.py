@@ -139,9 +139,11 @@ class DeclChecker:
                 return
             bubble = isinstance(m, ast.Bubble)
             priv = m.privacy if not bubble else None
+            kind, names = (priv.kind, list(priv.names)) if priv else ("public", [])
+            if bubble and m.guard:
+                self.bubble_guard(m)
             s.formulas[m.name] = FormulaInfo(
-                m.name, m.value, privacy=priv.kind if priv else "public",
-                privacy_names=list(priv.names) if priv else [], bubble=bubble, owner=s.name, decl=m,
+                m.name, m.value, privacy=kind, privacy_names=names, bubble=bubble, owner=s.name, decl=m,
             )
         elif isinstance(m, ast.Function):
             if m.name in s.methods:
@@ -223,6 +225,8 @@ class DeclChecker:
                     )
             elif isinstance(d, ast.Bubble):
                 if claim(d.name, "bubble", d):
+                    if d.guard:
+                        self.bubble_guard(d)
                     info.formulas[d.name] = FormulaInfo(d.name, d.value, privacy="public", bubble=True, decl=d)
             elif isinstance(d, ast.Channel):
                 if claim(d.name, "channel", d):
@@ -267,6 +271,12 @@ class DeclChecker:
             self.err("E0502", "@construct cannot take an argument when documents may be invented",
                      construct.decl.span, "an `invent` policy creates documents with no argument; "
                      "drop the parameter or the `invent` policy")
+
+    def bubble_guard(self, d: ast.Bubble) -> None:
+        # Parsed and named, but not enforced: a guard that did not hide the bubble would
+        # leak what it guards, so it is refused until views apply it.
+        self.err("E0901", f"bubble<{', '.join(d.guard)}> is not supported yet", d.span,
+                 "views show every bubble to its viewer; guard the value inside the bubble instead")
 
     def check_infinite_structs(self) -> None:
         """A record or message that holds itself through plain fields (not a

@@ -98,6 +98,12 @@ class StmtChecker:
         self.scope.declare(var)
         return var
 
+    def s_RequireGuard(self, s: ast.RequireGuard) -> None:
+        for name in s.policies:
+            if name not in self.info.policies:
+                self.err("E0210", f"unknown policy '{name}' in requires<{name}>", s.span,
+                         did_you_mean(name, self.info.policies) or "declare it with `policy name { ... }`")
+
     def s_VarDecl(self, s: ast.VarDecl) -> None:
         span = s.name_span if s.name_span.end > s.name_span.start else s.span
         if s.type is not None:

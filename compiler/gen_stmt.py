@@ -525,6 +525,17 @@ class StmtGen:
         self.emit(RETURN[kind_of(self.result)], r.n)
         self.free(r)
 
+    def s_RequireGuard(self, s: ast.RequireGuard) -> None:
+        """A channel's `requires<p, ...>`: a sender some policy refuses is turned
+        away before the body runs, as if the channel aborted."""
+        for name in s.policies:
+            ok = self.label()
+            r = self.call(f"policy.{name}", [], [], T.BOOL, None)
+            self.emit("TESTJ", r.n, 1, ok)
+            self.emit("ABORT")
+            self.mark(ok)
+            self.free(r)
+
     def s_Abort(self, s: ast.Abort) -> None:
         self.emit("ABORT")
 

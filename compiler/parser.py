@@ -607,8 +607,9 @@ class Builder(NodeVisitor):
                          span=self.span(node))
 
     def visit_bubble_decl(self, node, ch):
-        _, name, _, value, _ = ch
-        return A.Bubble(name.text, value, name_span=name.span, span=self.span(node))
+        _, guard, name, _, value, _ = ch
+        policies = [t.text for t in guard[0]] if guard else []
+        return A.Bubble(name.text, value, name_span=name.span, guard=policies, span=self.span(node))
 
     def visit_policy_decl(self, node, ch):
         return A.Policy(ch[1].text, ch[2], name_span=ch[1].span, span=self.span(node))
@@ -672,9 +673,20 @@ class Builder(NodeVisitor):
         _, _, message, _, name, _ = ch
         return A.Channel(name.text, message, name_span=name.span, span=self.span(node))
 
+    def visit_channel_guard(self, node, ch):
+        _, _, first, rest, _ = ch
+        return [first] + [r[1] for r in rest]
+
+    def visit_bubble_guard(self, node, ch):
+        _, first, rest, _ = ch
+        return [first] + [r[1] for r in rest]
+
     def visit_channel_decl(self, node, ch):
-        _, name, params, body = ch
+        _, name, params, is_open, guard, body = ch
         span = self.span(node)
+        policies = [t.text for t in guard[0]] if guard else []
+        if policies:
+            body.body.insert(0, A.RequireGuard(policies, span=self.span(node)))
         who = None
         if len(params) == 2:
             first, msg = params
@@ -694,7 +706,8 @@ class Builder(NodeVisitor):
             )
             return A.Channel(name.text, A.TypeRef("?", span=name.span), None, None, body,
                              name_span=name.span, span=span)
-        return A.Channel(name.text, msg.type, msg.name, who, body, name_span=name.span, span=span)
+        return A.Channel(name.text, msg.type, msg.name, who, body, name_span=name.span, span=span,
+                         open=bool(is_open), requires=policies)
 
     def visit_state_decl(self, node, ch):
         label, body = ch

@@ -93,3 +93,33 @@ def test_case_runs(path: Path):
         o = run_one(program, name, fn)
         assert o.ok, f"{name}: {o.kind} {o.message} at {o.position}"
         assert o.asserts > 0, f"{name} asserts nothing"
+
+
+SESSIONS = sorted(CASES.rglob("*.session.jsonl"))
+
+
+@pytest.mark.parametrize("path", SESSIONS, ids=_id)
+def test_case_session(path: Path):
+    """A positive case whose behaviour needs clients (channels, views) runs a
+    scripted session (spec/sessions.md) beside it: `NAME.adb` and
+    `NAME.session.jsonl`. A line `{"expect": FRAME}` asserts that the input
+    before it produced FRAME; `{"expect_not": FRAME}` that it did not."""
+    import json
+
+    from advm.session import Session
+
+    adb = path.with_name(path.name[: -len(".session.jsonl")] + ".adb")
+    session = Session.compile(adb.read_text(encoding="utf-8"), str(adb.relative_to(ROOT)))
+    frames: list = []
+    checked = 0
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        item = json.loads(line) if line.strip() else None
+        if isinstance(item, dict) and "expect" in item:
+            assert item["expect"] in frames, f"line {n}: {item['expect']} not in {frames}"
+            checked += 1
+        elif isinstance(item, dict) and "expect_not" in item:
+            assert item["expect_not"] not in frames, f"line {n}: {item['expect_not']} in {frames}"
+            checked += 1
+        else:
+            frames = session.feed(line, n)
+    assert checked, "the session expects something"
