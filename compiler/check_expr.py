@@ -241,8 +241,15 @@ class ExprChecker:
                 return self.err("E0213", f"@context is not available in {self.rules.what}", e.span,
                                 "@context exists only in @static create and invent")
             return T.CONTEXT
+        if e.name == "self":
+            rec = self.rules.record
+            if rec is None:
+                return self.err("E0213", f"@self is not available in {self.rules.what}", e.span,
+                                "@self is the record (or message) whose method, policy or formula runs")
+            e.owner = rec.name
+            return T.MessageType(rec.name) if rec.kind == "message" else T.RecordType(rec.name)
         return self.err("E0201", f"unknown value '@{e.name}'", e.span,
-                        did_you_mean(e.name, ["who", "no_one", "context"]))
+                        did_you_mean(e.name, ["who", "no_one", "context", "self"]))
 
     def x_StateLabel(self, e: ast.StateLabel, expected):
         if e.name not in self.info.states:

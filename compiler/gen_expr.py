@@ -172,6 +172,11 @@ class ExprGen:
     def g_Special(self, e, dst):
         from ..vm.docslots import CONTEXT, NO_ONE, WHO
 
+        if e.name == "self":  # the receiver: the first row in scope is the body's own
+            reg = next(r for name, r in self.rows if name == e.owner)
+            out = self.target(dst, "o")
+            self.move(out, reg)
+            return out
         out = self.target(dst, "o")
         if e.name == "no_one":
             self.emit("OLOADK", out.n, NO_ONE)
