@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 
+from ..runtime.contracts import as_input
 from . import inputs
 from .commit import KEEP
 from .errors import CorruptRecord, IncompatibleStore, StoreError
@@ -122,7 +123,7 @@ class DurableDocument:
         stored = store.put_module(code, {"filename": module.filename})
         runtime_key = key if runtime_key is None else runtime_key
         living = LivingDocument(module, key=runtime_key, viewers=viewers)
-        item = inputs.living_input({"op": "create", "who": who, "arg": arg}, now)
+        item = as_input({"op": "create", "who": who, "arg": arg}, now)
         if seed is not None:
             item["seed"] = seed
         frames = living.submit(item)
@@ -176,7 +177,7 @@ class DurableDocument:
             return _done(error=self.error)
         if self.closed:
             return _done(error=StoreError(f"document {self.key!r} was closed", doc=self.key))
-        item = inputs.living_input(op, now)
+        item = as_input(op, now)
         refused = inputs.unloggable(item)
         if refused is not None:
             return _done(refused)

@@ -39,6 +39,7 @@ import hashlib
 
 import cbor2
 
+from ..runtime.contracts import as_input
 from ..vm.docslots import as_principal
 from ..vm.living import error_frame, retelling
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
@@ -60,20 +61,6 @@ class Divergence(StoreError):
     def __init__(self, message: str, *, doc: str | None, seq: int):
         super().__init__(message, doc=doc)
         self.seq = seq
-
-
-def living_input(op: dict, now: int) -> dict:
-    """A scripted-session style input ({"op": "send", "as": who, ...}) in the
-    runtime's shape ({"op": "send", "who": who, ..., "now": now})."""
-    if type(op) is not dict:
-        if not isinstance(op, dict):
-            raise TypeError(f"an input is a dict with an 'op', not {type(op).__name__}")
-        op = dict(op)
-    item = op.copy()
-    if "as" in item:
-        item["who"] = item.pop("as")
-    item["now"] = now  # replaces any `now` the op had: the caller's time is the input's
-    return item
 
 
 def unloggable(item: dict) -> list | None:
@@ -323,5 +310,5 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
 
 
 __all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames", "digest_matches",
-           "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "living_input", "outcome", "principal_of",
+           "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "outcome", "principal_of",
            "reconnect", "round_trip", "to_entry", "unloggable"]

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from advm.runtime.contracts import as_input
 from advm.store import Store
 from advm.store.durable import DEFAULT_SNAPSHOT_EVERY, DurableDocument, snapshot_every
 from advm.store.replay import replay
@@ -234,7 +235,6 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
     """Why the runtime goes on after a snapshot without rebuilding from its
     bytes (spec/store.md 12): a restored runtime snapshots the same, also
     mid-await, and so do both after the same further inputs."""
-    from advm.store import inputs
     from advm.vm.living import LivingDocument
 
     def timed(items):
@@ -245,7 +245,7 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
             if item["op"] == "advance":
                 now += round(item["seconds"] * 1000)
                 item = {"op": "advance"}
-            yield inputs.living_input(item, now)
+            yield as_input(item, now)
 
     for name in APPS:
         module = example(name)

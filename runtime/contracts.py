@@ -1,0 +1,196 @@
+"""What crosses the runtime's edges, as types (spec/runtime.md).
+
+The runtime passes plain dicts on its hot paths (an input, the frames it
+returns), so the shapes are `TypedDict`s: dicts at run time, checked shapes
+for a reader and a type checker. What the runtime asks of other layers (the
+viewers, a document a host drives, a backend that makes them) is a
+`typing.Protocol`: views/, store/ and net/ implement them without importing
+anything from here, and the tests check that they do.
+
+- `Input`: one input in the runtime's shape (spec/runtime.md 2), and
+  `as_input`, the one conversion from the scripted-session shape (the
+  principal under "as", the time given apart) that sessions, durable
+  documents and hosts receive;
+- `Frame`: what an input returns (spec/runtime.md 3), and `frame_kind`, which
+  names a frame's kind once instead of each host sniffing its keys;
+- `Viewers`, `ViewersFactory`: the viewers interface (spec/runtime.md 6);
+- `HostedDocument`, `Backend`: a document as a host drives it (in memory or
+  durable) and where it opens documents from.
+"""
+# No `from __future__ import annotations` here: TypedDict reads NotRequired
+# from evaluated annotations, and the tests read the required keys.
+from typing import Any, Callable, Literal, NotRequired, Protocol, TypedDict, runtime_checkable
+
+# ---------------------------------------------------------------- inputs
+
+Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy"]
+OPS: tuple[str, ...] = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy")
+
+
+class Input(TypedDict):
+    """One input (spec/runtime.md 2). `who` is absent from `advance` and
+    `destroy`; `arg` and `seed` belong to `create`, `channel` to `send`, `ask`
+    to `answer`, `message` to both."""
+
+    op: Op
+    now: int
+    who: NotRequired[str]
+    arg: NotRequired[Any]
+    seed: NotRequired[str]
+    channel: NotRequired[str]
+    message: NotRequired[Any]
+    ask: NotRequired[int]
+
+
+def as_input(op: dict, now: int) -> Input:
+    """A scripted-session style input ({"op": "send", "as": who, ...}) in the
+    runtime's shape ({"op": "send", "who": who, ..., "now": now}): a fresh
+    dict; "who" is taken as it is when there is no "as", and `now` replaces
+    any time the op had (the caller's time is the input's)."""
+    if type(op) is not dict:
+        if not isinstance(op, dict):
+            raise TypeError(f"an input is a dict with an 'op', not {type(op).__name__}")
+        op = dict(op)
+    item = op.copy()
+    if "as" in item:
+        item["who"] = item.pop("as")
+    item["now"] = now
+    return item
+
+
+# ---------------------------------------------------------------- frames
+
+AskKind = Literal["fetch", "decide", "choose"]
+
+
+class AskInfo(TypedDict):
+    id: int
+    channel: str
+    kind: AskKind
+    options: NotRequired[list]  # decide and choose: the message values offered, as JSON
+    limit: NotRequired[int]  # choose
+
+
+class ErrorInfo(TypedDict):
+    code: str
+    message: str
+
+
+class DeltaFrame(TypedDict):
+    to: str
+    delta: dict  # a merge patch on the viewer's encoded view (spec/protocol.md 2)
+    seq: int
+
+
+class ConnectedFrame(TypedDict):
+    to: str
+    connected: bool
+
+
+class AskFrame(TypedDict):
+    to: str
+    ask: AskInfo
+
+
+class AskClosedFrame(TypedDict):
+    to: str
+    ask_closed: int
+
+
+class ErrorFrame(TypedDict):
+    to: str | None  # None: an input that had no sender
+    error: ErrorInfo
+
+
+Frame = DeltaFrame | ConnectedFrame | AskFrame | AskClosedFrame | ErrorFrame
+FrameKind = Literal["delta", "connected", "ask", "ask_closed", "error"]
+FRAME_KINDS: tuple[str, ...] = ("delta", "connected", "ask", "ask_closed", "error")
+
+
+def frame_kind(frame: dict) -> FrameKind:
+    """Which of the five frames `frame` is (ValueError for anything else)."""
+    for kind in FRAME_KINDS:
+        if kind in frame:
+            return kind
+    raise ValueError(f"not a runtime frame: keys {sorted(frame)}")
+
+
+# ---------------------------------------------------------------- viewers
+
+@runtime_checkable
+class Viewers(Protocol):
+    """The viewers interface (spec/runtime.md 6): views.viewers.Viewers
+    computes views, store.noviews.NoViewers none."""
+
+    def connect(self, who: str) -> list[Frame]: ...
+
+    def disconnect(self, who: str) -> None: ...
+
+    def connected(self) -> list[str]: ...
+
+    def after_commit(self) -> list[Frame]: ...
+
+    def plain_view(self, who: str) -> dict: ...
+
+    def state(self) -> dict: ...
+
+    def load(self, state: dict) -> None: ...
+
+
+ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's vm.document.Document
+
+
+# ---------------------------------------------------------------- what a host drives
+
+class Outcome(Protocol):
+    """A future of an input's frames: a concurrent.futures.Future, or one of
+    the lighter ones a shard uses (net/documents.py Resolved, Later)."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> Any: ...
+
+    def exception(self, timeout: float | None = None) -> BaseException | None: ...
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
+
+
+@runtime_checkable
+class HostedDocument(Protocol):
+    """A document as a host drives it, in memory or durable (spec/store.md
+    11.4): inputs in the scripted-session shape, frames through a future.
+    `living` is the runtime underneath."""
+
+    living: Any
+
+    def submit(self, op: dict, now: int) -> Outcome: ...
+
+    def next_due(self) -> int | None: ...
+
+    def view(self, who: str) -> dict: ...
+
+    def asks_for(self, who: str) -> list[AskInfo]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Where a host opens its documents (memory or the store). `create`
+    returns the document and the create input's frames; a create that failed
+    (the frames say why) leaves no document behind."""
+
+    name: str
+
+    def exists(self, key: str) -> bool: ...
+
+    def create(self, key: str, who: str, arg: Any, now: int) -> tuple[HostedDocument, list[Frame]]: ...
+
+    def open(self, key: str) -> HostedDocument: ...
+
+    def remove(self, key: str) -> None: ...
+
+
+__all__ = ["AskClosedFrame", "AskFrame", "AskInfo", "AskKind", "Backend", "ConnectedFrame", "DeltaFrame",
+           "ErrorFrame", "ErrorInfo", "FRAME_KINDS", "Frame", "FrameKind", "HostedDocument", "Input", "OPS", "Op",
+           "Outcome", "Viewers", "ViewersFactory", "as_input", "frame_kind"]
