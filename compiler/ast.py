@@ -78,6 +78,14 @@ class TemporalLit(Expr):
 
 
 @dataclass
+class PairLit(Expr):
+    """`@pair key -> value`."""
+
+    key: Expr
+    value: Expr
+
+
+@dataclass
 class BoolLit(Expr):
     value: bool
 

@@ -177,6 +177,10 @@ class CheckerBase:
             if isinstance(args[1], (T.TableType, T.ChannelType, T.FutureType)):
                 return self.err("E0309", f"a map cannot hold {args[1]}", ts.args[1].span)
             return T.MapType(a, args[1])
+        if name == "pair":
+            if any(isinstance(x, (T.TableType, T.ChannelType, T.FutureType)) for x in args):
+                return self.err("E0309", f"a pair cannot hold {a}", ts.span)
+            return T.PairType(a, args[1])
         if name == "future":
             return T.FutureType(a)
         if name == "channel":

@@ -164,6 +164,11 @@ class DeclChecker:
 
     def check_storable(self, t: T.Type, f: ast.FieldDecl, where: str) -> None:
         inner = T.element_of(t) or T.strip_maybe(t)
+        if isinstance(t, T.PairType) or isinstance(inner, T.PairType) or \
+                (isinstance(t, T.MapType) and isinstance(t.value, T.PairType)):
+            self.err("E0321", f"a {where} field cannot hold {t}: pairs live in locals, parameters and results",
+                     f.type.span, "store a map, or a record with the two fields")
+            return
         if where == "message":
             bad = (T.RecordType, T.TableType, T.MapType, T.FutureType, T.ChannelType)
             if isinstance(t, bad) or isinstance(inner, bad):

@@ -128,6 +128,15 @@ class ExprChecker:
     def x_BoolLit(self, e, expected):
         return T.BOOL
 
+    def x_PairLit(self, e: ast.PairLit, expected):
+        want = expected if isinstance(expected, T.PairType) else None
+        kt = self.expr(e.key, want.key if want else None)
+        vt = self.expr(e.value, want.value if want else None)
+        for side, t in ((e.key, kt), (e.value, vt)):
+            if t == T.VOID or isinstance(t, (T.TableType, T.ChannelType, T.FutureType, T.LibraryType)):
+                return self.err("E0309", f"a pair cannot hold {a(t)}", side.span)
+        return T.PairType(kt, vt)
+
     def x_TemporalLit(self, e: ast.TemporalLit, expected):
         value, problem = temporal_value(e.kind, e.parts)
         if problem is not None:

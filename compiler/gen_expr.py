@@ -140,6 +140,22 @@ class ExprGen:
         self.emit("OLOADK", out.n, e.value)
         return out
 
+    def g_PairLit(self, e, dst):
+        """A pair is a two-item list [key, value] of boxed values (as map entries are)."""
+        out = self.scratch(dst, "o")
+        self.emit("LNEW", out.n)
+        for part, t in ((e.key, e.ty.key), (e.value, e.ty.value)):
+            v = self.expr_as(part, t)
+            if v.bank != "o":
+                b = self.temp("o")
+                self.box(v, t, b)
+                self.emit("LPUSH", out.n, b.n)
+                self.free(b)
+            else:
+                self.emit("LPUSH", out.n, v.n)
+            self.free(v)
+        return self.finish(dst, out)
+
     def g_TemporalLit(self, e, dst):
         out = self.target(dst, e.ty)
         if e.kind == "timespan":

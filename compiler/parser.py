@@ -246,6 +246,10 @@ class Builder(NodeVisitor):
             return A.Block([], span=self.tok(stmt).span)
         return stmt
 
+    def visit_pair_expr(self, node, ch):
+        _, key, _, value = ch
+        return A.PairLit(key, value, span=self.span(node))
+
     def visit_ENUM_REF(self, node, _):
         t = self.tok(node)
         return A.EnumValue(node.match.group(1), node.match.group(2), span=t.span)

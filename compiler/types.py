@@ -186,7 +186,7 @@ PRIMITIVES: dict[str, Prim] = {
 PRIMITIVE_ALIASES = {"client": PRINCIPAL}
 
 # Generic type constructors and how many arguments each takes.
-GENERICS: dict[str, int] = {"maybe": 1, "list": 1, "map": 2, "table": 1, "future": 1, "channel": 1}
+GENERICS: dict[str, int] = {"maybe": 1, "list": 1, "map": 2, "table": 1, "future": 1, "channel": 1, "pair": 2}
 
 NUMERIC_RANK = {INT: 0, LONG: 1, DOUBLE: 2}
 # Fields of built-in struct-like values.
