@@ -23,6 +23,7 @@ import concurrent.futures as cf
 import queue
 import threading
 import time
+import traceback
 from abc import ABC, abstractmethod
 
 import lmdb
@@ -491,8 +492,6 @@ def _resolve(ops, results) -> None:
                 else:
                     op.waiter(res, None)
             except Exception:  # a caller's bug must not stop the others' acknowledgements
-                import traceback
-
                 traceback.print_exc()
         else:
             loops.setdefault(op.loop, []).append((op.waiter, res))

@@ -23,9 +23,18 @@ newest snapshot plus the log after it.
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
+import hashlib
+import io
+
+import cbor2
 
 from ..runtime.contracts import as_input
+from ..vm.document import gc_paused
+from ..vm.errors import ModuleFormatError, SnapshotError
+from ..vm.living import SNAPSHOT_VERSION, LivingDocument
+from ..vm.module import Module
 from . import inputs
 from .commit import KEEP
 from .errors import CorruptRecord, IncompatibleStore, StoreError
@@ -55,8 +64,6 @@ def module_digest(module) -> tuple[bytes, bytes]:
     immutable once built, because encoding it is not free."""
     cached = getattr(module, "_advm_store_code", None)
     if cached is None:
-        import hashlib
-
         code = module.to_bytes()
         cached = (code, hashlib.sha256(code).digest())
         module._advm_store_code = cached
@@ -117,8 +124,6 @@ class DurableDocument:
         `runtime_key` is the key the runtime itself knows (`@key`, the Random
         seed), when it is not the store key. `seed` (vm/document.py fresh_seed)
         replaces the key-derived Random seed, and the create entry records it."""
-        from ..vm.living import LivingDocument
-
         code, digest = module_digest(module)
         stored = store.put_module(code, {"filename": module.filename})
         runtime_key = key if runtime_key is None else runtime_key
@@ -202,8 +207,6 @@ class DurableDocument:
 
     def submit_async(self, op: dict, now: int):
         """submit() for asyncio code: a future of the running loop."""
-        import asyncio
-
         return asyncio.wrap_future(self.submit(op, now))
 
     def reconnect(self) -> cf.Future:
@@ -269,8 +272,6 @@ class DurableDocument:
         return self._take_snapshot(seq)
 
     def _take_snapshot(self, seq: int) -> Snapshot:
-        from ..vm.living import SNAPSHOT_VERSION
-
         # The runtime goes on as it is: a snapshot is canonical (the machine
         # clears registers between calls, spec/snapshot.md 6), so one restored
         # from these bytes would snapshot the same from here on.
@@ -452,10 +453,6 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
     """(runtime, module) a replay starts from: the snapshot restored without
     @load, or, with no snapshot, a fresh runtime for the log's create entry
     `first` to run on."""
-    from ..vm.document import gc_paused
-    from ..vm.errors import SnapshotError
-    from ..vm.living import SNAPSHOT_VERSION, LivingDocument
-
     if snapshot is not None:
         if snapshot.format != SNAPSHOT_VERSION:
             raise IncompatibleStore(
@@ -481,10 +478,6 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
 def module_id_of(key: str, snapshot: Snapshot) -> str:
     """The module id a runtime snapshot names, read without decoding the
     document's values (the first few entries of its CBOR map)."""
-    import io
-
-    import cbor2
-
     try:
         stream = io.BytesIO(snapshot.data)
         head = stream.read(1)[0]
@@ -511,9 +504,6 @@ def resolve_module(store, key: str, module_id: str, modules: dict | None, *,
                    digest: bytes | None = None):
     """The module with this id: from `modules`, else from the store (found by
     its hash, whose first 16 bytes are the id)."""
-    from ..vm.errors import ModuleFormatError
-    from ..vm.module import Module
-
     if modules and module_id in modules:
         return modules[module_id]
     found = None

@@ -41,7 +41,8 @@ import cbor2
 
 from ..runtime.contracts import as_input
 from ..vm.docslots import as_principal
-from ..vm.living import error_frame, retelling
+from ..vm.document import gc_paused
+from ..vm.living import LivingDocument, error_frame, retelling
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 from .errors import StoreError
 from .log import Entry
@@ -246,9 +247,6 @@ def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers
     """The runtime rebuilt from its own snapshot (`data`, when the caller took
     it already), as after a wake (`from` entries) or with @load (`load`).
     `viewers` is the Viewers factory the runtime was made with (None: default)."""
-    from ..vm.document import gc_paused
-    from ..vm.living import LivingDocument
-
     # Rebuilding a large graph with the cyclic collector on runs full
     # collections over it again and again (measured: half the wake time of a
     # 1 MB document); nothing here makes cyclic garbage worth collecting early.

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import cbor2
 
+from ..vm import table
+from ..vm.living import LivingDocument
+from ..vm.values import to_json
+from .snapshots import content_hash
+
 TEXT_WIDTH = 100
 
 
@@ -29,9 +34,6 @@ def describe(data: bytes, module, *, key: str | None = None, seq: int | None = N
              record_bytes: int | None = None, living=None) -> dict:
     """Everything inspect shows about one runtime snapshot. `living` may be the
     runtime already restored from `data` (replay has it)."""
-    from ..vm.living import LivingDocument
-    from .snapshots import content_hash
-
     body = cbor2.loads(data)
     if living is None:
         living = LivingDocument.restore(module, data, load=False)
@@ -70,9 +72,6 @@ def describe(data: bytes, module, *, key: str | None = None, seq: int | None = N
 
 
 def _fields(doc, meta) -> tuple[dict, dict]:
-    from ..vm import table
-    from ..vm.values import to_json
-
     fields, tables = {}, {}
     for f in meta["document"]["fields"]:
         value = doc.machine.doc.f[f["slot"]]

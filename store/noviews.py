@@ -21,6 +21,9 @@ import hashlib
 
 import cbor2
 
+from ..views.privacy import render_view
+from ..vm.docslots import as_principal
+
 NO_VIEWS = "advm-no-views"
 
 
@@ -39,14 +42,10 @@ class NoViewers:
         self.viewers: dict[str, None] = {}
 
     def connect(self, who: str) -> list[dict]:
-        from ..vm.docslots import as_principal
-
         self.viewers[as_principal(who)] = None
         return []
 
     def disconnect(self, who: str) -> None:
-        from ..vm.docslots import as_principal
-
         self.viewers.pop(as_principal(who), None)
 
     def connected(self) -> list[str]:
@@ -57,8 +56,6 @@ class NoViewers:
 
     def plain_view(self, who: str) -> dict:
         # Computed from scratch from the state, so it is right without any history.
-        from ..views.privacy import render_view
-
         return render_view(self.document, who)
 
     def state(self) -> dict:

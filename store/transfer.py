@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import cbor2
 
+from .durable import module_id_of
 from .errors import CorruptRecord, StoreError
 from .log import Entry
 from .snapshots import Snapshot, content_hash
@@ -34,8 +35,6 @@ def export_document(store, doc: str) -> bytes:
     """The document's snapshot, log, code and wake time as one CBOR value.
     A document that never had a snapshot (short-lived, never closed) has none;
     its log starts at its create entry and carries everything."""
-    from .durable import module_id_of
-
     snap = store.snapshot(doc)
     entries = store.log(doc)
     if snap is None and not entries:
