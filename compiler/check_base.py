@@ -142,9 +142,19 @@ class CheckerBase:
             )
         return t
 
+    def param_type(self, ts: ast.TypeSyntax) -> T.Type:
+        """The type of a parameter: a local's, or a table (Adama's table-typed
+        parameters: the caller's table itself, not a copy)."""
+        t = self.resolve_type(ts)
+        if isinstance(t, T.TableType):
+            return t
+        return self.value_type(t, ts)
+
     def local_type(self, ts: ast.TypeSyntax) -> T.Type:
         """The type of a local or parameter: a value, never a table or channel."""
-        t = self.resolve_type(ts)
+        return self.value_type(self.resolve_type(ts), ts)
+
+    def value_type(self, t: T.Type, ts: ast.TypeSyntax) -> T.Type:
         inner = T.element_of(t) or T.strip_maybe(t)
         if isinstance(t, (T.TableType, T.ChannelType)) or isinstance(inner, T.TableType):
             return self.err("E0309", f"a local or parameter cannot hold {t}", ts.span,

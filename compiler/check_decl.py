@@ -186,7 +186,7 @@ class DeclChecker:
             if p.name in seen:
                 self.err("E0204", f"parameter '{p.name}' is declared twice", p.span)
             seen.add(p.name)
-            params.append((p.name, self.local_type(p.type)))
+            params.append((p.name, self.param_type(p.type)))
         returns = self.resolve_type(f.returns) if f.returns is not None else T.VOID
         if f.kind == "function" and f.returns is None:
             self.err(

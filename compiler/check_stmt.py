@@ -252,9 +252,8 @@ class StmtChecker:
         row = None
         if isinstance(tt, T.TableType):
             row = tt.record
-            ref = self.root_ref(s.target)
-            if ref is None or ref.kind in ("field", "record_field"):
-                self.need_write("a table", s.span)
+            # Every table is document state, a table parameter too.
+            self.need_write("a table", s.span)
         elif not T.is_error(tt):
             self.err("E0307", f"can only insert into a table, not {tt}", s.target.span,
                      "declare `table<R> name;` and insert records or {...} objects")
