@@ -1,0 +1,171 @@
+// Types of advm's JavaScript client (index.js). Protocol: spec/protocol.md section 8.
+
+/** A JSON value as a view holds it (a `long` is a string of digits). */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** The plain view a principal sees: the document's visible fields, formulas and bubbles. */
+export type View = { [member: string]: Json };
+
+/** A value a request may carry: JSON, plus BigInt for a `long` past 2^53. */
+export type Sendable = null | boolean | number | string | bigint | Sendable[] | { [key: string]: Sendable };
+
+/** The protocol's failure reasons (spec/protocol.md 8.7), the client's own
+ * (`unreachable`, `closed`, `ended`, `bad_delta`, `timeout`), and the
+ * runtime's codes (`abort`, `assert`, `invalid_answer`, ...). */
+export type Reason =
+  | "bad_json" | "bad_request" | "bad_frame" | "frame_too_large" | "too_deep" | "unknown_method"
+  | "rate_limited" | "too_many_streams" | "queue_full"
+  | "bad_token" | "expired_token" | "anonymous_refused" | "mint_refused" | "bad_key"
+  | "unknown_connection" | "not_found" | "already_created" | "create_refused" | "connect_refused"
+  | "destroyed" | "disconnected" | "worker_failed" | "shutting_down"
+  | "abort" | "assert" | "budget" | "error" | "input" | "wrong_principal" | "unknown_ask"
+  | "stale_ask" | "invalid_answer" | "no_open_ask" | "delete_refused" | "store" | "internal"
+  | "unreachable" | "closed" | "ended" | "bad_delta" | "timeout"
+  | (string & {});
+
+/** A failure: `message` is `"reason: detail"`. */
+export class AdvmError extends Error {
+  constructor(reason: Reason, detail: string, method?: string | null);
+  readonly name: "AdvmError";
+  /** the protocol's code, or the client's own */
+  readonly reason: Reason;
+  /** the server's text (for connect_refused it names the hook that refused) */
+  readonly detail: string;
+  /** the request that failed (`connection/create`, `connection/send`, ...), if any */
+  readonly method: string | null;
+}
+
+/** A patch that does not fit the view it was applied to. */
+export class DeltaError extends Error {
+  readonly name: "DeltaError";
+}
+
+/** An open ask of the principal (spec/protocol.md 8.4). */
+export interface Ask {
+  id: number;
+  channel: string;
+  kind: "fetch" | "decide" | "choose";
+  /** for decide and choose */
+  options?: Json[];
+  /** for choose: how many options at most */
+  limit?: number;
+}
+
+/** One frame as applied. */
+export interface Update {
+  /** the frame's patch (null when only the asks changed) */
+  data: { [key: string]: Json } | null;
+  seq: number | null;
+  /** the asks when they changed, else null */
+  outstanding: Ask[] | null;
+  reset: boolean;
+}
+
+/** An error the document addressed to this principal (an `error` frame). */
+export interface DocumentNote {
+  code: string;
+  message: string;
+}
+
+export type ConnectionStatus = "opening" | "open" | "reconnecting" | "ended";
+export type ClientStatus = "connecting" | "open" | "reconnecting" | "closed";
+
+/** A descriptor of a message field's type, as `space/reflect` gives it. */
+export type TypeDescriptor = string | [string, ...(TypeDescriptor | string)[]];
+
+export interface Reflection {
+  channels: { [name: string]: { message: string; array: boolean; complete: boolean } };
+  messages: { [name: string]: { fields: { name: string; type: TypeDescriptor }[] } };
+  enums: { [name: string]: string[] };
+  constructor: string | null;
+}
+
+export interface Principal {
+  principal: string;
+  agent: string;
+  authority: string;
+  anonymous: boolean;
+}
+
+/** One `connection/create` stream: a document as one principal sees it. */
+export class Connection<V extends View = View> {
+  readonly client: Client;
+  readonly key: string;
+  readonly identity: string;
+  /** the stream's id on the current socket; null while reconnecting */
+  readonly id: number | null;
+  readonly status: ConnectionStatus;
+  /** why the stream ended (null when `end()` ended it) */
+  readonly error: AdvmError | null;
+  /** the plain view: the same object until the next frame, so treat it as read-only */
+  readonly view: V;
+  readonly seq: number | null;
+  readonly outstanding: Ask[];
+  readonly notes: DocumentNote[];
+  on(event: "change", fn: (update: Update) => void): () => void;
+  on(event: "status", fn: (status: ConnectionStatus) => void): () => void;
+  on(event: "error", fn: (note: DocumentNote) => void): () => void;
+  /** resolves with the input's reply (`{seq}`) once it committed */
+  send(channel: string, message: Sendable): Promise<{ seq?: number }>;
+  /** answer an ask of `outstanding` (or the ask's id) */
+  answer(ask: Ask | number, message: Sendable): Promise<{ seq?: number }>;
+  end(): Promise<void>;
+  /** resolves with the view once `predicate` holds; rejects if the stream ends first or after `timeout` ms (default 10 s; null: never) */
+  waitFor(predicate: (view: V, connection: Connection<V>) => boolean, options?: { timeout?: number | null }): Promise<V>;
+}
+
+export interface ClientOptions {
+  /** a token (`advm token NAME`, or `identity/mint`) or "anonymous" (the default) */
+  identity?: string;
+  /** a WebSocket class; default globalThis.WebSocket (browsers, Node >= 22) */
+  WebSocket?: new (url: string) => any;
+  /** reconnect and reopen every stream when the socket is lost (default true) */
+  reconnect?: boolean;
+  /** pauses between attempts, in ms: doubling from `initial` (250) to `max` (8000), with jitter */
+  backoff?: { initial?: number; max?: number };
+}
+
+export class Client {
+  constructor(url: string, options?: ClientOptions);
+  /** a client whose socket is open; rejects with reason `unreachable` */
+  static connect(url: string, options?: ClientOptions): Promise<Client>;
+  readonly url: string;
+  /** sent by every request that names no identity of its own */
+  identity: string;
+  readonly status: ClientStatus;
+  /** resolves once the first socket is open */
+  readonly ready: Promise<void>;
+  /** the server's greeting */
+  readonly server: { status: string; server: string; [key: string]: Json } | null;
+  /** failures that named no request */
+  readonly errors: AdvmError[];
+  on(event: "status", fn: (status: ClientStatus) => void): () => void;
+  on(event: "error", fn: (error: AdvmError) => void): () => void;
+  /** any method of spec/protocol.md 8.3: resolves with the reply's `response` */
+  request(method: string, params?: { [field: string]: Sendable }): Promise<{ [key: string]: Json }>;
+  create(key: string, arg?: Sendable, options?: { identity?: string }): Promise<{}>;
+  delete(key: string, options?: { identity?: string }): Promise<{}>;
+  /** resolves once the whole view arrived; rejects with connect_refused, not_found, ... */
+  open<V extends View = View>(key: string, options?: { identity?: string }): Promise<Connection<V>>;
+  whoami(options?: { identity?: string }): Promise<Principal>;
+  /** development servers only; with `use: true` the client sends the token from then on */
+  mint(principal: string, options?: { use?: boolean }): Promise<{ identity: string; principal: string }>;
+  reflect(options?: { identity?: string }): Promise<Reflection>;
+  /** close for good: streams end, nothing reconnects */
+  close(): Promise<void>;
+}
+
+export function connect(url: string, options?: ClientOptions): Promise<Client>;
+
+/** Merge a patch into an encoded view in place (spec/protocol.md 2-3). */
+export function applyDelta(encoded: { [key: string]: any }, delta: { [key: string]: any }): { [key: string]: any };
+/** The plain view an encoded view stands for. */
+export function materialize(encoded: any): any;
+
+export class ViewState {
+  encoded: { [key: string]: any };
+  seq: number | null;
+  reset(): void;
+  apply(delta: { [key: string]: any }, seq?: number | null): void;
+  readonly view: View;
+}

@@ -1,0 +1,6 @@
+// advm's JavaScript client: an ES module without dependencies, for browsers
+// and Node (>= 22 has a global WebSocket; older ones pass the ws package's).
+// Types: index.d.ts. Protocol: spec/protocol.md section 8.
+
+export { AdvmError, Client, Connection, connect } from "./client.js";
+export { DeltaError, ViewState, applyDelta, materialize } from "./delta.js";
