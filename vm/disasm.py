@@ -4,8 +4,14 @@ One line per instruction: pc, source line:col, opcode, operands printed by
 kind (`i3`, `d0`, `o2`, constants with their value, jump targets as absolute
 pcs, callee names), then the table's semantics as a comment. With the source
 text, each new source line is printed above the code it produced.
+
+`instructions()` yields one record per instruction; the text listing here and
+`advm disasm --json` (advm/commands/disasm.py) both render those records.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
 
 from . import opcodes as O
 from .module import Function, Module
@@ -37,30 +43,67 @@ def _operand(m: Module, fn: Function, kind: str, value: int, pc: int, info: O.Op
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Operand:
+    kind: str  # the opcode table's operand kind ("i", "ki", "sj", "fn", ...)
+    value: int
+    text: str  # as the listing prints it
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One instruction of a listing; both renderers (the text below, and
+    `advm disasm --json`) print these."""
+
+    pc: int
+    line: int
+    col: int
+    width: int  # words, its jump word included
+    op: str | None  # None: a word that decodes to no opcode
+    word: int
+    operands: tuple[Operand, ...]
+    semantics: str | None
+    source: str | None  # its source line, when the source is known and has that line
+
+
+def instructions(m: Module, fn: Function, source_lines: list[str] | None = None) -> Iterator[Instruction]:
+    """`fn`'s code, one record per instruction, in order."""
+    code = fn.code
+    pc = 0
+    while pc < len(code):
+        line, col = fn.position(pc)
+        source = source_lines[line - 1] if source_lines is not None and 0 < line <= len(source_lines) else None
+        info, fields = O.decode(code[pc])
+        if info is None:
+            yield Instruction(pc, line, col, 1, None, code[pc], (), None, source)
+            pc += 1
+            continue
+        ops = [Operand(k, v, _operand(m, fn, k, v, pc, info))
+               for k, v in zip(info.operands, fields) if k != "_"]
+        if info.has_jump_word and pc + 1 < len(code):
+            _, (offset,) = O.decode(code[pc + 1])
+            ops.append(Operand("sj", offset, f"-> {pc + 2 + offset}"))
+        yield Instruction(pc, line, col, info.width, info.name, code[pc], tuple(ops), info.sem, source)
+        pc += info.width
+
+
 def disasm_function(m: Module, fn: Function, source_lines: list[str] | None = None) -> list[str]:
+    """The text listing of one function: its header, then one line per
+    instruction, each new source line printed above the code it produced."""
     sig = ", ".join(fn.params)
     out = [f"function {fn.name}({sig}) -> {fn.result or 'void'}    "
            f"regs i{fn.nregs[0]} d{fn.nregs[1]} o{fn.nregs[2]}    {len(fn.code)} words"]
     last_line = None
-    pc = 0
-    while pc < len(fn.code):
-        line, col = fn.position(pc)
-        if source_lines is not None and line != last_line and 0 < line <= len(source_lines):
-            out.append(f"    ; {line:4d} | {source_lines[line - 1].rstrip()}")
+    for ins in instructions(m, fn, source_lines):
+        line = ins.line
+        if ins.source is not None and line != last_line:
+            out.append(f"    ; {line:4d} | {ins.source.rstrip()}")
         last_line = line
-        info, fields = O.decode(fn.code[pc])
-        if info is None:
-            out.append(f"  {pc:5d}  {line:4d}:{col:<3d} ??? {fn.code[pc]:#010x}")
-            pc += 1
+        if ins.op is None:
+            out.append(f"  {ins.pc:5d}  {line:4d}:{ins.col:<3d} ??? {ins.word:#010x}")
             continue
-        ops = [_operand(m, fn, k, v, pc, info)
-               for k, v in zip(info.operands, fields) if k != "_"]
-        if info.has_jump_word and pc + 1 < len(fn.code):
-            _, (offset,) = O.decode(fn.code[pc + 1])
-            ops.append(f"-> {pc + 2 + offset}")
-        text = f"  {pc:5d}  {line:4d}:{col:<3d} {info.name:<9s} {' '.join(ops)}"
-        out.append(f"{text:<52s} ; {info.sem}")
-        pc += info.width
+        text = f"  {ins.pc:5d}  {line:4d}:{ins.col:<3d} {ins.op:<9s} {' '.join(o.text for o in ins.operands)}"
+        out.append(f"{text:<52s} ; {ins.semantics}")
     return out
 
 

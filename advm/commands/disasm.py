@@ -36,37 +36,28 @@ def text_listing(program: Program, name: str | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def instruction_json(m, fn, pc: int, source_lines: list[str] | None) -> tuple[dict, int]:
-    from ..vm import opcodes as O
-    from ..vm.disasm import _operand  # the text listing's operand printer: one spelling for both
-
-    line, col = fn.position(pc)
-    info, fields = O.decode(fn.code[pc])
-    item = {"pc": pc, "line": line, "col": col}
-    if source_lines is not None:
-        item["source"] = source_lines[line - 1] if 0 < line <= len(source_lines) else None
-    if info is None:
-        item.update(op=None, word=fn.code[pc], operands=[], semantics=None)
-        return item, 1
-    operands = [{"kind": k, "value": v, "text": _operand(m, fn, k, v, pc, info)}
-                for k, v in zip(info.operands, fields) if k != "_"]
-    if info.has_jump_word and pc + 1 < len(fn.code):
-        _, (offset,) = O.decode(fn.code[pc + 1])
-        operands.append({"kind": "sj", "value": offset, "text": f"-> {pc + 2 + offset}"})
-    item.update(op=info.name, operands=operands, semantics=info.sem)
-    return item, info.width
+def instruction_json(ins, with_source: bool) -> dict:
+    """One record of vm.disasm.instructions() as `--json` shows it."""
+    item = {"pc": ins.pc, "line": ins.line, "col": ins.col}
+    if with_source:
+        item["source"] = ins.source
+    if ins.op is None:
+        item.update(op=None, word=ins.word, operands=[], semantics=None)
+    else:
+        item.update(op=ins.op, operands=[{"kind": o.kind, "value": o.value, "text": o.text} for o in ins.operands],
+                    semantics=ins.semantics)
+    return item
 
 
 def json_listing(program: Program, name: str | None) -> dict:
+    # imported here: `advm` loads every command module at start (commands/__init__.py)
+    from ..vm.disasm import instructions
+
     m = program.module
     lines = program.source.splitlines() if program.source is not None else None
     functions = []
     for fn in functions_of(program, name):
-        code, pc = [], 0
-        while pc < len(fn.code):
-            item, width = instruction_json(m, fn, pc, lines)
-            code.append(item)
-            pc += width
+        code = [instruction_json(ins, lines is not None) for ins in instructions(m, fn, lines)]
         functions.append({
             "name": fn.name, "params": list(fn.params), "result": fn.result or None,
             "registers": dict(zip("ido", fn.nregs)), "words": len(fn.code), "code": code,
