@@ -23,6 +23,10 @@ PACKAGES = {
 for optional in ("vm", "runtime", "views", "store", "net"):
     if (HERE / optional / "__init__.py").exists():
         PACKAGES[f"advm.{optional}"] = optional
+# The JavaScript client ships beside the server that serves it at /advm/
+# (net/clientjs.py): clients/js's modules become advm/net/js/.
+if "advm.net" in PACKAGES:
+    PACKAGES["advm.net.js"] = "clients/js"
 
 # One fixed set of directives for every module: the hot loop is written for
 # these and must not silently change behaviour with Cython's defaults.
@@ -57,7 +61,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={"advm.spec": ["*.peg", "*.md"], "advm.vm": ["*.pyx", "*.pxd", "*.pxi"],
-                  "advm.net": ["static/*"]},
+                  "advm.net": ["static/*"], "advm.net.js": ["*.js", "*.d.ts", "package.json"]},
     ext_modules=extensions(),
     zip_safe=False,
 )

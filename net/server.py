@@ -36,6 +36,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
 
+from .clientjs import client_page
 from .edge import request_problem
 from .host import HostError, Reply
 from .jsontext import encode as _encode
@@ -687,10 +688,11 @@ METHODS = {
 
 
 def static_pages(root):
-    """A `pages` hook serving the files under `root` (`/` is index.html)."""
+    """A `pages` hook serving the files under `root` (`/` is index.html), and
+    the JavaScript client at /advm/ where `root` has no such file (clientjs)."""
     root = Path(root).resolve()
 
-    def pages(path: str):
+    def files(path: str):
         rel = path.split("?", 1)[0].lstrip("/") or "index.html"
         try:
             target = (root / rel).resolve()
@@ -700,6 +702,9 @@ def static_pages(root):
             return None
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return 200, kind, target.read_bytes()
+
+    def pages(path: str):
+        return files(path) or client_page(path)
 
     return pages
 
