@@ -240,6 +240,8 @@ class DeclChecker:
                 if d.kind == "method":
                     self.err("E0502", "methods belong inside a record", name_span(d),
                              "use a procedure at the document level")
+                elif d.name in info.functions and info.functions[d.name].kind == d.kind:
+                    self.add_overload(d)
                 elif claim(d.name, d.kind, d):
                     info.functions[d.name] = self.signature(d)
             elif isinstance(d, ast.Policy):
@@ -276,6 +278,21 @@ class DeclChecker:
             self.err("E0502", "@construct cannot take an argument when documents may be invented",
                      construct.decl.span, "an `invent` policy creates documents with no argument; "
                      "drop the parameter or the `invent` policy")
+
+    def add_overload(self, d: ast.Function) -> None:
+        """Another function (or procedure) of a name, as Adama allows: its parameter
+        types must differ from every other of the name."""
+        sig = self.signature(d)
+        same = [self.info.functions[d.name]] + self.info.overloads.get(d.name, [])
+        want = [t for _, t in sig.params]
+        for other in same:
+            if [t for _, t in other.params] == want:
+                self.err("E0204", f"{d.kind} '{d.name}' is already defined with these parameters", name_span(d),
+                         "overloads of one name must differ in their parameter types")
+                return
+        group = self.info.overloads.setdefault(d.name, [])
+        sig.symbol = f"{d.name}#{len(group) + 1}"
+        group.append(sig)
 
     def bubble_guard(self, d: ast.Bubble) -> None:
         # Parsed and named, but not enforced: a guard that did not hide the bubble would
@@ -487,6 +504,9 @@ class DeclChecker:
             self.check_function_like(p.decl.body, policy_rules(p.name), name_span(p.decl))
         for fn in info.functions.values():
             self.check_function(fn)
+        for group in info.overloads.values():
+            for fn in group:
+                self.check_function(fn)
         for d in program.decls:
             if isinstance(d, ast.Channel) and d.body is not None and info.channels.get(d.name) is not None \
                     and info.channels[d.name].decl is d:

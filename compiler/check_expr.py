@@ -531,6 +531,15 @@ class ExprChecker:
         fn = None
         if rec is not None and name in rec.methods:
             fn = rec.methods[name]
+        elif name in self.info.overloads:
+            fn = self.pick_function(e, f, name)
+            if fn is None:
+                return T.ERROR
+            f.ref = Ref(fn.kind, name, fn, fn.owner)
+            e.ref = f.ref
+            self.check_effects_of_call(fn, f.span)
+            self.note_reads_of(fn)
+            return fn.returns
         elif name in self.info.functions:
             fn = self.info.functions[name]
         if fn is None:
@@ -546,6 +555,22 @@ class ExprChecker:
         self.note_reads_of(fn)
         self.check_args(e, [t for _, t in fn.params], f"{fn.kind} '{name}'")
         return fn.returns
+
+    def pick_function(self, e: ast.Call, f: ast.Name, name: str):
+        """The overload of `name` the arguments fit: exactly, else with widening."""
+        group = [self.info.functions[name]] + self.info.overloads[name]
+        got = [self.expr(a) for a in e.args]
+        for exact in (True, False):
+            for fn in group:
+                params = [t for _, t in fn.params]
+                if len(params) != len(got):
+                    continue
+                if all((g == p or T.is_error(g)) if exact else self.assignable(g, p) for g, p in zip(got, params)):
+                    return fn
+        shapes = " or ".join("(" + ", ".join(str(t) for _, t in fn.params) + ")" for fn in group)
+        self.err("E0301", f"no {group[0].kind} '{name}' takes ({', '.join(str(g) for g in got)}); "
+                 f"there are {shapes}", e.span)
+        return None
 
     def may_do(self, fn: FuncInfo, seen=None) -> set[str]:
         """What a procedure's body may do beyond reading: 'transition',

@@ -88,6 +88,7 @@ class FuncInfo:
     aborts: bool = False
     owner: str | None = None  # record name for methods
     decl: ast.Function | None = None
+    symbol: str | None = None  # an overload's own name in the module (`f#1`); None: the name
 
 
 @dataclass
@@ -178,6 +179,8 @@ class DocumentInfo:
     crons: dict[str, CronInfo] = field(default_factory=dict)
     static: StaticInfo = field(default_factory=StaticInfo)
     functions: dict[str, FuncInfo] = field(default_factory=dict)  # functions and procedures
+    # Further functions or procedures of a name in `functions`, with other parameter types.
+    overloads: dict[str, list[FuncInfo]] = field(default_factory=dict)
     tests: dict[str, ast.TestDecl] = field(default_factory=dict)
     unsupported: list[ast.Unsupported] = field(default_factory=list)
 

@@ -23,7 +23,7 @@ class CallGen:
         kind = ref.kind
         if kind in ("function", "procedure"):
             fn = ref.target
-            return self.call(self.mod.function_fn(fn.name), list(e.args), [t for _, t in fn.params],
+            return self.call(self.mod.function_fn(fn.symbol or fn.name), list(e.args), [t for _, t in fn.params],
                              fn.returns, dst)
         if kind == "method":
             fn = ref.target

@@ -189,9 +189,10 @@ class ModuleGen:
         for name, computed in self.defaults.items():
             if computed:
                 self.declare(f"new.{name}", [], T.MessageType(name), *self.ctor_maker(name))
-        for fn in info.functions.values():
+        for fn in list(info.functions.values()) + [f for group in info.overloads.values() for f in group]:
             params = [((id(p), p.name), t) for (pname, t), p in zip(fn.params, fn.decl.params)]
-            self.declare(self.function_fn(fn.name), params, fn.returns, *self.body_maker(fn.decl.body, fn.decl))
+            self.declare(self.function_fn(fn.symbol or fn.name), params, fn.returns,
+                         *self.body_maker(fn.decl.body, fn.decl))
         for s in info.messages.values():
             mt = T.MessageType(s.name)
             for m in s.methods.values():

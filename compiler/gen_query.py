@@ -341,7 +341,7 @@ class QueryGen:
                 if kind_of(row_t) != "o":  # list items are boxed
                     arg = self.temp(row_t)
                     self.unbox(item, row_t, arg)
-                r = self.call(self.mod.function_fn(fn.name), [(arg, row_t)], [fn.params[0][1]], fn.returns, d)
+                r = self.call(self.mod.function_fn(fn.symbol or fn.name), [(arg, row_t)], [fn.params[0][1]], fn.returns, d)
                 if arg is not item:
                     self.free(arg)
                 return r
@@ -374,7 +374,7 @@ class QueryGen:
             self.emit("LGET", key.n, pair.n, k0.n)
             self.emit("LGET", rows.n, pair.n, k1.n)
             val = self.temp(fn.returns)
-            self.call(self.mod.function_fn(fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
+            self.call(self.mod.function_fn(fn.symbol or fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
             if kind_of(fn.returns) != "o":
                 boxed = self.temp("o")
                 self.box(val, fn.returns, boxed)
