@@ -283,11 +283,18 @@ class Reduce(Node):
 
 
 @dataclass
+class OrderDyn(Node):
+    """`order_dyn spec`: sort by a string of keys chosen at run time ("name,-score")."""
+
+    spec: Expr
+
+
+@dataclass
 class Materialize(Node):
     """`materialize`: Adama's caching hint; the list is already materialized here."""
 
 
-QueryStep = Where | OrderBy | Limit | Offset | Shuffle | WhereAs | Unique | MapStep | Reduce | Materialize
+QueryStep = Where | OrderBy | Limit | Offset | Shuffle | WhereAs | Unique | MapStep | Reduce | Materialize | OrderDyn
 
 
 # ---------------------------------------------------------------- statements

@@ -1050,6 +1050,13 @@ class ExprChecker:
                              "order by a number, string, date/time or enum field")
                 elif key.insensitive and not T.is_error(ft) and ft != T.STRING:
                     self.err("E0302", f"`insensitive` orders strings, and '{key.field}' is {ft}", key.span)
+        elif isinstance(step, ast.OrderDyn):
+            t = self.expr(step.spec, T.STRING)
+            if not T.is_error(t) and t != T.STRING:
+                self.err("E0301", f"order_dyn takes a string of keys, found {t}", step.spec.span,
+                         'write the keys as text: "name,-score"')
+            if not T.is_error(row) and self.fields_of(row) is None:
+                self.err("E0308", f"`order_dyn` sorts records by their fields, but the items are {row}", step.span)
         elif isinstance(step, (ast.Limit, ast.Offset)):
             t = self.expr(step.count, T.INT)
             if not T.is_error(t) and t != T.INT:

@@ -327,6 +327,11 @@ class QueryGen:
             keys = [[self.mod.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
                     ([1] if k.insensitive else []) for k in step.keys]
             return self.host("seq.order", [(cur, lt), K(keys, T.DYNAMIC)], [lt, T.DYNAMIC], lt)
+        if isinstance(step, ast.OrderDyn):
+            fields = self.info.struct(row_t.name).fields
+            slots = {n: self.mod.field_slot(row_t.name, n) for n, f in fields.items() if T.is_orderable(f.type)}
+            return self.host("seq.order_dyn", [(cur, lt), K(slots, T.DYNAMIC), step.spec],
+                             [lt, T.DYNAMIC, T.STRING], lt)
         if isinstance(step, ast.Materialize):
             return self.host("sequence.toArray/0", [(cur, lt)], [lt], lt)
         if isinstance(step, ast.Unique):

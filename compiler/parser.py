@@ -447,6 +447,9 @@ class Builder(NodeVisitor):
         which, key = mode[0]
         return A.Unique(self.tok(which).text == "last", key.text, span=self.span(node))
 
+    def visit_order_dyn_step(self, node, ch):
+        return A.OrderDyn(ch[1], span=self.span(node))
+
     def visit_map_step(self, node, ch):
         return A.MapStep(ch[1], span=self.span(node))
 

@@ -622,7 +622,28 @@ ARITH = {
     "arith.lift/": (_lift(lambda a, b: a / b if b != 0 else None), False),
 }
 
+def _order_dyn(xs: list, slots: dict, spec: str) -> list:
+    """`order_dyn "name,-score"`: keys separated by commas, each optionally
+    prefixed `+` (ascending, the default) or `-` (descending); names that are
+    no orderable field are skipped (as Adama's comparator ignores them)."""
+    keys = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part[0] == "-"
+        if part[0] in "+-":
+            part = part[1:].strip()
+        if part in slots:
+            keys.append((slots[part], desc))
+    out = list(xs)
+    for slot, desc in reversed(keys):
+        out.sort(key=lambda r, s=slot: r.f[s], reverse=desc)
+    return out
+
+
 QUERIES = {
+    "seq.order_dyn": (_order_dyn, False),
     "seq.unique": (_unique, False),
     "seq.group": (_group, False),
     "seq.group_map": (lambda pairs: {k: v for k, v in pairs}, False),

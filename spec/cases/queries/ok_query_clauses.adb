@@ -50,3 +50,15 @@ test queries {
   list<int> u = [1, 2, 2, 3, 1].reverse() unique;
   assert (u.size() == 3);
 }
+
+test dynamic_order {
+  fill();
+  list<Player> a = iterate players order_dyn "team,-score";
+  if (a[0] as first) { assert (first.name == "Alice"); }
+  if (a[2] as third) { assert (third.name == "carol"); }
+  string spec = "-score";
+  list<Player> b = iterate players order_dyn spec limit 1;
+  if (b[0] as top) { assert (top.score == 5); }
+  list<Player> c = iterate players order_dyn "nothing, +score";
+  if (c[0] as low) { assert (low.score == 1); }
+}
