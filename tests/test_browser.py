@@ -2,8 +2,9 @@
 server a user starts serves it at `/`, two people in two browser contexts
 open one tic-tac-toe document and play it to a win by clicking the buttons
 of their `decide` asks, refused answers and messages show as errors, and the
-page's JavaScript port of views/merge.py rebuilds the same views as the Python
-reference from the same patches.
+JavaScript client's merge (clients/js/delta.js, which the page imports)
+rebuilds the same views as the Python reference (views/merge.py) from the
+same patches.
 
 Needs Debian's /usr/bin/chromium and the `playwright` package (never its
 downloaded browsers). Without them the tests skip, except under CI=true,
@@ -248,7 +249,7 @@ def test_a_visitor_picks_a_name_and_the_server_signs_it(browser, server):
         ctx.close()
 
 
-# --- the JavaScript port of views/merge.py ------------------------------------
+# --- the JavaScript client's merge (clients/js/delta.js) ----------------------
 
 REPLAY = """(frames) => {
   const state = new window.advm.ViewState();
@@ -436,7 +437,14 @@ def test_the_server_serves_the_page_its_script_and_nothing_outside_it(server):
     status, kind, body = get("/")
     assert status == 200 and kind.startswith("text/html") and b'src="app.js"' in body
     status, kind, body = get("/app.js")
+    assert status == 200 and "javascript" in kind and b'from "/advm/index.js"' in body
+    # The JavaScript client (clients/js/), which the page imports, is served
+    # at /advm/: its modules only, not its tests.
+    status, kind, body = get("/advm/delta.js")
     assert status == 200 and "javascript" in kind and b"export function applyDelta" in body
+    assert get("/advm/index.js")[0] == 200
+    assert get("/advm/test/kit.js")[0] == 404
+    assert get("/advm/package.json")[0] == 404
     assert get("/style.css")[:2] == (200, "text/css")
     assert get("/../server.py")[0] == 404
     assert get("/%2e%2e/server.py")[0] == 404

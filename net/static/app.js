@@ -1,292 +1,11 @@
 // The advm dev page: one WebSocket to the server that served this page,
-// speaking spec/protocol.md section 8. Plain ES module, no dependencies.
+// through advm's JavaScript client (clients/js/, which every advm server
+// serves at /advm/). Plain ES module, no dependencies.
 
-// ---------------------------------------------------------------------------
-// The viewer stream, ported from net/view.py (spec/protocol.md sections 2-4).
-// Kept line for line with the Python reference so the two cannot drift in
-// meaning; tests/test_browser.py replays the same patches through both.
-
-const ORDER = "@o";
-const SIZE = "@s";
-const ESCAPE = "@";
-
-export class DeltaError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "DeltaError";
-  }
-}
+import { AdvmError, Client, DeltaError, ViewState, applyDelta, materialize } from "/advm/index.js";
 
 const own = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-const kindOf = (v) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
-// Objects without a prototype: a map key such as "__proto__" or "constructor"
-// is then an ordinary member, as it is in Python.
-const dict = () => Object.create(null);
-
-export function applyDelta(encoded, delta) {
-  if (!isObject(delta)) throw new DeltaError(`a delta is a JSON object, not ${kindOf(delta)}`);
-  if (!isObject(encoded)) throw new DeltaError(`an encoded view is a JSON object, not ${kindOf(encoded)}`);
-  merge(encoded, delta);
-  return encoded;
-}
-
-function merge(target, patch) {
-  let order;
-  let hasOrder = false;
-  let membership = false;
-  for (const key of Object.keys(patch)) {
-    const value = patch[key];
-    if (key === ORDER) {
-      // applied last: its ranges refer to the order before this patch
-      order = value;
-      hasOrder = true;
-    } else if (value === null) {
-      if (own(target, key)) {
-        delete target[key];
-        membership = true;
-      }
-    } else if (isObject(value)) {
-      let child = own(target, key) ? target[key] : undefined;
-      if (!isObject(child)) {
-        if (child === undefined) membership = true;
-        child = target[key] = dict();
-      }
-      merge(child, value);
-    } else {
-      if (!own(target, key)) membership = true;
-      target[key] = clone(value);
-    }
-  }
-  if (hasOrder) {
-    if (order === null) delete target[ORDER];
-    else target[ORDER] = expand(own(target, ORDER) ? target[ORDER] : null, order);
-    membership = true;
-  }
-  if (membership && own(target, ORDER)) checkTable(target);
-}
-
-function clone(value) {
-  if (Array.isArray(value)) return value.map(clone);
-  if (isObject(value)) {
-    const copy = dict();
-    for (const key of Object.keys(value)) copy[key] = clone(value[key]);
-    return copy;
-  }
-  return value;
-}
-
-function expand(prior, instructions) {
-  if (!Array.isArray(instructions)) {
-    throw new DeltaError(`"${ORDER}" must be an array, not ${kindOf(instructions)}`);
-  }
-  const order = [];
-  for (const step of instructions) {
-    if (Number.isInteger(step)) {
-      order.push(step);
-    } else if (Array.isArray(step) && step.length === 2 &&
-               Number.isInteger(step[0]) && Number.isInteger(step[1])) {
-      const [start, end] = step;
-      if (prior === null || !(0 <= start && start <= end && end < prior.length)) {
-        const size = prior === null ? "no prior order" : `${prior.length} rows`;
-        throw new DeltaError(`"${ORDER}" range [${step}] does not fit the prior order (${size})`);
-      }
-      for (let i = start; i <= end; i++) order.push(prior[i]);
-    } else {
-      throw new DeltaError(`"${ORDER}" holds row ids and [start, end] ranges, not ${JSON.stringify(step)}`);
-    }
-  }
-  return order;
-}
-
-function checkTable(table) {
-  const order = table[ORDER];
-  const rows = Object.keys(table).length - 1;
-  if (rows !== order.length || new Set(order).size !== rows ||
-      order.some((id) => !own(table, String(id)))) {
-    throw new DeltaError(`table rows and "${ORDER}" disagree: ${rows} rows, order [${order.slice(0, 20)}]`);
-  }
-}
-
-export function materialize(encoded) {
-  if (!isObject(encoded)) return encoded;
-  if (own(encoded, ORDER) && encoded[ORDER] !== null) {
-    return encoded[ORDER].map((id) => {
-      const key = String(id);
-      if (!own(encoded, key)) throw new DeltaError(`"${ORDER}" names row ${id} that the table lacks`);
-      return materialize(encoded[key]);
-    });
-  }
-  if (own(encoded, SIZE) && encoded[SIZE] !== null) {
-    const size = encoded[SIZE];
-    if (!Number.isInteger(size) || size < 0) throw new DeltaError(`"${SIZE}" is a list length, not ${JSON.stringify(size)}`);
-    const list = [];
-    // an index with no entry held null (or a NaN/infinite double)
-    for (let i = 0; i < size; i++) list.push(own(encoded, String(i)) ? materialize(encoded[String(i)]) : null);
-    return list;
-  }
-  const plain = dict();
-  for (let key of Object.keys(encoded)) {
-    const value = encoded[key];
-    if (key.slice(0, 1) === ESCAPE) {
-      if (key.slice(1, 2) !== ESCAPE) throw new DeltaError(`reserved key ${JSON.stringify(key)} in an object that is not a list`);
-      key = key.slice(1);
-    }
-    plain[key] = materialize(value);
-  }
-  return plain;
-}
-
-export class ViewState {
-  constructor() { this.reset(); }
-
-  reset() {
-    this.encoded = dict();
-    this.seq = null;
-    this.plain = undefined;
-  }
-
-  apply(delta, seq) {
-    if (seq !== undefined && seq !== null) {
-      if (!Number.isInteger(seq)) throw new DeltaError(`seq is an integer, not ${kindOf(seq)}`);
-      if (this.seq !== null && seq <= this.seq) {
-        throw new DeltaError(`frame seq ${seq} after seq ${this.seq}: repeated or reordered`);
-      }
-    }
-    applyDelta(this.encoded, delta);
-    if (seq !== undefined && seq !== null) this.seq = seq;
-    this.plain = undefined;
-  }
-
-  get view() {
-    if (this.plain === undefined) this.plain = materialize(this.encoded);
-    return this.plain;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// The wire: requests with ids, streamed responses (spec/protocol.md 8.2).
-
-export class ProtocolError extends Error {
-  constructor(reason, message) {
-    super(`${reason}: ${message}`);
-    this.reason = reason;
-    this.detail = message;
-  }
-}
-
-// A `long` travels as a JSON integer of any size, which a JavaScript number
-// cannot hold past 2^53: forms keep its digits and the request writes them raw.
-class LongDigits {
-  constructor(digits) { this.digits = digits; }
-  toJSON() { return `\u0000long:${this.digits}\u0000`; }
-}
-
-function requestText(request) {
-  return JSON.stringify(request).replace(/"\\u0000long:(-?\d+)\\u0000"/g, "$1");
-}
-
-class Wire {
-  constructor(url, handlers) {
-    this.url = url;
-    this.handlers = handlers;   // {stray(failure), closed()}
-    this.next = 1;
-    this.pending = new Map();   // id -> {resolve, reject}
-    this.streams = new Map();   // id -> {frame(response), end(error | null)}
-  }
-
-  open() {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url);
-      this.ws = ws;
-      let greeted = false;
-      ws.onmessage = (event) => {
-        let msg;
-        try {
-          msg = JSON.parse(event.data);
-        } catch (e) {
-          this.handlers.stray(new ProtocolError("bad_json", `the server sent text that is not JSON: ${e.message}`));
-          return;
-        }
-        if (!greeted && msg.status) {
-          greeted = true;
-          resolve(msg);
-          return;
-        }
-        this.dispatch(msg);
-      };
-      ws.onclose = () => {
-        if (!greeted) reject(new ProtocolError("closed", `could not connect to ${this.url}`));
-        const closed = new ProtocolError("closed", "the connection to the server closed");
-        for (const p of this.pending.values()) p.reject(closed);
-        for (const s of this.streams.values()) s.end(closed);
-        this.pending.clear();
-        this.streams.clear();
-        this.handlers.closed();
-      };
-    });
-  }
-
-  close() {
-    if (this.ws) this.ws.close();
-  }
-
-  send(method, params) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-      throw new ProtocolError("closed", "not connected to the server; reload the page");
-    }
-    const id = this.next++;
-    this.ws.send(requestText({ id, method, ...params }));
-    return id;
-  }
-
-  request(method, params = {}) {
-    return new Promise((resolve, reject) => {
-      const id = this.send(method, params);
-      this.pending.set(id, { resolve, reject });
-    });
-  }
-
-  // connection/create: `frame` gets every response of the stream; the promise
-  // settles at its end (done, or the failure that ended it).
-  stream(method, params, frame) {
-    let id;
-    const ended = new Promise((resolve, reject) => {
-      id = this.send(method, params);
-      this.streams.set(id, { frame, end: (error) => (error ? reject(error) : resolve()) });
-    });
-    return { id, ended };
-  }
-
-  dispatch(msg) {
-    if (own(msg, "deliver")) {
-      const id = msg.deliver;
-      const stream = this.streams.get(id);
-      if (!msg.done) {
-        if (stream) stream.frame(msg.response || {});
-        return;
-      }
-      if (stream) {
-        this.streams.delete(id);
-        stream.end(null);
-      }
-      const p = this.pending.get(id);
-      if (p) {
-        this.pending.delete(id);
-        p.resolve(msg.response || {});
-      }
-    } else if (own(msg, "failure")) {
-      const error = new ProtocolError(msg.reason || "unknown", msg.message || "");
-      const stream = this.streams.get(msg.failure);
-      const p = this.pending.get(msg.failure);
-      this.streams.delete(msg.failure);
-      this.pending.delete(msg.failure);
-      if (stream) stream.end(error);
-      if (p) p.reject(error);
-      if (!stream && !p) this.handlers.stray(error);
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Small DOM helpers.
@@ -383,7 +102,7 @@ function primitiveField(type, label) {
     const text = input.value.trim();
     if (type === "int" || type === "long") {
       if (!/^-?\d+$/.test(text)) throw new Error(`${label}: a whole number is needed`);
-      if (type === "long") return new LongDigits(text);
+      if (type === "long") return BigInt(text); // the client writes its digits
       const n = Number(text);
       if (n < -(2 ** 31) || n > 2 ** 31 - 1) throw new Error(`${label}: an int is between -2147483648 and 2147483647`);
       return n;
@@ -472,12 +191,13 @@ function channelType(channel) {
 // The page.
 
 const state = {
-  wire: null,
+  client: null,
   identity: "anonymous",
   pendingName: null,  // a name to have signed on the next connect
   reflection: null,
   createArg: null,  // the constructor message's form, when @construct takes one
-  doc: null,        // {key, id, view: ViewState, asks: []}
+  opening: null,    // the Open in progress, so a later one supersedes it
+  doc: null,        // the open document: a Connection of the client
 };
 
 function log(kind, text) {
@@ -488,7 +208,7 @@ function log(kind, text) {
 }
 
 function logFailure(what, error) {
-  if (error instanceof ProtocolError) log("error", `${what} failed: ${error.reason}: ${error.detail}`);
+  if (error instanceof AdvmError) log("error", `${what} failed: ${error.reason}: ${error.detail}`);
   else log("error", `${what}: ${error.message}`);
 }
 
@@ -501,9 +221,9 @@ function setStatus(text, ok) {
 // A name picked in the form: the server signs it, and the token is then used
 // like a pasted one (kept for this tab's reloads). Refused, the tab keeps the
 // identity it had.
-async function mint(wire, name) {
+async function mint(client, name) {
   try {
-    const minted = await wire.request("identity/mint", { principal: name });
+    const minted = await client.mint(name, { use: true });
     state.identity = minted.identity;
     $("token").value = minted.identity;
     sessionStorage.setItem("advm-token", minted.identity);
@@ -513,28 +233,36 @@ async function mint(wire, name) {
   }
 }
 
+// Who the documents will see: for a guest, a name only the server knows (a
+// new one after every reconnection).
+async function showWho(client) {
+  const me = await client.whoami();
+  $("principal").replaceChildren("You are ", h("code", { id: "me" }, me.principal),
+    me.anonymous ? " (a guest: this tab's own name, until it reconnects)." : ".");
+}
+
 async function connect() {
-  if (state.wire) state.wire.close();
+  if (state.client) state.client.close();
   closeDocument(false);
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const wire = new Wire(`${scheme}//${location.host}/~s`, {
-    stray: (error) => logFailure("A request", error),
-    closed: () => {
-      if (state.wire !== wire) return;
-      setStatus("Disconnected from the server.", false);
-      closeDocument(false);
-    },
+  const client = new Client(`${scheme}//${location.host}/~s`, { identity: state.identity });
+  state.client = client;
+  client.on("error", (error) => logFailure("A request", error));
+  client.on("status", (status) => {
+    if (state.client !== client) return;
+    if (status === "reconnecting") {
+      setStatus("Lost the server; reconnecting…", false);
+    } else if (status === "open") {
+      setStatus(`Connected to ${location.host}.`, true);
+      showWho(client).catch((error) => logFailure("Asking who you are", error));
+    }
   });
-  state.wire = wire;
   setStatus("Connecting…", false);
-  let me;
   try {
-    await wire.open();
-    if (state.pendingName !== null) await mint(wire, state.pendingName);
-    // Who the documents will see: for a guest, a name only the server knows.
-    me = await wire.request("identity/whoami", { identity: state.identity });
-    const { reflection } = await wire.request("space/reflect", { identity: state.identity });
-    state.reflection = reflection;
+    await client.ready;
+    if (state.pendingName !== null) await mint(client, state.pendingName);
+    await showWho(client);
+    state.reflection = await client.reflect();
   } catch (error) {
     setStatus("Not connected: see the log.", false);
     logFailure("Connecting", error);
@@ -543,8 +271,6 @@ async function connect() {
   } finally {
     state.pendingName = null;
   }
-  $("principal").replaceChildren("You are ", h("code", { id: "me" }, me.principal),
-    me.anonymous ? " (a guest: this tab's own name, until it reconnects)." : ".");
   setStatus(`Connected to ${location.host}.`, true);
   renderChannels();
   renderCreateArg();
@@ -569,73 +295,68 @@ async function createDocument() {
   const key = $("doc-key").value.trim();
   if (!key) return log("error", "Create: a document key is needed");
   try {
-    const params = { identity: state.identity, key };
-    if (state.createArg) params.arg = state.createArg.read();
-    await state.wire.request("document/create", params);
+    const arg = state.createArg ? state.createArg.read() : undefined;
+    await state.client.create(key, arg);
     log("info", `created document “${key}”`);
   } catch (error) {
     logFailure(`Creating “${key}”`, error);
   }
 }
 
-function openDocument(key) {
+async function openDocument(key) {
   if (!key) return log("error", "Open: a document key is needed");
   closeDocument(true);
-  const doc = { key, view: new ViewState(), asks: [], id: null };
-  const stream = state.wire.stream("connection/create", { identity: state.identity, key },
-    (response) => onFrame(doc, response));
-  doc.id = stream.id;
+  const opening = { key };
+  state.opening = opening;
+  $("view-meta").textContent = `— “${key}”, connecting…`;
+  let doc;
+  try {
+    doc = await state.client.open(key);
+  } catch (error) {
+    if (state.opening !== opening) return;
+    state.opening = null;
+    logFailure(`The connection to “${key}”`, error);
+    closeDocument(false);
+    // Say in the view itself why it stays empty: the message names the
+    // hook that refused (no @connected, or @connected returned false).
+    if (error instanceof AdvmError && error.reason === "connect_refused") {
+      $("view").replaceChildren(h("p", { class: "empty refused" }, `Not let in to “${key}”: ${error.detail}`));
+    }
+    return;
+  }
+  if (state.opening !== opening) {
+    doc.end().catch(() => {});
+    return;
+  }
+  state.opening = null;
   state.doc = doc;
   $("close-btn").disabled = false;
-  $("view-meta").textContent = `— “${key}”, connecting…`;
-  stream.ended.then(
-    () => log("info", `closed document “${key}”`),
-    (error) => {
-      logFailure(`The connection to “${key}”`, error);
-      if (state.doc === doc) {
-        closeDocument(false);
-        // Say in the view itself why it stays empty: the message names the
-        // hook that refused (no @connected, or @connected returned false).
-        if (error instanceof ProtocolError && error.reason === "connect_refused") {
-          $("view").replaceChildren(h("p", { class: "empty refused" },
-            `Not let in to “${key}”: ${error.detail}`));
-        }
-      }
-    });
-}
-
-function onFrame(doc, response) {
-  if (state.doc !== doc) return;
-  if (response.error) {
-    log("error", `the document says ${response.error.code}: ${response.error.message}`);
-    return;
-  }
-  const body = response.delta;
-  if (!isObject(body)) return;
-  try {
-    if (body.reset) doc.view.reset();
-    if (body.data !== undefined && body.data !== null) doc.view.apply(body.data, body.seq);
-  } catch (error) {
-    // a lost or reordered frame: start again from a whole view
-    log("error", `${error.message}; reopening the document`);
-    openDocument(doc.key);
-    return;
-  }
-  if (own(body, "outstanding")) {
-    doc.asks = body.outstanding;
-    renderAsks();
-  }
-  if (body.data !== undefined) renderView();
-  const hash = `#doc=${encodeURIComponent(doc.key)}`;
+  doc.on("change", (update) => {
+    if (state.doc !== doc) return;
+    if (update.outstanding !== null) renderAsks();
+    if (update.data !== null) renderView();
+  });
+  doc.on("error", (note) => log("error", `the document says ${note.code}: ${note.message}`));
+  doc.on("status", (status) => {
+    if (status === "ended") {
+      if (doc.error === null) log("info", `closed document “${key}”`);
+      else if (state.doc === doc) logFailure(`The connection to “${key}”`, doc.error);
+      if (state.doc === doc) closeDocument(false);
+    } else if (state.doc === doc) {
+      renderView();
+    }
+  });
+  renderAsks();
+  renderView();
+  const hash = `#doc=${encodeURIComponent(key)}`;
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
 function closeDocument(sendEnd) {
   const doc = state.doc;
   state.doc = null;
-  if (doc && sendEnd && state.wire) {
-    state.wire.request("connection/end", { connection: doc.id }).catch(() => {});
-  }
+  state.opening = null;
+  if (doc && sendEnd) doc.end().catch(() => {});
   $("close-btn").disabled = true;
   $("view-meta").textContent = "";
   $("view").replaceChildren(h("p", { class: "empty" }, "Open a document to see its view."));
@@ -645,16 +366,16 @@ function closeDocument(sendEnd) {
 
 function renderView() {
   const doc = state.doc;
-  const view = doc.view.view;
-  $("view-meta").textContent = `— “${doc.key}”, seq ${doc.view.seq}`;
+  const view = doc.view;
+  const how = doc.status === "reconnecting" ? ", reconnecting…" : "";
+  $("view-meta").textContent = `— “${doc.key}”, seq ${doc.seq}${how}`;
   $("view").replaceChildren(renderValue(view, ""));
   $("raw").textContent = JSON.stringify(view, null, 2);
 }
 
-async function send(what, params) {
+async function send(what, deliver) {
   try {
-    const doc = requireDoc();
-    const reply = await state.wire.request("connection/send", { connection: doc.id, ...params });
+    const reply = await deliver(requireDoc());
     log("info", `${what}: accepted${reply.seq !== undefined ? ` (your view is at seq ${reply.seq})` : ""}`);
   } catch (error) {
     logFailure(what, error);
@@ -663,7 +384,7 @@ async function send(what, params) {
 
 function renderAsks() {
   const box = $("asks");
-  const asks = state.doc ? state.doc.asks : [];
+  const asks = state.doc ? state.doc.outstanding : [];
   if (!asks.length) {
     box.replaceChildren(h("p", { class: "empty" }, "Nothing is asked of you."));
     return;
@@ -673,7 +394,7 @@ function renderAsks() {
 
 function renderAsk(ask) {
   const what = `ask ${ask.id} on ${ask.channel}`;
-  const answer = (message) => send(`Answer to ${what}`, { channel: ask.channel, ask: ask.id, message });
+  const answer = (message) => send(`Answer to ${what}`, (doc) => doc.answer(ask, message));
   const legend = h("legend", {}, `${what}: `, {
     decide: "pick one",
     choose: `pick 1 to ${ask.limit}`,
@@ -728,7 +449,7 @@ function renderChannels() {
         log("error", `Send to ${name}: ${error.message}`);
         return;
       }
-      send(`Message to ${name}`, { channel: name, message });
+      send(`Message to ${name}`, (doc) => doc.send(name, message));
     } }, h("h3", {}, name, h("span", { class: "meta" }, ` ${channel.array ? `${channel.message}[]` : channel.message}`)),
       note, part.el, h("button", { type: "submit" }, `Send to ${name}`));
   }));
@@ -771,6 +492,6 @@ function init() {
   connect();
 }
 
-// Tests reach the delta port through this; the page itself does not need it.
+// Tests reach the client's delta merge through this; the page itself does not need it.
 window.advm = { applyDelta, materialize, ViewState, DeltaError };
 init();
