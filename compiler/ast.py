@@ -597,6 +597,21 @@ class Channel(Decl):
 
 
 @dataclass
+class Dispatch(Decl):
+    """`dispatch Enum::Value name(params) [-> T] { ... }` (also `Enum::*` and
+    `Enum::Prefix*`): one case of a method of the enum's values, `v.name(...)`;
+    the body sees the value as `self`."""
+
+    enum: str
+    pattern: str  # a value name, "*", or "Prefix*"
+    name: str
+    params: list["Param"] = field(default_factory=list)
+    returns: TypeSyntax | None = None
+    body: Block | None = None
+    name_span: Span = NOSPAN
+
+
+@dataclass
 class RequireGuard(Stmt):
     """The `requires<p, ...>` of a channel, as the first statement of its body:
     each policy must hold for the sender, else the message is refused (abort)."""

@@ -244,6 +244,8 @@ class DeclChecker:
                     self.add_overload(d)
                 elif claim(d.name, d.kind, d):
                     info.functions[d.name] = self.signature(d)
+            elif isinstance(d, ast.Dispatch):
+                self.collect_dispatch(d)
             elif isinstance(d, ast.Policy):
                 if d.name in info.policies:
                     self.err("E0204", f"policy '{d.name}' is already defined", name_span(d))
@@ -278,6 +280,62 @@ class DeclChecker:
             self.err("E0502", "@construct cannot take an argument when documents may be invented",
                      construct.decl.span, "an `invent` policy creates documents with no argument; "
                      "drop the parameter or the `invent` policy")
+
+    def collect_dispatch(self, d: ast.Dispatch) -> None:
+        en = self.info.enums.get(d.enum)
+        if en is None:
+            self.err("E0202", f"unknown enum '{d.enum}'", d.span, did_you_mean(d.enum, self.info.enums))
+            return
+        if d.pattern != "*" and not d.pattern.endswith("*") and d.pattern not in en.values:
+            self.err("E0207", f"enum '{d.enum}' has no value '{d.pattern}'", d.span,
+                     did_you_mean(d.pattern, en.values))
+            return
+        params = []
+        for p in d.params:
+            params.append((p.name, self.local_type(p.type)))
+        returns = self.resolve_type(d.returns) if d.returns is not None else T.VOID
+        group = en.dispatchers.setdefault(d.name, [])
+        fn = FuncInfo(d.name, "function", params, returns, decl=d,
+                      symbol=f"dispatch.{d.enum}.{d.name}#{len(group)}")
+        if group:
+            first = group[0][1]
+            if [t for _, t in first.params] != [t for _, t in params] or first.returns != returns:
+                self.err("E0301", f"every dispatch of {d.enum}.{d.name} takes the same parameters and gives the "
+                         "same type", name_span(d))
+                return
+        group.append((d.pattern, fn))
+
+    def dispatch_table(self, en, name: str) -> dict | None:
+        """value -> the dispatcher of `name` for it: an exact value beats a prefix,
+        a longer prefix a shorter one, `*` comes last. None (and a diagnostic)
+        when a value has none or two of the same rank."""
+        table: dict = {}
+        group = en.dispatchers[name]
+        first = group[0][1].decl
+        ok = True
+        for value in en.values:
+            best, rank, tied = None, -1, False
+            for pattern, fn in group:
+                if pattern == value:
+                    r = 10_000
+                elif pattern.endswith("*") and value.startswith(pattern[:-1]):
+                    r = len(pattern) - 1
+                else:
+                    continue
+                if r > rank:
+                    best, rank, tied = fn, r, False
+                elif r == rank:
+                    tied = True
+            if best is None:
+                self.err("E0514", f"dispatch {en.name}.{name} has no case for {en.name}::{value}", name_span(first),
+                         f"add `dispatch {en.name}::{value} {name}(...)` or a wider `{en.name}::*`")
+                ok = False
+            elif tied:
+                self.err("E0204", f"two dispatches of {en.name}.{name} both fit {en.name}::{value}", name_span(first))
+                ok = False
+            else:
+                table[value] = best
+        return table if ok else None
 
     def add_overload(self, d: ast.Function) -> None:
         """Another function (or procedure) of a name, as Adama allows: its parameter
@@ -507,6 +565,18 @@ class DeclChecker:
         for group in info.overloads.values():
             for fn in group:
                 self.check_function(fn)
+        for en in info.enums.values():
+            for name in list(en.dispatchers):
+                en.dispatch_tables = getattr(en, "dispatch_tables", {})
+                en.dispatch_tables[name] = self.dispatch_table(en, name)
+                for _, fn in en.dispatchers[name]:
+                    d = fn.decl
+                    scope = Scope()
+                    scope.declare(LocalVar("self", T.EnumType(en.name), "param", d, mutable=False))
+                    for (pname, ptype), p in zip(fn.params, d.params):
+                        scope.declare(LocalVar(pname, ptype, "param", p, mutable=not p.readonly))
+                    rules = replace(function_rules(fn.name, fn.returns), what=f"dispatch {en.name}.{fn.name}")
+                    self.check_function_like(d.body, rules, name_span(d), scope)
         for d in program.decls:
             if isinstance(d, ast.Channel) and d.body is not None and info.channels.get(d.name) is not None \
                     and info.channels[d.name].decl is d:

@@ -783,6 +783,12 @@ class ExprChecker:
                 return fn.returns
         if isinstance(recv, T.LibraryType):
             return self.call_library(e, recv.name, name, span)
+        en = self.info.enums.get(recv.name) if isinstance(recv, T.EnumType) else None
+        if en is not None and name in en.dispatchers:
+            first = en.dispatchers[name][0][1]
+            e.ref = Ref("dispatch", name, en)
+            self.check_args(e, [t for _, t in first.params], f"{recv}.{name}")
+            return first.returns
         if isinstance(recv, T.EnumType) and name in ENUM_METHODS:
             en = self.info.enums.get(recv.name)
             e.ref = Ref("enum_method", name, en)

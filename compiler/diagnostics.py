@@ -84,6 +84,7 @@ CODES: dict[str, str] = {
     "E0509": "bad-channel-message",
     "E0512": "infinite-record",
     "E0513": "empty-enum",
+    "E0514": "incomplete-dispatch",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",

@@ -119,6 +119,8 @@ class EnumInfo:
     values: dict[str, int] = field(default_factory=dict)
     decl: ast.EnumDecl | None = None
     default_name: str | None = None  # the value marked @default, if any
+    # `dispatch` methods: name -> [(pattern, FuncInfo)] in declaration order
+    dispatchers: dict = field(default_factory=dict)
 
     @property
     def default(self) -> str | None:

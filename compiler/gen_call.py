@@ -40,7 +40,39 @@ class CallGen:
             return self.channel_ask(e, ref, dst)
         if kind == "enum_method":
             return self.enum_method(e, ref, dst)
+        if kind == "dispatch":
+            return self.dispatch_call(e, ref, dst)
         raise self.error(f"internal: call of {kind}")
+
+    def dispatch_call(self, e: ast.Call, ref: Ref, dst):
+        """`v.name(args)` on an enum with `dispatch` cases: compare the value with
+        each case's values and call that case's function (every value has one)."""
+        en = ref.target
+        table = en.dispatch_tables[ref.name]
+        et = T.EnumType(en.name)
+        first = en.dispatchers[ref.name][0][1]
+        ptypes = [et] + [t for _, t in first.params]
+        v = self.expr(e.func.obj)
+        out = self.target(dst, first.returns) if first.returns != T.VOID else None
+        done = self.label()
+        by_fn: dict = {}
+        for value, fn in table.items():
+            by_fn.setdefault(fn.symbol, (fn, []))[1].append(en.values[value])
+        cases = list(by_fn.values())
+        labels = [self.label() for _ in cases]
+        for (fn, numbers), lab in zip(cases[:-1], labels[:-1]):
+            for k in numbers:
+                self.emit("IEQJK", v.n, k, 1, lab)
+        # The last case needs no test (every value has a case): it follows the tests.
+        order = [len(cases) - 1] + list(range(len(cases) - 1))
+        for i in order:
+            fn = cases[i][0]
+            self.mark(labels[i])
+            self.call(fn.symbol, [(v, et)] + list(e.args), ptypes, fn.returns, out)
+            self.emit("JMP", done)
+        self.mark(done)
+        self.free(v)
+        return out
 
     def enum_method(self, e: ast.Call, ref: Ref, dst):
         """`v.to_int()` is the value's number; `to_string`, `next` and `prev`

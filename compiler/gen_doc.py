@@ -193,6 +193,13 @@ class ModuleGen:
             params = [((id(p), p.name), t) for (pname, t), p in zip(fn.params, fn.decl.params)]
             self.declare(self.function_fn(fn.symbol or fn.name), params, fn.returns,
                          *self.body_maker(fn.decl.body, fn.decl))
+        for en in info.enums.values():
+            for group in en.dispatchers.values():
+                for _, fn in group:
+                    d = fn.decl
+                    params = [((id(d), "self"), T.EnumType(en.name))] + [
+                        ((id(p), p.name), t) for (pname, t), p in zip(fn.params, d.params)]
+                    self.declare(fn.symbol, params, fn.returns, *self.body_maker(d.body, d))
         for s in info.messages.values():
             mt = T.MessageType(s.name)
             for m in s.methods.values():

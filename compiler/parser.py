@@ -670,6 +670,11 @@ class Builder(NodeVisitor):
         return A.Function(kind, name.text, params, _opt(returns), body, "readonly" in words,
                           "aborts" in words, name_span=name.span, span=self.span(node))
 
+    def visit_dispatch_decl(self, node, ch):
+        _, ref, name, params, returns, body = ch
+        return A.Dispatch(ref.enum, ref.value, name.text, params, _opt(returns), body, name_span=name.span,
+                          span=self.span(node))
+
     def visit_function_decl(self, node, ch):
         return self._callable(ch[0].text, node, ch)
 
