@@ -136,7 +136,7 @@ def worked_example():
 
 
 REFUSED = [  # (plain view, patch, what the error says), as tests/test_browser.py pins
-    ({"t": [{"id": 1}, {"id": 2}]}, {"t": {"@o": [[0, 5]]}}, "range [0,5] does not fit"),
+    ({"t": [{"id": 1}, {"id": 2}]}, {"t": {"@o": [[0, 5]]}}, "does not fit the prior order (2 rows)"),
     ({}, {"t": {"@o": [[0, 0]]}}, "no prior order"),
     ({"t": [{"id": 1}, {"id": 2}]}, {"t": {"2": None}}, "disagree"),
     ({"t": [{"id": 1}]}, {"t": {"@o": [1, 1]}}, "disagree"),
