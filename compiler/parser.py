@@ -151,7 +151,10 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
                 diags.append(diag)
             pos = skip(text, resync(text, pos, max(diag.span.start, pos)))
             continue
-        decls.append(decl)
+        if isinstance(decl, list):  # one declaration written as several (rpc)
+            decls.extend(decl)
+        else:
+            decls.append(decl)
         pos = skip(text, node.end)
     diags.extend(builder.diags)
     diags.sort(key=sort_key)
@@ -669,6 +672,24 @@ class Builder(NodeVisitor):
         words = {m.text for m in mods}
         return A.Function(kind, name.text, params, _opt(returns), body, "readonly" in words,
                           "aborts" in words, name_span=name.span, span=self.span(node))
+
+    def visit_rpc_decl(self, node, ch):
+        """`rpc name(who, T a, U b) { ... }` is Adama's channel with its message
+        written inline: a message `_rpc_name` with fields a and b, and a channel
+        `name(principal who, _rpc_name __rpc)` whose body starts by binding
+        `readonly T a = __rpc.a;` for each parameter."""
+        _, name, _, who, rest, _, body = ch
+        params = [r[1] for r in rest]
+        span = self.span(node)
+        msg = f"_rpc_{name.text}"
+        fields = [A.FieldDecl(p.name, p.type, A.Privacy("private", explicit=False, span=p.span),
+                              name_span=p.span, span=p.span) for p in params]
+        binds = [A.VarDecl(p.name, p.type, A.FieldAccess(A.Name("__rpc", span=p.span), p.name, span=p.span),
+                           name_span=p.span, readonly=True, span=p.span) for p in params]
+        body.body[0:0] = binds
+        channel = A.Channel(name.text, A.TypeRef(msg, span=name.span), "__rpc", who.text, body,
+                            name_span=name.span, span=span)
+        return [A.MessageDecl(msg, fields, name_span=name.span, span=span), channel]
 
     def visit_dispatch_decl(self, node, ch):
         _, ref, name, params, returns, body = ch
