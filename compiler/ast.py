@@ -597,6 +597,15 @@ class Channel(Decl):
 
 
 @dataclass
+class Metric(Decl):
+    """`metric name = expr;`: a value of the document reported to its operators."""
+
+    name: str
+    value: Expr
+    name_span: Span = NOSPAN
+
+
+@dataclass
 class Dispatch(Decl):
     """`dispatch Enum::Value name(params) [-> T] { ... }` (also `Enum::*` and
     `Enum::Prefix*`): one case of a method of the enum's values, `v.name(...)`;

@@ -57,6 +57,7 @@ class CheckerBase:
         self.doc_reads: set[str] | None = None
         self.in_progress: list[FormulaInfo] = []
         self.cycle_reported: set[int] = set()
+        self.metrics: dict = {}  # `metric name = expr;` declarations
 
     # ------------------------------------------------------------ diagnostics
 

@@ -246,6 +246,10 @@ class DeclChecker:
                     info.functions[d.name] = self.signature(d)
             elif isinstance(d, ast.Dispatch):
                 self.collect_dispatch(d)
+            elif isinstance(d, ast.Metric):
+                if d.name in self.metrics:
+                    self.err("E0204", f"metric '{d.name}' is already defined", name_span(d))
+                self.metrics[d.name] = d
             elif isinstance(d, ast.Policy):
                 if d.name in info.policies:
                     self.err("E0204", f"policy '{d.name}' is already defined", name_span(d))
@@ -565,6 +569,12 @@ class DeclChecker:
         for group in info.overloads.values():
             for fn in group:
                 self.check_function(fn)
+        for m in self.metrics.values():
+            # Checked like a formula: it reads the document, changes nothing, has a value.
+            with self.body(reader_rules(f"metric '{m.name}'")):
+                t = self.expr(m.value)
+            if not T.is_error(t) and not (T.is_numeric(t) or t in (T.BOOL, T.STRING)):
+                self.err("E0301", f"a metric is a number, bool or string, not {t}", m.value.span)
         for en in info.enums.values():
             for name in list(en.dispatchers):
                 en.dispatch_tables = getattr(en, "dispatch_tables", {})

@@ -673,6 +673,10 @@ class Builder(NodeVisitor):
         return A.Function(kind, name.text, params, _opt(returns), body, "readonly" in words,
                           "aborts" in words, name_span=name.span, span=self.span(node))
 
+    def visit_metric_decl(self, node, ch):
+        _, name, _, value, _ = ch
+        return A.Metric(name.text, value, name_span=name.span, span=self.span(node))
+
     def visit_rpc_decl(self, node, ch):
         """`rpc name(who, T a, U b) { ... }` is Adama's channel with its message
         written inline: a message `_rpc_name` with fields a and b, and a channel
