@@ -243,7 +243,7 @@ def too_deep(pos: int) -> Diagnostic:
 # A line that starts (in column 1) with something only a top-level
 # declaration starts with.
 _DECL_START = re.compile(
-    r"^(?:record|message|enum|channel|function|procedure|test|service|agent|replication)\b"
+    r"^(?:record|message|enum|channel|function|procedure|test|service|agent|replication|dispatch|rpc|metric)\b"
     r"|^#[A-Za-z_]"
     r"|^@(?:construct|load|connected|disconnected|delete|cron|static|asset|can_attach|web)\b",
     re.M,
