@@ -22,7 +22,7 @@ export class AdvmError extends Error {
 
 // Failures that end a stream without saying anything about the document: the
 // stream is opened again (after a pause) instead of ending.
-const RESUMABLE = new Set(["shutting_down", "worker_failed", "rate_limited", "queue_full"]);
+const RESUMABLE = new Set(["shutting_down", "worker_failed", "reloaded", "rate_limited", "queue_full"]);
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 

@@ -17,7 +17,7 @@ export type Reason =
   | "rate_limited" | "too_many_streams" | "queue_full"
   | "bad_token" | "expired_token" | "anonymous_refused" | "mint_refused" | "bad_key"
   | "unknown_connection" | "not_found" | "already_created" | "create_refused" | "connect_refused"
-  | "destroyed" | "disconnected" | "worker_failed" | "shutting_down"
+  | "destroyed" | "disconnected" | "worker_failed" | "reloaded" | "shutting_down"
   | "abort" | "assert" | "budget" | "error" | "input" | "wrong_principal" | "unknown_ask"
   | "stale_ask" | "invalid_answer" | "no_open_ask" | "delete_refused" | "store" | "internal"
   | "unreachable" | "closed" | "ended" | "bad_delta" | "timeout"
@@ -88,7 +88,7 @@ export interface Principal {
 }
 
 /** One `connection/create` stream: a document as one principal sees it. */
-export class Connection<V extends View = View> {
+export class Connection<V = View> {
   readonly client: Client;
   readonly key: string;
   readonly identity: string;
@@ -146,7 +146,7 @@ export class Client {
   create(key: string, arg?: Sendable, options?: { identity?: string }): Promise<{}>;
   delete(key: string, options?: { identity?: string }): Promise<{}>;
   /** resolves once the whole view arrived; rejects with connect_refused, not_found, ... */
-  open<V extends View = View>(key: string, options?: { identity?: string }): Promise<Connection<V>>;
+  open<V = View>(key: string, options?: { identity?: string }): Promise<Connection<V>>;
   whoami(options?: { identity?: string }): Promise<Principal>;
   /** development servers only; with `use: true` the client sends the token from then on */
   mint(principal: string, options?: { use?: boolean }): Promise<{ identity: string; principal: string }>;
