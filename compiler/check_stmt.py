@@ -123,6 +123,10 @@ class StmtChecker:
             elif isinstance(t, T.LibraryType):
                 t = self.err("E0312", f"'{s.name}' cannot hold the library {t.name}", s.value.span)
         var = self.declare(s.name, t, span, "local", s)
+        if awaited(s.value):
+            # As in Adama, what an await gives is read-only: the answer a person sent.
+            var.mutable = False
+            var.kind = "awaited"
         if s.readonly:
             var.mutable = False
             if s.value is None:
@@ -159,6 +163,9 @@ class StmtChecker:
                 if getattr(ref.target.node, "readonly", False):
                     return self.err("E0317", f"'{e.id}' is readonly", e.span,
                                     "a readonly local or parameter keeps the value it started with")
+                if ref.target.kind == "awaited":
+                    return self.err("E0317", f"'{e.id}' holds an awaited result, which is read-only", e.span,
+                                    "copy the values you need into other locals")
                 if not ref.target.mutable:
                     return self.err("E0310", f"cannot {verb} parameter '{e.id}'", e.span,
                                     "handler parameters are read-only; copy it into a local")
@@ -193,6 +200,9 @@ class StmtChecker:
             root = self.root_ref(e.obj)
             if root is not None and root.kind == "local" and getattr(root.target.node, "readonly", False):
                 return self.err("E0317", f"cannot {verb} a field of readonly '{root.name}'", span)
+            if root is not None and root.kind == "local" and root.target.kind == "awaited":
+                return self.err("E0317", f"cannot {verb} a field of '{root.name}': it holds an awaited result, "
+                                "which is read-only", span)
             if root is not None and root.kind == "local" and not root.target.mutable:
                 return self.err("E0310", f"cannot {verb} a field of parameter '{root.name}'", span,
                                 "handler parameters are read-only; copy it into a local")
@@ -254,6 +264,10 @@ class StmtChecker:
             row = tt.record
             # Every table is document state, a table parameter too.
             self.need_write("a table", s.span)
+            ref = self.root_ref(s.target)
+            if ref is not None and ref.kind == "field" and ref.target.readonly and not self.rules.construct:
+                self.err("E0317", f"table '{ref.name}' is readonly", s.span,
+                         "a readonly table is filled by @construct only")
         elif not T.is_error(tt):
             self.err("E0307", f"can only insert into a table, not {tt}", s.target.span,
                      "declare `table<R> name;` and insert records or {...} objects")
@@ -487,3 +501,8 @@ class StmtChecker:
     def s_Assert(self, s: ast.Assert) -> None:
         self.cond(s.cond, "assert")
 
+
+def awaited(e) -> bool:
+    """Is `e` a call of `.await()` (possibly of a maybe around it)?"""
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.FieldAccess) and e.func.name == "await" \
+        and getattr(e.ref, "key", None) == "future.await/0"
