@@ -246,6 +246,8 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("sequence<T>", "size() -> int", "pure", "number of items"),
     ("sequence<T>", "reverse() -> list<T>", "pure", "the items in reverse order"),
     ("sequence<T>", "toArray() -> T[]", "pure", "the items as an array"),
+    ("sequence<T>", "skip(int) -> list<T>", "pure", "the items after the first n"),
+    ("sequence<T>", "drop(int) -> list<T>", "pure", "the items without the last n"),
     ("sequence<T>", "delete() -> void where T record", "writes", "delete every row in the list from its table"),
     ("sequence<T>", "sum() -> T where T numeric", "pure", "the total (0 when empty)"),
     ("sequence<T>", "average() -> maybe<double> where T numeric", "pure", "the mean; empty when there are no items"),

@@ -643,6 +643,8 @@ def _order_dyn(xs: list, slots: dict, spec: str) -> list:
 
 
 QUERIES = {
+    "sequence.skip/1": (lambda xs, n: list(xs[max(n, 0):]), False),
+    "sequence.drop/1": (lambda xs, n: list(xs[:max(len(xs) - max(n, 0), 0)]), False),
     "seq.order_dyn": (_order_dyn, False),
     "seq.unique": (_unique, False),
     "seq.group": (_group, False),

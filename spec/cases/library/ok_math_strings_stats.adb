@@ -72,3 +72,9 @@ test people {
   assert (!Principal.isAdamaHost(p));
   assert (Principal.agent(p) == p.agent());
 }
+
+test lists {
+  list<int> xs = [1, 2, 3, 4].reverse().reverse();
+  assert (xs.skip(1).size() == 3 && xs.skip(9).size() == 0 && xs.skip(-1).size() == 4);
+  assert (xs.drop(1).sum() == 6 && xs.drop(9).size() == 0);
+}
