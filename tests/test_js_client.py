@@ -1,6 +1,7 @@
 """The JavaScript client (clients/js/): its own tests under Node's test runner
 against a real `advm run` (clients/js/test/), the delta vectors it shares with
-the Python reference, and the client in Chromium on a tiny page of its own.
+the Python reference, and the client in Chromium on a tiny page of its own,
+through a server restart.
 
 Node comes from Debian's `nodejs` package; Node before 22 has no global
 WebSocket, so the tests then use the `ws` package (Debian's `node-ws`), or
@@ -116,13 +117,14 @@ PAGE = """<!doctype html>
     document.getElementById("status").textContent = `seq ${doc.seq}, ${doc.status}`;
   };
   doc.on("change", show);
+  doc.on("status", show);
   show();
   window.addFromPage = (text, rank) => doc.send("add", { text, rank });
 </script>
 """
 
 
-def test_a_page_of_ones_own_sees_its_view_update_in_chromium(browser, tmp_path):  # noqa: F811
+def test_a_page_of_ones_own_sees_its_view_update_and_resumes_after_a_restart(browser, tmp_path):  # noqa: F811
     web = tmp_path / "web"
     web.mkdir()
     (web / "index.html").write_text(PAGE, encoding="utf-8")
@@ -142,7 +144,23 @@ def test_a_page_of_ones_own_sees_its_view_update_in_chromium(browser, tmp_path):
                 page.wait_for_selector("#items li:nth-child(1):has-text('from the page')")
                 assert page.locator("#items li").all_inner_texts() == ["from the page", "from python"]
                 assert page.locator("#status").inner_text() == "seq 3, open"
+
+                # The server restarts on the same port and store: the page's
+                # client reconnects and reopens the document (a whole view).
                 assert problems == []
+                port = served.url.rstrip("/").rsplit(":", 1)[1]
+                served.stop()
+                page.wait_for_selector("#status:has-text('reconnecting')")
+                served = ServedStatic(tmp_path / "store", JS / "test" / "fixtures" / "board.adb",
+                                      web, port=port)
+                page.wait_for_selector("#status:has-text('seq 1, open')", timeout=30_000)
+                assert page.locator("#items li").all_inner_texts() == ["from the page", "from python"]
+                pool.submit(_python_side, ws_url, "add", {"text": "after", "rank": 3}).result()
+                page.wait_for_selector("#items li:nth-child(3):has-text('after')")
+                assert page.locator("#status").inner_text() == "seq 2, open"
+                # Chromium logs each attempt made while the server was away.
+                refused = f"WebSocket connection to '{ws_url}' failed"
+                assert [p for p in problems if refused not in p] == []
             finally:
                 ctx.close()
     finally:
@@ -152,10 +170,10 @@ def test_a_page_of_ones_own_sees_its_view_update_in_chromium(browser, tmp_path):
 class ServedStatic(Served):
     """`advm run DOC --static WEB`: one's own page, with the client at /advm/."""
 
-    def __init__(self, store: Path, document: Path, web: Path):
+    def __init__(self, store: Path, document: Path, web: Path, port: str = "0"):
         self.store = store
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "advm", "run", str(document), "--port", "0", "--store",
+            [sys.executable, "-m", "advm", "run", str(document), "--port", port, "--store",
              str(store), "--static", str(web), "--workers", "0"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
