@@ -19,8 +19,11 @@ Replies for one document are released in request order, and (with a durable
 backend) only once the request's input is durable, so the host can pipeline
 many requests without waiting and still forward frames as they come.
 
-A shard is driven by one thread (a worker process's main thread, or the
-host's document thread); only future callbacks run elsewhere.
+A shard may be driven by several threads (a worker's lanes, net/lanes.py),
+each document by one at a time: what documents share is safe to use from
+any thread (the static gate, the collector and the runaway records each
+have a lock; the documents dict and the reply chains are touched one key
+at a time). Future callbacks run on the store's or the reader's thread.
 """
 from __future__ import annotations
 
@@ -157,21 +160,29 @@ class Collector:
     document stays bounded however many documents a shard holds, and the
     garbage waiting for it stays under a quarter of the live documents."""
 
-    __slots__ = ("unloaded", "collections")
+    __slots__ = ("unloaded", "collections", "_lock")
 
     def __init__(self):
         self.unloaded = 0     # documents let go since the last collection
         self.collections = 0
+        self._lock = threading.Lock()
 
     def let_go(self) -> None:
-        self.unloaded += 1
+        with self._lock:
+            self.unloaded += 1
 
     def due(self, loaded: int) -> bool:
         return self.unloaded > 0 and self.unloaded * 4 >= loaded
 
     def collect(self) -> None:
-        self.unloaded = 0
-        self.collections += 1
+        """A full collection, unless another thread just ran one. Safe while
+        other lanes are in the middle of a transaction: a collection frees
+        only what nothing reaches."""
+        with self._lock:
+            if self.unloaded == 0:
+                return
+            self.unloaded = 0
+            self.collections += 1
         gc.collect()
 
 
@@ -185,6 +196,7 @@ class Shard:
         # @static policies run before a document exists; they see only @who
         # and @context, so one uncreated document answers for every key.
         self._gate = Document(module, key="$static")
+        self._gate_lock = threading.Lock()  # one machine, whichever lane asks
         self._tails: dict[str, Later] = {}
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
@@ -195,6 +207,7 @@ class Shard:
         self.collector = Collector()
         self._runaways: dict[str, list[int]] = {}  # key -> when its budget ran out lately (ms)
         self._throttled: dict[str, int] = {}        # key -> until when it runs no code (ms)
+        self._runaway_lock = threading.Lock()
 
     # ------------------------------------------------------------ entry point
 
@@ -305,8 +318,9 @@ class Shard:
         if policy not in self.module.meta["static"].get("policies", {}):
             return False
         try:
-            return bool(self._gate.static_policy(policy, who, payload.get("origin", ""),
-                                                  payload.get("ip", "")))
+            with self._gate_lock:
+                return bool(self._gate.static_policy(policy, who, payload.get("origin", ""),
+                                                      payload.get("ip", "")))
         except (TransactionError, VMError):
             return False  # a policy that fails says no
 
@@ -387,23 +401,31 @@ class Shard:
     def _note_runaway(self, key: str, frames, now: int) -> None:
         """Count an input that exhausted its budget (its frames say `budget`);
         the RUNAWAY_LIMIT-th within the window throttles the document. May
-        run on the store's committer thread: only whole-value dict writes."""
+        run on any lane or on the store's committer thread: the records are
+        changed under a lock, and read (throttled, suspect) by whole-value
+        dict reads."""
         for f in frames:
             error = f.get("error")
             if error is not None and error.get("code") == "budget":
                 break
         else:
             return
-        if len(self._runaways) + len(self._throttled) > 1024:  # forget what is over
-            self._runaways = {k: v for k, v in self._runaways.items()
-                              if v[-1] > now - RUNAWAY_WINDOW_MS}
-            self._throttled = {k: t for k, t in self._throttled.items() if t > now}
-        recent = [t for t in self._runaways.get(key, ()) if t > now - RUNAWAY_WINDOW_MS]
-        recent.append(now)
-        self._runaways[key] = recent
-        if len(recent) >= RUNAWAY_LIMIT:
-            self._throttled[key] = now + THROTTLE_MS
-            self._runaways.pop(key, None)
+        with self._runaway_lock:
+            if len(self._runaways) + len(self._throttled) > 1024:  # forget what is over
+                self._runaways = {k: v for k, v in self._runaways.items()
+                                  if v[-1] > now - RUNAWAY_WINDOW_MS}
+                self._throttled = {k: t for k, t in self._throttled.items() if t > now}
+            recent = [t for t in self._runaways.get(key, ()) if t > now - RUNAWAY_WINDOW_MS]
+            recent.append(now)
+            self._runaways[key] = recent
+            if len(recent) >= RUNAWAY_LIMIT:
+                self._throttled[key] = now + THROTTLE_MS
+                self._runaways.pop(key, None)
+
+    def suspect(self, key: str) -> bool:
+        """Whether document `key` exhausted its budget lately (its next input
+        may run for a whole budget too)."""
+        return key in self._runaways
 
     def throttled(self, key: str, now: int) -> int | None:
         """Until when (ms) document `key` runs no code, or None."""

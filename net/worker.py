@@ -38,7 +38,6 @@ import copyreg
 import itertools
 import os
 import pickle
-import queue
 import signal
 import sys
 import threading
@@ -81,55 +80,66 @@ class RemoteError(Exception):
 
 
 class Link:
-    """The worker's end of the socket. Messages a thread sends while it is
-    inside `batched()` travel together in one write (the executor while it
-    has work queued, the reader while it handles one batch from the host);
-    a thread about to wait for the host flushes first (RemoteFuture)."""
+    """The worker's end of the socket. Messages sent while any thread is
+    inside `batched()` (a lane while it has work queued, the reader while it
+    handles one batch from the host) wait in one buffer, in the order they
+    were sent, and go out together when a thread leaves `batched()`; a thread
+    about to wait for the host flushes first (RemoteFuture). One buffer for
+    every thread keeps a document's messages in order whichever lane ran its
+    inputs (net/lanes.py)."""
 
     def __init__(self, conn):
         self.conn = conn
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()    # one write at a time, in buffer order
+        self._buffer_lock = threading.Lock()
+        self._buffer: list = []
+        self._batching = 0                    # threads inside batched()
         self._calls: dict[int, cf.Future] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._local = threading.local()
 
     def send(self, message) -> None:
-        buffer = getattr(self._local, "buffer", None)
-        if buffer is not None:
-            buffer.append(message)
-        else:
-            self._write([message])
-
-    def _write(self, messages: list) -> None:
-        with self._send_lock:
-            try:
-                self.conn.send(("batch", messages))  # pickled whole before any byte is written
+        with self._buffer_lock:
+            self._buffer.append(message)
+            if self._batching:
                 return
-            except (OSError, EOFError):
-                raise
-            except Exception:  # a message pickle cannot write (nested too deep, ...)
-                messages, lost = _carryable(messages)
-                self.conn.send(("batch", messages))
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is buffered, from every thread (they keep batching)."""
+        if not self._buffer:
+            return
+        lost = ()
+        with self._send_lock:
+            with self._buffer_lock:
+                messages, self._buffer = self._buffer, []
+            if messages:
+                lost = self._write(messages)
         for cid, why in lost:  # outside the lock: the answers send replies
             self.resolve(cid, False, f"the call cannot be passed to the host's store ({why})")
 
+    def _write(self, messages: list) -> list:
+        """Write one batch (the send lock held); the store calls that could not cross."""
+        try:
+            self.conn.send(("batch", messages))  # pickled whole before any byte is written
+            return []
+        except (OSError, EOFError):
+            raise
+        except Exception:  # a message pickle cannot write (nested too deep, ...)
+            messages, lost = _carryable(messages)
+            self.conn.send(("batch", messages))
+            return lost
+
     @contextlib.contextmanager
     def batched(self):
-        self._local.buffer = []
+        with self._buffer_lock:
+            self._batching += 1
         try:
             yield
         finally:
-            buffer, self._local.buffer = self._local.buffer, None
-            if buffer:
-                self._write(buffer)
-
-    def flush(self) -> None:
-        """Send what this thread has batched so far (it keeps batching)."""
-        buffer = getattr(self._local, "buffer", None)
-        if buffer:
-            self._local.buffer = []
-            self._write(buffer)
+            with self._buffer_lock:
+                self._batching -= 1
+            self.flush()
 
     def call(self, method: str, args, kwargs) -> cf.Future:
         fut = RemoteFuture(self)
@@ -339,54 +349,65 @@ def worker_main(fd: int) -> None:
     except Exception as e:
         conn.send(("batch", [("failed", f"{type(e).__name__}: {e}")]))
         return
-    # While the executor runs Python (views, encoding, the runtime around the
-    # VM), a short interval lets the reader thread hand over store answers
-    # (durable commits) promptly.
+    # While a lane runs Python (views, encoding, the runtime around the VM),
+    # a short interval lets the reader thread hand over store answers
+    # (durable commits) promptly, and another lane take the GIL from one in
+    # a long transaction (the VM releases it every YIELD_EVERY units).
     sys.setswitchinterval(0.001)
-    work: queue.SimpleQueue = queue.SimpleQueue()
+    from ..vm._machine import yield_by_default
+    from .lanes import LANES, YIELD_EVERY, Lanes
+
+    yield_by_default(YIELD_EVERY)
+
+    def run(key, item) -> None:
+        rid, kind, _, payload, now = item
+        if shard.suspect(key):
+            # It may run for its whole budget: what waits in the buffer goes first.
+            link.flush()
+        fut = shard.handle(kind, key, payload, now)
+        if type(fut) is Resolved:  # every in-memory input: answered in this batch
+            link.send(("reply", rid, fut.result()))
+        else:
+            fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
+
+    @contextlib.contextmanager
+    def batched():
+        try:
+            with link.batched():
+                yield
+        except (OSError, EOFError):
+            pass  # the host is gone; nobody is waiting
+
+    lanes = Lanes(run, LANES, batched=batched)
+    stopped = threading.Event()
+    asked = []  # whether the host asked to stop (rather than went away)
 
     def read() -> None:
         try:
             while True:
                 msg = conn.recv()
                 if msg[0] == "stop":
+                    asked.append(True)
                     break
                 # Replies released by these store answers leave in one write.
                 with link.batched():
                     for item in msg[1]:
-                        if item[0] == "req":
-                            work.put(item[1:])
+                        if item[0] == "req":  # ("req", rid, kind, key, payload, now)
+                            lanes.put(item[3], item[1:])
                         else:  # ("store_reply", cid, ok, value)
                             link.resolve(item[1], item[2], item[3])
         except (EOFError, OSError):
             pass
         link.fail_all("the host went away")
-        work.put(None)
+        stopped.set()
 
     threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
     import advm
 
     link.send(("ready", module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
-    # While requests are queued, what they send (replies, store calls) is
-    # batched; the batch goes out when the queue runs dry.
-    stopping = False
-    while not stopping:
-        msg = work.get()
-        with link.batched():
-            while True:
-                if msg is None:
-                    stopping = True
-                    break
-                rid, kind, key, payload, now = msg
-                fut = shard.handle(kind, key, payload, now)
-                if type(fut) is Resolved:  # every in-memory input: answered in this batch
-                    link.send(("reply", rid, fut.result()))
-                else:
-                    fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
-                try:
-                    msg = work.get_nowait()
-                except queue.Empty:
-                    break
+    stopped.wait()
+    if asked:
+        lanes.close()  # what was queued runs first, as the host expects
 
 
 def _answer(link: Link, rid: int, fut: cf.Future) -> None:

@@ -48,6 +48,20 @@ DEFAULT_BUDGET = 250_000_000
 # maximum_collection_size = N; }` replaces them.
 DEFAULT_MAX_STRING = 4 * 1024 * 1024   # characters
 DEFAULT_MAX_ITEMS = 1_000_000
+# Machine.yield_every of the machines made from now on in this process
+# (yield_by_default): 0 until a host that runs documents on several threads
+# sets it (net/worker.py).
+cdef int64_t _yield_default = 0
+
+
+def yield_by_default(int64_t every):
+    """Every Machine created from now on in this process offers the GIL to a
+    waiting thread after each `every` units of budget it spends (0: never;
+    spec/bytecode.md 4). Returns the previous setting."""
+    global _yield_default
+    previous = _yield_default
+    _yield_default = every if every > 0 else 0
+    return previous
 
 
 class Suspended:
@@ -108,6 +122,28 @@ cdef inline Py_ssize_t _branch(const uint32_t* code, Py_ssize_t pc, int64_t* bud
     if npc < pc:
         budget[0] -= pc - npc
     return npc
+
+
+# A function of Python bytecode (a `def` here would be C): calling it runs the
+# interpreter's check at function entry, which hands the GIL to a thread that
+# asked for it (after sys.getswitchinterval()), as any Python code would. A
+# bare release (`with nogil`) would not: re-taken at once, it lets the waiter
+# in only by chance, and counts as a switch, so the waiter never asks.
+_pause = eval("lambda: None")
+
+
+cdef int64_t _charged(int64_t budget, int64_t every) except -1:
+    # The budget went below the loop's mark (every charging site compares
+    # with it: one compare on the fast path, as against zero before). Below
+    # zero the budget is exhausted; otherwise `every` more units were spent
+    # since the last mark (Machine.yield_every > 0): let a waiting thread
+    # have the GIL, then set the next mark. Nothing the machine computes
+    # depends on it (spec/bytecode.md 4).
+    if budget < 0:
+        raise _Fault(BUDGET_MESSAGE)
+    _pause()
+    budget -= every
+    return budget if budget > 0 else 0
 
 
 cdef inline int64_t _i32(uint64_t x) noexcept nogil:
@@ -234,6 +270,11 @@ cdef class Machine:
     cdef readonly object payload  # what the last SUSPEND handed out
     cdef public Py_ssize_t max_string   # characters in one string (DEFAULT_MAX_STRING)
     cdef public Py_ssize_t max_items    # items in one list, map or table (DEFAULT_MAX_ITEMS)
+    # Units of budget between two offers of the GIL to a waiting thread while
+    # the machine runs (0: never, the default). A host running documents on
+    # several threads sets it so a long transaction lets the others run
+    # (spec/bytecode.md 4).
+    cdef public int64_t yield_every
 
 
     def __cinit__(self):
@@ -256,6 +297,7 @@ cdef class Machine:
         self.remaining = budget
         self.max_string = DEFAULT_MAX_STRING
         self.max_items = DEFAULT_MAX_ITEMS
+        self.yield_every = _yield_default
         self._load_functions(module)
         self.frames = <Frame*>malloc(sizeof(Frame) * (max_depth + 1))
         if self.frames == NULL:
@@ -984,6 +1026,9 @@ cdef class Machine:
         cdef Py_ssize_t pc = fr.pc
         cdef Py_ssize_t npc
         cdef int64_t budget = self.remaining
+        # The charging sites compare the budget with `mark` (see _charged).
+        cdef int64_t every = self.yield_every if self.yield_every > 0 else 0
+        cdef int64_t mark = budget - every if every > 0 and budget > every else 0
         cdef int max_depth = self.max_depth
         cdef uint32_t ins, op, a, b, c
         cdef int64_t x, y
@@ -1020,8 +1065,8 @@ cdef class Machine:
                     y = ir[c]
                     if y == 0:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         x = ir[b]
@@ -1036,8 +1081,8 @@ cdef class Machine:
                     y = ir[c]
                     if y == 0:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         ir[a] = 0 if y == -1 else ir[b] % y
@@ -1087,8 +1132,8 @@ cdef class Machine:
                     v = dr[c]
                     if v == 0.0:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         dr[a] = dr[b] / v if op == OP_DDIV else fmod(dr[b], v)
@@ -1126,104 +1171,104 @@ cdef class Machine:
                 elif op == OP_ILTJ:
                     if (ir[a] < ir[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_ILEJ:
                     if (ir[a] <= ir[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_IEQJ:
                     if (ir[a] == ir[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_ILTJK:
                     if (ir[a] < ki[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_ILEJK:
                     if (ir[a] <= ki[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_IGTJK:
                     if (ir[a] > ki[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_IGEJK:
                     if (ir[a] >= ki[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_IEQJK:
                     if (ir[a] == ki[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_DLTJ:
                     if (dr[a] < dr[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_DLEJ:
                     if (dr[a] <= dr[b]) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_DEQJ:
                     if (_near(dr[a], dr[b])) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_TESTJ:
                     if (ir[a] != 0) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
                 elif op == OP_NULLJ:
                     if (_oreg(obank, ob + a) == <PyObject*>None) == <int>c:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
@@ -1232,8 +1277,8 @@ cdef class Machine:
                     ir[a] = x
                     if x < ir[b]:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
@@ -1242,8 +1287,8 @@ cdef class Machine:
                     ir[a] = x
                     if x < ir[b]:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                     else:
                         pc += 1
@@ -1251,8 +1296,8 @@ cdef class Machine:
                     npc = pc + (<Py_ssize_t>(ins >> POS_SJ) - OFFSET_SJ)
                     if npc < pc:
                         budget -= pc - npc
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                     pc = npc
                 # -------------------------------------------- moves and constants
                 elif op == OP_IMOV:
@@ -1271,8 +1316,8 @@ cdef class Machine:
                     if depth >= max_depth:
                         raise _Fault(f"stack overflow: more than {max_depth} nested calls")
                     budget -= callee.ncode
-                    if budget < 0:
-                        raise _Fault(BUDGET_MESSAGE)
+                    if budget < mark:
+                        mark = _charged(budget, every)
                     fr.pc = <int32_t>pc
                     nib = fr.ibase + a
                     ndb = fr.dbase + a
@@ -1459,8 +1504,8 @@ cdef class Machine:
                         pc += 1
                     else:
                         npc = _branch(code, pc, &budget)
-                        if budget < 0:
-                            raise _Fault(BUDGET_MESSAGE)
+                        if budget < mark:
+                            mark = _charged(budget, every)
                         pc = npc
                 else:
                     raise _Fault(f"unknown opcode {op}")
