@@ -188,6 +188,25 @@ ROWS: list[tuple[str, str, str, str]] = [
      "pure", "the item at that fraction (0 to 1) of the sorted items; empty outside [0, 1]"),
     ("Statistics", "percentile(list<double>, double) -> maybe<double>",
      "pure", "the item at that fraction (0 to 1) of the sorted items; empty outside [0, 1]"),
+    # ---- Dynamic: reading JSON values (Adama's LibDynamic); each gives a maybe
+    ("Dynamic", "str(dynamic) -> maybe<string>", "pure", "the value as text (strings, numbers and bools)"),
+    ("Dynamic", "i(dynamic) -> maybe<int>", "pure", "the value when it is a whole number in the int range"),
+    ("Dynamic", "l(dynamic) -> maybe<long>", "pure", "the value when it is a whole number in the long range"),
+    ("Dynamic", "d(dynamic) -> maybe<double>", "pure", "the value when it is a number"),
+    ("Dynamic", "b(dynamic) -> maybe<bool>", "pure", "the value when it is a bool (or the text true/false)"),
+    ("Dynamic", "str(dynamic, string) -> maybe<string>", "pure", "a field of an object as text"),
+    ("Dynamic", "i(dynamic, string) -> maybe<int>", "pure", "a field of an object as an int (numbers or digits)"),
+    ("Dynamic", "l(dynamic, string) -> maybe<long>", "pure", "a field of an object as a long (numbers or digits)"),
+    ("Dynamic", "d(dynamic, string) -> maybe<double>", "pure", "a field of an object as a double (numbers or text)"),
+    ("Dynamic", "b(dynamic, string) -> maybe<bool>", "pure", "a field of an object as a bool (bools or true/false)"),
+    ("Dynamic", "is_null(dynamic, string) -> maybe<bool>",
+     "pure", "whether an object's field is null; empty when there is no such field"),
+    ("Dynamic", "dyn(int) -> dynamic", "pure", "the number as a JSON value"),
+    ("Dynamic", "dyn(long) -> dynamic", "pure", "the number as a JSON value"),
+    ("Dynamic", "dyn(double) -> dynamic", "pure", "the number as a JSON value"),
+    ("Dynamic", "dyn(bool) -> dynamic", "pure", "the bool as a JSON value", "Dynamic.dyn_b"),
+    ("Dynamic", "dyn(string) -> dynamic", "pure", "the text as a JSON string"),
+    ("Dynamic", "toDynamic(string) -> maybe<dynamic>", "pure", "the JSON the text holds; empty when it is not JSON"),
     # ---- Principal
     ("Principal", "isAnonymous(principal) -> bool", "pure", "whether this is an anonymous visitor"),
     ("Principal", "isAdamaDeveloper(principal) -> bool", "pure", "whether this is a platform developer (authority adama)"),
@@ -268,14 +287,15 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("future<T>", "await() -> T", "await", "wait (durably) for the value; only in #state blocks"),
 ]
 
-NAMESPACES = ("Math", "Random", "Time", "Date", "TimeSpan", "String", "Statistics", "Principal", "Document")
+NAMESPACES = ("Math", "Random", "Time", "Date", "TimeSpan", "String", "Statistics", "Principal", "Dynamic",
+              "Document")
 SEQUENCE_OWNERS = ("list<T>", "T[]")
 
 # Extension methods (Adama's rule): a pure function of these namespaces may also
 # be called as a method of its first argument, when that argument's type is the
 # parameter's type exactly: `x.sin()` is `Math.sin(x)`, `names.join(", ")` is
 # `String.join(names, ", ")`. A built-in method of the same name and arity wins.
-EXTENSION_NAMESPACES = ("Math", "Date", "Time", "TimeSpan", "String", "Statistics", "Principal")
+EXTENSION_NAMESPACES = ("Math", "Date", "Time", "TimeSpan", "String", "Statistics", "Principal", "Dynamic")
 # Functions of those namespaces that are not extensions in Adama either.
 NOT_EXTENSIONS = frozenset({"Date.make", "Time.make", "Time.overlaps", "Date.patternOf"})
 

@@ -335,6 +335,103 @@ STATISTICS = {
 }
 
 
+# ---------------------------------------------------------------- Dynamic
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _dyn_text(v):
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if _is_number(v):
+        return str(v)
+    return None
+
+
+def _dyn_int(v, lo, hi):
+    return v if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi else None
+
+
+def _dyn_double(v):
+    return float(v) if _is_number(v) else None
+
+
+def _dyn_bool(v):
+    if isinstance(v, bool):
+        return v
+    return {"true": True, "false": False}.get(v) if isinstance(v, str) else None
+
+
+def _field(d, name):
+    return d.get(name) if isinstance(d, dict) else None
+
+
+def _field_int(d, name, lo, hi):
+    v = _field(d, name)
+    if isinstance(v, str):
+        return _int_text(v, lo, hi)
+    return _dyn_int(v, lo, hi)
+
+
+def _field_double(d, name):
+    v = _field(d, name)
+    if isinstance(v, str):
+        return _double_text(v)
+    return _dyn_double(v)
+
+
+def _field_text(d, name):
+    v = _field(d, name)
+    return v if isinstance(v, str) else (str(v) if _is_number(v) else None)
+
+
+def _is_null(d, name):
+    if isinstance(d, dict) and name in d:
+        return d[name] is None
+    return None
+
+
+def _to_dynamic(text: str):
+    import json
+
+    try:
+        value = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except (ValueError, RecursionError):
+        return None
+    return value if _depth(value) <= 64 else None  # the nesting a message may have (spec/sessions.md 2)
+
+
+def _depth(v, level: int = 0) -> int:
+    if level > 64:
+        return level
+    if isinstance(v, dict):
+        return max([_depth(x, level + 1) for x in v.values()], default=level + 1)
+    if isinstance(v, list):
+        return max([_depth(x, level + 1) for x in v], default=level + 1)
+    return level
+
+
+DYNAMIC = {
+    "Dynamic.str/1": (_dyn_text, False),
+    "Dynamic.i/1": (lambda v: _dyn_int(v, _INT_MIN, _INT_MAX), False),
+    "Dynamic.l/1": (lambda v: _dyn_int(v, _LONG_MIN, _LONG_MAX), False),
+    "Dynamic.d/1": (_dyn_double, False),
+    "Dynamic.b/1": (_dyn_bool, False),
+    "Dynamic.str/2": (_field_text, False),
+    "Dynamic.i/2": (lambda d, f: _field_int(d, f, _INT_MIN, _INT_MAX), False),
+    "Dynamic.l/2": (lambda d, f: _field_int(d, f, _LONG_MIN, _LONG_MAX), False),
+    "Dynamic.d/2": (_field_double, False),
+    "Dynamic.b/2": (lambda d, f: _dyn_bool(_field(d, f)), False),
+    "Dynamic.is_null/2": (_is_null, False),
+    "Dynamic.dyn/1": (lambda v: v, False),
+    "Dynamic.dyn_b/1": (bool, False),
+    "Dynamic.toDynamic/1": (_to_dynamic, False),
+}
+
+
 # ---------------------------------------------------------------- Principal
 
 PRINCIPAL = {
@@ -658,5 +755,5 @@ MAPS = {
     "pair.value": (lambda p: p[1], False),
 }
 
-MORE: dict[str, tuple] = {**MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+MORE: dict[str, tuple] = {**DYNAMIC, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
