@@ -138,6 +138,10 @@ ROWS: list[tuple[str, str, str, str]] = [
      "pure", "every date from the first to the second whose weekday is in the pattern"),
     ("Date", "periodYearsFractional(date, date) -> double", "pure", "whole years and months between, in years"),
     ("Date", "periodMonths(date, date) -> int", "pure", "whole months from the first to the second"),
+    ("Date", "format(datetime, string) -> maybe<string>",
+     "pure", "the datetime written by a pattern (Java's letters: yyyy MM dd HH mm ss...); empty for a bad pattern"),
+    ("Date", "format(datetime, string, string) -> maybe<string>",
+     "pure", "the same in a language; advm writes English names whatever the language"),
     ("Date", "adjustTimeZone(datetime, string) -> maybe<datetime>",
      "pure", "the same instant in another time zone; empty if the zone is unknown"),
     # ---- TimeSpan

@@ -602,7 +602,58 @@ def _overlaps(a: str, b: str, c: str, d: str) -> bool:
     return a1 <= d1 and c1 <= b1
 
 
+_PATTERN = re.compile(r"'[^']*'|''|([A-Za-z])\1*|[^A-Za-z']+")
+
+
+def _format(s: str, pattern: str, lang: str = "en"):
+    """Date.format: the letters of Java's DateTimeFormatter that calendars use
+    (y M d E H h m s S a); anything else, or a pattern that does not parse,
+    gives empty."""
+    d = _datetime(s)
+    out = []
+    pos = 0
+    for m in _PATTERN.finditer(pattern):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        tok = m.group(0)
+        if tok == "''":
+            out.append("'")
+        elif tok.startswith("'"):
+            out.append(tok[1:-1])
+        elif m.group(1) is None:
+            out.append(tok)
+        else:
+            c, n = tok[0], len(tok)
+            if c == "y":
+                out.append(f"{d.year % 100:02d}" if n == 2 else f"{d.year:0{n}d}")
+            elif c == "M":
+                out.append(_MONTHS[d.month - 1] if n >= 4 else _MONTHS[d.month - 1][:3] if n == 3
+                           else f"{d.month:0{n}d}")
+            elif c == "d":
+                out.append(f"{d.day:0{n}d}")
+            elif c == "E":
+                out.append(_DAYS[d.weekday()] if n >= 4 else _DAYS[d.weekday()][:3])
+            elif c == "H":
+                out.append(f"{d.hour:0{n}d}")
+            elif c == "h":
+                out.append(f"{(d.hour % 12) or 12:0{n}d}")
+            elif c == "m":
+                out.append(f"{d.minute:0{n}d}")
+            elif c == "s":
+                out.append(f"{d.second:0{n}d}")
+            elif c == "S":
+                out.append(f"{d.microsecond:06d}"[:n].ljust(n, "0"))
+            elif c == "a":
+                out.append("AM" if d.hour < 12 else "PM")
+            else:
+                return None
+    return "".join(out) if pos == len(pattern) else None
+
+
 DATE = {
+    "Date.format/2": (_format, False),
+    "Date.format/3": (_format, False),
     "Time.toInt/1": (_minutes, False),
     "Time.extendWithinDay/2": (_extend_within_day, False),
     "Time.cyclicAdd/2": (_cyclic_add, False),

@@ -65,3 +65,12 @@ test clock {
   assert (Time.overlaps(@time 9:00, @time 10:00, @time 9:30, @time 11:00));
   assert (!Time.overlaps(@time 9:00, @time 10:00, @time 10:01, @time 11:00));
 }
+
+test formatting {
+  datetime at = @datetime "2024-01-31T13:05:09.250Z";
+  assert (at.format("yyyy-MM-dd HH:mm:ss").getOrDefaultTo("") == "2024-01-31 13:05:09");
+  assert (Date.format(at, "EEEE, MMMM d, yyyy 'at' h:mm a").getOrDefaultTo("") == "Wednesday, January 31, 2024 at 1:05 PM");
+  assert (at.format("EEE dd MMM yy", "fr").getOrDefaultTo("") == "Wed 31 Jan 24");
+  assert (at.format("HH:mm:ss.SSS").getOrDefaultTo("") == "13:05:09.250");
+  assert (!at.format("QQQ").has() && !at.format("'open").has());
+}
