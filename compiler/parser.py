@@ -297,14 +297,18 @@ class Builder(NodeVisitor):
     # ---------------------------------------------------------------- types
 
     def visit_type(self, node, ch):
-        name, args, suffixes = ch
-        t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, node.end))
+        name, args, suffixes, annotation = ch
+        end = annotation[0].start if annotation else node.end
+        t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, end))
         if suffixes:
             # `T[][]`: each suffix wraps what precedes it.
             t.span = Span(name.span.start, suffixes[0].end)
             for suf in suffixes:
                 t = A.ArrayTypeRef(t, span=Span(name.span.start, suf.end))
         return t
+
+    def visit_type_annotation(self, node, ch):
+        return node  # kept out of the tree: advm gives annotations no meaning (language.md 4.5)
 
     def visit_type_args(self, node, ch):
         _, first, rest, _ = ch
