@@ -616,7 +616,7 @@ class Builder(NodeVisitor):
         )
 
     def visit_formula_decl(self, node, ch):
-        privacy, _, name, _, value, _ = ch
+        privacy, _kind, name, _, value, _ = ch
         return A.Formula(name.text, self._privacy(privacy, node), value, name_span=name.span,
                          span=self.span(node))
 

@@ -76,6 +76,8 @@ _PHRASES = {
     "UINT": "a whole number",
     "SIGNED_INT": "a whole number",
     "cron_schedule": "a schedule ('daily H:MM', 'hourly M' or 'monthly D')",
+    "CACHE_UNIT": "a unit of time (seconds, minutes or hours)",
+    "K_ONCE": "'once' or 'every N minutes'",
     "type": "a type",
     "NAME": "a name",
     "expr": "an expression",
