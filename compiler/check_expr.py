@@ -250,6 +250,9 @@ class ExprChecker:
                 return self.err("E0213", f"@context is not available in {self.rules.what}", e.span,
                                 "@context exists only in @static create and invent")
             return T.CONTEXT
+        if e.name == "viewer":
+            return self.err("E0901", "@viewer (the viewer's own state) is not supported yet", e.span,
+                            "viewer state belongs to the views; declare nothing with `view` for now")
         if e.name == "self":
             rec = self.rules.record
             if rec is None:

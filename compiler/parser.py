@@ -807,6 +807,9 @@ class Builder(NodeVisitor):
     def visit_replication_decl(self, node, ch):
         return A.Unsupported("replication", ch[4].text, span=self.span(node))
 
+    def visit_view_decl(self, node, ch):
+        return A.Unsupported("view", ch[2].text, span=self.span(node))
+
     def visit_session_decl(self, node, ch):
         return A.Unsupported("session", ch[5].text, span=self.span(node))
 
