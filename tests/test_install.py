@@ -139,3 +139,6 @@ def test_install_into_a_fresh_venv(tmp_path, editable, examples):
         installed = Path(info["site"]) / "advm"
         for grammar in (ROOT / "spec").glob("*.peg"):
             assert (installed / "spec" / grammar.name).is_file(), grammar.name
+        # The JavaScript client, which the server serves at /advm/ (net/clientjs.py).
+        for module in (ROOT / "clients" / "js").glob("*.js"):
+            assert (installed / "net" / "js" / module.name).is_file(), module.name
