@@ -399,6 +399,7 @@ export class Client {
         return;
       }
       ws.addEventListener("close", () => resolve());
+      ws.addEventListener("error", () => resolve()); // a socket still connecting may end so
       ws.close();
     }).then(() => {
       this._lose(closed);
