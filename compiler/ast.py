@@ -452,6 +452,14 @@ class Assert(Stmt):
     cond: Expr
 
 
+@dataclass
+class UnsupportedStmt(Stmt):
+    """An Adama statement advm does not run yet: `preempt`, `block`, `@step`,
+    `@pump`, `@forward`, `@aborts` (the checker says E0901)."""
+
+    what: str
+
+
 # ---------------------------------------------------------------- declarations
 
 

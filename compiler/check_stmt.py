@@ -98,6 +98,10 @@ class StmtChecker:
         self.scope.declare(var)
         return var
 
+    def s_UnsupportedStmt(self, s: ast.UnsupportedStmt) -> None:
+        self.err("E0901", f"`{s.what}` is not supported yet", s.span,
+                 "advm parses it but does not run it yet; remove it to compile this document")
+
     def s_RequireGuard(self, s: ast.RequireGuard) -> None:
         for name in s.policies:
             if name not in self.info.policies:

@@ -584,6 +584,11 @@ class Builder(NodeVisitor):
         _, _, fmt, rest, _, _ = ch
         return A.Debug(fmt, [r[1] for r in rest], span=self.span(node))
 
+    def visit_unsupported_stmt(self, node, ch):
+        first = ch[0][0]
+        word = self.tok(first).text if isinstance(first, Node) else first.text
+        return A.UnsupportedStmt(word, span=self.span(node))
+
     def visit_assert_stmt(self, node, ch):
         return A.Assert(ch[1], span=self.span(node))
 
