@@ -44,7 +44,7 @@ test("create, open and send: the merged view equals the server's whole view", as
     const doc = await alice.open("merge");
     assert.equal(doc.status, "open");
     assert.equal(doc.seq, 1);
-    assert.deepStrictEqual(doc.view, { items: [], tags: [], counts: {}, picked: 0, sent: 0 });
+    assert.deepStrictEqual(doc.view, { items: [], tags: [], counts: {}, picked: 0, sent: 0, big: "0" });
     const patches = [];
     doc.on("change", (update) => patches.push(update.data));
 
@@ -77,6 +77,21 @@ test("create, open and send: the merged view equals the server's whole view", as
 
     assert.deepStrictEqual(view, await wholeView("merge"));
     assert.equal(doc.seq, 1 + patches.length);
+  } finally {
+    await alice.close();
+  }
+});
+
+test("a long past 2^53 goes out as a BigInt and comes back as digits", async () => {
+  const alice = await signedIn("alice");
+  try {
+    await alice.create("long");
+    const doc = await alice.open("long");
+    assert.equal(doc.view.big, "0"); // views write longs as strings (spec/protocol.md 9.2)
+    await doc.send("setbig", { v: 2n ** 62n + 1n });
+    assert.equal(doc.view.big, "4611686018427387905");
+    await doc.send("setbig", { v: -(2n ** 63n) });
+    assert.equal(doc.view.big, "-9223372036854775808");
   } finally {
     await alice.close();
   }
