@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from advm.views import ViewState, diff, encode_view
 from advm.net.tokens import Tokens
 from conftest import EXAMPLES, IGNORED, ROOT
-from test_delta import PROPS, edited_view, views, wire
+from deltakit import PROPS, edited_view, views, wire
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -31,7 +31,7 @@ at all are in-place writes below the top level made outside any transaction:
 the runtime makes none (document state changes only in transactions, except
 the root's clock and bookkeeping slots), and a host that does must call
 `reset()`. The tests check it against a reference that compares frozen
-copies of the whole document (tests/frozen_kit.py).
+copies of the whole document (tests/views/frozen_kit.py).
 
 `Formulas` holds the document's formulas lazily: a value is computed on first
 read and kept until something in its dependency closure (the compiler's read

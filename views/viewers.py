@@ -34,7 +34,7 @@ does, cheapest first:
    Viewers in a group share their view objects (views are never changed in
    place).
 
-Every one of these caches is checked by tests/test_views_props.py against
+Every one of these caches is checked by tests/views/test_properties.py against
 `privacy.render_view`, which evaluates everything from scratch.
 """
 from __future__ import annotations

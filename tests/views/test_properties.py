@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from frozen_kit import FrozenTracker
 from runkit import T0
-from test_views_tracker import compare
+from test_tracker import compare
 from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_source, source
 
 from advm.compiler.build import build_source

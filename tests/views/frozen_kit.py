@@ -1,7 +1,7 @@
 """The reference change tracker (imported as `frozen_kit`): what changed in a
 transaction, found by comparing frozen copies of the whole document, O(document)
 per observation. views/reactive.py's ChangeTracker reads the undo logs instead
-(O(writes)); tests/test_views_tracker.py and tests/test_views_props.py check
+(O(writes)); tests/views/test_tracker.py and tests/views/test_properties.py check
 the two against each other. It is a test oracle, so it lives with the tests.
 """
 from __future__ import annotations

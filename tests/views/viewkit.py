@@ -7,7 +7,7 @@ from pathlib import Path
 from advm.views import ViewState, encode_view
 from advm.views.privacy import render_view
 
-DOCS = Path(__file__).resolve().parent / "views_docs"
+DOCS = Path(__file__).resolve().parent / "docs"
 
 
 def source(name: str) -> str:

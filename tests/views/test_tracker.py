@@ -1,6 +1,6 @@
 """ChangeTracker (what the undo logs say changed) against FrozenTracker (what
 comparing frozen copies of the whole document says), over random sessions of
-tests/views_docs/tracked.adb: every kind of write, aborts, deletes, indexed
+tests/views/docs/tracked.adb: every kind of write, aborts, deletes, indexed
 slots, several commits between two observations.
 
 The log-based tracker may report a container-typed field or row slot that was
