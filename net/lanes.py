@@ -8,11 +8,18 @@ documents can be in the middle of a transaction at the same time.
 
 Why: a runaway handler runs until its instruction budget is exhausted (about
 half a second), and with one thread every other document placed on the
-worker waited for it (spec/protocol.md 8.6). The VM releases the GIL every
-YIELD_EVERY units of budget (vm/_machine.pyx `yield_every`), so while one
-lane runs a long transaction, another lane gets the GIL within the switch
-interval and runs the next document's input. Yielding changes nothing a
-document computes: the same instructions run and charge the same budget.
+worker waited for it (spec/protocol.md 8.6). The VM offers the GIL to a
+waiting thread every YIELD_EVERY units of budget (vm/_machine.pyx
+`yield_every`), so while one lane runs a long transaction another lane can
+run the next document's input. Yielding changes nothing a document
+computes: the same instructions run and charge the same budget.
+
+The common path stays one thread: one lane drains the ready documents, as
+the worker's single thread did, and the others sleep. Only while documents
+are waiting and every draining lane has been in its current input for
+STALL_S or more does another lane join in; one idle lane watches for that
+(a timed wait) as long as documents are waiting. So a long input delays the
+others by about STALL_S, and short inputs never pay for a thread switch.
 
 Fairness: after one input a lane puts the document back at the end of the
 ready queue if it has more, so a document with a full mailbox takes turns
@@ -21,28 +28,34 @@ with the others rather than holding its lane.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 from collections import deque
+from time import monotonic
 
 LANES = 4              # threads per worker: documents in a transaction at once
-YIELD_EVERY = 16_384   # budget units between two chances to hand over the GIL (0.04-0.5 ms)
+YIELD_EVERY = 16_384   # budget units between two offers of the GIL (0.04-0.5 ms of work)
+STALL_S = 0.002        # an input running this long lets another lane take the next document
 
 
 class Lanes:
     """`put(key, item)` queues `item` for document `key`; a lane calls
-    `run(key, item)` for it in turn, inside `batched()` while it has work."""
+    `run(key, item)` for it in turn, inside `batched()` while it drains."""
 
     def __init__(self, run, count: int = LANES, batched=contextlib.nullcontext,
-                 name: str = "advm-lane"):
+                 name: str = "advm-lane", stall: float = STALL_S):
         self._run = run
         self._batched = batched
-        self._boxes: dict = {}          # key -> deque of items; present while queued or running
-        self._ready: queue.SimpleQueue = queue.SimpleQueue()  # keys a lane may take
+        self._stall = stall
+        self._boxes: dict = {}       # key -> deque of items; present while queued or running
+        self._ready: deque = deque() # keys no lane has
+        self._since: dict = {}       # lane -> when its current input started, while it drains
+        self._watcher = False        # an idle lane is in its timed wait
+        self._closing = False
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # idle lanes wait here
         self._idle = threading.Condition(self._lock)  # notified when no box is left
-        self._threads = [threading.Thread(target=self._lane, name=f"{name}-{k}", daemon=True)
-                         for k in range(count)]
+        self._threads = [threading.Thread(target=self._lane, args=(k,), name=f"{name}-{k}",
+                                          daemon=True) for k in range(count)]
         for t in self._threads:
             t.start()
 
@@ -53,52 +66,76 @@ class Lanes:
                 box.append(item)
                 return
             self._boxes[key] = deque((item,))
-        self._ready.put(key)
+            self._ready.append(key)
+            if not self._since or not self._watcher:  # nobody drains, or nobody watches
+                self._wake.notify()
 
     def close(self) -> None:
         """Run everything queued, then stop the lanes."""
         with self._lock:
             while self._boxes:
                 self._idle.wait()
-        for _ in self._threads:
-            self._ready.put(None)
+            self._closing = True
+            self._wake.notify_all()
         for t in self._threads:
             t.join()
 
-    def _lane(self) -> None:
-        ready = self._ready
+    def _stalled(self) -> bool:
+        now = monotonic()
+        return all(now - t >= self._stall for t in self._since.values())
+
+    def _take(self, me: int):
+        """The next ready document for lane `me` once it may have one (the
+        lock held); None when the lanes close."""
         while True:
-            key = ready.get()
-            if key is None:
-                return
+            if self._ready:
+                if not self._since or self._stalled():
+                    self._since[me] = monotonic()
+                    return self._ready.popleft()
+                if not self._watcher:  # lanes drain and none is stalled yet: watch
+                    self._watcher = True
+                    self._wake.wait(self._stall)
+                    self._watcher = False
+                    continue
+            elif self._closing:
+                return None
+            self._wake.wait()
+
+    def _lane(self, me: int) -> None:
+        boxes, ready, lock = self._boxes, self._ready, self._lock
+        while True:
+            with lock:
+                key = self._take(me)
+                if key is None:
+                    return
+                item = boxes[key].popleft()
             # What the inputs send goes out together once this lane runs dry.
             with self._batched():
-                while key is not None:
-                    self._one(key)
-                    try:
-                        key = ready.get_nowait()
-                    except queue.Empty:
-                        break
-            if key is None:
-                return
+                try:
+                    while key is not None:
+                        self._run(key, item)
+                        with lock:  # done with this input; the next one, if any
+                            if boxes[key]:
+                                ready.append(key)
+                            else:
+                                del boxes[key]
+                                if not boxes:
+                                    self._idle.notify_all()
+                            if ready:
+                                key = ready.popleft()
+                                item = boxes[key].popleft()
+                                self._since[me] = monotonic()
+                            else:
+                                key = None
+                                del self._since[me]
+                finally:
+                    if key is not None:  # run() raised: this lane drains no more
+                        with lock:
+                            if not boxes[key]:
+                                del boxes[key]
+                            else:
+                                ready.append(key)
+                            self._since.pop(me, None)
 
-    def _one(self, key) -> None:
-        with self._lock:
-            item = self._boxes[key].popleft()
-        try:
-            self._run(key, item)
-        finally:
-            with self._lock:
-                box = self._boxes[key]
-                if box:
-                    again = True
-                else:
-                    again = False
-                    del self._boxes[key]
-                    if not self._boxes:
-                        self._idle.notify_all()
-            if again:
-                self._ready.put(key)
 
-
-__all__ = ["LANES", "Lanes", "YIELD_EVERY"]
+__all__ = ["LANES", "Lanes", "STALL_S", "YIELD_EVERY"]
