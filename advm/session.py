@@ -23,6 +23,8 @@ import json
 import math
 from typing import Callable, Iterable
 
+from .runtime.contracts import as_input
+
 CLOCK_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DEFAULT_KEY = "main"  # the one default document key (advm/commands/run.py)
 
@@ -169,9 +171,10 @@ class Session:
         before = self.living
         before.failures.clear()
         debug_mark = len(before.document.debug_lines)
+        restarts = self.restarts
         frames = getattr(self, f"_{item['op']}")(item)
         living = self.living
-        if living is not before:  # a restart: a new runtime, whose lists start with @load's
+        if self.restarts != restarts:  # a new runtime, whose lists start with @load's
             debug_mark = 0
         # Timers and @load run for nobody, so no client hears that they failed;
         # the script's reader should.
@@ -195,6 +198,10 @@ class Session:
 
     # ------------------------------------------------------------ one op each
 
+    def _submit(self, op: dict) -> list[dict]:
+        """One input in the scripted shape, at the session's clock."""
+        return self.living.submit(as_input(op, self.clock))
+
     def _create(self, item):
         from .vm.docslots import as_principal
 
@@ -205,19 +212,26 @@ class Session:
         if "create" in policies and not doc.created and not doc.static_policy("create", who):
             return [{"to": who, "error": {"code": "create_refused",
                                           "message": f"the @static create policy refuses {who}"}}]
-        return self.living.create(who, item.get("arg"), self.clock)
+        if doc.created:  # refused by the runtime (it exists), timers due first
+            return self._submit({"op": "create", "as": item["as"], "arg": item.get("arg")})
+        return self._create_new(who, item.get("arg"))
+
+    def _create_new(self, who: str, arg) -> list[dict]:
+        return self._submit({"op": "create", "as": who, "arg": arg})
 
     def _connect(self, item):
-        return self.living.connect(item["as"], self.clock)
+        return self._submit({"op": "connect", "as": item["as"]})
 
     def _disconnect(self, item):
-        return self.living.disconnect(item["as"], self.clock)
+        return self._submit({"op": "disconnect", "as": item["as"]})
 
     def _send(self, item):
-        return self.living.send(item["as"], item["channel"], item["message"], self.clock)
+        return self._submit({"op": "send", "as": item["as"], "channel": item["channel"],
+                             "message": item["message"]})
 
     def _answer(self, item):
-        return self.living.answer(item["as"], item["ask"], item["message"], self.clock)
+        return self._submit({"op": "answer", "as": item["as"], "ask": item["ask"],
+                             "message": item["message"]})
 
     def _advance(self, item):
         """Let time pass as a host that stays up does: wake the document at each
@@ -232,12 +246,12 @@ class Session:
             if due is None or due >= target or due <= self.clock:
                 break
             self.clock = due
-            frames += self.living.advance(due)
+            frames += self._submit({"op": "advance"})
         self.clock = target
-        return frames + self.living.advance(target)
+        return frames + self._submit({"op": "advance"})
 
     def _delete(self, item):
-        return self.living.delete(item["as"], self.clock)[1]
+        return self._submit({"op": "delete", "as": item["as"]})
 
     def _view(self, item):
         from .vm.docslots import as_principal
@@ -326,76 +340,21 @@ class StoredSession(Session):
             return []
         return [self._out(f) for f in self._reconnect()]
 
-    def step(self, item: dict) -> list[dict]:
-        before = self.living
-        before.failures.clear()
-        debug_mark = len(before.document.debug_lines)
-        restarts = self.restarts
-        frames = getattr(self, f"_{item['op']}")(item)
-        living = self.living
-        if self.restarts != restarts:  # recovered: its lists start with @load's
-            debug_mark = 0
-        frames += [{"to": None, "error": {"code": e.kind, "message": str(e)}} for _, e in living.failures]
-        living.failures.clear()
-        if self._debug is not None:
-            for text in living.document.debug_lines[debug_mark:]:
-                self._debug(text)
-        return [self._out(f) for f in frames]
-
-    def _input(self, op: dict) -> list[dict]:
+    def _submit(self, op: dict) -> list[dict]:
         if self.durable is None:
-            return self._blank.submit({**{k: v for k, v in op.items() if k != "as"},
-                                       "who": op.get("as"), "now": self.clock})
+            return self._blank.submit(as_input(op, self.clock))
         return self.durable.submit(op, self.clock).result()
 
-    def _create(self, item):
+    def _create_new(self, who: str, arg) -> list[dict]:
         from .store.durable import DurableDocument
-        from .vm.docslots import as_principal
 
-        if self.durable is not None:  # refused by the runtime (it exists), timers due first
-            return self._input({"op": "create", "as": item["as"], "arg": item.get("arg")})
-        who = as_principal(item["as"])
-        policies = self.meta["static"].get("policies", {})
-        if "create" in policies and not self._blank.document.static_policy("create", who):
-            return [{"to": who, "error": {"code": "create_refused",
-                                          "message": f"the @static create policy refuses {who}"}}]
-        made, frames = DurableDocument.create(self.store, self.doc, self.module, who,
-                                              item.get("arg"), self.clock,
+        made, frames = DurableDocument.create(self.store, self.doc, self.module, who, arg, self.clock,
                                               viewers=self._viewers, runtime_key=self.key)
         if made.living.document.created:
             self.durable = made
         else:
             self._blank = made.living  # as in memory: the same runtime meets the next input
         return frames
-
-    def _connect(self, item):
-        return self._input({"op": "connect", "as": item["as"]})
-
-    def _disconnect(self, item):
-        return self._input({"op": "disconnect", "as": item["as"]})
-
-    def _send(self, item):
-        return self._input({"op": "send", "as": item["as"], "channel": item["channel"],
-                            "message": item["message"]})
-
-    def _answer(self, item):
-        return self._input({"op": "answer", "as": item["as"], "ask": item["ask"],
-                            "message": item["message"]})
-
-    def _delete(self, item):
-        return self._input({"op": "delete", "as": item["as"]})
-
-    def _advance(self, item):
-        target = self.clock + round(item["seconds"] * 1000)
-        frames = []
-        while True:
-            due = self.living.next_due()
-            if due is None or due >= target or due <= self.clock:
-                break
-            self.clock = due
-            frames += self._input({"op": "advance"})
-        self.clock = target
-        return frames + self._input({"op": "advance"})
 
     def _restart(self, item):
         """Drop the runtime and recover the document from the store alone, as a
