@@ -39,7 +39,7 @@ message Node {
 }
 
 record R {
-  public int id;
+  public int n;
   public maybe<R> next;
 }
 
@@ -68,7 +68,7 @@ channel node(Node n) {
 channel grow(Grow g) {
   for (int i = 0; i < g.n; i++) {
     R r;
-    r.id = i;
+    r.n = i;
     r.next = chain;
     chain = @maybe(r);
   }
