@@ -36,6 +36,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
 
+from .admin import METHODS as ADMIN_METHODS, guarded
 from .clientjs import client_page
 from .edge import request_problem
 from .host import HostError, Reply
@@ -673,6 +674,7 @@ def _identity_mint(s: Session, rid, req) -> None:
 
 
 METHODS = {
+    **{name: guarded(fn, _Refused) for name, fn in ADMIN_METHODS.items()},
     "identity/whoami": _identity_whoami,
     "identity/mint": _identity_mint,
     "document/create": _document_create,

@@ -124,17 +124,24 @@ class Tokens:
     def _sign(self, head: bytes) -> str:
         return _b64(hmac.new(self._key, head, hashlib.sha256).digest())
 
-    def mint(self, principal: str, ttl: float | None = None) -> str:
-        """A token for `principal`, valid for `ttl` seconds (None: no expiry)."""
+    def mint(self, principal: str, ttl: float | None = None, *, admin: bool = False) -> str:
+        """A token for `principal`, valid for `ttl` seconds (None: no expiry).
+        `admin`: it also opens the server's admin/* methods (spec/protocol.md 8.11)."""
         principal = check_principal(principal)
         now = int(self._clock())
         body = {"sub": principal, "iat": now, "exp": None if ttl is None else now + int(ttl)}
+        if admin:
+            body["adm"] = True
         payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
         head = f"{PREFIX}.{payload}"
         return f"{head}.{self._sign(head.encode('ascii'))}"
 
     def verify(self, token) -> str:
         """The principal a token names, or TokenError (bad_token, expired_token)."""
+        return self.claims(token)[0]
+
+    def claims(self, token) -> tuple[str, bool]:
+        """(principal, admin) of a token, or TokenError as verify()."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN:
             raise TokenError("bad_token", "an identity is a token string")
         parts = token.split(".")
@@ -150,12 +157,13 @@ class Tokens:
         try:
             body = json.loads(_unb64(parts[1]))
             principal, exp = body["sub"], body.get("exp")
-        except (ValueError, KeyError, TypeError):
+            admin = body.get("adm") is True
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise TokenError("bad_token", "the token's payload is not readable") from None
         if exp is not None and (type(exp) is not int or self._clock() >= exp):
             raise TokenError("expired_token", "the token has expired; ask for a new one")
         try:
-            return check_principal(principal)
+            return check_principal(principal), admin
         except TokenError as e:
             raise TokenError("bad_token", e.message) from None
 

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ttl", type=float, default=DEFAULT_TTL, metavar="SECONDS",
                    help=f"how long the token is valid (default {DEFAULT_TTL}, a week); "
                         "0 for no expiry")
+    p.add_argument("--admin", action="store_true",
+                   help="the token also opens the server's admin methods (the dev console's "
+                        "document list, logs, previews and replay; spec/protocol.md 8.11)")
     add_json_flag(p, "the token and its principal")
 
 
@@ -32,13 +35,14 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("--ttl is 0 (no expiry) or a number of seconds")
     try:
         tokens = Tokens.from_store_dir(args.store or DEFAULT_DIR)
-        token = tokens.mint(args.name, ttl=args.ttl or None)
+        token = tokens.mint(args.name, ttl=args.ttl or None, admin=args.admin)
     except TokenError as e:
         raise UsageError(e.message) from None
     except OSError as e:
         raise UsageError(f"cannot use the key in {args.store or DEFAULT_DIR}: {e.strerror or e}") from None
     if args.json:
-        out_json({"token": token, "principal": tokens.verify(token), "ttl": args.ttl or None})
+        out_json({"token": token, "principal": tokens.verify(token), "ttl": args.ttl or None,
+                  "admin": args.admin})
     else:
         print(token)
     return ExitCode.OK

@@ -1,0 +1,308 @@
+"""The admin/* methods: what the dev console (net/static) shows of a server's
+documents, for an operator rather than a document's own clients
+(spec/protocol.md 8.11 is the contract).
+
+    admin/documents                      every document: loaded or sleeping, state, timer, asks, viewers
+    admin/log {key, after, limit}        the document's logged inputs after seq `after`
+    admin/view {key, principal, seq}     the view `principal` would see at `seq` (a preview)
+    admin/debug {key, seq}               the @debug lines its inputs printed up to `seq`
+
+Who may call them (`allowed`): a request whose identity is a token minted
+with the admin claim (`advm token NAME --admin`); or any request on a server
+that mints development tokens (`advm run` listening on a loopback address)
+from its own page or a client that is not a browser. Everything else is
+refused with `admin_refused`.
+
+What is read comes from the store, never from a running document: the log,
+and replay (store/replay.py) up to a seq, with no views and no effects. A
+replayed document never runs @load, @connected or a timer of its own, so
+looking never changes what it is. Replays run on a thread so that the event
+loop keeps serving; a server keeping documents in memory only (`--memory`)
+has no log, and answers those methods with `no_store`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from .host import HostError, check_key
+from .tokens import ANONYMOUS, TokenError
+
+LOG_LIMIT = 1000        # entries of one admin/log answer at most
+LIST_LIMIT = 1000       # documents of one admin/documents answer at most
+PREVIEW = ("a preview: the view this principal would see, rendered from the document as "
+           "replayed from its log; nobody connected and the document did not run @connected")
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def allowed(session, req: dict) -> str:
+    """The principal an admin request speaks for, or Refused(admin_refused)."""
+    server = session.server
+    identity = req.get("identity")
+    if isinstance(identity, str) and identity != ANONYMOUS:
+        try:
+            principal, admin = server.tokens.claims(identity)
+        except TokenError as e:
+            raise Refused(e.code, e.message) from None
+        if admin:
+            return principal
+    else:
+        principal = None
+    if server.dev_tokens and (not session.origin or session.origin in server.own_origins):
+        return principal or f"console@{ANONYMOUS}"
+    if principal is None:
+        raise Refused("admin_refused", "admin methods need a token minted with --admin "
+                      "(advm token NAME --admin) on this server")
+    raise Refused("admin_refused", f"{principal} is not an admin: admin methods need a token "
+                  "minted with --admin (advm token NAME --admin)")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _json_safe(value):
+    """A logged value as JSON: CBOR byte strings become base64 text."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+        return str(value)
+    return value
+
+
+def _store(host):
+    if host.backend != "durable" or host.store is None:
+        raise HostError("no_store", "this server keeps documents in memory only (--memory): "
+                        "it has no log to read or replay")
+    return host.store
+
+
+def _known(store, key: str) -> None:
+    if not store.last_seq(key) and not store.snapshot_seqs(key):
+        raise HostError("not_found", f"document {key!r} is not in the store")
+
+
+def entry_json(entry) -> dict:
+    extra = entry.extra or {}
+    out = {"seq": entry.seq, "time": entry.time, "kind": entry.kind,
+           "principal": entry.principal, "channel": entry.channel,
+           "input": _json_safe(entry.payload), "outcome": extra.get("outcome")}
+    if "ask" in extra:
+        out["ask"] = extra["ask"]
+    return out
+
+
+def read_log(host, key: str, after: int, limit: int) -> dict:
+    store = _store(host)
+    _known(store, key)
+    last = store.last_seq(key)
+    entries = store.log(key, after=after, until=min(last, after + limit))
+    return {"key": key, "first": store.first_seq(key), "last": last,
+            "entries": [entry_json(e) for e in entries]}
+
+
+def _replayed(host, key: str, seq):
+    """The document as it was at `seq` (None: its last), replayed from the log."""
+    from ..store.errors import StoreError
+    from ..store.replay import replay
+
+    store = _store(host)
+    _known(store, key)
+    try:
+        result = replay(store, key, until=seq, modules={host.module.module_id(): host.module},
+                        check="newest")
+    except StoreError as e:
+        raise HostError("store", str(e)) from None
+    if result.living is None:
+        raise HostError("not_found", f"document {key!r} has no input at or before seq {seq}")
+    return result
+
+
+def merge_patch(old, new):
+    """The RFC 7396 merge patch from `old` to `new` (lists replaced whole), or
+    None when they are equal."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None if old == new else new
+    patch = {}
+    for k in old:
+        if k not in new:
+            patch[k] = None
+    for k, v in new.items():
+        if k not in old:
+            patch[k] = v
+        elif old[k] != v:
+            sub = merge_patch(old[k], v) if isinstance(v, dict) and isinstance(old[k], dict) else v
+            patch[k] = sub
+    return patch or None
+
+
+def _render(living, who: str):
+    from ..views.privacy import render_view
+
+    doc = living.document
+    if not doc.created or living.destroyed:
+        return None
+    return render_view(doc, who)
+
+
+def preview(host, key: str, who: str, seq) -> dict:
+    result = _replayed(host, key, seq)
+    living = result.living
+    doc = living.document
+    view = _render(living, who)
+    before = None
+    if result.head > 1:
+        earlier = _replayed(host, key, result.head - 1)
+        before = _render(earlier.living, who)
+    if view is None:
+        delta = None if before is None else {}
+    else:
+        delta = merge_patch(before or {}, view) if before is not None else view
+    asks = [a for a in living.asks_for(who)] if doc.created and not living.destroyed else []
+    return {"key": key, "seq": result.head, "last": result.last, "principal": who,
+            "preview": True, "note": PREVIEW, "view": view, "delta": delta,
+            "outstanding": _json_safe(asks), "state": doc.state or None,
+            "created": doc.created, "destroyed": living.destroyed,
+            "next_due": living.next_due(), "debug": list(doc.debug_lines)}
+
+
+def debug_lines(host, key: str, seq) -> dict:
+    result = _replayed(host, key, seq)
+    return {"key": key, "seq": result.head, "last": result.last,
+            "lines": list(result.living.document.debug_lines)}
+
+
+def _describe(host, key: str) -> dict:
+    """State, timer and asks of a stored document, from its newest snapshot
+    and the log after it (what loading it would rebuild, without @load)."""
+    from ..store.durable import rebuild
+    from ..store.noviews import NoViewers
+
+    store = host.store
+    rec = store.load(key)
+    living, _ = rebuild(store, key, rec.snapshot, rec.entries,
+                        {host.module.module_id(): host.module}, viewers=NoViewers, check=False)
+    doc = living.document
+    seq = rec.entries[-1].seq if rec.entries else rec.seq
+    asks = [{"id": a.id, "to": a.who, "channel": a.channel, "kind": a.kind}
+            for a in sorted(doc.asks.asks.values(), key=lambda a: a.id) if not a.answered]
+    pending = living.pending
+    return {"state": doc.state or None, "seq": seq, "next_due": living.next_due(),
+            "pending": None if pending is None else pending.label,
+            "asks": asks, "destroyed": living.destroyed, "created": doc.created}
+
+
+def documents(host) -> dict:
+    durable = host.backend == "durable" and host.store is not None
+    keys = set(host.slots)
+    if durable:
+        keys.update(host.store.documents())
+    else:
+        keys.update(host.shelf.keys())
+    out = []
+    for key in sorted(keys)[:LIST_LIMIT]:
+        slot = host.slots.get(key)
+        loaded = bool(slot is not None and slot.loaded)
+        row = {"key": key, "loaded": loaded, "sleeping": not loaded,
+               "viewers": {who: len(vs) for who, vs in (slot.viewers.items() if slot else ())
+                           if vs},
+               "queue": len(slot.queue) if slot else 0,
+               "timer": host._due.get(key), "state": None, "pending": None, "seq": None,
+               "asks": None}
+        if durable:
+            try:
+                row.update(_describe(host, key))
+            except Exception as e:  # a damaged document is listed, with why
+                row["problem"] = f"{type(e).__name__}: {e}"
+            due = row.pop("next_due", None)
+            if due is not None:
+                row["timer"] = due
+        out.append(row)
+    return {"backend": "durable" if durable else "memory", "documents": out,
+            "more": len(keys) > LIST_LIMIT}
+
+
+# ---------------------------------------------------------------- methods
+
+
+def _key(req) -> str:
+    key = req.get("key")
+    try:
+        return check_key(key)
+    except HostError as e:
+        raise Refused(e.code, e.message) from None
+
+
+def _seq(req, name="seq"):
+    seq = req.get(name)
+    if seq is not None and (type(seq) is not int or seq < 0):
+        raise Refused("bad_request", f"\"{name}\" is a sequence number, 0 or more")
+    return seq
+
+
+def _threaded(session, rid, fn, *args) -> None:
+    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    session.answer(rid, fut)
+
+
+def admin_documents(s, rid, req) -> None:
+    allowed(s, req)
+    _threaded(s, rid, documents, s.host)
+
+
+def admin_log(s, rid, req) -> None:
+    allowed(s, req)
+    key = _key(req)
+    after = _seq(req, "after") or 0
+    limit = req.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= LOG_LIMIT:
+        raise Refused("bad_request", f"\"limit\" is 1 to {LOG_LIMIT} entries")
+    _threaded(s, rid, read_log, s.host, key, after, limit)
+
+
+def admin_view(s, rid, req) -> None:
+    allowed(s, req)
+    key = _key(req)
+    who = req.get("principal")
+    if not isinstance(who, str) or not who:
+        raise Refused("bad_request", "\"principal\" is required: whom to preview the view for, "
+                      "agent@authority")
+    if "@" not in who:
+        who += "@"
+    _threaded(s, rid, preview, s.host, key, who, _seq(req))
+
+
+def admin_debug(s, rid, req) -> None:
+    allowed(s, req)
+    _threaded(s, rid, debug_lines, s.host, _key(req), _seq(req))
+
+
+METHODS = {
+    "admin/documents": admin_documents,
+    "admin/log": admin_log,
+    "admin/view": admin_view,
+    "admin/debug": admin_debug,
+}
+
+
+def guarded(handler, refused):
+    """`handler` with this module's refusals turned into the server's (`refused`)."""
+    def run(s, rid, req):
+        try:
+            handler(s, rid, req)
+        except Refused as e:
+            raise refused(e.code, e.message) from None
+
+    return run
+
+
+__all__ = ["METHODS", "allowed", "documents", "guarded", "merge_patch", "preview", "read_log"]
