@@ -445,9 +445,18 @@ for _e in EXTENSION_VIEWS:
     _EXTENSIONS_BY_TYPE.setdefault(parse_type(_e.owner, {}), []).append(_e)
 
 
+# Lookups by name: the checker asks for every call, so they must not scan the table.
+_BY_NAME: dict[str, list[LibEntry]] = {}
+for _e in ENTRIES:
+    _BY_NAME.setdefault(_e.name, []).append(_e)
+_NS_BY_NAME: dict[tuple[str, str], list[LibEntry]] = {}
+for _e in ENTRIES + STATIC_VIEWS:
+    if _e.owner in NAMESPACES:
+        _NS_BY_NAME.setdefault((_e.owner, _e.name), []).append(_e)
+
+
 def namespace_functions(namespace: str, name: str) -> list[LibEntry]:
-    return [e for e in ENTRIES if e.owner == namespace and e.name == name] + \
-        [e for e in STATIC_VIEWS if e.owner == namespace and e.name == name]
+    return list(_NS_BY_NAME.get((namespace, name), ()))
 
 
 def namespace_names(namespace: str) -> list[str]:
@@ -482,8 +491,8 @@ def _receiver_bindings(owner: str, recv: T.Type) -> dict[str, T.Type] | None:
 def methods_of(recv: T.Type, name: str) -> list[tuple[LibEntry, dict[str, T.Type]]]:
     """Rows for `recv.name(...)` with the receiver's variables bound."""
     out = []
-    for e in ENTRIES:
-        if e.name != name or e.owner in NAMESPACES:
+    for e in _BY_NAME.get(name, ()):
+        if e.owner in NAMESPACES:
             continue
         b = _receiver_bindings(e.owner, recv)
         if b is not None:

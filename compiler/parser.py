@@ -431,14 +431,15 @@ class Builder(NodeVisitor):
         _, source, steps = ch
         return A.Iterate(source, steps, span=self.span(node))
 
-    def visit_suffixed_expr(self, node, ch):
+    def visit_query_expr(self, node, ch):
         source, steps = ch
-        if not steps:
-            return source
         return A.Iterate(source, steps, explicit=False, span=Span(source.span.start, node.end))
 
     def visit_query_steps(self, node, ch):
-        return [c[1] for c in ch]
+        return list(ch)
+
+    def visit_guarded_step(self, node, ch):
+        return ch[1]
 
     def visit_where_step(self, node, ch):
         return A.Where(ch[1], span=self.span(node))
