@@ -19,6 +19,9 @@ from array import array
 
 import cbor2
 
+from ._machine import Record
+from ._restore import decode, encode
+from .continuation import Continuation
 from .errors import SnapshotError
 
 SNAPSHOT_FORMAT = "advm-machine"
@@ -34,8 +37,6 @@ _SCALARS = (type(None), bool, int, float, str, bytes)
 
 class _Heap:
     def __init__(self, record_type):
-        from .continuation import Continuation
-
         self.record_type = record_type
         self.cont_type = Continuation
         self.ids: dict[int, int] = {}
@@ -73,8 +74,6 @@ class _Heap:
 
 class _Loader:
     def __init__(self, record_type, bodies):
-        from .continuation import Continuation
-
         if not isinstance(bodies, list):
             raise SnapshotError("corrupt snapshot: heap is not an array")
         self.bodies = bodies
@@ -126,15 +125,11 @@ def dumps_values(value) -> bytes:
     """Any graph of snapshot values (records, lists, maps, continuations, scalars)
     as CBOR: trees inline, only shared or cyclic containers marked
     (spec/snapshot.md section 3; vm/_restore.pyx)."""
-    from ._restore import encode
-
     return encode(value, VALUES_FORMAT, VALUES_VERSION)
 
 
 def loads_values(data: bytes):
     """The inverse of dumps_values: shared references and cycles come back as they were."""
-    from ._restore import decode
-
     if data[:1] and 0xa0 <= data[0] <= 0xbf:
         # Versions before 3 were maps; say which version it is rather than "corrupt".
         try:
@@ -148,8 +143,6 @@ def loads_values(data: bytes):
 
 
 def encode_machine(machine) -> bytes:
-    from ._machine import Record
-
     state = machine._export()
     heap = _Heap(Record)
     body = {
@@ -173,8 +166,6 @@ def encode_machine(machine) -> bytes:
 
 
 def decode_machine(cls, module, data: bytes, host=None):
-    from ._machine import Record
-
     try:
         body = cbor2.loads(data)
     except Exception as e:  # every cbor2 failure means the same thing here
