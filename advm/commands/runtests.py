@@ -33,18 +33,17 @@ class Outcome:
 
 
 def count_asserts(module, fn_name: str) -> int:
-    from ..vm import opcodes as O
+    """The `assert`s in a test's code: FAIL instructions raising ASSERT_MESSAGE
+    (read from the listing's records, vm/disasm.py)."""
+    from ..vm.disasm import instructions
 
     fn = module.functions[module.function_index(fn_name)]
-    n, pc = 0, 0
-    while pc < len(fn.code):
-        info, fields = O.decode(fn.code[pc])
-        if info is None:
-            pc += 1
-            continue
-        if info.name == "FAIL" and fields and fields[-1] < len(fn.kobj) and fn.kobj[fields[-1]] == ASSERT_MESSAGE:
-            n += 1
-        pc += info.width
+    n = 0
+    for ins in instructions(module, fn):
+        if ins.op == "FAIL" and ins.operands:
+            k = ins.operands[-1].value
+            if k < len(fn.kobj) and fn.kobj[k] == ASSERT_MESSAGE:
+                n += 1
     return n
 
 
