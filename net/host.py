@@ -99,9 +99,10 @@ class Reply:
 
 
 class _Pending:
-    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer", "payload")
+    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer", "payload", "start")
 
     def __init__(self, kind, who, waiter, viewer, payload):
+        self.start = time.perf_counter()  # for the metrics (net/metrics.py)
         self.kind = kind
         self.who = who
         self.payload = payload
@@ -164,6 +165,7 @@ class Host:
         self.started = False
         # requests sent to runners, timer wakes, documents closed and loaded
         self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0}
+        self.metrics = None  # net/metrics.py Metrics, told of every reply
 
     # ------------------------------------------------------------ lifetime
 
@@ -384,6 +386,8 @@ class Host:
         return True
 
     def _arrived(self, slot: Slot, p: _Pending, reply: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.replied(p.kind, p.start, reply, p.who)
         p.reply = reply
         p.arrived = True
         self._replies(slot)

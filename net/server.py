@@ -815,6 +815,7 @@ class Server:
         self.built: dict = {}  # frames built this turn, shared by streams (Stream.deltas)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gc: tuple | None = None  # the collector's thresholds before start()
+        self.metrics = None  # net/metrics.py Metrics: served at /metrics when set
 
     def dirty(self, session: Session) -> None:
         """Flush `session` at the end of this turn of the event loop: every
@@ -861,6 +862,8 @@ class Server:
             return None
         if len(request.path) > MAX_PATH:
             return _response(414, "text/plain; charset=utf-8", b"the path is too long\n")
+        if self.metrics is not None and request.path.split("?", 1)[0] == "/metrics":
+            return _response(*self.metrics.page())
         try:
             page = self.pages(request.path)
         except Exception as e:  # a broken page must not take the server down

@@ -333,6 +333,9 @@ def worker_main(fd: int) -> None:
     # Ctrl-C reaches the whole process group; the host decides when workers
     # stop (after their documents are closed), so they ignore it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .logs import configure_from_environment
+
+    configure_from_environment()  # --log-format, handed down by the server
     register_pickling()
     conn = Connection(fd)
     try:

@@ -269,6 +269,9 @@ class GroupCommitter:
         self.batches = 0
         self.ops = 0
         self.largest_batch = 0
+        # Told (seconds, operations) after each batch commits, on this
+        # committer's thread (net/metrics.py); it must not block or raise.
+        self.observe = None
         self._thread = threading.Thread(target=self._run, name=f"advm-commit:{env.path}",
                                         daemon=True)
         self._thread.start()
@@ -347,6 +350,7 @@ class GroupCommitter:
                     stop = True
                     break
                 batch.append(op)
+            started = time.perf_counter()
             try:
                 self._commit(batch)
             except Exception as exc:
@@ -355,6 +359,12 @@ class GroupCommitter:
                 self._broken = StoreError(
                     f"store committer at {self.env.path} stopped: {exc!r}")
                 _resolve(batch, [self._broken] * len(batch))
+            else:
+                if self.observe is not None:
+                    try:
+                        self.observe(time.perf_counter() - started, len(batch))
+                    except Exception:
+                        pass  # a broken observer must not stop the store
             # Not held while waiting for the next batch: the ops hold their
             # documents' last snapshot and callbacks (an unloaded document's).
             batch = op = None

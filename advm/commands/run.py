@@ -357,7 +357,8 @@ def once_only_server_flags(args: argparse.Namespace) -> list[str]:
                                      ("--workers", args.workers is not None),
                                      ("--static", args.static is not None),
                                      ("--store", args.store is not None),
-                                     ("--memory", args.memory)) if given]
+                                     ("--memory", args.memory),
+                                     ("--log-format", args.log_format is not None)) if given]
 
 
 def run(args: argparse.Namespace) -> ExitCode:

@@ -64,6 +64,11 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="ORIGIN",
                    help="also accept WebSockets from pages of ORIGIN (scheme://host:port, "
                         "repeatable); other browser origins than the server's own page are refused")
+    p.add_argument("--log-format", dest="log_format", choices=("text", "json"), default=None,
+                   help="log to standard error at INFO and above, one line per record: text, "
+                        "or json (one JSON object a line: time, level, logger, message, "
+                        "process, and the record's fields); by default only warnings and "
+                        "errors, as text")
 
 
 def warn_unreachable(program) -> None:
@@ -84,9 +89,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_server_arguments(p)
 
 
+def say(args, text: str, **fields) -> None:
+    """A line for the operator: text on standard error, or with --log-format
+    a record of the `advm.run` logger carrying `fields`."""
+    if getattr(args, "log_format", None) is None:
+        err(text)
+    else:
+        import logging
+
+        logging.getLogger("advm.run").info(text.removeprefix("advm: "), extra=fields)
+
+
 async def _serve(args, program) -> None:
     from ..net.documents import durable_available
     from ..net.host import Host
+    from ..net.metrics import Metrics
     from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
     from ..store import DEFAULT_DIR, StoreError, open_store
@@ -110,6 +127,7 @@ async def _serve(args, program) -> None:
         pages = static_pages(args.static) if args.static else None
         server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages,
                         dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins)
+        Metrics(host, server)  # GET /metrics
         try:
             await server.start()
         except OSError as e:
@@ -119,16 +137,18 @@ async def _serve(args, program) -> None:
         print(f"advm: serving {program.path} at {server.url} (WebSocket {server.ws_url})",
               flush=True)
         where = "in memory only" if not durable else f"in {directory}"
-        err(f"advm: documents are kept {where}; {workers or 'no'} worker process"
+        say(args, f"advm: documents are kept {where}; {workers or 'no'} worker process"
             f"{'es' if workers != 1 else ''}; tokens: advm token NAME"
-            f"{'' if args.store is None else f' --store {directory}'}")
+            f"{'' if args.store is None else f' --store {directory}'}",
+            event="serving", url=server.url, websocket=server.ws_url, program=str(program.path),
+            store=None if not durable else str(directory), workers=workers)
         await stop.wait()
-        err("advm: shutting down (finishing queued inputs)")
+        say(args, "advm: shutting down (finishing queued inputs)", event="stopping")
         await server.close()
     finally:
         if store is not None:
             store.close()
-    err("advm: stopped")
+    say(args, "advm: stopped", event="stopped")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -151,6 +171,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     # the event loop is busy; a shorter switch interval bounds that wait
     # (spec/store.md, "a note for hosts").
     sys.setswitchinterval(0.001)
+    if getattr(args, "log_format", None) is not None:
+        from ..net.logs import configure
+
+        configure(args.log_format)
     asyncio.run(_serve(args, program))
     sys.stdout.flush()
     return ExitCode.OK

@@ -1,0 +1,152 @@
+"""Prometheus metrics for a serving process, at GET /metrics (spec/protocol.md
+8.12 lists them).
+
+    metrics = Metrics(host, server)    # attaches itself to both (and the store)
+    status, kind, body = metrics.page()
+
+Everything is counted in the server process, never in a worker: every input
+a worker runs comes back to the host as a reply (net/host.py `_arrived`),
+which is where it is counted and timed, and the store's group committer runs
+in the server process too. So one registry holds the whole server's numbers
+and Prometheus' multiprocess mode (files shared between processes) is not
+needed. Gauges (documents loaded and sleeping, viewers, queue depths) are read
+from the host and the sockets when scraped.
+"""
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Seconds: an input usually commits in about a millisecond; a runaway may take seconds.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                   5.0, 10.0)
+BUDGET = "budget"       # the runtime's code for an exhausted instruction budget
+
+
+class _Gauges:
+    """What is true now, read at each scrape."""
+
+    def __init__(self, metrics: "Metrics"):
+        self.metrics = metrics
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        m = self.metrics
+        host = m.host
+        slots = list(host.slots.values())
+        loaded = sum(1 for s in slots if s.loaded)
+        yield _gauge("advm_documents_loaded", "documents loaded on a worker", loaded)
+        yield _gauge("advm_documents_sleeping",
+                     "documents that exist but are not loaded (in the store, or on the "
+                     "memory backend's shelf)", m.sleeping())
+        viewers = sum(len(vs) for s in slots for vs in s.viewers.values())
+        yield _gauge("advm_viewers", "client streams attached to documents", viewers)
+        yield _gauge("advm_queue_depth",
+                     "inputs sent to documents and not yet answered, over all documents",
+                     sum(len(s.queue) for s in slots))
+        inflight = GaugeMetricFamily("advm_worker_inflight",
+                                     "requests sent to a worker (or thread) and not answered",
+                                     labels=["worker"])
+        for i, r in enumerate(host.runners):
+            inflight.add_metric([str(getattr(r, "index", i))], r.inflight)
+        yield inflight
+        server = m.server
+        if server is not None:
+            sessions = list(server.sessions)
+            yield _gauge("advm_sockets", "open WebSockets", len(sessions))
+            yield _gauge("advm_outbox_bytes", "bytes queued for clients, not yet written",
+                         sum(s.queued for s in sessions))
+            yield _gauge("advm_dropped_resyncs",
+                         "times a slow client's deltas were dropped for a whole view (counter)",
+                         server.dropped)
+        committer = getattr(getattr(host, "store", None), "committer", None)
+        if committer is not None:
+            yield _gauge("advm_store_commit_batches", "group commits so far (counter)",
+                         committer.batches)
+
+
+def _gauge(name: str, text: str, value) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, text, value=value)
+
+
+class Metrics:
+    def __init__(self, host, server=None):
+        self.host = host
+        self.server = server
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.inputs = Counter("advm_inputs", "inputs the documents answered, by kind "
+                              "(send, answer, create, connect, advance, ...)", ["kind"],
+                              registry=r)
+        self.failures = Counter("advm_input_failures",
+                                "inputs that failed, by the protocol's reason", ["reason"],
+                                registry=r)
+        self.budget = Counter("advm_budget_exhaustions",
+                              "inputs whose transaction ran out of its instruction budget",
+                              registry=r)
+        self.transaction = Histogram(
+            "advm_transaction_seconds",
+            "from the host sending an input to its document until the reply is applied "
+            "(run, and with the durable backend made durable)", ["kind"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.commit = Histogram("advm_commit_seconds",
+                                "one group commit of the store (its LMDB transaction and sync)",
+                                buckets=LATENCY_BUCKETS, registry=r)
+        self.committed = Counter("advm_commit_operations",
+                                 "store operations (a document's entries, snapshots) committed",
+                                 registry=r)
+        r.register(_Gauges(self))
+        host.metrics = self
+        committer = getattr(getattr(host, "store", None), "committer", None)
+        if committer is not None:
+            committer.observe = self.committed_batch
+        if server is not None:
+            server.metrics = self
+
+    # ---------------------------------------------------------- what the host reports
+
+    def replied(self, kind: str, started: float, reply: dict, who) -> None:
+        """One input's reply arrived (net/host.py `_arrived`)."""
+        self.inputs.labels(kind).inc()
+        self.transaction.labels(kind).observe(time.perf_counter() - started)
+        error = reply.get("error")
+        code = error[0] if error else None
+        budget = code == BUDGET
+        for f in reply.get("frames", ()):
+            e = f.get("error")
+            if e is not None:
+                if e.get("code") == BUDGET:
+                    budget = True
+                if code is None and f.get("to") == who:
+                    code = e.get("code")
+        if code is not None:
+            self.failures.labels(code).inc()
+        if budget:
+            self.budget.inc()
+
+    def committed_batch(self, seconds: float, ops: int) -> None:
+        """The store's committer finished one batch (its own thread)."""
+        self.commit.observe(seconds)
+        self.committed.inc(ops)
+
+    # ---------------------------------------------------------- reading
+
+    def sleeping(self) -> int:
+        """Documents that exist and are not loaded: one scan of the store's
+        document index per scrape."""
+        host = self.host
+        if host.backend == "durable" and host.store is not None:
+            keys = set(host.store.documents())
+        else:
+            keys = set(host.shelf.keys())
+        return len(keys.difference(k for k, s in host.slots.items() if s.loaded))
+
+    def page(self):
+        return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+
+
+__all__ = ["Metrics"]
