@@ -4,6 +4,7 @@
 // every stream; each reopened stream starts from a whole view.
 
 import { DeltaError, ViewState } from "./delta.js";
+import { Admin } from "./admin.js";
 
 const OPEN = 1; // WebSocket.OPEN, the same in browsers, Node and the ws package
 
@@ -307,6 +308,8 @@ export class Client {
     this._timer = null;
     this._closing = false;
     this._closed = null;
+    /** the admin/* methods (admin.js): documents, log, view, debug */
+    this.admin = new Admin(this);
     this.ready = this._open().then(
       () => this._setStatus("open"),
       (error) => {

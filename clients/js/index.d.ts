@@ -20,6 +20,7 @@ export type Reason =
   | "destroyed" | "disconnected" | "worker_failed" | "reloaded" | "shutting_down"
   | "abort" | "assert" | "budget" | "error" | "input" | "wrong_principal" | "unknown_ask"
   | "stale_ask" | "invalid_answer" | "no_open_ask" | "delete_refused" | "store" | "internal"
+  | "admin_refused" | "no_store"
   | "unreachable" | "closed" | "ended" | "bad_delta" | "timeout"
   | (string & {});
 
@@ -125,8 +126,88 @@ export interface ClientOptions {
   backoff?: { initial?: number; max?: number };
 }
 
+/** One document in `admin/documents`. */
+export interface AdminDocument {
+  key: string;
+  /** running on a worker now */
+  loaded: boolean;
+  /** exists, and is not loaded */
+  sleeping: boolean;
+  /** the state machine's label (null: none; also null on a memory-only server) */
+  state: string | null;
+  /** the state a delayed transition will enter, if one is scheduled */
+  pending: string | null;
+  /** the last logged seq (null on a memory-only server) */
+  seq: number | null;
+  /** when the document next wakes (ms since the epoch), or null */
+  timer: number | null;
+  /** its unanswered asks (null on a memory-only server) */
+  asks: { id: number; to: string; channel: string; kind: string }[] | null;
+  /** connected principals and their stream counts */
+  viewers: { [principal: string]: number };
+  /** inputs in flight */
+  queue: number;
+  /** why its state could not be read (a damaged document), if so */
+  problem?: string;
+}
+
+/** One logged input in `admin/log`. */
+export interface LogEntry {
+  seq: number;
+  /** document time, ms since the epoch */
+  time: number;
+  /** create, send, answer, connect, disconnect, advance, delete, load, ... */
+  kind: string;
+  principal: string | null;
+  channel: string | null;
+  /** what was sent (the message, the @construct argument, ...) */
+  input: Json;
+  /** what the sender got: "ok", or a failure's code */
+  outcome: string | null;
+  /** for an answer: the ask's id */
+  ask?: number;
+}
+
+/** `admin/view`: a principal's view at a seq, replayed (a preview). */
+export interface Preview {
+  key: string;
+  /** the seq shown, and the last one there is */
+  seq: number;
+  last: number;
+  principal: string;
+  preview: true;
+  /** what marks it as a preview, for people */
+  note: string;
+  /** null when the document was not created yet or was deleted at that seq */
+  view: View | null;
+  /** the RFC 7396 merge patch from the view at seq - 1 to this one (lists whole); null: no change */
+  delta: { [member: string]: Json } | null;
+  outstanding: Ask[];
+  state: string | null;
+  created: boolean;
+  destroyed: boolean;
+  next_due: number | null;
+  /** the @debug lines printed up to this seq */
+  debug: string[];
+}
+
+/** The admin/* methods (spec/protocol.md 8.11), as `client.admin`. A loopback
+ * dev server answers its own page and non-browser clients; other servers only
+ * an identity minted with `advm token NAME --admin` (else `admin_refused`). */
+export class Admin {
+  constructor(client: Client);
+  readonly client: Client;
+  documents(options?: { identity?: string }): Promise<{ backend: "durable" | "memory"; documents: AdminDocument[]; more: boolean }>;
+  /** rejects with `no_store` on a memory-only server, `not_found` for an unknown key */
+  log(key: string, options?: { after?: number; limit?: number; identity?: string }): Promise<{ key: string; first: number; last: number; entries: LogEntry[] }>;
+  view(key: string, principal: string, options?: { seq?: number | null; identity?: string }): Promise<Preview>;
+  debug(key: string, options?: { seq?: number | null; identity?: string }): Promise<{ key: string; seq: number; last: number; lines: string[] }>;
+}
+
 export class Client {
   constructor(url: string, options?: ClientOptions);
+  /** the admin/* methods */
+  readonly admin: Admin;
   /** a client whose socket is open; rejects with reason `unreachable` */
   static connect(url: string, options?: ClientOptions): Promise<Client>;
   readonly url: string;

@@ -2,5 +2,6 @@
 // and Node (>= 22 has a global WebSocket; older ones pass the ws package's).
 // Types: index.d.ts. Protocol: spec/protocol.md section 8.
 
+export { Admin } from "./admin.js";
 export { AdvmError, Client, Connection, connect } from "./client.js";
 export { DeltaError, ViewState, applyDelta, materialize } from "./delta.js";
