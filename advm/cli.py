@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, disasm, new, replay, run, runtests, serve, snapshot, token
+from .commands import check, disasm, fmt, new, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -24,6 +24,7 @@ COMMANDS: list[Command] = [
     check.COMMAND,
     compile_command.COMMAND,
     disasm.COMMAND,
+    fmt.COMMAND,
     new.COMMAND,
     replay.COMMAND,
     run.COMMAND,
@@ -39,6 +40,7 @@ examples:
   advm check examples/todo.adb                  diagnostics, exit 1 on errors
   advm compile examples/todo.adb -o todo.advc   write the module file
   advm disasm todo.advc                         bytecode under its source lines
+  advm fmt --check examples                     which documents are not in canonical layout
   advm run examples/tictactoe.adb               serve it live on 127.0.0.1:8080
   advm run --once examples/todo.adb --as alice@users
                                                 create one in memory, print its state
