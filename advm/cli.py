@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, disasm, fmt, new, replay, run, runtests, serve, snapshot, token
+from .commands import check, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -25,6 +25,7 @@ COMMANDS: list[Command] = [
     compile_command.COMMAND,
     disasm.COMMAND,
     fmt.COMMAND,
+    lsp.COMMAND,
     new.COMMAND,
     replay.COMMAND,
     run.COMMAND,
