@@ -70,15 +70,33 @@ def unloggable(item: dict) -> list | None:
     that cbor2 refuses to decode past 400), or None. The protocol and script
     edges refuse these first (net/edge.py, advm/session.py); this is the
     store's own guard for every other caller, so an acknowledged input can
-    always be read back (issue 10 point 3). Nothing runs, nothing is logged."""
+    always be read back (issue 10 point 3). Nothing runs, nothing is logged.
+    The error names where the value went wrong, as the runtime's decoder does
+    (`message.extra[0]: ...`), never the value."""
     for name in ("message", "arg"):
         payload = item.get(name)
         if payload is None or type(payload) is int or type(payload) is str and valid_text(payload):
             continue
-        problem = input_problem(payload, MAX_DEPTH)
-        if problem is not None:
-            return [error_frame(principal_of(item), "input", f"the {name} {problem[1]}")]
+        if input_problem(payload, MAX_DEPTH) is not None:
+            where, text = _where_unloggable(payload, name, MAX_DEPTH)
+            return [error_frame(principal_of(item), "input", f"{where}: {text}")]
     return None
+
+
+def _where_unloggable(value, where: str, room: int) -> tuple[str, str]:
+    """The path to the first part of `value` input_problem refuses, and why."""
+    if type(value) is str:
+        return where, "text that is not valid Unicode (a lone surrogate)"
+    if room <= 0:
+        return where, f"nests deeper than {MAX_DEPTH} levels of arrays and objects"
+    items = value.items() if type(value) is dict else enumerate(value)
+    for k, x in items:
+        here = f"{where}[{k}]" if type(k) is int else f"{where}.{k if valid_text(k) else '?'}"
+        if type(k) is str and not valid_text(k):
+            return here, "a key that is not valid Unicode (a lone surrogate)"
+        if (type(x) in (dict, list) or type(x) is str) and input_problem(x, room - 1) is not None:
+            return _where_unloggable(x, here, room - 1)
+    return where, f"nests deeper than {MAX_DEPTH} levels of arrays and objects"
 
 
 def principal_of(item: dict):
