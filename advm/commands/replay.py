@@ -10,9 +10,9 @@ keep running on it.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .base import Command, ExitCode, UsageError, add_json_flag, err, out_json
+from .progress import advance, progress_bar
 from .storeargs import add_store_arguments, open_store, require_document, store_failure
 
 PROGRESS_FROM = 1000  # a progress bar only for logs at least this long, on a terminal
@@ -29,15 +29,8 @@ def step_line(step) -> str:
 
 
 def _progress(total: int, enabled: bool):
-    """A rich progress bar on standard error, or None."""
-    if not enabled or total < PROGRESS_FROM or not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-    return progress
+    """A rich progress bar on standard error (a terminal, not --json, a long log), or None."""
+    return progress_bar("replaying", total, enabled=enabled, minimum=PROGRESS_FROM)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -53,15 +46,13 @@ def run(args: argparse.Namespace) -> ExitCode:
         total = store.last_seq(args.doc) if args.until is None else min(args.until, store.last_seq(args.doc))
         steps = []
         progress = _progress(total, not args.json)
-        task = progress.add_task("replay", total=total) if progress else None
 
         def on_step(step) -> None:
             if args.json:
                 steps.append(step.to_json())
             elif not args.quiet:
                 print(step_line(step))
-            if progress is not None:
-                progress.advance(task)
+            advance(progress)
 
         try:
             if progress is not None:

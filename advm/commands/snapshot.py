@@ -3,7 +3,7 @@ move one between stores.
 
     advm snapshot inspect [--store DIR] [--doc KEY] [--seq SEQ] [--json]
     advm snapshot export  [--store DIR] [--doc KEY] -o FILE
-    advm snapshot import  FILE [--store DIR] [--doc KEY]
+    advm snapshot import  FILE... [--store DIR] [--doc KEY]
 
 `inspect` shows the document as it is now (its newest snapshot plus the inputs
 logged after it, replayed in memory; nothing is written), or with `--seq` a
@@ -14,9 +14,11 @@ where it resumes where it was, mid-await included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from .base import Command, ExitCode, UsageError, add_json_flag, err, out_json, read_bytes
+from .progress import advance, progress_bar
 from .storeargs import add_store_arguments, open_store, require_document, store_failure
 
 
@@ -100,26 +102,43 @@ def import_(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
     from ..store.transfer import import_document, read_export
 
-    if args.file is None:
+    if not args.file:
         raise UsageError("import needs the export FILE")
-    data = sys.stdin.buffer.read() if args.file == "-" else read_bytes(args.file)
-    try:
-        original = read_export(data)["doc"]
-    except StoreError as e:
-        raise store_failure(e) from None
-    key = args.doc if args.doc_given else original
-    store = open_store(args.store, readonly=False)
-    try:
+    if len(args.file) > 1 and args.doc_given:
+        raise UsageError("--doc names the document of one import; give one FILE with it")
+    if len(args.file) > 1 and "-" in args.file:
+        raise UsageError("standard input ('-') is for a single import")
+    # Every file is read and its export checked before anything is written.
+    exports = []
+    for path in args.file:
+        data = sys.stdin.buffer.read() if path == "-" else read_bytes(path)
         try:
-            key, last = import_document(store, data, key)
+            original = read_export(data)["doc"]
         except StoreError as e:
             raise store_failure(e) from None
+        exports.append((path, data, original))
+    done = []
+    store = open_store(args.store, readonly=False)
+    try:
+        bar = progress_bar("importing", len(exports), enabled=not args.json, minimum=2)
+        with bar or contextlib.nullcontext():
+            for path, data, original in exports:
+                key = args.doc if args.doc_given else original
+                try:
+                    key, last = import_document(store, data, key)
+                except StoreError as e:
+                    raise store_failure(e) from None
+                done.append({"doc": key, "from": original, "last_seq": last, "file": path})
+                if not args.json:
+                    err(f"{key}: imported (exported as {original!r}), log ends at seq {last}")
+                advance(bar)
     finally:
         store.close()
     if args.json:
-        out_json({"ok": True, "doc": key, "from": original, "last_seq": last})
-    else:
-        err(f"{key}: imported (exported as {original!r}), log ends at seq {last}")
+        if len(done) == 1:
+            out_json({"ok": True, **{k: v for k, v in done[0].items() if k != "file"}})
+        else:
+            out_json({"ok": True, "documents": done})
     return ExitCode.OK
 
 
@@ -132,7 +151,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         from .storeargs import DEFAULT_DOC
 
         args.doc = DEFAULT_DOC
-    if args.action != "import" and args.file is not None:
+    if args.action != "import" and args.file:
         raise UsageError(f"{args.action} takes no FILE argument (did you mean -o FILE?)")
     if args.action != "export" and args.output is not None:
         raise UsageError(f"-o is for export only")
@@ -143,8 +162,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=sorted(ACTIONS), help="what to do")
-    p.add_argument("file", nargs="?", metavar="FILE", default=None,
-                   help="import: the export file ('-' for standard input)")
+    p.add_argument("file", nargs="*", metavar="FILE", default=[],
+                   help="import: export files, one document each ('-' for standard input); "
+                        "a progress bar on a terminal when there are several")
     add_store_arguments(p)
     # import keeps the exported key unless --doc says otherwise
     p.set_defaults(doc=None)
