@@ -87,5 +87,5 @@ COMMAND = Command(
     run,
     success="formatted (with --check: every file already is)",
     failure="with --check, a file would be reformatted; or a file cannot be formatted "
-            "(an unterminated string or comment)",
+            "(it has syntax errors: `advm check` shows them)",
 )
