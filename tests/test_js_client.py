@@ -60,7 +60,7 @@ def node():
 
 
 def test_the_javascript_client_passes_its_node_tests(node):
-    assert [p.name for p in NODE_TESTS] == ["client.test.js", "delta.test.js"]
+    assert [p.name for p in NODE_TESTS] == ["admin.test.js", "client.test.js", "delta.test.js"]
     env = dict(os.environ, ADVM_PYTHON=sys.executable)
     r = subprocess.run([*node, "--test", *map(str, NODE_TESTS)], cwd=JS, env=env,
                        capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL)

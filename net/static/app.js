@@ -3,6 +3,7 @@
 // serves at /advm/). Plain ES module, no dependencies.
 
 import { AdvmError, Client, DeltaError, ViewState, applyDelta, materialize } from "/advm/index.js";
+import { initConsole, startConsole } from "./console.js";
 
 const own = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -274,6 +275,7 @@ async function connect() {
   setStatus(`Connected to ${location.host}.`, true);
   renderChannels();
   renderCreateArg();
+  startConsole(client, renderValue);
 }
 
 function requireDoc() {
@@ -489,6 +491,7 @@ function init() {
     openDocument($("doc-key").value.trim());
   });
   $("close-btn").addEventListener("click", () => closeDocument(true));
+  initConsole();
   connect();
 }
 
