@@ -36,6 +36,15 @@ function twice(int x) -> int {
   total = twice(total);
   _cards <- {rank: 1, suit: "hearts"};
 }
+
+channel<Play> pick;
+public principal dealer;
+
+#ask {
+  future<Play> f = pick.fetch(dealer);
+  Play got = f.await();
+  total = got.rank;
+}
 """
 
 BROKEN = DOC.replace("total += doubled;", "total += p.nmae;")
@@ -175,6 +184,8 @@ def test_hover_shows_types(server, tmp_path):
     assert "function twice(int x) -> int" in hover("twice(int")
     assert "twice(total): int" in hover("twice(total)")
     assert "state #done" in hover("#done", nth=1)
+    assert "(channel) pick: channel<Play>" in hover("pick.fetch")
+    assert "f: future<Play>" in hover("f.await")
     assert hover("\n\n", 0) is None  # nothing there
 
 
@@ -199,6 +210,8 @@ def test_go_to_definition(server, tmp_path):
     assert definition("#done;") == position(DOC, "#done {")  # a state
     assert definition("twice(total)") == position(DOC, "twice")  # a function
     assert definition("rank: 1") == position(DOC, "rank")  # a record's field in an object
+    assert definition("pick.fetch") == position(DOC, "pick;")  # a channel
+    assert definition("got.rank", delta=4) == position(DOC, "rank", 1)
     assert definition("{\n  int doubled") is None
 
 
