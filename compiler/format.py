@@ -217,7 +217,7 @@ def _layout(source: str, toks: list[Tok]) -> str:
     last_closed_owner: Tok | None = None
     force_break = False  # the next token starts a new line
     no_break = False  # the next token must stay on this line
-    blank_ok = False
+    after_case = False  # the last code token was the `:` of a case label
 
     def block_level() -> int:
         for f in reversed(stack):
@@ -257,8 +257,8 @@ def _layout(source: str, toks: list[Tok]) -> str:
                 new_line = False
         elif closing_block:
             new_line = not (prev_code is not None and prev_code.text == "{" and prev is prev_code)
-        elif force_break:
-            new_line = True
+        elif force_break and not (after_case and text == "{"):
+            new_line = True  # (a block right after `case X:` opens on the case's line)
         elif no_break:
             new_line = False
         elif text in (";", ",") or (text == "{" and not _opens_object(prev_code, stack, code, k)):
@@ -302,7 +302,7 @@ def _layout(source: str, toks: list[Tok]) -> str:
                 force_break = True
             prev = t
             continue
-        force_break = no_break = False
+        force_break = no_break = after_case = False
 
         # Frames open after the token is placed.
         if text == "{":
@@ -335,7 +335,9 @@ def _layout(source: str, toks: list[Tok]) -> str:
                 stack[-1].questions -= 1
             elif stack and stack[-1].kind == "switch":
                 stack[-1].in_case = True
-                force_break = True
+                force_break = after_case = True
+                prev = prev_code = t
+                continue
         elif text == ";":
             if not stack or stack[-1].kind in ("block", "do", "switch"):
                 force_break = True

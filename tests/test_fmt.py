@@ -109,6 +109,22 @@ def test_layout_rules():
     )
 
 
+def test_a_case_block_opens_on_its_label_line():
+    src = "procedure p() { switch (n) { case 1: { n = 2; break; } case 2: // two\n n = 1; } }\n"
+    assert format_source(src) == (
+        "procedure p() {\n"
+        "  switch (n) {\n"
+        "    case 1: {\n"
+        "      n = 2;\n"
+        "      break;\n"
+        "    }\n"
+        "    case 2: // two\n"
+        "      n = 1;\n"
+        "  }\n"
+        "}\n"
+    )
+
+
 def test_comments_are_all_kept():
     src = ("/* a\n   block */\nint x; // one\n// own line\nprocedure p() {\n"
            "  // inside\n  x = 1; /* after */\n  /* before */ x = 2;\n}\n")
