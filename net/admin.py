@@ -201,23 +201,32 @@ def _describe(host, key: str) -> dict:
             "asks": asks, "destroyed": living.destroyed, "created": doc.created}
 
 
-def documents(host) -> dict:
+def live(host) -> dict:
+    """What the host knows of each document it has a slot for, read on the
+    event loop (the host's tables are the loop's alone)."""
+    out = {}
+    for key, slot in list(host.slots.items()):
+        out[key] = {"loaded": bool(slot.loaded),
+                    "viewers": {who: len(vs) for who, vs in slot.viewers.items() if vs},
+                    "queue": len(slot.queue), "timer": host._due.get(key)}
+    return out
+
+
+def documents(host, known: dict) -> dict:
+    """Every document: `known` (from live(), for documents with a slot) and
+    the store's (or the shelf's), each described from the store. On a thread."""
     durable = host.backend == "durable" and host.store is not None
-    keys = set(host.slots)
+    keys = set(known)
     if durable:
         keys.update(host.store.documents())
     else:
         keys.update(host.shelf.keys())
     out = []
     for key in sorted(keys)[:LIST_LIMIT]:
-        slot = host.slots.get(key)
-        loaded = bool(slot is not None and slot.loaded)
-        row = {"key": key, "loaded": loaded, "sleeping": not loaded,
-               "viewers": {who: len(vs) for who, vs in (slot.viewers.items() if slot else ())
-                           if vs},
-               "queue": len(slot.queue) if slot else 0,
-               "timer": host._due.get(key), "state": None, "pending": None, "seq": None,
-               "asks": None}
+        slot = known.get(key) or {"loaded": False, "viewers": {}, "queue": 0, "timer": None}
+        row = {"key": key, "loaded": slot["loaded"], "sleeping": not slot["loaded"],
+               "viewers": slot["viewers"], "queue": slot["queue"], "timer": slot["timer"],
+               "state": None, "pending": None, "seq": None, "asks": None}
         if durable:
             try:
                 row.update(_describe(host, key))
@@ -256,7 +265,7 @@ def _threaded(session, rid, fn, *args) -> None:
 
 def admin_documents(s, rid, req) -> None:
     allowed(s, req)
-    _threaded(s, rid, documents, s.host)
+    _threaded(s, rid, documents, s.host, live(s.host))
 
 
 def admin_log(s, rid, req) -> None:

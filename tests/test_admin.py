@@ -166,3 +166,18 @@ def test_merge_patch():
     assert merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 4}, "e": [1]}) == {
         "b": {"c": 4, "d": None}, "e": [1]}
     assert merge_patch({"a": 1}, {"a": 1}) is None
+
+
+def test_advm_token_admin_flag(cli, tmp_path):
+    import json
+
+    from advm.net.tokens import Tokens
+
+    r = cli("token", "ops", "--admin", "--store", tmp_path, "--json")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["admin"] is True
+    tokens = Tokens.from_store_dir(tmp_path)
+    assert tokens.claims(out["token"]) == ("ops@", True)
+    plain = cli("token", "ops", "--store", tmp_path).out.strip()
+    assert tokens.claims(plain) == ("ops@", False)
