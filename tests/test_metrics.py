@@ -148,3 +148,17 @@ def test_advm_run_log_format_json_and_metrics(tmp_path):
     assert set(FIELDS) <= set(first)
     assert first["logger"] == "advm.run" and first["level"] == "INFO"
     assert first["workers"] == 1 and first["url"] == page
+
+
+def test_text_log_format():
+    import io
+
+    stream = io.StringIO()
+    handler = configure("text", stream)
+    try:
+        logging.getLogger("advm.run").info("serving", extra={"event": "serving"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    stamp, level, rest = line.split(" ", 2)
+    assert stamp.endswith("Z") and level == "INFO" and rest == "advm.run: serving"
