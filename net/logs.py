@@ -1,6 +1,6 @@
 """How a serving process logs: `advm run --log-format text|json`.
 
-    configure("json")       # in the server; workers read ADVM_LOG_FORMAT and do the same
+    configure("json", workers=True)   # in the server; its workers read ADVM_LOG_FORMAT
 
 JSON logs are one object per line on standard error (python-json-logger's
 formatter), with the fields `time` (ISO 8601, UTC), `level`, `logger` and
@@ -31,13 +31,14 @@ def json_formatter() -> logging.Formatter:
                          datefmt="%Y-%m-%dT%H:%M:%SZ", json_ensure_ascii=False)
 
 
-def configure(fmt: str, stream=None) -> logging.Handler:
+def configure(fmt: str, stream=None, *, workers: bool = False) -> logging.Handler:
     """Send the `advm` loggers (and anything else that logs) to `stream`
-    (standard error) in format `fmt`, at INFO and above; also sets ADVM_LOG_FORMAT
-    for worker processes started afterwards."""
+    (standard error) in format `fmt`, at INFO and above. `workers`: also set
+    ADVM_LOG_FORMAT, so that worker processes started afterwards do the same."""
     if fmt not in FORMATS:
         raise ValueError(f"a log format is one of {', '.join(FORMATS)}")
-    os.environ[ENV] = fmt
+    if workers:
+        os.environ[ENV] = fmt
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         formatter = json_formatter()

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     if getattr(args, "log_format", None) is not None:
         from ..net.logs import configure
 
-        configure(args.log_format)
+        configure(args.log_format, workers=True)
     asyncio.run(_serve(args, program))
     sys.stdout.flush()
     return ExitCode.OK
