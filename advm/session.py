@@ -31,11 +31,12 @@ DEFAULT_KEY = "main"  # the one default document key (advm/commands/run.py)
 # op -> (required fields, optional fields), besides "op" itself.
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "create": (("as",), ("arg",)),
-    "connect": (("as",), ()),
+    "connect": (("as",), ("viewer_state",)),
     "disconnect": (("as",), ()),
     "send": (("as", "channel", "message"), ()),
     "answer": (("as", "ask", "message"), ()),
     "advance": (("seconds",), ()),
+    "update": (("as", "viewer_state"), ()),
     "view": (("as",), ()),
     "delete": (("as",), ()),
     "restart": ((), ()),
@@ -144,6 +145,7 @@ class Session:
         self.living = LivingDocument(module, key=key, viewers=viewers)
         self.saved = self.living.snapshot()
         self.restarts = 0
+        self.viewer_states: dict = {}  # principal -> the JSON of its last `update`
 
     @classmethod
     def compile(cls, text: str, filename: str = "<input>", **kw) -> "Session":
@@ -220,9 +222,39 @@ class Session:
         return self._submit({"op": "create", "as": who, "arg": arg})
 
     def _connect(self, item):
-        return self._submit({"op": "connect", "as": item["as"]})
+        frames = self._submit({"op": "connect", "as": item["as"]})
+        if "viewer_state" not in item or not any(f.get("connected") is True for f in frames):
+            return frames
+        return frames + self._update(item)
+
+    def _update(self, item):
+        """The viewer's own state (`view` declarations, @viewer): not an input
+        of the document (nothing is logged), only of its view."""
+        from .vm.docslots import as_principal
+
+        who = as_principal(item["as"])
+        living = self.living
+        if who not in living.connected:
+            return [{"to": who, "error": {"code": "not_connected", "message": f"{who} is not connected"}}]
+        try:
+            frames = living.viewers.update(who, item["viewer_state"])
+        except ValueError as e:
+            return [{"to": who, "error": {"code": "input", "message": f"viewer state: {e}"}}]
+        self.viewer_states[who] = item["viewer_state"]
+        return frames
+
+    def _restate(self, frames: list) -> list:
+        """After a restart the viewers reconnect with their own state too."""
+        living = self.living
+        for who, state in self.viewer_states.items():
+            if who in living.connected:
+                frames += living.viewers.update(who, state)
+        return frames
 
     def _disconnect(self, item):
+        from .vm.docslots import as_principal
+
+        self.viewer_states.pop(as_principal(item["as"]), None)  # a new connection starts at the defaults
         return self._submit({"op": "disconnect", "as": item["as"]})
 
     def _send(self, item):
@@ -275,7 +307,7 @@ class Session:
             frames.append({"to": who, "connected": True})
             frames += living.viewers.connect(who)
             frames += [{"to": who, "ask": ask} for ask in living.asks_for(who)]
-        return frames
+        return self._restate(frames)
 
     @property
     def meta(self) -> dict:
@@ -305,6 +337,7 @@ class StoredSession(Session):
         self._viewers = viewers
         self._debug = debug
         self.restarts = 0
+        self.viewer_states: dict = {}
         self.clock = CLOCK_START_MS
         self.durable = None
         # Before the document exists, inputs meet an uncreated runtime that
@@ -367,7 +400,7 @@ class StoredSession(Session):
             return []
         self.durable = None
         self._open()
-        return self._reconnect()
+        return self._restate(self._reconnect())
 
     def _reconnect(self) -> list[dict]:
         return self.durable.reconnect().result()

@@ -699,6 +699,20 @@ class TestDecl(Decl):
 
 
 @dataclass
+class ViewDecl(Decl):
+    """`view T name;`: a field of every viewer's own state, which its client
+    sends; bubbles read it as `@viewer.name`. The parser gathers them into one
+    message, VIEWER_MESSAGE, the type of `@viewer`."""
+
+    name: str
+    type: TypeSyntax
+    name_span: Span = NOSPAN
+
+
+VIEWER_MESSAGE = "@viewer"  # no declared name can be it
+
+
+@dataclass
 class Unsupported(Decl):
     """A construct the seeds use that a later issue implements (`service`,
     `replication`, `agent`, `session<A>`, `@asset`, `@can_attach`, `@web`).

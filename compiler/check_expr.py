@@ -12,6 +12,7 @@ import re
 from . import ast
 from . import library as L
 from . import types as T
+from .ast import VIEWER_MESSAGE
 from .check_base import a, did_you_mean
 from .docinfo import FieldInfo, FormulaInfo, FuncInfo, Ref
 
@@ -251,8 +252,14 @@ class ExprChecker:
                                 "@context exists only in @static create and invent")
             return T.CONTEXT
         if e.name == "viewer":
-            return self.err("E0901", "@viewer (the viewer's own state) is not supported yet", e.span,
-                            "viewer state belongs to the views; declare nothing with `view` for now")
+            if not self.rules.viewer:
+                where = self.rules.what + (f" of record {self.rules.record.name}" if self.rules.record else "")
+                return self.err("E0213", f"@viewer is only available in the document's bubbles, not in {where}",
+                                e.span, "the viewer's own state differs per viewer: read it in a document bubble")
+            if VIEWER_MESSAGE not in self.info.messages:
+                return self.err("E0201", "@viewer has no fields: the document declares no viewer state", e.span,
+                                "declare the viewer's state with `view T name;` at the document level")
+            return T.MessageType(VIEWER_MESSAGE)
         if e.name == "self":
             rec = self.rules.record
             if rec is None:

@@ -26,7 +26,8 @@ from .codegen import CodegenError, FuncGen
 from .gen_expr import FSET
 from .gen_reads import formula_reads, reads_of
 from .gen_stmt import RETURN
-from .gen_types import constant_default, describe, kind_of, result_kind
+from .ast import VIEWER_MESSAGE
+from .gen_types import VIEWER_KEY, constant_default, describe, kind_of, result_kind
 from ..vm import docslots
 from ..vm.assembler import ModuleAsm
 from ..vm.table import TABLE_DEFAULTS, TABLE_FIELDS, TABLE_KINDS, TABLE_LAYOUT_NAME
@@ -218,8 +219,10 @@ class ModuleGen:
             for p in s.policies.values():
                 self.declare(f"rpolicy.{s.name}.{p.name}", [(None, rt)], T.BOOL,
                              *self.body_maker(p.decl.body, p.decl, row=s.name))
+        viewer = [(VIEWER_KEY, T.MessageType(VIEWER_MESSAGE))] if VIEWER_MESSAGE in info.messages else []
         for fo in info.formulas.values():
-            self.declare(self.formula_fn(fo.name), [], fo.type, *self.value_maker(fo.value))
+            # a document bubble takes the viewer's state (@viewer) when the document declares one
+            self.declare(self.formula_fn(fo.name), viewer if fo.bubble else [], fo.type, *self.value_maker(fo.value))
         for p in info.policies.values():
             self.declare(f"policy.{p.name}", [], T.BOOL, *self.body_maker(p.decl.body, p.decl))
         for ch in info.channels.values():
@@ -360,7 +363,7 @@ class ModuleGen:
                                  "message": h.param_type.name if isinstance(h.param_type, T.MessageType)
                                  else None}
         budget = info.static.properties.get("instruction_budget")
-        return {
+        meta = {
             "version": META_VERSION,
             "document": {"fields": self.fields_meta(info.fields, self.doc_slots),
                          "hidden": {name: i for i, (name, _, _) in enumerate(docslots.HIDDEN)}},
@@ -383,6 +386,9 @@ class ModuleGen:
             "budget": budget,
             "views": self.views_meta(),
         }
+        if VIEWER_MESSAGE in info.messages:
+            meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: document bubbles take one
+        return meta
 
     # ================================================================ driver
 

@@ -14,7 +14,8 @@ from . import ast
 from . import library as L
 from . import types as T
 from .docinfo import Ref
-from .gen_types import is_intlike, kind_of
+from .ast import VIEWER_MESSAGE
+from .gen_types import VIEWER_KEY, is_intlike, kind_of
 from .regalloc import Reg
 
 FGET = {"i": "FGETI", "d": "FGETD", "o": "FGETO"}
@@ -193,6 +194,10 @@ class ExprGen:
             out = self.target(dst, "o")
             self.move(out, reg)
             return out
+        if e.name == "viewer":  # a document bubble's hidden parameter
+            out = self.target(dst, "o")
+            self.move(out, self.vars[VIEWER_KEY])
+            return out
         out = self.target(dst, "o")
         if e.name == "no_one":
             self.emit("OLOADK", out.n, NO_ONE)
@@ -238,6 +243,9 @@ class ExprGen:
                 row = self.row_for(ref.owner)
                 fn = self.mod.record_formula_fn(ref.owner, e.id)
                 return self.call(fn, [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)], e.ty, dst)
+            if kind == "bubble" and VIEWER_KEY in self.vars:  # bubbles pass the viewer's state on
+                vt = T.MessageType(VIEWER_MESSAGE)
+                return self.call(self.mod.formula_fn(e.id), [(self.vars[VIEWER_KEY], vt)], [vt], e.ty, dst)
             return self.call(self.mod.formula_fn(e.id), [], [], e.ty, dst)
         raise self.error(f"internal: cannot read name '{e.id}' ({kind})")
 

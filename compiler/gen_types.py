@@ -97,3 +97,8 @@ def describe(t: T.Type):
     if isinstance(t, T.FutureType):
         return ["future", describe(t.inner)]
     return "void" if t == T.VOID else "dynamic"
+
+
+# The key of a document bubble's hidden parameter, the viewer's state (@viewer),
+# among a function's locals (FuncGen.vars)
+VIEWER_KEY = ("$viewer",)

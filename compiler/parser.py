@@ -160,6 +160,14 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
     diags.sort(key=sort_key)
     if diags:
         return None, diags
+    views = [d for d in decls if isinstance(d, A.ViewDecl)]
+    if views:
+        # every `view T name;` is a field of one message, the type of @viewer
+        fields = [A.FieldDecl(v.name, v.type, A.Privacy("private", explicit=False, span=v.span),
+                              name_span=v.name_span, span=v.span) for v in views]
+        at = decls.index(views[0])
+        decls = [d for d in decls if not isinstance(d, A.ViewDecl)]
+        decls.insert(at, A.MessageDecl(A.VIEWER_MESSAGE, fields, name_span=views[0].name_span, span=views[0].span))
     return A.Program(decls=decls, span=Span(0, len(source.text))), diags
 
 
@@ -814,7 +822,8 @@ class Builder(NodeVisitor):
         return A.Unsupported("replication", ch[4].text, span=self.span(node))
 
     def visit_view_decl(self, node, ch):
-        return A.Unsupported("view", ch[2].text, span=self.span(node))
+        _, type_, name, _ = ch
+        return A.ViewDecl(name.text, type_, name_span=name.span, span=self.span(node))
 
     def visit_session_decl(self, node, ch):
         return A.Unsupported("session", ch[5].text, span=self.span(node))

@@ -24,6 +24,7 @@ class Rules:
     random: bool = True  # Random and shuffle (they advance the document's stream)
     who: bool = False
     context: bool = False
+    viewer: bool = False  # @viewer: document bubbles
     abort: bool = False
     await_: bool = False  # also `invoke`
     transition: bool = True
@@ -55,9 +56,9 @@ def procedure_rules(name: str, returns: Type, readonly: bool, aborts: bool, reco
     )
 
 
-def reader_rules(what: str, who: bool = False, record=None) -> Rules:
+def reader_rules(what: str, who: bool = False, record=None, viewer: bool = False) -> Rules:
     """Formulas and bubbles: read the document, change nothing."""
-    return Rules(what, who=who, record=record, **_READER)
+    return Rules(what, who=who, record=record, viewer=viewer, **_READER)
 
 
 def policy_rules(name: str, record=None) -> Rules:

@@ -195,8 +195,10 @@ def test_good_lines_parse_to_their_inputs():
     assert parse_line('{"op":"create","as":"a@b"}') == {"op": "create", "as": "a@b"}
     assert parse_line('{"op":"restart"}') == {"op": "restart"}
     assert parse_line("") is None and parse_line("   \t") is None
+    assert parse_line('{"op":"update","as":"bob","viewer_state":{"page":2}}') == {
+        "op": "update", "as": "bob", "viewer_state": {"page": 2}}
     assert set(OPS) == {"create", "connect", "disconnect", "send", "answer", "advance", "view",
-                        "delete", "restart"}
+                        "update", "delete", "restart"}
 
 
 @pytest.mark.parametrize("text,code,words", [
@@ -210,6 +212,7 @@ def test_good_lines_parse_to_their_inputs():
     ('{"op": "answer", "as": "bob", "message": {}}', "missing_field", '"answer" needs "ask"'),
     ('{"op": "connect", "as": "bob", "mesage": 1}', "unknown_field", '"connect" takes no "mesage"'),
     ('{"op": "restart", "as": "bob"}', "unknown_field", '"restart" takes no "as"'),
+    ('{"op": "update", "as": "bob"}', "missing_field", '"update" needs "viewer_state"'),
     ('{"op": "connect", "as": ""}', "bad_field", "non-empty agent"),
     ('{"op": "connect", "as": "@corp"}', "bad_field", "non-empty agent"),
     ('{"op": "connect", "as": 7}', "bad_field", "got 7"),

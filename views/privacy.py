@@ -281,11 +281,14 @@ class Schema:
 
 class FreshContext:
     """Evaluates every policy, formula and bubble when asked: the reference.
-    `who` is a principal; None renders only what needs no viewer."""
+    `who` is a principal; None renders only what needs no viewer. `state` is
+    the viewer's own state (the message of `view` declarations, @viewer) that
+    a document bubble takes when the document declares one, else None."""
 
-    def __init__(self, machine, who: str | None):
+    def __init__(self, machine, who: str | None, state=None):
         self.machine = machine
         self.who = as_principal(who) if who is not None else None
+        self.state = state
 
     def _call(self, index, *args):
         if self.who is not None:
@@ -309,7 +312,26 @@ class FreshContext:
     def bubble(self, member: Member, rec):
         if self.who is None:
             return None
-        return self.formula(member, rec)
+        if rec is None and self.state is not None:
+            try:
+                return self._call(member.index, self.state)
+            except VMError:
+                return None  # a bubble that fails is absent
+        # per viewer: FreshContext's, never a subclass's shared caches
+        return FreshContext.formula(self, member, rec)
+
+
+def viewer_state(document, data):
+    """The viewer's own state as the machine holds it: the message of the
+    document's `view` declarations built from the client's JSON object
+    (missing fields take their defaults, unknown ones are ignored), or None
+    when the document declares none. Raises ValueError when it does not fit."""
+    name = document.meta.get("viewer")
+    if name is None:
+        return None
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"viewer state must be a JSON object, not {type(data).__name__}")
+    return document.message(name, data or {})
 
 
 # ---------------------------------------------------------------- rendering
@@ -421,21 +443,23 @@ class Renderer(JsonWriter):
         return out
 
 
-def render_view(document, who: str, schema: Schema | None = None) -> dict:
+def render_view(document, who: str, schema: Schema | None = None, state=None) -> dict:
     """The plain view `who` may see, evaluated from scratch (the reference), in
     the form a client holds it: what the encoded view materializes to (no null
-    members, tables and lists as arrays)."""
+    members, tables and lists as arrays). `state` is the viewer's own state as
+    JSON (None: every field at its default)."""
     machine = document.machine
     if schema is None:
         schema = Schema(document.meta)
         schema.bind(machine.module)
     saved = machine.doc.f[WHO]
     try:
-        plain = Renderer(schema, machine).document(FreshContext(machine, who))
+        ctx = FreshContext(machine, who, viewer_state(document, state))
+        plain = Renderer(schema, machine).document(ctx)
     finally:
         machine.doc.f[WHO] = saved
     return materialize(encode_view(plain))
 
 
 __all__ = ["FreshContext", "Member", "Policy", "Renderer", "Schema", "Shape", "decisions", "records_in",
-           "render_view", "visible"]
+           "render_view", "viewer_state", "visible"]

@@ -48,7 +48,7 @@ from ..vm.docslots import WHO, as_principal
 from ..vm.document import gc_paused, promote_young
 from ..vm.table import rows as table_rows
 from .delta import diff, diff_objects, encode_view
-from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, visible
+from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible
 from .reactive import ChangeTracker, Changes, Formulas
 
 STATE_VERSION = 1
@@ -97,10 +97,12 @@ class _ListState:
 
 
 class _Viewer:
-    __slots__ = ("who", "seq", "sent", "items", "lists", "doc_pol", "row_pol", "ctx")
+    __slots__ = ("who", "seq", "sent", "items", "lists", "doc_pol", "row_pol", "ctx", "data", "state")
 
-    def __init__(self, who: str, seq: int = 0, sent: dict | None = None):
+    def __init__(self, who: str, seq: int = 0, sent: dict | None = None, data=None, state=None):
         self.who = who
+        self.data = data  # its own state as its client sent it (JSON), or None
+        self.state = state  # that state as the machine holds it (@viewer), or None
         self.seq = seq
         self.sent = sent if sent is not None else {}
         self.items: dict = {}  # member name -> its encoding for this viewer (viewer-dependent members)
@@ -135,7 +137,8 @@ class _Context(FreshContext):
     """A viewer (or, with who=None, nobody in particular) seen through the caches."""
 
     def __init__(self, views: "Viewers", viewer: _Viewer | None):
-        super().__init__(views.machine, viewer.who if viewer is not None else None)
+        super().__init__(views.machine, viewer.who if viewer is not None else None,
+                         viewer.state if viewer is not None else None)
         self.views = views
         self.viewer = viewer
 
@@ -171,9 +174,7 @@ class _Context(FreshContext):
         return value
 
     def bubble(self, member, rec):
-        if self.who is None:
-            return None
-        return FreshContext.formula(self, member, rec)  # per viewer: never from the shared caches
+        return FreshContext.bubble(self, member, rec)  # per viewer: never from the shared caches
 
 
 class _Txn:
@@ -338,10 +339,14 @@ class Viewers:
         """Machine evaluations per document formula (a Counter)."""
         return self.formulas.evaluations
 
-    def connect(self, who: str) -> list[dict]:
-        """Add a viewer (a reconnecting one starts over). Viewers already
-        connected are brought up to date first, so their frames come first;
-        the last frame is the newcomer's full view, seq 1."""
+    def connect(self, who: str, state=None) -> list[dict]:
+        """Add a viewer (a reconnecting one starts over) with its own state
+        (`state`: the JSON its client sent, for @viewer; None: the defaults).
+        Viewers already connected are brought up to date first, so their
+        frames come first; the last frame is the newcomer's full view, seq 1.
+        Raises ValueError, before anything changes, when `state` does not fit
+        the document's `view` declarations."""
+        held = viewer_state(self.document, state)
         if self.viewers:
             frames = self.after_commit()
         else:
@@ -350,7 +355,7 @@ class Viewers:
             frames = []
             self._begin(self.tracker.observe())
         who = as_principal(who)
-        viewer = self.viewers[who] = _Viewer(who)
+        viewer = self.viewers[who] = _Viewer(who, data=state, state=held)
         with self._who_kept():
             self._txn = _Txn(Changes())
             try:
@@ -360,6 +365,40 @@ class Viewers:
         viewer.sent = view
         viewer.seq = 1
         frames.append({"to": who, "delta": dict(view), "seq": 1})
+        return frames
+
+    def update(self, who: str, state) -> list[dict]:
+        """A connected viewer's new own state (JSON, as its client sent it):
+        its document bubbles are computed again with it, and the frame is its
+        patch (none when its view did not change). Other viewers are brought
+        up to date first. Raises KeyError for a viewer not connected and
+        ValueError when `state` does not fit the `view` declarations."""
+        who = as_principal(who)
+        if who not in self.viewers:
+            raise KeyError(who)
+        held = viewer_state(self.document, state)
+        frames = self.after_commit()
+        viewer = self.viewers[who]
+        viewer.data, viewer.state = state, held
+        viewer.ctx = None
+        for item in self.items:
+            if item.member.kind == "bubble":
+                viewer.items.pop(item.name, None)
+                viewer.lists.pop(item.name, None)
+        with self._who_kept(), gc_paused():
+            txn = self._txn = _Txn(Changes())
+            try:
+                hints = {}
+                new = self._build(viewer, hints)
+                txn.hints = hints
+                patch = diff_objects(viewer.sent, new, txn)
+            finally:
+                self._txn = None
+                self.tables.clear()
+        viewer.sent = new
+        if patch is not None:
+            viewer.seq += 1
+            frames.append({"to": who, "delta": patch, "seq": viewer.seq})
         return frames
 
     def disconnect(self, who: str) -> None:
@@ -376,7 +415,8 @@ class Viewers:
     def plain_view(self, who: str) -> dict:
         """What `who` may see now, as the client holds it (tables and lists as
         arrays); computed from scratch, so it never depends on a cache."""
-        return render_view(self.document, who, self.schema)
+        viewer = self.viewers.get(as_principal(who))
+        return render_view(self.document, who, self.schema, viewer.data if viewer is not None else None)
 
     def after_commit(self) -> list[dict]:
         """Delta frames for every viewer whose view changed in the transactions
@@ -598,14 +638,17 @@ class Viewers:
     def state(self) -> dict:
         """The viewers and what each was last sent (CBOR-able)."""
         return {"version": STATE_VERSION,
-                "viewers": [{"who": v.who, "seq": v.seq, "view": v.sent} for v in self.viewers.values()]}
+                "viewers": [{"who": v.who, "seq": v.seq, "view": v.sent,
+                             **({"state": v.data} if v.data is not None else {})} for v in self.viewers.values()]}
 
     def load(self, state: dict) -> None:
         """Viewers back from `state()`; every cache starts empty, so the next
         after_commit() compares against exactly what each viewer holds."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"viewer state version {state.get('version')!r}, expected {STATE_VERSION}")
-        self.viewers = {v["who"]: _Viewer(v["who"], v["seq"], v["view"]) for v in state["viewers"]}
+        self.viewers = {v["who"]: _Viewer(v["who"], v["seq"], v["view"], v.get("state"),
+                                          viewer_state(self.document, v.get("state")))
+                        for v in state["viewers"]}
         self.tracker.reset()
         self.formulas.clear()
         self.shared_enc.clear()

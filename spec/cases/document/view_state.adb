@@ -1,4 +1,12 @@
-// Viewer state (Adama's `view T name;` and @viewer) belongs to the views: parsed, refused.
+// @viewer is only available in bubbles (Adama's rule): a formula is the same for every viewer,
+// and a record's bubble is not given the viewer's state either (language.md 4.9.1).
 view int page;
-bubble shown = 1;
-// expect error E0901 at 2:1
+public int x;
+formula f = @viewer.page + x;
+record R {
+  public int y;
+  bubble b = @viewer.page + y;
+}
+table<R> rs;
+// expect error E0213 at 5:13
+// expect error E0213 at 8:14

@@ -1,4 +1,5 @@
-// @viewer reads viewer state, which is not supported yet.
+// @viewer without any `view T name;` declaration has no fields to read; and a field the view
+// declarations do not name is unknown.
 public int x;
 bubble b = @viewer.page;
-// expect error E0901 at 3:12
+// expect error E0201 at 4:12
