@@ -28,6 +28,7 @@ with the others rather than holding its lane.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections import deque
 from time import monotonic
@@ -35,6 +36,8 @@ from time import monotonic
 LANES = 4              # threads per worker: documents in a transaction at once
 YIELD_EVERY = 16_384   # budget units between two offers of the GIL (0.04-0.5 ms of work)
 STALL_S = 0.002        # an input running this long lets another lane take the next document
+
+log = logging.getLogger("advm.server")
 
 
 class Lanes:
@@ -111,31 +114,25 @@ class Lanes:
                 item = boxes[key].popleft()
             # What the inputs send goes out together once this lane runs dry.
             with self._batched():
-                try:
-                    while key is not None:
+                while key is not None:
+                    try:
                         self._run(key, item)
-                        with lock:  # done with this input; the next one, if any
-                            if boxes[key]:
-                                ready.append(key)
-                            else:
-                                del boxes[key]
-                                if not boxes:
-                                    self._idle.notify_all()
-                            if ready:
-                                key = ready.popleft()
-                                item = boxes[key].popleft()
-                                self._since[me] = monotonic()
-                            else:
-                                key = None
-                                del self._since[me]
-                finally:
-                    if key is not None:  # run() raised: this lane drains no more
-                        with lock:
-                            if not boxes[key]:
-                                del boxes[key]
-                            else:
-                                ready.append(key)
-                            self._since.pop(me, None)
+                    except Exception:  # a bug: the input is lost, never the lane
+                        log.exception("advm: an input of document %r failed on its lane", key)
+                    with lock:  # done with this input; the next one, if any
+                        if boxes[key]:
+                            ready.append(key)
+                        else:
+                            del boxes[key]
+                            if not boxes:
+                                self._idle.notify_all()
+                        if ready:
+                            key = ready.popleft()
+                            item = boxes[key].popleft()
+                            self._since[me] = monotonic()
+                        else:
+                            key = None
+                            del self._since[me]
 
 
 __all__ = ["LANES", "Lanes", "STALL_S", "YIELD_EVERY"]

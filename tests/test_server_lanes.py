@@ -81,6 +81,21 @@ def test_another_document_runs_while_one_is_still_running():
     assert order[-2:] == [("slow", 1), ("slow", 2)]
 
 
+def test_an_input_that_raises_leaves_the_documents_other_inputs_to_run():
+    ran: list = []
+
+    def step(key, item):
+        if item == 2:
+            raise RuntimeError("a bug in one input")
+        ran.append((key, item))
+
+    lanes = Lanes(step, 2)
+    for item in range(1, 5):
+        lanes.put("d", item)
+    lanes.close()  # returns: nothing is left queued
+    assert ran == [("d", 1), ("d", 3), ("d", 4)]
+
+
 LONG = """
 @static {
   create {
