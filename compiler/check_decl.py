@@ -140,8 +140,8 @@ class DeclChecker:
             bubble = isinstance(m, ast.Bubble)
             priv = m.privacy if not bubble else None
             kind, names = (priv.kind, list(priv.names)) if priv else ("public", [])
-            if bubble and m.guard:
-                self.bubble_guard(m)
+            if bubble and m.guard:  # bubble<p, q>: shown to the viewers every policy admits
+                kind, names = "use_policy", list(m.guard)
             s.formulas[m.name] = FormulaInfo(
                 m.name, m.value, privacy=kind, privacy_names=names, bubble=bubble, owner=s.name, decl=m,
             )
@@ -230,9 +230,9 @@ class DeclChecker:
                     )
             elif isinstance(d, ast.Bubble):
                 if claim(d.name, "bubble", d):
-                    if d.guard:
-                        self.bubble_guard(d)
-                    info.formulas[d.name] = FormulaInfo(d.name, d.value, privacy="public", bubble=True, decl=d)
+                    # bubble<p, q>: shown to the viewers every policy admits (4.9)
+                    info.formulas[d.name] = FormulaInfo(d.name, d.value, privacy="use_policy" if d.guard else "public",
+                                                        privacy_names=list(d.guard), bubble=True, decl=d)
             elif isinstance(d, ast.Channel):
                 if claim(d.name, "channel", d):
                     self.collect_channel(d)
@@ -356,11 +356,12 @@ class DeclChecker:
         sig.symbol = f"{d.name}#{len(group) + 1}"
         group.append(sig)
 
-    def bubble_guard(self, d: ast.Bubble) -> None:
-        # Parsed and named, but not enforced: a guard that did not hide the bubble would
-        # leak what it guards, so it is refused until views apply it.
-        self.err("E0901", f"bubble<{', '.join(d.guard)}> is not supported yet", d.span,
-                 "views show every bubble to its viewer; guard the value inside the bubble instead")
+    def check_guard(self, fo: FormulaInfo, policies) -> None:
+        """bubble<p, q>: every name is a policy (the record's, else the document's)."""
+        for n in fo.privacy_names:
+            if n not in policies:
+                self.err("E0210", f"unknown policy '{n}' in bubble<{n}> '{fo.name}'", fo.decl.span,
+                         did_you_mean(n, policies) or "declare it with `policy name { ... }`")
 
     def check_infinite_structs(self) -> None:
         """A record or message that holds itself through plain fields (not a
@@ -495,6 +496,8 @@ class DeclChecker:
         for fo in info.formulas.values():
             if not fo.bubble:
                 self.check_privacy(fo.name, fo.privacy, fo.privacy_names, fo.decl, info.fields, info.policies)
+            else:
+                self.check_guard(fo, info.policies)
         for s in info.records.values():
             policies = {**info.policies, **s.policies}
             fields = {**info.fields, **s.fields}
@@ -504,6 +507,8 @@ class DeclChecker:
             for fo in s.formulas.values():
                 if not fo.bubble:
                     self.check_privacy(fo.name, fo.privacy, fo.privacy_names, fo.decl, fields, policies)
+                else:
+                    self.check_guard(fo, policies)
             for m in s.decl.members:
                 if isinstance(m, ast.Require) and m.policy not in policies:
                     self.err("E0210", f"unknown policy '{m.policy}'", m.span,

@@ -14,7 +14,8 @@ The rules (spec/language.md 4.2, 4.9, 4.10; spec/protocol.md 9):
   the same record, else of the document) holds the viewer, `use_policy<p, q>`
   when every named policy (the record's, else the document's) returns true
   with @who = viewer and, for record policies, the record in scope;
-- bubbles are computed per viewer and always shown to that viewer;
+- bubbles are computed per viewer and shown to that viewer, a guarded one
+  (`bubble<p, q>`, privacy use_policy) only when every policy admits it;
 - a record whose `require` policies do not all pass is left out: from lists
   and tables, from maps (the entry goes), and as a value (the member goes);
 - items of lists and tables carry their `id` whatever its privacy (it keys the
@@ -87,15 +88,14 @@ class Shape:
     doc_deps: frozenset = frozenset()  # document names its decisions/formulas read
     time: bool = False
     records: frozenset = frozenset()  # record types reachable from its members
-    # decisions() without a viewer: True for public members and bubbles, False
+    # decisions() without a viewer: True for public members (unguarded bubbles are public), False
     # otherwise; `decided` lists the positions a viewer's rights decide
     fixed: tuple = ()
     decided: tuple = ()
 
     def settle(self) -> None:
-        self.fixed = tuple(m.privacy == PUBLIC or m.kind == "bubble" for m in self.members)
-        self.decided = tuple((i, m) for i, m in enumerate(self.members)
-                             if m.decided_per_viewer and m.kind != "bubble")
+        self.fixed = tuple(m.privacy == PUBLIC for m in self.members)
+        self.decided = tuple((i, m) for i, m in enumerate(self.members) if m.decided_per_viewer)
 
 
 def records_in(desc) -> set:
@@ -351,8 +351,8 @@ def decisions(shape: Shape, rec, ctx, doc_f) -> tuple | None:
 
 
 def visible(m: Member, rec, ctx, doc_f) -> bool:
-    privacy = m.privacy
-    if privacy == PUBLIC or m.kind == "bubble":
+    privacy = m.privacy  # a bubble's is public, or use_policy for bubble<p, q>
+    if privacy == PUBLIC:
         return True
     if privacy == PRIVATE:
         return False

@@ -120,7 +120,7 @@ class _Item:
     def __init__(self, member, schema, formulas):
         self.member = member
         self.name = member.name
-        self.always = member.kind == "bubble" or member.privacy == "public"
+        self.always = member.privacy == "public"  # an unguarded bubble's too
         self.shared = member.kind != "bubble" and not schema.varies(member.desc)
         desc = member.desc
         # list<R> and table<R> members get the row-patching encoder

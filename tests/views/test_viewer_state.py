@@ -3,7 +3,8 @@ read by the document's bubbles as @viewer. Viewers.connect(who, state) and
 Viewers.update(who, state) must keep every client's view equal to the
 reference, render_view(document, who, state=its state), whatever the order of
 commits, updates, connects and disconnects; and state()/load() keeps the
-viewers' states."""
+viewers' states. Guarded bubbles (bubble<p>) in the same document come and
+go with their policies, for each viewer as the reference says."""
 from __future__ import annotations
 
 import pytest
@@ -89,6 +90,20 @@ def test_a_commit_recomputes_each_viewers_bubbles_with_its_state(live):
     live.send(ALICE, "add", {"tag": "x", "n": 5})
     assert [r["n"] for r in live.clients.view(ALICE)["page_items"]] == [5]
     assert live.clients.view(BOB)["page_items"] == []
+    live.check()
+
+
+def test_a_guarded_bubble_shows_only_where_its_policy_admits(live):
+    live.connect(ALICE)
+    live.connect(BOB)
+    live.send(ALICE, "add", {"tag": "a", "n": 4})
+    assert live.clients.view(ALICE)["wide_count"] == 10
+    assert live.clients.view(ALICE)["page_items"][0]["mark"] == 8  # alice owns the row
+    assert "mark" not in live.clients.view(BOB)["page_items"][0]
+    live.send(BOB, "resize", {"size": 1})
+    assert "wide_count" not in live.clients.view(ALICE) and "wide_count" not in live.clients.view(BOB)
+    live.send(BOB, "resize", {"size": 3})
+    assert live.clients.view(BOB)["wide_count"] == 10
     live.check()
 
 

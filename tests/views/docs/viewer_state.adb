@@ -1,5 +1,6 @@
 // Viewer state for the views tests: each viewer's page and filter (`view`), read by the
-// document's bubbles as @viewer; one bubble reads another; a public field and a table too.
+// document's bubbles as @viewer; one bubble reads another; a public field and a table too;
+// guarded bubbles (bubble<policy>) of the document and of a row, shown as the policies decide.
 view int page;
 view string filter;
 view bool mine;
@@ -9,6 +10,8 @@ record Item {
   public string tag;
   public int n;
   public principal owner;
+  policy own { return owner == @who; }
+  bubble<own> mark = n * 2;
 }
 table<Item> items;
 public int size = 2;
@@ -23,3 +26,5 @@ bubble page_items = iterate items where (@viewer.filter == "" || tag == @viewer.
                     order by n asc offset (@viewer.page * size) limit size;
 bubble count = (iterate items where @viewer.filter == "" || tag == @viewer.filter).size();
 bubble heading = (@viewer.filter == "" ? "all" : @viewer.filter) + " #" + @viewer.page + " of " + count;
+policy wide { return size >= 2; }
+bubble<wide> wide_count = count * 10;
