@@ -1,9 +1,9 @@
 """Where a host's documents live between inputs: the backends a worker opens
 documents from.
 
-Both give the same document interface (.team/DURABLE_API.md): `submit(op,
-now)` returns a concurrent future of the input's frames, plus `next_due()`,
-`view(who)`, `asks_for(who)`, `close()` and `.living`.
+Both give the same document interface (spec/store.md 11, the durable API):
+`submit(op, now)` returns a concurrent future of the input's frames, plus
+`next_due()`, `view(who)`, `asks_for(who)`, `close()` and `.living`.
 
 - `MemoryBackend`: plain `vm.living.LivingDocument`s; an unloaded document is
   kept as its snapshot on a `Shelf` (in the host process), so it survives

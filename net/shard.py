@@ -12,7 +12,7 @@ time, no error, False) left out: read them with `.get`.
 `dropped`: the shard let go of the document after a failure (Shard._drop):
 every stream of it has ended.
 
-Frames are the runtime's (.team/RUNTIME_API.md), except that delta frames
+Frames are the runtime's (spec/runtime.md 3), except that delta frames
 travel apart, as `"deltas": [(to, patch as JSON text, seq), ...]` in order.
 
 Replies for one document are released in request order, and (with a durable

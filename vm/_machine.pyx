@@ -696,7 +696,7 @@ cdef class Machine:
                                 self.module_id)
         return Savepoint(self.txn, len(self.undo), self.rng_state, cont, self.remaining)
 
-    # What committed transactions wrote (R4 in .team/VM_REQUESTS.md): the
+    # What committed transactions wrote (spec/bytecode.md 14, written()): the
     # logs of the last `keep_written` commits (default 1) are kept as they
     # were, references only, so views can learn what changed in O(writes).
 

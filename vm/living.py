@@ -1,5 +1,5 @@
 """LivingDocument: one document running by itself (issue 4; contract in
-.team/RUNTIME_API.md).
+spec/runtime.md).
 
 It owns what happens *between* transactions: the queue of inputs, the clock,
 the pending transition, the @cron jobs, who is connected, the lifecycle, and
