@@ -128,6 +128,12 @@ class Connection:
         return await self.client.request("connection/send", connection=self.id, ask=ask,
                                          message=message)
 
+    async def update(self, viewer_state: dict) -> dict:
+        """connection/update: this viewer's new `view` fields; the reply comes
+        once the patch of its view (if any) went out."""
+        return await self.client.request("connection/update", connection=self.id,
+                                         **{"viewer-state": viewer_state})
+
     async def end(self) -> None:
         if self.ended is None:
             await self.client.request("connection/end", connection=self.id)
@@ -224,16 +230,19 @@ class Client:
     async def delete(self, key: str, identity: str | None = None) -> dict:
         return await self.request("document/delete", key=key, **self._who(identity))
 
-    async def open(self, key: str, identity: str | None = None) -> Connection:
-        """connection/create; returns once the whole view has arrived."""
+    async def open(self, key: str, identity: str | None = None, viewer_state: dict | None = None) -> Connection:
+        """connection/create; returns once the whole view has arrived.
+        `viewer_state`: the document's `view` fields for this viewer (its
+        bubbles' @viewer), which follow the whole view as a delta."""
         rid = next(self._ids)
         conn = Connection(self, rid, key)
         self._streams[rid] = conn
         fut = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
+        state = {} if viewer_state is None else {"viewer-state": viewer_state}
         try:
             await self.ws.send(json.dumps({"id": rid, "method": "connection/create", "key": key,
-                                           **self._who(identity)}))
+                                           **self._who(identity), **state}))
         except ConnectionClosed as e:
             self._pending.pop(rid, None)
             self._streams.pop(rid, None)

@@ -267,10 +267,13 @@ class Host:
         self._submit(slot, "create", who, {"who": who, "arg": arg, **(context or {})}, waiter)
         return waiter
 
-    def connect(self, key: str, who: str, viewer, context: dict | None = None) -> asyncio.Future:
+    def connect(self, key: str, who: str, viewer, context: dict | None = None,
+                state: dict | None = None) -> asyncio.Future:
         """Attach `viewer` to document `key` as `who`. The first viewer of a
         principal runs @connected; later ones share its stream. Resolves to
-        {"seq": n} once the viewer holds its full view."""
+        {"seq": n} once the viewer holds its full view. `state`, the viewer
+        state its client sent (spec/language.md 4.9.1), follows as an update
+        once it is attached."""
         waiter, slot = self._request(key)
         if slot is None:
             return waiter
@@ -282,8 +285,25 @@ class Host:
         if self._submit(slot, kind, who, {"who": who, **(context or {})}, waiter, viewer):
             slot.members[who] = slot.members.get(who, 0) + 1
             self._attached[viewer] = (slot, who)
-            state = viewer_state(viewer)
-            state.joining, state.cancelled = True, False
+            joining = viewer_state(viewer)
+            joining.joining, joining.cancelled = True, False
+            if state is not None:  # in order after the join; refused with it if the join is
+                self._submit(slot, "update", who, {"who": who, "state": state}, None, bounded=False)
+        return waiter
+
+    def update(self, viewer, state) -> asyncio.Future:
+        """The viewer state of `viewer`'s principal (its client's `view`
+        fields): its bubbles are computed again and its patch follows.
+        Resolves to {"seq": n} once the patch (if any) went out."""
+        got = self._attached.get(viewer)
+        if got is None:
+            waiter = self._new_waiter()
+            if not waiter.done():
+                waiter.set_exception(HostError("not_connected", "this stream is not connected"))
+            return waiter
+        slot, who = got
+        waiter = self._new_waiter()
+        self._submit(slot, "update", who, {"who": who, "state": state}, waiter)
         return waiter
 
     def send(self, key: str, who: str, channel: str, message, ask=None, *,

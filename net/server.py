@@ -607,9 +607,12 @@ def _connection_create(s: Session, rid, req) -> None:
         raise _Refused("bad_request", f"request id {rid} already names an open connection")
     if len(s.streams) >= s.limits.max_streams:
         raise _Refused("too_many_streams", f"at most {s.limits.max_streams} connections per socket")
+    state = req.get("viewer-state")
+    if state is not None and not isinstance(state, dict):
+        raise _Refused("bad_request", "\"viewer-state\" is a JSON object of the document's `view` fields")
     stream = Stream(s, rid, key, who)
     s.streams[rid] = stream
-    fut = s.host.connect(key, who, stream, s.context())
+    fut = s.host.connect(key, who, stream, s.context(), state)
 
     def done(f):
         exc = f.exception()
@@ -633,6 +636,15 @@ def _connection_send(s: Session, rid, req) -> None:
     if "message" not in req:
         raise _Refused("bad_request", "\"message\" is required")
     s.host.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
+
+
+def _connection_update(s: Session, rid, req) -> None:
+    stream = _stream(s, req)
+    state = req.get("viewer-state")
+    if not isinstance(state, dict):
+        raise _Refused("bad_request", "\"viewer-state\" is required: a JSON object of the document's "
+                       "`view` fields")
+    s.answer(rid, s.host.update(stream, state))
 
 
 def _connection_end(s: Session, rid, req) -> None:
@@ -681,6 +693,7 @@ METHODS = {
     "document/delete": _document_delete,
     "connection/create": _connection_create,
     "connection/send": _connection_send,
+    "connection/update": _connection_update,
     "connection/end": _connection_end,
     "space/reflect": _space_reflect,
 }

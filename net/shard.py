@@ -201,7 +201,7 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "close")}
+            "update", "close")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
@@ -478,6 +478,20 @@ class Shard:
         who = p["who"]
         return _done(reply(view=doc.view(who), asks=doc.asks_for(who),
                            connected=who in doc.living.connected, due=doc.next_due()))
+
+    def _update(self, key, p, now):
+        """A connected viewer's own state (spec/language.md 4.9.1): not an
+        input of the document (nothing runs in it, nothing is logged); its
+        bubbles are computed again and its patch comes back as a delta."""
+        doc = self.docs.get(key)
+        who = p["who"]
+        if doc is None or who not in doc.living.connected:
+            return _done(failed("not_connected", f"{who} is not connected to {key!r}"))
+        try:
+            frames = doc.living.viewers.update(who, p.get("state"))
+        except ValueError as e:
+            return _done(failed("input", f"viewer-state: {e}"))
+        return _done(reply(frames, due=doc.next_due()))
 
     def _close(self, key, p, now):
         doc = self.docs.pop(key, None)
