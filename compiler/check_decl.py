@@ -277,7 +277,8 @@ class DeclChecker:
                 self.err("E0505", "`require` belongs inside a record", d.span)
             elif isinstance(d, ast.IndexHint):
                 self.err("E0508", "`index` belongs inside a record", d.span)
-        construct = info.handlers.get("construct")
+        construct = next((h for h in info.handlers["construct"].all if h.param is not None), None) \
+            if "construct" in info.handlers else None
         invent = info.static.policies.get("invent")
         if invent is not None and construct is not None and construct.param is not None:
             # An invented document is made by a connection, which brings no argument.
@@ -414,9 +415,7 @@ class DeclChecker:
         if d.event not in EVENTS:
             self.err("E0502", f"unknown event '@{d.event}'", d.span, did_you_mean(d.event, EVENTS))
             return
-        if d.event in self.info.handlers:
-            self.err("E0501", f"@{d.event} is already defined", d.span, "merge the two bodies into one")
-            return
+        first = self.info.handlers.get(d.event)
         ptype = None
         if d.event == "construct":
             if d.param is not None:
@@ -434,7 +433,18 @@ class DeclChecker:
             ptype = T.PRINCIPAL if d.param is not None else None
         elif d.param is not None or d.param_type is not None:
             self.err("E0502", f"@{d.event} takes no arguments", d.span)
-        self.info.handlers[d.event] = HandlerInfo(d.event, d.param, ptype, d)
+        h = HandlerInfo(d.event, d.param, ptype, d)
+        if first is None:
+            self.info.handlers[d.event] = h
+            return
+        # Repeated, as in Adama: every declaration runs, in order (language.md 4.18)
+        known = first.message
+        if ptype is not None and not T.is_error(ptype) and known is not None and not T.is_error(known) \
+                and ptype != known:
+            self.err("E0502", f"@construct already takes a {known}; every @construct takes the same message, "
+                     f"not a {ptype}", d.param_type.span,
+                     f"take `{known}` here too, or merge the fields into one message")
+        first.more.append(h)
 
     def collect_cron(self, d: ast.Cron) -> None:
         if d.name in self.info.crons:
@@ -599,9 +609,10 @@ class DeclChecker:
             elif isinstance(d, ast.StateBlock) and info.states.get(d.name) is not None \
                     and info.states[d.name].decl is d:
                 self.check_block_body(d.body, state_rules(d.name))
-            elif isinstance(d, ast.Handler) and info.handlers.get(d.event) is not None \
-                    and info.handlers[d.event].decl is d:
-                self.check_handler(info.handlers[d.event])
+            elif isinstance(d, ast.Handler) and info.handlers.get(d.event) is not None:
+                for h in info.handlers[d.event].all:
+                    if h.decl is d:
+                        self.check_handler(h)
             elif isinstance(d, ast.Cron):
                 self.check_block_body(d.body, cron_rules(d.name))
             elif isinstance(d, ast.Static):

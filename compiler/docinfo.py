@@ -147,10 +147,25 @@ class StateInfo:
 
 @dataclass
 class HandlerInfo:
+    """An event's first declaration; `more` holds the later ones, which all
+    run after it in order (Adama's repeated events, language.md 4.18)."""
+
     event: str
     param: str | None = None
     param_type: Type | None = None
     decl: ast.Handler | None = None
+    more: list["HandlerInfo"] = field(default_factory=list)
+
+    @property
+    def all(self) -> list["HandlerInfo"]:
+        return [self, *self.more]
+
+    @property
+    def message(self) -> Type | None:
+        """@construct's message: the one its declarations with an argument take."""
+        if self.event != "construct":
+            return None
+        return next((h.param_type for h in self.all if h.param_type is not None), None)
 
 
 @dataclass

@@ -233,14 +233,21 @@ class ModuleGen:
                              *self.body_maker(ch.decl.body, ch.decl, who=ch.who))
         for st in info.states.values():
             self.declare(self.state_fn(st.name), [], T.VOID, *self.body_maker(st.decl.body, st.decl))
-        for h in info.handlers.values():
-            result = T.BOOL if h.event in ("connected", "delete") else T.VOID
-            params, who = [], None
-            if h.event == "construct" and h.param is not None and h.param_type is not None:
-                params = [((id(h.decl), h.param), h.param_type)]
-            elif h.param is not None and h.param_type == T.PRINCIPAL:
-                who = h.param
-            self.declare(f"on.{h.event}", params, result, *self.body_maker(h.decl.body, h.decl, who=who))
+        for first in info.handlers.values():
+            result = T.BOOL if first.event in ("connected", "delete") else T.VOID
+            parts = first.all
+            for k, h in enumerate(parts):
+                params, who = [], None
+                if h.event == "construct" and h.param is not None and h.param_type is not None:
+                    params = [((id(h.decl), h.param), h.param_type)]
+                elif h.param is not None and h.param_type == T.PRINCIPAL:
+                    who = h.param
+                name = f"on.{h.event}" if len(parts) == 1 else f"on.{h.event}.{k}"
+                self.declare(name, params, result, *self.body_maker(h.decl.body, h.decl, who=who))
+            if len(parts) > 1:
+                message = first.message
+                self.declare(f"on.{first.event}", [(None, message)] if message is not None else [], result,
+                             self.handlers_maker(first, message, result), None)
         for c in info.crons.values():
             self.declare(f"cron.{c.name}", [], T.VOID, *self.body_maker(c.decl.body, c.decl))
         for name, p in info.static.policies.items():
@@ -258,6 +265,30 @@ class ModuleGen:
                     g.emit("FGETO", reg.n, docslots.WHO)
             g.function_body(body)
         return make, body
+
+    def handlers_maker(self, first, message, result):
+        """`on.<event>` of an event declared more than once (Adama's rule): every
+        declaration runs, in order, @construct's with the message when it takes
+        one; @connected and @delete answer true when any of them does."""
+        def make(g: FuncGen) -> None:
+            acc = None
+            if result == T.BOOL:
+                acc = g.temp("i")
+                g.emit("ILOADI", acc.n, 0)
+            for k, h in enumerate(first.all):
+                args = [(g.params[0], message)] if h.param_type is not None and message is not None else []
+                r = g.call(f"on.{h.event}.{k}", args, [t for _, t in args], result)
+                if acc is not None:
+                    g.emit("IADD", acc.n, acc.n, r.n)
+                    g.regs.free(r)
+            if acc is None:
+                g.emit("RET")
+                return
+            zero = g.temp("i")
+            g.emit("ILOADI", zero.n, 0)
+            g.emit("INE", acc.n, acc.n, zero.n)
+            g.emit("IRET", acc.n)
+        return make
 
     def value_maker(self, value: ast.Expr, row: str | None = None):
         def make(g: FuncGen) -> None:
@@ -360,8 +391,7 @@ class ModuleGen:
         handlers = {}
         for h in info.handlers.values():
             handlers[h.event] = {"fn": f"on.{h.event}",
-                                 "message": h.param_type.name if isinstance(h.param_type, T.MessageType)
-                                 else None}
+                                 "message": h.message.name if isinstance(h.message, T.MessageType) else None}
         budget = info.static.properties.get("instruction_budget")
         meta = {
             "version": META_VERSION,
