@@ -5,7 +5,7 @@ people, programs and tests use a document without a server (spec/sessions.md).
     for frame in session.feed('{"op":"create","as":"alice"}', 1):
         print(json.dumps(frame))
 
-One input line becomes one call on `vm.living.LivingDocument` at the script's
+One input line becomes one call on `runtime.living.LivingDocument` at the script's
 clock, and everything that call returns (the frames clients receive) comes
 back in order. The session is the document's host: it owns the clock, checks
 `@static create` before a document exists (there is no document yet to ask),
@@ -135,7 +135,7 @@ class Session:
 
     def __init__(self, module, key: str = DEFAULT_KEY, viewers=None,
                  debug: Callable[[str], None] | None = None):
-        from .vm.living import LivingDocument
+        from .runtime.living import LivingDocument
 
         self.module = module
         self.key = key
@@ -298,7 +298,7 @@ class Session:
         survive a restart: every viewer reconnects and starts again from a full
         view and its open asks. The document does not see it happen (@connected
         and @disconnected do not run; @load does, as at every load)."""
-        from .vm.living import LivingDocument
+        from .runtime.living import LivingDocument
 
         self.restarts += 1
         self.living = living = LivingDocument.restore(self.module, self.saved, viewers=self._viewers)
@@ -328,7 +328,7 @@ class StoredSession(Session):
     def __init__(self, module, store, doc: str | None = None, key: str = DEFAULT_KEY,
                  viewers=None, debug: Callable[[str], None] | None = None):
         from .store.durable import DEFAULT_DOC, DurableDocument
-        from .vm.living import LivingDocument
+        from .runtime.living import LivingDocument
 
         self.module = module
         self.key = key
@@ -392,7 +392,7 @@ class StoredSession(Session):
     def _restart(self, item):
         """Drop the runtime and recover the document from the store alone, as a
         host does after a crash; then its viewers reconnect (spec/sessions.md 5)."""
-        from .vm.living import LivingDocument
+        from .runtime.living import LivingDocument
 
         self.restarts += 1
         if self.durable is None:

@@ -40,7 +40,7 @@ import pytest
 
 from advm.store import Store
 from advm.store.durable import DurableDocument
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_225_600_000

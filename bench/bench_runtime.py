@@ -1,4 +1,4 @@
-"""The living-document runtime's cost per input (vm/living.py -> vm/document.py
+"""The living-document runtime's cost per input (runtime/living.py -> runtime/document.py
 -> the machine), in memory, with nobody connected.
 
     .venv/bin/python -m pytest bench/bench_runtime.py --benchmark-enable
@@ -35,7 +35,7 @@ import pytest
 
 from advm.compiler.build import build_source
 from advm.vm._machine import Record
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_225_600_000

@@ -19,7 +19,7 @@ import gc
 import pytest
 
 from advm.compiler.build import build_source
-from advm.vm.document import Document
+from advm.runtime.document import Document
 
 N = 200_000
 # Rounds per variant, each after one untimed warmup round: the first round of

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from advm.compiler.build import build_source
 from advm.vm.docslots import principal
-from advm.vm.document import Document
-from advm.vm.living import LivingDocument
+from advm.runtime.document import Document
+from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 
 VIEWERS = 1000

@@ -13,7 +13,7 @@ procedures, `method.<R>.<m>`, `channel.<c>`, `state.<s>`, `on.<event>`,
 `cron.<job>`, `formula.<f>` and `bubble.<b>` (document), `rformula.<R>.<f>`,
 `policy.<p>`, `rpolicy.<R>.<p>`, `static.<create|invent>`, `test.<t>`.
 The module's `meta` maps the document's declarations to these names and
-describes every field's type for the runtime (vm/document.py).
+describes every field's type for the runtime (runtime/document.py).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Both give the same document interface (spec/store.md 11, the durable API):
 `submit(op, now)` returns a concurrent future of the input's frames, plus
 `next_due()`, `view(who)`, `asks_for(who)`, `close()` and `.living`.
 
-- `MemoryBackend`: plain `vm.living.LivingDocument`s; an unloaded document is
+- `MemoryBackend`: plain `runtime.living.LivingDocument`s; an unloaded document is
   kept as its snapshot on a `Shelf` (in the host process), so it survives
   sleep but not a restart. Futures are resolved before `submit` returns.
 - `DurableBackend`: `store.durable.DurableDocument` on the LMDB store; a
@@ -183,15 +183,15 @@ class MemoryBackend:
         return self.shelf.get(key) is not None
 
     def create(self, key: str, who: str, arg, now: int):
-        from ..vm.document import fresh_seed
-        from ..vm.living import LivingDocument
+        from ..runtime.document import fresh_seed
+        from ..runtime.living import LivingDocument
 
         doc = MemoryDocument(LivingDocument(self.module, key=key), key, self.shelf)
         # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
         return doc, doc.living.create(who, arg, now, seed=fresh_seed())
 
     def open(self, key: str) -> MemoryDocument:
-        from ..vm.living import LivingDocument
+        from ..runtime.living import LivingDocument
 
         data = self.shelf.get(key)
         if data is None:
@@ -222,7 +222,7 @@ class DurableBackend:
         return self.store.last_seq(key) > 0
 
     def create(self, key: str, who: str, arg, now: int):
-        from ..vm.document import fresh_seed
+        from ..runtime.document import fresh_seed
 
         # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
         return self._cls.create(self.store, key, self.module, who, arg, now, seed=fresh_seed())

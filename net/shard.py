@@ -147,7 +147,7 @@ class Collector:
     both), which only the cyclic collector frees. But the automatic
     collector never starts in a process that runs transactions: the runtime
     pauses it around each one and then moves the survivors to the oldest
-    generation with gc.freeze()/unfreeze() (vm/document.py promote_young),
+    generation with gc.freeze()/unfreeze() (runtime/document.py promote_young),
     and in CPython 3.11 gc.freeze() also sets every generation's allocation
     count to zero, so the count that would start a collection never reaches
     its threshold. (What a transaction drops is freed by reference counting.)
@@ -188,7 +188,7 @@ class Collector:
 
 class Shard:
     def __init__(self, module, backend):
-        from ..vm.document import Document
+        from ..runtime.document import Document
 
         self.module = module
         self.backend = backend
@@ -312,7 +312,7 @@ class Shard:
             return out
 
     def _static(self, policy: str, who: str, payload: dict) -> bool:
-        from ..vm.document import TransactionError
+        from ..runtime.document import TransactionError
         from ..vm.errors import VMError
 
         if policy not in self.module.meta["static"].get("policies", {}):

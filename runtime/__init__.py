@@ -2,9 +2,10 @@
 the clock, timers, who is connected, the frames clients receive), on the
 machine in vm/.
 
-Its contracts are here (`contracts`: inputs, frames, the viewers interface,
-a document as a host drives it; spec/runtime.md). The runtime's code itself
-(vm/living.py, vm/document.py, vm/asks.py, vm/schedule.py and their helpers)
-moves here from vm/ in the next step of issue 11; it imports the machine,
-never the compiler, the views, the store or the server.
+`living` (LivingDocument: everything between transactions), `document`
+(Document: one transaction at a time, asks, awaits, rollback), `asks` (the
+open asks' book), `schedule` (the pending transition and @cron) and
+`contracts` (inputs, frames, the viewers interface, a document as a host
+drives it; spec/runtime.md). It imports the machine, never the views, the
+store or the server.
 """

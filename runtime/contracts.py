@@ -137,7 +137,7 @@ class Viewers(Protocol):
     def load(self, state: dict) -> None: ...
 
 
-ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's vm.document.Document
+ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Document (runtime/document.py)
 
 
 # ---------------------------------------------------------------- what a host drives

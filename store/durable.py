@@ -8,7 +8,7 @@ spec/store.md sections 11-13).
     doc.close()
     doc = DurableDocument.open(store, "g1")        # snapshot + log tail
 
-An input runs at once on the in-memory runtime (vm/living.py); its log entry
+An input runs at once on the in-memory runtime (runtime/living.py); its log entry
 goes to the store's group committer, and the future `submit` returns gets the
 input's frames only when that commit is durable (the output gate). Inputs may
 be pipelined: the next one runs while the previous commit is in flight, and
@@ -31,9 +31,9 @@ import io
 import cbor2
 
 from ..runtime.contracts import as_input
-from ..vm.document import gc_paused
+from ..runtime.document import gc_paused
 from ..vm.errors import ModuleFormatError, SnapshotError
-from ..vm.living import SNAPSHOT_VERSION, LivingDocument
+from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
 from ..vm.module import Module
 from . import inputs
 from .commit import KEEP
@@ -122,7 +122,7 @@ class DurableDocument:
         the create input is logged; returns once it is durable. A create that
         fails (its frames say why) logs nothing and leaves no document.
         `runtime_key` is the key the runtime itself knows (`@key`, the Random
-        seed), when it is not the store key. `seed` (vm/document.py fresh_seed)
+        seed), when it is not the store key. `seed` (runtime/document.py fresh_seed)
         replaces the key-derived Random seed, and the create entry records it."""
         code, digest = module_digest(module)
         stored = store.put_module(code, {"filename": module.filename})

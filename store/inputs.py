@@ -30,7 +30,7 @@ Extra envelope fields:
 - `module`, `key` (create only): the code's sha256 and the key the document
   was created under.
 - `seed` (create only, when the host drew one): Random's initial state, 64
-  hex digits of entropy (vm/document.py fresh_seed). Without it (scripted
+  hex digits of entropy (runtime/document.py fresh_seed). Without it (scripted
   sessions, documents created before issue 10) the seed derives from `key`.
 """
 from __future__ import annotations
@@ -41,8 +41,8 @@ import cbor2
 
 from ..runtime.contracts import as_input
 from ..vm.docslots import as_principal
-from ..vm.document import gc_paused
-from ..vm.living import LivingDocument, error_frame, retelling
+from ..runtime.document import gc_paused
+from ..runtime.living import LivingDocument, error_frame, retelling
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 from .errors import StoreError
 from .log import Entry

@@ -15,7 +15,7 @@ from pathlib import Path
 import cbor2
 
 from ..vm import table
-from ..vm.living import LivingDocument
+from ..runtime.living import LivingDocument
 from ..vm.values import to_json
 from .snapshots import content_hash
 

@@ -70,7 +70,7 @@ class NoViewers:
 
 
 def state_hash(data: bytes) -> bytes:
-    """sha256 of a runtime snapshot (vm/living.py) without what views derive:
+    """sha256 of a runtime snapshot (runtime/living.py) without what views derive:
     the `viewers` part and any view delta waiting in the `outbox`. Equal for
     a live runtime and a replay without views when their states agree."""
     body = cbor2.loads(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from advm.compiler.build import build_source
 from advm.vm._machine import Machine
 from advm.vm.docslots import principal
-from advm.vm.document import Document, TransactionError
+from advm.runtime.document import Document, TransactionError
 from advm.vm.stdlib import host_table
 
 ALICE = principal("alice", "users")

@@ -17,8 +17,8 @@ from advm.store import Store, interface
 from advm.store.durable import DurableDocument
 from advm.store.noviews import NoViewers
 from advm.views.viewers import Viewers
-from advm.vm.document import Document
-from advm.vm.living import LivingDocument
+from advm.runtime.document import Document
+from advm.runtime.living import LivingDocument
 
 SHAPES = {"delta": C.DeltaFrame, "connected": C.ConnectedFrame, "ask": C.AskFrame,
           "ask_closed": C.AskClosedFrame, "error": C.ErrorFrame}

@@ -206,7 +206,7 @@ def test_aborted_inputs_are_logged_and_leave_no_trace_in_snapshots(tmp_path):
     hash). The machine now clears registers between calls: the snapshot is
     the same with or without the aborted input. It is still logged (code
     ran; spec/store.md 11.2) and replay verifies."""
-    from advm.vm.living import LivingDocument
+    from advm.runtime.living import LivingDocument
 
     module = compiled(LEAKY)
 
@@ -235,7 +235,7 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
     """Why the runtime goes on after a snapshot without rebuilding from its
     bytes (spec/store.md 12): a restored runtime snapshots the same, also
     mid-await, and so do both after the same further inputs."""
-    from advm.vm.living import LivingDocument
+    from advm.runtime.living import LivingDocument
 
     def timed(items):
         now = T0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from advm.vm.living import SNAPSHOT_VERSION
+from advm.runtime.living import SNAPSHOT_VERSION
 
 from advm.store import (CorruptRecord, IncompatibleStore, MapFull, Snapshot, Store, StoreError,
                         keys, records)

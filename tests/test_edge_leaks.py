@@ -21,9 +21,9 @@ from advm.net.host import Host
 from advm.net.server import Server
 from advm.net.tokens import Tokens
 from advm.session import Session
-from advm.vm.document import Document, TransactionError
+from advm.runtime.document import Document, TransactionError
 from advm.vm.errors import public_message
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 from server_kit import run
 
 # The document of issue 21, exactly.

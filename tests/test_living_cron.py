@@ -1,5 +1,5 @@
 """@cron in document time and the document's time zone (issue 4 point 5;
-spec/language.md 4.22) and the slot arithmetic of vm/schedule.py."""
+spec/language.md 4.22) and the slot arithmetic of runtime/schedule.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from test_living_kit import DAY, HOUR, MINUTE, T0, PlainViewers, living, restore
 
-from advm.vm.schedule import due_after, latest_slot, next_slot, zone_of
+from advm.runtime.schedule import due_after, latest_slot, next_slot, zone_of
 
 
 def ms(text: str) -> int:

@@ -14,7 +14,7 @@ import pytest
 from test_sessions import compile_session
 
 from advm.compiler.build import build_source
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

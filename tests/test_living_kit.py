@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from advm.views.delta import diff, encode_view
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 from advm.views.privacy import render_view
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the scripted sessions' clock

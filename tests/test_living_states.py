@@ -7,7 +7,7 @@ from pathlib import Path
 from test_living_kit import (DAY, HOUR, SECOND, T0, PlainViewers, asks, errors, fingerprint, living,
                              restore, to)
 
-from advm.vm.living import QUEUE_LIMIT
+from advm.runtime.living import QUEUE_LIMIT
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -70,7 +70,7 @@ def test_until_stops_at_any_point_in_history(tmp_path):
             assert result.ok and result.head == until
             # The same inputs run straight through, without the store, agree.
             from advm.store import inputs
-            from advm.vm.living import LivingDocument
+            from advm.runtime.living import LivingDocument
 
             fresh = LivingDocument(example("tictactoe"), key="document")
             for entry in store.log("main", until=until):

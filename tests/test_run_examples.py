@@ -9,7 +9,7 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
 from advm.vm.docslots import NO_ONE, principal
-from advm.vm.document import Document
+from advm.runtime.document import Document
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HOUR = 3600 * 1000

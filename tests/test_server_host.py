@@ -11,7 +11,7 @@ from advm.net.client import ClientError
 from advm.net.documents import Shelf
 from advm.net.host import Host, HostError
 from advm.store import open_store
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 from server_kit import Recorder, module, run, tictactoe_source
 
 SLEEPER = """

@@ -7,7 +7,7 @@ import pytest
 
 from advm.net.host import Host, HostError
 from advm.net.shard import RUNAWAY_LIMIT, RUNAWAY_WINDOW_MS, THROTTLE_MS
-from advm.vm.document import DOCUMENT_BUDGET, Document
+from advm.runtime.document import DOCUMENT_BUDGET, Document
 from server_kit import Recorder, module, run
 
 RUNAWAY = """

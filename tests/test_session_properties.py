@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from test_sessions import Clients, module_of
 
 from advm.session import Session
-from advm.vm.living import LivingDocument
+from advm.runtime.living import LivingDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("ADVM_PROP_EXAMPLES", "15"))

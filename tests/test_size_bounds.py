@@ -8,7 +8,7 @@ import pytest
 from runkit import BOB, document
 
 from advm.vm._machine import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING
-from advm.vm.document import TransactionError
+from advm.runtime.document import TransactionError
 from advm.vm.errors import public_message
 
 DOUBLING = """

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from advm.compiler.build import build_source
-from advm.vm.document import Document
+from advm.runtime.document import Document
 from advm.vm.values import BadValue, decoder, from_json, to_json
 
 SOURCE = """
@@ -158,7 +158,7 @@ def test_computed_defaults_and_fresh_containers(doc):
 
 
 def test_the_runtime_refuses_bad_messages_with_the_same_frames(doc):
-    from advm.vm.living import LivingDocument
+    from advm.runtime.living import LivingDocument
 
     living = LivingDocument(doc.module, key="k")
     living.create("ann@", None, 10)

@@ -44,7 +44,7 @@ from collections import Counter
 from functools import partial
 
 from ..vm._machine import Record
-from ..vm.asks import AskBook
+from ..runtime.asks import AskBook
 from ..vm.docslots import NOW
 from ..vm.errors import VMError
 from ..vm.table import ID_SLOT, NEXT, ROWS, TABLE_LAYOUT_NAME, touched

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 
 from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
-from ..vm.document import gc_paused, promote_young
+from ..runtime.document import gc_paused, promote_young
 from ..vm.table import rows as table_rows
 from .delta import diff, diff_objects, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible
@@ -60,7 +60,7 @@ _MASK = ("decisions",)
 
 def _promote_young() -> None:
     # What a fan-out made (views, patches, frames for thousands of viewers) is
-    # promoted as a paused region's survivors are (vm/document.py).
+    # promoted as a paused region's survivors are (runtime/document.py).
     promote_young()
 
 

@@ -1,7 +1,7 @@
 """Whole-machine snapshots: frames, live registers, budget, PRNG, document, as CBOR.
 
 Two codecs live here. `dumps_values`/`loads_values` write the document values
-of a runtime snapshot (vm/living.py), the format a waking document decodes;
+of a runtime snapshot (runtime/living.py), the format a waking document decodes;
 they are in vm/_restore.pyx (spec/snapshot.md section 3). The machine format
 below (`Machine.snapshot()`, spec/bytecode.md "Snapshots") keeps the heap:
 

@@ -50,7 +50,7 @@ class RunError(Exception):
 
     def __init__(self, error, during: str, missing: list[dict] | None = None):
         super().__init__(str(error))
-        self.error = error  # vm.document.TransactionError
+        self.error = error  # runtime.document.TransactionError
         self.during = during
         # @construct's message fields --arg left out ({"name", "type"}): they
         # took their defaults, which is often why @construct refused.
@@ -129,7 +129,7 @@ def waiting_json(doc) -> dict | None:
 
 
 def create(program: Program, principal: str, arg, key: str):
-    from ..vm.document import TransactionError
+    from ..runtime.document import TransactionError
 
     doc = new_document(program, key)
     if "create" in doc.meta["static"].get("policies", {}):
@@ -161,7 +161,7 @@ def create(program: Program, principal: str, arg, key: str):
 
 def settle(program: Program, doc) -> int:
     """Run transitions that are due now until none is, or a body waits."""
-    from ..vm.document import TransactionError
+    from ..runtime.document import TransactionError
 
     count = 0
     while doc.cont is None and doc.pending is not None and doc.pending[1] == 0:

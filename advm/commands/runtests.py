@@ -62,7 +62,7 @@ def in_order(program: Program) -> list[tuple[str, str]]:
 
 def run_one(program: Program, name: str, fn_name: str) -> Outcome:
     from ..vm._machine import Suspended
-    from ..vm.document import TransactionError
+    from ..runtime.document import TransactionError
 
     asserts = count_asserts(program.module, fn_name)
     doc = new_document(program)

@@ -15,7 +15,7 @@ from advm.views import diff, encode_view
 from advm.views.delta import diff_objects
 from advm.views.reactive import Changes
 from advm.vm.docslots import WHO
-from advm.vm.document import Document
+from advm.runtime.document import Document
 from advm.views.viewers import Viewers, _Txn
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")
@@ -178,7 +178,7 @@ def test_viewers_that_see_alike_share_one_patch_and_stay_exact():
     from viewkit import Clients, assert_current, source
 
     from advm.compiler.build import build_source
-    from advm.vm.document import Document
+    from advm.runtime.document import Document
     from advm.views.viewers import Viewers
 
     d = Document(build_source(source("reactive.adb"), "reactive.adb"), key="shared")

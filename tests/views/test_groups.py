@@ -15,7 +15,7 @@ from viewkit import Clients, assert_current
 
 from advm.compiler.build import build_source
 from advm.vm.docslots import principal
-from advm.vm.document import Document, TransactionError
+from advm.runtime.document import Document, TransactionError
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
 

@@ -36,7 +36,7 @@ from test_tracker import compare
 from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_source, source
 
 from advm.compiler.build import build_source
-from advm.vm.document import Document, TransactionError
+from advm.runtime.document import Document, TransactionError
 from advm.vm.docslots import principal
 from advm.views.privacy import Schema
 from advm.views.reactive import ChangeTracker

@@ -7,7 +7,7 @@ from runkit import ALICE, BOB, T0, document
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.vm.document import Document
+from advm.runtime.document import Document
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
 

@@ -17,7 +17,7 @@ from advm.compiler.build import build_source
 from advm.views import encode_view
 from advm.views.privacy import render_view
 from advm.views.viewers import Viewers
-from advm.vm.document import Document
+from advm.runtime.document import Document
 
 MODULE = build_source(source("viewer_state.adb"), "viewer_state.adb")
 PEOPLE = [ALICE, BOB, CAROL]

@@ -16,13 +16,13 @@ state -- and raises TransactionError; the document is then exactly as before
 the event.
 
 Durable await (spec/language.md section 8) is done here, one level below
-the runtime (vm/living.py): asks live in an AskBook (vm/asks.py); a body that
+the runtime (runtime/living.py): asks live in an AskBook (runtime/asks.py); a body that
 reaches an `.await()` whose answer is not there yet commits what it did and
 is set aside as a Continuation (`cont`); `resume()` continues it in a new
 transaction; an await whose answer is already there takes a savepoint and
 goes on, and an `abort` after it rolls back to that savepoint, refuses the
 answer and leaves the code waiting there (`refused` says whose answer).
-Timers, viewers, lifecycle and the input queue belong to vm/living.py.
+Timers, viewers, lifecycle and the input queue belong to runtime/living.py.
 """
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ import gc
 import hashlib
 from contextlib import contextmanager
 
-from ._machine import Machine, Record, Suspended
+from ..vm._machine import Machine, Record, Suspended
+from ..vm.docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW,
+                           SPACE, STATE, WHO, ZONE, as_principal)
+from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
+from ..vm.host import HostFunction
+from ..vm.stdlib import host_table, split_name
+from ..vm.values import decoder, from_json, to_json
 from .asks import AskBook
-from .docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW, SPACE,
-                       STATE, WHO, ZONE, as_principal)
-from .errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
-from .host import HostFunction
-from .stdlib import host_table, split_name
-from .values import decoder, from_json, to_json
 
 
 class TransactionError(Exception):
@@ -185,7 +185,7 @@ class Document:
 
     def snapshot(self) -> bytes:
         """The machine with the document's state, between events (vm/snapshot.py).
-        A waiting body and the asks are not part of it: vm/living.py snapshots
+        A waiting body and the asks are not part of it: runtime/living.py snapshots
         the whole runtime (`export()` / `from_export()`)."""
         return self.machine.snapshot()
 
@@ -337,7 +337,7 @@ class Document:
         """`transaction()` of function index `fid` for principal `who` (already
         "agent@authority") at `now` (an int): _begin, _run_one and, when the
         body neither waits nor leaves asks, _settle, written out in one place.
-        vm/living.py runs every ordinary message through here."""
+        runtime/living.py runs every ordinary message through here."""
         m = self.machine
         f = m.doc.f
         self._before = (f[WHO], f[NOW])
@@ -569,7 +569,7 @@ class Document:
     @property
     def pending(self) -> tuple[str, float] | None:
         """The transition code scheduled and nobody has taken yet (state, delay
-        in seconds), or None. vm/living.py takes it after every commit."""
+        in seconds), or None. runtime/living.py takes it after every commit."""
         f = self.machine.doc.f
         nxt = f[NEXT]
         return (nxt, max(0.0, f[NEXT_IN])) if nxt else None

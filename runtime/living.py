@@ -4,7 +4,7 @@ spec/runtime.md).
 It owns what happens *between* transactions: the queue of inputs, the clock,
 the pending transition, the @cron jobs, who is connected, the lifecycle, and
 turning every committed transaction into the frames clients receive (viewer
-deltas, asks, errors). One transaction at a time goes through vm/document.py,
+deltas, asks, errors). One transaction at a time goes through runtime/document.py,
 which owns asks, awaits and rollback.
 
     living = LivingDocument.compile(text, "game.adb", key="g1")
@@ -26,14 +26,14 @@ from collections import deque
 
 import cbor2
 
+from ..vm.docslots import DESTROY, KEY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
+from ..vm.errors import SnapshotError
+from ..vm.snapshot import dumps_values, loads_values
+from ..vm.stdlib import values_equal
+from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
-from .docslots import DESTROY, KEY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
 from .document import Document, TransactionError
-from .errors import SnapshotError
 from .schedule import Crons, Pending, due_after
-from .snapshot import dumps_values, loads_values
-from .stdlib import values_equal
-from .values import to_json
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 MAX_IMMEDIATE = 1000  # transitions in a row at one instant before the runtime stops to breathe
