@@ -136,13 +136,14 @@ class Session:
     def __init__(self, module, key: str = DEFAULT_KEY, viewers=None,
                  debug: Callable[[str], None] | None = None):
         from .runtime.living import LivingDocument
+        from .views.viewers import Viewers
 
         self.module = module
         self.key = key
-        self._viewers = viewers
+        self._viewers = viewers or Viewers
         self._debug = debug
         self.clock = CLOCK_START_MS
-        self.living = LivingDocument(module, key=key, viewers=viewers)
+        self.living = LivingDocument(module, key=key, viewers=self._viewers)
         self.saved = self.living.snapshot()
         self.restarts = 0
         self.viewer_states: dict = {}  # principal -> the JSON of its last `update`
@@ -327,14 +328,15 @@ class StoredSession(Session):
 
     def __init__(self, module, store, doc: str | None = None, key: str = DEFAULT_KEY,
                  viewers=None, debug: Callable[[str], None] | None = None):
-        from .store.durable import DEFAULT_DOC, DurableDocument
         from .runtime.living import LivingDocument
+        from .store.durable import DEFAULT_DOC, DurableDocument
+        from .views.viewers import Viewers
 
         self.module = module
         self.key = key
         self.store = store
         self.doc = DEFAULT_DOC if doc is None else doc
-        self._viewers = viewers
+        self._viewers = viewers or Viewers
         self._debug = debug
         self.restarts = 0
         self.viewer_states: dict = {}
@@ -342,7 +344,7 @@ class StoredSession(Session):
         self.durable = None
         # Before the document exists, inputs meet an uncreated runtime that
         # refuses them ("not_created"); nothing is logged for them.
-        self._blank = LivingDocument(module, key=key, viewers=viewers)
+        self._blank = LivingDocument(module, key=key, viewers=self._viewers)
         self.resumed = bool(store.last_seq(self.doc) or store.snapshot_seqs(self.doc))
         if self.resumed:
             self._open()

@@ -41,6 +41,7 @@ import pytest
 from advm.store import Store
 from advm.store.durable import DurableDocument
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_225_600_000
@@ -153,7 +154,7 @@ def test_in_memory_runtime_same_inputs(benchmark):
     module = build(COUNTER, "counter.adb")
     docs = []
     for i in range(DOCS):
-        d = LivingDocument(module, key=f"d{i}")
+        d = LivingDocument(module, key=f"d{i}", viewers=Viewers)
         d.create("ann@", None, T0)
         docs.append(d)
     runs = Runs()

@@ -36,6 +36,7 @@ import pytest
 from advm.compiler.build import build_source
 from advm.vm._machine import Record
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_225_600_000
@@ -92,7 +93,7 @@ def living_docs(name: str):
     module = build_source(text(), f"{name}.adb")
     docs = []
     for i in range(DOCS):
-        d = LivingDocument(module, key=f"{name}-{i}")
+        d = LivingDocument(module, key=f"{name}-{i}", viewers=Viewers)
         assert not [f for f in d.create("owner@", None, T0) if "error" in f]
         docs.append(d)
     return module, docs, channel, message

@@ -185,18 +185,20 @@ class MemoryBackend:
     def create(self, key: str, who: str, arg, now: int):
         from ..runtime.document import fresh_seed
         from ..runtime.living import LivingDocument
+        from ..views.viewers import Viewers
 
-        doc = MemoryDocument(LivingDocument(self.module, key=key), key, self.shelf)
+        doc = MemoryDocument(LivingDocument(self.module, key=key, viewers=Viewers), key, self.shelf)
         # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
         return doc, doc.living.create(who, arg, now, seed=fresh_seed())
 
     def open(self, key: str) -> MemoryDocument:
         from ..runtime.living import LivingDocument
+        from ..views.viewers import Viewers
 
         data = self.shelf.get(key)
         if data is None:
             raise NotFound(key)
-        return MemoryDocument(LivingDocument.restore(self.module, data), key, self.shelf)
+        return MemoryDocument(LivingDocument.restore(self.module, data, viewers=Viewers), key, self.shelf)
 
     def remove(self, key: str) -> None:
         self.shelf.remove(key)

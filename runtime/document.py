@@ -1,7 +1,7 @@
 """A small Python API over one compiled document: create it, send it messages,
 read it. Each event is one transaction.
 
-    doc = Document.compile(source_text, "todo.adb", key="list-1")
+    doc = Document(build_source(source_text, "todo.adb"), key="list-1")
     doc.create(alice, {"title": "groceries"}, now=1767225600000)
     doc.send(bob, "create", {"text": "milk"}, now=...)
     doc.fields()            # the document's fields and formulas as plain JSON
@@ -213,12 +213,6 @@ class Document:
         doc.asks.load(state["asks"])  # in place: the machine's `ask` is bound to this book
         doc.created = state["created"]
         return doc
-
-    @classmethod
-    def compile(cls, text: str, filename: str = "<input>", **kw) -> "Document":
-        from ..compiler.build import build_source
-
-        return cls(build_source(text, filename), **kw)
 
     # ------------------------------------------------------------ transactions
 

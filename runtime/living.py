@@ -7,7 +7,7 @@ turning every committed transaction into the frames clients receive (viewer
 deltas, asks, errors). One transaction at a time goes through runtime/document.py,
 which owns asks, awaits and rollback.
 
-    living = LivingDocument.compile(text, "game.adb", key="g1")
+    living = LivingDocument(module, key="g1", viewers=Viewers)  # a compiled vm.module.Module
     frames = living.create("alice", None, now)
     frames += living.connect("bob", now)
     frames += living.answer("bob", 7, {"x": 1, "y": 2}, now)
@@ -64,20 +64,17 @@ def error_frame(who, code: str, message: str) -> dict:
     return {"to": who, "error": {"code": code, "message": message}}
 
 
-def _default_viewers(document):
-    from ..views.viewers import Viewers
-
-    return Viewers(document)
-
-
 class LivingDocument:
-    def __init__(self, module, key: str = "main", seed: int | None = None, viewers=None):
+    def __init__(self, module, key: str = "main", seed: int | None = None, *, viewers):
+        """`viewers`: the factory of the object that computes views
+        (spec/runtime.md 6), handed in by the host: views.viewers.Viewers,
+        store.noviews.NoViewers for replay, a test's own."""
         self._setup(Document(module, key=key, seed=seed), viewers)
 
     def _setup(self, document: Document, viewers) -> None:
         self.document = document
         self.meta = document.meta
-        self._make_viewers = viewers or _default_viewers
+        self._make_viewers = viewers
         self.viewers = self._make_viewers(document)
         self.queue: deque = deque()
         self.pending: Pending | None = None
@@ -89,12 +86,6 @@ class LivingDocument:
         self.failures: list[tuple[str, TransactionError]] = []
         self._verdict = False
         self._burst, self._instant = 0, None
-
-    @classmethod
-    def compile(cls, text: str, filename: str = "<input>", key: str = "main", **kw) -> "LivingDocument":
-        from ..compiler.build import build_source
-
-        return cls(build_source(text, filename), key=key, **kw)
 
     # ------------------------------------------------------------ inputs (contract)
 
@@ -484,7 +475,7 @@ class LivingDocument:
         })
 
     @classmethod
-    def restore(cls, module, data: bytes, viewers=None, load: bool = True) -> "LivingDocument":
+    def restore(cls, module, data: bytes, *, viewers, load: bool = True) -> "LivingDocument":
         """The runtime `snapshot()` captured; then @load runs (spec 4.19), and
         what it makes viewers see goes out with the next input's frames.
         `load=False` skips @load: a durable host rebuilding a document from a

@@ -32,8 +32,9 @@ import cbor2
 
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
-from ..vm.errors import ModuleFormatError, SnapshotError
 from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
+from ..views.viewers import Viewers
+from ..vm.errors import ModuleFormatError, SnapshotError
 from ..vm.module import Module
 from . import inputs
 from .commit import KEEP
@@ -127,7 +128,7 @@ class DurableDocument:
         code, digest = module_digest(module)
         stored = store.put_module(code, {"filename": module.filename})
         runtime_key = key if runtime_key is None else runtime_key
-        living = LivingDocument(module, key=runtime_key, viewers=viewers)
+        living = LivingDocument(module, key=runtime_key, viewers=viewers or Viewers)
         item = as_input({"op": "create", "who": who, "arg": arg}, now)
         if seed is not None:
             item["seed"] = seed
@@ -461,7 +462,7 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
         module = resolve_module(store, key, module_id_of(key, snapshot), modules)
         try:
             with gc_paused():  # see inputs.round_trip
-                living = LivingDocument.restore(module, snapshot.data, viewers=viewers, load=False)
+                living = LivingDocument.restore(module, snapshot.data, viewers=viewers or Viewers, load=False)
         except SnapshotError as e:
             raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} cannot be "
                                 f"restored: {e}", doc=key, db="snapshots") from e
@@ -472,7 +473,7 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
                             f"with its create input (first entry: {what})", doc=key, db="log")
     digest = bytes(first.extra["module"])
     module = resolve_module(store, key, digest.hex()[:32], modules, digest=digest)
-    return LivingDocument(module, key=first.extra.get("key", key), viewers=viewers), module
+    return LivingDocument(module, key=first.extra.get("key", key), viewers=viewers or Viewers), module
 
 
 def module_id_of(key: str, snapshot: Snapshot) -> str:

@@ -40,9 +40,10 @@ import hashlib
 import cbor2
 
 from ..runtime.contracts import as_input
-from ..vm.docslots import as_principal
 from ..runtime.document import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
+from ..views.viewers import Viewers
+from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 from .errors import StoreError
 from .log import Entry
@@ -271,7 +272,7 @@ def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers
     with gc_paused():
         if data is None:
             data = living.snapshot()
-        return LivingDocument.restore(living.document.module, data, viewers=viewers, load=load)
+        return LivingDocument.restore(living.document.module, data, viewers=viewers or Viewers, load=load)
 
 
 def reconnect(living) -> list[dict]:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import cbor2
 
-from ..vm import table
 from ..runtime.living import LivingDocument
+from ..views.viewers import Viewers
+from ..vm import table
 from ..vm.values import to_json
 from .snapshots import content_hash
 
@@ -36,7 +37,7 @@ def describe(data: bytes, module, *, key: str | None = None, seq: int | None = N
     runtime already restored from `data` (replay has it)."""
     body = cbor2.loads(data)
     if living is None:
-        living = LivingDocument.restore(module, data, load=False)
+        living = LivingDocument.restore(module, data, viewers=Viewers, load=False)
     doc = living.document
     meta = module.meta
     fields, tables = _fields(doc, meta)

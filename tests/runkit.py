@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from advm.compiler.build import build_source
+from advm.runtime.document import Document, TransactionError
 from advm.vm._machine import Machine
 from advm.vm.docslots import principal
-from advm.runtime.document import Document, TransactionError
 from advm.vm.stdlib import host_table
 
 ALICE = principal("alice", "users")
@@ -33,7 +33,7 @@ def program(source: str) -> Program:
 
 
 def document(source: str, key: str = "doc", create: bool = True, who: str = ALICE, arg=None) -> Document:
-    d = Document.compile(source, "doc.adb", key=key)
+    d = Document(build_source(source, "doc.adb"), key=key)
     if create:
         d.create(who, arg, now=T0)
     return d

@@ -33,7 +33,7 @@ def fits(value: dict, shape) -> bool:
 def session_frames(name: str):
     """(inputs, frames) of an example's scripted session run on a runtime."""
     module = example(name)
-    living = LivingDocument(module, key="document")
+    living = LivingDocument(module, key="document", viewers=Viewers)
     now = T0
     inputs, frames = [], []
     for op in script(name):

@@ -13,6 +13,7 @@ from advm.runtime.contracts import as_input
 from advm.store import Store
 from advm.store.durable import DEFAULT_SNAPSHOT_EVERY, DurableDocument, snapshot_every
 from advm.store.replay import replay
+from advm.views.viewers import Viewers
 from durable_kit import APPS, T0, Driver, compiled, example, open_store, play, script
 
 HOUR = 3_600_000
@@ -211,7 +212,7 @@ def test_aborted_inputs_are_logged_and_leave_no_trace_in_snapshots(tmp_path):
     module = compiled(LEAKY)
 
     def live(with_abort: bool) -> bytes:
-        d = LivingDocument(module, key="k")
+        d = LivingDocument(module, key="k", viewers=Viewers)
         d.create("ann", None, T0)
         if with_abort:
             assert d.send("ann", "bad", {"text": "z"}, T0)[0]["error"]["code"] == "abort"
@@ -251,10 +252,10 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
         module = example(name)
         items = list(timed(script(name)))
         for cut in (len(items) // 3, len(items) // 2, len(items) - 1):
-            d = LivingDocument(module, key="document")
+            d = LivingDocument(module, key="document", viewers=Viewers)
             for item in items[:cut]:
                 d.submit(item)
-            again = LivingDocument.restore(module, d.snapshot(), load=False)
+            again = LivingDocument.restore(module, d.snapshot(), viewers=Viewers, load=False)
             assert again.snapshot() == d.snapshot(), (name, cut)
             for item in items[cut:]:
                 assert again.submit(item) == d.submit(item), (name, cut)

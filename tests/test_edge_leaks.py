@@ -24,6 +24,7 @@ from advm.session import Session
 from advm.runtime.document import Document, TransactionError
 from advm.vm.errors import public_message
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 from server_kit import run
 
 # The document of issue 21, exactly.
@@ -107,7 +108,7 @@ def test_a_failing_host_function_tells_the_client_a_fixed_text_and_the_log_the_r
     # behind the edge's back, as a document stored before the check might
     # hold it): the client learns where, relative to the document, and
     # which function; the server's log gets the whole error.
-    living = LivingDocument(build_source(BIRTHDAY, f"{SERVER_DIR}/doc.adb"), key="d")
+    living = LivingDocument(build_source(BIRTHDAY, f"{SERVER_DIR}/doc.adb"), key="d", viewers=Viewers)
     living.create("alice@", None, T0)
     doc = living.document
     doc.doc.f[doc.meta["document"]["fields"][0]["slot"]] = "SECRET-alice-private"

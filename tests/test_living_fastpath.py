@@ -15,6 +15,7 @@ from test_sessions import compile_session
 
 from advm.compiler.build import build_source
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -157,7 +158,7 @@ def test_random_inputs_with_timers_asks_and_aborts(seed, switch):
     traces = {}
     for enabled in (True, False):
         counted = switch(enabled)
-        living = LivingDocument(module, key="t")
+        living = LivingDocument(module, key="t", viewers=Viewers)
         trace = [living.create("ann@", None, T0)]
         for step in steps:
             trace.append((apply(living, step), living.snapshot(), living.next_due(),
@@ -171,7 +172,7 @@ def test_random_inputs_with_timers_asks_and_aborts(seed, switch):
 
 def test_the_fast_path_stands_aside_when_something_is_due(switch):
     counted = switch(True)
-    living = LivingDocument(build_source(TIMERS, "timers.adb"), key="t")
+    living = LivingDocument(build_source(TIMERS, "timers.adb"), key="t", viewers=Viewers)
     living.create("ann@", None, T0)
     assert living.send("ann@", "add", {"k": 3}, T0 + 1) == []  # schedules #later in 2 s
     took = counted.took
@@ -193,7 +194,7 @@ def test_messages_while_a_body_waits_on_an_ask(switch):
     traces = {}
     for enabled in (True, False):
         counted = switch(enabled)
-        living = LivingDocument(module, key="t")
+        living = LivingDocument(module, key="t", viewers=Viewers)
         living.create("ann@", None, T0)
         traces[enabled] = ([(apply(living, s), living.snapshot()) for s in steps], counted)
         assert living.document.field("seen") == 7 and living.document.field("n") == 3

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 
-from advm.views.delta import diff, encode_view
+from advm.compiler.build import build_source
 from advm.runtime.living import LivingDocument
+from advm.views.delta import diff, encode_view
 from advm.views.privacy import render_view
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the scripted sessions' clock
@@ -73,7 +74,7 @@ def viewers_factory():
 
 
 def living(text: str, key: str = "main", viewers=None, filename: str = "t.adb") -> LivingDocument:
-    return LivingDocument.compile(text, filename, key=key, viewers=viewers or viewers_factory())
+    return LivingDocument(build_source(text, filename), key=key, viewers=viewers or viewers_factory())
 
 
 def restore(doc: LivingDocument, viewers=None) -> LivingDocument:

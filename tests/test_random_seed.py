@@ -14,6 +14,7 @@ from advm.net.documents import DurableBackend, MemoryBackend, Shelf
 from advm.store.durable import DurableDocument
 from advm.runtime.document import SEED_HEX, fresh_seed
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 
 ARG = {"rounds": 2}
 
@@ -29,7 +30,7 @@ def test_a_server_deals_what_a_replay_of_the_public_inputs_cannot():
     items = script("cardgame")
     assert items[0]["op"] == "create"
     # What an attacker runs: the public inputs on a runtime made from the key.
-    replica = LivingDocument(module, key="g")
+    replica = LivingDocument(module, key="g", viewers=Viewers)
     replica.create("ann@", ARG, T0)
     # Two servers create the same key with the same inputs.
     states = []
@@ -69,7 +70,7 @@ def test_a_log_without_a_seed_replays_from_the_key(tmp_path):
         doc, _ = DurableDocument.create(store, "g", module, "ann@", ARG, T0)
         first = next(iter(store.load("g").entries))
         assert "seed" not in first.extra
-        replica = LivingDocument(module, key="g")
+        replica = LivingDocument(module, key="g", viewers=Viewers)
         replica.create("ann@", ARG, T0)
         assert doc.living.document.machine.rng_state == replica.document.machine.rng_state
         doc.close()

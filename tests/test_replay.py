@@ -12,6 +12,7 @@ from advm.store.log import encode as encode_entry
 from advm.store.noviews import state_hash
 from advm.store.replay import replay
 from advm.store.snapshots import encode as encode_snapshot
+from advm.views.viewers import Viewers
 from durable_kit import APPS, Driver, example, script
 
 
@@ -72,7 +73,7 @@ def test_until_stops_at_any_point_in_history(tmp_path):
             from advm.store import inputs
             from advm.runtime.living import LivingDocument
 
-            fresh = LivingDocument(example("tictactoe"), key="document")
+            fresh = LivingDocument(example("tictactoe"), key="document", viewers=Viewers)
             for entry in store.log("main", until=until):
                 fresh.submit(inputs.from_entry(entry))
             assert fresh.document.fields() == result.living.document.fields(), until

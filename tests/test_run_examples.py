@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
-from advm.vm.docslots import NO_ONE, principal
+from advm.compiler.build import build_source
 from advm.runtime.document import Document
+from advm.vm.docslots import NO_ONE, principal
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HOUR = 3600 * 1000
@@ -17,7 +18,7 @@ HOUR = 3600 * 1000
 
 def load(name: str, key: str = "ex") -> Document:
     path = EXAMPLES / name
-    return Document.compile(path.read_text(), path.name, key=key)
+    return Document(build_source(path.read_text(), path.name), key=key)
 
 
 def test_every_example_compiles_and_builds():
@@ -25,7 +26,7 @@ def test_every_example_compiles_and_builds():
         text = path.read_text()
         if "unsupported" in path.name:
             continue
-        d = Document.compile(text, path.name)
+        d = Document(build_source(text, path.name))
         assert d.meta["init"] == "$init"
 
 
@@ -190,7 +191,6 @@ def test_cardgame_setup_and_a_round():
 
 
 def test_module_file_round_trip_runs_the_same():
-    from advm.compiler.build import build_source
     from advm.vm.module import Module
 
     path = EXAMPLES / "chat.adb"

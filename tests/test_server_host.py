@@ -12,6 +12,7 @@ from advm.net.documents import Shelf
 from advm.net.host import Host, HostError
 from advm.store import open_store
 from advm.runtime.living import LivingDocument
+from advm.views.viewers import Viewers
 from server_kit import Recorder, module, run, tictactoe_source
 
 SLEEPER = """
@@ -99,7 +100,7 @@ def test_document_wakes_for_a_delayed_transition_with_nobody_connected(backend, 
             assert host.next_wake() is None
             # What it did while nobody was there is in what it was saved as.
             if backend == "memory":
-                asleep = LivingDocument.restore(mod, host.shelf.get("s"))
+                asleep = LivingDocument.restore(mod, host.shelf.get("s"), viewers=Viewers)
                 assert asleep.view("alice@")["fired"] == 1
                 assert asleep.connected == []
             else:

@@ -11,6 +11,7 @@ import pytest
 
 from advm.compiler.build import build_source
 from advm.runtime.document import Document
+from advm.views.viewers import Viewers
 from advm.vm.values import BadValue, decoder, from_json, to_json
 
 SOURCE = """
@@ -160,7 +161,7 @@ def test_computed_defaults_and_fresh_containers(doc):
 def test_the_runtime_refuses_bad_messages_with_the_same_frames(doc):
     from advm.runtime.living import LivingDocument
 
-    living = LivingDocument(doc.module, key="k")
+    living = LivingDocument(doc.module, key="k", viewers=Viewers)
     living.create("ann@", None, 10)
     frames = living.send("ann@", "rich", {"i": "x"}, 11)
     assert frames == [{"to": "ann@", "error": {"code": "input",
