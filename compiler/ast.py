@@ -453,9 +453,44 @@ class Assert(Stmt):
 
 
 @dataclass
+class TestStep(Stmt):
+    """`@step;` in a test: the pending transition runs now."""
+
+
+@dataclass
+class TestForward(Stmt):
+    """`@forward seconds;` in a test: the clock moves on, due transitions run."""
+
+    value: Expr
+
+
+@dataclass
+class TestPump(Stmt):
+    """`@pump message into channel;` in a test: the channel's next ask takes it."""
+
+    value: Expr
+    channel: str
+    channel_span: Span = NOSPAN
+
+
+@dataclass
+class TestAborts(Stmt):
+    """`@aborts { ... }` in a test: the block must abort; its writes are undone."""
+
+    body: "Block"
+
+
+@dataclass
+class Log(Stmt):
+    """`log text;` in a test: a line of the test's report."""
+
+    value: Expr
+
+
+@dataclass
 class UnsupportedStmt(Stmt):
-    """An Adama statement advm does not run yet: `preempt`, `block`, `@step`,
-    `@pump`, `@forward`, `@aborts` (the checker says E0901)."""
+    """An Adama statement advm does not run yet: `preempt`, `block` (the
+    checker says E0901)."""
 
     what: str
 

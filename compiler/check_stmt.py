@@ -499,6 +499,52 @@ class StmtChecker:
         if not r.destroy:
             self.err("E0412", f"@destroy is not allowed in {r.what}", s.span)
 
+    # ------------------------------------------------------------ the test harness (language.md 4.24)
+
+    def in_test(self, s: ast.Stmt, what: str) -> None:
+        if not self.rules.test:
+            self.err("E0213", f"`{what}` is only available in test blocks, not in {self.rules.what}", s.span,
+                     "the test harness's statements drive a test; a document's own code cannot use them")
+
+    def s_TestStep(self, s: ast.TestStep) -> None:
+        self.in_test(s, "@step")
+
+    def s_TestForward(self, s: ast.TestForward) -> None:
+        self.in_test(s, "@forward")
+        t = self.expr(s.value, T.DOUBLE)
+        if not T.is_error(t) and t != T.TIMESPAN and not T.is_numeric(t):
+            self.err("E0301", f"@forward takes seconds (a number or a timespan), found {t}", s.value.span)
+
+    def s_TestPump(self, s: ast.TestPump) -> None:
+        self.in_test(s, "@pump")
+        ch = self.info.channels.get(s.channel)
+        if ch is None:
+            self.expr(s.value)
+            self.err("E0208", f"unknown channel '{s.channel}'", s.channel_span,
+                     did_you_mean(s.channel, self.info.channels))
+            return
+        if ch.complete:
+            self.expr(s.value)
+            self.err("E0509", f"@pump feeds a channel's asks; '{s.channel}' has a handler", s.channel_span,
+                     "pump into a channel without a handler (one the document fetches from)")
+            return
+        want = T.ArrayType(ch.message) if ch.is_array else ch.message
+        got = self.expr(s.value, want)
+        if not self.assignable(got, want):
+            self.err("E0301", f"@pump into '{s.channel}' expects {want}, found {got}", s.value.span,
+                     self.conversion_hint(got, want))
+
+    def s_TestAborts(self, s: ast.TestAborts) -> None:
+        self.in_test(s, "@aborts")
+        self.block(s.body)
+
+    def s_Log(self, s: ast.Log) -> None:
+        self.in_test(s, "log")
+        t = self.expr(s.value, T.STRING)
+        if not T.is_error(t) and t != T.STRING:
+            self.err("E0301", f"log takes a string, found {t}", s.value.span,
+                     "build the line with + or String functions")
+
     def s_Debug(self, s: ast.Debug) -> None:
         self.check_debug(s)
 

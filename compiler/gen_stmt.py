@@ -19,6 +19,7 @@ from .gen_types import constant_default, kind_of
 from .regalloc import Reg
 
 RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
+ABORTS_MISSED = "the block of @aborts ended without aborting"  # the failure of such a test
 RETURN = {"i": "IRET", "l": "IRET", "b": "IRET", "d": "DRET", "o": "ORET"}
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
@@ -538,6 +539,62 @@ class StmtGen:
 
     def s_Abort(self, s: ast.Abort) -> None:
         self.emit("ABORT")
+
+    # ================================================================ the test harness
+    #
+    # A test's harness statements suspend the test with a payload the test
+    # runner (advm/commands/runtests.py) reads: a list whose first item names
+    # the action ("$step", "$forward", "$pump", "$aborts").
+    # The runner acts between transactions and resumes the test.
+
+    def test_suspend(self, kind: str, items=()) -> Reg:
+        payload = self.temp("o")
+        self.emit("LNEW", payload.n)
+        k = self.temp("o")
+        self.emit("OLOADK", k.n, kind)
+        self.emit("LPUSH", payload.n, k.n)
+        self.free(k)
+        for reg in items:
+            self.emit("LPUSH", payload.n, reg.n)
+            self.free(reg)
+        got = self.temp("o")
+        self.emit("SUSPEND", got.n, payload.n)
+        self.free(payload)
+        return got
+
+    def s_TestStep(self, s: ast.TestStep) -> None:
+        self.free(self.test_suspend("$step"))
+
+    def s_TestForward(self, s: ast.TestForward) -> None:
+        t = T.TIMESPAN if s.value.ty == T.TIMESPAN else T.DOUBLE
+        self.free(self.test_suspend("$forward", [self.boxed(s.value, t)]))
+
+    def s_TestPump(self, s: ast.TestPump) -> None:
+        ch = self.info.channels[s.channel]
+        t = T.ArrayType(ch.message) if ch.is_array else ch.message
+        name = self.temp("o")
+        self.emit("OLOADK", name.n, s.channel)
+        self.free(self.test_suspend("$pump", [name, self.boxed(s.value, t)]))
+
+    def s_TestAborts(self, s: ast.TestAborts) -> None:
+        # resumed with 0: run the block (the runner expects it to abort, and then
+        # resumes here again with 1); a block that ends fails the test here (FAIL)
+        got = self.test_suspend("$aborts")
+        flag = self.temp("i")
+        self.unbox(got, T.INT, flag)
+        self.free(got)
+        after = self.label()
+        self.emit("IEQJK", flag.n, 1, 1, after)
+        self.free(flag)
+        self.stmt(s.body)
+        self.at(s)
+        self.emit("FAIL", ABORTS_MISSED)
+        self.mark(after)
+
+    def s_Log(self, s: ast.Log) -> None:
+        line = self.expr_as(s.value, T.STRING)
+        self.host("debug", [(line, T.STRING)], [T.STRING], T.VOID)
+        self.free(line)
 
     def s_Assert(self, s: ast.Assert) -> None:
         ok = self.label()

@@ -593,6 +593,25 @@ class Builder(NodeVisitor):
         _, _, fmt, rest, _, _ = ch
         return A.Debug(fmt, [r[1] for r in rest], span=self.span(node))
 
+    def visit_test_stmt(self, node, ch):
+        return ch[0]
+
+    def visit_step_stmt(self, node, ch):
+        return A.TestStep(span=self.span(node))
+
+    def visit_pump_stmt(self, node, ch):
+        _, value, _, name, _ = ch
+        return A.TestPump(value, name.text, channel_span=name.span, span=self.span(node))
+
+    def visit_forward_stmt(self, node, ch):
+        return A.TestForward(ch[1], span=self.span(node))
+
+    def visit_aborts_stmt(self, node, ch):
+        return A.TestAborts(ch[1], span=self.span(node))
+
+    def visit_log_stmt(self, node, ch):
+        return A.Log(ch[1], span=self.span(node))
+
     def visit_unsupported_stmt(self, node, ch):
         first = ch[0][0]
         word = self.tok(first).text if isinstance(first, Node) else first.text

@@ -25,6 +25,7 @@ class Rules:
     who: bool = False
     context: bool = False
     viewer: bool = False  # @viewer: document bubbles
+    test: bool = False  # @step, @forward, @pump, @aborts, log: test blocks
     abort: bool = False
     await_: bool = False  # also `invoke`
     transition: bool = True
@@ -95,7 +96,7 @@ def cron_rules(name: str) -> Rules:
 
 
 def test_rules(name: str) -> Rules:
-    return Rules(f"test '{name}'", abort=True)
+    return Rules(f"test '{name}'", abort=True, test=True)
 
 
 def default_rules() -> Rules:

@@ -430,16 +430,51 @@ def test_test_json(cli, write):
     doc = json.loads(r.out)
     assert doc == {
         "files": [{"filename": str(src), "ok": False, "tests": [
-            {"name": "doubles", "ok": True, "asserts": 2, "kind": None, "message": None, "position": None},
+            {"name": "doubles", "ok": True, "asserts": 2, "kind": None, "message": None, "position": None,
+             "log": []},
             {"name": "wrong", "ok": False, "asserts": 1, "kind": "assert",
-             "message": "assertion failed", "position": f"{src}:11:3"},
+             "message": "assertion failed", "position": f"{src}:11:3", "log": []},
             {"name": "nothing_checked", "ok": True, "asserts": 0, "kind": None, "message": None,
-             "position": None},
+             "position": None, "log": []},
             {"name": "gives_up", "ok": False, "asserts": 0, "kind": "abort",
-             "message": "the transaction aborted", "position": f"{src}:19:3"},
+             "message": "the transaction aborted", "position": f"{src}:19:3", "log": []},
         ]}],
         "passed": 2, "failed": 2, "not_run": 0,
     }
+
+
+HARNESS = """public int ticks;
+#tick {
+  ticks += 1;
+  transition #tick in 10;
+}
+test runs_states {
+  transition #tick;
+  @step;
+  @forward 25;
+  log "ticks " + ticks;
+  assert (ticks == 3);
+}
+test expects_an_abort {
+  @aborts {
+    ticks = 5;
+  }
+  assert (ticks == 5);
+}
+"""
+
+
+def test_test_harness_statements_and_log(cli, write):
+    src = write("h.adb", HARNESS)
+    r = cli("test", src)
+    assert r.code == ExitCode.FAILURE
+    assert "runs_states ... ok\n    log: ticks 3\n" in r.out
+    assert f"expects_an_abort ... FAILED: the block of @aborts ended without aborting at {src}:14:3" in r.out
+    doc = json.loads(cli("test", src, "--json").out)
+    tests = doc["files"][0]["tests"]
+    assert tests[0] == {"name": "runs_states", "ok": True, "asserts": 1, "kind": None, "message": None,
+                        "position": None, "log": ["ticks 3"]}
+    assert (tests[1]["ok"], tests[1]["kind"], tests[1]["position"]) == (False, "error", f"{src}:14:3")
 
 
 def test_test_a_module_equals_the_source(cli, write, monkeypatch):

@@ -1,15 +1,24 @@
 """`advm test FILE...`: run every `test name { ... }` block of each document.
 
-Each test runs on a fresh document (field defaults, no @construct) as one
-transaction, so tests cannot see each other's writes. A test passes when its
-transaction commits; an `abort`, a failed `assert` or a runtime error fails
-it, reported with the source position (and line, when the source is at hand).
-A test that asserts nothing is reported as such: it passes, but proves little.
+Each test runs on a fresh document (field defaults, no @construct), so tests
+cannot see each other's writes. A test passes when its code ends without an
+`abort`, a failed `assert` or a runtime error, which fail it, reported with
+the source position (and line, when the source is at hand). A test that
+asserts nothing is reported as such: it passes, but proves little.
+
+A test without harness statements is one transaction. The harness statements
+(spec/language.md 4.24) suspend the test; `Harness` acts between transactions
+and resumes it: `@step` runs the pending transition now, `@forward s` moves
+the clock and runs what falls due, `@pump m into c` queues `m` for the next
+ask on `c`, `@aborts { ... }` runs its block expecting an abort (its writes
+are undone) and fails the test when the block ends. `log` and `@debug` lines
+written during the test are its report's log.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from .base import (Command, ExitCode, Failure, UsageError, add_json_flag, err, out_json, plural,
                    read_bytes)
@@ -26,10 +35,11 @@ class Outcome:
     kind: str | None = None  # abort, assert, budget, error, suspend
     message: str | None = None
     position: str | None = None
+    log: list = field(default_factory=list)  # the lines `log` and `@debug` wrote
 
     def to_json(self) -> dict:
         return {"name": self.name, "ok": self.ok, "asserts": self.asserts, "kind": self.kind,
-                "message": self.message, "position": self.position}
+                "message": self.message, "position": self.position, "log": list(self.log)}
 
 
 def count_asserts(module, fn_name: str) -> int:
@@ -60,19 +70,117 @@ def in_order(program: Program) -> list[tuple[str, str]]:
         raise
 
 
-def run_one(program: Program, name: str, fn_name: str) -> Outcome:
-    from ..vm._machine import Suspended
-    from ..runtime.document import TransactionError
+class TestFailed(Exception):
+    def __init__(self, kind: str, message: str, position: str = ""):
+        super().__init__(message)
+        self.kind, self.message, self.position = kind, message, position
 
+
+class Harness:
+    """Runs one test whose harness statements suspend it (see the module's
+    docstring). The test's own waiting code and a state block's are both
+    kept: the document holds one at a time (`doc.cont`), so the harness
+    swaps them around each action."""
+
+    def __init__(self, doc, name: str):
+        self.doc = doc
+        self.name = name
+        self.now = doc.now
+        self.scheduled = None  # (state, due ms): the pending transition
+        self.pumped: dict[str, deque] = {}  # channel -> values @pump queued
+        self.state_cont = None  # a state block waiting on an ask
+
+    def run(self):
+        from ..vm._machine import Suspended
+
+        result = self.guard(lambda: self.doc.run_test(self.name))
+        aborting = False  # resumed into an @aborts block
+        while isinstance(result, Suspended):
+            payload = result.payload
+            if not (isinstance(payload, list) and payload and isinstance(payload[0], str)
+                    and payload[0].startswith("$")):
+                raise TestFailed("suspend", "the test waited on an await; tests cannot wait")
+            kind, value = payload[0], 0
+            test_cont = self.doc.cont
+            self.doc.cont = self.state_cont
+            if kind == "$step":
+                if self.scheduled is not None:
+                    label, due = self.scheduled
+                    self.scheduled = None
+                    self.enter(label, max(self.now, 0))
+            elif kind == "$forward":
+                self.forward(payload[1])
+            elif kind == "$pump":
+                self.pumped.setdefault(payload[1], deque()).append(payload[2])
+                self.feed()
+            self.state_cont = self.doc.cont
+            self.doc.cont = test_cont
+            aborting = kind == "$aborts"
+            try:
+                result = self.doc.resume(value, self.now)
+            except self.errors() as e:
+                if not (aborting and e.kind == "abort"):
+                    raise TestFailed(e.kind, e.message, e.position) from None
+                # the block aborted, as expected: its writes are undone, and the
+                # test goes on after it (resumed with 1)
+                result = self.guard(lambda: self.doc.resume(1, self.now))
+            self.took()
+        return result
+
+    @staticmethod
+    def errors():
+        from ..runtime.document import TransactionError
+
+        return TransactionError
+
+    def guard(self, run):
+        try:
+            result = run()
+        except self.errors() as e:
+            raise TestFailed(e.kind, e.message, e.position) from None
+        self.took()
+        return result
+
+    def took(self) -> None:
+        """After a transaction: the transition it scheduled (the last one wins)."""
+        got = self.doc.take_pending()
+        if got is not None:
+            self.scheduled = (got[0], self.now + round(got[1] * 1000))
+
+    def enter(self, label: str, now: int) -> None:
+        self.guard(lambda: self.doc.run_state(label, now=now))
+        self.feed()
+
+    def forward(self, seconds) -> None:
+        target = self.now + round(float(seconds) * 1000)
+        while self.scheduled is not None and self.scheduled[1] <= target:
+            label, due = self.scheduled
+            self.scheduled = None
+            self.now = max(self.now, due)
+            self.enter(label, self.now)
+        self.now = target
+
+    def feed(self) -> None:
+        """Answer a waiting state block's ask from what @pump queued for its channel."""
+        doc = self.doc
+        while doc.cont is not None:
+            future = doc.cont.payload
+            ask = doc.asks.asks.get(future.get("id")) if isinstance(future, dict) else None
+            queue = self.pumped.get(ask.channel) if ask is not None else None
+            if not queue:
+                return
+            value = queue.popleft()
+            self.guard(lambda: doc.resume(value, self.now))
+
+
+def run_one(program: Program, name: str, fn_name: str) -> Outcome:
     asserts = count_asserts(program.module, fn_name)
     doc = new_document(program)
     try:
-        result = doc.run_test(name)
-    except TransactionError as e:
-        return Outcome(name, False, asserts, e.kind, e.message, e.position or None)
-    if isinstance(result, Suspended):
-        return Outcome(name, False, asserts, "suspend", "the test waited on an await; tests cannot wait")
-    return Outcome(name, True, asserts)
+        Harness(doc, name).run()
+    except TestFailed as e:
+        return Outcome(name, False, asserts, e.kind, e.message, e.position or None, list(doc.debug_lines))
+    return Outcome(name, True, asserts, log=list(doc.debug_lines))
 
 
 def report(program: Program, outcomes: list[Outcome]) -> None:
@@ -80,11 +188,15 @@ def report(program: Program, outcomes: list[Outcome]) -> None:
     for o in outcomes:
         if o.ok:
             print(f"{o.name} ... ok" + ("" if o.asserts else " (no asserts)"))
+            for line in o.log:
+                print(f"    log: {line}")
             continue
         where = f" at {o.position}" if o.position else ""
         print(f"{o.name} ... FAILED: {o.message}{where}")
         for line in excerpt(program, o.position or ""):
             print(f"    {line}")
+        for line in o.log:
+            print(f"    log: {line}")
 
 
 def run(args: argparse.Namespace) -> ExitCode:

@@ -5,12 +5,5 @@
 #b {
   block;
 }
-test t {
-  @step;
-  @aborts { abort; }
-  assert (true);
-}
 // expect error E0901 at 3:3
 // expect error E0901 at 6:3
-// expect error E0901 at 9:3
-// expect error E0901 at 10:3
