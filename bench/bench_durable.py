@@ -38,9 +38,9 @@ import cbor2
 import lmdb
 import pytest
 
+from advm.runtime.living import LivingDocument
 from advm.store import Store
 from advm.store.durable import DurableDocument
-from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent

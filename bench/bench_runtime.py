@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 
 from advm.compiler.build import build_source
-from advm.vm._machine import Record
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
+from advm.vm._machine import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_225_600_000

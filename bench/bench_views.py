@@ -35,10 +35,10 @@ import pytest
 from pathlib import Path
 
 from advm.compiler.build import build_source
-from advm.vm.docslots import principal
 from advm.runtime.document import Document
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
+from advm.vm.docslots import principal
 
 VIEWERS = 1000
 CARDS = 200

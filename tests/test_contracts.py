@@ -13,12 +13,12 @@ from durable_kit import APPS, T0, example, open_store, script
 from advm.net import worker
 from advm.net.documents import DurableBackend, MemoryBackend, MemoryDocument, Shelf
 from advm.runtime import contracts as C
+from advm.runtime.document import Document
+from advm.runtime.living import LivingDocument
 from advm.store import Store, interface
 from advm.store.durable import DurableDocument
 from advm.store.noviews import NoViewers
 from advm.views.viewers import Viewers
-from advm.runtime.document import Document
-from advm.runtime.living import LivingDocument
 
 SHAPES = {"delta": C.DeltaFrame, "connected": C.ConnectedFrame, "ask": C.AskFrame,
           "ask_closed": C.AskClosedFrame, "error": C.ErrorFrame}

@@ -20,11 +20,11 @@ from advm.compiler.build import build_source
 from advm.net.host import Host
 from advm.net.server import Server
 from advm.net.tokens import Tokens
-from advm.session import Session
 from advm.runtime.document import Document, TransactionError
-from advm.vm.errors import public_message
 from advm.runtime.living import LivingDocument
+from advm.session import Session
 from advm.views.viewers import Viewers
+from advm.vm.errors import public_message
 from server_kit import run
 
 # The document of issue 21, exactly.

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from test_living_asks import MOVES, PARALLEL
 from test_living_kit import DAY, HOUR, SECOND, T0, PlainViewers, asks, errors, living, restore, viewers_factory
 
-from advm.vm.errors import SnapshotError
 from advm.runtime.living import SNAPSHOT_VERSION, LivingDocument
+from advm.vm.errors import SnapshotError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 VIEWERS = [PlainViewers, viewers_factory()]

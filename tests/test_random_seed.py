@@ -11,9 +11,9 @@ from durable_kit import T0, example, open_store, script
 
 from advm.cli import main
 from advm.net.documents import DurableBackend, MemoryBackend, Shelf
-from advm.store.durable import DurableDocument
 from advm.runtime.document import SEED_HEX, fresh_seed
 from advm.runtime.living import LivingDocument
+from advm.store.durable import DurableDocument
 from advm.views.viewers import Viewers
 
 ARG = {"rounds": 2}

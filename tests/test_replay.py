@@ -70,8 +70,8 @@ def test_until_stops_at_any_point_in_history(tmp_path):
             result = replay(store, "main", until=until)
             assert result.ok and result.head == until
             # The same inputs run straight through, without the store, agree.
-            from advm.store import inputs
             from advm.runtime.living import LivingDocument
+            from advm.store import inputs
 
             fresh = LivingDocument(example("tictactoe"), key="document", viewers=Viewers)
             for entry in store.log("main", until=until):

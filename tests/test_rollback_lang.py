@@ -15,8 +15,8 @@ import pytest
 from runkit import ALICE, BOB, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.vm.docslots import EPOCH, ZONE
 from advm.runtime.document import Document
+from advm.vm.docslots import EPOCH, ZONE
 from advm.vm.snapshot import TAG_REF
 
 SOURCE = """

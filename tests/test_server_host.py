@@ -10,8 +10,8 @@ import pytest
 from advm.net.client import ClientError
 from advm.net.documents import Shelf
 from advm.net.host import Host, HostError
-from advm.store import open_store
 from advm.runtime.living import LivingDocument
+from advm.store import open_store
 from advm.views.viewers import Viewers
 from server_kit import Recorder, module, run, tictactoe_source
 

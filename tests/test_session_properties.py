@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sessions import Clients, module_of
 
-from advm.session import Session
 from advm.runtime.living import LivingDocument
+from advm.session import Session
 from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -43,8 +43,8 @@ from __future__ import annotations
 from collections import Counter
 from functools import partial
 
-from ..vm._machine import Record
 from ..runtime.asks import AskBook
+from ..vm._machine import Record
 from ..vm.docslots import NOW
 from ..vm.errors import VMError
 from ..vm.table import ID_SLOT, NEXT, ROWS, TABLE_LAYOUT_NAME, touched

@@ -43,9 +43,9 @@ import gc
 import weakref
 from contextlib import contextmanager
 
+from ..runtime.document import gc_paused, promote_young
 from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
-from ..runtime.document import gc_paused, promote_young
 from ..vm.table import rows as table_rows
 from .delta import diff, diff_objects, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible

@@ -11,12 +11,12 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
+from advm.runtime.document import Document
 from advm.views import diff, encode_view
 from advm.views.delta import diff_objects
 from advm.views.reactive import Changes
-from advm.vm.docslots import WHO
-from advm.runtime.document import Document
 from advm.views.viewers import Viewers, _Txn
+from advm.vm.docslots import WHO
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")
 

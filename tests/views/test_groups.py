@@ -14,10 +14,10 @@ from runkit import T0
 from viewkit import Clients, assert_current
 
 from advm.compiler.build import build_source
-from advm.vm.docslots import principal
 from advm.runtime.document import Document, TransactionError
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
+from advm.vm.docslots import principal
 
 SOURCE = """
 record Card {

@@ -37,10 +37,10 @@ from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_sou
 
 from advm.compiler.build import build_source
 from advm.runtime.document import Document, TransactionError
-from advm.vm.docslots import principal
 from advm.views.privacy import Schema
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
+from advm.vm.docslots import principal
 
 MODULE = build_source(source("secrets.adb"), "secrets.adb")
 PEOPLE = [principal(name, "users") for name in ("alice", "bob", "carol")]

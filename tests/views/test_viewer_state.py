@@ -14,10 +14,10 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, source
 
 from advm.compiler.build import build_source
+from advm.runtime.document import Document
 from advm.views import encode_view
 from advm.views.privacy import render_view
 from advm.views.viewers import Viewers
-from advm.runtime.document import Document
 
 MODULE = build_source(source("viewer_state.adb"), "viewer_state.adb")
 PEOPLE = [ALICE, BOB, CAROL]
