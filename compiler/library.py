@@ -222,6 +222,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     # ---- Document: about this document, and ending it.
     ("Document", "key() -> string", "document", "this document's key"),
     ("Document", "space() -> string", "document", "this document's space"),
+    ("Document", "seq() -> int", "document", "how many transactions this document committed before this one"),
     ("Document", "destroy() -> void", "destroy", "delete this document after the transaction (like @destroy)"),
     # ---- methods on numbers
     ("int", "abs() -> int", "pure", "absolute value"),

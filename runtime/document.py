@@ -32,7 +32,7 @@ from contextlib import contextmanager
 
 from ..vm._machine import Machine, Record, Suspended
 from ..vm.docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW,
-                           SPACE, STATE, WHO, ZONE, as_principal)
+                           SEQ, SPACE, STATE, WHO, ZONE, as_principal)
 from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
 from ..vm.host import HostFunction
 from ..vm.stdlib import host_table, split_name
@@ -245,6 +245,7 @@ class Document:
     def _commit(self) -> None:
         self.machine.commit()
         f = self.machine.doc.f
+        f[SEQ] += 1  # Document.seq(): transactions committed (kept in snapshots; never logged)
         if f[DEBUG]:
             self.debug_lines.extend(f[DEBUG])
         f[DEBUG] = None
@@ -350,6 +351,7 @@ class Document:
         if type(result) is Suspended or asks.fresh or asks.asks:
             return self._settle(result)
         m.commit()
+        f[SEQ] += 1
         if f[DEBUG]:
             self.debug_lines.extend(f[DEBUG])
         f[DEBUG] = None

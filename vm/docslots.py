@@ -7,8 +7,9 @@ need at fixed slots whatever the document declares. Each entry is
 
     WHO       principal the running code acts for (@who); set per event
     NOW       the event's timestamp, ms since the epoch (Time reads only this)
-    EPOCH     unused since tables log through the machine's own transaction
-              and savepoint state; kept so slot numbers (and snapshots) stay put
+    EPOCH     transactions the document committed (Document.seq(), also SEQ);
+              counted by the runtime after each commit, never logged. Named
+              `$epoch` from an earlier use, so slot numbers and snapshots stay put
     STATE     the state label the document is in ("" = none)
     NEXT      the pending transition's label ("" = none)
     NEXT_IN   its delay in seconds
@@ -40,6 +41,7 @@ HIDDEN = [
 
 (WHO, NOW, EPOCH, STATE, NEXT, NEXT_IN, DESTROY, ZONE, KEY, SPACE, DEBUG,
  CONTEXT, INVOKING) = range(len(HIDDEN))
+SEQ = EPOCH  # what the slot holds now
 FIRST_FIELD = len(HIDDEN)
 
 # Principals are strings "agent@authority" (hashable map keys, scalar in snapshots).

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from . import table as _table
 from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
-                       OWNER_FIELD, SPACE, ZONE, agent_of, authority_of)
+                       OWNER_FIELD, SEQ, SPACE, ZONE, agent_of, authority_of)
 from .errors import SizeBoundError
 from .host import HostFunction, core_library
 from .stdlib_more import MORE
@@ -406,6 +406,7 @@ IMPLS: dict[str, tuple] = {
     "String.charOf/1": (_char_of, False),
     "Document.key/0": (lambda m: m.doc.f[KEY], True),
     "Document.space/0": (lambda m: m.doc.f[SPACE], True),
+    "Document.seq/0": (lambda m: m.doc.f[SEQ], True),
     "Document.destroy/0": (_destroy, True),
     "int.abs/0": (abs, False),
     "long.abs/0": (abs, False),
