@@ -222,7 +222,9 @@ ROWS: list[tuple[str, str, str, str]] = [
     # ---- Document: about this document, and ending it.
     ("Document", "key() -> string", "document", "this document's key"),
     ("Document", "space() -> string", "document", "this document's space"),
-    ("Document", "seq() -> int", "document", "how many transactions this document committed before this one"),
+    ("Document", "seq() -> int", "document", "how many transactions the document committed before the running one "
+     "(0 in `@construct`); every committed input counts (a connect, a message, a transition, a timer), a failed "
+     "one does not; kept with the document across restarts and replays"),
     ("Document", "destroy() -> void", "destroy", "delete this document after the transaction (like @destroy)"),
     # ---- methods on numbers
     ("int", "abs() -> int", "pure", "absolute value"),

@@ -155,6 +155,9 @@ class Document:
         self._fids: dict[str, int] = {}  # function name -> index in the module
         self._makers: dict[tuple[str, str], object] = {}  # (kind, name) -> fresh record maker
         self._channels: dict[str, tuple] = {}  # channel -> (meta, fid or None, decoder, where)
+        # Document.seq(): counted only by code that reads it, so the snapshots of
+        # every other program stay what they were (and replay as they were)
+        self._seq = any(h.name.startswith("Document.seq/0") for h in module.hosts)
 
     def reseed(self, seed: str) -> None:
         """Random's whole 256-bit state from a creation seed (fresh_seed()):
@@ -245,7 +248,8 @@ class Document:
     def _commit(self) -> None:
         self.machine.commit()
         f = self.machine.doc.f
-        f[SEQ] += 1  # Document.seq(): transactions committed (kept in snapshots; never logged)
+        if self._seq:
+            f[SEQ] += 1  # Document.seq(): transactions committed (kept in snapshots; never logged)
         if f[DEBUG]:
             self.debug_lines.extend(f[DEBUG])
         f[DEBUG] = None
@@ -351,7 +355,8 @@ class Document:
         if type(result) is Suspended or asks.fresh or asks.asks:
             return self._settle(result)
         m.commit()
-        f[SEQ] += 1
+        if self._seq:
+            f[SEQ] += 1
         if f[DEBUG]:
             self.debug_lines.extend(f[DEBUG])
         f[DEBUG] = None

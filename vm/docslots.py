@@ -8,8 +8,9 @@ need at fixed slots whatever the document declares. Each entry is
     WHO       principal the running code acts for (@who); set per event
     NOW       the event's timestamp, ms since the epoch (Time reads only this)
     EPOCH     transactions the document committed (Document.seq(), also SEQ);
-              counted by the runtime after each commit, never logged. Named
-              `$epoch` from an earlier use, so slot numbers and snapshots stay put
+              counted by the runtime after each commit when the code calls
+              Document.seq (else 0, as before), never logged. Named `$epoch`
+              from an earlier use, so slot numbers and snapshots stay put
     STATE     the state label the document is in ("" = none)
     NEXT      the pending transition's label ("" = none)
     NEXT_IN   its delay in seconds
