@@ -181,3 +181,23 @@ def test_advm_token_admin_flag(cli, tmp_path):
     assert tokens.claims(out["token"]) == ("ops@", True)
     plain = cli("token", "ops", "--store", tmp_path).out.strip()
     assert tokens.claims(plain) == ("ops@", False)
+
+
+def test_admin_log_limit_is_bounded(tmp_path):
+    """admin/log's `limit` is 1 to LOG_LIMIT entries (spec/protocol.md 8.11):
+    past it, or not an int, is `bad_request`, never a read of the whole log."""
+    from advm.net.admin import LOG_LIMIT
+
+    async def scenario(kit):
+        async with _serve(kit, tmp_path) as srv:
+            await _traffic(kit, srv)
+            admin = kit.tokens.mint("ops", ttl=600, admin=True)
+            c = await kit.client(srv, identity=admin)
+            for limit in (LOG_LIMIT + 1, 0, -1, "10", 2.5):
+                with pytest.raises(ClientError) as e:
+                    await c.request("admin/log", key="d1", limit=limit, identity=admin)
+                assert e.value.reason == "bad_request", limit
+            most = await c.request("admin/log", key="d1", limit=LOG_LIMIT, identity=admin)
+            assert most["entries"] and len(most["entries"]) <= LOG_LIMIT
+
+    run(scenario)
