@@ -24,6 +24,29 @@ from advm.net.tokens import Tokens
 
 DEADLINE = 20.0  # seconds for one whole test scenario
 
+# A document anyone may create and bump: the server tests' smallest program.
+COUNTER = """
+@static {
+  create {
+    return true;
+  }
+}
+
+message Bump {
+  int by;
+}
+
+public int n;
+
+@connected {
+  return true;
+}
+
+channel bump(Bump b) {
+  n += b.by;
+}
+"""
+
 
 @functools.lru_cache(maxsize=None)
 def module(source: str, name: str = "doc.adb"):

@@ -12,31 +12,9 @@ import sys
 
 from advm.net.client import Client
 from advm.net.tokens import Tokens
-from server_kit import EXAMPLES
+from server_kit import COUNTER, EXAMPLES
 
 IGNORED = "Exception ignored"  # what conftest.py watches stderr for
-
-COUNTER = """
-@static {
-  create {
-    return true;
-  }
-}
-
-message Bump {
-  int by;
-}
-
-public int n;
-
-@connected {
-  return true;
-}
-
-channel bump(Bump b) {
-  n += b.by;
-}
-"""
 
 
 class Served:

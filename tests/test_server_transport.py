@@ -12,29 +12,7 @@ import pytest
 
 from advm.net.host import Host, HostError
 from advm.net.worker import Link
-from server_kit import module, run
-
-COUNTER = """
-@static {
-  create {
-    return true;
-  }
-}
-
-message Bump {
-  int by;
-}
-
-public int n;
-
-@connected {
-  return true;
-}
-
-channel bump(Bump b) {
-  n += b.by;
-}
-"""
+from server_kit import COUNTER, module, run
 
 
 def nested(depth: int):
