@@ -1,0 +1,166 @@
+"""Issue 12 points 1-2: what a viewer adds to a commit, as the document grows.
+
+Group `views-growth`: one insert into a table of 100, 10,000 and 100,000 rows
+(the transaction and `after_commit()` together), with one viewer of
+`public formula items = iterate _items;` connected, against the same insert
+into the same table with nobody connected (`nobody-*`), measured in the same
+run. Goal (issue 12): the insert at 100,000 rows costs at most 2x the insert
+at 100 rows. Each round inserts one more row; the table grows by the rounds
+(30 + warm-up), which is nothing next to its size.
+
+Group `views-int`: a commit that bumps `public int n` with one viewer
+connected, against the same commit with nobody connected (the baseline): the
+difference is the added cost per commit of one viewer of one int (goal
+<= 10 us). `private` is the same commit with a viewer connected but only a
+private field changed (the dirty-check alone).
+
+The fan-out goal (1,000 viewers, median per viewer <= 15 us) is
+bench_views.py's `views` group.
+
+Run: python -m pytest bench/bench_incremental.py --benchmark-enable   (see bench/README.md)
+"""
+from __future__ import annotations
+
+import pytest
+
+from advm.compiler.build import build_source
+from advm.runtime.document import Document
+from advm.views.viewers import Viewers
+from advm.vm.docslots import principal
+
+T0 = 1767225600000
+ADA = principal("ada", "bench")
+
+TABLE_SOURCE = """
+record Item {
+  public int id;
+  public string text;
+  public int score;
+}
+
+table<Item> _items;
+public formula items = iterate _items;
+
+message Add { string text; int score; }
+
+@connected {
+  return true;
+}
+
+channel add(Add a) {
+  _items <- {text: a.text, score: a.score};
+}
+"""
+
+INT_SOURCE = """
+public int n;
+private int vault;
+
+message Go { int k; }
+
+@connected {
+  return true;
+}
+
+channel bump(Go g) {
+  n = n + g.k;
+}
+
+channel hide(Go g) {
+  vault = vault + g.k;
+}
+"""
+
+SIZES = [100, 10_000, 100_000]
+_modules: dict = {}
+
+
+def _module(source: str):
+    known = _modules.get(source)
+    if known is None:
+        known = _modules[source] = build_source(source, "bench.adb")
+    return known
+
+
+def table_doc(rows: int, viewer: bool):
+    doc = Document(_module(TABLE_SOURCE), key="bench")
+    doc.create(ADA, None, now=T0)
+    for i in range(rows):
+        doc.send(ADA, "add", {"text": f"row {i}", "score": i % 97}, now=T0)
+    views = Viewers(doc)
+    if viewer:
+        views.connect(ADA)
+    return doc, views
+
+
+def _insert_rounds(benchmark, doc, views, expect_frames: int):
+    state = {"n": 0, "frames": None}
+
+    def run():
+        state["n"] += 1
+        doc.send(ADA, "add", {"text": f"new {state['n']}", "score": state["n"] % 97}, now=T0)
+        state["frames"] = views.after_commit()
+
+    benchmark.pedantic(run, rounds=30, iterations=1, warmup_rounds=3)
+    assert len(state["frames"]) == expect_frames
+    return state["frames"]
+
+
+@pytest.mark.benchmark(group="views-growth")
+@pytest.mark.parametrize("rows", SIZES)
+def test_insert_one_viewer(benchmark, rows):
+    doc, views = table_doc(rows, viewer=True)
+    frames = _insert_rounds(benchmark, doc, views, 1)
+    delta = frames[0]["delta"]["items"]
+    assert delta["@o"][0] == [0, len(doc.fields(formulas=False)["_items"]) - 2]
+    benchmark.extra_info["rows"] = rows
+
+
+@pytest.mark.benchmark(group="views-growth")
+@pytest.mark.parametrize("rows", SIZES)
+def test_insert_nobody(benchmark, rows):
+    """The baseline: the same insert with nobody connected."""
+    doc, views = table_doc(rows, viewer=False)
+    _insert_rounds(benchmark, doc, views, 0)
+    benchmark.extra_info["rows"] = rows
+
+
+def int_doc(viewer: bool):
+    doc = Document(_module(INT_SOURCE), key="bench")
+    doc.create(ADA, None, now=T0)
+    views = Viewers(doc)
+    if viewer:
+        views.connect(ADA)
+    return doc, views
+
+
+def _commit_rounds(benchmark, doc, views, channel: str, expect_frames: int):
+    state = {"frames": None}
+    msg = {"k": 1}
+
+    def run():
+        doc.send(ADA, channel, msg, now=T0)
+        state["frames"] = views.after_commit()
+
+    benchmark.pedantic(run, rounds=2000, iterations=1, warmup_rounds=50)
+    assert len(state["frames"]) == expect_frames
+
+
+@pytest.mark.benchmark(group="views-int")
+def test_int_one_viewer(benchmark):
+    doc, views = int_doc(viewer=True)
+    _commit_rounds(benchmark, doc, views, "bump", 1)
+
+
+@pytest.mark.benchmark(group="views-int")
+def test_int_private_one_viewer(benchmark):
+    """A viewer connected, only a private field changed: the dirty-check alone."""
+    doc, views = int_doc(viewer=True)
+    _commit_rounds(benchmark, doc, views, "hide", 0)
+
+
+@pytest.mark.benchmark(group="views-int")
+def test_int_nobody(benchmark):
+    """The baseline: the same commit with nobody connected."""
+    doc, views = int_doc(viewer=False)
+    _commit_rounds(benchmark, doc, views, "bump", 0)
