@@ -20,7 +20,7 @@ PACKAGES = {
 }
 # A folder joins the namespace once it is a package; git keeps no empty
 # folders, so a fresh clone may not have vm/ until the VM lands.
-for optional in ("vm", "runtime", "views", "store", "net"):
+for optional in ("vm", "runtime", "views", "store", "durable", "net"):
     if (HERE / optional / "__init__.py").exists():
         PACKAGES[f"advm.{optional}"] = optional
 # The JavaScript client ships beside the server that serves it at /advm/

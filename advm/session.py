@@ -316,7 +316,7 @@ class Session:
 
 
 class StoredSession(Session):
-    """A session whose document lives in the durable store (store/durable.py):
+    """A session whose document lives in the durable store (durable/document.py):
     every input is logged before its frames come out, `restart` recovers the
     document from LMDB (newest snapshot plus the log after it), and a session
     opened on a store that already holds the document continues it.
@@ -329,7 +329,7 @@ class StoredSession(Session):
     def __init__(self, module, store, doc: str | None = None, key: str = DEFAULT_KEY,
                  viewers=None, debug: Callable[[str], None] | None = None):
         from .runtime.living import LivingDocument
-        from .store.durable import DEFAULT_DOC, DurableDocument
+        from .durable.document import DEFAULT_DOC, DurableDocument
         from .views.viewers import Viewers
 
         self.module = module
@@ -350,7 +350,7 @@ class StoredSession(Session):
             self._open()
 
     def _open(self) -> None:
-        from .store.durable import DurableDocument
+        from .durable.document import DurableDocument
         from .store.errors import StoreError
 
         wanted = self.module.module_id()
@@ -381,7 +381,7 @@ class StoredSession(Session):
         return self.durable.submit(op, self.clock).result()
 
     def _create_new(self, who: str, arg) -> list[dict]:
-        from .store.durable import DurableDocument
+        from .durable.document import DurableDocument
 
         made, frames = DurableDocument.create(self.store, self.doc, self.module, who, arg, self.clock,
                                               viewers=self._viewers, runtime_key=self.key)

@@ -1,4 +1,4 @@
-"""Durable documents (issue 5): store/durable.py over the LMDB store, next to
+"""Durable documents (issue 5): durable/document.py over the LMDB store, next to
 raw LMDB and the in-memory runtime measured in the same run.
 
     .venv/bin/python -m pytest bench/bench_durable.py --benchmark-enable
@@ -40,7 +40,7 @@ import pytest
 
 from advm.runtime.living import LivingDocument
 from advm.store import Store
-from advm.store.durable import DurableDocument
+from advm.durable.document import DurableDocument
 from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,7 +390,7 @@ def chat_log(store, key: str):
 @pytest.mark.parametrize("how", ["replay", "replay-check-newest", "replay-module-loaded",
                                  "live-runtime", "runtime-no-views", "read-log"])
 def test_replay_chat(benchmark, tmp_path, how):
-    """`replay`: store/replay.py as `advm replay` runs it (no views, digests
+    """`replay`: durable/replay.py as `advm replay` runs it (no views, digests
     and every kept snapshot checked); `replay-check-newest`: the same,
     comparing the state with the newest kept snapshot only; `replay-module-loaded`:
     checking all, given the module already loaded (as a host that runs it has
@@ -400,9 +400,9 @@ def test_replay_chat(benchmark, tmp_path, how):
     computing the viewers' views, as the host ran them. `runtime-no-views`:
     the same inputs on a runtime without views, nothing checked: the bound
     for replay. `read-log`: reading and decoding the log alone."""
-    from advm.store import inputs
-    from advm.store.noviews import NoViewers
-    from advm.store.replay import replay
+    from advm.durable import inputs
+    from advm.durable.noviews import NoViewers
+    from advm.durable.replay import replay
 
     with Store(tmp_path / "store", durability="relaxed") as store:
         module, ops = chat_log(store, "chat")

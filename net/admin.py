@@ -14,7 +14,7 @@ from its own page or a client that is not a browser. Everything else is
 refused with `admin_refused`.
 
 What is read comes from the store, never from a running document: the log,
-and replay (store/replay.py) up to a seq, with no views and no effects. A
+and replay (durable/replay.py) up to a seq, with no views and no effects. A
 replayed document never runs @load, @connected or a timer of its own, so
 looking never changes what it is. Replays run on a thread so that the event
 loop keeps serving; a server keeping documents in memory only (`--memory`)
@@ -113,7 +113,7 @@ def read_log(host, key: str, after: int, limit: int) -> dict:
 def _replayed(host, key: str, seq):
     """The document as it was at `seq` (None: its last), replayed from the log."""
     from ..store.errors import StoreError
-    from ..store.replay import replay
+    from ..durable.replay import replay
 
     store = _store(host)
     _known(store, key)
@@ -184,8 +184,8 @@ def debug_lines(host, key: str, seq) -> dict:
 def _describe(host, key: str) -> dict:
     """State, timer and asks of a stored document, from its newest snapshot
     and the log after it (what loading it would rebuild, without @load)."""
-    from ..store.durable import rebuild
-    from ..store.noviews import NoViewers
+    from ..durable.document import rebuild
+    from ..durable.noviews import NoViewers
 
     store = host.store
     rec = store.load(key)

@@ -8,7 +8,7 @@ Both give the same document interface (spec/store.md 11, the durable API):
 - `MemoryBackend`: plain `runtime.living.LivingDocument`s; an unloaded document is
   kept as its snapshot on a `Shelf` (in the host process), so it survives
   sleep but not a restart. Futures are resolved before `submit` returns.
-- `DurableBackend`: `store.durable.DurableDocument` on the LMDB store; a
+- `DurableBackend`: `durable.document.DurableDocument` on the LMDB store; a
   future resolves only once the input is durable (the output gate).
 
 Inputs are the scripted-session shapes (`{"op": "send", "as": who, ...}`).
@@ -25,7 +25,7 @@ class NotFound(Exception):
 
 def durable_available() -> bool:
     try:
-        from ..store import durable  # noqa: F401
+        from ..durable import document  # noqa: F401
     except ImportError:
         return False
     return True
@@ -205,13 +205,13 @@ class MemoryBackend:
 
 
 class DurableBackend:
-    """Documents on the LMDB store, through store/durable.py."""
+    """Documents on the LMDB store, through durable/document.py."""
 
     name = "durable"
     callbacks = True  # submit(op, now, done=) answers by callback (net/shard.py)
 
     def __init__(self, module, store):
-        from ..store.durable import DurableDocument
+        from ..durable.document import DurableDocument
 
         self.module = module
         self.store = store

@@ -445,7 +445,7 @@ class Shard:
         if not self._callbacks:
             return self._after_input(key, doc, doc.submit(op, now), now)
         # A durable document answers through a callback once the input is
-        # durable (store/durable.py): no concurrent future on the way.
+        # durable (durable/document.py): no concurrent future on the way.
         landed = Later()
         doc.submit(op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
                    else landed.set_exception(exc))

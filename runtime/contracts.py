@@ -120,7 +120,7 @@ def frame_kind(frame: dict) -> FrameKind:
 @runtime_checkable
 class Viewers(Protocol):
     """The viewers interface (spec/runtime.md 6): views.viewers.Viewers
-    computes views, store.noviews.NoViewers none."""
+    computes views, durable.noviews.NoViewers none."""
 
     def connect(self, who: str) -> list[Frame]: ...
 

@@ -68,7 +68,7 @@ class LivingDocument:
     def __init__(self, module, key: str = "main", seed: int | None = None, *, viewers):
         """`viewers`: the factory of the object that computes views
         (spec/runtime.md 6), handed in by the host: views.viewers.Viewers,
-        store.noviews.NoViewers for replay, a test's own."""
+        durable.noviews.NoViewers for replay, a test's own."""
         self._setup(Document(module, key=key, seed=seed), viewers)
 
     def _setup(self, document: Document, viewers) -> None:
@@ -480,7 +480,7 @@ class LivingDocument:
         what it makes viewers see goes out with the next input's frames.
         `load=False` skips @load: a durable host rebuilding a document from a
         snapshot plus its log runs @load once at the end (and logs it), since
-        the snapshot's moment was not itself a load (store/durable.py)."""
+        the snapshot's moment was not itself a load (durable/document.py)."""
         try:
             body = cbor2.loads(data)
         except Exception as e:  # every cbor2 failure means the same thing here

@@ -1,5 +1,7 @@
 """advm.store: the durable store on LMDB (input log, snapshots, timers, code
-modules, group commit). spec/store.md describes the layout and guarantees."""
+modules, group commit). spec/store.md part one describes the layout and
+guarantees. It keeps bytes under keys and knows no document: durable
+documents, replay and inspection are built on it in advm.durable (part two)."""
 from .commit import KEEP
 from .env import DEFAULT_DIR, STORE_FORMAT, Durability
 from .errors import (CorruptRecord, DamagedStore, IncompatibleStore, InvalidDocKey, MapFull,

@@ -31,7 +31,7 @@ from .errors import DamagedStore, IncompatibleStore, StoreClosed, StoreError
 #    released either.
 # 4: a digest is a version byte and 8 bytes, with error texts left out
 #    (spec/store.md 11.3). A format-3 store opens: its entries keep their
-#    8-byte digests and verify by the old rule (store/inputs.py
+#    8-byte digests and verify by the old rule (durable/inputs.py
 #    digest_matches), and opening it to write records format 4, since a
 #    format-3 advm would not read the new digests.
 STORE_FORMAT = 4

@@ -1,4 +1,4 @@
-"""Helpers for the durable-document tests (store/durable.py, store/replay.py):
+"""Helpers for the durable-document tests (durable/document.py, durable/replay.py):
 compile examples once, drive a DurableDocument with a scripted session's
 inputs, and compare runtimes by their snapshots."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from advm.session import CLOCK_START_MS, DEFAULT_KEY, parse_line
 from advm.store import Store
-from advm.store.durable import DurableDocument
+from advm.durable.document import DurableDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

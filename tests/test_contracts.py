@@ -16,8 +16,8 @@ from advm.runtime import contracts as C
 from advm.runtime.document import Document
 from advm.runtime.living import LivingDocument
 from advm.store import Store, interface
-from advm.store.durable import DurableDocument
-from advm.store.noviews import NoViewers
+from advm.durable.document import DurableDocument
+from advm.durable.noviews import NoViewers
 from advm.views.viewers import Viewers
 
 SHAPES = {"delta": C.DeltaFrame, "connected": C.ConnectedFrame, "ask": C.AskFrame,

@@ -35,9 +35,9 @@ import signal
 import time
 
 from advm.store import Store
-from advm.store.durable import DurableDocument
-from advm.store.inputs import outcome
-from advm.store.replay import replay
+from advm.durable.document import DurableDocument
+from advm.durable.inputs import outcome
+from advm.durable.replay import replay
 from advm.vm.values import MAX_DEPTH
 from durable_kit import T0, compiled
 

@@ -16,10 +16,10 @@ TODO = ROOT / "examples" / "todo.adb"
 
 
 def test_every_default_is_main():
-    from advm.store import durable
+    from advm.durable import document
 
     assert run.DEFAULT_KEY == run.DEFAULT_DOC == storeargs.DEFAULT_DOC == "main"
-    assert durable.DEFAULT_DOC == session.DEFAULT_KEY == "main"
+    assert document.DEFAULT_DOC == session.DEFAULT_KEY == "main"
     page = (ROOT / "net" / "static" / "index.html").read_text(encoding="utf-8")
     assert re.search(r'<input id="doc-key"[^>]* value="main"', page)
 

@@ -1,4 +1,4 @@
-"""DurableDocument (store/durable.py, spec/store.md 11.4): the output gate,
+"""DurableDocument (durable/document.py, spec/store.md 11.4): the output gate,
 what is logged, snapshots every N inputs, recovery (awaits, transitions, cron,
 asks come back exactly) and @load as a logged event."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from advm.runtime.contracts import as_input
 from advm.store import Store
-from advm.store.durable import DEFAULT_SNAPSHOT_EVERY, DurableDocument, snapshot_every
-from advm.store.replay import replay
+from advm.durable.document import DEFAULT_SNAPSHOT_EVERY, DurableDocument, snapshot_every
+from advm.durable.replay import replay
 from advm.views.viewers import Viewers
 from durable_kit import APPS, T0, Driver, compiled, example, open_store, play, script
 

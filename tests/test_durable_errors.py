@@ -9,8 +9,8 @@ from advm.runtime.living import SNAPSHOT_VERSION
 
 from advm.store import (CorruptRecord, IncompatibleStore, MapFull, Snapshot, Store, StoreError,
                         keys, records)
-from advm.store.durable import DurableDocument
-from advm.store.inputs import Divergence
+from advm.durable.document import DurableDocument
+from advm.durable.inputs import Divergence
 from advm.store.log import encode as encode_entry
 from advm.store.snapshots import encode as encode_snapshot
 from durable_kit import T0, open_store, play

@@ -7,9 +7,9 @@ import json
 
 from advm.cli import ExitCode
 from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
-from advm.store.durable import DurableDocument, maximum_history
+from advm.durable.document import DurableDocument, maximum_history
 from advm.store.log import Entry
-from advm.store.replay import replay
+from advm.durable.replay import replay
 from durable_kit import T0, compiled, example, open_store
 
 COUNTER = """

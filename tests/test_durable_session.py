@@ -8,8 +8,8 @@ import json
 from advm.cli import ExitCode
 from advm.session import Session, StoredSession
 from advm.store import Store
-from advm.store.durable import DEFAULT_DOC, DurableDocument
-from advm.store.replay import replay
+from advm.durable.document import DEFAULT_DOC, DurableDocument
+from advm.durable.replay import replay
 from durable_kit import ROOT, T0, example, script
 
 TODO = ROOT / "examples" / "todo.adb"

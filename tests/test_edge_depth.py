@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advm.session import ScriptError, parse_line
-from advm.store.durable import DurableDocument
-from advm.store.replay import replay
+from advm.durable.document import DurableDocument
+from advm.durable.replay import replay
 from advm.vm.values import MAX_DEPTH
 from durable_kit import T0, compiled, open_store
 

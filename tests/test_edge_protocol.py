@@ -277,8 +277,8 @@ def test_fuzzed_requests_are_each_answered_and_what_was_acknowledged_survives(tm
     from advm.net.host import Host
     from advm.net.server import Server
     from advm.store import open_store
-    from advm.store.durable import DurableDocument
-    from advm.store.replay import replay
+    from advm.durable.document import DurableDocument
+    from advm.durable.replay import replay
 
     path = tmp_path_factory.mktemp("fuzz")
     module = build_source(DOC, "doc.adb")

@@ -382,7 +382,7 @@ def documented_session_commands() -> list[list[str]]:
 
 def test_the_example_sessions_never_collide_in_the_default_store(cli, tmp_path, monkeypatch):
     from advm.store import Store
-    from advm.store.replay import replay
+    from advm.durable.replay import replay
 
     commands = documented_session_commands()
     assert sorted(c[2].split("/")[-1] for c in commands) == sorted(f"{n}.adb" for n in NAMES)

@@ -18,7 +18,7 @@ import advm
 ROOT = Path(__file__).resolve().parent.parent
 
 # The user's source folders; installed only as advm.<name>, never at top level.
-SOURCE_FOLDERS = ("compiler", "vm", "runtime", "views", "spec", "store", "net")
+SOURCE_FOLDERS = ("compiler", "vm", "runtime", "views", "spec", "store", "durable", "net")
 
 # What advm itself may put at the top of site-packages: its package, its
 # metadata, and in editable mode setuptools' path hook (a .pth and a finder).

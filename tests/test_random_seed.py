@@ -13,7 +13,7 @@ from advm.cli import main
 from advm.net.documents import DurableBackend, MemoryBackend, Shelf
 from advm.runtime.document import SEED_HEX, fresh_seed
 from advm.runtime.living import LivingDocument
-from advm.store.durable import DurableDocument
+from advm.durable.document import DurableDocument
 from advm.views.viewers import Viewers
 
 ARG = {"rounds": 2}

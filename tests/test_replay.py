@@ -1,4 +1,4 @@
-"""`advm replay --log` and store/replay.py: rebuild a document from its log,
+"""`advm replay --log` and durable/replay.py: rebuild a document from its log,
 verify it by hash, find the first diverging seq, stop anywhere (--until)."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import cbor2
 from advm.cli import ExitCode
 from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
 from advm.store.log import encode as encode_entry
-from advm.store.noviews import state_hash
-from advm.store.replay import replay
+from advm.durable.noviews import state_hash
+from advm.durable.replay import replay
 from advm.store.snapshots import encode as encode_snapshot
 from advm.views.viewers import Viewers
 from durable_kit import APPS, Driver, example, script
@@ -50,7 +50,7 @@ def test_the_exact_segment_replay_gives_the_stored_bytes(tmp_path):
     """The fallback when a state differs only in dead registers: replaying a
     snapshot interval with views from the snapshot before it reproduces the
     stored snapshot byte for byte."""
-    from advm.store.replay import _exact
+    from advm.durable.replay import _exact
 
     for name in ("approval", "cardgame"):
         path, _ = stored(tmp_path / name, name, every=4)
@@ -71,7 +71,7 @@ def test_until_stops_at_any_point_in_history(tmp_path):
             assert result.ok and result.head == until
             # The same inputs run straight through, without the store, agree.
             from advm.runtime.living import LivingDocument
-            from advm.store import inputs
+            from advm.durable import inputs
 
             fresh = LivingDocument(example("tictactoe"), key="document", viewers=Viewers)
             for entry in store.log("main", until=until):

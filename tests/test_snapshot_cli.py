@@ -1,4 +1,4 @@
-"""`advm snapshot inspect|export|import` (store/inspect.py, store/transfer.py):
+"""`advm snapshot inspect|export|import` (durable/inspect.py, durable/transfer.py):
 a stored document as a person wants it, and a document moved between stores
 that resumes mid-await."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from advm.cli import ExitCode
 from advm.store import KEEP_ALL, Store, StoreError
-from advm.store.durable import DurableDocument
-from advm.store.replay import replay
-from advm.store.transfer import export_document, import_document, read_export
+from advm.durable.document import DurableDocument
+from advm.durable.replay import replay
+from advm.durable.transfer import export_document, import_document, read_export
 from durable_kit import T0, Driver, example, open_store, script
 
 DAY = 86_400_000

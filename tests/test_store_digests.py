@@ -1,4 +1,4 @@
-"""Frames digests (store/inputs.py): the cache by repr gives the digest of the
+"""Frames digests (durable/inputs.py): the cache by repr gives the digest of the
 definition (a version byte, then BLAKE2b-64 of the canonical CBOR of the
 decided frames, error texts left out) every time; format-3 entries (8 bytes,
 texts in) still verify."""
@@ -8,7 +8,7 @@ import hashlib
 
 import cbor2
 
-from advm.store import inputs
+from advm.durable import inputs
 
 
 def decided(frames: list) -> list:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from advm.store import STORE_FORMAT, Store, inputs, keys, records
-from advm.store.durable import DurableDocument
-from advm.store.replay import replay
+from advm.durable import inputs
+from advm.store import STORE_FORMAT, Store, keys, records
+from advm.durable.document import DurableDocument
+from advm.durable.replay import replay
 
 FIXTURE = Path(__file__).parent / "fixtures" / "format3-tictactoe"
 

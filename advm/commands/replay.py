@@ -19,7 +19,7 @@ PROGRESS_FROM = 1000  # a progress bar only for logs at least this long, on a te
 
 
 def step_line(step) -> str:
-    from ..store.inspect import iso
+    from ..durable.inspect import iso
 
     what = step.kind + (f" {step.channel}" if step.channel else "")
     outcome = step.outcome
@@ -35,8 +35,8 @@ def _progress(total: int, enabled: bool):
 
 def run(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
-    from ..store.inspect import describe, render
-    from ..store.replay import replay
+    from ..durable.inspect import describe, render
+    from ..durable.replay import replay
 
     if args.until is not None and args.until < 0:
         raise UsageError("--until is a sequence number, 0 or more")

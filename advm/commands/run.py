@@ -36,7 +36,7 @@ from .program import Program, excerpt, load, new_document
 
 DEFAULT_PRINCIPAL = "advm@local"
 # One default document key everywhere: --once, --script, replay, snapshot and
-# the browser page all say `main` (store.durable.DEFAULT_DOC; not imported
+# the browser page all say `main` (durable.document.DEFAULT_DOC; not imported
 # here because the store loads LMDB).
 DEFAULT_KEY = DEFAULT_DOC = "main"
 CLOCK_MS = 1767225600000  # 2026-01-01T00:00:00Z

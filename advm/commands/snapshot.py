@@ -24,8 +24,8 @@ from .storeargs import add_store_arguments, open_store, require_document, store_
 
 def inspect(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
-    from ..store.durable import base, rebuild
-    from ..store.inspect import describe, render
+    from ..durable.document import base, rebuild
+    from ..durable.inspect import describe, render
 
     store = open_store(args.store)
     try:
@@ -72,7 +72,7 @@ def inspect(args: argparse.Namespace) -> ExitCode:
 
 def export(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
-    from ..store.transfer import export_document
+    from ..durable.transfer import export_document
 
     if args.output is None:
         raise UsageError("export needs -o FILE (or -o - for standard output)")
@@ -100,7 +100,7 @@ def export(args: argparse.Namespace) -> ExitCode:
 
 def import_(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
-    from ..store.transfer import import_document, read_export
+    from ..durable.transfer import import_document, read_export
 
     if not args.file:
         raise UsageError("import needs the export FILE")

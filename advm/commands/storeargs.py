@@ -7,7 +7,7 @@ import argparse
 
 from .base import Failure, UsageError
 
-# store.durable.DEFAULT_DOC, spelled out so that building the parser does not
+# durable.document.DEFAULT_DOC, spelled out so that building the parser does not
 # import the store (LMDB, asyncio) for every advm command.
 DEFAULT_DOC = "main"
 

@@ -151,7 +151,7 @@ def durable_session(path, every: int) -> tuple[list[bytes], list[bytes], list]:
     envelope in CBOR), every snapshot and the frames."""
     from advm.compiler.build import build_source
     from advm.store import open_store
-    from advm.store.durable import DurableDocument
+    from advm.durable.document import DurableDocument
 
     store = open_store(path, durability="relaxed")
     previous = _machine.yield_by_default(every)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import cbor2
 
-from .durable import module_id_of
-from .errors import CorruptRecord, StoreError
-from .log import Entry
-from .snapshots import Snapshot, content_hash
+from ..store.errors import CorruptRecord, StoreError
+from ..store.log import Entry
+from ..store.snapshots import Snapshot, content_hash
+from .document import module_id_of
 
 EXPORT_FORMAT = "advm-export"
 # 2: log entries' digests cover decided frames only (store format 2).

@@ -22,7 +22,7 @@ Extra envelope fields:
   Replay recomputes it, so the first input whose outcome differs is found
   exactly, not only at the next snapshot. View deltas are left out: they are
   a function of the state, which snapshots verify, and replay does not
-  compute views (store/noviews.py).
+  compute views (durable/noviews.py).
 - `snap`: a snapshot was taken after this entry (the runtime goes on as it
   is: snapshots are canonical, spec/store.md 12).
 - `from`: before this entry the runtime was rebuilt from the snapshot at that
@@ -42,11 +42,11 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
+from ..store.errors import StoreError
+from ..store.log import Entry
 from ..views.viewers import Viewers
 from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
-from .errors import StoreError
-from .log import Entry
 
 INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy")
 LOAD = "load"

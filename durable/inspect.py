@@ -15,10 +15,10 @@ from pathlib import Path
 import cbor2
 
 from ..runtime.living import LivingDocument
+from ..store.snapshots import content_hash
 from ..views.viewers import Viewers
 from ..vm import table
 from ..vm.values import to_json
-from .snapshots import content_hash
 
 TEXT_WIDTH = 100
 

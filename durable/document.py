@@ -33,14 +33,14 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
+from ..store.commit import KEEP
+from ..store.errors import CorruptRecord, IncompatibleStore, StoreError
+from ..store.log import Entry
+from ..store.snapshots import Snapshot
 from ..views.viewers import Viewers
 from ..vm.errors import ModuleFormatError, SnapshotError
 from ..vm.module import Module
 from . import inputs
-from .commit import KEEP
-from .errors import CorruptRecord, IncompatibleStore, StoreError
-from .log import Entry
-from .snapshots import Snapshot
 
 DEFAULT_SNAPSHOT_EVERY = 100
 DEFAULT_DOC = "main"  # the document tools (advm run --script, replay, snapshot) use by default

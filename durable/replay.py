@@ -5,7 +5,7 @@
     result.divergence                            # None, or the first seq that differs
 
 Each logged entry is applied to a runtime exactly as a durable document
-applied it (store/inputs.py). Two checks run along the way:
+applied it (durable/inputs.py). Two checks run along the way:
 
 - every entry's frames digest: the frames replay produces must decide what
   the logged input decided (errors, asks, connected answers), so the first
@@ -14,7 +14,7 @@ applied it (store/inputs.py). Two checks run along the way:
   like the stored snapshot's (`state_hash`; this also catches state no client
   can see).
 
-Replay computes no views (store/noviews.py `NoViewers`): views are derived
+Replay computes no views (durable/noviews.py `NoViewers`): views are derived
 from the state the snapshots verify, and computing them was nearly all of
 replay's time. The digest and the state hash leave views out for that reason.
 
@@ -26,12 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..store.errors import StoreError
+from ..store.log import Entry
+from ..store.snapshots import Snapshot
 from . import inputs
-from .durable import base
-from .errors import StoreError
-from .log import Entry
+from .document import base
 from .noviews import NoViewers, state_hash
-from .snapshots import Snapshot
 
 
 @dataclass
