@@ -115,13 +115,30 @@ include "tables.pxi"
 BUDGET_MESSAGE = "instruction budget exhausted"
 
 
-cdef inline Py_ssize_t _branch(const uint32_t* code, Py_ssize_t pc, int64_t* budget) noexcept nogil:
-    # Where the JMP word at `pc` leads (offsets count from the word after it);
-    # a backward branch pays the budget for the words it jumps back over.
+cdef inline Py_ssize_t _jump(const uint32_t* code, Py_ssize_t pc, int64_t* budget,
+                             int64_t* mark, int64_t every) except -1:
+    # Take the JMP word at `pc` that follows a fused branch (Lua's
+    # donextjump): where it leads, offsets counting from the word after it. A
+    # backward branch pays the budget for the words it jumps back over, and a
+    # taken branch compares the budget with the loop's mark (see _charged).
+    # Inline, so `budget` and `mark` stay the loop's registers.
     cdef Py_ssize_t npc = pc + 1 + (<Py_ssize_t>(code[pc] >> POS_SJ) - OFFSET_SJ)
     if npc < pc:
         budget[0] -= pc - npc
+    if budget[0] < mark[0]:
+        mark[0] = _charged(budget[0], every)
     return npc
+
+
+cdef inline Py_ssize_t _condjump(bint cond, int k, const uint32_t* code, Py_ssize_t pc,
+                                 int64_t* budget, int64_t* mark, int64_t every) except -1:
+    # The body every compare-and-branch shares (Lua's docondjump): the JMP
+    # word at `pc` is taken when the condition equals the instruction's flag
+    # `k`, otherwise skipped. Returns the next pc; on a fault (budget) the
+    # loop's pc still points at the JMP word, as before the helper.
+    if cond == k:
+        return _jump(code, pc, budget, mark, every)
+    return pc + 1
 
 
 # A function of Python bytecode (a `def` here would be C): calling it runs the
@@ -308,7 +325,7 @@ cdef class Machine:
         self._grow_i(1024)
         self._grow_d(1024)
         self.obank = [None] * 1024
-        self._load_hosts(_resolve_hosts(module, host))
+        _load_hosts(self, _resolve_hosts(module, host))
         self.layouts = self.code_block.layouts
         self.doc = self._new_record(module.document) if module.document >= 0 else None
         self.undo = []
@@ -340,28 +357,6 @@ cdef class Machine:
         self.nfns = block.nfns
         self.kobj = block.kobj
         self.fentry = block.fentry
-
-    cdef int _load_hosts(self, list resolved) except -1:
-        cdef HostInfo* h
-        cdef Py_ssize_t widest = 0
-        self.hostkeep = []
-        self.hostinfo = <HostInfo*>malloc(sizeof(HostInfo) * max(len(resolved), 1))
-        if self.hostinfo == NULL:
-            raise MemoryError()
-        for i, (fn, params, result, wants_machine, name) in enumerate(resolved):
-            kinds = params.encode("ascii")
-            self.hostkeep.append((fn, kinds, name))
-            h = &self.hostinfo[i]
-            h.fn = <PyObject*>fn
-            h.params = kinds
-            h.nparams = len(kinds)
-            h.result = ord(result) if result else 0
-            h.wants_machine = wants_machine
-            widest = max(widest, len(kinds) + 1)
-        self.hostargv = <PyObject**>malloc(sizeof(PyObject*) * (widest + 1))
-        if self.hostargv == NULL:
-            raise MemoryError()
-        return 0
 
     cdef int _grow_i(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = max(need, 2 * self.icap)
@@ -684,14 +679,14 @@ cdef class Machine:
             if cont is None:
                 self.reset()
             else:
-                self._install(cont.frames, cont.ibank, cont.dbank, cont.obank)
+                _install(self, cont.frames, cont.ibank, cont.dbank, cont.obank)
                 self.suspended = True
                 self.payload = cont.payload
 
     def _mark(self):
         cont = None
         if self.suspended:
-            state = self._export_frames()
+            state = _export_frames(self)
             cont = Continuation(state[0], state[1], state[2], state[3], self.payload,
                                 self.module_id)
         return Savepoint(self.txn, len(self.undo), self.rng_state, cont, self.remaining)
@@ -826,100 +821,13 @@ cdef class Machine:
         from .snapshot import decode_machine
         return decode_machine(cls, module, data, host)
 
-    def _tops(self):
-        """How far each bank is live: the highest window end over the live frames."""
-        cdef Frame fr
-        cdef FnInfo fn
-        ti = td = to = 0
-        for k in range(self.depth):
-            fr = self.frames[k]
-            fn = self.fns[fr.fid]
-            ti = max(ti, fr.ibase + fn.ni)
-            td = max(td, fr.dbase + fn.nd)
-            to = max(to, fr.obase + fn.no)
-        return ti, td, to
-
-    def _export_frames(self):
-        """(frames, live int bank bytes, live double bank bytes, live object registers)."""
-        ti, td, to = self._tops()
-        return ([[self.frames[k].fid, self.frames[k].pc, self.frames[k].ibase,
-                  self.frames[k].dbase, self.frames[k].obase] for k in range(self.depth)],
-                (<char*>self.ibank)[:ti * 8], (<char*>self.dbank)[:td * 8], self.obank[:to])
-
+    # The state vm/snapshot.py encodes and decodes (export and install are
+    # in snapshots.pxi).
     def _export(self):
-        frames, ib, db, ob = self._export_frames()
-        return {
-            "frames": frames,
-            "ibank": ib,
-            "dbank": db,
-            "obank": ob,
-            "remaining": self.remaining,
-            "budget_limit": self.budget_limit,
-            "rng": list(self.rng_state),
-            "suspended": bool(self.suspended),
-            "payload": self.payload,
-            "doc": self.doc,
-        }
-
-    def _install(self, frames, ib_bytes, db_bytes, obank):
-        """Load a suspended frame stack and its live registers (from a snapshot or a
-        Continuation), checking that it is one the machine itself could have left."""
-        cdef uint32_t word
-        cdef int k
-        if not frames:
-            if ib_bytes or db_bytes or obank:
-                raise ValueError("registers without frames")
-            self.depth = 0
-            return
-        if len(frames) > self.max_depth:
-            raise ValueError("more frames than this machine allows")
-        for k, (fid, pc, ib, db, ob) in enumerate(frames):
-            if not 0 <= fid < self.nfns or not 0 < pc < self.fns[fid].ncode:
-                raise ValueError(f"frame {k} is not a valid position")
-            word = self.fns[fid].code[pc - 1]
-            last = k == len(frames) - 1
-            if (word & 0xFF) != (OP_SUSPEND if last else OP_CALL):
-                raise ValueError(f"frame {k} is not stopped at a {'SUSPEND' if last else 'CALL'}")
-            if k == 0 and (ib, db, ob) != (0, 0, 0):
-                raise ValueError("the outermost frame must start at register 0")
-            if not last:
-                a = (word >> POS_A) & 0xFF
-                nxt = frames[k + 1]
-                if nxt[0] != word >> POS_BX or list(nxt[2:]) != [ib + a, db + a, ob + a]:
-                    raise ValueError(f"frame {k + 1} does not match the call in frame {k}")
-        for k, (fid, pc, ib, db, ob) in enumerate(frames):
-            self.frames[k].fid = fid
-            self.frames[k].pc = pc
-            self.frames[k].ibase = ib
-            self.frames[k].dbase = db
-            self.frames[k].obase = ob
-        self.depth = len(frames)
-        ti, td, to = self._tops()
-        if len(ib_bytes) != 8 * ti or len(db_bytes) != 8 * td or len(obank) != to:
-            self.depth = 0
-            raise ValueError("register banks do not match the frames")
-        if ti > self.icap:
-            self._grow_i(ti)
-        if td > self.dcap:
-            self._grow_d(td)
-        memcpy(self.ibank, <char*>ib_bytes, 8 * ti)
-        memcpy(self.dbank, <char*>db_bytes, 8 * td)
-        obank = list(obank)
-        self.obank = obank + [None] * max(0, 1024 - len(obank))
-        # what lies above the installed frames is another call's: clean it
-        self.hw_o = 0  # the object bank is a fresh list, None past `to`
-        self._wipe_above(ti, td, to)
+        return _export_state(self)
 
     def _import(self, state):
-        if bool(state["frames"]) != bool(state["suspended"]):
-            raise ValueError("a snapshot has frames exactly when it is suspended")
-        self._install(state["frames"], state["ibank"], state["dbank"], state["obank"])
-        self.remaining = state["remaining"]
-        self.budget_limit = state["budget_limit"]
-        self.rng_state = state["rng"]
-        self.suspended = state["suspended"]
-        self.payload = state["payload"]
-        self.doc = state["doc"]
+        _import_state(self, state)
 
     # ------------------------------------------------------- continuations
     def detach(self):
@@ -927,7 +835,7 @@ cdef class Machine:
         (plain data), leaving the machine idle for other calls."""
         if not self.suspended:
             raise RuntimeError("the machine is not suspended")
-        frames, ib, db, ob = self._export_frames()
+        frames, ib, db, ob = _export_frames(self)
         cont = Continuation(frames, ib, db, ob, self.payload, self.module_id)
         self.reset()
         return cont
@@ -938,7 +846,7 @@ cdef class Machine:
             raise RuntimeError("the machine is busy: finish, detach or reset first")
         if cont.module_id != self.module_id:
             raise ValueError("the continuation was taken on a different module")
-        self._install(cont.frames, cont.ibank, cont.dbank, cont.obank)
+        _install(self, cont.frames, cont.ibank, cont.dbank, cont.obank)
         self.suspended = True
         self.payload = cont.payload
         if budget is not None:
@@ -946,64 +854,6 @@ cdef class Machine:
         elif not self.logging:
             self.remaining = self.budget_limit
         return self.resume(value)
-
-    # ------------------------------------------------------------ host calls
-    cdef int _callhost(self, int index, int64_t* ir, double* dr, Py_ssize_t ob) except -1:
-        # Arguments go straight from the registers into a C vector and the
-        # call is a vectorcall: no list, no tuple, no per-call kind strings.
-        cdef HostInfo* h = &self.hostinfo[index]
-        cdef PyObject** argv = self.hostargv + 1
-        cdef list obank = self.obank
-        cdef Py_ssize_t n = 0, k, ni = 0, nd = 0, no = 0
-        cdef char kind
-        cdef object v
-        try:
-            if h.wants_machine:
-                Py_INCREF(self)
-                argv[0] = <PyObject*>self
-                n = 1
-            for k in range(h.nparams):
-                kind = h.params[k]
-                if kind == c'o':
-                    v = obank[ob + no]
-                    no += 1
-                elif kind == c'd':
-                    v = dr[nd]
-                    nd += 1
-                elif kind == c'b':
-                    v = ir[ni] != 0
-                    ni += 1
-                else:
-                    v = ir[ni]
-                    ni += 1
-                Py_INCREF(v)
-                argv[n] = <PyObject*>v
-                n += 1
-            value = PyObject_Vectorcall(<object>h.fn, argv, <size_t>n | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
-        except _Fault:
-            raise
-        except SizeBoundError as e:  # a library function would pass a size bound
-            raise _Fault(str(e))
-        except Exception as e:
-            raise _Fault(f"host function {self.hostkeep[index][2]} failed: {type(e).__name__}: {e}")
-        finally:
-            for k in range(n):
-                Py_XDECREF(argv[k])
-        kind = h.result
-        if kind == 0:
-            return 0
-        if kind == c'o':
-            obank[ob] = value
-        elif kind == c'd':
-            if type(value) is not float:
-                raise _Fault(f"host function {self.hostkeep[index][2]} returned {_kind(value)}, not a double")
-            dr[0] = value
-        else:
-            try:
-                ir[0] = _arg_int(kind, value)
-            except (TypeError, OverflowError) as e:
-                raise _Fault(f"host function {self.hostkeep[index][2]} returned a bad value: {e}")
-        return 0
 
     # ---------------------------------------------------------- the loop
     cdef int _run(self) except -1:
@@ -1064,10 +914,7 @@ cdef class Machine:
                 elif op == OP_IDIV or op == OP_LDIV:
                     y = ir[c]
                     if y == 0:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
+                        pc = _jump(code, pc, &budget, &mark, every)
                     else:
                         x = ir[b]
                         # -1 is the one divisor that can trap (MIN / -1): negate instead.
@@ -1080,10 +927,7 @@ cdef class Machine:
                 elif op == OP_IMOD or op == OP_LMOD:
                     y = ir[c]
                     if y == 0:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
+                        pc = _jump(code, pc, &budget, &mark, every)
                     else:
                         ir[a] = 0 if y == -1 else ir[b] % y
                         pc += 1
@@ -1131,10 +975,7 @@ cdef class Machine:
                 elif op == OP_DDIV or op == OP_DMOD:
                     v = dr[c]
                     if v == 0.0:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
+                        pc = _jump(code, pc, &budget, &mark, every)
                     else:
                         dr[a] = dr[b] / v if op == OP_DDIV else fmod(dr[b], v)
                         pc += 1
@@ -1169,129 +1010,39 @@ cdef class Machine:
                     ir[a] = not _near(dr[b], dr[c])
                 # -------------------------------------------- compare and branch
                 elif op == OP_ILTJ:
-                    if (ir[a] < ir[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] < ir[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_ILEJ:
-                    if (ir[a] <= ir[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] <= ir[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_IEQJ:
-                    if (ir[a] == ir[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] == ir[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_ILTJK:
-                    if (ir[a] < ki[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] < ki[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_ILEJK:
-                    if (ir[a] <= ki[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] <= ki[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_IGTJK:
-                    if (ir[a] > ki[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] > ki[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_IGEJK:
-                    if (ir[a] >= ki[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] >= ki[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_IEQJK:
-                    if (ir[a] == ki[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] == ki[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_DLTJ:
-                    if (dr[a] < dr[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(dr[a] < dr[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_DLEJ:
-                    if (dr[a] <= dr[b]) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(dr[a] <= dr[b], c, code, pc, &budget, &mark, every)
                 elif op == OP_DEQJ:
-                    if (_near(dr[a], dr[b])) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(_near(dr[a], dr[b]), c, code, pc, &budget, &mark, every)
                 elif op == OP_TESTJ:
-                    if (ir[a] != 0) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(ir[a] != 0, c, code, pc, &budget, &mark, every)
                 elif op == OP_NULLJ:
-                    if (_oreg(obank, ob + a) == <PyObject*>None) == <int>c:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(_oreg(obank, ob + a) == <PyObject*>None, c, code, pc, &budget, &mark, every)
                 elif op == OP_IFORLT:
                     x = _i32(<uint64_t>ir[a] + <uint64_t>(<int64_t>c - OFFSET_SC))
                     ir[a] = x
-                    if x < ir[b]:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(x < ir[b], 1, code, pc, &budget, &mark, every)
                 elif op == OP_LFORLT:
                     x = <int64_t>(<uint64_t>ir[a] + <uint64_t>(<int64_t>c - OFFSET_SC))
                     ir[a] = x
-                    if x < ir[b]:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
-                    else:
-                        pc += 1
+                    pc = _condjump(x < ir[b], 1, code, pc, &budget, &mark, every)
                 elif op == OP_JMP:
                     npc = pc + (<Py_ssize_t>(ins >> POS_SJ) - OFFSET_SJ)
                     if npc < pc:
@@ -1375,7 +1126,7 @@ cdef class Machine:
                 elif op == OP_CALLHOST:
                     fr.pc = <int32_t>pc
                     self.depth = depth
-                    self._callhost(ins >> POS_BX, ir + a, dr + a, ob + a)
+                    _callhost(self, ins >> POS_BX, ir + a, dr + a, ob + a)
                 elif op == OP_SUSPEND:
                     self.payload = obank[ob + b]
                     fr.pc = <int32_t>pc
@@ -1500,13 +1251,8 @@ cdef class Machine:
                     _room(_table(obank[ob + b]).f[T_ROWS], self.max_items, "table")
                     ir[a] = _tinsert(self.undo if self.logging else None, obank[ob + b], obank[ob + c])
                 elif op == OP_TNEXT:
-                    if _tnext(obank, ob + a, obank[ob + b], &ir[c]):
-                        pc += 1
-                    else:
-                        npc = _branch(code, pc, &budget)
-                        if budget < mark:
-                            mark = _charged(budget, every)
-                        pc = npc
+                    pc = _condjump(_tnext(obank, ob + a, obank[ob + b], &ir[c]), 0,
+                                   code, pc, &budget, &mark, every)
                 else:
                     raise _Fault(f"unknown opcode {op}")
         except BaseException:
@@ -1562,38 +1308,11 @@ cdef int _promote_survivors() except -1:
     return 0
 
 
-cdef int64_t _arg_int(Py_UCS4 kind, object value) except? -1:
-    """An int-bank value from Python: bools as 0/1, ints range-checked for their kind."""
-    cdef int64_t x
-    if kind == "b":
-        if type(value) is not bool:
-            raise TypeError(f"expected a bool, got {type(value).__name__}")
-        return 1 if value else 0
-    if type(value) is not int:
-        raise TypeError(f"expected an int, got {type(value).__name__}")
-    x = PyLong_AsLongLong(value)  # OverflowError beyond 64 bits
-    if kind == "i" and not -2147483648 <= x <= 2147483647:
-        raise OverflowError(f"{value} does not fit in a 32-bit int")
-    return x
-
-
 def _layout(rec):
     template = list(rec.defaults)
     mutable = tuple(i for i, v in enumerate(template) if type(v) in (list, dict))
     return template, mutable
 
 
-def _resolve_hosts(module, host):
-    if host is None:
-        host = core_library()
-    resolved = []
-    for imp in module.hosts:
-        if imp.name not in host:
-            raise VMError(f"host function {imp.name} is not provided to the machine",
-                          module.filename)
-        h = host[imp.name]
-        if (h.params, h.result) != (imp.params, imp.result):
-            raise VMError(f"host function {imp.name}: module expects ({imp.params}){imp.result}, "
-                          f"machine provides ({h.params}){h.result}", module.filename)
-        resolved.append((h.fn, h.params, h.result, h.wants_machine, imp.name))
-    return resolved
+include "hostcall.pxi"
+include "snapshots.pxi"
