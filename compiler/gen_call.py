@@ -1,19 +1,88 @@
-"""Calls -> instructions (a mixin of codegen.FuncGen): functions, procedures,
-record methods, channel asks and the standard library. Library rows that are
-one or two instructions (size, has, getOrDefaultTo, length, await...) are
-compiled inline (INLINE); the others are host functions (vm/stdlib.py) named
-by row key and argument kinds."""
+"""Calls -> instructions (a stage of code generation, wired by codegen.py):
+the calling convention (argument windows, CALL and CALLHOST), functions,
+procedures, record methods, channel asks and the standard library. Library
+rows that are one or two instructions (size, has, getOrDefaultTo, length,
+await...) are compiled inline (INLINE); the others are host functions
+(vm/stdlib.py) named by row key and argument kinds, each declared in the
+module's host imports (`host`). A channel's fetch/decide/choose is the host
+function `ask`, which the runtime binds to its asks (runtime/asks.py).
+"""
 from __future__ import annotations
 
 from . import ast
 from . import library as L
 from . import types as T
 from .docinfo import Ref
-from .gen_expr import K, mod_by_constant
-from .gen_types import kind_of
+from .emitter import CodegenError, Emitter, K
+from .gen_expr import mod_by_constant
+from .gen_types import bank_of, kind_of, result_kind
+from .regalloc import Reg
+from ..vm.table import ROWS
 
 
-class CallGen:
+class Calls:
+    """What calls become. Takes the emitter, the checked document, the layout
+    and the module's host imports (`asm.host`); `connect` hands it the stages
+    that compute arguments."""
+
+    def __init__(self, em: Emitter, info, layout, asm):
+        self.em, self.info, self.layout, self.asm = em, info, layout, asm
+        self.emit, self.label, self.mark = em.emit, em.label, em.mark
+        self.temp, self.free, self.move, self.unbox = em.temp, em.free, em.move, em.unbox
+        self.target, self.scratch, self.finish, self.row_for = em.target, em.scratch, em.finish, em.row_for
+
+    def connect(self, exprs, data, stmts) -> None:
+        self.expr, self.expr_as, self.load_const = exprs.expr, exprs.expr_as, exprs.load_const
+        self.convert, self.boxed = data.convert, data.boxed
+        self.lvalue, self.store, self.release = stmts.lvalue, stmts.store, stmts.release
+
+    # ================================================================ the calling convention
+
+    def call(self, fn_name: str, args: list, ptypes: list, result: T.Type, dst: Reg | None = None,
+             host: bool = False) -> Reg | None:
+        """Call a module function (or a host function when `host`) with `args`
+        (Expr, K or (Reg, Type) pairs) converted to `ptypes`; returns the
+        result's register (None for void)."""
+        regs = self.em.regs
+        counts = [0, 0, 0]
+        for t in ptypes:
+            counts["ido".index(bank_of(t))] += 1
+        rbank = bank_of(result) if result != T.VOID else None
+        base, window = regs.window(tuple(counts), rbank)
+        slots = {"i": iter([r for r in window if r.bank == "i"]),
+                 "d": iter([r for r in window if r.bank == "d"]),
+                 "o": iter([r for r in window if r.bank == "o"])}
+        for a, pt in zip(args, ptypes):
+            reg = next(slots[bank_of(pt)])
+            if isinstance(a, tuple):
+                src, st = a
+                self.convert(src, st, pt, reg)
+            elif isinstance(a, K):
+                self.load_const(a.value, pt, reg)
+            else:
+                self.expr_as(a, pt, reg)
+        self.emit("CALLHOST" if host else "CALL", base, fn_name)
+        out = None
+        for r in window:
+            if rbank is not None and r.bank == rbank and r.n == base:
+                continue
+            regs.free(r)
+        if rbank is not None:
+            out = Reg(rbank, base, True)
+            if dst is not None and dst != out:
+                self.move(dst, out)
+                regs.free(out)
+                out = dst
+        return out
+
+    def host(self, base: str, args: list, ptypes: list, result: T.Type, dst: Reg | None = None):
+        """Call host function `base` (a library row's key, or a helper of
+        vm/stdlib.py), declaring it in the module's imports with its kinds."""
+        params = "".join(kind_of(t) for t in ptypes)
+        name = f"{base}({params}){result_kind(result)}"
+        self.asm.host(name, params, result_kind(result))
+        return self.call(name, args, ptypes, result, dst, host=True)
+
     # ================================================================ calls
 
     def g_Call(self, e: ast.Call, dst):
@@ -23,7 +92,7 @@ class CallGen:
         kind = ref.kind
         if kind in ("function", "procedure"):
             fn = ref.target
-            return self.call(self.mod.function_fn(fn.symbol or fn.name), list(e.args), [t for _, t in fn.params],
+            return self.call(self.layout.function_fn(fn.symbol or fn.name), list(e.args), [t for _, t in fn.params],
                              fn.returns, dst)
         if kind == "method":
             fn = ref.target
@@ -32,7 +101,7 @@ class CallGen:
                 recv = self.expr(e.func.obj)
             else:
                 recv = self.row_for(ref.owner)
-            r = self.call(self.mod.method_fn(ref.owner, fn.name), [(recv, rt)] + list(e.args),
+            r = self.call(self.layout.method_fn(ref.owner, fn.name), [(recv, rt)] + list(e.args),
                           [rt] + [t for _, t in fn.params], fn.returns, dst)
             self.free(recv)
             return r
@@ -42,7 +111,7 @@ class CallGen:
             return self.enum_method(e, ref, dst)
         if kind == "dispatch":
             return self.dispatch_call(e, ref, dst)
-        raise self.error(f"internal: call of {kind}")
+        raise CodegenError(f"internal: call of {kind}")
 
     def dispatch_call(self, e: ast.Call, ref: Ref, dst):
         """`v.name(args)` on an enum with `dispatch` cases: compare the value with
@@ -171,9 +240,9 @@ class CallGen:
         lv = self.lvalue(recv)
         empty = self.temp("o")
         self.emit("ONULL", empty.n)
-        lv.write(self, empty)
+        self.store(lv, empty)
         self.free(empty)
-        lv.release(self)
+        self.release(lv)
         return None
 
     def lib_len(self, op):
@@ -195,8 +264,6 @@ class CallGen:
         return self.lib_len("SLEN")(e, recv, b, dst)
 
     def lib_table_size(self, e, recv, b, dst):
-        from ..vm.table import ROWS
-
         t = self.expr(recv)
         rows = self.temp("o")
         self.emit("RGETO", rows.n, t.n, ROWS)

@@ -1,17 +1,34 @@
-"""Structured values -> instructions (a mixin of codegen.FuncGen): field
-access and projection, indexing, records and messages being built (anonymous
-objects, @convert, ingestion copies), array literals, maybes, and the loop
-that maps one list to another."""
+"""Structured values -> instructions (a stage of code generation, wired by
+codegen.py): field access and projection, indexing, records and messages
+being built (anonymous objects, @convert, ingestion copies), array literals,
+maybes, the loop that maps one list to another, and the conversion of a value
+to the type it is used as (widening, filling a maybe, anonymous object ->
+record or message).
+"""
 from __future__ import annotations
 
 from . import ast
 from . import types as T
-from .gen_expr import RGET, RSET, K
-from .gen_types import kind_of
+from .emitter import CodegenError, Emitter, K
+from .gen_expr import RGET, RSET
+from .gen_types import bank_of, kind_of
 from .regalloc import Reg
 
 
-class DataGen:
+class Data:
+    """What structured values become. Takes the emitter, the checked document
+    and the layout; `connect` hands it the stages it needs."""
+
+    def __init__(self, em: Emitter, info, layout):
+        self.em, self.info, self.layout = em, info, layout
+        self.emit, self.label, self.mark = em.emit, em.label, em.mark
+        self.temp, self.free, self.move, self.box, self.unbox = em.temp, em.free, em.move, em.box, em.unbox
+        self.target, self.scratch, self.finish = em.target, em.scratch, em.finish
+
+    def connect(self, exprs, calls) -> None:
+        self.expr, self.expr_as = exprs.expr, exprs.expr_as
+        self.call, self.host = calls.call, calls.host
+
     # ================================================================ members
 
     def g_FieldAccess(self, e: ast.FieldAccess, dst):
@@ -27,10 +44,10 @@ class DataGen:
             obj = self.expr(e.obj)
             if e.name in s.fields:
                 out = self.target(dst, e.ty)
-                self.emit(RGET[out.bank], out.n, obj.n, self.mod.field_slot(ot.name, e.name))
+                self.emit(RGET[out.bank], out.n, obj.n, self.layout.field_slot(ot.name, e.name))
                 self.free(obj)
                 return out
-            fn = self.mod.record_formula_fn(ot.name, e.name)
+            fn = self.layout.record_formula_fn(ot.name, e.name)
             r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
             self.free(obj)
             return r
@@ -38,9 +55,9 @@ class DataGen:
             el = T.element_of(ot)
             s = self.info.struct(el.name)
             if e.name in s.fields:
-                return self.host("seq.project", [e.obj, K(self.mod.field_slot(el.name, e.name), T.INT)],
+                return self.host("seq.project", [e.obj, K(self.layout.field_slot(el.name, e.name), T.INT)],
                                  [ot, T.INT], e.ty, dst)
-            fn = self.mod.record_formula_fn(el.name, e.name)
+            fn = self.layout.record_formula_fn(el.name, e.name)
             return self.map_sequence(self.expr(e.obj),
                                      lambda r, d: self.call(fn, [(r, el)], [el], e.ty.element, d),
                                      e.ty.element, dst, src_type=ot)
@@ -52,7 +69,7 @@ class DataGen:
             self.emit("MGET", out.n, obj.n, key.n)
             self.free(obj, key)
             return out
-        raise self.error(f"internal: field access on {ot}")
+        raise CodegenError(f"internal: field access on {ot}")
 
     def g_Index(self, e: ast.Index, dst):
         ot = e.obj.ty
@@ -107,13 +124,77 @@ class DataGen:
         self.free(n, i, item, src)
         return self.finish(dst, out)
 
+    # ================================================================ conversions
+
+    def convert(self, src: Reg, st: T.Type, dt: T.Type, dst: Reg) -> Reg:
+        """Move `src` (of type `st`) into `dst` as type `dt` (widening, filling a
+        maybe, anonymous object -> record/message)."""
+        if st == dt or T.is_error(st) or T.is_error(dt):
+            if src.bank == dst.bank:
+                self.move(dst, src)
+                return dst
+        if T.is_numeric(st) and T.is_numeric(dt):
+            if dt == T.DOUBLE and st != T.DOUBLE:
+                self.emit("I2D", dst.n, src.n)
+            else:
+                self.move(dst, src)
+            return dst
+        if isinstance(dt, T.MaybeType):
+            if isinstance(st, T.MaybeType):
+                return self.convert_maybe(src, st, dt, dst)
+            inner = dt.inner
+            if kind_of(st) == "o" and kind_of(inner) == "o":
+                return self.convert(src, st, inner, dst)  # a full maybe is the value itself
+            if st == inner or bank_of(st) == bank_of(inner) == "i":
+                self.box(src, inner, dst)  # int -> maybe<long>: the same integer, boxed
+            else:
+                tmp = self.temp(inner)
+                self.convert(src, st, inner, tmp)
+                self.box(tmp, inner, dst)
+                self.free(tmp)
+            return dst
+        if isinstance(st, T.AnonType) and T.is_struct(dt):
+            return self.anon_to_struct(src, st, dt, dst)
+        if T.is_sequence(st) and T.is_sequence(dt):
+            se, de = T.element_of(st), T.element_of(dt)
+            if isinstance(se, T.AnonType) and T.is_struct(de):
+                return self.map_sequence(src, lambda r, d: self.anon_to_struct(r, se, de, d), de, dst)
+            self.move(dst, src)
+            return dst
+        if src.bank != dst.bank:
+            raise CodegenError(f"internal: cannot convert {st} to {dt}")
+        self.move(dst, src)
+        return dst
+
+    def convert_maybe(self, src: Reg, st: T.MaybeType, dt: T.MaybeType, dst: Reg) -> Reg:
+        si, di = st.inner, dt.inner
+        if kind_of(si) == kind_of(di) or (T.is_numeric(si) and T.is_numeric(di) and di != T.DOUBLE):
+            if not (isinstance(si, T.AnonType) and T.is_struct(di)):
+                self.move(dst, src)
+                return dst
+        # A full maybe's value is converted; an empty one stays empty.
+        out = self.scratch(dst, "o")
+        empty, done = self.label(), self.label()
+        self.emit("NULLJ", src.n, 1, empty)
+        a = self.temp(si)
+        self.unbox(src, si, a)
+        b = self.temp(di)
+        self.convert(a, si, di, b)
+        self.box(b, di, out)
+        self.free(a, b)
+        self.emit("JMP", done)
+        self.mark(empty)
+        self.emit("ONULL", out.n)
+        self.mark(done)
+        return self.finish(dst, out)
+
     # ================================================================ constructors
 
     def new_struct(self, name: str, out: Reg) -> Reg:
-        ctor = self.mod.constructor(name)
+        ctor = self.layout.constructor(name)
         if ctor is not None:
             return self.call(ctor, [], [], T.MessageType(name), out)
-        self.emit("RNEW", out.n, self.mod.layout_name(name))
+        self.emit("RNEW", out.n, self.layout.layout_name(name))
         return out
 
     def set_fresh(self, obj: Reg, struct: str, field: str, value: ast.Expr | tuple) -> None:
@@ -121,7 +202,7 @@ class DataGen:
         so not logged)."""
         s = self.info.struct(struct)
         ft = s.fields[field].type
-        slot = self.mod.field_slot(struct, field)
+        slot = self.layout.field_slot(struct, field)
         if isinstance(value, tuple):
             src, st = value
             r = self.temp(ft)
@@ -176,7 +257,7 @@ class DataGen:
             if name not in ds.fields or (skip_id and name == "id"):
                 continue
             v = self.temp(f.type)
-            self.emit(RGET[v.bank], v.n, src.n, self.mod.field_slot(st.name, name))
+            self.emit(RGET[v.bank], v.n, src.n, self.layout.field_slot(st.name, name))
             self.set_fresh(out, dt.name, name, (v, f.type))
             self.free(v)
         return self.finish(dst, out)

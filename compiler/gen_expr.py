@@ -1,5 +1,6 @@
-"""Expressions -> instructions (a mixin of codegen.FuncGen): literals, names,
-operators, string concatenation, comparisons and conditions.
+"""Expressions -> instructions: literals, names, operators, string
+concatenation, comparisons and conditions (a stage of code generation, wired
+by codegen.py).
 
 `expr(e, dst)` leaves the value of `e` (of type `e.ty`) in a register of its
 type's bank: `dst` when given, else a temporary (or, for a local, the local's
@@ -7,6 +8,11 @@ own register). A generator writes `dst` only with its last instruction unless
 `dst` is a temporary, so `x = x + 1` or `s = "a" + s` read `x`/`s` before they
 change. `expr_as(e, t)` also converts to `t`; `cond(e, label, jump_if)` jumps
 on a bool without materializing it, using the fused compare-and-branch words.
+
+`expr` hands each node to the stage that translates its class (the table
+codegen.py builds from every stage's `g_<Class>` methods): field access,
+indexing and literals of structured values to gen_data.py, calls to
+gen_call.py, queries to gen_query.py, `++`/`--` to gen_stmt.py.
 """
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from . import library as L
 from . import types as T
 from .docinfo import Ref
 from .ast import VIEWER_MESSAGE
+from .emitter import CodegenError, Emitter
 from .gen_types import VIEWER_KEY, is_intlike, kind_of
 from .regalloc import Reg
+from ..vm.docslots import CONTEXT, NO_ONE, WHO
 
 FGET = {"i": "FGETI", "d": "FGETD", "o": "FGETO"}
 FSET = {"i": "FSETI", "d": "FSETD", "o": "FSETO"}
@@ -32,16 +40,6 @@ DOUBLE_K = {"+": "DADDK", "-": "DSUBK", "*": "DMULK"}
 MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
 SBX_MIN, SBX_MAX = -32767, 32768
 SC_MIN, SC_MAX = -127, 128
-
-
-class K:
-    """A constant argument for `call`: loaded straight into its window register."""
-
-    __slots__ = ("value", "type")
-
-    def __init__(self, value, t: T.Type):
-        self.value = value
-        self.type = t
 
 
 def int_constant(e) -> int | None:
@@ -67,15 +65,33 @@ def plain_type(e) -> T.Type:
     return e.ty.inner if mod_by_constant(e) else e.ty
 
 
-class ExprGen:
+class Expressions:
+    """What expressions become. Takes the emitter it writes with, the checked
+    document and the layout; `connect` hands it the stages it passes
+    sub-expressions to."""
+
+    def __init__(self, em: Emitter, info, layout):
+        self.em, self.info, self.layout = em, info, layout
+        self.at, self.emit, self.label, self.mark = em.at, em.emit, em.label, em.mark
+        self.temp, self.free, self.move, self.box = em.temp, em.free, em.move, em.box
+        self.target, self.scratch, self.finish = em.target, em.scratch, em.finish
+        self.var_reg, self.row_for = em.var_reg, em.row_for
+        self.translate: dict = {}  # ast class -> the g_<Class> method of some stage
+
+    def connect(self, translate: dict, data, calls, stmts) -> None:
+        self.translate = translate
+        self.convert = data.convert
+        self.call, self.host = calls.call, calls.host
+        self.increment = stmts.increment
+
     # ================================================================ entry points
 
     def expr(self, e: ast.Expr, dst: Reg | None = None) -> Reg | None:
         saved = self.at(e)
         try:
-            return getattr(self, "g_" + type(e).__name__)(e, dst)
+            return self.translate[type(e)](e, dst)
         finally:
-            self.pos = saved
+            self.em.pos = saved
 
     def expr_as(self, e: ast.Expr, want: T.Type, dst: Reg | None = None) -> Reg:
         got = e.ty
@@ -187,16 +203,14 @@ class ExprGen:
         return self.load_int(en.values[e.value], self.target(dst, "i"))
 
     def g_Special(self, e, dst):
-        from ..vm.docslots import CONTEXT, NO_ONE, WHO
-
         if e.name == "self":  # the receiver: the first row in scope is the body's own
-            reg = next(r for name, r in self.rows if name == e.owner)
+            reg = next(r for name, r in self.em.rows if name == e.owner)
             out = self.target(dst, "o")
             self.move(out, reg)
             return out
         if e.name == "viewer":  # a document bubble's hidden parameter
             out = self.target(dst, "o")
-            self.move(out, self.vars[VIEWER_KEY])
+            self.move(out, self.em.vars[VIEWER_KEY])
             return out
         out = self.target(dst, "o")
         if e.name == "no_one":
@@ -209,17 +223,6 @@ class ExprGen:
 
     # ================================================================ names
 
-    def row_for(self, owner: str) -> Reg:
-        for name, reg in reversed(self.rows):
-            if name == owner:
-                return reg
-        raise self.error(f"internal: no row of {owner} in scope")
-
-    def error(self, message: str):
-        from .codegen import CodegenError
-
-        return CodegenError(message)
-
     def g_Name(self, e: ast.Name, dst):
         ref: Ref = e.ref
         kind = ref.kind
@@ -231,23 +234,23 @@ class ExprGen:
             return reg
         if kind == "field":
             out = self.target(dst, e.ty)
-            self.emit(FGET[out.bank], out.n, self.mod.doc_slot(e.id))
+            self.emit(FGET[out.bank], out.n, self.layout.doc_slot(e.id))
             return out
         if kind == "record_field":
             row = self.row_for(ref.owner)
             out = self.target(dst, e.ty)
-            self.emit(RGET[out.bank], out.n, row.n, self.mod.field_slot(ref.owner, e.id))
+            self.emit(RGET[out.bank], out.n, row.n, self.layout.field_slot(ref.owner, e.id))
             return out
         if kind in ("formula", "bubble"):
             if ref.owner is not None:
                 row = self.row_for(ref.owner)
-                fn = self.mod.record_formula_fn(ref.owner, e.id)
+                fn = self.layout.record_formula_fn(ref.owner, e.id)
                 return self.call(fn, [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)], e.ty, dst)
-            if kind == "bubble" and VIEWER_KEY in self.vars:  # bubbles pass the viewer's state on
+            if kind == "bubble" and VIEWER_KEY in self.em.vars:  # bubbles pass the viewer's state on
                 vt = T.MessageType(VIEWER_MESSAGE)
-                return self.call(self.mod.formula_fn(e.id), [(self.vars[VIEWER_KEY], vt)], [vt], e.ty, dst)
-            return self.call(self.mod.formula_fn(e.id), [], [], e.ty, dst)
-        raise self.error(f"internal: cannot read name '{e.id}' ({kind})")
+                return self.call(self.layout.formula_fn(e.id), [(self.em.vars[VIEWER_KEY], vt)], [vt], e.ty, dst)
+            return self.call(self.layout.formula_fn(e.id), [], [], e.ty, dst)
+        raise CodegenError(f"internal: cannot read name '{e.id}' ({kind})")
 
     # ================================================================ operators
 
@@ -271,41 +274,6 @@ class ExprGen:
             return out
         return self.increment(e.operand, +1 if op.startswith("++") else -1, op.endswith("pre"), dst,
                               want=True)
-
-    def step(self, reg: Reg, t: T.Type, delta: int, out: Reg) -> None:
-        k = kind_of(t)
-        if k == "d":
-            self.emit("DADDK", out.n, reg.n, float(delta))
-        else:
-            self.emit("LADDI" if k == "l" else "IADDI", out.n, reg.n, delta)
-
-    def increment(self, target: ast.Expr, delta: int, pre: bool, dst, want: bool = False):
-        """`x++`, `--x`...: as a value (`want`) it yields the old (post) or new
-        (pre) value; as a statement it only steps the variable."""
-        lv = self.lvalue(target)
-        t = lv.type
-        if want and dst is None:
-            dst = self.temp(t)
-        old = lv.read(self, None)
-        new = self.temp(t) if lv.kind != "local" else old
-        if lv.kind == "local":
-            if dst is not None and not pre:
-                self.move(dst, old)
-            self.step(old, t, delta, old)
-            if dst is not None and pre:
-                self.move(dst, old)
-            lv.release(self)
-            return dst
-        self.step(old, t, delta, new)
-        lv.write(self, new)
-        keep = new if pre else old
-        drop = old if pre else new
-        self.free(drop)
-        lv.release(self)
-        if dst is None:
-            self.free(keep)
-            return None
-        return self.finish(dst, keep)
 
     def g_Binary(self, e: ast.Binary, dst):
         op = e.op
@@ -437,7 +405,7 @@ class ExprGen:
             self.emit("IBOX", key.n, src.n)
             self.free(src)
             names = self.temp("o")
-            self.emit("OLOADK", names.n, self.mod.enum_names(t.name))
+            self.emit("OLOADK", names.n, self.layout.enum_names(t.name))
             out = self.temp("o")
             self.emit("MGET", out.n, names.n, key.n)
             self.free(key, names)
@@ -466,7 +434,7 @@ class ExprGen:
             piece = self.text(p)
             self.emit("SCAT", out.n, out.n, piece.n)
             self.free(piece)
-            self.pos = saved
+            self.em.pos = saved
         return self.finish(dst, out)
 
     # ---------------------------------------------------------------- comparisons
@@ -516,7 +484,7 @@ class ExprGen:
         try:
             self._cond(e, label, jump_if)
         finally:
-            self.pos = saved
+            self.em.pos = saved
 
     def _cond(self, e, label, jump_if: bool) -> None:
         if isinstance(e, ast.BoolLit):

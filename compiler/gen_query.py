@@ -1,4 +1,4 @@
-"""Queries and loops over sequences (a mixin of codegen.FuncGen).
+"""Queries and loops over sequences (a stage of code generation, wired by codegen.py).
 
 `iterate t where c order by ... limit n offset m shuffle` becomes: the rows of
 the table (or, when the first `where` pins an indexed field or `id` to a value
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from . import ast
 from . import types as T
-from .gen_expr import K
+from .emitter import Emitter, K
 from .gen_types import kind_of
 from .regalloc import Reg
 
@@ -35,19 +35,12 @@ def conjuncts(e: ast.Expr) -> list:
 
 def reads_row(e: ast.Expr) -> bool:
     """Does `e` read anything that depends on the row being filtered?"""
-    stack = [e]
-    while stack:
-        n = stack.pop()
+    for n in ast.walk(e):
         if isinstance(n, ast.Name) and n.ref is not None and n.ref.kind in ("record_field", "formula") \
                 and n.ref.owner is not None:
             return True
         if isinstance(n, ast.Call) and getattr(n.ref, "kind", None) == "method":
             return True
-        for value in vars(n).values():
-            if isinstance(value, ast.Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.Node))
     return False
 
 
@@ -65,9 +58,7 @@ def locals_written(body) -> set | None:
     """The locals (LocalVar ids) `body` assigns, or None when it may change
     anything else: a field, a table, a row, a container, or call a procedure."""
     written: set = set()
-    stack = [body]
-    while stack:
-        n = stack.pop()
+    for n in ast.walk(body):
         if isinstance(n, ast.Stmt) and not isinstance(n, LOCAL_ONLY):
             return None
         if isinstance(n, ast.Assign):
@@ -80,30 +71,29 @@ def locals_written(body) -> set | None:
             written.add(id(n.operand.ref.target))
         elif isinstance(n, ast.Call) and getattr(n.ref, "kind", None) != "function":
             return None
-        for value in vars(n).values():
-            if isinstance(value, ast.Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.Node))
     return written
 
 
 def locals_read(e: ast.Expr) -> set:
-    found: set = set()
-    stack = [e]
-    while stack:
-        n = stack.pop()
-        if _is_local(n):
-            found.add(id(n.ref.target))
-        for value in vars(n).values():
-            if isinstance(value, ast.Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, ast.Node))
-    return found
+    return {id(n.ref.target) for n in ast.walk(e) if _is_local(n)}
 
 
-class QueryGen:
+class Queries:
+    """What queries and loops over sequences become. Takes the emitter, the
+    checked document and the layout; `connect` hands it the stages it needs."""
+
+    def __init__(self, em: Emitter, info, layout):
+        self.em, self.info, self.layout = em, info, layout
+        self.at, self.emit, self.label, self.mark = em.at, em.emit, em.label, em.mark
+        self.temp, self.free, self.box, self.unbox, self.finish = em.temp, em.free, em.box, em.unbox, em.finish
+        self.declare, self.push_scope, self.pop_scope = em.declare, em.push_scope, em.pop_scope
+
+    def connect(self, exprs, data, calls, stmts) -> None:
+        self.expr, self.cond = exprs.expr, exprs.cond
+        self.boxed, self.map_sequence = data.boxed, data.map_sequence
+        self.call, self.host = calls.call, calls.host
+        self.block = stmts.block
+
     def each_item(self, src: Reg, el: T.Type, body, skip_deleted: bool, done=None,
                   pass_continue: bool = False) -> None:
         """Run `body(item_reg[, continue_label])` for every item of list `src`
@@ -120,7 +110,7 @@ class QueryGen:
         self.emit("LGET", item.n, src.n, i.n)
         if skip_deleted:
             owner = self.temp("o")
-            self.emit("RGETO", owner.n, item.n, self.mod.owner_slot(el.name))
+            self.emit("RGETO", owner.n, item.n, self.layout.owner_slot(el.name))
             self.emit("NULLJ", owner.n, 1, cont)
             self.free(owner)
         if pass_continue:
@@ -153,13 +143,13 @@ class QueryGen:
         self.mark(top)
         saved = self.at(where)
         self.emit("TNEXT", row.n, table.n, pos.n, done)
-        self.rows.append((row_t.name, row))
+        self.em.rows.append((row_t.name, row))
         self.cond(where.cond, top, False)
-        self.rows.pop()
-        self.pos = saved
-        self.loops.append((done, top))
+        self.em.rows.pop()
+        self.em.pos = saved
+        self.em.loops.append((done, top))
         self.block(s.body)
-        self.loops.pop()
+        self.em.loops.pop()
         self.emit("JMP", top)
         self.mark(done)
         self.pop_scope()
@@ -181,7 +171,7 @@ class QueryGen:
             saved = self.at(steps[0])
             count = steps[1].count if len(steps) > 1 and isinstance(steps[1], ast.Limit) else K(-1, T.INT)
             cur = self.host("table.newest", [e.source, count], [st, T.INT], T.ListType(row_t))
-            self.pos = saved
+            self.em.pos = saved
             del steps[:2 if len(steps) > 1 and isinstance(steps[1], ast.Limit) else 1]
             in_id_order = False
         elif in_id_order:
@@ -203,7 +193,7 @@ class QueryGen:
             if not isinstance(step, ast.MapStep):  # map_sequence frees its source itself
                 self.free(cur)
             cur = nxt
-            self.pos = saved
+            self.em.pos = saved
         return self.finish(dst, cur) if dst is not None else cur
 
     @staticmethod
@@ -226,7 +216,7 @@ class QueryGen:
                                      else [source, key], [st, T.INT], lt)
                 ft = self.info.records[row_t.name].fields[field].type
                 boxed = self.boxed(key, ft)
-                out = self.host("table.lookup", [source, K(self.mod.field_slot(row_t.name, field), T.INT),
+                out = self.host("table.lookup", [source, K(self.layout.field_slot(row_t.name, field), T.INT),
                                                  (boxed, T.DYNAMIC)], [st, T.INT, T.DYNAMIC], lt)
                 self.free(boxed)
                 return out
@@ -261,12 +251,12 @@ class QueryGen:
         self.mark(top)
         self.emit("TNEXT", row.n, table.n, pos.n, done)
         saved = self.at(where)
-        self.rows.append((row_t.name, row))
+        self.em.rows.append((row_t.name, row))
         self.cond(where.cond, top, False)
-        self.rows.pop()
+        self.em.rows.pop()
         self.emit("LPUSH", out.n, row.n)
         self.emit("JMP", top)
-        self.pos = saved
+        self.em.pos = saved
         self.mark(done)
         self.free(row, pos, table)
         return out
@@ -298,9 +288,9 @@ class QueryGen:
 
             def keep(row: Reg) -> None:
                 skip = self.label()
-                self.rows.append((row_t.name, row))
+                self.em.rows.append((row_t.name, row))
                 self.cond(step.cond, skip, False)
-                self.rows.pop()
+                self.em.rows.pop()
                 self.emit("LPUSH", out.n, row.n)
                 self.mark(skip)
 
@@ -324,18 +314,18 @@ class QueryGen:
             self.pop_scope()
             return out
         if isinstance(step, ast.OrderBy):
-            keys = [[self.mod.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
+            keys = [[self.layout.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
                     ([1] if k.insensitive else []) for k in step.keys]
             return self.host("seq.order", [(cur, lt), K(keys, T.DYNAMIC)], [lt, T.DYNAMIC], lt)
         if isinstance(step, ast.OrderDyn):
             fields = self.info.struct(row_t.name).fields
-            slots = {n: self.mod.field_slot(row_t.name, n) for n, f in fields.items() if T.is_orderable(f.type)}
+            slots = {n: self.layout.field_slot(row_t.name, n) for n, f in fields.items() if T.is_orderable(f.type)}
             return self.host("seq.order_dyn", [(cur, lt), K(slots, T.DYNAMIC), step.spec],
                              [lt, T.DYNAMIC, T.STRING], lt)
         if isinstance(step, ast.Materialize):
             return self.host("sequence.toArray/0", [(cur, lt)], [lt], lt)
         if isinstance(step, ast.Unique):
-            slot = self.mod.field_slot(row_t.name, step.key) if step.key is not None else -1
+            slot = self.layout.field_slot(row_t.name, step.key) if step.key is not None else -1
             return self.host("seq.unique", [(cur, lt), K(1 if step.last else 0, T.INT), K(slot, T.INT)],
                              [lt, T.INT, T.INT], lt)
         if isinstance(step, ast.MapStep):
@@ -346,7 +336,7 @@ class QueryGen:
                 if kind_of(row_t) != "o":  # list items are boxed
                     arg = self.temp(row_t)
                     self.unbox(item, row_t, arg)
-                r = self.call(self.mod.function_fn(fn.symbol or fn.name), [(arg, row_t)], [fn.params[0][1]], fn.returns, d)
+                r = self.call(self.layout.function_fn(fn.symbol or fn.name), [(arg, row_t)], [fn.params[0][1]], fn.returns, d)
                 if arg is not item:
                     self.free(arg)
                 return r
@@ -363,7 +353,7 @@ class QueryGen:
     def reduce_step(self, step: ast.Reduce, cur: Reg, row_t: T.Type, lt: T.Type) -> Reg:
         """`reduce on f [via g]`: the rows grouped by field f (groups in the order
         their first row comes), each group a list, or g of it."""
-        slot = self.mod.field_slot(row_t.name, step.field)
+        slot = self.layout.field_slot(row_t.name, step.field)
         groups = self.host("seq.group", [(cur, lt), K(slot, T.INT)], [lt, T.INT], T.ListType(T.DYNAMIC))
         if step.func is None:
             return self.host("seq.group_map", [(groups, T.DYNAMIC)], [T.DYNAMIC], T.DYNAMIC)
@@ -379,7 +369,7 @@ class QueryGen:
             self.emit("LGET", key.n, pair.n, k0.n)
             self.emit("LGET", rows.n, pair.n, k1.n)
             val = self.temp(fn.returns)
-            self.call(self.mod.function_fn(fn.symbol or fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
+            self.call(self.layout.function_fn(fn.symbol or fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
             if kind_of(fn.returns) != "o":
                 boxed = self.temp("o")
                 self.box(val, fn.returns, boxed)

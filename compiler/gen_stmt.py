@@ -1,4 +1,4 @@
-"""Statements -> instructions (a mixin of codegen.FuncGen).
+"""Statements -> instructions (a stage of code generation, wired by codegen.py).
 
 Assignment targets are `LValue`s: a local register, a document field, a field
 of a record or message, or a map entry; each knows how to read and write
@@ -14,9 +14,11 @@ import re
 
 from . import ast
 from . import types as T
-from .gen_expr import FGET, FSET, RGET, K, int_constant, mod_by_constant
+from .emitter import CodegenError, Emitter, K
+from .gen_expr import FGET, FSET, RGET, int_constant, mod_by_constant
 from .gen_types import constant_default, kind_of
 from .regalloc import Reg
+from ..vm.docslots import INVOKING, NEXT, NEXT_IN
 
 RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
 ABORTS_MISSED = "the block of @aborts ended without aborting"  # the failure of such a test
@@ -42,6 +44,11 @@ def fresh(e: ast.Expr) -> bool:
 
 
 class LValue:
+    """An assignment target (Statements.lvalue makes one; `load`, `store` and
+    `release` use it)."""
+
+    __slots__ = ("kind", "type", "reg", "slot", "struct", "key", "indexed")
+
     def __init__(self, kind: str, t: T.Type, reg: Reg | None = None, slot: int = -1,
                  struct: str | None = None, key: Reg | None = None, indexed: bool = False):
         self.kind = kind  # 'local' | 'field' | 'rfield' | 'map'
@@ -52,70 +59,36 @@ class LValue:
         self.key = key  # boxed map key
         self.indexed = indexed
 
-    def read(self, g, dst: Reg | None) -> Reg:
-        if self.kind == "local":
-            if dst is not None and dst != self.reg:
-                g.move(dst, self.reg)
-                return dst
-            return self.reg
-        if self.kind == "field":
-            out = g.target(dst, self.type)
-            g.emit(FGET[out.bank], out.n, self.slot)
-            return out
-        if self.kind == "rfield":
-            out = g.target(dst, self.type)
-            g.emit(RGET[out.bank], out.n, self.reg.n, self.slot)
-            return out
-        out = g.target(dst, "o")
-        g.emit("MGET", out.n, self.reg.n, self.key.n)
-        return out
 
-    def write(self, g, value: Reg) -> None:
-        t = self.type
-        if self.kind == "local":
-            g.move(self.reg, value)
-        elif self.kind == "field":
-            g.emit(FSET[value.bank], value.n, self.slot)
-        elif self.kind == "rfield":
-            if self.indexed:
-                st = T.RecordType(self.struct)
-                boxed = g.temp("o")
-                g.box(value, t, boxed)
-                g.host("table.set_indexed", [(self.reg, st), K(self.slot, T.INT), (boxed, T.DYNAMIC)],
-                       [st, T.INT, T.DYNAMIC], T.VOID)
-                g.free(boxed)
-            else:
-                g.emit(RSETL[value.bank], self.reg.n, self.slot, value.n)
-        else:
-            boxed = g.temp("o")
-            g.box(value, t, boxed)
-            g.emit("MPUTL", self.reg.n, self.key.n, boxed.n)
-            g.free(boxed)
+class Statements:
+    """What statements and assignments become. Takes the emitter, the checked
+    document and the layout; `connect` hands it the stages it passes
+    expressions, calls and loops over sequences to."""
 
-    def release(self, g) -> None:
-        if self.kind in ("rfield", "map"):
-            g.free(self.reg, self.key)
+    def __init__(self, em: Emitter, info, layout):
+        self.em, self.info, self.layout = em, info, layout
+        self.at, self.emit, self.label, self.mark = em.at, em.emit, em.label, em.mark
+        self.temp, self.free, self.move, self.box, self.unbox = em.temp, em.free, em.move, em.box, em.unbox
+        self.target, self.finish, self.row_for = em.target, em.finish, em.row_for
+        self.var_reg, self.declare, self.local_type = em.var_reg, em.declare, em.local_type
+        self.push_scope, self.pop_scope = em.push_scope, em.pop_scope
 
+    def connect(self, exprs, data, calls, queries) -> None:
+        self.expr, self.expr_as, self.cond, self.load_const = exprs.expr, exprs.expr_as, exprs.cond, exprs.load_const
+        self.text, self.arith, self.mod_value = exprs.text, exprs.arith, exprs.mod_value
+        self.boxed, self.new_struct, self.copy_struct = data.boxed, data.new_struct, data.copy_struct
+        self.call, self.host = calls.call, calls.host
+        self.foreach_where, self.each_item = queries.foreach_where, queries.each_item
 
-class StmtGen:
-    # ================================================================ blocks and scopes
-
-    def push_scope(self) -> None:
-        self.scopes.append([])
-
-    def pop_scope(self) -> None:
-        for key in self.scopes.pop():
-            reg = self.vars.pop(key, None)
-            if reg is not None:
-                self.regs.drop_local(reg)
+    # ================================================================ blocks
 
     def function_body(self, block: ast.Block) -> None:
         self.block(block)
-        if self.result == T.VOID:
+        if self.em.result == T.VOID:
             self.emit("RET")
         else:
             # Reached only if the checker's every-path-returns rule was bypassed.
-            self.emit("FAIL", f"{self.name} ended without returning a value")
+            self.emit("FAIL", f"{self.em.name} ended without returning a value")
 
     def block(self, b: ast.Block) -> None:
         self.push_scope()
@@ -128,7 +101,7 @@ class StmtGen:
         try:
             getattr(self, "s_" + type(s).__name__)(s)
         finally:
-            self.pos = saved
+            self.em.pos = saved
 
     def s_Block(self, s: ast.Block) -> None:
         self.block(s)
@@ -148,9 +121,9 @@ class StmtGen:
         if isinstance(t, (T.RecordType, T.MessageType)):
             return self.new_struct(t.name, out)
         if isinstance(t, T.TableType):
-            return self.host("table.new", [K(self.mod.table_spec(t.record.name), T.DYNAMIC)],
+            return self.host("table.new", [K(self.layout.table_spec(t.record.name), T.DYNAMIC)],
                              [T.DYNAMIC], t, out)
-        raise self.error(f"internal: no default for {t}")
+        raise CodegenError(f"internal: no default for {t}")
 
     def s_VarDecl(self, s: ast.VarDecl) -> None:
         t = self.local_type(s, s.name, None)
@@ -171,7 +144,7 @@ class StmtGen:
         try:
             return self._lvalue(e)
         finally:
-            self.pos = saved
+            self.em.pos = saved
 
     def _lvalue(self, e: ast.Expr) -> LValue:
         if isinstance(e, ast.Name):
@@ -179,22 +152,102 @@ class StmtGen:
             if ref.kind == "local":
                 return LValue("local", e.ty, reg=self.var_reg(ref.target))
             if ref.kind == "field":
-                return LValue("field", e.ty, slot=self.mod.doc_slot(e.id))
+                return LValue("field", e.ty, slot=self.layout.doc_slot(e.id))
             if ref.kind == "record_field":
                 return LValue("rfield", e.ty, reg=self.row_for(ref.owner), struct=ref.owner,
-                              slot=self.mod.field_slot(ref.owner, e.id),
-                              indexed=self.mod.is_indexed(ref.owner, e.id))
+                              slot=self.layout.field_slot(ref.owner, e.id),
+                              indexed=self.layout.is_indexed(ref.owner, e.id))
         if isinstance(e, ast.FieldAccess) and T.is_struct(e.obj.ty):
             st = e.obj.ty
             obj = self.expr(e.obj)
-            return LValue("rfield", e.ty, reg=obj, struct=st.name, slot=self.mod.field_slot(st.name, e.name),
-                          indexed=self.mod.is_indexed(st.name, e.name))
+            return LValue("rfield", e.ty, reg=obj, struct=st.name, slot=self.layout.field_slot(st.name, e.name),
+                          indexed=self.layout.is_indexed(st.name, e.name))
         if isinstance(e, ast.Index) and isinstance(e.obj.ty, T.MapType):
             mt = e.obj.ty
             m = self.expr(e.obj)
             key = self.boxed(e.index, mt.key)
             return LValue("map", mt.value, reg=m, key=key)
-        raise self.error(f"internal: cannot assign to {type(e).__name__}")
+        raise CodegenError(f"internal: cannot assign to {type(e).__name__}")
+
+    def load(self, lv: LValue, dst: Reg | None) -> Reg:
+        """The target's current value."""
+        if lv.kind == "local":
+            if dst is not None and dst != lv.reg:
+                self.move(dst, lv.reg)
+                return dst
+            return lv.reg
+        if lv.kind == "field":
+            out = self.target(dst, lv.type)
+            self.emit(FGET[out.bank], out.n, lv.slot)
+            return out
+        if lv.kind == "rfield":
+            out = self.target(dst, lv.type)
+            self.emit(RGET[out.bank], out.n, lv.reg.n, lv.slot)
+            return out
+        out = self.target(dst, "o")
+        self.emit("MGET", out.n, lv.reg.n, lv.key.n)
+        return out
+
+    def store(self, lv: LValue, value: Reg) -> None:
+        t = lv.type
+        if lv.kind == "local":
+            self.move(lv.reg, value)
+        elif lv.kind == "field":
+            self.emit(FSET[value.bank], value.n, lv.slot)
+        elif lv.kind == "rfield":
+            if lv.indexed:
+                st = T.RecordType(lv.struct)
+                boxed = self.temp("o")
+                self.box(value, t, boxed)
+                self.host("table.set_indexed", [(lv.reg, st), K(lv.slot, T.INT), (boxed, T.DYNAMIC)],
+                          [st, T.INT, T.DYNAMIC], T.VOID)
+                self.free(boxed)
+            else:
+                self.emit(RSETL[value.bank], lv.reg.n, lv.slot, value.n)
+        else:
+            boxed = self.temp("o")
+            self.box(value, t, boxed)
+            self.emit("MPUTL", lv.reg.n, lv.key.n, boxed.n)
+            self.free(boxed)
+
+    def release(self, lv: LValue) -> None:
+        if lv.kind in ("rfield", "map"):
+            self.free(lv.reg, lv.key)
+
+    def step(self, reg: Reg, t: T.Type, delta: int, out: Reg) -> None:
+        k = kind_of(t)
+        if k == "d":
+            self.emit("DADDK", out.n, reg.n, float(delta))
+        else:
+            self.emit("LADDI" if k == "l" else "IADDI", out.n, reg.n, delta)
+
+    def increment(self, target: ast.Expr, delta: int, pre: bool, dst, want: bool = False):
+        """`x++`, `--x`...: as a value (`want`) it yields the old (post) or new
+        (pre) value; as a statement it only steps the variable."""
+        lv = self.lvalue(target)
+        t = lv.type
+        if want and dst is None:
+            dst = self.temp(t)
+        old = self.load(lv, None)
+        new = self.temp(t) if lv.kind != "local" else old
+        if lv.kind == "local":
+            if dst is not None and not pre:
+                self.move(dst, old)
+            self.step(old, t, delta, old)
+            if dst is not None and pre:
+                self.move(dst, old)
+            self.release(lv)
+            return dst
+        self.step(old, t, delta, new)
+        self.store(lv, new)
+        keep = new if pre else old
+        drop = old if pre else new
+        self.free(drop)
+        self.release(lv)
+        if dst is None:
+            self.free(keep)
+            return None
+        return self.finish(dst, keep)
 
     def s_Assign(self, s: ast.Assign) -> None:
         target = s.target
@@ -210,23 +263,23 @@ class StmtGen:
                     c = self.host("value.copy", [(r, lv.type)], [lv.type], lv.type)
                     self.free(r)
                     r = c
-                lv.write(self, r)
+                self.store(lv, r)
                 self.free(r)
         else:
             self.compound(lv, s.op[0], s.value)
-        lv.release(self)
+        self.release(lv)
 
     def compound(self, lv: LValue, op: str, value: ast.Expr) -> None:
         t = lv.type
         if lv.kind == "map":
             # The entry is read as a maybe: an absent key is a run-time error, as
             # reading an empty maybe is.
-            box = lv.read(self, None)
+            box = self.load(lv, None)
             old = self.temp(t)
             self.unbox(box, t, old)
             self.free(box)
         else:
-            old = lv.read(self, None)
+            old = self.load(lv, None)
         if t == T.STRING:
             piece = self.text(value)
             new = old if lv.kind == "local" else self.temp("o")
@@ -235,7 +288,7 @@ class StmtGen:
         else:
             new = self.arith(op, old, value, t, old if lv.kind == "local" else None)
         if lv.kind != "local":
-            lv.write(self, new)
+            self.store(lv, new)
             self.free(new)
         if old is not new:
             self.free(old)
@@ -247,21 +300,21 @@ class StmtGen:
         ft = self.info.struct(el.name).fields[target.name].type
         rows = self.expr(target.obj)
         value = self.expr_as(s.value, ft)
-        slot = self.mod.field_slot(el.name, target.name)
-        indexed = self.mod.is_indexed(el.name, target.name)
+        slot = self.layout.field_slot(el.name, target.name)
+        indexed = self.layout.is_indexed(el.name, target.name)
 
         def each(row: Reg) -> None:
             lv = LValue("rfield", ft, reg=row, struct=el.name, slot=slot, indexed=indexed)
             if s.op == "=":
-                lv.write(self, value)
+                self.store(lv, value)
                 return
-            old = lv.read(self, None)
+            old = self.load(lv, None)
             if ft == T.STRING:
                 new = self.temp("o")
                 self.emit("SCAT", new.n, old.n, value.n)
             else:
                 new = self.arith(s.op[0], old, value, ft, None)
-            lv.write(self, new)
+            self.store(lv, new)
             self.free(old, new)
 
         self.each_item(rows, el, each, skip_deleted=True)
@@ -353,9 +406,9 @@ class StmtGen:
         self.mark(done)
 
     def loop(self, body: ast.Block, brk, cont) -> None:
-        self.loops.append((brk, cont))
+        self.em.loops.append((brk, cont))
         self.block(body)
-        self.loops.pop()
+        self.em.loops.pop()
 
     def s_While(self, s: ast.While) -> None:
         top, check, done = self.label(), self.label(), self.label()
@@ -432,13 +485,13 @@ class StmtGen:
         top, step, done = self.label(), self.label(), self.label()
         saved = self.at(s.cond)
         self.emit("ILTJ", counter.n, bound.n, 0, done)
-        self.pos = saved
+        self.em.pos = saved
         self.mark(top)
         self.loop(s.body, done, step)
         self.mark(step)
         saved = self.at(s.step)
         self.emit("LFORLT" if var.type == T.LONG else "IFORLT", counter.n, bound.n, k, top)
-        self.pos = saved
+        self.em.pos = saved
         self.mark(done)
         self.free(bound)
 
@@ -462,9 +515,9 @@ class StmtGen:
         def each(item: Reg, cont) -> None:
             if var is not None:
                 self.unbox(item, el, var)
-            self.loops.append((done, cont))
+            self.em.loops.append((done, cont))
             self.block(s.body)
-            self.loops.pop()
+            self.em.loops.pop()
 
         self.each_item(src, el, each, skip_deleted=isinstance(el, T.RecordType), done=done,
                        pass_continue=True)
@@ -495,35 +548,35 @@ class StmtGen:
                 self.emit("OEQ", hit.n, subject.n, const.n)
                 self.emit("TESTJ", hit.n, 1, lab)
                 self.free(const, hit)
-            self.pos = saved
+            self.em.pos = saved
         self.emit("JMP", default)
-        self.loops.append((done, None))
+        self.em.loops.append((done, None))
         for case, lab in zip(s.cases, labels):
             self.mark(lab)
             self.push_scope()
             for st in case.body:
                 self.stmt(st)
             self.pop_scope()
-        self.loops.pop()
+        self.em.loops.pop()
         self.mark(done)
         self.free(subject)
 
     def s_Break(self, s: ast.Break) -> None:
-        self.emit("JMP", self.loops[-1][0])
+        self.emit("JMP", self.em.loops[-1][0])
 
     def s_Continue(self, s: ast.Continue) -> None:
-        for _, cont in reversed(self.loops):
+        for _, cont in reversed(self.em.loops):
             if cont is not None:
                 self.emit("JMP", cont)
                 return
-        raise self.error("internal: continue outside a loop")
+        raise CodegenError("internal: continue outside a loop")
 
     def s_Return(self, s: ast.Return) -> None:
         if s.value is None:
             self.emit("RET")
             return
-        r = self.expr_as(s.value, self.result)
-        self.emit(RETURN[kind_of(self.result)], r.n)
+        r = self.expr_as(s.value, self.em.result)
+        self.emit(RETURN[kind_of(self.em.result)], r.n)
         self.free(r)
 
     def s_RequireGuard(self, s: ast.RequireGuard) -> None:
@@ -605,8 +658,6 @@ class StmtGen:
     # ================================================================ the document's own statements
 
     def s_Transition(self, s: ast.Transition) -> None:
-        from ..vm.docslots import NEXT, NEXT_IN
-
         target = self.expr(s.target)
         self.emit("FSETO", target.n, NEXT)
         self.free(target)
@@ -622,8 +673,6 @@ class StmtGen:
         """Run the state's block inline; a state already being invoked is a
         run-time error (the set of those is logged document state, so an abort
         inside the invoked block leaves it right)."""
-        from ..vm.docslots import INVOKING
-
         running = self.temp("o")
         key = self.temp("o")
         hit = self.temp("i")
@@ -639,7 +688,7 @@ class StmtGen:
         self.emit("BBOX", flag.n, hit.n)
         self.emit("MPUTL", running.n, key.n, flag.n)
         self.free(flag, hit)
-        self.call(self.mod.state_fn(s.state), [], [], T.VOID)
+        self.call(self.layout.state_fn(s.state), [], [], T.VOID)
         self.emit("MDELL", running.n, key.n)
         self.free(running, key)
 

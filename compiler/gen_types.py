@@ -100,5 +100,5 @@ def describe(t: T.Type):
 
 
 # The key of a document bubble's hidden parameter, the viewer's state (@viewer),
-# among a function's locals (FuncGen.vars)
+# among a function's locals (Emitter.vars)
 VIEWER_KEY = ("$viewer",)
