@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import gc
 import weakref
+from bisect import bisect_left, insort
 from contextlib import contextmanager
 
 from ..runtime.document import gc_paused, promote_young
 from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
-from ..vm.table import rows as table_rows
-from .delta import diff, diff_objects, encode_view
+from ..vm.disasm import instructions
+from ..vm.table import NEXT as TABLE_NEXT, ROWS as TABLE_ROWS, rows as table_rows
+from .delta import MIN_RUN, diff, diff_objects, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible
 from .reactive import ChangeTracker, Changes, Formulas
 
@@ -96,6 +98,28 @@ class _ListState:
         self.keys = keys
 
 
+class _Live:
+    """A table member's encoding kept current in place (issue 12): the rows of
+    a document table in id order (a `table<R>` field, or a formula that is
+    exactly `iterate t`), as the encoded table `enc` (str(id) -> row encoding,
+    then "@o": `order`, the shown ids ascending; or {"@s": 0} when no row
+    shows), always in the key order a from-scratch encoding has. A
+    transaction's inserts, deletes and changed rows are applied to it and its
+    patch is made from them alone (_Viewers._live_update), so their cost does
+    not grow with the table. `private`: held by one viewer (or, for a shared
+    member, by the Viewers) alone, so it may be changed in place; viewers
+    grouped by a fan-out share one, which the next change copies first."""
+
+    __slots__ = ("table", "next", "enc", "order", "private")
+
+    def __init__(self, table, next_id, enc, order):
+        self.table = table
+        self.next = next_id  # the table's next id when `enc` was last brought up to date
+        self.enc = enc
+        self.order = order
+        self.private = True
+
+
 class _Viewer:
     __slots__ = ("who", "seq", "sent", "items", "lists", "doc_pol", "row_pol", "ctx", "data", "state")
 
@@ -115,7 +139,7 @@ class _Viewer:
 class _Item:
     """A top-level member and what its rendering depends on."""
 
-    __slots__ = ("member", "name", "always", "shared", "rows_of", "type_fields", "type_time")
+    __slots__ = ("member", "name", "always", "shared", "rows_of", "type_fields", "type_time", "live_slot")
 
     def __init__(self, member, schema, formulas):
         self.member = member
@@ -131,6 +155,9 @@ class _Item:
                 self.rows_of = schema.records[inner[1]]
         deps, time = schema.type_deps(desc)
         self.type_fields, self.type_time = formulas.closure(deps, time)
+        # the document slot of the table whose rows, in id order, are the value
+        # (kept in place: _Live); set by _Plan
+        self.live_slot = None
 
 
 class _Context(FreshContext):
@@ -181,7 +208,7 @@ class _Txn:
     """What one after_commit() learned, shared by every viewer it updates."""
 
     __slots__ = ("changes", "dirty", "type_dirty", "shared_prev", "same_rows", "row_sets", "memo", "table_rows",
-                 "decided", "hints")
+                 "decided", "hints", "live")
 
     def __init__(self, changes: Changes):
         self.changes = changes
@@ -199,6 +226,9 @@ class _Txn:
         # one, changed row keys) for the members patched from their previous
         # encoding (Viewers._build)
         self.hints: dict | None = None
+        # member name -> {id(enc): (enc, its patch)} for the _Live tables
+        # changed in place: a view holding `enc` before and after gets the patch
+        self.live: dict = {}
 
     def __call__(self, key, before: dict, now: dict):
         """The patch of the top-level member `key` (views.delta.diff's
@@ -212,6 +242,18 @@ class _Txn:
         if hint is not None and hint[0] is before and hint[1] is now and len(hint[2]) == 1:
             return _diff_rows(before, now, hint[2], self.memo)
         return _diff_memo(before, now, self.memo)
+
+
+def _first(entry):
+    return entry[0]
+
+
+def _copy_table(enc: dict) -> dict:
+    out = dict(enc)
+    order = out.get("@o")
+    if order is not None:
+        out["@o"] = list(order)
+    return out
 
 
 def _diff_memo(before: dict, now: dict, memo: dict):
@@ -248,6 +290,9 @@ class _Plan:
         self.items = [_Item(m, schema, formulas) for m in schema.document.members
                       if m.kind == "bubble" or m.privacy != "private"]
         self.item_by_name = {item.name: item for item in self.items}
+        for item in self.items:
+            if item.rows_of is not None:
+                item.live_slot = _table_slot(module, meta, item)
         self.layouts = {info["layout"]: name for name, info in meta["records"].items()}
         # per record type, the row slots its decisions() read (row policies of
         # `require` and `use_policy`, `viewer_is` on the row); what they read of
@@ -278,6 +323,33 @@ class _Plan:
         self.shown_by, self.shown_by_time = frozenset(shown_by), shown_by_time
 
 
+def _table_slot(module, meta: dict, item: _Item) -> int | None:
+    """The slot of the document table whose rows, in id order, are `item`'s
+    value: a `table<R>` field's own, or that of a formula whose code is
+    exactly `iterate t` (FGETO t; CALLHOST table.rows; ORET: the compiler's
+    code for it); None for anything else (a where, order by or limit clause,
+    any other expression: evaluated and encoded as before)."""
+    m = item.member
+    tables = {f["slot"]: f["type"][1] for f in meta["document"]["fields"]
+              if not isinstance(f["type"], str) and f["type"][0] == "table"}
+    if m.kind == "field":
+        slot = m.slot
+    elif m.kind == "formula" and m.index >= 0:
+        code = list(instructions(module, module.functions[m.index]))
+        if len(code) != 3 or [ins.op for ins in code] != ["FGETO", "CALLHOST", "ORET"]:
+            return None
+        get, call, ret = (ins.operands for ins in code)
+        reg = get[0].value
+        if (len(get) != 2 or get[1].kind != "fld" or len(call) != 2 or call[0].value != reg
+                or call[1].kind != "host" or module.hosts[call[1].value].name.partition("(")[0] != "table.rows"
+                or len(ret) != 1 or ret[0].value != reg):
+            return None
+        slot = get[1].value
+    else:
+        return None
+    return slot if tables.get(slot) == item.rows_of.name else None
+
+
 # module -> its _Plan, by identity (weak: a module dropped is forgotten; a
 # module does not change once it runs, vm/module.py)
 _plans: dict = {}
@@ -301,6 +373,10 @@ _LAZY = frozenset(["schema", "renderer", "tracker", "formulas", "items", "item_b
 
 
 class Viewers:
+    # Tables kept in place (_Live); False: every table member is encoded from
+    # its rows as before issue 12 (the tests' oracle for byte-identical frames)
+    incremental = True
+
     def __init__(self, document):
         self.document = document
         self.machine = document.machine
@@ -364,7 +440,7 @@ class Viewers:
                 self._txn = None
         viewer.sent = view
         viewer.seq = 1
-        frames.append({"to": who, "delta": dict(view), "seq": 1})
+        frames.append({"to": who, "delta": self._escape(view, viewer), "seq": 1})
         return frames
 
     def update(self, who: str, state) -> list[dict]:
@@ -391,7 +467,7 @@ class Viewers:
                 hints = {}
                 new = self._build(viewer, hints)
                 txn.hints = hints
-                patch = diff_objects(viewer.sent, new, txn)
+                patch = self._finish(viewer.sent, new, diff_objects(viewer.sent, new, txn), txn, viewer)
             finally:
                 self._txn = None
                 self.tables.clear()
@@ -464,12 +540,15 @@ class Viewers:
                 _, new, patch, items, lists = known
                 viewer.items.update(items)
                 viewer.lists.update(lists)
+                for state in lists.values():
+                    if type(state) is _Live:
+                        state.private = False  # held by several viewers now: copied before a change
             else:
                 hints = {}
                 sent = viewer.sent
                 new = self._build(viewer, hints)
                 txn.hints = hints
-                patch = diff_objects(sent, new, txn)
+                patch = self._finish(sent, new, diff_objects(sent, new, txn), txn, viewer)
                 if key is not None:
                     names = [entry[0].name for entry in grouped]
                     # `sent` is kept so that the ids in `key` stay its values'
@@ -506,12 +585,26 @@ class Viewers:
         same for every viewer: not a bubble); False when the value cannot be
         patched by rows (absent, or a changed row changed its id)."""
         item = entry[0]
+        changed = self._txn.changes.rows
+        if item.live_slot is not None and self.incremental:
+            table = self.machine.doc.f[item.live_slot]
+            if type(table) is not Record:
+                entry[1] = entry[2] = False
+                return False
+            touched = []
+            for rec, slots in changed.items():
+                if rec.f[-1] is table:
+                    if item.rows_of.id_slot in slots:
+                        entry[1] = entry[2] = False
+                        return False
+                    touched.append(rec)
+            entry[1], entry[2] = table, touched  # the inserted rows: per _Live (_class_key)
+            return True
         value = self._value(item.member, None)
         if value is None:
             entry[1] = entry[2] = False
             return False
         rows = self._rows_of(value)
-        changed = self._txn.changes.rows
         members = self._row_set(rows) if len(changed) > 4 or len(rows) > 8 else rows
         touched = []
         for rec, slots in changed.items():
@@ -553,10 +646,21 @@ class Viewers:
             elif rows is False:
                 return None
             prev = lists.get(item.name)
-            if prev is None or (prev.rows is not rows and not self._same_rows(prev.rows, rows)):
-                return None
-            parts.append(id(prev.enc))
             shape = item.rows_of
+            if type(prev) is _Live:
+                # its last encoding, and this viewer's encodings of the rows
+                # changed and inserted (deletes are the same for all who hold it)
+                if prev.table is not rows or prev.order is None:
+                    return None
+                parts.append(id(prev.enc))
+                by_id = rows.f[TABLE_ROWS]
+                touched = [*touched, *(rec for rid in range(prev.next, rows.f[TABLE_NEXT])
+                                       if (rec := by_id.get(rid)) is not None)]
+            elif prev is None or type(rows) is not list or \
+                    (prev.rows is not rows and not self._same_rows(prev.rows, rows)):
+                return None
+            else:
+                parts.append(id(prev.enc))
             for rec in touched:
                 row = self._row(rec, shape, ctx, doc_f)
                 parts.append(0 if row is None else id(row))
@@ -620,7 +724,7 @@ class Viewers:
                             new[name] = value
                     elif name in sent:
                         new[name] = sent[name]
-                patch = diff_objects(sent, new, txn)
+                patch = self._finish(sent, new, diff_objects(sent, new, txn), txn, None)
                 if patch is not None:
                     # viewers whose views differ elsewhere mostly get equal patches: one object
                     pkey = tuple([(k, id(v)) for k, v in patch.items()])
@@ -638,7 +742,7 @@ class Viewers:
     def state(self) -> dict:
         """The viewers and what each was last sent (CBOR-able)."""
         return {"version": STATE_VERSION,
-                "viewers": [{"who": v.who, "seq": v.seq, "view": v.sent,
+                "viewers": [{"who": v.who, "seq": v.seq, "view": self._escape(v.sent, v),
                              **({"state": v.data} if v.data is not None else {})} for v in self.viewers.values()]}
 
     def load(self, state: dict) -> None:
@@ -809,11 +913,15 @@ class Viewers:
                 enc = viewer.items.get(name, _MISSING)
                 if enc is _MISSING:
                     prev = viewer.lists.pop(name, None)
-                    enc, state = self._encode(item, self._value(m, ctx), ctx, prev)
+                    made = self._encode_live(item, ctx, prev) if item.live_slot is not None and self.incremental else None
+                    if made is None:
+                        made = self._encode(item, self._value(m, ctx), ctx,
+                                            prev if type(prev) is _ListState else None)
+                    enc, state = made
                     viewer.items[name] = enc
                     if state is not None:
                         viewer.lists[name] = state
-                        if state.keys is not None:
+                        if type(state) is _ListState and state.keys is not None:
                             hints[name] = (state.base, enc, state.keys)
             if enc is not None:
                 out[name] = enc
@@ -835,14 +943,302 @@ class Viewers:
         if prev_state is None:
             prev_state = self.shared_lists.pop(name, None)
         ctx = _Context(self, None)
-        enc, state = self._encode(item, self._value(item.member, ctx), ctx, prev_state)
-        if prev_enc is not None and enc is not None and enc is not prev_enc \
+        made = self._encode_live(item, ctx, prev_state) \
+            if item.live_slot is not None and self.incremental else None
+        if made is None:
+            made = self._encode(item, self._value(item.member, ctx), ctx,
+                                prev_state if type(prev_state) is _ListState else None)
+        enc, state = made
+        if type(state) is not _Live and prev_enc is not None and enc is not None and enc is not prev_enc \
                 and type(enc) is dict and type(prev_enc) is dict and diff(prev_enc, enc) is None:
             enc = prev_enc  # same content: keep the object every viewer already holds
         self.shared_enc[name] = enc
         if state is not None:
             self.shared_lists[name] = state
         return enc
+
+    # ------------------------------------------------------------ live tables
+
+    def _encode_live(self, item: _Item, ctx, prev):
+        """(encoding, _Live) of a member whose value is a document table's rows
+        in id order (item.live_slot), brought up to date from `prev` by the
+        transaction's changes when it can be, else encoded from the rows;
+        None when the rows cannot be a table (then the caller evaluates the
+        member as any other)."""
+        table = self.machine.doc.f[item.live_slot]
+        if type(table) is not Record:
+            return None
+        shape = item.rows_of
+        txn = self._txn
+        if (type(prev) is _Live and prev.table is table and prev.order is not None
+                and not txn.changes.everything and shape.name not in txn.type_dirty):
+            made = self._live_update(item.name, prev, shape, ctx)
+            if made is not None:
+                return made
+        return self._live_build(table, shape, ctx)
+
+    def _live_build(self, table, shape, ctx):
+        """A _Live from every row: what _encode_rows makes from scratch (not
+        interned: this encoding is changed in place later)."""
+        doc_f = self.machine.doc.f
+        row_of = self._row
+        id_slot = shape.id_slot
+        enc = {}
+        order = []
+        ascending = True
+        last = None
+        for rec in table.f[TABLE_ROWS].values():
+            row = row_of(rec, shape, ctx, doc_f)
+            if row is None:
+                continue
+            rid = rec.f[id_slot]
+            key = str(rid)
+            if type(rid) is not int or key in enc:
+                return None
+            if last is not None and rid <= last:
+                ascending = False
+            last = rid
+            enc[key] = row
+            order.append(rid)
+        if order:
+            enc["@o"] = order
+        else:
+            enc = {"@s": 0}
+        # rows out of id order (an id written by the program) are not kept in
+        # place: order None makes every change encode the rows again
+        return enc, _Live(table, table.f[TABLE_NEXT], enc, order if ascending else None)
+
+    def _live_update(self, name: str, live: _Live, shape, ctx):
+        """`live` brought up to date with the transaction's inserts (the ids
+        the table gave since), deletes (Changes.gone) and changed rows
+        (Changes.rows), each re-rendered for `ctx`; the patch a diff of the
+        old and new encodings would make is made from those rows alone and
+        noted in txn.live (in place) or txn.memo (when `live` was shared and
+        is copied first). O(rows changed, times log of the table's size);
+        None when it cannot be done so (a row changed its id)."""
+        txn = self._txn
+        changes = txn.changes
+        table = live.table
+        tf = table.f
+        by_id = tf[TABLE_ROWS]
+        nxt = tf[TABLE_NEXT]
+        id_slot = shape.id_slot
+        doc_f = self.machine.doc.f
+        row_of = self._row
+        enc = live.enc
+        touched = []
+        for rec in changes.rows:
+            if rec.f[-1] is table:
+                if id_slot in changes.rows[rec]:
+                    return None  # a row changed its id: encode the rows again
+                touched.append(rec)
+        for rid in range(live.next, nxt):
+            rec = by_id.get(rid)
+            if rec is not None:
+                touched.append(rec)
+        added = []  # (id, encoding)
+        replaced = []  # (id, old encoding, new)
+        removed = set()
+        for rec in touched:
+            rid = rec.f[id_slot]
+            if type(rid) is not int:
+                return None
+            row = row_of(rec, shape, ctx, doc_f)
+            old = enc.get(str(rid))
+            if row is None:
+                if old is not None:
+                    removed.add(rid)
+            elif old is None:
+                added.append((rid, row))
+            elif row is not old:
+                replaced.append((rid, old, row))
+        if changes.gone:
+            of_type = self._of_type
+            for rec in changes.gone:
+                if of_type(rec) != shape.name:
+                    continue
+                rid = rec.f[id_slot]
+                # a gone row of another table may have the same id: ours is gone
+                # when our table has no row of that id any more
+                if type(rid) is int and rid not in by_id and str(rid) in enc:
+                    removed.add(rid)
+        if not added and not replaced and not removed:
+            if live.next != nxt:
+                if not live.private:
+                    live = _Live(table, nxt, enc, live.order)
+                    live.private = False  # its encoding is still the shared one
+                else:
+                    live.next = nxt
+            return enc, live
+        old_enc = enc
+        order = live.order
+        if not live.private:
+            enc = dict(enc)  # in C; the held encoding stays as its viewers have it
+            order = list(order)
+            if "@o" in enc:
+                enc["@o"] = order
+            live = _Live(table, nxt, enc, order)
+        else:
+            live.next = nxt
+        memo = txn.memo
+        patch = {}
+        if added:
+            added.sort()
+        if replaced:
+            replaced.sort(key=_first)
+        # rows in the new encoding's key order (ascending ids), as diff() visits them
+        i = j = 0
+        while i < len(added) or j < len(replaced):
+            if j == len(replaced) or (i < len(added) and added[i][0] < replaced[j][0]):
+                rid, row = added[i]
+                patch[str(rid)] = row
+                i += 1
+            else:
+                rid, old, row = replaced[j]
+                change = _diff_memo(old, row, memo)
+                if change is not None:
+                    patch[str(rid)] = change
+                enc[str(rid)] = row
+                j += 1
+        gone = sorted(removed)
+        count = len(order) - len(gone) + len(added)
+        if added or gone:
+            if not order:
+                # from no row shown ({"@s": 0}) to some
+                order.extend(rid for rid, _ in added)
+                enc.clear()
+                for rid, row in added:
+                    enc[str(rid)] = row
+                enc["@o"] = order
+                patch["@o"] = list(order)
+                patch["@s"] = None
+            elif count == 0:
+                # every row gone: the empty table's encoding
+                patch = {"@s": 0}
+                for rid in order:
+                    patch[str(rid)] = None
+                patch["@o"] = None
+                del order[:]
+                enc.clear()
+                enc["@s"] = 0
+            else:
+                patch["@o"] = self._live_order(order, gone, added)
+                for rid in gone:
+                    patch[str(rid)] = None
+                self._live_apply(enc, order, gone, added)
+        if not patch:
+            patch = None
+        if live.enc is old_enc:
+            txn.live.setdefault(name, {})[id(enc)] = (enc, patch)
+        else:
+            memo[(id(old_enc), id(enc))] = (old_enc, enc, patch)
+        return enc, live
+
+    @staticmethod
+    def _live_order(order: list, gone: list, added: list) -> list:
+        """compress_order(order, new order) for the new order that is `order`
+        without the ids `gone` and with the ids `added` put in id order (both
+        sorted): the kept rows between two changes are one run."""
+        events = [(bisect_left(order, rid), 0, rid) for rid, _ in added]
+        events += [(bisect_left(order, rid), 1, rid) for rid in gone]
+        events.sort()
+        out = []
+        cur = 0
+        for pos, kind, rid in events:
+            if pos > cur:
+                if pos - cur >= MIN_RUN:
+                    out.append([cur, pos - 1])
+                else:
+                    out.extend(order[cur:pos])
+            if kind == 0:
+                out.append(rid)
+                if pos > cur:
+                    cur = pos
+            else:
+                cur = pos + 1
+        end = len(order)
+        if end > cur:
+            if end - cur >= MIN_RUN:
+                out.append([cur, end - 1])
+            else:
+                out.extend(order[cur:end])
+        return out
+
+    @staticmethod
+    def _live_apply(enc: dict, order: list, gone: list, added: list) -> None:
+        """Make `enc` and `order` the new encoding, keys in the from-scratch
+        order (ascending ids, then "@o")."""
+        for rid in reversed(gone):
+            del order[bisect_left(order, rid)]
+            del enc[str(rid)]
+        if not added:
+            return
+        if added[0][0] > order[-1]:
+            # the common case, new rows: at the end, before "@o" (moved last)
+            del enc["@o"]
+            for rid, row in added:
+                enc[str(rid)] = row
+                order.append(rid)
+            enc["@o"] = order
+            return
+        # a row shown again before the newest (a row policy's answer changed):
+        # the keys are put in order again, a pass over this encoding
+        rows = dict(enc)
+        for rid, row in added:
+            insort(order, rid)
+            rows[str(rid)] = row
+        enc.clear()
+        for rid in order:
+            key = str(rid)
+            enc[key] = rows[key]
+        enc["@o"] = order
+
+    def _finish(self, sent: dict, new: dict, patch, txn: _Txn, viewer: _Viewer | None):
+        """A viewer's patch from diff_objects(sent, new), completed for the live
+        tables: the patch of a table changed in place (the same object in
+        `sent` and `new`, so the diff skipped it), and a copy of a live table
+        the patch holds whole (it goes on changing in place)."""
+        for name, made in txn.live.items():
+            now = new.get(name)
+            if now is None or sent.get(name) is not now:
+                continue
+            known = made.get(id(now))
+            if known is None or known[0] is not now or known[1] is None:
+                continue
+            if patch is None:
+                patch = {name: known[1]}
+                continue
+            out = {}
+            for key in new:
+                if key == name:
+                    out[key] = known[1]
+                elif key in patch:
+                    out[key] = patch[key]
+            for key, value in patch.items():
+                if key not in out:
+                    out[key] = value  # members gone: after the others, as diff() puts them
+            patch = out
+        if patch is not None:
+            for name, value in patch.items():
+                if type(value) is dict and value is new.get(name) and self._is_live(name, value, viewer):
+                    patch[name] = _copy_table(value)
+        return patch
+
+    def _is_live(self, name: str, enc, viewer: _Viewer | None) -> bool:
+        item = self.item_by_name.get(name)
+        if item is None or item.live_slot is None:
+            return False
+        state = self.shared_lists.get(name) if item.shared or viewer is None else viewer.lists.get(name)
+        return type(state) is _Live and state.enc is enc
+
+    def _escape(self, view: dict, viewer: _Viewer | None) -> dict:
+        """A shallow copy of `view` whose live tables are copies (for a frame or
+        a state that outlives this transaction)."""
+        out = dict(view)
+        for name, value in view.items():
+            if type(value) is dict and self._is_live(name, value, viewer):
+                out[name] = _copy_table(value)
+        return out
 
     def _encode(self, item: _Item, value, ctx, prev: _ListState | None):
         """(encoding, list state or None) of one member's value for `ctx`."""
