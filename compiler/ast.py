@@ -488,11 +488,17 @@ class Log(Stmt):
 
 
 @dataclass
-class UnsupportedStmt(Stmt):
-    """An Adama statement advm does not run yet: `preempt`, `block` (the
-    checker says E0901)."""
+class Preempt(Stmt):
+    """`preempt #s;` (state blocks): should the block then wait (an await that
+    waits, or `block;`), what it wrote commits and #s runs now (language.md 6.9.1)."""
 
-    what: str
+    target: Expr
+
+
+@dataclass
+class BlockState(Stmt):
+    """`block;` (state blocks): the block gives up for now; it runs again after
+    the document's next input, or goes to the state a `preempt` named (6.9.1)."""
 
 
 # ---------------------------------------------------------------- declarations
@@ -745,6 +751,25 @@ class ViewDecl(Decl):
 
 
 VIEWER_MESSAGE = "@viewer"  # no declared name can be it
+
+# Adama's tuples (language.md 3.11): the items of `(a, b, c)` and the fields of
+# `tuple<A, B, C>` are named first, second, ... tenth, then pos_11, pos_12, ...
+_TUPLE_FIELDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+                 "tenth")
+
+
+def tuple_field(i: int) -> str:
+    """The name of a tuple's item `i` (counted from 0)."""
+    return _TUPLE_FIELDS[i] if i < len(_TUPLE_FIELDS) else f"pos_{i + 1}"
+
+
+def type_text(ts: "TypeSyntax") -> str:
+    """A type as written, spaced one way (`tuple<int, list<string>>`): the
+    name of the message a `tuple<...>` stands for, so equal tuples are one type."""
+    if isinstance(ts, ArrayTypeRef):
+        return type_text(ts.element) + "[]"
+    name = "principal" if ts.name == "client" else ts.name
+    return f"{name}<{', '.join(type_text(a) for a in ts.args)}>" if ts.args else name
 
 
 @dataclass

@@ -121,7 +121,12 @@ class CheckerBase:
             return T.ArrayType(el)
         name = ts.name
         if not name.isidentifier():
+            if name in self.info.messages:  # `tuple<A, B>`: the parser made it a message (language.md 3.11)
+                return T.MessageType(name)
             return T.ERROR  # the parser already reported this malformed type
+        if name == "tuple":  # with two or more items it is a message by now
+            return self.err("E0309", f"'tuple' takes two or more type arguments, got {len(ts.args)}", ts.span,
+                            "write it as tuple<A, B> (or with more items)")
         if name in T.GENERICS:
             want = T.GENERICS[name]
             if len(ts.args) != want:

@@ -425,6 +425,12 @@ class ExprChecker:
             if name in ("key", "value"):
                 return obj.key if name == "key" else obj.value
             return self.err("E0203", f"{obj} has no field '{name}'", span, "a map entry has key and value")
+        if isinstance(obj, T.AnonType):  # an object with no declared type, e.g. a tuple `(1, "a")`
+            for fname, ft in obj.fields:
+                if fname == name:
+                    return ft
+            return self.err("E0203", f"{obj} has no field '{name}'", span,
+                            did_you_mean(name, [f for f, _ in obj.fields]))
         if isinstance(obj, (T.RecordType, T.MessageType)):
             s = self.info.struct(obj.name)
             if s is None:
@@ -920,6 +926,9 @@ class ExprChecker:
             f = s.fields.get(af.name) if s else None
             if f is None:
                 self.expr(af.value)
+                if target.name.startswith("tuple<") and s:  # (a, b, c) against tuple<A, B>
+                    self.err("E0313", f"{target} has {len(s.fields)} items; this is item {af.name}", af.span)
+                    continue
                 self.err("E0313", f"{s.kind if s else 'type'} '{target}' has no field '{af.name}'", af.span,
                          did_you_mean(af.name, s.fields if s else []))
                 continue

@@ -40,7 +40,7 @@ class StmtChecker:
                              "remove it, or move it before the statement that ends the block")
                     dead_reported = True
                 self.stmt(s)
-                if isinstance(s, (ast.Return, ast.Abort)) or (
+                if isinstance(s, (ast.Return, ast.Abort, ast.BlockState)) or (
                     isinstance(s, ast.Break) and self.scope.breakables
                 ) or (isinstance(s, ast.Continue) and self.scope.loops):
                     ended = True
@@ -57,7 +57,7 @@ class StmtChecker:
 
     def terminates(self, s) -> bool:
         """Does control never fall off the end of `s`?"""
-        if isinstance(s, (ast.Return, ast.Abort)):
+        if isinstance(s, (ast.Return, ast.Abort, ast.BlockState)):
             return True
         if isinstance(s, ast.Block):
             return any(self.terminates(x) for x in s.body)
@@ -98,9 +98,21 @@ class StmtChecker:
         self.scope.declare(var)
         return var
 
-    def s_UnsupportedStmt(self, s: ast.UnsupportedStmt) -> None:
-        self.err("E0901", f"`{s.what}` is not supported yet", s.span,
-                 "advm parses it but does not run it yet; remove it to compile this document")
+    def in_state(self, s: ast.Stmt, what: str) -> bool:
+        if not self.rules.await_:  # only #state blocks (and the states they invoke) may wait
+            self.err("E0409", f"`{what}` is not allowed in {self.rules.what}", s.span,
+                     f"{what} acts on a state block that waits; use it only in #state blocks")
+            return False
+        return True
+
+    def s_Preempt(self, s: ast.Preempt) -> None:
+        self.in_state(s, "preempt")
+        t = self.expr(s.target)
+        if not T.is_error(t) and t != T.LABEL:
+            self.err("E0301", f"preempt needs a state label like #name, found {t}", s.target.span)
+
+    def s_BlockState(self, s: ast.BlockState) -> None:
+        self.in_state(s, "block")
 
     def s_RequireGuard(self, s: ast.RequireGuard) -> None:
         for name in s.policies:

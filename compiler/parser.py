@@ -168,6 +168,11 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
         at = decls.index(views[0])
         decls = [d for d in decls if not isinstance(d, A.ViewDecl)]
         decls.insert(at, A.MessageDecl(A.VIEWER_MESSAGE, fields, name_span=views[0].name_span, span=views[0].span))
+    for name, (items, span) in builder.tuples.items():
+        # a `tuple<A, B>` is a message with fields first, second, ... (language.md 3.11)
+        fields = [A.FieldDecl(A.tuple_field(i), t, A.Privacy("private", explicit=False, span=t.span),
+                              name_span=t.span, span=t.span) for i, t in enumerate(items)]
+        decls.append(A.MessageDecl(name, fields, name_span=span, span=span))
     return A.Program(decls=decls, span=Span(0, len(source.text))), diags
 
 
@@ -189,6 +194,8 @@ class Builder(NodeVisitor):
     def __init__(self, text: str):
         self.text = text
         self.diags: list[Diagnostic] = []
+        # `tuple<A, B>` types met so far: their message's name -> (item types, first span)
+        self.tuples: dict[str, tuple[list, Span]] = {}
 
     # ---------------------------------------------------------------- plumbing
 
@@ -308,6 +315,10 @@ class Builder(NodeVisitor):
         name, args, suffixes, annotation = ch
         end = annotation[0].start if annotation else node.end
         t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, end))
+        if name.text == "tuple" and len(t.args) >= 2:  # one message per distinct tuple type
+            key = A.type_text(t)
+            self.tuples.setdefault(key, (t.args, t.span))
+            t = A.TypeRef(key, [], span=t.span)
         if suffixes:
             # `T[][]`: each suffix wraps what precedes it.
             t.span = Span(name.span.start, suffixes[0].end)
@@ -325,7 +336,13 @@ class Builder(NodeVisitor):
     # ---------------------------------------------------------------- expressions
 
     def visit_paren(self, node, ch):
-        return ch[1]
+        _, first, rest, _ = ch
+        if not rest:
+            return first
+        # Adama's anonymous tuple `(a, b, c)`: the object {first: a, second: b, third: c}
+        items = [first] + [r[1] for r in rest]
+        return A.AnonObject([A.AnonField(A.tuple_field(i), v, span=v.span) for i, v in enumerate(items)],
+                            span=self.span(node))
 
     def visit_ternary(self, node, ch):
         cond, rest = ch
@@ -612,10 +629,11 @@ class Builder(NodeVisitor):
     def visit_log_stmt(self, node, ch):
         return A.Log(ch[1], span=self.span(node))
 
-    def visit_unsupported_stmt(self, node, ch):
-        first = ch[0][0]
-        word = self.tok(first).text if isinstance(first, Node) else first.text
-        return A.UnsupportedStmt(word, span=self.span(node))
+    def visit_preempt_stmt(self, node, ch):
+        return A.Preempt(ch[1], span=self.span(node))
+
+    def visit_block_stmt(self, node, ch):
+        return A.BlockState(span=self.span(node))
 
     def visit_assert_stmt(self, node, ch):
         return A.Assert(ch[1], span=self.span(node))

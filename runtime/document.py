@@ -31,8 +31,8 @@ import hashlib
 from contextlib import contextmanager
 
 from ..vm._machine import Machine, Record, Suspended
-from ..vm.docslots import (CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN, NO_ONE, NOW,
-                           SEQ, SPACE, STATE, WHO, ZONE, as_principal)
+from ..vm.docslots import (BLOCK_KIND, BLOCKED_KEY, CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN,
+                           NO_ONE, NOW, PREEMPT_KEY, SEQ, SPACE, STATE, WHO, ZONE, as_principal)
 from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
 from ..vm.host import HostFunction
 from ..vm.stdlib import host_table, split_name
@@ -127,6 +127,8 @@ def fresh_seed() -> str:
 
 
 class Document:
+    _entering = None  # the state whose block run_state() is running (a fresh run, not a resume)
+
     def __init__(self, module, key: str = "document", space: str = "", seed: int | None = None,
                  budget: int | None = None):
         self.module = module
@@ -248,6 +250,8 @@ class Document:
     def _commit(self) -> None:
         self.machine.commit()
         f = self.machine.doc.f
+        if f[INVOKING]:
+            self._wake(f)
         if self._seq:
             f[SEQ] += 1  # Document.seq(): transactions committed (kept in snapshots; never logged)
         if f[DEBUG]:
@@ -330,7 +334,53 @@ class Document:
         finally:
             if paused:
                 gc.enable()
+        if type(result) is Suspended and type(result.payload) is list and result.payload \
+                and result.payload[0] == BLOCK_KIND:
+            return self._block()
         return result
+
+    # ------------------------------------------------------------ preempt and block (language.md 6.9.1)
+
+    def _block(self):
+        """`block;` ran in a state block. After a `preempt #s`, what the block
+        wrote commits and #s runs now. Otherwise the block gives up as an
+        `abort` would: back to the last await it passed (which waits again),
+        else all of the run is undone; a state whose run gave up from its start
+        runs again once the document's next input commits."""
+        m = self.machine
+        label = m.doc.f[INVOKING].get(PREEMPT_KEY)
+        if label is not None:
+            m.detach()  # the block ends here
+            self._preempt(label)
+            return None
+        err = TransactionError("block", "the state block ran `block;` (it waits for the next input)")
+        if self._awaited:
+            return self._back_to_await(None, err)
+        entering = self._entering
+        self._rollback()
+        if entering is not None:
+            f = m.doc.f
+            f[INVOKING] = {**f[INVOKING], BLOCKED_KEY: entering}
+        raise err
+
+    def _preempt(self, label: str) -> None:
+        """The block waits (or blocks) after `preempt #label`: that state runs now."""
+        f = self.machine.doc.f
+        f[INVOKING] = {k: v for k, v in f[INVOKING].items() if k != PREEMPT_KEY}
+        f[NEXT] = label
+        f[NEXT_IN] = 0.0
+
+    def _wake(self, f) -> None:
+        """A transaction committed: a state that ran `block;` runs again now,
+        unless a transition is already scheduled (which then owns the document)."""
+        inv = f[INVOKING]
+        label = inv.get(BLOCKED_KEY)
+        if label is None:
+            return
+        f[INVOKING] = {k: v for k, v in inv.items() if k != BLOCKED_KEY}
+        if not f[NEXT]:
+            f[NEXT] = label
+            f[NEXT_IN] = 0.0
 
     def event(self, fid: int, args: tuple, who: str, now: int):
         """`transaction()` of function index `fid` for principal `who` (already
@@ -355,6 +405,8 @@ class Document:
         if type(result) is Suspended or asks.fresh or asks.asks:
             return self._settle(result)
         m.commit()
+        if f[INVOKING]:
+            self._wake(f)
         if self._seq:
             f[SEQ] += 1
         if f[DEBUG]:
@@ -386,19 +438,27 @@ class Document:
             result = self.machine.resume(answer)
         return result
 
-    def _back_to_await(self, e: VMError) -> Suspended:
-        """`abort` (or an error) after an await that did not wait: undo back to
-        it, refuse the answer it took, and wait there again. What ran before
-        that await commits."""
+    def _back_to_await(self, e: VMError | None, err: TransactionError | None = None) -> Suspended:
+        """`abort` (or an error, or `block;`) after an await that did not wait:
+        undo back to it, refuse the answer it took, and wait there again. What
+        ran before that await commits."""
         mark, ask_id = self._awaited[-1]
         self.machine.rollback_to(mark)
         ask = self.asks.refuse(ask_id)
         if ask is not None:
-            self.refused.append((ask, self._error_of(e)))
+            self.refused.append((ask, err if err is not None else self._error_of(e)))
         return Suspended(self.machine.payload)
 
     def _settle(self, result):
         asks = self.asks
+        inv = self.machine.doc.f[INVOKING]
+        if inv and PREEMPT_KEY in inv:  # a state block ran `preempt #s` (language.md 6.9.1)
+            if type(result) is Suspended and type(result.payload) is dict:
+                self.machine.detach()  # it waits: the waiting code is dropped and #s runs now
+                self._preempt(inv[PREEMPT_KEY])
+                result = None
+            elif type(result) is not Suspended:  # it ended without waiting: the preempt lapses
+                self.machine.doc.f[INVOKING] = {k: v for k, v in inv.items() if k != PREEMPT_KEY}
         if type(result) is Suspended:
             # The checkpoint of spec/language.md section 8: what ran so far
             # commits, and the waiting code is set aside as data so other
@@ -604,9 +664,16 @@ class Document:
     def run_state(self, label: str, now: int | None = None):
         """Enter state `label` and run its block as one transaction."""
         self.cancel()
+        f = self.doc.f
+        if f[INVOKING]:  # the state that ran `block;` is superseded (or runs again now)
+            f[INVOKING] = {k: v for k, v in f[INVOKING].items() if k != BLOCKED_KEY}
         # The label changes even if the block aborts (spec/language.md section 8, point 4).
-        self.doc.f[STATE] = label
-        return self.transaction(self.meta["states"][label], now=now)
+        f[STATE] = label
+        self._entering = label
+        try:
+            return self.transaction(self.meta["states"][label], now=now)
+        finally:
+            self._entering = None
 
     def run_transition(self, now: int | None = None):
         """Enter the pending state and run its block as one transaction."""

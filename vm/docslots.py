@@ -20,7 +20,10 @@ need at fixed slots whatever the document declares. Each entry is
     SPACE     the document's space
     DEBUG     lines written by @debug in this event (list) or None (discarded)
     CONTEXT   the connection context of @static policies ({origin, ip})
-    INVOKING  states being run by `invoke` right now (name -> True)
+    INVOKING  states being run by `invoke` right now (name -> True); also, under
+              PREEMPT_KEY, the state a `preempt` named in the running block, and
+              under BLOCKED_KEY, the state whose block ran `block;` and waits for
+              the document's next input (keys no state name can be)
 """
 from __future__ import annotations
 
@@ -43,6 +46,10 @@ HIDDEN = [
 (WHO, NOW, EPOCH, STATE, NEXT, NEXT_IN, DESTROY, ZONE, KEY, SPACE, DEBUG,
  CONTEXT, INVOKING) = range(len(HIDDEN))
 SEQ = EPOCH  # what the slot holds now
+PREEMPT_KEY = "#preempt"
+BLOCKED_KEY = "#blocked"
+# The payload kind of the SUSPEND `block;` compiles to (["$block"]); the runtime acts on it.
+BLOCK_KIND = "$block"
 FIRST_FIELD = len(HIDDEN)
 
 # Principals are strings "agent@authority" (hashable map keys, scalar in snapshots).
