@@ -69,6 +69,16 @@ class Data:
             self.emit("MGET", out.n, obj.n, key.n)
             self.free(obj, key)
             return out
+        if isinstance(ot, T.AnonType):  # an object of no declared type (a tuple): a map of boxed values
+            obj = self.expr(e.obj)
+            key = self.temp("o")
+            box = self.temp("o")
+            self.emit("OLOADK", key.n, e.name)
+            self.emit("MGET", box.n, obj.n, key.n)
+            out = self.target(dst, e.ty)
+            self.unbox(box, e.ty, out)
+            self.free(obj, key, box)
+            return out
         raise CodegenError(f"internal: field access on {ot}")
 
     def g_Index(self, e: ast.Index, dst):

@@ -18,7 +18,7 @@ from .emitter import CodegenError, Emitter, K
 from .gen_expr import FGET, FSET, RGET, int_constant, mod_by_constant
 from .gen_types import constant_default, kind_of
 from .regalloc import Reg
-from ..vm.docslots import INVOKING, NEXT, NEXT_IN
+from ..vm.docslots import BLOCK_KIND, INVOKING, NEXT, NEXT_IN, PREEMPT_KEY
 
 RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
 ABORTS_MISSED = "the block of @aborts ended without aborting"  # the failure of such a test
@@ -691,6 +691,23 @@ class Statements:
         self.call(self.layout.state_fn(s.state), [], [], T.VOID)
         self.emit("MDELL", running.n, key.n)
         self.free(running, key)
+
+    def s_Preempt(self, s: ast.Preempt) -> None:
+        """Name the state to run should this block wait (language.md 6.9.1): a
+        logged write into the hidden INVOKING map, so an abort undoes it; the
+        runtime reads it when the block waits (runtime/document.py)."""
+        running = self.temp("o")
+        key = self.temp("o")
+        self.emit("FGETO", running.n, INVOKING)
+        self.emit("OLOADK", key.n, PREEMPT_KEY)
+        target = self.expr(s.target)
+        self.emit("MPUTL", running.n, key.n, target.n)
+        self.free(running, key, target)
+
+    def s_BlockState(self, s: ast.BlockState) -> None:
+        """The runtime never resumes this SUSPEND: it undoes the block's run, or
+        runs the state a `preempt` named (runtime/document.py)."""
+        self.free(self.test_suspend(BLOCK_KIND))
 
     def s_Destroy(self, s: ast.Destroy) -> None:
         self.host("Document.destroy/0", [], [], T.VOID)
