@@ -32,8 +32,10 @@ import heapq
 import time
 from collections import deque
 
+from ..runtime.contracts import frame_kind
 from ..views.delta import encode_view
 from .documents import MemoryBackend, Shelf, durable_available
+from .messages import ShardReply
 from .runners import ProcessRunner, ThreadRunner
 
 QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
@@ -405,7 +407,7 @@ class Host:
                          lambda reply, p=pending, slot=slot: self._arrived(slot, p, reply))
         return True
 
-    def _arrived(self, slot: Slot, p: _Pending, reply: dict) -> None:
+    def _arrived(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         if self.metrics is not None:
             self.metrics.replied(p.kind, p.start, reply, p.who)
         p.reply = reply
@@ -435,7 +437,7 @@ class Host:
             slot.runner.placed -= 1
             slot.runner = None
 
-    def _apply(self, slot: Slot, p: _Pending, reply: dict) -> None:
+    def _apply(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         error = reply.get("error")
         was = slot.loaded
         slot.loaded = bool(reply.get("loaded"))
@@ -468,7 +470,7 @@ class Host:
         if reply.get("destroyed"):
             self._destroyed(slot)
 
-    def _apply_join(self, slot: Slot, p: _Pending, reply: dict) -> None:
+    def _apply_join(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         who, viewer, waiter = p.who, p.viewer, p.waiter
         error = reply.get("error")
         frames = reply.get("frames", ())
@@ -481,8 +483,8 @@ class Host:
         state = viewer_state(viewer)
         state.joining = False
         if p.kind == "connect":
-            accepted = error is None and any(f.get("to") == who and f.get("connected") is True
-                                             for f in frames)
+            accepted = error is None and any(frame_kind(f) == "connected" and f["to"] == who
+                                             and f["connected"] is True for f in frames)
         else:
             accepted = error is None and bool(reply.get("connected"))
             if (error is None and not accepted and not state.cancelled
@@ -542,7 +544,9 @@ class Host:
 
     def _dispatch(self, slot: Slot, frames, delta_frames, sender, joined: str | None = None,
                   end_code: str = "disconnected") -> None:
-        """Forward one reply's frames to the viewers they are for."""
+        """Forward one reply's frames to the viewers they are for. `frames`
+        are the runtime's (spec/runtime.md 3), read by their declared kind
+        (runtime/contracts.py); the deltas come apart, as (to, patch, seq)."""
         if not frames and joined is None:
             # Only deltas (no asks, errors or departures): each goes out as it
             # comes, which is what the general path below does too.
@@ -569,19 +573,20 @@ class Host:
                 items.append((patch, seq))
             last_seq[to] = seq
         for f in frames:
-            to = f.get("to")
-            if "ask" in f:
+            to = f["to"]
+            kind = frame_kind(f)
+            if kind == "ask":
                 if to in slot.asks:
                     slot.asks[to][f["ask"]["id"]] = f["ask"]
                     changed.add(to)
-            elif "ask_closed" in f:
+            elif kind == "ask_closed":
                 asks = slot.asks.get(to)
                 if asks is not None and asks.pop(f["ask_closed"], None) is not None:
                     changed.add(to)
-            elif "connected" in f:
+            elif kind == "connected":
                 if f["connected"] is False and to != joined and to in slot.viewers:
                     kicked.append(to)
-            elif "error" in f and to != sender and to in slot.viewers:
+            elif kind == "error" and to != sender and to in slot.viewers:
                 notes.append(f)
         if joined is not None:
             changed.add(joined)  # a new stream's first frame always lists its asks
@@ -747,8 +752,9 @@ def viewer_state(viewer) -> _ViewerState:
 
 
 def _sender_error(frames, who):
+    """[code, message] of the error frame for `who` among `frames`, or None."""
     for f in frames:
-        if f.get("to") == who and "error" in f:
+        if f["to"] == who and frame_kind(f) == "error":
             return [f["error"]["code"], f["error"]["message"]]
     return None
 

@@ -27,8 +27,9 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 
+from . import messages as M
 from .shard import failed
-from .worker import FUTURE_METHODS, register_pickling
+from .worker import register_pickling
 
 START_TIMEOUT = 30.0  # seconds for a worker to import advm and load the module
 STOP_TIMEOUT = 10.0
@@ -174,6 +175,10 @@ class ProcessRunner(Runner):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._durable: list = []       # (store call id, ok, value) landed, for the loop
         self._durable_lock = threading.Lock()
+        # The calls its worker may make on the store (net/messages.py), and
+        # the store's method for each: a call nobody declared is refused.
+        self._calls = M.store_calls(backend)
+        self._targets = {name: getattr(store, name, None) for name in self._calls}
 
     async def start(self) -> None:
         # A plain `python -m` child rather than multiprocessing's spawn: spawn
@@ -189,13 +194,13 @@ class ProcessRunner(Runner):
             theirs.close()
         reader, self._writer = await asyncio.open_connection(sock=ours)
         attrs = {"path": str(self.store.path)} if hasattr(self.store, "path") else {}
-        self._writer.write(frame(("init", self.module_bytes, self.backend, attrs)))
+        self._writer.write(frame(M.init(self.module_bytes, self.backend, attrs)))
         try:
             hello = (await asyncio.wait_for(read_frame(reader), START_TIMEOUT))[1][0]
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError) as e:
             self._proc.kill()
             raise RuntimeError(f"worker {self.index} did not start: {e!r}") from None
-        if hello[0] != "ready":
+        if hello[0] != M.READY:
             self._proc.kill()
             raise RuntimeError(f"worker {self.index} failed to start: {hello[1]}")
         if hello[2] != _advm_location():
@@ -213,7 +218,7 @@ class ProcessRunner(Runner):
         rid = next(self._ids)
         self._pending[rid] = done
         self.inflight += 1
-        self._post(("req", rid, kind, key, payload, now))
+        self._post(M.request(rid, kind, key, payload, now))
 
     def _post(self, message) -> None:
         """Queue a message; what one turn of the event loop queues is one write."""
@@ -225,9 +230,9 @@ class ProcessRunner(Runner):
         batch, self._outgoing = self._outgoing, []
         if batch and not self.dead and not self._writer.is_closing():
             try:
-                data = frame(("batch", batch))
+                data = frame(M.batch(batch))
             except Exception:  # a message pickle cannot write (nested too deep, ...)
-                data = frame(("batch", self._carryable(batch)))
+                data = frame(M.batch(self._carryable(batch)))
             self._writer.write(data)
 
     def _carryable(self, batch: list) -> list:
@@ -240,15 +245,15 @@ class ProcessRunner(Runner):
                 pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:
                 why = f"{type(e).__name__}: {e}"
-                if message[0] == "req":
+                if message[0] == M.REQUEST:
                     done = self._pending.pop(message[1], None)
                     if done is not None:
                         self.inflight -= 1
                         self._loop.call_soon(_deliver, done, failed(
                             "bad_request", f"the request cannot be passed to its document ({why})"))
-                elif message[0] == "store_reply":
-                    self._post(("store_reply", message[1], False,
-                                f"the store's answer cannot be passed to the worker ({why})"))
+                elif message[0] == M.STORE_REPLY:
+                    self._post(M.store_reply(message[1], False,
+                                             f"the store's answer cannot be passed to the worker ({why})"))
             else:
                 kept.append(message)
         return kept
@@ -257,12 +262,12 @@ class ProcessRunner(Runner):
         try:
             while True:
                 for msg in (await read_frame(reader))[1]:
-                    if msg[0] == "reply":
+                    if msg[0] == M.REPLY:
                         done = self._pending.pop(msg[1], None)
                         if done is not None:
                             self.inflight -= 1
                             _deliver(done, msg[2])
-                    elif msg[0] == "store":
+                    elif msg[0] == M.STORE_CALL:
                         self._store_call(*msg[1:])
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
@@ -289,7 +294,7 @@ class ProcessRunner(Runner):
 
     def _store_answer(self, cid: int, ok: bool, value) -> None:
         if not self.dead:
-            self._post(("store_reply", cid, ok, value))
+            self._post(M.store_reply(cid, ok, value))
 
     def _store_settled(self, cid: int, f) -> None:
         exc = f.exception()
@@ -319,14 +324,19 @@ class ProcessRunner(Runner):
         for cid, ok, value in done:
             self._store_answer(cid, ok, value)
 
-    def _store_call(self, cid: int, method: str, args, kwargs) -> None:
-        try:
-            target = getattr(self.store, method)
-        except AttributeError:
-            self._store_answer(cid, False, f"AttributeError: the host's store has no {method!r}")
+    def _store_call(self, cid: int, name: str, args, kwargs) -> None:
+        """Run the worker's store call `name`, answered as its declaration
+        says (net/messages.py): WAIT on an executor thread, FUTURE when the
+        write's future resolves, CALLBACK when the store calls back."""
+        how = self._calls.get(name)
+        target = self._targets.get(name)
+        if target is None:
+            self._store_answer(cid, False, (
+                f"the host's {self.backend} store has no {name!r}" if how is not None else
+                f"{name!r} is not a call of the {self.backend} store interface (net/messages.py)"))
             return
-        if method in FUTURE_METHODS:
-            if kwargs.get("callback") is True:  # the worker waits without a future
+        if how != M.WAIT:
+            if how == M.CALLBACK and kwargs.get("callback") is True:  # the worker waits without a future
                 kwargs["callback"] = lambda result, exc, cid=cid: self._store_landed(cid, result, exc)
             try:
                 result = target(*args, **kwargs)
@@ -348,7 +358,7 @@ class ProcessRunner(Runner):
         if self._writer is not None and not self.dead:
             try:
                 self._flush()
-                self._writer.write(frame(("stop",)))
+                self._writer.write(frame(M.stop()))
                 await self._writer.drain()
             except (ConnectionError, OSError):
                 pass

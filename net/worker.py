@@ -5,30 +5,21 @@ transaction, so a document running a long handler on a thread would stop the
 server's event loop and every other document in the process. In a worker
 process it stops only the documents placed on that worker.
 
-Wire: one socket pair per worker, each message a length-prefixed pickle
-(multiprocessing.Connection's framing, so this side can use a Connection):
-
-    host -> worker   ("init", module bytes, backend, store attributes)
-                     ("batch", [("req", rid, kind, key, payload, now)
-                                | ("store_reply", cid, ok, value), ...])
-                     ("stop",)
-    worker -> host   ("batch", [("ready", module id, advm's folder) | ("failed", text)
-                                | ("reply", rid, reply)
-                                | ("store", cid, method, args, kwargs), ...])
-
-A store call's kwargs hold `callback=True` when the worker wants its answer
-without futures (CALLBACK_METHODS: a durable input's log append); the host
-then hands the store a callback of its own instead of waiting on a future.
+The messages it exchanges with the host are declared in net/messages.py
+(spec/protocol.md 8.13): requests in, replies out, and the calls its
+documents make on the host's store, which stays in the host process (LMDB
+allows one writer, and one group committer batches every worker's writes
+into one flush). Workers reach it through `RemoteStore`, which has one
+method per call the backend's store interface declares: reads wait for the
+host's answer, writes return futures resolved when the host's commit is
+durable, and a durable input's log append answers a callback (the call
+crosses with `callback=True`; the host hands the store a callback of its own
+instead of waiting on a future).
 
 Messages are batched both ways: what one side produces in one turn (an
 event-loop turn in the host; a run of queued requests in the worker) goes
 in one write, so a busy worker costs a few system calls per batch rather
 than several per input.
-
-The store stays in the host process (LMDB allows one writer, and one group
-committer batches every worker's writes into one flush); workers reach it
-through `RemoteStore`, whose write methods return futures resolved when the
-host's commit is durable.
 """
 from __future__ import annotations
 
@@ -43,14 +34,7 @@ import sys
 import threading
 import types
 
-# Store methods that return a future of a durable write; every other method
-# is a read and blocks the calling worker thread until the host answers.
-FUTURE_METHODS = frozenset({"commit", "append", "append_envelope", "schedule", "delete", "trim",
-                            "put_module", "barrier"})
-# Of those, the ones that take `callback=` instead of returning a future
-# (store/store.py): the call crosses with `callback=True`, the host passes
-# its own callback to the store, and the answer calls the worker's.
-CALLBACK_METHODS = frozenset({"append_envelope"})
+from . import messages as M
 
 
 def _keep():
@@ -121,13 +105,13 @@ class Link:
     def _write(self, messages: list) -> list:
         """Write one batch (the send lock held); the store calls that could not cross."""
         try:
-            self.conn.send(("batch", messages))  # pickled whole before any byte is written
+            self.conn.send(M.batch(messages))  # pickled whole before any byte is written
             return []
         except (OSError, EOFError):
             raise
         except Exception:  # a message pickle cannot write (nested too deep, ...)
             messages, lost = _carryable(messages)
-            self.conn.send(("batch", messages))
+            self.conn.send(M.batch(messages))
             return lost
 
     @contextlib.contextmanager
@@ -141,21 +125,23 @@ class Link:
                 self._batching -= 1
             self.flush()
 
-    def call(self, method: str, args, kwargs) -> cf.Future:
+    def call(self, name: str, args, kwargs) -> cf.Future:
+        """The store call `name` (declared: net/messages.py store_calls),
+        answered through a future."""
         fut = RemoteFuture(self)
         with self._lock:
             cid = next(self._ids)
             self._calls[cid] = fut
-        self.send(("store", cid, method, args, kwargs))
+        self.send(M.store_call(cid, name, args, kwargs))
         return fut
 
-    def call_back(self, method: str, args, kwargs, answer) -> None:
+    def call_back(self, name: str, args, kwargs, answer) -> None:
         """A store call answered by `answer(ok, value)` on the reader thread:
         no future on either side (the durable hot path)."""
         with self._lock:
             cid = next(self._ids)
             self._calls[cid] = answer
-        self.send(("store", cid, method, args, kwargs))
+        self.send(M.store_call(cid, name, args, kwargs))
 
     def resolve(self, cid: int, ok: bool, value) -> None:
         with self._lock:
@@ -190,9 +176,9 @@ def _carryable(messages: list) -> tuple[list, list]:
             pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as e:
             why = f"{type(e).__name__}: {e}"
-            if message[0] == "reply":
-                kept.append(("reply", message[1], _stand_in(message[2], why)))
-            elif message[0] == "store":
+            if message[0] == M.REPLY:
+                kept.append(M.reply(message[1], _stand_in(message[2], why)))
+            elif message[0] == M.STORE_CALL:
                 lost.append((message[1], why))
         else:
             kept.append(message)
@@ -245,21 +231,41 @@ class RemoteFuture(cf.Future):
 
 
 class RemoteStore:
-    """The host's store (a Store, or a Shelf of in-memory snapshots), as seen
-    from a worker. `attrs` are plain attributes copied at start (path, ...)."""
+    """The host's store (a Store, or the Shelf of in-memory snapshots) as a
+    worker sees it: one method per call the backend's store interface
+    declares (net/messages.py `store_calls`: store/interface.py
+    `DocumentStore` for the durable backend, `ShelfStore` for the memory
+    one), each forwarded to the host and answered as declared; nothing else
+    is forwarded. `attrs` are plain attributes copied at start (the store's
+    path). Made by `remote_store`, which gives each backend its own class."""
 
     def __init__(self, link: Link, attrs: dict):
         self._link = link
         self.__dict__.update(attrs)
 
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        link = self._link
 
-        def call(*args, **kwargs):
-            if name not in FUTURE_METHODS:
-                return link.call(name, args, kwargs).result()
+_REMOTE_CLASSES: dict[str, type] = {}
+
+
+def remote_store(link: Link, backend: str, attrs: dict) -> RemoteStore:
+    """The proxy of the host's store for a worker of `backend`."""
+    cls = _REMOTE_CLASSES.get(backend)
+    if cls is None:
+        methods = {name: _forwarder(name, how) for name, how in sorted(M.store_calls(backend).items())}
+        cls = _REMOTE_CLASSES[backend] = type(f"RemoteStore[{backend}]", (RemoteStore,), methods)
+    return cls(link, attrs)
+
+
+def _forwarder(name: str, how: str):
+    """The proxy's method for the declared call `name`, answered `how`."""
+    if how == M.WAIT:
+        def call(self, *args, **kwargs):
+            return self._link.call(name, args, kwargs).result()
+    else:
+        by_callback = how == M.CALLBACK
+
+        def call(self, *args, **kwargs):
+            link = self._link
             # A write's `value` and `fail` are applied here: they are the
             # worker's own objects (the frames an input released, a bound
             # method of its document), which need not, and cannot always,
@@ -268,7 +274,7 @@ class RemoteStore:
             callback = kwargs.pop("callback", None)
             if callback is not None:
                 answer = _answering(callback, local)
-                if name in CALLBACK_METHODS:
+                if by_callback:
                     kwargs["callback"] = True
                     link.call_back(name, args, kwargs, answer)
                 else:  # the host's store takes no callback here: its future, forwarded
@@ -279,8 +285,8 @@ class RemoteStore:
             fut = link.call(name, args, kwargs)
             return _mapped(link, fut, local) if local else fut
 
-        call.__name__ = name
-        return call
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _answering(callback, local: dict):
@@ -340,7 +346,7 @@ def worker_main(fd: int) -> None:
     conn = Connection(fd)
     try:
         tag, module_bytes, backend, store_attrs = conn.recv()
-        if tag != "init":
+        if tag != M.INIT:
             raise ValueError(f"expected the host's init message, got {tag!r}")
         from ..vm.module import Module
         from .documents import Resolved
@@ -348,9 +354,9 @@ def worker_main(fd: int) -> None:
 
         link = Link(conn)
         module = Module.from_bytes(module_bytes)
-        shard = Shard(module, make_backend(backend, module, RemoteStore(link, store_attrs)))
+        shard = Shard(module, make_backend(backend, module, remote_store(link, backend, store_attrs)))
     except Exception as e:
-        conn.send(("batch", [("failed", f"{type(e).__name__}: {e}")]))
+        conn.send(M.batch([M.failed(f"{type(e).__name__}: {e}")]))
         return
     # While a lane runs Python (views, encoding, the runtime around the VM),
     # a short interval lets the reader thread hand over store answers
@@ -369,7 +375,7 @@ def worker_main(fd: int) -> None:
             link.flush()
         fut = shard.handle(kind, key, payload, now)
         if type(fut) is Resolved:  # every in-memory input: answered in this batch
-            link.send(("reply", rid, fut.result()))
+            link.send(M.reply(rid, fut.result()))
         else:
             fut.add_done_callback(lambda f, rid=rid: _answer(link, rid, f))
 
@@ -389,15 +395,15 @@ def worker_main(fd: int) -> None:
         try:
             while True:
                 msg = conn.recv()
-                if msg[0] == "stop":
+                if msg[0] == M.STOP:
                     asked.append(True)
                     break
                 # Replies released by these store answers leave in one write.
                 with link.batched():
                     for item in msg[1]:
-                        if item[0] == "req":  # ("req", rid, kind, key, payload, now)
+                        if item[0] == M.REQUEST:  # (tag, rid, kind, key, payload, now)
                             lanes.put(item[3], item[1:])
-                        else:  # ("store_reply", cid, ok, value)
+                        else:  # M.STORE_REPLY: (tag, cid, ok, value)
                             link.resolve(item[1], item[2], item[3])
         except (EOFError, OSError):
             pass
@@ -407,7 +413,7 @@ def worker_main(fd: int) -> None:
     threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
     import advm
 
-    link.send(("ready", module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
+    link.send(M.ready(module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
     stopped.wait()
     if asked:
         lanes.close()  # what was queued runs first, as the host expects
@@ -415,10 +421,9 @@ def worker_main(fd: int) -> None:
 
 def _answer(link: Link, rid: int, fut: cf.Future) -> None:
     try:
-        link.send(("reply", rid, fut.result()))
+        link.send(M.reply(rid, fut.result()))
     except (OSError, EOFError):
         pass  # the host is gone; nobody is waiting
 
 
-__all__ = ["CALLBACK_METHODS", "FUTURE_METHODS", "Link", "RemoteError", "RemoteStore", "register_pickling",
-           "worker_main"]
+__all__ = ["Link", "RemoteError", "RemoteStore", "register_pickling", "remote_store", "worker_main"]

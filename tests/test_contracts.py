@@ -1,17 +1,20 @@
-"""The typed contracts (runtime/contracts.py, store/interface.py) describe the
-code as it is: every frame the example sessions produce has one of the
-declared shapes, the viewers, documents and backends implement their
-protocols, and the store has exactly the declared calls."""
+"""The typed contracts (runtime/contracts.py, store/interface.py,
+net/messages.py) describe the code as it is: every frame the example
+sessions produce has one of the declared shapes, the viewers, documents and
+backends implement their protocols, the store has exactly the declared
+calls, and a worker may make exactly those on the host's store."""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import inspect
 import typing
 
 import pytest
 from durable_kit import APPS, T0, example, open_store, script
 
-from advm.net import worker
+from advm.net import messages, worker
 from advm.net.documents import DurableBackend, MemoryBackend, MemoryDocument, Shelf
+from advm.net.runners import ProcessRunner
 from advm.runtime import contracts as C
 from advm.runtime.document import Document
 from advm.runtime.living import LivingDocument
@@ -123,8 +126,85 @@ def test_the_store_has_exactly_the_declared_calls(tmp_path):
         store.close()
 
 
-def test_the_worker_forwards_the_declared_writes():
-    """The worker's store proxy forwards writes as futures and callbacks by
-    these lists; they are the store interface's."""
-    assert worker.FUTURE_METHODS == interface.WRITES
-    assert worker.CALLBACK_METHODS == interface.CALLBACK_WRITES
+def test_a_worker_may_make_exactly_the_store_interface_calls():
+    """The calls a worker may make (net/messages.py) are the backend's store
+    interface, each answered as the interface says."""
+    durable = messages.store_calls("durable")
+    assert set(durable) == interface.WRITES | interface.READS
+    assert {n for n, how in durable.items() if how == messages.CALLBACK} == interface.CALLBACK_WRITES
+    assert {n for n, how in durable.items() if how == messages.FUTURE} == (
+        interface.WRITES - interface.CALLBACK_WRITES)
+    assert {n for n, how in durable.items() if how == messages.WAIT} == interface.READS
+    memory = messages.store_calls("memory")
+    assert set(memory) == public_methods(messages.ShelfStore) == public_methods(Shelf)
+    assert isinstance(Shelf(), messages.ShelfStore)
+    with pytest.raises(ValueError):
+        messages.store_calls("paper")
+
+
+class _Link:
+    """A worker's link that records the store calls instead of sending them."""
+
+    def __init__(self):
+        self.sent = []
+
+    def call(self, name, args, kwargs):
+        self.sent.append((name, args, kwargs))
+        done = cf.Future()
+        done.set_result(None)
+        return done
+
+    def call_back(self, name, args, kwargs, answer):
+        self.sent.append((name, args, kwargs))
+        answer(True, 7)
+
+
+@pytest.mark.parametrize("backend, protocol", [("durable", interface.DocumentStore),
+                                               ("memory", messages.ShelfStore)])
+def test_the_workers_store_proxy_has_one_method_per_declared_call(backend, protocol):
+    link = _Link()
+    remote = worker.remote_store(link, backend, {"path": "/nowhere"})
+    assert isinstance(remote, protocol)
+    assert public_methods(type(remote)) == set(messages.store_calls(backend))
+    with pytest.raises(AttributeError):
+        remote.close  # the store's owner closes it, never a worker
+    with pytest.raises(AttributeError):
+        remote.__getattr__  # nothing is forwarded by name
+
+
+def test_the_proxy_forwards_a_call_as_declared():
+    link = _Link()
+    remote = worker.remote_store(link, "durable", {})
+    assert remote.last_seq("d1") is None  # WAIT: the answer is the result
+    got = []
+    assert remote.append_envelope("d1", {"seq": 1}, value="frames",
+                                  callback=lambda result, exc: got.append((result, exc))) is None
+    assert got == [("frames", None)]  # CALLBACK: the worker's own `value`, applied here
+    assert link.sent == [("last_seq", ("d1",), {}), ("append_envelope", ("d1", {"seq": 1}), {"callback": True})]
+
+
+def test_the_host_runs_only_a_declared_store_call(tmp_path):
+    """A worker naming a call the interface does not declare (or an attribute
+    of the store that is not a call of it) gets an error; nothing runs."""
+    shelf = Shelf()
+    shelf.put("k", b"snapshot")
+    runner = ProcessRunner(b"", "memory", shelf)
+    answers = []
+    runner._store_answer = lambda cid, ok, value: answers.append((cid, ok, value))
+    for cid, name in enumerate(["__init__", "_lock", "nope", "close"]):
+        runner._store_call(cid, name, (), {})
+    assert [ok for _, ok, _ in answers] == [False] * 4
+    assert all("not a call of the memory store interface" in text for _, _, text in answers)
+    assert shelf.get("k") == b"snapshot"
+
+
+def test_every_message_starts_with_its_declared_tag():
+    built = [messages.init(b"", "memory", {}), messages.stop(), messages.batch([]),
+             messages.request(1, "send", "d", {"who": "ann@"}, 5), messages.reply(1, {}),
+             messages.ready("id", "/advm"), messages.failed("why"), messages.store_call(2, "get", ("d",), {}),
+             messages.store_reply(2, True, None)]
+    tags = [messages.INIT, messages.STOP, messages.BATCH, messages.REQUEST, messages.REPLY, messages.READY,
+            messages.FAILED, messages.STORE_CALL, messages.STORE_REPLY]
+    assert [m[0] for m in built] == tags and len(set(tags)) == len(tags)
+    assert all(type(m) is tuple for m in built)  # plain tuples: what pickles cheapest
+    assert set(typing.get_args(messages.RequestKind)) == set(messages.REQUEST_KINDS)
