@@ -120,7 +120,7 @@ def tokenize(source: str) -> list[Tok]:
 
 # Words after which an expression starts (so `-` is a sign and `{` an object).
 _EXPR_WORDS = {"return", "case", "assert", "transition", "in", "where", "limit", "offset",
-               "map", "via", "order_dyn", "preempt", "else", "do"}
+               "map", "via", "order_dyn", "preempt", "else", "do", "@pump"}
 _PAREN_KEYWORDS = {"if", "while", "for", "foreach", "switch"}
 _VALUE_KINDS = {"name", "number", "string", "temporal", "enumref", "label", "special"}
 _BINARY = {"==", "!=", "<=", ">=", "&&", "||", "^^", "+", "-", "*", "/", "%", "<", ">",

@@ -201,3 +201,11 @@ def test_cli_cannot_format(tmp_path, capsys):
     assert "cannot format" in capsys.readouterr().err
     assert main(["fmt", "--check", str(bad)]) == 1
     assert main(["fmt", str(tmp_path / "missing.adb")]) == 2
+
+
+def test_a_pumped_message_stays_an_object():
+    # `@pump {..} into c;` takes an anonymous message: its braces are an object, not a block.
+    src = "message M { int n; }\nchannel give(M m) {}\ntest t { @pump {n: 3} into give; }\n"
+    out = format_source(src)
+    assert "  @pump {n: 3} into give;\n" in out
+    assert format_source(out) == out
