@@ -19,9 +19,11 @@ from advm.runtime import contracts as C
 from advm.runtime.document import Document
 from advm.runtime.living import LivingDocument
 from advm.store import Store, interface
+from advm.durable import inputs as inputs_codec
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import NoViewers
 from advm.views.viewers import Viewers
+from advm.vm.docslots import as_principal
 
 SHAPES = {"delta": C.DeltaFrame, "connected": C.ConnectedFrame, "ask": C.AskFrame,
           "ask_closed": C.AskClosedFrame, "error": C.ErrorFrame}
@@ -66,6 +68,22 @@ def test_every_frame_and_input_of_the_examples_has_a_declared_shape(name):
             assert frame["ask"]["kind"] in typing.get_args(C.AskKind)
         if kind == "error":
             assert fits(frame["error"], C.ErrorInfo), frame
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_a_logged_input_reads_back_as_the_same_input(name):
+    """The log entry is the runtime's Input in the store's field names
+    (spec/store.md 11.3): to_entry and from_entry are the one conversion
+    each way, and give every input of the examples back (the principal
+    normalised, as the runtime reads it)."""
+    inputs, _ = session_frames(name)
+    for seq, item in enumerate(inputs, 1):
+        back = inputs_codec.from_entry(inputs_codec.to_entry(seq, item, []))
+        want = {k: v for k, v in item.items() if v is not None}
+        if "who" in want:
+            want["who"] = as_principal(want["who"])
+        assert {k: v for k, v in back.items() if v is not None} == want
+        assert fits(back, C.Input), back
 
 
 def test_frame_kind_refuses_what_is_not_a_frame():
