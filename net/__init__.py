@@ -3,9 +3,9 @@ durability (README, Layout).
 
 `host` (many documents, asleep when idle, woken by their timers),
 `runners`/`worker`/`shard` (where documents run: worker processes or a
-thread), `documents` (in memory, or durable on the store), `server` (the
-WebSocket protocol), `tokens` (identity) and `client` (asyncio client
-library). Import those by name: this package imports nothing, so that a tool
+thread; `messages`, everything the host and a worker say to each other),
+`documents` (in memory, or durable on the store), `server` (the WebSocket
+protocol), `tokens` (identity) and `client` (asyncio client library). Import those by name: this package imports nothing, so that a tool
 that needs one of them does not pay for the server.
 
 The viewer stream's encoding (encoded views, deltas, the reference client's
