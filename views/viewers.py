@@ -248,6 +248,10 @@ def _first(entry):
     return entry[0]
 
 
+def _second(entry):
+    return entry[1]
+
+
 def _copy_table(enc: dict) -> dict:
     out = dict(enc)
     order = out.get("@o")
@@ -321,6 +325,34 @@ class _Plan:
                 shown_by |= deps
                 shown_by_time |= time
         self.shown_by, self.shown_by_time = frozenset(shown_by), shown_by_time
+        # Document fields nothing else reads (no formula, bubble, policy, row
+        # type or visibility), each shown by a public field member whose
+        # value is its own encoding, or by nothing: name -> (item, its index
+        # among the items) or None. A commit that changed only such fields
+        # (and no row) is served by Viewers._plain_commit.
+        read = set(shown_by)
+        time_read = shown_by_time
+        for m in formulas.members.values():
+            deps, time = formulas.deps(m.name)
+            read |= deps
+            time_read |= time
+        for deps, time in [*self.policy_closure.values(), *self.type_closure.values()]:
+            read |= deps
+            time_read |= time
+        for item in self.items:
+            read |= item.type_fields
+            time_read |= item.type_time
+        self.time_read = time_read
+        position = {item.name: k for k, item in enumerate(self.items)}
+        self.plain_fields = {}
+        for m in schema.document.members:
+            if m.kind != "field" or m.name in read:
+                continue
+            item = self.item_by_name.get(m.name)
+            if item is None:
+                self.plain_fields[m.name] = None
+            elif item.always and item.shared and isinstance(m.desc, str) and m.desc in _OWN_ENCODING:
+                self.plain_fields[m.name] = (item, position[m.name])
 
 
 def _table_slot(module, meta: dict, item: _Item) -> int | None:
@@ -369,7 +401,7 @@ def _plan_for(module) -> _Plan:
 # makes them (a replay, a document woken for a timer).
 _LAZY = frozenset(["schema", "renderer", "tracker", "formulas", "items", "item_by_name", "layouts",
                    "type_closure", "policy_closure", "row_policies", "shown_by", "shown_by_time",
-                   "decision_slots"])
+                   "decision_slots", "plain_fields", "time_read"])
 
 
 class Viewers:
@@ -402,7 +434,7 @@ class Viewers:
     def _setup(self) -> None:
         plan = _plan_for(self.machine.module)
         for name in ("schema", "items", "item_by_name", "layouts", "type_closure", "policy_closure",
-                     "row_policies", "shown_by", "shown_by_time", "decision_slots"):
+                     "row_policies", "shown_by", "shown_by_time", "decision_slots", "plain_fields", "time_read"):
             setattr(self, name, getattr(plan, name))
         self.renderer = Renderer(self.schema, self.machine)
         self.formulas = Formulas(self.machine, self.schema)
@@ -506,6 +538,12 @@ class Viewers:
         changes = self.tracker.observe()
         if not changes:
             return []
+        if self.incremental and not changes.rows and not changes.gone and not changes.everything \
+                and not (changes.time and self.time_read) \
+                and self.tracker.rebuilds == self._pruned:
+            frames = self._plain_commit(changes.fields)
+            if frames is not None:
+                return frames
         txn = self._begin(changes)
         frames = []
         if not txn.dirty and not (changes.time and self.shown_by_time) \
@@ -526,6 +564,64 @@ class Viewers:
                 # next commit (which may have nothing to show)
                 self.tables.clear()
             _promote_young()
+        return frames
+
+    def _plain_commit(self, fields: set):
+        """The frames of a commit that changed only document fields nothing
+        else reads (_Plan.plain_fields), each shown to every viewer alike as
+        its own encoding, or shown to nobody: the new values replace the old
+        ones in each view (views holding the same object get one new view and
+        one patch); None when this commit is not one (a field read by
+        something, a member that appears or goes: after_commit's general way)."""
+        plain = self.plain_fields
+        changed = []
+        for name in fields:
+            known = plain.get(name, _MISSING)
+            if known is _MISSING:
+                return None
+            if known is not None:
+                changed.append(known)
+        if not changed:
+            return []  # nothing anyone sees changed
+        f = self.machine.doc.f
+        scalar = self.renderer.scalar
+        values = []
+        if len(changed) > 1:
+            changed.sort(key=_second)
+        for item, _ in changed:
+            m = item.member
+            enc = scalar(f[m.slot], m.desc)
+            if enc is None or type(enc) is dict:
+                return None  # a member that goes (diff() orders its deletion), or an object (diffed inside)
+            values.append((item.name, enc))
+        shared = self.shared_enc
+        frames = []
+        made: dict = {}  # id(last view) -> (last view, new view, patch)
+        for viewer in self.viewers.values():
+            sent = viewer.sent
+            if id(sent) not in made:
+                patch = None
+                new = None
+                for name, enc in values:
+                    before = sent.get(name, _MISSING)
+                    if before is _MISSING:
+                        return None  # a member that appears: its place is the items' order
+                    if before is enc or (before == enc and type(before) is type(enc)):
+                        continue
+                    if new is None:
+                        new = dict(sent)
+                        patch = {}
+                    new[name] = enc
+                    patch[name] = enc
+                made[id(sent)] = (sent, new, patch)
+        for viewer in self.viewers.values():  # every view known: now they change
+            known = made[id(viewer.sent)]
+            if known[2] is not None:
+                viewer.sent = known[1]
+                viewer.seq += 1
+                frames.append({"to": viewer.who, "delta": known[2], "seq": viewer.seq})
+        for name, enc in values:
+            shared[name] = enc
         return frames
 
     def _fan_out(self, txn: _Txn, frames: list) -> None:
