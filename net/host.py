@@ -16,14 +16,9 @@ same time. Requests are pipelined: the host sends a document's inputs to its
 runner as they arrive and forwards each reply's frames in order, once the
 runner releases them (after the input is durable, with the durable backend).
 
-Viewers are objects the server supplies, one per client stream:
-
-    viewer.deltas(items, outstanding)   # [(patch as JSON text, seq), ...]; outstanding: asks or None
-    viewer.reset(data, seq, outstanding)  # a whole encoded view replacing the client's
-    viewer.notify(error)                # {"code", "message"} for this principal, not a reply
-    viewer.ended(code, message)         # the stream is over (document destroyed, host closing)
-
-They must not block: the host calls them from the event loop.
+Viewers are objects the server supplies, one per client stream (net/server.py
+`Stream`), each a `Viewer` (below). They must not block: the host calls them
+from the event loop.
 """
 from __future__ import annotations
 
@@ -31,6 +26,7 @@ import asyncio
 import heapq
 import time
 from collections import deque
+from typing import Protocol, runtime_checkable
 
 from ..runtime.contracts import frame_kind
 from ..views.delta import encode_view
@@ -44,6 +40,28 @@ MAX_KEY = 128
 # What the store can key a document by (store/keys.py MAX_DOC_BYTES; not
 # imported: the host runs without the store's LMDB too).
 MAX_KEY_BYTES = 255
+
+
+@runtime_checkable
+class Viewer(Protocol):
+    """One client stream of a principal on a document, as the host drives it
+    (net/server.py `Stream`). The host keeps its own bookkeeping on it in the
+    attribute `_host_state` (a slot, if it has slots)."""
+
+    def deltas(self, items: list[tuple[str, int]], outstanding: list[dict] | None) -> None:
+        """View patches in order, each (patch as JSON text, seq); `outstanding`
+        is the principal's open asks when they changed, else None."""
+
+    def reset(self, data: dict, seq: int, outstanding: list[dict]) -> None:
+        """A whole encoded view replacing the client's (a second stream, a resync)."""
+
+    def notify(self, error: dict) -> None:
+        """An error ({"code", "message"}) for this principal that answers no
+        request of this stream (another stream's input, a timer's)."""
+
+    def ended(self, code: str, message: str) -> None:
+        """The stream is over (the document was deleted or reloaded, its
+        worker stopped, the host is closing): a reason of spec/protocol.md 8.7."""
 
 
 class HostError(Exception):
@@ -269,7 +287,7 @@ class Host:
         self._submit(slot, "create", who, {"who": who, "arg": arg, **(context or {})}, waiter)
         return waiter
 
-    def connect(self, key: str, who: str, viewer, context: dict | None = None,
+    def connect(self, key: str, who: str, viewer: Viewer, context: dict | None = None,
                 state: dict | None = None) -> asyncio.Future:
         """Attach `viewer` to document `key` as `who`. The first viewer of a
         principal runs @connected; later ones share its stream. Resolves to
@@ -293,7 +311,7 @@ class Host:
                 self._submit(slot, "update", who, {"who": who, "state": state}, None, bounded=False)
         return waiter
 
-    def update(self, viewer, state) -> asyncio.Future:
+    def update(self, viewer: Viewer, state) -> asyncio.Future:
         """The viewer state of `viewer`'s principal (its client's `view`
         fields): its bubbles are computed again and its patch follows.
         Resolves to {"seq": n} once the patch (if any) went out."""
@@ -335,7 +353,7 @@ class Host:
         self._submit(slot, "delete", who, {"who": who}, waiter)
         return waiter
 
-    def disconnect(self, viewer) -> None:
+    def disconnect(self, viewer: Viewer) -> None:
         """Detach a viewer; the last one of a principal runs @disconnected."""
         got = self._attached.pop(viewer, None)
         if got is None:
@@ -350,7 +368,7 @@ class Host:
             viewers.remove(viewer)
         self._leave(slot, who)
 
-    def resync(self, viewer) -> bool:
+    def resync(self, viewer: Viewer) -> bool:
         """Send this viewer its whole current view (it lost deltas: a slow
         client whose pending frames were dropped). False when it was not
         asked for (the viewer is not attached or still joining, or the host
@@ -759,5 +777,5 @@ def _sender_error(frames, who):
     return None
 
 
-__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "check_key",
+__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "Viewer", "check_key",
            "wall_clock_ms"]

@@ -107,6 +107,21 @@ def test_the_viewers_implement_the_viewers_interface():
         assert isinstance(made, C.Viewers), type(made).__name__
 
 
+def test_the_servers_streams_are_the_hosts_viewers():
+    from server_kit import Recorder
+
+    from advm.net.host import Viewer
+    from advm.net.server import Stream
+
+    assert public_methods(Viewer) == {"deltas", "reset", "notify", "ended"}
+    for cls in (Stream, Recorder):  # the server's, and the tests' own
+        assert public_methods(Viewer) <= public_methods(cls), cls.__name__
+        for name in public_methods(Viewer):
+            declared = inspect.signature(getattr(Viewer, name)).parameters
+            assert list(inspect.signature(getattr(cls, name)).parameters) == list(declared), name
+    assert "_host_state" in Stream.__slots__  # where the host keeps its bookkeeping
+
+
 def test_both_backends_and_their_documents_implement_the_host_protocols(tmp_path):
     module = example("chat")
     memory = MemoryBackend(module, Shelf())
