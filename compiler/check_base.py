@@ -52,12 +52,16 @@ class CheckerBase:
         # Records whose fields are in scope as bare names inside `where`.
         self.rows: list[T.RecordType] = []
         # When checking a formula: the record fields it reads (record formulas)
-        # and the document fields and formulas it reads.
+        # and the document fields and formulas it reads, as names resolve to
+        # them (effects.py adds what the procedures it calls read).
         self.reads: set[str] | None = None
         self.doc_reads: set[str] | None = None
         self.in_progress: list[FormulaInfo] = []
         self.cycle_reported: set[int] = set()
         self.metrics: dict = {}  # `metric name = expr;` declarations
+        # (FuncInfo, span, what, may transition, may destroy) per call of a procedure
+        # or method from a body that may not do both: checked once bodies are.
+        self.calls_to_check: list = []
 
     # ------------------------------------------------------------ diagnostics
 

@@ -15,6 +15,7 @@ from . import types as T
 from .ast import VIEWER_MESSAGE
 from .check_base import a, did_you_mean
 from .docinfo import FieldInfo, FormulaInfo, FuncInfo, Ref
+from .effects import of_function
 
 INT_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
@@ -554,7 +555,6 @@ class ExprChecker:
             f.ref = Ref(fn.kind, name, fn, fn.owner)
             e.ref = f.ref
             self.check_effects_of_call(fn, f.span)
-            self.note_reads_of(fn)
             return fn.returns
         elif name in self.info.functions:
             fn = self.info.functions[name]
@@ -568,7 +568,6 @@ class ExprChecker:
         f.ref = Ref(fn.kind, name, fn, fn.owner)
         e.ref = f.ref
         self.check_effects_of_call(fn, f.span)
-        self.note_reads_of(fn)
         self.check_args(e, [t for _, t in fn.params], f"{fn.kind} '{name}'")
         return fn.returns
 
@@ -588,68 +587,6 @@ class ExprChecker:
                  f"there are {shapes}", e.span)
         return None
 
-    def may_do(self, fn: FuncInfo, seen=None) -> set[str]:
-        """What a procedure's body may do beyond reading: 'transition',
-        'destroy' (directly or through the procedures it calls)."""
-        cached = getattr(fn, "_may_do", None)
-        if cached is not None:
-            return cached
-        seen = seen if seen is not None else set()
-        seen.add(id(fn))
-        out: set[str] = set()
-        for node in ast.walk(fn.decl.body):
-            if isinstance(node, ast.Transition):
-                out.add("transition")
-            elif isinstance(node, ast.Destroy):
-                out.add("destroy")
-            elif isinstance(node, ast.Call):
-                callee = self.static_callee(node, fn.owner)
-                if callee is not None and id(callee) not in seen and callee.kind != "function":
-                    out |= self.may_do(callee, seen)
-                elif (isinstance(node.func, ast.FieldAccess) and isinstance(node.func.obj, ast.Name)
-                      and node.func.obj.id == "Document" and node.func.name == "destroy"):
-                    out.add("destroy")
-        fn._may_do = out
-        return out
-
-    def note_reads_of(self, fn: FuncInfo) -> None:
-        """A formula that calls a procedure or method depends on what it reads."""
-        if self.doc_reads is not None and fn.kind != "function":
-            self.doc_reads |= self.body_reads(fn)
-
-    def body_reads(self, fn: FuncInfo, seen=None) -> set[str]:
-        """The document fields and formulas a procedure or method may read,
-        through the procedures it calls too. Found by name, so a local that
-        shadows a field over-approximates: an extra dependency only costs a
-        recomputation, a missing one would show stale values."""
-        cached = getattr(fn, "_reads", None)
-        if cached is not None:
-            return cached
-        seen = seen if seen is not None else set()
-        seen.add(id(fn))
-        out: set[str] = set()
-        doc = self.info
-        for node in ast.walk(fn.decl.body):
-            if isinstance(node, ast.Name) and (node.id in doc.fields or node.id in doc.formulas):
-                out.add(node.id)
-            elif isinstance(node, ast.Call):
-                callee = self.static_callee(node, fn.owner)
-                if callee is not None and callee.kind != "function" and id(callee) not in seen:
-                    out |= self.body_reads(callee, seen)
-        fn._reads = out
-        return out
-
-    def static_callee(self, call: ast.Call, owner: str | None) -> FuncInfo | None:
-        if isinstance(call.func, ast.Name):
-            rec = self.info.records.get(owner) if owner else None
-            if rec is not None and call.func.id in rec.methods:
-                return rec.methods[call.func.id]
-            return self.info.functions.get(call.func.id)
-        ref = call.ref
-        if isinstance(ref, Ref) and isinstance(ref.target, FuncInfo):
-            return ref.target
-        return None
-
     def check_effects_of_call(self, fn: FuncInfo, span) -> None:
         r = self.rules
         if fn.kind == "function" or (fn.kind == "method" and fn.owner in self.info.messages):
@@ -667,11 +604,19 @@ class ExprChecker:
             self.err("E0407", f"{r.what} cannot call {what}, which may abort", span,
                      r.hint_abort or "abort is allowed in channels, state blocks, @construct, @cron "
                      "and `aborts` procedures")
-        effects = self.may_do(fn)
-        if "transition" in effects and not r.transition:
-            self.err("E0409", f"{r.what} cannot call {what}, which may transition", span)
-        if "destroy" in effects and not r.destroy:
-            self.err("E0412", f"{r.what} cannot call {what}, which may destroy the document", span)
+        if not (r.transition and r.destroy):
+            # whether fn may transition or destroy is known once every body is checked
+            self.calls_to_check.append((fn, span, r.what, r.transition, r.destroy))
+
+    def check_calls_effects(self) -> None:
+        """The calls of procedures and methods that may transition or destroy the
+        document, from bodies that may not (effects.py follows what they call)."""
+        for fn, span, what, transition, destroy in self.calls_to_check:
+            effects = of_function(fn)
+            if effects.transition and not transition:
+                self.err("E0409", f"{what} cannot call {fn.kind} '{fn.name}', which may transition", span)
+            if effects.destroy and not destroy:
+                self.err("E0412", f"{what} cannot call {fn.kind} '{fn.name}', which may destroy the document", span)
 
     def check_args(self, e: ast.Call, params: list[T.Type], what: str) -> None:
         if len(e.args) != len(params):
@@ -794,7 +739,6 @@ class ExprChecker:
                 fn = s.methods[name]
                 e.ref = Ref("method", name, fn, s.name)
                 self.check_effects_of_call(fn, span)
-                self.note_reads_of(fn)
                 self.check_args(e, [t for _, t in fn.params], f"method '{name}'")
                 return fn.returns
         if isinstance(recv, T.LibraryType):

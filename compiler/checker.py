@@ -5,7 +5,9 @@
 1. collect type names (records, messages, enums), then their members;
 2. collect the document's declarations with resolved signatures;
 3. check every body and expression, filling `Expr.ty`, `Name.ref` and
-   `Call.ref`, then the cross-references (privacy, policies, index hints).
+   `Call.ref`, then what the procedures called may do and the
+   cross-references (privacy, policies, index hints); a document without
+   errors gets the effects of its policies, formulas and bubbles (effects.py).
 
 It returns the `DocumentInfo` code generation reads and every diagnostic
 found; an error type (`types.ERROR`) absorbs follow-on errors so one mistake
@@ -20,6 +22,7 @@ from .check_expr import ExprChecker
 from .check_stmt import StmtChecker
 from .diagnostics import Diagnostic, error, sort_key
 from .docinfo import DocumentInfo
+from .effects import note_effects
 from .source import Source
 
 
@@ -30,7 +33,10 @@ class Checker(DeclChecker, StmtChecker, ExprChecker, CheckerBase):
         self.check_infinite_structs()
         self.collect_document(program)
         self.check_bodies(program)
+        self.check_calls_effects()
         self.check_references()
+        if not any(d.severity == "error" for d in self.diags):
+            note_effects(self.info)
 
 
 def check(program: ast.Program, source: Source) -> tuple[DocumentInfo, list[Diagnostic]]:

@@ -61,6 +61,22 @@ class FieldInfo:
 
 
 @dataclass
+class Effects:
+    """What a body reads and may do, through the procedures and methods it
+    calls (compiler/effects.py finds it once the document is checked)."""
+
+    doc: set[str] = field(default_factory=set)  # document fields, formulas and bubbles read
+    row: set[str] = field(default_factory=set)  # fields and formulas read of the record in scope
+    time: bool = False  # reads the event's clock
+    transition: bool = False  # may schedule a transition
+    destroy: bool = False  # may destroy the document
+
+    def meta(self) -> dict:
+        """The part the views read (the module's meta["views"], views/privacy.py)."""
+        return {"reads": sorted(self.row), "doc_reads": sorted(self.doc), "time": self.time}
+
+
+@dataclass
 class FormulaInfo:
     """A formula or a bubble. `reads` names the fields/formulas of its scope
     (the document, or the record for record formulas) it depends on; for a
@@ -76,6 +92,7 @@ class FormulaInfo:
     bubble: bool = False
     owner: str | None = None  # record name for record formulas
     decl: Any = None
+    effects: Effects | None = None  # set by effects.py after checking
 
 
 @dataclass
@@ -89,6 +106,7 @@ class FuncInfo:
     owner: str | None = None  # record name for methods
     decl: ast.Function | None = None
     symbol: str | None = None  # an overload's own name in the module (`f#1`); None: the name
+    effects: Effects | None = None  # set by effects.py when a caller's rules need it
 
 
 @dataclass
@@ -96,6 +114,7 @@ class PolicyInfo:
     name: str
     owner: str | None = None
     decl: ast.Policy | None = None
+    effects: Effects | None = None  # set by effects.py after checking
 
 
 @dataclass

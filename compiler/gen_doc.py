@@ -21,7 +21,6 @@ from . import ast
 from . import types as T
 from .ast import VIEWER_MESSAGE
 from .gen_expr import FSET
-from .gen_reads import formula_reads, reads_of
 from .gen_stmt import RETURN
 from .gen_types import VIEWER_KEY, describe, kind_of, result_kind
 from .layout import Layout
@@ -237,17 +236,17 @@ class Meta:
     def views_meta(self) -> dict:
         """What views/viewers.py needs to cache per-viewer results: for every policy,
         formula and bubble, what it reads (the record's fields under "reads",
-        the document's under "doc_reads") and whether it reads the clock."""
+        the document's under "doc_reads") and whether it reads the clock (the
+        effects the checker stored, effects.py)."""
         info = self.info
         return {
-            "policies": {n: {"fn": f"policy.{n}", **reads_of(p.decl.body).meta()}
-                         for n, p in info.policies.items()},
-            "formulas": {n: formula_reads(fo).meta() for n, fo in info.formulas.items()},
+            "policies": {n: {"fn": f"policy.{n}", **p.effects.meta()} for n, p in info.policies.items()},
+            "formulas": {n: fo.effects.meta() for n, fo in info.formulas.items()},
             "records": {
                 s.name: {
-                    "policies": {n: {"fn": f"rpolicy.{s.name}.{n}", **reads_of(p.decl.body).meta()}
+                    "policies": {n: {"fn": f"rpolicy.{s.name}.{n}", **p.effects.meta()}
                                  for n, p in s.policies.items()},
-                    "formulas": {n: formula_reads(fo).meta() for n, fo in s.formulas.items()},
+                    "formulas": {n: fo.effects.meta() for n, fo in s.formulas.items()},
                 }
                 for s in info.records.values()
             },
