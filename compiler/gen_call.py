@@ -5,7 +5,8 @@ rows that are one or two instructions (size, has, getOrDefaultTo, length,
 await...) are compiled inline (INLINE); the others are host functions
 (vm/stdlib.py) named by row key and argument kinds, each declared in the
 module's host imports (`host`). A channel's fetch/decide/choose is the host
-function `ask`, which the runtime binds to its asks (runtime/asks.py).
+function the instruction set declares as ASK (vm/host.py RuntimeBound): the
+runtime binds its own implementation, its document's asks (runtime/asks.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .emitter import CodegenError, Emitter, K
 from .gen_expr import mod_by_constant
 from .gen_types import bank_of, kind_of, result_kind
 from .regalloc import Reg
+from ..vm.host import ASK
 from ..vm.table import ROWS
 
 
@@ -162,7 +164,7 @@ class Calls:
         el = T.ArrayType(ch.message)
         args = [K(spec, T.DYNAMIC), who, options if options is not None else K(None, el),
                 limit if limit is not None else K(1, T.INT)]
-        return self.host("ask", args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
+        return self.host(ASK.name, args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
 
     def library_call(self, e: ast.Call, entry: L.LibEntry, dst):
         key = entry.key

@@ -34,8 +34,8 @@ from ..vm._machine import Machine, Record, Suspended
 from ..vm.docslots import (BLOCK_KIND, BLOCKED_KEY, CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN,
                            NO_ONE, NOW, PREEMPT_KEY, SEQ, SPACE, STATE, WHO, ZONE, as_principal)
 from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
-from ..vm.host import HostFunction
-from ..vm.stdlib import host_table, split_name
+from ..vm.host import ASK
+from ..vm.stdlib import host_table
 from ..vm.values import decoder, from_json, to_json
 from .asks import AskBook
 
@@ -174,14 +174,10 @@ class Document:
             self.machine.seed(0)
 
     def _host_table(self):
-        """The library, with `ask` bound to this document's AskBook (futures
-        must be registered where the runtime can find them)."""
-        extra = {}
-        for imp in self.module.hosts:
-            base, params, result = split_name(imp.name)
-            if base == "ask":
-                extra[imp.name] = HostFunction(self.asks.open, params, result, True)
-        return host_table(extra)
+        """The library, with the functions the runtime binds (vm/host.py
+        RuntimeBound) bound to this document: `ask` to its AskBook, so futures
+        are registered where the runtime finds them."""
+        return host_table(bindings={ASK: self.asks.open})
 
     @property
     def waiting(self):

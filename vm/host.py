@@ -21,6 +21,25 @@ class HostFunction:
     wants_machine: bool = False
 
 
+@dataclass(frozen=True)
+class RuntimeBound:
+    """A host function the runtime implements for each document, because it
+    needs that document's own state. Declared here, once: the compiler imports
+    it under `name` (compiler/gen_call.py) and the runtime hands its
+    implementation to `stdlib.host_table(bindings={declaration: fn})`, which
+    makes every import of it, whatever its kinds, from that function. Without
+    a binding the library's stand-in answers (vm/stdlib.py)."""
+
+    name: str
+    wants_machine: bool  # the runtime's implementation takes the machine first
+    what: str
+
+
+# A channel's fetch/decide/choose (a future the body awaits): the runtime opens
+# the ask in the document's AskBook (runtime/asks.py `AskBook.open`).
+ASK = RuntimeBound("ask", True, "open an ask of a channel to a principal and return its future")
+
+
 def _bounded(machine, n: int) -> int:
     # Random.genBoundInt(n): uniform in [0, n), 0 when n <= 0 (nothing to draw from).
     return machine.rng_below(n) if n > 0 else 0

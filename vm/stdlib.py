@@ -26,7 +26,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from . import table as _table
@@ -34,7 +34,7 @@ from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SEQ, SPACE, ZONE, agent_of, authority_of)
 from .errors import SizeBoundError
-from .host import HostFunction, core_library
+from .host import ASK, HostFunction, RuntimeBound, core_library
 from .stdlib_more import MORE
 
 
@@ -467,7 +467,7 @@ IMPLS: dict[str, tuple] = {
     "value.eq": (values_equal, False),
     "value.copy": (copy_value, True),
     "debug": (_debug, True),
-    "ask": (ask, False),
+    ASK.name: (ask, False),  # the stand-in: the runtime binds its own (vm/host.py RuntimeBound)
     "text.agent": (agent_of, False),
     "Math.roundTo/2": (_round_to, False),
 }
@@ -547,16 +547,29 @@ def _library(name: str) -> HostFunction:
 
 
 class HostTable(Mapping):
-    """Every host function a compiled document may import, made on demand."""
+    """Every host function a compiled document may import, made on demand;
+    `bindings` gives the runtime's implementations of the functions vm/host.py
+    declares RuntimeBound (import name -> HostFunction of that implementation)."""
 
-    def __init__(self, extra: dict | None = None):
+    def __init__(self, extra: dict | None = None, bindings: dict[RuntimeBound, Callable] | None = None):
         self._made: dict[str, HostFunction] = dict(extra or {})
+        self._bindings = {b.name: (b, fn) for b, fn in (bindings or {}).items()}
 
     def __getitem__(self, name: str) -> HostFunction:
         made = self._made.get(name)
         if made is None:
-            made = self._made[name] = _library(name)
+            made = self._made[name] = self._bound(name) or _library(name)
         return made
+
+    def _bound(self, name: str) -> HostFunction | None:
+        if not self._bindings:
+            return None
+        base, params, result = split_name(name)
+        got = self._bindings.get(base)
+        if got is None:
+            return None
+        declared, fn = got
+        return HostFunction(fn, params, result, declared.wants_machine)
 
     def __contains__(self, name) -> bool:
         if name in self._made:
@@ -576,5 +589,5 @@ class HostTable(Mapping):
         return len(self._made)
 
 
-def host_table(extra: dict | None = None) -> HostTable:
-    return HostTable(extra)
+def host_table(extra: dict | None = None, bindings: dict | None = None) -> HostTable:
+    return HostTable(extra, bindings)
