@@ -642,8 +642,7 @@ class DeclChecker:
             return T.ERROR
         record = self.info.records.get(fo.owner) if fo.owner else None
         kind = "bubble" if fo.bubble else "formula"
-        rules = reader_rules(f"{kind} '{fo.name}'", who=fo.bubble, record=record,
-                             viewer=fo.bubble and record is None)
+        rules = reader_rules(f"{kind} '{fo.name}'", who=fo.bubble, record=record, viewer=fo.bubble)
         self.in_progress.append(fo)
         try:
             doc_reads = fo.reads if fo.owner is None else fo.doc_reads

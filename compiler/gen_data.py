@@ -11,7 +11,8 @@ from . import ast
 from . import types as T
 from .emitter import CodegenError, Emitter, K
 from .gen_expr import RGET, RSET
-from .gen_types import bank_of, kind_of
+from .ast import VIEWER_MESSAGE
+from .gen_types import VIEWER_KEY, bank_of, kind_of
 from .regalloc import Reg
 
 
@@ -48,7 +49,10 @@ class Data:
                 self.free(obj)
                 return out
             fn = self.layout.record_formula_fn(ot.name, e.name)
-            r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
+            if self.takes_viewer(s, e.name):
+                r = self.viewer_call(fn, [(obj, ot)], [ot], e.ty, dst)
+            else:
+                r = self.call(fn, [(obj, ot)], [ot], e.ty, dst)
             self.free(obj)
             return r
         if T.is_sequence(ot):
@@ -58,8 +62,9 @@ class Data:
                 return self.host("seq.project", [e.obj, K(self.layout.field_slot(el.name, e.name), T.INT)],
                                  [ot, T.INT], e.ty, dst)
             fn = self.layout.record_formula_fn(el.name, e.name)
+            call = self.viewer_call if self.takes_viewer(s, e.name) else self.call
             return self.map_sequence(self.expr(e.obj),
-                                     lambda r, d: self.call(fn, [(r, el)], [el], e.ty.element, d),
+                                     lambda r, d: call(fn, [(r, el)], [el], e.ty.element, d),
                                      e.ty.element, dst, src_type=ot)
         if ot == T.CONTEXT:
             obj = self.expr(e.obj)
@@ -199,6 +204,23 @@ class Data:
         return self.finish(dst, out)
 
     # ================================================================ constructors
+
+    def takes_viewer(self, s, name: str) -> bool:
+        """Whether record formula `name` of struct `s` is a bubble that takes the viewer's state."""
+        fo = s.formulas.get(name)
+        return fo is not None and fo.bubble and VIEWER_MESSAGE in self.info.messages
+
+    def viewer_call(self, fn: str, args: list, types: list, result: T.Type, dst):
+        """Call a bubble with the viewer's state as its last argument: this
+        body's own (a bubble's hidden parameter), else (code that is no bubble
+        reading one) the defaults of the `view` declarations (language.md 4.9.1)."""
+        vt = T.MessageType(VIEWER_MESSAGE)
+        if VIEWER_KEY in self.em.vars:
+            return self.call(fn, args + [(self.em.vars[VIEWER_KEY], vt)], types + [vt], result, dst)
+        state = self.new_struct(VIEWER_MESSAGE, self.temp("o"))
+        out = self.call(fn, args + [(state, vt)], types + [vt], result, dst)
+        self.free(state)
+        return out
 
     def new_struct(self, name: str, out: Reg) -> Reg:
         ctor = self.layout.constructor(name)

@@ -80,6 +80,7 @@ class Declarations:
                 params = [(None, mt)] + [((id(p), p.name), t) for (pname, t), p in zip(m.params, m.decl.params)]
                 self.declare(self.layout.method_fn(s.name, m.name), params, m.returns,
                              *self.body_maker(m.decl.body, m.decl, row=s.name))
+        viewer = [(VIEWER_KEY, T.MessageType(VIEWER_MESSAGE))] if VIEWER_MESSAGE in info.messages else []
         for s in info.records.values():
             rt = T.RecordType(s.name)
             for m in s.methods.values():
@@ -87,12 +88,13 @@ class Declarations:
                 self.declare(self.layout.method_fn(s.name, m.name), params, m.returns,
                              *self.body_maker(m.decl.body, m.decl, row=s.name))
             for fo in s.formulas.values():
-                self.declare(self.layout.record_formula_fn(s.name, fo.name), [(None, rt)], fo.type,
+                # a record's bubble takes the viewer's state too (after the row)
+                params = [(None, rt)] + (viewer if fo.bubble else [])
+                self.declare(self.layout.record_formula_fn(s.name, fo.name), params, fo.type,
                              *self.value_maker(fo.value, row=s.name))
             for p in s.policies.values():
                 self.declare(f"rpolicy.{s.name}.{p.name}", [(None, rt)], T.BOOL,
                              *self.body_maker(p.decl.body, p.decl, row=s.name))
-        viewer = [(VIEWER_KEY, T.MessageType(VIEWER_MESSAGE))] if VIEWER_MESSAGE in info.messages else []
         for fo in info.formulas.values():
             # a document bubble takes the viewer's state (@viewer) when the document declares one
             self.declare(self.layout.formula_fn(fo.name), viewer if fo.bubble else [], fo.type, *self.value_maker(fo.value))
@@ -308,7 +310,7 @@ class Meta:
             "views": self.views_meta(),
         }
         if VIEWER_MESSAGE in info.messages:
-            meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: document bubbles take one
+            meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: every bubble takes one (a record's after its row)
         return meta
 
 

@@ -80,7 +80,7 @@ class Expressions:
 
     def connect(self, translate: dict, data, calls, stmts) -> None:
         self.translate = translate
-        self.convert = data.convert
+        self.convert, self.viewer_call = data.convert, data.viewer_call
         self.call, self.host = calls.call, calls.host
         self.increment = stmts.increment
 
@@ -245,11 +245,13 @@ class Expressions:
             if ref.owner is not None:
                 row = self.row_for(ref.owner)
                 fn = self.layout.record_formula_fn(ref.owner, e.id)
-                return self.call(fn, [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)], e.ty, dst)
-            if kind == "bubble" and VIEWER_KEY in self.em.vars:  # bubbles pass the viewer's state on
-                vt = T.MessageType(VIEWER_MESSAGE)
-                return self.call(self.layout.formula_fn(e.id), [(self.em.vars[VIEWER_KEY], vt)], [vt], e.ty, dst)
-            return self.call(self.layout.formula_fn(e.id), [], [], e.ty, dst)
+                args, types = [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)]
+            else:
+                fn, args, types = self.layout.formula_fn(e.id), [], []
+            bubble = kind == "bubble" or (ref.owner is not None and ref.target.bubble)  # a record's: "formula"
+            if bubble and VIEWER_MESSAGE in self.info.messages:  # bubbles pass the viewer's state on
+                return self.viewer_call(fn, args, types, e.ty, dst)
+            return self.call(fn, args, types, e.ty, dst)
         raise CodegenError(f"internal: cannot read name '{e.id}' ({kind})")
 
     # ================================================================ operators

@@ -283,7 +283,7 @@ class FreshContext:
     """Evaluates every policy, formula and bubble when asked: the reference.
     `who` is a principal; None renders only what needs no viewer. `state` is
     the viewer's own state (the message of `view` declarations, @viewer) that
-    a document bubble takes when the document declares one, else None."""
+    every bubble takes when the document declares one, else None."""
 
     def __init__(self, machine, who: str | None, state=None):
         self.machine = machine
@@ -312,9 +312,10 @@ class FreshContext:
     def bubble(self, member: Member, rec):
         if self.who is None:
             return None
-        if rec is None and self.state is not None:
+        if self.state is not None:  # every bubble takes the viewer's state (a record's after its row)
             try:
-                return self._call(member.index, self.state)
+                return self._call(member.index, rec, self.state) if rec is not None \
+                    else self._call(member.index, self.state)
             except VMError:
                 return None  # a bubble that fails is absent
         # per viewer: FreshContext's, never a subclass's shared caches

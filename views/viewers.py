@@ -463,6 +463,8 @@ class Viewers:
             frames = []
             self._begin(self.tracker.observe())
         who = as_principal(who)
+        if who in self.viewers:  # starting over: its rows' bubbles may have read its old state
+            self._forget_rows(who)
         viewer = self.viewers[who] = _Viewer(who, data=state, state=held)
         with self._who_kept():
             self._txn = _Txn(Changes())
@@ -477,10 +479,11 @@ class Viewers:
 
     def update(self, who: str, state) -> list[dict]:
         """A connected viewer's new own state (JSON, as its client sent it):
-        its document bubbles are computed again with it, and the frame is its
-        patch (none when its view did not change). Other viewers are brought
-        up to date first. Raises KeyError for a viewer not connected and
-        ValueError when `state` does not fit the `view` declarations."""
+        its bubbles are computed again with it (the document's, and the rows'
+        when a record has bubbles), and the frame is its patch (none when its
+        view did not change). Other viewers are brought up to date first.
+        Raises KeyError for a viewer not connected and ValueError when `state`
+        does not fit the `view` declarations."""
         who = as_principal(who)
         if who not in self.viewers:
             raise KeyError(who)
@@ -489,6 +492,11 @@ class Viewers:
         viewer = self.viewers[who]
         viewer.data, viewer.state = state, held
         viewer.ctx = None
+        if any(m.kind == "bubble" for shape in self.schema.records.values() for m in shape.members):
+            # rows' bubbles read @viewer too: this viewer's rows and members are made again
+            viewer.items.clear()
+            viewer.lists.clear()
+            self._forget_rows(who)
         for item in self.items:
             if item.member.kind == "bubble":
                 viewer.items.pop(item.name, None)
@@ -512,10 +520,13 @@ class Viewers:
     def disconnect(self, who: str) -> None:
         who = as_principal(who)
         if self.viewers.pop(who, None) is not None:
-            # encodings of rows that embed this viewer's bubbles are its alone
-            for masks in self.row_cache.values():
-                for key in [k for k in masks if len(k) == 2 and type(k[0]) is tuple and k[1] == who]:
-                    del masks[key]
+            self._forget_rows(who)
+
+    def _forget_rows(self, who: str) -> None:
+        # encodings of rows that embed this viewer's bubbles are its alone
+        for masks in self.row_cache.values():
+            for key in [k for k in masks if len(k) == 2 and type(k[0]) is tuple and k[1] == who]:
+                del masks[key]
 
     def connected(self) -> list[str]:
         return list(self.viewers)

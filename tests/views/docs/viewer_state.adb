@@ -1,6 +1,7 @@
 // Viewer state for the views tests: each viewer's page and filter (`view`), read by the
 // document's bubbles as @viewer; one bubble reads another; a public field and a table too;
-// guarded bubbles (bubble<policy>) of the document and of a row, shown as the policies decide.
+// guarded bubbles (bubble<policy>) of the document and of a row, shown as the policies decide;
+// a row's bubble reads @viewer too.
 view int page;
 view string filter;
 view bool mine;
@@ -12,6 +13,7 @@ record Item {
   public principal owner;
   policy own { return owner == @who; }
   bubble<own> mark = n * 2;
+  bubble hit = @viewer.filter != "" && tag == @viewer.filter;
 }
 table<Item> items;
 public int size = 2;
