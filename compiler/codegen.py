@@ -19,14 +19,16 @@ stages, each handed what it needs:
 Following one statement from source to run, `transition #s in d;`: parsed by
 parser.py (`visit_transition_stmt`, grammar rule `transition_stmt` in
 spec/grammar.peg) into `ast.Transition`; checked by check_stmt.py
-(`s_Transition`: the state exists, the delay is a number, the body may
-transition); compiled by gen_stmt.py `Statements.s_Transition` into writes of
+(`s_Transition`: the body may transition, the target is a state label, the
+delay a number of seconds; a call of a procedure that may transition is
+checked through effects.py); compiled by gen_stmt.py `Statements.s_Transition` into writes of
 the document's hidden slots NEXT and NEXT_IN (vm/docslots.py); executed by
 the runtime: after the transaction commits, runtime/living.py
 (`LivingDocument._committed`) takes them with runtime/document.py
-`Document.take_pending` and keeps the state as due; when that time comes
-`Document.run_transition` runs the state's body, `state.<s>` (a name from
-layout.py), as a transaction of its own.
+`Document.take_pending` and keeps the state as pending, due at its time; when
+that time comes `LivingDocument._run_due` has `Document.run_state` run the
+state's body, the function `state.<s>` (named in layout.py, listed in the
+module's meta["states"]), as a transaction of its own.
 """
 from __future__ import annotations
 
