@@ -5,12 +5,13 @@ people, programs and tests use a document without a server (spec/sessions.md).
     for frame in session.feed('{"op":"create","as":"alice"}', 1):
         print(json.dumps(frame))
 
-One input line becomes one call on `runtime.living.LivingDocument` at the script's
-clock, and everything that call returns (the frames clients receive) comes
-back in order. The session is the document's host: it owns the clock, checks
-`@static create` before a document exists (there is no document yet to ask),
-keeps the snapshot taken after every input, and on `restart` throws the
-runtime away and rebuilds it from that snapshot alone.
+One input line becomes one call on the one runtime host (runtime/host.py
+`Host`) at the script's clock, and everything that call returns (the frames
+clients receive) comes back in order. The host owns the clock, asks
+`@static create` before a document exists, applies the inputs and lets time
+pass; in memory the session keeps the snapshot taken after every input, and
+on `restart` the runtime is thrown away and rebuilt from that snapshot alone
+(on the store, from the store alone).
 
 A script line that cannot be used (bad JSON, unknown op, a missing or
 ill-typed field) becomes one error frame naming its line; the session goes on.
@@ -24,6 +25,10 @@ import math
 from typing import Callable, Iterable
 
 from .runtime.contracts import as_input
+from .runtime.host import Host, MemoryBackend, NotFound, Refused
+from .runtime.living import LivingDocument
+from .views.viewers import Viewers
+from .vm.docslots import as_principal
 
 CLOCK_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DEFAULT_KEY = "main"  # the one default document key (advm/commands/run.py)
@@ -129,30 +134,57 @@ def parse_line(text: str) -> dict | None:
 
 
 class Session:
-    """One document driven by script inputs. `viewers` is the Viewers factory
-    LivingDocument takes (tests pass a reference implementation); `debug`
-    receives the document's `@debug` lines as they are written."""
+    """One document driven by script inputs, on the one runtime host
+    (runtime/host.py) with a memory backend. `viewers` is the Viewers factory
+    the runtime takes (tests pass a reference implementation); `debug`
+    receives the document's `@debug` lines as they are written.
+
+    The host owns the script's clock, asks `@static create` (without a create
+    policy nobody may create, spec/runtime.md 7), applies the inputs and lets
+    time pass; the session checks script lines, turns host refusals into
+    error frames, and after every input makes the document as it is what
+    `restart` recovers (`Host.checkpoint`)."""
 
     def __init__(self, module, key: str = DEFAULT_KEY, viewers=None,
                  debug: Callable[[str], None] | None = None):
-        from .runtime.living import LivingDocument
-        from .views.viewers import Viewers
+        viewers = viewers or Viewers
+        # Random seeded from the key, not from entropy: a script runs the same every time.
+        self._setup(module, key, key, viewers, debug, MemoryBackend(module, viewers=viewers))
 
+    def _setup(self, module, key: str, doc: str, viewers, debug, backend) -> None:
         self.module = module
-        self.key = key
-        self._viewers = viewers or Viewers
+        self.key = key  # the document's own key (@key, what Random's seed derives from)
+        self.doc = doc  # the key the host knows it by
+        self._viewers = viewers
         self._debug = debug
-        self.clock = CLOCK_START_MS
-        self.living = LivingDocument(module, key=key, viewers=self._viewers)
-        self.saved = self.living.snapshot()
+        self.host = Host(module, backend, clock=CLOCK_START_MS)
         self.restarts = 0
         self.viewer_states: dict = {}  # principal -> the JSON of its last `update`
+        self._blank = None  # an uncreated runtime, read before the document exists
 
     @classmethod
     def compile(cls, text: str, filename: str = "<input>", **kw) -> "Session":
         from .compiler.build import build_source
 
         return cls(build_source(text, filename), **kw)
+
+    @property
+    def clock(self) -> int:
+        return self.host.clock
+
+    @property
+    def living(self):
+        """The runtime of the session's document (an uncreated one before it exists)."""
+        doc = self.host.loaded(self.doc)
+        if doc is not None:
+            return doc.living
+        if self._blank is None:
+            self._blank = LivingDocument(self.module, key=self.key, viewers=self._viewers)
+        return self._blank
+
+    @property
+    def meta(self) -> dict:
+        return self.living.meta
 
     # ------------------------------------------------------------ driving
 
@@ -174,10 +206,9 @@ class Session:
         before = self.living
         before.failures.clear()
         debug_mark = len(before.document.debug_lines)
-        restarts = self.restarts
         frames = getattr(self, f"_{item['op']}")(item)
         living = self.living
-        if self.restarts != restarts:  # a new runtime, whose lists start with @load's
+        if living is not before:  # a new runtime (created, restarted), whose lists are all new
             debug_mark = 0
         # Timers and @load run for nobody, so no client hears that they failed;
         # the script's reader should.
@@ -186,12 +217,8 @@ class Session:
         if self._debug is not None:
             for text in living.document.debug_lines[debug_mark:]:
                 self._debug(text)
-        self._after_step()
+        self.host.checkpoint(self.doc)  # what a restart recovers: the document as this input left it
         return [self._out(f) for f in frames]
-
-    def _after_step(self) -> None:
-        # What a restart recovers from: the runtime as this input left it.
-        self.saved = self.living.snapshot()
 
     @staticmethod
     def _out(frame: dict) -> dict:
@@ -202,25 +229,19 @@ class Session:
     # ------------------------------------------------------------ one op each
 
     def _submit(self, op: dict) -> list[dict]:
-        """One input in the scripted shape, at the session's clock."""
-        return self.living.submit(as_input(op, self.clock))
+        """One input in the scripted shape, at the host's clock. Before the
+        document exists the uncreated runtime refuses it (`not_created`)."""
+        try:
+            return self.host.submit(self.doc, op).result()
+        except NotFound:
+            return self.living.submit(as_input(op, self.clock))
 
     def _create(self, item):
-        from .vm.docslots import as_principal
-
         who = as_principal(item["as"])
-        doc = self.living.document
-        policies = self.meta["static"].get("policies", {})
-        # A document that does not exist cannot refuse its creator: the host asks @static.
-        if "create" in policies and not doc.created and not doc.static_policy("create", who):
-            return [{"to": who, "error": {"code": "create_refused",
-                                          "message": f"the @static create policy refuses {who}"}}]
-        if doc.created:  # refused by the runtime (it exists), timers due first
-            return self._submit({"op": "create", "as": item["as"], "arg": item.get("arg")})
-        return self._create_new(who, item.get("arg"))
-
-    def _create_new(self, who: str, arg) -> list[dict]:
-        return self._submit({"op": "create", "as": who, "arg": arg})
+        try:
+            return self.host.create(self.doc, who, item.get("arg"))[1]
+        except Refused as e:
+            return [e.frame(who)]
 
     def _connect(self, item):
         frames = self._submit({"op": "connect", "as": item["as"]})
@@ -231,8 +252,6 @@ class Session:
     def _update(self, item):
         """The viewer's own state (`view` declarations, @viewer): not an input
         of the document (nothing is logged), only of its view."""
-        from .vm.docslots import as_principal
-
         who = as_principal(item["as"])
         living = self.living
         if who not in living.connected:
@@ -253,8 +272,6 @@ class Session:
         return frames
 
     def _disconnect(self, item):
-        from .vm.docslots import as_principal
-
         self.viewer_states.pop(as_principal(item["as"]), None)  # a new connection starts at the defaults
         return self._submit({"op": "disconnect", "as": item["as"]})
 
@@ -267,56 +284,50 @@ class Session:
                              "message": item["message"]})
 
     def _advance(self, item):
-        """Let time pass as a host that stays up does: wake the document at each
-        due time in turn (every daily slot of a three-day advance runs, each at
-        its own time), then once more at the end."""
+        """Let time pass as a host that stays up does (Host.advance: every
+        daily slot of a three-day advance runs, each at its own time)."""
         target = self.clock + round(item["seconds"] * 1000)
-        frames = []
-        while True:
-            due = self.living.next_due()
-            # Due now but not run: the runtime's per-input cap on transitions at
-            # one instant; the final advance below is the next input for it.
-            if due is None or due >= target or due <= self.clock:
-                break
-            self.clock = due
-            frames += self._submit({"op": "advance"})
-        self.clock = target
-        return frames + self._submit({"op": "advance"})
+        if self.host.loaded(self.doc) is None:  # nothing exists to wake
+            self.host.at(target)
+            return []
+        return self.host.advance(self.doc, target)
 
     def _delete(self, item):
         return self._submit({"op": "delete", "as": item["as"]})
 
     def _view(self, item):
-        from .vm.docslots import as_principal
-
         who = as_principal(item["as"])
         doc = self.living
         exists = doc.document.created and not doc.destroyed
         return [{"to": who, "view": doc.view(who) if exists else None}]
 
     def _restart(self, item):
-        """Drop the runtime; rebuild it from the last snapshot. Connections do not
-        survive a restart: every viewer reconnects and starts again from a full
-        view and its open asks. The document does not see it happen (@connected
-        and @disconnected do not run; @load does, as at every load)."""
-        from .runtime.living import LivingDocument
-
+        """Drop the runtime; recover the document from what the backend holds
+        alone (Host.recover), as a host does after a crash. Connections do
+        not survive a restart: every viewer reconnects and starts again from
+        a full view and its open asks. The document does not see it happen
+        (@connected and @disconnected do not run; @load does, as at every
+        load)."""
         self.restarts += 1
-        self.living = living = LivingDocument.restore(self.module, self.saved, viewers=self._viewers)
-        frames = living.pump()  # what @load made viewers see, against what they held
-        for who in list(living.connected):
-            frames.append({"to": who, "connected": True})
-            frames += living.viewers.connect(who)
-            frames += [{"to": who, "ask": ask} for ask in living.asks_for(who)]
-        return self._restate(frames)
+        if self._recover() is None:
+            self._blank = None
+            return []
+        return self._restate(self.host.reconnect(self.doc))
 
-    @property
-    def meta(self) -> dict:
-        return self.living.meta
+    def _recover(self):
+        doc = self.host.recover(self.doc)
+        if doc is not None:
+            self._recovered(doc)
+            self.host.at(doc.living.clock)  # a continued document keeps its clock
+        return doc
+
+    def _recovered(self, doc) -> None:
+        """A recovered document may be checked before anything runs on it."""
 
 
 class StoredSession(Session):
-    """A session whose document lives in the durable store (durable/document.py):
+    """A session whose document lives in the durable store (durable/document.py),
+    through the host's durable backend (net/documents.py DurableBackend):
     every input is logged before its frames come out, `restart` recovers the
     document from LMDB (newest snapshot plus the log after it), and a session
     opened on a store that already holds the document continues it.
@@ -328,92 +339,44 @@ class StoredSession(Session):
 
     def __init__(self, module, store, doc: str | None = None, key: str = DEFAULT_KEY,
                  viewers=None, debug: Callable[[str], None] | None = None):
-        from .runtime.living import LivingDocument
-        from .durable.document import DEFAULT_DOC, DurableDocument
-        from .views.viewers import Viewers
+        from .durable.document import DEFAULT_DOC
+        from .net.documents import DurableBackend
 
-        self.module = module
-        self.key = key
+        viewers = viewers or Viewers
         self.store = store
-        self.doc = DEFAULT_DOC if doc is None else doc
-        self._viewers = viewers or Viewers
-        self._debug = debug
-        self.restarts = 0
-        self.viewer_states: dict = {}
-        self.clock = CLOCK_START_MS
-        self.durable = None
-        # Before the document exists, inputs meet an uncreated runtime that
-        # refuses them ("not_created"); nothing is logged for them.
-        self._blank = LivingDocument(module, key=key, viewers=self._viewers)
-        self.resumed = bool(store.last_seq(self.doc) or store.snapshot_seqs(self.doc))
+        backend = DurableBackend(module, store, viewers=viewers, seeds=None, runtime_key=key)
+        self._setup(module, key, DEFAULT_DOC if doc is None else doc, viewers, debug, backend)
+        self.resumed = backend.exists(self.doc)
         if self.resumed:
-            self._open()
+            self._recover()
 
-    def _open(self) -> None:
-        from .durable.document import DurableDocument
+    def _recovered(self, doc) -> None:
         from .store.errors import StoreError
 
         wanted = self.module.module_id()
-        self.durable = DurableDocument.open(self.store, self.doc, {wanted: self.module},
-                                            viewers=self._viewers)
-        found = self.durable.module.module_id()
+        found = doc.module.module_id()
         if found != wanted:
+            self.host.docs.pop(self.doc, None)
             raise StoreError(
                 f"document {self.doc!r} in the store at {self.store.path} runs other code "
-                f"(module {found}, from {self.durable.module.filename}); this document "
+                f"(module {found}, from {doc.module.filename}); this document "
                 f"compiles to module {wanted}. Choose another --doc or --store.", doc=self.doc)
-        self.clock = max(self.clock, self.durable.living.clock)
 
     @property
-    def living(self):
-        return self.durable.living if self.durable is not None else self._blank
+    def durable(self):
+        """The durable document, once it exists (durable/document.py)."""
+        return self.host.loaded(self.doc)
 
     def resume(self) -> list[dict]:
         """A continued document's first frames: a new run is a restart, so its
         viewers reconnect as after `restart` (nothing for a new document)."""
-        if self.durable is None:
+        if self.host.loaded(self.doc) is None:
             return []
-        return [self._out(f) for f in self._reconnect()]
-
-    def _submit(self, op: dict) -> list[dict]:
-        if self.durable is None:
-            return self._blank.submit(as_input(op, self.clock))
-        return self.durable.submit(op, self.clock).result()
-
-    def _create_new(self, who: str, arg) -> list[dict]:
-        from .durable.document import DurableDocument
-
-        made, frames = DurableDocument.create(self.store, self.doc, self.module, who, arg, self.clock,
-                                              viewers=self._viewers, runtime_key=self.key)
-        if made.living.document.created:
-            self.durable = made
-        else:
-            self._blank = made.living  # as in memory: the same runtime meets the next input
-        return frames
-
-    def _restart(self, item):
-        """Drop the runtime and recover the document from the store alone, as a
-        host does after a crash; then its viewers reconnect (spec/sessions.md 5)."""
-        from .runtime.living import LivingDocument
-
-        self.restarts += 1
-        if self.durable is None:
-            self._blank = LivingDocument(self.module, key=self.key, viewers=self._viewers)
-            return []
-        self.durable = None
-        self._open()
-        return self._restate(self._reconnect())
-
-    def _reconnect(self) -> list[dict]:
-        return self.durable.reconnect().result()
-
-    def _after_step(self) -> None:
-        pass  # the store holds everything a restart needs
+        return [self._out(f) for f in self.host.reconnect(self.doc)]
 
     def close(self) -> None:
         """A final snapshot, so the next run starts without replaying."""
-        if self.durable is not None:
-            self.durable.close()
+        self.host.unload(self.doc)
 
 
 __all__ = ["CLOCK_START_MS", "OPS", "ScriptError", "Session", "StoredSession", "client_name",

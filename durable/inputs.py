@@ -280,12 +280,7 @@ def reconnect(living) -> list[dict]:
     order, without running @connected: each gets connected, its full view and
     its open asks. Only scripted sessions do this at a restart (a server drops
     connections instead); the log records it as a `reconnect` event."""
-    frames = living.pump()
-    for who in list(living.connected):
-        frames.append({"to": who, "connected": True})
-        frames += living.viewers.connect(who)
-        frames += [{"to": who, "ask": ask} for ask in living.asks_for(who)]
-    return frames
+    return living.reconnect()  # the runtime's, as a memory host's restart does (runtime/host.py)
 
 
 def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=None):

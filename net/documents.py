@@ -1,13 +1,16 @@
-"""Where a host's documents live between inputs: the backends a worker opens
-documents from.
+"""Where a server's documents live between inputs: the backends the one
+runtime host (runtime/host.py `Host`, driven by net/shard.py) opens documents
+from.
 
-Both give the same document interface (spec/store.md 11, the durable API):
-`submit(op, now)` returns a concurrent future of the input's frames, plus
-`next_due()`, `view(who)`, `asks_for(who)`, `close()` and `.living`.
+Both give the same document interface (runtime/contracts.py
+`HostedDocument`; spec/store.md 11, the durable API): `submit(op, now)`
+returns a future of the input's frames, plus `next_due()`, `view(who)`,
+`asks_for(who)`, `reconnect()`, `close()` and `.living`.
 
-- `MemoryBackend`: plain `runtime.living.LivingDocument`s; an unloaded document is
-  kept as its snapshot on a `Shelf` (in the host process), so it survives
-  sleep but not a restart. Futures are resolved before `submit` returns.
+- `MemoryBackend`: the runtime's (runtime/host.py), with views computed and
+  Random seeded from entropy; an unloaded document is kept as its snapshot
+  on a `Shelf` (in the host process), so it survives sleep but not a
+  restart. Futures are resolved before `submit` returns.
 - `DurableBackend`: `durable.document.DurableDocument` on the LMDB store; a
   future resolves only once the input is durable (the output gate).
 
@@ -15,12 +18,13 @@ Inputs are the scripted-session shapes (`{"op": "send", "as": who, ...}`).
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import threading
+from typing import Callable
 
-
-class NotFound(Exception):
-    """The document does not exist (never created, or deleted)."""
+from ..runtime import host as _host
+from ..runtime.document import fresh_seed
+from ..runtime.host import MemoryDocument, NotFound, Resolved, Shelf
+from ..views.viewers import Viewers
 
 
 def durable_available() -> bool:
@@ -29,33 +33,6 @@ def durable_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-class Resolved:
-    """A future that is done from the start, with a value. What a shard
-    hands around for work that finished on the spot (every in-memory input):
-    a concurrent.futures.Future costs a lock and a condition to make, which
-    is a noticeable part of a small input's time."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value):
-        self._value = value
-
-    def done(self) -> bool:
-        return True
-
-    def cancelled(self) -> bool:
-        return False
-
-    def result(self, timeout=None):
-        return self._value
-
-    def exception(self, timeout=None):
-        return None
-
-    def add_done_callback(self, fn) -> None:
-        fn(self)
 
 
 class Later:
@@ -114,107 +91,34 @@ class Later:
         fn(self)
 
 
-def _done(value) -> Resolved:
-    return Resolved(value)
-
-
-class Shelf:
-    """Snapshots of sleeping in-memory documents, by key. Lives in the host
-    process so a document may wake on any worker."""
-
-    def __init__(self):
-        self._data: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            return self._data.get(key)
-
-    def put(self, key: str, data: bytes) -> None:
-        with self._lock:
-            self._data[key] = data
-
-    def remove(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
-
-    def keys(self) -> list[str]:
-        with self._lock:
-            return sorted(self._data)
-
-
-class MemoryDocument:
-    def __init__(self, living, key: str, shelf):
-        self.living = living
-        self.key = key
-        self._shelf = shelf
-
-    def submit(self, op: dict, now: int) -> Resolved:
-        item = {k: v for k, v in op.items() if k != "as"}
-        if "as" in op:
-            item["who"] = op["as"]
-        item["now"] = now
-        return _done(self.living.submit(item))
-
-    def next_due(self):
-        return self.living.next_due()
-
-    def view(self, who: str) -> dict:
-        return self.living.view(who)
-
-    def asks_for(self, who: str) -> list[dict]:
-        return self.living.asks_for(who)
-
-    def close(self) -> None:
-        if self.living.destroyed:
-            self._shelf.remove(self.key)
-        else:
-            self._shelf.put(self.key, self.living.snapshot())
-
-
-class MemoryBackend:
-    name = "memory"
+class MemoryBackend(_host.MemoryBackend):
+    """A server's documents in memory: views computed, and Random seeded from
+    entropy, not from the key every player knows (spec/snapshot.md 4).
+    `shelf` is a `Shelf`, or a worker's proxy of the host process's one."""
 
     def __init__(self, module, shelf):
-        self.module = module
-        self.shelf = shelf
-
-    def exists(self, key: str) -> bool:
-        return self.shelf.get(key) is not None
-
-    def create(self, key: str, who: str, arg, now: int):
-        from ..runtime.document import fresh_seed
-        from ..runtime.living import LivingDocument
-        from ..views.viewers import Viewers
-
-        doc = MemoryDocument(LivingDocument(self.module, key=key, viewers=Viewers), key, self.shelf)
-        # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
-        return doc, doc.living.create(who, arg, now, seed=fresh_seed())
-
-    def open(self, key: str) -> MemoryDocument:
-        from ..runtime.living import LivingDocument
-        from ..views.viewers import Viewers
-
-        data = self.shelf.get(key)
-        if data is None:
-            raise NotFound(key)
-        return MemoryDocument(LivingDocument.restore(self.module, data, viewers=Viewers), key, self.shelf)
-
-    def remove(self, key: str) -> None:
-        self.shelf.remove(key)
+        super().__init__(module, viewers=Viewers, shelf=shelf, seeds=fresh_seed)
 
 
 class DurableBackend:
-    """Documents on the LMDB store, through durable/document.py."""
+    """Documents on the LMDB store, through durable/document.py
+    (contracts.Backend). A server's own: Random seeded from entropy (`seeds`),
+    views computed; a scripted session passes `seeds=None` (the key-derived
+    seed, deterministic), its `viewers`, and the `runtime_key` its document
+    knows itself by when that is not the store key."""
 
     name = "durable"
     callbacks = True  # submit(op, now, done=) answers by callback (net/shard.py)
 
-    def __init__(self, module, store):
+    def __init__(self, module, store, *, viewers=None, seeds: Callable[[], str] | None = fresh_seed,
+                 runtime_key: str | None = None):
         from ..durable.document import DurableDocument
 
         self.module = module
         self.store = store
+        self.viewers = viewers
+        self.seeds = seeds
+        self.runtime_key = runtime_key
         self._cls = DurableDocument
         # Documents written by this module reopen without reading it back;
         # older documents find their own module in the store.
@@ -224,15 +128,17 @@ class DurableBackend:
         return self.store.last_seq(key) > 0
 
     def create(self, key: str, who: str, arg, now: int):
-        from ..runtime.document import fresh_seed
-
-        # Random from entropy, not from the key every player knows (spec/snapshot.md 4)
-        return self._cls.create(self.store, key, self.module, who, arg, now, seed=fresh_seed())
+        seed = self.seeds() if self.seeds is not None else None
+        return self._cls.create(self.store, key, self.module, who, arg, now, viewers=self.viewers,
+                                runtime_key=self.runtime_key, seed=seed)
 
     def open(self, key: str):
         if not self.exists(key):
             raise NotFound(key)
-        return self._cls.open(self.store, key, modules=self._modules)
+        return self._cls.open(self.store, key, modules=self._modules, viewers=self.viewers)
+
+    def checkpoint(self, doc) -> None:
+        pass  # every input is durable before its frames go out
 
     def remove(self, key: str) -> None:
         # Queued behind the destroying input's own write; waited for so that a
@@ -240,5 +146,5 @@ class DurableBackend:
         self.store.delete(key).result()
 
 
-__all__ = ["DurableBackend", "Later", "MemoryBackend", "MemoryDocument", "NotFound", "Shelf",
+__all__ = ["DurableBackend", "Later", "MemoryBackend", "MemoryDocument", "NotFound", "Resolved", "Shelf",
            "durable_available"]

@@ -31,7 +31,8 @@ import concurrent.futures as cf
 import gc
 import threading
 
-from .documents import Later, NotFound, Resolved
+from ..runtime.host import Host, NotFound, Refused, Resolved
+from .documents import Later
 from .jsontext import encode as _encode
 
 INPUT_KINDS = ("connect", "disconnect", "send", "answer", "advance", "delete")
@@ -187,16 +188,17 @@ class Collector:
 
 
 class Shard:
-    def __init__(self, module, backend):
-        from ..runtime.document import Document
+    """The requests of one execution lane, on the one runtime host
+    (runtime/host.py): the host creates, invents, loads and unloads the
+    documents and applies their inputs; the shard adds what serving needs
+    (replies in request order, deltas encoded, runaway documents throttled,
+    memory collected)."""
 
+    def __init__(self, module, backend):
         self.module = module
         self.backend = backend
-        self.docs: dict = {}
-        # @static policies run before a document exists; they see only @who
-        # and @context, so one uncreated document answers for every key.
-        self._gate = Document(module, key="$static")
-        self._gate_lock = threading.Lock()  # one machine, whichever lane asks
+        self.host = Host(module, backend)
+        self.docs = self.host.docs  # the loaded documents, by key
         self._tails: dict[str, Later] = {}
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
@@ -266,36 +268,12 @@ class Shard:
 
     # ------------------------------------------------------------ documents
 
-    def _open(self, key: str):
-        doc = self.docs.get(key)
-        if doc is not None:
-            return doc
-        doc = self.backend.open(key)
-        self.docs[key] = doc
-        # Connections never survive a document being unloaded or the host
-        # stopping; whoever the snapshot still lists has gone (@disconnected
-        # runs for them) and will connect again.
-        for who in list(doc.living.connected):
-            doc.submit({"op": "disconnect", "as": who}, doc.living.clock)
-        return doc
-
     def _drop(self, key: str) -> bool:
-        """Forget document `key` after a failure; whether it was loaded (its
-        viewers' streams must then end: `dropped` in the reply). A durable
-        document is not saved: what it holds may include the failed input,
-        which its sender is told did not happen, and it comes back from the
-        store as it was before that input. An in-memory document has nothing
-        else to come back from: it is saved as it is (the runtime rolled the
-        failed transaction back)."""
-        doc = self.docs.pop(key, None)
-        if doc is None:
+        """Forget document `key` after a failure (Host.drop); whether it was
+        loaded (its viewers' streams must then end: `dropped` in the reply)."""
+        if not self.host.drop(key):
             return False
         self.collector.let_go()
-        if self.backend.name == "memory":
-            try:
-                doc.close()
-            except Exception:
-                pass  # already failing
         return True
 
     def _reply(self, key: str, frames, **kw) -> dict:
@@ -311,29 +289,12 @@ class Shard:
             out["dropped"] = True
             return out
 
-    def _static(self, policy: str, who: str, payload: dict) -> bool:
-        from ..runtime.document import TransactionError
-        from ..vm.errors import VMError
-
-        if policy not in self.module.meta["static"].get("policies", {}):
-            return False
-        try:
-            with self._gate_lock:
-                return bool(self._gate.static_policy(policy, who, payload.get("origin", ""),
-                                                      payload.get("ip", "")))
-        except (TransactionError, VMError):
-            return False  # a policy that fails says no
-
-    def _exists(self, key: str) -> bool:
-        return key in self.docs or self.backend.exists(key)
-
     def _after_input(self, key, doc, fut, now, **extra):
         due = doc.next_due()
         destroyed = doc.living.destroyed
         if destroyed:
-            if self.docs.pop(key, None) is not None:
+            if self.host.remove(key):  # runs on this thread, never in a commit callback
                 self.collector.let_go()
-            self.backend.remove(key)  # runs on this thread, never in a commit callback
         if type(fut) is Resolved:  # in memory: done already
             frames = fut.result()
             self._note_runaway(key, frames, now)
@@ -360,15 +321,14 @@ class Shard:
 
     def _create(self, key, p, now):
         who = p["who"]
-        if self._exists(key):
-            return _done(failed("already_created", f"document {key!r} already exists"))
-        if not self._static("create", who, p):
-            return _done(failed("create_refused", f"the @static create policy refuses {who}"))
-        doc, frames = self.backend.create(key, who, p.get("arg"), now)
+        try:
+            doc, frames = self.host.create(key, who, p.get("arg"), now, origin=p.get("origin", ""),
+                                           ip=p.get("ip", ""))
+        except Refused as e:
+            return _done(failed(e.code, e.message))
         error = _sender_error(frames, who)
-        if error is not None:
+        if error is not None or not doc.living.document.created:
             return _done(reply(frames, error=error))
-        self.docs[key] = doc
         return _done(reply(frames, due=doc.next_due()))
 
     def _connect(self, key, p, now):
@@ -377,18 +337,15 @@ class Shard:
         if until is not None:
             return _done(failed("throttled", _throttle_text(key, until, now)))
         invented = []
-        if key not in self.docs and not self.backend.exists(key):
+        if not self.host.exists(key):
             # spec 4.23: connecting to a missing key may create it, if `invent` says so.
-            if not self._static("invent", who, p):
-                raise NotFound(key)
-            doc, frames = self.backend.create(key, who, None, now)
+            doc, frames = self.host.invent(key, who, now, origin=p.get("origin", ""), ip=p.get("ip", ""))
             error = _sender_error(frames, who)
-            if error is not None:
+            if error is not None or not doc.living.document.created:
                 return _done(reply(frames, error=error))
-            self.docs[key] = doc
             invented = frames
-        doc = self._open(key)
-        fut = doc.submit({"op": "connect", "as": who}, now)
+        doc = self.host.open(key)
+        fut = self.host.apply(doc, {"op": "connect", "as": who}, now)
         if invented:
             inner = fut
             fut = cf.Future()
@@ -441,14 +398,14 @@ class Shard:
             if op["op"] == "advance":  # its timer fires once the throttle ends
                 return _done(reply(due=until))
             return _done(failed("throttled", _throttle_text(key, until, now)))
-        doc = self._open(key)
+        doc = self.host.open(key)
         if not self._callbacks:
-            return self._after_input(key, doc, doc.submit(op, now), now)
+            return self._after_input(key, doc, self.host.apply(doc, op, now), now)
         # A durable document answers through a callback once the input is
         # durable (durable/document.py): no concurrent future on the way.
         landed = Later()
-        doc.submit(op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
-                   else landed.set_exception(exc))
+        self.host.apply(doc, op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
+                        else landed.set_exception(exc))
         return self._after_input(key, doc, landed, now)
 
     def _disconnect(self, key, p, now):
@@ -474,7 +431,7 @@ class Shard:
         """A viewer's whole plain view and open asks, without an input: for a
         second connection of the same principal, and to resynchronise a
         client whose pending deltas were dropped."""
-        doc = self._open(key)
+        doc = self.host.open(key)
         who = p["who"]
         return _done(reply(view=doc.view(who), asks=doc.asks_for(who),
                            connected=who in doc.living.connected, due=doc.next_due()))
@@ -494,10 +451,8 @@ class Shard:
         return _done(reply(frames, due=doc.next_due()))
 
     def _close(self, key, p, now):
-        doc = self.docs.pop(key, None)
-        if doc is not None:
+        if self.host.unload(key):
             self.collector.let_go()
-            doc.close()
         return _done(reply())
 
 

@@ -14,8 +14,8 @@ anything from here, and the tests check that they do.
 - `Frame`: what an input returns (spec/runtime.md 3), and `frame_kind`, which
   names a frame's kind once instead of each host sniffing its keys;
 - `Viewers`, `ViewersFactory`: the viewers interface (spec/runtime.md 6);
-- `HostedDocument`, `Backend`: a document as a host drives it (in memory or
-  durable) and where it opens documents from.
+- `HostedDocument`, `Backend`: a document as the host (runtime/host.py)
+  drives it (in memory or durable) and where it opens documents from.
 """
 # No `from __future__ import annotations` here: TypedDict reads NotRequired
 # from evaluated annotations, and the tests read the required keys.
@@ -171,14 +171,18 @@ class HostedDocument(Protocol):
 
     def asks_for(self, who: str) -> list[AskInfo]: ...
 
+    def reconnect(self) -> Outcome: ...  # viewers back after a restart, without @connected
+
     def close(self) -> None: ...
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """Where a host opens its documents (memory or the store). `create`
-    returns the document and the create input's frames; a create that failed
-    (the frames say why) leaves no document behind."""
+    """Where a host (runtime/host.py) opens its documents: memory or the
+    store. `create` returns the document and the create input's frames; a
+    create that failed (the frames say why) leaves no document behind.
+    `checkpoint` makes the document as it is what a crash recovers (nothing
+    to do for the store, where every input is durable)."""
 
     name: str
 
@@ -187,6 +191,8 @@ class Backend(Protocol):
     def create(self, key: str, who: str, arg: Any, now: int) -> tuple[HostedDocument, list[Frame]]: ...
 
     def open(self, key: str) -> HostedDocument: ...
+
+    def checkpoint(self, doc: HostedDocument) -> None: ...
 
     def remove(self, key: str) -> None: ...
 

@@ -36,7 +36,11 @@ from .document import Document, TransactionError
 from .schedule import Crons, Pending, due_after
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
-MAX_IMMEDIATE = 1000  # transitions in a row at one instant before the runtime stops to breathe
+# The one cap on transitions chained at one instant (spec/runtime.md 2 and 7):
+# at most this many run in a row per input, the rest waits for the next input,
+# so a state that transitions to itself forever cannot hang a host. Every
+# host drives documents through runtime/host.py, which honours it too.
+MAX_IMMEDIATE = 1000
 SNAPSHOT_FORMAT = "advm-living"
 SNAPSHOT_VERSION = 2  # 2: document values in the inline codec (vm/_restore.pyx)
 
@@ -83,7 +87,11 @@ class LivingDocument:
         self.destroyed = False
         self.outbox: list[dict] = []  # frames made outside any input (@load at restore)
         # Timer runs that failed: nobody sent them, so nobody got an error frame.
+        # (label, error): the state a failed transition was entering, else the
+        # state the document was in.
         self.failures: list[tuple[str, TransactionError]] = []
+        self.last_error: TransactionError | None = None  # the last transaction that rolled back
+        self.transitions = 0  # state transitions this runtime ran (not kept in snapshots)
         self._verdict = False
         self._burst, self._instant = 0, None
 
@@ -170,6 +178,27 @@ class LivingDocument:
     @property
     def clock(self) -> int:
         return self.document.machine.doc.f[NOW]
+
+    @property
+    def capped(self) -> bool:
+        """Whether the last input stopped at MAX_IMMEDIATE transitions in a row:
+        something is due at or before the document's time that has not run
+        (every input runs all that is due otherwise). The next input runs it."""
+        due = self.next_due()
+        return due is not None and due <= self.clock
+
+    def reconnect(self) -> list[dict]:
+        """Re-attach every viewer the runtime lists as connected, in connection
+        order, without running @connected: each gets `connected`, its full view
+        and its open asks, after what @load made viewers see. What a scripted
+        session's restart does (spec/sessions.md 5; a server lets them go
+        instead, runtime/host.py Host.open)."""
+        frames = self.pump()
+        for who in list(self.connected):
+            frames.append({"to": who, "connected": True})
+            frames += self.viewers.connect(who)
+            frames += [{"to": who, "ask": ask} for ask in self.asks_for(who)]
+        return frames
 
     # ------------------------------------------------------------ one input
 
@@ -359,13 +388,15 @@ class LivingDocument:
 
     # ------------------------------------------------------------ transactions
 
-    def _transact(self, who, run, context: str = "") -> tuple[bool, object, list[dict]]:
-        """Run one document transaction: (committed, its value, frames)."""
+    def _transact(self, who, run, context: str = "", label: str | None = None) -> tuple[bool, object, list[dict]]:
+        """Run one document transaction: (committed, its value, frames).
+        `label`: the state a transition enters (what `failures` names)."""
         try:
             result = run()
         except TransactionError as e:
+            self.last_error = e
             if who is None:
-                self.failures.append((self.document.state, e))
+                self.failures.append((self.document.state if label is None else label, e))
                 del self.failures[:-100]
                 self._told(e, who)
                 frames = []
@@ -448,7 +479,8 @@ class LivingDocument:
                 if self._burst > MAX_IMMEDIATE:
                     break
                 self.pending = None
-                frames += self._transact(None, lambda: self.document.run_state(what, now=at))[2]
+                self.transitions += 1
+                frames += self._transact(None, lambda: self.document.run_state(what, now=at), label=what)[2]
             else:
                 self.crons.take(what, due)
                 frames += self._transact(None, lambda: self.document.cron(what.name, now=at))[2]

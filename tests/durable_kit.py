@@ -10,6 +10,7 @@ from pathlib import Path
 from advm.session import CLOCK_START_MS, DEFAULT_KEY, parse_line
 from advm.store import Store
 from advm.durable.document import DurableDocument
+from advm.runtime.host import Host
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -47,8 +48,9 @@ def open_store(path, **kw) -> Store:
 class Driver:
     """Plays scripted-session inputs on a durable document, as `advm run
     --script` does on a living one: the same clock, the same wake-ups during
-    an `advance`. `restart` drops the runtime (no close: as after a crash)
-    and recovers it from the store."""
+    an `advance` (the one host's, runtime/host.py Host.pass_time; the driver
+    is what it wakes). `restart` drops the runtime (no close: as after a
+    crash) and recovers it from the store."""
 
     def __init__(self, store, key: str, module, *, viewers=None, wait: bool = True,
                  every: int | None = None):
@@ -58,7 +60,7 @@ class Driver:
         self.module = module
         self.viewers = viewers
         self.wait = wait
-        self.clock = T0
+        self.host = Host(module, None, clock=T0)
         self.doc: DurableDocument | None = None
         self.futures = []
 
@@ -76,17 +78,24 @@ class Driver:
             self._tune()
             return []
         if op == "advance":
-            target = self.clock + round(item["seconds"] * 1000)
-            frames = []
-            while True:
-                due = self.doc.next_due()
-                if due is None or due >= target or due <= self.clock:
-                    break
-                self.clock = due
-                frames += self._submit({"op": "advance"})
-            self.clock = target
-            return frames + self._submit({"op": "advance"})
+            return self.host.pass_time(self, self.clock + round(item["seconds"] * 1000))
         return self._submit(item)
+
+    @property
+    def clock(self) -> int:
+        return self.host.clock
+
+    # what Host.pass_time wakes (runtime/host.py Timed)
+
+    def next_due(self) -> int | None:
+        return self.doc.next_due()
+
+    @property
+    def capped(self) -> bool:
+        return self.doc.living.capped
+
+    def wake(self, at: int) -> list:
+        return self._submit({"op": "advance"})
 
     def _tune(self) -> None:
         if self.every is not None:

@@ -43,8 +43,9 @@ def test_the_store_is_the_default_and_a_second_run_continues(cli, tmp_path, monk
     out = frames_of(r.out)
     # A new run is a restart: alice, still listed as connected, reconnects first.
     assert out[0] == {"to": "alice@home", "connected": True} and out[1]["seq"] == 1
+    # The host refuses it before the document runs anything (runtime/host.py, spec/runtime.md 7).
     assert {"to": "alice@home", "error": {"code": "already_created",
-                                          "message": "the document already exists"}} in out
+                                          "message": "document 'main' already exists"}} in out
     view = out[-1]["view"]
     assert [t["text"] for t in view["todos"]] == ["buy milk", "fix the bike"]
     with Store(tmp_path / ".advm", readonly=True) as store:

@@ -26,9 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sessions import Clients, module_of
 
-from advm.runtime.living import LivingDocument
 from advm.session import Session
-from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("ADVM_PROP_EXAMPLES", "15"))
@@ -296,7 +294,7 @@ def check_restored_before_every_step(doc, steps) -> None:
     for number, text in enumerate(concretize(doc, steps), start=1):
         # A restore that keeps the connections (a host moving the document),
         # unlike the `restart` input, which reconnects every viewer.
-        twin.living = LivingDocument.restore(module, twin.saved, viewers=Viewers)
+        twin.host.recover(twin.doc)  # from the snapshot the last input left (Host.checkpoint)
         want, got = ref.feed(text, number), twin.feed(text, number)
         assert got == want, (number, text)
     for who in doc.people:

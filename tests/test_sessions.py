@@ -147,6 +147,11 @@ channel go(Go g) {
   marks = "boom";
   abort;
 }
+@static {
+  create {
+    return true;
+  }
+}
 """
 
 WAIT = """
@@ -173,6 +178,11 @@ public int got;
   got = a.n;
   result = local + a.n;
 }
+@static {
+  create {
+    return true;
+  }
+}
 """
 
 DELETE = """
@@ -182,6 +192,11 @@ public int n;
 }
 @delete {
   return @who.agent() == "owner";
+}
+@static {
+  create {
+    return true;
+  }
 }
 """
 
@@ -508,7 +523,8 @@ def test_cli_script_errors(cli, guess_files, tmp_path):
 
 def test_cli_debug_lines_go_to_stderr(cli, tmp_path):
     doc = tmp_path / "d.adb"
-    doc.write_text("public int n;\n@construct {\n  @debug(\"made by {0}\", @who);\n}\n", encoding="utf-8")
+    doc.write_text("@static { create { return true; } }\npublic int n;\n"
+                   "@construct {\n  @debug(\"made by {0}\", @who);\n}\n", encoding="utf-8")
     script = tmp_path / "s.jsonl"
     script.write_text('{"op":"create","as":"ann"}\n{"op":"view","as":"ann"}\n', encoding="utf-8")
     r = cli("run", doc, "--script", script, "--store", tmp_path / "store")

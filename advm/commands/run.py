@@ -6,8 +6,10 @@ browser page on 127.0.0.1:8080, until Ctrl-C. `advm serve FILE` is the same.
 The other modes are flags:
 
 `--once`: create the document in memory as one principal (field defaults,
-then @construct with `--arg`), run every transition that is due at once
-until the document is idle, print its state and exit.
+then @construct with `--arg`) on the one runtime host (runtime/host.py), which
+asks `@static create` first and runs every transition that is due at once
+until the document is idle (at most MAX_IMMEDIATE in a row, the runtime's one
+cap), print its state and exit.
 
 `--script FILE` (or `-` for standard input): a scripted session
 (advm/session.py, spec/sessions.md): one JSON input per line in, one JSON
@@ -40,9 +42,6 @@ DEFAULT_PRINCIPAL = "advm@local"
 # here because the store loads LMDB).
 DEFAULT_KEY = DEFAULT_DOC = "main"
 CLOCK_MS = 1767225600000  # 2026-01-01T00:00:00Z
-# Transitions due at once may chain forever (#a -> #b -> #a ...); each is
-# bounded by the instruction budget, the chain by this.
-MAX_TRANSITIONS = 10_000
 
 
 class RunError(Exception):
@@ -129,18 +128,14 @@ def waiting_json(doc) -> dict | None:
 
 
 def create(program: Program, principal: str, arg, key: str):
-    from ..runtime.document import TransactionError
+    """The document's runtime, created in memory by `principal` on the one
+    runtime host, with everything the create made due at once run (at most
+    MAX_IMMEDIATE transitions in a row: runtime/living.py)."""
+    from ..runtime.host import Host, MemoryBackend, Refused
+    from ..views.viewers import Viewers
 
-    doc = new_document(program, key)
-    if "create" in doc.meta["static"].get("policies", {}):
-        if not doc.static_policy("create", principal):
-            raise Failure(
-                f"advm: error: {program.path}: the @static create policy refuses {principal}",
-                {"filename": program.path, "ok": False,
-                 "error": {"kind": "policy", "message": f"the @static create policy refuses {principal}",
-                           "position": None, "during": "@static create"}},
-            )
-    construct = doc.meta["handlers"].get("construct")
+    new_document(program, key)  # a module file that cannot load is reported as corrupt here
+    construct = program.module.meta["handlers"].get("construct")
     if arg is not None and not (construct or {}).get("message"):
         # Silently dropping it would hide a typo in the file name or the argument.
         message = ("@construct takes no message" if construct
@@ -151,38 +146,46 @@ def create(program: Program, principal: str, arg, key: str):
              "error": {"kind": "input", "message": message, "position": None,
                        "during": "@construct"}},
         )
+    # Random seeded from the key: the same file, argument and principal give the same run.
+    host = Host(program.module, MemoryBackend(program.module, viewers=Viewers), clock=CLOCK_MS)
     try:
-        doc.create(principal, arg, now=CLOCK_MS)
-    except TransactionError as e:
-        missing = missing_fields(doc, arg) if e.kind != "input" else []
-        raise RunError(e, "@construct", missing) from None
-    return doc
+        doc, _ = host.create(key, principal, arg)
+    except Refused as e:
+        raise Failure(
+            f"advm: error: {program.path}: {e.message}",
+            {"filename": program.path, "ok": False,
+             "error": {"kind": "policy", "message": e.message,
+                       "position": None, "during": "@static create"}},
+        ) from None
+    living = doc.living
+    if not living.document.created:
+        e = living.last_error
+        missing = missing_fields(living, arg) if e.kind != "input" else []
+        raise RunError(e, "@construct", missing)
+    return living
 
 
-def settle(program: Program, doc) -> int:
-    """Run transitions that are due now until none is, or a body waits."""
-    from ..runtime.document import TransactionError
+def settle(program: Program, living) -> int:
+    """How many transitions the create ran; a transition that failed, or a
+    state machine still due at once after MAX_IMMEDIATE of them, is an error."""
+    from ..runtime.host import MAX_IMMEDIATE
 
-    count = 0
-    while doc.cont is None and doc.pending is not None and doc.pending[1] == 0:
-        if count == MAX_TRANSITIONS:
-            message = (f"the state machine did not settle: {MAX_TRANSITIONS} transitions "
-                       f"in a row, the last into #{doc.state}")
-            raise Failure(f"advm: error: {program.path}: {message}",
-                          {"filename": program.path, "ok": False,
-                           "error": {"kind": "unsettled", "message": message,
-                                     "position": None, "during": f"#{doc.state}"}})
-        label = doc.pending[0]
-        try:
-            doc.run_transition()
-        except TransactionError as e:
-            raise RunError(e, f"#{label}") from None
-        count += 1
-    return count
+    if living.failures:
+        label, e = living.failures[0]
+        raise RunError(e, f"#{label}")
+    if living.capped:
+        message = (f"the state machine did not settle: {MAX_IMMEDIATE} transitions "
+                   f"in a row, the last into #{living.document.state}")
+        raise Failure(f"advm: error: {program.path}: {message}",
+                      {"filename": program.path, "ok": False,
+                       "error": {"kind": "unsettled", "message": message,
+                                 "position": None, "during": f"#{living.document.state}"}})
+    return living.transitions
 
 
-def state_json(program: Program, doc, principal: str, key: str, transitions: int) -> dict:
-    pending = doc.pending
+def state_json(program: Program, living, principal: str, key: str, transitions: int) -> dict:
+    doc = living.document
+    pending = living.pending
     return {
         "filename": program.path,
         "source": program.filename,
@@ -191,9 +194,10 @@ def state_json(program: Program, doc, principal: str, key: str, transitions: int
         "state": doc.state or None,
         "fields": doc.fields(),
         "transitions": transitions,
-        "pending": {"state": pending[0], "in_seconds": pending[1]} if pending else None,
+        "pending": {"state": pending.label, "in_seconds": (pending.due - living.clock) / 1000}
+        if pending else None,
         "waiting": waiting_json(doc),
-        "destroyed": doc.destroyed,
+        "destroyed": living.destroyed,
         "debug": list(doc.debug_lines),
     }
 

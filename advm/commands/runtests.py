@@ -13,6 +13,11 @@ the clock and runs what falls due, `@pump m into c` queues `m` for the next
 ask on `c`, `@aborts { ... }` runs its block expecting an abort (its writes
 are undone) and fails the test when the block ends. `log` and `@debug` lines
 written during the test are its report's log.
+
+Time passes on the one runtime host (runtime/host.py `Host.pass_time`), the
+loop every driver uses: the harness is what it wakes (a `Timed`), each wake
+running the pending transition once it is due, at most MAX_IMMEDIATE of them
+in a row at one instant (the runtime's one cap).
 """
 from __future__ import annotations
 
@@ -80,15 +85,22 @@ class Harness:
     """Runs one test whose harness statements suspend it (see the module's
     docstring). The test's own waiting code and a state block's are both
     kept: the document holds one at a time (`doc.cont`), so the harness
-    swaps them around each action."""
+    swaps them around each action. The clock is the host's."""
 
     def __init__(self, doc, name: str):
+        from ..runtime.host import Host
+
         self.doc = doc
         self.name = name
-        self.now = doc.now
+        self.host = Host(doc.module, None, clock=doc.now)
         self.scheduled = None  # (state, due ms): the pending transition
         self.pumped: dict[str, deque] = {}  # channel -> values @pump queued
         self.state_cont = None  # a state block waiting on an ask
+        self._burst, self._instant = 0, None  # transitions run in a row at one instant
+
+    @property
+    def now(self) -> int:
+        return self.host.clock
 
     def run(self):
         from ..vm._machine import Suspended
@@ -142,23 +154,44 @@ class Harness:
         return result
 
     def took(self) -> None:
-        """After a transaction: the transition it scheduled (the last one wins)."""
+        """After a transaction: the transition it scheduled (the last one wins),
+        due when the runtime would make it due (runtime/schedule.py)."""
+        from ..runtime.schedule import due_after
+
         got = self.doc.take_pending()
         if got is not None:
-            self.scheduled = (got[0], self.now + round(got[1] * 1000))
+            self.scheduled = (got[0], due_after(self.now, got[1]))
 
     def enter(self, label: str, now: int) -> None:
         self.guard(lambda: self.doc.run_state(label, now=now))
         self.feed()
 
     def forward(self, seconds) -> None:
-        target = self.now + round(float(seconds) * 1000)
-        while self.scheduled is not None and self.scheduled[1] <= target:
-            label, due = self.scheduled
-            self.scheduled = None
-            self.now = max(self.now, due)
-            self.enter(label, self.now)
-        self.now = target
+        """@forward: the host lets the time pass (Host.pass_time)."""
+        self._burst = 0
+        self.host.pass_time(self, self.now + round(float(seconds) * 1000))
+
+    # ------------------------------------------------------------ what the host wakes (Timed)
+
+    def next_due(self) -> int | None:
+        return self.scheduled[1] if self.scheduled is not None else None
+
+    @property
+    def capped(self) -> bool:
+        from ..runtime.host import MAX_IMMEDIATE
+
+        return self._burst >= MAX_IMMEDIATE
+
+    def wake(self, at: int) -> list:
+        """The pending transition, if it is due by `at`: it runs at `at`."""
+        if self.scheduled is None or self.scheduled[1] > at:
+            return []
+        label, _ = self.scheduled
+        self.scheduled = None
+        self._burst = self._burst + 1 if at == self._instant else 1
+        self._instant = at
+        self.enter(label, at)
+        return []
 
     def feed(self) -> None:
         """Answer a waiting state block's ask from what @pump queued for its channel."""
