@@ -640,16 +640,20 @@ class Viewers:
         be the same (_class_key) take the first one's, made once."""
         grouped = self._groupable(txn)
         classes: dict = {}
+        views: dict = {}  # id(last view) -> (it, its part of a class key), made once per distinct view
         for viewer in self.viewers.values():
-            key = self._class_key(viewer, txn, grouped) if grouped is not None else None
+            key = self._class_key(viewer, txn, grouped, views) if grouped is not None else None
             known = classes.get(key) if key is not None else None
             if known is not None:
                 _, new, patch, items, lists = known
                 viewer.items.update(items)
-                viewer.lists.update(lists)
-                for state in lists.values():
-                    if type(state) is _Live:
-                        state.private = False  # held by several viewers now: copied before a change
+                if lists:
+                    viewer.lists.update(lists)
+                    if known[0] is not None:
+                        for state in lists.values():
+                            if type(state) is _Live:
+                                state.private = False  # held by several viewers now: copied before a change
+                        classes[key] = (None, new, patch, items, lists)  # `views` keeps the last view
             else:
                 hints = {}
                 sent = viewer.sent
@@ -723,7 +727,7 @@ class Viewers:
         entry[1], entry[2] = rows, touched
         return True
 
-    def _class_key(self, viewer: _Viewer, txn: _Txn, grouped: list):
+    def _class_key(self, viewer: _Viewer, txn: _Txn, grouped: list, views: dict):
         """What decides this viewer's new view, as a key, or None when that is
         not known without building it. The view is its last one (`sent`: its
         members and their objects) with the changed members replaced; shared
@@ -736,7 +740,11 @@ class Viewers:
         if ctx is None:
             ctx = viewer.ctx = _Context(self, viewer)
         doc_f = self.machine.doc.f
-        parts = [tuple(sent), tuple(map(id, sent.values()))]
+        known = views.get(id(sent))
+        if known is None or known[0] is not sent:
+            # `views` keeps `sent`, so the ids in its part stay its values'
+            known = views[id(sent)] = (sent, (tuple(sent), tuple(map(id, sent.values()))))
+        parts = [known[1]]
         if txn.decided:
             doc = self.machine.doc
             for item in txn.decided:
@@ -760,9 +768,10 @@ class Viewers:
                 if prev.table is not rows or prev.order is None:
                     return None
                 parts.append(id(prev.enc))
-                by_id = rows.f[TABLE_ROWS]
-                touched = [*touched, *(rec for rid in range(prev.next, rows.f[TABLE_NEXT])
-                                       if (rec := by_id.get(rid)) is not None)]
+                if prev.next != rows.f[TABLE_NEXT]:
+                    by_id = rows.f[TABLE_ROWS]
+                    touched = [*touched, *(rec for rid in range(prev.next, rows.f[TABLE_NEXT])
+                                           if (rec := by_id.get(rid)) is not None)]
             elif prev is None or type(rows) is not list or \
                     (prev.rows is not rows and not self._same_rows(prev.rows, rows)):
                 return None
@@ -1082,11 +1091,13 @@ class Viewers:
             made = self._live_update(item.name, prev, shape, ctx)
             if made is not None:
                 return made
-        return self._live_build(table, shape, ctx)
+        return self._live_build(table, shape, ctx, None if ctx.viewer is None else item.name)
 
-    def _live_build(self, table, shape, ctx):
-        """A _Live from every row: what _encode_rows makes from scratch (not
-        interned: this encoding is changed in place later)."""
+    def _live_build(self, table, shape, ctx, intern: str | None):
+        """A _Live from every row: what _encode_rows makes from scratch. With
+        `intern` (the member's name, for a per-viewer member), viewers that get
+        the same rows' encodings (the same objects) share one _Live, which is
+        then copied before it changes (views grouped by a fan-out share it)."""
         doc_f = self.machine.doc.f
         row_of = self._row
         id_slot = shape.id_slot
@@ -1107,13 +1118,23 @@ class Viewers:
             last = rid
             enc[key] = row
             order.append(rid)
+        if intern is not None:
+            key = ("live", intern, table, *map(id, enc.values()))
+            known = self.tables.get(key)
+            if known is not None:
+                known[1].private = False
+                return known[1].enc, known[1]
         if order:
             enc["@o"] = order
         else:
             enc = {"@s": 0}
         # rows out of id order (an id written by the program) are not kept in
         # place: order None makes every change encode the rows again
-        return enc, _Live(table, table.f[TABLE_NEXT], enc, order if ascending else None)
+        made = _Live(table, table.f[TABLE_NEXT], enc, order if ascending else None)
+        if intern is not None:
+            # the key holds the table, and the _Live its rows' encodings: no id reused while interned
+            self.tables[key] = (None, made)
+        return enc, made
 
     def _live_update(self, name: str, live: _Live, shape, ctx):
         """`live` brought up to date with the transaction's inserts (the ids
