@@ -592,7 +592,6 @@ class DeclChecker:
                 self.err("E0301", f"a metric is a number, bool or string, not {t}", m.value.span)
         for en in info.enums.values():
             for name in list(en.dispatchers):
-                en.dispatch_tables = getattr(en, "dispatch_tables", {})
                 en.dispatch_tables[name] = self.dispatch_table(en, name)
                 for _, fn in en.dispatchers[name]:
                     d = fn.decl

@@ -140,6 +140,8 @@ class EnumInfo:
     default_name: str | None = None  # the value marked @default, if any
     # `dispatch` methods: name -> [(pattern, FuncInfo)] in declaration order
     dispatchers: dict = field(default_factory=dict)
+    # and for each, value name -> the FuncInfo that value runs (check_decl.py dispatch_table)
+    dispatch_tables: dict = field(default_factory=dict)
 
     @property
     def default(self) -> str | None:
