@@ -132,6 +132,9 @@ class Binary(Expr):
     op: str  # '*' '/' '%' '+' '-' '<' '>' '<=' '>=' '==' '!=' '&&' '||' '^^'
     left: Expr
     right: Expr
+    # set by the checker when the operator is a row of Adama's table that is a
+    # library call ('lift', 'repeat', 'scale'...: check_expr.py, gen_expr.py special_binary)
+    special: str | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass
@@ -168,6 +171,10 @@ class Call(Expr):
     func: Expr
     args: list[Expr] = field(default_factory=list)
     ref: Any = field(default=None, compare=False, repr=False, kw_only=True)
+    # set by the checker for a library row called with maybes where it takes plain
+    # values: the argument positions lifted, and whether the receiver is (gen_call.py)
+    lift: tuple = field(default=(), compare=False, repr=False, kw_only=True)
+    lift_recv: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
 
 @dataclass
@@ -751,6 +758,10 @@ class ViewDecl(Decl):
 
 
 VIEWER_MESSAGE = "@viewer"  # no declared name can be it
+
+# Adama's `complex` (language.md 3.12) is a message of two doubles, r and i (its JSON, as
+# Adama writes it); the parser declares it when a document names the type or `@i`.
+COMPLEX_MESSAGE = "complex"
 
 # Adama's tuples (language.md 3.11): the items of `(a, b, c)` and the fields of
 # `tuple<A, B, C>` are named first, second, ... tenth, then pos_11, pos_12, ...

@@ -268,8 +268,10 @@ class ExprChecker:
                                 "@self is the record (or message) whose method, policy or formula runs")
             e.owner = rec.name
             return T.MessageType(rec.name) if rec.kind == "message" else T.RecordType(rec.name)
+        if e.name == "i":  # the imaginary unit (language.md 3.12)
+            return T.COMPLEX
         return self.err("E0201", f"unknown value '@{e.name}'", e.span,
-                        did_you_mean(e.name, ["who", "no_one", "context", "self"]))
+                        did_you_mean(e.name, ["who", "no_one", "context", "self", "i"]))
 
     def x_StateLabel(self, e: ast.StateLabel, expected):
         if e.name not in self.info.states:
@@ -314,7 +316,7 @@ class ExprChecker:
         if T.is_error(t):
             return T.ERROR
         if e.op == "-":
-            if T.is_numeric(t):
+            if T.is_numeric(t) or t == T.COMPLEX:
                 return t
             return self.err("E0302", f"cannot negate a value of type {t}", e.span, self.maybe_hint(t))
         if e.op == "!":
@@ -351,6 +353,10 @@ class ExprChecker:
         if op == "+" and lt == T.TIMESPAN and rt == T.TIMESPAN:
             return T.TIMESPAN
         # Adama's operator table beyond plain numbers (language.md 5.2):
+        if op in ("+", "-", "*", "/") and T.COMPLEX in (lt, rt) and \
+                all(t == T.COMPLEX or T.is_numeric(t) for t in (lt, rt)):
+            e.special = "complex"  # complex arithmetic (3.12); a quotient is a maybe, empty for 0
+            return T.MaybeType(T.COMPLEX) if op == "/" else T.COMPLEX
         md = T.MaybeType(T.DOUBLE)
         if op in ("+", "-", "*", "/") and md in (lt, rt) and all(t == md or T.is_numeric(t) for t in (lt, rt)):
             e.special = "lift"  # arithmetic with a maybe<double> gives a maybe<double>
@@ -426,6 +432,9 @@ class ExprChecker:
             if name in ("key", "value"):
                 return obj.key if name == "key" else obj.value
             return self.err("E0203", f"{obj} has no field '{name}'", span, "a map entry has key and value")
+        if obj == T.COMPLEX:
+            return self.err("E0308", f"a complex number has no fields (reading '{name}')", span,
+                            "complex numbers are used whole: with + - * / and ==")
         if isinstance(obj, T.AnonType):  # an object with no declared type, e.g. a tuple `(1, "a")`
             for fname, ft in obj.fields:
                 if fname == name:
@@ -840,7 +849,7 @@ class ExprChecker:
 
     def expected_struct(self, expected: T.Type | None) -> T.Type | None:
         t = T.strip_maybe(expected) if expected is not None else None
-        return t if isinstance(t, (T.RecordType, T.MessageType)) else None
+        return t if isinstance(t, (T.RecordType, T.MessageType)) and t != T.COMPLEX else None
 
     def x_AnonObject(self, e: ast.AnonObject, expected):
         target = self.expected_struct(expected)

@@ -265,6 +265,8 @@ class StmtChecker:
             return
         elif op == "+" and target == T.TIMESPAN and got == T.TIMESPAN:
             return
+        elif target == T.COMPLEX and (got == T.COMPLEX or T.is_numeric(got)):
+            return  # z += w (language.md 3.12)
         else:
             hint = "narrowing needs a library call such as Math.toInt(...)" \
                 if T.is_numeric(target) and T.is_numeric(got) else None

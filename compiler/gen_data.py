@@ -168,6 +168,11 @@ class Data:
                 self.box(tmp, inner, dst)
                 self.free(tmp)
             return dst
+        if dt == T.COMPLEX and T.is_numeric(st):  # x is x + 0 * @i
+            re, im = self.complex_parts(src, st)
+            self.make_complex(re, im, dst)
+            self.free(re, im)
+            return dst
         if isinstance(st, T.AnonType) and T.is_struct(dt):
             return self.anon_to_struct(src, st, dt, dst)
         if T.is_sequence(st) and T.is_sequence(dt):
@@ -204,6 +209,98 @@ class Data:
         return self.finish(dst, out)
 
     # ================================================================ constructors
+
+    # ================================================================ complex numbers (language.md 3.12)
+
+    def complex_parts(self, x, t: T.Type) -> tuple[Reg, Reg]:
+        """New double registers with the real and imaginary parts of `x` (an
+        expression, or a register of type `t`): a complex's two fields, or a
+        number and 0."""
+        re, im = self.temp("d"), self.temp("d")
+        if t == T.COMPLEX:
+            z = self.expr(x) if isinstance(x, ast.Expr) else x
+            self.emit("RGETD", re.n, z.n, self.layout.field_slot(T.COMPLEX.name, "r"))
+            self.emit("RGETD", im.n, z.n, self.layout.field_slot(T.COMPLEX.name, "i"))
+            if isinstance(x, ast.Expr):
+                self.free(z)
+            return re, im
+        if isinstance(x, ast.Expr):
+            self.expr_as(x, T.DOUBLE, re)
+        else:
+            self.convert(x, t, T.DOUBLE, re)
+        self.emit("DLOADK", im.n, 0.0)
+        return re, im
+
+    def make_complex(self, re: Reg, im: Reg, out: Reg) -> Reg:
+        """A new complex of two double registers, in `out`."""
+        self.new_struct(T.COMPLEX.name, out)
+        self.emit("RSETD", out.n, self.layout.field_slot(T.COMPLEX.name, "r"), re.n)
+        self.emit("RSETD", out.n, self.layout.field_slot(T.COMPLEX.name, "i"), im.n)
+        return out
+
+    def complex_arith(self, op: str, left, lt: T.Type, right, rt: T.Type, dst):
+        """`left op right` with a complex side (each an expression, or a
+        register of the type given): + - * a complex; / a maybe, empty when
+        the divisor is 0."""
+        ar, ai = self.complex_parts(left, lt)
+        br, bi = self.complex_parts(right, rt)
+        re, im = self.temp("d"), self.temp("d")
+        out = self.scratch(dst, "o")
+        if op in ("+", "-"):
+            code = "DADD" if op == "+" else "DSUB"
+            self.emit(code, re.n, ar.n, br.n)
+            self.emit(code, im.n, ai.n, bi.n)
+            self.make_complex(re, im, out)
+        elif op == "*":
+            t = self.temp("d")
+            self.emit("DMUL", re.n, ar.n, br.n)
+            self.emit("DMUL", t.n, ai.n, bi.n)
+            self.emit("DSUB", re.n, re.n, t.n)
+            self.emit("DMUL", im.n, ar.n, bi.n)
+            self.emit("DMUL", t.n, ai.n, br.n)
+            self.emit("DADD", im.n, im.n, t.n)
+            self.free(t)
+            self.make_complex(re, im, out)
+        else:
+            # (ar + ai i) / (br + bi i) = ((ar br + ai bi) + (ai br - ar bi) i) / (br^2 + bi^2)
+            den, t = self.temp("d"), self.temp("d")
+            self.emit("DMUL", den.n, br.n, br.n)
+            self.emit("DMUL", t.n, bi.n, bi.n)
+            self.emit("DADD", den.n, den.n, t.n)
+            nr, ni = self.temp("d"), self.temp("d")
+            self.emit("DMUL", nr.n, ar.n, br.n)
+            self.emit("DMUL", t.n, ai.n, bi.n)
+            self.emit("DADD", nr.n, nr.n, t.n)
+            self.emit("DMUL", ni.n, ai.n, br.n)
+            self.emit("DMUL", t.n, ar.n, bi.n)
+            self.emit("DSUB", ni.n, ni.n, t.n)
+            zero, done = self.label(), self.label()
+            self.emit("DDIV", re.n, nr.n, den.n, zero)
+            self.emit("DDIV", im.n, ni.n, den.n, zero)
+            self.make_complex(re, im, out)
+            self.emit("JMP", done)
+            self.mark(zero)
+            self.emit("ONULL", out.n)
+            self.mark(done)
+            self.free(den, t, nr, ni)
+        self.free(ar, ai, br, bi, re, im)
+        return self.finish(dst, out)
+
+    def complex_negate(self, operand: ast.Expr, dst) -> Reg:
+        re, im = self.complex_parts(operand, T.COMPLEX)
+        self.emit("DNEG", re.n, re.n)
+        self.emit("DNEG", im.n, im.n)
+        out = self.make_complex(re, im, self.scratch(dst, "o"))
+        self.free(re, im)
+        return self.finish(dst, out)
+
+    def imaginary_unit(self, dst) -> Reg:
+        re, im = self.temp("d"), self.temp("d")
+        self.emit("DLOADK", re.n, 0.0)
+        self.emit("DLOADK", im.n, 1.0)
+        out = self.make_complex(re, im, self.scratch(dst, "o"))
+        self.free(re, im)
+        return self.finish(dst, out)
 
     def takes_viewer(self, s, name: str) -> bool:
         """Whether record formula `name` of struct `s` is a bubble that takes the viewer's state."""

@@ -81,6 +81,8 @@ class Expressions:
     def connect(self, translate: dict, data, calls, stmts) -> None:
         self.translate = translate
         self.convert, self.viewer_call = data.convert, data.viewer_call
+        self.complex_arith, self.complex_negate = data.complex_arith, data.complex_negate
+        self.imaginary_unit = data.imaginary_unit
         self.call, self.host = calls.call, calls.host
         self.increment = stmts.increment
 
@@ -212,6 +214,8 @@ class Expressions:
             out = self.target(dst, "o")
             self.move(out, self.em.vars[VIEWER_KEY])
             return out
+        if e.name == "i":  # the imaginary unit
+            return self.imaginary_unit(dst)
         out = self.target(dst, "o")
         if e.name == "no_one":
             self.emit("OLOADK", out.n, NO_ONE)
@@ -262,6 +266,8 @@ class Expressions:
             k = int_constant(e)
             if k is not None:
                 return self.load_int(k, self.target(dst, "i"))
+            if e.ty == T.COMPLEX:
+                return self.complex_negate(e.operand, dst)
             src = self.expr(e.operand)
             out = self.target(dst, e.ty)
             neg = {"i": "INEG", "l": "LNEG", "d": "DNEG"}[kind_of(e.ty)]
@@ -302,6 +308,8 @@ class Expressions:
     def special_binary(self, e: ast.Binary, special: str, dst):
         """The rows of Adama's operator table that are library calls: arithmetic
         lifted over maybe<double>, string repetition, scaling a timespan."""
+        if special == "complex":
+            return self.complex_arith(e.op, e.left, e.left.ty, e.right, e.right.ty, dst)
         if special == "lift":
             md = T.MaybeType(T.DOUBLE)
             return self.host(f"arith.lift{e.op}", [e.left, e.right], [md, md], md, dst)

@@ -77,6 +77,7 @@ class Statements:
         self.expr, self.expr_as, self.cond, self.load_const = exprs.expr, exprs.expr_as, exprs.cond, exprs.load_const
         self.text, self.arith, self.mod_value = exprs.text, exprs.arith, exprs.mod_value
         self.boxed, self.new_struct, self.copy_struct = data.boxed, data.new_struct, data.copy_struct
+        self.complex_arith = data.complex_arith
         self.call, self.host = calls.call, calls.host
         self.foreach_where, self.each_item = queries.foreach_where, queries.each_item
 
@@ -285,6 +286,8 @@ class Statements:
             new = old if lv.kind == "local" else self.temp("o")
             self.emit("SCAT", new.n, old.n, piece.n)
             self.free(piece)
+        elif t == T.COMPLEX:  # z += w (language.md 3.12)
+            new = self.complex_arith(op, old, t, value, value.ty, old if lv.kind == "local" else None)
         else:
             new = self.arith(op, old, value, t, old if lv.kind == "local" else None)
         if lv.kind != "local":

@@ -168,6 +168,16 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
         at = decls.index(views[0])
         decls = [d for d in decls if not isinstance(d, A.ViewDecl)]
         decls.insert(at, A.MessageDecl(A.VIEWER_MESSAGE, fields, name_span=views[0].name_span, span=views[0].span))
+    if builder.complex is not None:
+        span = builder.complex
+        for d in decls:
+            if isinstance(d, (A.RecordDecl, A.MessageDecl, A.EnumDecl)) and d.name == A.COMPLEX_MESSAGE:
+                return None, [Diagnostic("E0105", "'complex' is reserved: it is Adama's complex number type",
+                                         d.name_span, hint="pick another name")]
+        # `complex` is a message of two doubles, r and i (language.md 3.12)
+        fields = [A.FieldDecl(n, A.TypeRef("double", span=span), A.Privacy("private", explicit=False, span=span),
+                              name_span=span, span=span) for n in ("r", "i")]
+        decls.append(A.MessageDecl(A.COMPLEX_MESSAGE, fields, name_span=span, span=span))
     for name, (items, span) in builder.tuples.items():
         # a `tuple<A, B>` is a message with fields first, second, ... (language.md 3.11)
         fields = [A.FieldDecl(A.tuple_field(i), t, A.Privacy("private", explicit=False, span=t.span),
@@ -196,6 +206,7 @@ class Builder(NodeVisitor):
         self.diags: list[Diagnostic] = []
         # `tuple<A, B>` types met so far: their message's name -> (item types, first span)
         self.tuples: dict[str, tuple[list, Span]] = {}
+        self.complex: Span | None = None  # where `complex` or `@i` first appears
 
     # ---------------------------------------------------------------- plumbing
 
@@ -245,6 +256,8 @@ class Builder(NodeVisitor):
 
     def visit_SPECIAL(self, node, _):
         t = self.tok(node)
+        if t.text == "@i" and self.complex is None:
+            self.complex = t.span
         return A.Special(t.text[1:], span=t.span)
 
     def visit_TEMPORAL(self, node, _):
@@ -315,6 +328,8 @@ class Builder(NodeVisitor):
         name, args, suffixes, annotation = ch
         end = annotation[0].start if annotation else node.end
         t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, end))
+        if name.text == A.COMPLEX_MESSAGE and self.complex is None:
+            self.complex = name.span
         if name.text == "tuple" and len(t.args) >= 2:  # one message per distinct tuple type
             key = A.type_text(t)
             self.tuples.setdefault(key, (t.args, t.span))

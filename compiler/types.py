@@ -177,6 +177,9 @@ TIMESPAN = Prim("timespan")
 DYNAMIC = Prim("dynamic")
 # The connection context (`@context`) of static policies: origin and ip.
 CONTEXT = Prim("context")
+# Adama's complex numbers: the message `complex` of two doubles, r and i, that the parser
+# declares for a document using them (language.md 3.12); numbers widen to it.
+COMPLEX = MessageType("complex")
 
 PRIMITIVES: dict[str, Prim] = {
     p.name: p
@@ -253,6 +256,8 @@ def assignable(src: Type, dst: Type, fields_of=None) -> bool:
     if src == dst:
         return True
     if widens(src, dst):
+        return True
+    if dst == COMPLEX and src in NUMERIC_RANK:  # x is x + 0 * @i
         return True
     if isinstance(dst, MaybeType):
         if isinstance(src, MaybeType):
