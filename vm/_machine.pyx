@@ -36,6 +36,11 @@ include "frames.pxi"
 include "prng.pxi"
 
 DEFAULT_MAX_DEPTH = 10_000
+# Frames a machine allocates at first; a deeper call doubles them up to
+# max_depth (a Frame is 32 bytes: 10,000 of them per idle document was 320 KB
+# of address space).
+cdef enum:
+    FRAMES_AT_START = 8
 # Units per transaction (spec/bytecode.md section 4). The compiled benchmarks
 # use about 137 million (a 10-million-iteration loop at 12 words per pass plus
 # fib(30)); a runaway loop is stopped after about a second.
@@ -80,10 +85,14 @@ cdef class Record:
     """A record value: its layout index and one slot per field."""
 
     cdef public int layout
-    cdef public list f
     # Which slots the undo log already holds for the current undo epoch: a
     # slot needs its old value logged once per transaction (or savepoint), so
-    # a loop that writes one field a million times logs it once.
+    # a loop that writes one field a million times logs it once. The flags
+    # are bits of logged_mask (beside `layout`, in what would be padding) for
+    # a record of fewer than 32 slots, a bytearray for a wider one (txn.pxi
+    # _flagged).
+    cdef uint32_t logged_mask
+    cdef public list f
     cdef int64_t logged_epoch
     cdef bytearray logged
 
@@ -91,6 +100,7 @@ cdef class Record:
         self.layout = layout
         self.f = f
         self.logged_epoch = 0
+        self.logged_mask = 0
         self.logged = None
 
     def __repr__(self):
@@ -178,6 +188,10 @@ cdef class _Code:
     cdef list kobj
     cdef list fentry
     cdef list layouts  # per record layout: (template, indices of mutable defaults), read-only
+    # The widest window of any function, per bank (at least 1): what a
+    # machine's banks start at, so a document holds registers for its own
+    # code rather than a fixed 1,024 per bank (spec/bytecode.md 2).
+    cdef Py_ssize_t wide_i, wide_d, wide_o
     cdef object __weakref__
 
     def __cinit__(self):
@@ -202,6 +216,7 @@ cdef class _Code:
         self.kobj = []
         self.fentry = []
         self.layouts = [_layout(r) for r in module.records]
+        self.wide_i = self.wide_d = self.wide_o = 1
         for i, f in enumerate(module.functions):
             fn = &self.fns[i]
             fn.code = <uint32_t*>malloc(4 * len(f.code) + 8 * (len(f.kint) + len(f.kdbl)) + 8)
@@ -218,6 +233,9 @@ cdef class _Code:
                 fn.kdbl[j] = v
             fn.ncode = len(f.code)
             fn.ni, fn.nd, fn.no = f.nregs
+            self.wide_i = max(self.wide_i, fn.ni)
+            self.wide_d = max(self.wide_d, fn.nd)
+            self.wide_o = max(self.wide_o, fn.no)
             self.kobj.append(list(f.kobj))
             # what call() needs per argument, worked out once rather than per call
             self.fentry.append((tuple(("ido".index(bank), reg, kind)
@@ -253,6 +271,7 @@ cdef class Machine:
     cdef list fentry          # per function: (params as ((bank 0/1/2, register, kind), ...), result kind, name)
     cdef _Code code_block     # the module's functions in C form (shared, read-only)
     cdef Frame* frames
+    cdef int fcap             # frames allocated (grown at a deep call, up to max_depth)
     cdef readonly int depth   # live frames
     cdef readonly int max_depth
     cdef int64_t* ibank
@@ -316,15 +335,15 @@ cdef class Machine:
         self.max_items = DEFAULT_MAX_ITEMS
         self.yield_every = _yield_default
         self._load_functions(module)
-        self.frames = <Frame*>malloc(sizeof(Frame) * (max_depth + 1))
-        if self.frames == NULL:
-            raise MemoryError()
+        self.fcap = 0
+        self._grow_frames(FRAMES_AT_START)
         self.depth = 0
         self.icap = 0
         self.dcap = 0
-        self._grow_i(1024)
-        self._grow_d(1024)
-        self.obank = [None] * 1024
+        # Sized for the module's widest function; deeper calls grow them
+        self._grow_i(self.code_block.wide_i)
+        self._grow_d(self.code_block.wide_d)
+        self.obank = [None] * self.code_block.wide_o
         _load_hosts(self, _resolve_hosts(module, host))
         self.layouts = self.code_block.layouts
         self.doc = self._new_record(module.document) if module.document >= 0 else None
@@ -358,6 +377,17 @@ cdef class Machine:
         self.kobj = block.kobj
         self.fentry = block.fentry
 
+    cdef int _grow_frames(self, Py_ssize_t need) except -1:
+        # Room for `need` frames (callers check max_depth first): doubled,
+        # never past max_depth.
+        cdef Py_ssize_t cap = min(max(need, 2 * self.fcap), self.max_depth)
+        cdef Frame* p = <Frame*>realloc(self.frames, sizeof(Frame) * cap)
+        if p == NULL:
+            raise MemoryError()
+        self.frames = p
+        self.fcap = <int>cap
+        return 0
+
     cdef int _grow_i(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = max(need, 2 * self.icap)
         cdef int64_t* p = <int64_t*>realloc(self.ibank, sizeof(int64_t) * cap)
@@ -379,6 +409,13 @@ cdef class Machine:
         self.dbank = p
         self.dcap = cap
         return 0
+
+    @property
+    def capacities(self):
+        """What the machine has allocated now: (int registers, double
+        registers, object registers, frames). They start at the module's
+        widest function window and 8 frames, and grow at a deeper call."""
+        return (self.icap, self.dcap, len(self.obank), self.fcap)
 
     # ------------------------------------------------------------- public API
     def seed(self, seed):
@@ -880,6 +917,7 @@ cdef class Machine:
         cdef int64_t every = self.yield_every if self.yield_every > 0 else 0
         cdef int64_t mark = budget - every if every > 0 and budget > every else 0
         cdef int max_depth = self.max_depth
+        cdef int fcap = self.fcap
         cdef uint32_t ins, op, a, b, c
         cdef int64_t x, y
         cdef double u, v
@@ -1064,8 +1102,13 @@ cdef class Machine:
                 # -------------------------------------------- calls and returns
                 elif op == OP_CALL:
                     callee = &fns[ins >> POS_BX]
-                    if depth >= max_depth:
-                        raise _Fault(f"stack overflow: more than {max_depth} nested calls")
+                    if depth >= fcap:
+                        if depth >= max_depth:
+                            raise _Fault(f"stack overflow: more than {max_depth} nested calls")
+                        self._grow_frames(depth + 1)
+                        frames = self.frames
+                        fr = &frames[depth - 1]
+                        fcap = self.fcap
                     budget -= callee.ncode
                     if budget < mark:
                         mark = _charged(budget, every)

@@ -70,6 +70,8 @@ cdef int _install(Machine m, frames, ib_bytes, db_bytes, obank) except -1:
             nxt = frames[k + 1]
             if nxt[0] != word >> POS_BX or list(nxt[2:]) != [ib + a, db + a, ob + a]:
                 raise ValueError(f"frame {k + 1} does not match the call in frame {k}")
+    if len(frames) > m.fcap:
+        m._grow_frames(len(frames))
     for k, (fid, pc, ib, db, ob) in enumerate(frames):
         m.frames[k].fid = fid
         m.frames[k].pc = pc
@@ -88,7 +90,7 @@ cdef int _install(Machine m, frames, ib_bytes, db_bytes, obank) except -1:
     memcpy(m.ibank, <char*>ib_bytes, 8 * ti)
     memcpy(m.dbank, <char*>db_bytes, 8 * td)
     obank = list(obank)
-    m.obank = obank + [None] * max(0, 1024 - len(obank))
+    m.obank = obank + [None] * max(0, m.code_block.wide_o - len(obank))
     # what lies above the installed frames is another call's: clean it
     m.hw_o = 0  # the object bank is a fresh list, None past `to`
     m._wipe_above(ti, td, to)

@@ -60,35 +60,48 @@ cdef inline void _new_undo_epoch() noexcept:
     _undo_epoch += 1
 
 
-cdef inline unsigned char* _logged_bits(Record r) except NULL:
-    # One flag per slot, plus one after them for the record as a whole (a
-    # table's inserts), valid for the current undo epoch only.
+cdef inline bint _flagged(Record r, Py_ssize_t i) except -1:
+    # Whether flag `i` of the record was set in the current undo epoch, and
+    # set it: flags 0 .. n-1 are its slots, flag n the record as a whole (a
+    # table's inserts). A record of fewer than 32 slots keeps them in a word
+    # of its own (no allocation, nothing left behind once the transaction
+    # ends); a wider one in a bytearray. A flag lost (the record's slots
+    # replaced by a wider list mid-epoch) only logs a slot once more, which
+    # rollback replays harmlessly: the oldest value is restored last.
+    # Callers pass i <= n (a slot they checked, or n).
     cdef Py_ssize_t n = len(r.f)
-    cdef bytearray bits
-    if r.logged_epoch != _undo_epoch or r.logged is None or len(r.logged) <= n:
-        bits = PyByteArray_FromStringAndSize(NULL, n + 1)  # not bytearray(n + 1): no call through the type
-        memset(PyByteArray_AS_STRING(bits), 0, n + 1)
+    cdef uint32_t bit
+    cdef unsigned char* bits
+    if r.logged_epoch != _undo_epoch:
         r.logged_epoch = _undo_epoch
-        r.logged = bits
-    return <unsigned char*>PyByteArray_AS_STRING(r.logged)
+        r.logged_mask = 0
+        if r.logged is not None:
+            r.logged = None
+    if n < 32:
+        bit = (<uint32_t>1) << i
+        if r.logged_mask & bit:
+            return True
+        r.logged_mask |= bit
+        return False
+    if r.logged is None or len(r.logged) <= n:
+        r.logged = PyByteArray_FromStringAndSize(NULL, n + 1)  # not bytearray(n + 1): no call through the type
+        memset(PyByteArray_AS_STRING(r.logged), 0, n + 1)
+    bits = <unsigned char*>PyByteArray_AS_STRING(r.logged)
+    if bits[i]:
+        return True
+    bits[i] = 1
+    return False
 
 
 cdef inline bint _first_in_segment(Record r) except -1:
     """True the first time since the newest savepoint (begin, savepoint,
     rollback_to) that this record asks, False after that."""
-    cdef unsigned char* bits = _logged_bits(r)
-    cdef Py_ssize_t n = len(r.f)
-    if bits[n]:
-        return False
-    bits[n] = 1
-    return True
+    return not _flagged(r, len(r.f))
 
 
 cdef inline int _log_field(list log, Record r, Py_ssize_t slot) except -1:
-    cdef unsigned char* bits = _logged_bits(r)
-    if bits[slot]:
+    if _flagged(r, slot):
         return 0  # the oldest value of this slot is already in the log
-    bits[slot] = 1
     log.append(r)
     log.append(slot)
     log.append(r.f[slot])
