@@ -173,10 +173,10 @@ class Calls:
         else:
             recv = e.func.obj
             recv_t = recv.ty
-            owner_t = recv_t.inner if getattr(e, "lift_recv", False) else recv_t
+            owner_t = recv_t.inner if e.lift_recv else recv_t
             bindings = next((b for r, b in L.methods_of(owner_t, entry.name) if r is entry), {})
-        lifted = list(getattr(e, "lift", None) or ())
-        if lifted or getattr(e, "lift_recv", False):
+        lifted = list(e.lift)
+        if lifted or e.lift_recv:
             return self.lifted_library_call(e, entry, recv, recv_t, bindings, lifted, dst)
         inline = INLINE.get(key)
         if inline is not None:
@@ -200,7 +200,7 @@ class Calls:
         for i in lifted:
             ptypes[i] = T.MaybeType(ptypes[i])
         if recv is not None:
-            positions = [i + 1 for i in positions] + ([0] if getattr(e, "lift_recv", False) else [])
+            positions = [i + 1 for i in positions] + ([0] if e.lift_recv else [])
             ptypes = [recv_t] + ptypes
             args = [recv] + args
         result = L.parse_type(entry.result, bindings)
