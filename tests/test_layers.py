@@ -69,3 +69,23 @@ def test_a_wrong_arrow_breaks_a_contract(tmp_path):
     assert result.returncode != 0, result.stdout + result.stderr
     assert "advm.views.wrong_arrow -> advm.net" in result.stdout, result.stdout
     assert "1 broken" in result.stdout, result.stdout
+
+
+def test_a_stage_of_code_generation_that_imports_another_breaks_the_stages(tmp_path):
+    """codegen.Stages connects the stages that write bodies; a stage importing
+    another (here statements reaching into queries, inside a function) is the
+    circle issue 11 took out, and the codegen-stages contract says so."""
+    where = package_tree(tmp_path)
+    compiler = where / "advm" / "compiler"
+    real = compiler.resolve()
+    compiler.unlink()
+    compiler.mkdir()
+    for entry in real.iterdir():
+        if entry.name != "gen_stmt.py":
+            (compiler / entry.name).symlink_to(entry)
+    source = (real / "gen_stmt.py").read_text()
+    (compiler / "gen_stmt.py").write_text(source + "\n\ndef wrong():\n    from .gen_query import Queries\n")
+    result = lint(where)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "advm.compiler.gen_stmt -> advm.compiler.gen_query" in result.stdout, result.stdout
+    assert "1 broken" in result.stdout, result.stdout
