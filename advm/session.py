@@ -6,7 +6,7 @@ people, programs and tests use a document without a server (spec/sessions.md).
         print(json.dumps(frame))
 
 One input line becomes one call on the one runtime host (runtime/host.py
-`Host`) at the script's clock, and everything that call returns (the frames
+`RuntimeHost`) at the script's clock, and everything that call returns (the frames
 clients receive) comes back in order. The host owns the clock, asks
 `@static create` before a document exists, applies the inputs and lets time
 pass; in memory the session keeps the snapshot taken after every input, and
@@ -25,7 +25,7 @@ import math
 from typing import Callable, Iterable
 
 from .runtime.contracts import as_input
-from .runtime.host import Host, MemoryBackend, NotFound, Refused
+from .runtime.host import MemoryBackend, NotFound, Refused, RuntimeHost
 from .runtime.living import LivingDocument
 from .views.viewers import Viewers
 from .vm.docslots import as_principal
@@ -143,7 +143,7 @@ class Session:
     policy nobody may create, spec/runtime.md 7), applies the inputs and lets
     time pass; the session checks script lines, turns host refusals into
     error frames, and after every input makes the document as it is what
-    `restart` recovers (`Host.checkpoint`)."""
+    `restart` recovers (`RuntimeHost.checkpoint`)."""
 
     def __init__(self, module, key: str = DEFAULT_KEY, viewers=None,
                  debug: Callable[[str], None] | None = None):
@@ -157,7 +157,7 @@ class Session:
         self.doc = doc  # the key the host knows it by
         self._viewers = viewers
         self._debug = debug
-        self.host = Host(module, backend, clock=CLOCK_START_MS)
+        self.host = RuntimeHost(module, backend, clock=CLOCK_START_MS)
         self.restarts = 0
         self.viewer_states: dict = {}  # principal -> the JSON of its last `update`
         self._blank = None  # an uncreated runtime, read before the document exists
@@ -284,7 +284,7 @@ class Session:
                              "message": item["message"]})
 
     def _advance(self, item):
-        """Let time pass as a host that stays up does (Host.advance: every
+        """Let time pass as a host that stays up does (RuntimeHost.advance: every
         daily slot of a three-day advance runs, each at its own time)."""
         target = self.clock + round(item["seconds"] * 1000)
         if self.host.loaded(self.doc) is None:  # nothing exists to wake
@@ -303,7 +303,7 @@ class Session:
 
     def _restart(self, item):
         """Drop the runtime; recover the document from what the backend holds
-        alone (Host.recover), as a host does after a crash. Connections do
+        alone (RuntimeHost.recover), as a host does after a crash. Connections do
         not survive a restart: every viewer reconnects and starts again from
         a full view and its open asks. The document does not see it happen
         (@connected and @disconnected do not run; @load does, as at every

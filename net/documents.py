@@ -1,5 +1,5 @@
 """Where a server's documents live between inputs: the backends the one
-runtime host (runtime/host.py `Host`, driven by net/shard.py) opens documents
+runtime host (runtime/host.py `RuntimeHost`, driven by net/shard.py) opens documents
 from.
 
 Both give the same document interface (runtime/contracts.py

@@ -31,7 +31,7 @@ import concurrent.futures as cf
 import gc
 import threading
 
-from ..runtime.host import Host, NotFound, Refused, Resolved
+from ..runtime.host import NotFound, Refused, Resolved, RuntimeHost
 from .documents import Later
 from .jsontext import encode as _encode
 
@@ -197,7 +197,7 @@ class Shard:
     def __init__(self, module, backend):
         self.module = module
         self.backend = backend
-        self.host = Host(module, backend)
+        self.host = RuntimeHost(module, backend)
         self.docs = self.host.docs  # the loaded documents, by key
         self._tails: dict[str, Later] = {}
         self._lock = threading.Lock()
@@ -269,7 +269,7 @@ class Shard:
     # ------------------------------------------------------------ documents
 
     def _drop(self, key: str) -> bool:
-        """Forget document `key` after a failure (Host.drop); whether it was
+        """Forget document `key` after a failure (RuntimeHost.drop); whether it was
         loaded (its viewers' streams must then end: `dropped` in the reply)."""
         if not self.host.drop(key):
             return False

@@ -144,7 +144,8 @@ ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Document 
 
 class Outcome(Protocol):
     """A future of an input's frames: a concurrent.futures.Future, or one of
-    the lighter ones a shard uses (net/documents.py Resolved, Later)."""
+    the lighter ones a host uses (runtime/host.py Resolved, net/documents.py
+    Later)."""
 
     def done(self) -> bool: ...
 

@@ -1,12 +1,12 @@
 """The one runtime host (spec/runtime.md 7): what every driver of documents
 does between a request and the runtime, written once.
 
-    host = Host(module, MemoryBackend(module, viewers=Viewers), clock=t0)
+    host = RuntimeHost(module, MemoryBackend(module, viewers=Viewers), clock=t0)
     doc, frames = host.create("g1", "alice@", None)      # @static create asked first
     frames += host.submit("g1", {"op": "connect", "as": "bob@"}).result()
     frames += host.advance("g1", t0 + 3_600_000)          # each due time in turn
 
-A `Host` runs documents of one module on one backend (a typed
+A `RuntimeHost` runs documents of one module on one backend (a typed
 `contracts.Backend`: `MemoryBackend` here, the durable one above the store,
 net/documents.py `DurableBackend`). It
 
@@ -214,7 +214,7 @@ class MemoryBackend:
 
 
 class Timed(Protocol):
-    """What `Host.pass_time` wakes: a document as a host drives it, or the
+    """What `RuntimeHost.pass_time` wakes: a document as a host drives it, or the
     test runner's harness (advm/commands/runtests.py)."""
 
     def next_due(self) -> int | None: ...
@@ -247,7 +247,7 @@ class _Hosted:
 # ---------------------------------------------------------------- the host
 
 
-class Host:
+class RuntimeHost:
     """Documents of one module on one backend (see the module's docstring).
 
     `docs` holds the loaded documents by key. A server's shard drives one
@@ -432,5 +432,5 @@ class Host:
         return frames
 
 
-__all__ = ["Gate", "Host", "MAX_IMMEDIATE", "MemoryBackend", "MemoryDocument", "NotFound", "Refused",
-           "Resolved", "Shelf", "Timed"]
+__all__ = ["Gate", "MAX_IMMEDIATE", "MemoryBackend", "MemoryDocument", "NotFound", "Refused", "Resolved",
+           "RuntimeHost", "Shelf", "Timed"]

@@ -192,7 +192,7 @@ class LivingDocument:
         order, without running @connected: each gets `connected`, its full view
         and its open asks, after what @load made viewers see. What a scripted
         session's restart does (spec/sessions.md 5; a server lets them go
-        instead, runtime/host.py Host.open)."""
+        instead, runtime/host.py RuntimeHost.open)."""
         frames = self.pump()
         for who in list(self.connected):
             frames.append({"to": who, "connected": True})
@@ -388,7 +388,8 @@ class LivingDocument:
 
     # ------------------------------------------------------------ transactions
 
-    def _transact(self, who, run, context: str = "", label: str | None = None) -> tuple[bool, object, list[dict]]:
+    def _transact(self, who, run, context: str = "",
+                  label: str | None = None) -> tuple[bool, object, list[dict]]:
         """Run one document transaction: (committed, its value, frames).
         `label`: the state a transition enters (what `failures` names)."""
         try:

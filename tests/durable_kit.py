@@ -10,7 +10,7 @@ from pathlib import Path
 from advm.session import CLOCK_START_MS, DEFAULT_KEY, parse_line
 from advm.store import Store
 from advm.durable.document import DurableDocument
-from advm.runtime.host import Host
+from advm.runtime.host import RuntimeHost
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -48,7 +48,7 @@ def open_store(path, **kw) -> Store:
 class Driver:
     """Plays scripted-session inputs on a durable document, as `advm run
     --script` does on a living one: the same clock, the same wake-ups during
-    an `advance` (the one host's, runtime/host.py Host.pass_time; the driver
+    an `advance` (the one host's, runtime/host.py RuntimeHost.pass_time; the driver
     is what it wakes). `restart` drops the runtime (no close: as after a
     crash) and recovers it from the store."""
 
@@ -60,7 +60,7 @@ class Driver:
         self.module = module
         self.viewers = viewers
         self.wait = wait
-        self.host = Host(module, None, clock=T0)
+        self.host = RuntimeHost(module, None, clock=T0)
         self.doc: DurableDocument | None = None
         self.futures = []
 
@@ -85,7 +85,7 @@ class Driver:
     def clock(self) -> int:
         return self.host.clock
 
-    # what Host.pass_time wakes (runtime/host.py Timed)
+    # what RuntimeHost.pass_time wakes (runtime/host.py Timed)
 
     def next_due(self) -> int | None:
         return self.doc.next_due()

@@ -2,7 +2,7 @@
 
 Every driver of documents (`advm run --once`, scripted sessions in memory and
 on the store, the test runner, a server's shard on either backend) runs them
-through `Host`: the loops each once had are gone, and documents behave the
+through `RuntimeHost`: the loops each once had are gone, and documents behave the
 same in every driver on `@static` gating, the transition cap and timers."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from advm.net.documents import DurableBackend, MemoryBackend, Shelf
 from advm.net.shard import Shard
 from advm.runtime import host as host_module
 from advm.runtime import living as living_module
-from advm.runtime.host import MAX_IMMEDIATE, Host, NotFound, Refused
+from advm.runtime.host import MAX_IMMEDIATE, RuntimeHost, NotFound, Refused
 from advm.session import CLOCK_START_MS, Session, StoredSession
 from advm.store import Store
 from advm.views.viewers import Viewers
@@ -167,7 +167,7 @@ def test_a_create_policy_decides_the_same_in_every_driver(drivers, stored, cli, 
 
 def test_the_host_refuses_an_existing_key_before_asking_the_policy(drivers):
     d = drivers(PICKY)
-    h = Host(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
+    h = RuntimeHost(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
     doc, frames = h.create("g", "ann@")
     assert doc is h.loaded("g") and doc.living.document.created
     for who in ("ann@", "bob@"):  # bob would be refused by the policy: existence is checked first
@@ -180,7 +180,7 @@ def test_a_failing_policy_says_no(drivers):
     # It runs out of its instruction budget.
     d = drivers("@static {\n  instruction_budget = 1000;\n  create {\n    int i = 0;\n"
                 "    while (i >= 0) {\n      i++;\n    }\n    return true;\n  }\n}\npublic int n;\n")
-    h = Host(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
+    h = RuntimeHost(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
     assert h.gate.allows("create", "ann@") is False
     with pytest.raises(Refused):
         h.create("g", "ann@")
@@ -188,7 +188,7 @@ def test_a_failing_policy_says_no(drivers):
 
 def test_invent_is_the_gate_too(drivers):
     d = drivers("@static {\n  invent {\n    return @who.agent() == \"ann\";\n  }\n}\npublic int n;\n")
-    h = Host(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
+    h = RuntimeHost(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
     with pytest.raises(NotFound):
         h.invent("g", "bob@")
     doc, _ = h.invent("g", "ann@")
@@ -264,29 +264,29 @@ def test_the_test_runner_lets_time_pass_through_the_host(cli, tmp_path, monkeypa
                    "test waits {\n  transition #later in 90;\n  @forward 60;\n  assert (at == 0);\n"
                    "  @forward 30;\n  assert (at > 0);\n}\n", encoding="utf-8")
     calls = []
-    real = Host.pass_time
+    real = RuntimeHost.pass_time
 
     def spy(self, doc, until):
         calls.append((type(doc).__name__, until))
         return real(self, doc, until)
 
-    monkeypatch.setattr(Host, "pass_time", spy)
+    monkeypatch.setattr(RuntimeHost, "pass_time", spy)
     r = cli("test", src)
     assert r.code == ExitCode.OK, r.out
     assert [name for name, _ in calls] == ["Harness", "Harness"]
     assert calls[1][1] - calls[0][1] == 30_000
 
 
-# ---------------------------------------------------------------- every driver drives Host
+# ---------------------------------------------------------------- every driver drives RuntimeHost
 
 
 def test_every_driver_holds_the_one_host(drivers, tmp_path):
     d = drivers(ALLOW + "public int n;\n")
-    assert isinstance(Session(d.module).host, Host)
+    assert isinstance(Session(d.module).host, RuntimeHost)
     stored = StoredSession(d.module, Store(tmp_path / "s"))
-    assert isinstance(stored.host, Host) and isinstance(stored.host.backend, DurableBackend)
+    assert isinstance(stored.host, RuntimeHost) and isinstance(stored.host.backend, DurableBackend)
     sh = Shard(d.module, MemoryBackend(d.module, Shelf()))
-    assert isinstance(sh.host, Host) and sh.docs is sh.host.docs
+    assert isinstance(sh.host, RuntimeHost) and sh.docs is sh.host.docs
     assert isinstance(MemoryBackend(d.module, Shelf()), host_module.MemoryBackend)
     assert documents.MemoryDocument is host_module.MemoryDocument
     assert documents.Resolved is host_module.Resolved and documents.Shelf is host_module.Shelf
@@ -312,13 +312,13 @@ def test_the_old_loops_are_gone():
 
 def test_each_driver_creates_through_host_create(drivers, cli, tmp_path, monkeypatch):
     made = []
-    real = Host.create
+    real = RuntimeHost.create
 
     def spy(self, key, who, *args, **kw):
         made.append((type(self.backend).__name__, key, who))
         return real(self, key, who, *args, **kw)
 
-    monkeypatch.setattr(Host, "create", spy)
+    monkeypatch.setattr(RuntimeHost, "create", spy)
     d = drivers(ALLOW + "public int n;\n")
     d.session_create(d.session(), "ann")
     d.session_create(d.session(stored=True), "ann")
@@ -337,7 +337,7 @@ def test_each_driver_creates_through_host_create(drivers, cli, tmp_path, monkeyp
 
 def test_the_clock_moves_forward_only(drivers):
     d = drivers(ALLOW + "public int n;\n")
-    h = Host(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
+    h = RuntimeHost(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
     assert h.at() == T0 and h.at(T0 + 5) == T0 + 5 and h.clock == T0 + 5
     assert h.at(T0) == T0 and h.clock == T0 + 5  # an earlier input keeps its time; the clock stays
 
@@ -346,7 +346,7 @@ def test_recover_keeps_viewers_and_open_drops_them(drivers):
     d = drivers(ALLOW + "public int n;\n@connected {\n  n++;\n  return true;\n}\n"
                         "@disconnected {\n  n = n + 100;\n}\n")
     backend = host_module.MemoryBackend(d.module, viewers=Viewers)
-    h = Host(d.module, backend, clock=T0)
+    h = RuntimeHost(d.module, backend, clock=T0)
     h.create("g", "ann@")
     h.submit("g", {"op": "connect", "as": "ann@"}).result()
     h.checkpoint("g")
@@ -365,7 +365,7 @@ def test_recover_keeps_viewers_and_open_drops_them(drivers):
 def test_a_failed_construct_leaves_nothing_behind(drivers):
     d = drivers(ALLOW + "public int n;\n@construct {\n  abort;\n}\n")
     backend = host_module.MemoryBackend(d.module, viewers=Viewers)
-    h = Host(d.module, backend, clock=T0)
+    h = RuntimeHost(d.module, backend, clock=T0)
     doc, frames = h.create("g", "ann@")
     assert not doc.living.document.created and doc.living.last_error.kind == "abort"
     assert frames[0]["error"]["code"] == "abort"

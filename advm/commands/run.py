@@ -131,7 +131,7 @@ def create(program: Program, principal: str, arg, key: str):
     """The document's runtime, created in memory by `principal` on the one
     runtime host, with everything the create made due at once run (at most
     MAX_IMMEDIATE transitions in a row: runtime/living.py)."""
-    from ..runtime.host import Host, MemoryBackend, Refused
+    from ..runtime.host import MemoryBackend, Refused, RuntimeHost
     from ..views.viewers import Viewers
 
     new_document(program, key)  # a module file that cannot load is reported as corrupt here
@@ -147,7 +147,7 @@ def create(program: Program, principal: str, arg, key: str):
                        "during": "@construct"}},
         )
     # Random seeded from the key: the same file, argument and principal give the same run.
-    host = Host(program.module, MemoryBackend(program.module, viewers=Viewers), clock=CLOCK_MS)
+    host = RuntimeHost(program.module, MemoryBackend(program.module, viewers=Viewers), clock=CLOCK_MS)
     try:
         doc, _ = host.create(key, principal, arg)
     except Refused as e:

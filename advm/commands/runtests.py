@@ -14,7 +14,7 @@ ask on `c`, `@aborts { ... }` runs its block expecting an abort (its writes
 are undone) and fails the test when the block ends. `log` and `@debug` lines
 written during the test are its report's log.
 
-Time passes on the one runtime host (runtime/host.py `Host.pass_time`), the
+Time passes on the one runtime host (runtime/host.py `RuntimeHost.pass_time`), the
 loop every driver uses: the harness is what it wakes (a `Timed`), each wake
 running the pending transition once it is due, at most MAX_IMMEDIATE of them
 in a row at one instant (the runtime's one cap).
@@ -88,11 +88,11 @@ class Harness:
     swaps them around each action. The clock is the host's."""
 
     def __init__(self, doc, name: str):
-        from ..runtime.host import Host
+        from ..runtime.host import RuntimeHost
 
         self.doc = doc
         self.name = name
-        self.host = Host(doc.module, None, clock=doc.now)
+        self.host = RuntimeHost(doc.module, None, clock=doc.now)
         self.scheduled = None  # (state, due ms): the pending transition
         self.pumped: dict[str, deque] = {}  # channel -> values @pump queued
         self.state_cont = None  # a state block waiting on an ask
@@ -167,7 +167,7 @@ class Harness:
         self.feed()
 
     def forward(self, seconds) -> None:
-        """@forward: the host lets the time pass (Host.pass_time)."""
+        """@forward: the host lets the time pass (RuntimeHost.pass_time)."""
         self._burst = 0
         self.host.pass_time(self, self.now + round(float(seconds) * 1000))
 
