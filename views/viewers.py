@@ -48,7 +48,9 @@ from ..runtime.document import gc_paused, promote_young
 from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
 from ..vm.disasm import instructions
-from ..vm.table import NEXT as TABLE_NEXT, ROWS as TABLE_ROWS, rows as table_rows
+from ..vm.errors import VMError
+from ..vm.table import ID_SLOT as TABLE_ID_SLOT, NEXT as TABLE_NEXT, OWNER_SLOT as TABLE_OWNER_SLOT, \
+    ROWS as TABLE_ROWS, rows as table_rows
 from .delta import MIN_RUN, diff, diff_objects, encode_view
 from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible
 from .reactive import ChangeTracker, Changes, Formulas
@@ -139,7 +141,8 @@ class _Viewer:
 class _Item:
     """A top-level member and what its rendering depends on."""
 
-    __slots__ = ("member", "name", "always", "shared", "rows_of", "type_fields", "type_time", "live_slot")
+    __slots__ = ("member", "name", "always", "shared", "rows_of", "type_fields", "type_time", "live_slot",
+                 "live_where", "where_deps", "where_time")
 
     def __init__(self, member, schema, formulas):
         self.member = member
@@ -158,6 +161,12 @@ class _Item:
         # the document slot of the table whose rows, in id order, are the value
         # (kept in place: _Live); set by _Plan
         self.live_slot = None
+        # a formula `iterate t where P` (P per row: _where_form): its code is
+        # also P's, run on the rows a change touched; what else P reads of
+        # the document (and the clock) makes a change re-evaluate it whole
+        self.live_where = False
+        self.where_deps = frozenset()
+        self.where_time = False
 
 
 class _Context(FreshContext):
@@ -208,7 +217,7 @@ class _Txn:
     """What one after_commit() learned, shared by every viewer it updates."""
 
     __slots__ = ("changes", "dirty", "type_dirty", "shared_prev", "same_rows", "row_sets", "memo", "table_rows",
-                 "decided", "hints", "live")
+                 "decided", "hints", "live", "kept")
 
     def __init__(self, changes: Changes):
         self.changes = changes
@@ -229,6 +238,7 @@ class _Txn:
         # member name -> {id(enc): (enc, its patch)} for the _Live tables
         # changed in place: a view holding `enc` before and after gets the patch
         self.live: dict = {}
+        self.kept: dict = {}  # (where member, the table's next id before) -> the rows its clause keeps (_kept)
 
     def __call__(self, key, before: dict, now: dict):
         """The patch of the top-level member `key` (views.delta.diff's
@@ -297,6 +307,13 @@ class _Plan:
         for item in self.items:
             if item.rows_of is not None:
                 item.live_slot = _table_slot(module, meta, item)
+                if item.live_slot is None and item.member.kind == "formula" and item.member.index >= 0:
+                    slot = _where_form(module, meta, item)
+                    if slot is not None:
+                        item.live_slot, item.live_where = slot, True
+                        deps, time = formulas.deps(item.name)
+                        table = next(f["name"] for f in meta["document"]["fields"] if f["slot"] == slot)
+                        item.where_deps, item.where_time = deps - {table}, time
         self.layouts = {info["layout"]: name for name, info in meta["records"].items()}
         # per record type, the row slots its decisions() read (row policies of
         # `require` and `use_policy`, `viewer_is` on the row); what they read of
@@ -379,6 +396,65 @@ def _table_slot(module, meta: dict, item: _Item) -> int | None:
         slot = get[1].value
     else:
         return None
+    return slot if tables.get(slot) == item.rows_of.name else None
+
+
+# Instructions a `where` clause may hold to be run row by row on the rows a
+# change touched (_where_form): register moves and constants, arithmetic and
+# comparisons, jumps, boxing, strings, reads of rows and of document fields,
+# reads of lists and maps. No call (a procedure or host could read the table,
+# or write), no write anywhere.
+_WHERE_OPS = frozenset("""
+JMP IMOV DMOV OMOV ILOADI ILOADK DLOADK OLOADK ONULL
+IADD ISUB IMUL IADDI IADDK ISUBK IMULK INEG IDIV IMOD IDIVK IMODK
+LADD LSUB LMUL LADDI LADDK LSUBK LMULK LNEG LDIV LMOD LDIVK LMODK
+DADD DSUB DMUL DADDK DSUBK DMULK DNEG DDIV DMOD DDIVK I2D L2I D2I D2L NOT
+ILT ILE IEQ INE DLT DLE DEQ DNE ILTJ ILEJ IEQJ ILTJK ILEJK IGTJK IGEJK IEQJK DLTJ DLEJ DEQJ
+TESTJ NULLJ IBOX BBOX DBOX IUNBOX DUNBOX OEQ SCAT SLEN SLT SLE ITOS DTOS BTOS
+LLEN LGET MGET MHAS MLEN RGETI RGETD RGETO FGETI FGETD FGETO
+""".split())
+
+
+def _where_form(module, meta: dict, item: _Item) -> int | None:
+    """The table slot of a formula whose code is exactly the compiler's
+    `iterate t where P` loop (FGETO t; LNEW; ILOADI 0; TNEXT row -> end; P,
+    jumping back to TNEXT to skip; LPUSH row; JMP TNEXT; end: ORET list)
+    with a P of _WHERE_OPS alone that reads no other slot of t's field, nor
+    the table, list or row registers but to read the row; else None. Such a
+    formula run on a table holding some rows gives those of them P keeps, in
+    id order: views run it on the rows a change touched."""
+    code = list(instructions(module, module.functions[item.member.index]))
+    if len(code) < 7:
+        return None
+    ops = [ins.op for ins in code]
+    if ops[:4] != ["FGETO", "LNEW", "ILOADI", "TNEXT"] or ops[-3:] != ["LPUSH", "JMP", "ORET"]:
+        return None
+    get, new, zero, walk = (ins.operands for ins in code[:4])
+    push, back, ret = (ins.operands for ins in code[-3:])
+    if get[1].kind != "fld" or zero[1].value != 0:
+        return None
+    slot, table, out, row, pos = get[1].value, get[0].value, new[0].value, walk[0].value, walk[2].value
+    loop, end = code[3].pc, code[-1].pc
+    if (walk[1].value != table or walk[3].kind != "sj" or code[3].pc + code[3].width + walk[3].value != end
+            or push[0].value != out or push[1].value != row or ret[0].value != out
+            or code[-2].pc + code[-2].width + back[0].value != loop):
+        return None
+    for ins in code[4:-3]:
+        if ins.op not in _WHERE_OPS:
+            return None
+        first = True
+        for operand in ins.operands:
+            if operand.kind == "o" and (operand.value in (table, out) or (first and operand.value == row)):
+                return None  # the table or the list touched, or the row register written
+            if operand.kind == "i" and first and operand.value == pos:
+                return None
+            if operand.kind == "fld" and ins.op.startswith("FGET") and operand.value == slot:
+                return None
+            if operand.kind == "sj" and not loop <= ins.pc + ins.width + operand.value < code[-3].pc + 1:
+                return None  # a jump out of the clause (only back to TNEXT, or on inside it)
+            first = False
+    tables = {f["slot"]: f["type"][1] for f in meta["document"]["fields"]
+              if not isinstance(f["type"], str) and f["type"][0] == "table"}
     return slot if tables.get(slot) == item.rows_of.name else None
 
 
@@ -1086,18 +1162,27 @@ class Viewers:
             return None
         shape = item.rows_of
         txn = self._txn
+        changes = txn.changes
         if (type(prev) is _Live and prev.table is table and prev.order is not None
-                and not txn.changes.everything and shape.name not in txn.type_dirty):
-            made = self._live_update(item.name, prev, shape, ctx)
+                and not changes.everything and shape.name not in txn.type_dirty
+                and not (item.live_where and ((item.where_time and changes.time)
+                                              or not item.where_deps.isdisjoint(changes.fields)))):
+            made = self._live_update(item, prev, shape, ctx)
             if made is not None:
                 return made
-        return self._live_build(table, shape, ctx, None if ctx.viewer is None else item.name)
+        rows = None
+        if item.live_where:
+            rows = self.formulas.get(item.name)  # the clause over every row, in the machine
+            if type(rows) is not list:
+                return None
+        return self._live_build(table, shape, ctx, None if ctx.viewer is None else item.name, rows)
 
-    def _live_build(self, table, shape, ctx, intern: str | None):
+    def _live_build(self, table, shape, ctx, intern: str | None, rows=None):
         """A _Live from every row: what _encode_rows makes from scratch. With
         `intern` (the member's name, for a per-viewer member), viewers that get
         the same rows' encodings (the same objects) share one _Live, which is
-        then copied before it changes (views grouped by a fan-out share it)."""
+        then copied before it changes (views grouped by a fan-out share it).
+        `rows`: those a where clause keeps (default: all the table's)."""
         doc_f = self.machine.doc.f
         row_of = self._row
         id_slot = shape.id_slot
@@ -1105,7 +1190,7 @@ class Viewers:
         order = []
         ascending = True
         last = None
-        for rec in table.f[TABLE_ROWS].values():
+        for rec in table.f[TABLE_ROWS].values() if rows is None else rows:
             row = row_of(rec, shape, ctx, doc_f)
             if row is None:
                 continue
@@ -1136,14 +1221,16 @@ class Viewers:
             self.tables[key] = (None, made)
         return enc, made
 
-    def _live_update(self, name: str, live: _Live, shape, ctx):
+    def _live_update(self, item: _Item, live: _Live, shape, ctx):
         """`live` brought up to date with the transaction's inserts (the ids
         the table gave since), deletes (Changes.gone) and changed rows
         (Changes.rows), each re-rendered for `ctx`; the patch a diff of the
         old and new encodings would make is made from those rows alone and
         noted in txn.live (in place) or txn.memo (when `live` was shared and
         is copied first). O(rows changed, times log of the table's size);
-        None when it cannot be done so (a row changed its id)."""
+        None when it cannot be done so (a row changed its id, a where clause
+        failed). A where clause is run on the rows touched (_kept)."""
+        name = item.name
         txn = self._txn
         changes = txn.changes
         table = live.table
@@ -1164,6 +1251,11 @@ class Viewers:
             rec = by_id.get(rid)
             if rec is not None:
                 touched.append(rec)
+        kept = None
+        if item.live_where and touched:
+            kept = self._kept(item, table, touched, live.next)
+            if kept is None:
+                return None
         added = []  # (id, encoding)
         replaced = []  # (id, old encoding, new)
         removed = set()
@@ -1171,7 +1263,7 @@ class Viewers:
             rid = rec.f[id_slot]
             if type(rid) is not int:
                 return None
-            row = row_of(rec, shape, ctx, doc_f)
+            row = row_of(rec, shape, ctx, doc_f) if kept is None or rec in kept else None
             old = enc.get(str(rid))
             if row is None:
                 if old is not None:
@@ -1262,6 +1354,34 @@ class Viewers:
             memo[(id(old_enc), id(enc))] = (old_enc, enc, patch)
         return enc, live
 
+    def _kept(self, item: _Item, table, rows: list, since: int):
+        """The rows of `rows` (rows of `table`) that `item`'s where clause
+        keeps, as a set: its formula run on a stand-in table holding those
+        rows alone (_where_form), once per transaction for every viewer;
+        None when it fails."""
+        key = (item.name, since)
+        known = self._txn.kept.get(key)
+        if known is not None:
+            return known
+        tf = table.f
+        id_slot = tf[TABLE_ID_SLOT]
+        ordered = sorted(rows, key=lambda r: r.f[id_slot])
+        stand_in = Record(table.layout, [tf[TABLE_NEXT], {r.f[id_slot]: r for r in ordered}, {}, id_slot,
+                                         tf[TABLE_OWNER_SLOT]])
+        f = self.machine.doc.f
+        slot = item.live_slot
+        f[slot] = stand_in
+        try:
+            out = self.machine.call(item.member.index)
+        except VMError:
+            return None
+        finally:
+            f[slot] = table
+        if type(out) is not list:
+            return None
+        known = self._txn.kept[key] = set(out)
+        return known
+
     @staticmethod
     def _live_order(order: list, gone: list, added: list) -> list:
         """compress_order(order, new order) for the new order that is `order`
@@ -1301,7 +1421,7 @@ class Viewers:
             del enc[str(rid)]
         if not added:
             return
-        if added[0][0] > order[-1]:
+        if not order or added[0][0] > order[-1]:
             # the common case, new rows: at the end, before "@o" (moved last)
             del enc["@o"]
             for rid, row in added:

@@ -54,6 +54,8 @@ steps = st.lists(
                                                                      "text": text})),
         st.tuples(st.just("open"), who, st.fixed_dictionaries({"on": st.booleans()})),
         st.tuples(st.just("tick"), who, st.fixed_dictionaries({"on": st.booleans()})),
+        st.tuples(st.just("raise"), who, st.fixed_dictionaries({"id": st.just(0), "v": st.integers(0, 9),
+                                                                "text": text})),
         st.tuples(st.just("pub"), who, st.fixed_dictionaries({"id": st.just(0), "v": st.integers(0, 6),
                                                               "text": text})),
         st.tuples(st.just("set_pub"), who, st.fixed_dictionaries({"id": rid, "v": st.integers(0, 6),
@@ -112,12 +114,13 @@ class Session:
         self.clients.feed(got)
 
 
-def test_the_tables_and_iterate_formulas_are_kept_in_place_and_the_queries_are_not():
+def test_tables_iterate_and_where_formulas_are_kept_in_place_and_ordered_queries_are_not():
     views = Viewers(Document(MODULE, key="growth"))
     views.document.create(PEOPLE[0], None, now=T0)
     views.connect(PEOPLE[0])
-    live = {item.name for item in views.items if item.live_slot is not None}
-    assert live == {"rows", "pubs", "direct"}
+    live = {item.name: item.live_where for item in views.items if item.live_slot is not None}
+    assert live == {"rows": False, "pubs": False, "direct": False, "evens": True, "above": True, "named": True}
+    assert views.item_by_name["above"].where_deps == {"threshold"}
 
 
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,

@@ -36,6 +36,9 @@ public formula pubs = iterate _pubs;
 public formula top = iterate _pubs where n > 2 order by n desc limit 3;
 public formula evens = iterate _rows where score % 2 == 0;
 public formula newest = iterate _rows order by id desc limit 2;
+public formula above = iterate _rows where score > threshold && text != "c";
+public formula named = iterate _pubs where s == "a" || n == 3;
+public int threshold = 3;
 public bool open_all;
 public int ticks;
 
@@ -85,6 +88,10 @@ channel open(Flag f) {
 
 channel tick(Flag f) {
   ticks = ticks + 1;
+}
+
+channel raise(Ref r) {
+  threshold = r.v;
 }
 
 channel pub(Ref r) {
