@@ -280,7 +280,7 @@ class RuntimeHost:
     def create(self, key: str, who: str, arg: Any = None, now: int | None = None, *,
                origin: str = "", ip: str = "") -> tuple[HostedDocument, list[Frame]]:
         """Create document `key` as `who`: Refused when it exists already
-        (`already_created`, before the gate) or `@static create` does not let
+        (`already_created`, before the gate; a destroyed one does not) or `@static create` does not let
         `who` in (`create_refused`); then field defaults and @construct with
         `arg`, and the transitions that makes due at once. Returns the
         document and the create input's frames. When @construct failed the
@@ -288,6 +288,11 @@ class RuntimeHost:
         (`doc.living.document.created` is false, `doc.living.last_error` is the
         error) and the host keeps nothing of it."""
         at = self.at(now)
+        held = self.docs.get(key)
+        if held is not None and held.living.destroyed:
+            # A destroyed document's key is free again (a shard removes it at
+            # once; a scripted session keeps it to answer `destroyed` until now).
+            self.remove(key)
         if self.exists(key):
             raise Refused("already_created", f"document {key!r} already exists")
         if not self.gate.allows("create", who, origin, ip):

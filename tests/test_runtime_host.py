@@ -370,3 +370,19 @@ def test_a_failed_construct_leaves_nothing_behind(drivers):
     assert not doc.living.document.created and doc.living.last_error.kind == "abort"
     assert frames[0]["error"]["code"] == "abort"
     assert h.loaded("g") is None and not h.exists("g")
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["memory", "store"])
+def test_a_deleted_documents_key_can_be_created_again_in_every_driver(drivers, stored):
+    d = drivers(ALLOW + "public int n;\n@construct {\n  n = 7;\n}\n@delete {\n  return true;\n}\n")
+    s = d.session(stored)
+    assert d.session_create(s, "ann") is None
+    s.feed('{"op":"delete","as":"ann"}', 2)
+    out = s.feed('{"op":"connect","as":"ann"}', 3)
+    assert [f["error"]["code"] for f in out] == ["destroyed"]  # until the key is created again
+    assert d.session_create(s, "bob") is None
+    assert s.living.document.field("n") == 7 and not s.living.destroyed
+    sh = d.shard(stored)
+    assert d.shard_create(sh, "ann@") is None
+    assert answer(sh.handle("delete", "k", {"who": "ann@"}, T0)).get("destroyed") is True
+    assert d.shard_create(sh, "bob@") is None
