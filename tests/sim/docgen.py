@@ -1,0 +1,350 @@
+"""Random well-typed Adama documents, each with the oracle of its privacy rules.
+
+`gen_doc(draw)` builds a `DocSpec` from a small grammar of the language
+(spec/language.md): principal and bool fields that policies read, string and
+date fields under every privacy modifier (public, private, viewer_is<f>,
+use_policy<p>), a table of records with per-field privacy, record policies
+and `require`, a map, bubbles over @who (plain and guarded by a policy), a
+state machine with timers (`transition #s in N`), asks (`fetch`, `decide`,
+`choose`), a cron job, channels that abort, and a private journal every
+accepted message appends its tag to (the durability check reads it).
+
+The spec renders the Adama text (`DocSpec.source`) and answers, for a state
+read from the runtime, which values each viewer may receive (`allowed`):
+the privacy rules evaluated in Python from the generated rules, apart from
+the views code the simulator checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from draw import Draw
+
+PEOPLE = ["u0@sim", "u1@sim", "u2@sim"]
+
+# A privacy modifier: ("public",), ("private",), ("viewer_is", owner field), ("policy", name).
+
+
+@dataclass
+class DocSpec:
+    owners: list[str]                     # principal fields (public), claimed by channels
+    flags: list[str]                      # bool fields (public), flipped by channels
+    policies: dict[str, tuple]            # document policy name -> condition
+    strings: dict[str, tuple]             # string field -> privacy
+    dates: dict[str, tuple]               # date field -> privacy
+    aborting: set[str]                    # channels that abort while flag_0 is set
+    peeks: dict[str, tuple[str, str]] = field(default_factory=dict)    # bubble -> (string, owner)
+    guarded: dict[str, tuple[str, str]] = field(default_factory=dict)  # bubble -> (policy, string)
+    table: dict | None = None             # {"a": privacy, "b": privacy, "require": ..., "formula", "bubble"}
+    map_privacy: tuple | None = None
+    asks: list[str] = field(default_factory=list)   # of "fetch", "decide", "choose"
+    ask_target: str = "creator"           # principal field asked
+    fetch_into: str | None = None         # string field a fetch answer is stored in
+    timer: int | None = None              # seconds between #tick runs
+    cron: bool = False
+    shift_from: str | None = None         # a date field `due` is computed from (Date.offsetDay)
+
+    # ------------------------------------------------------------ channels
+
+    def channels(self) -> dict[str, str]:
+        """Channel name -> its message type (what a session may send)."""
+        out = {}
+        for o in self.owners:
+            out[f"claim_{o}"] = "Tag"
+        for f in self.flags:
+            out[f"flip_{f}"] = "Tag"
+        for s in self.strings:
+            out[f"set_{s}"] = "SetS"
+        for d in self.dates:
+            out[f"set_{d}"] = "SetD"
+        if self.table is not None:
+            out.update(add_row="AddR", edit_row="EditR", del_row="RowId", hide_row="RowId")
+        if self.map_privacy is not None:
+            out.update(put="PutM", unput="PutM")
+        if self.asks:
+            out["go_ask"] = "Tag"
+        if self.timer is not None:
+            out["go_tick"] = "Tag"
+        if self.asks or self.timer is not None:
+            out["go_idle"] = "Tag"
+        if self.shift_from is not None:
+            out["shift"] = "Tag"
+        return out
+
+    # ------------------------------------------------------------ the text
+
+    def source(self) -> str:
+        w: list[str] = ["@static {", "  create {", "    return true;", "  }", "}", ""]
+        w += ["message Tag {", "  string tag;", "}", "",
+              "message SetS {", "  string tag;", "  string v;", "}", "",
+              "message SetD {", "  string tag;", "  date d;", "}", "",
+              "message AddR {", "  string tag;", "  string a;", "  string b;", "  bool h;", "}", "",
+              "message EditR {", "  string tag;", "  int id;", "  string a;", "}", "",
+              "message RowId {", "  string tag;", "  int id;", "}", "",
+              "message PutM {", "  string tag;", "  int k;", "  string v;", "}", "",
+              "message Ans {", "  string v;", "}", "",
+              "message Pick {", "  int n;", "}", ""]
+        w += ["record J {", "  public int id;", "  private string tag;", "}", "",
+              "table<J> _journal;", "public formula journal = iterate _journal;", ""]
+        w.append("readonly principal creator;")
+        for o in self.owners:
+            w.append(f"public principal {o};")
+        for f in self.flags:
+            w.append(f"public bool {f};")
+        for s, p in self.strings.items():
+            w.append(f"{modifier(p)} string {s};")
+        for d, p in self.dates.items():
+            w.append(f"{modifier(p)} date {d};")
+        if self.shift_from is not None:
+            w.append("public date due;")
+        for name, cond in self.policies.items():
+            w += [f"policy {name} {{", f"  return {cond_text(cond)};", "}"]
+        for b, (s, o) in self.peeks.items():
+            w.append(f'bubble {b} = @who == {o} ? {s} : "-";')
+        for b, (p, s) in self.guarded.items():
+            w.append(f"bubble<{p}> {b} = {s};")
+        t = self.table
+        if t is not None:
+            w += ["", "record R {", "  public int id;", "  public principal owner;", "  public bool hid;",
+                  f"  {modifier(t['a'])} string a;", f"  {modifier(t['b'])} string b;",
+                  "  policy mine {", "    return owner == @who;", "  }",
+                  "  policy shown {", "    return !hid || owner == @who;", "  }"]
+            if t["require"]:
+                w.append(f"  require {t['require']};")
+            w += ["  index owner;", "}", "", "table<R> _rows;"]
+            if t["formula"]:
+                w.append("public formula rows = iterate _rows;")
+            if t["bubble"]:
+                w.append("bubble my_rows = iterate _rows where owner == @who;")
+            w.append("public formula row_count = _rows.size();")
+        if self.map_privacy is not None:
+            w.append(f"{modifier(self.map_privacy)} map<int, string> mp;")
+        w.append("public int ticks;")
+        w.append("public int picked;")
+        w.append("public int crons;")
+        if self.asks:
+            w += ["channel<Ans> ans_ch;", "channel<Pick> pick_ch;", "channel<Pick[]> picks_ch;"]
+        w += ["", "@construct {", "  creator = @who;", "}", "",
+              "@connected {", "  return true;", "}", "",
+              "procedure note(string t) {", "  _journal <- {tag: t};", "}", ""]
+
+        def channel(name: str, msg: str, body: list[str]) -> None:
+            nonlocal w
+            w.append(f"channel {name}({msg} m) {{")
+            if name in self.aborting:
+                w += ["  if (flag_0) {", "    abort;", "  }"]
+            w += ["  " + line for line in body]
+            w += ["  note(m.tag);", "}", ""]
+
+        for o in self.owners:
+            channel(f"claim_{o}", "Tag", [f"{o} = @who;"])
+        for f in self.flags:
+            channel(f"flip_{f}", "Tag", [f"{f} = !{f};"])
+        for s in self.strings:
+            channel(f"set_{s}", "SetS", [f"{s} = m.v;"])
+        for d in self.dates:
+            channel(f"set_{d}", "SetD", [f"{d} = m.d;"])
+        if t is not None:
+            channel("add_row", "AddR", ["_rows <- {owner: @who, hid: m.h, a: m.a, b: m.b};"])
+            channel("edit_row", "EditR", ["(iterate _rows where id == m.id).a = m.a;"])
+            channel("del_row", "RowId", ["(iterate _rows where id == m.id && owner == @who).delete();"])
+            channel("hide_row", "RowId", ["foreach (r in iterate _rows where id == m.id) {",
+                                          "  r.hid = !r.hid;", "}"])
+        if self.map_privacy is not None:
+            channel("put", "PutM", ["mp[m.k] = m.v;"])
+            channel("unput", "PutM", ["mp.remove(m.k);"])
+        if self.shift_from is not None:
+            channel("shift", "Tag", [f"due = Date.offsetDay({self.shift_from}, 7);"])
+        if self.asks:
+            channel("go_ask", "Tag", ["transition #asking;"])
+            w += ["#asking {"]
+            for i, kind in enumerate(self.asks):
+                if kind == "fetch":
+                    w += [f"  Ans a{i} = ans_ch.fetch({self.ask_target}).await();"]
+                    if self.fetch_into is not None:
+                        w += [f"  {self.fetch_into} = a{i}.v;"]
+                elif kind == "decide":
+                    w += [f"  Pick[] one{i} = [{{n: 1}}, {{n: 2}}, {{n: 3}}];",
+                          f"  if (pick_ch.decide({self.ask_target}, one{i}).await() as p{i}) {{",
+                          f"    picked += p{i}.n;", "  }"]
+                else:
+                    w += [f"  Pick[] many{i} = [{{n: 4}}, {{n: 5}}, {{n: 6}}];",
+                          f"  if (picks_ch.choose({self.ask_target}, many{i}, 2).await() as ps{i}) {{",
+                          f"    picked += ps{i}.size();", "  }"]
+            w += ["  transition #asking;", "}", ""]
+        if self.timer is not None:
+            channel("go_tick", "Tag", ["transition #tick;"])
+            w += ["#tick {", "  ticks++;", f"  transition #tick in {self.timer};", "}", ""]
+        if self.asks or self.timer is not None:
+            channel("go_idle", "Tag", ["transition #idle;"])
+            w += ["#idle {", "}", ""]
+        if self.cron:
+            w += ["@cron nightly daily 3:00 {", "  crons++;", "}", ""]
+        return "\n".join(w) + "\n"
+
+    # ------------------------------------------------------------ the oracle
+
+    def allowed(self, state: dict, who: str) -> set[str]:
+        """The values `who` may receive now, given the document's fields
+        (`state`: name -> value as Document.field gives it)."""
+        ok: set[str] = set()
+
+        def sees(priv: tuple, row: dict | None = None) -> bool:
+            kind = priv[0]
+            if kind == "public":
+                return True
+            if kind == "private":
+                return False
+            if kind == "viewer_is":
+                holder = row["owner"] if priv[1] == "owner" and row is not None else state[priv[1]]
+                return principal(holder) == who
+            if kind == "policy":
+                if row is not None and priv[1] in ("mine", "shown"):
+                    return row_policy(priv[1], row, who)
+                return self.holds(self.policies[priv[1]], state, who)
+            raise AssertionError(priv)
+
+        for s, p in self.strings.items():
+            if sees(p):
+                ok.add(state[s])
+        for d, p in self.dates.items():
+            if sees(p):
+                ok.add(state[d])
+        for b, (s, o) in self.peeks.items():
+            if principal(state[o]) == who:
+                ok.add(state[s])
+        for b, (p, s) in self.guarded.items():
+            if self.holds(self.policies[p], state, who):
+                ok.add(state[s])
+        t = self.table
+        if t is not None:
+            for row in state["_rows"]:
+                listed = (t["formula"] or (t["bubble"] and principal(row["owner"]) == who)) and (
+                    not t["require"] or row_policy(t["require"], row, who))
+                if listed:
+                    for f in ("a", "b"):
+                        if sees(t[f], row):
+                            ok.add(row[f])
+        if self.map_privacy is not None and sees(self.map_privacy):
+            ok.update(state["mp"].values())
+        return ok
+
+    def holds(self, cond: tuple, state: dict, who: str) -> bool:
+        kind = cond[0]
+        if kind == "who_is":
+            return principal(state[cond[1]]) == who
+        if kind == "flag":
+            return bool(state[cond[1]])
+        if kind == "not":
+            return not self.holds(cond[1], state, who)
+        if kind == "and":
+            return self.holds(cond[1], state, who) and self.holds(cond[2], state, who)
+        if kind == "or":
+            return self.holds(cond[1], state, who) or self.holds(cond[2], state, who)
+        raise AssertionError(cond)
+
+    def fields(self) -> list[str]:
+        """The fields `allowed` reads."""
+        names = [*self.owners, *self.flags, *self.strings, *self.dates, "_journal"]
+        if self.table is not None:
+            names.append("_rows")
+        if self.map_privacy is not None:
+            names.append("mp")
+        return names
+
+
+def row_policy(name: str, row: dict, who: str) -> bool:
+    mine = principal(row["owner"]) == who
+    return mine if name == "mine" else (not row["hid"] or mine)
+
+
+def principal(value) -> str:
+    if isinstance(value, dict):
+        return f"{value['agent']}@{value['authority']}"
+    return str(value)
+
+
+def modifier(priv: tuple) -> str:
+    kind = priv[0]
+    if kind in ("public", "private"):
+        return kind
+    if kind == "viewer_is":
+        return f"viewer_is<{priv[1]}>"
+    return f"use_policy<{priv[1]}>"
+
+
+def cond_text(cond: tuple) -> str:
+    kind = cond[0]
+    if kind == "who_is":
+        return f"@who == {cond[1]}"
+    if kind == "flag":
+        return cond[1]
+    if kind == "not":
+        return f"!({cond_text(cond[1])})"
+    op = "&&" if kind == "and" else "||"
+    return f"({cond_text(cond[1])} {op} {cond_text(cond[2])})"
+
+
+# ---------------------------------------------------------------- the grammar
+
+
+def gen_cond(draw: Draw, owners: list[str], flags: list[str], depth: int = 0) -> tuple:
+    k = draw.int(0, 4 if depth < 2 else 1)
+    if k == 0:
+        return ("who_is", draw.pick(owners))
+    if k == 1:
+        return ("flag", draw.pick(flags))
+    if k == 2:
+        return ("not", gen_cond(draw, owners, flags, depth + 1))
+    return ("and" if k == 3 else "or", gen_cond(draw, owners, flags, depth + 1),
+            gen_cond(draw, owners, flags, depth + 1))
+
+
+def gen_privacy(draw: Draw, owners: list[str], policies: list[str]) -> tuple:
+    k = draw.int(0, 3)
+    if k == 0:
+        return ("public",)
+    if k == 1:
+        return ("private",)
+    if k == 2:
+        return ("viewer_is", draw.pick(owners))
+    return ("policy", draw.pick(policies))
+
+
+def gen_doc(draw: Draw) -> DocSpec:
+    owners = [f"owner_{k}" for k in range(draw.int(1, 2))]
+    flags = [f"flag_{k}" for k in range(draw.int(1, 2))]
+    policies = {f"pol_{j}": gen_cond(draw, owners, flags) for j in range(draw.int(1, 2))}
+    names = list(policies)
+    strings = {f"s_{i}": gen_privacy(draw, owners, names) for i in range(draw.int(1, 3))}
+    dates = {f"d_{i}": gen_privacy(draw, owners, names) for i in range(draw.int(0, 2))}
+    spec = DocSpec(owners=owners, flags=flags, policies=policies, strings=strings, dates=dates,
+                   aborting=set())
+    for i in range(draw.int(0, 2)):
+        spec.peeks[f"peek_{i}"] = (draw.pick(list(strings)), draw.pick(owners))
+    for i in range(draw.int(0, 1)):
+        spec.guarded[f"guard_{i}"] = (draw.pick(names), draw.pick(list(strings)))
+    if draw.chance(75):
+        record_privacies = [("public",), ("private",), ("viewer_is", "owner"), ("policy", "mine"),
+                            ("policy", "shown")]
+        formula = draw.bool()
+        spec.table = {"a": draw.pick(record_privacies), "b": draw.pick(record_privacies),
+                      "require": draw.pick([None, "mine", "shown"]), "formula": formula,
+                      "bubble": not formula or draw.bool()}
+    if draw.chance(50):
+        spec.map_privacy = gen_privacy(draw, owners, names)
+    if draw.chance(60):
+        spec.asks = [draw.pick(["fetch", "decide", "choose"]) for _ in range(draw.int(1, 2))]
+        spec.ask_target = draw.pick(["creator", *owners])
+        if "fetch" in spec.asks and draw.bool():
+            spec.fetch_into = draw.pick(list(strings))
+    if draw.chance(50):
+        spec.timer = draw.pick([900, 3600, 21600])
+    spec.cron = draw.chance(30)
+    if dates and draw.chance(50):
+        spec.shift_from = draw.pick(list(dates))
+    channels = list(spec.channels())
+    for name in channels:
+        if draw.chance(15):
+            spec.aborting.add(name)
+    return spec

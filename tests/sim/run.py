@@ -1,0 +1,116 @@
+"""Run the simulator over a range of seeds (spec/simulation.md).
+
+    python tests/sim/run.py --seed 0 --count 10000        # a long run
+    python tests/sim/run.py --seed 137                    # one seed again, with its trace
+    python tests/sim/run.py --seed 137 --shrink           # ... shrunk by Hypothesis
+
+Each seed is one generated document and one generated session over it (with
+`--mutants`, also one mutated document through check, compile and run). A
+failing seed prints its invariant, the document, the session's inputs and the
+one command that runs it again; the exit status is 1 when any seed failed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from draw import SeededDraw, shrink  # noqa: E402
+from mutants import differential  # noqa: E402
+from sim import Config, Problem, Result, simulate  # noqa: E402
+
+
+def command(seed: int, args: list[str] = ()) -> str:
+    extra = "".join(f" {a}" for a in args)
+    return f"python tests/sim/run.py --seed {seed}{extra}"
+
+
+def run_seed(seed: int, config: Config, mutants: bool = True) -> tuple[Result, Problem | None, str | None]:
+    """One seed: (the session's result, the mutant's problem, the mutant's text)."""
+    result = simulate(SeededDraw(seed), config)
+    mutant_problem = text = None
+    if mutants:
+        text, _, mutant_problem = differential(SeededDraw(seed))
+    return result, mutant_problem, text
+
+
+def report(seed: int, result: Result, mutant_problem, mutant_text, flags: list[str]) -> str:
+    lines = []
+    if result.problem is not None:
+        lines += [f"seed {seed}: {result.problem}", "--- the document:", result.source.rstrip(),
+                  "--- the session (one input per line; 'crash' restarts the stored run only):",
+                  *result.trace]
+    if mutant_problem is not None:
+        lines += [f"seed {seed}: mutant {mutant_problem}", "--- the mutant:", mutant_text.rstrip()]
+    lines.append(f"reproduce: {command(seed, flags)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--count", type=int, default=1, help="how many seeds from --seed (default 1)")
+    parser.add_argument("--steps", type=int, default=Config.steps, help="inputs per session")
+    parser.add_argument("--memory", action="store_true", help="no stored run: skip (c) and (d)")
+    parser.add_argument("--no-mutants", action="store_true", help="skip the (g) mutant of each seed")
+    parser.add_argument("--shrink", action="store_true", help="shrink a failing session with Hypothesis")
+    parser.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    args = parser.parse_args(argv)
+    if args.count < 1 or args.steps < 0:
+        parser.error("--count is 1 or more, --steps 0 or more")
+    flags = []
+    if args.steps != Config.steps:
+        flags.append(f"--steps {args.steps}")
+    if args.memory:
+        flags.append("--memory")
+    config = Config(steps=args.steps, durable=not args.memory)
+    failed = []
+    frames = marked = replays = 0
+    started = time.perf_counter()
+    for seed in range(args.seed, args.seed + args.count):
+        result, mutant_problem, mutant_text = run_seed(seed, config, not args.no_mutants)
+        frames += result.frames
+        marked += result.marked
+        replays += result.replays
+        if result.problem is None and mutant_problem is None:
+            if args.count == 1 and not args.quiet:
+                print(f"seed {seed}: clean ({len(result.trace)} inputs, {result.frames} frames)")
+            continue
+        failed.append(seed)
+        print(report(seed, result, mutant_problem, mutant_text, flags), flush=True)
+        if args.shrink and result.problem is not None:
+            print(shrunk(seed, config), flush=True)
+    took = time.perf_counter() - started
+    print(f"{args.count} seeds from {args.seed} in {took:.1f} s ({args.count / took * 60:.0f} seeds/min): "
+          f"{frames} frames, {marked} carrying markers, {replays} replays; "
+          f"{len(failed)} failed{': ' + ' '.join(map(str, failed)) if failed else ''}")
+    return 1 if failed else 0
+
+
+def shrunk(seed: int, config: Config) -> str:
+    """The failing session of `seed`, shrunk by Hypothesis from its choices."""
+    draw = SeededDraw(seed)
+    simulate(draw, config)
+    last: dict = {}
+
+    def fails(d):
+        r = simulate(d, config)
+        if r.problem is None:
+            return None
+        last["result"] = r
+        return str(r.problem)
+
+    problem = shrink(draw.choices, fails)
+    if problem is None or "result" not in last:
+        return "--- shrinking: the recorded run no longer fails"
+    r = last["result"]
+    return "\n".join(["--- shrunk by Hypothesis:", f"{problem}", "--- the document:", r.source.rstrip(),
+                      "--- the session:", *r.trace])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
