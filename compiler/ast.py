@@ -290,6 +290,16 @@ class Reduce(Node):
 
 
 @dataclass
+class Traverse(Node):
+    """`traverse a`: the rows the items lead to through assoc `a` (language.md 4.25)."""
+
+    assoc: str
+    # set by the checker: the assoc (docinfo.AssocInfo) and the document fields walked
+    info: Any = field(default=None, compare=False, repr=False, kw_only=True)
+    reads: list = field(default_factory=list, compare=False, repr=False, kw_only=True)
+
+
+@dataclass
 class OrderDyn(Node):
     """`order_dyn spec`: sort by a string of keys chosen at run time ("name,-score")."""
 
@@ -602,6 +612,34 @@ class Function(Decl):
     readonly: bool = False
     aborts: bool = False
     name_span: Span = NOSPAN
+
+
+@dataclass
+class AssocDecl(Decl):
+    """`assoc<From, To> name;` (or `assoc<From, To, Edge>`): Adama's many-to-many
+    index from rows of From to rows of To, filled by joins (language.md 4.25)."""
+
+    name: str
+    source: str
+    target: str
+    edge: str | None = None
+    name_span: Span = NOSPAN
+    source_span: Span = NOSPAN
+    target_span: Span = NOSPAN
+
+
+@dataclass
+class JoinDecl(Decl):
+    """`join a via t[x] from f to g;`: every item x of table t is an edge of assoc
+    a, from the id f to the id g (in a record, f and g see its fields)."""
+
+    assoc: str
+    table: str
+    item: str
+    source: Expr
+    target: Expr
+    assoc_span: Span = NOSPAN
+    table_span: Span = NOSPAN
 
 
 @dataclass

@@ -10,7 +10,7 @@ from . import ast
 from . import types as T
 from .check_base import a, did_you_mean, name_span
 from .docinfo import (
-    ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
+    AssocInfo, ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
     PolicyInfo, StateInfo, StructInfo,
 )
 from .scope import (
@@ -52,6 +52,7 @@ class DeclChecker:
     # ============================================================ collection
 
     def collect_types(self, program: ast.Program) -> None:
+        self.joins: list = []  # (record name or None, ast.JoinDecl): linked to their assocs later
         seen: dict[str, str] = {}
         for d in program.decls:
             if isinstance(d, (ast.RecordDecl, ast.MessageDecl, ast.EnumDecl)):
@@ -159,8 +160,69 @@ class DeclChecker:
             s.requires.append(m.policy)
         elif isinstance(m, ast.IndexHint):
             s.indexes.append(m.field)
+        elif isinstance(m, ast.JoinDecl):
+            self.joins.append((s.name, m))
         elif isinstance(m, ast.Unsupported):
             self.unsupported(m)
+
+    # ------------------------------------------------------------ graphs (language.md 4.25)
+
+    def collect_assoc(self, d: ast.AssocDecl) -> None:
+        info = self.info
+        if d.name in info.assocs or d.name in info.fields:
+            self.err("E0204", f"'{d.name}' is already defined", d.name_span)
+            return
+        ends = []
+        for name, span in ((d.source, d.source_span), (d.target, d.target_span)) + \
+                (((d.edge, d.span),) if d.edge else ()):
+            if name in info.records:
+                ends.append(T.RecordType(name))
+            elif name in info.messages or name in info.enums:
+                ends.append(self.err("E0507", f"an assoc links records, not {name}", span,
+                                     f"declare '{name}' as a record kept in a table"))
+            else:
+                ends.append(self.err("E0202", f"unknown type '{name}'", span,
+                                     did_you_mean(name, list(info.records))))
+        info.assocs[d.name] = AssocInfo(d.name, ends[0], ends[1], d)
+
+    def link_joins(self) -> None:
+        """Each join to its assoc, through a table of the record (or document) that declares it."""
+        info = self.info
+        for owner, d in self.joins:
+            a = info.assocs.get(d.assoc)
+            if a is None:
+                self.err("E0201", f"unknown assoc '{d.assoc}'", d.assoc_span,
+                         did_you_mean(d.assoc, info.assocs) or "declare it with `assoc<From, To> name;`")
+                continue
+            fields = info.records[owner].fields if owner else info.fields
+            f = fields.get(d.table)
+            where = f"record '{owner}'" if owner else "the document"
+            if f is None:
+                self.err("E0203", f"{where} has no table '{d.table}'", d.table_span, did_you_mean(d.table, fields))
+                continue
+            if T.is_error(f.type):
+                continue
+            if not isinstance(f.type, T.TableType):
+                self.err("E0307", f"a join walks a table, and '{d.table}' is {f.type}", d.table_span)
+                continue
+            a.joins.append((owner, d))
+
+    def check_joins(self) -> None:
+        """A join's `from` and `to` are ids (ints), read with the item (and, in a
+        record, the record's fields) in scope; like formulas, they change nothing."""
+        info = self.info
+        for a in info.assocs.values():
+            for owner, d in a.joins:
+                rec = info.records[owner] if owner else None
+                fields = rec.fields if rec else info.fields
+                scope = Scope()
+                scope.declare(LocalVar(d.item, fields[d.table].type.record, "as", d, mutable=False))
+                rules = reader_rules(f"join {a.name}", record=rec)
+                with self.body(rules, scope):
+                    for e, what in ((d.source, "from"), (d.target, "to")):
+                        t = self.expr(e, T.INT)
+                        if not T.is_error(t) and t != T.INT:
+                            self.err("E0301", f"a join's `{what}` is a row id (an int), found {t}", e.span)
 
     def check_storable(self, t: T.Type, f: ast.FieldDecl, where: str) -> None:
         inner = T.element_of(t) or T.strip_maybe(t)
@@ -277,6 +339,10 @@ class DeclChecker:
                 self.err("E0505", "`require` belongs inside a record", d.span)
             elif isinstance(d, ast.IndexHint):
                 self.err("E0508", "`index` belongs inside a record", d.span)
+            elif isinstance(d, ast.AssocDecl):
+                self.collect_assoc(d)
+            elif isinstance(d, ast.JoinDecl):
+                self.joins.append((None, d))
         construct = next((h for h in info.handlers["construct"].all if h.param is not None), None) \
             if "construct" in info.handlers else None
         invent = info.static.policies.get("invent")
@@ -556,6 +622,8 @@ class DeclChecker:
 
     def check_bodies(self, program: ast.Program) -> None:
         info = self.info
+        self.link_joins()
+        self.check_joins()
         for s in list(info.messages.values()) + list(info.records.values()):
             for f in s.fields.values():
                 if f.default is not None:

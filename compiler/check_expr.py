@@ -962,6 +962,29 @@ class ExprChecker:
 
     # ------------------------------------------------------------ queries
 
+    def traverse_step(self, step: ast.Traverse, row: T.Type) -> T.Type:
+        """`traverse a` on a list of a's From rows: the list of its To rows (4.25)."""
+        a = self.info.assocs.get(step.assoc)
+        if a is None:
+            return self.err("E0201", f"unknown assoc '{step.assoc}'", step.span,
+                            did_you_mean(step.assoc, self.info.assocs) or "declare it with `assoc<From, To> name;`")
+        if not T.is_error(row) and not T.is_error(a.source) and row != a.source:
+            self.err("E0301", f"assoc '{a.name}' leads from {a.source} rows, but the items are {row}", step.span)
+        step.info = a
+        # what it walks: the tables holding the joins' records (or the joins' own tables)
+        # and those holding the To rows, all document fields
+        wanted = {r.name for r in (a.target,) if not T.is_error(r)}
+        wanted |= {owner for owner, _ in a.joins if owner}
+        step.reads = [n for n, f in self.info.fields.items()
+                      if isinstance(f.type, T.TableType) and (f.type.record.name in wanted)]
+        step.reads += [d.table for owner, d in a.joins if owner is None and d.table not in step.reads]
+        if self.doc_reads is not None:
+            self.doc_reads.update(step.reads)
+        if not self.rules.reads_doc:
+            self.err("E0318", f"{self.rules.what} cannot walk assoc '{a.name}': it reads the document's tables",
+                     step.span, "traverse in formulas, bubbles, procedures and handlers")
+        return T.ListType(a.target)
+
     def x_Iterate(self, e: ast.Iterate, expected):
         src = self.expr(e.source)
         if T.is_error(src):
@@ -988,6 +1011,8 @@ class ExprChecker:
     def query_step(self, step, row: T.Type, lt: T.Type) -> T.Type:
         """Check one clause applied to a list of `row`; gives the type it makes."""
         step.item = row  # the items' type, for code generation
+        if isinstance(step, ast.Traverse):
+            return self.traverse_step(step, row)
         if isinstance(step, ast.Where):
             if not T.is_error(row) and self.fields_of(row) is None:
                 self.expr(step.cond)

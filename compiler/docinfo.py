@@ -204,6 +204,17 @@ class StaticInfo:
 
 
 @dataclass
+class AssocInfo:
+    """`assoc<From, To> name;` and its joins (language.md 4.25)."""
+
+    name: str
+    source: Type
+    target: Type
+    decl: ast.AssocDecl
+    joins: list = field(default_factory=list)  # (record name or None, ast.JoinDecl), in order
+
+
+@dataclass
 class DocumentInfo:
     records: dict[str, StructInfo] = field(default_factory=dict)
     messages: dict[str, StructInfo] = field(default_factory=dict)
@@ -221,6 +232,7 @@ class DocumentInfo:
     overloads: dict[str, list[FuncInfo]] = field(default_factory=dict)
     tests: dict[str, ast.TestDecl] = field(default_factory=dict)
     unsupported: list[ast.Unsupported] = field(default_factory=list)
+    assocs: dict[str, AssocInfo] = field(default_factory=dict)
 
     def struct(self, name: str) -> StructInfo | None:
         return self.records.get(name) or self.messages.get(name)

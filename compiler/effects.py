@@ -30,6 +30,12 @@ def effects_of(node, out: Effects | None = None, seen: set | None = None) -> Eff
     out = out if out is not None else Effects()
     seen = seen if seen is not None else set()
     for n in ast.walk(node):
+        if isinstance(n, ast.Traverse):  # the tables it walks, and what its joins read
+            out.doc.update(n.reads)
+            if n.info is not None:
+                for _, j in n.info.joins:
+                    effects_of(j.source, out, seen)
+                    effects_of(j.target, out, seen)
         if isinstance(n, ast.Transition):
             out.transition = True
         elif isinstance(n, ast.Destroy):

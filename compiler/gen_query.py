@@ -281,7 +281,102 @@ class Queries:
                 return side.id, other
         return None
 
+    def walk_table(self, table: Reg, body) -> None:
+        """`body(row)` for every row of the table in `table`, in id order."""
+        row, pos = self.temp("o"), self.temp("i")
+        top, done = self.label(), self.label()
+        self.emit("ILOADI", pos.n, 0)
+        self.mark(top)
+        self.emit("TNEXT", row.n, table.n, pos.n, done)
+        body(row)
+        self.emit("JMP", top)
+        self.mark(done)
+        self.free(row, pos)
+
+    def doc_tables(self, record: str) -> list:
+        """The document's table fields of `record` rows, in declaration order."""
+        return [n for n, f in self.info.fields.items()
+                if isinstance(f.type, T.TableType) and f.type.record.name == record]
+
+    def traverse(self, step: ast.Traverse, cur: Reg, row_t: T.Type) -> Reg:
+        """`traverse a` (language.md 4.25): the ids of the items, the edges of
+        every join of `a` that leave one of them (each join's table walked with
+        its record's rows in scope), and the To rows those edges reach, each
+        once, in the order of the document's tables of To."""
+        a = step.info
+        one, key, idr, has = self.temp("i"), self.temp("o"), self.temp("i"), self.temp("i")
+        flag, ids, hits = self.temp("o"), self.temp("o"), self.temp("o")
+        self.emit("ILOADI", one.n, 1)
+        self.emit("BBOX", flag.n, one.n)
+        self.emit("MNEW", ids.n)
+        self.emit("MNEW", hits.n)
+
+        def note(item: Reg) -> None:
+            self.emit("RGETI", idr.n, item.n, self.layout.field_slot(row_t.name, "id"))
+            self.emit("IBOX", key.n, idr.n)
+            self.emit("MPUT", ids.n, key.n, flag.n)
+
+        self.each_item(cur, row_t, note, skip_deleted=False)
+        for owner, j in a.joins:
+            self.push_scope()
+            fields = self.info.records[owner].fields if owner else self.info.fields
+            var = self.declare(j, j.item, fields[j.table].type.record)
+
+            def edge(x: Reg, j=j, var=var) -> None:
+                skip = self.label()
+                if var is not None:
+                    self.em.move(var, x)
+                v = self.expr(j.source)
+                self.emit("IBOX", key.n, v.n)
+                self.free(v)
+                self.emit("MHAS", has.n, ids.n, key.n)
+                self.emit("TESTJ", has.n, 0, skip)
+                t = self.expr(j.target)
+                self.emit("IBOX", key.n, t.n)
+                self.free(t)
+                self.emit("MPUT", hits.n, key.n, flag.n)
+                self.mark(skip)
+
+            table = self.temp("o")
+            if owner is None:
+                self.emit("FGETO", table.n, self.layout.doc_slot(j.table))
+                self.walk_table(table, edge)
+            else:
+                def rows_of(g: Reg, j=j, owner=owner, edge=edge) -> None:
+                    inner = self.temp("o")
+                    self.emit("RGETO", inner.n, g.n, self.layout.field_slot(owner, j.table))
+                    self.em.rows.append((owner, g))
+                    self.walk_table(inner, edge)
+                    self.em.rows.pop()
+                    self.free(inner)
+
+                for name in self.doc_tables(owner):
+                    self.emit("FGETO", table.n, self.layout.doc_slot(name))
+                    self.walk_table(table, rows_of)
+            self.free(table)
+            self.pop_scope()
+        out, table = self.temp("o"), self.temp("o")
+        self.emit("LNEW", out.n)
+        target = a.target.name
+
+        def keep(r: Reg) -> None:
+            skip = self.label()
+            self.emit("RGETI", idr.n, r.n, self.layout.field_slot(target, "id"))
+            self.emit("IBOX", key.n, idr.n)
+            self.emit("MHAS", has.n, hits.n, key.n)
+            self.emit("TESTJ", has.n, 0, skip)
+            self.emit("LPUSH", out.n, r.n)
+            self.mark(skip)
+
+        for name in self.doc_tables(target):
+            self.emit("FGETO", table.n, self.layout.doc_slot(name))
+            self.walk_table(table, keep)
+        self.free(one, key, idr, has, flag, ids, hits, table)
+        return out
+
     def query_step(self, step, cur: Reg, row_t: T.Type, lt: T.Type) -> Reg:
+        if isinstance(step, ast.Traverse):
+            return self.traverse(step, cur, row_t)
         if isinstance(step, ast.Where):
             out = self.temp("o")
             self.emit("LNEW", out.n)

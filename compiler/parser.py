@@ -700,6 +700,20 @@ class Builder(NodeVisitor):
     def visit_index_decl(self, node, ch):
         return A.IndexHint(ch[1].text, span=self.span(node))
 
+    def visit_assoc_decl(self, node, ch):
+        _, _, source, _, target, edge, _, name, _ = ch
+        return A.AssocDecl(name.text, source.text, target.text, edge[0][1].text if edge else None,
+                           name_span=name.span, source_span=source.span, target_span=target.span,
+                           span=self.span(node))
+
+    def visit_join_decl(self, node, ch):
+        _, assoc, _, table, _, item, _, _, source, _, target, _ = ch
+        return A.JoinDecl(assoc.text, table.text, item.text, source, target, assoc_span=assoc.span,
+                          table_span=table.span, span=self.span(node))
+
+    def visit_traverse_step(self, node, ch):
+        return A.Traverse(ch[1].text, span=self.span(node))
+
     def visit_record_decl(self, node, ch):
         _, name, _, members, _ = ch
         return A.RecordDecl(name.text, members, name_span=name.span, span=self.span(node))

@@ -1,0 +1,59 @@
+// Adama's graph indexing (language.md 4.25): assoc, joins in a record and at the top level,
+// traverse on a list of rows (each row reached once, in its table's order).
+record User {
+  public int id;
+  public string name;
+}
+table<User> _users;
+
+record Member {
+  int user_id;
+}
+
+record Group {
+  public int id;
+  public string name;
+  table<Member> _members;
+  join _users_to_groups via _members[x] from x.user_id to id;
+}
+table<Group> _groups;
+assoc<User, Group> _users_to_groups;
+
+record Follow {
+  int from_user;
+  int to_user;
+}
+table<Follow> _follows;
+assoc<User, User> _following;
+join _following via _follows[f] from f.from_user to f.to_user;
+
+test graph {
+  _users <- {name: "a"};
+  _users <- {name: "b"};
+  _users <- {name: "c"};
+  _groups <- {name: "g1"};
+  _groups <- {name: "g2"};
+  _groups <- {name: "g3"};
+  foreach (g in iterate _groups where id != 2) {
+    g._members <- {user_id: 1};
+  }
+  foreach (g in iterate _groups where id == 2) {
+    g._members <- {user_id: 2};
+  }
+  list<Group> gs = iterate _users where id == 1 traverse _users_to_groups;
+  assert gs.size() == 2;
+  if ((gs order by id desc)[0] as last) {
+    assert last.name == "g3";
+  } else {
+    assert false;
+  }
+  list<Group> all = iterate _users traverse _users_to_groups;
+  assert all.size() == 3;
+  assert (iterate _users where id == 3 traverse _users_to_groups).size() == 0;
+  _follows <- {from_user: 1, to_user: 3};
+  _follows <- {from_user: 1, to_user: 2};
+  _follows <- {from_user: 2, to_user: 3};
+  list<User> two_hops = iterate _users where id == 1 traverse _following traverse _following;
+  assert two_hops.size() == 1;
+  assert (iterate _users where id == 1 traverse _following where name == "c").size() == 1;
+}
