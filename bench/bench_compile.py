@@ -1,6 +1,7 @@
 """Compile speed: lines per second through the whole front end (parse and
-check) on a generated 2,000-line document, against CPython compiling a
-2,000-line Python module of the same shape in the same run.
+check) and through code generation on a generated 2,000-line document,
+against CPython compiling a 2,000-line Python module of the same shape in the
+same run.
 
 Run: python -m pytest bench --benchmark-enable   (see bench/README.md)
 """
@@ -11,6 +12,7 @@ import timeit
 import pytest
 
 from advm.compiler import compile_source
+from advm.compiler.build import build_module
 from advm.compiler.parser import parse
 from advm.compiler.source import Source
 
@@ -162,6 +164,17 @@ def test_compile_2000_lines(benchmark, cpython_seconds):
     """parse + check, what `advm check` does per file."""
     c = benchmark(compile_source, ADAMA_DOC, "gen.adb")
     assert c.ok
+    record(benchmark, cpython_seconds)
+
+
+@pytest.mark.benchmark(group="compile")
+def test_generate_2000_lines(benchmark, cpython_seconds):
+    """Code generation and assembly of the checked document (what `advm run`
+    adds to `advm check`), from one checked compilation: generation reads the
+    checked info and writes a fresh module each time."""
+    c = compile_source(ADAMA_DOC, "gen.adb")
+    module = benchmark(build_module, c)
+    assert module.function_index("channel.add0") >= 0
     record(benchmark, cpython_seconds)
 
 
