@@ -8,6 +8,12 @@ run. Goal (issue 12): the insert at 100,000 rows costs at most 2x the insert
 at 100 rows. Each round inserts one more row; the table grows by the rounds
 (30 + warm-up), which is nothing next to its size.
 
+Groups `views-growth-where` and `views-growth-order-limit`: the same inserts
+with the viewer on `iterate _items where score % 2 == 0` (kept in place: the
+clause runs on the new row alone) and on `iterate _items order by score desc
+limit 10` (evaluated by the machine over every row, as spec/protocol.md 9.6
+says), each new row entering the view. The `nobody-*` baselines are the same.
+
 Group `views-int`: a commit that bumps `public int n` with one viewer
 connected, against the same commit with nobody connected (the baseline): the
 difference is the added cost per commit of one viewer of one int (goal
@@ -39,7 +45,7 @@ record Item {
 }
 
 table<Item> _items;
-public formula items = iterate _items;
+public formula items = QUERY;
 
 message Add { string text; int score; }
 
@@ -72,6 +78,11 @@ channel hide(Go g) {
 """
 
 SIZES = [100, 10_000, 100_000]
+# the formula the viewer sees: the table whole (kept in place), a where clause
+# (kept in place, the clause run on the new row), and an ordered, limited
+# query (evaluated by the machine over every row: the documented fallback)
+QUERIES = {"iterate": "iterate _items", "where": "iterate _items where score % 2 == 0",
+           "order-limit": "iterate _items order by score desc limit 10"}
 _modules: dict = {}
 
 
@@ -82,8 +93,8 @@ def _module(source: str):
     return known
 
 
-def table_doc(rows: int, viewer: bool):
-    doc = Document(_module(TABLE_SOURCE), key="bench")
+def table_doc(rows: int, viewer: bool, query: str = "iterate"):
+    doc = Document(_module(TABLE_SOURCE.replace("QUERY", QUERIES[query])), key="bench")
     doc.create(ADA, None, now=T0)
     for i in range(rows):
         doc.send(ADA, "add", {"text": f"row {i}", "score": i % 97}, now=T0)
@@ -98,7 +109,9 @@ def _insert_rounds(benchmark, doc, views, expect_frames: int):
 
     def run():
         state["n"] += 1
-        doc.send(ADA, "add", {"text": f"new {state['n']}", "score": state["n"] % 97}, now=T0)
+        # even scores, so that the where clause keeps every new row; above
+        # every other score, so that each enters the ordered query's top 10
+        doc.send(ADA, "add", {"text": f"new {state['n']}", "score": 1000 + 2 * state["n"]}, now=T0)
         state["frames"] = views.after_commit()
 
     benchmark.pedantic(run, rounds=30, iterations=1, warmup_rounds=3)
@@ -113,6 +126,25 @@ def test_insert_one_viewer(benchmark, rows):
     frames = _insert_rounds(benchmark, doc, views, 1)
     delta = frames[0]["delta"]["items"]
     assert delta["@o"][0] == [0, len(doc.fields(formulas=False)["_items"]) - 2]
+    benchmark.extra_info["rows"] = rows
+
+
+@pytest.mark.benchmark(group="views-growth-where")
+@pytest.mark.parametrize("rows", SIZES)
+def test_insert_one_viewer_where(benchmark, rows):
+    doc, views = table_doc(rows, viewer=True, query="where")
+    frames = _insert_rounds(benchmark, doc, views, 1)
+    assert len(frames[0]["delta"]["items"]) == 2  # the new row and the order
+    benchmark.extra_info["rows"] = rows
+
+
+@pytest.mark.benchmark(group="views-growth-order-limit")
+@pytest.mark.parametrize("rows", SIZES)
+def test_insert_one_viewer_order_limit(benchmark, rows):
+    doc, views = table_doc(rows, viewer=True, query="order-limit")
+    frames = _insert_rounds(benchmark, doc, views, 1)
+    delta = frames[0]["delta"]["items"]
+    assert delta["@o"][1] == [0, 8] and list(delta.values()).count(None) == 1  # one row in, one out
     benchmark.extra_info["rows"] = rows
 
 

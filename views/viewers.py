@@ -122,6 +122,59 @@ class _Live:
         self.private = True
 
 
+class _Ranked:
+    """An ordered or limited query's rows (the where clause's), sorted as
+    seq.order sorts them: `entries` are (key..., id, row) ascending, the id
+    standing for the rows' order in their table (a stable sort keeps it);
+    `value` the window the formula gives (None: to be made again)."""
+
+    __slots__ = ("table", "next", "entries", "key_of", "value", "last")
+
+    def __init__(self, table, next_id, entries, key_of):
+        self.table = table
+        self.next = next_id
+        self.entries = entries
+        self.key_of = key_of  # row -> its entry
+        self.value = None
+        self.last = None  # the last value made: kept when the window did not change
+
+
+class _Desc:
+    """A string key sorted descending."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other):
+        return other.v < self.v
+
+    def __eq__(self, other):
+        return self.v == other.v
+
+    __hash__ = None
+
+
+def _rank_entry(keys: list, rec, id_slot: int) -> tuple:
+    f = rec.f
+    out = []
+    for slot, desc, insensitive in keys:
+        v = f[slot]
+        kind = type(v)
+        if kind is str:
+            if insensitive:
+                v = v.lower()
+            out.append(_Desc(v) if desc else v)
+        elif kind is int or kind is bool:
+            out.append(-v if desc else v)
+        else:
+            raise TypeError(kind.__name__)
+    out.append(f[id_slot])
+    out.append(rec)
+    return tuple(out)
+
+
 class _Viewer:
     __slots__ = ("who", "seq", "sent", "items", "lists", "doc_pol", "row_pol", "ctx", "data", "state")
 
@@ -142,7 +195,7 @@ class _Item:
     """A top-level member and what its rendering depends on."""
 
     __slots__ = ("member", "name", "always", "shared", "rows_of", "type_fields", "type_time", "live_slot",
-                 "live_where", "where_deps", "where_time")
+                 "live_where", "where_deps", "where_time", "rank")
 
     def __init__(self, member, schema, formulas):
         self.member = member
@@ -167,6 +220,7 @@ class _Item:
         self.live_where = False
         self.where_deps = frozenset()
         self.where_time = False
+        self.rank = None  # a _RankPlan: an ordered or limited query kept sorted (Viewers._ranked)
 
 
 class _Context(FreshContext):
@@ -309,8 +363,13 @@ class _Plan:
                 item.live_slot = _table_slot(module, meta, item)
                 if item.live_slot is None and item.member.kind == "formula" and item.member.index >= 0:
                     slot = _where_form(module, meta, item)
+                    rank = _rank_form(module, meta, item) if slot is None else None
                     if slot is not None:
                         item.live_slot, item.live_where = slot, True
+                    elif rank is not None:
+                        item.rank = rank
+                        slot = rank.slot
+                    if slot is not None:
                         deps, time = formulas.deps(item.name)
                         table = next(f["name"] for f in meta["document"]["fields"] if f["slot"] == slot)
                         item.where_deps, item.where_time = deps - {table}, time
@@ -360,6 +419,7 @@ class _Plan:
             read |= item.type_fields
             time_read |= item.type_time
         self.time_read = time_read
+        self.ranked = [item for item in self.items if item.rank is not None]
         position = {item.name: k for k, item in enumerate(self.items)}
         self.plain_fields = {}
         for m in schema.document.members:
@@ -424,22 +484,44 @@ def _where_form(module, meta: dict, item: _Item) -> int | None:
     formula run on a table holding some rows gives those of them P keeps, in
     id order: views run it on the rows a change touched."""
     code = list(instructions(module, module.functions[item.member.index]))
+    made = _where_loop(code)
+    if made is None:
+        return None
+    slot, out, end = made
+    if end != len(code) - 1 or code[end].op != "ORET" or code[end].operands[0].value != out:
+        return None
+    return _table_of(meta, item, slot)
+
+
+def _table_of(meta: dict, item: _Item, slot: int) -> int | None:
+    tables = {f["slot"]: f["type"][1] for f in meta["document"]["fields"]
+              if not isinstance(f["type"], str) and f["type"][0] == "table"}
+    return slot if tables.get(slot) == item.rows_of.name else None
+
+
+def _where_loop(code: list):
+    """(table slot, list register, index of the instruction after the loop)
+    when `code` opens with the compiler's `iterate t where P` loop (see
+    _where_form), else None."""
     if len(code) < 7:
         return None
     ops = [ins.op for ins in code]
-    if ops[:4] != ["FGETO", "LNEW", "ILOADI", "TNEXT"] or ops[-3:] != ["LPUSH", "JMP", "ORET"]:
+    if ops[:4] != ["FGETO", "LNEW", "ILOADI", "TNEXT"]:
         return None
     get, new, zero, walk = (ins.operands for ins in code[:4])
-    push, back, ret = (ins.operands for ins in code[-3:])
-    if get[1].kind != "fld" or zero[1].value != 0:
+    if get[1].kind != "fld" or zero[1].value != 0 or walk[3].kind != "sj":
         return None
     slot, table, out, row, pos = get[1].value, get[0].value, new[0].value, walk[0].value, walk[2].value
-    loop, end = code[3].pc, code[-1].pc
-    if (walk[1].value != table or walk[3].kind != "sj" or code[3].pc + code[3].width + walk[3].value != end
-            or push[0].value != out or push[1].value != row or ret[0].value != out
-            or code[-2].pc + code[-2].width + back[0].value != loop):
+    loop = code[3].pc
+    end_pc = code[3].pc + code[3].width + walk[3].value
+    end = next((k for k, ins in enumerate(code) if ins.pc == end_pc), None)
+    if end is None or end < 7 or ops[end - 2:end] != ["LPUSH", "JMP"]:
         return None
-    for ins in code[4:-3]:
+    push, back = code[end - 2].operands, code[end - 1].operands
+    if (walk[1].value != table or push[0].value != out or push[1].value != row
+            or code[end - 1].pc + code[end - 1].width + back[0].value != loop):
+        return None
+    for ins in code[4:end - 2]:
         if ins.op not in _WHERE_OPS:
             return None
         first = True
@@ -450,12 +532,82 @@ def _where_form(module, meta: dict, item: _Item) -> int | None:
                 return None
             if operand.kind == "fld" and ins.op.startswith("FGET") and operand.value == slot:
                 return None
-            if operand.kind == "sj" and not loop <= ins.pc + ins.width + operand.value < code[-3].pc + 1:
+            if operand.kind == "sj" and not loop <= ins.pc + ins.width + operand.value <= code[end - 2].pc:
                 return None  # a jump out of the clause (only back to TNEXT, or on inside it)
             first = False
-    tables = {f["slot"]: f["type"][1] for f in meta["document"]["fields"]
-              if not isinstance(f["type"], str) and f["type"][0] == "table"}
-    return slot if tables.get(slot) == item.rows_of.name else None
+    return slot, out, end
+
+
+# Types whose values sort in Python as seq.order sorts them, with no NaN
+_SORTABLE = frozenset(["int", "long", "bool", "string"])
+
+
+class _RankPlan:
+    """A formula `iterate t [where P] [order by k, ...] [limit n]` with an
+    order or a limit (_rank_form): what views need to keep its value
+    current without running it over every row."""
+
+    __slots__ = ("slot", "where", "keys", "limit")
+
+    def __init__(self, slot, where, keys, limit):
+        self.slot = slot
+        self.where = where  # whether a where clause filters the rows (run on rows: Viewers._kept)
+        self.keys = keys  # [(slot, descending, insensitive)], most significant first; [] for none
+        self.limit = limit  # int, or None
+
+
+def _rank_form(module, meta: dict, item: _Item):
+    """The _RankPlan of a formula whose code is the compiler's `iterate t`
+    (FGETO t; CALLHOST table.rows) or `iterate t where P` loop (_where_loop),
+    then `order by` with a constant key list (OMOV; OLOADK keys; CALLHOST
+    seq.order) on keys of _SORTABLE types and/or `limit` with a constant
+    (OMOV; ILOADI n; CALLHOST seq.limit), then ORET; else None."""
+    fn = module.functions[item.member.index]
+    code = list(instructions(module, fn))
+    hosts = module.hosts
+
+    def host(ins):
+        return hosts[ins.operands[1].value].name.partition("(")[0] if ins.op == "CALLHOST" else None
+
+    made = _where_loop(code)
+    if made is not None:
+        slot, reg, at = made
+        where = True
+    elif len(code) > 2 and code[0].op == "FGETO" and code[0].operands[1].kind == "fld" \
+            and host(code[1]) == "table.rows" and code[1].operands[0].value == code[0].operands[0].value:
+        slot, reg, at, where = code[0].operands[1].value, code[0].operands[0].value, 2, False
+    else:
+        return None
+    keys, limit = None, None
+    while at + 2 < len(code) and code[at].op == "OMOV" and code[at].operands[1].value == reg:
+        base = code[at].operands[0].value
+        arg, call = code[at + 1], code[at + 2]
+        if call.op != "CALLHOST" or call.operands[0].value != base or arg.operands[0].value != base + (
+                1 if arg.op == "OLOADK" else 0):
+            return None
+        name = host(call)
+        if name == "seq.order" and arg.op == "OLOADK" and keys is None and limit is None:
+            spec = fn.kobj[arg.operands[1].value]
+            keys = [(int(k[0]), bool(k[1]), len(k) > 2 and bool(k[2])) for k in spec]
+        elif name == "seq.limit" and arg.op == "ILOADI" and limit is None:
+            limit = arg.operands[1].value
+        else:
+            return None
+        reg, at = base, at + 3
+    if at != len(code) - 1 or code[at].op != "ORET" or code[at].operands[0].value != reg:
+        return None
+    if (keys is None and limit is None) or (limit is not None and limit <= 0):
+        return None
+    record = meta["records"][item.rows_of.name]
+    types = {f["slot"]: f["type"] for f in record["fields"]}
+    for key_slot, _, insensitive in keys or ():
+        desc = types.get(key_slot)
+        if not (desc in _SORTABLE or (not isinstance(desc, str) and desc[0] == "enum")) \
+                or (insensitive and desc != "string"):
+            return None
+    if _table_of(meta, item, slot) is None:
+        return None
+    return _RankPlan(slot, where, keys or [], limit)
 
 
 # module -> its _Plan, by identity (weak: a module dropped is forgotten; a
@@ -477,7 +629,7 @@ def _plan_for(module) -> _Plan:
 # makes them (a replay, a document woken for a timer).
 _LAZY = frozenset(["schema", "renderer", "tracker", "formulas", "items", "item_by_name", "layouts",
                    "type_closure", "policy_closure", "row_policies", "shown_by", "shown_by_time",
-                   "decision_slots", "plain_fields", "time_read"])
+                   "decision_slots", "plain_fields", "time_read", "ranked"])
 
 
 class Viewers:
@@ -500,6 +652,7 @@ class Viewers:
         self._txn: _Txn | None = None
         self._with_records: dict = {}  # id(type descriptor) -> (it, whether records are inside)
         self._pruned = 0  # the tracker's rebuilds at the last _prune()
+        self.rank_state: dict = {}  # ordered or limited query's name -> its _Ranked
 
     def __getattr__(self, name):
         if name in _LAZY and "tracker" not in self.__dict__:
@@ -510,7 +663,8 @@ class Viewers:
     def _setup(self) -> None:
         plan = _plan_for(self.machine.module)
         for name in ("schema", "items", "item_by_name", "layouts", "type_closure", "policy_closure",
-                     "row_policies", "shown_by", "shown_by_time", "decision_slots", "plain_fields", "time_read"):
+                     "row_policies", "shown_by", "shown_by_time", "decision_slots", "plain_fields", "time_read",
+                     "ranked"):
             setattr(self, name, getattr(plan, name))
         self.renderer = Renderer(self.schema, self.machine)
         self.formulas = Formulas(self.machine, self.schema)
@@ -612,6 +766,14 @@ class Viewers:
         arrays); computed from scratch, so it never depends on a cache."""
         viewer = self.viewers.get(as_principal(who))
         return render_view(self.document, who, self.schema, viewer.data if viewer is not None else None)
+
+    def invalidate(self) -> None:
+        """Something formulas read besides the document's fields changed (a
+        service call's result arrived, runtime/services.py): the next
+        after_commit() evaluates every member again and sends what differs."""
+        if "tracker" in self.__dict__:
+            self.tracker.reset()
+            self.formulas.clear()
 
     def after_commit(self) -> list[dict]:
         """Delta frames for every viewer whose view changed in the transactions
@@ -952,6 +1114,7 @@ class Viewers:
         self.rf_cache.clear()
         self.row_cache.clear()
         self.tables.clear()
+        self.rank_state.clear()
 
     # ------------------------------------------------------------ one transaction
 
@@ -971,6 +1134,8 @@ class Viewers:
         self.tables.clear()
         stale = self.formulas.stale(changes)
         fields = changes.fields
+        if self.rank_state:
+            self._rank_follow(changes, txn)
         if self.tracker.rebuilds != self._pruned:
             self._pruned = self.tracker.rebuilds
             if not changes.everything:
@@ -1123,6 +1288,10 @@ class Viewers:
         if m.kind == "field":
             return self.machine.doc.f[m.slot]
         if m.kind == "formula":
+            if self.incremental:
+                item = self.item_by_name.get(m.name)
+                if item is not None and item.rank is not None:
+                    return self._ranked(item)
             return self.formulas.get(m.name)
         return ctx.bubble(m, None)
 
@@ -1354,33 +1523,137 @@ class Viewers:
             memo[(id(old_enc), id(enc))] = (old_enc, enc, patch)
         return enc, live
 
-    def _kept(self, item: _Item, table, rows: list, since: int):
+    def _kept(self, item: _Item, table, rows: list, since: int, memo: dict | None = None):
         """The rows of `rows` (rows of `table`) that `item`'s where clause
         keeps, as a set: its formula run on a stand-in table holding those
-        rows alone (_where_form), once per transaction for every viewer;
-        None when it fails."""
+        rows alone (_where_form; an ordered query with a limit n, on n rows
+        at a time, so that the limit drops none: _rank_form), once per
+        transaction for every viewer; None when it fails."""
+        if memo is None:
+            memo = self._txn.kept
         key = (item.name, since)
-        known = self._txn.kept.get(key)
+        known = memo.get(key)
         if known is not None:
             return known
         tf = table.f
         id_slot = tf[TABLE_ID_SLOT]
         ordered = sorted(rows, key=lambda r: r.f[id_slot])
-        stand_in = Record(table.layout, [tf[TABLE_NEXT], {r.f[id_slot]: r for r in ordered}, {}, id_slot,
-                                         tf[TABLE_OWNER_SLOT]])
+        step = item.rank.limit if item.rank is not None and item.rank.limit is not None else len(ordered)
         f = self.machine.doc.f
-        slot = item.live_slot
-        f[slot] = stand_in
+        slot = item.rank.slot if item.rank is not None else item.live_slot
+        known = set()
         try:
-            out = self.machine.call(item.member.index)
+            for at in range(0, len(ordered), max(step, 1)):
+                part = ordered[at:at + step]
+                f[slot] = Record(table.layout, [tf[TABLE_NEXT], {r.f[id_slot]: r for r in part}, {}, id_slot,
+                                                tf[TABLE_OWNER_SLOT]])
+                out = self.machine.call(item.member.index)
+                if type(out) is not list:
+                    return None
+                known.update(out)
         except VMError:
             return None
         finally:
             f[slot] = table
-        if type(out) is not list:
-            return None
-        known = self._txn.kept[key] = set(out)
+        memo[key] = known
         return known
+
+    # ------------------------------------------------------------ ordered queries
+
+    def _ranked(self, item: _Item):
+        """The value of an ordered or limited query (item.rank): its window of
+        the rows its where clause keeps, kept sorted (_Ranked) and brought up
+        to date by each change (_rank_follow); from scratch (every row sorted
+        once) when there is none; the formula itself when that fails."""
+        name = item.name
+        state = self.rank_state.get(name)
+        table = self.machine.doc.f[item.rank.slot]
+        if state is None or state.table is not table:
+            state = self._rank_build(item, table) if type(table) is Record else None
+            if state is None:
+                self.rank_state.pop(name, None)
+                return self.formulas.get(name)
+            self.rank_state[name] = state
+        if state.value is None:
+            limit = item.rank.limit
+            entries = state.entries if limit is None else state.entries[:limit]
+            value = [entry[-1] for entry in entries]
+            old = state.last
+            state.value = state.last = old if old is not None and old == value else value
+        return state.value
+
+    def _rank_build(self, item: _Item, table):
+        plan = item.rank
+        tf = table.f
+        rows = list(tf[TABLE_ROWS].values())
+        if plan.where and rows:
+            kept = self._kept(item, table, rows, -1, {})
+            if kept is None:
+                return None
+            rows = [r for r in rows if r in kept]
+        id_slot = tf[TABLE_ID_SLOT]
+        try:
+            entries = sorted(_rank_entry(plan.keys, r, id_slot) for r in rows)
+        except TypeError:
+            return None  # a key of an unexpected type: the formula decides
+        return _Ranked(table, tf[TABLE_NEXT], entries, {entry[-1]: entry for entry in entries})
+
+    def _rank_follow(self, changes: Changes, txn: _Txn) -> None:
+        """Bring every kept query up to date with one commit's changes: the
+        rows it changed, inserted and deleted leave their place and, when
+        the where clause keeps them, take their new one (bisection);
+        a change it cannot follow drops the query (made again when next read)."""
+        f = self.machine.doc.f
+        for name, state in list(self.rank_state.items()):
+            item = self.item_by_name[name]
+            plan = item.rank
+            table = state.table
+            if (changes.everything or f[plan.slot] is not table or (item.where_time and changes.time)
+                    or not item.where_deps.isdisjoint(changes.fields)):
+                del self.rank_state[name]
+                continue
+            tf = table.f
+            id_slot = tf[TABLE_ID_SLOT]
+            touched = {}
+            for rec, slots in changes.rows.items():
+                if rec.f[-1] is table:
+                    if id_slot in slots:
+                        touched = None  # an id written: the table's order is no longer the ids'
+                        break
+                    touched[rec] = None
+            if touched is None:
+                del self.rank_state[name]
+                continue
+            by_id = tf[TABLE_ROWS]
+            for rid in range(state.next, tf[TABLE_NEXT]):
+                rec = by_id.get(rid)
+                if rec is not None:
+                    touched[rec] = None
+            key_of = state.key_of
+            for rec in changes.gone:
+                if rec in key_of:
+                    touched[rec] = None
+            state.next = tf[TABLE_NEXT]
+            if not touched:
+                continue
+            alive = [rec for rec in touched if rec.f[-1] is table]
+            kept = set(alive) if not plan.where or not alive else self._kept(item, table, alive, -2, txn.kept)
+            if kept is None:
+                del self.rank_state[name]
+                continue
+            entries = state.entries
+            try:
+                for rec in touched:
+                    old = key_of.pop(rec, None)
+                    if old is not None:
+                        del entries[bisect_left(entries, old)]
+                    if rec in kept:
+                        entry = key_of[rec] = _rank_entry(plan.keys, rec, id_slot)
+                        insort(entries, entry)
+            except TypeError:
+                del self.rank_state[name]
+                continue
+            state.value = None
 
     @staticmethod
     def _live_order(order: list, gone: list, added: list) -> list:
@@ -1435,10 +1708,9 @@ class Viewers:
         for rid, row in added:
             insort(order, rid)
             rows[str(rid)] = row
+        keys = list(map(str, order))
         enc.clear()
-        for rid in order:
-            key = str(rid)
-            enc[key] = rows[key]
+        enc.update(zip(keys, map(rows.__getitem__, keys)))  # in C, not a Python loop per row
         enc["@o"] = order
 
     def _finish(self, sent: dict, new: dict, patch, txn: _Txn, viewer: _Viewer | None):

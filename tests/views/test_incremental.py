@@ -121,6 +121,12 @@ def test_tables_iterate_and_where_formulas_are_kept_in_place_and_ordered_queries
     live = {item.name: item.live_where for item in views.items if item.live_slot is not None}
     assert live == {"rows": False, "pubs": False, "direct": False, "evens": True, "above": True, "named": True}
     assert views.item_by_name["above"].where_deps == {"threshold"}
+    ranked = {item.name: (item.rank.where, item.rank.keys, item.rank.limit) for item in views.items if item.rank}
+    # slots: Row id 0, score 1, text 2; Pub id 0, n 1, s 2
+    assert ranked == {"top": (True, [(1, True, False)], 3), "ranked": (False, [(1, True, False), (2, False, False)], 4),
+                      "by_text": (False, [(2, False, False), (1, True, False)], None),
+                      "first3": (False, [], 3), "picked": (True, [(2, True, False)], 2)}
+    assert views.item_by_name["picked"].where_deps == {"threshold"}
 
 
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
@@ -139,6 +145,8 @@ def test_frames_are_byte_identical_to_the_encoder_from_rows(script):
         s.run(step)
         for viewer in s.connected:
             assert_current(s.doc, s.clients, viewer, s.schema)
+    # the views never ran the ordered queries over the whole table: they kept them sorted
+    assert all(s.views.evaluations[item.name] == 0 for item in s.views.items if item.rank is not None)
 
 
 @settings(max_examples=300, derandomize=True, deadline=None, database=None)

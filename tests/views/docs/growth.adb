@@ -39,6 +39,10 @@ public formula newest = iterate _rows order by id desc limit 2;
 public formula above = iterate _rows where score > threshold && text != "c";
 public formula named = iterate _pubs where s == "a" || n == 3;
 public int threshold = 3;
+public formula ranked = iterate _rows order by score desc, text limit 4;
+public formula by_text = iterate _pubs order by s, n desc;
+public formula first3 = iterate _rows limit 3;
+public formula picked = iterate _rows where score > threshold order by text desc limit 2;
 public bool open_all;
 public int ticks;
 
