@@ -661,6 +661,11 @@ class Statements:
     # ================================================================ the document's own statements
 
     def s_Transition(self, s: ast.Transition) -> None:
+        """`transition #s in d;` only notes the state and the delay in the
+        document's hidden slots NEXT and NEXT_IN (the last one written wins);
+        the runtime takes them once the transaction commits and runs `state.<s>`
+        when it is due (runtime/living.py `LivingDocument._committed`, then
+        `_run_due`; codegen.py's docstring follows the whole way)."""
         target = self.expr(s.target)
         self.emit("FSETO", target.n, NEXT)
         self.free(target)
