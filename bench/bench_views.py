@@ -266,7 +266,7 @@ def chat_module():
 @pytest.mark.parametrize("case", ["viewers", "nobody", "no-views"])
 def test_chat_inputs(benchmark, chat_module, case):
     ops = chat_ops(connects=case == "viewers")
-    factory = NoViews if case == "no-views" else None
+    factory = NoViews if case == "no-views" else Viewers
     frames = []
 
     def run():
