@@ -615,6 +615,15 @@ class Function(Decl):
 
 
 @dataclass
+class TemplateDecl(Decl):
+    """`template name: `tag`text`tag``: Adama's named text (language.md 4.26)."""
+
+    name: str
+    text: str
+    name_span: Span = NOSPAN
+
+
+@dataclass
 class AssocDecl(Decl):
     """`assoc<From, To> name;` (or `assoc<From, To, Edge>`): Adama's many-to-many
     index from rows of From to rows of To, filled by joins (language.md 4.25)."""
@@ -819,6 +828,28 @@ def type_text(ts: "TypeSyntax") -> str:
         return type_text(ts.element) + "[]"
     name = "principal" if ts.name == "client" else ts.name
     return f"{name}<{', '.join(type_text(a) for a in ts.args)}>" if ts.args else name
+
+
+@dataclass
+class ServiceMethod(Node):
+    """`method<In, Out> name [idempotent];` in a service."""
+
+    name: str
+    input: TypeRef
+    output: TypeRef
+    flags: list[str] = field(default_factory=list)
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class ServiceDecl(Decl):
+    """`service name { messages; methods }` (spec/language.md 4.24): what the
+    document may call; where the service lives is configuration outside it."""
+
+    name: str
+    methods: list[ServiceMethod] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # names of the messages declared inside it
+    name_span: Span = NOSPAN
 
 
 @dataclass

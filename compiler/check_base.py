@@ -203,6 +203,8 @@ class CheckerBase:
             return T.PairType(a, args[1])
         if name == "future":
             return T.FutureType(a)
+        if name == "result":
+            return T.ResultType(a)
         if name == "channel":
             return self.err("E0309", "channel types are declared with `channel<M> name;`", ts.span)
         return self.err("E0202", f"unknown type '{name}'", ts.span)

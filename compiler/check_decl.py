@@ -11,7 +11,7 @@ from . import types as T
 from .check_base import a, did_you_mean, name_span
 from .docinfo import (
     AssocInfo, ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
-    PolicyInfo, StateInfo, StructInfo,
+    PolicyInfo, ServiceInfo, ServiceMethodInfo, StateInfo, StructInfo,
 )
 from .scope import (
     HANDLER_RULES, Scope, channel_rules, cron_rules, default_rules, function_rules, policy_rules,
@@ -335,12 +335,20 @@ class DeclChecker:
                     info.tests[d.name] = d
             elif isinstance(d, ast.Unsupported):
                 self.unsupported(d)
+            elif isinstance(d, ast.ServiceDecl):
+                if claim(d.name, "service", d):
+                    self.collect_service(d)
             elif isinstance(d, ast.Require):
                 self.err("E0505", "`require` belongs inside a record", d.span)
             elif isinstance(d, ast.IndexHint):
                 self.err("E0508", "`index` belongs inside a record", d.span)
             elif isinstance(d, ast.AssocDecl):
                 self.collect_assoc(d)
+            elif isinstance(d, ast.TemplateDecl):
+                if d.name in info.templates:
+                    self.err("E0204", f"template '{d.name}' is already defined", d.name_span)
+                else:
+                    info.templates[d.name] = d
             elif isinstance(d, ast.JoinDecl):
                 self.joins.append((None, d))
         construct = next((h for h in info.handlers["construct"].all if h.param is not None), None) \
@@ -465,6 +473,32 @@ class DeclChecker:
             "E0901", f"{what} is not supported yet", d.span,
             f"advm parses `{d.what}` but does not run it yet; remove it to compile this document",
         )
+
+    SERVICE_FLAGS = ("idempotent",)
+
+    def collect_service(self, d: ast.ServiceDecl) -> None:
+        """A service's methods each take one message and give one (4.24)."""
+        svc = self.info.services[d.name] = ServiceInfo(d.name, decl=d)
+        for m in d.methods:
+            if m.name in svc.methods:
+                self.err("E0530", f"service '{d.name}' already has a method '{m.name}'", m.name_span)
+                continue
+            types = []
+            for ref in (m.input, m.output):
+                t = self.resolve_type(ref)
+                if not T.is_error(t) and not isinstance(t, T.MessageType):
+                    self.err("E0530", f"a service method takes and gives messages, not {t}", ref.span,
+                             "declare a message for it, inside the service or at the top level")
+                    t = T.ERROR
+                types.append(t)
+            for flag in m.flags:
+                if flag not in self.SERVICE_FLAGS:
+                    self.err("E0530", f"unknown flag '{flag}' on method '{m.name}'", m.span,
+                             "the one flag is `idempotent` (the method may be retried)")
+            svc.methods[m.name] = ServiceMethodInfo(m.name, types[0], types[1], "idempotent" in m.flags)
+        if not d.methods:
+            self.err("E0530", f"service '{d.name}' has no methods", d.name_span,
+                     "declare one: `method<In, Out> name;`")
 
     def collect_channel(self, d: ast.Channel) -> None:
         is_array = isinstance(d.message, ast.ArrayTypeRef)
@@ -719,7 +753,7 @@ class DeclChecker:
             self.in_progress.pop()
         if t == T.VOID:
             t = self.err("E0312", f"{kind} '{fo.name}' has no value", fo.value.span)
-        elif isinstance(t, (T.FutureType, T.ChannelType, T.LibraryType)):
+        elif isinstance(t, (T.FutureType, T.ChannelType, T.LibraryType)) and not isinstance(t, T.ResultType):
             t = self.err("E0312", f"{kind} '{fo.name}' cannot be {a(t)}", fo.value.span)
         fo.type = t
         return t

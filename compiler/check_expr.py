@@ -507,6 +507,8 @@ class ExprChecker:
                     obj.ref = Ref("library", obj.id)
                     obj.ty = T.LibraryType(obj.id)
                     return self.call_library(e, obj.id, f.name, span)
+                if obj.id in self.info.services:
+                    return self.service_call(e, obj, f.name, span)
                 if self.is_unsupported(obj.id):
                     # A call into a declaration that is not supported yet (a
                     # service): its arguments use constructs of that feature too.
@@ -809,6 +811,54 @@ class ExprChecker:
         e.ref = entry
         self.check_effect(entry.effect, f".{name}()", span)
         return lifted_result(e, L.parse_type(entry.result, b))
+
+    def service_call(self, e: ast.Call, obj: ast.Name, name: str, span) -> T.Type:
+        """`svc.m(@who, msg)` or `svc.m(@no_cache, msg)`: a result<Out>
+        (spec/language.md 4.24). Code that may change the document makes the
+        call (it is sent once the transaction commits); a document formula
+        asks for it, and re-evaluates when its result arrives."""
+        svc = self.info.services[obj.id]
+        obj.ref = Ref("service", svc.name, svc)
+        obj.ty = T.ERROR
+        m = svc.methods.get(name)
+        if m is None:
+            self.service_args_only(e)
+            return self.err("E0330", f"service '{svc.name}' has no method '{name}'", span,
+                            did_you_mean(name, svc.methods))
+        r = self.rules
+        in_formula = not r.writes_doc and r.what.startswith("formula") and r.record is None
+        if not r.writes_doc and not in_formula:
+            self.service_args_only(e)
+            return self.err("E0330", f"{r.what} cannot call service '{svc.name}'", span,
+                            "call services from code that may change the document (channels, states, "
+                            "procedures, @construct, @cron) or from a document formula")
+        if len(e.args) != 2:
+            self.service_args_only(e)
+            return self.err("E0304", f"{svc.name}.{name} takes 2 argument(s) (a principal or @no_cache, "
+                                     f"and a {m.input}), got {len(e.args)}", e.span)
+        first, msg = e.args
+        no_cache = isinstance(first, ast.Special) and first.name == "no_cache"
+        if no_cache:
+            first.ty = T.PRINCIPAL
+        else:
+            got = self.expr(first, T.PRINCIPAL)
+            if not self.assignable(got, T.PRINCIPAL):
+                self.err("E0301", f"the first argument of {svc.name}.{name} is who calls (a principal, "
+                                  f"or @no_cache), found {got}", first.span)
+        got = self.expr(msg, m.input)
+        if not self.assignable(got, m.input):
+            self.err("E0301", f"argument of {svc.name}.{name} expects {m.input}, found {got}", msg.span,
+                     self.conversion_hint(got, m.input))
+        e.ref = Ref("service_call", name, (svc, m), ",".join(
+            f for f, on in (("no_cache", no_cache), ("formula", in_formula)) if on))
+        return T.ERROR if T.is_error(m.output) else T.ResultType(m.output)
+
+    def service_args_only(self, e: ast.Call) -> None:
+        for a in e.args:
+            if isinstance(a, ast.Special) and a.name == "no_cache":
+                a.ty = T.PRINCIPAL
+            else:
+                self.expr(a)
 
     def channel_op(self, e: ast.Call, ch, name: str, span) -> T.Type:
         cname = ch.name

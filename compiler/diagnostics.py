@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "E0320": "bad-conversion",
     "E0321": "bad-message-field",
     "E0322": "constant-out-of-range",
+    "E0330": "bad-service-call",
     # statements and control flow
     "E0401": "missing-return",
     "E0402": "return-outside-function",
@@ -85,6 +86,7 @@ CODES: dict[str, str] = {
     "E0512": "infinite-record",
     "E0513": "empty-enum",
     "E0514": "incomplete-dispatch",
+    "E0530": "bad-service",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",

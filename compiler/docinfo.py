@@ -161,6 +161,23 @@ class ChannelInfo:
 
 
 @dataclass
+class ServiceMethodInfo:
+    name: str
+    input: Type  # a MessageType
+    output: Type  # a MessageType
+    idempotent: bool = False
+
+
+@dataclass
+class ServiceInfo:
+    """`service name { ... }` (spec/language.md 4.24)."""
+
+    name: str
+    methods: dict[str, ServiceMethodInfo] = field(default_factory=dict)
+    decl: ast.ServiceDecl | None = None
+
+
+@dataclass
 class StateInfo:
     name: str
     decl: ast.StateBlock | None = None
@@ -223,6 +240,7 @@ class DocumentInfo:
     formulas: dict[str, FormulaInfo] = field(default_factory=dict)  # formulas and bubbles
     policies: dict[str, PolicyInfo] = field(default_factory=dict)
     channels: dict[str, ChannelInfo] = field(default_factory=dict)
+    services: dict[str, ServiceInfo] = field(default_factory=dict)
     states: dict[str, StateInfo] = field(default_factory=dict)
     handlers: dict[str, HandlerInfo] = field(default_factory=dict)
     crons: dict[str, CronInfo] = field(default_factory=dict)
@@ -233,6 +251,7 @@ class DocumentInfo:
     tests: dict[str, ast.TestDecl] = field(default_factory=dict)
     unsupported: list[ast.Unsupported] = field(default_factory=list)
     assocs: dict[str, AssocInfo] = field(default_factory=dict)
+    templates: dict[str, ast.TemplateDecl] = field(default_factory=dict)
 
     def struct(self, name: str) -> StructInfo | None:
         return self.records.get(name) or self.messages.get(name)

@@ -18,7 +18,7 @@ from .emitter import CodegenError, Emitter, K
 from .gen_expr import mod_by_constant
 from .gen_types import bank_of, kind_of, result_kind
 from .regalloc import Reg
-from ..vm.host import ASK
+from ..vm.host import ASK, SERVICE
 from ..vm.table import ROWS
 
 
@@ -109,6 +109,8 @@ class Calls:
             return r
         if kind == "channel_op":
             return self.channel_ask(e, ref, dst)
+        if kind == "service_call":
+            return self.service_call(e, ref, dst)
         if kind == "enum_method":
             return self.enum_method(e, ref, dst)
         if kind == "dispatch":
@@ -165,6 +167,19 @@ class Calls:
         args = [K(spec, T.DYNAMIC), who, options if options is not None else K(None, el),
                 limit if limit is not None else K(1, T.INT)]
         return self.host(ASK.name, args, [T.DYNAMIC, T.PRINCIPAL, el, T.INT], e.ty, dst)
+
+    def service_call(self, e: ast.Call, ref: Ref, dst):
+        """The host function the instruction set declares as SERVICE: its
+        spec [service, method, flags] names the call; @no_cache calls as @no_one."""
+        svc, m = ref.target
+        flags = ref.owner.split(",") if ref.owner else []
+        who = e.args[0]
+        if "no_cache" in flags:
+            who = ast.Special("no_one", span=who.span)
+            who.ty = T.PRINCIPAL
+        spec = [svc.name, m.name, "no_cache" in flags, "formula" in flags]
+        return self.host(SERVICE.name, [K(spec, T.DYNAMIC), who, e.args[1]], [T.DYNAMIC, T.PRINCIPAL, m.input],
+                         e.ty, dst)
 
     def library_call(self, e: ast.Call, entry: L.LibEntry, dst):
         key = entry.key
@@ -304,6 +319,20 @@ class Calls:
         self.free(got)
         return out
 
+    def lib_result_await(self, e, recv, b, dst):
+        """A result's await: SUSPEND on its map; the runtime answers with the
+        finished result's map, whose `value` is the output message, or empty
+        when the call failed (runtime/services.py)."""
+        fut = self.expr(recv)
+        got = self.temp("o")
+        key = self.temp("o")
+        self.emit("SUSPEND", got.n, fut.n)
+        self.emit("OLOADK", key.n, "value")
+        out = self.target(dst, "o")
+        self.emit("MGET", out.n, got.n, key.n)
+        self.free(fut, got, key)
+        return out
+
 
 INLINE = {
     "maybe.has/0": "lib_has",
@@ -316,4 +345,5 @@ INLINE = {
     "string.length/0": "lib_str_length",
     "table.size/0": "lib_table_size",
     "future.await/0": "lib_await",
+    "result.await/0": "lib_result_await",
 }

@@ -297,6 +297,11 @@ class Meta:
             "formula_order": info.formula_order(),
             "policies": {n: f"policy.{n}" for n in info.policies},
             "channels": channels,
+            # spec/language.md 4.24: each method's messages, and whether it may be retried
+            **({"services": {s.name: {m.name: {"input": m.input.name, "output": m.output.name,
+                                                "idempotent": m.idempotent}
+                                      for m in s.methods.values()}
+                             for s in info.services.values()}} if info.services else {}),
             "states": {n: self.layout.state_fn(n) for n in info.states},
             "handlers": handlers,
             "crons": {c.name: {"fn": f"cron.{c.name}", "schedule": c.schedule, "values": list(c.values)}

@@ -94,6 +94,8 @@ def describe(t: T.Type):
         return ["table", t.record.name]
     if isinstance(t, T.AnonType):
         return ["anon", [[n, describe(ft)] for n, ft in t.fields]]
+    if isinstance(t, T.ResultType):
+        return ["result", describe(t.inner)]
     if isinstance(t, T.FutureType):
         return ["future", describe(t.inner)]
     return "void" if t == T.VOID else "dynamic"

@@ -292,6 +292,14 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("record", "delete() -> void", "writes", "delete this row from its table"),
     # ---- future<T>
     ("future<T>", "await() -> T", "await", "wait (durably) for the value; only in #state blocks"),
+    # ---- result<T> (a service call, spec/language.md 4.24)
+    ("result<T>", "has() -> bool", "pure", "the call succeeded and its value is here"),
+    ("result<T>", "finished() -> bool", "pure", "the call is over (succeeded or failed)"),
+    ("result<T>", "failed() -> bool", "pure", "the call is over and failed"),
+    ("result<T>", "code() -> int", "pure", "the failure's code (0 while in flight or on success)"),
+    ("result<T>", "message() -> string", "pure", "the failure's message (empty otherwise)"),
+    ("result<T>", "as_maybe() -> maybe<T>", "pure", "the value, or empty while in flight or failed"),
+    ("result<T>", "await() -> maybe<T>", "await", "wait (durably) for the call; empty if it failed; only in #state blocks"),
 ]
 
 NAMESPACES = ("Math", "Random", "Time", "Date", "TimeSpan", "String", "Statistics", "Principal", "Dynamic",
@@ -401,7 +409,7 @@ def parse_type(text: str, bindings: dict[str, T.Type]) -> T.Type:
         return T.PRIMITIVES[text]
     head, _, rest = text.partition("<")
     args = [parse_type(a, bindings) for a in _split_top(rest[:-1])] if rest else []
-    ctor = {"maybe": T.MaybeType, "list": T.ListType, "future": T.FutureType, "map": T.MapType,
+    ctor = {"maybe": T.MaybeType, "list": T.ListType, "future": T.FutureType, "result": T.ResultType, "map": T.MapType,
             "table": T.TableType}.get(head)
     if ctor is None:
         raise ValueError(f"bad library type {text!r}")
@@ -439,7 +447,7 @@ def _extension_views() -> list[LibEntry]:
 # Rows that code generation compiles inline (compiler/gen_call.py INLINE).
 INLINE_KEYS = _INLINE_KEYS = frozenset({"maybe.has/0", "maybe.getOrDefaultTo/1", "maybe.delete/0", "sequence.size/0",
                           "map.size/0", "map.has/1", "map.remove/1", "string.length/0", "table.size/0",
-                          "future.await/0"})
+                          "future.await/0", "result.await/0"})
 STATIC_VIEWS: list[LibEntry] = _static_views()
 EXTENSION_VIEWS: list[LibEntry] = _extension_views()
 # receiver type (parsed) -> its extension views
@@ -483,7 +491,9 @@ def _receiver_bindings(owner: str, recv: T.Type) -> dict[str, T.Type] | None:
     if owner == "table<T>":
         return {"T": recv.record} if isinstance(recv, T.TableType) else None
     if owner == "future<T>":
-        return {"T": recv.inner} if isinstance(recv, T.FutureType) else None
+        return {"T": recv.inner} if isinstance(recv, T.FutureType) and not isinstance(recv, T.ResultType) else None
+    if owner == "result<T>":
+        return {"T": recv.inner} if isinstance(recv, T.ResultType) else None
     if owner == "record":
         return {} if isinstance(recv, T.RecordType) else None
     if owner in T.PRIMITIVES:

@@ -225,7 +225,7 @@ class Builder(NodeVisitor):
     visit_NAME = visit_TYPE_NAME = visit_BINOP = visit_PREFIX_OP = visit_INCDEC = tok
     visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = visit_AT_UNSUPPORTED = tok
     visit_DIRECTION = visit_ORDER_MOD = visit_FIELD_FLAG = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
-    visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = tok
+    visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = visit_MEMBER_WORD = tok
 
     def _pass(self, node, ch):
         return ch[0]
@@ -430,7 +430,7 @@ class Builder(NodeVisitor):
         return ("call", self._list(args), None, node.end)
 
     def visit_field_suffix(self, node, ch):
-        _, name = ch
+        _, (name,) = ch
         return ("field", name.text, name.span, node.end)
 
     def visit_index_suffix(self, node, ch):
@@ -700,6 +700,15 @@ class Builder(NodeVisitor):
     def visit_index_decl(self, node, ch):
         return A.IndexHint(ch[1].text, span=self.span(node))
 
+    def visit_template_decl(self, node, ch):
+        _, name, _, text = ch
+        return A.TemplateDecl(name.text, text.match.group(2), name_span=name.span, span=self.span(node))
+
+    def visit_include_decl(self, node, ch):
+        _, first, rest, _ = ch
+        path = "/".join([first.text] + [r[1].text for r in rest])
+        return A.Unsupported("include", path, span=self.span(node))
+
     def visit_assoc_decl(self, node, ch):
         _, _, source, _, target, edge, _, name, _ = ch
         return A.AssocDecl(name.text, source.text, target.text, edge[0][1].text if edge else None,
@@ -879,7 +888,26 @@ class Builder(NodeVisitor):
     # ---------------------------------------------------------------- not supported yet
 
     def visit_service_decl(self, node, ch):
-        return A.Unsupported("service", ch[1].text, span=self.span(node))
+        _, name, _, members, _ = ch
+        methods = [m for m in members if isinstance(m, A.ServiceMethod)]
+        messages = [m for m in members if isinstance(m, A.MessageDecl)]
+        # Its messages are the document's messages (one declaration written as several).
+        return messages + [A.ServiceDecl(name.text, methods, [m.name for m in messages],
+                                         name_span=name.span, span=self.span(node))]
+
+    def visit_service_member(self, node, ch):
+        return ch[0]
+
+    def visit_service_message(self, node, ch):
+        _, name, _, members, _ = ch
+        fields = [m for m in members if isinstance(m, A.FieldDecl)]
+        methods = [m for m in members if isinstance(m, A.Function)]
+        return A.MessageDecl(name.text, fields, name_span=name.span, methods=methods, span=self.span(node))
+
+    def visit_service_method(self, node, ch):
+        _, _, in_type, _, out_type, _, name, flags, _ = ch
+        return A.ServiceMethod(name.text, in_type, out_type, [f.text for f in flags],
+                               name_span=name.span, span=self.span(node))
 
     def visit_agent_decl(self, node, ch):
         return A.Unsupported("agent", ch[1].text, span=self.span(node))

@@ -130,6 +130,15 @@ class FutureType(Type):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class ResultType(FutureType):
+    """`result<T>`: a service call's outcome (spec/language.md 4.24). A kind of
+    future (it lives in locals and is awaited), which a formula may also hold."""
+
+    def __str__(self) -> str:
+        return f"result<{self.inner}>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class ChannelType(Type):
     """`channel<M>` or `channel<M[]>`; `complete` when it has a handler body."""
 
@@ -189,7 +198,7 @@ PRIMITIVES: dict[str, Prim] = {
 PRIMITIVE_ALIASES = {"client": PRINCIPAL}
 
 # Generic type constructors and how many arguments each takes.
-GENERICS: dict[str, int] = {"maybe": 1, "list": 1, "map": 2, "table": 1, "future": 1, "channel": 1, "pair": 2}
+GENERICS: dict[str, int] = {"maybe": 1, "list": 1, "map": 2, "table": 1, "future": 1, "result": 1, "channel": 1, "pair": 2}
 
 NUMERIC_RANK = {INT: 0, LONG: 1, DOUBLE: 2}
 # Fields of built-in struct-like values.

@@ -28,6 +28,10 @@ from dataclasses import dataclass
 from functools import partial
 
 FETCH, DECIDE, CHOOSE = "fetch", "decide", "choose"
+# A service call code may await (runtime/services.py): an ask nobody sees, whose
+# `channel` is "service.method", `who` the caller, `options` [the request as
+# JSON text] and `limit` 1 for @no_cache; answered by a result input.
+SERVICE = "service"
 
 
 class AnswerError(ValueError):
@@ -73,6 +77,12 @@ class AskBook:
         self.next_id = 1
         self.fresh: list[Ask] = []  # opened by the open transaction
         self.shown: dict[int, str] = {}  # ask id -> principal: asks whose frame is out
+        # Service calls (runtime/services.py): committed calls without a result
+        # (id -> [channel, who, request]) and formulas' results (invocation ->
+        # result map) are state; what formulas asked for last is not.
+        self.calls: dict[int, list] = {}
+        self.cache: dict[str, dict] = {}
+        self.wanted: dict[str, tuple] = {}
 
     # ------------------------------------------------------------ inside transactions
 
@@ -80,7 +90,7 @@ class AskBook:
         """The host function behind fetch/decide/choose (`m` is the machine)."""
         channel, kind = spec
         options = list(options) if options is not None else None
-        if kind != FETCH and (not options or limit < 1):
+        if kind in (DECIDE, CHOOSE) and (not options or limit < 1):
             return future_of(None, channel, kind, who, options, limit)
         ask = Ask(self.next_id, who, channel, kind, options, limit)
         self.next_id += 1
@@ -114,6 +124,9 @@ class AskBook:
             m.log_undo((partial(self._put_back, ask),))
         m.map_put(future, "done", True)
         m.map_put(future, "answer", value)
+        if "state" in future and type(value) is dict:  # a service result: the map says it is over
+            for k in ("state", "code", "message", "value"):
+                m.map_put(future, k, value[k])
 
     def _put_back(self, ask: Ask) -> None:
         self.asks[ask.id] = ask
@@ -123,14 +136,22 @@ class AskBook:
     def begin(self) -> None:
         self.fresh = []
 
+    def _issue(self) -> None:
+        """The transaction commits: its service calls are made, awaited or not."""
+        for ask in self.fresh:
+            if ask.kind == SERVICE:
+                self.calls[ask.id] = [ask.channel, ask.who, ask.options[0]]
+
     def keep_fresh(self) -> None:
         """The transaction stopped at an await: its asks wait with the code."""
+        self._issue()
         for ask in self.fresh:
             ask.live = True
         self.fresh = []
 
     def drop_fresh(self) -> None:
         """The transaction ended without waiting: nobody will await its asks."""
+        self._issue()
         for ask in self.fresh:
             self.asks.pop(ask.id, None)
         self.fresh = []
@@ -144,6 +165,7 @@ class AskBook:
         """The document ended: every ask is withdrawn (sync() tells whoever was asked)."""
         self.asks.clear()
         self.fresh = []
+        self.calls.clear()
 
     # ------------------------------------------------------------ between transactions
 
@@ -168,7 +190,7 @@ class AskBook:
         seen = set()
         out = []
         for ask in sorted(self.asks.values(), key=lambda a: a.id):
-            if not ask.live or ask.answered or (ask.who, ask.channel) in seen:
+            if not ask.live or ask.answered or ask.kind == SERVICE or (ask.who, ask.channel) in seen:
                 continue
             seen.add((ask.who, ask.channel))
             out.append(ask)
@@ -198,6 +220,8 @@ class AskBook:
         if type(ask_id) is not int:
             raise AnswerError("unknown_ask", f"there is no ask {ask_id!r}")
         ask = self.asks.get(ask_id)
+        if ask is not None and ask.kind == SERVICE:  # only the service's result answers it
+            raise AnswerError("unknown_ask", f"there is no ask {ask_id}")
         if ask is None:
             if 0 < ask_id < self.next_id:
                 raise AnswerError("stale_ask", f"ask {ask_id} is no longer open")
@@ -213,8 +237,13 @@ class AskBook:
     # ------------------------------------------------------------ snapshots
 
     def to_values(self) -> dict:
-        return {"next_id": self.next_id, "asks": [a.to_values() for a in self.asks.values()],
-                "shown": [[i, who] for i, who in self.shown.items()]}
+        out = {"next_id": self.next_id, "asks": [a.to_values() for a in self.asks.values()],
+               "shown": [[i, who] for i, who in self.shown.items()]}
+        if self.calls:  # only documents that call services carry these (older snapshots unchanged)
+            out["calls"] = [[i, *c] for i, c in self.calls.items()]
+        if self.cache:
+            out["cache"] = [[k, v] for k, v in self.cache.items()]
+        return out
 
     def load(self, v: dict) -> None:
         self.next_id = v["next_id"]
@@ -224,6 +253,9 @@ class AskBook:
             self.asks[ask.id] = ask
         self.shown = {i: who for i, who in v["shown"]}
         self.fresh = []
+        self.calls = {c[0]: list(c[1:]) for c in v.get("calls", ())}
+        self.cache = {k: r for k, r in v.get("cache", ())}
+        self.wanted = {}
 
 
 def match_answer(ask: Ask, value, equal) -> object:
@@ -251,4 +283,4 @@ def match_answer(ask: Ask, value, equal) -> object:
     return [ask.options[k] for k in taken]
 
 
-__all__ = ["Ask", "AskBook", "AnswerError", "match_answer", "future_of", "FETCH", "DECIDE", "CHOOSE"]
+__all__ = ["Ask", "AskBook", "AnswerError", "match_answer", "future_of", "FETCH", "DECIDE", "CHOOSE", "SERVICE"]

@@ -23,8 +23,9 @@ from typing import Any, Callable, Literal, NotRequired, Protocol, TypedDict, run
 
 # ---------------------------------------------------------------- inputs
 
-Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy"]
-OPS: tuple[str, ...] = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy")
+Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result"]
+OPS: tuple[str, ...] = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy",
+                        "result")
 
 
 class Input(TypedDict):
@@ -40,6 +41,8 @@ class Input(TypedDict):
     channel: NotRequired[str]
     message: NotRequired[Any]
     ask: NotRequired[int]
+    call: NotRequired[Any]  # result: the call's id (int) or a formula's invocation (str)
+    result: NotRequired[Any]  # result: {"value": ...} or {"error": {"code", "message"}}
 
 
 def as_input(op: dict, now: int) -> Input:

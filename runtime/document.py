@@ -28,16 +28,39 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import weakref
 from contextlib import contextmanager
 
 from ..vm._machine import Machine, Record, Suspended
 from ..vm.docslots import (BLOCK_KIND, BLOCKED_KEY, CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN,
                            NO_ONE, NOW, PREEMPT_KEY, SEQ, SPACE, STATE, WHO, ZONE, as_principal)
 from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
-from ..vm.host import ASK
+from ..vm.host import ASK, SERVICE
 from ..vm.stdlib import host_table
 from ..vm.values import decoder, from_json, to_json
 from .asks import AskBook
+from .services import Services
+
+
+# Per module (by identity, held weakly, as vm/_machine.pyx's code blocks): the
+# function indexes, record makers and channel entries (decoders) that no
+# document of the module owns, since none of them touches a document. Every
+# document starts with these very dicts and copies the makers and channels
+# only when it adds one of its own: a maker running a type's `new` function on
+# its machine, and the decoders built on it (Document._own_makers). Built per
+# document they were 2.5 KB of each idle loaded counter document (issue 12).
+_shared_by_module: dict[int, tuple] = {}
+
+
+def _shared_caches(module) -> tuple[dict, dict, dict]:
+    known = _shared_by_module.get(id(module))
+    if known is not None and known[0]() is module:
+        return known[1]
+    key = id(module)
+    caches = ({}, {}, {})  # fids, makers, channels
+    _shared_by_module[key] = (weakref.ref(module, lambda _, key=key: _shared_by_module.pop(key, None)),
+                              caches)
+    return caches
 
 
 class TransactionError(Exception):
@@ -135,6 +158,7 @@ class Document:
         self.meta = module.meta
         self.budget = budget or self.meta.get("budget") or DOCUMENT_BUDGET
         self.asks = AskBook()
+        self.services = Services(self)
         self.machine = Machine(module, host=self._host_table(), budget=self.budget,
                                seed=seed_for(key) if seed is None else seed)
         props = self.meta["static"]["properties"]
@@ -153,10 +177,13 @@ class Document:
         self._awaited: list = []  # (savepoint, ask id) per await that did not wait, this transaction
         self._before = (NO_ONE, 0)  # @who and the clock before the open transaction
         # Worked out once per name instead of once per event (built on first use,
-        # so a document that wakes pays nothing for channels it is not sent on).
-        self._fids: dict[str, int] = {}  # function name -> index in the module
-        self._makers: dict[tuple[str, str], object] = {}  # (kind, name) -> fresh record maker
-        self._channels: dict[str, tuple] = {}  # channel -> (meta, fid or None, decoder, where)
+        # so a document that wakes pays nothing for channels it is not sent on),
+        # and shared by the module's documents until one needs its own
+        # (_shared_caches, _own_makers).
+        self._fids: dict[str, int]  # function name -> index in the module
+        self._makers: dict[tuple[str, str], object]  # (kind, name) -> fresh record maker
+        self._channels: dict[str, tuple]  # channel -> (meta, fid or None, decoder, where)
+        self._fids, self._makers, self._channels = _shared_caches(module)
         # Document.seq(): counted only by code that reads it, so the snapshots of
         # every other program stay what they were (and replay as they were)
         self._seq = any(h.name.startswith("Document.seq/0") for h in module.hosts)
@@ -177,7 +204,7 @@ class Document:
         """The library, with the functions the runtime binds (vm/host.py
         RuntimeBound) bound to this document: `ask` to its AskBook, so futures
         are registered where the runtime finds them."""
-        return host_table(bindings={ASK: self.asks.open})
+        return host_table(bindings={ASK: self.asks.open, SERVICE: self.services.call})
 
     @property
     def waiting(self):
@@ -526,6 +553,7 @@ class Document:
 
             def make():
                 return self.machine.call(fid)
+            self._own_makers()
         else:
             layout_id = info["layout"]
             template = list(self.module.records[layout_id].defaults)
@@ -542,6 +570,15 @@ class Document:
                     return Record(layout_id, template[:])
         self._makers[(kind, name)] = make
         return make
+
+    def _own_makers(self) -> None:
+        """Stop sharing the module's makers and channel entries: a maker bound
+        to this document's machine goes in, and so does every decoder built
+        on it (channel() stores the entry after the decoder is made)."""
+        shared = _shared_caches(self.module)
+        if self._makers is shared[1]:
+            self._makers = dict(self._makers)
+            self._channels = dict(self._channels)
 
     def create(self, who: str, arg=None, now: int | None = None):
         """Build the document: field defaults, then @construct (with `arg`, a JSON

@@ -34,6 +34,7 @@ from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
 from .document import Document, TransactionError
 from .schedule import Crons, Pending, due_after
+from .services import MAX_CACHED, Outcome, parse_invocation
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 # The one cap on transitions chained at one instant (spec/runtime.md 2 and 7):
@@ -165,6 +166,12 @@ class LivingDocument:
 
     def asks_for(self, who: str) -> list[dict]:
         return [self._ask_json(a) for a in self.document.asks.open_for(as_principal(who))]
+
+    def service_calls(self) -> list[dict]:
+        """The service calls the host must make (runtime/services.py `pending`):
+        each {"call", "service", "method", "who", "request" (JSON text),
+        "idempotent"}; its result comes back as a `result` input."""
+        return self.document.services.pending()
 
     def next_due(self) -> int | None:
         """When something is due next (ms), for hosts that let documents sleep."""
@@ -345,6 +352,44 @@ class LivingDocument:
     def _do_destroy(self, item, who, now):
         self.document.destroy()
         return self._end()
+
+    def _do_result(self, item, who, now):
+        """A service call's result (runtime/services.py, spec/runtime.md 8):
+        `call` is the call's id (code's calls) or its invocation (a formula's),
+        `result` {"value": message} or {"error": {"code", "message"}}. A result
+        for no outstanding call (a duplicate) changes nothing."""
+        doc = self.document
+        book = doc.asks
+        call = item.get("call")
+        try:
+            outcome = Outcome.from_json(item.get("result"))
+        except AnswerError as e:
+            return [error_frame(who, e.code, e.message)]
+        if type(call) is str:
+            got = parse_invocation(call, doc.services.services)
+            if got is None or call in book.cache:
+                return [error_frame(who, "unknown_call", "no formula is waiting for this call's result")]
+            book.wanted.pop(call, None)
+            book.cache[call] = doc.services.output_value(got[0], got[1], outcome)
+            while len(book.cache) > MAX_CACHED:
+                del book.cache[next(iter(book.cache))]
+            invalidate = getattr(self.viewers, "invalidate", None)
+            if invalidate is not None:  # formulas read the cache: every one is evaluated again
+                invalidate()
+            return self.viewers.after_commit()
+        entry = book.calls.pop(call, None) if type(call) is int else None
+        if entry is None:
+            return [error_frame(who, "unknown_call", f"there is no call {call!r} waiting for its result")]
+        service, _, method = entry[0].partition(".")
+        result = doc.services.output_value(service, method, outcome)
+        ask = book.asks.get(call)
+        if ask is None:  # nothing awaits it any more (a call made and not awaited)
+            return []
+        waiting = doc.waiting
+        if waiting is not None and waiting.get("id") == call:
+            return self._transact(who, lambda: doc.resume(result, now=now), "")[2]
+        book.store(ask, result)  # the code has not reached its await yet
+        return []
 
     # ------------------------------------------------------------ answers
 

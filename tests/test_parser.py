@@ -195,7 +195,6 @@ def test_state_blocks_tests_formulas_bubbles_policies():
 @pytest.mark.parametrize(
     "text, what, name",
     [
-        ("service weather { class R { string c; } method<R, R> get; }", "service", "weather"),
         ('agent Helper { instructions = "x {y}"; tool<A, B> t { return {ok: true}; } }', "agent", "Helper"),
         ("replication<stripe:charge> billing = {amount: 1};", "replication", "billing"),
         ("session<Helper> chat;", "session", "chat"),
@@ -209,6 +208,20 @@ def test_unsupported_constructs_parse_as_unsupported(text, what, name):
     assert isinstance(decl, A.Unsupported)
     assert (decl.what, decl.name) == (what, name)
     assert decl.span == A.Span(0, len(text))
+
+
+def test_service_declares_its_messages_and_methods():
+    text = "service weather { class R { string c; } message S { int t; } method<R, S> get; method<R, R> look idempotent; }"
+    msg_r, msg_s, svc = ok(text).decls
+    assert (msg_r.name, msg_s.name) == ("R", "S")  # its messages are the document's
+    assert isinstance(svc, A.ServiceDecl) and svc.name == "weather" and svc.messages == ["R", "S"]
+    assert [(m.name, m.input.name, m.output.name, m.flags) for m in svc.methods] == [
+        ("get", "R", "S", []), ("look", "R", "R", ["idempotent"])]
+
+
+def test_message_is_a_member_name_after_a_dot():
+    decls = ok("formula f = r.message();").decls
+    assert decls[0].value.func.name == "message"
 
 
 # ---------------------------------------------------------------- statements

@@ -105,7 +105,7 @@ def records_in(desc) -> set:
     head = desc[0]
     if head == "record":
         return {desc[1]}
-    if head in ("maybe", "list", "future"):
+    if head in ("maybe", "list", "future", "result"):
         return records_in(desc[1])
     if head == "map":
         return records_in(desc[2])

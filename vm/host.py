@@ -38,6 +38,10 @@ class RuntimeBound:
 # A channel's fetch/decide/choose (a future the body awaits): the runtime opens
 # the ask in the document's AskBook (runtime/asks.py `AskBook.open`).
 ASK = RuntimeBound("ask", True, "open an ask of a channel to a principal and return its future")
+# A service call, `svc.m(who, msg)`: the runtime opens it in the document's
+# service book (runtime/services.py), or, in a formula, reads its cached result,
+# and gives the result<T> map (spec/language.md 4.24).
+SERVICE = RuntimeBound("service", True, "call a service method, giving its result")
 
 
 def _bounded(machine, n: int) -> int:

@@ -34,7 +34,7 @@ from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SEQ, SPACE, ZONE, agent_of, authority_of)
 from .errors import SizeBoundError
-from .host import ASK, HostFunction, RuntimeBound, core_library
+from .host import ASK, SERVICE, HostFunction, RuntimeBound, core_library
 from .stdlib_more import MORE
 
 
@@ -365,6 +365,12 @@ def ask(spec, who: str, options, n: int) -> dict:
             "options": list(options) if options is not None else None, "limit": n}
 
 
+def service(spec, who: str, msg) -> dict:
+    """A service call without a runtime (tools that run code alone): a result
+    that never arrives. The runtime binds its own (runtime/services.py)."""
+    return {"state": 0, "code": 0, "message": "", "value": None}
+
+
 # ---------------------------------------------------------------- the table
 
 _core = core_library()
@@ -408,6 +414,14 @@ IMPLS: dict[str, tuple] = {
     "Document.space/0": (lambda m: m.doc.f[SPACE], True),
     "Document.seq/0": (lambda m: m.doc.f[SEQ], True),
     "Document.destroy/0": (_destroy, True),
+    # result<T>, a service call's outcome: the map the runtime's call gives
+    # (runtime/services.py result_value): state 0 in flight, 1 done, 2 failed.
+    "result.has/0": (lambda r: r["state"] == 1, False),
+    "result.finished/0": (lambda r: r["state"] != 0, False),
+    "result.failed/0": (lambda r: r["state"] == 2, False),
+    "result.code/0": (lambda r: r["code"], False),
+    "result.message/0": (lambda r: r["message"], False),
+    "result.as_maybe/0": (lambda r: r["value"] if r["state"] == 1 else None, False),
     "int.abs/0": (abs, False),
     "long.abs/0": (abs, False),
     "double.abs/0": (abs, False),
@@ -468,6 +482,7 @@ IMPLS: dict[str, tuple] = {
     "value.copy": (copy_value, True),
     "debug": (_debug, True),
     ASK.name: (ask, False),  # the stand-in: the runtime binds its own (vm/host.py RuntimeBound)
+    SERVICE.name: (service, False),
     "text.agent": (agent_of, False),
     "Math.roundTo/2": (_round_to, False),
 }

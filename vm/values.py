@@ -116,6 +116,10 @@ class JsonWriter:
             return {f["name"]: self.value(v.f[f["slot"]], f["type"], ctx) for f in info["fields"]}
         if head == "anon":
             return {name: self.value(v.get(name), d, ctx) for name, d in desc[1]}
+        if head == "result":  # a service call's outcome (runtime/services.py result_value)
+            state = v["state"]
+            return {"has": state == 1, "finished": state != 0, "failed": state == 2, "code": v["code"],
+                    "message": v["message"], "value": self.value(v["value"], desc[1], ctx) if state == 1 else None}
         return self.other(v, desc)
 
     def key(self, k, kdesc) -> str:
