@@ -775,6 +775,14 @@ class Viewers:
             self.tracker.reset()
             self.formulas.clear()
 
+    def invalidate(self) -> None:
+        """Something formulas read besides the document's fields changed (a
+        service call's result arrived, runtime/services.py): the next
+        after_commit() evaluates every member again and sends what differs."""
+        if "tracker" in self.__dict__:
+            self.tracker.reset()
+            self.formulas.clear()
+
     def after_commit(self) -> list[dict]:
         """Delta frames for every viewer whose view changed in the transactions
         committed since the last call; none for the others."""
