@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def shrunk(seed: int, config: Config) -> str:
-    """The failing session of `seed`, shrunk by Hypothesis from its choices."""
+def shrunk(seed: int, config: Config, budget: int = 300) -> str:
+    """The failing session of `seed`, shrunk by Hypothesis from its choices
+    (at most `budget` runs)."""
     draw = SeededDraw(seed)
     simulate(draw, config)
     last: dict = {}
@@ -104,7 +105,7 @@ def shrunk(seed: int, config: Config) -> str:
         last["result"] = r
         return str(r.problem)
 
-    problem = shrink(draw.choices, fails)
+    problem = shrink(draw.choices, fails, max_examples=budget)
     if problem is None or "result" not in last:
         return "--- shrinking: the recorded run no longer fails"
     r = last["result"]

@@ -160,3 +160,25 @@ def test_an_internal_error_in_a_mutant(monkeypatch):
             assert problem.law == "g" and "KeyError" in str(problem), str(problem)
             return
     pytest.fail(f"no mutant of {BOUND} seeds reported the planted internal error")
+
+
+def test_a_failing_seed_shrinks(monkeypatch):
+    """`run.py --shrink`: Hypothesis starts from the seed's recorded choices
+    (the very run that failed) and ends with a shorter session that fails the
+    same way (here the run in memory, with deltas dropped as above)."""
+    from run import shrunk
+
+    config = Config(durable=False, steps=30)
+    real = viewers.Viewers.after_commit
+
+    def dropping(self):
+        frames = real(self)
+        return [f for f in frames if "delta" not in f or f["seq"] % 4 != 3]
+
+    monkeypatch.setattr(viewers.Viewers, "after_commit", dropping)
+    seed, message = first_report("b", config)
+    original = simulate(SeededDraw(seed), config)
+    text = shrunk(seed, config, budget=25)
+    assert text.startswith("--- shrunk by Hypothesis:\n(b) "), text
+    session = text.split("--- the session:\n", 1)[1].splitlines()
+    assert len(session) < len(original.trace), (len(session), len(original.trace))
