@@ -37,6 +37,19 @@ def package_tree(where: Path) -> Path:
     return where
 
 
+def own_folder(where: Path, package: str, but: str = "") -> Path:
+    """Make advm.<package> in the linked tree a folder of its own (its entries
+    still linked, except `but`), so a test can add or replace a module there."""
+    folder = where / "advm" / package
+    real = folder.resolve()
+    folder.unlink()
+    folder.mkdir()
+    for entry in real.iterdir():
+        if entry.name != but:
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def lint(where: Path) -> subprocess.CompletedProcess:
     # Run from `where`, with it first on the path, so that `advm` is the
     # linked tree and not the editable install's hook or the source folder.
@@ -58,12 +71,7 @@ def test_a_wrong_arrow_breaks_a_contract(tmp_path):
     """The check sees the code: a views module that imports the server (one
     import inside a function, which counts the same) breaks the layers."""
     where = package_tree(tmp_path)
-    views = where / "advm" / "views"
-    real = views.resolve()
-    views.unlink()
-    views.mkdir()
-    for entry in real.iterdir():
-        (views / entry.name).symlink_to(entry)
+    views = own_folder(where, "views")
     (views / "wrong_arrow.py").write_text("def serve():\n    from ..net import server\n")
     result = lint(where)
     assert result.returncode != 0, result.stdout + result.stderr
@@ -76,14 +84,8 @@ def test_a_stage_of_code_generation_that_imports_another_breaks_the_stages(tmp_p
     another (here statements reaching into queries, inside a function) is the
     circle issue 11 took out, and the codegen-stages contract says so."""
     where = package_tree(tmp_path)
-    compiler = where / "advm" / "compiler"
-    real = compiler.resolve()
-    compiler.unlink()
-    compiler.mkdir()
-    for entry in real.iterdir():
-        if entry.name != "gen_stmt.py":
-            (compiler / entry.name).symlink_to(entry)
-    source = (real / "gen_stmt.py").read_text()
+    compiler = own_folder(where, "compiler", but="gen_stmt.py")
+    source = (ROOT / "compiler" / "gen_stmt.py").read_text()
     (compiler / "gen_stmt.py").write_text(source + "\n\ndef wrong():\n    from .gen_query import Queries\n")
     result = lint(where)
     assert result.returncode != 0, result.stdout + result.stderr
