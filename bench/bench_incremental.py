@@ -11,8 +11,12 @@ at 100 rows. Each round inserts one more row; the table grows by the rounds
 Groups `views-growth-where` and `views-growth-order-limit`: the same inserts
 with the viewer on `iterate _items where score % 2 == 0` (kept in place: the
 clause runs on the new row alone) and on `iterate _items order by score desc
-limit 10` (evaluated by the machine over every row, as spec/protocol.md 9.6
-says), each new row entering the view. The `nobody-*` baselines are the same.
+limit 10` (kept sorted: the new row placed by bisection; `from-rows`: the formula
+evaluated by the machine over every row, as before issue 12), each new row
+entering the view. The `nobody-*` baselines are the same.
+
+`from-rows` cases run the encoder from before issue 12 (Viewers with
+`incremental = False`, the tests' oracle) in the same run.
 
 Group `views-int`: a commit that bumps `public int n` with one viewer
 connected, against the same commit with nobody connected (the baseline): the
@@ -93,12 +97,20 @@ def _module(source: str):
     return known
 
 
-def table_doc(rows: int, viewer: bool, query: str = "iterate"):
+class FromRows(Viewers):
+    """The encoder from before issue 12 (every table member encoded from its
+    rows and diffed, every commit through the general way): the same-run
+    reference for `from-rows` cases."""
+
+    incremental = False
+
+
+def table_doc(rows: int, viewer: bool, query: str = "iterate", views_class=Viewers):
     doc = Document(_module(TABLE_SOURCE.replace("QUERY", QUERIES[query])), key="bench")
     doc.create(ADA, None, now=T0)
     for i in range(rows):
         doc.send(ADA, "add", {"text": f"row {i}", "score": i % 97}, now=T0)
-    views = Viewers(doc)
+    views = views_class(doc)
     if viewer:
         views.connect(ADA)
     return doc, views
@@ -140,11 +152,23 @@ def test_insert_one_viewer_where(benchmark, rows):
 
 @pytest.mark.benchmark(group="views-growth-order-limit")
 @pytest.mark.parametrize("rows", SIZES)
-def test_insert_one_viewer_order_limit(benchmark, rows):
-    doc, views = table_doc(rows, viewer=True, query="order-limit")
+@pytest.mark.parametrize("kind", ["kept", "from-rows"])
+def test_insert_one_viewer_order_limit(benchmark, rows, kind):
+    doc, views = table_doc(rows, viewer=True, query="order-limit",
+                           views_class=Viewers if kind == "kept" else FromRows)
     frames = _insert_rounds(benchmark, doc, views, 1)
     delta = frames[0]["delta"]["items"]
     assert delta["@o"][1] == [0, 8] and list(delta.values()).count(None) == 1  # one row in, one out
+    benchmark.extra_info["rows"] = rows
+
+
+@pytest.mark.benchmark(group="views-growth")
+@pytest.mark.parametrize("rows", SIZES)
+def test_insert_one_viewer_from_rows(benchmark, rows):
+    """The same insert through the encoder from before issue 12 (FromRows)."""
+    doc, views = table_doc(rows, viewer=True, views_class=FromRows)
+    frames = _insert_rounds(benchmark, doc, views, 1)
+    assert frames[0]["delta"]["items"]["@o"][0] == [0, len(doc.fields(formulas=False)["_items"]) - 2]
     benchmark.extra_info["rows"] = rows
 
 
@@ -157,10 +181,10 @@ def test_insert_nobody(benchmark, rows):
     benchmark.extra_info["rows"] = rows
 
 
-def int_doc(viewer: bool):
+def int_doc(viewer: bool, views_class=Viewers):
     doc = Document(_module(INT_SOURCE), key="bench")
     doc.create(ADA, None, now=T0)
-    views = Viewers(doc)
+    views = views_class(doc)
     if viewer:
         views.connect(ADA)
     return doc, views
@@ -181,6 +205,13 @@ def _commit_rounds(benchmark, doc, views, channel: str, expect_frames: int):
 @pytest.mark.benchmark(group="views-int")
 def test_int_one_viewer(benchmark):
     doc, views = int_doc(viewer=True)
+    _commit_rounds(benchmark, doc, views, "bump", 1)
+
+
+@pytest.mark.benchmark(group="views-int")
+def test_int_one_viewer_from_rows(benchmark):
+    """The same commit through the general way (FromRows: before issue 12)."""
+    doc, views = int_doc(viewer=True, views_class=FromRows)
     _commit_rounds(benchmark, doc, views, "bump", 1)
 
 
