@@ -294,7 +294,7 @@ class Expressions:
             self.emit("INE", out.n, a.n, b.n)
             self.free(a, b)
             return out
-        special = getattr(e, "special", None)
+        special = e.special
         if special is not None:
             return self.special_binary(e, special, dst)
         if op == "+" and e.ty == T.STRING:
