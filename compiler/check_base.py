@@ -182,6 +182,8 @@ class CheckerBase:
                 return self.err("E0309", f"cannot make a list of {a}", ts.span)
             return T.ListType(a)
         if name == "table":
+            if isinstance(a, T.MessageType) and a != T.COMPLEX:  # a native table, for locals (3.7.1)
+                return T.NativeTableType(a)
             if not isinstance(a, T.RecordType):
                 hint = None
                 if isinstance(a, T.MessageType):

@@ -226,6 +226,13 @@ class DeclChecker:
 
     def check_storable(self, t: T.Type, f: ast.FieldDecl, where: str) -> None:
         inner = T.element_of(t) or T.strip_maybe(t)
+        if isinstance(t, T.NativeTableType) or isinstance(inner, T.NativeTableType):
+            nt = t if isinstance(t, T.NativeTableType) else inner
+            span = f.type.args[0].span if isinstance(f.type, ast.TypeRef) and f.type.args else f.type.span
+            self.err("E0507", f"a {where} field's table holds records, not {nt.element}", span,
+                     f"declare '{nt.element}' as a record to keep it in a table; a table of a message "
+                     "is a local (language.md 3.7.1)")
+            return
         if isinstance(t, T.PairType) or isinstance(inner, T.PairType) or \
                 (isinstance(t, T.MapType) and isinstance(t.value, T.PairType)):
             self.err("E0321", f"a {where} field cannot hold {t}: pairs live in locals, parameters and results",

@@ -169,7 +169,7 @@ class ExprChecker:
             e.ref = Ref("local", name, var)
             return var.type
         for row in reversed(self.rows):
-            s = self.info.records.get(row.name)
+            s = self.info.struct(row.name)  # a record's row, or a message's (a native table's items)
             if s is not None and name in s.fields:
                 e.ref = Ref("record_field", name, s.fields[name], s.name)
                 return s.fields[name].type
@@ -1041,6 +1041,8 @@ class ExprChecker:
             el = T.ERROR
         elif isinstance(src, T.TableType):
             el = src.record
+        elif isinstance(src, T.NativeTableType):  # a local table of messages (3.7.1)
+            el = src.element
         elif T.is_sequence(src) and (e.explicit is False or isinstance(T.element_of(src), T.RecordType)
                                      or T.is_error(T.element_of(src))):
             el = T.element_of(src)

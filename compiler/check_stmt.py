@@ -286,6 +286,13 @@ class StmtChecker:
             if ref is not None and ref.kind == "field" and ref.target.readonly and not self.rules.construct:
                 self.err("E0317", f"table '{ref.name}' is readonly", s.span,
                          "a readonly table is filled by @construct only")
+        elif isinstance(tt, T.NativeTableType):  # a local table of messages (language.md 3.7.1)
+            ref = self.root_ref(s.target)
+            if ref is None or ref.kind != "local" or not isinstance(s.target, ast.Name):
+                self.err("E0307", f"insert into a local table<{tt.element}> by its name", s.target.span)
+            elif s.as_name:
+                self.err("E0313", f"`as {s.as_name}` names a row id, and a table of messages has none", s.span)
+            row = tt.element
         elif not T.is_error(tt):
             self.err("E0307", f"can only insert into a table, not {tt}", s.target.span,
                      "declare `table<R> name;` and insert records or {...} objects")

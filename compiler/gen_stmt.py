@@ -351,8 +351,41 @@ class Statements:
         self.emit("TINSERT", rid.n, table.n, row.n)
         return rid
 
+    def ingest_native(self, s: ast.Ingest, tt: T.NativeTableType) -> None:
+        """`t <- v` on a local table of messages (language.md 3.7.1): t becomes a new
+        list of its items and copies of the new ones, so a list read from it
+        before keeps the items it had."""
+        var = self.var_reg(s.target.ref.target)
+        el = tt.element
+        out = self.temp("o")
+        self.emit("LNEW", out.n)
+        self.each_item(var, el, lambda item: self.emit("LPUSH", out.n, item.n), skip_deleted=False)
+
+        def push(value, vt) -> None:
+            if isinstance(value, ast.AnonObject) and value.ty == el:
+                row = self.expr(value)
+            else:
+                src = self.expr(value) if isinstance(value, ast.Expr) else value
+                row = self.copy_struct(src, vt, el, self.temp("o"))
+                if isinstance(value, ast.Expr):
+                    self.free(src)
+            self.emit("LPUSH", out.n, row.n)
+            self.free(row)
+
+        vt = s.value.ty
+        if T.is_sequence(vt):
+            items = self.expr(s.value)
+            self.each_item(items, T.element_of(vt), lambda item: push(item, T.element_of(vt)), skip_deleted=False)
+            self.free(items)
+        else:
+            push(s.value, vt)
+        self.move(var, out)
+        self.free(out)
+
     def s_Ingest(self, s: ast.Ingest) -> None:
         tt = s.target.ty
+        if isinstance(tt, T.NativeTableType):
+            return self.ingest_native(s, tt)
         row_t = tt.record
         table = self.expr(s.target)
         vt = s.value.ty

@@ -94,6 +94,15 @@ class ArrayType(Type):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class NativeTableType(ListType):
+    """`table<M>` of a message M: Adama's native table, a local (or parameter) that
+    values are inserted into (`t <- m`) and that reads as a list<M> (language.md 3.7.1)."""
+
+    def __str__(self) -> str:
+        return f"table<{self.element}>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class MapType(Type):
     key: Type
     value: Type
