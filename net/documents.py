@@ -14,7 +14,9 @@ returns a future of the input's frames, plus `next_due()`, `view(who)`,
 - `DurableBackend`: `durable.document.DurableDocument` on the LMDB store; a
   future resolves only once the input is durable (the output gate).
 
-Inputs are the scripted-session shapes (`{"op": "send", "as": who, ...}`).
+Inputs are the runtime's (`{"op": "send", "who": who, ...}`, runtime/contracts.py
+`Input` without its time, which `submit` is given apart); a scripted
+session's `as` for `who` is read too (`as_input`).
 """
 from __future__ import annotations
 

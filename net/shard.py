@@ -345,7 +345,7 @@ class Shard:
                 return _done(reply(frames, error=error))
             invented = frames
         doc = self.host.open(key)
-        fut = self.host.apply(doc, {"op": "connect", "as": who}, now)
+        fut = self.host.apply(doc, {"op": "connect", "who": who}, now)
         if invented:
             inner = fut
             fut = cf.Future()
@@ -411,21 +411,21 @@ class Shard:
     def _disconnect(self, key, p, now):
         if key not in self.docs:  # unloaded: nobody is connected to it
             return _done(reply())
-        return self._input(key, {"op": "disconnect", "as": p["who"]}, now)
+        return self._input(key, {"op": "disconnect", "who": p["who"]}, now)
 
     def _send(self, key, p, now):
-        return self._input(key, {"op": "send", "as": p["who"], "channel": p["channel"],
+        return self._input(key, {"op": "send", "who": p["who"], "channel": p["channel"],
                                  "message": p.get("message")}, now)
 
     def _answer(self, key, p, now):
-        return self._input(key, {"op": "answer", "as": p["who"], "ask": p["ask"],
+        return self._input(key, {"op": "answer", "who": p["who"], "ask": p["ask"],
                                  "message": p.get("message")}, now)
 
     def _advance(self, key, p, now):
         return self._input(key, {"op": "advance"}, now)
 
     def _delete(self, key, p, now):
-        return self._input(key, {"op": "delete", "as": p["who"]}, now)
+        return self._input(key, {"op": "delete", "who": p["who"]}, now)
 
     def _view(self, key, p, now):
         """A viewer's whole plain view and open asks, without an input: for a

@@ -15,6 +15,7 @@ from durable_kit import APPS, T0, example, open_store, script
 from advm.net import messages, worker
 from advm.net.documents import DurableBackend, MemoryBackend, MemoryDocument, Shelf
 from advm.net.runners import ProcessRunner
+from advm.net.shard import Shard
 from advm.runtime import contracts as C
 from advm.runtime.document import Document
 from advm.runtime.living import LivingDocument
@@ -84,6 +85,32 @@ def test_a_logged_input_reads_back_as_the_same_input(name):
             want["who"] = as_principal(want["who"])
         assert {k: v for k, v in back.items() if v is not None} == want
         assert fits(back, C.Input), back
+
+
+def test_the_server_hands_documents_the_runtime_input(monkeypatch):
+    """From the socket to the log an input has one shape: the host's request
+    payload holds the runtime Input's fields (net/messages.py Payload), the
+    shard hands the document the Input without its time (no scripted `as`),
+    and the log entry is that Input under the store's names (above)."""
+    module = example("chat")
+    shard = Shard(module, MemoryBackend(module, Shelf()))
+    handed = []
+    apply = shard.host.apply
+
+    def spy(doc, op, now, done=None):
+        handed.append(dict(op))
+        return apply(doc, op, now, done)
+
+    monkeypatch.setattr(shard.host, "apply", spy)
+    requests = [("create", {"who": "ada@lab", "arg": None}), ("connect", {"who": "ada@lab"}),
+                ("send", {"who": "ada@lab", "channel": "say", "message": {"text": "hi"}}),
+                ("disconnect", {"who": "ada@lab"}), ("delete", {"who": "ada@lab"})]
+    for kind, payload in requests:
+        assert "error" not in shard.handle(kind, "c1", payload, T0).result(), kind
+    assert [op["op"] for op in handed] == ["connect", "send", "disconnect", "delete"]
+    for op in handed:
+        assert "as" not in op and op["who"] == "ada@lab", op
+        assert fits(dict(op, now=T0), C.Input), op
 
 
 def test_frame_kind_refuses_what_is_not_a_frame():
