@@ -48,7 +48,7 @@ from ..views.viewers import Viewers
 from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 
-INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy")
+INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result")
 LOAD = "load"
 RECONNECT = "reconnect"
 EVENT_KINDS = (LOAD, RECONNECT)
@@ -74,7 +74,7 @@ def unloggable(item: dict) -> list | None:
     always be read back (issue 10 point 3). Nothing runs, nothing is logged.
     The error names where the value went wrong, as the runtime's decoder does
     (`message.extra[0]: ...`), never the value."""
-    for name in ("message", "arg"):
+    for name in ("message", "arg", "result"):
         payload = item.get(name)
         if payload is None or type(payload) is int or type(payload) is str and valid_text(payload):
             continue
@@ -209,6 +209,9 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
             env["channel"] = channel
         if payload is not None:
             env["payload"] = payload
+    elif kind == "result":  # a service call's result (runtime/services.py): the call in `call`
+        if item.get("result") is not None:
+            env["payload"] = item["result"]
     elif kind == "answer" or kind == "create":
         payload = item.get("message" if kind == "answer" else "arg")
         if payload is not None:
@@ -221,6 +224,8 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
         env.update(extra)
     if kind == "answer":
         env["ask"] = item.get("ask")
+    elif kind == "result":
+        env["call"] = item.get("call")
     return env
 
 
@@ -254,6 +259,9 @@ def from_entry(entry: Entry) -> dict:
     elif kind == "answer":
         item["ask"] = entry.extra.get("ask")
         item["message"] = entry.payload
+    elif kind == "result":
+        item["call"] = entry.extra.get("call")
+        item["result"] = entry.payload
     elif kind == "create":
         item["arg"] = entry.payload
         seed = entry.extra.get("seed")

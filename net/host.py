@@ -33,6 +33,7 @@ from ..views.delta import encode_view
 from .documents import MemoryBackend, Shelf, durable_available
 from .messages import ShardReply
 from .runners import ProcessRunner, ThreadRunner
+from .services import Dispatcher, ServiceConfig
 
 QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
 IDLE_UNLOAD_S = 120.0
@@ -161,7 +162,8 @@ class Slot:
 class Host:
     def __init__(self, module, *, store=None, shelf: Shelf | None = None, workers: int = 0,
                  backend: str | None = None, idle_unload_s: float = IDLE_UNLOAD_S,
-                 clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT):
+                 clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT, services=None,
+                 service_transport=None):
         if backend is None:
             backend = "durable" if store is not None and durable_available() else "memory"
         if backend == "durable" and store is None:
@@ -186,6 +188,11 @@ class Host:
         # requests sent to runners, timer wakes, documents closed and loaded
         self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0}
         self.metrics = None  # net/metrics.py Metrics, told of every reply
+        # Service calls (net/services.py): made for every document that wants
+        # one, with the endpoints of `services` (a ServiceConfig; none: every
+        # call fails with 501, not configured).
+        self.services = Dispatcher(services if services is not None else ServiceConfig(), self.result,
+                                   transport=service_transport)
 
     # ------------------------------------------------------------ lifetime
 
@@ -216,6 +223,7 @@ class Host:
             # Sleeping documents' wake times survive restarts in the store's timer index.
             for due, key in self.store.due(2 ** 62):
                 self._set_due(key, due)
+        await self.services.start()
         self._tasks = [asyncio.create_task(self._waker()), asyncio.create_task(self._reaper())]
         self.started = True
 
@@ -233,6 +241,8 @@ class Host:
                 await task
             except asyncio.CancelledError:
                 pass
+        # Calls in flight are dropped: the documents still list them, and make them again when woken.
+        await self.services.close()
         # Inputs already accepted run to the end, and their viewers see them.
         await self._settle()
         for slot in self.slots.values():
@@ -344,6 +354,14 @@ class Host:
     def answer(self, key: str, who: str, ask: int, message) -> asyncio.Future:
         """Answer ask `ask` (its id) with `message`."""
         return self.send(key, who, None, message, ask=ask)
+
+    def result(self, key: str, call, result: dict) -> asyncio.Future:
+        """A service call's outcome, as the document's `result` input (net/services.py)."""
+        waiter, slot = self._request(key)
+        if slot is None:
+            return waiter
+        self._submit(slot, "result", None, {"call": call, "result": result}, waiter, bounded=False)
+        return waiter
 
     def delete(self, key: str, who: str) -> asyncio.Future:
         """Delete the document if its @delete lets `who`."""
@@ -457,6 +475,9 @@ class Host:
 
     def _apply(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         error = reply.get("error")
+        calls = reply.get("calls")
+        if calls and not self._closing:
+            self.services.want(slot.key, calls)
         was = slot.loaded
         slot.loaded = bool(reply.get("loaded"))
         if slot.loaded and not was:

@@ -50,18 +50,20 @@ STORE_CALL = "store"
 # ---------------------------------------------------------------- requests and replies
 
 RequestKind = Literal["create", "connect", "view", "update", "send", "answer", "delete", "disconnect",
-                      "advance", "close"]
+                      "advance", "close", "result"]
 REQUEST_KINDS: tuple[str, ...] = ("create", "connect", "view", "update", "send", "answer", "delete",
-                                  "disconnect", "advance", "close")
+                                  "disconnect", "advance", "close", "result")
 
 
 class Payload(TypedDict, total=False):
-    """A request's fields, by kind: `who` for every kind but advance and
-    close; create: `arg`; send: `channel`, `message`; answer: `ask`,
-    `message`; update: `state`; create and connect also carry what the
-    @static policies see of the connection (`origin`, `ip`)."""
+    """A request's fields, by kind: `who` for every kind but advance, close
+    and result; create: `arg`; send: `channel`, `message`; answer: `ask`,
+    `message`; update: `state`; result: `call`, `result`; create and connect
+    also carry what the @static policies see of the connection (`origin`, `ip`)."""
 
     who: str
+    call: Any
+    result: Any
     arg: Any
     channel: str
     message: Any
@@ -88,6 +90,7 @@ class ShardReply(TypedDict, total=False):
     view: dict            # view: the principal's whole plain view,
     asks: list[AskInfo]   # its open asks,
     connected: bool       # and whether it is connected
+    calls: list[dict]     # the service calls the document wants made (net/services.py)
 
 
 Init = tuple[Literal["init"], bytes, str, dict]

@@ -203,7 +203,7 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "update", "close")}
+            "update", "close", "result")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
@@ -291,6 +291,9 @@ class Shard:
 
     def _after_input(self, key, doc, fut, now, **extra):
         due = doc.next_due()
+        calls = doc.living.service_calls()
+        if calls:  # made by the host once this input is durable (net/services.py)
+            extra["calls"] = calls
         destroyed = doc.living.destroyed
         if destroyed:
             if self.host.remove(key):  # runs on this thread, never in a commit callback
@@ -423,6 +426,10 @@ class Shard:
 
     def _advance(self, key, p, now):
         return self._input(key, {"op": "advance"}, now)
+
+    def _result(self, key, p, now):
+        """A service call's result (net/services.py): an input without a principal."""
+        return self._input(key, {"op": "result", "call": p["call"], "result": p["result"]}, now)
 
     def _delete(self, key, p, now):
         return self._input(key, {"op": "delete", "who": p["who"]}, now)

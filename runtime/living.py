@@ -34,7 +34,7 @@ from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
 from .document import Document, TransactionError
 from .schedule import Crons, Pending, due_after
-from .services import MAX_CACHED, Outcome, parse_invocation
+from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 # The one cap on transitions chained at one instant (spec/runtime.md 2 and 7):
@@ -180,6 +180,12 @@ class LivingDocument:
         due = self.crons.next_due() if self.crons is not None else None
         if self.pending is not None and (due is None or self.pending.due < due):
             due = self.pending.due
+        if self.document.asks.calls:
+            # A call without its result: wake to make it again if the host that
+            # made it is gone (a restart), runtime/services.py CALL_RECHECK_MS.
+            again = self.clock + CALL_RECHECK_MS
+            if due is None or again < due:
+                due = again
         return due
 
     @property

@@ -38,6 +38,9 @@ from ..vm.values import decoder, to_json
 from .asks import SERVICE, AnswerError
 
 MAX_CACHED = 1_000  # formula invocations whose results a document keeps
+# A document with a call still without its result is due again this long after
+# its clock, so a host that restarted wakes it and makes the call again.
+CALL_RECHECK_MS = 10_000
 MAX_REQUEST_BYTES = 1 << 20  # a call's message as JSON; a larger one fails at once (code 413)
 MAX_RESULT_BYTES = 1 << 20  # a result's value as JSON (net/services.py refuses larger bodies)
 MAX_MESSAGE_CHARS = 500  # a failure's message is cut to this
@@ -136,7 +139,8 @@ class Services:
         if dec is None:
             dec = self._decoders[name] = decoder(["message", name], self.meta, self.document._struct_maker)
         try:
-            value = dec(outcome.value if outcome.value is not None else {}, f"result of {service}.{method}")
+            value = dec(trim(outcome.value if outcome.value is not None else {}, ["message", name], self.meta),
+                        f"result of {service}.{method}")
         except ValueError as e:
             return result_value(FAILED, None, 502, f"the service's answer does not fit {name}: {e}"[:MAX_MESSAGE_CHARS])
         return result_value(DONE, value)
@@ -158,6 +162,23 @@ class Services:
         info = self.services.get(service, {}).get(method, {})
         return {"call": call_id, "service": service, "method": method, "who": who, "request": request,
                 "idempotent": bool(info.get("idempotent"))}
+
+
+def trim(data, desc, meta):
+    """A service's answer without the fields its message does not declare
+    (services answer with more than a document reads); what is left must fit."""
+    if isinstance(desc, str) or not isinstance(data, (dict, list)):
+        return data
+    head = desc[0]
+    if head == "message" and isinstance(data, dict):
+        fields = {f["name"]: f["type"] for f in meta["messages"][desc[1]]["fields"]}
+        return {k: trim(v, fields[k], meta) for k, v in data.items() if k in fields}
+    if head in ("maybe", "list") and data is not None:
+        return [trim(x, desc[1], meta) for x in data] if head == "list" and isinstance(data, list) \
+            else trim(data, desc[1], meta)
+    if head == "map" and isinstance(data, dict):
+        return {k: trim(v, desc[2], meta) for k, v in data.items()}
+    return data
 
 
 def parse_invocation(key: str, services: dict):

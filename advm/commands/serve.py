@@ -64,6 +64,11 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="ORIGIN",
                    help="also accept WebSockets from pages of ORIGIN (scheme://host:port, "
                         "repeatable); other browser origins than the server's own page are refused")
+    p.add_argument("--services", default=None, metavar="FILE",
+                   help="where the documents' services live: a TOML file of base URLs, headers "
+                        "and secrets (spec/protocol.md 8.14); without it every call fails with 501")
+    p.add_argument("--service", dest="service_flags", action="append", default=[], metavar="NAME=URL",
+                   help="a service's base URL (repeatable; overrides --services for that name)")
     p.add_argument("--log-format", dest="log_format", choices=("text", "json"), default=None,
                    help="log to standard error at INFO and above, one line per record: text, "
                         "or json (one JSON object a line: time, level, logger, message, "
@@ -100,6 +105,19 @@ def say(args, text: str, **fields) -> None:
         logging.getLogger("advm.run").info(text.removeprefix("advm: "), extra=fields)
 
 
+def service_config(args):
+    """The services' endpoints from --services and --service (net/services.py)."""
+    from ..net.services import ConfigError, ServiceConfig
+
+    try:
+        config = ServiceConfig.load(args.services) if args.services else ServiceConfig()
+        if args.service_flags:
+            config = config.merge(ServiceConfig.from_flags(args.service_flags))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    return config
+
+
 async def _serve(args, program) -> None:
     from ..net.documents import durable_available
     from ..net.host import Host
@@ -123,7 +141,7 @@ async def _serve(args, program) -> None:
         workers = default_workers() if args.workers is None else args.workers
         durable = store is not None and durable_available()
         host = Host(program.module, store=store if durable else None, workers=workers,
-                    idle_unload_s=args.idle)
+                    idle_unload_s=args.idle, services=args.service_config)
         pages = static_pages(args.static) if args.static else None
         server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages,
                         dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins)
@@ -162,6 +180,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError(f"--static {args.static}: not a directory")
     for origin in args.allow_origins:
         check_origin(origin)
+    args.service_config = service_config(args)
     program = load(args.file)
     warn_unreachable(program)
     # Workers build documents from the module; one built here first reports a
