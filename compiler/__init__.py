@@ -34,6 +34,9 @@ class Compilation:
 
 def compile_source(text: str, filename: str = "<input>") -> Compilation:
     """Parse and check one document; never raises on bad input."""
+    # Lazy for start-up time: importing the parser builds the grammar (about
+    # half a second), which `import advm.compiler` for Compilation or
+    # Diagnostic alone should not pay.
     from .checker import check
     from .parser import parse
 

@@ -1,6 +1,7 @@
 """From a checked compilation to a machine module (the compiler's last stage)."""
 from __future__ import annotations
 
+from . import compile_source
 from .codegen import CodegenError, generate
 
 
@@ -16,8 +17,6 @@ def build_module(compilation):
 def build_source(text: str, filename: str = "<input>"):
     """Compile source text to a module; raises CodegenError listing the
     diagnostics when the document does not check."""
-    from . import compile_source
-
     comp = compile_source(text, filename)
     if not comp.ok:
         raise CodegenError(f"{filename} has errors:\n{comp.render()}")

@@ -25,6 +25,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .parser import parse
+from .source import Source
+
 INDENT = "  "
 
 
@@ -174,8 +177,6 @@ def format_source(source: str) -> str:
     """The canonical form of `source` (spec/syntax.md). Raises FormatError when it cannot be
     laid out: a document with syntax errors is left alone, since where a broken declaration
     ends depends on its layout (the parser resynchronises at a line starting in column 1)."""
-    from .parser import parse
-    from .source import Source
 
     program, diagnostics = parse(Source(source))
     if program is None:

@@ -3,14 +3,14 @@ the source line it came from (one `emit()` stamps every instruction with its
 node's position, vm/disasm.py prints them)."""
 from __future__ import annotations
 
-from .build import build_module
+from . import compile_source
+from .build import CodegenError, build_module
+from ..vm.disasm import disasm, disasm_function
 
 
 def listing(compilation, function: str | None = None) -> str:
     """The listing of an error-free compilation (only `function` when given:
     a module function name such as `channel.say` or `fn.fib`)."""
-    from ..vm.disasm import disasm, disasm_function
-
     module = build_module(compilation)
     text = compilation.source.text
     if function is None:
@@ -23,9 +23,6 @@ def listing(compilation, function: str | None = None) -> str:
 
 
 def listing_of_source(text: str, filename: str = "<input>", function: str | None = None) -> str:
-    from . import compile_source
-    from .codegen import CodegenError
-
     comp = compile_source(text, filename)
     if not comp.ok:
         raise CodegenError(f"{filename} has errors:\n{comp.render()}")

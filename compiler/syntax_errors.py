@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from parsimonious.exceptions import ParseError
+from parsimonious.expressions import Lookahead, OneOf, Quantifier, Sequence
 
 from .diagnostics import Diagnostic, error
 from .lexical import NUMBERISH, skip
@@ -98,8 +99,6 @@ _UMBRELLAS = ("decl", "record_member", "field_decl", "static_item", "statement",
 
 def _first(expr, memo: dict, busy: set) -> tuple[frozenset[str], bool]:
     """(names of the tokens that can start `expr`, whether it can match empty)."""
-    from parsimonious.expressions import Lookahead, OneOf, Quantifier, Sequence
-
     key = id(expr)
     if key in memo:
         return memo[key]
