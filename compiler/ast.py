@@ -867,15 +867,23 @@ class Program(Node):
     decls: list[Decl] = field(default_factory=list)
 
 
+def children(node: Node) -> list[Node]:
+    """The nodes right under `node`, in the order of its fields."""
+    out = []
+    for value in vars(node).values():
+        if isinstance(value, Node):
+            out.append(value)
+        elif isinstance(value, list):
+            out += [v for v in value if isinstance(v, Node)]
+    return out
+
+
 def walk(node: Node):
-    """Every node under `node` (statements and expressions), depth first: what
-    the checker and the read-set analysis both search."""
+    """Every node under `node` (statements and expressions), depth first: the
+    one walk of the tree (the checker, effects.py, code generation and the
+    lints search with it; locate.py descends with `children`)."""
     stack = [node]
     while stack:
         n = stack.pop()
         yield n
-        for value in vars(n).values():
-            if isinstance(value, Node):
-                stack.append(value)
-            elif isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, Node))
+        stack.extend(children(n))

@@ -55,15 +55,8 @@ def nodes_at(program: ast.Program, offset: int) -> list[ast.Node]:
         if nxt is None:
             break
         path.append(nxt)
-        children = []
-        for value in vars(nxt).values():
-            if isinstance(value, ast.Node):
-                children.append(value)
-            elif isinstance(value, list):
-                children.extend(v for v in value if isinstance(v, ast.Node))
         # the smallest child that holds the offset wins
-        children.sort(key=lambda c: c.span.end - c.span.start)
-        level = children
+        level = sorted(ast.children(nxt), key=lambda c: c.span.end - c.span.start)
     return path
 
 
