@@ -238,7 +238,7 @@ class Builder(NodeVisitor):
         """`&GUARD (a / b / ...)`: the value of the alternative that matched."""
         return ch[1][0]
 
-    visit_keyword_stmt = visit_postfix_op = _guarded
+    visit_keyword_stmt = visit_postfix_op = visit_extra_decl = _guarded
 
     # ---------------------------------------------------------------- tokens with values
 
