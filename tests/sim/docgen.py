@@ -22,6 +22,10 @@ from draw import Draw
 
 PEOPLE = ["u0@sim", "u1@sim", "u2@sim"]
 
+# The table's formula: every row (kept in place by the views), a where, an order and a limit.
+FORMULAS = {"all": "iterate _rows", "shown": "iterate _rows where !hid",
+            "top2": "iterate _rows order by id desc limit 2"}
+
 # A privacy modifier: ("public",), ("private",), ("viewer_is", owner field), ("policy", name).
 
 
@@ -35,7 +39,9 @@ class DocSpec:
     aborting: set[str]                    # channels that abort while flag_0 is set
     peeks: dict[str, tuple[str, str]] = field(default_factory=dict)    # bubble -> (string, owner)
     guarded: dict[str, tuple[str, str]] = field(default_factory=dict)  # bubble -> (policy, string)
-    table: dict | None = None             # {"a": privacy, "b": privacy, "require": ..., "formula", "bubble"}
+    # {"a": privacy, "b": privacy, "require": policy or None, "formula": FORMULAS key or None,
+    #  "formula_privacy": privacy, "bubble": bool}
+    table: dict | None = None
     map_privacy: tuple | None = None
     asks: list[str] = field(default_factory=list)   # of "fetch", "decide", "choose"
     ask_target: str = "creator"           # principal field asked
@@ -43,6 +49,9 @@ class DocSpec:
     timer: int | None = None              # seconds between #tick runs
     cron: bool = False
     shift_from: str | None = None         # a date field `due` is computed from (Date.offsetDay)
+    probe: str | None = None              # a string field a failing assert writes first
+    spin: bool = False                    # a channel that runs out of budget
+    statics: dict = field(default_factory=dict)  # @static properties
 
     # ------------------------------------------------------------ channels
 
@@ -58,7 +67,8 @@ class DocSpec:
         for d in self.dates:
             out[f"set_{d}"] = "SetD"
         if self.table is not None:
-            out.update(add_row="AddR", edit_row="EditR", del_row="RowId", hide_row="RowId")
+            out.update(add_row="AddR", edit_row="EditR", del_row="RowId", hide_row="RowId",
+                       give_row="RowId")
         if self.map_privacy is not None:
             out.update(put="PutM", unput="PutM")
         if self.asks:
@@ -69,12 +79,17 @@ class DocSpec:
             out["go_idle"] = "Tag"
         if self.shift_from is not None:
             out["shift"] = "Tag"
+        if self.probe is not None:
+            out["probe"] = "SetS"
+        if self.spin:
+            out["spin"] = "SetS"
         return out
 
     # ------------------------------------------------------------ the text
 
     def source(self) -> str:
-        w: list[str] = ["@static {", "  create {", "    return true;", "  }", "}", ""]
+        w: list[str] = ["@static {", "  create {", "    return true;", "  }",
+                        *[f"  {k} = {v};" for k, v in self.statics.items()], "}", ""]
         w += ["message Tag {", "  string tag;", "}", "",
               "message SetS {", "  string tag;", "  string v;", "}", "",
               "message SetD {", "  string tag;", "  date d;", "}", "",
@@ -113,7 +128,7 @@ class DocSpec:
                 w.append(f"  require {t['require']};")
             w += ["  index owner;", "}", "", "table<R> _rows;"]
             if t["formula"]:
-                w.append("public formula rows = iterate _rows;")
+                w.append(f"{modifier(t['formula_privacy'])} formula rows = {FORMULAS[t['formula']]};")
             if t["bubble"]:
                 w.append("bubble my_rows = iterate _rows where owner == @who;")
             w.append("public formula row_count = _rows.size();")
@@ -148,6 +163,7 @@ class DocSpec:
             channel("add_row", "AddR", ["_rows <- {owner: @who, hid: m.h, a: m.a, b: m.b};"])
             channel("edit_row", "EditR", ["(iterate _rows where id == m.id).a = m.a;"])
             channel("del_row", "RowId", ["(iterate _rows where id == m.id && owner == @who).delete();"])
+            channel("give_row", "RowId", ["(iterate _rows where id == m.id).owner = @who;"])
             channel("hide_row", "RowId", ["foreach (r in iterate _rows where id == m.id) {",
                                           "  r.hid = !r.hid;", "}"])
         if self.map_privacy is not None:
@@ -155,6 +171,10 @@ class DocSpec:
             channel("unput", "PutM", ["mp.remove(m.k);"])
         if self.shift_from is not None:
             channel("shift", "Tag", [f"due = Date.offsetDay({self.shift_from}, 7);"])
+        if self.probe is not None:  # the value is written, then the assertion fails: all undone
+            channel("probe", "SetS", [f"{self.probe} = m.v;", "assert (m.v.length() < 3);"])
+        if self.spin:
+            channel("spin", "SetS", [f"{self.probe or 's_0'} = m.v;", "while (true) {", "  picked++;", "}"])
         if self.asks:
             channel("go_ask", "Tag", ["transition #asking;"])
             w += ["#asking {"]
@@ -218,8 +238,18 @@ class DocSpec:
                 ok.add(state[s])
         t = self.table
         if t is not None:
-            for row in state["_rows"]:
-                listed = (t["formula"] or (t["bubble"] and principal(row["owner"]) == who)) and (
+            rows = state["_rows"]
+            kind = t["formula"]
+            if kind == "shown":
+                rows_in = [r for r in rows if not r["hid"]]
+            elif kind == "top2":
+                rows_in = sorted(rows, key=lambda r: -r["id"])[:2]
+            else:
+                rows_in = rows if kind else []
+            in_formula = {id(r) for r in rows_in}
+            for row in rows:
+                listed = ((id(row) in in_formula and sees(t["formula_privacy"]))
+                          or (t["bubble"] and principal(row["owner"]) == who)) and (
                     not t["require"] or row_policy(t["require"], row, who))
                 if listed:
                     for f in ("a", "b"):
@@ -327,10 +357,11 @@ def gen_doc(draw: Draw) -> DocSpec:
     if draw.chance(75):
         record_privacies = [("public",), ("private",), ("viewer_is", "owner"), ("policy", "mine"),
                             ("policy", "shown")]
-        formula = draw.bool()
+        formula = draw.pick([None, *FORMULAS])
         spec.table = {"a": draw.pick(record_privacies), "b": draw.pick(record_privacies),
                       "require": draw.pick([None, "mine", "shown"]), "formula": formula,
-                      "bubble": not formula or draw.bool()}
+                      "formula_privacy": draw.pick([("public",), ("public",), ("policy", draw.pick(names))]),
+                      "bubble": formula is None or draw.bool()}
     if draw.chance(50):
         spec.map_privacy = gen_privacy(draw, owners, names)
     if draw.chance(60):
@@ -343,6 +374,18 @@ def gen_doc(draw: Draw) -> DocSpec:
     spec.cron = draw.chance(30)
     if dates and draw.chance(50):
         spec.shift_from = draw.pick(list(dates))
+    if draw.chance(40):
+        spec.probe = draw.pick(list(strings))
+    spec.spin = draw.chance(8)
+    # a runaway loop costs ~15 ms, not the default half second
+    spec.statics["instruction_budget"] = 2_000_000
+    every = draw.pick([None, 2, 7])
+    if every is not None:
+        spec.statics["snapshot_every"] = every
+    if draw.chance(20):
+        spec.statics["maximum_history"] = draw.pick([3, 20])
+    if draw.chance(30):
+        spec.statics["timezone"] = '"' + draw.pick(["Asia/Kolkata", "America/New_York", "Pacific/Chatham"]) + '"'
     channels = list(spec.channels())
     for name in channels:
         if draw.chance(15):
