@@ -91,3 +91,15 @@ def test_a_stage_of_code_generation_that_imports_another_breaks_the_stages(tmp_p
     assert result.returncode != 0, result.stdout + result.stderr
     assert "advm.compiler.gen_stmt -> advm.compiler.gen_query" in result.stdout, result.stdout
     assert "1 broken" in result.stdout, result.stdout
+
+
+def test_the_lmdb_store_may_not_use_durability(tmp_path):
+    """store/ is the LMDB store alone: a store module reaching for the
+    durability built on it (durable/) breaks its own contract and the layers."""
+    where = package_tree(tmp_path)
+    store = own_folder(where, "store")
+    (store / "wrong_arrow.py").write_text("def replay_here():\n    from ..durable import replay\n")
+    result = lint(where)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "advm.store.wrong_arrow -> advm.durable" in result.stdout, result.stdout
+    assert "2 broken" in result.stdout, result.stdout
