@@ -4,7 +4,7 @@ The runtime passes plain dicts on its hot paths (an input, the frames it
 returns), so the shapes are `TypedDict`s: dicts at run time, checked shapes
 for a reader and a type checker. What the runtime asks of other layers (the
 viewers, a document a host drives, a backend that makes them) is a
-`typing.Protocol`: views/, store/ and net/ implement them without importing
+`typing.Protocol`: views/, durable/ and net/ implement them without importing
 anything from here, and the tests check that they do.
 
 - `Input`: one input in the runtime's shape (spec/runtime.md 2), and
