@@ -218,3 +218,60 @@ def test_a_change_renders_the_rows_it_wrote_alone_whatever_the_table_holds():
     assert rendered == [7]
     assert frames[0]["delta"] == {"items": {"7": {"score": 7}}}
     assert_current(doc, clients, PEOPLE[1])
+
+
+def test_frames_and_states_already_handed_out_do_not_change_with_the_kept_tables():
+    """Kept tables change in place: what a frame or a state holds is a copy."""
+    doc = Document(PLAIN, key="plain")
+    doc.create(PEOPLE[0], None, now=T0)
+    doc.send(PEOPLE[0], "add", {"count": 5}, now=T0)
+    views = Viewers(doc)
+    first = views.connect(PEOPLE[1])
+    state = views.state()
+    before = dumps(first), dumps(state)
+    handed = []
+    for step in range(6):
+        doc.send(PEOPLE[step % 2], "add", {"count": 2}, now=T0)
+        handed.append((views.after_commit(), dumps(views.state())))
+        doc.send(PEOPLE[0], "drop", {"id": 2 + step}, now=T0)
+        handed.append((views.after_commit(), dumps(views.state())))
+    assert (dumps(first), dumps(state)) == before
+    assert all(made for made, _ in handed)  # every commit sent bob a frame
+    # the states kept as text then are the ones a fresh encoder makes now from the same inputs
+    oracle_doc = Document(PLAIN, key="plain")
+    oracle_doc.create(PEOPLE[0], None, now=T0)
+    oracle_doc.send(PEOPLE[0], "add", {"count": 5}, now=T0)
+    oracle = Oracle(oracle_doc)
+    assert dumps(oracle.connect(PEOPLE[1])) == before[0]
+    for step, (made, text) in zip(range(12), handed):
+        if step % 2 == 0:
+            oracle_doc.send(PEOPLE[(step // 2) % 2], "add", {"count": 2}, now=T0)
+        else:
+            oracle_doc.send(PEOPLE[0], "drop", {"id": 2 + step // 2}, now=T0)
+        assert dumps(oracle.after_commit()) == dumps(made)
+        assert dumps(oracle.state()) == text
+
+
+def test_viewers_that_shared_a_kept_table_part_when_their_rows_differ():
+    """Viewers built with the same rows share one kept table (interned); a
+    change copies it for each of them instead of changing it under the
+    others, and every frame is the old encoder's."""
+    s = Session()
+    s.run(("add", PEOPLE[0], {"score": 2, "text": "a", "shown": True, "mine": False, "count": 3}))
+    for who in PEOPLE:
+        s.run(("connect", who))
+    kept = [s.views.viewers[who].lists["rows"] for who in PEOPLE]
+    assert kept[0] is kept[1] is kept[2] and not kept[0].private
+    shared = kept[0].enc
+    text = dumps(shared)
+    s.run(("add", PEOPLE[1], {"score": 6, "text": "c", "shown": False, "mine": True, "count": 1}))
+    now = [s.views.viewers[who].lists["rows"] for who in PEOPLE]
+    # bob sees his new row: his table is a copy; alice and carol see no change: theirs stays
+    assert now[1].enc is not shared and now[0].enc is shared and now[2].enc is shared
+    assert dumps(shared) == text  # copied, not changed under the viewers holding it
+    for step in [("edit", PEOPLE[2], {"id": 4, "v": 3, "text": "a"}),  # carol takes bob's row
+                 ("edit", PEOPLE[1], {"id": 2, "v": 2, "text": "a"}),
+                 ("drop", PEOPLE[0], {"id": 1, "v": 0, "text": "a"})]:
+        s.run(step)
+        for who in PEOPLE:
+            assert_current(s.doc, s.clients, who, s.schema)
