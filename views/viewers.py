@@ -561,7 +561,7 @@ def _rank_form(module, meta: dict, item: _Item):
     (FGETO t; CALLHOST table.rows) or `iterate t where P` loop (_where_loop),
     then `order by` with a constant key list (OMOV; OLOADK keys; CALLHOST
     seq.order) on keys of _SORTABLE types and/or `limit` with a constant
-    (OMOV; ILOADI n; CALLHOST seq.limit), then ORET; else None."""
+    (OMOV; ILOADI or ILOADK n; CALLHOST seq.limit), then ORET; else None."""
     fn = module.functions[item.member.index]
     code = list(instructions(module, fn))
     hosts = module.hosts
@@ -589,8 +589,8 @@ def _rank_form(module, meta: dict, item: _Item):
         if name == "seq.order" and arg.op == "OLOADK" and keys is None and limit is None:
             spec = fn.kobj[arg.operands[1].value]
             keys = [(int(k[0]), bool(k[1]), len(k) > 2 and bool(k[2])) for k in spec]
-        elif name == "seq.limit" and arg.op == "ILOADI" and limit is None:
-            limit = arg.operands[1].value
+        elif name == "seq.limit" and arg.op in ("ILOADI", "ILOADK") and limit is None:
+            limit = arg.operands[1].value if arg.op == "ILOADI" else fn.kint[arg.operands[1].value]
         else:
             return None
         reg, at = base, at + 3
@@ -766,14 +766,6 @@ class Viewers:
         arrays); computed from scratch, so it never depends on a cache."""
         viewer = self.viewers.get(as_principal(who))
         return render_view(self.document, who, self.schema, viewer.data if viewer is not None else None)
-
-    def invalidate(self) -> None:
-        """Something formulas read besides the document's fields changed (a
-        service call's result arrived, runtime/services.py): the next
-        after_commit() evaluates every member again and sends what differs."""
-        if "tracker" in self.__dict__:
-            self.tracker.reset()
-            self.formulas.clear()
 
     def invalidate(self) -> None:
         """Something formulas read besides the document's fields changed (a

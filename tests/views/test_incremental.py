@@ -125,7 +125,8 @@ def test_tables_iterate_and_where_formulas_are_kept_in_place_and_ordered_queries
     # slots: Row id 0, score 1, text 2; Pub id 0, n 1, s 2
     assert ranked == {"top": (True, [(1, True, False)], 3), "ranked": (False, [(1, True, False), (2, False, False)], 4),
                       "by_text": (False, [(2, False, False), (1, True, False)], None),
-                      "first3": (False, [], 3), "picked": (True, [(2, True, False)], 2)}
+                      "first3": (False, [], 3), "picked": (True, [(2, True, False)], 2),
+                      "wide": (True, [(1, False, False)], 70000)}  # a limit from the constant pool
     assert views.item_by_name["picked"].where_deps == {"threshold"}
 
 

@@ -42,6 +42,7 @@ public int threshold = 3;
 public formula ranked = iterate _rows order by score desc, text limit 4;
 public formula by_text = iterate _pubs order by s, n desc;
 public formula first3 = iterate _rows limit 3;
+public formula wide = iterate _pubs where n > 1 order by n limit 70000;
 public formula picked = iterate _rows where score > threshold order by text desc limit 2;
 public bool open_all;
 public int ticks;
