@@ -211,6 +211,13 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Dynamic", "dyn(bool) -> dynamic", "pure", "the bool as a JSON value", "Dynamic.dyn_b"),
     ("Dynamic", "dyn(string) -> dynamic", "pure", "the text as a JSON string"),
     ("Dynamic", "toDynamic(string) -> maybe<dynamic>", "pure", "the JSON the text holds; empty when it is not JSON"),
+    # ---- json values (Adama's NtJson): read by path and by kind
+    ("json", "to_dynamic() -> dynamic", "pure", "the same JSON value as a dynamic"),
+    ("json", "deref(string) -> json", "pure", "the field of an object (null when it is no object or lacks it)"),
+    ("json", "deref(int) -> json", "pure", "the item of an array at an index from 0 (null when there is none)"),
+    ("json", "to_b() -> maybe<bool>", "pure", "the value when it is a bool"),
+    ("json", "to_i() -> maybe<int>", "pure", "the value when it is a whole number in the int range"),
+    ("json", "to_s() -> maybe<string>", "pure", "the value when it is a string"),
     # ---- Principal
     ("Principal", "isAnonymous(principal) -> bool", "pure", "whether this is an anonymous visitor"),
     ("Principal", "isAdamaDeveloper(principal) -> bool", "pure", "whether this is a platform developer (authority adama)"),

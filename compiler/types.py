@@ -193,6 +193,9 @@ DATETIME = Prim("datetime")
 TIME = Prim("time")
 TIMESPAN = Prim("timespan")
 DYNAMIC = Prim("dynamic")
+# Adama's `json`: a JSON value read by path (deref) and by kind (to_b, to_i, to_s); held as
+# `dynamic` is (language.md 3.13)
+JSON = Prim("json")
 # The connection context (`@context`) of static policies: origin and ip.
 CONTEXT = Prim("context")
 # Adama's complex numbers: the message `complex` of two doubles, r and i, that the parser
@@ -201,7 +204,7 @@ COMPLEX = MessageType("complex")
 
 PRIMITIVES: dict[str, Prim] = {
     p.name: p
-    for p in (BOOL, INT, LONG, DOUBLE, STRING, PRINCIPAL, LABEL, DATE, DATETIME, TIME, TIMESPAN, DYNAMIC)
+    for p in (BOOL, INT, LONG, DOUBLE, STRING, PRINCIPAL, LABEL, DATE, DATETIME, TIME, TIMESPAN, DYNAMIC, JSON)
 }
 # `client` is Adama's older spelling of `principal`; old documents still use it.
 PRIMITIVE_ALIASES = {"client": PRINCIPAL}

@@ -806,5 +806,28 @@ MAPS = {
     "pair.value": (lambda p: p[1], False),
 }
 
-MORE: dict[str, tuple] = {**DYNAMIC, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+def _deref(v, key):
+    if type(key) is str:
+        return v.get(key) if isinstance(v, dict) else None
+    return v[key] if isinstance(v, list) and 0 <= key < len(v) else None
+
+
+def _json_int(v):
+    if type(v) is int and -(1 << 31) <= v < (1 << 31):
+        return v
+    if type(v) is float and v.is_integer() and -(1 << 31) <= v < (1 << 31):
+        return int(v)
+    return None
+
+
+# Adama's json values (language.md 3.13): what the value is, by kind; null when it is not
+JSON = {
+    "json.to_dynamic/0": (lambda v: v, False),
+    "json.deref/1": (_deref, False),
+    "json.to_b/0": (lambda v: v if type(v) is bool else None, False),
+    "json.to_i/0": (_json_int, False),
+    "json.to_s/0": (lambda v: v if type(v) is str else None, False),
+}
+
+MORE: dict[str, tuple] = {**DYNAMIC, **JSON, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
