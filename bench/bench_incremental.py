@@ -18,6 +18,10 @@ entering the view. The `nobody-*` baselines are the same.
 `from-rows` cases run the encoder from before issue 12 (Viewers with
 `incremental = False`, the tests' oracle) in the same run.
 
+Group `views-growth-change`: an update of one row and a delete of one row
+in the middle of a table of 100 and 100,000 rows, one viewer of `iterate
+_items` against nobody connected.
+
 Group `views-int`: a commit that bumps `public int n` with one viewer
 connected, against the same commit with nobody connected (the baseline): the
 difference is the added cost per commit of one viewer of one int (goal
@@ -59,6 +63,18 @@ message Add { string text; int score; }
 
 channel add(Add a) {
   _items <- {text: a.text, score: a.score};
+}
+
+message Ref { int id; }
+
+channel bump(Ref r) {
+  foreach (x in iterate _items where id == r.id) {
+    x.score = x.score + 2;
+  }
+}
+
+channel drop(Ref r) {
+  (iterate _items where id == r.id).delete();
 }
 """
 
@@ -227,3 +243,24 @@ def test_int_nobody(benchmark):
     """The baseline: the same commit with nobody connected."""
     doc, views = int_doc(viewer=False)
     _commit_rounds(benchmark, doc, views, "bump", 0)
+
+
+@pytest.mark.benchmark(group="views-growth-change")
+@pytest.mark.parametrize("rows", [100, 100_000])
+@pytest.mark.parametrize("change", ["bump", "drop"])
+@pytest.mark.parametrize("kind", ["kept", "nobody"])
+def test_change_one_row(benchmark, rows, change, kind):
+    """An update (`bump`: one field of one row) or a delete (`drop`) of a row
+    in the middle of the table, one viewer of `iterate _items` (`kept`) or
+    nobody connected (the baseline)."""
+    doc, views = table_doc(rows, viewer=kind == "kept")
+    state = {"n": 0, "frames": None}
+
+    def run():
+        state["n"] += 1
+        doc.send(ADA, change, {"id": rows // 2 - 40 + state["n"]}, now=T0)
+        state["frames"] = views.after_commit()
+
+    benchmark.pedantic(run, rounds=30, iterations=1, warmup_rounds=3)
+    assert len(state["frames"]) == (1 if kind == "kept" else 0)
+    benchmark.extra_info["rows"] = rows
