@@ -10,12 +10,23 @@ does, cheapest first:
 1. `ChangeTracker` says which fields, rows and clock changed, from the undo
    logs of the committed transactions (O(writes)); `Formulas` drops the
    formulas whose dependency closure changed. Nothing changed: no work.
+   Only fields nothing else reads changed, each shown to all as a scalar or
+   to nobody: their new values go into each distinct last view, no more
+   (_plain_commit).
 2. Each top-level member (field, formula, bubble) is *dirty* when its value or
    anything its rendering reads changed. A member whose rendering does not
    depend on the viewer (`Schema.varies`) is encoded once per transaction and
    the encoded object is shared by every viewer that may see it; one that does
    is encoded per viewer, and only when dirty.
-3. Lists and tables of records keep, per viewer (or shared), the rows they
+3. A member whose value is a document table's rows in id order (a table
+   field, `iterate t`, `iterate t where P`) is *kept* (_Live): its encoding,
+   per viewer (or shared), is changed in place by the rows the transaction
+   inserted, deleted and changed, and its patch made from those rows alone,
+   whatever the table's size. An ordered or limited query (`order by`,
+   `limit`) keeps its rows sorted once per document (_Ranked) and gives its
+   window without sorting the table again. spec/protocol.md 9.6 says which
+   clause is kept and when each falls back to a full evaluation.
+   Other lists and tables of records keep, per viewer (or shared), the rows they
    were built from; when the rows are the same objects as last time, only the
    rows the transaction changed are re-rendered, into a copy of the previous
    encoding. Encoded rows are cached per row and per *decision mask* (which of
@@ -35,7 +46,9 @@ does, cheapest first:
    place).
 
 Every one of these caches is checked by tests/views/test_properties.py against
-`privacy.render_view`, which evaluates everything from scratch.
+`privacy.render_view`, which evaluates everything from scratch, and the kept
+tables, queries and plain commits by tests/views/test_incremental.py against
+the encoder from before them (`incremental = False`), frame for frame.
 """
 from __future__ import annotations
 
