@@ -430,7 +430,7 @@ def test_replay_chat(benchmark, tmp_path, how):
             assert result.ok and result.start == start and result.steps == len(entries)
             assert result.head == entries[-1].seq
         elif how in ("live-runtime", "runtime-no-views"):
-            viewers = NoViewers if how == "runtime-no-views" else None
+            viewers = NoViewers if how == "runtime-no-views" else Viewers
             items = [inputs.from_entry(e) for e in entries]
 
             def live():
