@@ -843,7 +843,7 @@ class ServiceMethod(Node):
 
 @dataclass
 class ServiceDecl(Decl):
-    """`service name { messages; methods }` (spec/language.md 4.24): what the
+    """`service name { messages; methods }` (spec/language.md 4.27): what the
     document may call; where the service lives is configuration outside it."""
 
     name: str

@@ -484,7 +484,7 @@ class DeclChecker:
     SERVICE_FLAGS = ("idempotent",)
 
     def collect_service(self, d: ast.ServiceDecl) -> None:
-        """A service's methods each take one message and give one (4.24)."""
+        """A service's methods each take one message and give one (4.27)."""
         svc = self.info.services[d.name] = ServiceInfo(d.name, decl=d)
         for m in d.methods:
             if m.name in svc.methods:

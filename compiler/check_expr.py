@@ -814,7 +814,7 @@ class ExprChecker:
 
     def service_call(self, e: ast.Call, obj: ast.Name, name: str, span) -> T.Type:
         """`svc.m(@who, msg)` or `svc.m(@no_cache, msg)`: a result<Out>
-        (spec/language.md 4.24). Code that may change the document makes the
+        (spec/language.md 4.27). Code that may change the document makes the
         call (it is sent once the transaction commits); a document formula
         asks for it, and re-evaluates when its result arrives."""
         svc = self.info.services[obj.id]

@@ -170,7 +170,7 @@ class ServiceMethodInfo:
 
 @dataclass
 class ServiceInfo:
-    """`service name { ... }` (spec/language.md 4.24)."""
+    """`service name { ... }` (spec/language.md 4.27)."""
 
     name: str
     methods: dict[str, ServiceMethodInfo] = field(default_factory=dict)

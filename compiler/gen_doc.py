@@ -297,7 +297,7 @@ class Meta:
             "formula_order": info.formula_order(),
             "policies": {n: f"policy.{n}" for n in info.policies},
             "channels": channels,
-            # spec/language.md 4.24: each method's messages, and whether it may be retried
+            # spec/language.md 4.27: each method's messages, and whether it may be retried
             **({"services": {s.name: {m.name: {"input": m.input.name, "output": m.output.name,
                                                 "idempotent": m.idempotent}
                                       for m in s.methods.values()}

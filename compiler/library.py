@@ -299,7 +299,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("record", "delete() -> void", "writes", "delete this row from its table"),
     # ---- future<T>
     ("future<T>", "await() -> T", "await", "wait (durably) for the value; only in #state blocks"),
-    # ---- result<T> (a service call, spec/language.md 4.24)
+    # ---- result<T> (a service call, spec/language.md 4.27)
     ("result<T>", "has() -> bool", "pure", "the call succeeded and its value is here"),
     ("result<T>", "finished() -> bool", "pure", "the call is over (succeeded or failed)"),
     ("result<T>", "failed() -> bool", "pure", "the call is over and failed"),

@@ -140,7 +140,7 @@ class FutureType(Type):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ResultType(FutureType):
-    """`result<T>`: a service call's outcome (spec/language.md 4.24). A kind of
+    """`result<T>`: a service call's outcome (spec/language.md 4.27). A kind of
     future (it lives in locals and is awaited), which a formula may also hold."""
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""Service calls over HTTP: the serving layer's side of spec/language.md 4.24
+"""Service calls over HTTP: the serving layer's side of spec/language.md 4.27
 (spec/protocol.md 8.14).
 
 A document never does I/O. After every input the shard reports the service

@@ -1,4 +1,4 @@
-"""Service calls inside a document (spec/language.md 4.24, spec/runtime.md 8).
+"""Service calls inside a document (spec/language.md 4.27, spec/runtime.md 8).
 
 `svc.m(who, msg)` calls the host function the instruction set declares as
 SERVICE (vm/host.py); the document binds it to `Services.call`. It never does

@@ -40,7 +40,7 @@ class RuntimeBound:
 ASK = RuntimeBound("ask", True, "open an ask of a channel to a principal and return its future")
 # A service call, `svc.m(who, msg)`: the runtime opens it in the document's
 # service book (runtime/services.py), or, in a formula, reads its cached result,
-# and gives the result<T> map (spec/language.md 4.24).
+# and gives the result<T> map (spec/language.md 4.27).
 SERVICE = RuntimeBound("service", True, "call a service method, giving its result")
 
 

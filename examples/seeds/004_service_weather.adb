@@ -1,6 +1,6 @@
 // Seed 004: calling an external service, verbatim. The formula asks for the
 // weather; the result arrives as a logged input and the formula re-evaluates
-// (spec/language.md 4.24; the endpoint is configured outside: services.toml).
+// (spec/language.md 4.27; the endpoint is configured outside: services.toml).
 
 service weather {
 class WeatherRequest {
