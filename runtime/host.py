@@ -280,9 +280,10 @@ class RuntimeHost:
     def create(self, key: str, who: str, arg: Any = None, now: int | None = None, *,
                origin: str = "", ip: str = "") -> tuple[HostedDocument, list[Frame]]:
         """Create document `key` as `who`: Refused when it exists already
-        (`already_created`, before the gate; a destroyed one does not) or `@static create` does not let
-        `who` in (`create_refused`); then field defaults and @construct with
-        `arg`, and the transitions that makes due at once. Returns the
+        (`already_created`, before the gate; a destroyed one does not) or
+        `@static create` does not let `who` in (`create_refused`); then field
+        defaults and @construct with `arg`, and the transitions that makes due
+        at once. Returns the
         document and the create input's frames. When @construct failed the
         frames say why, the document made is not created
         (`doc.living.document.created` is false, `doc.living.last_error` is the
