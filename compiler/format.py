@@ -37,7 +37,7 @@ class FormatError(Exception):
 
 @dataclass(frozen=True)
 class Tok:
-    kind: str  # name, number, string, temporal, enumref, label, special, op, comment, linecomment
+    kind: str  # name, number, string, template, temporal, enumref, label, special, op, comment, linecomment
     text: str
     start: int  # offset in the source
     end: int
@@ -47,6 +47,8 @@ _SKIP_WS = re.compile(r"\s+")
 _LINE_COMMENT = re.compile(r"//[^\n]*")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+# A template's text (`tag`...`tag`, language.md 4.26) is one token, kept as written.
+_TEMPLATE = re.compile(r"`([A-Za-z0-9_]*)`.*?`\1`", re.S)
 _TEMPORAL = re.compile(
     r'@(?:date\s+-?[0-9]+\s*/\s*[0-9]+\s*/\s*[0-9]+|time\s+[0-9]+\s*:\s*[0-9]+'
     r'|timespan\s+-?[0-9]+(?:\.[0-9]+)?\s*(?:sec|min|hr|day|week)|datetime\s+"[^"\\\n]*")(?![A-Za-z0-9_])')
@@ -84,6 +86,11 @@ def tokenize(source: str) -> list[Tok]:
             if not m:
                 raise FormatError(f"unterminated string at offset {pos}")
             kind = "string"
+        elif ch == "`":
+            m = _TEMPLATE.match(source, pos)
+            if not m:
+                raise FormatError(f"unterminated template at offset {pos}")
+            kind = "template"
         elif ch == "@":
             m = _TEMPORAL.match(source, pos)
             kind = "temporal"
@@ -125,7 +132,7 @@ def tokenize(source: str) -> list[Tok]:
 _EXPR_WORDS = {"return", "case", "assert", "transition", "in", "where", "limit", "offset",
                "map", "via", "order_dyn", "preempt", "else", "do", "@pump"}
 _PAREN_KEYWORDS = {"if", "while", "for", "foreach", "switch"}
-_VALUE_KINDS = {"name", "number", "string", "temporal", "enumref", "label", "special"}
+_VALUE_KINDS = {"name", "number", "string", "template", "temporal", "enumref", "label", "special"}
 _BINARY = {"==", "!=", "<=", ">=", "&&", "||", "^^", "+", "-", "*", "/", "%", "<", ">",
            "=", "+=", "-=", "*=", "<-", "->", "?"}
 # Words that take type arguments without being type names.
@@ -339,7 +346,7 @@ def _layout(source: str, toks: list[Tok]) -> str:
                 force_break = after_case = True
                 prev = prev_code = t
                 continue
-        elif text == ";":
+        elif text == ";" or t.kind == "template":  # a template's text ends its declaration
             if not stack or stack[-1].kind in ("block", "do", "switch"):
                 force_break = True
         elif text == "}" and frame_closed is not None and frame_closed.kind in ("block", "do", "switch"):
@@ -361,7 +368,7 @@ def _at_statement_start(prev_code: Tok | None, prev: Tok | None, stack: list[_Fr
     """True when the next token begins a statement or declaration (no continuation indent)."""
     if prev_code is None:
         return True
-    if prev_code.text in (";", "{", "}"):
+    if prev_code.text in (";", "{", "}") or prev_code.kind == "template":
         return True
     if prev_code.text == ":" and stack and stack[-1].kind == "switch":
         return True

@@ -209,3 +209,16 @@ def test_a_pumped_message_stays_an_object():
     out = format_source(src)
     assert "  @pump {n: 3} into give;\n" in out
     assert format_source(out) == out
+
+
+def test_a_template_is_kept_as_written():
+    # A template's text (language.md 4.26) is one token: its spaces, line breaks and inner
+    # backquotes are its meaning, and it ends its declaration.
+    text = "`html`<p>Hi,  {name}!</p>\n  <p>a `code` span</p>`html`"
+    src = f"template welcome:   {text}\npublic int x;\ntemplate brief: ``Hi``  template other: `t`x`t`\n"
+    out = format_source(src)
+    assert f"template welcome: {text}\npublic int x;\n" in out
+    assert "template brief: ``Hi``\ntemplate other: `t`x`t`\n" in out
+    assert format_source(out) == out
+    with pytest.raises(FormatError):
+        format_source("template open: `t`never closed\n")
