@@ -376,7 +376,7 @@ class Document:
             m.detach()  # the block ends here
             self._preempt(label)
             return None
-        err = TransactionError("block", "the state block ran `block;` (it waits for the next input)")
+        err = TransactionError("block", "the state block ran `block;`")
         if self._awaited:
             return self._back_to_await(None, err)
         entering = self._entering
