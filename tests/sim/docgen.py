@@ -52,6 +52,7 @@ class DocSpec:
     probe: str | None = None              # a string field a failing assert writes first
     spin: bool = False                    # a channel that runs out of budget
     statics: dict = field(default_factory=dict)  # @static properties
+    paged: bool = False                   # `view int pg;` and a bubble of the rows past it
 
     # ------------------------------------------------------------ channels
 
@@ -123,7 +124,8 @@ class DocSpec:
             w += ["", "record R {", "  public int id;", "  public principal owner;", "  public bool hid;",
                   f"  {modifier(t['a'])} string a;", f"  {modifier(t['b'])} string b;",
                   "  policy mine {", "    return owner == @who;", "  }",
-                  "  policy shown {", "    return !hid || owner == @who;", "  }"]
+                  "  policy shown {", "    return !hid || owner == @who;", "  }",
+                  "  bubble is_mine = owner == @who;"]
             if t["require"]:
                 w.append(f"  require {t['require']};")
             w += ["  index owner;", "}", "", "table<R> _rows;"]
@@ -131,6 +133,8 @@ class DocSpec:
                 w.append(f"{modifier(t['formula_privacy'])} formula rows = {FORMULAS[t['formula']]};")
             if t["bubble"]:
                 w.append("bubble my_rows = iterate _rows where owner == @who;")
+            if self.paged:
+                w += ["view int pg;", "bubble paged = iterate _rows where id > @viewer.pg;"]
             w.append("public formula row_count = _rows.size();")
         if self.map_privacy is not None:
             w.append(f"{modifier(self.map_privacy)} map<int, string> mp;")
@@ -206,7 +210,9 @@ class DocSpec:
 
     def allowed(self, state: dict, who: str) -> set[str]:
         """The values `who` may receive now, given the document's fields
-        (`state`: name -> value as Document.field gives it)."""
+        (`state`: name -> value as Document.field gives it). The `paged`
+        bubble lists every row: a viewer's own state (`@viewer.pg`) narrows
+        what it is sent, but is no privacy rule (the viewer may send pg 0)."""
         ok: set[str] = set()
 
         def sees(priv: tuple, row: dict | None = None) -> bool:
@@ -249,7 +255,8 @@ class DocSpec:
             in_formula = {id(r) for r in rows_in}
             for row in rows:
                 listed = ((id(row) in in_formula and sees(t["formula_privacy"]))
-                          or (t["bubble"] and principal(row["owner"]) == who)) and (
+                          or (t["bubble"] and principal(row["owner"]) == who)
+                          or self.paged) and (
                     not t["require"] or row_policy(t["require"], row, who))
                 if listed:
                     for f in ("a", "b"):
@@ -362,6 +369,8 @@ def gen_doc(draw: Draw) -> DocSpec:
                       "require": draw.pick([None, "mine", "shown"]), "formula": formula,
                       "formula_privacy": draw.pick([("public",), ("public",), ("policy", draw.pick(names))]),
                       "bubble": formula is None or draw.bool()}
+    if spec.table is not None and draw.chance(40):
+        spec.paged = True
     if draw.chance(50):
         spec.map_privacy = gen_privacy(draw, owners, names)
     if draw.chance(60):

@@ -121,7 +121,12 @@ def gen_step(draw: Draw, spec: DocSpec, marks: Marks, mem) -> dict:
     k = draw.int(0, 19)
     channels = spec.channels()
     if k <= 1:
+        if spec.paged and draw.bool():
+            return {"op": "connect", "as": who, "viewer_state": {"pg": draw.int(0, 4)}}
         return {"op": "connect", "as": who}
+    if k == 16 and spec.paged:
+        state = {"pg": draw.int(0, 4)} if draw.chance(90) else {"pg": marks.text()}
+        return {"op": "update", "as": who, "viewer_state": state}
     if k == 2:
         return {"op": "disconnect", "as": who}
     if k <= 9:
