@@ -1433,6 +1433,8 @@ class Viewers:
             rec = by_id.get(rid)
             if rec is not None:
                 touched.append(rec)
+        if len(touched) > 1:
+            touched = list(dict.fromkeys(touched))  # a row twice would be added twice
         kept = None
         if item.live_where and touched:
             kept = self._kept(item, table, touched, live.next)
@@ -1474,7 +1476,15 @@ class Viewers:
             return enc, live
         old_enc = enc
         order = live.order
+        cow = None
         if not live.private:
+            # viewers that held this encoding and get the same rows share one copy
+            cow = ("cow", id(old_enc), *((rid, id(row)) for rid, row in added),
+                   *((rid, id(row)) for rid, _, row in replaced), *sorted(removed))
+            known = self.tables.get(cow)
+            if known is not None and known[0] is old_enc:
+                known[1].private = False
+                return known[1].enc, known[1]
             enc = dict(enc)  # in C; the held encoding stays as its viewers have it
             order = list(order)
             if "@o" in enc:
@@ -1534,6 +1544,8 @@ class Viewers:
             txn.live.setdefault(name, {})[id(enc)] = (enc, patch)
         else:
             memo[(id(old_enc), id(enc))] = (old_enc, enc, patch)
+            # kept with the encodings whose ids the key names (the tables are emptied with the fan-out)
+            self.tables[cow] = (old_enc, live, added, replaced)
         return enc, live
 
     def _kept(self, item: _Item, table, rows: list, since: int, memo: dict | None = None):
