@@ -45,6 +45,9 @@ OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "view": (("as",), ()),
     "delete": (("as",), ()),
     "restart": ((), ()),
+    # A service call's outcome, as the server would deliver it (spec/runtime.md 8): the
+    # script stands in for the service.
+    "result": (("call", "result"), ()),
 }
 
 
@@ -282,6 +285,9 @@ class Session:
     def _answer(self, item):
         return self._submit({"op": "answer", "as": item["as"], "ask": item["ask"],
                              "message": item["message"]})
+
+    def _result(self, item):
+        return self._submit({"op": "result", "call": item["call"], "result": item["result"]})
 
     def _advance(self, item):
         """Let time pass as a host that stays up does (RuntimeHost.advance: every

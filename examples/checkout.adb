@@ -69,6 +69,7 @@ channel checkout(Checkout c) {
   let charged = payments.charge(customer, {order: Document.key(), cents: total_cents, currency: "EUR"});
   if (charged.await() as receipt) {
     charge_id = receipt.charge_id;
+    declined_because = "";
     phase = Phase::Paid;
   } else {
     declined_because = charged.message();

@@ -19,7 +19,7 @@ from advm.cli import ExitCode
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SESSIONS = EXAMPLES / "sessions"
-NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup"]
+NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout"]
 
 
 @dataclass
@@ -411,3 +411,17 @@ def test_a_second_program_on_the_default_document_is_told_what_to_do(cli, tmp_pa
     assert r.code == ExitCode.FAILURE and "runs other code" in r.err
     assert r.err.endswith("advm: hint: the default document 'main' holds another program's; run "
                           "this script on its own with --doc chat (or --memory)\n")
+
+
+def test_checkout_session_a_declined_charge_then_a_paid_one():
+    p = played("checkout")
+    # The charge is asked for once the cart checks out, and awaited across the restart; the
+    # result lines stand in for the service.
+    assert p.views(12)["phase"] == "Paying"
+    final = p.views(14)
+    assert (final["phase"], final["charge_id"], final["attempts"], final["total_cents"]) == ("Paid", "ch_2", 2, 1200)
+    assert final["declined_because"] == ""
+    assert any(f.get("delta", {}).get("phase") == "Declined" for f in p.out[9])
+    # Only the customer adds; a cart being paid refuses additions.
+    assert error_codes(p.out[5]) == [("bob@shop", "abort")] and error_codes(p.out[7]) == [("ann@shop", "abort")]
+    assert not p.drift

@@ -212,8 +212,10 @@ def test_good_lines_parse_to_their_inputs():
     assert parse_line("") is None and parse_line("   \t") is None
     assert parse_line('{"op":"update","as":"bob","viewer_state":{"page":2}}') == {
         "op": "update", "as": "bob", "viewer_state": {"page": 2}}
+    assert parse_line('{"op":"result","call":2,"result":{"value":{}}}') == {
+        "op": "result", "call": 2, "result": {"value": {}}}
     assert set(OPS) == {"create", "connect", "disconnect", "send", "answer", "advance", "view",
-                        "update", "delete", "restart"}
+                        "update", "delete", "restart", "result"}
 
 
 @pytest.mark.parametrize("text,code,words", [
@@ -227,6 +229,7 @@ def test_good_lines_parse_to_their_inputs():
     ('{"op": "answer", "as": "bob", "message": {}}', "missing_field", '"answer" needs "ask"'),
     ('{"op": "connect", "as": "bob", "mesage": 1}', "unknown_field", '"connect" takes no "mesage"'),
     ('{"op": "restart", "as": "bob"}', "unknown_field", '"restart" takes no "as"'),
+    ('{"op": "result", "call": 1}', "missing_field", '"result" needs "result"'),
     ('{"op": "update", "as": "bob"}', "missing_field", '"update" needs "viewer_state"'),
     ('{"op": "connect", "as": ""}', "bad_field", "non-empty agent"),
     ('{"op": "connect", "as": "@corp"}', "bad_field", "non-empty agent"),
