@@ -580,6 +580,8 @@ class Expressions:
             want = lt
         elif isinstance(rt, T.MaybeType) and not isinstance(lt, T.MaybeType):
             want = rt
+        elif T.COMPLEX in (lt, rt) and lt != rt:
+            want = T.COMPLEX  # a number compared with a complex is x + 0 * @i
         else:
             want = None
         a = self.expr_as(e.left, want) if want is not None else self.expr(e.left)

@@ -328,6 +328,8 @@ def comparable(a: Type, b: Type) -> bool:
         return True
     if is_numeric(a) and is_numeric(b):
         return True
+    if (a == COMPLEX and is_numeric(b)) or (b == COMPLEX and is_numeric(a)):  # x is x + 0 * @i
+        return True
     if isinstance(a, (ListType, ArrayType, TableType, FutureType, ChannelType, LibraryType)):
         return False
     if isinstance(a, (RecordType, AnonType)) or a == VOID:
