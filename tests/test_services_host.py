@@ -248,3 +248,20 @@ def test_an_oversized_answer_is_a_failed_result():
             finally:
                 await host.close()
         run(scenario)
+
+
+def test_advm_run_refuses_a_bad_services_file_before_serving(cli, tmp_path, monkeypatch):
+    from advm.cli import ExitCode
+
+    doc = tmp_path / "checkout.adb"
+    doc.write_text(CHECKOUT)
+    bad = tmp_path / "services.toml"
+    bad.write_text('[services.payments]\nbase_url = "http://127.0.0.1:1"\n'
+                   'secrets = { Authorization = "env:ADVM_TEST_NO_SUCH_VAR" }\n')
+    monkeypatch.delenv("ADVM_TEST_NO_SUCH_VAR", raising=False)
+    r = cli("run", doc, "--memory", "--port", "0", "--services", bad)
+    assert r.code == ExitCode.USAGE and "ADVM_TEST_NO_SUCH_VAR" in r.err and "serving" not in r.out
+    r = cli("run", doc, "--memory", "--port", "0", "--service", "payments")
+    assert r.code == ExitCode.USAGE and "NAME=URL" in r.err
+    r = cli("run", doc, "--memory", "--port", "0", "--services", tmp_path / "missing.toml")
+    assert r.code == ExitCode.USAGE and "cannot read" in r.err
