@@ -1,8 +1,9 @@
 """(g) differential: check, compile, run (spec/simulation.md).
 
-A generated document is mutated a few times (a line dropped, doubled or
-swapped with its neighbour, one word replaced by another word of the same
-program, a privacy modifier or an operator changed). Whatever `check`
+A generated document is mutated a few times (a line dropped, doubled,
+copied elsewhere or swapped with its neighbour, one word replaced by another
+word of the same program, a privacy modifier or an operator changed, the two
+sides of an assignment swapped). Whatever `check`
 accepts must compile, and must run a short random session without anything
 escaping the runtime: every error a client gets is an error frame with a
 documented code. Most mutants are refused by check, which is fine; the ones it
@@ -17,6 +18,7 @@ from docgen import PEOPLE, gen_doc
 from draw import Draw
 from sim import Marks, Problem, check_codes, compiled, message
 
+ASSIGN = re.compile(r"^(\s*)([^=;{}]+?)\s*(=|\+=|-=)\s*([^=;{}]+);$")
 WORD = re.compile(r"[A-Za-z_@#][A-Za-z0-9_]*")
 SWAPS = [("public", "private"), ("private", "public"), ("==", "!="), ("&&", "||"), ("+=", "-="),
          ("true", "false"), ("int", "long"), ("string", "date"), ("await()", "await().v"),
@@ -26,7 +28,7 @@ SWAPS = [("public", "private"), ("private", "public"), ("==", "!="), ("&&", "||"
 def mutate(draw: Draw, text: str) -> str:
     lines = text.split("\n")
     for _ in range(draw.int(1, 3)):
-        k = draw.int(0, 4)
+        k = draw.int(0, 6)
         i = draw.int(0, len(lines) - 1)
         if k == 0:
             del lines[i]
@@ -40,10 +42,16 @@ def mutate(draw: Draw, text: str) -> str:
             if spots:
                 m = draw.pick(spots)
                 lines[i] = lines[i][:m.start()] + draw.pick(words) + lines[i][m.end():]
-        else:
+        elif k == 4:
             old, new = draw.pick(SWAPS)
             if old in lines[i]:
                 lines[i] = lines[i].replace(old, new, 1)
+        elif k == 5:  # a line copied elsewhere (a statement into another block)
+            lines.insert(draw.int(0, len(lines)), lines[i])
+        else:  # the two sides of an assignment swapped
+            m = ASSIGN.match(lines[i])
+            if m:
+                lines[i] = f"{m.group(1)}{m.group(4).strip()} {m.group(3)} {m.group(2).strip()};"
         if not lines:
             lines = [""]
     return "\n".join(lines)
