@@ -474,14 +474,14 @@ async def _fanout_advm(workers: int) -> list[float]:
     loop = asyncio.get_running_loop()
     readers = await loop.run_in_executor(None, _readers, server.ws_url, FANOUT, hello)
     try:
-        while sum(len(s.streams) for s in server.sessions) < FANOUT:
+        while sum(len(s.streams) for s in server.sockets) < FANOUT:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         times = []
         for _ in range(FANOUT_ROUNDS + 2):
             t0 = time.perf_counter()
             await host.send("fan", "writer@", "bump", {"by": 1})
-            while any(s.outbox for s in server.sessions):
+            while any(s.outbox for s in server.sockets):
                 await asyncio.sleep(0)
             times.append(time.perf_counter() - t0)
             await asyncio.sleep(0.05)

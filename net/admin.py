@@ -41,9 +41,9 @@ class Refused(Exception):
         self.message = message
 
 
-def allowed(session, req: dict) -> str:
+def allowed(sock, req: dict) -> str:
     """The principal an admin request speaks for, or Refused(admin_refused)."""
-    server = session.server
+    server = sock.server
     identity = req.get("identity")
     if isinstance(identity, str) and identity != ANONYMOUS:
         try:
@@ -54,7 +54,7 @@ def allowed(session, req: dict) -> str:
             return principal
     else:
         principal = None
-    if server.dev_tokens and (not session.origin or session.origin in server.own_origins):
+    if server.dev_tokens and (not sock.origin or sock.origin in server.own_origins):
         return principal or f"console@{ANONYMOUS}"
     if principal is None:
         raise Refused("admin_refused", "admin methods need a token minted with --admin "
@@ -258,9 +258,9 @@ def _seq(req, name="seq"):
     return seq
 
 
-def _threaded(session, rid, fn, *args) -> None:
+def _threaded(sock, rid, fn, *args) -> None:
     fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
-    session.answer(rid, fut)
+    sock.answer(rid, fut)
 
 
 def admin_documents(s, rid, req) -> None:

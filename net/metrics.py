@@ -58,10 +58,10 @@ class _Gauges:
         yield inflight
         server = m.server
         if server is not None:
-            sessions = list(server.sessions)
-            yield _gauge("advm_sockets", "open WebSockets", len(sessions))
+            sockets = list(server.sockets)
+            yield _gauge("advm_sockets", "open WebSockets", len(sockets))
             yield _gauge("advm_outbox_bytes", "bytes queued for clients, not yet written",
-                         sum(s.queued for s in sessions))
+                         sum(s.queued for s in sockets))
             yield _gauge("advm_dropped_resyncs",
                          "times a slow client's deltas were dropped for a whole view (counter)",
                          server.dropped)

@@ -6,7 +6,7 @@
     ...
     await server.close()      # stops listening, then host.close(), then sockets
 
-One `Session` per socket reads requests and answers each as the host
+One `Socket` per WebSocket reads requests and answers each as the host
 resolves it; a `Stream` per `connection/create` receives the document's
 deltas. Nothing the server does for one client waits on another client or on
 a document: replies are queued on the socket's outbox and a writer task
@@ -108,11 +108,11 @@ def deliver(rid, response, done: bool) -> str:
 class Stream:
     """One connection/create: the host's viewer for one client stream."""
 
-    __slots__ = ("session", "id", "key", "who", "stale", "resyncing", "open", "pending",
+    __slots__ = ("sock", "id", "key", "who", "stale", "resyncing", "open", "pending",
                  "head", "_host_state", "__weakref__")
 
-    def __init__(self, session: "Session", sid, key: str, who: str):
-        self.session = session
+    def __init__(self, sock: "Socket", sid, key: str, who: str):
+        self.sock = sock
         self.id = sid
         self.key = key
         self.who = who
@@ -125,13 +125,13 @@ class Stream:
     def deltas(self, items, outstanding) -> None:
         if self.stale or not self.open:
             return
-        session = self.session
+        sock = self.sock
         head = self.head
         # One change usually reaches many streams as the same bytes (same
         # stream id on different sockets, same seq, the same patch text
         # object): each distinct frame is built once per event-loop turn.
-        built = session.server.built
-        if outstanding is None and len(items) == 1 and not session.closed:
+        built = sock.server.built
+        if outstanding is None and len(items) == 1 and not sock.closed:
             # The common case, once per viewer per change: push_frame inlined.
             patch, seq = items[0]
             key = (head, patch, seq)
@@ -139,19 +139,19 @@ class Stream:
             if data is None:
                 data = built[key] = text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
                                                + "}}}")
-            session.outbox.append((data, self))
+            sock.outbox.append((data, self))
             self.pending += 1
-            session.queued += len(data) + FRAME_COST
-            if not session._dirty:
-                session._dirty = True
-                session.server.dirty(session)
-            if session.queued > session.limits.max_pending_bytes:
-                session._overflow()
+            sock.queued += len(data) + FRAME_COST
+            if not sock._dirty:
+                sock._dirty = True
+                sock.server.dirty(sock)
+            if sock.queued > sock.limits.max_pending_bytes:
+                sock._overflow()
             return
         last = len(items) - 1
         for i, (patch, seq) in enumerate(items):
             if i == last and outstanding is not None:
-                session.push_frame(text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
+                sock.push_frame(text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
                                               + ',"outstanding":' + _json(outstanding) + "}}}"),
                                    self)
                 continue
@@ -160,28 +160,28 @@ class Stream:
             if data is None:
                 data = built[key] = text_frame(head + '"data":' + patch + ',"seq":' + str(seq)
                                                + "}}}")
-            session.push_frame(data, self)
+            sock.push_frame(data, self)
         if not items and outstanding is not None:
-            session.push(head + '"outstanding":' + _json(outstanding) + "}}}", self)
+            sock.push(head + '"outstanding":' + _json(outstanding) + "}}}", self)
 
     def reset(self, data, seq, outstanding) -> None:
         if not self.open:
             return
         self.stale = self.resyncing = False
         # Never dropped: it is what the dropped deltas were coalesced into,
-        # and a socket asks for one at a time (Session._resync).
-        self.session.push(deliver(self.id, {"delta": {"data": data, "seq": seq, "reset": True,
+        # and a socket asks for one at a time (Socket._resync).
+        self.sock.push(deliver(self.id, {"delta": {"data": data, "seq": seq, "reset": True,
                                                       "outstanding": outstanding}}, False))
 
     def notify(self, error) -> None:
         if self.open:
-            self.session.push(deliver(self.id, {"error": error}, False))
+            self.sock.push(deliver(self.id, {"error": error}, False))
 
     def ended(self, code: str, message: str) -> None:
         if self.open:
             self.open = False
-            self.session.streams.pop(self.id, None)
-            self.session.push(failure(self.id, code, message))
+            self.sock.streams.pop(self.id, None)
+            self.sock.push(failure(self.id, code, message))
 
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
@@ -189,7 +189,7 @@ _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 
 class Connection(ServerConnection):
     """The library's connection, except that each complete data message goes
-    straight to its session as the bytes arrive (in `data_received`), instead
+    straight to its Socket as the bytes arrive (in `data_received`), instead
     of through the library's message queue to a task awaiting `recv()`: per
     request that saves a queue, a future and a task switch, which at a few
     thousand requests a second is a good part of the server's own time.
@@ -198,8 +198,8 @@ class Connection(ServerConnection):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.session: Session | None = None
-        self.early: list = []          # messages that came before the session took over
+        self.sock: Socket | None = None
+        self.early: list = []          # messages that came before the Socket took over
         self._parts: tuple | None = None  # (opcode, chunks) of a fragmented message
 
     def connection_made(self, transport) -> None:
@@ -247,13 +247,13 @@ class Connection(ServerConnection):
             return
         else:
             opcode, data = event.opcode, event.data
-        if self.session is None:
+        if self.sock is None:
             self.early.append((opcode, data))
         else:
-            self.session.frame(opcode is _TEXT, data)
+            self.sock.frame(opcode is _TEXT, data)
 
 
-class Session:
+class Socket:
     """One WebSocket: requests in, responses and stream frames out."""
 
     def __init__(self, server: "Server", ws):
@@ -292,7 +292,7 @@ class Session:
         ws = self.ws
         try:
             if isinstance(ws, Connection):
-                ws.session = self
+                ws.sock = self
                 early, ws.early = ws.early, []
                 for opcode, data in early:
                     self.frame(opcode is _TEXT, data)
@@ -574,12 +574,12 @@ def _need(req: dict, name: str, kind, what: str):
     return value
 
 
-def _stream(session: Session, req: dict) -> Stream:
+def _stream(sock: Socket, req: dict) -> Stream:
     sid = req.get("connection")
     if type(sid) is not int:
         raise _Refused("bad_request", "\"connection\" is the integer id of a connection/create "
                        "on this socket")
-    stream = session.streams.get(sid)
+    stream = sock.streams.get(sid)
     if stream is None:
         raise _Refused("unknown_connection", f"no open connection {sid!r} on this socket")
     return stream
@@ -588,19 +588,19 @@ def _stream(session: Session, req: dict) -> Stream:
 # ---------------------------------------------------------------- methods
 
 
-def _document_create(s: Session, rid, req) -> None:
+def _document_create(s: Socket, rid, req) -> None:
     key = _need(req, "key", str, "the document's key")
     who = s.principal(req)
     s.answer(rid, s.host.create(key, who, req.get("arg"), s.context()))
 
 
-def _document_delete(s: Session, rid, req) -> None:
+def _document_delete(s: Socket, rid, req) -> None:
     key = _need(req, "key", str, "the document's key")
     who = s.principal(req)
     s.answer(rid, s.host.delete(key, who))
 
 
-def _connection_create(s: Session, rid, req) -> None:
+def _connection_create(s: Socket, rid, req) -> None:
     key = _need(req, "key", str, "the document's key")
     who = s.principal(req)
     if rid in s.streams:
@@ -625,7 +625,7 @@ def _connection_create(s: Session, rid, req) -> None:
     fut.add_done_callback(done)
 
 
-def _connection_send(s: Session, rid, req) -> None:
+def _connection_send(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     ask = req.get("ask")
     if ask is not None and type(ask) is not int:
@@ -638,7 +638,7 @@ def _connection_send(s: Session, rid, req) -> None:
     s.host.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
 
 
-def _connection_update(s: Session, rid, req) -> None:
+def _connection_update(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     state = req.get("viewer-state")
     if not isinstance(state, dict):
@@ -647,7 +647,7 @@ def _connection_update(s: Session, rid, req) -> None:
     s.answer(rid, s.host.update(stream, state))
 
 
-def _connection_end(s: Session, rid, req) -> None:
+def _connection_end(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     stream.open = False
     s.streams.pop(stream.id, None)
@@ -656,12 +656,12 @@ def _connection_end(s: Session, rid, req) -> None:
     s.push(deliver(rid, {}, True))
 
 
-def _space_reflect(s: Session, rid, req) -> None:
+def _space_reflect(s: Socket, rid, req) -> None:
     s.principal(req)  # only someone who may make requests learns the program's API
     s.push(deliver(rid, {"reflection": reflect(s.host.module.meta)}, True))
 
 
-def _identity_whoami(s: Session, rid, req) -> None:
+def _identity_whoami(s: Socket, rid, req) -> None:
     # A guest's principal is made by the server (one per socket), so this is
     # the only way its page can learn the name the documents see.
     who = s.principal(req)
@@ -670,7 +670,7 @@ def _identity_whoami(s: Session, rid, req) -> None:
                          "anonymous": authority == ANONYMOUS}, True))
 
 
-def _identity_mint(s: Session, rid, req) -> None:
+def _identity_mint(s: Socket, rid, req) -> None:
     if not s.server.dev_tokens:
         raise _Refused("mint_refused", "this server does not mint tokens; ask its operator "
                        "for one (advm token NAME)")
@@ -755,7 +755,7 @@ def quiet_gc() -> tuple:
     request (parsed JSON, frames, callbacks), nearly all freed by reference
     counting at once, yet CPython's default (a young collection every 700
     allocations, whose survivors, the requests in flight, are promoted and
-    make the older collections scan the whole heap of sessions) cost the
+    make the older collections scan the whole heap of sockets) cost the
     server several percent of its time in the load test. What exists at
     start (the program, its module) moves to the oldest generation. Nothing
     is left frozen: documents running in this process (`--workers 0`) move
@@ -821,30 +821,30 @@ class Server:
         self.limits = limits or Limits()
         self.pages = pages or _default_page
         self.allow_anonymous = allow_anonymous
-        self.sessions: set[Session] = set()
+        self.sockets: set[Socket] = set()
         self.dropped = 0
         self._server = None
-        self._dirty: list[Session] = []
+        self._dirty: list[Socket] = []
         self.built: dict = {}  # frames built this turn, shared by streams (Stream.deltas)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gc: tuple | None = None  # the collector's thresholds before start()
         self.metrics = None  # net/metrics.py Metrics: served at /metrics when set
 
-    def dirty(self, session: Session) -> None:
-        """Flush `session` at the end of this turn of the event loop: every
+    def dirty(self, sock: Socket) -> None:
+        """Flush `sock` at the end of this turn of the event loop: every
         frame a dispatch makes for one socket goes out in one write. (The
         reply to a `connection/send` is queued in the same turn as the deltas
         it caused, through a host `Reply` rather than a future, whose
         callbacks would run a turn later and cost the sender a second write.)"""
         if not self._dirty:
             self._loop.call_soon(self._flush)
-        self._dirty.append(session)
+        self._dirty.append(sock)
 
     def _flush(self) -> None:
-        sessions, self._dirty = self._dirty, []
+        sockets, self._dirty = self._dirty, []
         self.built = {}
-        for session in sessions:
-            session.flush()
+        for sock in sockets:
+            sock.flush()
 
     @property
     def url(self) -> str:
@@ -887,12 +887,12 @@ class Server:
         return _response(*page)
 
     async def _handle(self, ws) -> None:
-        session = Session(self, ws)
-        self.sessions.add(session)
+        sock = Socket(self, ws)
+        self.sockets.add(sock)
         try:
-            await session.run()
+            await sock.run()
         finally:
-            self.sessions.discard(session)
+            self.sockets.discard(sock)
 
     async def close(self) -> None:
         """Stop listening, let the host finish what is in flight and close its
@@ -902,9 +902,9 @@ class Server:
         self._server.close(close_connections=False)
         await self.host.close()
         deadline = time.monotonic() + 2.0
-        while any(s.outbox for s in self.sessions) and time.monotonic() < deadline:
+        while any(s.outbox for s in self.sockets) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)  # what the host's shutdown said goes out first
-        for s in list(self.sessions):
+        for s in list(self.sockets):
             try:
                 await s.ws.close(1001, "server shutting down")
             except Exception:
@@ -916,5 +916,5 @@ class Server:
             self._gc = None
 
 
-__all__ = ["ENDPOINT", "Limits", "METHODS", "Server", "Session", "Stream", "deliver",
+__all__ = ["ENDPOINT", "Limits", "METHODS", "Server", "Socket", "Stream", "deliver",
            "failure", "is_loopback", "page_origins", "static_pages"]

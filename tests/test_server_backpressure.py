@@ -44,12 +44,12 @@ async def _tiny_client(kit, srv, who):
     return client
 
 
-def _session_of(srv, who):
-    return next(s for s in srv.sessions if any(st.who == who for st in s.streams.values()))
+def _socket_of(srv, who):
+    return next(s for s in srv.sockets if any(st.who == who for st in s.streams.values()))
 
 
-def _squeeze(session):
-    transport = session.ws.transport
+def _squeeze(sock):
+    transport = sock.ws.transport
     transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     transport.set_write_buffer_limits(high=2048)
 
@@ -65,17 +65,17 @@ def test_a_slow_reader_with_many_streams_on_a_big_view_is_bounded_in_bytes():
             writer = await alice.open("d")
             slow = await _tiny_client(kit, srv, "bob")
             views = [await slow.open("d") for _ in range(8)]
-            session = _session_of(srv, "bob@")
-            _squeeze(session)
+            sock = _socket_of(srv, "bob@")
+            _squeeze(sock)
             slow.ws.transport.pause_reading()
             most = 0
             for i in range(1, 21):
                 # 100 KB per change, 8 streams: 16 MB of frames unbounded.
                 await writer.send("fill", {"n": i, "text": chr(96 + i) * 50_000})
-                most = max(most, session.queued)
+                most = max(most, sock.queued)
             assert srv.dropped >= 1, "bob's deltas never backed up"
             assert most <= bound, most
-            assert session.kept <= 80_000  # replies and at most one reset (one view)
+            assert sock.kept <= 80_000  # replies and at most one reset (one view)
             slow.ws.transport.resume_reading()
             want = {"n": 20, "text": "t" * 50_000}
             for view in views:
@@ -90,13 +90,13 @@ def test_a_client_that_pings_and_never_reads_stops_being_read():
         async with kit.serve(BIG) as srv:
             client = await _tiny_client(kit, srv, "mallory")
             await client.request("space/reflect", identity=client.identity)
-            session = next(iter(srv.sessions))
-            _squeeze(session)
+            sock = next(iter(srv.sockets))
+            _squeeze(sock)
             client_side = client.ws.transport
             client_side.pause_reading()
             ping = bytes([0x89, 0x80]) + b"\x01\x02\x03\x04"  # masked, empty ping
             client_side.write(ping * 300_000)   # 1.8 MB of pings; 600 KB of pongs owed
-            server_side = session.ws.transport
+            server_side = sock.ws.transport
             # Let the server read what it will: until it stops reading, or
             # owes the client more than the bound, or has read every ping.
             for _ in range(1000):

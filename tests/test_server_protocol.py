@@ -388,9 +388,9 @@ def test_slow_client_gets_its_deltas_coalesced_into_one_view():
             await asyncio.sleep(0)  # its queue is registered before any change
             # Bob stops reading and his socket's buffers are tiny: the server's
             # writes to him back up while alice keeps changing the document.
-            session = next(s for s in srv.sessions
+            sock = next(s for s in srv.sockets
                            if any(st.who == "bob@" for st in s.streams.values()))
-            server_side = session.ws.transport
+            server_side = sock.ws.transport
             server_side.get_extra_info("socket").setsockopt(
                 socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
             server_side.set_write_buffer_limits(high=2048)
