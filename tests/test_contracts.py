@@ -258,6 +258,21 @@ def test_the_host_runs_only_a_declared_store_call(tmp_path):
     assert shelf.get("k") == b"snapshot"
 
 
+def test_a_worker_cannot_close_the_hosts_store(tmp_path):
+    """`close` is a method of the LMDB store but no call of its interface:
+    the store's owner closes it, and a worker asking to is refused."""
+    store = open_store(tmp_path / "store")
+    try:
+        runner = ProcessRunner(b"", "durable", store)
+        answers = []
+        runner._store_answer = lambda cid, ok, value: answers.append((cid, ok, value))
+        runner._store_call(1, "close", (), {})
+        assert answers == [(1, False, "'close' is not a call of the durable store interface (net/messages.py)")]
+        assert store.last_seq("d1") == 0  # still open
+    finally:
+        store.close()
+
+
 def test_every_message_starts_with_its_declared_tag():
     built = [messages.init(b"", "memory", {}), messages.stop(), messages.batch([]),
              messages.request(1, "send", "d", {"who": "ann@"}, 5), messages.reply(1, {}),
