@@ -301,8 +301,9 @@ class Queries:
     def traverse(self, step: ast.Traverse, cur: Reg, row_t: T.Type) -> Reg:
         """`traverse a` (language.md 4.25): the ids of the items, the edges of
         every join of `a` that leave one of them (each join's table walked with
-        its record's rows in scope), and the To rows those edges reach, each
-        once, in the order of the document's tables of To."""
+        its record's rows in scope), and the To rows those edges reach, each id
+        once (the first of the document's tables of To that has it), by id, as
+        Adama's RxAssocGraph.map gives them."""
         a = step.info
         one, key, idr, has = self.temp("i"), self.temp("o"), self.temp("i"), self.temp("i")
         flag, ids, hits = self.temp("o"), self.temp("o"), self.temp("o")
@@ -366,12 +367,18 @@ class Queries:
             self.emit("MHAS", has.n, hits.n, key.n)
             self.emit("TESTJ", has.n, 0, skip)
             self.emit("LPUSH", out.n, r.n)
+            self.emit("MDEL", hits.n, key.n)  # that id is taken: a later table's row of it is not
             self.mark(skip)
 
-        for name in self.doc_tables(target):
+        tables = self.doc_tables(target)
+        for name in tables:
             self.emit("FGETO", table.n, self.layout.doc_slot(name))
             self.walk_table(table, keep)
         self.free(one, key, idr, has, flag, ids, hits, table)
+        if len(tables) > 1:  # rows of several tables: by id, as one table's already are
+            lt = T.ListType(a.target)
+            by_id = [[self.layout.field_slot(target, "id"), 0]]
+            return self.host("seq.order", [(out, lt), K(by_id, T.DYNAMIC)], [lt, T.DYNAMIC], lt)
         return out
 
     def query_step(self, step, cur: Reg, row_t: T.Type, lt: T.Type) -> Reg:

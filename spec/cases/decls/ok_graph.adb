@@ -57,3 +57,41 @@ test graph {
   assert two_hops.size() == 1;
   assert (iterate _users where id == 1 traverse _following where name == "c").size() == 1;
 }
+
+// Two tables of the To record: each reached id once, by id, from the first table that has it.
+record B {
+  public int id;
+  public string tag;
+}
+table<B> bs1;
+table<B> bs2;
+record E {
+  int a;
+  int b;
+}
+table<E> es;
+assoc<User, B> link;
+join link via es[e] from e.a to e.b;
+
+test two_tables {
+  _users <- {name: "u"};
+  bs1 <- {tag: "x1"};
+  bs1 <- {tag: "x2"};
+  bs2 <- {tag: "y1"};
+  bs2 <- {tag: "y2"};
+  bs2 <- {tag: "y3"};
+  es <- {a: 1, b: 3};
+  es <- {a: 1, b: 2};
+  es <- {a: 1, b: 1};
+  list<B> got = iterate _users traverse link;
+  assert got.size() == 3;
+  if (got[0] as g0) {
+    assert g0.tag == "x1";
+  }
+  if (got[1] as g1) {
+    assert g1.tag == "x2";
+  }
+  if (got[2] as g2) {
+    assert g2.tag == "y3";
+  }
+}
