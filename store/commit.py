@@ -163,7 +163,7 @@ class TrimDoc(Op):
 
 
 class Barrier(Op):
-    """Writes nothing: its future resolves once every operation submitted
+    """Writes nothing: its future resolves once every operation written
     before it is durable (the committer applies operations in order)."""
 
     __slots__ = ()
@@ -276,9 +276,9 @@ class GroupCommitter:
                                         daemon=True)
         self._thread.start()
 
-    # -- submitting ------------------------------------------------------------
+    # -- writing --------------------------------------------------------------
 
-    def submit(self, op: Op, value=_OWN, fail=None) -> cf.Future:
+    def write(self, op: Op, value=_OWN, fail=None) -> cf.Future:
         """Queue an operation; the future resolves once it is durable (with
         `value` if given; see Op)."""
         fut = cf.Future()
@@ -289,8 +289,8 @@ class GroupCommitter:
         self._put(op)
         return fut
 
-    def submit_callback(self, op: Op, callback, value=_OWN, fail=None) -> None:
-        """Like submit(), without a future: `callback(result, error)` runs on
+    def write_callback(self, op: Op, callback, value=_OWN, fail=None) -> None:
+        """Like write(), without a future: `callback(result, error)` runs on
         the committer thread once the operation is durable (error None) or
         failed (result None). It cannot be cancelled. Keep it tiny."""
         op.waiter = callback
@@ -299,8 +299,8 @@ class GroupCommitter:
         op.fail = fail
         self._put(op)
 
-    def submit_async(self, op: Op, value=_OWN, fail=None) -> asyncio.Future:
-        """Like submit(), for the running event loop: one loop wake-up per
+    def write_async(self, op: Op, value=_OWN, fail=None) -> asyncio.Future:
+        """Like write(), for the running event loop: one loop wake-up per
         batch resolves every future of that loop."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
@@ -426,7 +426,7 @@ class GroupCommitter:
     # -- closing -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Commit everything already submitted, then stop the thread."""
+        """Commit everything already written to it, then stop the thread."""
         with self._lock:
             if self._closed:
                 return

@@ -67,14 +67,14 @@ class Store:
         exception the future gets (on the committer thread). `history` is
         the document's maximum_history (section 7), applied with a snapshot.
         Bad arguments raise here, in the caller."""
-        return self._writer().submit(self._change(doc, entries, snapshot, timer, history),
+        return self._writer().write(self._change(doc, entries, snapshot, timer, history),
                                      value, fail)
 
     def commit_async(self, doc: str, entries: Iterable[Entry] = (), *,
                      snapshot: Snapshot | None = None, timer=KEEP, history: int | None = None,
                      value=commit_mod._OWN, fail=None):
         """commit() for asyncio code: returns an asyncio.Future of the running loop."""
-        return self._writer().submit_async(self._change(doc, entries, snapshot, timer, history),
+        return self._writer().write_async(self._change(doc, entries, snapshot, timer, history),
                                            value, fail)
 
     def append_envelope(self, doc: str, env: dict, *, timer=KEEP, value=commit_mod._OWN,
@@ -90,13 +90,13 @@ class Store:
         op = commit_mod.Change(doc, keys.doc_prefix(doc),
                                [(env["seq"], log.pack_envelope(env))], None, timer)
         if callback is not None:
-            return self._writer().submit_callback(op, callback, value, fail)
-        return self._writer().submit(op, value, fail)
+            return self._writer().write_callback(op, callback, value, fail)
+        return self._writer().write(op, value, fail)
 
     def barrier(self, value=None):
-        """A future that resolves (with `value`) once everything submitted
+        """A future that resolves (with `value`) once everything written
         before it is durable."""
-        return self._writer().submit(commit_mod.Barrier(), value)
+        return self._writer().write(commit_mod.Barrier(), value)
 
     def append(self, doc: str, entry: Entry):
         return self.commit(doc, (entry,))
@@ -110,19 +110,19 @@ class Store:
 
     def delete(self, doc: str):
         """Remove the document's log, snapshots and timer. Future of the record count."""
-        return self._writer().submit(commit_mod.DeleteDoc(doc, keys.doc_prefix(doc)))
+        return self._writer().write(commit_mod.DeleteDoc(doc, keys.doc_prefix(doc)))
 
     def trim(self, doc: str, policy: Retention | None = None, *, history: int | None = None):
         """Apply a retention policy (and a document's maximum_history) now.
         Future of (snapshots, entries) removed."""
-        return self._writer().submit(
+        return self._writer().write(
             commit_mod.TrimDoc(doc, keys.doc_prefix(doc), policy or self.retention, history))
 
     def put_module(self, code: bytes, info: dict | None = None):
         """Store compiled code by its sha256. Future of the 32-byte digest."""
         code = bytes(code)
         op = commit_mod.PutModule(modules.module_hash(code), modules.encode(code, info))
-        return self._writer().submit(op)
+        return self._writer().write(op)
 
     def _writer(self) -> GroupCommitter:
         if self.committer is None:
@@ -261,7 +261,7 @@ class Store:
     # -- lifetime ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Finish every submitted write, flush, and release the directory."""
+        """Finish every write handed in, flush, and release the directory."""
         if self.committer is not None:
             self.committer.close()
         if not self.env.closed:
