@@ -97,7 +97,10 @@ def _waiting(doc, module) -> dict | None:
                        "source": _source_line(module.filename, line)})
     out = {"frames": frames}
     w = cont.payload
-    if isinstance(w, dict):
+    if isinstance(w, dict) and "state" in w:  # a service call's result (runtime/services.py)
+        out["awaits"] = {"ask": w.get("id"), "channel": "service call", "kind": "result",
+                         "from": "its service", "options": None, "answered": bool(w.get("done"))}
+    elif isinstance(w, dict):
         out["awaits"] = {"ask": w.get("id"), "channel": w.get("channel"), "kind": w.get("kind"),
                          "from": w.get("who"),
                          "options": len(w["options"]) if w.get("options") is not None else None,
@@ -120,7 +123,11 @@ def _asks(doc) -> list[dict]:
     book = doc.asks
     out = []
     for ask in sorted(book.asks.values(), key=lambda a: a.id):
-        if ask.answered:
+        if ask.kind == "service":
+            status = ("result in, waiting for its await" if ask.answered else
+                      "in flight (made again when the document loads after a restart)"
+                      if ask.id in book.calls else "made")
+        elif ask.answered:
             status = "answered, waiting for its await"
         elif ask.id in book.shown:
             status = "open"
