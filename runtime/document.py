@@ -387,9 +387,10 @@ class Document:
         raise err
 
     def _preempt(self, label: str) -> None:
-        """The block waits (or blocks) after `preempt #label`: that state runs now."""
+        """The block waits (or blocks) after `preempt #label`: that state runs now.
+        The block is given up whole, the states it was invoking with it."""
         f = self.machine.doc.f
-        f[INVOKING] = {k: v for k, v in f[INVOKING].items() if k != PREEMPT_KEY}
+        f[INVOKING] = {}
         f[NEXT] = label
         f[NEXT_IN] = 0.0
 
