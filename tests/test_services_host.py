@@ -149,6 +149,10 @@ def test_a_stalled_service_times_out_and_never_blocks_other_documents():
                 other = await shop(host, "other", "bob@shop")
                 await host.send("other", "bob@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
                 await until(lambda: view_of(other).get("total_cents") == 1000)
+                # The stalled document's own channels answer too (adding to a cart being paid aborts).
+                with pytest.raises(Exception) as refused:
+                    await host.send("stuck", "ann@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
+                assert getattr(refused.value, "code", None) == "abort"
                 assert loop.time() - t0 < 1.0
                 assert view_of(stuck).get("phase") == "Paying"
                 await until(lambda: view_of(stuck).get("phase") == "Declined", 10)
@@ -265,3 +269,28 @@ def test_advm_run_refuses_a_bad_services_file_before_serving(cli, tmp_path, monk
     assert r.code == ExitCode.USAGE and "NAME=URL" in r.err
     r = cli("run", doc, "--memory", "--port", "0", "--services", tmp_path / "missing.toml")
     assert r.code == ExitCode.USAGE and "cannot read" in r.err
+
+
+def test_calls_in_flight_per_host_are_bounded():
+    with PaymentService() as pay:
+        pay.stall()
+
+        async def scenario(kit=None):
+            host = Host(module(CHECKOUT), services=ServiceConfig.from_dict(
+                {"limits": {"per_host": 1}, "services": {"payments": {"base_url": pay.url}}}))
+            await host.start()
+            try:
+                recs = [await shop(host, f"b{i}", f"u{i}@shop") for i in range(3)]
+                for i in range(3):
+                    await host.send(f"b{i}", f"u{i}@shop", "checkout", {})
+                await until(lambda: len(pay.charges()) == 1)
+                await asyncio.sleep(0.5)
+                assert len(pay.charges()) == 1  # the others wait for the one slot of that host
+                pay.mode = "ok"
+                pay.release()
+                await until(lambda: all(view_of(r).get("phase") == "Paid" for r in recs))
+                assert len(pay.charges()) == 3
+            finally:
+                await host.close()
+        run(scenario)
+
