@@ -112,6 +112,7 @@ def test_sigkill_with_service_calls_in_flight_applies_each_result_once(tmp_path)
         token = Tokens.from_store_dir(store).mint("shop")
         all_keys: list[str] = []
         reissued = 0
+        made_again = 0  # calls made more than once, in every round
         try:
             for rnd in range(ROUNDS):
                 keys = [f"r{rnd}-c{k}" for k in range(CARTS)]
@@ -144,9 +145,11 @@ def test_sigkill_with_service_calls_in_flight_applies_each_result_once(tmp_path)
                     if stalled:  # made before the kill and again after the restart
                         assert len(sent) >= 2, (key, len(sent))
                         reissued += 1
+                    made_again += len(sent) >= 2
         finally:
             server.kill()
     assert reissued == CARTS
+    print(f"{ROUNDS} kills, {len(all_keys)} calls, {made_again} made again after a restart")
     s = Store(store)
     try:
         for key in all_keys:
