@@ -237,7 +237,7 @@ class Session:
         try:
             return self.host.submit(self.doc, op).result()
         except NotFound:
-            return self.living.submit(as_input(op, self.clock))
+            return self.living.apply(as_input(op, self.clock))
 
     def _create(self, item):
         who = as_principal(item["as"])

@@ -439,7 +439,7 @@ def test_replay_chat(benchmark, tmp_path, how):
                 else:
                     d = LivingDocument.restore(module, base, viewers=viewers, load=False)
                 for item in items:
-                    frames = d.submit(item)
+                    frames = d.apply(item)
                 return d, frames
             d, frames = benchmark.pedantic(timed(live), rounds=ROUNDS, iterations=1)
             # The same document as replay ends with: the inputs really ran.

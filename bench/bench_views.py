@@ -273,7 +273,7 @@ def test_chat_inputs(benchmark, chat_module, case):
         d = LivingDocument(chat_module, key="chat", viewers=factory)
         out = 0
         for op in ops:
-            out += len(d.submit(op))
+            out += len(d.apply(op))
         frames[:] = [out]
         return d
 

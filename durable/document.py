@@ -132,7 +132,7 @@ class DurableDocument:
         item = as_input({"op": "create", "who": who, "arg": arg}, now)
         if seed is not None:
             item["seed"] = seed
-        frames = living.submit(item)
+        frames = living.apply(item)
         self = cls(store, key, module, living, seq=0, snapshot_seq=0, viewers=viewers)
         if not living.document.created:
             return self, frames
@@ -195,7 +195,7 @@ class DurableDocument:
         if due is _UNKNOWN:
             due = living.next_due()
         clock = living.clock
-        frames = living.submit(item)
+        frames = living.apply(item)
         if frames and not self._pending and _no_effect(frames, inputs.principal_of(item), due,
                                                        now, clock, living):
             # Not logged, but not released ahead of earlier inputs' frames either:

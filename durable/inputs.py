@@ -304,7 +304,7 @@ def _apply(living, entry: Entry, head: int, doc, viewers):
         living = round_trip(living, viewers=viewers)
     kind = entry.kind
     if kind == "send":  # nearly every entry
-        return living, living.submit(from_entry(entry))
+        return living, living.apply(from_entry(entry))
     if kind == LOAD:
         # @load's frames wait in the outbox for the next input, as they did live.
         return round_trip(living, load=True, viewers=viewers), []
@@ -313,7 +313,7 @@ def _apply(living, entry: Entry, head: int, doc, viewers):
     if kind not in INPUT_KINDS:
         raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "
                          "which this advm does not know (written by a newer version?)", doc=doc)
-    return living, living.submit(from_entry(entry))
+    return living, living.apply(from_entry(entry))
 
 
 def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:

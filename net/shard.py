@@ -348,7 +348,7 @@ class Shard:
                 return _done(reply(frames, error=error))
             invented = frames
         doc = self.host.open(key)
-        fut = self.host.apply(doc, {"op": "connect", "who": who}, now)
+        fut = self.host.submit_to(doc, {"op": "connect", "who": who}, now)
         if invented:
             inner = fut
             fut = cf.Future()
@@ -403,11 +403,11 @@ class Shard:
             return _done(failed("throttled", _throttle_text(key, until, now)))
         doc = self.host.open(key)
         if not self._callbacks:
-            return self._after_input(key, doc, self.host.apply(doc, op, now), now)
+            return self._after_input(key, doc, self.host.submit_to(doc, op, now), now)
         # A durable document answers through a callback once the input is
         # durable (durable/document.py): no concurrent future on the way.
         landed = Later()
-        self.host.apply(doc, op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
+        self.host.submit_to(doc, op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
                         else landed.set_exception(exc))
         return self._after_input(key, doc, landed, now)
 

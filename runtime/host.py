@@ -153,7 +153,7 @@ class MemoryDocument:
         self._shelf = shelf
 
     def submit(self, op: dict, now: int) -> Resolved:
-        return Resolved(self.living.submit(as_input(op, now)))
+        return Resolved(self.living.apply(as_input(op, now)))
 
     def reconnect(self) -> Resolved:
         return Resolved(self.living.reconnect())
@@ -403,9 +403,9 @@ class RuntimeHost:
         document `key`, loading it if needed, at `now` or the host's clock.
         Returns the document's future of the frames (contracts.Outcome); with
         `done`, a durable document calls done(frames, error) instead."""
-        return self.apply(self.open(key), op, now, done)
+        return self.submit_to(self.open(key), op, now, done)
 
-    def apply(self, doc: HostedDocument, op: dict, now: int | None = None, done=None):
+    def submit_to(self, doc: HostedDocument, op: dict, now: int | None = None, done=None):
         """`submit` to a document the caller holds (from `open`)."""
         at = self.at(now)
         if done is None:

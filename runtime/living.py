@@ -104,39 +104,39 @@ class LivingDocument:
         item = {"op": "create", "who": who, "arg": arg, "now": now}
         if seed is not None:
             item["seed"] = seed
-        return self.submit(item)
+        return self.apply(item)
 
     def connect(self, who: str, now: int) -> list[dict]:
-        return self.submit({"op": "connect", "who": who, "now": now})
+        return self.apply({"op": "connect", "who": who, "now": now})
 
     def disconnect(self, who: str, now: int) -> list[dict]:
-        return self.submit({"op": "disconnect", "who": who, "now": now})
+        return self.apply({"op": "disconnect", "who": who, "now": now})
 
     def send(self, who: str, channel: str, message, now: int) -> list[dict]:
         if not self.queue and not self.outbox:
             frames = self._fast_send(who, channel, message, now)
             if frames is not None:
                 return frames
-        return self.submit({"op": "send", "who": who, "channel": channel, "message": message, "now": now})
+        return self.apply({"op": "send", "who": who, "channel": channel, "message": message, "now": now})
 
     def answer(self, who: str, ask_id, message, now: int) -> list[dict]:
-        return self.submit({"op": "answer", "who": who, "ask": ask_id, "message": message, "now": now})
+        return self.apply({"op": "answer", "who": who, "ask": ask_id, "message": message, "now": now})
 
     def advance(self, now: int) -> list[dict]:
-        return self.submit({"op": "advance", "now": now})
+        return self.apply({"op": "advance", "now": now})
 
     def delete(self, who: str, now: int) -> tuple[bool, list[dict]]:
         """Ask @delete whether `who` may delete the document; if so it is destroyed.
         Returns (allowed, frames)."""
         self._verdict = False
-        frames = self.submit({"op": "delete", "who": who, "now": now})
+        frames = self.apply({"op": "delete", "who": who, "now": now})
         return self._verdict, frames
 
     def destroy(self, now: int) -> list[dict]:
         """Document.destroy() from the host: the document ends now."""
-        return self.submit({"op": "destroy", "now": now})
+        return self.apply({"op": "destroy", "now": now})
 
-    def submit(self, item: dict) -> list[dict]:
+    def apply(self, item: dict) -> list[dict]:
         """Queue one input and process everything queued, in order."""
         if not self.queue and not self.outbox and type(item) is dict:
             # Nothing waits ahead of it: run it without the trip through the queue.

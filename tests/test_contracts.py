@@ -50,7 +50,7 @@ def session_frames(name: str):
             op = {"op": "advance"}
         item = C.as_input(op, now)
         inputs.append(item)
-        frames += living.submit(item)
+        frames += living.apply(item)
     return inputs, frames
 
 
@@ -95,13 +95,13 @@ def test_the_server_hands_documents_the_runtime_input(monkeypatch):
     module = example("chat")
     shard = Shard(module, MemoryBackend(module, Shelf()))
     handed = []
-    apply = shard.host.apply
+    submit_to = shard.host.submit_to
 
     def spy(doc, op, now, done=None):
         handed.append(dict(op))
-        return apply(doc, op, now, done)
+        return submit_to(doc, op, now, done)
 
-    monkeypatch.setattr(shard.host, "apply", spy)
+    monkeypatch.setattr(shard.host, "submit_to", spy)
     requests = [("create", {"who": "ada@lab", "arg": None}), ("connect", {"who": "ada@lab"}),
                 ("send", {"who": "ada@lab", "channel": "say", "message": {"text": "hi"}}),
                 ("disconnect", {"who": "ada@lab"}), ("delete", {"who": "ada@lab"})]

@@ -254,11 +254,11 @@ def test_a_snapshot_taken_live_equals_one_restored_from_its_bytes(tmp_path):
         for cut in (len(items) // 3, len(items) // 2, len(items) - 1):
             d = LivingDocument(module, key="document", viewers=Viewers)
             for item in items[:cut]:
-                d.submit(item)
+                d.apply(item)
             again = LivingDocument.restore(module, d.snapshot(), viewers=Viewers, load=False)
             assert again.snapshot() == d.snapshot(), (name, cut)
             for item in items[cut:]:
-                assert again.submit(item) == d.submit(item), (name, cut)
+                assert again.apply(item) == d.apply(item), (name, cut)
             assert again.snapshot() == d.snapshot(), (name, cut)
 
 

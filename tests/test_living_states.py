@@ -176,8 +176,8 @@ def test_inputs_are_checked():
     d = living(MACHINE, viewers=PlainViewers)
     assert [e["code"] for e in errors(d.send("ann", "go_a", {"delay": 1}, T0))] == ["not_created"]
     d.create("host", None, T0)
-    assert [e["code"] for e in errors(d.submit({"op": "fly", "who": "ann", "now": T0}))] == ["input"]
-    assert [e["code"] for e in errors(d.submit({"op": "send", "who": "ann", "channel": "go_a"}))] == ["input"]
+    assert [e["code"] for e in errors(d.apply({"op": "fly", "who": "ann", "now": T0}))] == ["input"]
+    assert [e["code"] for e in errors(d.apply({"op": "send", "who": "ann", "channel": "go_a"}))] == ["input"]
     assert [e["code"] for e in errors(d.send("ann", "nope", {}, T0))] == ["input"]
     assert [e["code"] for e in errors(d.send("ann", "go_a", {"delay": "x"}, T0))] == ["input"]
 

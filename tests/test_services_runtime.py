@@ -50,7 +50,7 @@ def doc() -> LivingDocument:
 
 def result(living, call, value=None, error=None, now=T + 1):
     res = {"value": value} if error is None else {"error": error}
-    return living.submit({"op": "result", "call": call, "result": res, "now": now})
+    return living.apply({"op": "result", "call": call, "result": res, "now": now})
 
 
 def handler_calls(living):
@@ -161,3 +161,15 @@ def test_calls_and_results_survive_a_snapshot_and_make_the_document_due():
     assert again.document.asks.cache.keys() == living.document.asks.cache.keys()
     result(again, call["call"], {"n": 9})
     assert again.document.fields()["got"] == 9 and again.next_due() is None
+
+
+def test_formula_calls_waiting_for_results_are_bounded(monkeypatch):
+    monkeypatch.setattr(S, "MAX_WANTED", 2)
+    living = doc()
+    for i in range(3):
+        living.send("ann@x", "set", {"q": f"w{i}"}, T + i)
+        living.document.fields()
+    assert len([c for c in living.service_calls() if isinstance(c["call"], str)]) == 2
+    f = living.document.fields()["f"]
+    assert f["failed"] and f["code"] == 429
+

@@ -146,14 +146,14 @@ def test_an_internal_error_in_a_mutant(monkeypatch):
     mutants find it as well as the plain sessions do."""
     from advm.runtime.living import LivingDocument
 
-    real = LivingDocument.submit
+    real = LivingDocument.apply
 
-    def submit(self, item, *a, **kw):
+    def apply(self, item, *a, **kw):
         if getattr(item, "channel", None) == "put" or (isinstance(item, dict) and item.get("channel") == "put"):
             raise KeyError("planted")
         return real(self, item, *a, **kw)
 
-    monkeypatch.setattr(LivingDocument, "submit", submit)
+    monkeypatch.setattr(LivingDocument, "apply", apply)
     for seed in range(BOUND):
         text, accepted, problem = differential(SeededDraw(seed))
         if problem is not None:
