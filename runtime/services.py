@@ -38,6 +38,7 @@ from ..vm.values import decoder, to_json
 from .asks import SERVICE, AnswerError
 
 MAX_CACHED = 1_000  # formula invocations whose results a document keeps
+MAX_WANTED = 1_000  # formula invocations asked for and not yet answered; past it a call fails (429)
 # A document with a call still without its result is due again this long after
 # its clock, so a host that restarted wakes it and makes the call again.
 CALL_RECHECK_MS = 10_000
@@ -109,6 +110,8 @@ class Services:
             if len(request) > MAX_REQUEST_BYTES:
                 return result_value(FAILED, None, 413, "the request is larger than a service call may send")
             if key not in book.wanted:
+                if len(book.wanted) >= MAX_WANTED:
+                    return result_value(FAILED, None, 429, "too many formula calls are waiting for their results")
                 book.wanted[key] = (service, method, who, request)
             return result_value(IN_FLIGHT)
         if len(request) > MAX_REQUEST_BYTES:
