@@ -109,6 +109,8 @@ class AskBook:
         """(True, answer) when the await on `future` need not wait."""
         if not isinstance(future, dict):
             return False, None
+        if future.get("id") is None and "state" in future:  # a service call that failed at once
+            return True, future
         if future.get("id") is None or future.get("done"):
             return True, future.get("answer")
         ask = self.asks.get(future["id"])

@@ -39,6 +39,7 @@ from .asks import SERVICE, AnswerError
 
 MAX_CACHED = 1_000  # formula invocations whose results a document keeps
 MAX_WANTED = 1_000  # formula invocations asked for and not yet answered; past it a call fails (429)
+MAX_CALLS = 1_000  # calls of code without their results, per document; past it a call fails (429)
 # A document with a call still without its result is due again this long after
 # its clock, so a host that restarted wakes it and makes the call again.
 CALL_RECHECK_MS = 10_000
@@ -116,6 +117,8 @@ class Services:
             return result_value(IN_FLIGHT)
         if len(request) > MAX_REQUEST_BYTES:
             return result_value(FAILED, None, 413, "the request is larger than a service call may send")
+        if len(book.calls) + len(book.fresh) >= MAX_CALLS:
+            return result_value(FAILED, None, 429, "too many calls are waiting for their results")
         channel = f"{service}.{method}"
         fresh = {a.id for a in book.fresh}
         if len(self._maps) > len(fresh):

@@ -173,3 +173,13 @@ def test_formula_calls_waiting_for_results_are_bounded(monkeypatch):
     f = living.document.fields()["f"]
     assert f["failed"] and f["code"] == 429
 
+
+def test_calls_of_code_without_results_are_bounded_and_a_call_failing_at_once_is_awaited(monkeypatch):
+    monkeypatch.setattr(S, "MAX_CALLS", 2)
+    living = doc()
+    living.send("ann@x", "twice", {"q": "a"}, T)  # two calls
+    living.send("ann@x", "start", {"q": ""}, T + 1)  # the third fails at once, and its await goes on
+    assert len(handler_calls(living)) == 2
+    fields = living.document.fields()
+    assert fields["code"] == 429 and "too many" in fields["why"]
+
