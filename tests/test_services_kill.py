@@ -158,3 +158,43 @@ def test_sigkill_with_service_calls_in_flight_applies_each_result_once(tmp_path)
             assert result.living.document.fields()["applied"] == 1
     finally:
         s.close()
+
+
+def test_advm_run_against_a_service_that_fails_stalls_and_recovers(tmp_path):
+    doc = tmp_path / "pay.adb"
+    doc.write_text(SOURCE)
+    store = tmp_path / "store"
+    with PaymentService(mode="fail") as pay:
+        services = tmp_path / "services.toml"
+        services.write_text(f'[services.payments]\nbase_url = "{pay.url}"\ntimeout_ms = 1000\n')
+        server = start(doc, store, services, tmp_path)
+        token = Tokens.from_store_dir(store).mint("shop")
+
+        async def scenario():
+            async with await Client.connect(server.ws_url, token) as c:
+                await c.create("a")
+                view = await c.open("a")
+
+                async def until(pred):
+                    end = time.monotonic() + 20
+                    while not pred(view.view):
+                        assert time.monotonic() < end, view.view
+                        await asyncio.sleep(0.02)
+
+                await view.send("buy", {"cents": 5})
+                await until(lambda v: v["failed"] == 1 and not v["paying"])  # 500: not retried
+                pay.stall()
+                await view.send("buy", {"cents": 5})
+                await until(lambda v: v["failed"] == 2 and not v["paying"])  # timed out after 1 s
+                pay.mode = "ok"  # recovered
+                pay.release()
+                await view.send("buy", {"cents": 5})
+                await until(lambda v: v["applied"] == 1 and not v["paying"])
+                return dict(view.view)
+
+        try:
+            v = asyncio.run(asyncio.wait_for(scenario(), 60))
+            assert v["charge_id"].startswith("ch_")
+            assert len(pay.charges()) == 3
+        finally:
+            server.kill()
