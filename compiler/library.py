@@ -84,6 +84,14 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Math", "round(double, double) -> double", "pure", "round to the nearest multiple of the precision"),
     ("Math", "roundTo(double, int) -> double", "pure", "round to the given number of decimal digits"),
     ("Math", "near(double, double) -> bool", "pure", "whether the two differ by less than 1e-7"),
+    # ---- complex numbers (language.md 3.12; Adama's LibMath)
+    ("Math", "near(complex, double) -> bool", "pure", "whether the real part is near the number and the imaginary near 0",
+     "Math.near_cd"),
+    ("Math", "near(complex, complex) -> bool", "pure", "whether both parts are near (less than 1e-7 apart)",
+     "Math.near_cc"),
+    ("Math", "conj(complex) -> complex", "pure", "the conjugate: the imaginary part negated"),
+    ("Math", "length(complex) -> double", "pure", "the modulus, sqrt(re * re + im * im)"),
+    ("Math", "abs(complex) -> double", "pure", "the modulus, as length", "Math.abs_c"),
     ("Math", "xor(bool, bool) -> bool", "pure", "exactly one of the two is true"),
     ("Math", "floorDiv(int, int) -> int", "pure", "division rounding toward -infinity (a runtime error on 0)"),
     ("Math", "floorDiv(long, long) -> long", "pure", "division rounding toward -infinity (a runtime error on 0)"),
@@ -414,6 +422,8 @@ def parse_type(text: str, bindings: dict[str, T.Type]) -> T.Type:
         return T.VOID
     if text in T.PRIMITIVES:
         return T.PRIMITIVES[text]
+    if text == T.COMPLEX.name:
+        return T.COMPLEX
     head, _, rest = text.partition("<")
     args = [parse_type(a, bindings) for a in _split_top(rest[:-1])] if rest else []
     ctor = {"maybe": T.MaybeType, "list": T.ListType, "future": T.FutureType, "result": T.ResultType, "map": T.MapType,

@@ -158,7 +158,23 @@ def _valid(x: float):
     return x if math.isfinite(x) else None
 
 
+def _near(a: float, b: float) -> bool:
+    return abs(a - b) < 0.0000001
+
+
+def _conj(m, z):
+    # a fresh complex (a message record of two doubles, r then i: language.md 3.12)
+    out = m.new_record(z.layout)
+    out.f[0], out.f[1] = z.f[0], -z.f[1]
+    return out
+
+
 MATH = {
+    "Math.near_cd/2": (lambda z, x: _near(z.f[0], x) and _near(z.f[1], 0.0), False),
+    "Math.near_cc/2": (lambda a, b: _near(a.f[0], b.f[0]) and _near(a.f[1], b.f[1]), False),
+    "Math.conj/1": (_conj, True),
+    "Math.length/1": (lambda z: math.sqrt(z.f[0] * z.f[0] + z.f[1] * z.f[1]), False),
+    "Math.abs_c/1": (lambda z: math.sqrt(z.f[0] * z.f[0] + z.f[1] * z.f[1]), False),
     "Math.sin/1": (_real(math.sin), False),
     "Math.cos/1": (_real(math.cos), False),
     "Math.tan/1": (_real(math.tan), False),
