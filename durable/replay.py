@@ -220,7 +220,10 @@ def _exact(store, doc: str, since: Snapshot | None, head: int, modules) -> bytes
 
 def _step(entry: Entry, frames: list, matched: bool | None) -> Step:
     who = entry.principal
-    return Step(entry.seq, entry.time, entry.kind, who, entry.channel,
+    channel = entry.channel
+    if entry.kind == "result":  # which call: its id, or a formula's invocation (cut)
+        channel = f"call {entry.extra.get('call')}"[:60]
+    return Step(entry.seq, entry.time, entry.kind, who, channel,
                 inputs.outcome(frames, who), entry.extra.get("outcome"), matched, len(frames))
 
 
