@@ -853,6 +853,29 @@ class ServiceDecl(Decl):
 
 
 @dataclass
+class WebSegment(Node):
+    """One part of a `@web` path: `text` (fixed), or a parameter `$name:type`
+    (`kind` "param", `param` its Param) or `$name*` (`kind` "rest": the rest
+    of the path as a string)."""
+
+    kind: str  # 'fixed' | 'param' | 'rest'
+    text: str = ""
+    param: "Param | None" = None
+
+
+@dataclass
+class WebDecl(Decl):
+    """`@web get|put|delete|options /path/$id:int/$rest* [(M m)] { ... }`
+    (language.md 4.28): an HTTP handler returning a WebResponse."""
+
+    method: str
+    path: str
+    segments: list[WebSegment]
+    body: Block
+    param: "Param | None" = None
+
+
+@dataclass
 class Unsupported(Decl):
     """A construct the seeds use that a later issue implements (`service`,
     `replication`, `agent`, `session<A>`, `@asset`, `@can_attach`, `@web`).

@@ -4,6 +4,7 @@ cross-references (privacy, policies, index hints, handler shapes, crons,
 static properties)."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from . import ast
@@ -11,12 +12,33 @@ from . import types as T
 from .check_base import a, did_you_mean, name_span
 from .docinfo import (
     AssocInfo, ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
-    PolicyInfo, ServiceInfo, ServiceMethodInfo, StateInfo, StructInfo,
+    PolicyInfo, ServiceInfo, ServiceMethodInfo, StateInfo, StructInfo, WebInfo,
 )
 from .scope import (
     HANDLER_RULES, Scope, channel_rules, cron_rules, default_rules, function_rules, policy_rules,
-    procedure_rules, reader_rules, state_rules, static_rules, test_rules, with_record,
+    procedure_rules, reader_rules, state_rules, static_rules, test_rules, web_rules, with_record,
 )
+
+# @web (language.md 4.28): the response message every handler returns, its
+# body fields (at most one per response) and the limits on a path pattern.
+WEB_RESPONSE = "WebResponse"
+WEB_BODIES = ("json", "html", "xml", "css", "js", "csv", "error", "redirect")
+WEB_FIELDS = (("json", "dynamic"),) + tuple((b, "string") for b in WEB_BODIES[1:]) + (
+    ("status", "int"), ("cors", "bool"), ("cache_ttl_seconds", "int"))
+WEB_MAX_PATTERN = 256
+WEB_FIXED = re.compile(r"[A-Za-z0-9._~-]+")
+WEB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def web_response_decl() -> ast.MessageDecl:
+    """`message WebResponse { maybe<T> field; ... }`, added to a document that
+    declares @web handlers: each field is empty unless the handler sets it."""
+    fields = [ast.FieldDecl(name, ast.TypeRef("maybe", [ast.TypeRef(t)]), ast.Privacy("public", explicit=False))
+              for name, t in WEB_FIELDS]
+    decl = ast.MessageDecl(WEB_RESPONSE, fields)
+    decl.synthetic_web = True
+    return decl
+
 
 # `@static` properties: name -> (expected kind, check on the value, what it means).
 STATIC_PROPERTIES = {
@@ -53,6 +75,9 @@ class DeclChecker:
 
     def collect_types(self, program: ast.Program) -> None:
         self.joins: list = []  # (record name or None, ast.JoinDecl): linked to their assocs later
+        if any(isinstance(d, ast.WebDecl) for d in program.decls) and not any(
+                getattr(d, "synthetic_web", False) for d in program.decls):
+            program.decls.append(web_response_decl())
         seen: dict[str, str] = {}
         for d in program.decls:
             if isinstance(d, (ast.RecordDecl, ast.MessageDecl, ast.EnumDecl)):
@@ -342,6 +367,8 @@ class DeclChecker:
                     info.tests[d.name] = d
             elif isinstance(d, ast.Unsupported):
                 self.unsupported(d)
+            elif isinstance(d, ast.WebDecl):
+                self.collect_web(d)
             elif isinstance(d, ast.ServiceDecl):
                 if claim(d.name, "service", d):
                     self.collect_service(d)
@@ -480,6 +507,70 @@ class DeclChecker:
             "E0901", f"{what} is not supported yet", d.span,
             f"advm parses `{d.what}` but does not run it yet; remove it to compile this document",
         )
+
+    WEB_PARAM_TYPES = (T.INT, T.LONG, T.DOUBLE, T.STRING)
+
+    def collect_web(self, d: ast.WebDecl) -> None:
+        """A @web handler's path and message (language.md 4.28; E0531)."""
+        segments, names = [], set()
+        if len(d.path) > WEB_MAX_PATTERN:
+            self.err("E0531", f"a @web path is at most {WEB_MAX_PATTERN} characters", d.span)
+        for i, seg in enumerate(d.segments):
+            if seg.kind == "fixed":
+                if not seg.text or not WEB_FIXED.fullmatch(seg.text):
+                    self.err("E0531", f"'{seg.text}' is not a path segment (letters, digits, '-', '_', '.', '~')",
+                             seg.span, "write /a/b, with a parameter as $name:int")
+                    bad = True
+                segments.append(("fixed", seg.text, None))
+                continue
+            p = seg.param
+            if not WEB_NAME.fullmatch(p.name) or p.name in names:
+                why = "is already a parameter of this path" if p.name in names else "is not a parameter name"
+                self.err("E0531", f"'{p.name}' {why}", seg.span)
+            names.add(p.name)
+            if seg.kind == "rest":
+                if i != len(d.segments) - 1:
+                    self.err("E0531", f"${p.name}* takes the rest of the path: it must come last", seg.span)
+                    bad = True
+                segments.append(("rest", p.name, T.STRING))
+                continue
+            t = self.resolve_type(p.type)
+            if not T.is_error(t) and t not in self.WEB_PARAM_TYPES:
+                self.err("E0531", f"a path parameter is an int, long, double or string, not {t}", seg.span)
+            segments.append(("param", p.name, t))
+        message = None
+        if d.param is not None:
+            message = self.resolve_type(d.param.type)
+            if d.method != "put":
+                self.err("E0531", f"only @web put takes a message (the request's body), not @web {d.method}",
+                         d.param.span)
+            elif not T.is_error(message) and not isinstance(message, T.MessageType):
+                self.err("E0531", f"@web put takes a message, not {message}", d.param.span)
+            if d.param.name in names:
+                self.err("E0531", f"'{d.param.name}' is already a parameter of this path", d.param.span)
+        shape = (d.method, tuple(k if k != "fixed" else "=" + x for k, x, _ in segments))
+        for w in self.info.webs:
+            if (w.method, tuple(k if k != "fixed" else "=" + x for k, x, _ in w.segments)) == shape:
+                self.err("E0531", f"@web {d.method} {d.path} matches the same paths as the handler "
+                         f"declared before it", d.span)
+        w = WebInfo(d.method, segments, message, d, fn=f"web.{len(self.info.webs)}")
+        self.info.webs.append(w)  # even when refused: its body is still checked
+
+    def check_web(self, w: WebInfo) -> None:
+        d = w.decl
+        scope = Scope()
+        for seg, (kind, name, t) in zip(d.segments, w.segments):
+            if kind != "fixed":
+                scope.declare(LocalVar(name, t, "param", seg.param, mutable=False))
+        if d.param is not None and w.message is not None:
+            scope.declare(LocalVar(d.param.name, w.message, "param", d.param, mutable=False))
+        self.check_function_like(d.body, web_rules(d.method, d.path, T.MessageType(WEB_RESPONSE)), d.span, scope)
+        for n in ast.walk(d.body):
+            if isinstance(n, ast.Return) and isinstance(n.value, ast.AnonObject):
+                bodies = [f.name for f in n.value.fields if f.name in WEB_BODIES]
+                if len(bodies) > 1:
+                    self.err("E0531", f"a @web response has one body, not {len(bodies)} "
+                             f"({', '.join(bodies)})", n.value.span, "return one of " + ", ".join(WEB_BODIES))
 
     SERVICE_FLAGS = ("idempotent",)
 
@@ -723,6 +814,10 @@ class DeclChecker:
                         self.check_handler(h)
             elif isinstance(d, ast.Cron):
                 self.check_block_body(d.body, cron_rules(d.name))
+            elif isinstance(d, ast.WebDecl):
+                for w in self.info.webs:
+                    if w.decl is d:
+                        self.check_web(w)
             elif isinstance(d, ast.Static):
                 for p in d.policies:
                     self.check_function_like(p.body, static_rules(p.name), p.span)

@@ -87,6 +87,7 @@ CODES: dict[str, str] = {
     "E0513": "empty-enum",
     "E0514": "incomplete-dispatch",
     "E0530": "bad-service",
+    "E0531": "bad-web",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",

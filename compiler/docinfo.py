@@ -215,6 +215,18 @@ class CronInfo:
 
 
 @dataclass
+class WebInfo:
+    """`@web METHOD /path {...}` (language.md 4.28): `segments` [(kind, text or
+    name, Type or None)], `message` the body's message type (put) or None."""
+
+    method: str
+    segments: list
+    message: Any
+    decl: ast.WebDecl
+    fn: str = ""
+
+
+@dataclass
 class StaticInfo:
     policies: dict[str, ast.StaticPolicy] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)  # name -> constant value
@@ -250,6 +262,7 @@ class DocumentInfo:
     overloads: dict[str, list[FuncInfo]] = field(default_factory=dict)
     tests: dict[str, ast.TestDecl] = field(default_factory=dict)
     unsupported: list[ast.Unsupported] = field(default_factory=list)
+    webs: list = field(default_factory=list)  # WebInfo, in declaration order (language.md 4.28)
     assocs: dict[str, AssocInfo] = field(default_factory=dict)
     templates: dict[str, ast.TemplateDecl] = field(default_factory=dict)
 

@@ -125,6 +125,13 @@ class Declarations:
                              self.handlers_maker(first, message, result), None)
         for c in info.crons.values():
             self.declare(f"cron.{c.name}", [], T.VOID, *self.body_maker(c.decl.body, c.decl))
+        for w in info.webs:  # language.md 4.28: the path's parameters, then put's message
+            d = w.decl
+            params = [((id(seg.param), name), t)
+                      for seg, (kind, name, t) in zip(d.segments, w.segments) if kind != "fixed"]
+            if d.param is not None and w.message is not None:
+                params.append(((id(d.param), d.param.name), w.message))
+            self.declare(w.fn, params, T.MessageType("WebResponse"), *self.body_maker(d.body, d))
         for name, p in info.static.policies.items():
             self.declare(f"static.{name}", [], T.BOOL, *self.body_maker(p.body, p))
         for name, t in info.tests.items():
@@ -302,6 +309,11 @@ class Meta:
                                                 "idempotent": m.idempotent}
                                       for m in s.methods.values()}
                              for s in info.services.values()}} if info.services else {}),
+            # language.md 4.28: each handler's method, path ([kind, text or name, type]) and message
+            **({"web": [{"method": w.method, "fn": w.fn,
+                         "path": [[k, x, None if t is None else str(t)] for k, x, t in w.segments],
+                         "message": w.message.name if isinstance(w.message, T.MessageType) else None}
+                        for w in info.webs]} if info.webs else {}),
             "states": {n: self.layout.state_fn(n) for n in info.states},
             "handlers": handlers,
             "crons": {c.name: {"fn": f"cron.{c.name}", "schedule": c.schedule, "values": list(c.values)}

@@ -226,6 +226,7 @@ class Builder(NodeVisitor):
     visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = visit_AT_UNSUPPORTED = tok
     visit_DIRECTION = visit_ORDER_MOD = visit_FIELD_FLAG = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
     visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = visit_MEMBER_WORD = tok
+    visit_WEB_METHOD = visit_WEB_PATH = tok
 
     def _pass(self, node, ch):
         return ch[0]
@@ -908,6 +909,28 @@ class Builder(NodeVisitor):
         _, _, in_type, _, out_type, _, name, flags, _ = ch
         return A.ServiceMethod(name.text, in_type, out_type, [f.text for f in flags],
                                name_span=name.span, span=self.span(node))
+
+    def visit_web_decl(self, node, ch):
+        _, method, path, param, body = ch
+        p = None
+        if param:
+            _, t, name, _ = param[0]
+            p = A.Param(name.text, t, span=name.span)
+        segments = []
+        at = path.span.start + 1
+        for part in path.text[1:].split("/") if path.text != "/" else []:
+            span = Span(at, at + len(part))
+            at += len(part) + 1
+            if part.startswith("$") and part.endswith("*"):
+                segments.append(A.WebSegment("rest", part, A.Param(part[1:-1], A.TypeRef("string", span=span),
+                                                                     span=span), span=span))
+            elif part.startswith("$"):
+                name, _, type_ = part[1:].partition(":")
+                segments.append(A.WebSegment("param", part, A.Param(name, A.TypeRef(type_ or "string", span=span),
+                                                                      span=span), span=span))
+            else:
+                segments.append(A.WebSegment("fixed", part, span=span))
+        return A.WebDecl(method.text, path.text, segments, body, p, span=self.span(node))
 
     def visit_agent_decl(self, node, ch):
         return A.Unsupported("agent", ch[1].text, span=self.span(node))

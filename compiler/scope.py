@@ -87,6 +87,15 @@ def channel_rules(name: str) -> Rules:
     return Rules(f"channel '{name}'", who=True, abort=True)
 
 
+def web_rules(method: str, path: str, returns: Type) -> Rules:
+    """@web get and options only read (nothing they do is logged, language.md
+    4.28); put and delete change the document and may abort."""
+    what = f"@web {method} {path}"
+    if method in ("get", "options"):
+        return Rules(what, who=True, returns=returns, value_body=True, **_READER)
+    return Rules(what, who=True, abort=True, returns=returns, value_body=True)
+
+
 def state_rules(name: str) -> Rules:
     return Rules(f"state #{name}", abort=True, await_=True)
 

@@ -200,7 +200,6 @@ def test_state_blocks_tests_formulas_bubbles_policies():
         ("session<Helper> chat;", "session", "chat"),
         ("@asset (who, a) { x = 1; }", "asset", None),
         ("@can_attach { return true; }", "can_attach", None),
-        ('@web get "/p/{id}" { return {html: "<b>{</b>"}; }', "web", None),
     ],
 )
 def test_unsupported_constructs_parse_as_unsupported(text, what, name):
@@ -617,3 +616,14 @@ def test_a_surrogate_pair_escape_is_one_character_and_half_a_pair_is_an_error():
     program, diags = parse(Source('string s = "\\ude00\\ud83d";', "t.adb"))  # halves in the wrong order
     assert [d.code for d in diags] == ["E0101", "E0101"]
     assert "half of a UTF-16 surrogate pair" in diags[0].message
+
+
+def test_web_handler_parses_its_path_and_message():
+    prog, _ = parse(Source('@web put /p/$id:int/x/$rest* (M m) { return {html: "<b>{</b>"}; }'))
+    (d,) = prog.decls
+    assert isinstance(d, A.WebDecl) and d.method == "put" and d.path == "/p/$id:int/x/$rest*"
+    assert [(s.kind, s.text) for s in d.segments] == [
+        ("fixed", "p"), ("param", "$id:int"), ("fixed", "x"), ("rest", "$rest*")]
+    assert [s.param.name for s in d.segments if s.param] == ["id", "rest"]
+    assert d.param.name == "m" and d.param.type.name == "M"
+    assert parse(Source("@web get / { return {}; }"))[0].decls[0].segments == []
