@@ -73,7 +73,8 @@ def test_a_seed_is_the_same_run_everywhere(tmp_path):
     out = subprocess.run([sys.executable, *command(7).split()[1:]], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert f"seed 7: clean ({len(a.trace)} inputs, {a.frames} frames)" in out.stdout
+    want = f"seed 7: clean ({len(a.trace)} inputs, {a.frames} frames)"
+    assert want in out.stdout, (want, out.stdout)
 
 
 def test_the_runner_refuses_bad_arguments(capsys):
