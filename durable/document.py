@@ -180,7 +180,12 @@ class DurableDocument:
 
     def _submit(self, op: dict, now: int, done) -> cf.Future | None:
         if self.error is not None:
-            return _done(error=self.error)
+            # Refused without running; not told ahead of the replies still
+            # held for earlier inputs (they fail too, or were durable).
+            last = self._tail()
+            if last is None or last.done():
+                return _done(error=self.error)
+            return self._release(last, None)
         if self.closed:
             return _done(error=StoreError(f"document {self.key!r} was closed", doc=self.key))
         item = as_input(op, now)
