@@ -52,6 +52,7 @@ class DocSpec:
     probe: str | None = None              # a string field a failing assert writes first
     spin: bool = False                    # a channel that runs out of budget
     statics: dict = field(default_factory=dict)  # @static properties
+    start: str | None = None              # the state @construct moves to
     paged: bool = False                   # `view int pg;` and a bubble of the rows past it
 
     # ------------------------------------------------------------ channels
@@ -143,7 +144,8 @@ class DocSpec:
         w.append("public int crons;")
         if self.asks:
             w += ["channel<Ans> ans_ch;", "channel<Pick> pick_ch;", "channel<Pick[]> picks_ch;"]
-        w += ["", "@construct {", "  creator = @who;", "}", "",
+        w += ["", "@construct {", "  creator = @who;",
+              *([f"  transition #{self.start};"] if self.start else []), "}", "",
               "@connected {", "  return true;", "}", "",
               "procedure note(string t) {", "  _journal <- {tag: t};", "}", ""]
 
@@ -380,6 +382,10 @@ def gen_doc(draw: Draw) -> DocSpec:
             spec.fetch_into = draw.pick(list(strings))
     if draw.chance(50):
         spec.timer = draw.pick([900, 3600, 21600])
+    if spec.asks and draw.chance(70):
+        spec.start = "asking"
+    elif spec.timer is not None and draw.bool():
+        spec.start = "tick"
     spec.cron = draw.chance(30)
     if dates and draw.chance(50):
         spec.shift_from = draw.pick(list(dates))

@@ -95,6 +95,7 @@ class Clients:
     def __init__(self):
         self.states: dict[str, ViewState] = {}
         self.connected: dict[str, bool] = {}
+        self.asks: dict[str, dict[int, dict]] = {}
 
     def take(self, frames: list[dict]) -> None:
         for f in frames:
@@ -103,8 +104,13 @@ class Clients:
                 continue
             if "connected" in f:
                 self.connected[who] = f["connected"]
+                self.asks[who] = {}
                 if not f["connected"]:
                     self.states.pop(who, None)
+            elif "ask" in f:
+                self.asks.setdefault(who, {})[f["ask"]["id"]] = f["ask"]
+            elif "ask_closed" in f:
+                self.asks.get(who, {}).pop(f["ask_closed"], None)
             elif "delta" in f:
                 state = self.states.setdefault(who, ViewState())
                 if f["seq"] == 1:
@@ -243,6 +249,10 @@ def check_views(clients: Clients, living) -> None:
             held = clients.states[who].view if who in clients.states else None
             if held != fresh:
                 raise Problem("b", f"{who}'s view from its deltas {held} is not its fresh view {fresh}")
+            held_asks = sorted(clients.asks.get(who, {}))
+            open_asks = sorted(a["id"] for a in living.asks_for(who))
+            if held_asks != open_asks:
+                raise Problem("b", f"{who} holds asks {held_asks} from its frames; open for it: {open_asks}")
 
 
 def check_codes(frames: list[dict]) -> None:
