@@ -4,11 +4,11 @@ on the same worker waits while a burst of runaway messages arrives.
     .venv/bin/python bench/bench_runaway.py [RUNS]
     .venv/bin/python -m pytest bench/bench_runaway.py --benchmark-enable -s
 
-One host, one worker process, in memory (net/host.py); two documents placed
+One router, one worker process, in memory (net/router.py); two documents placed
 on that worker, both with the documents' default instruction budget. The
 calm document gets one message every PACE_S for WINDOW_S (open loop: sent on
 schedule whether or not the previous one was answered, so a stall counts
-every message it held up), each timed from the host's send to its reply; the
+every message it held up), each timed from the router's send to its reply; the
 baseline is that alone. In the burst run the
 wild document is sent BURST messages whose handler loops for ever, all at
 once, BURST_AT_S into the window: each runs until its budget is exhausted,
@@ -29,7 +29,7 @@ import time
 import pytest
 
 from advm.compiler.build import build_source
-from advm.net.host import Host, HostError
+from advm.net.router import Router, RouterError
 
 PACE_S = 0.01
 WINDOW_S = 4.0
@@ -68,18 +68,18 @@ def percentile(samples, q):
 
 
 async def _window(burst: bool) -> dict:
-    host = Host(build_source(SOURCE, "runaway.adb"), workers=1)
-    await host.start()
+    router = Router(build_source(SOURCE, "runaway.adb"), workers=1)
+    await router.start()
     try:
         for key in ("calm", "wild"):
-            await host.create(key, "alice@", None)
+            await router.create(key, "alice@", None)
         latencies: list[float] = []
         codes: list[str] = []
         burst_s = None
 
         async def one():
             t = time.perf_counter()
-            await host.send("calm", "alice@", "bump", {"k": 1})
+            await router.send("calm", "alice@", "bump", {"k": 1})
             latencies.append(time.perf_counter() - t)
 
         async def calm():
@@ -97,14 +97,14 @@ async def _window(burst: bool) -> dict:
             await asyncio.sleep(BURST_AT_S)
             t = time.perf_counter()
             outcomes = await asyncio.gather(
-                *(host.send("wild", "alice@", "spin", {"k": 0}) for _ in range(BURST)),
+                *(router.send("wild", "alice@", "spin", {"k": 0}) for _ in range(BURST)),
                 return_exceptions=True)
             burst_s = time.perf_counter() - t
-            codes.extend(o.code if isinstance(o, HostError) else "ok" for o in outcomes)
+            codes.extend(o.code if isinstance(o, RouterError) else "ok" for o in outcomes)
 
         await asyncio.gather(calm(), *([wild()] if burst else []))
     finally:
-        await host.close()
+        await router.close()
     out = {"samples": len(latencies),
            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),

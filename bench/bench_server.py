@@ -25,7 +25,7 @@ kernel gives each session's processes a share of the cores as a group, so
 throughput follows what a run was given; CPU per message says what the
 server needs, and compares with echo's whatever the machine is doing.
 
-Fan-out: one change to FANOUT viewers of one document, from the host's input
+Fan-out: one change to FANOUT viewers of one document, from the router's input
 to the last frame handed to the sockets, per viewer; the viewers' sockets are
 read by a separate process. Baseline: `websockets.broadcast` of one message to
 as many sockets, the library's fastest way to send one frame to many.
@@ -379,7 +379,7 @@ async def load(url: str, kind: str, tokens=None, rate: float | None = None,
         if kind == "advm" and i < DOCS:
             # Each document is created by the first client that views it: the
             # create goes out with the handshake, before that socket's
-            # connection/create, and the host runs one document's requests in order.
+            # connection/create, and the router runs one document's requests in order.
             client.transport.write(client_frame(json.dumps(
                 {"id": 10_000, "method": "document/create", "identity": tokens[i],
                  "key": f"doc-{i}"})))
@@ -460,15 +460,15 @@ def _stop(proc):
 
 async def _fanout_advm(workers: int) -> list[float]:
     from advm.compiler.build import build_source
-    from advm.net.host import Host
+    from advm.net.router import Router
     from advm.net.server import Server
     from advm.net.tokens import Tokens
 
     tokens = Tokens(b"bench-key-0123456789abcdef012345")
-    server = Server(Host(build_source(DOC, "bump.adb"), workers=workers), tokens, port=0)
+    server = Server(Router(build_source(DOC, "bump.adb"), workers=workers), tokens, port=0)
     await server.start()
-    host = server.host
-    await host.create("fan", "writer@", None)
+    router = server.router
+    await router.create("fan", "writer@", None)
     hello = json.dumps({"id": 1, "method": "connection/create", "identity": "anonymous",
                         "key": "fan"})
     loop = asyncio.get_running_loop()
@@ -480,7 +480,7 @@ async def _fanout_advm(workers: int) -> list[float]:
         times = []
         for _ in range(FANOUT_ROUNDS + 2):
             t0 = time.perf_counter()
-            await host.send("fan", "writer@", "bump", {"by": 1})
+            await router.send("fan", "writer@", "bump", {"by": 1})
             while any(s.outbox for s in server.sockets):
                 await asyncio.sleep(0)
             times.append(time.perf_counter() - t0)

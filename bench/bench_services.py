@@ -8,7 +8,7 @@ A local echo service runs in a child process (an asyncio HTTP/1.1 server
 with keep-alive, so the client and the documents share no interpreter with
 it). Raw: CONC loops on one httpx.AsyncClient, each POSTing TRIPS requests
 one after the other, as net/services.py would (same headers, same JSON
-body). Through documents: one in-memory host (net/host.py, workers=0), CONC
+body). Through documents: one in-memory router (net/router.py, workers=0), CONC
 documents each running a #loop state that calls `echo.ping`, awaits the
 result (logged as a result input), counts it and transitions to itself until
 it made TRIPS calls. Both in the same run, best of RUNS; reported: round
@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from advm.compiler.build import build_source
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.net.services import ServiceConfig
 
 CONC = 8
@@ -110,19 +110,19 @@ async def raw(url: str) -> float:
 
 async def documents(module, url: str) -> float:
     config = ServiceConfig.from_dict({"services": {"echo": {"base_url": url}}, "limits": {"per_host": CONC}})
-    host = Host(module, services=config)
-    await host.start()
+    router = Router(module, services=config)
+    await router.start()
     try:
         for i in range(CONC):
-            await host.create(f"d{i}", "bench@x", None)
-        before = host.services.stats["delivered"]
+            await router.create(f"d{i}", "bench@x", None)
+        before = router.services.stats["delivered"]
         t0 = time.perf_counter()
-        await asyncio.gather(*(host.send(f"d{i}", "bench@x", "go", {"n": TRIPS}) for i in range(CONC)))
-        while host.services.stats["delivered"] - before < CONC * TRIPS:
+        await asyncio.gather(*(router.send(f"d{i}", "bench@x", "go", {"n": TRIPS}) for i in range(CONC)))
+        while router.services.stats["delivered"] - before < CONC * TRIPS:
             await asyncio.sleep(0.002)
         return CONC * TRIPS / (time.perf_counter() - t0)
     finally:
-        await host.close()
+        await router.close()
 
 
 def measure(runs: int = RUNS) -> dict:

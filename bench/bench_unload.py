@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_unload.py [ROUNDS]
     .venv/bin/python -m pytest bench/bench_unload.py --benchmark-enable -s
 
-One host with WORKERS worker processes on a relaxed LMDB store, DOCS
+One router with WORKERS worker processes on a relaxed LMDB store, DOCS
 documents of ROWS rows each (a 6,000-row table and a view of its last 50
 rows). A round opens a stream on every document, ends it, and waits until
 every document has unloaded (`idle_unload_s` IDLE_S). Reported: the workers'
@@ -23,7 +23,7 @@ import time
 import pytest
 
 from advm.compiler.build import build_source
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.store import open_store
 
 WORKERS = 2
@@ -89,24 +89,24 @@ def rss_kb(pid: int) -> int:
 async def _rounds(rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(os.path.join(tmp, "store"), durability="relaxed")
-        host = Host(build_source(SOURCE, "lines.adb"), store=store, workers=WORKERS,
+        router = Router(build_source(SOURCE, "lines.adb"), store=store, workers=WORKERS,
                     idle_unload_s=IDLE_S)
-        await host.start()
+        await router.start()
         try:
             keys = [f"d{i}" for i in range(DOCS)]
 
             async def make(key):
-                await host.create(key, "alice@", None)
-                await host.send(key, "alice@", "fill", {"n": ROWS})
+                await router.create(key, "alice@", None)
+                await router.send(key, "alice@", "fill", {"n": ROWS})
 
             await asyncio.gather(*(make(k) for k in keys))
 
             async def unloaded():
-                while host.loaded():
+                while router.loaded():
                     await asyncio.sleep(0.05)
 
             def workers_kb() -> int:
-                return sum(rss_kb(r.pid) for r in host.runners)
+                return sum(rss_kb(r.pid) for r in router.runners)
 
             await unloaded()
             created = workers_kb()
@@ -114,13 +114,13 @@ async def _rounds(rounds: int) -> dict:
             for _ in range(rounds):
                 t = time.perf_counter()
                 viewers = [Viewer() for _ in keys]
-                await asyncio.gather(*(host.connect(k, "alice@", v) for k, v in zip(keys, viewers)))
+                await asyncio.gather(*(router.connect(k, "alice@", v) for k, v in zip(keys, viewers)))
                 for v in viewers:
-                    host.disconnect(v)
+                    router.disconnect(v)
                 await unloaded()
                 after.append((workers_kb(), round(time.perf_counter() - t, 2)))
         finally:
-            await host.close()
+            await router.close()
             store.close()
     first = after[0][0]
     return {"docs": DOCS, "rows": ROWS, "workers": WORKERS,

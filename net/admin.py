@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from .host import HostError, check_key
+from .router import RouterError, check_key
 from .tokens import ANONYMOUS, TokenError
 
 LOG_LIMIT = 1000        # entries of one admin/log answer at most
@@ -79,16 +79,16 @@ def _json_safe(value):
     return value
 
 
-def _store(host):
-    if host.backend != "durable" or host.store is None:
-        raise HostError("no_store", "this server keeps documents in memory only (--memory): "
+def _store(router):
+    if router.backend != "durable" or router.store is None:
+        raise RouterError("no_store", "this server keeps documents in memory only (--memory): "
                         "it has no log to read or replay")
-    return host.store
+    return router.store
 
 
 def _known(store, key: str) -> None:
     if not store.last_seq(key) and not store.snapshot_seqs(key):
-        raise HostError("not_found", f"document {key!r} is not in the store")
+        raise RouterError("not_found", f"document {key!r} is not in the store")
 
 
 def entry_json(entry) -> dict:
@@ -101,8 +101,8 @@ def entry_json(entry) -> dict:
     return out
 
 
-def read_log(host, key: str, after: int, limit: int) -> dict:
-    store = _store(host)
+def read_log(router, key: str, after: int, limit: int) -> dict:
+    store = _store(router)
     _known(store, key)
     last = store.last_seq(key)
     entries = store.log(key, after=after, until=min(last, after + limit))
@@ -110,20 +110,20 @@ def read_log(host, key: str, after: int, limit: int) -> dict:
             "entries": [entry_json(e) for e in entries]}
 
 
-def _replayed(host, key: str, seq):
+def _replayed(router, key: str, seq):
     """The document as it was at `seq` (None: its last), replayed from the log."""
     from ..store.errors import StoreError
     from ..durable.replay import replay
 
-    store = _store(host)
+    store = _store(router)
     _known(store, key)
     try:
-        result = replay(store, key, until=seq, modules={host.module.module_id(): host.module},
+        result = replay(store, key, until=seq, modules={router.module.module_id(): router.module},
                         check="newest")
     except StoreError as e:
-        raise HostError("store", str(e)) from None
+        raise RouterError("store", str(e)) from None
     if result.living is None:
-        raise HostError("not_found", f"document {key!r} has no input at or before seq {seq}")
+        raise RouterError("not_found", f"document {key!r} has no input at or before seq {seq}")
     return result
 
 
@@ -154,14 +154,14 @@ def _render(living, who: str):
     return render_view(doc, who)
 
 
-def preview(host, key: str, who: str, seq) -> dict:
-    result = _replayed(host, key, seq)
+def preview(router, key: str, who: str, seq) -> dict:
+    result = _replayed(router, key, seq)
     living = result.living
     doc = living.document
     view = _render(living, who)
     before = None
     if result.head > 1:
-        earlier = _replayed(host, key, result.head - 1)
+        earlier = _replayed(router, key, result.head - 1)
         before = _render(earlier.living, who)
     if view is None:
         delta = None if before is None else {}
@@ -175,22 +175,22 @@ def preview(host, key: str, who: str, seq) -> dict:
             "next_due": living.next_due(), "debug": list(doc.debug_lines)}
 
 
-def debug_lines(host, key: str, seq) -> dict:
-    result = _replayed(host, key, seq)
+def debug_lines(router, key: str, seq) -> dict:
+    result = _replayed(router, key, seq)
     return {"key": key, "seq": result.head, "last": result.last,
             "lines": list(result.living.document.debug_lines)}
 
 
-def _describe(host, key: str) -> dict:
+def _describe(router, key: str) -> dict:
     """State, timer and asks of a stored document, from its newest snapshot
     and the log after it (what loading it would rebuild, without @load)."""
     from ..durable.document import rebuild
     from ..durable.noviews import NoViewers
 
-    store = host.store
+    store = router.store
     rec = store.load(key)
     living, _ = rebuild(store, key, rec.snapshot, rec.entries,
-                        {host.module.module_id(): host.module}, viewers=NoViewers, check=False)
+                        {router.module.module_id(): router.module}, viewers=NoViewers, check=False)
     doc = living.document
     seq = rec.entries[-1].seq if rec.entries else rec.seq
     asks = [{"id": a.id, "to": a.who, "channel": a.channel, "kind": a.kind}
@@ -201,26 +201,26 @@ def _describe(host, key: str) -> dict:
             "asks": asks, "destroyed": living.destroyed, "created": doc.created}
 
 
-def live(host) -> dict:
-    """What the host knows of each document it has a slot for, read on the
-    event loop (the host's tables are the loop's alone)."""
+def live(router) -> dict:
+    """What the router knows of each document it has a slot for, read on the
+    event loop (the router's tables are the loop's alone)."""
     out = {}
-    for key, slot in list(host.slots.items()):
+    for key, slot in list(router.slots.items()):
         out[key] = {"loaded": bool(slot.loaded),
                     "viewers": {who: len(vs) for who, vs in slot.viewers.items() if vs},
-                    "queue": len(slot.queue), "timer": host._due.get(key)}
+                    "queue": len(slot.queue), "timer": router._due.get(key)}
     return out
 
 
-def documents(host, known: dict) -> dict:
+def documents(router, known: dict) -> dict:
     """Every document: `known` (from live(), for documents with a slot) and
     the store's (or the shelf's), each described from the store. On a thread."""
-    durable = host.backend == "durable" and host.store is not None
+    durable = router.backend == "durable" and router.store is not None
     keys = set(known)
     if durable:
-        keys.update(host.store.documents())
+        keys.update(router.store.documents())
     else:
-        keys.update(host.shelf.keys())
+        keys.update(router.shelf.keys())
     out = []
     for key in sorted(keys)[:LIST_LIMIT]:
         slot = known.get(key) or {"loaded": False, "viewers": {}, "queue": 0, "timer": None}
@@ -229,7 +229,7 @@ def documents(host, known: dict) -> dict:
                "state": None, "pending": None, "seq": None, "asks": None}
         if durable:
             try:
-                row.update(_describe(host, key))
+                row.update(_describe(router, key))
             except Exception as e:  # a damaged document is listed, with why
                 row["problem"] = f"{type(e).__name__}: {e}"
             due = row.pop("next_due", None)
@@ -247,7 +247,7 @@ def _key(req) -> str:
     key = req.get("key")
     try:
         return check_key(key)
-    except HostError as e:
+    except RouterError as e:
         raise Refused(e.code, e.message) from None
 
 
@@ -265,7 +265,7 @@ def _threaded(sock, rid, fn, *args) -> None:
 
 def admin_documents(s, rid, req) -> None:
     allowed(s, req)
-    _threaded(s, rid, documents, s.host, live(s.host))
+    _threaded(s, rid, documents, s.router, live(s.router))
 
 
 def admin_log(s, rid, req) -> None:
@@ -275,7 +275,7 @@ def admin_log(s, rid, req) -> None:
     limit = req.get("limit", 100)
     if type(limit) is not int or not 1 <= limit <= LOG_LIMIT:
         raise Refused("bad_request", f"\"limit\" is 1 to {LOG_LIMIT} entries")
-    _threaded(s, rid, read_log, s.host, key, after, limit)
+    _threaded(s, rid, read_log, s.router, key, after, limit)
 
 
 def admin_view(s, rid, req) -> None:
@@ -287,12 +287,12 @@ def admin_view(s, rid, req) -> None:
                       "agent@authority")
     if "@" not in who:
         who += "@"
-    _threaded(s, rid, preview, s.host, key, who, _seq(req))
+    _threaded(s, rid, preview, s.router, key, who, _seq(req))
 
 
 def admin_debug(s, rid, req) -> None:
     allowed(s, req)
-    _threaded(s, rid, debug_lines, s.host, _key(req), _seq(req))
+    _threaded(s, rid, debug_lines, s.router, _key(req), _seq(req))
 
 
 METHODS = {

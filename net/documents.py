@@ -9,7 +9,7 @@ returns a future of the input's frames, plus `next_due()`, `view(who)`,
 
 - `MemoryBackend`: the runtime's (runtime/host.py), with views computed and
   Random seeded from entropy; an unloaded document is kept as its snapshot
-  on a `Shelf` (in the host process), so it survives sleep but not a
+  on a `Shelf` (in the router's process), so it survives sleep but not a
   restart. Futures are resolved before `submit` returns.
 - `DurableBackend`: `durable.document.DurableDocument` on the LMDB store; a
   future resolves only once the input is durable (the output gate).
@@ -96,7 +96,7 @@ class Later:
 class MemoryBackend(_host.MemoryBackend):
     """A server's documents in memory: views computed, and Random seeded from
     entropy, not from the key every player knows (spec/snapshot.md 4).
-    `shelf` is a `Shelf`, or a worker's proxy of the host process's one."""
+    `shelf` is a `Shelf`, or a worker's proxy of the router process's one."""
 
     def __init__(self, module, shelf):
         super().__init__(module, viewers=Viewers, shelf=shelf, seeds=fresh_seed)

@@ -1,5 +1,5 @@
-"""The messages between the host and its workers, declared once
-(spec/protocol.md 8.13). net/runners.py `ProcessRunner` is the host's end,
+"""The messages between the router and its workers, declared once
+(spec/protocol.md 8.13). net/runners.py `ProcessRunner` is the router's end,
 net/worker.py the worker's; neither sends or reads a message that is not
 listed here.
 
@@ -9,15 +9,15 @@ first item is its tag: a tuple pickles and unpickles in about a fifth of the
 time a NamedTuple takes (0.9 against 4.5 us each way, measured), and two of
 them cross per input. The tuple types below say what each position holds.
 
-    host -> worker   Init      ("init", module bytes, backend, store attributes)   first, alone
+    router -> worker   Init      ("init", module bytes, backend, store attributes)   first, alone
                      Batch     ("batch", [Request | StoreReply, ...])
                      Stop      ("stop",)
-    worker -> host   Batch     ("batch", [Ready | Failed | ReplyMessage | StoreCall, ...])
+    worker -> router   Batch     ("batch", [Ready | Failed | ReplyMessage | StoreCall, ...])
 
 A `Request` runs one request of `RequestKind` on a document and is answered
 by one `ReplyMessage` with its id, holding the shard's `ShardReply`; a
-`StoreCall` is the worker's document calling the host's store (the store
-stays in the host process: LMDB allows one writer, and one group committer
+`StoreCall` is the worker's document calling the router's store (the store
+stays in the router process: LMDB allows one writer, and one group committer
 batches every worker's writes), answered by one `StoreReply` with its id. What one side produces in one turn goes in one
 `Batch`, so a busy worker costs a few system calls per batch rather than
 several per input.
@@ -26,7 +26,7 @@ The calls a worker may make are the store interface of its backend
 (`store_calls`): for the durable backend, store/interface.py's
 `DocumentStore`; for the memory backend, `ShelfStore` below. Each call is
 answered one of three ways (`WAIT`, `FUTURE`, `CALLBACK`): the worker's proxy
-(net/worker.py `RemoteStore`) has one method per declared call, and the host
+(net/worker.py `RemoteStore`) has one method per declared call, and the router
 runs only a declared call, the way the declaration says.
 """
 from __future__ import annotations
@@ -50,9 +50,9 @@ STORE_CALL = "store"
 # ---------------------------------------------------------------- requests and replies
 
 RequestKind = Literal["create", "connect", "view", "update", "send", "answer", "delete", "disconnect",
-                      "advance", "close", "result"]
+                      "advance", "close", "result", "web"]
 REQUEST_KINDS: tuple[str, ...] = ("create", "connect", "view", "update", "send", "answer", "delete",
-                                  "disconnect", "advance", "close", "result")
+                                  "disconnect", "advance", "close", "result", "web")
 
 
 class Payload(TypedDict, total=False):
@@ -91,6 +91,7 @@ class ShardReply(TypedDict, total=False):
     asks: list[AskInfo]   # its open asks,
     connected: bool       # and whether it is connected
     calls: list[dict]     # the service calls the document wants made (net/services.py)
+    web: tuple            # a @web request's answer: (status, [(header, value)], body) (net/web.py)
 
 
 Init = tuple[Literal["init"], bytes, str, dict]
@@ -144,7 +145,7 @@ def store_reply(cid: int, ok: bool, value) -> StoreReply:
 
 # ---------------------------------------------------------------- store calls
 
-# How the host answers a call: the worker's thread waits for the answer
+# How the router answers a call: the worker's thread waits for the answer
 # (reads, and the shelf's calls); a future resolved once the write is durable;
 # or, for a durable input's log append, a callback(result, error) and no future
 # on either side (the call crosses with `callback=True`).
@@ -155,7 +156,7 @@ CALLBACK = "callback"
 
 @runtime_checkable
 class ShelfStore(Protocol):
-    """What an in-memory document's worker calls on the host's shelf of
+    """What an in-memory document's worker calls on the router's shelf of
     sleeping documents' snapshots (net/documents.py `Shelf`). Every call is
     answered at once (`WAIT`)."""
 
@@ -173,7 +174,7 @@ SHELF_CALLS: dict[str, str] = {"get": WAIT, "put": WAIT, "remove": WAIT, "keys":
 
 def _document_store_calls() -> dict[str, str]:
     # The durable backend's calls are the store interface's own lists. Read
-    # here, not at import: the store needs LMDB, and a host that keeps its
+    # here, not at import: the store needs LMDB, and a router that keeps its
     # documents in memory runs without it (net/documents.py durable_available).
     from ..store.interface import CALLBACK_WRITES, READS, WRITES
 
@@ -184,7 +185,7 @@ def _document_store_calls() -> dict[str, str]:
 
 def store_calls(backend: str) -> dict[str, str]:
     """The calls a worker of `backend` ("memory" or "durable") may make on
-    the host's store, and how each is answered."""
+    the router's store, and how each is answered."""
     if backend == "memory":
         return SHELF_CALLS
     if backend == "durable":

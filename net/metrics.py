@@ -1,16 +1,16 @@
 """Prometheus metrics for a serving process, at GET /metrics (spec/protocol.md
 8.12 lists them).
 
-    metrics = Metrics(host, server)    # attaches itself to both (and the store)
+    metrics = Metrics(router, server)    # attaches itself to both (and the store)
     status, kind, body = metrics.page()
 
 Everything is counted in the server process, never in a worker: every input
-a worker runs comes back to the host as a reply (net/host.py `_arrived`),
+a worker runs comes back to the router as a reply (net/router.py `_arrived`),
 which is where it is counted and timed, and the store's group committer runs
 in the server process too. So one registry holds the whole server's numbers
 and Prometheus' multiprocess mode (files shared between processes) is not
 needed. Gauges (documents loaded and sleeping, viewers, queue depths) are read
-from the host and the sockets when scraped.
+from the router and the sockets when scraped.
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ class _Gauges:
 
     def collect(self):
         m = self.metrics
-        host = m.host
-        slots = list(host.slots.values())
+        router = m.router
+        slots = list(router.slots.values())
         loaded = sum(1 for s in slots if s.loaded)
         yield _gauge("advm_documents_loaded", "documents loaded on a worker", loaded)
         yield _gauge("advm_documents_sleeping",
@@ -53,7 +53,7 @@ class _Gauges:
         inflight = GaugeMetricFamily("advm_worker_inflight",
                                      "requests sent to a worker (or thread) and not answered",
                                      labels=["worker"])
-        for i, r in enumerate(host.runners):
+        for i, r in enumerate(router.runners):
             inflight.add_metric([str(getattr(r, "index", i))], r.inflight)
         yield inflight
         server = m.server
@@ -65,7 +65,7 @@ class _Gauges:
             yield _gauge("advm_dropped_resyncs",
                          "times a slow client's deltas were dropped for a whole view (counter)",
                          server.dropped)
-        committer = getattr(getattr(host, "store", None), "committer", None)
+        committer = getattr(getattr(router, "store", None), "committer", None)
         if committer is not None:
             yield _gauge("advm_store_commit_batches", "group commits so far (counter)",
                          committer.batches)
@@ -86,7 +86,7 @@ class _PerInput:
     INPUTS = ("advm_inputs", "inputs the documents answered, by kind "
               "(send, answer, create, connect, advance, ...)")
     TRANSACTION = ("advm_transaction_seconds",
-                   "from the host sending an input to its document until the reply is applied "
+                   "from the router sending an input to its document until the reply is applied "
                    "(run, and with the durable backend made durable)")
 
     def __init__(self):
@@ -123,8 +123,8 @@ def _le(bound: float) -> str:
 
 
 class Metrics:
-    def __init__(self, host, server=None):
-        self.host = host
+    def __init__(self, router, server=None):
+        self.router = router
         self.server = server
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.per_input = _PerInput()
@@ -142,17 +142,17 @@ class Metrics:
                                  "store operations (a document's entries, snapshots) committed",
                                  registry=r)
         r.register(_Gauges(self))
-        host.metrics = self
-        committer = getattr(getattr(host, "store", None), "committer", None)
+        router.metrics = self
+        committer = getattr(getattr(router, "store", None), "committer", None)
         if committer is not None:
             committer.observe = self.committed_batch
         if server is not None:
             server.metrics = self
 
-    # ---------------------------------------------------------- what the host reports
+    # ---------------------------------------------------------- what the router reports
 
     def replied(self, kind: str, started: float, reply: dict, who) -> None:
-        """One input's reply arrived (net/host.py `_arrived`)."""
+        """One input's reply arrived (net/router.py `_arrived`)."""
         self.per_input.observe(kind, time.perf_counter() - started)
         error = reply.get("error")
         code = error[0] if error else None
@@ -179,12 +179,12 @@ class Metrics:
     def sleeping(self) -> int:
         """Documents that exist and are not loaded: one scan of the store's
         document index per scrape."""
-        host = self.host
-        if host.backend == "durable" and host.store is not None:
-            keys = set(host.store.documents())
+        router = self.router
+        if router.backend == "durable" and router.store is not None:
+            keys = set(router.store.documents())
         else:
-            keys = set(host.shelf.keys())
-        return len(keys.difference(k for k, s in host.slots.items() if s.loaded))
+            keys = set(router.shelf.keys())
+        return len(keys.difference(k for k, s in router.slots.items() if s.loaded))
 
     def page(self):
         return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)

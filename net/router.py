@@ -1,23 +1,23 @@
-"""The host: many living documents of one program in one server.
+"""The router: many living documents of one program in one server.
 
-    host = Host(module, store=store, workers=2)
-    await host.start()
-    await host.create("g1", "alice@", None)
-    await host.connect("g1", "alice@", viewer)      # viewer receives deltas
-    await host.send("g1", "alice@", "play", {"x": 1, "y": 1})
-    await host.close()
+    router = Router(module, store=store, workers=2)
+    await router.start()
+    await router.create("g1", "alice@", None)
+    await router.connect("g1", "alice@", viewer)      # viewer receives deltas
+    await router.send("g1", "alice@", "play", {"x": 1, "y": 1})
+    await router.close()
 
 Documents are loaded on demand on a runner (a worker process, or a thread
 for workers=0; net/runners.py), unloaded after `idle_unload_s` with nobody
 connected and nothing queued, and woken at their next timer (delayed
 transition or @cron) even with nobody connected. Each document runs one
 input at a time, in arrival order; documents on different runners run at the
-same time. Requests are pipelined: the host sends a document's inputs to its
+same time. Requests are pipelined: the router sends a document's inputs to its
 runner as they arrive and forwards each reply's frames in order, once the
 runner releases them (after the input is durable, with the durable backend).
 
 Viewers are objects the server supplies, one per client stream (net/server.py
-`Stream`), each a `Viewer` (below). They must not block: the host calls them
+`Stream`), each a `Viewer` (below). They must not block: the router calls them
 from the event loop.
 """
 from __future__ import annotations
@@ -39,15 +39,15 @@ QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
 IDLE_UNLOAD_S = 120.0
 MAX_KEY = 128
 # What the store can key a document by (store/keys.py MAX_DOC_BYTES; not
-# imported: the host runs without the store's LMDB too).
+# imported: the router runs without the store's LMDB too).
 MAX_KEY_BYTES = 255
 
 
 @runtime_checkable
 class Viewer(Protocol):
-    """One client stream of a principal on a document, as the host drives it
-    (net/server.py `Stream`). The host keeps its own bookkeeping on it in the
-    attribute `_host_state` (a slot, if it has slots)."""
+    """One client stream of a principal on a document, as the router drives it
+    (net/server.py `Stream`). The router keeps its own bookkeeping on it in the
+    attribute `_router_state` (a slot, if it has slots)."""
 
     def deltas(self, items: list[tuple[str, int]], outstanding: list[dict] | None) -> None:
         """View patches in order, each (patch as JSON text, seq); `outstanding`
@@ -62,11 +62,11 @@ class Viewer(Protocol):
 
     def ended(self, code: str, message: str) -> None:
         """The stream is over (the document was deleted or reloaded, its
-        worker stopped, the host is closing): a reason of spec/protocol.md 8.7."""
+        worker stopped, the router is closing): a reason of spec/protocol.md 8.7."""
 
 
-class HostError(Exception):
-    """A request the host or the document refused; `code` is the protocol's reason."""
+class RouterError(Exception):
+    """A request the router or the document refused; `code` is the protocol's reason."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -80,24 +80,24 @@ def wall_clock_ms() -> int:
 
 def check_key(key) -> str:
     if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-        raise HostError("bad_key", f"a document key is a string of 1 to {MAX_KEY} characters")
+        raise RouterError("bad_key", f"a document key is a string of 1 to {MAX_KEY} characters")
     if key.startswith("$") or any(ord(c) < 32 for c in key):
-        raise HostError("bad_key", "a document key cannot start with '$' or hold control characters")
+        raise RouterError("bad_key", "a document key cannot start with '$' or hold control characters")
     if not key.isascii():
         # The store keys documents by their UTF-8 bytes (store/keys.py).
         try:
             size = len(key.encode("utf-8"))
         except UnicodeEncodeError:
-            raise HostError("bad_key", "a document key must be valid Unicode "
+            raise RouterError("bad_key", "a document key must be valid Unicode "
                             "(it holds a lone surrogate)") from None
         if size > MAX_KEY_BYTES:
-            raise HostError("bad_key", f"a document key is at most {MAX_KEY_BYTES} bytes in UTF-8")
+            raise RouterError("bad_key", f"a document key is at most {MAX_KEY_BYTES} bytes in UTF-8")
     return key
 
 
 class Reply:
     """A request's outcome delivered to a function instead of a future:
-    `fn(result, None)` or `fn(None, HostError)`, called once, at once. The
+    `fn(result, None)` or `fn(None, RouterError)`, called once, at once. The
     server answers its hot requests this way (no future, no extra turn of the
     event loop before the reply is queued); everything else uses futures."""
 
@@ -134,7 +134,7 @@ class _Pending:
 
 
 class Slot:
-    """The host's side of one document: where it runs, what is in flight, who watches."""
+    """The router's side of one document: where it runs, what is in flight, who watches."""
 
     __slots__ = ("key", "runner", "queue", "viewers", "members", "last_seq", "asks", "used",
                  "closing", "loaded")
@@ -159,7 +159,7 @@ class Slot:
         return [asks[i] for i in sorted(asks)]
 
 
-class Host:
+class Router:
     def __init__(self, module, *, store=None, shelf: Shelf | None = None, workers: int = 0,
                  backend: str | None = None, idle_unload_s: float = IDLE_UNLOAD_S,
                  clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT, services=None,
@@ -277,20 +277,20 @@ class Host:
         this way)."""
         waiter = self._new_waiter() if reply is None else reply
         if reply is not None and self._closing:
-            reply.set_exception(HostError("shutting_down", "the server is shutting down"))
+            reply.set_exception(RouterError("shutting_down", "the server is shutting down"))
         slot = self.slots.get(key) if type(key) is str else None
         if slot is not None:  # its key was checked when the slot was made
             return waiter, slot
         try:
             return waiter, self._slot(check_key(key))
-        except HostError as e:
+        except RouterError as e:
             if not waiter.done():
                 waiter.set_exception(e)
             return waiter, None
 
     def create(self, key: str, who: str, arg, context: dict | None = None) -> asyncio.Future:
         """Create document `key` as `who` with @construct's argument; `@static
-        create` decides. Resolves to {} or fails with HostError."""
+        create` decides. Resolves to {} or fails with RouterError."""
         waiter, slot = self._request(key)
         if slot is None:
             return waiter
@@ -308,7 +308,7 @@ class Host:
         if slot is None:
             return waiter
         if viewer in self._attached:
-            waiter.set_exception(HostError("already_connected", "this stream is already connected"))
+            waiter.set_exception(RouterError("already_connected", "this stream is already connected"))
             return waiter
         first = not slot.members.get(who)
         kind = "connect" if first else "view"
@@ -329,7 +329,7 @@ class Host:
         if got is None:
             waiter = self._new_waiter()
             if not waiter.done():
-                waiter.set_exception(HostError("not_connected", "this stream is not connected"))
+                waiter.set_exception(RouterError("not_connected", "this stream is not connected"))
             return waiter
         slot, who = got
         waiter = self._new_waiter()
@@ -363,6 +363,17 @@ class Host:
         self._submit(slot, "result", None, {"call": call, "result": result}, waiter, bounded=False)
         return waiter
 
+    def web(self, key: str, who: str, method: str, path: str, message) -> asyncio.Future:
+        """An HTTP request to a @web handler (net/web.py): resolves to
+        (status, headers, body). get and options only read; put and delete
+        are the document's logged `web` input."""
+        waiter, slot = self._request(key)
+        if slot is None:
+            return waiter
+        self._submit(slot, "web", who, {"who": who, "method": method, "path": path, "message": message},
+                     waiter)
+        return waiter
+
     def delete(self, key: str, who: str) -> asyncio.Future:
         """Delete the document if its @delete lets `who`."""
         waiter, slot = self._request(key)
@@ -389,7 +400,7 @@ class Host:
     def resync(self, viewer: Viewer) -> bool:
         """Send this viewer its whole current view (it lost deltas: a slow
         client whose pending frames were dropped). False when it was not
-        asked for (the viewer is not attached or still joining, or the host
+        asked for (the viewer is not attached or still joining, or the router
         is closing), so the caller may ask again later."""
         got = self._attached.get(viewer)
         if got is None or viewer_state(viewer).joining or self._closing:
@@ -403,7 +414,7 @@ class Host:
     def _new_waiter(self) -> asyncio.Future:
         waiter = asyncio.get_running_loop().create_future()
         if self._closing:
-            waiter.set_exception(HostError("shutting_down", "the server is shutting down"))
+            waiter.set_exception(RouterError("shutting_down", "the server is shutting down"))
         return waiter
 
     def _slot(self, key: str) -> Slot:
@@ -416,7 +427,7 @@ class Host:
         """The runner for a document being loaded: the least busy live one."""
         live = [r for r in self.runners if not r.dead]
         if not live:
-            raise HostError("worker_failed", "every worker has stopped")
+            raise RouterError("worker_failed", "every worker has stopped")
         return min(live, key=lambda r: (r.inflight, r.placed))
 
     def _submit(self, slot: Slot, kind: str, who, payload: dict, waiter, viewer=None, *,
@@ -424,13 +435,13 @@ class Host:
         if waiter is not None and waiter.done():  # refused already (shutting down)
             return False
         if bounded and len(slot.queue) >= self.queue_limit:
-            waiter.set_exception(HostError(
+            waiter.set_exception(RouterError(
                 "queue_full", f"document {slot.key!r} has {self.queue_limit} inputs waiting"))
             return False
         if slot.runner is None:
             try:
                 slot.runner = self._place()
-            except HostError as e:
+            except RouterError as e:
                 if waiter is not None:
                     waiter.set_exception(e)
                 return False
@@ -458,7 +469,7 @@ class Host:
                 self._apply(slot, p, p.reply)
             except Exception as e:  # a bug here must not wedge the document's queue
                 if p.waiter is not None and not p.waiter.done():
-                    p.waiter.set_exception(HostError("internal", f"{type(e).__name__}: {e}"))
+                    p.waiter.set_exception(RouterError("internal", f"{type(e).__name__}: {e}"))
                 raise
         slot.used = time.monotonic()
         if not slot.queue and slot.runner is not None and not slot.loaded and not any(
@@ -499,10 +510,13 @@ class Host:
         else:
             self._dispatch(slot, reply.get("frames", ()), reply.get("deltas", ()), p.who,
                            end_code="destroyed" if reply.get("destroyed") else "disconnected")
+            if p.kind == "web" and p.waiter is not None and not p.waiter.done() \
+                    and error is None and reply.get("web") is not None:
+                p.waiter.set_result(tuple(reply["web"]))  # the handler's answer (errors too)
             if p.waiter is not None and not p.waiter.done():
                 outcome = error or _sender_error(reply.get("frames", ()), p.who)
                 if outcome is not None:
-                    p.waiter.set_exception(HostError(outcome[0], outcome[1]))
+                    p.waiter.set_exception(RouterError(outcome[0], outcome[1]))
                 else:
                     seq = slot.last_seq.get(p.who)
                     p.waiter.set_result({} if seq is None else {"seq": seq})
@@ -552,12 +566,12 @@ class Host:
             if waiter is not None and not waiter.done():
                 outcome = error or _sender_error(frames, who) or [
                     "connect_refused", self._refusal(slot.key, who)]
-                waiter.set_exception(HostError(outcome[0], outcome[1]))
+                waiter.set_exception(RouterError(outcome[0], outcome[1]))
             return
         if state.cancelled:
             self._leave(slot, who)
             if waiter is not None and not waiter.done():
-                waiter.set_exception(HostError("cancelled", "the stream ended while connecting"))
+                waiter.set_exception(RouterError("cancelled", "the stream ended while connecting"))
             return
         if waiter is not None and not waiter.done():
             waiter.set_result({"seq": slot.last_seq.get(who, 0)})
@@ -784,9 +798,9 @@ class _ViewerState:
 
 
 def viewer_state(viewer) -> _ViewerState:
-    state = getattr(viewer, "_host_state", None)
+    state = getattr(viewer, "_router_state", None)
     if state is None:
-        state = viewer._host_state = _ViewerState()
+        state = viewer._router_state = _ViewerState()
     return state
 
 
@@ -798,5 +812,5 @@ def _sender_error(frames, who):
     return None
 
 
-__all__ = ["Host", "HostError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "Viewer", "check_key",
+__all__ = ["Router", "RouterError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "Viewer", "check_key",
            "wall_clock_ms"]

@@ -1,10 +1,10 @@
-"""Execution lanes for the host: where documents' inputs actually run.
+"""Execution lanes for the router: where documents' inputs actually run.
 
 A runner takes requests for the documents placed on it and hands each one's
 reply (net/shard.py) to the function given with it, on the event loop. It
 runs one request at a time, in the order given; different runners run at the
 same time. (A function rather than a future: per input that saves a future
-and a turn of the event loop, and the host only ever wants the one callback.)
+and a turn of the event loop, and the router only ever wants the one callback.)
 
 - `ThreadRunner`: one thread in the server process. Cheap, but the VM holds
   the GIL while it runs, so a long handler delays the event loop too.
@@ -36,12 +36,12 @@ STOP_TIMEOUT = 10.0
 
 
 class Runner(ABC):
-    """What the host sees of a lane (a thread or a worker process)."""
+    """What the router sees of a lane (a thread or a worker process)."""
 
     name = "runner"
 
     def __init__(self):
-        self.placed = 0     # documents the host has placed here
+        self.placed = 0     # documents the router has placed here
         self.inflight = 0   # requests sent and not answered
         self.dead = False
 
@@ -136,7 +136,7 @@ async def read_frame(reader: asyncio.StreamReader):
 # standard library's); the path list is then the parent's own, so the worker
 # imports exactly what the server imported, from any working directory.
 # Imported by name (not run as __main__) so that what it pickles names
-# functions the host can find.
+# functions the router can find.
 WORKER_CODE = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
                "from advm.net.worker import worker_main; worker_main(int(sys.argv[2]))")
 
@@ -183,7 +183,7 @@ class ProcessRunner(Runner):
     async def start(self) -> None:
         # A plain `python -m` child rather than multiprocessing's spawn: spawn
         # re-runs the parent's main script in the child, which breaks any
-        # script that starts a host without an `if __name__ == "__main__"` guard.
+        # script that starts a router without an `if __name__ == "__main__"` guard.
         register_pickling()
         self._loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()

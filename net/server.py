@@ -4,9 +4,9 @@
     server = Server(host, tokens, host="127.0.0.1", port=8080)
     await server.start(); print(server.url)
     ...
-    await server.close()      # stops listening, then host.close(), then sockets
+    await server.close()      # stops listening, then router.close(), then sockets
 
-One `Socket` per WebSocket reads requests and answers each as the host
+One `Socket` per WebSocket reads requests and answers each as the router
 resolves it; a `Stream` per `connection/create` receives the document's
 deltas. Nothing the server does for one client waits on another client or on
 a document: replies are queued on the socket's outbox and a writer task
@@ -39,11 +39,14 @@ from websockets.protocol import OPEN
 from .admin import METHODS as ADMIN_METHODS, guarded
 from .clientjs import client_page
 from .edge import request_problem
-from .host import HostError, Reply
+from .router import RouterError, Reply
 from .jsontext import encode as _encode
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
+from .web import PREFIX as _WEB_PREFIX, RateLimiter, WebExchange, WebLimits
 
+WEB_PREFIX = _WEB_PREFIX.encode("ascii")
+OPEN_TIMEOUT = 10.0  # seconds for a WebSocket's opening handshake (the library's default)
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read (Connection.connection_made)
 MAX_PATH = 2048  # characters of an HTTP request's path (and query); longer ones get 414
 ENDPOINT = "/~s"  # Adama's WebSocket path; any path upgrades, this is the advertised one
@@ -92,12 +95,12 @@ _WITHHELD = {"internal": "internal error in the server (the server's log has it)
 
 def failed(rid, exc: BaseException) -> str:
     """The failure frame of a request that ended in `exc` (spec 8.7)."""
-    if isinstance(exc, HostError) and exc.code not in _WITHHELD:
+    if isinstance(exc, RouterError) and exc.code not in _WITHHELD:
         return failure(rid, exc.code, exc.message)
-    code = exc.code if isinstance(exc, HostError) else "internal"
+    code = exc.code if isinstance(exc, RouterError) else "internal"
     log.error("request %r failed (%s): %s", rid, code,
-              exc.message if isinstance(exc, HostError) else repr(exc),
-              exc_info=None if isinstance(exc, HostError) else exc)
+              exc.message if isinstance(exc, RouterError) else repr(exc),
+              exc_info=None if isinstance(exc, RouterError) else exc)
     return failure(rid, code, _WITHHELD[code])
 
 
@@ -106,10 +109,10 @@ def deliver(rid, response, done: bool) -> str:
 
 
 class Stream:
-    """One connection/create: the host's viewer for one client stream."""
+    """One connection/create: the router's viewer for one client stream."""
 
     __slots__ = ("sock", "id", "key", "who", "stale", "resyncing", "open", "pending",
-                 "head", "_host_state", "__weakref__")
+                 "head", "_router_state", "__weakref__")
 
     def __init__(self, sock: "Socket", sid, key: str, who: str):
         self.sock = sock
@@ -201,6 +204,74 @@ class Connection(ServerConnection):
         self.sock: Socket | None = None
         self.early: list = []          # messages that came before the Socket took over
         self._parts: tuple | None = None  # (opcode, chunks) of a fragmented message
+        # @web (net/web.py): the first request line decides whether this
+        # connection is the WebSocket library's or a WebExchange's.
+        self.web: WebExchange | None = None
+        self._head = b""
+        self._sniffed = None  # a future: "ws" or "web"
+
+    def _decide(self, data: bytes) -> None:
+        """Buffer the start of the connection until its request line is
+        there, then pass what came to the WebSocket library or a WebExchange."""
+        self._head += data
+        line, crlf, _ = self._head.partition(b"\r\n")
+        if not crlf and len(self._head) < 8192:
+            return
+        method, _, rest = line.partition(b" ")
+        target = rest.partition(b" ")[0]
+        head, self._head = self._head, b""
+        server = getattr(self, "advm_server", None)
+        if server is not None and (method != b"GET" or target.startswith(WEB_PREFIX)):
+            peer = self.transport.get_extra_info("peername")
+            self.web = WebExchange(server, self.transport, peer[0] if peer else "")
+            self.web.feed(head)
+            self._resolve("web")
+        else:
+            self._resolve("ws")
+            super().data_received(head)
+
+    def _resolve(self, kind: str) -> None:
+        if self._sniffed is None:
+            self._sniffed = asyncio.get_running_loop().create_future()
+        if not self._sniffed.done():
+            self._sniffed.set_result(kind)
+
+    def data_received(self, data: bytes) -> None:
+        if self.web is not None:
+            self.web.feed(data)
+        elif self._sniffed is not None and self._sniffed.done():
+            super().data_received(data)
+        else:
+            self._decide(data)
+
+    def eof_received(self):
+        if self.web is not None:
+            self.web.eof()
+            return None
+        if self._sniffed is None or not self._sniffed.done():
+            self._resolve("ws")
+            if self._head:
+                head, self._head = self._head, b""
+                super().data_received(head)
+        return super().eof_received()
+
+    def connection_lost(self, exc) -> None:
+        if self.web is not None:
+            self.web.lost()
+        self._resolve("ws")
+        super().connection_lost(exc)
+
+    async def handshake(self, *args, **kwargs):
+        """The WebSocket handshake within OPEN_TIMEOUT or, for a @web request,
+        the whole exchange (bounded by net/web.py's own limits); the library
+        closes the connection after either unless it opened a WebSocket."""
+        if self._sniffed is None:
+            self._sniffed = asyncio.get_running_loop().create_future()
+        async with asyncio.timeout(OPEN_TIMEOUT):
+            kind = await self._sniffed
+            if kind == "ws":
+                return await super().handshake(*args, **kwargs)
+        await self.web.run()
 
     def connection_made(self, transport) -> None:
         # asyncio reads with recv(256 KiB): a buffer that size is past
@@ -258,7 +329,7 @@ class Socket:
 
     def __init__(self, server: "Server", ws):
         self.server = server
-        self.host = server.host
+        self.router = server.router
         self.ws = ws
         self.limits = server.limits
         self.streams: dict = {}
@@ -306,7 +377,7 @@ class Socket:
             self.closed = True
             for stream in list(self.streams.values()):
                 stream.open = False
-                self.host.disconnect(stream)
+                self.router.disconnect(stream)
             self.streams.clear()
             self._clear()
             if self._drainer is not None:
@@ -393,7 +464,7 @@ class Socket:
                 continue
             still = True
             if stream.pending == 0 and self._resetting is None:
-                if self.host.resync(stream) is not False:
+                if self.router.resync(stream) is not False:
                     stream.resyncing = True
                     self._resetting = stream
         self._stale = still
@@ -532,7 +603,7 @@ class Socket:
         return {"origin": self.origin, "ip": self.ip}
 
     def replier(self, rid) -> Reply:
-        """Where the host puts a request's outcome: straight onto this socket."""
+        """Where the router puts a request's outcome: straight onto this socket."""
         def fn(result, exc):
             if exc is None:
                 seq = result.get("seq")
@@ -591,13 +662,13 @@ def _stream(sock: Socket, req: dict) -> Stream:
 def _document_create(s: Socket, rid, req) -> None:
     key = _need(req, "key", str, "the document's key")
     who = s.principal(req)
-    s.answer(rid, s.host.create(key, who, req.get("arg"), s.context()))
+    s.answer(rid, s.router.create(key, who, req.get("arg"), s.context()))
 
 
 def _document_delete(s: Socket, rid, req) -> None:
     key = _need(req, "key", str, "the document's key")
     who = s.principal(req)
-    s.answer(rid, s.host.delete(key, who))
+    s.answer(rid, s.router.delete(key, who))
 
 
 def _connection_create(s: Socket, rid, req) -> None:
@@ -612,7 +683,7 @@ def _connection_create(s: Socket, rid, req) -> None:
         raise _Refused("bad_request", "\"viewer-state\" is a JSON object of the document's `view` fields")
     stream = Stream(s, rid, key, who)
     s.streams[rid] = stream
-    fut = s.host.connect(key, who, stream, s.context(), state)
+    fut = s.router.connect(key, who, stream, s.context(), state)
 
     def done(f):
         exc = f.exception()
@@ -635,7 +706,7 @@ def _connection_send(s: Socket, rid, req) -> None:
         channel = _need(req, "channel", str, "the channel's name")
     if "message" not in req:
         raise _Refused("bad_request", "\"message\" is required")
-    s.host.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
+    s.router.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
 
 
 def _connection_update(s: Socket, rid, req) -> None:
@@ -644,21 +715,21 @@ def _connection_update(s: Socket, rid, req) -> None:
     if not isinstance(state, dict):
         raise _Refused("bad_request", "\"viewer-state\" is required: a JSON object of the document's "
                        "`view` fields")
-    s.answer(rid, s.host.update(stream, state))
+    s.answer(rid, s.router.update(stream, state))
 
 
 def _connection_end(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     stream.open = False
     s.streams.pop(stream.id, None)
-    s.host.disconnect(stream)
+    s.router.disconnect(stream)
     s.push(deliver(stream.id, {}, True))
     s.push(deliver(rid, {}, True))
 
 
 def _space_reflect(s: Socket, rid, req) -> None:
     s.principal(req)  # only someone who may make requests learns the program's API
-    s.push(deliver(rid, {"reflection": reflect(s.host.module.meta)}, True))
+    s.push(deliver(rid, {"reflection": reflect(s.router.module.meta)}, True))
 
 
 def _identity_whoami(s: Socket, rid, req) -> None:
@@ -805,10 +876,12 @@ class Server:
     without an Origin header (not a browser) is accepted. Minting answers
     only the server's own page and non-browser clients."""
 
-    def __init__(self, host, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
+    def __init__(self, router, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
                  limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
-                 dev_tokens: bool = False, allow_origins=()):
-        self.host = host
+                 dev_tokens: bool = False, allow_origins=(), web_limits: WebLimits | None = None):
+        self.router = router
+        self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
+        self.web_rate = RateLimiter(self.web_limits.rate, self.web_limits.burst)
         self.tokens = tokens
         self.dev_tokens = dev_tokens
         self.allow_origins = list(allow_origins)
@@ -834,7 +907,7 @@ class Server:
         """Flush `sock` at the end of this turn of the event loop: every
         frame a dispatch makes for one socket goes out in one write. (The
         reply to a `connection/send` is queued in the same turn as the deltas
-        it caused, through a host `Reply` rather than a future, whose
+        it caused, through a router `Reply` rather than a future, whose
         callbacks would run a turn later and cost the sender a second write.)"""
         if not self._dirty:
             self._loop.call_soon(self._flush)
@@ -858,17 +931,22 @@ class Server:
         # Kept: asking asyncio for the running loop costs a system call
         # (getpid) each time, and flushing asks twice per turn.
         self._loop = asyncio.get_running_loop()
-        if not self.host.started:
-            await self.host.start()
+        if not self.router.started:
+            await self.router.start()
         self._gc = quiet_gc()
         self._server = await serve(
             self._handle, self.bind, self.port, process_request=self._http,
             max_size=self.limits.hard_frame, ping_interval=self.limits.ping_interval,
-            max_queue=64, compression=None, create_connection=Connection,
-            origins=self._origins)
+            max_queue=64, compression=None, create_connection=self._connection,
+            origins=self._origins, open_timeout=None)
         self.port = self._server.sockets[0].getsockname()[1]
         self.own_origins = page_origins(self.bind, self.port)
         self._origins.extend(self.own_origins)
+
+    def _connection(self, *args, **kwargs) -> Connection:
+        conn = Connection(*args, **kwargs)
+        conn.advm_server = self  # a @web request is answered with this server's router and tokens
+        return conn
 
     def _http(self, connection, request):
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -895,15 +973,15 @@ class Server:
             self.sockets.discard(sock)
 
     async def close(self) -> None:
-        """Stop listening, let the host finish what is in flight and close its
+        """Stop listening, let the router finish what is in flight and close its
         documents, flush what clients were sent, then close the sockets."""
         if self._server is None:
             return
         self._server.close(close_connections=False)
-        await self.host.close()
+        await self.router.close()
         deadline = time.monotonic() + 2.0
         while any(s.outbox for s in self.sockets) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)  # what the host's shutdown said goes out first
+            await asyncio.sleep(0.01)  # what the router's shutdown said goes out first
         for s in list(self.sockets):
             try:
                 await s.ws.close(1001, "server shutting down")

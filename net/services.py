@@ -3,7 +3,7 @@
 
 A document never does I/O. After every input the shard reports the service
 calls the document wants (`runtime.living.LivingDocument.service_calls`);
-the host hands them to a `Dispatcher`, which makes each one once, off the
+the router hands them to a `Dispatcher`, which makes each one once, off the
 documents' threads, with one shared httpx client, and gives the outcome back
 to the document as a `result` input (logged like any input, so replay and
 recovery never call anyone).
@@ -238,7 +238,7 @@ class Dispatcher:
             try:
                 await self.deliver(document, c["call"], result)
                 self.stats["delivered"] += 1
-            except Exception:  # the document is gone or the host is closing: its next load asks again
+            except Exception:  # the document is gone or the router is closing: its next load asks again
                 pass
         finally:
             if self.inflight.get(key) is asyncio.current_task():

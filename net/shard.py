@@ -1,6 +1,6 @@
 """A shard: the documents one execution lane runs, one input at a time.
 
-The host sends it requests `(kind, key, payload, now)` in order; each
+The router sends it requests `(kind, key, payload, now)` in order; each
 returns a concurrent future of a reply dict:
 
     {"frames": [...], "deltas": [...], "due": ms, "error": [code, message],
@@ -16,7 +16,7 @@ Frames are the runtime's (spec/runtime.md 3), except that delta frames
 travel apart, as `"deltas": [(to, patch as JSON text, seq), ...]` in order.
 
 Replies for one document are released in request order, and (with a durable
-backend) only once the request's input is durable, so the host can pipeline
+backend) only once the request's input is durable, so the router can pipeline
 many requests without waiting and still forward frames as they come.
 
 A shard may be driven by several threads (a worker's lanes, net/lanes.py),
@@ -100,7 +100,7 @@ def _same_members(patch: dict, last: dict) -> bool:
 
 def reply(frames=(), error=None, due=None, destroyed=False, **extra) -> dict:
     """A reply with only what is not the default: no frames, no deltas, no
-    error, no due time, not destroyed, not loaded are absent keys (the host
+    error, no due time, not destroyed, not loaded are absent keys (the router
     reads them with `.get`). Most replies cross a process boundary; the
     usual one is just its deltas and `loaded`, and every absent key is less
     to pickle and unpickle."""
@@ -203,7 +203,7 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "update", "close", "result")}
+            "update", "close", "result", "web")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
@@ -225,7 +225,7 @@ class Shard:
             fut = _done(value)
         if self.collector.due(len(self.docs)):
             self.collector.collect()
-        # Whether this shard holds the document once the request ran: the host
+        # Whether this shard holds the document once the request ran: the router
         # frees its bookkeeping for documents nobody holds.
         return self._in_order(key, fut, key in self.docs)
 
@@ -402,6 +402,15 @@ class Shard:
                 return _done(reply(due=until))
             return _done(failed("throttled", _throttle_text(key, until, now)))
         doc = self.host.open(key)
+        if op["op"] == "web":  # the handler's answer, taken as it runs (runtime/living.py)
+            doc.living.web_reply = None
+            if not self._callbacks:
+                fut = self.host.submit_to(doc, op, now)
+                return self._after_input(key, doc, fut, now, web=doc.living.web_reply)
+            landed = Later()
+            self.host.submit_to(doc, op, now, done=lambda frames, exc: landed.set_result(frames) if exc is None
+                            else landed.set_exception(exc))
+            return self._after_input(key, doc, landed, now, web=doc.living.web_reply)
         if not self._callbacks:
             return self._after_input(key, doc, self.host.submit_to(doc, op, now), now)
         # A durable document answers through a callback once the input is
@@ -430,6 +439,16 @@ class Shard:
     def _result(self, key, p, now):
         """A service call's result (net/services.py): an input without a principal."""
         return self._input(key, {"op": "result", "call": p["call"], "result": p["result"]}, now)
+
+    def _web(self, key, p, now):
+        """A @web request (net/web.py): get and options read the document
+        without an input; put and delete are its `web` input."""
+        method = p["method"]
+        if method in ("get", "options"):
+            doc = self.host.open(key)
+            return _done(reply(web=doc.living.web_read(p["who"], method, p["path"])))
+        return self._input(key, {"op": "web", "who": p["who"], "method": method, "path": p["path"],
+                                 "message": p.get("message")}, now)
 
     def _delete(self, key, p, now):
         return self._input(key, {"op": "delete", "who": p["who"]}, now)

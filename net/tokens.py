@@ -2,7 +2,7 @@
 
 A token is `advm1.<payload>.<signature>`: the payload is base64url JSON
 `{"sub": principal, "iat": seconds, "exp": seconds | null}` and the signature
-is HMAC-SHA256 of `advm1.<payload>` under the host's secret key. The key is
+is HMAC-SHA256 of `advm1.<payload>` under the server's secret key. The key is
 kept in the store directory (`token.key`, 32 random bytes, readable by its
 owner only), so `advm token alice` and the server that checks the token agree
 without configuration, and deleting the file revokes every token at once.
@@ -51,7 +51,7 @@ def _unb64(text: str) -> bytes:
 
 
 def load_key(directory: str | os.PathLike, create: bool = True) -> bytes:
-    """The host's signing key from `directory/token.key`, made on first use."""
+    """The server's signing key from `directory/token.key`, made on first use."""
     path = Path(directory) / KEY_FILE
     try:
         raw = path.read_bytes()

@@ -1,23 +1,23 @@
-"""A worker process: runs a shard of the host's documents on its own core.
+"""A worker process: runs a shard of the router's documents on its own core.
 
 Why processes: the VM's dispatch loop is C that holds the GIL for a whole
 transaction, so a document running a long handler on a thread would stop the
 server's event loop and every other document in the process. In a worker
 process it stops only the documents placed on that worker.
 
-The messages it exchanges with the host are declared in net/messages.py
+The messages it exchanges with the router are declared in net/messages.py
 (spec/protocol.md 8.13): requests in, replies out, and the calls its
-documents make on the host's store, which stays in the host process (LMDB
+documents make on the router's store, which stays in the router process (LMDB
 allows one writer, and one group committer batches every worker's writes
 into one flush). Workers reach it through `RemoteStore`, which has one
 method per call the backend's store interface declares: reads wait for the
-host's answer, writes return futures resolved when the host's commit is
+router's answer, writes return futures resolved when the router's commit is
 durable, and a durable input's log append answers a callback (the call
-crosses with `callback=True`; the host hands the store a callback of its own
+crosses with `callback=True`; the router hands the store a callback of its own
 instead of waiting on a future).
 
 Messages are batched both ways: what one side produces in one turn (an
-event-loop turn in the host; a run of queued requests in the worker) goes
+event-loop turn in the router; a run of queued requests in the worker) goes
 in one write, so a busy worker costs a few system calls per batch rather
 than several per input.
 """
@@ -60,15 +60,15 @@ def register_pickling() -> None:
 
 
 class RemoteError(Exception):
-    """The host's store raised; the message keeps its type and text."""
+    """The router's store raised; the message keeps its type and text."""
 
 
 class Link:
     """The worker's end of the socket. Messages sent while any thread is
     inside `batched()` (a lane while it has work queued, the reader while it
-    handles one batch from the host) wait in one buffer, in the order they
+    handles one batch from the router) wait in one buffer, in the order they
     were sent, and go out together when a thread leaves `batched()`; a thread
-    about to wait for the host flushes first (RemoteFuture). One buffer for
+    about to wait for the router flushes first (RemoteFuture). One buffer for
     every thread keeps a document's messages in order whichever lane ran its
     inputs (net/lanes.py)."""
 
@@ -231,11 +231,11 @@ class RemoteFuture(cf.Future):
 
 
 class RemoteStore:
-    """The host's store (a Store, or the Shelf of in-memory snapshots) as a
+    """The router's store (a Store, or the Shelf of in-memory snapshots) as a
     worker sees it: one method per call the backend's store interface
     declares (net/messages.py `store_calls`: store/interface.py
     `DocumentStore` for the durable backend, `ShelfStore` for the memory
-    one), each forwarded to the host and answered as declared; nothing else
+    one), each forwarded to the router and answered as declared; nothing else
     is forwarded. `attrs` are plain attributes copied at start (the store's
     path). Made by `remote_store`, which gives each backend its own class."""
 
@@ -248,7 +248,7 @@ _REMOTE_CLASSES: dict[str, type] = {}
 
 
 def remote_store(link: Link, backend: str, attrs: dict) -> RemoteStore:
-    """The proxy of the host's store for a worker of `backend`."""
+    """The proxy of the router's store for a worker of `backend`."""
     cls = _REMOTE_CLASSES.get(backend)
     if cls is None:
         methods = {name: _forwarder(name, how) for name, how in sorted(M.store_calls(backend).items())}
@@ -269,7 +269,7 @@ def _forwarder(name: str, how: str):
             # A write's `value` and `fail` are applied here: they are the
             # worker's own objects (the frames an input released, a bound
             # method of its document), which need not, and cannot always,
-            # cross to the host and back.
+            # cross to the router and back.
             local = {k: kwargs.pop(k) for k in ("value", "fail") if k in kwargs}
             callback = kwargs.pop("callback", None)
             if callback is not None:
@@ -277,7 +277,7 @@ def _forwarder(name: str, how: str):
                 if by_callback:
                     kwargs["callback"] = True
                     link.call_back(name, args, kwargs, answer)
-                else:  # the host's store takes no callback here: its future, forwarded
+                else:  # the router's store takes no callback here: its future, forwarded
                     link.call(name, args, kwargs).add_done_callback(
                         lambda f: answer(True, f.result()) if f.exception() is None
                         else answer(False, str(f.exception())))
@@ -291,7 +291,7 @@ def _forwarder(name: str, how: str):
 
 def _answering(callback, local: dict):
     """The store's `callback(result, error)` contract for a call answered
-    from the host as (ok, value), with `value` and `fail` applied here."""
+    from the router as (ok, value), with `value` and `fail` applied here."""
     fail = local.get("fail")
 
     def answer(ok: bool, value) -> None:
@@ -336,7 +336,7 @@ def worker_main(fd: int) -> None:
     """Entry point of a worker process; `fd` is its end of a socket pair."""
     from multiprocessing.connection import Connection
 
-    # Ctrl-C reaches the whole process group; the host decides when workers
+    # Ctrl-C reaches the whole process group; the router decides when workers
     # stop (after their documents are closed), so they ignore it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .logs import configure_from_environment
@@ -385,11 +385,11 @@ def worker_main(fd: int) -> None:
             with link.batched():
                 yield
         except (OSError, EOFError):
-            pass  # the host is gone; nobody is waiting
+            pass  # the router is gone; nobody is waiting
 
     lanes = Lanes(run, LANES, batched=batched)
     stopped = threading.Event()
-    asked = []  # whether the host asked to stop (rather than went away)
+    asked = []  # whether the router asked to stop (rather than went away)
 
     def read() -> None:
         try:
@@ -416,14 +416,14 @@ def worker_main(fd: int) -> None:
     link.send(M.ready(module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
     stopped.wait()
     if asked:
-        lanes.close()  # what was queued runs first, as the host expects
+        lanes.close()  # what was queued runs first, as the router expects
 
 
 def _answer(link: Link, rid: int, fut: cf.Future) -> None:
     try:
         link.send(M.reply(rid, fut.result()))
     except (OSError, EOFError):
-        pass  # the host is gone; nobody is waiting
+        pass  # the router is gone; nobody is waiting
 
 
 __all__ = ["Link", "RemoteError", "RemoteStore", "register_pickling", "remote_store", "worker_main"]

@@ -1,4 +1,4 @@
-"""Helpers for the server tests: a host and server on loopback inside one
+"""Helpers for the server tests: a router and server on loopback inside one
 asyncio.run, documents compiled once per source, and a bounded runner.
 
     def test_x():
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from advm.compiler.build import build_source
 from advm.net.client import Client
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.net.server import Limits, Server
 from advm.net.tokens import Tokens
 
@@ -61,7 +61,7 @@ class Kit:
     @contextlib.asynccontextmanager
     async def serve(self, source: str, *, limits: Limits | None = None, pages=None,
                     dev_tokens: bool = False, **host_kw):
-        srv = Server(Host(module(source), **host_kw), self.tokens, port=0, limits=limits,
+        srv = Server(Router(module(source), **host_kw), self.tokens, port=0, limits=limits,
                      pages=pages, dev_tokens=dev_tokens)
         await srv.start()
         try:
@@ -99,7 +99,7 @@ async def raw(ws, frame) -> dict:
 
 
 class Recorder:
-    """A viewer for Host-level tests: keeps every call."""
+    """A viewer for Router-level tests: keeps every call."""
 
     def __init__(self):
         self.calls: list[tuple] = []

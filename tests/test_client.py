@@ -26,7 +26,7 @@ def test_tictactoe_between_two_clients(tmp_path):
     async def scenario(kit):
         store = open_store(tmp_path / "store")
         async with kit.serve(tictactoe_source(), workers=2, store=store) as srv:
-            assert srv.host.backend == "durable"
+            assert srv.router.backend == "durable"
             alice = await kit.client(srv, "alice")
             bob = await kit.client(srv, "bob")
             await alice.create("game")

@@ -2,7 +2,7 @@
 net/messages.py) describe the code as it is: every frame the example
 sessions produce has one of the declared shapes, the viewers, documents and
 backends implement their protocols, the store has exactly the declared
-calls, and a worker may make exactly those on the host's store."""
+calls, and a worker may make exactly those on the router's store."""
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -88,7 +88,7 @@ def test_a_logged_input_reads_back_as_the_same_input(name):
 
 
 def test_the_server_hands_documents_the_runtime_input(monkeypatch):
-    """From the socket to the log an input has one shape: the host's request
+    """From the socket to the log an input has one shape: the router's request
     payload holds the runtime Input's fields (net/messages.py Payload), the
     shard hands the document the Input without its time (no scripted `as`),
     and the log entry is that Input under the store's names (above)."""
@@ -134,10 +134,10 @@ def test_the_viewers_implement_the_viewers_interface():
         assert isinstance(made, C.Viewers), type(made).__name__
 
 
-def test_the_servers_streams_are_the_hosts_viewers():
+def test_the_servers_streams_are_the_routers_viewers():
     from server_kit import Recorder
 
-    from advm.net.host import Viewer
+    from advm.net.router import Viewer
     from advm.net.server import Stream
 
     assert public_methods(Viewer) == {"deltas", "reset", "notify", "ended"}
@@ -146,7 +146,7 @@ def test_the_servers_streams_are_the_hosts_viewers():
         for name in public_methods(Viewer):
             declared = inspect.signature(getattr(Viewer, name)).parameters
             assert list(inspect.signature(getattr(cls, name)).parameters) == list(declared), name
-    assert "_host_state" in Stream.__slots__  # where the host keeps its bookkeeping
+    assert "_router_state" in Stream.__slots__  # where the router keeps its bookkeeping
 
 
 def test_both_backends_and_their_documents_implement_the_host_protocols(tmp_path):
@@ -258,7 +258,7 @@ def test_the_host_runs_only_a_declared_store_call(tmp_path):
     assert shelf.get("k") == b"snapshot"
 
 
-def test_a_worker_cannot_close_the_hosts_store(tmp_path):
+def test_a_worker_cannot_close_the_routers_store(tmp_path):
     """`close` is a method of the LMDB store but no call of its interface:
     the store's owner closes it, and a worker asking to is refused."""
     store = open_store(tmp_path / "store")

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from advm.compiler.build import build_source
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.net.server import Server
 from advm.net.tokens import Tokens
 from advm.runtime.document import Document, TransactionError
@@ -69,7 +69,7 @@ def _served(source: str, scenario):
 
     async def main(kit):
         module = build_source(source, f"{SERVER_DIR}/doc.adb")
-        srv = Server(Host(module), tokens, port=0)
+        srv = Server(Router(module), tokens, port=0)
         await srv.start()
         try:
             await scenario(srv, tokens)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
 
 from advm.net.client import ClientError
-from advm.net.host import MAX_KEY_BYTES, check_key, HostError
+from advm.net.router import MAX_KEY_BYTES, check_key, RouterError
 from advm.net.server import static_pages
 from advm.store.keys import MAX_DOC_BYTES
 from advm.vm.values import MAX_DEPTH
@@ -134,7 +134,7 @@ def test_lone_surrogates_are_refused_at_the_edge_and_nothing_is_committed():
 
 
 def test_bad_keys_get_bad_key():
-    assert MAX_KEY_BYTES == MAX_DOC_BYTES  # the host refuses what the store could not key
+    assert MAX_KEY_BYTES == MAX_DOC_BYTES  # the router refuses what the store could not key
 
     async def scenario(kit):
         async with kit.serve(DOC) as srv:
@@ -151,7 +151,7 @@ def test_bad_keys_get_bad_key():
             await ws.close()
 
     run(scenario)
-    with pytest.raises(HostError) as e:  # the host's own check, for programs that skip the server
+    with pytest.raises(RouterError) as e:  # the router's own check, for programs that skip the server
         check_key("k\udc80")
     assert e.value.code == "bad_key"
 
@@ -204,10 +204,10 @@ def test_a_runtime_error_names_the_document_file_not_the_server_path(tmp_path):
 
     async def scenario(kit):
         from advm.compiler.build import build_source
-        from advm.net.host import Host
+        from advm.net.router import Router
         from advm.net.server import Server
 
-        srv = Server(Host(build_source(source, str(path))), kit.tokens, port=0)
+        srv = Server(Router(build_source(source, str(path))), kit.tokens, port=0)
         await srv.start()
         try:
             alice = await kit.client(srv, "alice")
@@ -274,7 +274,7 @@ def _puts(frames: list[dict]) -> int:
 def test_fuzzed_requests_are_each_answered_and_what_was_acknowledged_survives(tmp_path_factory,
                                                                               requests):
     from advm.compiler.build import build_source
-    from advm.net.host import Host
+    from advm.net.router import Router
     from advm.net.server import Server
     from advm.store import open_store
     from advm.durable.document import DurableDocument
@@ -286,7 +286,7 @@ def test_fuzzed_requests_are_each_answered_and_what_was_acknowledged_survives(tm
 
     async def scenario(kit):
         store = open_store(path / "s", durability="relaxed")
-        srv = Server(Host(module, store=store), kit.tokens, port=0)
+        srv = Server(Router(module, store=store), kit.tokens, port=0)
         await srv.start()
         try:
             token = kit.tokens.mint("alice", ttl=600)

@@ -47,7 +47,7 @@ def test_metrics_move_with_traffic(tmp_path, workers):
     async def scenario(kit):
         async with kit.serve(SOURCE, store=open_store(tmp_path / "store"),
                              workers=workers) as srv:
-            Metrics(srv.host, srv)
+            Metrics(srv.router, srv)
             before = await scrape(srv)
             assert before[("advm_documents_loaded", ())] == 0
             assert before.get(("advm_inputs_total", (("kind", "send"),)), 0) == 0
@@ -92,10 +92,10 @@ def test_sleeping_documents_are_counted(tmp_path):
     async def scenario(kit):
         store = open_store(tmp_path / "store")
         async with kit.serve(SOURCE, store=store, idle_unload_s=0.05) as srv:
-            Metrics(srv.host, srv)
+            Metrics(srv.router, srv)
             alice = await kit.client(srv, "alice")
             await alice.create("d1")
-            while srv.host.loaded():  # the reaper unloads it once idle
+            while srv.router.loaded():  # the reaper unloads it once idle
                 await asyncio.sleep(0.02)
             now = await scrape(srv)
             assert now[("advm_documents_loaded", ())] == 0

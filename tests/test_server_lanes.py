@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from advm.net.host import Host, HostError
+from advm.net.router import Router, RouterError
 from advm.net.lanes import Lanes
 from server_kit import module, run
 
@@ -140,21 +140,21 @@ def test_a_worker_answers_another_document_before_a_runaway_ends():
     failure, which a worker running one transaction at a time could not
     do."""
     async def scenario(kit):
-        host = Host(module(LONG), workers=1)
-        await host.start()
+        router = Router(module(LONG), workers=1)
+        await router.start()
         try:
             for key in ("wild", "calm"):
-                await host.create(key, "alice@", None)
-            wild = asyncio.ensure_future(host.send("wild", "alice@", "spin", {"k": 0}))
+                await router.create(key, "alice@", None)
+            wild = asyncio.ensure_future(router.send("wild", "alice@", "spin", {"k": 0}))
             await asyncio.sleep(0)  # wild's request leaves first
             for k in range(1, 6):
-                await host.send("calm", "alice@", "bump", {"k": k})
+                await router.send("calm", "alice@", "bump", {"k": k})
                 assert not wild.done(), f"the runaway ended before calm's round trip {k}"
-            with pytest.raises(HostError) as e:
+            with pytest.raises(RouterError) as e:
                 await wild
             assert e.value.code == "budget"
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario, deadline=120)
 
@@ -163,22 +163,22 @@ def test_a_documents_inputs_stay_in_order_on_a_worker_with_lanes():
     """Inputs of several documents pipelined at once: each document sees its
     own in the order they were sent (its trail), whatever lane ran them."""
     async def scenario(kit):
-        host = Host(module(LONG), workers=1)
-        await host.start()
+        router = Router(module(LONG), workers=1)
+        await router.start()
         try:
             keys = [f"d{k}" for k in range(5)]
             for key in keys:
-                await host.create(key, "alice@", None)
-            sends = [host.send(key, "alice@", "bump", {"k": k})
+                await router.create(key, "alice@", None)
+            sends = [router.send(key, "alice@", "bump", {"k": k})
                      for k in range(1, 41) for key in keys]
             await asyncio.gather(*sends)
             want = "".join(f"{k}," for k in range(1, 41))
             for key in keys:  # aborts unless the trail is exactly this
-                await host.send(key, "alice@", "check", {"trail": want})
-            with pytest.raises(HostError) as e:
-                await host.send("d0", "alice@", "check", {"trail": want[::-1]})
+                await router.send(key, "alice@", "check", {"trail": want})
+            with pytest.raises(RouterError) as e:
+                await router.send("d0", "alice@", "check", {"trail": want[::-1]})
             assert e.value.code == "abort"
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario, deadline=120)

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import weakref
 
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.store import open_store
 from server_kit import Recorder, module, run
 
@@ -47,22 +47,22 @@ channel fill(Fill f) {
 IDLE = 0.05  # seconds before a document nobody watches unloads
 
 
-async def filled(host: Host, key: str, lines: int) -> None:
-    await host.create(key, "alice@", None)
-    await host.send(key, "alice@", "fill", {"n": lines})
+async def filled(router: Router, key: str, lines: int) -> None:
+    await router.create(key, "alice@", None)
+    await router.send(key, "alice@", "fill", {"n": lines})
 
 
-async def unloaded(host: Host, key: str) -> None:
-    while key in host.loaded():
+async def unloaded(router: Router, key: str) -> None:
+    while key in router.loaded():
         await asyncio.sleep(0.01)
 
 
-async def visit(host: Host, key: str) -> None:
+async def visit(router: Router, key: str) -> None:
     """Open a stream on `key`, end it, and wait until the document unloads."""
     viewer = Recorder()
-    await host.connect(key, "alice@", viewer)
-    host.disconnect(viewer)
-    await unloaded(host, key)
+    await router.connect(key, "alice@", viewer)
+    router.disconnect(viewer)
+    await unloaded(router, key)
 
 
 def machines() -> int:
@@ -72,29 +72,29 @@ def machines() -> int:
 def test_an_unloaded_document_is_freed_at_once(tmp_path):
     async def scenario(kit):
         store = open_store(tmp_path / "store", durability="relaxed")
-        host = Host(module(LINES), store=store, workers=0, idle_unload_s=IDLE)
-        await host.start()
+        router = Router(module(LINES), store=store, workers=0, idle_unload_s=IDLE)
+        await router.start()
         try:
-            await filled(host, "d", 500)
-            await unloaded(host, "d")
+            await filled(router, "d", 500)
+            await unloaded(router, "d")
             before = machines()
-            shard = host.runners[0].shard
+            shard = router.runners[0].shard
             for _ in range(5):
                 viewer = Recorder()
-                await host.connect("d", "alice@", viewer)
+                await router.connect("d", "alice@", viewer)
                 doc = shard.docs["d"]
                 refs = [weakref.ref(o) for o in (doc, doc.living, doc.living.document)]
                 assert machines() == before + 1
                 del doc
-                host.disconnect(viewer)
-                await unloaded(host, "d")
+                router.disconnect(viewer)
+                await unloaded(router, "d")
                 # The durable document, its runtime and its VM document, and
                 # the machine (which takes no weak reference: counted).
                 assert [r() for r in refs] == [None, None, None]
                 assert machines() == before
             assert shard.collector.collections >= 5
         finally:
-            await host.close()
+            await router.close()
             store.close()
 
     run(scenario, deadline=60)
@@ -111,25 +111,25 @@ def rss_kb(pid: int) -> int:
 def test_a_worker_reloading_a_document_keeps_its_memory_flat(tmp_path):
     async def scenario(kit):
         store = open_store(tmp_path / "store", durability="relaxed")
-        host = Host(module(LINES), store=store, workers=1, idle_unload_s=IDLE)
-        await host.start()
+        router = Router(module(LINES), store=store, workers=1, idle_unload_s=IDLE)
+        await router.start()
         try:
-            pid = host.runners[0].pid
+            pid = router.runners[0].pid
             empty = rss_kb(pid)
-            await filled(host, "d", 6000)
+            await filled(router, "d", 6000)
             one_load = rss_kb(pid) - empty  # what holding the document costs
-            await unloaded(host, "d")
-            await visit(host, "d")  # the first reload settles the worker's own allocations
+            await unloaded(router, "d")
+            await visit(router, "d")  # the first reload settles the worker's own allocations
             after = [rss_kb(pid)]
             for _ in range(12):
-                await visit(host, "d")
+                await visit(router, "d")
                 after.append(rss_kb(pid))
             # Before the shard collected unloaded documents, every load kept
             # its whole memory (one_load per cycle, for good).
             assert one_load > 1000, one_load
             assert after[-1] - after[0] < one_load / 2, (one_load, after)
         finally:
-            await host.close()
+            await router.close()
             store.close()
 
     run(scenario, deadline=90)

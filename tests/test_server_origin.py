@@ -52,11 +52,11 @@ def test_a_foreign_page_cannot_open_a_socket_and_the_server_own_page_can():
 
 def test_an_allowed_origin_may_connect_but_is_never_minted_for():
     async def scenario(kit):
-        from advm.net.host import Host
+        from advm.net.router import Router
         from advm.net.server import Server
         from server_kit import module
 
-        srv = Server(Host(module(SOURCE)), kit.tokens, port=0, dev_tokens=True,
+        srv = Server(Router(module(SOURCE)), kit.tokens, port=0, dev_tokens=True,
                      allow_origins=["http://app.example:5173"])
         await srv.start()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from advm.net.host import Host, HostError
+from advm.net.router import Router, RouterError
 from advm.net.shard import RUNAWAY_LIMIT, RUNAWAY_WINDOW_MS, THROTTLE_MS
 from advm.runtime.document import DOCUMENT_BUDGET, Document
 from server_kit import Recorder, module, run
@@ -57,15 +57,15 @@ def test_a_document_without_a_budget_gets_the_documents_default():
 
 def test_the_default_budget_stops_a_runaway_handler():
     async def scenario(kit):
-        host = Host(module(DEFAULT), workers=0)
-        await host.start()
+        router = Router(module(DEFAULT), workers=0)
+        await router.start()
         try:
-            await host.create("d", "alice@", None)
-            with pytest.raises(HostError) as e:
-                await host.send("d", "alice@", "spin", {"k": 0})
+            await router.create("d", "alice@", None)
+            with pytest.raises(RouterError) as e:
+                await router.send("d", "alice@", "spin", {"k": 0})
             assert e.value.code == "budget"
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario)
 
@@ -74,34 +74,34 @@ def test_the_default_budget_stops_a_runaway_handler():
 def test_a_document_that_keeps_running_away_is_throttled(workers):
     async def scenario(kit):
         clock = Clock()
-        host = Host(module(RUNAWAY), workers=workers, clock=clock)
-        await host.start()
+        router = Router(module(RUNAWAY), workers=workers, clock=clock)
+        await router.start()
         try:
             for key in ("wild", "calm"):
-                await host.create(key, "alice@", None)
+                await router.create(key, "alice@", None)
             viewer = Recorder()
-            await host.connect("wild", "alice@", viewer)
+            await router.connect("wild", "alice@", viewer)
             for _ in range(RUNAWAY_LIMIT):
-                with pytest.raises(HostError) as e:
-                    await host.send("wild", "alice@", "spin", {"k": 0})
+                with pytest.raises(RouterError) as e:
+                    await router.send("wild", "alice@", "spin", {"k": 0})
                 assert e.value.code == "budget"
                 clock.ms += 1000
             # Throttled: no input of it runs, a runaway or not, nor a new stream.
             for channel in ("spin", "bump"):
-                with pytest.raises(HostError) as e:
-                    await host.send("wild", "alice@", channel, {"k": 1})
+                with pytest.raises(RouterError) as e:
+                    await router.send("wild", "alice@", channel, {"k": 1})
                 assert e.value.code == "throttled"
                 assert "instruction budget" in e.value.message
-            with pytest.raises(HostError) as e:
-                await host.connect("wild", "bob@", Recorder())
+            with pytest.raises(RouterError) as e:
+                await router.connect("wild", "bob@", Recorder())
             assert e.value.code == "throttled"
             # Another document is not.
-            assert await host.send("calm", "alice@", "bump", {"k": 1}) == {}
+            assert await router.send("calm", "alice@", "bump", {"k": 1}) == {}
             # Once the throttle has passed, it runs again.
             clock.ms += THROTTLE_MS
-            assert await host.send("wild", "alice@", "bump", {"k": 5}) == {"seq": 2}
+            assert await router.send("wild", "alice@", "bump", {"k": 5}) == {"seq": 2}
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario, deadline=60)
 
@@ -109,18 +109,18 @@ def test_a_document_that_keeps_running_away_is_throttled(workers):
 def test_runaways_far_apart_do_not_throttle():
     async def scenario(kit):
         clock = Clock()
-        host = Host(module(RUNAWAY), workers=0, clock=clock)
-        await host.start()
+        router = Router(module(RUNAWAY), workers=0, clock=clock)
+        await router.start()
         try:
-            await host.create("d", "alice@", None)
+            await router.create("d", "alice@", None)
             for _ in range(RUNAWAY_LIMIT + 1):
-                with pytest.raises(HostError) as e:
-                    await host.send("d", "alice@", "spin", {"k": 0})
+                with pytest.raises(RouterError) as e:
+                    await router.send("d", "alice@", "spin", {"k": 0})
                 assert e.value.code == "budget"
                 clock.ms += RUNAWAY_WINDOW_MS
-            assert await host.send("d", "alice@", "bump", {"k": 1}) == {}
+            assert await router.send("d", "alice@", "bump", {"k": 1}) == {}
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario)
 
@@ -132,16 +132,16 @@ def test_a_throttled_documents_queued_inputs_are_refused_without_running():
         import asyncio
 
         clock = Clock()
-        host = Host(module(RUNAWAY), workers=1, clock=clock)
-        await host.start()
+        router = Router(module(RUNAWAY), workers=1, clock=clock)
+        await router.start()
         try:
-            await host.create("d", "alice@", None)
-            burst = [host.send("d", "alice@", "spin", {"k": 0}) for _ in range(20)]
+            await router.create("d", "alice@", None)
+            burst = [router.send("d", "alice@", "spin", {"k": 0}) for _ in range(20)]
             outcomes = await asyncio.gather(*burst, return_exceptions=True)
             codes = [o.code for o in outcomes]
             assert codes == ["budget"] * RUNAWAY_LIMIT + ["throttled"] * (20 - RUNAWAY_LIMIT)
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario)
 
@@ -152,22 +152,22 @@ def test_a_durable_document_that_keeps_running_away_is_throttled(tmp_path):
 
         clock = Clock()
         store = open_store(tmp_path / "store", durability="relaxed")
-        host = Host(module(RUNAWAY), store=store, workers=1, clock=clock)
-        await host.start()
+        router = Router(module(RUNAWAY), store=store, workers=1, clock=clock)
+        await router.start()
         try:
-            await host.create("d", "alice@", None)
-            await host.send("d", "alice@", "bump", {"k": 1})
+            await router.create("d", "alice@", None)
+            await router.send("d", "alice@", "bump", {"k": 1})
             codes = []
             for _ in range(RUNAWAY_LIMIT + 1):
                 try:
-                    await host.send("d", "alice@", "spin", {"k": 0})
-                except HostError as e:
+                    await router.send("d", "alice@", "spin", {"k": 0})
+                except RouterError as e:
                     codes.append(e.code)
             assert codes == ["budget"] * RUNAWAY_LIMIT + ["throttled"]
             clock.ms += THROTTLE_MS
-            assert await host.send("d", "alice@", "bump", {"k": 1}) == {}
+            assert await router.send("d", "alice@", "bump", {"k": 1}) == {}
         finally:
-            await host.close()
+            await router.close()
             store.close()
 
     run(scenario)

@@ -1,7 +1,7 @@
-"""The host-worker transport fails one message alone, whatever it holds
+"""The router-worker transport fails one message alone, whatever it holds
 (issue 10.2): a request pickle cannot write (nested too deep) is refused by
 itself, the requests batched with it run, its document keeps answering, and
-the host still shuts down."""
+the router still shuts down."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +10,7 @@ from multiprocessing.connection import Connection
 
 import pytest
 
-from advm.net.host import Host, HostError
+from advm.net.router import Router, RouterError
 from advm.net.worker import Link
 from server_kit import COUNTER, module, run
 
@@ -24,28 +24,28 @@ def nested(depth: int):
 
 def test_a_request_that_cannot_cross_fails_alone():
     async def scenario(kit):
-        host = Host(module(COUNTER), workers=1)
-        await host.start()
+        router = Router(module(COUNTER), workers=1)
+        await router.start()
         try:
             for key in ("a", "b"):
-                await host.create(key, "alice@", None)
+                await router.create(key, "alice@", None)
             # One event-loop turn: one batch to the worker holding all four.
             outcomes = await asyncio.gather(
-                host.send("a", "alice@", "bump", {"by": 1}),
-                host.send("a", "alice@", "bump", {"by": nested(2000)}),
-                host.send("b", "alice@", "bump", {"by": 2}),
-                host.send("a", "alice@", "bump", {"by": 3}),
+                router.send("a", "alice@", "bump", {"by": 1}),
+                router.send("a", "alice@", "bump", {"by": nested(2000)}),
+                router.send("b", "alice@", "bump", {"by": 2}),
+                router.send("a", "alice@", "bump", {"by": 3}),
                 return_exceptions=True)
             assert outcomes[0] == outcomes[2] == {}
             assert outcomes[3] == {}
             refused = outcomes[1]
-            assert isinstance(refused, HostError) and refused.code == "bad_request"
+            assert isinstance(refused, RouterError) and refused.code == "bad_request"
             assert "RecursionError" in refused.message
             # Both documents still answer, and nothing was lost on the way.
-            assert await host.send("a", "alice@", "bump", {"by": 10}) == {}
-            assert await host.send("b", "alice@", "bump", {"by": 10}) == {}
+            assert await router.send("a", "alice@", "bump", {"by": 10}) == {}
+            assert await router.send("b", "alice@", "bump", {"by": 10}) == {}
         finally:
-            await asyncio.wait_for(host.close(), 10)
+            await asyncio.wait_for(router.close(), 10)
 
     run(scenario)
 
@@ -92,7 +92,7 @@ def test_a_worker_message_that_cannot_cross_fails_alone(pipe):
     assert batch[2][:2] == ("reply", 3)
     assert batch[2][2]["error"][0] == "internal" and "view" not in batch[2][2]
     # The store call that cannot cross is answered here with an error; the
-    # one beside it went to the host.
+    # one beside it went to the router.
     assert [m[2] for m in batch[3:]] == ["last_seq"]
     assert len(answers) == 1 and answers[0][0] is False
     assert "RecursionError" in answers[0][1]
@@ -102,15 +102,15 @@ def test_a_worker_message_that_cannot_cross_fails_alone(pipe):
 
 def test_a_request_that_cannot_cross_does_not_hold_up_shutdown():
     async def scenario(kit):
-        host = Host(module(COUNTER), workers=1)
-        await host.start()
-        await host.create("a", "alice@", None)
-        lost = host.send("a", "alice@", "bump", {"by": nested(2000)})
-        closing = asyncio.ensure_future(host.close())
-        with pytest.raises(HostError):
+        router = Router(module(COUNTER), workers=1)
+        await router.start()
+        await router.create("a", "alice@", None)
+        lost = router.send("a", "alice@", "bump", {"by": nested(2000)})
+        closing = asyncio.ensure_future(router.close())
+        with pytest.raises(RouterError):
             await lost
         await asyncio.wait_for(closing, 10)
-        assert all(r.dead for r in host.runners)
+        assert all(r.dead for r in router.runners)
 
     run(scenario)
 

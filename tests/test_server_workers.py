@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.store import open_store
 from server_kit import Recorder, module, run
 
@@ -52,16 +52,16 @@ LONG_LOOP = 80_000_000  # about two seconds of VM time on this machine
 
 def test_two_documents_progress_while_a_third_runs_a_long_loop():
     async def scenario(kit):
-        host = Host(module(SPINNER), workers=3)
-        await host.start()
+        router = Router(module(SPINNER), workers=3)
+        await router.start()
         try:
             for key in ("a", "b", "busy"):
-                await host.create(key, "alice@", None)
-            workers = {host.placement(k).pid for k in ("a", "b", "busy")}
+                await router.create(key, "alice@", None)
+            workers = {router.placement(k).pid for k in ("a", "b", "busy")}
             assert len(workers) == 3, "each document on its own worker"
             watchers = {k: Recorder() for k in ("a", "b")}
             for k, v in watchers.items():
-                await host.connect(k, "alice@", v)
+                await router.connect(k, "alice@", v)
 
             gaps = []
 
@@ -75,13 +75,13 @@ def test_two_documents_progress_while_a_third_runs_a_long_loop():
 
             tick = asyncio.create_task(ticker())
             started = time.perf_counter()
-            spin = host.send("busy", "alice@", "spin", {"k": LONG_LOOP})
+            spin = router.send("busy", "alice@", "spin", {"k": LONG_LOOP})
             await asyncio.sleep(0.1)  # the loop is running on its worker now
             latencies = []
             for i in range(25):
                 for key in ("a", "b"):
                     t0 = time.perf_counter()
-                    reply = await host.send(key, "alice@", "bump", {"by": 1})
+                    reply = await router.send(key, "alice@", "bump", {"by": 1})
                     latencies.append(time.perf_counter() - t0)
                     assert reply == {"seq": i + 2}
             progressed = time.perf_counter() - started
@@ -99,7 +99,7 @@ def test_two_documents_progress_while_a_third_runs_a_long_loop():
             assert max(gaps) < spun_for / 4, f"the event loop stalled {max(gaps):.3f}s"
             assert spun_for > progressed
         finally:
-            await host.close()
+            await router.close()
 
     run(scenario, deadline=60)
 
@@ -107,28 +107,28 @@ def test_two_documents_progress_while_a_third_runs_a_long_loop():
 def test_a_killed_worker_is_replaced_and_its_documents_come_back(tmp_path):
     async def scenario(kit):
         store = open_store(tmp_path / "store")
-        host = Host(module(SPINNER), store=store, workers=1)
-        await host.start()
+        router = Router(module(SPINNER), store=store, workers=1)
+        await router.start()
         try:
-            await host.create("a", "alice@", None)
+            await router.create("a", "alice@", None)
             viewer = Recorder()
-            await host.connect("a", "alice@", viewer)
-            await host.send("a", "alice@", "bump", {"by": 5})
-            dead = host.runners[0]
+            await router.connect("a", "alice@", viewer)
+            await router.send("a", "alice@", "bump", {"by": 5})
+            dead = router.runners[0]
             os.kill(dead.pid, signal.SIGKILL)
             for _ in range(200):
-                if host.runners[0] is not dead and not host.runners[0].dead:
+                if router.runners[0] is not dead and not router.runners[0].dead:
                     break
                 await asyncio.sleep(0.05)
-            assert host.runners[0] is not dead
+            assert router.runners[0] is not dead
             assert viewer.calls[-1][:2] == ("ended", "worker_failed")
             # What was durable comes back on the new worker.
             again = Recorder()
-            await host.connect("a", "alice@", again)
+            await router.connect("a", "alice@", again)
             assert again.calls[0][1][0][0]["n"] == 5
-            assert await host.send("a", "alice@", "bump", {"by": 1}) == {"seq": 2}
+            assert await router.send("a", "alice@", "bump", {"by": 1}) == {"seq": 2}
         finally:
-            await host.close()
+            await router.close()
             store.close()
 
     run(scenario, deadline=60)

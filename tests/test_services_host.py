@@ -1,4 +1,4 @@
-"""Service calls over real HTTP through the serving host (issue 13 point 1):
+"""Service calls over real HTTP through the serving router (issue 13 point 1):
 the checkout example against a payment service on 127.0.0.1 that charges,
 fails, stalls and recovers; a stalled service never blocks other documents;
 secrets never reach the document; replay of the log never opens a socket."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from advm.net.host import Host
+from advm.net.router import Router
 from advm.net.services import ConfigError, ServiceConfig, idempotency_key
 from service_kit import PaymentService
 from server_kit import Recorder, module, run
@@ -55,23 +55,23 @@ async def until(pred, timeout: float = 10.0):
         await asyncio.sleep(0.01)
 
 
-async def shop(host: Host, key: str, who: str = "ann@shop") -> Recorder:
-    await host.create(key, who, None)
+async def shop(router: Router, key: str, who: str = "ann@shop") -> Recorder:
+    await router.create(key, who, None)
     rec = Recorder()
-    await host.connect(key, who, rec)
-    await host.send(key, who, "add", {"sku": "tea", "cents": 450, "qty": 2})
+    await router.connect(key, who, rec)
+    await router.send(key, who, "add", {"sku": "tea", "cents": 450, "qty": 2})
     return rec
 
 
 def test_checkout_charges_once_and_the_viewer_sees_it():
     with PaymentService() as pay:
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=config(pay.url, headers={"X-Shop": "demo"},
+            router = Router(module(CHECKOUT), services=config(pay.url, headers={"X-Shop": "demo"},
                                                           secrets={"Authorization": "Bearer s3cr3t"}))
-            await host.start()
+            await router.start()
             try:
-                rec = await shop(host, "order-1")
-                await host.send("order-1", "ann@shop", "checkout", {})
+                rec = await shop(router, "order-1")
+                await router.send("order-1", "ann@shop", "checkout", {})
                 await until(lambda: view_of(rec).get("phase") == "Paid")
                 v = view_of(rec)
                 assert v["charge_id"] == "ch_1" and v["total_cents"] == 900
@@ -84,41 +84,41 @@ def test_checkout_charges_once_and_the_viewer_sees_it():
                 assert h["Advm-Attempt"] == "1" and h["Advm-Principal"] == "ann@shop"
                 assert "s3cr3t" not in json.dumps(v)
             finally:
-                await host.close()
+                await router.close()
         run(scenario)
 
 
 def test_a_failing_service_declines_and_a_recovered_one_pays():
     with PaymentService(mode="fail") as pay:
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=config(pay.url, secrets={"Authorization": "tok-xyz"}))
-            await host.start()
+            router = Router(module(CHECKOUT), services=config(pay.url, secrets={"Authorization": "tok-xyz"}))
+            await router.start()
             try:
-                rec = await shop(host, "order-2")
-                await host.send("order-2", "ann@shop", "checkout", {})
+                rec = await shop(router, "order-2")
+                await router.send("order-2", "ann@shop", "checkout", {})
                 await until(lambda: view_of(rec).get("phase") == "Declined")
                 reason = view_of(rec)["declined_because"]
                 assert "500" in reason and "tok-xyz" not in reason
                 assert len(pay.charges()) == 1  # charge is not idempotent: never retried
                 pay.mode = "ok"  # the service recovers; the customer tries again
-                await host.send("order-2", "ann@shop", "checkout", {})
+                await router.send("order-2", "ann@shop", "checkout", {})
                 await until(lambda: view_of(rec).get("phase") == "Paid")
                 assert view_of(rec)["attempts"] == 2 and len(pay.charges()) == 2
             finally:
-                await host.close()
+                await router.close()
         run(scenario)
 
 
 def test_a_service_that_answers_garbage_or_is_unconfigured_gives_a_failed_result():
     with PaymentService(mode="garbage") as pay:
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=config(pay.url))
-            bare = Host(module(CHECKOUT))  # no services configured
-            await host.start()
+            router = Router(module(CHECKOUT), services=config(pay.url))
+            bare = Router(module(CHECKOUT))  # no services configured
+            await router.start()
             await bare.start()
             try:
-                rec = await shop(host, "g")
-                await host.send("g", "ann@shop", "checkout", {})
+                rec = await shop(router, "g")
+                await router.send("g", "ann@shop", "checkout", {})
                 await until(lambda: view_of(rec).get("phase") == "Declined")
                 assert "not JSON" in view_of(rec)["declined_because"]
                 rec2 = await shop(bare, "u")
@@ -126,7 +126,7 @@ def test_a_service_that_answers_garbage_or_is_unconfigured_gives_a_failed_result
                 await until(lambda: view_of(rec2).get("phase") == "Declined")
                 assert "not configured" in view_of(rec2)["declined_because"]
             finally:
-                await host.close()
+                await router.close()
                 await bare.close()
         run(scenario)
 
@@ -136,22 +136,22 @@ def test_a_stalled_service_times_out_and_never_blocks_other_documents():
         pay.stall()
 
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=config(pay.url, timeout_ms=1500))
-            await host.start()
+            router = Router(module(CHECKOUT), services=config(pay.url, timeout_ms=1500))
+            await router.start()
             try:
-                stuck = await shop(host, "stuck")
-                await host.send("stuck", "ann@shop", "checkout", {})
+                stuck = await shop(router, "stuck")
+                await router.send("stuck", "ann@shop", "checkout", {})
                 await until(lambda: len(pay.charges()) == 1)
                 # While the call stalls, this document's other channels and other
                 # documents answer at once.
                 loop = asyncio.get_running_loop()
                 t0 = loop.time()
-                other = await shop(host, "other", "bob@shop")
-                await host.send("other", "bob@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
+                other = await shop(router, "other", "bob@shop")
+                await router.send("other", "bob@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
                 await until(lambda: view_of(other).get("total_cents") == 1000)
                 # The stalled document's own channels answer too (adding to a cart being paid aborts).
                 with pytest.raises(Exception) as refused:
-                    await host.send("stuck", "ann@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
+                    await router.send("stuck", "ann@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
                 assert getattr(refused.value, "code", None) == "abort"
                 assert loop.time() - t0 < 1.0
                 assert view_of(stuck).get("phase") == "Paying"
@@ -159,7 +159,7 @@ def test_a_stalled_service_times_out_and_never_blocks_other_documents():
                 assert "did not answer within 1500 ms" in view_of(stuck)["declined_because"]
             finally:
                 pay.release()
-                await host.close()
+                await router.close()
         run(scenario)
 
 
@@ -179,14 +179,14 @@ public formula eur_rate = eur.as_maybe();
 def test_an_idempotent_method_is_retried_and_a_formula_shows_its_result():
     with PaymentService(mode="fail") as svc:
         async def scenario(kit=None):
-            host = Host(module(IDEMPOTENT), services=config(svc.url, attempts=4))
-            host.services.config.services["rates"] = host.services.config.services.pop("payments")
-            host.services.config.services["rates"].name = "rates"
-            await host.start()
+            router = Router(module(IDEMPOTENT), services=config(svc.url, attempts=4))
+            router.services.config.services["rates"] = router.services.config.services.pop("payments")
+            router.services.config.services["rates"].name = "rates"
+            await router.start()
             try:
-                await host.create("r", "ann@x", None)
+                await router.create("r", "ann@x", None)
                 rec = Recorder()
-                await host.connect("r", "ann@x", rec)
+                await router.connect("r", "ann@x", rec)
                 await until(lambda: view_of(rec).get("eur", {}).get("finished"))
                 got = view_of(rec)["eur"]
                 assert got["failed"] and got["code"] == 500
@@ -195,7 +195,7 @@ def test_an_idempotent_method_is_retried_and_a_formula_shows_its_result():
                 assert len(keys) == 1 and [r["headers"]["Advm-Attempt"] for r in svc.requests] == \
                     ["1", "2", "3", "4"]
             finally:
-                await host.close()
+                await router.close()
         run(scenario)
 
 
@@ -242,15 +242,15 @@ def test_an_oversized_answer_is_a_failed_result():
 
     with Big() as pay:
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=config(pay.url))
-            await host.start()
+            router = Router(module(CHECKOUT), services=config(pay.url))
+            await router.start()
             try:
-                rec = await shop(host, "big")
-                await host.send("big", "ann@shop", "checkout", {})
+                rec = await shop(router, "big")
+                await router.send("big", "ann@shop", "checkout", {})
                 await until(lambda: view_of(rec).get("phase") == "Declined")
                 assert "larger than" in view_of(rec)["declined_because"]
             finally:
-                await host.close()
+                await router.close()
         run(scenario)
 
 
@@ -276,13 +276,13 @@ def test_calls_in_flight_per_host_are_bounded():
         pay.stall()
 
         async def scenario(kit=None):
-            host = Host(module(CHECKOUT), services=ServiceConfig.from_dict(
+            router = Router(module(CHECKOUT), services=ServiceConfig.from_dict(
                 {"limits": {"per_host": 1}, "services": {"payments": {"base_url": pay.url}}}))
-            await host.start()
+            await router.start()
             try:
-                recs = [await shop(host, f"b{i}", f"u{i}@shop") for i in range(3)]
+                recs = [await shop(router, f"b{i}", f"u{i}@shop") for i in range(3)]
                 for i in range(3):
-                    await host.send(f"b{i}", f"u{i}@shop", "checkout", {})
+                    await router.send(f"b{i}", f"u{i}@shop", "checkout", {})
                 await until(lambda: len(pay.charges()) == 1)
                 await asyncio.sleep(0.5)
                 assert len(pay.charges()) == 1  # the others wait for the one slot of that host
@@ -291,6 +291,6 @@ def test_calls_in_flight_per_host_are_bounded():
                 await until(lambda: all(view_of(r).get("phase") == "Paid" for r in recs))
                 assert len(pay.charges()) == 3
             finally:
-                await host.close()
+                await router.close()
         run(scenario)
 

@@ -294,7 +294,7 @@ def check_restored_before_every_step(doc, steps) -> None:
     for number, text in enumerate(concretize(doc, steps), start=1):
         # A restore that keeps the connections (a host moving the document),
         # unlike the `restart` input, which reconnects every viewer.
-        twin.host.recover(twin.doc)  # from the snapshot the last input left (Host.checkpoint)
+        twin.host.recover(twin.doc)  # from the snapshot the last input left (RuntimeHost.checkpoint)
         want, got = ref.feed(text, number), twin.feed(text, number)
         assert got == want, (number, text)
     for who in doc.people:

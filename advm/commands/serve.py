@@ -1,8 +1,8 @@
 """`advm run FILE` (and its alias `advm serve FILE`): the document's program
 as a live WebSocket server.
 
-Compiles FILE, opens the store (./.advm unless --store), starts the host
-(net/host.py: documents loaded on demand, asleep when idle, woken by their
+Compiles FILE, opens the store (./.advm unless --store), starts the router
+(net/router.py: documents loaded on demand, asleep when idle, woken by their
 timers) and the server (net/server.py) on 127.0.0.1:8080, and prints the
 URL. Ctrl-C (or SIGTERM) shuts down cleanly: no new requests, every input
 already received runs and becomes durable, every loaded document is closed,
@@ -120,7 +120,7 @@ def service_config(args):
 
 async def _serve(args, program) -> None:
     from ..net.documents import durable_available
-    from ..net.host import Host
+    from ..net.router import Router
     from ..net.metrics import Metrics
     from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
@@ -140,16 +140,16 @@ async def _serve(args, program) -> None:
         tokens = Tokens.from_store_dir(directory)
         workers = default_workers() if args.workers is None else args.workers
         durable = store is not None and durable_available()
-        host = Host(program.module, store=store if durable else None, workers=workers,
+        router = Router(program.module, store=store if durable else None, workers=workers,
                     idle_unload_s=args.idle, services=args.service_config)
         pages = static_pages(args.static) if args.static else None
-        server = Server(host, tokens, bind=args.bind, port=args.port, pages=pages,
+        server = Server(router, tokens, bind=args.bind, port=args.port, pages=pages,
                         dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins)
-        Metrics(host, server)  # GET /metrics
+        Metrics(router, server)  # GET /metrics
         try:
             await server.start()
         except OSError as e:
-            await host.close()
+            await router.close()
             raise Failure(f"advm: error: cannot listen on {args.bind}:{args.port}: "
                           f"{e.strerror or e}") from None
         print(f"advm: serving {program.path} at {server.url} (WebSocket {server.ws_url})",
