@@ -55,6 +55,24 @@ def test_a_view_filter_skipped_for_one_field(monkeypatch):
     assert "which its rules hide" in message and "MK" in message
 
 
+def test_a_require_policy_ignored(monkeypatch):
+    """(a), rows: a record's `require` is left out, so rows it hides are listed."""
+    real = privacy.Schema._record_shape
+
+    def record_shape(self, *args, **kw):
+        shape = real(self, *args, **kw)
+        shape.requires = []
+        return shape
+
+    monkeypatch.setattr(privacy.Schema, "_record_shape", record_shape)
+    viewers._plans.clear()
+    try:
+        seed, message = first_report("a")
+    finally:
+        viewers._plans.clear()
+    assert "which its rules hide" in message and "'@o'" in message
+
+
 def test_a_delta_dropped(monkeypatch):
     """(b): every fifth delta frame after a commit is lost on its way out."""
     real = viewers.Viewers.after_commit
