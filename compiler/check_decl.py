@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from . import ast
 from . import types as T
+from .ast import VIEWER_MESSAGE
 from .check_base import a, did_you_mean, name_span
 from .docinfo import (
     AssocInfo, ChannelInfo, CronInfo, EnumInfo, FieldInfo, FormulaInfo, FuncInfo, HandlerInfo, LocalVar,
@@ -248,6 +249,39 @@ class DeclChecker:
                         t = self.expr(e, T.INT)
                         if not T.is_error(t) and t != T.INT:
                             self.err("E0301", f"a join's `{what}` is a row id (an int), found {t}", e.span)
+
+    def mark_viewer_bubbles(self) -> None:
+        """Which records' bubbles take the viewer's state (language.md 4.9.1): those
+        that read @viewer, a document bubble, or a record bubble that takes it."""
+        info = self.info
+        if VIEWER_MESSAGE not in info.messages:
+            return
+        bubbles = [fo for s in info.records.values() for fo in s.formulas.values() if fo.bubble]
+
+        def takes(fo) -> bool:
+            for n in ast.walk(fo.value):
+                if isinstance(n, ast.Special) and n.name == "viewer":
+                    return True
+                ref = getattr(n, "ref", None)
+                if isinstance(n, ast.Name) and ref is not None and ref.kind in ("bubble", "formula"):
+                    target = ref.target
+                    if ref.kind == "bubble" or (target.bubble and target.viewer):
+                        return True
+                if isinstance(n, ast.FieldAccess) and isinstance(n.obj.ty, T.RecordType) or (
+                        isinstance(n, ast.FieldAccess) and T.is_sequence(n.obj.ty)
+                        and isinstance(T.element_of(n.obj.ty), T.RecordType)):
+                    rt = n.obj.ty if isinstance(n.obj.ty, T.RecordType) else T.element_of(n.obj.ty)
+                    other = info.records[rt.name].formulas.get(n.name) if rt.name in info.records else None
+                    if other is not None and other.bubble and other.viewer:
+                        return True
+            return False
+
+        changed = True
+        while changed:  # a bubble reading one that takes the state takes it too
+            changed = False
+            for fo in bubbles:
+                if not fo.viewer and takes(fo):
+                    fo.viewer = changed = True
 
     def check_storable(self, t: T.Type, f: ast.FieldDecl, where: str) -> None:
         inner = T.element_of(t) or T.strip_maybe(t)

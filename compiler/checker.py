@@ -33,6 +33,7 @@ class Checker(DeclChecker, StmtChecker, ExprChecker, CheckerBase):
         self.check_infinite_structs()
         self.collect_document(program)
         self.check_bodies(program)
+        self.mark_viewer_bubbles()
         self.check_calls_effects()
         self.check_references()
         if not any(d.severity == "error" for d in self.diags):

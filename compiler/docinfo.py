@@ -93,6 +93,9 @@ class FormulaInfo:
     owner: str | None = None  # record name for record formulas
     decl: Any = None
     effects: Effects | None = None  # set by effects.py after checking
+    # a record's bubble that reads @viewer, itself or through the bubbles it reads: it takes the
+    # viewer's state after its row (set by the checker; a document's bubbles all take it)
+    viewer: bool = False
 
 
 @dataclass

@@ -305,7 +305,7 @@ class Data:
     def takes_viewer(self, s, name: str) -> bool:
         """Whether record formula `name` of struct `s` is a bubble that takes the viewer's state."""
         fo = s.formulas.get(name)
-        return fo is not None and fo.bubble and VIEWER_MESSAGE in self.info.messages
+        return fo is not None and fo.viewer
 
     def viewer_call(self, fn: str, args: list, types: list, result: T.Type, dst):
         """Call a bubble with the viewer's state as its last argument: this

@@ -89,7 +89,7 @@ class Declarations:
                              *self.body_maker(m.decl.body, m.decl, row=s.name))
             for fo in s.formulas.values():
                 # a record's bubble takes the viewer's state too (after the row)
-                params = [(None, rt)] + (viewer if fo.bubble else [])
+                params = [(None, rt)] + (viewer if fo.viewer else [])
                 self.declare(self.layout.record_formula_fn(s.name, fo.name), params, fo.type,
                              *self.value_maker(fo.value, row=s.name))
             for p in s.policies.values():
@@ -239,8 +239,11 @@ class Meta:
         return out
 
     def formula_meta(self, fo, fn: str) -> dict:
-        return {"fn": fn, "type": describe(fo.type), "privacy": fo.privacy,
+        meta = {"fn": fn, "type": describe(fo.type), "privacy": fo.privacy,
                 "privacy_names": list(fo.privacy_names), "reads": sorted(fo.reads), "bubble": fo.bubble}
+        if fo.viewer:
+            meta["viewer"] = True  # a record's bubble that takes the viewer's state after its row
+        return meta
 
     def views_meta(self) -> dict:
         """What views/viewers.py needs to cache per-viewer results: for every policy,

@@ -252,7 +252,7 @@ class Expressions:
                 args, types = [(row, T.RecordType(ref.owner))], [T.RecordType(ref.owner)]
             else:
                 fn, args, types = self.layout.formula_fn(e.id), [], []
-            bubble = kind == "bubble" or (ref.owner is not None and ref.target.bubble)  # a record's: "formula"
+            bubble = kind == "bubble" or (ref.owner is not None and ref.target.viewer)  # a record's: "formula"
             if bubble and VIEWER_MESSAGE in self.info.messages:  # bubbles pass the viewer's state on
                 return self.viewer_call(fn, args, types, e.ty, dst)
             return self.call(fn, args, types, e.ty, dst)

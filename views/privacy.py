@@ -62,6 +62,7 @@ class Member:
     fn: str = ""  # formulas and bubbles
     viewer_is: list = field(default_factory=list)  # [(on_row, slot)]
     policies: list = field(default_factory=list)  # [Policy] for use_policy
+    viewer: bool = False  # a record's bubble that takes the viewer's state (@viewer) after its row
     slots: frozenset = frozenset()  # record slots a record formula reads
     doc_reads: frozenset = frozenset()
     time: bool = False
@@ -175,7 +176,8 @@ class Schema:
 
     def _member(self, f: dict, kind: str, policy, viewer_is, name: str | None = None) -> Member:
         privacy = f["privacy"]
-        m = Member(name or f["name"], kind, f["type"], privacy, slot=f.get("slot", -1), fn=f.get("fn", ""))
+        m = Member(name or f["name"], kind, f["type"], privacy, slot=f.get("slot", -1), fn=f.get("fn", ""),
+                   viewer=bool(f.get("viewer")))
         if privacy == VIEWER_IS:
             m.viewer_is = viewer_is(f["privacy_names"])
         elif privacy == USE_POLICY:
@@ -312,7 +314,7 @@ class FreshContext:
     def bubble(self, member: Member, rec):
         if self.who is None:
             return None
-        if self.state is not None:  # every bubble takes the viewer's state (a record's after its row)
+        if self.state is not None and (rec is None or member.viewer):  # a record's after its row
             try:
                 return self._call(member.index, rec, self.state) if rec is not None \
                     else self._call(member.index, self.state)
