@@ -796,6 +796,7 @@ class Viewers:
             # nobody pays nothing here); the first connect() catches up.
             if "tracker" in self.__dict__:
                 self.tracker.lose()
+                self.rank_state.clear()  # the first connect sorts again (it sees everything as changed)
             return []
         changes = self.tracker.observe()
         if not changes:
