@@ -1284,7 +1284,8 @@ class Viewers:
                 enc = viewer.items.get(name, _MISSING)
                 if enc is _MISSING:
                     prev = viewer.lists.pop(name, None)
-                    made = self._encode_live(item, ctx, prev) if item.live_slot is not None and self.incremental else None
+                    made = self._encode_live(item, ctx, prev) \
+                        if item.live_slot is not None and self.incremental else None
                     if made is None:
                         made = self._encode(item, self._value(m, ctx), ctx,
                                             prev if type(prev) is _ListState else None)
