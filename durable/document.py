@@ -244,20 +244,20 @@ class DurableDocument:
             snapshot = self._maybe_snapshot(seq)
             return self._commit([inputs.to_entry(seq, item, frames)], snapshot, frames)
         seq = self.seq + 1
-        # The usual input: one entry, no snapshot, no event: its envelope is
-        # encoded once and handed over as it is, one future for it all.
+        # The usual input: one entry, no snapshot, no event: its record is
+        # packed once, here, and handed over as it is, one future for it all.
         due = self.living.next_due()
         timer = KEEP if due == self._due else due
         self._due = due
         self.seq = seq
-        env = inputs.envelope(seq, item, frames)
+        record = inputs.record(seq, item, frames)
         try:
             if done is not None:
-                self.store.append_envelope(self.key, env, timer=timer, value=frames,
+                self.store.append_envelope(self.key, record, seq=seq, timer=timer, value=frames,
                                            fail=self._failed, callback=done)
                 self._last = _UNSEEN
                 return None
-            fut = self.store.append_envelope(self.key, env, timer=timer, value=frames,
+            fut = self.store.append_envelope(self.key, record, seq=seq, timer=timer, value=frames,
                                              fail=self._failed)
         except Exception as e:  # a bad argument is raised at the call: same as a failed commit
             self._fail(e)

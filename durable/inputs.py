@@ -43,7 +43,7 @@ from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
 from ..store.errors import StoreError
-from ..store.log import Entry
+from ..store.log import Entry, pack_envelope, pack_input
 from ..views.viewers import Viewers
 from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
@@ -227,6 +227,33 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
     elif kind == "result":
         env["call"] = item.get("call")
     return env
+
+
+# Kinds whose envelope is only the positional fields (no ask, call, seed or
+# module): their record can be packed straight from the input.
+_PLAIN_KINDS = frozenset({"send", "connect", "disconnect", "advance", "delete", "destroy"})
+
+
+def record(seq: int, item: dict, frames: list) -> bytes:
+    """The log record of a runtime input that ran and produced `frames`:
+    the bytes of log.pack_envelope(envelope(seq, item, frames)), packed
+    without building the envelope's map when the input is a plain one."""
+    kind = item["op"]
+    if kind not in _PLAIN_KINDS:
+        return pack_envelope(envelope(seq, item, frames))
+    who = item.get("who")
+    if who is not None:
+        who = as_principal(who) if isinstance(who, str) else None
+    if frames:
+        outcome_, digest = outcome(frames, who), frames_digest(frames)
+        if type(outcome_) is not str:
+            return pack_envelope(envelope(seq, item, frames))
+    else:
+        outcome_, digest = "ok", _NOTHING_DECIDED
+    if kind == "send":
+        return pack_input(seq, item["now"], kind, who, item.get("channel"), item.get("message"),
+                          outcome_, digest)
+    return pack_input(seq, item["now"], kind, who, None, None, outcome_, digest)
 
 
 def to_entry(seq: int, item: dict, frames: list, extra: dict | None = None) -> Entry:

@@ -38,7 +38,8 @@ class DocumentStore(Protocol):
     def commit(self, doc: str, entries: Iterable[Entry] = (), *, snapshot: Snapshot | None = None,
                timer: Any = ..., history: int | None = None, value: Any = ..., fail: Any = None) -> Any: ...
 
-    def append_envelope(self, doc: str, env: dict, *, timer: Any = ..., value: Any = ..., fail: Any = None,
+    def append_envelope(self, doc: str, env: dict | bytes, *, seq: int | None = None, timer: Any = ...,
+                        value: Any = ..., fail: Any = None,
                         callback: Callable[[Any, BaseException | None], None] | None = None) -> Any: ...
 
     def append(self, doc: str, entry: Entry) -> Any: ...

@@ -77,18 +77,26 @@ class Store:
         return self._writer().write_async(self._change(doc, entries, snapshot, timer, history),
                                            value, fail)
 
-    def append_envelope(self, doc: str, env: dict, *, timer=KEEP, value=commit_mod._OWN,
-                        fail=None, callback=None):
+    def append_envelope(self, doc: str, env: dict | bytes, *, seq: int | None = None, timer=KEEP,
+                        value=commit_mod._OWN, fail=None, callback=None):
         """commit() of one entry given as its envelope map (inputs.envelope),
-        for a durable document's hot path: encoded once, straight into the
-        committer's operation. The envelope must be well formed (seq and
-        time ints, kind text); the committer still checks its seq. With
-        `callback`, no future: callback(result, error) on the committer thread."""
+        or as its record already packed (bytes, as durable/inputs.py record()
+        packs them) with its `seq`: a durable document's hot path, encoded
+        once, straight into the committer's operation. The envelope must be
+        well formed (seq and time ints, kind text; a record's seq the one it
+        holds, which every read checks); the committer still checks the seq
+        follows the log. With `callback`, no future: callback(result, error)
+        on the committer thread."""
         if timer is not KEEP and timer is not None and (
                 type(timer) is not int or not 0 <= timer <= keys.TIME_MAX):
             raise ValueError(f"timer must be None or a due time in ms, got {timer!r}")
-        op = commit_mod.Change(doc, keys.doc_prefix(doc),
-                               [(env["seq"], log.pack_envelope(env))], None, timer)
+        if type(env) is bytes:
+            if type(seq) is not int or not 1 <= seq <= keys.SEQ_MAX:
+                raise ValueError(f"a packed record needs its seq, got {seq!r}")
+            entry = (seq, env)
+        else:
+            entry = (env["seq"], log.pack_envelope(env))
+        op = commit_mod.Change(doc, keys.doc_prefix(doc), [entry], None, timer)
         if callback is not None:
             return self._writer().write_callback(op, callback, value, fail)
         return self._writer().write(op, value, fail)

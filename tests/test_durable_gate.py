@@ -278,3 +278,55 @@ def test_a_failed_commit_rolls_the_served_document_back(tmp_path):
     view = wait(shard.handle("view", "k", {"who": "ann@"}, T0 + 42)).result()
     assert view["view"]["n"] == 8 and store.last_seq("k") == 4
     store.close()
+
+
+# ---------------------------------------------------------------- the packed record
+
+
+def test_the_packed_record_is_the_envelope_packed(tmp_path, monkeypatch):
+    """inputs.record (the hot path: no envelope map) gives the bytes of
+    log.pack_envelope(inputs.envelope(...)) for every input of every example
+    session as a durable document logs it, and for shapes the sessions lack."""
+    from advm.durable import inputs
+    from advm.store.log import pack_envelope
+    from durable_kit import APPS, play
+
+    real = inputs.record
+    seen = []
+
+    def checked(seq, item, frames):
+        got = real(seq, item, frames)
+        assert got == pack_envelope(inputs.envelope(seq, item, frames)), (seq, item, frames)
+        seen.append(item["op"])
+        return got
+
+    monkeypatch.setattr(inputs, "record", checked)
+    for name in APPS:
+        with open_store(tmp_path / name) as store:
+            play(store, name)
+    assert {"send", "connect", "disconnect"} <= set(seen), set(seen)
+    error = {"to": "ann@", "error": {"code": "input", "message": "no"}}
+    odd = {"to": "ann@", "error": {"code": 7, "message": "a code that is not text"}}
+    for item in ({"op": "send", "who": "ann", "channel": "c", "now": 5},
+                 {"op": "send", "who": None, "channel": None, "message": [1, "x"], "now": 5},
+                 {"op": "send", "who": 12, "channel": "c", "message": {"a": None}, "now": 5},
+                 {"op": "advance", "now": 9}, {"op": "destroy", "now": 9},
+                 {"op": "delete", "who": "bo@x", "now": 9},
+                 {"op": "answer", "who": "ann", "ask": 3, "message": 1, "now": 9},
+                 {"op": "result", "call": 2, "result": {"ok": 1}, "now": 9},
+                 {"op": "create", "who": "ann", "arg": None, "seed": "s", "now": 9}):
+        for frames in ([], [error], [odd], [{"to": "ann@", "delta": {"n": 1}}]):
+            assert real(4, item, frames) == pack_envelope(inputs.envelope(4, item, frames))
+
+
+def test_a_packed_record_without_its_seq_is_refused_at_the_call(tmp_path):
+    from advm.durable import inputs
+
+    item = {"op": "send", "who": "ann", "channel": "add", "message": {"k": 1}, "now": T0}
+    with open_store(tmp_path / "s") as store:
+        for seq in (None, 0, "1", 1 << 64):
+            with pytest.raises(ValueError, match="needs its seq"):
+                store.append_envelope("d", inputs.record(1, item, []), seq=seq)
+        assert store.append_envelope("d", inputs.record(1, item, []), seq=1).result() == 1
+        [entry] = store.log("d")
+        assert (entry.seq, entry.kind, entry.payload) == (1, "send", {"k": 1})
