@@ -38,7 +38,7 @@ from __future__ import annotations
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal
 
@@ -122,7 +122,7 @@ class FromRows(Viewers):
 
 
 def table_doc(rows: int, viewer: bool, query: str = "iterate", views_class=Viewers):
-    doc = Document(_module(TABLE_SOURCE.replace("QUERY", QUERIES[query])), key="bench")
+    doc = Engine(_module(TABLE_SOURCE.replace("QUERY", QUERIES[query])), key="bench")
     doc.create(ADA, None, now=T0)
     for i in range(rows):
         doc.send(ADA, "add", {"text": f"row {i}", "score": i % 97}, now=T0)
@@ -198,7 +198,7 @@ def test_insert_nobody(benchmark, rows):
 
 
 def int_doc(viewer: bool, views_class=Viewers):
-    doc = Document(_module(INT_SOURCE), key="bench")
+    doc = Engine(_module(INT_SOURCE), key="bench")
     doc.create(ADA, None, now=T0)
     views = views_class(doc)
     if viewer:

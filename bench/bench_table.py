@@ -19,7 +19,7 @@ import gc
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 
 N = 200_000
 # Rounds per variant, each after one untimed warmup round: the first round of
@@ -63,7 +63,7 @@ def module():
 def fresh(module):
     # A new, empty document per round: the timed part is the transaction alone.
     gc.collect()
-    doc = Document(module, key="bench")
+    doc = Engine(module, key="bench")
     doc.create("bench@local")
     return (doc,), {}
 

@@ -35,7 +35,7 @@ import pytest
 from pathlib import Path
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal
@@ -107,7 +107,7 @@ PEOPLE = [principal(f"user{i}", "bench") for i in range(VIEWERS)]
 
 
 def room(source=SOURCE):
-    doc = Document(build_source(source, "bench.adb"), key="bench")
+    doc = Engine(build_source(source, "bench.adb"), key="bench")
     doc.create(PEOPLE[0], None, now=T0)
     for i in range(CARDS):
         doc.send(PEOPLE[i], "deal", {"text": f"card {i}"}, now=T0)

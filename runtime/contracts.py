@@ -140,7 +140,7 @@ class Viewers(Protocol):
     def load(self, state: dict) -> None: ...
 
 
-ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Document (runtime/document.py)
+ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Engine (runtime/document.py)
 
 
 # ---------------------------------------------------------------- what a host drives

@@ -1,7 +1,7 @@
 """A small Python API over one compiled document: create it, send it messages,
 read it. Each event is one transaction.
 
-    doc = Document(build_source(source_text, "todo.adb"), key="list-1")
+    doc = Engine(build_source(source_text, "todo.adb"), key="list-1")
     doc.create(alice, {"title": "groceries"}, now=1767225600000)
     doc.send(bob, "create", {"text": "milk"}, now=...)
     doc.fields()            # the document's fields and formulas as plain JSON
@@ -47,7 +47,7 @@ from .services import Services
 # document of the module owns, since none of them touches a document. Every
 # document starts with these very dicts and copies the makers and channels
 # only when it adds one of its own: a maker running a type's `new` function on
-# its machine, and the decoders built on it (Document._own_makers). Built per
+# its machine, and the decoders built on it (Engine._own_makers). Built per
 # document they were 2.5 KB of each idle loaded counter document (issue 12).
 _shared_by_module: dict[int, tuple] = {}
 
@@ -126,7 +126,7 @@ def promote_young() -> None:
 # (DEFAULT_BUDGET) is sized for the VM benchmarks, which run without a document.
 DOCUMENT_BUDGET = 64_000_000
 
-_START = -1  # Document._invoke: no function index, a prepared start instead
+_START = -1  # Engine._invoke: no function index, a prepared start instead
 
 
 def seed_for(key: str) -> int:
@@ -149,7 +149,7 @@ def fresh_seed() -> str:
     return secrets.token_hex(SEED_HEX // 2)
 
 
-class Document:
+class Engine:
     _entering = None  # the state whose block run_state() is running (a fresh run, not a resume)
 
     def __init__(self, module, key: str = "document", space: str = "", seed: int | None = None,
@@ -218,7 +218,7 @@ class Document:
         return self.machine.snapshot()
 
     @classmethod
-    def restore(cls, module, data: bytes) -> "Document":
+    def restore(cls, module, data: bytes) -> "Engine":
         """A created document back from `snapshot()` bytes."""
         doc = cls(module)
         doc.machine = Machine.from_snapshot(module, data, host=doc._host_table())
@@ -233,7 +233,7 @@ class Document:
                 "asks": self.asks.to_values(), "created": self.created}
 
     @classmethod
-    def from_export(cls, module, state: dict) -> "Document":
+    def from_export(cls, module, state: dict) -> "Engine":
         doc = cls(module)
         doc.machine.doc = state["doc"]
         doc.machine.rng_state = tuple(state["rng"])
@@ -774,4 +774,4 @@ class Document:
         return out
 
 
-__all__ = ["Document", "TransactionError", "fresh_seed", "seed_for"]
+__all__ = ["Engine", "TransactionError", "fresh_seed", "seed_for"]

@@ -37,7 +37,7 @@ from typing import Any, Callable, Protocol
 
 from ..vm.errors import VMError
 from .contracts import Backend, Frame, HostedDocument, as_input
-from .document import Document, TransactionError
+from .document import Engine, TransactionError
 from .living import MAX_IMMEDIATE, LivingDocument, error_frame
 
 
@@ -77,7 +77,7 @@ class Gate:
         try:
             with self._lock:
                 if self._doc is None:
-                    self._doc = Document(self.module, key="$static")
+                    self._doc = Engine(self.module, key="$static")
                 return bool(self._doc.static_policy(policy, who, origin, ip))
         except (TransactionError, VMError):
             return False

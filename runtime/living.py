@@ -32,7 +32,7 @@ from ..vm.snapshot import dumps_values, loads_values
 from ..vm.stdlib import values_equal
 from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
-from .document import Document, TransactionError
+from .document import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
 
@@ -74,9 +74,9 @@ class LivingDocument:
         """`viewers`: the factory of the object that computes views
         (spec/runtime.md 6), handed in by the host: views.viewers.Viewers,
         durable.noviews.NoViewers for replay, a test's own."""
-        self._setup(Document(module, key=key, seed=seed), viewers)
+        self._setup(Engine(module, key=key, seed=seed), viewers)
 
-    def _setup(self, document: Document, viewers) -> None:
+    def _setup(self, document: Engine, viewers) -> None:
         self.document = document
         self.meta = document.meta
         self._make_viewers = viewers
@@ -577,7 +577,7 @@ class LivingDocument:
             raise SnapshotError("snapshot was taken on a different module (code changed)")
         self = cls.__new__(cls)
         try:
-            self._setup(Document.from_export(module, loads_values(body["document"])), viewers)
+            self._setup(Engine.from_export(module, loads_values(body["document"])), viewers)
             self.viewers.load(body["viewers"])
             self.pending = Pending(*body["pending"]) if body["pending"] else None
             if body["cron"] is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.vm._machine import Machine
 from advm.vm.docslots import principal
 from advm.vm.stdlib import host_table
@@ -32,11 +32,11 @@ def program(source: str) -> Program:
     return Program(source)
 
 
-def document(source: str, key: str = "doc", create: bool = True, who: str = ALICE, arg=None) -> Document:
-    d = Document(build_source(source, "doc.adb"), key=key)
+def document(source: str, key: str = "doc", create: bool = True, who: str = ALICE, arg=None) -> Engine:
+    d = Engine(build_source(source, "doc.adb"), key=key)
     if create:
         d.create(who, arg, now=T0)
     return d
 
 
-__all__ = ["ALICE", "BOB", "CAROL", "T0", "Document", "Program", "TransactionError", "document", "program"]
+__all__ = ["ALICE", "BOB", "CAROL", "T0", "Engine", "Program", "TransactionError", "document", "program"]

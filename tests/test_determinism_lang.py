@@ -18,7 +18,7 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 
 HERE = Path(__file__).resolve().parent
 
@@ -124,7 +124,7 @@ def module():
     return build_source(SOURCE, "det.adb")
 
 
-def apply(doc: Document, event) -> None:
+def apply(doc: Engine, event) -> None:
     kind, who, channel, message, now = event
     if kind == "create":
         doc.create(who, now=now)
@@ -141,19 +141,19 @@ def apply(doc: Document, event) -> None:
 def play(mod, restore_at: int | None = None, events=EVENTS) -> list[bytes]:
     """Run the script; the snapshot after every event. With `restore_at=k` the
     document is snapshotted after event k and continued from a restored copy."""
-    doc = Document(mod, key=KEY)
+    doc = Engine(mod, key=KEY)
     shots = []
     for k, event in enumerate(events):
         apply(doc, event)
         shots.append(doc.snapshot())
         if k == restore_at:
-            doc = Document.restore(mod, shots[-1])
+            doc = Engine.restore(mod, shots[-1])
     return shots
 
 
 def continue_from(mod, data: bytes, start: int) -> list[bytes]:
     """A restored document runs the rest of the script."""
-    doc = Document.restore(mod, data)
+    doc = Engine.restore(mod, data)
     shots = []
     for event in EVENTS[start:]:
         apply(doc, event)
@@ -219,7 +219,7 @@ def test_restore_in_a_fresh_process_continues_identically(mod, reference):
 
 def test_the_same_key_gives_the_same_document_and_another_key_another(mod, reference):
     def fields(key):
-        doc = Document(mod, key=key)
+        doc = Engine(mod, key=key)
         for event in EVENTS:
             apply(doc, event)
         return json.dumps(doc.fields(), sort_keys=True)
@@ -239,7 +239,7 @@ def test_aborted_events_leave_no_trace_in_the_bytes(mod, reference):
 
 
 def test_the_script_exercises_what_could_differ(mod, reference):
-    doc = Document.restore(mod, reference[-1])
+    doc = Engine.restore(mod, reference[-1])
     f = doc.fields()
     ids = [c["id"] for c in f["_cards"]]
     assert ids == sorted(ids) and len(ids) > 10  # insertion order, some rows deleted

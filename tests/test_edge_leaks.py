@@ -20,7 +20,7 @@ from advm.compiler.build import build_source
 from advm.net.router import Router
 from advm.net.server import Server
 from advm.net.tokens import Tokens
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.runtime.living import LivingDocument
 from advm.session import Session
 from advm.views.viewers import Viewers
@@ -209,7 +209,7 @@ GOOD = {"d": "2026-03-04", "dt": "2026-03-04T10:00:00Z", "t": "23:59", "span": 1
     ("md", "SECRET"), ("inner", {"at": "SECRET"}), ("ds", ["2026-01-01", "SECRET"]),
 ])
 def test_every_typed_field_is_checked_where_the_message_enters(field, value):
-    doc = Document(build_source(DATES, "doc.adb"))
+    doc = Engine(build_source(DATES, "doc.adb"))
     doc.create("alice@")
     before = doc.fields()
     with pytest.raises(TransactionError) as e:
@@ -220,7 +220,7 @@ def test_every_typed_field_is_checked_where_the_message_enters(field, value):
 
 
 def test_values_that_fit_are_taken_in_the_runtime_form():
-    doc = Document(build_source(DATES, "doc.adb"))
+    doc = Engine(build_source(DATES, "doc.adb"))
     doc.create("alice@")
     doc.send("alice@", "put", GOOD)
     got = doc.fields()

@@ -15,7 +15,7 @@ import pytest
 from runkit import ALICE, BOB, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.vm.docslots import EPOCH, ZONE
 from advm.vm.snapshot import TAG_REF
 
@@ -205,8 +205,8 @@ def mod():
     return build_source(SOURCE, "rollback.adb")
 
 
-def fresh(mod) -> Document:
-    d = Document(mod, key="rb")
+def fresh(mod) -> Engine:
+    d = Engine(mod, key="rb")
     d.create(ALICE, now=T0)
     d.send(ALICE, "seed", {"n": 5}, now=T0 + 1000)
     return d
@@ -365,7 +365,7 @@ def test_an_undone_delete_keeps_rows_in_id_order_in_the_snapshot(mod):
     with pytest.raises(TransactionError):
         d.send(BOB, "remove", {"how": 1}, now=T0 + 2000)
     twin = fresh(mod)
-    restored = Document.restore(mod, d.snapshot())
+    restored = Engine.restore(mod, d.snapshot())
     assert [r["id"] for r in restored.field("_rows")] == [1, 2, 3, 4, 5]
     assert restored.fields() == twin.fields()
 
@@ -418,7 +418,7 @@ channel fix(Fix f) { n = f.v; }
 def test_a_state_block_that_aborts_before_any_await_undoes_its_writes():
     # 8.4: its writes are gone, the label is still the state and nothing is pending.
     mod = build_source(STATE_SOURCE, "state.adb")
-    d = Document(mod, key="s")
+    d = Engine(mod, key="s")
     d.create(ALICE, now=T0)
     before = d.snapshot()
     with pytest.raises(TransactionError) as info:

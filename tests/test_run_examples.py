@@ -9,16 +9,16 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.vm.docslots import NO_ONE, principal
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HOUR = 3600 * 1000
 
 
-def load(name: str, key: str = "ex") -> Document:
+def load(name: str, key: str = "ex") -> Engine:
     path = EXAMPLES / name
-    return Document(build_source(path.read_text(), path.name), key=key)
+    return Engine(build_source(path.read_text(), path.name), key=key)
 
 
 def test_every_example_compiles_and_builds():
@@ -26,7 +26,7 @@ def test_every_example_compiles_and_builds():
         text = path.read_text()
         if "unsupported" in path.name:
             continue
-        d = Document(build_source(text, path.name))
+        d = Engine(build_source(text, path.name))
         assert d.meta["init"] == "$init"
 
 
@@ -198,7 +198,7 @@ def test_module_file_round_trip_runs_the_same():
     copy = Module.from_bytes(module.to_bytes())
     views = []
     for m in (module, copy):
-        d = Document(m, key="room")
+        d = Engine(m, key="room")
         d.create(ALICE, now=T0)
         d.handler("connected", who=BOB)
         d.send(BOB, "say", {"text": "hey"})
@@ -213,7 +213,7 @@ def test_machine_snapshot_of_a_document_with_tables_restores_it():
     d.send(ALICE, "create", {"text": "milk"})
     d.send(BOB, "create", {"text": "eggs"})
     d.send(ALICE, "complete", {"id": 1})
-    twin = Document.restore(d.module, d.snapshot())
+    twin = Engine.restore(d.module, d.snapshot())
     assert twin.fields() == d.fields()
     for doc in (d, twin):  # both go on identically: ids, indexes, formulas
         doc.send(BOB, "create", {"text": "bread"})

@@ -7,7 +7,7 @@ import pytest
 
 from advm.net.router import Router, RouterError
 from advm.net.shard import RUNAWAY_LIMIT, RUNAWAY_WINDOW_MS, THROTTLE_MS
-from advm.runtime.document import DOCUMENT_BUDGET, Document
+from advm.runtime.document import DOCUMENT_BUDGET, Engine
 from server_kit import Recorder, module, run
 
 RUNAWAY = """
@@ -51,7 +51,7 @@ class Clock:
 
 
 def test_a_document_without_a_budget_gets_the_documents_default():
-    doc = Document(module(DEFAULT), key="d")
+    doc = Engine(module(DEFAULT), key="d")
     assert doc.machine.budget_limit == DOCUMENT_BUDGET == 64_000_000
 
 

@@ -20,7 +20,7 @@ import pytest
 from runkit import ALICE, BOB, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.vm.snapshot import dumps_values, loads_values
 
 HERE = Path(__file__).resolve().parent
@@ -144,7 +144,7 @@ def module(name: str):
 # ---------------------------------------------------------------- steps and state as data
 
 
-def step(doc: Document, s: list) -> None:
+def step(doc: Engine, s: list) -> None:
     """One event: ["create", who, arg, now], ["transition", now],
     ["answer", message type, json, now], ["refused", message type, json, now, kind]
     (an answer whose transaction fails: the code must still be waiting),
@@ -168,15 +168,15 @@ def step(doc: Document, s: list) -> None:
         doc.send(s[1], s[2], s[3], now=s[4])
 
 
-def pack(doc: Document) -> dict:
+def pack(doc: Engine) -> dict:
     """Everything of the document between events -- fields, PRNG, the waiting
-    code as data, the open asks -- as CBOR (Document.export), and, to compare
+    code as data, the open asks -- as CBOR (Engine.export), and, to compare
     machines, its machine snapshot."""
     return {"state": dumps_values(doc.export()).hex(), "snapshot": doc.snapshot().hex()}
 
 
-def unpack(mod, packed: dict) -> Document:
-    return Document.from_export(mod, loads_values(bytes.fromhex(packed["state"])))
+def unpack(mod, packed: dict) -> Engine:
+    return Engine.from_export(mod, loads_values(bytes.fromhex(packed["state"])))
 
 
 def waiting_code(packed: dict):
@@ -186,7 +186,7 @@ def waiting_code(packed: dict):
 
 def run(name: str, steps: list, packed: dict | None = None) -> dict:
     mod = module(name)
-    doc = Document(mod, key="susp") if packed is None else unpack(mod, packed)
+    doc = Engine(mod, key="susp") if packed is None else unpack(mod, packed)
     for s in steps:
         step(doc, s)
     return {**pack(doc), "fields": doc.fields()}

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.views.viewers import Viewers
 from advm.vm.values import BadValue, decoder, from_json, to_json
 
@@ -52,7 +52,7 @@ MAPS = [(["map", "int", "string"], {"1": "a", "-2": "b"}),
 
 @pytest.fixture(scope="module")
 def doc():
-    d = Document(build_source(SOURCE, "rich.adb"))
+    d = Engine(build_source(SOURCE, "rich.adb"))
     d.create("ann@", None, now=1)
     return d
 

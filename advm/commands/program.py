@@ -141,11 +141,11 @@ def find_source(module, module_path: str) -> str | None:
 
 def new_document(program: Program, key: str = "main"):
     """A fresh (not yet created) document running the program's module."""
-    from ..runtime.document import Document
+    from ..runtime.document import Engine
     from ..vm.errors import VerifyError
 
     try:
-        return Document(program.module, key=key)
+        return Engine(program.module, key=key)
     except VerifyError as e:
         if program.from_module_file:
             raise corrupt(program.path, f"corrupt module: {e}") from None

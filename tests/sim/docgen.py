@@ -212,7 +212,7 @@ class DocSpec:
 
     def allowed(self, state: dict, who: str) -> set[str]:
         """The values `who` may receive now, given the document's fields
-        (`state`: name -> value as Document.field gives it). The `paged`
+        (`state`: name -> value as Engine.field gives it). The `paged`
         bubble lists every row: a viewer's own state (`@viewer.pg`) narrows
         what it is sent, but is no privacy rule (the viewer may send pg 0)."""
         ok: set[str] = set()

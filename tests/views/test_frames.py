@@ -11,7 +11,7 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.views import diff, encode_view
 from advm.views.delta import diff_objects
 from advm.views.reactive import Changes
@@ -23,7 +23,7 @@ MODULE = build_source(source("secrets.adb"), "secrets.adb")
 
 class Live:
     def __init__(self):
-        self.doc = Document(MODULE, key="deltas")
+        self.doc = Engine(MODULE, key="deltas")
         self.doc.create(ALICE, None, now=T0)
         self.views = Viewers(self.doc)
         self.clients = Clients()
@@ -178,10 +178,10 @@ def test_viewers_that_see_alike_share_one_patch_and_stay_exact():
     from viewkit import Clients, assert_current, source
 
     from advm.compiler.build import build_source
-    from advm.runtime.document import Document
+    from advm.runtime.document import Engine
     from advm.views.viewers import Viewers
 
-    d = Document(build_source(source("reactive.adb"), "reactive.adb"), key="shared")
+    d = Engine(build_source(source("reactive.adb"), "reactive.adb"), key="shared")
     d.create(ALICE, None, now=T0)
     views = Viewers(d)
     clients = Clients()

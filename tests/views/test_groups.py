@@ -14,7 +14,7 @@ from runkit import T0
 from viewkit import Clients, assert_current
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal
@@ -115,7 +115,7 @@ step = st.one_of(
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, max_size=25))
 def test_grouped_viewers_each_get_exactly_their_view(script):
-    d = Document(MODULE, key="groups")
+    d = Engine(MODULE, key="groups")
     d.create(PEOPLE[0], None, now=T0)
     for i, p in enumerate(PEOPLE[:4]):
         d.send(p, "deal", {"text": f"c{i}"}, now=T0)

@@ -20,7 +20,7 @@ from runkit import T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.views.delta import compress_order
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
@@ -75,7 +75,7 @@ class Session:
     """One document, the views under test and the oracle side by side."""
 
     def __init__(self):
-        self.doc = Document(MODULE, key="growth")
+        self.doc = Engine(MODULE, key="growth")
         self.doc.create(PEOPLE[0], None, now=T0)
         self.views = Viewers(self.doc)
         self.oracle = Oracle(self.doc)
@@ -115,7 +115,7 @@ class Session:
 
 
 def test_tables_iterate_and_where_formulas_are_kept_in_place_and_ordered_queries_are_not():
-    views = Viewers(Document(MODULE, key="growth"))
+    views = Viewers(Engine(MODULE, key="growth"))
     views.document.create(PEOPLE[0], None, now=T0)
     views.connect(PEOPLE[0])
     live = {item.name: item.live_where for item in views.items if item.live_slot is not None}
@@ -191,7 +191,7 @@ channel bump(Ref r) {
 
 
 def test_a_change_renders_the_rows_it_wrote_alone_whatever_the_table_holds():
-    doc = Document(PLAIN, key="plain")
+    doc = Engine(PLAIN, key="plain")
     doc.create(PEOPLE[0], None, now=T0)
     doc.send(PEOPLE[0], "add", {"count": 2000}, now=T0)
     views = Viewers(doc)
@@ -223,7 +223,7 @@ def test_a_change_renders_the_rows_it_wrote_alone_whatever_the_table_holds():
 
 def test_frames_and_states_already_handed_out_do_not_change_with_the_kept_tables():
     """Kept tables change in place: what a frame or a state holds is a copy."""
-    doc = Document(PLAIN, key="plain")
+    doc = Engine(PLAIN, key="plain")
     doc.create(PEOPLE[0], None, now=T0)
     doc.send(PEOPLE[0], "add", {"count": 5}, now=T0)
     views = Viewers(doc)
@@ -239,7 +239,7 @@ def test_frames_and_states_already_handed_out_do_not_change_with_the_kept_tables
     assert (dumps(first), dumps(state)) == before
     assert all(made for made, _ in handed)  # every commit sent bob a frame
     # the states kept as text then are the ones a fresh encoder makes now from the same inputs
-    oracle_doc = Document(PLAIN, key="plain")
+    oracle_doc = Engine(PLAIN, key="plain")
     oracle_doc.create(PEOPLE[0], None, now=T0)
     oracle_doc.send(PEOPLE[0], "add", {"count": 5}, now=T0)
     oracle = Oracle(oracle_doc)

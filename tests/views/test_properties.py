@@ -36,7 +36,7 @@ from test_tracker import compare
 from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_source, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.views.privacy import Schema
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
@@ -72,7 +72,7 @@ steps = st.lists(
 
 class Session:
     def __init__(self):
-        self.doc = Document(MODULE, key="secrets")
+        self.doc = Engine(MODULE, key="secrets")
         self.doc.create(PEOPLE[0], None, now=T0)
         self.views = Viewers(self.doc)
         self.schema = Schema(self.doc.meta)
@@ -141,7 +141,7 @@ def text_of(p: dict) -> str:
     return f"{p['agent']}@{p['authority']}"
 
 
-def hidden_from(doc: Document, viewer: str) -> set:
+def hidden_from(doc: Engine, viewer: str) -> set:
     """Every planted secret `viewer` may not see now, by the document's rules."""
     fields = doc.fields(formulas=False)
     owner = text_of(fields["owner"])
@@ -240,7 +240,7 @@ def nested_opening(path: tuple) -> list:
 def test_writes_inside_nested_state_reach_every_viewer(session):
     path, script = session
     module = nested_module(path)
-    doc = Document(module, key="nested")
+    doc = Engine(module, key="nested")
     doc.create(PEOPLE[0], None, now=T0)
     views = Viewers(doc)
     schema = Schema(doc.meta)

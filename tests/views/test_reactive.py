@@ -7,7 +7,7 @@ from runkit import ALICE, BOB, T0, document
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
 
@@ -16,7 +16,7 @@ MODULE = build_source(source("reactive.adb"), "reactive.adb")
 
 @pytest.fixture
 def live():
-    d = Document(MODULE, key="reactive")
+    d = Engine(MODULE, key="reactive")
     d.create(ALICE, None, now=T0)
     views = Viewers(d)
     clients = Clients()

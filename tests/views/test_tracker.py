@@ -19,7 +19,7 @@ from runkit import ALICE, T0
 from viewkit import source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document, TransactionError
+from advm.runtime.document import Engine, TransactionError
 from advm.views.reactive import ChangeTracker, _is_flat
 
 MODULE = build_source(source("tracked.adb"), "tracked.adb")
@@ -66,7 +66,7 @@ def compare(log, frozen, meta) -> None:
           suppress_health_check=[HealthCheck.too_slow])
 @given(script)
 def test_the_logs_say_what_comparing_copies_says(ops):
-    d = Document(MODULE, key="tracked")
+    d = Engine(MODULE, key="tracked")
     d.create(ALICE, None, now=T0)
     log, frozen = ChangeTracker(d.machine, d.meta), FrozenTracker(d.machine, d.meta)
     compare(log.observe(), frozen.observe(), d.meta)
@@ -88,7 +88,7 @@ def fields_of(d, tracker, channel, message):
 
 
 def test_writes_of_the_same_value_and_aborts_report_nothing():
-    d = Document(MODULE, key="tracked")
+    d = Engine(MODULE, key="tracked")
     d.create(ALICE, None, now=T0)
     tracker = ChangeTracker(d.machine, d.meta)
     tracker.observe()
@@ -108,7 +108,7 @@ def test_writes_of_the_same_value_and_aborts_report_nothing():
 
 
 def test_more_commits_than_the_machine_keeps_report_everything():
-    d = Document(MODULE, key="tracked")
+    d = Engine(MODULE, key="tracked")
     d.create(ALICE, None, now=T0)
     tracker = ChangeTracker(d.machine, d.meta)
     tracker.observe()
@@ -120,7 +120,7 @@ def test_more_commits_than_the_machine_keeps_report_everything():
 
 
 def test_a_top_level_write_outside_any_transaction_is_still_seen():
-    d = Document(MODULE, key="tracked")
+    d = Engine(MODULE, key="tracked")
     d.create(ALICE, None, now=T0)
     tracker = ChangeTracker(d.machine, d.meta)
     tracker.observe()

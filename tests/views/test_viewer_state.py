@@ -14,7 +14,7 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Document
+from advm.runtime.document import Engine
 from advm.views import encode_view
 from advm.views.privacy import render_view
 from advm.views.viewers import Viewers
@@ -25,7 +25,7 @@ PEOPLE = [ALICE, BOB, CAROL]
 
 class Live:
     def __init__(self):
-        self.doc = Document(MODULE, key="viewer-state")
+        self.doc = Engine(MODULE, key="viewer-state")
         self.doc.create(ALICE, None, now=T0)
         self.views = Viewers(self.doc)
         self.clients = Clients()
