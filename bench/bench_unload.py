@@ -64,7 +64,7 @@ channel fill(Fill f) {
 """
 
 
-class Viewer:
+class Sink:
     def deltas(self, items, outstanding):
         pass
 
@@ -113,7 +113,7 @@ async def _rounds(rounds: int) -> dict:
             after = []
             for _ in range(rounds):
                 t = time.perf_counter()
-                viewers = [Viewer() for _ in keys]
+                viewers = [Sink() for _ in keys]
                 await asyncio.gather(*(router.connect(k, "alice@", v) for k, v in zip(keys, viewers)))
                 for v in viewers:
                     router.disconnect(v)

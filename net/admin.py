@@ -207,7 +207,7 @@ def live(router) -> dict:
     out = {}
     for key, slot in list(router.slots.items()):
         out[key] = {"loaded": bool(slot.loaded),
-                    "viewers": {who: len(vs) for who, vs in slot.viewers.items() if vs},
+                    "viewers": {who: len(vs) for who, vs in slot.sinks.items() if vs},
                     "queue": len(slot.queue), "timer": router._due.get(key)}
     return out
 

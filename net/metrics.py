@@ -45,7 +45,7 @@ class _Gauges:
         yield _gauge("advm_documents_sleeping",
                      "documents that exist but are not loaded (in the store, or on the "
                      "memory backend's shelf)", m.sleeping())
-        viewers = sum(len(vs) for s in slots for vs in s.viewers.values())
+        viewers = sum(len(vs) for s in slots for vs in s.sinks.values())
         yield _gauge("advm_viewers", "client streams attached to documents", viewers)
         yield _gauge("advm_queue_depth",
                      "inputs sent to documents and not yet answered, over all documents",

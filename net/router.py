@@ -3,7 +3,7 @@
     router = Router(module, store=store, workers=2)
     await router.start()
     await router.create("g1", "alice@", None)
-    await router.connect("g1", "alice@", viewer)      # viewer receives deltas
+    await router.connect("g1", "alice@", sink)      # sink receives deltas
     await router.send("g1", "alice@", "play", {"x": 1, "y": 1})
     await router.close()
 
@@ -17,7 +17,7 @@ runner as they arrive and forwards each reply's frames in order, once the
 runner releases them (after the input is durable, with the durable backend).
 
 Viewers are objects the server supplies, one per client stream (net/server.py
-`Stream`), each a `Viewer` (below). They must not block: the router calls them
+`Stream`), each a `Sink` (below). They must not block: the router calls them
 from the event loop.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ MAX_KEY_BYTES = 255
 
 
 @runtime_checkable
-class Viewer(Protocol):
+class Sink(Protocol):
     """One client stream of a principal on a document, as the router drives it
     (net/server.py `Stream`). The router keeps its own bookkeeping on it in the
     attribute `_router_state` (a slot, if it has slots)."""
@@ -63,6 +63,17 @@ class Viewer(Protocol):
     def ended(self, code: str, message: str) -> None:
         """The stream is over (the document was deleted or reloaded, its
         worker stopped, the router is closing): a reason of spec/protocol.md 8.7."""
+
+
+@runtime_checkable
+class Debugger(Protocol):
+    """A `document/debug` subscriber (net/server.py `DebugStream`): `debug(lines)`
+    with the @debug lines of each input of the document, `ended(code, message)`
+    when the subscription ends without being asked to. On the event loop; never blocks."""
+
+    def debug(self, lines: list[str]) -> None: ...
+
+    def ended(self, code: str, message: str) -> None: ...
 
 
 class RouterError(Exception):
@@ -120,9 +131,9 @@ class Reply:
 
 
 class _Pending:
-    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "viewer", "payload", "start")
+    __slots__ = ("kind", "who", "reply", "arrived", "waiter", "sink", "payload", "start")
 
-    def __init__(self, kind, who, waiter, viewer, payload):
+    def __init__(self, kind, who, waiter, sink, payload):
         self.start = time.perf_counter()  # for the metrics (net/metrics.py)
         self.kind = kind
         self.who = who
@@ -130,29 +141,30 @@ class _Pending:
         self.reply = None     # the runner's reply, once it arrived
         self.arrived = False
         self.waiter = waiter
-        self.viewer = viewer
+        self.sink = sink
 
 
 class Slot:
     """The router's side of one document: where it runs, what is in flight, who watches."""
 
-    __slots__ = ("key", "runner", "queue", "viewers", "members", "last_seq", "asks", "used",
-                 "closing", "loaded")
+    __slots__ = ("key", "runner", "queue", "sinks", "members", "last_seq", "asks", "used",
+                 "closing", "loaded", "debuggers")
 
     def __init__(self, key: str):
         self.key = key
         self.runner = None
         self.queue: deque[_Pending] = deque()
-        self.viewers: dict[str, list] = {}   # principal -> viewers receiving its frames
-        self.members: dict[str, int] = {}    # principal -> viewers attached or attaching
+        self.sinks: dict[str, list] = {}   # principal -> sinks receiving its frames
+        self.members: dict[str, int] = {}    # principal -> sinks attached or attaching
         self.last_seq: dict[str, int] = {}
         self.asks: dict[str, dict[int, dict]] = {}
         self.used = time.monotonic()
         self.closing = False
         self.loaded = False
+        self.debuggers: list = []  # @debug subscribers (Debugger), in the order they came
 
     def idle(self) -> bool:
-        return not self.queue and not any(self.members.values())
+        return not self.queue and not any(self.members.values()) and not self.debuggers
 
     def outstanding(self, who: str) -> list[dict]:
         asks = self.asks.get(who) or {}
@@ -179,6 +191,7 @@ class Router:
         self.slots: dict[str, Slot] = {}
         self.runners: list = []
         self._attached: dict[object, tuple[Slot, str]] = {}
+        self._debugging: dict[object, Slot] = {}  # @debug subscriber -> its document, joining or joined
         self._due: dict[str, int] = {}
         self._heap: list[tuple[int, str]] = []
         self._wake: asyncio.Event | None = None
@@ -243,14 +256,15 @@ class Router:
                 pass
         # Calls in flight are dropped: the documents still list them, and make them again when woken.
         await self.services.close()
-        # Inputs already accepted run to the end, and their viewers see them.
+        # Inputs already accepted run to the end, and their sinks see them.
         await self._settle()
         for slot in self.slots.values():
-            for viewers in slot.viewers.values():
-                for v in viewers:
+            self._end_debuggers(slot, "shutting_down", "the server is shutting down", tell=False)
+            for sinks in slot.sinks.values():
+                for v in sinks:
                     self._attached.pop(v, None)
                     v.ended("shutting_down", "the server is shutting down")
-            slot.viewers.clear()
+            slot.sinks.clear()
         closing = []
         loop = asyncio.get_running_loop()
         for slot in list(self.slots.values()):
@@ -297,35 +311,35 @@ class Router:
         self._submit(slot, "create", who, {"who": who, "arg": arg, **(context or {})}, waiter)
         return waiter
 
-    def connect(self, key: str, who: str, viewer: Viewer, context: dict | None = None,
+    def connect(self, key: str, who: str, sink: Sink, context: dict | None = None,
                 state: dict | None = None) -> asyncio.Future:
-        """Attach `viewer` to document `key` as `who`. The first viewer of a
+        """Attach `sink` to document `key` as `who`. The first sink of a
         principal runs @connected; later ones share its stream. Resolves to
-        {"seq": n} once the viewer holds its full view. `state`, the viewer
+        {"seq": n} once the sink holds its full view. `state`, the viewer
         state its client sent (spec/language.md 4.9.1), follows as an update
         once it is attached."""
         waiter, slot = self._request(key)
         if slot is None:
             return waiter
-        if viewer in self._attached:
+        if sink in self._attached:
             waiter.set_exception(RouterError("already_connected", "this stream is already connected"))
             return waiter
         first = not slot.members.get(who)
         kind = "connect" if first else "view"
-        if self._submit(slot, kind, who, {"who": who, **(context or {})}, waiter, viewer):
+        if self._submit(slot, kind, who, {"who": who, **(context or {})}, waiter, sink):
             slot.members[who] = slot.members.get(who, 0) + 1
-            self._attached[viewer] = (slot, who)
-            joining = viewer_state(viewer)
+            self._attached[sink] = (slot, who)
+            joining = sink_state(sink)
             joining.joining, joining.cancelled = True, False
             if state is not None:  # in order after the join; refused with it if the join is
                 self._submit(slot, "update", who, {"who": who, "state": state}, None, bounded=False)
         return waiter
 
-    def update(self, viewer: Viewer, state) -> asyncio.Future:
-        """The viewer state of `viewer`'s principal (its client's `view`
+    def update(self, sink: Sink, state) -> asyncio.Future:
+        """The viewer state of `sink`'s principal (its client's `view`
         fields): its bubbles are computed again and its patch follows.
         Resolves to {"seq": n} once the patch (if any) went out."""
-        got = self._attached.get(viewer)
+        got = self._attached.get(sink)
         if got is None:
             waiter = self._new_waiter()
             if not waiter.done():
@@ -382,31 +396,82 @@ class Router:
         self._submit(slot, "delete", who, {"who": who}, waiter)
         return waiter
 
-    def disconnect(self, viewer: Viewer) -> None:
-        """Detach a viewer; the last one of a principal runs @disconnected."""
-        got = self._attached.pop(viewer, None)
+    def debug(self, key: str, who: str, sink: Debugger, context: dict | None = None) -> asyncio.Future:
+        """Subscribe `sink` to document `key`'s @debug lines, if its `@static
+        debug` policy lets `who` (asked anew for every subscription; without
+        the policy nobody may: `debug_refused`). Resolves to {} once
+        subscribed; `disconnect(sink)` ends it. While a document has
+        subscribers it stays loaded and its runner keeps its lines."""
+        waiter, slot = self._request(key)
+        if slot is None:
+            return waiter
+        if sink in self._debugging:
+            waiter.set_exception(RouterError("already_connected", "this stream is already subscribed"))
+            return waiter
+        if self._submit(slot, "debug", who, {"who": who, "on": True, **(context or {})}, waiter, sink,
+                        bounded=False):
+            self._debugging[sink] = slot
+        return waiter
+
+    def _apply_debug(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
+        sink, waiter = p.sink, p.waiter
+        if sink is None:  # a subscriber went
+            return
+        error = reply.get("error")
+        if error is not None or self._debugging.get(sink) is not slot:
+            if self._debugging.get(sink) is slot:
+                del self._debugging[sink]
+            if error is None:  # it went while subscribing: the runner counted it
+                self._submit(slot, "debug", None, {"on": False}, None, bounded=False)
+            elif waiter is not None and not waiter.done():
+                waiter.set_exception(RouterError(error[0], error[1]))
+            return
+        slot.debuggers.append(sink)
+        if waiter is not None and not waiter.done():
+            waiter.set_result({})
+
+    def _end_debuggers(self, slot: Slot, code: str, message: str, *, tell: bool) -> None:
+        """End every @debug subscription of `slot` (the document is gone, or
+        its runner is); with `tell`, its runner stops keeping the lines."""
+        for sink in slot.debuggers:
+            self._debugging.pop(sink, None)
+            sink.ended(code, message)
+            if tell:
+                self._submit(slot, "debug", None, {"on": False}, None, bounded=False)
+        slot.debuggers = []
+
+    def disconnect(self, sink: Sink) -> None:
+        """Detach a sink; the last one of a principal runs @disconnected.
+        Ends a @debug subscription (`debug`) too."""
+        slot = self._debugging.pop(sink, None)
+        if slot is not None:
+            if sink in slot.debuggers:  # else still subscribing: its reply undoes it
+                slot.debuggers.remove(sink)
+                self._submit(slot, "debug", None, {"on": False}, None, bounded=False)
+            return
+        got = self._attached.pop(sink, None)
         if got is None:
             return
         slot, who = got
-        state = viewer_state(viewer)
+        state = sink_state(sink)
         if state.joining:
             state.cancelled = True  # its connect reply will undo the attachment
             return
-        viewers = slot.viewers.get(who, [])
-        if viewer in viewers:
-            viewers.remove(viewer)
+        sinks = slot.sinks.get(who, [])
+        if sink in sinks:
+            sinks.remove(sink)
         self._leave(slot, who)
 
-    def resync(self, viewer: Viewer) -> bool:
-        """Send this viewer its whole current view (it lost deltas: a slow
+    def resync(self, sink: Sink) -> bool:
+        """Send this sink its whole current view (it lost deltas: a slow
         client whose pending frames were dropped). False when it was not
-        asked for (the viewer is not attached or still joining, or the router
+        asked for (the sink is not attached or still joining, or the router
         is closing), so the caller may ask again later."""
-        got = self._attached.get(viewer)
-        if got is None or viewer_state(viewer).joining or self._closing:
+        got = self._attached.get(sink)
+        if got is None or sink_state(sink).joining or self._closing:
             return False
         slot, who = got
-        return self._submit(slot, "view", who, {"who": who}, None, viewer, bounded=False,
+        return self._submit(slot, "view", who, {"who": who}, None, sink, bounded=False,
                             resync=True) is not False
 
     # ------------------------------------------------------------ plumbing
@@ -430,7 +495,7 @@ class Router:
             raise RouterError("worker_failed", "every worker has stopped")
         return min(live, key=lambda r: (r.inflight, r.placed))
 
-    def _submit(self, slot: Slot, kind: str, who, payload: dict, waiter, viewer=None, *,
+    def _submit(self, slot: Slot, kind: str, who, payload: dict, waiter, sink=None, *,
                 bounded: bool = True, resync: bool = False) -> bool:
         if waiter is not None and waiter.done():  # refused already (shutting down)
             return False
@@ -447,7 +512,7 @@ class Router:
                 return False
             slot.runner.placed += 1
         self.stats["inputs"] += 1
-        pending = _Pending("resync" if resync else kind, who, waiter, viewer, payload)
+        pending = _Pending("resync" if resync else kind, who, waiter, sink, payload)
         slot.queue.append(pending)
         slot.used = time.monotonic()
         slot.runner.call(kind, slot.key, payload, self.clock(),
@@ -473,7 +538,7 @@ class Router:
                 raise
         slot.used = time.monotonic()
         if not slot.queue and slot.runner is not None and not slot.loaded and not any(
-                slot.members.values()):
+                slot.members.values()) and not slot.debuggers:
             self._forget(slot)
 
     def _forget(self, slot: Slot) -> None:
@@ -489,12 +554,16 @@ class Router:
         calls = reply.get("calls")
         if calls and not self._closing:
             self.services.want(slot.key, calls)
+        lines = reply.get("debug")
+        if lines:  # the input's @debug lines, to the subscribers (spec/protocol.md 8.3)
+            for sink in slot.debuggers:
+                sink.debug(lines)
         was = slot.loaded
         slot.loaded = bool(reply.get("loaded"))
         if slot.loaded and not was:
             self.stats["loads"] += 1
         if error is None:
-            if p.kind not in ("close",):
+            if p.kind not in ("close", "debug"):
                 self._set_due(slot.key, reply.get("due"))
         elif error[0] == "not_found":
             self._set_due(slot.key, None)
@@ -502,7 +571,9 @@ class Router:
             self._runner_lost(slot)
         if reply.get("dropped"):
             self._dropped(slot)
-        if p.kind in ("connect", "view", "resync"):
+        if p.kind == "debug":
+            self._apply_debug(slot, p, reply)
+        elif p.kind in ("connect", "view", "resync"):
             self._apply_join(slot, p, reply)
         elif p.kind == "close":
             slot.closing = False
@@ -524,16 +595,16 @@ class Router:
             self._destroyed(slot)
 
     def _apply_join(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
-        who, viewer, waiter = p.who, p.viewer, p.waiter
+        who, sink, waiter = p.who, p.sink, p.waiter
         error = reply.get("error")
         frames = reply.get("frames", ())
         if p.kind == "resync":
-            if error is None and reply.get("connected") and viewer in slot.viewers.get(who, ()):
+            if error is None and reply.get("connected") and sink in slot.sinks.get(who, ()):
                 slot.asks[who] = {a["id"]: a for a in reply["asks"]}
-                viewer.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
+                sink.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
                              slot.outstanding(who))
             return
-        state = viewer_state(viewer)
+        state = sink_state(sink)
         state.joining = False
         if p.kind == "connect":
             accepted = error is None and any(frame_kind(f) == "connected" and f["to"] == who
@@ -541,14 +612,14 @@ class Router:
         else:
             accepted = error is None and bool(reply.get("connected"))
             if (error is None and not accepted and not state.cancelled
-                    and not slot.viewers.get(who) and not self._closing):
+                    and not slot.sinks.get(who) and not self._closing):
                 # Its principal's other streams ended since it asked (the
                 # document was reloaded): it is the first stream again.
                 state.joining = True
-                self._submit(slot, "connect", who, p.payload, waiter, viewer, bounded=False)
+                self._submit(slot, "connect", who, p.payload, waiter, sink, bounded=False)
                 return
         if accepted and not state.cancelled:
-            slot.viewers.setdefault(who, []).append(viewer)
+            slot.sinks.setdefault(who, []).append(sink)
         if p.kind == "connect":
             if accepted:
                 slot.asks[who] = {}
@@ -557,11 +628,11 @@ class Router:
                            joined=who if accepted else None)
         elif accepted and not state.cancelled:
             slot.asks[who] = {a["id"]: a for a in reply["asks"]}
-            viewer.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
+            sink.reset(encode_view(reply["view"]), slot.last_seq.get(who, 0),
                          slot.outstanding(who))
         if not accepted:
-            if self._attached.get(viewer, (None,))[0] is slot:
-                del self._attached[viewer]
+            if self._attached.get(sink, (None,))[0] is slot:
+                del self._attached[sink]
             slot.members[who] = max(0, slot.members.get(who, 0) - 1)
             if waiter is not None and not waiter.done():
                 outcome = error or _sender_error(frames, who) or [
@@ -589,7 +660,7 @@ class Router:
             slot.members[who] = left
             return
         slot.members.pop(who, None)
-        slot.viewers.pop(who, None)
+        slot.sinks.pop(who, None)
         slot.asks.pop(who, None)
         slot.last_seq.pop(who, None)
         if not self._closing and slot.runner is not None:
@@ -597,20 +668,20 @@ class Router:
 
     def _dispatch(self, slot: Slot, frames, delta_frames, sender, joined: str | None = None,
                   end_code: str = "disconnected") -> None:
-        """Forward one reply's frames to the viewers they are for. `frames`
+        """Forward one reply's frames to the sinks they are for. `frames`
         are the runtime's (spec/runtime.md 3), read by their declared kind
         (runtime/contracts.py); the deltas come apart, as (to, patch, seq)."""
         if not frames and joined is None:
             # Only deltas (no asks, errors or departures): each goes out as it
             # comes, which is what the general path below does too.
-            viewers_of = slot.viewers
+            sinks_of = slot.sinks
             last_seq = slot.last_seq
             for to, patch, seq in delta_frames:
                 last_seq[to] = seq
-                viewers = viewers_of.get(to)
-                if viewers:
+                sinks = sinks_of.get(to)
+                if sinks:
                     item = ((patch, seq),)
-                    for v in viewers:
+                    for v in sinks:
                         v.deltas(item, None)
             return
         deltas: dict[str, list] = {}
@@ -637,33 +708,33 @@ class Router:
                 if asks is not None and asks.pop(f["ask_closed"], None) is not None:
                     changed.add(to)
             elif kind == "connected":
-                if f["connected"] is False and to != joined and to in slot.viewers:
+                if f["connected"] is False and to != joined and to in slot.sinks:
                     kicked.append(to)
-            elif kind == "error" and to != sender and to in slot.viewers:
+            elif kind == "error" and to != sender and to in slot.sinks:
                 notes.append(f)
         if joined is not None:
             changed.add(joined)  # a new stream's first frame always lists its asks
-        viewers_of = slot.viewers
+        sinks_of = slot.sinks
         for who, items in deltas.items():
-            viewers = viewers_of.get(who)
-            if viewers:
+            sinks = sinks_of.get(who)
+            if sinks:
                 outstanding = slot.outstanding(who) if who in changed else None
-                for v in viewers:
+                for v in sinks:
                     v.deltas(items, outstanding)
         for who in changed:
             if who not in deltas:
                 outstanding = slot.outstanding(who)
-                for v in viewers_of.get(who, ()):
+                for v in sinks_of.get(who, ()):
                     v.deltas([], outstanding)
         for f in notes:
-            for v in slot.viewers.get(f["to"], ()):
+            for v in slot.sinks.get(f["to"], ()):
                 v.notify(f["error"])
         for who in kicked:
             self._kick(slot, who, end_code, f"document {slot.key!r} let {who} go"
                        if end_code == "disconnected" else f"document {slot.key!r} was deleted")
 
     def _kick(self, slot: Slot, who: str, code: str, message: str) -> None:
-        for v in slot.viewers.pop(who, ()):
+        for v in slot.sinks.pop(who, ()):
             self._attached.pop(v, None)
             v.ended(code, message)
         slot.members.pop(who, None)
@@ -671,7 +742,8 @@ class Router:
         slot.last_seq.pop(who, None)
 
     def _destroyed(self, slot: Slot) -> None:
-        for who in list(slot.viewers):
+        self._end_debuggers(slot, "destroyed", f"document {slot.key!r} was deleted", tell=True)
+        for who in list(slot.sinks):
             self._kick(slot, who, "destroyed", f"document {slot.key!r} was deleted")
         self._set_due(slot.key, None)
         slot.loaded = False
@@ -682,12 +754,12 @@ class Router:
         connected. Every stream of it ends, with the reason; streams still
         joining stay counted and join the reloaded document."""
         message = f"document {slot.key!r} was reloaded after a failure; connect again"
-        for who in list(slot.viewers):
-            viewers = slot.viewers.pop(who)
-            for v in viewers:
+        for who in list(slot.sinks):
+            sinks = slot.sinks.pop(who)
+            for v in sinks:
                 self._attached.pop(v, None)
                 v.ended("reloaded", message)
-            left = slot.members.get(who, 0) - len(viewers)
+            left = slot.members.get(who, 0) - len(sinks)
             if left > 0:
                 slot.members[who] = left
             else:
@@ -696,7 +768,9 @@ class Router:
             slot.last_seq.pop(who, None)
 
     def _runner_lost(self, slot: Slot) -> None:
-        for who in list(slot.viewers):
+        self._end_debuggers(slot, "worker_failed", "the document's worker stopped; subscribe again",
+                            tell=False)
+        for who in list(slot.sinks):
             self._kick(slot, who, "worker_failed", "the document's worker stopped; reconnect")
         slot.loaded = False
 
@@ -789,7 +863,7 @@ class Router:
         return None if slot is None or slot.runner is None else slot.runner
 
 
-class _ViewerState:
+class _SinkState:
     __slots__ = ("joining", "cancelled")
 
     def __init__(self):
@@ -797,10 +871,10 @@ class _ViewerState:
         self.cancelled = False
 
 
-def viewer_state(viewer) -> _ViewerState:
-    state = getattr(viewer, "_router_state", None)
+def sink_state(sink) -> _SinkState:
+    state = getattr(sink, "_router_state", None)
     if state is None:
-        state = viewer._router_state = _ViewerState()
+        state = sink._router_state = _SinkState()
     return state
 
 
@@ -812,5 +886,5 @@ def _sender_error(frames, who):
     return None
 
 
-__all__ = ["Router", "RouterError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "Viewer", "check_key",
+__all__ = ["Debugger", "Router", "RouterError", "IDLE_UNLOAD_S", "QUEUE_LIMIT", "Reply", "Slot", "Sink", "check_key",
            "wall_clock_ms"]

@@ -109,7 +109,7 @@ def deliver(rid, response, done: bool) -> str:
 
 
 class Stream:
-    """One connection/create: the router's viewer for one client stream."""
+    """One connection/create: the router's sink for one client stream."""
 
     __slots__ = ("sock", "id", "key", "who", "stale", "resyncing", "open", "pending",
                  "head", "_router_state", "__weakref__")
@@ -179,6 +179,43 @@ class Stream:
     def notify(self, error) -> None:
         if self.open:
             self.sock.push(deliver(self.id, {"error": error}, False))
+
+    def ended(self, code: str, message: str) -> None:
+        if self.open:
+            self.open = False
+            self.sock.streams.pop(self.id, None)
+            self.sock.push(failure(self.id, code, message))
+
+
+class DebugStream:
+    """One document/debug subscription: the router's Debugger for one client
+    stream. Each input's lines go out as one `{"debug": [line, ...]}` frame;
+    while the socket holds more than `max_pending_bytes` new frames are
+    dropped, and the next frame sent says how many lines were (`dropped`)."""
+
+    __slots__ = ("sock", "id", "key", "who", "open", "dropped", "__weakref__")
+    stale = False  # never resynchronised (Socket._resync): a lost line is gone
+
+    def __init__(self, sock: "Socket", sid, key: str, who: str):
+        self.sock = sock
+        self.id = sid
+        self.key = key
+        self.who = who
+        self.open = True
+        self.dropped = 0
+
+    def debug(self, lines) -> None:
+        sock = self.sock
+        if not self.open or sock.closed:
+            return
+        if sock.queued > sock.limits.max_pending_bytes:
+            self.dropped += len(lines)
+            return
+        response = {"debug": lines}
+        if self.dropped:
+            response["dropped"] = self.dropped
+            self.dropped = 0
+        sock.push(deliver(self.id, response, False))
 
     def ended(self, code: str, message: str) -> None:
         if self.open:
@@ -696,6 +733,33 @@ def _connection_create(s: Socket, rid, req) -> None:
     fut.add_done_callback(done)
 
 
+def _document_debug(s: Socket, rid, req) -> None:
+    """A stream of the document's @debug lines, if its `@static debug` policy
+    lets the principal (spec/protocol.md 8.3); `connection/end` ends it."""
+    key = _need(req, "key", str, "the document's key")
+    who = s.principal(req)
+    if rid in s.streams:
+        raise _Refused("bad_request", f"request id {rid} already names an open connection")
+    if len(s.streams) >= s.limits.max_streams:
+        raise _Refused("too_many_streams", f"at most {s.limits.max_streams} connections per socket")
+    stream = DebugStream(s, rid, key, who)
+    s.streams[rid] = stream
+    fut = s.router.debug(key, who, stream, s.context())
+
+    def done(f):
+        exc = f.exception()
+        if exc is not None:
+            if stream.open:
+                stream.open = False
+                if s.streams.get(rid) is stream:
+                    del s.streams[rid]
+                s.push(failed(rid, exc))
+        elif stream.open:
+            s.push(deliver(rid, {"subscribed": True}, False))
+
+    fut.add_done_callback(done)
+
+
 def _connection_send(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     ask = req.get("ask")
@@ -762,6 +826,7 @@ METHODS = {
     "identity/mint": _identity_mint,
     "document/create": _document_create,
     "document/delete": _document_delete,
+    "document/debug": _document_debug,
     "connection/create": _connection_create,
     "connection/send": _connection_send,
     "connection/update": _connection_update,

@@ -99,7 +99,7 @@ async def raw(ws, frame) -> dict:
 
 
 class Recorder:
-    """A viewer for Router-level tests: keeps every call."""
+    """A sink (net/router.py Sink) for Router-level tests: keeps every call."""
 
     def __init__(self):
         self.calls: list[tuple] = []

@@ -134,17 +134,17 @@ def test_the_viewers_implement_the_viewers_interface():
         assert isinstance(made, C.Viewers), type(made).__name__
 
 
-def test_the_servers_streams_are_the_routers_viewers():
+def test_the_servers_streams_are_the_routers_sinks():
     from server_kit import Recorder
 
-    from advm.net.router import Viewer
+    from advm.net.router import Sink
     from advm.net.server import Stream
 
-    assert public_methods(Viewer) == {"deltas", "reset", "notify", "ended"}
+    assert public_methods(Sink) == {"deltas", "reset", "notify", "ended"}
     for cls in (Stream, Recorder):  # the server's, and the tests' own
-        assert public_methods(Viewer) <= public_methods(cls), cls.__name__
-        for name in public_methods(Viewer):
-            declared = inspect.signature(getattr(Viewer, name)).parameters
+        assert public_methods(Sink) <= public_methods(cls), cls.__name__
+        for name in public_methods(Sink):
+            declared = inspect.signature(getattr(Sink, name)).parameters
             assert list(inspect.signature(getattr(cls, name)).parameters) == list(declared), name
     assert "_router_state" in Stream.__slots__  # where the router keeps its bookkeeping
 
