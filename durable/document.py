@@ -33,6 +33,7 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
+from ..runtime.upgrade import Deferred, UpgradeRefused, upgrade
 from ..store.commit import KEEP
 from ..store.errors import CorruptRecord, IncompatibleStore, StoreError
 from ..store.log import Entry
@@ -112,6 +113,7 @@ class DurableDocument:
         self._pending: list[Entry] = []   # events that go out with the next commit
         self._restored_at = restored_at   # rebuilt from this snapshot; the log is not told yet
         self._last: cf.Future | None = None
+        self.target = None                # a module waiting for a suspended block to finish (upgrade)
 
     # ------------------------------------------------------------ making one
 
@@ -171,7 +173,12 @@ class DurableDocument:
         no future: done(frames, None) or done(None, error) is called instead,
         on the committer thread (keep it tiny) or, for an input that needs no
         commit, at once."""
-        fut = self._submit(op, now, done)
+        fut = self._submit(op, now, None if self.target is not None else done)
+        if self.target is not None:
+            fut = self._follow(fut)
+            if done is not None:
+                _forward(fut, done)
+                return None
         if done is None:
             return fut
         if fut is not None:  # answered without the fast path: pass it on
@@ -210,6 +217,58 @@ class DurableDocument:
                 return _done(frames)
             return self._release(last, frames)
         return self._log(item, frames, done)
+
+    def upgrade(self, module, plan=None) -> cf.Future:
+        """Move the document to `module` (runtime/upgrade.py; spec/runtime.md 9):
+        the new module is stored by hash, the state mapped, @load run, and an
+        `upgrade` event logged with a snapshot, in one commit (a crash leaves
+        the document on exactly one of the two codes). Future of the frames
+        the viewers are owed. Raises UpgradeRefused (nothing changed). While a
+        block waits at an await, the move waits for that activation to end
+        (`target`): the future then resolves with [] and the frames go out
+        with the input that completes it."""
+        if self.error is not None:
+            return _done(error=self.error)
+        if module.module_id() == self.module.module_id():
+            self.target = None
+            return _done([])
+        try:
+            return self._move(module, plan)
+        except Deferred:
+            self.target = (module, plan)
+            return _done([])
+
+    def _move(self, module, plan):
+        code, digest = module_digest(module)
+        living, frames = upgrade(self.living, module, plan, viewers=self.viewers or Viewers)
+        self.store.put_module(code, {"filename": module.filename})
+        self.living, self.module, self.target = living, module, None
+        self.every, self.history = snapshot_every(module), maximum_history(module)
+        seq = self._next_seq()
+        entry = inputs.event_entry(seq, inputs.UPGRADE, living.clock, None,
+                                   {"module": digest, "digest": inputs.frames_digest(frames)})
+        return self._commit([entry], self._take_snapshot(seq), frames)
+
+    def _follow(self, fut):
+        """After an input: a deferred upgrade moves once no block is suspended;
+        its frames go out with that input's."""
+        if self.target is None or self.error is not None or self.living.document.cont is not None:
+            return fut
+        module, plan = self.target
+        try:
+            moved = self._move(module, plan)
+        except (Deferred, UpgradeRefused):
+            return fut
+        out = cf.Future()
+
+        def both(_):
+            try:
+                first = fut.result() if fut is not None else []
+                out.set_result(list(first) + list(moved.result()))
+            except BaseException as e:  # noqa: BLE001 - handed on to the caller
+                out.set_exception(e)
+        moved.add_done_callback(both)
+        return out
 
     def submit_async(self, op: dict, now: int):
         """submit() for asyncio code: a future of the running loop."""
@@ -447,11 +506,19 @@ def rebuild(store, key: str, snapshot: Snapshot | None, entries: list[Entry],
         if entry.seq != head + 1:
             raise CorruptRecord(f"document {key!r}: log entry {entry.seq} follows {head}",
                                 doc=key, db="log")
-        living, frames = inputs.apply(living, entry, head, doc=key, viewers=viewers)
+        living, frames = inputs.apply(living, entry, head, doc=key, viewers=viewers,
+                                      resolve=resolver(store, key, modules))
         if check:
             inputs.check_frames(entry, frames, doc=key)
         head = entry.seq
-    return living, module
+    return living, living.document.module
+
+
+def resolver(store, key: str, modules: dict | None):
+    """resolve(sha256) -> the module an `upgrade` log entry names."""
+    def resolve(digest: bytes):
+        return resolve_module(store, key, digest.hex()[:32], modules, digest=digest)
+    return resolve
 
 
 def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
@@ -536,4 +603,4 @@ def _where(store) -> str:
 
 
 __all__ = ["DEFAULT_DOC", "DEFAULT_SNAPSHOT_EVERY", "DurableDocument", "base", "module_digest", "module_id_of", "rebuild",
-           "resolve_module", "snapshot_every"]
+           "resolve_module", "resolver", "snapshot_every"]

@@ -42,6 +42,7 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
+from ..runtime.upgrade import upgrade as upgrade_to
 from ..store.errors import StoreError
 from ..store.log import Entry, pack_envelope, pack_input
 from ..views.viewers import Viewers
@@ -51,7 +52,8 @@ from ..vm.values import MAX_DEPTH, input_problem, valid_text
 INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result")
 LOAD = "load"
 RECONNECT = "reconnect"
-EVENT_KINDS = (LOAD, RECONNECT)
+UPGRADE = "upgrade"  # new code (runtime/upgrade.py): extra {"module": sha256 of the new module}
+EVENT_KINDS = (LOAD, RECONNECT, UPGRADE)
 
 
 class Divergence(StoreError):
@@ -318,15 +320,16 @@ def reconnect(living) -> list[dict]:
     return living.reconnect()  # the runtime's, as a memory host's restart does (runtime/host.py)
 
 
-def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=None):
+def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=None, resolve=None):
     """Run one logged entry on a runtime whose state includes inputs up to
     seq `head` (entry.seq == head + 1). Returns (runtime, frames): the runtime
-    may be a new object (rebuilt from bytes where the log says so)."""
+    may be a new object (rebuilt from bytes where the log says so, or on new
+    code at an `upgrade` event: `resolve(sha256)` gives that module)."""
     with retelling():
-        return _apply(living, entry, head, doc, viewers)
+        return _apply(living, entry, head, doc, viewers, resolve)
 
 
-def _apply(living, entry: Entry, head: int, doc, viewers):
+def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
     if entry.extra.get("from") == head and head:
         living = round_trip(living, viewers=viewers)
     kind = entry.kind
@@ -337,6 +340,11 @@ def _apply(living, entry: Entry, head: int, doc, viewers):
         return round_trip(living, load=True, viewers=viewers), []
     if kind == RECONNECT:
         return living, reconnect(living)
+    if kind == UPGRADE:
+        if resolve is None:
+            raise StoreError(f"document {doc!r}: log entry {entry.seq} moves it to new code, and "
+                             "no module store was given to find it", doc=doc)
+        return upgrade_to(living, resolve(bytes(entry.extra["module"])), viewers=viewers or Viewers)
     if kind not in INPUT_KINDS:
         raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "
                          "which this advm does not know (written by a newer version?)", doc=doc)
@@ -356,6 +364,6 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
                      doc=doc, seq=entry.seq)
 
 
-__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "apply", "check_frames", "digest_matches",
+__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "UPGRADE", "apply", "check_frames", "digest_matches",
            "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "outcome", "principal_of",
            "reconnect", "round_trip", "to_entry", "unloggable"]

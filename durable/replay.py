@@ -30,7 +30,7 @@ from ..store.errors import StoreError
 from ..store.log import Entry
 from ..store.snapshots import Snapshot
 from . import inputs
-from .document import base
+from .document import base, resolver
 from .noviews import NoViewers, state_hash
 
 
@@ -158,7 +158,9 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
     for entry in store.entries(doc, after=start, until=stop, chunk=chunk):
         if living is None:
             living, module = base(store, doc, None, entry, modules, viewers=viewers)
-        living, frames = apply(living, entry, head, doc=doc, viewers=viewers)
+        living, frames = apply(living, entry, head, doc=doc, viewers=viewers,
+                               resolve=resolver(store, doc, modules))
+        module = living.document.module
         head = entry.seq
         steps += 1
         matched = matches(entry, frames)
@@ -212,7 +214,8 @@ def _exact(store, doc: str, since: Snapshot | None, head: int, modules) -> bytes
     living, _ = base(store, doc, since, entries[0] if entries else None, modules, viewers=None)
     at = start
     for entry in entries:
-        living, frames = inputs.apply(living, entry, at, doc=doc, viewers=None)
+        living, frames = inputs.apply(living, entry, at, doc=doc, viewers=None,
+                                      resolve=resolver(store, doc, modules))
         inputs.check_frames(entry, frames, doc=doc)
         at = entry.seq
     return living.snapshot()

@@ -595,5 +595,10 @@ class LivingDocument:
             self.outbox += self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
         return self
 
+    def migrate_load(self) -> list[dict]:
+        """@load as the migration hook after an upgrade (runtime/upgrade.py):
+        one transaction; its frames (the viewers' deltas included) are returned."""
+        return self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+
 
 __all__ = ["LivingDocument", "QUEUE_LIMIT", "error_frame", "retelling"]

@@ -1,0 +1,359 @@
+"""New code for a living document (issue 14; spec/runtime.md 9).
+
+    plan = compare(old_module, new_module)     # proved from the two modules, no document
+    if plan.refused: print(plan.report())      # nothing may move
+    living, frames = upgrade(living, new_module, plan)   # one document, between inputs
+
+`compare` reads the two modules' type descriptors (the compiler's meta) and
+decides, for every document field and every record, enum and message type a
+field can reach, how an old value becomes a new one: fields are matched by
+name, a field only the new code has takes its default (the new module's field
+initialisers), a field only the old code has is dropped (listed), a type may
+widen (int -> long, int -> double, long -> double, T -> maybe<T>, and the same
+inside lists, maps, maybes, records and tables); any other change of type, an
+enum value name that disappears, and a table whose row type changes its name
+are refused. Records are mapped by field name (they are stored positionally:
+spec/snapshot.md 3.1), enums by value name.
+
+`upgrade` moves one document: refused when the document itself blocks it
+(its state or pending transition names a state the new code lacks, an open
+ask or a queued input is on a channel the new code removed), and deferred
+(`Deferred`) while a block is suspended at an await: that activation finishes
+on the code it started on, and the document moves at the first input boundary
+with no suspended frame (spec/runtime.md 9.3). Never is a frame resumed in
+code it does not match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cbor2
+
+from ..vm.snapshot import dumps_values
+from ..vm.table import INDEX, NEXT, OWNER_SLOT, ROWS
+from .document import Engine
+from .living import LivingDocument
+from .schedule import Crons
+
+# Widening conversions (old scalar type -> new scalar type) an upgrade makes.
+WIDEN = {("int", "long"): int, ("int", "double"): float, ("long", "double"): float}
+
+
+class UpgradeRefused(Exception):
+    """The new code cannot take this state: `reasons` say what blocks it."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons))
+
+
+class Deferred(Exception):
+    """A block is suspended at an await: the document stays on its code until
+    that activation completes (spec/runtime.md 9.3)."""
+
+
+@dataclass
+class Plan:
+    old_id: str
+    new_id: str
+    added: list[str] = field(default_factory=list)     # document fields the new code adds
+    removed: list[str] = field(default_factory=list)   # document fields dropped
+    widened: list[str] = field(default_factory=list)   # "name: int -> long"
+    records: list[str] = field(default_factory=list)   # per record type: fields added/dropped
+    channels_removed: list[str] = field(default_factory=list)
+    states_removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)   # why no document may move
+
+    @property
+    def same(self) -> bool:
+        return self.old_id == self.new_id
+
+    def report(self) -> str:
+        lines = [f"upgrade {self.old_id} -> {self.new_id}"]
+        for title, items in (("fields added (take their defaults)", self.added),
+                             ("fields removed (dropped)", self.removed),
+                             ("types widened", self.widened), ("records", self.records),
+                             ("channels removed", self.channels_removed),
+                             ("states removed", self.states_removed)):
+            for item in items:
+                lines.append(f"  {title}: {item}")
+        if self.refused:
+            lines.append("REFUSED:")
+            lines += [f"  {r}" for r in self.refused]
+        else:
+            lines.append("compatible")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("old_id", "new_id", "added", "removed", "widened", "records",
+                                              "channels_removed", "states_removed", "refused")}
+
+
+def _name(desc) -> str:
+    if isinstance(desc, str):
+        return desc
+    return f"{desc[0]}<{', '.join(_name(d) for d in desc[1:]) if desc[0] != 'anon' else '...'}>"
+
+
+class _Checker:
+    def __init__(self, old: dict, new: dict, plan: Plan):
+        self.old, self.new, self.plan = old, new, plan
+        self.seen: set = set()
+
+    def struct(self, kind: str, name: str, where: str) -> None:
+        key = (kind, name)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        group = "records" if kind == "record" else "messages"
+        o, n = self.old[group].get(name), self.new[group].get(name)
+        if n is None:
+            self.plan.refused.append(f"{where}: {kind} {name} is gone from the new code")
+            return
+        ofields = {f["name"]: f for f in o["fields"]}
+        nfields = {f["name"]: f for f in n["fields"]}
+        added = [f for f in nfields if f not in ofields]
+        dropped = [f for f in ofields if f not in nfields]
+        if added or dropped:
+            self.plan.records.append(f"{kind} {name}: added {added or '-'}, dropped {dropped or '-'}")
+        for fname, f in nfields.items():
+            if fname in ofields:
+                self.value(ofields[fname]["type"], f["type"], f"{kind} {name}.{fname}")
+
+    def value(self, a, b, where: str) -> None:
+        """Whether a value of type `a` becomes one of type `b` (else refused)."""
+        if isinstance(a, str) or isinstance(b, str):
+            if a == b:
+                return
+            if isinstance(a, str) and isinstance(b, str) and (a, b) in WIDEN:
+                self.plan.widened.append(f"{where}: {a} -> {b}")
+                return
+            if not isinstance(b, str) and b[0] == "maybe":
+                self.value(a, b[1], where)
+                if not any(w.startswith(where + ":") for w in self.plan.widened):
+                    self.plan.widened.append(f"{where}: {_name(a)} -> {_name(b)}")
+                return
+            self._refuse(where, a, b)
+            return
+        ha, hb = a[0], b[0]
+        if hb == "maybe" and ha != "maybe":
+            self.value(a, b[1], where)
+            self.plan.widened.append(f"{where}: {_name(a)} -> {_name(b)}")
+            return
+        if ha != hb:
+            self._refuse(where, a, b)
+            return
+        if ha == "maybe" or ha == "list":
+            self.value(a[1], b[1], where + "[]")
+        elif ha == "map":
+            if a[1] != b[1]:
+                self._refuse(where + " (key)", a[1], b[1])
+            self.value(a[2], b[2], where + "{}")
+        elif ha in ("record", "message", "table"):
+            if a[1] != b[1]:
+                self._refuse(where, a, b)
+                return
+            self.struct("message" if ha == "message" else "record", a[1], where)
+        elif ha == "enum":
+            if a[1] != b[1]:
+                self._refuse(where, a, b)
+                return
+            old_names = self.old["enums"][a[1]]["values"]
+            new_names = self.new["enums"].get(b[1], {}).get("values", {})
+            gone = [v for v in old_names if v not in new_names]
+            if gone:
+                self.plan.refused.append(f"{where}: enum {a[1]} loses {gone}: a document may hold "
+                                         "them; keep the names (values are mapped by name)")
+        elif a != b:
+            self._refuse(where, a, b)
+
+    def _refuse(self, where: str, a, b) -> None:
+        self.plan.refused.append(f"{where}: {_name(a)} cannot become {_name(b)} (only int -> long, "
+                                 "int -> double, long -> double and T -> maybe<T> widen; keep the "
+                                 "old field and add a new one, filled by @load)")
+
+
+def compare(old_module, new_module) -> Plan:
+    """The upgrade plan from `old_module` to `new_module`, decided from their
+    compiled types alone (spec/runtime.md 9.2)."""
+    old, new = old_module.meta, new_module.meta
+    plan = Plan(old_module.module_id(), new_module.module_id())
+    ofields = {f["name"]: f for f in old["document"]["fields"]}
+    nfields = {f["name"]: f for f in new["document"]["fields"]}
+    plan.added = [n for n in nfields if n not in ofields]
+    plan.removed = [n for n in ofields if n not in nfields]
+    check = _Checker(old, new, plan)
+    for name, f in nfields.items():
+        if name in ofields:
+            check.value(ofields[name]["type"], f["type"], name)
+    plan.channels_removed = sorted(c for c in old["channels"] if c not in new["channels"])
+    for c, info in old["channels"].items():
+        n = new["channels"].get(c)
+        if n is not None and info.get("message") and info["message"] != n.get("message"):
+            plan.refused.append(f"channel {c}: its message changes from {info['message']} to "
+                                f"{n.get('message')}; clients' queued inputs and open asks would not parse")
+        elif n is not None and info.get("message"):
+            check.struct("message", info["message"], f"channel {c}")
+    plan.states_removed = sorted(s for s in old["states"] if s not in new["states"])
+    return plan
+
+
+def _blockers(living, plan: Plan, new_meta: dict) -> list[str]:
+    """What in this document keeps it from the new code."""
+    doc = living.document
+    out = []
+    state = doc.state
+    if state and state not in new_meta["states"]:
+        out.append(f"the document is in state #{state}, which the new code lacks (keep the state)")
+    if living.pending is not None and living.pending.label not in new_meta["states"]:
+        out.append(f"a transition to #{living.pending.label} is pending, which the new code lacks")
+    for ask in doc.asks.asks.values():
+        if ask.channel in plan.channels_removed:
+            out.append(f"ask {ask.id} is open on channel {ask.channel}, which the new code removes")
+    for item in living.queue:
+        if item.get("channel") in plan.channels_removed:
+            out.append(f"an input on channel {item['channel']} is queued, which the new code removes")
+    return out
+
+
+class _Mapper:
+    """Old machine values to new ones, following the plan's rules; a value
+    reached twice is mapped once (a row a list also holds stays that row)."""
+
+    def __init__(self, old: dict, new: dict, machine):
+        self.old, self.new, self.machine = old, new, machine
+        self.memo: dict[int, object] = {}
+        self.keep: list = []  # keeps mapped-from values alive while `memo` names them by id
+
+    def value(self, v, a, b):
+        if v is None:
+            return None
+        if isinstance(a, str) or isinstance(b, str):
+            if a == b:
+                return v
+            if isinstance(b, list) and b[0] == "maybe":
+                return self.value(v, a, b[1])
+            return WIDEN[(a, b)](v)
+        ha = a[0]
+        if b[0] == "maybe" and ha != "maybe":
+            return self.value(v, a, b[1])
+        if ha == "maybe":
+            return self.value(v, a[1], b[1])
+        if ha == "enum":
+            name = self.old["enums"][a[1]]["values"]
+            by_value = {}
+            for k, x in name.items():
+                by_value.setdefault(x, k)
+            return self.new["enums"][b[1]]["values"][by_value[v]]
+        if ha in ("record", "message"):
+            return self.struct(v, "records" if ha == "record" else "messages", a[1])
+        if id(v) in self.memo:
+            return self.memo[id(v)]
+        if ha == "list":
+            out = []
+            self._remember(v, out)
+            out.extend(self.value(x, a[1], b[1]) for x in v)
+            return out
+        if ha == "map":
+            out = {}
+            self._remember(v, out)
+            for k, x in v.items():
+                out[k] = self.value(x, a[2], b[2])
+            return out
+        return v  # dynamic, anonymous and other values unchanged (same type, checked)
+
+    def _remember(self, old, new) -> None:
+        self.memo[id(old)] = new
+        self.keep.append(old)
+
+    def struct(self, rec, group: str, name: str):
+        if id(rec) in self.memo:
+            return self.memo[id(rec)]
+        o, n = self.old[group][name], self.new[group][name]
+        out = self.machine.new_record(n["layout"])
+        self._remember(rec, out)
+        ofields = {f["name"]: f for f in o["fields"]}
+        for f in n["fields"]:
+            of = ofields.get(f["name"])
+            if of is not None:
+                out.f[f["slot"]] = self.value(rec.f[of["slot"]], of["type"], f["type"])
+        return out
+
+    def table(self, old, fresh, name: str):
+        """The rows of table `old` into the new module's empty table `fresh`."""
+        self._remember(old, fresh)
+        owner = fresh.f[OWNER_SLOT]
+        rows = fresh.f[ROWS]
+        for rid, row in old.f[ROWS].items():
+            new_row = self.struct(row, "records", name)
+            new_row.f[owner] = fresh
+            rows[rid] = new_row
+        fresh.f[NEXT] = old.f[NEXT]
+        index = fresh.f[INDEX]
+        for slot, buckets in index.items():
+            for rid, row in rows.items():
+                buckets.setdefault(row.f[slot], {})[rid] = True
+        return fresh
+
+
+def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
+    """(runtime on `new_module`, frames): the document's state mapped to the
+    new code, then @load (the migration hook), then the deltas its viewers
+    are owed. Raises UpgradeRefused (nothing changed), or Deferred while a
+    block waits at an await."""
+    doc = living.document
+    old_module = doc.module
+    if plan is None:
+        plan = compare(old_module, new_module)
+    if plan.refused:
+        raise UpgradeRefused(plan.refused)
+    new_meta, old_meta = new_module.meta, old_module.meta
+    blockers = _blockers(living, plan, new_meta)
+    if blockers:
+        raise UpgradeRefused(blockers)
+    if doc.cont is not None:
+        raise Deferred(f"a block of state #{doc.state or '?'} is suspended at an await; it finishes "
+                       "on the code it started on")
+    if living.queue:
+        raise Deferred("inputs are queued; the document moves between inputs")
+    # The new module's field defaults, from its own initialisers (a throwaway engine).
+    fresh = Engine(new_module, key=doc.doc.f[new_meta["document"]["hidden"]["$key"]])
+    fresh.machine.call(new_meta["init"])
+    new_doc = fresh.machine.doc
+    old_doc = doc.doc
+    for hidden, slot in new_meta["document"]["hidden"].items():
+        old_slot = old_meta["document"]["hidden"].get(hidden)
+        if old_slot is not None:
+            new_doc.f[slot] = old_doc.f[old_slot]
+    mapper = _Mapper(old_meta, new_meta, fresh.machine)
+    ofields = {f["name"]: f for f in old_meta["document"]["fields"]}
+    tables = []
+    for f in new_meta["document"]["fields"]:
+        of = ofields.get(f["name"])
+        if of is None:
+            continue
+        if not isinstance(of["type"], str) and of["type"][0] == "table":
+            tables.append((of, f))  # after the other fields: memo makes shared rows the same
+            continue
+        new_doc.f[f["slot"]] = mapper.value(old_doc.f[of["slot"]], of["type"], f["type"])
+    for of, f in tables:
+        new_doc.f[f["slot"]] = mapper.table(old_doc.f[of["slot"]], new_doc.f[f["slot"]], f["type"][1])
+    body = cbor2.loads(living.snapshot())
+    export = {"doc": new_doc, "rng": list(doc.machine.rng_state), "cont": None,
+              "asks": doc.asks.to_values(), "created": doc.created}
+    body["module"] = new_module.module_id()
+    body["document"] = dumps_values(export)
+    if living.crons is not None:
+        crons = Crons(new_meta["crons"], living.crons.zone, doc.now)
+        crons.load(living.crons.to_values())
+        body["cron"] = crons.to_values()
+    moved = LivingDocument.restore(new_module, cbor2.dumps(body), viewers=viewers, load=False)
+    frames = []
+    if moved.document.created and not moved.destroyed and "load" in new_meta["handlers"]:
+        frames += moved.migrate_load()
+    else:
+        frames += moved.viewers.after_commit()
+    return moved, frames
+
+
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "compare", "upgrade"]
