@@ -582,9 +582,11 @@ class DeclChecker:
                 self.err("E0531", f"@web put takes a message, not {message}", d.param.span)
             if d.param.name in names:
                 self.err("E0531", f"'{d.param.name}' is already a parameter of this path", d.param.span)
-        shape = (d.method, tuple(k if k != "fixed" else "=" + x for k, x, _ in segments))
+        def shape(method, segs):  # fixed text, a parameter's type, or the rest
+            return method, tuple("=" + x if k == "fixed" else str(t) if k == "param" else "*" for k, x, t in segs)
+
         for w in self.info.webs:
-            if (w.method, tuple(k if k != "fixed" else "=" + x for k, x, _ in w.segments)) == shape:
+            if shape(w.method, w.segments) == shape(d.method, segments):
                 self.err("E0531", f"@web {d.method} {d.path} matches the same paths as the handler "
                          f"declared before it", d.span)
         w = WebInfo(d.method, segments, message, d, fn=f"web.{len(self.info.webs)}")

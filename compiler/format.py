@@ -57,6 +57,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"(?:0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[lL]?")
 _NUMBER_TAIL = re.compile(r"[A-Za-z0-9_.]*")
 _CLOCK = re.compile(r"[0-9]+:[0-9]+")
+_WEB_PATH = re.compile(r"/[^\s(){}]*")
 _LABEL = re.compile(r"#[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*")
 # Longest first: the grammar reads `<-` as ingestion and `->` as an arrow.
@@ -98,6 +99,8 @@ def tokenize(source: str) -> list[Tok]:
                 m, kind = _SPECIAL.match(source, pos), "special"
         elif ch == "#" and _LABEL.match(source, pos):
             m, kind = _LABEL.match(source, pos), "label"
+        elif ch == "/" and len(toks) >= 2 and toks[-2].text == "@web" and toks[-1].kind == "name":
+            m, kind = _WEB_PATH.match(source, pos), "webpath"  # `@web get /a/$b:int`: one token, as written
         elif ch.isdigit() or (ch == "." and pos + 1 < n and source[pos + 1].isdigit()):
             if toks and toks[-1].text == "daily" and _CLOCK.match(source, pos):
                 m = _CLOCK.match(source, pos)
@@ -132,7 +135,7 @@ def tokenize(source: str) -> list[Tok]:
 _EXPR_WORDS = {"return", "case", "assert", "transition", "in", "where", "limit", "offset",
                "map", "via", "order_dyn", "preempt", "else", "do", "@pump"}
 _PAREN_KEYWORDS = {"if", "while", "for", "foreach", "switch"}
-_VALUE_KINDS = {"name", "number", "string", "template", "temporal", "enumref", "label", "special"}
+_VALUE_KINDS = {"name", "number", "string", "template", "temporal", "enumref", "label", "special", "webpath"}
 _BINARY = {"==", "!=", "<=", ">=", "&&", "||", "^^", "+", "-", "*", "/", "%", "<", ">",
            "=", "+=", "-=", "*=", "<-", "->", "?"}
 # Words that take type arguments without being type names.
@@ -412,7 +415,7 @@ def _space_between(a: Tok | None, b: Tok, prev_code: Tok | None, code: list[Tok]
     if y == "[":
         return not _ends_value(a)
     if y == "(":
-        if x in _PAREN_KEYWORDS or x in _EXPR_WORDS:
+        if x in _PAREN_KEYWORDS or x in _EXPR_WORDS or a.kind == "webpath":
             return True
         if a.kind == "special":
             return x not in _NO_SPACE_BEFORE_PAREN

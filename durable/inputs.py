@@ -49,7 +49,8 @@ from ..views.viewers import Viewers
 from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 
-INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result")
+INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result",
+               "web")
 LOAD = "load"
 RECONNECT = "reconnect"
 UPGRADE = "upgrade"  # new code (runtime/upgrade.py): extra {"module": sha256 of the new module}
@@ -214,6 +215,10 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
     elif kind == "result":  # a service call's result (runtime/services.py): the call in `call`
         if item.get("result") is not None:
             env["payload"] = item["result"]
+    elif kind == "web":  # a @web put or delete: the method and path in `channel`, the body in `payload`
+        env["channel"] = f"{item.get('method')} {item.get('path')}"
+        if item.get("message") is not None:
+            env["payload"] = item["message"]
     elif kind == "answer" or kind == "create":
         payload = item.get("message" if kind == "answer" else "arg")
         if payload is not None:
@@ -291,6 +296,9 @@ def from_entry(entry: Entry) -> dict:
     elif kind == "result":
         item["call"] = entry.extra.get("call")
         item["result"] = entry.payload
+    elif kind == "web":
+        method, _, path = (entry.channel or "").partition(" ")
+        item["method"], item["path"], item["message"] = method, path, entry.payload
     elif kind == "create":
         item["arg"] = entry.payload
         seed = entry.extra.get("seed")

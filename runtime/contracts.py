@@ -23,9 +23,10 @@ from typing import Any, Callable, Literal, NotRequired, Protocol, TypedDict, run
 
 # ---------------------------------------------------------------- inputs
 
-Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result"]
+Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result",
+             "web"]
 OPS: tuple[str, ...] = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy",
-                        "result")
+                        "result", "web")
 
 
 class Input(TypedDict):
@@ -43,6 +44,8 @@ class Input(TypedDict):
     ask: NotRequired[int]
     call: NotRequired[Any]  # result: the call's id (int) or a formula's invocation (str)
     result: NotRequired[Any]  # result: {"value": ...} or {"error": {"code", "message"}}
+    method: NotRequired[str]  # web: put or delete (get and options are no inputs: they only read)
+    path: NotRequired[str]  # web: the request's path under the document (spec/protocol.md 8.15)
 
 
 def as_input(op: dict, now: int) -> Input:

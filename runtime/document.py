@@ -502,6 +502,23 @@ class Engine:
         self._begin(who, now)
         return self._run_one(fn, args)
 
+    def web(self, fn: str, args: tuple, who: str, now: int | None, *, read: bool):
+        """Run @web handler `fn` (language.md 4.28) and give its WebResponse
+        as JSON. `read` (get, options): the code only reads (the checker holds
+        it to that), runs at the document's own time and is rolled back, so
+        nothing of it stays: no time, no transaction count. Otherwise (put,
+        delete) one transaction at `now`, like a channel's message."""
+        if not read:
+            self._begin(who, now)
+            value = self._run_one(fn, args)
+            return to_json(value, ["message", "WebResponse"], self.meta)
+        self._begin(who, None)
+        value = self._invoke(self.fid(fn), args)  # an error rolls back and raises
+        try:
+            return to_json(value, ["message", "WebResponse"], self.meta)
+        finally:
+            self._rollback()
+
     def _message(self, name: str | None, data):
         if name is None:
             return None

@@ -35,6 +35,7 @@ from .asks import CHOOSE, DECIDE, AnswerError, match_answer
 from .document import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
+from .web import WebError, response, route
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 # The one cap on transitions chained at one instant (spec/runtime.md 2 and 7):
@@ -94,6 +95,7 @@ class LivingDocument:
         self.last_error: TransactionError | None = None  # the last transaction that rolled back
         self.transitions = 0  # state transitions this runtime ran (not kept in snapshots)
         self._verdict = False
+        self.web_reply = None  # (status, headers, body) of the last web input (LivingDocument.web)
         self._burst, self._instant = 0, None
 
     # ------------------------------------------------------------ inputs (contract)
@@ -135,6 +137,36 @@ class LivingDocument:
     def destroy(self, now: int) -> list[dict]:
         """Document.destroy() from the host: the document ends now."""
         return self.apply({"op": "destroy", "now": now})
+
+    def web(self, who: str, method: str, path: str, message, now: int) -> tuple[tuple, list[dict]]:
+        """An HTTP request to a @web handler (language.md 4.28): ((status,
+        headers, body), frames). get and options only read: they are no input
+        (nothing logged, the clock stays). put and delete are the input
+        {op: web, who, method, path, message, now}: one transaction, logged."""
+        if method in ("get", "options"):
+            return self.web_read(who, method, path), []
+        self.web_reply = None
+        frames = self.apply({"op": "web", "who": who, "method": method, "path": path, "message": message,
+                             "now": now})
+        reply = self.web_reply
+        if reply is None:  # refused before it ran (queue full, destroyed, not created)
+            reply = _web_refusal(frames, who)
+        return reply, frames
+
+    def web_read(self, who: str, method: str, path: str) -> tuple:
+        """A get or options request: (status, headers, body)."""
+        if self.destroyed or not self.document.created:
+            return _web_error(404, "the document does not exist")
+        try:
+            entry, args = route(self.meta.get("web") or [], method, path)
+        except WebError as e:
+            return _web_error(e.status, e.message)
+        principal = as_principal(who) if isinstance(who, str) else who
+        try:
+            value = self.document.web(entry["fn"], tuple(args), principal, None, read=True)
+        except TransactionError as e:
+            return _web_error(500, f"@web {method} failed: {self._told(e, principal)}")
+        return response(value, method)
 
     def apply(self, item: dict) -> list[dict]:
         """Queue one input and process everything queued, in order."""
@@ -397,6 +429,42 @@ class LivingDocument:
         book.store(ask, result)  # the code has not reached its await yet
         return []
 
+    def _do_web(self, item, who, now):
+        """A put or delete to a @web handler: routed, its message read, run as
+        one transaction (an abort: 409 and nothing changed). The reply waits
+        in `web_reply` for LivingDocument.web; replay ignores it."""
+        method, path = item.get("method"), item.get("path")
+        if method not in ("put", "delete") or not isinstance(path, str):
+            self.web_reply = _web_error(400, "a web input is a put or a delete with a path")
+            return [error_frame(who, "input", "a web input is a put or a delete with a path")]
+        try:
+            entry, args = route(self.meta.get("web") or [], method, path)
+        except WebError as e:
+            self.web_reply = _web_error(e.status, e.message)
+            return []
+        doc = self.document
+        if entry["message"] is not None:
+            body = item.get("message")
+            if body is not None and not isinstance(body, dict):
+                self.web_reply = _web_error(400, "the request's body is not an object")
+                return []
+            if body:  # a webhook's sender adds what it likes: fields the message lacks are dropped
+                known = {f["name"] for f in self.meta["messages"][entry["message"]]["fields"]}
+                body = {k: v for k, v in body.items() if k in known}
+            try:
+                args.append(doc.message(entry["message"], body))
+            except ValueError as e:
+                self.web_reply = _web_error(400, f"the request's body does not fit {entry['message']}: {e}")
+                return []
+        ok, value, frames = self._transact(who, lambda: doc.web(entry["fn"], tuple(args), who, now, read=False))
+        if ok:
+            self.web_reply = response(value, method)
+            return frames
+        e = self.last_error
+        status = 409 if e.kind == "abort" else 400 if e.kind == "input" else 500
+        self.web_reply = _web_error(status, f"@web {method} {path}: {self._told(e, who)}")
+        return frames[1:]  # the error goes back as the HTTP answer, not as a frame
+
     # ------------------------------------------------------------ answers
 
     def _answer(self, who: str, ask_id, message, now: int) -> list[dict]:
@@ -599,6 +667,22 @@ class LivingDocument:
         """@load as the migration hook after an upgrade (runtime/upgrade.py):
         one transaction; its frames (the viewers' deltas included) are returned."""
         return self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+
+
+def _web_error(status: int, message: str) -> tuple:
+    return status, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")], \
+        (message + "\n").encode("utf-8")
+
+
+def _web_refusal(frames: list, who) -> tuple:
+    """The HTTP answer of a web input refused before it ran, from its error frame."""
+    for f in frames:
+        err = f.get("error") if isinstance(f, dict) else None
+        if err is not None and f.get("to") == (as_principal(who) if isinstance(who, str) else who):
+            code = err.get("code") if isinstance(err, dict) else None
+            status = {"queue_full": 503, "destroyed": 404, "not_created": 404}.get(code, 400)
+            return _web_error(status, str(err.get("message", code)) if isinstance(err, dict) else str(err))
+    return _web_error(503, "the request did not run")
 
 
 __all__ = ["LivingDocument", "QUEUE_LIMIT", "error_frame", "retelling"]
