@@ -41,6 +41,9 @@ def web_response_decl() -> ast.MessageDecl:
     return decl
 
 
+# The shortest `@static frequency` (ms) a document may ask for: each wake is a
+# logged input of a durable document (spec/language.md 4.23).
+MIN_FREQUENCY_MS = 1_000
 # `@static` properties: name -> (expected kind, check on the value, what it means).
 STATIC_PROPERTIES = {
     "maximum_history": (T.INT, lambda v: v >= 1, "how many past transactions to keep (an int >= 1)"),
@@ -51,8 +54,10 @@ STATIC_PROPERTIES = {
                               "the most characters one string may hold (an int >= 1)"),
     "maximum_collection_size": (T.INT, lambda v: v >= 1,
                                 "the most items one list, map or table may hold (an int >= 1)"),
+    "frequency": (T.INT, lambda v: v >= MIN_FREQUENCY_MS,
+                  f"wake the document every N milliseconds (an int >= {MIN_FREQUENCY_MS:,})"),
 }
-STATIC_POLICIES = ("create", "invent")
+STATIC_POLICIES = ("create", "invent", "debug")
 # Schedules of `@cron`: the values each takes and their ranges.
 CRON_SHAPES = {
     "daily": [("hour", 0, 23), ("minute", 0, 59)],
@@ -701,7 +706,7 @@ class DeclChecker:
         for p in d.policies:
             if p.name not in STATIC_POLICIES:
                 self.err("E0504", f"unknown static policy '{p.name}'", p.span,
-                         did_you_mean(p.name, STATIC_POLICIES) or "static policies are `create` and `invent`")
+                         did_you_mean(p.name, STATIC_POLICIES) or "static policies are `create`, `invent` and `debug`")
             elif p.name in st.policies:
                 self.err("E0204", f"static policy '{p.name}' is already defined", p.span,
                          "merge the two bodies into one")

@@ -18,7 +18,7 @@ from .emitter import CodegenError, Emitter, K
 from .gen_expr import FGET, FSET, RGET, int_constant, mod_by_constant
 from .gen_types import constant_default, kind_of
 from .regalloc import Reg
-from ..vm.docslots import BLOCK_KIND, INVOKING, NEXT, NEXT_IN, PREEMPT_KEY
+from ..vm.docslots import BLOCK_KIND, DEBUG, INVOKING, NEXT, NEXT_IN, PREEMPT_KEY
 
 RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
 ABORTS_MISSED = "the block of @aborts ended without aborting"  # the failure of such a test
@@ -757,8 +757,14 @@ class Statements:
         self.host("Document.destroy/0", [], [], T.VOID)
 
     def s_Debug(self, s: ast.Debug) -> None:
+        """Formatted only while someone listens: the runtime leaves the hidden
+        DEBUG slot empty otherwise, and the line's arguments are not evaluated
+        (spec/language.md 6.12)."""
         fmt = s.format.value
         out = self.temp("o")
+        skip = self.label()
+        self.emit("FGETO", out.n, DEBUG)
+        self.emit("NULLJ", out.n, 1, skip)
         self.emit("OLOADK", out.n, "")
         pos = 0
         for m in PLACEHOLDER.finditer(fmt):
@@ -769,6 +775,7 @@ class Statements:
             pos = m.end()
         self.append_text(out, fmt[pos:])
         self.host("debug", [(out, T.STRING)], [T.STRING], T.VOID)
+        self.mark(skip)
         self.free(out)
 
     def append_text(self, out: Reg, literal: str) -> None:

@@ -50,16 +50,17 @@ STORE_CALL = "store"
 # ---------------------------------------------------------------- requests and replies
 
 RequestKind = Literal["create", "connect", "view", "update", "send", "answer", "delete", "disconnect",
-                      "advance", "close", "result", "web"]
+                      "advance", "close", "result", "web", "debug"]
 REQUEST_KINDS: tuple[str, ...] = ("create", "connect", "view", "update", "send", "answer", "delete",
-                                  "disconnect", "advance", "close", "result", "web")
+                                  "disconnect", "advance", "close", "result", "web", "debug")
 
 
 class Payload(TypedDict, total=False):
     """A request's fields, by kind: `who` for every kind but advance, close
     and result; create: `arg`; send: `channel`, `message`; answer: `ask`,
-    `message`; update: `state`; result: `call`, `result`; create and connect
-    also carry what the @static policies see of the connection (`origin`, `ip`)."""
+    `message`; update: `state`; result: `call`, `result`; debug: `on` (a
+    @debug subscriber comes, or goes); create, connect and debug also carry
+    what the @static policies see of the connection (`origin`, `ip`)."""
 
     who: str
     call: Any
@@ -71,6 +72,7 @@ class Payload(TypedDict, total=False):
     state: Any
     origin: str
     ip: str
+    on: bool
 
 
 class ShardReply(TypedDict, total=False):
@@ -92,6 +94,7 @@ class ShardReply(TypedDict, total=False):
     connected: bool       # and whether it is connected
     calls: list[dict]     # the service calls the document wants made (net/services.py)
     web: tuple            # a @web request's answer: (status, [(header, value)], body) (net/web.py)
+    debug: list[str]      # the @debug lines the input printed, only while someone subscribes
 
 
 Init = tuple[Literal["init"], bytes, str, dict]

@@ -514,7 +514,8 @@ class Router:
         self.stats["inputs"] += 1
         pending = _Pending("resync" if resync else kind, who, waiter, sink, payload)
         slot.queue.append(pending)
-        slot.used = time.monotonic()
+        if kind != "advance":  # a timer's wake is not activity: the document sleeps again after it
+            slot.used = time.monotonic()
         slot.runner.call(kind, slot.key, payload, self.clock(),
                          lambda reply, p=pending, slot=slot: self._arrived(slot, p, reply))
         return True
@@ -528,15 +529,18 @@ class Router:
 
     def _replies(self, slot: Slot) -> None:
         """Apply the replies at the head of the document's queue, in order."""
+        used = False
         while slot.queue and slot.queue[0].arrived:
             p = slot.queue.popleft()
+            used = used or p.kind != "advance"
             try:
                 self._apply(slot, p, p.reply)
             except Exception as e:  # a bug here must not wedge the document's queue
                 if p.waiter is not None and not p.waiter.done():
                     p.waiter.set_exception(RouterError("internal", f"{type(e).__name__}: {e}"))
                 raise
-        slot.used = time.monotonic()
+        if used:
+            slot.used = time.monotonic()
         if not slot.queue and slot.runner is not None and not slot.loaded and not any(
                 slot.members.values()) and not slot.debuggers:
             self._forget(slot)
@@ -834,7 +838,11 @@ class Router:
                 heapq.heappop(self._heap)
                 del self._due[top[1]]  # the advance's reply sets the next one
                 self.stats["wakes"] += 1
-                self._submit(self._slot(top[1]), "advance", None, {}, None, bounded=False)
+                fresh = top[1] not in self.slots
+                slot = self._slot(top[1])
+                if fresh:  # woken from sleep: unloaded again once it ran (seed 004, sleep/wake)
+                    slot.used = 0.0
+                self._submit(slot, "advance", None, {}, None, bounded=False)
             top = self.next_wake()
             timeout = None if top is None else min(max(0.0, (top[0] - self.clock()) / 1000), 60.0)
             try:

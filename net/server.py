@@ -682,7 +682,7 @@ def _need(req: dict, name: str, kind, what: str):
     return value
 
 
-def _stream(sock: Socket, req: dict) -> Stream:
+def _stream(sock: Socket, req: dict, kind=Stream) -> Stream:
     sid = req.get("connection")
     if type(sid) is not int:
         raise _Refused("bad_request", "\"connection\" is the integer id of a connection/create "
@@ -690,6 +690,8 @@ def _stream(sock: Socket, req: dict) -> Stream:
     stream = sock.streams.get(sid)
     if stream is None:
         raise _Refused("unknown_connection", f"no open connection {sid!r} on this socket")
+    if not isinstance(stream, kind):  # a document/debug stream sends nothing
+        raise _Refused("unknown_connection", f"{sid!r} is a document/debug stream, not a connection")
     return stream
 
 
@@ -783,7 +785,7 @@ def _connection_update(s: Socket, rid, req) -> None:
 
 
 def _connection_end(s: Socket, rid, req) -> None:
-    stream = _stream(s, req)
+    stream = _stream(s, req, (Stream, DebugStream))
     stream.open = False
     s.streams.pop(stream.id, None)
     s.router.disconnect(stream)

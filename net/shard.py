@@ -32,6 +32,7 @@ import gc
 import threading
 
 from ..runtime.host import NotFound, Refused, Resolved, RuntimeHost
+from ..vm.stdlib import DEBUG_LINES_DROPPED, DEBUG_MAX_LINES
 from .documents import Later
 from .jsontext import encode as _encode
 
@@ -203,13 +204,16 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "update", "close", "result", "web")}
+            "update", "close", "result", "web", "debug")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
         self._runaways: dict[str, list[int]] = {}  # key -> when its budget ran out lately (ms)
         self._throttled: dict[str, int] = {}        # key -> until when it runs no code (ms)
         self._runaway_lock = threading.Lock()
+        # @debug subscribers (spec/protocol.md 8.3 document/debug): key -> how
+        # many the router holds. Only these documents keep their lines.
+        self._debugging: dict[str, int] = {}
 
     # ------------------------------------------------------------ entry point
 
@@ -289,7 +293,17 @@ class Shard:
             out["dropped"] = True
             return out
 
+    def _listen(self, key: str, doc) -> None:
+        """Before an input: the document keeps its @debug lines only while someone subscribes."""
+        doc.living.document.listening = key in self._debugging
+
     def _after_input(self, key, doc, fut, now, **extra):
+        lines = doc.living.document.debug_lines
+        if lines:  # what this input printed, for the subscribers (at most DEBUG_MAX_LINES)
+            if key in self._debugging:
+                extra["debug"] = lines[:DEBUG_MAX_LINES] if len(lines) <= DEBUG_MAX_LINES \
+                    else lines[:DEBUG_MAX_LINES] + [DEBUG_LINES_DROPPED]
+            doc.living.document.debug_lines = []
         due = doc.next_due()
         calls = doc.living.service_calls()
         if calls:  # made by the host once this input is durable (net/services.py)
@@ -329,6 +343,7 @@ class Shard:
                                            ip=p.get("ip", ""))
         except Refused as e:
             return _done(failed(e.code, e.message))
+        doc.living.document.debug_lines = []  # nobody can listen to a document before it exists
         error = _sender_error(frames, who)
         if error is not None or not doc.living.document.created:
             return _done(reply(frames, error=error))
@@ -348,6 +363,7 @@ class Shard:
                 return _done(reply(frames, error=error))
             invented = frames
         doc = self.host.open(key)
+        self._listen(key, doc)
         fut = self.host.submit_to(doc, {"op": "connect", "who": who}, now)
         if invented:
             inner = fut
@@ -402,6 +418,7 @@ class Shard:
                 return _done(reply(due=until))
             return _done(failed("throttled", _throttle_text(key, until, now)))
         doc = self.host.open(key)
+        self._listen(key, doc)
         if op["op"] == "web":  # the handler's answer, taken as it runs (runtime/living.py)
             doc.living.web_reply = None
             if not self._callbacks:
@@ -475,6 +492,28 @@ class Shard:
         except ValueError as e:
             return _done(failed("input", f"viewer-state: {e}"))
         return _done(reply(frames, due=doc.next_due()))
+
+    def _debug(self, key, p, now):
+        """A @debug subscriber comes (`on`) or goes. One comes only if the
+        document exists and its `@static debug` policy lets `who` in (asked
+        for each subscriber; without the policy nobody may)."""
+        if not p.get("on"):
+            left = self._debugging.get(key, 0) - 1
+            if left > 0:
+                self._debugging[key] = left
+            else:
+                self._debugging.pop(key, None)
+            return _done(reply())
+        doc = self.host.open(key)  # NotFound: not_found
+        who = p["who"]
+        if not self.host.gate.allows("debug", who, p.get("origin", ""), p.get("ip", "")):
+            if "debug" not in self.host.gate.policies:
+                return _done(failed("debug_refused", f"document {key!r} has no @static debug policy, "
+                                    f"so nobody may read its @debug lines; {who} was refused"))
+            return _done(failed("debug_refused", f"@static debug returned false for {who} "
+                                f"on document {key!r}"))
+        self._debugging[key] = self._debugging.get(key, 0) + 1
+        return _done(reply(due=doc.next_due()))
 
     def _close(self, key, p, now):
         if self.host.unload(key):

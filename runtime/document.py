@@ -174,6 +174,9 @@ class Engine:
         self.cont = None  # the waiting body's frames and registers, as data (a Continuation)
         self.refused: list = []  # (Ask, TransactionError): stored answers the last transaction refused
         self.debug_lines: list[str] = []
+        # Whether @debug lines are kept (debug_lines): a host turns it off while
+        # nobody listens, and @debug then costs one test (spec/language.md 6.12).
+        self.listening = True
         self._awaited: list = []  # (savepoint, ask id) per await that did not wait, this transaction
         self._before = (NO_ONE, 0)  # @who and the clock before the open transaction
         # Worked out once per name instead of once per event (built on first use,
@@ -262,7 +265,7 @@ class Engine:
             f[WHO] = who if "@" in who else as_principal(who)
         if now is not None:  # otherwise the clock stays at the previous event's time
             f[NOW] = int(now)
-        f[DEBUG] = []
+        f[DEBUG] = [] if self.listening else None
         if self.refused:
             self.refused = []
         if self._awaited:
@@ -416,7 +419,7 @@ class Engine:
         self._before = (f[WHO], f[NOW])
         f[WHO] = who
         f[NOW] = now
-        f[DEBUG] = []
+        f[DEBUG] = [] if self.listening else None
         if self.refused:
             self.refused = []
         if self._awaited:

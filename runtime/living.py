@@ -85,6 +85,7 @@ class LivingDocument:
         self.queue: deque = deque()
         self.pending: Pending | None = None
         self.crons: Crons | None = None  # planned when the document is created
+        self.frequency = self.meta["static"]["properties"].get("frequency")  # ms, or None
         self.connected: list[str] = []
         self.destroyed = False
         self.outbox: list[dict] = []  # frames made outside any input (@load at restore)
@@ -216,6 +217,10 @@ class LivingDocument:
             # A call without its result: wake to make it again if the host that
             # made it is gone (a restart), runtime/services.py CALL_RECHECK_MS.
             again = self.clock + CALL_RECHECK_MS
+            if due is None or again < due:
+                due = again
+        if self.frequency:  # @static frequency: woken at least that often (spec/language.md 4.23)
+            again = self.clock + self.frequency
             if due is None or again < due:
                 due = again
         return due

@@ -338,10 +338,32 @@ def copy_value(m, v):
     return cp(v)
 
 
+# Bounds of @debug (spec/language.md 6.12): lines one transaction keeps (a
+# host bounds an input's lines the same way), and UTF-8 bytes one line keeps.
+DEBUG_MAX_LINES = 200
+DEBUG_MAX_LINE_BYTES = 4096
+DEBUG_LINES_DROPPED = f"(@debug: more than {DEBUG_MAX_LINES} lines; the rest were dropped)"
+
+
+def debug_line(line: str) -> str:
+    """`line` cut to DEBUG_MAX_LINE_BYTES of UTF-8 (at a character), marked with a trailing '...'."""
+    if len(line) * 4 <= DEBUG_MAX_LINE_BYTES:
+        return line
+    raw = line.encode("utf-8", "surrogatepass")
+    if len(raw) <= DEBUG_MAX_LINE_BYTES:
+        return line
+    return raw[:DEBUG_MAX_LINE_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
 def _debug(m, line: str) -> None:
     sink = m.doc.f[DEBUG] if m.doc is not None else None
-    if sink is not None:
-        sink.append(line)
+    if sink is None:  # nobody listens
+        return
+    n = len(sink)
+    if n < DEBUG_MAX_LINES:
+        sink.append(debug_line(line))
+    elif n == DEBUG_MAX_LINES:
+        sink.append(DEBUG_LINES_DROPPED)
 
 
 def _destroy(m) -> None:
