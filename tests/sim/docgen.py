@@ -147,6 +147,7 @@ class DocSpec:
         w += ["", "@construct {", "  creator = @who;",
               *([f"  transition #{self.start};"] if self.start else []), "}", "",
               "@connected {", "  return true;", "}", "",
+              "@delete {", "  return @who == creator;", "}", "",
               "procedure note(string t) {", "  _journal <- {tag: t};", "}", ""]
 
         def channel(name: str, msg: str, body: list[str]) -> None:

@@ -146,8 +146,10 @@ def gen_step(draw: Draw, spec: DocSpec, marks: Marks, mem) -> dict:
         return {"op": "view", "as": who}
     if k == 14:
         return {"op": "restart"}
-    if k == 15 and spec is not None:
+    if k == 15:
         return {"op": "crash"}
+    if k == 17 and draw.chance(10):  # only the creator may: @delete
+        return {"op": "delete", "as": who}
     return bad_input(draw, spec, marks, who)
 
 
@@ -240,6 +242,13 @@ def check_privacy(spec: DocSpec, frames: list[dict], state: dict) -> None:
         hidden = found - cache[who]
         if hidden:
             raise Problem("a", f"{who} received {sorted(hidden)}, which its rules hide: {f}")
+
+
+def check_no_markers(frames: list[dict]) -> None:
+    """Once the document is deleted, no rule shows anyone anything."""
+    for f in frames:
+        if f.get("to") is not None and markers(f):
+            raise Problem("a", f"a frame about the deleted document carries {sorted(markers(f))}: {f}")
 
 
 def check_views(clients: Clients, living) -> None:
@@ -340,6 +349,9 @@ def _run(draw, spec, module, config, result, tmp) -> None:
             if item["op"] == "send" and not any("error" in f and f.get("to") == item["as"] for f in frames) \
                     and spec.channels().get(item["channel"]) is not None:
                 acked.append(item["message"]["tag"])
+            if item["op"] == "delete" and mem.living.destroyed:
+                check_deleted(spec, mem, sto, frames, stored, marks, where, result)
+                break
             state = state_of(spec, mem.living)
             try:
                 check_codes(frames)
@@ -365,11 +377,29 @@ def _run(draw, spec, module, config, result, tmp) -> None:
                         hashes[doc.seq] = h_sto
             except Problem as p:
                 raise Problem(p.law, f"{where}: {p.message}") from None
-        if store is not None and hashes:
+        if store is not None and hashes and not mem.living.destroyed:
             check_replay(draw, store, sto, hashes, config, result)
     finally:
         if store is not None:
             store.close()
+
+
+def check_deleted(spec, mem, sto, frames, stored, marks, where, result) -> None:
+    """After a delete: the document is gone in memory and on the store, the
+    frames saying so carry no value, and a message sent next is refused."""
+    if sto is not None and not sto.living.destroyed:
+        raise Problem("c", f"{where}: deleted in memory, not on the store")
+    for got in (frames, stored or []):
+        check_codes(got)
+        check_no_markers(got)
+    item = {"op": "send", "as": PEOPLE[0], "channel": sorted(spec.channels())[0],
+            "message": {"tag": marks.text()}}
+    result.trace.append(json.dumps(item))
+    for session in (mem, sto) if sto is not None else (mem,):
+        after = _feed(session, item, 0)
+        if not any("error" in f for f in after):
+            raise Problem("c", f"{where}: the deleted document accepted a message: {after}")
+        check_no_markers(after)
 
 
 def _feed(session, item: dict, number: int) -> list[dict]:
