@@ -48,6 +48,8 @@ OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # A service call's outcome, as the server would deliver it (spec/runtime.md 8): the
     # script stands in for the service.
     "result": (("call", "result"), ()),
+    # An HTTP request to a @web handler (spec/language.md 4.28), as the server would make it.
+    "web": (("as", "method", "path"), ("message",)),
 }
 
 
@@ -125,6 +127,11 @@ def parse_line(text: str) -> dict | None:
         raise ScriptError("bad_field", f'"channel" is a string, not {_type_name(item["channel"])}')
     if op == "answer" and type(item["ask"]) is not int:
         raise ScriptError("bad_field", f'"ask" is an ask id (an integer), not {json.dumps(item["ask"])}')
+    if op == "web":
+        if item["method"] not in ("get", "put", "delete", "options"):
+            raise ScriptError("bad_field", f'"method" is get, put, delete or options; got {json.dumps(item["method"])}')
+        if not isinstance(item["path"], str) or not item["path"].startswith("/"):
+            raise ScriptError("bad_field", f'"path" is a path starting with /, not {json.dumps(item["path"])}')
     if op == "advance":
         seconds = item["seconds"]
         if type(seconds) not in (int, float) or not math.isfinite(seconds) or seconds < 0:
@@ -288,6 +295,25 @@ class Session:
 
     def _result(self, item):
         return self._submit({"op": "result", "call": item["call"], "result": item["result"]})
+
+    def _web(self, item):
+        """A @web request: a put or delete is the document's input; a get or
+        options only reads. The answer comes back as a frame to the sender:
+        {"to": who, "web": {"status", "type", "body"}} (the body as text)."""
+        who, method, path = as_principal(item["as"]), item["method"], item["path"]
+        if method in ("get", "options"):
+            answer, frames = self.living.web_read(who, method, path), []
+        else:
+            self.living.web_reply = None
+            frames = self._submit({"op": "web", "as": item["as"], "method": method, "path": path,
+                                   "message": item.get("message")})
+            answer = self.living.web_reply
+            if answer is None:  # refused before it ran: its error frame says why
+                return frames
+        status, headers, body = answer
+        kind = next((v for k, v in headers if k == "Content-Type"), None)
+        return frames + [{"to": who, "web": {"status": status, "type": kind,
+                                             "body": body.decode("utf-8", "replace")}}]
 
     def _advance(self, item):
         """Let time pass as a host that stays up does (RuntimeHost.advance: every

@@ -78,6 +78,8 @@ class Clients:
                 self.asks.get(who, {}).pop(f["ask_closed"], None)
             elif "error" in f:
                 self.errors.append((who, f["error"]["code"], f["error"]["message"]))
+            elif "web" in f:  # a @web request's answer (spec/sessions.md 2)
+                assert set(f) == {"to", "web"} and set(f["web"]) == {"status", "type", "body"}, f
             else:
                 assert set(f) == {"to", "view"}, f
 
@@ -214,8 +216,10 @@ def test_good_lines_parse_to_their_inputs():
         "op": "update", "as": "bob", "viewer_state": {"page": 2}}
     assert parse_line('{"op":"result","call":2,"result":{"value":{}}}') == {
         "op": "result", "call": 2, "result": {"value": {}}}
+    assert parse_line('{"op":"web","as":"h","method":"put","path":"/a","message":{}}') == {
+        "op": "web", "as": "h", "method": "put", "path": "/a", "message": {}}
     assert set(OPS) == {"create", "connect", "disconnect", "send", "answer", "advance", "view",
-                        "update", "delete", "restart", "result"}
+                        "update", "delete", "restart", "result", "web"}
 
 
 @pytest.mark.parametrize("text,code,words", [
@@ -224,6 +228,8 @@ def test_good_lines_parse_to_their_inputs():
     ('"connect"', "bad_json", "not a string"),
     ('{"as": "bob"}', "missing_field", 'no "op"'),
     ('{"op": "jump"}', "unknown_op", 'unknown op "jump"'),
+    ('{"op": "web", "as": "a", "method": "post", "path": "/"}', "bad_field", '"method" is get, put'),
+    ('{"op": "web", "as": "a", "method": "get", "path": "x"}', "bad_field", '"path" is a path'),
     ('{"op": 3}', "unknown_op", "unknown op 3"),
     ('{"op": "send", "as": "bob", "channel": "say"}', "missing_field", '"send" needs "message"'),
     ('{"op": "answer", "as": "bob", "message": {}}', "missing_field", '"answer" needs "ask"'),
