@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
+from .commands import check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -23,6 +23,7 @@ from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageEr
 COMMANDS: list[Command] = [
     check.COMMAND,
     compile_command.COMMAND,
+    deploy.COMMAND,
     disasm.COMMAND,
     fmt.COMMAND,
     lsp.COMMAND,
@@ -47,6 +48,8 @@ examples:
                                                 create one in memory, print its state
   advm test examples/*.adb                      run every test block
   advm replay --log --doc main                  rebuild a stored document, verify it
+  advm deploy --check v1.adb v2.adb             can v2 take v1's documents? (the plan)
+  advm deploy v2.adb --store .advm              move the stored documents to v2
   advm snapshot inspect --doc main              what a stored document holds now
   advm token alice                              a signed identity for alice
 

@@ -388,11 +388,15 @@ class StoredSession(Session):
         wanted = self.module.module_id()
         found = doc.module.module_id()
         if found != wanted:
+            # The backend moved it to this code when it could (spec/runtime.md 9);
+            # it stays on its own code when the new code cannot take its state.
+            why = "; ".join(self.host.backend.refused.get(self.doc, ())) or "its block waits at an await"
             self.host.docs.pop(self.doc, None)
             raise StoreError(
                 f"document {self.doc!r} in the store at {self.store.path} runs other code "
-                f"(module {found}, from {doc.module.filename}); this document "
-                f"compiles to module {wanted}. Choose another --doc or --store.", doc=self.doc)
+                f"(module {found}, from {doc.module.filename}) that this document (module "
+                f"{wanted}) cannot take over: {why}. Choose another --doc or --store, or "
+                f"change the code (advm deploy --check OLD NEW).", doc=self.doc)
 
     @property
     def durable(self):

@@ -125,6 +125,7 @@ class DurableBackend:
         # Documents written by this module reopen without reading it back;
         # older documents find their own module in the store.
         self._modules = {module.module_id(): module}
+        self.refused: dict[str, list[str]] = {}  # key -> why it stays on its code (open)
 
     def exists(self, key: str) -> bool:
         return self.store.last_seq(key) > 0
@@ -135,9 +136,25 @@ class DurableBackend:
                                 runtime_key=self.runtime_key, seed=seed)
 
     def open(self, key: str):
+        """The document, moved to this backend's module when it runs older
+        code (spec/runtime.md 9): now, or once its suspended block finishes;
+        one the new code cannot take stays on its own code (`refused` says why)."""
         if not self.exists(key):
             raise NotFound(key)
-        return self._cls.open(self.store, key, modules=self._modules, viewers=self.viewers)
+        doc = self._cls.open(self.store, key, modules=self._modules, viewers=self.viewers)
+        if doc.module.module_id() != self.module.module_id():
+            from ..runtime.upgrade import UpgradeRefused
+            try:
+                doc.upgrade(self.module).result()
+                self.refused.pop(key, None)
+            except UpgradeRefused as e:
+                self.refused[key] = e.reasons
+        return doc
+
+    def deploy(self, module) -> None:
+        """New code: documents made from now on run it; sleeping ones move when they wake."""
+        self.module = module
+        self._modules[module.module_id()] = module
 
     def checkpoint(self, doc) -> None:
         pass  # every input is durable before its frames go out

@@ -39,6 +39,7 @@ from ..vm.errors import VMError
 from .contracts import Backend, Frame, HostedDocument, as_input
 from .document import Engine, TransactionError
 from .living import MAX_IMMEDIATE, LivingDocument, error_frame
+from .upgrade import Deferred, UpgradeRefused, blockers, compare, upgrade
 
 
 class NotFound(Exception):
@@ -145,15 +146,30 @@ class MemoryDocument:
     """A living document in memory (contracts.HostedDocument); `close()` puts
     its snapshot on the shelf, where `MemoryBackend.open` finds it."""
 
-    __slots__ = ("living", "key", "_shelf")
+    __slots__ = ("living", "key", "_shelf", "target")
 
     def __init__(self, living: LivingDocument, key: str, shelf: Shelf):
         self.living = living
         self.key = key
         self._shelf = shelf
+        self.target = None  # new code waiting for a suspended block to finish
 
     def submit(self, op: dict, now: int) -> Resolved:
-        return Resolved(self.living.apply(as_input(op, now)))
+        frames = self.living.apply(as_input(op, now))
+        if self.target is not None and self.living.document.cont is None:
+            frames = frames + self.upgrade(self.target).result()
+        return Resolved(frames)
+
+    def upgrade(self, module) -> Resolved:
+        """Move to `module` now (the viewers' frames), or once no block is
+        suspended (runtime/upgrade.py; [] until then)."""
+        try:
+            self.living, frames = upgrade(self.living, module, viewers=self.living._make_viewers)
+        except Deferred:
+            self.target = module
+            return Resolved([])
+        self.target = None
+        return Resolved(frames)
 
     def reconnect(self) -> Resolved:
         return Resolved(self.living.reconnect())
@@ -201,6 +217,19 @@ class MemoryBackend:
         if data is None:
             raise NotFound(key)
         return MemoryDocument(LivingDocument.restore(self.module, data, viewers=self.viewers), key, self.shelf)
+
+    def deploy(self, module) -> None:
+        """New code: every sleeping document on the shelf moves to it now
+        (memory holds no old modules to wake them on); one that cannot keeps
+        sleeping on its code (RuntimeHost.deploy checked the loaded ones)."""
+        old, self.module = self.module, module
+        for key in self.shelf.keys():
+            living = LivingDocument.restore(old, self.shelf.get(key), viewers=self.viewers, load=False)
+            try:
+                moved, _ = upgrade(living, module, viewers=self.viewers)
+            except (Deferred, UpgradeRefused):
+                continue
+            self.shelf.put(key, moved.snapshot())
 
     def checkpoint(self, doc: MemoryDocument) -> None:
         """What a crash recovers is the document as it is now."""
@@ -338,6 +367,33 @@ class RuntimeHost:
 
     def loaded(self, key: str) -> HostedDocument | None:
         return self.docs.get(key)
+
+    def deploy(self, module) -> dict[str, tuple[str, object]]:
+        """New code (spec/runtime.md 9): the plan is proved first and every
+        loaded document checked; anything that blocks it raises
+        UpgradeRefused naming the document, and nothing changes. Then new
+        documents are made with `module`, every loaded document moves now
+        (key -> ("moved", the frames its viewers are owed)) or, with a block
+        suspended at an await, once that activation ends (("deferred", why));
+        sleeping documents move when they wake (the backend's `deploy`)."""
+        plan = compare(self.module, module)
+        reasons = list(plan.refused)
+        for key, doc in self.docs.items():
+            runs = doc.living.document.module
+            if runs.module_id() != module.module_id():
+                reasons += [f"document {key!r}: {r}" for r in
+                            blockers(doc.living, module, compare(runs, module))]
+        if reasons:
+            raise UpgradeRefused(reasons)
+        self.module = module
+        self.gate = Gate(module)
+        self.backend.deploy(module)
+        out: dict[str, tuple[str, object]] = {}
+        for key, doc in self.docs.items():
+            waiting = doc.living.document.cont is not None
+            frames = doc.upgrade(module).result()
+            out[key] = ("deferred", "a block is suspended at an await") if waiting else ("moved", frames)
+        return out
 
     def recover(self, key: str) -> HostedDocument | None:
         """Document `key` as a crash leaves it: the loaded copy is thrown

@@ -182,6 +182,9 @@ def compare(old_module, new_module) -> Plan:
     nfields = {f["name"]: f for f in new["document"]["fields"]}
     plan.added = [n for n in nfields if n not in ofields]
     plan.removed = [n for n in ofields if n not in nfields]
+    if ofields and not set(ofields) & set(nfields):
+        plan.refused.append("the new code keeps none of the document's fields "
+                            f"({', '.join(sorted(ofields))}): a different program, not a new version")
     check = _Checker(old, new, plan)
     for name, f in nfields.items():
         if name in ofields:
@@ -198,8 +201,13 @@ def compare(old_module, new_module) -> Plan:
     return plan
 
 
+def blockers(living, new_module, plan: Plan) -> list[str]:
+    """What in this document keeps it from the new code (empty: it may move,
+    now or once its suspended block finishes)."""
+    return list(plan.refused) + _blockers(living, plan, new_module.meta)
+
+
 def _blockers(living, plan: Plan, new_meta: dict) -> list[str]:
-    """What in this document keeps it from the new code."""
     doc = living.document
     out = []
     state = doc.state
@@ -356,4 +364,4 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
     return moved, frames
 
 
-__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "compare", "upgrade"]
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "upgrade"]

@@ -1,0 +1,140 @@
+"""`advm deploy`: new code for documents that already live (spec/runtime.md 9).
+
+    advm deploy --check OLD NEW          the plan the two modules prove; exit 1 when refused
+    advm deploy NEW [--store DIR] [--doc KEY]
+                                         move the store's documents (or one) to NEW
+    advm deploy --status [--store DIR]   which module each document runs
+
+A deploy on a store at rest first checks every document it is to move (the
+plan, then each document's own state); when anything blocks, it prints why
+and changes nothing (exit 1). Then each document moves in one commit (an
+`upgrade` event and a snapshot, so a crash leaves it on exactly one of the
+two codes). A document whose block waits at an await stays on its code and
+is listed as deferred: the next host that runs NEW moves it once that
+activation ends. Rollback is a deploy of the old file.
+"""
+from __future__ import annotations
+
+import argparse
+
+from .base import Command, ExitCode, Failure, UsageError, add_json_flag, out_json
+from .storeargs import DEFAULT_DIR, open_store, store_failure
+
+
+def _status(store) -> list[dict]:
+    from ..durable.document import DurableDocument
+
+    rows = []
+    for key in store.documents():
+        doc = DurableDocument.open(store, key)
+        rows.append({"doc": key, "module": doc.module.module_id(), "filename": doc.module.filename,
+                     "seq": doc.seq})
+    return rows
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from ..runtime.upgrade import UpgradeRefused, blockers, compare
+    from ..store import StoreError
+    from .program import load
+
+    if args.check:
+        if len(args.files) != 2:
+            raise UsageError("deploy --check takes two files: OLD NEW")
+        old, new = (load(path).module for path in args.files)
+        plan = compare(old, new)
+        if args.json:
+            out_json({"ok": not plan.refused, "plan": plan.to_json()})
+        else:
+            print(plan.report())
+        return ExitCode.FAILURE if plan.refused else ExitCode.OK
+    if args.status:
+        if args.files:
+            raise UsageError("deploy --status takes no file")
+        store = open_store(args.store)
+        try:
+            rows = _status(store)
+        except StoreError as e:
+            raise store_failure(e) from None
+        finally:
+            store.close()
+        if args.json:
+            out_json({"documents": rows})
+        else:
+            for r in rows:
+                print(f"{r['doc']:<24} {r['module']}  {r['filename']}  seq {r['seq']}")
+        return ExitCode.OK
+    if len(args.files) != 1:
+        raise UsageError("deploy takes one file, the new code (or --check OLD NEW, or --status)")
+    module = load(args.files[0]).module
+    store = open_store(args.store, readonly=False)
+    from ..durable.document import DurableDocument
+
+    try:
+        keys = [args.doc] if args.doc else store.documents()
+        missing = [k for k in keys if k not in store.documents()]
+        if missing:
+            raise UsageError(f"no document {missing[0]!r} in the store at {store.path}")
+        # First every document is checked; nothing is written unless all can move.
+        reasons = []
+        for key in keys:
+            doc = DurableDocument.open(store, key)
+            if doc.module.module_id() != module.module_id():
+                reasons += [f"document {key!r}: {r}"
+                            for r in blockers(doc.living, module, compare(doc.module, module))]
+        if reasons:
+            message = "advm: error: the deploy is refused; nothing changed:\n" + "\n".join(
+                f"  {r}" for r in reasons)
+            raise Failure(message, {"ok": False, "refused": reasons})
+        moved, deferred, same = [], [], []
+        for key in keys:
+            doc = DurableDocument.open(store, key)
+            if doc.module.module_id() == module.module_id():
+                same.append(key)
+                doc.close()
+                continue
+            if doc.living.document.cont is not None:  # its block waits at an await
+                deferred.append(key)
+                doc.close()
+                continue
+            try:
+                doc.upgrade(module).result()
+                moved.append(key)
+            except UpgradeRefused as e:  # checked above; kept for a store changed meanwhile
+                raise Failure(f"advm: error: document {key!r}: {e}") from None
+            doc.close()
+    except StoreError as e:
+        raise store_failure(e) from None
+    finally:
+        store.close()
+    if args.json:
+        out_json({"ok": True, "module": module.module_id(), "moved": moved, "deferred": deferred,
+                  "already": same})
+    else:
+        print(f"deployed module {module.module_id()}: {len(moved)} moved, {len(deferred)} deferred "
+              f"(a block waits at an await: it finishes on its code), {len(same)} already on it")
+        for key in deferred:
+            print(f"  deferred: {key}")
+    return ExitCode.OK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="the new code (.adb or .advc); with --check, OLD and NEW")
+    p.add_argument("--check", action="store_true",
+                   help="only compare OLD and NEW: print the plan, exit 1 when refused")
+    p.add_argument("--status", action="store_true", help="which module each stored document runs")
+    p.add_argument("--store", metavar="DIR", default=DEFAULT_DIR,
+                   help=f"the store directory (default {DEFAULT_DIR})")
+    p.add_argument("--doc", metavar="KEY", default=None,
+                   help="move only this document (default: every document in the store)")
+    add_json_flag(p, "the plan or the outcome")
+
+
+COMMAND = Command(
+    "deploy",
+    "new code for living documents: --check OLD NEW proves the mapping; NEW moves a store's documents",
+    add_arguments,
+    run,
+    success="the plan is compatible, or every document moved (or waits at an await)",
+    failure="the deploy is refused (the report says which field, type or document blocks it)",
+)

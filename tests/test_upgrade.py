@@ -1,0 +1,368 @@
+"""New code into live documents (issue 14; spec/runtime.md 9): the plan two
+modules prove, documents moved with viewers connected (a delta, not a reset),
+an open ask (the activation finishes on its code, then the document moves),
+refused deploys that change nothing, replay across versions, the CLI, and
+SIGKILL during a deploy."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from advm.compiler.build import build_source
+from advm.durable.document import DurableDocument
+from advm.durable.noviews import state_hash
+from advm.durable.replay import replay
+from advm.runtime.host import MemoryBackend, RuntimeHost
+from advm.runtime.living import LivingDocument
+from advm.runtime.upgrade import UpgradeRefused, compare, upgrade
+from advm.store import open_store
+from advm.views.merge import ViewState
+from advm.views.viewers import Viewers
+
+V1 = """
+@static { create { return true; } }
+@connected { return true; }
+enum Color { Red, Green }
+record Item { public int id; public string name; public int qty; }
+public int count;
+public string title = "t";
+public Color c;
+table<Item> items;
+public formula all = iterate items;
+message Add { string name; int qty; }
+channel add(Add a) { items <- {name: a.name, qty: a.qty}; count++; }
+channel paint(Add a) { c = Color::Green; }
+"""
+
+# a field added (with an initialiser), one removed, int -> long in the
+# document and in a record, an enum value added, a formula added
+V2 = V1.replace("enum Color { Red, Green }", "enum Color { Red, Green, Blue }") \
+    .replace("public int qty; }", "public long qty; public string note = \"n\"; }") \
+    .replace("public int count;", "public long count;\npublic string added = \"new\";") \
+    .replace('public string title = "t";\n', "") \
+    .replace("public formula all = iterate items;", "public formula all = iterate items;\n"
+             "public formula total = count * 2;")
+
+# a string field made an int: refused
+NARROW = V1.replace('public string title = "t";', "public int title;")
+
+# @load fills a new field from an old one (the migration hook)
+V2_LOAD = V1 + "\npublic int doubled;\n@load { doubled = count * 2; }\n"
+
+APPROVAL_V1 = """
+@static { create { return true; } }
+@connected { return true; }
+message Decision { bool approve; }
+channel<Decision> decide;
+public int asked;
+public principal boss;
+public string result = "pending";
+@construct { boss = @who; transition #wait; }
+#wait {
+  asked = asked + 1;
+  Decision d = decide.fetch(boss).await();
+  result = d.approve ? "yes" : "no";
+}
+"""
+# the state block after the await changed, a field added
+APPROVAL_V2 = APPROVAL_V1.replace('result = d.approve ? "yes" : "no";', 'result = d.approve ? "YES" : "NO";') \
+    .replace("public int asked;", "public int asked;\npublic string version = \"two\";")
+# a channel removed while an ask is open on it
+APPROVAL_NO_CHANNEL = """
+@static { create { return true; } }
+@connected { return true; }
+public int asked;
+public principal boss;
+public string result = "pending";
+"""
+
+T0 = 1_767_225_600_000
+
+
+def mod(src: str, name: str = "doc.adb"):
+    return build_source(textwrap.dedent(src), name)
+
+
+def merged(frames: list, who: str, state: ViewState | None = None) -> ViewState:
+    state = state or ViewState()
+    for f in frames:
+        if f.get("to") == who and "delta" in f:
+            state.apply(f["delta"])
+    return state
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def test_the_plan_lists_what_moves_and_how():
+    plan = compare(mod(V1), mod(V2))
+    assert not plan.refused, plan.report()
+    assert plan.added == ["added"] and plan.removed == ["title"]
+    assert "count: int -> long" in plan.widened and "record Item.qty: int -> long" in plan.widened
+    assert plan.records == ["record Item: added ['note'], dropped -"]
+    assert plan.report().endswith("compatible")
+
+
+def test_narrowing_an_enum_losing_a_name_and_a_changed_message_are_refused():
+    plan = compare(mod(V2), mod(V1))
+    text = plan.report()
+    assert "count: long cannot become int" in text
+    assert "record Item.qty: long cannot become int" in text
+    assert "enum Color loses ['Blue']" in text
+    assert compare(mod(V1), mod(NARROW)).refused == [
+        "title: string cannot become int (only int -> long, int -> double, long -> double and T -> maybe<T> "
+        "widen; keep the old field and add a new one, filled by @load)"]
+    other = V1.replace("channel paint(Add a)", "message Paint { int x; }\nchannel paint(Paint a)")
+    assert any("channel paint: its message changes from Add to Paint" in r
+               for r in compare(mod(V1), mod(other)).refused)
+
+
+def test_widening_to_maybe_and_double_keeps_the_value():
+    old = mod("public int a = 3; public int b = 4; public int c = 5;")
+    new = mod("public maybe<int> a; public double b; public long c;")
+    plan = compare(old, new)
+    assert not plan.refused
+    living = LivingDocument(old, key="w", viewers=Viewers)
+    living.create("x@", None, T0)
+    moved, _ = upgrade(living, new, plan, viewers=Viewers)
+    assert moved.document.fields() == {"a": 3, "b": 4.0, "c": 5}
+    assert type(moved.document.value("b")) is float
+
+
+def test_a_different_program_is_not_a_new_version():
+    plan = compare(mod(V1), mod(APPROVAL_V1))
+    assert any("keeps none of the document's fields" in r for r in plan.refused)
+
+
+# ---------------------------------------------------------------- one document
+
+
+def test_viewers_get_a_delta_not_a_reset_and_the_state_carries_over():
+    living = LivingDocument(mod(V1), key="g", viewers=Viewers)
+    living.create("a@", None, T0)
+    frames = living.connect("a@", T0 + 1)
+    living_view = merged(frames, "a@")
+    living_view = merged(living.send("a@", "add", {"name": "x", "qty": 3}, T0 + 2), "a@", living_view)
+    living_view = merged(living.send("a@", "paint", {"name": "", "qty": 0}, T0 + 3), "a@", living_view)
+    moved, frames = upgrade(living, mod(V2), viewers=Viewers)
+    deltas = [f for f in frames if f.get("to") == "a@"]
+    assert len(deltas) == 1 and deltas[0]["seq"] == 4  # the next in the stream, no reset
+    assert deltas[0]["delta"]["title"] is None and deltas[0]["delta"]["added"] == "new"
+    merged(frames, "a@", living_view)
+    assert "title" not in living_view.encoded and living_view.encoded["added"] == "new"
+    assert living_view.encoded["count"] == "1"  # a long now: as text on the wire
+    assert moved.document.fields(formulas=False) == {
+        "count": 1, "c": "Green", "added": "new",
+        "items": [{"id": 1, "name": "x", "qty": 3, "note": "n"}]}
+    # the table keeps its id counter, its rows their owner: inserts and deletes go on
+    moved.send("a@", "add", {"name": "y", "qty": 4}, T0 + 4)
+    assert [r["id"] for r in moved.document.field("items")] == [1, 2]
+    again = LivingDocument.restore(mod(V2), moved.snapshot(), viewers=Viewers)
+    assert again.document.fields() == moved.document.fields()
+
+
+def test_load_is_the_migration_hook():
+    living = LivingDocument(mod(V1), key="g", viewers=Viewers)
+    living.create("a@", None, T0)
+    living.send("a@", "add", {"name": "x", "qty": 1}, T0 + 1)
+    living.send("a@", "add", {"name": "y", "qty": 1}, T0 + 2)
+    moved, _ = upgrade(living, mod(V2_LOAD), viewers=Viewers)
+    assert moved.document.field("doubled") == 4
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def test_a_refused_deploy_leaves_the_old_code_running():
+    host = RuntimeHost(mod(V2), MemoryBackend(mod(V2), viewers=Viewers), clock=T0)
+    host.create("g", "a@", None)
+    host.submit("g", {"op": "send", "as": "a@", "channel": "add", "message": {"name": "x", "qty": 1}}).result()
+    with pytest.raises(UpgradeRefused) as e:
+        host.deploy(mod(V1))
+    assert "count: long cannot become int" in str(e.value)
+    assert host.module.module_id() == mod(V2).module_id()
+    doc = host.open("g")
+    assert doc.living.document.module.module_id() == mod(V2).module_id()
+    host.submit("g", {"op": "send", "as": "a@", "channel": "add", "message": {"name": "y", "qty": 1}}).result()
+    assert doc.living.document.field("count") == 2
+
+
+def test_a_memory_host_moves_loaded_and_sleeping_documents():
+    host = RuntimeHost(mod(V1), MemoryBackend(mod(V1), viewers=Viewers), clock=T0)
+    for key in ("awake", "asleep"):
+        host.create(key, "a@", None)
+        host.submit(key, {"op": "send", "as": "a@", "channel": "add", "message": {"name": key, "qty": 1}}).result()
+    host.unload("asleep")
+    out = host.deploy(mod(V2))
+    assert out["awake"][0] == "moved"
+    for key in ("awake", "asleep"):
+        doc = host.open(key)
+        assert doc.living.document.field("added") == "new"
+        assert doc.living.document.field("items")[0]["name"] == key
+
+
+def _approval(store, key: str = "w"):
+    doc, _ = DurableDocument.create(store, key, mod(APPROVAL_V1), "boss@", None, T0)
+    return doc
+
+
+def test_an_open_ask_finishes_on_its_code_then_the_document_moves(tmp_path):
+    store = open_store(tmp_path / "st", durability="relaxed")
+    try:
+        doc = _approval(store)
+        connect = doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
+        ask = next(f["ask"] for f in connect if "ask" in f)
+        assert doc.upgrade(mod(APPROVAL_V2)).result() == []  # deferred: the block waits
+        assert doc.module.module_id() == mod(APPROVAL_V1).module_id() and doc.target is not None
+        frames = doc.submit({"op": "answer", "as": "boss@", "ask": ask["id"],
+                             "message": {"approve": True}}, T0 + 2).result()
+        # the activation finished on v1 ("yes", not "YES"), then the document moved
+        assert doc.module.module_id() == mod(APPROVAL_V2).module_id()
+        assert doc.living.document.fields(formulas=False) == {"asked": 1, "result": "yes", "version": "two",
+                                                              "boss": {"agent": "boss", "authority": ""}}
+        view = merged(connect + frames, "boss@")
+        assert view.encoded["version"] == "two" and view.encoded["result"] == "yes"
+        doc.close()
+        result = replay(store, "w")
+        assert result.ok and result.module.module_id() == mod(APPROVAL_V2).module_id()
+        assert [c.ok for c in result.checks] and all(c.ok for c in result.checks)
+    finally:
+        store.close()
+
+
+def test_a_removed_channel_with_an_open_ask_is_refused_and_nothing_changes(tmp_path):
+    store = open_store(tmp_path / "st", durability="relaxed")
+    try:
+        doc = _approval(store)
+        doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
+        seq = doc.seq
+        with pytest.raises(UpgradeRefused) as e:
+            doc.upgrade(mod(APPROVAL_NO_CHANNEL))
+        assert "open on channel decide, which the new code removes" in str(e.value)
+        assert doc.seq == seq and doc.target is None
+        assert doc.module.module_id() == mod(APPROVAL_V1).module_id()
+    finally:
+        store.close()
+
+
+def test_replay_across_versions_verifies_every_snapshot(tmp_path):
+    store = open_store(tmp_path / "st", durability="relaxed")
+    try:
+        doc, _ = DurableDocument.create(store, "g", mod(V1), "a@", None, T0)
+        doc.submit({"op": "connect", "as": "a@"}, T0 + 1).result()
+        doc.submit({"op": "send", "as": "a@", "channel": "add", "message": {"name": "x", "qty": 2}}, T0 + 2).result()
+        frames = doc.upgrade(mod(V2)).result()
+        assert frames and frames[0]["delta"]["added"] == "new"
+        doc.submit({"op": "send", "as": "a@", "channel": "add", "message": {"name": "y", "qty": 5}}, T0 + 3).result()
+        live = doc.living.snapshot()
+        doc.close()
+        result = replay(store, "g")
+        assert result.ok, result.divergence
+        assert len(result.checks) >= 2 and all(c.ok for c in result.checks)
+        assert state_hash(result.living.snapshot()) == state_hash(live)  # views aside, bit for bit
+        kinds = [e.kind for e in store.log("g", after=0, until=store.last_seq("g"))]
+        assert kinds == ["create", "connect", "send", "upgrade", "send"]
+        reopened = DurableDocument.open(store, "g")
+        assert reopened.module.module_id() == mod(V2).module_id()
+        assert reopened.living.document.field("count") == 2
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_check_deploy_status_and_run_with_new_code(cli, tmp_path):
+    v1, v2, narrow = tmp_path / "v1.adb", tmp_path / "v2.adb", tmp_path / "narrow.adb"
+    v1.write_text(V1)
+    v2.write_text(V2)
+    narrow.write_text(NARROW)
+    r = cli("deploy", "--check", v1, v2)
+    assert r.code == 0 and "fields added (take their defaults): added" in r.out
+    r = cli("deploy", "--check", v1, narrow, "--json")
+    assert r.code == 1 and json.loads(r.out)["plan"]["refused"]
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"op":"create","as":"a@"}\n'
+                      '{"op":"send","as":"a@","channel":"add","message":{"name":"x","qty":2}}\n')
+    st = tmp_path / "st"
+    assert cli("run", v1, "--script", script, "--store", st).code == 0
+    r = cli("deploy", narrow, "--store", st)
+    assert r.code == 1 and "nothing changed" in r.err and "title: string cannot become int" in r.err
+    r = cli("deploy", "--status", "--store", st, "--json")
+    assert [d["module"] for d in json.loads(r.out)["documents"]] == [mod(V1, str(v1)).module_id()]
+    r = cli("deploy", v2, "--store", st)
+    assert r.code == 0 and "1 moved" in r.out
+    r = cli("deploy", "--status", "--store", st, "--json")
+    assert [d["module"] for d in json.loads(r.out)["documents"]] == [mod(V2, str(v2)).module_id()]
+    assert cli("replay", "--log", "--store", st).code == 0
+    # a script of v2 on v1's store upgrades the document instead of refusing it
+    st2 = tmp_path / "st2"
+    assert cli("run", v1, "--script", script, "--store", st2).code == 0
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"op":"view","as":"a@"}\n')
+    r = cli("run", v2, "--script", more, "--store", st2)
+    assert r.code == 0 and json.loads(r.out.splitlines()[-1])["view"]["added"] == "new"
+
+
+# ---------------------------------------------------------------- SIGKILL during a deploy
+
+KILLED = """
+import sys
+from advm.compiler.build import build_source
+from advm.durable.document import DurableDocument
+from advm.store import open_store
+store = open_store(sys.argv[1])
+v2 = build_source(open(sys.argv[2]).read(), "v2.adb")
+print("ready", flush=True)
+for key in sorted(store.documents()):
+    doc = DurableDocument.open(store, key)
+    doc.upgrade(v2).result()
+    doc.close()
+    print("moved", key, flush=True)
+"""
+
+
+@pytest.mark.parametrize("kill_after", [0, 1, 3, 5, 7])
+def test_sigkill_during_a_deploy_leaves_each_document_on_one_version(tmp_path, kill_after):
+    st = tmp_path / "st"
+    (tmp_path / "v2.adb").write_text(V2)
+    store = open_store(st)
+    acked = {}
+    for i in range(8):
+        key = f"d{i}"
+        doc, _ = DurableDocument.create(store, key, mod(V1), "a@", None, T0)
+        for j in range(i + 1):
+            doc.submit({"op": "send", "as": "a@", "channel": "add",
+                        "message": {"name": f"n{j}", "qty": j}}, T0 + j + 1).result()
+        acked[key] = i + 1
+        doc.close()
+    store.close()
+    moved = 0
+    with subprocess.Popen([sys.executable, "-c", KILLED, str(st), str(tmp_path / "v2.adb")],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline().strip() == "ready"
+        while moved < kill_after:
+            if not proc.stdout.readline():
+                break
+            moved += 1
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    store = open_store(st)
+    try:
+        ids = {mod(V1).module_id(), mod(V2, "v2.adb").module_id()}
+        on_v2 = 0
+        for key, count in acked.items():
+            doc = DurableDocument.open(store, key)
+            assert doc.module.module_id() in ids
+            on_v2 += doc.module.module_id() != mod(V1).module_id()
+            assert doc.living.document.field("count") == count  # no acknowledged input lost
+            assert replay(store, key).ok
+        assert moved <= on_v2 <= moved + 1  # one document at a time, each all or nothing
+    finally:
+        store.close()
