@@ -272,6 +272,12 @@ def check_codes(frames: list[dict]) -> None:
             raise Problem("g", f"an internal error: {f}")
 
 
+def without_seq(frames: list[dict]) -> list[dict]:
+    """Frames as compared between the runs: a crash of the stored run starts
+    its viewers' numbering again, nothing else."""
+    return [{k: v for k, v in f.items() if k != "seq"} for f in frames]
+
+
 def journal(state: dict) -> list[str]:
     return [row["tag"] for row in state["_journal"]]
 
@@ -364,6 +370,8 @@ def _run(draw, spec, module, config, result, tmp) -> None:
                 if journal(state) != acked:
                     raise Problem("c", f"the journal {journal(state)} is not the accepted inputs {acked}")
                 if sto is not None:
+                    if item["op"] != "crash" and without_seq(stored) != without_seq(frames):
+                        raise Problem("c", f"the stored run answered {stored}, the memory run {frames}")
                     check_codes(stored)
                     check_privacy(spec, stored, state_of(spec, sto.living))
                     got = journal(state_of(spec, sto.living))
