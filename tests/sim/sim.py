@@ -64,6 +64,7 @@ class Config:
     steps: int = 40
     durable: bool = True     # run `sto` too: (c) and (d)
     replays: int = 2         # sampled replays besides the final one
+    store_dir: str | None = None  # keep the stored run's store there (default: a temporary one)
 
 
 @dataclass
@@ -310,12 +311,13 @@ def simulate(draw: Draw, config: Config | None = None) -> Result:
         module = compiled(result.source)
         if module is None:
             raise Problem("gen", "check refuses a generated program (a bug of tests/sim/docgen.py)")
-        tmp = tempfile.mkdtemp(prefix="advm-sim-") if config.durable else None
+        if config.durable:
+            tmp = config.store_dir or tempfile.mkdtemp(prefix="advm-sim-")
         _run(draw, spec, module, config, result, tmp)
     except Problem as p:
         result.problem = p
     finally:
-        if tmp is not None:
+        if tmp is not None and config.store_dir is None:
             shutil.rmtree(tmp, ignore_errors=True)
     return result
 

@@ -77,6 +77,26 @@ def test_a_seed_is_the_same_run_everywhere(tmp_path):
     assert want in out.stdout, (want, out.stdout)
 
 
+def test_advm_replay_agrees(tmp_path):
+    """(d) through the command itself: `advm replay` of a simulated store
+    rebuilds the document to its last entry with every check matched."""
+    import json
+
+    store = tmp_path / "store"
+    store.mkdir()
+    for seed in range(3):
+        if seed:
+            for child in store.iterdir():
+                child.unlink()
+        result = simulate(SeededDraw(seed), Config(store_dir=str(store)))
+        assert result.problem is None, result.problem
+        out = subprocess.run([sys.executable, "-m", "advm", "replay", "--store", str(store), "--doc", "main",
+                              "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        verdict = json.loads(out.stdout)
+        assert verdict["ok"] and verdict["head"] == verdict["last"] and verdict["steps"] > 0, verdict
+
+
 def test_the_runner_refuses_bad_arguments(capsys):
     from run import main
 
