@@ -2,7 +2,8 @@
 against `advm run` on 127.0.0.1 (whose own page may use the admin methods):
 the document list with state, loaded, timer, asks and viewers; the live
 transaction log; time travel to a seq; another principal's view, marked as
-a preview; the @debug lines; screenshots taken and checked. Skips as
+a preview; the @debug lines, live through a document/debug stream and at a
+seq through replay; screenshots taken and checked. Skips as
 tests/test_browser.py does without Chromium (fails under CI=true)."""
 from __future__ import annotations
 
@@ -73,9 +74,13 @@ def test_console_lists_logs_travels_and_previews(browser, server, tmp_path):
         expect(says.nth(0)).to_contain_text('{"text":"one"}')
         first = int(says.nth(0).get_attribute("data-seq"))
 
-        # Live: a third message shows up in the log without a click.
+        # Live: a third message shows up in the log without a click, and its
+        # @debug line in the live panel (alice may read them: the fixture's
+        # @static debug policy), pushed by the document/debug stream.
+        expect(page.locator("#debug-live-meta")).to_contain_text("live, as its inputs print them (read as alice@)")
         say(page, "three")
         expect(says).to_have_count(3)
+        expect(page.locator("#console-debug-live li")).to_have_text(["said three as number 3"])
 
         # Time travel to the first say, as bob: a preview without alice's note.
         page.get_by_label("Principal", exact=True).fill("bob")
@@ -108,7 +113,8 @@ def test_console_lists_logs_travels_and_previews(browser, server, tmp_path):
         page.locator("section.preview").screenshot(path=str(panel))
         assert png_size(panel)[0] > 600 and panel.stat().st_size > 5_000
         for selector in ("#console-docs tr", "#console-log tr", "#preview-banner",
-                         "#preview-view dl", "#console-debug li", "#channels form"):
+                         "#preview-view dl", "#console-debug li", "#console-debug-live li",
+                         "#channels form"):
             assert page.locator(selector).first.is_visible(), selector
         assert page.locator("#log li.error").all_inner_texts() == []
         assert page.locator("#console-status .bad").count() == 0

@@ -278,6 +278,77 @@ export class Connection {
  * A client of one advm server. `Client.connect(url, options)` resolves once
  * the server greeted the socket; requests made before then wait for it.
  */
+/** One `document/debug` stream: the document's `@debug` lines as its inputs
+ * print them (spec/protocol.md 8.4), if its `@static debug` policy lets the
+ * principal. `onLines(lines, dropped)` gets each input's lines (`dropped`:
+ * lines the server dropped before these, its socket being full). It does
+ * not reconnect: it ends (the "end" event, with the failure or null) and a
+ * caller subscribes again. */
+export class DebugStream {
+  constructor(client, key, onLines) {
+    this.client = client;
+    this.key = key;
+    this.id = null;
+    /** "opening" | "open" | "ended" */
+    this.status = "opening";
+    /** the failure that ended it, or null */
+    this.error = null;
+    this._onLines = onLines;
+    this._listeners = new Listeners();
+    this.subscribed = new Promise((resolve, reject) => {
+      this._resolve = resolve;
+      this._reject = reject;
+    });
+    this.subscribed.catch(() => {});
+  }
+
+  /** `on("end", fn(error or null))`. Returns the function that removes it. */
+  on(event, fn) {
+    return this._listeners.on(event, fn);
+  }
+
+  /** `connection/end`: no more lines. */
+  async end() {
+    if (this.status === "ended") return;
+    const id = this.id;
+    this._end(null);
+    if (id !== null) {
+      try {
+        await this.client.request("connection/end", { connection: id });
+      } catch (error) {
+        // the socket is gone: so is the stream
+      }
+    }
+  }
+
+  _frame(response) {
+    if (response.subscribed) {
+      this.status = "open";
+      this._resolve(this);
+    } else if (Array.isArray(response.debug) && this.status === "open") {
+      this._onLines(response.debug, response.dropped || 0);
+    }
+  }
+
+  _done() {
+    this._end(null);
+  }
+
+  _failed(error) {
+    this._end(error);
+  }
+
+  _end(error) {
+    if (this.status === "ended") return;
+    const opening = this.status === "opening";
+    this.status = "ended";
+    this.error = error;
+    this.client._forget(this.id);
+    if (opening) this._reject(error || new AdvmError("ended", `the @debug stream of '${this.key}' was ended`, "document/debug"));
+    this._listeners.emit("end", error);
+  }
+}
+
 export class Client {
   /**
    * @param {string} url the server's WebSocket URL (`ws://127.0.0.1:8080/~s`)
@@ -354,6 +425,16 @@ export class Client {
     return this.request("document/delete", { key, identity: identity ?? this.identity });
   }
 
+  /** `document/debug`: resolves with a DebugStream once subscribed, or
+   * rejects with the failure (`debug_refused`, `not_found`...). */
+  async debug(key, onLines, { identity } = {}) {
+    if (this.status === "connecting") await this.ready;
+    const stream = new DebugStream(this, key, onLines);
+    stream.id = this._send("document/debug", { key, identity: identity ?? this.identity });
+    this._streams.set(stream.id, stream);
+    return stream.subscribed;
+  }
+
   /** `connection/create`: resolves with the Connection once its whole view
    * arrived, or rejects with the failure (`connect_refused`, `not_found`...). */
   async open(key, { identity } = {}) {
@@ -405,7 +486,9 @@ export class Client {
       ws.addEventListener("error", () => resolve()); // a socket still connecting may end so
       ws.close();
     }).then(() => {
-      this._lose(closed);
+      for (const s of this._lose(closed)) {
+        if (s instanceof DebugStream) s._failed(closed);
+      }
       this._setStatus("closed");
     });
     return this._closed;
@@ -519,7 +602,9 @@ export class Client {
   _lost(event) {
     const why = event && event.code ? ` (close code ${event.code}${event.reason ? `: ${event.reason}` : ""})` : "";
     const lost = new AdvmError("closed", `the connection to ${this.url} was lost${why}`);
-    this._lose(lost);
+    for (const s of this._lose(lost)) {
+      if (s instanceof DebugStream) s._failed(lost); // a debug stream ends with its socket
+    }
     if (this._closing) return;
     if (!this.reconnect) {
       for (const doc of [...this._docs]) doc._finish(lost);
@@ -577,7 +662,7 @@ export class Client {
       const doc = this._streams.get(id);
       const p = this._pending.get(id);
       const error = new AdvmError(msg.reason || "unknown", msg.message || "",
-        doc ? "connection/create" : p ? p.method : null);
+        doc ? (doc instanceof DebugStream ? "document/debug" : "connection/create") : p ? p.method : null);
       if (doc) {
         this._streams.delete(id);
         doc._failed(error);

@@ -204,6 +204,19 @@ export class Admin {
   debug(key: string, options?: { seq?: number | null; identity?: string }): Promise<{ key: string; seq: number; last: number; lines: string[] }>;
 }
 
+/** A document's `@debug` lines as its inputs print them (spec/protocol.md 8.4); never reconnects. */
+export class DebugStream {
+  readonly client: Client;
+  readonly key: string;
+  readonly status: "opening" | "open" | "ended";
+  /** the failure that ended it, or null */
+  readonly error: AdvmError | null;
+  readonly subscribed: Promise<DebugStream>;
+  on(event: "end", fn: (error: AdvmError | null) => void): () => void;
+  /** connection/end: no more lines */
+  end(): Promise<void>;
+}
+
 export class Client {
   constructor(url: string, options?: ClientOptions);
   /** the admin/* methods */
@@ -228,6 +241,9 @@ export class Client {
   delete(key: string, options?: { identity?: string }): Promise<{}>;
   /** resolves once the whole view arrived; rejects with connect_refused, not_found, ... */
   open<V = View>(key: string, options?: { identity?: string }): Promise<Connection<V>>;
+  /** `document/debug`: resolves once subscribed; rejects with debug_refused, not_found, ... */
+  debug(key: string, onLines: (lines: string[], dropped: number) => void,
+        options?: { identity?: string }): Promise<DebugStream>;
   whoami(options?: { identity?: string }): Promise<Principal>;
   /** development servers only; with `use: true` the client sends the token from then on */
   mint(principal: string, options?: { use?: boolean }): Promise<{ identity: string; principal: string }>;

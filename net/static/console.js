@@ -1,7 +1,9 @@
 // The dev console: the server's documents, a document's transaction log, any
 // principal's view at any seq (a preview, replayed from the log) and the
 // @debug lines, through the admin/* methods of advm's JavaScript client
-// (client.admin; spec/protocol.md 8.11). A server on 127.0.0.1 answers its
+// (client.admin; spec/protocol.md 8.11): live as the document prints them
+// (a document/debug stream, which the document's @static debug policy must
+// allow for the page's principal), and at any seq through replay. A server on 127.0.0.1 answers its
 // own page freely; any other needs a token from `advm token NAME --admin`,
 // pasted in the console's Admin token field.
 
@@ -9,6 +11,7 @@ import { AdvmError } from "/advm/index.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1500; // how often the list and a live log ask again
+const LIVE_LINES = 500; // live @debug lines kept on the page (the oldest go first)
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -42,6 +45,8 @@ const ui = {
   seq: null,          // the seq the preview and debug show (null: the latest)
   timer: null,
   refused: false,
+  live: null,         // the document/debug stream of `key`: {key, who, stream} (stream null while subscribing)
+  liveRefused: null,  // {key, who}: the debug policy said no; asked again when either changes
 };
 
 function identity() {
@@ -98,6 +103,7 @@ function pick(key) {
     ui.seq = null;
     $("console-log").replaceChildren();
   }
+  liveDebug();
   $("console-doc").textContent = `“${key}”`;
   $("preview-seq").value = "";
   for (const tr of $("console-docs").querySelectorAll("tr")) tr.classList.toggle("picked", tr.dataset.key === key);
@@ -185,12 +191,62 @@ async function debugLines() {
     : [h("li", { class: "empty" }, "No @debug lines up to this seq.")]));
 }
 
+// The live @debug lines of the picked document: one document/debug stream,
+// opened again when the document or the page's principal changes, or when it
+// ended (a restart, the document reloaded). Lines arrive per input.
+function liveDebug() {
+  const client = ui.client;
+  const key = ui.key;
+  if (!client || !key) return;
+  const who = identity() ?? client.identity;
+  const live = ui.live;
+  if (live && live.key === key && live.who === who && (!live.stream || live.stream.status !== "ended")) return;
+  if (ui.liveRefused && ui.liveRefused.key === key && ui.liveRefused.who === who) return;
+  if (live && live.stream) live.stream.end();
+  if (!live || live.key !== key) $("console-debug-live").replaceChildren();
+  const mine = { key, who, stream: null };
+  ui.live = mine;
+  $("debug-live-meta").textContent = "— subscribing…";
+  client.debug(key, (lines, dropped) => {
+    if (ui.live !== mine) return;
+    const list = $("console-debug-live");
+    if (dropped) list.append(h("li", { class: "meta" }, `(${dropped} line${dropped === 1 ? "" : "s"} dropped: the page read too slowly)`));
+    for (const line of lines) list.append(h("li", {}, line));
+    while (list.childElementCount > LIVE_LINES) list.firstElementChild.remove();
+  }, { identity: who }).then((stream) => {
+    if (ui.live !== mine) {
+      stream.end();
+      return;
+    }
+    mine.stream = stream;
+    ui.liveRefused = null;
+    $("debug-live-meta").textContent = "— live, as its inputs print them";
+    client.whoami({ identity: who }).then((me) => {
+      if (ui.live === mine && stream.status === "open") {
+        $("debug-live-meta").textContent = `— live, as its inputs print them (read as ${me.principal})`;
+      }
+    }, () => {});
+    stream.on("end", (error) => {
+      if (ui.live === mine) $("debug-live-meta").textContent = `— ended${error ? `: ${error.reason}` : ""}; subscribing again`;
+    });
+  }, (error) => {
+    if (ui.live !== mine) return;
+    ui.live = null;
+    const text = error instanceof AdvmError ? `${error.reason}: ${error.detail}` : String(error.message || error);
+    if (error instanceof AdvmError && (error.reason === "debug_refused" || error.reason === "not_found")) {
+      ui.liveRefused = { key, who };
+    }
+    $("debug-live-meta").replaceChildren(h("span", { class: "bad" }, `— not live: ${text}`));
+  });
+}
+
 // ------------------------------------------------------------------ polling
 
 async function tick() {
   ui.timer = null;
   if (!ui.refused) {
     await listDocuments();
+    liveDebug();
     if ($("console-live").checked && ui.key) {
       const before = ui.last;
       await readLog();
@@ -207,6 +263,8 @@ export function startConsole(client, render) {
   ui.client = client;
   ui.render = render;
   ui.refused = false;
+  ui.live = null; // a new client: its streams are new too
+  ui.liveRefused = null;
   clearTimeout(ui.timer);
   tick();
 }

@@ -65,3 +65,43 @@ test("documents, log, a principal's view at a seq, and the @debug lines", async 
     await alice.close();
   }
 });
+
+test("client.debug: the live @debug lines, for whom the debug policy allows", async () => {
+  const alice = await Client.connect(server.url, { WebSocket });
+  const bob = await Client.connect(server.url, { WebSocket });
+  try {
+    await alice.mint("alice", { use: true });
+    await bob.mint("bob", { use: true });
+    await alice.create("live");
+    const doc = await alice.open("live");
+    const got = [];
+    let arrived;
+    const next = () => new Promise((resolve) => { arrived = resolve; });
+    const stream = await alice.debug("live", (lines) => { got.push(...lines); arrived(); });
+    assert.equal(stream.status, "open");
+    let waiting = next();
+    await doc.send("say", { text: "one" });
+    await waiting;
+    assert.deepStrictEqual(got, ["said one as number 1"]);
+    // The fixture's @static debug lets alice only.
+    await assert.rejects(bob.debug("live", () => {}),
+      (e) => e instanceof AdvmError && e.reason === "debug_refused" && e.method === "document/debug");
+    await assert.rejects(alice.debug("nowhere", () => {}), (e) => e instanceof AdvmError && e.reason === "not_found");
+    // Ended: no more lines, and the "end" event says it was asked for.
+    let ended;
+    stream.on("end", (error) => { ended = error; });
+    await stream.end();
+    assert.equal(stream.status, "ended");
+    assert.equal(ended, null);
+    await doc.send("say", { text: "two" });
+    const again = await alice.debug("live", (lines) => { got.push(...lines); arrived(); });
+    waiting = next();
+    await doc.send("say", { text: "three" });
+    await waiting;
+    assert.deepStrictEqual(got, ["said one as number 1", "said three as number 3"]);
+    await again.end();
+  } finally {
+    await alice.close();
+    await bob.close();
+  }
+});
