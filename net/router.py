@@ -476,6 +476,42 @@ class Router:
 
     # ------------------------------------------------------------ plumbing
 
+    async def deploy(self, code: bytes) -> dict:
+        """New code, the server staying up (spec/runtime.md 9, protocol.md
+        8.15): every runner first checks the plan and its loaded documents (a
+        refusal raises RouterError deploy_refused, nothing changed), then
+        switches: new documents run the new module, sleeping ones move when
+        they wake, and each loaded document moves by an `upgrade` request
+        queued behind its inputs, its viewers getting the deltas. `code` is a
+        compiled module (.advc bytes)."""
+        from ..vm.module import Module
+
+        module = Module.from_bytes(code)
+        loop = asyncio.get_running_loop()
+
+        async def ask(runner, payload):
+            fut = loop.create_future()
+            runner.call("deploy", "", payload, self.clock(), fut.set_result)
+            got = await fut
+            if got.get("error"):
+                raise RouterError(*got["error"])
+            return got.get("keys", [])
+
+        live = [r for r in self.runners if not r.dead]
+        for runner in live:
+            await ask(runner, {"code": code, "check": True})
+        keys = []
+        for runner in live:
+            keys += await ask(runner, {"code": code})
+        self.module = module
+        waiters = []
+        for key in keys:
+            waiter = self._new_waiter()
+            if self._submit(self._slot(key), "upgrade", None, {}, waiter, bounded=False):
+                waiters.append(waiter)
+        await asyncio.gather(*waiters, return_exceptions=True)
+        return {"module": module.module_id(), "moved": sorted(keys)}
+
     def _new_waiter(self) -> asyncio.Future:
         waiter = asyncio.get_running_loop().create_future()
         if self._closing:

@@ -204,7 +204,7 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "update", "close", "result", "web", "debug")}
+            "update", "close", "result", "web", "debug", "deploy", "upgrade")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
@@ -335,6 +335,32 @@ class Shard:
         return out
 
     # ------------------------------------------------------------ requests
+
+    def _deploy(self, key, p, now):
+        """New code for this shard (spec/runtime.md 9; Router.deploy): with
+        `check`, only whether the plan and every loaded document allow it;
+        else the host switches (new documents, sleeping ones as they wake)
+        and the reply lists the loaded documents, each moved by an `upgrade`
+        request in its own input order."""
+        from ..runtime.upgrade import UpgradeRefused
+        from ..vm.module import Module
+
+        module = Module.from_bytes(p["code"])
+        try:
+            if p.get("check"):
+                self.host.refusals(module)
+                return _done(reply(keys=[]))
+            keys = list(self.host.deploy(module, move=False))
+        except UpgradeRefused as e:
+            return _done(failed("deploy_refused", "; ".join(e.reasons)))
+        self.module = module
+        return _done(reply(keys=keys))
+
+    def _upgrade(self, key, p, now):
+        doc = self.docs.get(key)
+        if doc is None:  # asleep: it moves when it wakes
+            return _done(reply())
+        return self._after_input(key, doc, doc.upgrade(self.host.module), now)
 
     def _create(self, key, p, now):
         who = p["who"]

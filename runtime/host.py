@@ -368,16 +368,10 @@ class RuntimeHost:
     def loaded(self, key: str) -> HostedDocument | None:
         return self.docs.get(key)
 
-    def deploy(self, module) -> dict[str, tuple[str, object]]:
-        """New code (spec/runtime.md 9): the plan is proved first and every
-        loaded document checked; anything that blocks it raises
-        UpgradeRefused naming the document, and nothing changes. Then new
-        documents are made with `module`, every loaded document moves now
-        (key -> ("moved", the frames its viewers are owed)) or, with a block
-        suspended at an await, once that activation ends (("deferred", why));
-        sleeping documents move when they wake (the backend's `deploy`)."""
-        plan = compare(self.module, module)
-        reasons = list(plan.refused)
+    def refusals(self, module) -> None:
+        """Raise UpgradeRefused with every reason the plan or a loaded
+        document gives against `module` (nothing changes)."""
+        reasons = list(compare(self.module, module).refused)
         for key, doc in self.docs.items():
             runs = doc.living.document.module
             if runs.module_id() != module.module_id():
@@ -385,10 +379,25 @@ class RuntimeHost:
                             blockers(doc.living, module, compare(runs, module))]
         if reasons:
             raise UpgradeRefused(reasons)
+
+    def deploy(self, module, *, move: bool = True) -> dict[str, tuple[str, object]]:
+        """New code (spec/runtime.md 9): the plan is proved first and every
+        loaded document checked; anything that blocks it raises
+        UpgradeRefused naming the document, and nothing changes. Then new
+        documents are made with `module`, every loaded document moves now
+        (key -> ("moved", the frames its viewers are owed)) or, with a block
+        suspended at an await, once that activation ends (("deferred", why));
+        sleeping documents move when they wake (the backend's `deploy`).
+        `move=False` switches the code and leaves each loaded document for its
+        owner to move in its own input order (a server's shard: `upgrade`),
+        returning key -> ("loaded", None)."""
+        self.refusals(module)
         self.module = module
         self.gate = Gate(module)
         self.backend.deploy(module)
         out: dict[str, tuple[str, object]] = {}
+        if not move:
+            return {key: ("loaded", None) for key in self.docs}
         for key, doc in self.docs.items():
             waiting = doc.living.document.cont is not None
             frames = doc.upgrade(module).result()

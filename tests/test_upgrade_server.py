@@ -1,0 +1,112 @@
+"""A running server takes new code (issue 14 point 1; spec/runtime.md 9.1):
+Router.deploy with viewers connected (a delta, not a reset), with an open ask
+(the activation finishes on its code, then the document moves), a refused
+deploy that leaves the old code serving; in memory, on the store and with a
+worker process."""
+from __future__ import annotations
+
+import pytest
+
+from advm.net.router import Router, RouterError
+from advm.store import open_store
+from server_kit import Recorder, module, run
+from test_upgrade import APPROVAL_V1, APPROVAL_V2, NARROW, V1, V2, merged  # noqa: F401
+
+
+def view_of(viewer: Recorder) -> dict:
+    from advm.views.merge import ViewState
+
+    state = ViewState()
+    for call in viewer.calls:
+        if call[0] == "deltas":
+            for patch, _ in call[1]:
+                state.apply(patch)
+        elif call[0] == "reset":
+            state.reset()
+            state.apply(call[1])
+    return state.encoded
+
+
+@pytest.mark.parametrize("durable, workers", [(True, 0), (False, 0), (True, 1)])
+def test_viewers_get_the_new_fields_as_a_delta(tmp_path, durable, workers):
+    async def scenario(kit):
+        store = open_store(tmp_path / "st", durability="relaxed") if durable else None
+        router = Router(module(V1), store=store, workers=workers)
+        await router.start()
+        try:
+            await router.create("g", "a@", None)
+            await router.create("other", "a@", None)
+            alice = Recorder()
+            await router.connect("g", "a@", alice)
+            await router.send("g", "a@", "add", {"name": "x", "qty": 2})
+            before = len(alice.calls)
+            out = await router.deploy(module(V2).to_bytes())
+            assert out["module"] == module(V2).module_id() and "g" in out["moved"]
+            new = alice.calls[before:]
+            assert new and all(c[0] == "deltas" for c in new)  # no reset, no end
+            view = view_of(alice)
+            assert view["added"] == "new" and "title" not in view and view["count"] == "1"
+            await router.send("g", "a@", "add", {"name": "y", "qty": 3})
+            assert view_of(alice)["total"] == "4"
+            # a document created after the deploy runs the new code
+            await router.create("fresh", "a@", None)
+            bob = Recorder()
+            await router.connect("fresh", "b@", bob)
+            assert view_of(bob)["added"] == "new"
+            carol = Recorder()
+            await router.connect("other", "c@", carol)
+            assert view_of(carol)["added"] == "new"
+        finally:
+            await router.close()
+            if store is not None:
+                store.close()
+
+    run(scenario)
+
+
+def test_a_refused_deploy_leaves_the_old_code_serving(tmp_path):
+    async def scenario(kit):
+        store = open_store(tmp_path / "st", durability="relaxed")
+        router = Router(module(V1), store=store, workers=0)
+        await router.start()
+        try:
+            await router.create("g", "a@", None)
+            alice = Recorder()
+            await router.connect("g", "a@", alice)
+            with pytest.raises(RouterError) as e:
+                await router.deploy(module(NARROW).to_bytes())
+            assert e.value.code == "deploy_refused" and "title: string cannot become int" in str(e.value)
+            assert router.module.module_id() == module(V1).module_id()
+            await router.send("g", "a@", "add", {"name": "x", "qty": 2})
+            assert view_of(alice)["title"] == "t" and view_of(alice)["count"] == 1
+        finally:
+            await router.close()
+            store.close()
+
+    run(scenario)
+
+
+def test_an_open_ask_is_answered_on_the_old_code_then_the_document_moves(tmp_path):
+    async def scenario(kit):
+        store = open_store(tmp_path / "st", durability="relaxed")
+        router = Router(module(APPROVAL_V1), store=store, workers=0)
+        await router.start()
+        try:
+            await router.create("w", "boss@", None)
+            boss = Recorder()
+            await router.connect("w", "boss@", boss)
+            ask = boss.last_outstanding()[0]
+            await router.deploy(module(APPROVAL_V2).to_bytes())
+            assert "version" not in view_of(boss)  # still v1: its block waits
+            await router.answer("w", "boss@", ask["id"], {"approve": True})
+            view = view_of(boss)
+            assert view["result"] == "yes" and view["version"] == "two"
+        finally:
+            await router.close()
+            store.close()
+        from advm.durable.replay import replay
+        with open_store(tmp_path / "st", durability="relaxed") as again:
+            result = replay(again, "w")
+            assert result.ok and result.module.module_id() == module(APPROVAL_V2).module_id()
+
+    run(scenario)
