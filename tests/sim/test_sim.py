@@ -24,7 +24,7 @@ from sim import Config, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 START = int(os.environ.get("ADVM_SIM_SEED", "0"))
-SEEDS = int(os.environ.get("ADVM_SIM_SEEDS", "240"))
+SEEDS = int(os.environ.get("ADVM_SIM_SEEDS", "200"))
 CHUNK = 40
 
 
