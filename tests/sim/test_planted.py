@@ -91,6 +91,12 @@ def test_a_delta_dropped(monkeypatch):
     monkeypatch.setattr(viewers.Viewers, "after_commit", dropping)
     seed, message = first_report("b")
     assert "view" in message
+    # what CI prints for it: the invariant, the document, the inputs, the command
+    from run import report, run_seed
+
+    text = report(seed, *run_seed(seed, Config()), [])
+    assert text.startswith(f"seed {seed}: (b) ") and "--- the document:" in text
+    assert text.endswith(f"reproduce: python tests/sim/run.py --seed {seed}"), text[-200:]
 
 
 class Twice:
