@@ -50,6 +50,9 @@ OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "result": (("call", "result"), ()),
     # An HTTP request to a @web handler (spec/language.md 4.28), as the server would make it.
     "web": (("as", "method", "path"), ("message",)),
+    # An upload's facts (spec/language.md 4.29) as the server would give them once the
+    # bytes are stored: the script stands in for the file.
+    "attach": (("as", "asset"), ()),
 }
 
 
@@ -295,6 +298,9 @@ class Session:
 
     def _result(self, item):
         return self._submit({"op": "result", "call": item["call"], "result": item["result"]})
+
+    def _attach(self, item):
+        return self._submit({"op": "attach", "as": item["as"], "asset": item["asset"]})
 
     def _web(self, item):
         """A @web request: a put or delete is the document's input; a get or

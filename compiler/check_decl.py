@@ -23,8 +23,8 @@ from .scope import (
 # @web (language.md 4.28): the response message every handler returns, its
 # body fields (at most one per response) and the limits on a path pattern.
 WEB_RESPONSE = "WebResponse"
-WEB_BODIES = ("json", "html", "xml", "css", "js", "csv", "error", "redirect")
-WEB_FIELDS = (("json", "dynamic"),) + tuple((b, "string") for b in WEB_BODIES[1:]) + (
+WEB_BODIES = ("json", "html", "xml", "css", "js", "csv", "error", "redirect", "asset")
+WEB_FIELDS = (("json", "dynamic"),) + tuple((b, "string") for b in WEB_BODIES[1:-1]) + (("asset", "asset"),) + (
     ("status", "int"), ("cors", "bool"), ("cache_ttl_seconds", "int"))
 WEB_MAX_PATTERN = 256
 WEB_FIXED = re.compile(r"[A-Za-z0-9._~-]+")
@@ -64,7 +64,7 @@ CRON_SHAPES = {
     "hourly": [("minute", 0, 59)],
     "monthly": [("day", 1, 31)],
 }
-EVENTS = ("construct", "load", "connected", "disconnected", "delete")
+EVENTS = ("construct", "load", "connected", "disconnected", "delete", "can_attach", "attached")
 
 
 def constant_value(e: ast.Expr):
@@ -120,6 +120,13 @@ class DeclChecker:
         for s in self.info.messages.values():
             for f in s.decl.fields:
                 self.add_struct_field(s, f)
+                t = s.fields[f.name].type if f.name in s.fields else None
+                if t is not None and "asset" in str(t) and not getattr(s.decl, "synthetic_web", False):
+                    # A message comes from a client or a service: an asset in it would be a
+                    # reference nobody uploaded past @can_attach (language.md 4.29).
+                    self.err("E0532", f"message '{s.name}' cannot hold an asset (field '{f.name}'): "
+                             "assets come only from uploads", f.span, "keep assets in the document's fields "
+                             "and records, set in @attached")
             for m in s.decl.methods:
                 if m.name in s.methods or m.name in s.fields:
                     self.err("E0204", f"message '{s.name}' already has a member '{m.name}'", name_span(m))
@@ -666,6 +673,10 @@ class DeclChecker:
                         self.err("E0502", f"@construct's argument must be a message, not {ptype}",
                                  d.param_type.span)
                         ptype = T.ERROR
+        elif d.event == "attached":  # @attached (a): the asset just uploaded (language.md 4.29)
+            if d.param is None or d.param_type is not None:
+                self.err("E0502", "@attached takes the asset: `@attached (a)`", d.span)
+            ptype = T.ASSET if d.param is not None else None
         elif d.event in ("connected", "disconnected"):
             if d.param_type is not None:
                 self.err("E0502", f"@{d.event} takes only the viewer: `@{d.event} (who)`", d.param_type.span)

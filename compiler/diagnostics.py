@@ -88,6 +88,7 @@ CODES: dict[str, str] = {
     "E0514": "incomplete-dispatch",
     "E0530": "bad-service",
     "E0531": "bad-web",
+    "E0532": "bad-asset",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",

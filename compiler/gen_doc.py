@@ -109,18 +109,20 @@ class Declarations:
         for st in info.states.values():
             self.declare(self.layout.state_fn(st.name), [], T.VOID, *self.body_maker(st.decl.body, st.decl))
         for first in info.handlers.values():
-            result = T.BOOL if first.event in ("connected", "delete") else T.VOID
+            result = T.BOOL if first.event in ("connected", "delete", "can_attach") else T.VOID
             parts = first.all
             for k, h in enumerate(parts):
                 params, who = [], None
                 if h.event == "construct" and h.param is not None and h.param_type is not None:
                     params = [((id(h.decl), h.param), h.param_type)]
+                elif h.event == "attached" and h.param is not None:
+                    params = [((id(h.decl), h.param), T.ASSET)]
                 elif h.param is not None and h.param_type == T.PRINCIPAL:
                     who = h.param
                 name = f"on.{h.event}" if len(parts) == 1 else f"on.{h.event}.{k}"
                 self.declare(name, params, result, *self.body_maker(h.decl.body, h.decl, who=who))
             if len(parts) > 1:
-                message = first.message
+                message = T.ASSET if first.event == "attached" else first.message
                 self.declare(f"on.{first.event}", [(None, message)] if message is not None else [], result,
                              self.handlers_maker(first, message, result), None)
         for c in info.crons.values():

@@ -71,14 +71,15 @@ PRIM_DEFAULTS = {
     "int": 0, "long": 0, "bool": False, "double": 0.0, "timespan": 0.0,
     "string": "", "principal": NO_ONE, "label": "", "date": "1970-01-01",
     "datetime": "1970-01-01T00:00:00.000+00:00", "time": "00:00", "dynamic": None,
-    "json": None,
+    "json": None, "asset": None,
 }
 
 
 def describe(t: T.Type):
     """A JSON-able descriptor of a type for the module's metadata."""
     if isinstance(t, T.Prim):
-        return "dynamic" if t == T.JSON else t.name  # a json value is held and shown as dynamic
+        # json values and assets are held and shown as dynamic is
+        return "dynamic" if t == T.JSON or t == T.ASSET else t.name
     if isinstance(t, T.EnumType):
         return ["enum", t.name]
     if isinstance(t, T.RecordType):

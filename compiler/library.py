@@ -219,6 +219,14 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("Dynamic", "dyn(bool) -> dynamic", "pure", "the bool as a JSON value", "Dynamic.dyn_b"),
     ("Dynamic", "dyn(string) -> dynamic", "pure", "the text as a JSON string"),
     ("Dynamic", "toDynamic(string) -> maybe<dynamic>", "pure", "the JSON the text holds; empty when it is not JSON"),
+    # ---- assets (Adama's NtAsset): an uploaded file's facts (language.md 4.29)
+    ("asset", "id() -> string", "pure", "the asset's id: its bytes' SHA-384 in hex (empty for no asset)"),
+    ("asset", "name() -> string", "pure", "the file name the uploader gave"),
+    ("asset", "type() -> string", "pure", "the content type the uploader gave"),
+    ("asset", "size() -> long", "pure", "the size in bytes"),
+    ("asset", "md5() -> string", "pure", "the bytes' MD5 in hex"),
+    ("asset", "sha384() -> string", "pure", "the bytes' SHA-384 in hex"),
+    ("asset", "valid() -> bool", "pure", "whether it is an uploaded asset (a field's default is not)"),
     # ---- json values (Adama's NtJson): read by path and by kind
     ("json", "to_dynamic() -> dynamic", "pure", "the same JSON value as a dynamic"),
     ("json", "deref(string) -> json", "pure", "the field of an object (null when it is no object or lacks it)"),

@@ -80,6 +80,10 @@ HANDLER_RULES = {
     # @delete only answers whether deletion may happen; the answer must not
     # depend on (or leave behind) a change, so it reads and nothing else.
     "delete": Rules("@delete", who=True, returns=BOOL, value_body=True, **_READER),
+    # Uploads (language.md 4.29): whether @who may attach a file (it only reads), and
+    # what the document does with one (a transaction, which may abort: the upload is refused).
+    "can_attach": Rules("@can_attach", who=True, returns=BOOL, value_body=True, **_READER),
+    "attached": Rules("@attached", who=True, abort=True),
 }
 
 

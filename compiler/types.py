@@ -196,6 +196,9 @@ DYNAMIC = Prim("dynamic")
 # Adama's `json`: a JSON value read by path (deref) and by kind (to_b, to_i, to_s); held as
 # `dynamic` is (language.md 3.13)
 JSON = Prim("json")
+# An uploaded file (language.md 4.29): id, name, content type, size and hashes, held as the
+# dynamic {"id", "name", "type", "size", "md5", "sha384"} (null: no asset).
+ASSET = Prim("asset")
 # The connection context (`@context`) of static policies: origin and ip.
 CONTEXT = Prim("context")
 # Adama's complex numbers: the message `complex` of two doubles, r and i, that the parser
@@ -204,7 +207,8 @@ COMPLEX = MessageType("complex")
 
 PRIMITIVES: dict[str, Prim] = {
     p.name: p
-    for p in (BOOL, INT, LONG, DOUBLE, STRING, PRINCIPAL, LABEL, DATE, DATETIME, TIME, TIMESPAN, DYNAMIC, JSON)
+    for p in (BOOL, INT, LONG, DOUBLE, STRING, PRINCIPAL, LABEL, DATE, DATETIME, TIME, TIMESPAN, DYNAMIC, JSON,
+              ASSET)
 }
 # `client` is Adama's older spelling of `principal`; old documents still use it.
 PRIMITIVE_ALIASES = {"client": PRINCIPAL}

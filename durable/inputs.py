@@ -50,7 +50,7 @@ from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 
 INPUT_KINDS = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result",
-               "web")
+               "web", "attach")
 LOAD = "load"
 RECONNECT = "reconnect"
 UPGRADE = "upgrade"  # new code (runtime/upgrade.py): extra {"module": sha256 of the new module}
@@ -215,6 +215,8 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
     elif kind == "result":  # a service call's result (runtime/services.py): the call in `call`
         if item.get("result") is not None:
             env["payload"] = item["result"]
+    elif kind == "attach":  # an upload's facts (its bytes are in the blob store)
+        env["payload"] = item.get("asset")
     elif kind == "web":  # a @web put or delete: the method and path in `channel`, the body in `payload`
         env["channel"] = f"{item.get('method')} {item.get('path')}"
         if item.get("message") is not None:
@@ -296,6 +298,8 @@ def from_entry(entry: Entry) -> dict:
     elif kind == "result":
         item["call"] = entry.extra.get("call")
         item["result"] = entry.payload
+    elif kind == "attach":
+        item["asset"] = entry.payload
     elif kind == "web":
         method, _, path = (entry.channel or "").partition(" ")
         item["method"], item["path"], item["message"] = method, path, entry.payload

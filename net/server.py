@@ -43,7 +43,7 @@ from .router import RouterError, Reply
 from .jsontext import encode as _encode
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
-from .web import PREFIX as _WEB_PREFIX, RateLimiter, WebExchange, WebLimits
+from .web import GC_INTERVAL, PREFIX as _WEB_PREFIX, RateLimiter, WebExchange, WebLimits, collect_assets
 
 WEB_PREFIX = _WEB_PREFIX.encode("ascii")
 OPEN_TIMEOUT = 10.0  # seconds for a WebSocket's opening handshake (the library's default)
@@ -945,8 +945,10 @@ class Server:
 
     def __init__(self, router, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
                  limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
-                 dev_tokens: bool = False, allow_origins=(), web_limits: WebLimits | None = None):
+                 dev_tokens: bool = False, allow_origins=(), web_limits: WebLimits | None = None,
+                 blobs=None):
         self.router = router
+        self.blobs = blobs  # uploaded files' bytes (store/blobs.py), or None: no uploads
         self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
         self.web_rate = RateLimiter(self.web_limits.rate, self.web_limits.burst)
         self.tokens = tokens
@@ -1008,6 +1010,8 @@ class Server:
             origins=self._origins, open_timeout=None)
         self.port = self._server.sockets[0].getsockname()[1]
         self.own_origins = page_origins(self.bind, self.port)
+        if self.blobs is not None:  # uploaded files nobody references are collected (net/web.py)
+            self._collector = asyncio.create_task(self._collect_assets())
         self._origins.extend(self.own_origins)
 
     def _connection(self, *args, **kwargs) -> Connection:
@@ -1039,11 +1043,24 @@ class Server:
         finally:
             self.sockets.discard(sock)
 
+    async def _collect_assets(self) -> None:
+        while True:
+            await asyncio.sleep(GC_INTERVAL)
+            try:
+                gone = await collect_assets(self.router, self.blobs)
+                if gone:
+                    log.info("collected %d unreferenced assets", len(gone))
+            except Exception as e:  # the next pass tries again
+                log.error("asset collection failed: %r", e)
+
     async def close(self) -> None:
         """Stop listening, let the router finish what is in flight and close its
         documents, flush what clients were sent, then close the sockets."""
         if self._server is None:
             return
+        if getattr(self, "_collector", None) is not None:
+            self._collector.cancel()
+            self._collector = None
         self._server.close(close_connections=False)
         await self.router.close()
         deadline = time.monotonic() + 2.0

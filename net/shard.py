@@ -32,6 +32,7 @@ import gc
 import threading
 
 from ..runtime.host import NotFound, Refused, Resolved, RuntimeHost
+from ..store.blobs import referenced
 from ..vm.stdlib import DEBUG_LINES_DROPPED, DEBUG_MAX_LINES
 from .documents import Later
 from .jsontext import encode as _encode
@@ -487,6 +488,16 @@ class Shard:
         """A @web request (net/web.py): get and options read the document
         without an input; put and delete are its `web` input."""
         method = p["method"]
+        if method == "can_attach":  # asked before an upload's bytes are taken (net/web.py)
+            doc = self.host.open(key)
+            ok = doc.living.can_attach(p["who"])
+            return _done(reply(web=(200 if ok else 403, [], b"")))
+        if method == "assets":  # the asset collector asks which blobs the state holds (net/web.py)
+            doc = self.host.open(key)
+            ids = sorted(referenced([doc.living.document.fields(formulas=False)]))
+            return _done(reply(web=(200, [], ids)))
+        if method == "attach":  # the upload's facts: the document's attach input
+            return self._input(key, {"op": "attach", "who": p["who"], "asset": p.get("message")}, now)
         if method in ("get", "options"):
             doc = self.host.open(key)
             return _done(reply(web=doc.living.web_read(p["who"], method, p["path"])))

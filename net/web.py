@@ -32,13 +32,17 @@ from urllib.parse import parse_qsl, unquote
 
 import h11
 
-from ..runtime.web import MAX_PATH
+from ..runtime.web import ASSET_HEADER, MAX_PATH
+from ..store.blobs import TooLarge, collect
 from .router import RouterError
 from .tokens import TokenError, anonymous_principal
 
 log = logging.getLogger("advm.web")
 
 PREFIX = "/~d/"  # /~d/<key>/<path>: document <key>'s @web handler for /<path>
+ATTACH = "/~attach/"  # PUT or POST /~attach/<key>?name=<file name>: an upload (language.md 4.29)
+MAX_NAME = 1024  # characters of an uploaded file's name
+MAX_TYPE = 256   # characters of its content type
 MIB = 1 << 20
 
 METHODS = {"GET": "get", "PUT": "put", "POST": "put", "DELETE": "delete", "OPTIONS": "options"}
@@ -47,6 +51,7 @@ METHODS = {"GET": "get", "PUT": "put", "POST": "put", "DELETE": "delete", "OPTIO
 STATUS_OF = {
     "not_found": 404, "destroyed": 404, "not_created": 404, "bad_key": 400, "input": 400,
     "queue_full": 503, "shutting_down": 503, "worker_failed": 503, "throttled": 429,
+    "attach_refused": 403, "abort": 409,
 }
 
 
@@ -59,6 +64,8 @@ class WebLimits:
     head_timeout: float = 10.0    # seconds to send the head
     body_timeout: float = 30.0    # seconds to send the body
     answer_timeout: float = 30.0  # seconds the document may take to answer
+    max_asset: int = 16 * MIB     # bytes of one uploaded file
+    asset_timeout: float = 300.0  # seconds to send one
 
 
 class RateLimiter:
@@ -171,6 +178,8 @@ class WebExchange:
         if method is None:
             raise _Answer(405, "the methods are GET, PUT, POST, DELETE and OPTIONS",
                           [("Allow", "GET, PUT, POST, DELETE, OPTIONS")])
+        if path.startswith(ATTACH) and method == "put":
+            return await self._upload(path, target, request)
         if not path.startswith(PREFIX):
             raise _Answer(404, f"not found (documents' handlers are under {PREFIX}<key>/)")
         key, slash, rest = path[len(PREFIX):].partition("/")
@@ -192,7 +201,68 @@ class WebExchange:
         if got is None:
             raise _Answer(503, "the request did not run")
         status, out_headers, body = got
-        return status, list(out_headers), body
+        out_headers = list(out_headers)
+        blob = next((v for k, v in out_headers if k == ASSET_HEADER), None)
+        if blob is not None:  # an asset: its bytes, from the blob store
+            out_headers = [(k, v) for k, v in out_headers if k != ASSET_HEADER]
+            blobs = self.server.blobs
+            size = blobs.size(blob) if blobs is not None else None
+            if size is None:
+                raise _Answer(404, "the asset's bytes are not in this server's blob store")
+            return status, out_headers, (size, blobs.read(blob))
+        return status, out_headers, body
+
+    async def _upload(self, path: str, target: str, request) -> tuple:
+        """PUT /~attach/<key>?name=<file name>: @can_attach is asked, the body
+        streamed into the blob store (at most max_asset bytes), then the
+        document's attach input runs @attached (a). 201 with the asset's facts."""
+        lim = self.limits
+        blobs = self.server.blobs
+        if blobs is None:
+            raise _Answer(404, "this server keeps no uploaded files")
+        key = unquote(path[len(ATTACH):].strip("/"))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+        who = self._principal(headers)
+        query = dict(parse_qsl(target.split("?", 1)[1])) if "?" in target else {}
+        name = query.get("name") or headers.get("x-file-name") or "file"
+        kind = headers.get("content-type") or "application/octet-stream"
+        if len(name) > MAX_NAME or len(kind) > MAX_TYPE:
+            raise _Answer(400, f"a file's name is at most {MAX_NAME} characters, its type {MAX_TYPE}")
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > lim.max_asset:
+            raise _Answer(413, f"the file is larger than {lim.max_asset} bytes")
+        allowed = await self._ask(self.server.router.web(key, who, "can_attach", "/", None))
+        if not (isinstance(allowed, tuple) and allowed[0] == 200):
+            raise _Answer(403, "@can_attach does not let you attach files to this document")
+        writer = blobs.writer(lim.max_asset)
+        deadline = time.monotonic() + lim.asset_timeout
+        try:
+            while True:
+                event = await self._event(deadline)
+                if isinstance(event, h11.EndOfMessage):
+                    break
+                if isinstance(event, h11.Data):
+                    writer.write(event.data)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionError("the client went away")
+            facts = writer.finish()
+        except TooLarge:
+            raise _Answer(413, f"the file is larger than {lim.max_asset} bytes") from None
+        except BaseException:
+            writer.abort()
+            raise
+        asset = {**facts, "name": name, "type": kind}
+        await self._ask(self.server.router.web(key, who, "attach", "/", asset))
+        body = json.dumps(asset).encode("utf-8")
+        return 201, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+
+    async def _ask(self, fut):
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.limits.answer_timeout)
+        except asyncio.TimeoutError:
+            raise _Answer(504, "the document did not answer in time") from None
+        except RouterError as e:
+            raise _Answer(STATUS_OF.get(e.code, 500), e.message) from None
 
     def _principal(self, headers: dict) -> str:
         auth = headers.get("authorization")
@@ -247,14 +317,25 @@ class WebExchange:
             raise _Answer(400, "the body is a JSON object")
         return value
 
-    async def _send(self, status: int, headers: list, body: bytes) -> None:
+    async def _send(self, status: int, headers: list, body) -> None:
+        """`body` is bytes, or (size, chunks) of an asset, written as the client reads."""
         if self.closed:
             return
-        headers = [*headers, ("Content-Length", str(len(body))), ("Connection", "close")]
+        size, chunks = (len(body), None) if isinstance(body, bytes) else body
+        headers = [*headers, ("Content-Length", str(size)), ("Connection", "close")]
         try:
-            reason = b""
-            out = self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
-            out += self.conn.send(h11.Data(data=body)) if body else b""
+            out = self.conn.send(h11.Response(status_code=status, headers=headers, reason=b""))
+            if chunks is not None:
+                self.transport.write(out)
+                for chunk in chunks:
+                    if self.closed:
+                        return
+                    self.transport.write(self.conn.send(h11.Data(data=chunk)))
+                    while self.transport.get_write_buffer_size() > 256 * 1024 and not self.closed:
+                        await asyncio.sleep(0.002)  # the client reads slower than the disk
+                out = b""
+            else:
+                out += self.conn.send(h11.Data(data=body)) if body else b""
             out += self.conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError:  # the request was too broken to answer in kind
             out = (f"HTTP/1.1 {status} \r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -266,4 +347,30 @@ class WebExchange:
             await asyncio.sleep(0.005)
 
 
-__all__ = ["METHODS", "PREFIX", "RateLimiter", "WebExchange", "WebLimits", "text_answer"]
+GC_INTERVAL = 90.0  # seconds between two collections of unreferenced assets (seed 004: every 60-120 s)
+
+
+async def collect_assets(router, blobs, *, grace: float | None = None) -> list[str]:
+    """The asset collector (language.md 4.29): every document the router
+    knows (loaded, sleeping, or in its store) names the assets its state holds;
+    blobs nobody names, older than `grace`, are deleted. If any document cannot
+    answer, nothing is deleted this time. Returns the ids deleted."""
+    keys = set(router.slots)
+    shelf = router._doc_store()
+    if shelf is not None:  # the durable store's documents, or the in-memory shelf's
+        keys.update(shelf.documents() if hasattr(shelf, "documents") else shelf.keys())
+    keep: set[str] = set()
+    for key in sorted(keys):
+        try:
+            got = await router.web(key, None, "assets", "/", None)
+        except RouterError as e:
+            if e.code in ("not_found", "destroyed", "not_created"):
+                continue
+            log.warning("asset collection skipped: document %r did not answer (%s)", key, e.code)
+            return []
+        keep.update(got[2])
+    kw = {} if grace is None else {"grace": grace}
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: collect(blobs, keep, **kw))
+
+
+__all__ = ["ATTACH", "GC_INTERVAL", "collect_assets", "METHODS", "PREFIX", "RateLimiter", "WebExchange", "WebLimits", "text_answer"]

@@ -24,9 +24,9 @@ from typing import Any, Callable, Literal, NotRequired, Protocol, TypedDict, run
 # ---------------------------------------------------------------- inputs
 
 Op = Literal["create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy", "result",
-             "web"]
+             "web", "attach"]
 OPS: tuple[str, ...] = ("create", "connect", "disconnect", "send", "answer", "advance", "delete", "destroy",
-                        "result", "web")
+                        "result", "web", "attach")
 
 
 class Input(TypedDict):
@@ -46,6 +46,7 @@ class Input(TypedDict):
     result: NotRequired[Any]  # result: {"value": ...} or {"error": {"code", "message"}}
     method: NotRequired[str]  # web: put or delete (get and options are no inputs: they only read)
     path: NotRequired[str]  # web: the request's path under the document (spec/protocol.md 8.15)
+    asset: NotRequired[Any]  # attach: the uploaded file's id, name, type, size, md5, sha384
 
 
 def as_input(op: dict, now: int) -> Input:

@@ -505,6 +505,14 @@ class Engine:
         self._begin(who, now)
         return self._run_one(fn, args)
 
+    def read(self, fn: str, args: tuple, who: str):
+        """Run `fn`, which only reads (the checker holds it to that), at the
+        document's own time and roll it back: its value, and nothing kept."""
+        self._begin(who, None)
+        value = self._invoke(self.fid(fn), args)  # an error rolls back and raises
+        self._rollback()
+        return value
+
     def web(self, fn: str, args: tuple, who: str, now: int | None, *, read: bool):
         """Run @web handler `fn` (language.md 4.28) and give its WebResponse
         as JSON. `read` (get, options): the code only reads (the checker holds

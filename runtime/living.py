@@ -154,6 +154,22 @@ class LivingDocument:
             reply = _web_refusal(frames, who)
         return reply, frames
 
+    def can_attach(self, who: str) -> bool:
+        """Whether @can_attach lets `who` upload a file now (language.md 4.29),
+        asked without an input (it only reads): False without @can_attach."""
+        if self.destroyed or not self.document.created or "can_attach" not in self.meta["handlers"]:
+            return False
+        principal = as_principal(who) if isinstance(who, str) else who
+        try:
+            return bool(self.document.read(self.meta["handlers"]["can_attach"]["fn"], (), principal))
+        except TransactionError:
+            return False
+
+    def attach(self, who: str, asset: dict, now: int) -> list[dict]:
+        """The input {op: attach, who, asset, now}: an uploaded file's facts
+        (runtime/web.py; its bytes are in the blob store) given to @attached."""
+        return self.apply({"op": "attach", "who": who, "asset": asset, "now": now})
+
     def web_read(self, who: str, method: str, path: str) -> tuple:
         """A get or options request: (status, headers, body)."""
         if self.destroyed or not self.document.created:
@@ -434,6 +450,20 @@ class LivingDocument:
         book.store(ask, result)  # the code has not reached its await yet
         return []
 
+    def _do_attach(self, item, who, now):
+        """An upload: @can_attach is asked again, now, then @attached (a) runs
+        as one transaction (an abort refuses the file: the document keeps no
+        reference, and the blob goes at the next collection)."""
+        asset = item.get("asset")
+        if not _asset_ok(asset):
+            return [error_frame(who, "input", "an attach input carries an asset: id, name, type, size, md5, sha384")]
+        if "attached" not in self.meta["handlers"] or not self.can_attach(who):
+            return [error_frame(who, "attach_refused", "@can_attach does not let you attach files here")]
+        doc = self.document
+        fn = self.meta["handlers"]["attached"]["fn"]
+        value = {k: asset[k] for k in _ASSET_KEYS}
+        return self._transact(who, lambda: doc.transaction(fn, value, who=who, now=now), "@attached: ")[2]
+
     def _do_web(self, item, who, now):
         """A put or delete to a @web handler: routed, its message read, run as
         one transaction (an abort: 409 and nothing changed). The reply waits
@@ -672,6 +702,16 @@ class LivingDocument:
         """@load as the migration hook after an upgrade (runtime/upgrade.py):
         one transaction; its frames (the viewers' deltas included) are returned."""
         return self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+
+
+_ASSET_KEYS = ("id", "name", "type", "size", "md5", "sha384")
+
+
+def _asset_ok(asset) -> bool:
+    return (isinstance(asset, dict) and all(k in asset for k in _ASSET_KEYS)
+            and all(type(asset[k]) is str for k in ("id", "name", "type", "md5", "sha384"))
+            and type(asset["size"]) is int and asset["size"] >= 0 and asset["id"] == asset["sha384"]
+            and len(asset["id"]) == 96 and len(asset["name"]) <= 1024 and len(asset["type"]) <= 256)
 
 
 def _web_error(status: int, message: str) -> tuple:

@@ -34,6 +34,9 @@ CONTENT_TYPES = {
     "error": "text/plain; charset=utf-8",
 }
 METHODS = ("get", "put", "delete", "options")
+# The header by which a response names the asset whose bytes are its body: the server
+# replaces it with the bytes (net/web.py); it never reaches a client.
+ASSET_HEADER = "X-Advm-Asset"
 
 
 class WebError(Exception):
@@ -139,7 +142,16 @@ def response(value: dict, method: str) -> tuple[int, list[tuple[str, str]], byte
 
     headers: list[tuple[str, str]] = []
     status, body = 200, b""
-    for name, kind in CONTENT_TYPES.items():
+    asset = get("asset")
+    if isinstance(asset, dict) and asset.get("id"):
+        # an uploaded file: the server sends its bytes from the blob store (net/web.py)
+        headers.append(("Content-Type", str(asset.get("type") or "application/octet-stream")))
+        headers.append((ASSET_HEADER, str(asset["id"])))
+    elif asset is not None:
+        status = 404
+        headers.append(("Content-Type", CONTENT_TYPES["error"]))
+        body = b"no such asset\n"
+    for name, kind in CONTENT_TYPES.items() if asset is None else ():
         v = get(name)
         if v is None:
             continue
@@ -152,11 +164,11 @@ def response(value: dict, method: str) -> tuple[int, list[tuple[str, str]], byte
         headers.append(("Content-Type", kind))
         break
     else:
-        redirect = get("redirect")
+        redirect = get("redirect") if asset is None else None
         if redirect is not None:
             status = 302
             headers.append(("Location", str(redirect)))
-        elif get("status") is None:
+        elif get("status") is None and asset is None:
             status = 204 if method != "options" else 200
     st = get("status")
     if isinstance(st, int) and 100 <= st <= 599:
@@ -174,5 +186,5 @@ def response(value: dict, method: str) -> tuple[int, list[tuple[str, str]], byte
     return status, headers, body
 
 
-__all__ = ["CONTENT_TYPES", "MAX_PATH", "MAX_SEGMENTS", "METHODS", "WebError", "response", "route",
+__all__ = ["ASSET_HEADER", "CONTENT_TYPES", "MAX_PATH", "MAX_SEGMENTS", "METHODS", "WebError", "response", "route",
            "split_path"]

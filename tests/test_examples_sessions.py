@@ -19,7 +19,7 @@ from advm.cli import ExitCode
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SESSIONS = EXAMPLES / "sessions"
-NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout", "webhook"]
+NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout", "webhook", "gallery"]
 
 
 @dataclass

@@ -219,7 +219,7 @@ def test_good_lines_parse_to_their_inputs():
     assert parse_line('{"op":"web","as":"h","method":"put","path":"/a","message":{}}') == {
         "op": "web", "as": "h", "method": "put", "path": "/a", "message": {}}
     assert set(OPS) == {"create", "connect", "disconnect", "send", "answer", "advance", "view",
-                        "update", "delete", "restart", "result", "web"}
+                        "update", "delete", "restart", "result", "web", "attach"}
 
 
 @pytest.mark.parametrize("text,code,words", [

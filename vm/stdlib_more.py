@@ -845,5 +845,20 @@ JSON = {
     "json.to_s/0": (lambda v: v if type(v) is str else None, False),
 }
 
-MORE: dict[str, tuple] = {**DYNAMIC, **JSON, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+def _asset(field, default):
+    return lambda v: v.get(field, default) if isinstance(v, dict) else default
+
+
+# Assets (language.md 4.29): the facts of an upload, held as a dict; null is no asset
+ASSET = {
+    "asset.id/0": (_asset("id", ""), False),
+    "asset.name/0": (_asset("name", ""), False),
+    "asset.type/0": (_asset("type", ""), False),
+    "asset.size/0": (_asset("size", 0), False),
+    "asset.md5/0": (_asset("md5", ""), False),
+    "asset.sha384/0": (_asset("sha384", ""), False),
+    "asset.valid/0": (lambda v: isinstance(v, dict) and bool(v.get("id")), False),
+}
+
+MORE: dict[str, tuple] = {**DYNAMIC, **JSON, **ASSET, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
