@@ -6,6 +6,7 @@ documents, for an operator rather than a document's own clients
     admin/log {key, after, limit}        the document's logged inputs after seq `after`
     admin/view {key, principal, seq}     the view `principal` would see at `seq` (a preview)
     admin/debug {key, seq}               the @debug lines its inputs printed up to `seq`
+    admin/deploy {module}                new code for the running server (base64 .advc)
 
 Who may call them (`allowed`): a request whose identity is a token minted
 with the admin claim (`advm token NAME --admin`); or any request on a server
@@ -278,6 +279,30 @@ def admin_log(s, rid, req) -> None:
     _threaded(s, rid, read_log, s.router, key, after, limit)
 
 
+def admin_deploy(s, rid, req) -> None:
+    """admin/deploy {module}: new code, the server staying up (Router.deploy;
+    spec/runtime.md 9.1). `module` is a compiled module (.advc) in base64; the
+    whole request must fit the server's request limit (Limits.max_frame)."""
+    allowed(s, req)
+    text = req.get("module")
+    try:
+        code = base64.b64decode(text, validate=True) if isinstance(text, str) and text else None
+    except ValueError:
+        code = None
+    if code is None:
+        raise Refused("bad_request", "\"module\" is required: a compiled module (advm compile) in base64")
+    s.answer(rid, asyncio.ensure_future(deploy(s.router, code)))
+
+
+async def deploy(router, code: bytes) -> dict:
+    from ..vm.errors import ModuleFormatError
+
+    try:
+        return await router.deploy(code)
+    except ModuleFormatError as e:
+        raise RouterError("bad_module", f"the module cannot be read: {e}") from None
+
+
 def admin_view(s, rid, req) -> None:
     allowed(s, req)
     key = _key(req)
@@ -300,6 +325,7 @@ METHODS = {
     "admin/log": admin_log,
     "admin/view": admin_view,
     "admin/debug": admin_debug,
+    "admin/deploy": admin_deploy,
 }
 
 

@@ -361,7 +361,12 @@ class Shard:
         doc = self.docs.get(key)
         if doc is None:  # asleep: it moves when it wakes
             return _done(reply())
-        return self._after_input(key, doc, doc.upgrade(self.host.module), now)
+        from ..runtime.upgrade import UpgradeRefused
+        try:
+            moved = doc.upgrade(self.host.module)
+        except UpgradeRefused:  # it changed since the check: it stays on its code
+            return _done(reply())
+        return self._after_input(key, doc, moved, now)
 
     def _create(self, key, p, now):
         who = p["who"]

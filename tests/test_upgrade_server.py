@@ -110,3 +110,67 @@ def test_an_open_ask_is_answered_on_the_old_code_then_the_document_moves(tmp_pat
             assert result.ok and result.module.module_id() == module(APPROVAL_V2).module_id()
 
     run(scenario)
+
+
+def test_admin_deploy_through_a_real_server(tmp_path):
+    """admin/deploy on the wire: an admin token deploys v2 while alice's
+    stream stays open; she gets the new field as a delta. Without the admin
+    claim, or with bytes that are not a module, nothing changes."""
+    import base64
+
+    from test_upgrade import V1 as SOURCE
+
+    async def scenario(kit):
+        async with kit.serve(SOURCE, store=open_store(tmp_path / "st")) as srv:
+            alice = await kit.client(srv, "alice")
+            await alice.create("g", None)
+            stream = await alice.open("g")
+            await stream.send("add", {"name": "x", "qty": 2})
+            admin = kit.tokens.mint("ops", ttl=600, admin=True)
+            ops = await kit.client(srv, identity=admin)
+            code = base64.b64encode(module(V2).to_bytes()).decode("ascii")
+            with pytest.raises(Exception) as e:
+                await alice.request("admin/deploy", module=code)
+            assert "admin" in str(e.value)
+            with pytest.raises(Exception) as e:
+                await ops.request("admin/deploy", module=base64.b64encode(b"not a module").decode(),
+                                  identity=admin)
+            assert "cannot be read" in str(e.value)
+            done = await ops.request("admin/deploy", module=code, identity=admin)
+            assert done == {"module": module(V2).module_id(), "moved": ["g"]}
+            view = await stream.wait_for(lambda c: "added" in c.view)
+            assert view["added"] == "new" and "title" not in view and view["count"] == "1"
+
+    run(scenario)
+
+
+def test_advm_deploy_server_moves_a_running_document(tmp_path):
+    import asyncio
+    import sys
+
+    from test_upgrade import V1 as SOURCE
+
+    (tmp_path / "v2.adb").write_text(V2)
+    (tmp_path / "narrow.adb").write_text(NARROW)
+
+    async def deploy(srv, token, path):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "advm", "deploy", str(path), "--server", srv.ws_url, "--token", token,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode, out.decode(), err.decode()
+
+    async def scenario(kit):
+        async with kit.serve(SOURCE, store=open_store(tmp_path / "st")) as srv:
+            alice = await kit.client(srv, "alice")
+            await alice.create("g", None)
+            stream = await alice.open("g")
+            admin = kit.tokens.mint("ops", ttl=600, admin=True)
+            code, out, err = await deploy(srv, admin, tmp_path / "narrow.adb")
+            assert code == 1 and "title: string cannot become int" in err, err
+            code, out, err = await deploy(srv, admin, tmp_path / "v2.adb")
+            assert code == 0 and "1 loaded documents moved" in out, err
+            view = await stream.wait_for(lambda c: "added" in c.view)
+            assert view["added"] == "new"
+
+    run(scenario, deadline=60)

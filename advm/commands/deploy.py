@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if len(args.files) != 1:
         raise UsageError("deploy takes one file, the new code (or --check OLD NEW, or --status)")
     module = load(args.files[0]).module
+    if args.server:
+        return _to_server(args, module)
     store = open_store(args.store, readonly=False)
     from ..durable.document import DurableDocument
 
@@ -117,6 +119,40 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _to_server(args, module) -> ExitCode:
+    """admin/deploy on a running server (spec/protocol.md, net/admin.py): it
+    keeps serving; loaded documents move behind their inputs, viewers get deltas."""
+    import asyncio
+    import base64
+
+    from ..net.client import Client, ClientError
+
+    if not args.token:
+        raise UsageError("deploy --server needs --token: a token minted with --admin (advm token NAME --admin)")
+
+    async def go():
+        client = await Client.connect(args.server, args.token)
+        try:
+            return await client.request("admin/deploy", identity=args.token,
+                                        module=base64.b64encode(module.to_bytes()).decode("ascii"))
+        finally:
+            await client.close()
+
+    try:
+        done = asyncio.run(go())
+    except ClientError as e:
+        raise Failure(f"advm: error: the server refused the deploy: {e}",
+                      {"ok": False, "error": str(e)}) from None
+    except OSError as e:
+        raise Failure(f"advm: error: cannot reach {args.server}: {e}") from None
+    if args.json:
+        out_json({"ok": True, **done})
+    else:
+        print(f"deployed module {done['module']} to {args.server}: {len(done['moved'])} loaded "
+              "documents moved (or move once their awaiting block ends); sleeping ones move when they wake")
+    return ExitCode.OK
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="the new code (.adb or .advc); with --check, OLD and NEW")
@@ -127,6 +163,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the store directory (default {DEFAULT_DIR})")
     p.add_argument("--doc", metavar="KEY", default=None,
                    help="move only this document (default: every document in the store)")
+    p.add_argument("--server", metavar="URL",
+                   help="deploy to a running server instead (its WebSocket URL, ws://HOST:PORT/...)")
+    p.add_argument("--token", metavar="TOKEN", help="with --server: an admin token (advm token NAME --admin)")
     add_json_flag(p, "the plan or the outcome")
 
 
