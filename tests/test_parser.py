@@ -199,7 +199,6 @@ def test_state_blocks_tests_formulas_bubbles_policies():
         ("replication<stripe:charge> billing = {amount: 1};", "replication", "billing"),
         ("session<Helper> chat;", "session", "chat"),
         ("@asset (who, a) { x = 1; }", "asset", None),
-        ("@can_attach { return true; }", "can_attach", None),
     ],
 )
 def test_unsupported_constructs_parse_as_unsupported(text, what, name):
@@ -627,3 +626,8 @@ def test_web_handler_parses_its_path_and_message():
     assert [s.param.name for s in d.segments if s.param] == ["id", "rest"]
     assert d.param.name == "m" and d.param.type.name == "M"
     assert parse(Source("@web get / { return {}; }"))[0].decls[0].segments == []
+
+
+def test_upload_events_parse_as_handlers():
+    prog, _ = parse(Source("@can_attach { return true; } @attached (a) { x = 1; }"))
+    assert [(d.event, d.param) for d in prog.decls] == [("can_attach", None), ("attached", "a")]

@@ -1,4 +1,3 @@
-@can_attach {
+@asset (AssetInfo info) {
   // expect error E0901 at 1:1
-  return true;
 }
