@@ -241,4 +241,30 @@ def render(d: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["describe", "iso", "render"]
+def module_history(store, doc: str) -> list[dict]:
+    """The modules the document ran, oldest first (spec/runtime.md 9.5): from
+    its create entry (or, with the log's start trimmed, the oldest kept
+    snapshot) and every `upgrade` event: {seq, time, module, filename}."""
+    from .document import module_id_of
+
+    out = []
+
+    def add(seq, time, digest=None, module_id=None):
+        found = store.module(bytes(digest)) if digest is not None else None
+        out.append({"seq": seq, "time": time, "time_iso": iso(time),
+                    "module": module_id or bytes(digest).hex()[:32],
+                    "filename": (found[1] or {}).get("filename") if found else None})
+
+    first = store.first_seq(doc)
+    if first > 1:
+        kept = [s for s in store.snapshot_seqs(doc) if s >= first - 1]
+        if kept:
+            snap = store.snapshot(doc, kept[0])
+            add(snap.seq, snap.time, module_id=module_id_of(doc, snap))
+    for entry in store.entries(doc, after=max(first - 1, 0)):
+        if entry.kind in ("create", "upgrade") and "module" in entry.extra:
+            add(entry.seq, entry.time, digest=entry.extra["module"])
+    return out
+
+
+__all__ = ["describe", "iso", "module_history", "render"]

@@ -301,6 +301,11 @@ def test_cli_check_deploy_status_and_run_with_new_code(cli, tmp_path):
     r = cli("deploy", "--status", "--store", st, "--json")
     assert [d["module"] for d in json.loads(r.out)["documents"]] == [mod(V2, str(v2)).module_id()]
     assert cli("replay", "--log", "--store", st).code == 0
+    r = cli("snapshot", "inspect", "--store", st, "--json")
+    history = json.loads(r.out)["modules"]
+    assert [(m["seq"], m["module"]) for m in history] == [
+        (1, mod(V1, str(v1)).module_id()), (3, mod(V2, str(v2)).module_id())]
+    assert history[1]["filename"] == str(v2)
     # a script of v2 on v1's store upgrades the document instead of refusing it
     st2 = tmp_path / "st2"
     assert cli("run", v1, "--script", script, "--store", st2).code == 0

@@ -25,7 +25,7 @@ from .storeargs import add_store_arguments, open_store, require_document, store_
 def inspect(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
     from ..durable.document import base, rebuild
-    from ..durable.inspect import describe, render
+    from ..durable.inspect import describe, module_history, render
 
     store = open_store(args.store)
     try:
@@ -51,6 +51,7 @@ def inspect(args: argparse.Namespace) -> ExitCode:
                              living=living)
                 d["source"] = {"snapshot": rec.seq if rec.snapshot else None,
                                "replayed": len(rec.entries)}
+            d["modules"] = module_history(store, args.doc)
             d["log"] = {"first": store.first_seq(args.doc), "last": store.last_seq(args.doc),
                         "snapshots": store.snapshot_seqs(args.doc),
                         "wake": store.timer(args.doc)}
@@ -67,6 +68,8 @@ def inspect(args: argparse.Namespace) -> ExitCode:
     print(f"stored    {base_text}, {src['replayed']} logged input(s) after it replayed; "
           f"log seq {log['first']}..{log['last']}, snapshots kept at "
           f"{', '.join(map(str, log['snapshots'])) or 'none'}")
+    for m in d["modules"]:
+        print(f"module    {m['module']} from seq {m['seq']} ({m['time_iso']}){'  ' + m['filename'] if m['filename'] else ''}")
     return ExitCode.OK
 
 
