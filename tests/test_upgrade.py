@@ -371,3 +371,30 @@ def test_sigkill_during_a_deploy_leaves_each_document_on_one_version(tmp_path, k
         assert moved <= on_v2 <= moved + 1  # one document at a time, each all or nothing
     finally:
         store.close()
+
+
+def test_a_canary_moves_a_subset_then_all(cli, tmp_path):
+    from advm.commands.deploy import canary
+
+    keys = [f"k{i}" for i in range(200)]
+    ten, thirty = canary(keys, None, 10), canary(keys, None, 30)
+    assert set(ten) <= set(thirty) and 0 < len(ten) < len(thirty) < 200  # raising only adds
+    assert canary(keys, None, 0) == [] and canary(keys, None, 100) == keys
+    assert canary(keys + ["eu-1"], "eu-", None) == ["eu-1"]
+    v1, v2 = tmp_path / "v1.adb", tmp_path / "v2.adb"
+    v1.write_text(V1)
+    v2.write_text(V2)
+    st = tmp_path / "st"
+    store = open_store(st)
+    for key in ("eu-1", "eu-2", "us-1"):
+        doc, _ = DurableDocument.create(store, key, mod(V1, str(v1)), "a@", None, T0)
+        doc.close()
+    store.close()
+    r = cli("deploy", v2, "--store", st, "--prefix", "eu-")
+    assert r.code == 0 and "2 moved" in r.out
+    rows = json.loads(cli("deploy", "--status", "--store", st, "--json").out)["documents"]
+    new = mod(V2, str(v2)).module_id()
+    assert {d["doc"]: d["module"] == new for d in rows} == {"eu-1": True, "eu-2": True, "us-1": False}
+    r = cli("deploy", v2, "--store", st)
+    assert r.code == 0 and "1 moved" in r.out and "2 already on it" in r.out
+    assert cli("deploy", v2, "--store", st, "--percent", "101").code == 2

@@ -4,6 +4,8 @@
     advm deploy NEW [--store DIR] [--doc KEY]
                                          move the store's documents (or one) to NEW
     advm deploy --status [--store DIR]   which module each document runs
+    advm deploy NEW --prefix P | --percent N
+                                         a canary: only those documents move (then deploy to all)
 
 A deploy on a store at rest first checks every document it is to move (the
 plan, then each document's own state); when anything blocks, it prints why
@@ -19,6 +21,20 @@ import argparse
 
 from .base import Command, ExitCode, Failure, UsageError, add_json_flag, out_json
 from .storeargs import DEFAULT_DIR, open_store, store_failure
+
+
+def canary(keys: list[str], prefix: str | None, percent: int | None) -> list[str]:
+    """The documents a canary deploy moves: those whose key starts with
+    `prefix`, and of those the `percent` whose key's SHA-256 falls in the
+    first `percent` of 100 buckets (the same documents every time, so
+    raising the percentage only adds documents)."""
+    import hashlib
+
+    out = [k for k in keys if prefix is None or k.startswith(prefix)]
+    if percent is not None:
+        out = [k for k in out
+               if int.from_bytes(hashlib.sha256(k.encode("utf-8")).digest()[:8], "big") % 100 < percent]
+    return out
 
 
 def _status(store) -> list[dict]:
@@ -65,6 +81,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     if len(args.files) != 1:
         raise UsageError("deploy takes one file, the new code (or --check OLD NEW, or --status)")
+    if args.percent is not None and not 0 <= args.percent <= 100:
+        raise UsageError("--percent is 0 to 100")
+    if args.server and (args.prefix is not None or args.percent is not None):
+        raise UsageError("a canary (--prefix, --percent) is for a store at rest; a server moves every document")
     module = load(args.files[0]).module
     if args.server:
         return _to_server(args, module)
@@ -72,7 +92,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from ..durable.document import DurableDocument
 
     try:
-        keys = [args.doc] if args.doc else store.documents()
+        keys = [args.doc] if args.doc else canary(store.documents(), args.prefix, args.percent)
         missing = [k for k in keys if k not in store.documents()]
         if missing:
             raise UsageError(f"no document {missing[0]!r} in the store at {store.path}")
@@ -163,6 +183,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the store directory (default {DEFAULT_DIR})")
     p.add_argument("--doc", metavar="KEY", default=None,
                    help="move only this document (default: every document in the store)")
+    p.add_argument("--prefix", metavar="TEXT", default=None,
+                   help="canary: move only the documents whose key starts with TEXT")
+    p.add_argument("--percent", metavar="N", type=int, default=None,
+                   help="canary: move only N%% of the documents (0-100; the same ones each time)")
     p.add_argument("--server", metavar="URL",
                    help="deploy to a running server instead (its WebSocket URL, ws://HOST:PORT/...)")
     p.add_argument("--token", metavar="TOKEN", help="with --server: an admin token (advm token NAME --admin)")
