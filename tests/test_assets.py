@@ -198,3 +198,61 @@ def test_replay_of_attach_inputs(tmp_path):
         assert state_hash(result.living.snapshot()) == live
     finally:
         store.close()
+
+
+def test_advm_run_keeps_uploads_beside_its_store_across_a_restart(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from advm.net.client import Client
+    from advm.net.tokens import Tokens
+
+    store = tmp_path / "store"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("ADVM_STORE", None)
+    example = Path(__file__).resolve().parent.parent / "examples" / "gallery.adb"
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-m", "advm", "run", str(example), "--port", "0",
+                                 "--store", str(store), "--workers", "0"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = proc.stdout.readline()
+        assert "serving" in first, first + proc.stderr.read()
+        return proc, first.split(" at ", 1)[1].split(" ", 1)[0].rstrip("/"), first.split("(WebSocket ", 1)[1].split(")")[0]
+
+    def stop(proc):
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+
+    async def first_run(url, ws):
+        token = Tokens.from_store_dir(str(store)).mint("ann@x", ttl=600)
+        c = await Client.connect(ws, token)
+        try:
+            await c.create("album")
+            await (await c.open("album")).send("join", {"name": "Ann"})
+        finally:
+            await c.close()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            r = await http.put("/~attach/album?name=cat.png", content=PNG,
+                               headers={"Authorization": "Bearer " + token, "Content-Type": "image/png"})
+            assert r.status_code == 201
+            return r.json()["id"]
+
+    async def second_run(url):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            r = await http.get("/~d/album/photo/1")
+            assert r.status_code == 200 and r.content == PNG
+
+    proc, url, ws = start()
+    try:
+        blob = asyncio.run(first_run(url, ws))
+    finally:
+        stop(proc)
+    assert (store / "blobs" / blob[:2] / blob).read_bytes() == PNG
+    proc, url, ws = start()
+    try:
+        asyncio.run(second_run(url))
+    finally:
+        stop(proc)

@@ -125,6 +125,7 @@ async def _serve(args, program) -> None:
     from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
     from ..store import DEFAULT_DIR, StoreError, open_store
+    from ..store.blobs import FolderBlobStore
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,8 +144,10 @@ async def _serve(args, program) -> None:
         router = Router(program.module, store=store if durable else None, workers=workers,
                     idle_unload_s=args.idle, services=args.service_config)
         pages = static_pages(args.static) if args.static else None
+        # Uploaded files' bytes: a folder beside the LMDB files (store/blobs.py, language.md 4.29)
+        blobs = FolderBlobStore(os.path.join(directory, "blobs"))
         server = Server(router, tokens, bind=args.bind, port=args.port, pages=pages,
-                        dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins)
+                        dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins, blobs=blobs)
         Metrics(router, server)  # GET /metrics
         try:
             await server.start()
