@@ -81,10 +81,28 @@ def unloggable(item: dict) -> list | None:
         payload = item.get(name)
         if payload is None or type(payload) is int or type(payload) is str and valid_text(payload):
             continue
+        if type(payload) is dict and _flat_ascii(payload):  # the usual message: nothing to walk
+            continue
         if input_problem(payload, MAX_DEPTH) is not None:
             where, text = _where_unloggable(payload, name, MAX_DEPTH)
             return [error_frame(principal_of(item), "input", f"{where}: {text}")]
     return None
+
+
+def _flat_ascii(value: dict) -> bool:
+    """Whether an object certainly logs: one level deep, ASCII text keys,
+    and values that are numbers, booleans, null or ASCII text (False: the
+    whole check decides)."""
+    for k, x in value.items():
+        if type(k) is not str or not k.isascii():
+            return False
+        t = type(x)
+        if t is str:
+            if not x.isascii():
+                return False
+        elif t is not int and t is not float and t is not bool and x is not None:
+            return False
+    return True
 
 
 def _where_unloggable(value, where: str, room: int) -> tuple[str, str]:

@@ -330,3 +330,26 @@ def test_a_packed_record_without_its_seq_is_refused_at_the_call(tmp_path):
         assert store.append_envelope("d", inputs.record(1, item, []), seq=1).result() == 1
         [entry] = store.log("d")
         assert (entry.seq, entry.kind, entry.payload) == (1, "send", {"k": 1})
+
+
+def test_a_flat_message_takes_the_short_check_with_the_same_answers():
+    """inputs.unloggable's shortcut for one-level objects of ASCII text,
+    numbers, booleans and null answers as the whole walk does; anything
+    else (a lone surrogate in a key or a value, nesting, a non-text key)
+    still goes through the whole walk (a key that is not text is not
+    short-checked either)."""
+    from advm.durable import inputs
+    from advm.vm.values import MAX_DEPTH, input_problem
+
+    cases = [{"k": 1}, {"text": "hi", "n": 2.5, "ok": True, "none": None}, {},
+             {"text": "caf\u00e9"}, {"caf\u00e9": 1}, {"bad": "\udc80"}, {"\ud800": 1},
+             {"nested": {"a": "\udc80"}}, {"list": [1, 2]}]
+    for message in cases:
+        item = {"op": "send", "who": "ann", "channel": "c", "message": message, "now": T0}
+        refused = inputs.unloggable(item)
+        assert (refused is not None) == (input_problem(message, MAX_DEPTH) is not None), message
+        if refused is not None:
+            assert refused[0]["error"]["code"] == "input"
+    assert inputs._flat_ascii({"k": 1, "t": "x", "f": 0.5, "b": False, "n": None})
+    for message in cases[3:] + [{3: "x"}]:
+        assert not inputs._flat_ascii(message), message
