@@ -1,7 +1,7 @@
 // A shared photo album that accepts image uploads (issue 13 point 7,
 // spec/language.md 4.29). Members upload over HTTP
 // (PUT /~attach/<key>?name=cat.png, spec/protocol.md 8.15) or the WebSocket
-// (document/attach); @can_attach lets members in, @attached keeps images only
+// (attachment/start, append, finish); @can_attach lets members in, @attached keeps images only
 // (anything else aborts: the upload is refused and its bytes are collected).
 // Photos are served back by @web get /photo/$id:int as the file itself;
 // deleting one leaves its bytes unreferenced, for the collector.

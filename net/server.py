@@ -20,6 +20,8 @@ for the browser dev page (`static_pages(directory)` serves a folder).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import gc
 import http
 import json
@@ -43,7 +45,8 @@ from .router import RouterError, Reply
 from .jsontext import encode as _encode
 from .reflect import reflect
 from .tokens import ANONYMOUS, TokenError, anonymous_principal
-from .web import GC_INTERVAL, PREFIX as _WEB_PREFIX, RateLimiter, WebExchange, WebLimits, collect_assets
+from ..store.blobs import TooLarge
+from .web import MAX_NAME, MAX_TYPE, GC_INTERVAL, PREFIX as _WEB_PREFIX, RateLimiter, WebExchange, WebLimits, collect_assets
 
 WEB_PREFIX = _WEB_PREFIX.encode("ascii")
 OPEN_TIMEOUT = 10.0  # seconds for a WebSocket's opening handshake (the library's default)
@@ -416,6 +419,7 @@ class Socket:
                 stream.open = False
                 self.router.disconnect(stream)
             self.streams.clear()
+            end_uploads(self)
             self._clear()
             if self._drainer is not None:
                 self._drainer.cancel()
@@ -695,6 +699,93 @@ def _stream(sock: Socket, req: dict, kind=Stream) -> Stream:
     return stream
 
 
+# ---------------------------------------------------------------- uploads over the socket
+
+MAX_UPLOADS = 4  # uploads open at once on one socket (language.md 4.29, protocol.md 8.15)
+
+
+def _uploads(s: Socket) -> dict:
+    up = getattr(s, "uploads", None)
+    if up is None:
+        up = s.uploads = {}
+    return up
+
+
+def end_uploads(s: Socket) -> None:
+    """The socket closed: its unfinished uploads are thrown away."""
+    for up in _uploads(s).values():
+        up["writer"].abort()
+    _uploads(s).clear()
+
+
+def _attachment_start(s: Socket, rid, req) -> None:
+    """attachment/start {key, name, type}: @can_attach is asked; then
+    attachment/append sends the bytes and attachment/finish attaches them."""
+    key = _need(req, "key", str, "the document's key")
+    who = s.principal(req)
+    name, kind = req.get("name", "file"), req.get("type", "application/octet-stream")
+    if not isinstance(name, str) or not isinstance(kind, str) or len(name) > MAX_NAME or len(kind) > MAX_TYPE:
+        raise _Refused("bad_request", f"\"name\" and \"type\" are strings of at most {MAX_NAME} and "
+                       f"{MAX_TYPE} characters")
+    blobs = s.server.blobs
+    if blobs is None:
+        raise _Refused("no_uploads", "this server keeps no uploaded files")
+    uploads = _uploads(s)
+    if len(uploads) >= MAX_UPLOADS:
+        raise _Refused("too_many_uploads", f"at most {MAX_UPLOADS} uploads may be open on one socket")
+    asked = s.router.web(key, who, "can_attach", "/", None)
+    out = asyncio.get_running_loop().create_future()
+
+    def done(f):
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(exc)
+        elif f.result()[0] != 200:
+            out.set_exception(RouterError("attach_refused", "@can_attach does not let you attach files here"))
+        elif s.closed or len(uploads) >= MAX_UPLOADS:
+            out.set_exception(RouterError("too_many_uploads", f"at most {MAX_UPLOADS} uploads may be open"))
+        else:
+            uid = s.next_upload = getattr(s, "next_upload", 0) + 1
+            uploads[uid] = {"key": key, "who": who, "name": name, "type": kind,
+                            "writer": blobs.writer(s.server.web_limits.max_asset)}
+            out.set_result({"upload": uid})
+
+    asked.add_done_callback(done)
+    s.answer(rid, out)
+
+
+def _upload_of(s: Socket, req: dict) -> tuple[int, dict]:
+    uid = _need(req, "upload", int, "the id attachment/start gave")
+    up = _uploads(s).get(uid)
+    if up is None:
+        raise _Refused("unknown_upload", f"no open upload {uid!r} on this socket")
+    return uid, up
+
+
+def _attachment_append(s: Socket, rid, req) -> None:
+    """attachment/append {upload, data}: `data` is the next bytes, base64."""
+    uid, up = _upload_of(s, req)
+    try:
+        data = base64.b64decode(_need(req, "data", str, "the next bytes, base64"), validate=True)
+    except binascii.Error:
+        raise _Refused("bad_request", "\"data\" is not base64") from None
+    try:
+        up["writer"].write(data)
+    except TooLarge:
+        del _uploads(s)[uid]
+        raise _Refused("too_large", f"the file is larger than {s.server.web_limits.max_asset} bytes") from None
+    s.push(deliver(rid, {"size": up["writer"].size}, True))
+
+
+def _attachment_finish(s: Socket, rid, req) -> None:
+    """attachment/finish {upload}: the bytes go into place and the document's
+    attach input runs @attached (a); the answer is the asset's facts."""
+    uid, up = _upload_of(s, req)
+    del _uploads(s)[uid]
+    asset = {**up["writer"].finish(), "name": up["name"], "type": up["type"]}
+    s.answer(rid, s.router.web(up["key"], up["who"], "attach", "/", asset), lambda _: {"asset": asset})
+
+
 # ---------------------------------------------------------------- methods
 
 
@@ -829,6 +920,9 @@ METHODS = {
     "document/create": _document_create,
     "document/delete": _document_delete,
     "document/debug": _document_debug,
+    "attachment/start": _attachment_start,
+    "attachment/append": _attachment_append,
+    "attachment/finish": _attachment_finish,
     "connection/create": _connection_create,
     "connection/send": _connection_send,
     "connection/update": _connection_update,

@@ -256,3 +256,69 @@ def test_advm_run_keeps_uploads_beside_its_store_across_a_restart(tmp_path):
         asyncio.run(second_run(url))
     finally:
         stop(proc)
+
+
+def test_upload_over_the_websocket(tmp_path):
+    import base64
+
+    from advm.net.client import ClientError
+
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    limits = WebLimits(max_asset=150_000)
+
+    async def scenario(kit):
+        async with served(kit, blobs, limits) as (srv, http):
+            ann = await kit.client(srv, "ann@x")
+            await ann.create("album")
+            conn = await ann.open("album")
+            who = {"identity": ann.identity}
+
+            async def start(name="cat.png", kind="image/png"):
+                return (await ann.request("attachment/start", key="album", name=name, type=kind, **who))["upload"]
+
+            with pytest.raises(ClientError) as e:
+                await start()
+            assert e.value.reason == "attach_refused"  # not a member yet
+            await conn.send("join", {"name": "Ann"})
+            data = PNG[:120_000]
+            up = await start()
+            for i in range(0, len(data), 40_000):
+                got = await ann.request("attachment/append", upload=up,
+                                        data=base64.b64encode(data[i:i + 40_000]).decode(), **who)
+            assert got == {"size": len(data)}
+            asset = (await ann.request("attachment/finish", upload=up, **who))["asset"]
+            assert asset["id"] == hashlib.sha384(data).hexdigest() and asset["name"] == "cat.png"
+            await conn.wait_for(lambda c: c.view.get("count") == 1)
+            r = await http.get("/~d/album/photo/1")
+            assert r.status_code == 200 and r.content == data
+            # past the limit while appending: refused, the upload is gone
+            up = await start("big.png")
+            with pytest.raises(ClientError) as e:
+                for i in range(4):
+                    await ann.request("attachment/append", upload=up,
+                                      data=base64.b64encode(PNG[i * 40_000:(i + 1) * 40_000]).decode(), **who)
+            assert e.value.reason == "too_large"
+            with pytest.raises(ClientError) as e:
+                await ann.request("attachment/finish", upload=up, **who)
+            assert e.value.reason == "unknown_upload"
+            # @attached refuses a text file: the finish fails with abort
+            up = await start("a.txt", "text/plain")
+            await ann.request("attachment/append", upload=up, data=base64.b64encode(b"hi").decode(), **who)
+            with pytest.raises(ClientError) as e:
+                await ann.request("attachment/finish", upload=up, **who)
+            assert e.value.reason == "abort"
+            with pytest.raises(ClientError) as e:
+                await ann.request("attachment/append", upload=up, data="!!", **who)
+            assert e.value.reason == "unknown_upload"
+            ups = [await start(f"{i}.png") for i in range(4)]
+            with pytest.raises(ClientError) as e:
+                await start("5.png")
+            assert e.value.reason == "too_many_uploads" and len(ups) == 4
+            with pytest.raises(ClientError) as e:
+                await ann.request("attachment/append", upload=ups[0], data="not base64!", **who)
+            assert e.value.reason == "bad_request"
+            await ann.close()  # the open uploads are thrown away
+            await asyncio.sleep(0.2)
+            assert not any((blobs.root / "tmp").iterdir())
+
+    run(scenario)
