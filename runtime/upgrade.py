@@ -25,11 +25,9 @@ code it does not match.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
-import cbor2
-
-from ..vm.snapshot import dumps_values
 from ..vm.table import INDEX, NEXT, OWNER_SLOT, ROWS
 from .document import Engine
 from .living import LivingDocument
@@ -231,6 +229,7 @@ class _Mapper:
     def __init__(self, old: dict, new: dict, machine):
         self.old, self.new, self.machine = old, new, machine
         self.memo: dict[int, object] = {}
+        self.plans: dict[tuple[str, str], tuple] = {}
         self.keep: list = []  # keeps mapped-from values alive while `memo` names them by id
 
     def value(self, v, a, b):
@@ -274,17 +273,34 @@ class _Mapper:
         self.memo[id(old)] = new
         self.keep.append(old)
 
-    def struct(self, rec, group: str, name: str):
+    def _plan(self, group: str, name: str):
+        """(new layout, [(new slot, old slot, None to copy a scalar as it is,
+        else (old type, new type))]) of one record or message type, worked
+        out once per upgrade."""
+        found = self.plans.get((group, name))
+        if found is None:
+            o, n = self.old[group][name], self.new[group][name]
+            ofields = {f["name"]: f for f in o["fields"]}
+            steps = []
+            for f in n["fields"]:
+                of = ofields.get(f["name"])
+                if of is not None:
+                    same = of["type"] == f["type"] and isinstance(f["type"], str)
+                    steps.append((f["slot"], of["slot"], None if same else (of["type"], f["type"])))
+            found = self.plans[(group, name)] = (n["layout"], steps)
+        return found
+
+    def struct(self, rec, group: str, name: str, plan=None):
         if id(rec) in self.memo:
             return self.memo[id(rec)]
-        o, n = self.old[group][name], self.new[group][name]
-        out = self.machine.new_record(n["layout"])
-        self._remember(rec, out)
-        ofields = {f["name"]: f for f in o["fields"]}
-        for f in n["fields"]:
-            of = ofields.get(f["name"])
-            if of is not None:
-                out.f[f["slot"]] = self.value(rec.f[of["slot"]], of["type"], f["type"])
+        layout, steps = plan or self._plan(group, name)
+        out = self.machine.new_record(layout)
+        self.memo[id(rec)] = out
+        self.keep.append(rec)
+        old, new = rec.f, out.f
+        for ns, os, types in steps:
+            v = old[os]
+            new[ns] = v if types is None else self.value(v, types[0], types[1])
         return out
 
     def table(self, old, fresh, name: str):
@@ -292,8 +308,9 @@ class _Mapper:
         self._remember(old, fresh)
         owner = fresh.f[OWNER_SLOT]
         rows = fresh.f[ROWS]
+        plan = self._plan("records", name)
         for rid, row in old.f[ROWS].items():
-            new_row = self.struct(row, "records", name)
+            new_row = self.struct(row, "records", name, plan)
             new_row.f[owner] = fresh
             rows[rid] = new_row
         fresh.f[NEXT] = old.f[NEXT]
@@ -346,16 +363,22 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
         new_doc.f[f["slot"]] = mapper.value(old_doc.f[of["slot"]], of["type"], f["type"])
     for of, f in tables:
         new_doc.f[f["slot"]] = mapper.table(old_doc.f[of["slot"]], new_doc.f[f["slot"]], f["type"][1])
-    body = cbor2.loads(living.snapshot())
     export = {"doc": new_doc, "rng": list(doc.machine.rng_state), "cont": None,
               "asks": doc.asks.to_values(), "created": doc.created}
-    body["module"] = new_module.module_id()
-    body["document"] = dumps_values(export)
+    # The new runtime built directly (what restore() builds from a snapshot,
+    # without encoding and decoding the values: the snapshot committed with
+    # the upgrade restores to this same state).
+    moved = LivingDocument.__new__(LivingDocument)
+    moved._setup(Engine.from_export(new_module, export), viewers)
+    moved.viewers.load(living.viewers.state())
+    moved.pending = living.pending
     if living.crons is not None:
-        crons = Crons(new_meta["crons"], living.crons.zone, doc.now)
-        crons.load(living.crons.to_values())
-        body["cron"] = crons.to_values()
-    moved = LivingDocument.restore(new_module, cbor2.dumps(body), viewers=viewers, load=False)
+        moved.crons = Crons(new_meta["crons"], living.crons.zone, doc.now)
+        moved.crons.load(living.crons.to_values())
+    moved.connected = list(living.connected)
+    moved.queue = deque(living.queue)
+    moved.outbox = list(living.outbox)
+    moved.destroyed = living.destroyed
     frames = []
     if moved.document.created and not moved.destroyed and "load" in new_meta["handlers"]:
         frames += moved.migrate_load()

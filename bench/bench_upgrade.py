@@ -1,0 +1,96 @@
+"""New code into living documents (issue 14; spec/runtime.md 9).
+
+- `upgrade-vs-wake`: moving a 64 KB document (900 rows) to new code
+  (runtime/upgrade.py `upgrade`: the values mapped by field name, a field
+  added, int -> long in the rows, then the new runtime rebuilt) against
+  waking the same document (LivingDocument.restore of its snapshot), both
+  measured in this run. Goal (issue 14): the upgrade within 2x of a wake.
+- `deploy-sleeping`: a host on the store holding N sleeping documents takes
+  new code (RuntimeHost.deploy: the plan is proved and the backend switched;
+  sleeping documents move lazily when they wake). Goal: under a second for
+  10,000 documents. The wake that then moves one of them is `upgrade-vs-wake`.
+
+    python -m pytest bench/bench_upgrade.py --benchmark-enable
+"""
+from __future__ import annotations
+
+import pytest
+
+from advm.compiler.build import build_source
+from advm.durable.document import DurableDocument
+from advm.net.documents import DurableBackend
+from advm.runtime.host import RuntimeHost
+from advm.runtime.living import LivingDocument
+from advm.runtime.upgrade import compare, upgrade
+from advm.store import Store
+from advm.views.viewers import Viewers
+
+T0 = 1_767_225_600_000
+
+V1 = """
+@static { create { return true; } snapshot_every = 1000000; }
+record Row {
+  public int id;
+  public string text;
+  public int n;
+  public double score;
+}
+message Fill { int count; string text; }
+table<Row> _rows;
+public int filled;
+channel fill(principal who, Fill f) {
+  for (int i = 0; i < f.count; i++) {
+    _rows <- {text: f.text, n: i, score: i * 0.5};
+    filled++;
+  }
+}
+"""
+V2 = V1.replace("public int n;", "public long n; public string tag = \"v2\";") \
+    .replace("public int filled;", "public int filled;\npublic string note = \"new\";")
+
+
+def _big(rows: int = 900):
+    v1 = build_source(V1, "bulk.adb")
+    living = LivingDocument(v1, key="big", viewers=Viewers)
+    living.create("ann@", None, T0)
+    living.send("ann@", "fill", {"count": rows, "text": "a row of about forty bytes of text."}, T0 + 1)
+    return v1, living.snapshot()
+
+
+@pytest.mark.benchmark(group="upgrade-vs-wake")
+@pytest.mark.parametrize("how", ["wake", "upgrade"])
+def test_upgrade_against_a_wake(benchmark, how):
+    v1, data = _big()
+    v2 = build_source(V2, "bulk2.adb")
+    plan = compare(v1, v2)
+    assert not plan.refused
+    info = {"snapshot_bytes": len(data), "rows": 900}
+    if how == "wake":
+        result = benchmark(LivingDocument.restore, v1, data, viewers=Viewers, load=False)
+        assert result.document.field("filled") == 900
+    else:
+        def setup():
+            return (LivingDocument.restore(v1, data, viewers=Viewers, load=False), v2, plan), \
+                {"viewers": Viewers}
+        moved, _ = benchmark.pedantic(upgrade, setup=setup, rounds=30, iterations=1)
+        assert moved.document.field("note") == "new" and len(moved.document.field("_rows")) == 900
+    benchmark.extra_info.update(info)
+
+
+@pytest.mark.benchmark(group="deploy-sleeping")
+@pytest.mark.parametrize("documents", [10_000])
+def test_deploy_to_sleeping_documents(benchmark, tmp_path, documents):
+    v1 = build_source(V1, "bulk.adb")
+    v2 = build_source(V2, "bulk2.adb")
+    with Store(tmp_path / "store", durability="relaxed") as store:
+        for i in range(documents):
+            DurableDocument.create(store, f"d{i}", v1, "ann@", None, T0)
+        def setup():  # a host running v1, as a server started with it
+            return (RuntimeHost(v1, DurableBackend(v1, store), clock=T0), v2), {}
+
+        benchmark.pedantic(RuntimeHost.deploy, setup=setup, rounds=5, iterations=1)
+        # the deploy touched no document: each moves when it wakes
+        host = RuntimeHost(v2, DurableBackend(v2, store), clock=T0)
+        doc = host.open("d7")
+        assert doc.module.module_id() == v2.module_id()
+        benchmark.extra_info.update({"documents": documents})
