@@ -30,8 +30,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(200_000)
 
 
 @contextlib.asynccontextmanager
-async def served(kit: Kit, blobs, limits: WebLimits | None = None, store=None):
-    router = Router(module(GALLERY), store=store) if store is not None else Router(module(GALLERY))
+async def served(kit: Kit, blobs, limits: WebLimits | None = None, store=None, **router_kw):
+    router = Router(module(GALLERY), store=store, **router_kw) if store is not None \
+        else Router(module(GALLERY), **router_kw)
     srv = Server(router, kit.tokens, port=0, blobs=blobs, web_limits=limits)
     await srv.start()
     try:
@@ -95,6 +96,25 @@ def test_upload_download_round_trip_gated_by_can_attach(tmp_path):
             assert (await http.get("/~d/album/photo/9")).status_code == 404
 
     run(scenario)
+
+
+def test_uploads_downloads_and_collection_through_a_worker_process(tmp_path):
+    blobs = FolderBlobStore(tmp_path / "blobs")
+
+    async def scenario(kit):
+        async with served(kit, blobs, workers=1) as (srv, http):
+            ann = await kit.client(srv, "ann@x")
+            await ann.create("album")
+            await (await ann.open("album")).send("join", {"name": "Ann"})
+            h = bearer(kit, "ann@x")
+            blob = (await upload(http, h, PNG)).json()["id"]
+            r = await http.get("/~d/album/photo/1", headers=h)
+            assert r.status_code == 200 and r.content == PNG
+            assert await collect_assets(srv.router, blobs, grace=0) == []
+            assert (await http.delete("/~d/album/photo/1", headers=h)).status_code == 200
+            assert await collect_assets(srv.router, blobs, grace=0) == [blob]
+
+    run(scenario, 60)
 
 
 def test_limits_of_uploads(tmp_path):
