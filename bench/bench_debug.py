@@ -10,13 +10,15 @@ bench_runtime.py's `counter`:
 - `plain`: `n++; total += a.k;`
 - `debug-off`: the same with `@debug("add {0}: n={1} total={2}", a.k, n, total);`,
   nobody listening (Engine.listening False, as a server's shard leaves it
-  while no `document/debug` stream is open): the line is not formatted, its
-  arguments not evaluated (one test of the hidden DEBUG slot);
-- `debug-on`: the same with a listener: the line is formatted and kept, and
-  taken after each input, as the shard takes it for the reply.
+  while no `document/debug` stream is open): the arguments are evaluated
+  (three register reads here) and the line is not made (one test of the
+  hidden DEBUG slot);
+- `debug-on`: the same with a listener: the arguments' texts and the format
+  go to the host in one call, which makes the line and keeps it; it is taken
+  after each input, as the shard takes it.
 
 extra_info: inputs per CPU second (best, median) and CPU microseconds per
-input; `overhead_vs_plain` in bench/README.md ("@debug"), from the same run.
+input; the three compared in bench/README.md ("@debug").
 """
 from __future__ import annotations
 

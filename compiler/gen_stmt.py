@@ -10,12 +10,10 @@ which keeps the index right. Document fields use FSET, which the machine logs.
 """
 from __future__ import annotations
 
-import re
-
 from . import ast
 from . import types as T
 from .emitter import CodegenError, Emitter, K
-from .gen_expr import FGET, FSET, RGET, int_constant, mod_by_constant
+from .gen_expr import FGET, FSET, RGET, int_constant, mod_by_constant, plain_type
 from .gen_types import constant_default, kind_of
 from .regalloc import Reg
 from ..vm.docslots import BLOCK_KIND, DEBUG, INVOKING, NEXT, NEXT_IN, PREEMPT_KEY
@@ -23,7 +21,6 @@ from ..vm.docslots import BLOCK_KIND, DEBUG, INVOKING, NEXT, NEXT_IN, PREEMPT_KE
 RSETL = {"i": "RSETIL", "d": "RSETDL", "o": "RSETOL"}
 ABORTS_MISSED = "the block of @aborts ended without aborting"  # the failure of such a test
 RETURN = {"i": "IRET", "l": "IRET", "b": "IRET", "d": "DRET", "o": "ORET"}
-PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 def needs_copy(t: T.Type) -> bool:
@@ -757,30 +754,56 @@ class Statements:
         self.host("Document.destroy/0", [], [], T.VOID)
 
     def s_Debug(self, s: ast.Debug) -> None:
-        """Formatted only while someone listens: the runtime leaves the hidden
-        DEBUG slot empty otherwise, and the line's arguments are not evaluated
+        """The arguments are evaluated always (so one that fails, fails the
+        transaction whether anybody listens or not, and replay does what the
+        server did); the line is made only while someone listens: the runtime
+        leaves the hidden DEBUG slot empty otherwise and the statement jumps
+        over the text. The format and the arguments' texts go to the host in
+        one call (`debug.line`), which makes the line in Python, so the
+        document's string bound never applies to a debug line
         (spec/language.md 6.12)."""
         fmt = s.format.value
-        out = self.temp("o")
+        values = []
+        for a in s.args:
+            t = plain_type(a)
+            numeric = kind_of(t) in ("i", "l", "b", "d") and not isinstance(t, T.EnumType)
+            values.append((self.expr_as(a, t) if numeric and mod_by_constant(a) else self.expr(a), t))
+        probe = self.temp("o")
         skip = self.label()
-        self.emit("FGETO", out.n, DEBUG)
-        self.emit("NULLJ", out.n, 1, skip)
-        self.emit("OLOADK", out.n, "")
-        pos = 0
-        for m in PLACEHOLDER.finditer(fmt):
-            self.append_text(out, fmt[pos:m.start()])
-            piece = self.text(s.args[int(m.group(1))])
-            self.emit("SCAT", out.n, out.n, piece.n)
-            self.free(piece)
-            pos = m.end()
-        self.append_text(out, fmt[pos:])
-        self.host("debug", [(out, T.STRING)], [T.STRING], T.VOID)
+        self.emit("FGETO", probe.n, DEBUG)
+        self.emit("NULLJ", probe.n, 1, skip)
+        self.free(probe)
+        texts = [self.debug_text(reg, t) for reg, t in values]
+        template = self.temp("o")
+        self.emit("OLOADK", template.n, fmt)
+        self.host("debug.line", [(template, T.STRING)] + [(reg, T.STRING) for reg, _ in texts],
+                  [T.STRING] * (1 + len(texts)), T.VOID)
+        self.free(template)
+        for reg, own in texts:
+            if own:
+                self.free(reg)
         self.mark(skip)
-        self.free(out)
+        for reg, _ in values:
+            self.free(reg)
 
-    def append_text(self, out: Reg, literal: str) -> None:
-        if literal:
-            k = self.temp("o")
-            self.emit("OLOADK", k.n, literal)
-            self.emit("SCAT", out.n, out.n, k.n)
-            self.free(k)
+    def debug_text(self, reg: Reg, t: T.Type) -> tuple[Reg, bool]:
+        """The text form of a value already in `reg` (as gen_expr's `text`),
+        and whether the register returned is a new one."""
+        if t == T.STRING:
+            return reg, False
+        if kind_of(t) in ("i", "l", "b", "d") and not isinstance(t, T.EnumType):
+            out = self.temp("o")
+            self.emit({"i": "ITOS", "l": "ITOS", "b": "BTOS", "d": "DTOS"}[kind_of(t)], out.n, reg.n)
+            return out, True
+        if isinstance(t, T.EnumType):
+            key = self.temp("o")
+            self.emit("IBOX", key.n, reg.n)
+            names = self.temp("o")
+            self.emit("OLOADK", names.n, self.layout.enum_names(t.name))
+            out = self.temp("o")
+            self.emit("MGET", out.n, names.n, key.n)
+            self.free(key, names)
+            return out, True
+        if t == T.PRINCIPAL:
+            return self.host("text.agent", [(reg, T.PRINCIPAL)], [T.PRINCIPAL], T.STRING), True
+        return reg, False  # dates, times, labels: already their ISO text

@@ -139,3 +139,39 @@ def test_lines_per_input_and_bytes_per_line_are_bounded():
             await dev.close()
 
     run(scenario)
+
+
+SAME = """
+@static {
+  create { return true; }
+  maximum_string_length = 8;
+}
+public int n;
+message M { int d; }
+channel go(M m) {
+  n += 1;
+  @debug("n is {0}, a tenth of d is {1}, {2}", n, m.d / 10, "longer than eight");
+}
+"""
+
+
+def test_a_document_does_the_same_whether_anybody_listens_or_not():
+    """The arguments are evaluated either way, and the line is joined outside
+    the document's string bound: listening changes nothing but the lines."""
+    from advm.runtime.living import LivingDocument
+    from advm.views.viewers import Viewers
+    from server_kit import module
+
+    mod = module(SAME)
+    runs = {}
+    for listening in (True, False):
+        d = LivingDocument(mod, key="k", viewers=Viewers)
+        d.create("a@", None, 1)
+        d.document.debug_lines = []
+        d.document.listening = listening
+        frames = [d.send("a@", "go", {"d": k}, 2 + k) for k in (0, 5)]
+        runs[listening] = (frames, d.view("a@"), d.document.debug_lines)
+    assert runs[True][:2] == runs[False][:2] == ([[], []], {"n": 2})
+    assert runs[True][2] == ["n is 1, a tenth of d is 0.0, longer than eight",
+                             "n is 2, a tenth of d is 0.5, longer than eight"]
+    assert runs[False][2] == []

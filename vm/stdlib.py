@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import functools
 import math
+import re
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -343,6 +345,7 @@ def copy_value(m, v):
 DEBUG_MAX_LINES = 200
 DEBUG_MAX_LINE_BYTES = 4096
 DEBUG_LINES_DROPPED = f"(@debug: more than {DEBUG_MAX_LINES} lines; the rest were dropped)"
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")  # as compiler/check_expr.py's
 
 
 def debug_line(line: str) -> str:
@@ -355,10 +358,60 @@ def debug_line(line: str) -> str:
     return raw[:DEBUG_MAX_LINE_BYTES - 3].decode("utf-8", "ignore") + "..."
 
 
+def _debug_text(v) -> str:
+    """A @debug piece that is not text already: an argument of a type string
+    concatenation does not take (a maybe, a list, a record...)."""
+    if v is None:
+        return ""  # an empty maybe
+    if v is True or v is False:
+        return "true" if v else "false"
+    if type(v) is float:
+        return "NaN" if v != v else "Infinity" if v == float("inf") else "-Infinity" \
+            if v == float("-inf") else repr(v)
+    if type(v) is int:
+        return str(v)
+    return f"<{type(v).__name__.lower()}>"
+
+
+@functools.lru_cache(maxsize=4096)
+def _debug_template(fmt: str) -> tuple:
+    """A @debug format split into its literal text and argument indexes."""
+    out, pos = [], 0
+    for m in _PLACEHOLDER.finditer(fmt):
+        if m.start() > pos:
+            out.append(fmt[pos:m.start()])
+        out.append(int(m.group(1)))
+        pos = m.end()
+    if pos < len(fmt):
+        out.append(fmt[pos:])
+    return tuple(out)
+
+
+def _debug_line(m, fmt: str, *texts) -> None:
+    """`@debug(fmt, ...)` while someone listens: the line made from the
+    format and the arguments' texts (the compiler checked every {N})."""
+    if m.doc is None or m.doc.f[DEBUG] is None:
+        return
+    parts = []
+    size = 0
+    for piece in _debug_template(fmt):
+        if type(piece) is int:
+            piece = texts[piece]
+            if type(piece) is not str:
+                piece = _debug_text(piece)
+        parts.append(piece)
+        size += len(piece)
+        if size > DEBUG_MAX_LINE_BYTES:  # cut anyway
+            break
+    _debug(m, "".join(parts))
+
+
 def _debug(m, line: str) -> None:
     sink = m.doc.f[DEBUG] if m.doc is not None else None
     if sink is None:  # nobody listens
         return
+    if type(line) is not str:
+        line = _debug_text(line)
     n = len(sink)
     if n < DEBUG_MAX_LINES:
         sink.append(debug_line(line))
@@ -503,6 +556,7 @@ IMPLS: dict[str, tuple] = {
     "value.eq": (values_equal, False),
     "value.copy": (copy_value, True),
     "debug": (_debug, True),
+    "debug.line": (_debug_line, True),
     ASK.name: (ask, False),  # the stand-in: the runtime binds its own (vm/host.py RuntimeBound)
     SERVICE.name: (service, False),
     "text.agent": (agent_of, False),
