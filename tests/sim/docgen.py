@@ -53,6 +53,7 @@ class DocSpec:
     spin: bool = False                    # a channel that runs out of budget
     statics: dict = field(default_factory=dict)  # @static properties
     start: str | None = None              # the state @construct moves to
+    maybe_privacy: tuple | None = None    # `maybe<string> last` (kept, forgotten), an enum, a switch
     paged: bool = False                   # `view int pg;` and a bubble of the rows past it
 
     # ------------------------------------------------------------ channels
@@ -81,6 +82,8 @@ class DocSpec:
             out["go_idle"] = "Tag"
         if self.shift_from is not None:
             out["shift"] = "Tag"
+        if self.maybe_privacy is not None:
+            out.update(keep="SetS", forget="Tag", mood_next="Tag")
         if self.probe is not None:
             out["probe"] = "SetS"
         if self.spin:
@@ -139,6 +142,11 @@ class DocSpec:
             w.append("public formula row_count = _rows.size();")
         if self.map_privacy is not None:
             w.append(f"{modifier(self.map_privacy)} map<int, string> mp;")
+        if self.maybe_privacy is not None:
+            w += ["enum Mood { Calm, Busy, Gone }", "public Mood mood;",
+                  f"{modifier(self.maybe_privacy)} maybe<string> last;",
+                  "public formula has_last = last.has();",
+                  "procedure bump(int by) -> int {", "  return by + 1;", "}"]
         w.append("public int ticks;")
         w.append("public int picked;")
         w.append("public int crons;")
@@ -176,6 +184,13 @@ class DocSpec:
         if self.map_privacy is not None:
             channel("put", "PutM", ["mp[m.k] = m.v;"])
             channel("unput", "PutM", ["mp.remove(m.k);"])
+        if self.maybe_privacy is not None:
+            channel("keep", "SetS", ["last = m.v;"])
+            channel("forget", "Tag", ["last = @maybe<string>;"])
+            channel("mood_next", "Tag", ["switch (mood) {", "  case Mood::Calm:", "    mood = Mood::Busy;",
+                                         "    break;", "  case Mood::Busy:", "    mood = Mood::Gone;",
+                                         "    break;", "  default:", "    mood = Mood::Calm;", "}",
+                                         "picked = bump(picked);"])
         if self.shift_from is not None:
             channel("shift", "Tag", [f"due = Date.offsetDay({self.shift_from}, 7);"])
         if self.probe is not None:  # the value is written, then the assertion fails: all undone
@@ -267,6 +282,8 @@ class DocSpec:
                             ok.add(row[f])
         if self.map_privacy is not None and sees(self.map_privacy):
             ok.update(state["mp"].values())
+        if self.maybe_privacy is not None and sees(self.maybe_privacy) and state["last"] is not None:
+            ok.add(state["last"])
         return ok
 
     def holds(self, cond: tuple, state: dict, who: str) -> bool:
@@ -290,6 +307,8 @@ class DocSpec:
             names.append("_rows")
         if self.map_privacy is not None:
             names.append("mp")
+        if self.maybe_privacy is not None:
+            names.append("last")
         return names
 
 
@@ -376,6 +395,8 @@ def gen_doc(draw: Draw) -> DocSpec:
         spec.paged = True
     if draw.chance(50):
         spec.map_privacy = gen_privacy(draw, owners, names)
+    if draw.chance(50):
+        spec.maybe_privacy = gen_privacy(draw, owners, names)
     if draw.chance(60):
         spec.asks = [draw.pick(["fetch", "decide", "choose"]) for _ in range(draw.int(1, 2))]
         spec.ask_target = draw.pick(["creator", *owners])

@@ -74,7 +74,8 @@ def test_a_require_policy_ignored(monkeypatch):
 
 
 def test_a_delta_dropped(monkeypatch):
-    """(b): every fifth delta frame after a commit is lost on its way out."""
+    """(b): every fifth delta frame after a commit is lost on its way out (in
+    the memory run)."""
     real = viewers.Viewers.after_commit
     count = [0]
 
@@ -89,12 +90,15 @@ def test_a_delta_dropped(monkeypatch):
         return kept
 
     monkeypatch.setattr(viewers.Viewers, "after_commit", dropping)
-    seed, message = first_report("b")
+    # in memory only: with the stored run beside it, (c) sees first that the
+    # two runs' frames differ
+    config = Config(durable=False)
+    seed, message = first_report("b", config)
     assert "view" in message
     # what CI prints for it: the invariant, the document, the inputs, the command
     from run import report, run_seed
 
-    text = report(seed, *run_seed(seed, Config()), [])
+    text = report(seed, *run_seed(seed, config), [])
     assert text.startswith(f"seed {seed}: (b) ") and "--- the document:" in text
     assert text.endswith(f"reproduce: python tests/sim/run.py --seed {seed}"), text[-200:]
 
@@ -166,14 +170,15 @@ def test_check_and_compile_disagree(monkeypatch):
 
 
 def test_an_internal_error_in_a_mutant(monkeypatch):
-    """(g), the run: a KeyError escapes the runtime for one channel; the
-    mutants find it as well as the plain sessions do."""
+    """(g), the run: a KeyError escapes the runtime for one channel (set_s_0,
+    which every document has); the mutants find it as well as the plain
+    sessions do."""
     from advm.runtime.living import LivingDocument
 
     real = LivingDocument.apply
 
     def apply(self, item, *a, **kw):
-        if getattr(item, "channel", None) == "put" or (isinstance(item, dict) and item.get("channel") == "put"):
+        if isinstance(item, dict) and item.get("channel") == "set_s_0":
             raise KeyError("planted")
         return real(self, item, *a, **kw)
 
