@@ -498,7 +498,7 @@ class LivingDocument:
         e = self.last_error
         status = 409 if e.kind == "abort" else 400 if e.kind == "input" else 500
         self.web_reply = _web_error(status, f"@web {method} {path}: {self._told(e, who)}")
-        return frames[1:]  # the error goes back as the HTTP answer, not as a frame
+        return frames  # the error frame too: the log's outcome says what happened
 
     # ------------------------------------------------------------ answers
 
