@@ -218,7 +218,7 @@ class DurableDocument:
             return self._release(last, frames)
         return self._log(item, frames, done)
 
-    def upgrade(self, module, plan=None) -> cf.Future:
+    def upgrade(self, module, plan=None, *, restart_blocked: bool = False) -> cf.Future:
         """Move the document to `module` (runtime/upgrade.py; spec/runtime.md 9):
         the new module is stored by hash, the state mapped, @load run, and an
         `upgrade` event logged with a snapshot, in one commit (a crash leaves
@@ -233,20 +233,23 @@ class DurableDocument:
             self.target = None
             return _done([])
         try:
-            return self._move(module, plan)
+            return self._move(module, plan, restart_blocked)
         except Deferred:
             self.target = (module, plan)
             return _done([])
 
-    def _move(self, module, plan):
+    def _move(self, module, plan, restart_blocked: bool = False):
         code, digest = module_digest(module)
-        living, frames = upgrade(self.living, module, plan, viewers=self.viewers or Viewers)
+        living, frames = upgrade(self.living, module, plan, viewers=self.viewers or Viewers,
+                                 restart_blocked=restart_blocked)
         self.store.put_module(code, {"filename": module.filename})
         self.living, self.module, self.target = living, module, None
         self.every, self.history = snapshot_every(module), maximum_history(module)
         seq = self._next_seq()
-        entry = inputs.event_entry(seq, inputs.UPGRADE, living.clock, None,
-                                   {"module": digest, "digest": inputs.frames_digest(frames)})
+        extra = {"module": digest, "digest": inputs.frames_digest(frames)}
+        if restart_blocked:
+            extra["restart"] = True
+        entry = inputs.event_entry(seq, inputs.UPGRADE, living.clock, None, extra)
         return self._commit([entry], self._take_snapshot(seq), frames)
 
     def _follow(self, fut):

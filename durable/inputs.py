@@ -374,7 +374,8 @@ def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
         if resolve is None:
             raise StoreError(f"document {doc!r}: log entry {entry.seq} moves it to new code, and "
                              "no module store was given to find it", doc=doc)
-        return upgrade_to(living, resolve(bytes(entry.extra["module"])), viewers=viewers or Viewers)
+        return upgrade_to(living, resolve(bytes(entry.extra["module"])), viewers=viewers or Viewers,
+                          restart_blocked=bool(entry.extra.get("restart")))
     if kind not in INPUT_KINDS:
         raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "
                          "which this advm does not know (written by a newer version?)", doc=doc)

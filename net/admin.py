@@ -291,14 +291,17 @@ def admin_deploy(s, rid, req) -> None:
         code = None
     if code is None:
         raise Refused("bad_request", "\"module\" is required: a compiled module (advm compile) in base64")
-    s.answer(rid, asyncio.ensure_future(deploy(s.router, code)))
+    restart = req.get("restart_blocked", False)
+    if type(restart) is not bool:
+        raise Refused("bad_request", "\"restart_blocked\" is true or false")
+    s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart)))
 
 
-async def deploy(router, code: bytes) -> dict:
+async def deploy(router, code: bytes, restart_blocked: bool = False) -> dict:
     from ..vm.errors import ModuleFormatError
 
     try:
-        return await router.deploy(code)
+        return await router.deploy(code, restart_blocked=restart_blocked)
     except ModuleFormatError as e:
         raise RouterError("bad_module", f"the module cannot be read: {e}") from None
 

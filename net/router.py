@@ -476,7 +476,7 @@ class Router:
 
     # ------------------------------------------------------------ plumbing
 
-    async def deploy(self, code: bytes) -> dict:
+    async def deploy(self, code: bytes, *, restart_blocked: bool = False) -> dict:
         """New code, the server staying up (spec/runtime.md 9, protocol.md
         8.15): every runner first checks the plan and its loaded documents (a
         refusal raises RouterError deploy_refused, nothing changed), then
@@ -502,7 +502,7 @@ class Router:
             await ask(runner, {"code": code, "check": True})
         keys = []
         for runner in live:
-            keys += await ask(runner, {"code": code})
+            keys += await ask(runner, {"code": code, "restart_blocked": restart_blocked})
         self.module = module
         waiters = []
         for key in keys:

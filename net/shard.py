@@ -355,6 +355,7 @@ class Shard:
         except UpgradeRefused as e:
             return _done(failed("deploy_refused", "; ".join(e.reasons)))
         self.module = module
+        self._restart_blocked = bool(p.get("restart_blocked"))
         return _done(reply(keys=keys))
 
     def _upgrade(self, key, p, now):
@@ -363,7 +364,8 @@ class Shard:
             return _done(reply())
         from ..runtime.upgrade import UpgradeRefused
         try:
-            moved = doc.upgrade(self.host.module)
+            moved = doc.upgrade(self.host.module,
+                                restart_blocked=getattr(self, "_restart_blocked", False))
         except UpgradeRefused:  # it changed since the check: it stays on its code
             return _done(reply())
         return self._after_input(key, doc, moved, now)

@@ -160,11 +160,12 @@ class MemoryDocument:
             frames = frames + self.upgrade(self.target).result()
         return Resolved(frames)
 
-    def upgrade(self, module) -> Resolved:
+    def upgrade(self, module, *, restart_blocked: bool = False) -> Resolved:
         """Move to `module` now (the viewers' frames), or once no block is
         suspended (runtime/upgrade.py; [] until then)."""
         try:
-            self.living, frames = upgrade(self.living, module, viewers=self.living._make_viewers)
+            self.living, frames = upgrade(self.living, module, viewers=self.living._make_viewers,
+                                          restart_blocked=restart_blocked)
         except Deferred:
             self.target = module
             return Resolved([])
@@ -380,7 +381,8 @@ class RuntimeHost:
         if reasons:
             raise UpgradeRefused(reasons)
 
-    def deploy(self, module, *, move: bool = True) -> dict[str, tuple[str, object]]:
+    def deploy(self, module, *, move: bool = True,
+               restart_blocked: bool = False) -> dict[str, tuple[str, object]]:
         """New code (spec/runtime.md 9): the plan is proved first and every
         loaded document checked; anything that blocks it raises
         UpgradeRefused naming the document, and nothing changes. Then new
@@ -399,8 +401,8 @@ class RuntimeHost:
         if not move:
             return {key: ("loaded", None) for key in self.docs}
         for key, doc in self.docs.items():
-            waiting = doc.living.document.cont is not None
-            frames = doc.upgrade(module).result()
+            waiting = doc.living.document.cont is not None and not restart_blocked
+            frames = doc.upgrade(module, restart_blocked=restart_blocked).result()
             out[key] = ("deferred", "a block is suspended at an await") if waiting else ("moved", frames)
         return out
 

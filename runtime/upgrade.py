@@ -321,11 +321,13 @@ class _Mapper:
         return fresh
 
 
-def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
+def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_blocked: bool = False):
     """(runtime on `new_module`, frames): the document's state mapped to the
     new code, then @load (the migration hook), then the deltas its viewers
     are owed. Raises UpgradeRefused (nothing changed), or Deferred while a
-    block waits at an await."""
+    block waits at an await. With `restart_blocked`, a state block waiting
+    at an await is dropped instead (its asks closed) and entered again from
+    its start under the new code (Adama's rule; spec/runtime.md 9.3)."""
     doc = living.document
     old_module = doc.module
     if plan is None:
@@ -336,9 +338,16 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
     blockers = _blockers(living, plan, new_meta)
     if blockers:
         raise UpgradeRefused(blockers)
+    restart = None
     if doc.cont is not None:
-        raise Deferred(f"a block of state #{doc.state or '?'} is suspended at an await; it finishes "
-                       "on the code it started on")
+        if not restart_blocked:
+            raise Deferred(f"a block of state #{doc.state or '?'} is suspended at an await; it finishes "
+                           "on the code it started on")
+        outer = old_module.functions[doc.cont.frames[0][0]].name
+        if not doc.state or old_meta["states"].get(doc.state) != outer:
+            raise UpgradeRefused([f"the code waiting at an await is {outer}, not a state block: it "
+                                  "cannot restart (deploy without --restart-blocked: it finishes first)"])
+        restart = doc.state
     if living.queue:
         raise Deferred("inputs are queued; the document moves between inputs")
     # The new module's field defaults, from its own initialisers (a throwaway engine).
@@ -382,8 +391,13 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers):
     frames = []
     if moved.document.created and not moved.destroyed and "load" in new_meta["handlers"]:
         frames += moved.migrate_load()
-    else:
+    elif restart is None:
         frames += moved.viewers.after_commit()
+    if restart is not None:  # the waiting block's asks close; the state runs again, on the new code
+        moved.document.asks.withdraw_live()
+        frames += moved._ask_frames()
+        frames += moved._transact(None, lambda: moved.document.run_state(restart, now=doc.now),
+                                  label=restart)[2]
     return moved, frames
 
 

@@ -174,3 +174,61 @@ def test_advm_deploy_server_moves_a_running_document(tmp_path):
             assert view["added"] == "new"
 
     run(scenario, deadline=60)
+
+
+def _tictactoe_v2() -> str:
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "examples" / "tictactoe.adb").read_text()
+    # a field added, a message field added, a formula added
+    return src.replace("public int games;", "public int games;\npublic string edition = \"v2\";") \
+        .replace("message Play {\n  int x;\n  int y;\n}", "message Play {\n  int x;\n  int y;\n  string note;\n}") \
+        .replace("public formula board = iterate _board order by y, x;",
+                 "public formula board = iterate _board order by y, x;\npublic formula free = 9 - moves;")
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_a_tictactoe_game_in_the_middle_takes_new_code(tmp_path, restart):
+    """Two players mid-game, both viewing. With --restart-blocked the turn's
+    ask closes and #turn is entered again on v2 (a new ask, the same
+    player); without it, every turn ends by entering the next, so the game
+    stays on v1 (deferred) and the board goes on. Replay verifies either."""
+    from pathlib import Path
+
+    v1 = (Path(__file__).resolve().parents[1] / "examples" / "tictactoe.adb").read_text()
+    v2 = _tictactoe_v2()
+
+    async def scenario(kit):
+        store = open_store(tmp_path / "st", durability="relaxed")
+        router = Router(module(v1, "tictactoe.adb"), store=store, workers=0)
+        await router.start()
+        try:
+            await router.create("g", "x@", None)
+            x, o = Recorder(), Recorder()
+            await router.connect("g", "x@", x)
+            await router.connect("g", "o@", o)
+            await router.answer("g", "x@", x.last_outstanding()[0]["id"], {"x": 0, "y": 0})
+            ask = o.last_outstanding()[0]
+            before = len(o.calls)
+            await router.deploy(module(v2, "tictactoe.adb").to_bytes(), restart_blocked=restart)
+            assert all(c[0] == "deltas" for c in o.calls[before:])  # no reset, no end
+            if restart:
+                assert view_of(x)["edition"] == "v2" and view_of(o)["free"] == 8
+                again = o.last_outstanding()
+                assert len(again) == 1 and again[0]["id"] != ask["id"]
+                await router.answer("g", "o@", again[0]["id"], {"x": 1, "y": 1, "note": ""})
+                assert view_of(x)["free"] == 7
+            else:
+                assert "edition" not in view_of(x)
+                await router.answer("g", "o@", ask["id"], {"x": 1, "y": 1})
+                assert "edition" not in view_of(x) and view_of(x)["moves"] == 2
+        finally:
+            await router.close()
+            store.close()
+        from advm.durable.replay import replay
+        with open_store(tmp_path / "st", durability="relaxed") as again:
+            result = replay(again, "g")
+            assert result.ok and all(c.ok for c in result.checks)
+            assert (result.module.module_id() == module(v2, "tictactoe.adb").module_id()) == restart
+
+    run(scenario)

@@ -114,12 +114,12 @@ def run(args: argparse.Namespace) -> ExitCode:
                 same.append(key)
                 doc.close()
                 continue
-            if doc.living.document.cont is not None:  # its block waits at an await
+            if doc.living.document.cont is not None and not args.restart_blocked:  # waits at an await
                 deferred.append(key)
                 doc.close()
                 continue
             try:
-                doc.upgrade(module).result()
+                doc.upgrade(module, restart_blocked=args.restart_blocked).result()
                 moved.append(key)
             except UpgradeRefused as e:  # checked above; kept for a store changed meanwhile
                 raise Failure(f"advm: error: document {key!r}: {e}") from None
@@ -154,7 +154,8 @@ def _to_server(args, module) -> ExitCode:
         client = await Client.connect(args.server, args.token)
         try:
             return await client.request("admin/deploy", identity=args.token,
-                                        module=base64.b64encode(module.to_bytes()).decode("ascii"))
+                                        module=base64.b64encode(module.to_bytes()).decode("ascii"),
+                                        restart_blocked=args.restart_blocked)
         finally:
             await client.close()
 
@@ -183,6 +184,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the store directory (default {DEFAULT_DIR})")
     p.add_argument("--doc", metavar="KEY", default=None,
                    help="move only this document (default: every document in the store)")
+    p.add_argument("--restart-blocked", action="store_true",
+                   help="a state block waiting at an await is entered again from its start under the "
+                        "new code (its open asks close) instead of finishing on the old code first")
     p.add_argument("--prefix", metavar="TEXT", default=None,
                    help="canary: move only the documents whose key starts with TEXT")
     p.add_argument("--percent", metavar="N", type=int, default=None,
