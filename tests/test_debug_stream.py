@@ -42,6 +42,24 @@ channel bump(Bump b) {
 }
 """
 
+# One input, two transactions: the channel's and the state it moves to.
+DOC = DOC.replace("""channel bump(Bump b) {""", """message Burst { int lines; }
+
+channel burst(Burst b) {
+  for (int i = 0; i < b.lines; i++) {
+    @debug("first {0}", i);
+  }
+  transition #more;
+}
+
+#more {
+  for (int i = 0; i < 150; i++) {
+    @debug("then {0}", i);
+  }
+}
+
+channel bump(Bump b) {""")
+
 NO_POLICY = DOC.replace('  debug { return @who.agent() == "dev"; }\n', "")
 
 
@@ -136,6 +154,16 @@ def test_lines_per_input_and_bytes_per_line_are_bounded():
             await conn.send("bump", {"by": 1, "lines": 0, "width": fits + 10})
             wide = (await _next(dev, 1))["response"]["debug"][1]
             assert len(wide.encode()) == DEBUG_MAX_LINE_BYTES and wide.endswith("...")
+            # Per input: two transactions of 100 and 150 lines (each under the
+            # bound) make one input of 250, cut at the bound and said so.
+            await conn.send("burst", {"lines": 100})
+            lines = (await _next(dev, 1))["response"]["debug"]
+            assert len(lines) == DEBUG_MAX_LINES + 1 and lines[-1] == DEBUG_LINES_DROPPED
+            assert lines[99] == "first 99" and lines[100] == "then 0"
+            assert lines[-2] == f"then {DEBUG_MAX_LINES - 101}"
+            await conn.send("burst", {"lines": DEBUG_MAX_LINES - 150})
+            lines = (await _next(dev, 1))["response"]["debug"]
+            assert len(lines) == DEBUG_MAX_LINES and lines[-1] == "then 149"
             await dev.close()
 
     run(scenario)
@@ -175,3 +203,17 @@ def test_a_document_does_the_same_whether_anybody_listens_or_not():
     assert runs[True][2] == ["n is 1, a tenth of d is 0.0, longer than eight",
                              "n is 2, a tenth of d is 0.5, longer than eight"]
     assert runs[False][2] == []
+
+
+def test_the_debug_policy_is_checked_like_create():
+    from advm.compiler import compile_source
+
+    def errors(static):
+        comp = compile_source("@static {\n" + static + "\n}\npublic int n;\n", "p.adb")
+        return [d.code for d in comp.diagnostics if d.severity == "error"]
+
+    assert errors('debug { return @who.agent() == "dev" && @context.origin == ""; }') == []
+    assert errors("debug { return 1; }") == ["E0405"]
+    assert errors("debug { return true; }\ndebug { return false; }") == ["E0204"]
+    assert errors("debug { return n > 0; }") != []  # it sees nothing of the document
+    assert errors("debugg { return true; }") == ["E0504"]
