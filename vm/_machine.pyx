@@ -36,11 +36,12 @@ include "frames.pxi"
 include "prng.pxi"
 
 DEFAULT_MAX_DEPTH = 10_000
-# Frames a machine allocates at first; a deeper call doubles them up to
+# Frames a machine allocates at first (a document's handlers rarely nest
+# deeper); a deeper call doubles them up to
 # max_depth (a Frame is 32 bytes: 10,000 of them per idle document was 320 KB
 # of address space).
 cdef enum:
-    FRAMES_AT_START = 8
+    FRAMES_AT_START = 4
 # Units per transaction (spec/bytecode.md section 4). The compiled benchmarks
 # use about 137 million (a 10-million-iteration loop at 12 words per pass plus
 # fib(30)); a runaway loop is stopped after about a second.
@@ -347,13 +348,13 @@ cdef class Machine:
         _load_hosts(self, _resolve_hosts(module, host))
         self.layouts = self.code_block.layouts
         self.doc = self._new_record(module.document) if module.document >= 0 else None
-        self.undo = []
+        self.undo = None  # a list while a transaction is open
         self.kept = []
         self.keep_written = 1
         self.commits = 0
         self.logging = False
         self.txn = 0
-        self.marks = []
+        self.marks = None  # a list while a transaction is open
         self.ordered = {}
         self.seen = {}
         self.running = False
@@ -414,7 +415,7 @@ cdef class Machine:
     def capacities(self):
         """What the machine has allocated now: (int registers, double
         registers, object registers, frames). They start at the module's
-        widest function window and 8 frames, and grow at a deeper call."""
+        widest function window and 4 frames, and grow at a deeper call."""
         return (self.icap, self.dcap, len(self.obank), self.fcap)
 
     # ------------------------------------------------------------- public API
@@ -570,14 +571,20 @@ cdef class Machine:
             self.suspended = True
             return Suspended(self.payload)
         if not result_kind:
-            return None
-        if result_kind == "b":
-            return self.ibank[0] != 0
-        if result_kind in "il":
-            return self.ibank[0]
-        if result_kind == "d":
-            return self.dbank[0]
-        return self.obank[0]
+            value = None
+        elif result_kind == "b":
+            value = self.ibank[0] != 0
+        elif result_kind in "il":
+            value = self.ibank[0]
+        elif result_kind == "d":
+            value = self.dbank[0]
+        else:
+            value = self.obank[0]
+        # What the call left in its registers is garbage now: let it go while
+        # the document sits idle, rather than at the next call's wipe (which
+        # then finds nothing to do).
+        self._wipe_above(0, 0, 0)
+        return value
 
     def _error(self, message, abort=False):
         """A VMError at the innermost frame's faulting instruction, with the call trace."""
@@ -622,7 +629,7 @@ cdef class Machine:
     @property
     def undo_length(self):
         """Entries in the open transaction's undo log."""
-        return _count_entries(self.undo)
+        return _count_entries(self.undo) if self.undo is not None else 0
 
     def begin(self, budget=None):
         """Open a transaction with `budget` units (default `budget_limit`)
@@ -653,8 +660,8 @@ cdef class Machine:
                 self.kept.append(self.undo)
             if len(self.kept) > self.keep_written:
                 del self.kept[:len(self.kept) - max(self.keep_written, 0)]
-        self.undo = []
-        self.marks = []
+        self.undo = None  # lists only while a transaction is open
+        self.marks = None
         if self.ordered:
             self.ordered = {}
         if self.seen:
@@ -672,8 +679,8 @@ cdef class Machine:
             self.rollback_to(base)
         finally:
             self.remaining = base.remaining
-            self.undo = []
-            self.marks = []
+            self.undo = None
+            self.marks = None
             self.ordered = {}
             self.seen = {}
             self.logging = False

@@ -1,5 +1,5 @@
 """What a machine allocates (issue 12 point 3): register banks and the object
-list sized for the module's widest function, 8 frames at first, all grown on
+list sized for the module's widest function, 4 frames at first, all grown on
 demand up to max_depth; and the undo flags of a record (a word of the record
 below 32 slots, a bytearray from 32 on) logging each slot once per segment."""
 from __future__ import annotations
@@ -46,24 +46,24 @@ def test_banks_start_at_the_widest_window_of_the_module():
     widths = [f.nregs for f in module.functions]
     assert widths == [(10, 0, 0), (0, 1, 7)]
     m = Machine(module)
-    assert m.capacities == (10, 1, 7, 8)
+    assert m.capacities == (10, 1, 7, 4)
     assert m.call("ints", 4) == 5
     assert m.call("objs", 2.5) == "2.5"
-    assert m.capacities == (10, 1, 7, 8)  # nothing grew: no call went deeper
+    assert m.capacities == (10, 1, 7, 4)  # nothing grew: no call went deeper
 
 
 def test_a_module_without_registers_still_gets_one_of_each():
     m = ModuleAsm("empty.adb")
     m.function("nothing", "", "").emit("RET")
     machine = Machine(m.assemble())
-    assert machine.capacities == (1, 1, 1, 8)
+    assert machine.capacities == (1, 1, 1, 4)
     assert machine.call("nothing") is None
 
 
 def test_deep_calls_grow_frames_and_banks_up_to_max_depth():
     module = counting_module()
     m = Machine(module, max_depth=2_000)
-    assert m.capacities == (2, 1, 1, 8)
+    assert m.capacities == (2, 1, 1, 4)
     assert m.call("count", 1_500) == 1_500
     ints, _, _, frames = m.capacities
     assert 1_501 <= frames <= 2_000  # doubled, never past max_depth
@@ -79,7 +79,7 @@ def test_deep_calls_grow_frames_and_banks_up_to_max_depth():
         small.call("count", 3)
 
 
-DEEP = 40  # frames, five times what a machine starts with
+DEEP = 40  # frames, ten times what a machine starts with
 
 
 def test_a_snapshot_taken_deep_restores_into_a_machine_that_starts_small():
@@ -90,7 +90,7 @@ def test_a_snapshot_taken_deep_restores_into_a_machine_that_starts_small():
     data = a.snapshot()
     expected = a.resume("!")
     fresh = Machine(module)
-    assert fresh.capacities[3] == 8
+    assert fresh.capacities[3] == 4
     b = Machine.from_snapshot(module, data)
     assert b.depth == DEEP + 1 and b.capacities[3] >= DEEP + 1
     assert b.resume("!") == expected
@@ -105,7 +105,7 @@ def test_a_continuation_taken_deep_resumes_in_a_machine_that_starts_small():
     expected = Machine(module)
     expected.call("walk", DEEP, 0.25, "t")
     b = Machine(module)
-    assert b.capacities[3] == 8
+    assert b.capacities[3] == 4
     assert b.resume_detached(cont, "?") == expected.resume("?")
 
 
