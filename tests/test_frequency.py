@@ -12,7 +12,7 @@ from advm.net.router import Router
 from advm.runtime.host import MemoryBackend, RuntimeHost
 from advm.store import open_store
 from advm.views.viewers import Viewers
-from server_kit import module, run
+from server_kit import Recorder, module, run
 
 T0 = 1_800_000_000_000
 EVERY = 60_000
@@ -93,3 +93,40 @@ def test_frequency_below_the_bound_does_not_compile():
     assert ok.ok
     low = compile_source(TICKER % (MIN_FREQUENCY_MS - 1), "t.adb")
     assert [d.code for d in low.diagnostics if d.severity == "error"] == ["E0504"]
+
+
+CLOCK = """
+@static {
+  create {
+    return true;
+  }
+  frequency = %d;
+}
+
+@connected {
+  return true;
+}
+
+public formula now = Time.now();
+""" % EVERY
+
+
+def test_a_viewer_sees_formulas_reading_the_time_change_at_each_wake():
+    async def scenario(kit):
+        now = [T0]
+        router = Router(module(CLOCK), clock=lambda: now[0])
+        await router.start()
+        try:
+            await router.create("c", "alice@", None)
+            viewer = Recorder()
+            await router.connect("c", "alice@", viewer)
+            assert viewer.calls[0][1][0][0]["now"] == str(T0)
+            now[0] = T0 + EVERY
+            router.poke()
+            await _until(lambda: len(viewer.calls) == 2, "the wake's delta")
+            assert viewer.calls[1][1] == [({"now": str(T0 + EVERY)}, 2)]
+            assert router.next_wake() == (T0 + 2 * EVERY, "c")
+        finally:
+            await router.close()
+
+    run(scenario)
