@@ -95,7 +95,9 @@ def start_echo():
 
 
 async def raw(url: str) -> float:
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONC)) as client:
+    # The client as net/services.py makes it (no proxies or .netrc from the environment).
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONC, max_keepalive_connections=CONC),
+                                 trust_env=False, follow_redirects=False) as client:
         async def loop(i):
             for n in range(TRIPS):
                 r = await client.post(f"{url}/ping", content=json.dumps({"n": n}).encode(),
