@@ -674,8 +674,9 @@ class DeclChecker:
                                  d.param_type.span)
                         ptype = T.ERROR
         elif d.event == "attached":  # @attached (a): the asset just uploaded (language.md 4.29)
-            if d.param is None or d.param_type is not None:
-                self.err("E0502", "@attached takes the asset: `@attached (a)`", d.span)
+            given = self.resolve_type(d.param_type) if d.param_type is not None else T.ASSET
+            if d.param is None or (given != T.ASSET and not T.is_error(given)):
+                self.err("E0502", "@attached takes the asset: `@attached (a)` or `@attached (asset a)`", d.span)
             ptype = T.ASSET if d.param is not None else None
         elif d.event in ("connected", "disconnected"):
             if d.param_type is not None:

@@ -198,7 +198,6 @@ def test_state_blocks_tests_formulas_bubbles_policies():
         ('agent Helper { instructions = "x {y}"; tool<A, B> t { return {ok: true}; } }', "agent", "Helper"),
         ("replication<stripe:charge> billing = {amount: 1};", "replication", "billing"),
         ("session<Helper> chat;", "session", "chat"),
-        ("@asset (who, a) { x = 1; }", "asset", None),
     ],
 )
 def test_unsupported_constructs_parse_as_unsupported(text, what, name):
@@ -629,5 +628,5 @@ def test_web_handler_parses_its_path_and_message():
 
 
 def test_upload_events_parse_as_handlers():
-    prog, _ = parse(Source("@can_attach { return true; } @attached (a) { x = 1; }"))
-    assert [(d.event, d.param) for d in prog.decls] == [("can_attach", None), ("attached", "a")]
+    prog, _ = parse(Source("@can_attach { return true; } @attached (a) { x = 1; } @asset (asset b) { }"))
+    assert [(d.event, d.param) for d in prog.decls] == [("can_attach", None), ("attached", "a"), ("attached", "b")]

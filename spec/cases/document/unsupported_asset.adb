@@ -1,3 +1,0 @@
-@asset (AssetInfo info) {
-  // expect error E0901 at 1:1
-}
