@@ -10,6 +10,8 @@ import socket
 from pathlib import Path
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
@@ -257,5 +259,53 @@ def test_get_leaves_nothing_in_the_log_and_replay_runs_the_puts_again(tmp_path):
         assert result.ok, result.divergence
         assert state_hash(result.living.snapshot()) == live
         assert result.living.document.fields()["balance"] == 505
+    finally:
+        store.close()
+
+
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.integers(0, 5), st.sampled_from(["paid", "refunded", "odd"]), st.integers(-5, 900)),
+    st.tuples(st.just("bad"), st.sampled_from(["/hook", "/hook/a/b", "/nothing", "/events"])),
+    st.tuples(st.just("delete")),
+    st.tuples(st.just("get"), st.sampled_from(["/summary", "/events/3", "/events/x", "/hook/s"])),
+    st.tuples(st.just("restart")),
+), max_size=25)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_steps)
+def test_replay_of_any_log_of_web_inputs_gives_the_live_state(tmp_path_factory, steps):
+    store = open_store(tmp_path_factory.mktemp("web"))
+    m = module(WEBHOOK)
+    try:
+        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0)
+        now = T0
+        for step in steps:
+            now += 1000
+            if step[0] == "put":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "put", "path": "/hook/s",
+                            "message": {"id": f"e{step[1]}", "kind": step[2], "cents": step[3]}}, now).result()
+            elif step[0] == "bad":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "put", "path": step[1],
+                            "message": {"id": 1}}, now).result()
+            elif step[0] == "delete":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "delete", "path": "/events"}, now).result()
+            elif step[0] == "get":
+                seq = store.last_seq("shop")
+                status = doc.living.web_read("ann@shop", "get", step[1])[0]
+                assert status in (200, 404, 405) and store.last_seq("shop") == seq
+            else:
+                doc.close()
+                doc = DurableDocument.open(store, "shop")
+        live = state_hash(doc.living.snapshot())
+        doc.close()
+        real = socket.socket.connect
+        socket.socket.connect = None  # replay opens no connection
+        try:
+            result = replay(store, "shop")
+        finally:
+            socket.socket.connect = real
+        assert result.ok, result.divergence
+        assert state_hash(result.living.snapshot()) == live
     finally:
         store.close()
