@@ -7,6 +7,9 @@ An export is one CBOR map (header checked on import):
     version   2
     doc       the document key it was exported from
     module    {"code": bytes, "info": map}: the code it runs
+    modules   [{"code", "info"}, ...]: the other code its kept log ran (create and
+              upgrade entries, spec/runtime.md 9.5), so replay works on the
+              destination; absent when there is none (exports before issue 14)
     snapshot  {"seq", "format", "time", "hash", "data"}: its newest snapshot
     log       [envelope, ...]: every kept log entry (history and tail), in order
     timer     its wake time, or null
@@ -61,6 +64,15 @@ def export_document(store, doc: str) -> bytes:
         "log": [e.envelope() for e in entries],
         "timer": store.timer(doc),
     }
+    older = []
+    for e in entries:
+        named = e.extra.get("module") if e.kind in ("create", "upgrade") else None
+        if named is not None and bytes(named) != digest and bytes(named) not in [h for h, _ in older]:
+            got = store.module(bytes(named))
+            if got is not None:
+                older.append((bytes(named), {"code": got[0], "info": got[1]}))
+    if older:
+        body["modules"] = [m for _, m in older]
     return cbor2.dumps(body)
 
 
@@ -104,6 +116,10 @@ def import_document(store, data: bytes, doc: str | None = None) -> tuple[str, in
                                              raw["hash"])
     module = body["module"]
     store.put_module(module["code"], module.get("info") or None)
+    for older in body.get("modules") or ():
+        if not isinstance(older, dict) or not isinstance(older.get("code"), bytes):
+            raise CorruptRecord(f"export of document {key!r}: a module of its history is not code", doc=key)
+        store.put_module(older["code"], older.get("info") or None)
     timer = body.get("timer")
     if entries and entries[0].seq == 1:
         # A complete log: everything in one atomic commit.

@@ -398,3 +398,19 @@ def test_a_canary_moves_a_subset_then_all(cli, tmp_path):
     r = cli("deploy", v2, "--store", st)
     assert r.code == 0 and "1 moved" in r.out and "2 already on it" in r.out
     assert cli("deploy", v2, "--store", st, "--percent", "101").code == 2
+
+
+def test_an_export_carries_the_code_of_every_version_for_replay(tmp_path):
+    from advm.durable.transfer import export_document, import_document
+
+    with open_store(tmp_path / "a", durability="relaxed") as a:
+        doc, _ = DurableDocument.create(a, "g", mod(V1), "a@", None, T0)
+        doc.submit({"op": "send", "as": "a@", "channel": "add", "message": {"name": "x", "qty": 2}}, T0 + 1).result()
+        doc.upgrade(mod(V2)).result()
+        doc.close()
+        data = export_document(a, "g")
+    with open_store(tmp_path / "b", durability="relaxed") as b:
+        import_document(b, data)
+        assert mod(V1).module_id() in {h.hex()[:32] for h in b.module_hashes()}
+        result = replay(b, "g")
+        assert result.ok and result.module.module_id() == mod(V2).module_id()
