@@ -348,8 +348,6 @@ def _run(draw, spec, module, config, result, tmp) -> None:
             try:
                 frames = _feed(mem, item, number)
                 stored = _feed(sto, item, number) if sto is not None else None
-            except Problem:
-                raise
             except Exception as e:  # noqa: BLE001 - whatever escapes the runtime is the finding
                 raise Problem("g", f"{where}: {type(e).__name__}: {e}") from e
             result.frames += len(frames)
@@ -358,7 +356,10 @@ def _run(draw, spec, module, config, result, tmp) -> None:
                     and spec.channels().get(item["channel"]) is not None:
                 acked.append(item["message"]["tag"])
             if item["op"] == "delete" and mem.living.destroyed:
-                check_deleted(spec, mem, sto, frames, stored, marks, where, result)
+                try:
+                    check_deleted(spec, mem, sto, frames, stored, marks, result)
+                except Problem as p:
+                    raise Problem(p.law, f"{where}: {p.message}") from None
                 break
             state = state_of(spec, mem.living)
             try:
@@ -394,11 +395,11 @@ def _run(draw, spec, module, config, result, tmp) -> None:
             store.close()
 
 
-def check_deleted(spec, mem, sto, frames, stored, marks, where, result) -> None:
+def check_deleted(spec, mem, sto, frames, stored, marks, result) -> None:
     """After a delete: the document is gone in memory and on the store, the
     frames saying so carry no value, and a message sent next is refused."""
     if sto is not None and not sto.living.destroyed:
-        raise Problem("c", f"{where}: deleted in memory, not on the store")
+        raise Problem("c", "deleted in memory, not on the store")
     for got in (frames, stored or []):
         check_codes(got)
         check_no_markers(got)
@@ -408,7 +409,7 @@ def check_deleted(spec, mem, sto, frames, stored, marks, where, result) -> None:
     for session in (mem, sto) if sto is not None else (mem,):
         after = _feed(session, item, 0)
         if not any("error" in f for f in after):
-            raise Problem("c", f"{where}: the deleted document accepted a message: {after}")
+            raise Problem("c", f"the deleted document accepted a message: {after}")
         check_no_markers(after)
 
 
