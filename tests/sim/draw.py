@@ -62,8 +62,9 @@ class HypothesisDraw(Draw):
 def shrink(choices: list[int], fails: Callable[[Draw], str | None], max_examples: int = 300):
     """Shrink the seeded run whose choices were `choices` with Hypothesis.
     `fails(draw)` runs one simulation and returns its problem (None: clean).
-    Returns the problem of the shrunk run and that run's trace, or None when
-    the recorded run no longer fails."""
+    Returns the problem of the last failing run, which is the shrunk one
+    (Hypothesis runs it again at the end), or None when the recorded run no
+    longer fails; `fails` keeps whatever else it wants of that run."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
     from hypothesis.database import InMemoryExampleDatabase, choices_to_bytes
