@@ -287,7 +287,7 @@ class Connection(ServerConnection):
     def eof_received(self):
         if self.web is not None:
             self.web.eof()
-            return None
+            return True  # half-closed by the client: the answer can still be written
         if self._sniffed is None or not self._sniffed.done():
             self._resolve("ws")
             if self._head:

@@ -43,6 +43,7 @@ PREFIX = "/~d/"  # /~d/<key>/<path>: document <key>'s @web handler for /<path>
 ATTACH = "/~attach/"  # PUT or POST /~attach/<key>?name=<file name>: an upload (language.md 4.29)
 MAX_NAME = 1024  # characters of an uploaded file's name
 MAX_TYPE = 256   # characters of its content type
+HOLD = 256 * 1024  # bytes received and not yet read before the socket stops being read
 MIB = 1 << 20
 
 METHODS = {"GET": "get", "PUT": "put", "POST": "put", "DELETE": "delete", "OPTIONS": "options"}
@@ -109,6 +110,7 @@ class WebExchange:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
         self.arrived = asyncio.Event()
         self.closed = False
+        self.paused = False
 
     # ---- from the protocol (net/server.py Connection)
 
@@ -116,6 +118,12 @@ class WebExchange:
         if not self.closed:
             self.conn.receive_data(data)
             self.arrived.set()
+            # What came and was not read yet stays under HOLD: past it the socket is not
+            # read until the exchange takes what it holds (a client cannot fill the
+            # server's memory while, say, @can_attach is being asked).
+            if not self.paused and len(self.conn.trailing_data[0]) > HOLD:
+                self.paused = True
+                self.transport.pause_reading()
 
     def eof(self) -> None:
         if not self.closed:
@@ -139,6 +147,9 @@ class WebExchange:
                 return event
             if self.closed:
                 raise ConnectionError("the client went away")
+            if self.paused:
+                self.paused = False
+                self.transport.resume_reading()
             self.arrived.clear()
             left = deadline - time.monotonic()
             if left <= 0:

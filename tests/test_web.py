@@ -309,3 +309,25 @@ def test_replay_of_any_log_of_web_inputs_gives_the_live_state(tmp_path_factory, 
         assert state_hash(result.living.snapshot()) == live
     finally:
         store.close()
+
+
+def test_a_client_that_half_closes_still_gets_its_answer_and_a_flood_is_held():
+    async def scenario(kit):
+        async with served(kit, ROUTES, limits=WebLimits(max_body=4 * 1024 * 1024)) as (srv, http):
+            await created(kit, srv, "h")
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"GET /~d/h/item/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+            writer.write_eof()
+            got = await asyncio.wait_for(reader.read(), 5)
+            assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"int 5")
+            writer.close()
+            # a body much larger than the hold (256 KiB): read in turns, the socket paused between them
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            body = b'{"From": "' + b"x" * 3_000_000 + b'", "Body": ""}'
+            writer.write(b"PUT /~d/h/sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            got = await asyncio.wait_for(reader.read(), 10)
+            assert got.startswith(b"HTTP/1.1 200") and got.endswith(b'<r>' + b"x" * 3_000_000 + b':</r>')
+            writer.close()
+
+    run(scenario)
