@@ -401,9 +401,9 @@ class RuntimeHost:
         if not move:
             return {key: ("loaded", None) for key in self.docs}
         for key, doc in self.docs.items():
-            waiting = doc.living.document.cont is not None and not restart_blocked
             frames = doc.upgrade(module, restart_blocked=restart_blocked).result()
-            out[key] = ("deferred", "a block is suspended at an await") if waiting else ("moved", frames)
+            moved = doc.living.document.module.module_id() == module.module_id()
+            out[key] = ("moved", frames) if moved else ("deferred", "a block is suspended at an await")
         return out
 
     def recover(self, key: str) -> HostedDocument | None:

@@ -28,6 +28,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..vm._machine import Record
+from ..vm.continuation import Continuation
+from ..vm.disasm import instructions
 from ..vm.table import INDEX, NEXT, OWNER_SLOT, ROWS
 from .document import Engine
 from .living import LivingDocument
@@ -222,6 +225,80 @@ def _blockers(living, plan: Plan, new_meta: dict) -> list[str]:
     return out
 
 
+class _SameCode:
+    """Whether functions of two modules are the same code (spec/runtime.md 9.3):
+    equal signatures, register counts and constants, and instruction by
+    instruction the same opcode and operands, where a callee must itself be
+    the same code (by this test, assumed while it is being checked), a host
+    import the same name and signature, a record layout the same name, fields
+    and kinds, and a field slot mean the same field in every record type that
+    has it. Source positions may differ. Sound, not complete: code that would
+    behave the same but is laid out differently is not the same here."""
+
+    def __init__(self, old, new):
+        self.old, self.new = old, new
+        self.memo: dict[tuple[int, int], bool] = {}
+        self.new_layouts = {r.name: r for r in new.records}
+        self.why: str | None = None
+
+    def function(self, i: int, j: int) -> bool:
+        key = (i, j)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = True  # coinductive: a recursive call is checked once
+        a, b = self.old.functions[i], self.new.functions[j]
+        ok = (a.name == b.name and a.params == b.params and a.result == b.result and a.nregs == b.nregs
+              and a.kint == b.kint and a.kdbl == b.kdbl and a.kobj == b.kobj and len(a.code) == len(b.code))
+        if ok:
+            for x, y in zip(instructions(self.old, a), instructions(self.new, b)):
+                if x.op != y.op or x.width != y.width or len(x.operands) != len(y.operands) \
+                        or not all(self._operand(p, q) for p, q in zip(x.operands, y.operands)):
+                    ok = False
+                    break
+        if not ok and self.why is None:
+            self.why = f"function {a.name} is not the same code in both modules"
+        self.memo[key] = ok
+        return ok
+
+    def _operand(self, p, q) -> bool:
+        kind = p.kind
+        if kind == "fn":
+            return p.value < len(self.old.functions) and q.value < len(self.new.functions) \
+                and self.function(p.value, q.value)
+        if kind == "host":
+            a, b = self.old.hosts[p.value], self.new.hosts[q.value]
+            return (a.name, a.params, a.result) == (b.name, b.params, b.result)
+        if kind == "rec":
+            a, b = self.old.records[p.value], self.new.records[q.value]
+            return (a.name, a.fields, a.kinds) == (b.name, b.fields, b.kinds)
+        if kind == "fld":
+            return p.value == q.value and self._slot(p.value)
+        return p.value == q.value
+
+    def _slot(self, v: int) -> bool:
+        for a in self.old.records:
+            if v < len(a.fields):
+                b = self.new_layouts.get(a.name)
+                if b is None or v >= len(b.fields) or b.fields[v] != a.fields[v] or b.kinds[v] != a.kinds[v]:
+                    return False
+        return True
+
+
+def movable_frames(old_module, new_module, cont) -> str | None:
+    """None when every frame of the suspended block runs the same code in both
+    modules (it may resume there); else why not."""
+    same = _SameCode(old_module, new_module)
+    for frame in cont.frames:
+        name = old_module.functions[frame[0]].name
+        try:
+            j = new_module.function_index(name)
+        except KeyError:
+            return f"function {name} is gone from the new code"
+        if not same.function(frame[0], j):
+            return same.why
+    return None
+
+
 class _Mapper:
     """Old machine values to new ones, following the plan's rules; a value
     reached twice is mapped once (a row a list also holds stays that row)."""
@@ -268,6 +345,34 @@ class _Mapper:
                 out[k] = self.value(x, a[2], b[2])
             return out
         return v  # dynamic, anonymous and other values unchanged (same type, checked)
+
+    def any(self, v, old_module):
+        """A register's value, typed by what it is: records by their layout's
+        name, lists and maps by their items; scalars as they are."""
+        if type(v) is Record:
+            if id(v) in self.memo:
+                return self.memo[id(v)]
+            name = old_module.records[v.layout].name
+            group, _, bare = name.partition(".")
+            if group in ("record", "message"):
+                return self.struct(v, group + "s", bare)
+            raise Deferred(f"a suspended block holds a {name} value no field reaches")
+        if type(v) is list:
+            if id(v) in self.memo:
+                return self.memo[id(v)]
+            out = []
+            self._remember(v, out)
+            out.extend(self.any(x, old_module) for x in v)
+            return out
+        if type(v) is dict:
+            if id(v) in self.memo:
+                return self.memo[id(v)]
+            out = {}
+            self._remember(v, out)
+            for k, x in v.items():
+                out[k] = self.any(x, old_module)
+            return out
+        return v
 
     def _remember(self, old, new) -> None:
         self.memo[id(old)] = new
@@ -339,7 +444,8 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     if blockers:
         raise UpgradeRefused(blockers)
     restart = None
-    if doc.cont is not None:
+    frames_move = doc.cont is not None and movable_frames(old_module, new_module, doc.cont) is None
+    if doc.cont is not None and not frames_move:
         if not restart_blocked:
             raise Deferred(f"a block of state #{doc.state or '?'} is suspended at an await; it finishes "
                            "on the code it started on")
@@ -372,7 +478,15 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
         new_doc.f[f["slot"]] = mapper.value(old_doc.f[of["slot"]], of["type"], f["type"])
     for of, f in tables:
         new_doc.f[f["slot"]] = mapper.table(old_doc.f[of["slot"]], new_doc.f[f["slot"]], f["type"][1])
-    export = {"doc": new_doc, "rng": list(doc.machine.rng_state), "cont": None,
+    cont = None
+    if frames_move:  # the same code: the frames resume in the new module, their values mapped
+        old_cont = doc.cont
+        mapper.memo[id(old_doc)] = new_doc
+        cont = Continuation(
+            [[new_module.function_index(old_module.functions[f[0]].name), *f[1:]] for f in old_cont.frames],
+            old_cont.ibank, old_cont.dbank, [mapper.any(v, old_module) for v in old_cont.obank],
+            mapper.any(old_cont.payload, old_module), new_module.module_id())
+    export = {"doc": new_doc, "rng": list(doc.machine.rng_state), "cont": cont,
               "asks": doc.asks.to_values(), "created": doc.created}
     # The new runtime built directly (what restore() builds from a snapshot,
     # without encoding and decoding the values: the snapshot committed with
@@ -401,4 +515,4 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     return moved, frames
 
 
-__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "upgrade"]
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "movable_frames", "upgrade"]

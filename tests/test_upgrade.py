@@ -414,3 +414,69 @@ def test_an_export_carries_the_code_of_every_version_for_replay(tmp_path):
         assert mod(V1).module_id() in {h.hex()[:32] for h in b.module_hashes()}
         result = replay(b, "g")
         assert result.ok and result.module.module_id() == mod(V2).module_id()
+
+
+# the state block unchanged; a field added after the others, a formula added
+APPROVAL_V3 = APPROVAL_V1.replace('public string result = "pending";',
+                                  'public string result = "pending";\npublic string version = "three";\n'
+                                  'public formula both = asked + 1;')
+
+
+def test_frames_move_when_the_suspended_code_is_the_same(tmp_path):
+    from advm.runtime.upgrade import movable_frames
+
+    store = open_store(tmp_path / "st", durability="relaxed")
+    try:
+        doc = _approval(store)
+        connect = doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
+        ask = next(f["ask"] for f in connect if "ask" in f)
+        cont = doc.living.document.cont
+        assert movable_frames(mod(APPROVAL_V1), mod(APPROVAL_V3), cont) is None
+        assert "not the same code" in movable_frames(mod(APPROVAL_V1), mod(APPROVAL_V2), cont)
+        frames = doc.upgrade(mod(APPROVAL_V3)).result()
+        # moved at once, the block still waiting (now in v3's code), its ask still open
+        assert doc.module.module_id() == mod(APPROVAL_V3).module_id() and doc.target is None
+        assert merged(connect + frames, "boss@").encoded["version"] == "three"
+        assert [a["id"] for a in doc.living.asks_for("boss@")] == [ask["id"]]
+        frames = doc.submit({"op": "answer", "as": "boss@", "ask": ask["id"],
+                             "message": {"approve": False}}, T0 + 2).result()
+        assert doc.living.document.fields(formulas=False)["result"] == "no"
+        assert doc.living.document.field("both") == 2
+        doc.close()
+        result = replay(store, "w")
+        assert result.ok and all(c.ok for c in result.checks)
+        assert result.living.document.field("version") == "three"
+    finally:
+        store.close()
+
+
+ROWS_V1 = """
+@static { create { return true; } }
+@connected { return true; }
+record R { public int id; public int v; }
+message Pick { int v; }
+channel<Pick> pick;
+table<R> rows;
+public formula all = iterate rows;
+public principal boss;
+@construct { boss = @who; rows <- {v: 1}; rows <- {v: 2}; transition #hold; }
+#hold {
+  list<R> mine = iterate rows where v == 2;
+  if (mine[0] as row) {
+    Pick p = pick.fetch(boss).await();
+    row.v = p.v;
+  }
+}
+"""
+ROWS_V2 = ROWS_V1.replace("public principal boss;", "public principal boss;\npublic int extra = 5;")
+
+
+def test_a_moved_frame_still_holds_the_very_row_of_its_table():
+    living = LivingDocument(mod(ROWS_V1), key="r", viewers=Viewers)
+    living.create("boss@", None, T0)
+    frames = living.connect("boss@", T0 + 1)
+    ask = next(f["ask"] for f in frames if "ask" in f)
+    moved, _ = upgrade(living, mod(ROWS_V2), viewers=Viewers)
+    assert moved.document.cont is not None and moved.document.field("extra") == 5
+    moved.answer("boss@", ask["id"], {"v": 9}, T0 + 2)
+    assert [r["v"] for r in moved.document.field("all")] == [1, 9]  # the row in the table changed
