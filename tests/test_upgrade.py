@@ -480,3 +480,19 @@ def test_a_moved_frame_still_holds_the_very_row_of_its_table():
     assert moved.document.cont is not None and moved.document.field("extra") == 5
     moved.answer("boss@", ask["id"], {"v": 9}, T0 + 2)
     assert [r["v"] for r in moved.document.field("all")] == [1, 9]  # the row in the table changed
+
+
+def test_deploy_at_rest_defers_a_changed_waiting_block_and_moves_an_unchanged_one(cli, tmp_path):
+    st = tmp_path / "st"
+    with open_store(st) as store:
+        doc, _ = DurableDocument.create(store, "w", mod(APPROVAL_V1, str(tmp_path / "v1.adb")),
+                                        "boss@", None, T0)
+        doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
+        doc.close()
+    (tmp_path / "v2.adb").write_text(APPROVAL_V2)
+    (tmp_path / "v3.adb").write_text(APPROVAL_V3)
+    r = cli("deploy", tmp_path / "v2.adb", "--store", st)
+    assert r.code == 0 and "0 moved, 1 deferred" in r.out and "deferred: w" in r.out
+    r = cli("deploy", tmp_path / "v3.adb", "--store", st)
+    assert r.code == 0 and "1 moved, 0 deferred" in r.out
+    assert cli("replay", "--log", "--store", st, "--doc", "w").code == 0

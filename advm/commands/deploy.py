@@ -114,13 +114,12 @@ def run(args: argparse.Namespace) -> ExitCode:
                 same.append(key)
                 doc.close()
                 continue
-            if doc.living.document.cont is not None and not args.restart_blocked:  # waits at an await
-                deferred.append(key)
-                doc.close()
-                continue
             try:
                 doc.upgrade(module, restart_blocked=args.restart_blocked).result()
-                moved.append(key)
+                if doc.module.module_id() == module.module_id():
+                    moved.append(key)
+                else:  # its block waits at an await in code that changed: it finishes first
+                    deferred.append(key)
             except UpgradeRefused as e:  # checked above; kept for a store changed meanwhile
                 raise Failure(f"advm: error: document {key!r}: {e}") from None
             doc.close()
