@@ -294,14 +294,19 @@ def admin_deploy(s, rid, req) -> None:
     restart = req.get("restart_blocked", False)
     if type(restart) is not bool:
         raise Refused("bad_request", "\"restart_blocked\" is true or false")
-    s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart)))
+    prefix, percent = req.get("prefix"), req.get("percent")
+    if prefix is not None and not isinstance(prefix, str):
+        raise Refused("bad_request", "\"prefix\" is text: the canary's key prefix")
+    if percent is not None and (type(percent) is not int or not 0 <= percent <= 100):
+        raise Refused("bad_request", "\"percent\" is 0 to 100: the canary's share of documents")
+    s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart, prefix, percent)))
 
 
-async def deploy(router, code: bytes, restart_blocked: bool = False) -> dict:
+async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None) -> dict:
     from ..vm.errors import ModuleFormatError
 
     try:
-        return await router.deploy(code, restart_blocked=restart_blocked)
+        return await router.deploy(code, restart_blocked=restart_blocked, prefix=prefix, percent=percent)
     except ModuleFormatError as e:
         raise RouterError("bad_module", f"the module cannot be read: {e}") from None
 

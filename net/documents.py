@@ -126,6 +126,7 @@ class DurableBackend:
         # older documents find their own module in the store.
         self._modules = {module.module_id(): module}
         self.refused: dict[str, list[str]] = {}  # key -> why it stays on its code (open)
+        self.canary = None  # (module, prefix, percent): the documents a canary deploy moves
 
     def exists(self, key: str) -> bool:
         return self.store.last_seq(key) > 0
@@ -142,19 +143,33 @@ class DurableBackend:
         if not self.exists(key):
             raise NotFound(key)
         doc = self._cls.open(self.store, key, modules=self._modules, viewers=self.viewers)
-        if doc.module.module_id() != self.module.module_id():
+        target = self.module_for(key)
+        if doc.module.module_id() != target.module_id():
             from ..runtime.upgrade import UpgradeRefused
             try:
-                doc.upgrade(self.module).result()
+                doc.upgrade(target).result()
                 self.refused.pop(key, None)
             except UpgradeRefused as e:
                 self.refused[key] = e.reasons
         return doc
 
-    def deploy(self, module) -> None:
-        """New code: documents made from now on run it; sleeping ones move when they wake."""
-        self.module = module
+    def module_for(self, key: str):
+        """The code document `key` runs here: a canary's, when it is one of it."""
+        from ..runtime.upgrade import in_canary
+
+        if self.canary is not None and in_canary(key, self.canary[1], self.canary[2]):
+            return self.canary[0]
+        return self.module
+
+    def deploy(self, module, canary=None) -> None:
+        """New code: documents made from now on run it; sleeping ones move when
+        they wake. With `canary` (prefix, percent) only those documents do."""
         self._modules[module.module_id()] = module
+        if canary is not None:
+            self.canary = (module, canary[0], canary[1])
+            return
+        self.canary = None
+        self.module = module
 
     def checkpoint(self, doc) -> None:
         pass  # every input is durable before its frames go out

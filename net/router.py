@@ -476,7 +476,8 @@ class Router:
 
     # ------------------------------------------------------------ plumbing
 
-    async def deploy(self, code: bytes, *, restart_blocked: bool = False) -> dict:
+    async def deploy(self, code: bytes, *, restart_blocked: bool = False, prefix: str | None = None,
+                     percent: int | None = None) -> dict:
         """New code, the server staying up (spec/runtime.md 9, protocol.md
         8.15): every runner first checks the plan and its loaded documents (a
         refusal raises RouterError deploy_refused, nothing changed), then
@@ -498,12 +499,14 @@ class Router:
             return got.get("keys", [])
 
         live = [r for r in self.runners if not r.dead]
+        canary = None if prefix is None and percent is None else [prefix, percent]
         for runner in live:
-            await ask(runner, {"code": code, "check": True})
+            await ask(runner, {"code": code, "check": True, "canary": canary})
         keys = []
         for runner in live:
-            keys += await ask(runner, {"code": code, "restart_blocked": restart_blocked})
-        self.module = module
+            keys += await ask(runner, {"code": code, "restart_blocked": restart_blocked, "canary": canary})
+        if canary is None:
+            self.module = module
         waiters = []
         for key in keys:
             waiter = self._new_waiter()

@@ -348,13 +348,14 @@ class Shard:
 
         module = Module.from_bytes(p["code"])
         try:
+            canary = p.get("canary")
             if p.get("check"):
-                self.host.refusals(module)
+                self.host.refusals(module, canary)
                 return _done(reply(keys=[]))
-            keys = list(self.host.deploy(module, move=False))
+            keys = list(self.host.deploy(module, move=False, canary=canary))
         except UpgradeRefused as e:
             return _done(failed("deploy_refused", "; ".join(e.reasons)))
-        self.module = module
+        self._target = module  # what `upgrade` requests move documents to
         self._restart_blocked = bool(p.get("restart_blocked"))
         return _done(reply(keys=keys))
 
@@ -364,7 +365,7 @@ class Shard:
             return _done(reply())
         from ..runtime.upgrade import UpgradeRefused
         try:
-            moved = doc.upgrade(self.host.module,
+            moved = doc.upgrade(getattr(self, "_target", self.host.module),
                                 restart_blocked=getattr(self, "_restart_blocked", False))
         except UpgradeRefused:  # it changed since the check: it stays on its code
             return _done(reply())
@@ -381,7 +382,8 @@ class Shard:
         error = _sender_error(frames, who)
         if error is not None or not doc.living.document.created:
             return _done(reply(frames, error=error))
-        return _done(reply(frames, due=doc.next_due()))
+        calls = doc.living.service_calls()  # @construct's calls, a replication's create (net/services.py)
+        return _done(reply(frames, due=doc.next_due(), **({"calls": calls} if calls else {})))
 
     def _connect(self, key, p, now):
         who = p["who"]

@@ -39,7 +39,7 @@ from ..vm.errors import VMError
 from .contracts import Backend, Frame, HostedDocument, as_input
 from .document import Engine, TransactionError
 from .living import MAX_IMMEDIATE, LivingDocument, error_frame
-from .upgrade import Deferred, UpgradeRefused, blockers, compare, upgrade
+from .upgrade import Deferred, UpgradeRefused, blockers, compare, in_canary, upgrade
 
 
 class NotFound(Exception):
@@ -369,11 +369,13 @@ class RuntimeHost:
     def loaded(self, key: str) -> HostedDocument | None:
         return self.docs.get(key)
 
-    def refusals(self, module) -> None:
+    def refusals(self, module, canary=None) -> None:
         """Raise UpgradeRefused with every reason the plan or a loaded
-        document gives against `module` (nothing changes)."""
+        document (of the canary, if one) gives against `module` (nothing changes)."""
         reasons = list(compare(self.module, module).refused)
         for key, doc in self.docs.items():
+            if canary is not None and not in_canary(key, canary[0], canary[1]):
+                continue
             runs = doc.living.document.module
             if runs.module_id() != module.module_id():
                 reasons += [f"document {key!r}: {r}" for r in
@@ -381,8 +383,8 @@ class RuntimeHost:
         if reasons:
             raise UpgradeRefused(reasons)
 
-    def deploy(self, module, *, move: bool = True,
-               restart_blocked: bool = False) -> dict[str, tuple[str, object]]:
+    def deploy(self, module, *, move: bool = True, restart_blocked: bool = False,
+               canary=None) -> dict[str, tuple[str, object]]:
         """New code (spec/runtime.md 9): the plan is proved first and every
         loaded document checked; anything that blocks it raises
         UpgradeRefused naming the document, and nothing changes. Then new
@@ -392,15 +394,24 @@ class RuntimeHost:
         sleeping documents move when they wake (the backend's `deploy`).
         `move=False` switches the code and leaves each loaded document for its
         owner to move in its own input order (a server's shard: `upgrade`),
-        returning key -> ("loaded", None)."""
-        self.refusals(module)
-        self.module = module
-        self.gate = Gate(module)
-        self.backend.deploy(module)
+        returning key -> ("loaded", None). `canary` (prefix, percent): only
+        those documents move (in_canary), new ones keep the current code;
+        a backend without a canary of its own refuses it."""
+        self.refusals(module, canary)
+        if canary is not None:
+            if not hasattr(self.backend, "module_for"):
+                raise UpgradeRefused([f"a canary needs documents on the store ({self.backend.name} backend)"])
+            self.backend.deploy(module, canary=canary)
+        else:
+            self.module = module
+            self.gate = Gate(module)
+            self.backend.deploy(module)
         out: dict[str, tuple[str, object]] = {}
+        keys = [k for k in self.docs if canary is None or in_canary(k, canary[0], canary[1])]
         if not move:
-            return {key: ("loaded", None) for key in self.docs}
-        for key, doc in self.docs.items():
+            return {key: ("loaded", None) for key in keys}
+        for key in keys:
+            doc = self.docs[key]
             frames = doc.upgrade(module, restart_blocked=restart_blocked).result()
             moved = doc.living.document.module.module_id() == module.module_id()
             out[key] = ("moved", frames) if moved else ("deferred", "a block is suspended at an await")

@@ -284,6 +284,19 @@ class _SameCode:
         return True
 
 
+def in_canary(key: str, prefix: str | None, percent: int | None) -> bool:
+    """Whether a canary deploy moves document `key` (spec/runtime.md 9.1): its
+    key starts with `prefix`, and its key's SHA-256 (first 8 bytes, mod 100) is
+    below `percent` (the same documents every time; raising it only adds)."""
+    import hashlib
+
+    if prefix is not None and not key.startswith(prefix):
+        return False
+    if percent is not None:
+        return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 100 < percent
+    return True
+
+
 def movable_frames(old_module, new_module, cont) -> str | None:
     """None when every frame of the suspended block runs the same code in both
     modules (it may resume there); else why not."""
@@ -515,4 +528,5 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     return moved, frames
 
 
-__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "movable_frames", "upgrade"]
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "in_canary", "movable_frames",
+           "upgrade"]

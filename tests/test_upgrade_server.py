@@ -232,3 +232,33 @@ def test_a_tictactoe_game_in_the_middle_takes_new_code(tmp_path, restart):
             assert (result.module.module_id() == module(v2, "tictactoe.adb").module_id()) == restart
 
     run(scenario)
+
+
+def test_a_canary_on_a_running_server_then_everyone(tmp_path):
+    async def scenario(kit):
+        store = open_store(tmp_path / "st", durability="relaxed")
+        router = Router(module(V1), store=store, workers=0)
+        await router.start()
+        try:
+            viewers = {}
+            for key in ("eu-1", "us-1", "eu-2"):
+                await router.create(key, "a@", None)
+            for key in ("eu-1", "us-1"):
+                viewers[key] = Recorder()
+                await router.connect(key, "a@", viewers[key])
+            out = await router.deploy(module(V2).to_bytes(), prefix="eu-")
+            assert "us-1" not in out["moved"] and "eu-1" in out["moved"]
+            assert view_of(viewers["eu-1"])["added"] == "new"
+            assert "added" not in view_of(viewers["us-1"])
+            assert router.module.module_id() == module(V1).module_id()  # new documents: old code
+            with pytest.raises(RouterError):
+                await router.deploy(module(NARROW).to_bytes(), prefix="us-")
+            out = await router.deploy(module(V2).to_bytes())
+            assert "us-1" in out["moved"]
+            assert view_of(viewers["us-1"])["added"] == "new"
+            assert router.module.module_id() == module(V2).module_id()
+        finally:
+            await router.close()
+            store.close()
+
+    run(scenario)

@@ -28,13 +28,9 @@ def canary(keys: list[str], prefix: str | None, percent: int | None) -> list[str
     `prefix`, and of those the `percent` whose key's SHA-256 falls in the
     first `percent` of 100 buckets (the same documents every time, so
     raising the percentage only adds documents)."""
-    import hashlib
+    from ..runtime.upgrade import in_canary
 
-    out = [k for k in keys if prefix is None or k.startswith(prefix)]
-    if percent is not None:
-        out = [k for k in out
-               if int.from_bytes(hashlib.sha256(k.encode("utf-8")).digest()[:8], "big") % 100 < percent]
-    return out
+    return [k for k in keys if in_canary(k, prefix, percent)]
 
 
 def _status(store) -> list[dict]:
@@ -83,8 +79,6 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("deploy takes one file, the new code (or --check OLD NEW, or --status)")
     if args.percent is not None and not 0 <= args.percent <= 100:
         raise UsageError("--percent is 0 to 100")
-    if args.server and (args.prefix is not None or args.percent is not None):
-        raise UsageError("a canary (--prefix, --percent) is for a store at rest; a server moves every document")
     module = load(args.files[0]).module
     if args.server:
         return _to_server(args, module)
@@ -154,7 +148,9 @@ def _to_server(args, module) -> ExitCode:
         try:
             return await client.request("admin/deploy", identity=args.token,
                                         module=base64.b64encode(module.to_bytes()).decode("ascii"),
-                                        restart_blocked=args.restart_blocked)
+                                        restart_blocked=args.restart_blocked,
+                                        **({"prefix": args.prefix} if args.prefix is not None else {}),
+                                        **({"percent": args.percent} if args.percent is not None else {}))
         finally:
             await client.close()
 
