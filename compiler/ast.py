@@ -559,6 +559,16 @@ class Formula(Decl):
 
 
 @dataclass
+class Replication(Formula):
+    """`replication<svc:method> name = expr;` (spec/language.md 4.30): a private
+    formula whose value the host keeps copied at a service's method."""
+
+    service: str = ""
+    method: str = ""
+    target_span: Span = NOSPAN
+
+
+@dataclass
 class Bubble(Decl):
     """`bubble name = expr;`: a per-viewer formula that may read `@who`;
     `bubble<p, q> name = expr;` is shown only to viewers every policy admits."""

@@ -646,6 +646,27 @@ class DeclChecker:
             self.err("E0530", f"service '{d.name}' has no methods", d.name_span,
                      "declare one: `method<In, Out> name;`")
 
+    def check_replication(self, d: ast.Replication, fo: FormulaInfo) -> None:
+        """`replication<svc:method> name = expr;` (4.30): the method takes the
+        value's message; a maybe of it, when empty, deletes the copy."""
+        svc = self.info.services.get(d.service)
+        if svc is None:
+            self.err("E0530", f"there is no service '{d.service}' to replicate to", d.target_span,
+                     did_you_mean(d.service, self.info.services) or "declare it: `service name { ... }`")
+            return
+        m = svc.methods.get(d.method)
+        if m is None:
+            self.err("E0530", f"service '{d.service}' has no method '{d.method}'", d.target_span,
+                     did_you_mean(d.method, svc.methods) or "declare it: `method<In, Out> name;`")
+            return
+        t = self.formula_type(fo)
+        if T.is_error(t) or T.is_error(m.input):
+            return
+        if not (self.assignable(t, m.input) or self.assignable(t, T.MaybeType(m.input))):
+            self.err("E0301", f"replication '{d.name}' to {d.service}:{d.method} expects {m.input} "
+                     f"(or maybe<{m.input}>), found {t}", d.value.span,
+                     f"build the message: `{{...}}` with the fields of {m.input}")
+
     def collect_channel(self, d: ast.Channel) -> None:
         is_array = isinstance(d.message, ast.ArrayTypeRef)
         t = self.resolve_type(d.message.element if is_array else d.message)
@@ -871,6 +892,9 @@ class DeclChecker:
                 for w in self.info.webs:
                     if w.decl is d:
                         self.check_web(w)
+            elif isinstance(d, ast.Replication) and info.formulas.get(d.name) is not None \
+                    and info.formulas[d.name].decl is d:
+                self.check_replication(d, info.formulas[d.name])
             elif isinstance(d, ast.Static):
                 for p in d.policies:
                     self.check_function_like(p.body, static_rules(p.name), p.span)

@@ -314,6 +314,10 @@ class Meta:
                                                 "idempotent": m.idempotent}
                                       for m in s.methods.values()}
                              for s in info.services.values()}} if info.services else {}),
+            # language.md 4.30: each replicated formula's service and method
+            **({"replications": {n: {"service": fo.decl.service, "method": fo.decl.method}
+                                 for n, fo in info.formulas.items() if isinstance(fo.decl, ast.Replication)}}
+               if any(isinstance(fo.decl, ast.Replication) for fo in info.formulas.values()) else {}),
             # language.md 4.28: each handler's method, path ([kind, text or name, type]) and message
             **({"web": [{"method": w.method, "fn": w.fn,
                          "path": [[k, x, None if t is None else str(t)] for k, x, t in w.segments],

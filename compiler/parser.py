@@ -938,7 +938,11 @@ class Builder(NodeVisitor):
         return A.Unsupported("agent", ch[1].text, span=self.span(node))
 
     def visit_replication_decl(self, node, ch):
-        return A.Unsupported("replication", ch[4].text, span=self.span(node))
+        _, _, service, _, method, _, name, _, value, _ = ch
+        at = skip(self.text, node.start)
+        return A.Replication(name.text, A.Privacy("private", explicit=False, span=Span(at, at)), value,
+                             name_span=name.span, span=self.span(node), service=service.text,
+                             method=method.text, target_span=Span(service.span.start, method.span.end))
 
     def visit_view_decl(self, node, ch):
         _, type_, name, _ = ch

@@ -184,6 +184,17 @@ def idempotency_key(document: str, call) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
+REPLICATION_BACKOFF_S = 0.2  # before a replication operation's second attempt; doubled each failure
+REPLICATION_MAX_BACKOFF_S = 60.0
+
+
+def replication_backoff(attempts: int) -> float:
+    """Seconds before the next attempt of a replication operation that failed
+    `attempts` times: exponential, capped, with jitter (between half and all of it)."""
+    d = min(REPLICATION_MAX_BACKOFF_S, REPLICATION_BACKOFF_S * 2 ** min(attempts - 1, 30))
+    return random.uniform(d / 2, d)
+
+
 def failure(code: int, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 
@@ -234,6 +245,9 @@ class Dispatcher:
     async def _run(self, document: str, c: dict) -> None:
         key = (document, c["call"])
         try:
+            if c.get("replication"):
+                await self._replicate(document, c)
+                return
             result = await self.call(document, c)
             try:
                 await self.deliver(document, c["call"], result)
@@ -244,6 +258,26 @@ class Dispatcher:
             if self.inflight.get(key) is asyncio.current_task():
                 del self.inflight[key]
             self._attempts.pop(key, None)
+
+    async def _replicate(self, document: str, c: dict) -> None:
+        """A replication operation (runtime/replication.py): tried until the
+        service acknowledges it, each attempt's outcome delivered as the
+        document's result input (a failure counts an attempt in its state),
+        waiting between attempts backoff(attempts) (the count the state kept,
+        so a restarted server goes on backing off where the last one was)."""
+        attempts = c.get("attempts", 0)
+        while True:
+            if attempts:
+                await asyncio.sleep(replication_backoff(attempts))
+            result = await self.call(document, {**c, "idempotent": False})
+            try:
+                await self.deliver(document, c["call"], result)
+                self.stats["delivered"] += 1
+            except Exception:  # the document is gone or the router is closing: its next load asks again
+                return
+            if "error" not in result:
+                return
+            attempts += 1
 
     def _semaphore(self, host: str) -> asyncio.Semaphore:
         sem = self._hosts.get(host)
@@ -279,6 +313,8 @@ class Dispatcher:
                    "Content-Type": "application/json",
                    "Idempotency-Key": idempotency_key(document, c["call"]),
                    "Advm-Attempt": str(n), "Advm-Document": document, "Advm-Principal": c["who"]}
+        if c.get("replication"):
+            headers["Advm-Replication"] = c["replication"]
         url = f"{endpoint.base_url}/{c['method']}"
         timeout = endpoint.timeout_ms / 1000
         async with self._semaphore(endpoint.host):

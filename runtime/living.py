@@ -34,6 +34,7 @@ from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
 from .document import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
+from .replication import PREFIX as REPLICATION, Replicas
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
 from .web import WebError, response, route
 
@@ -98,6 +99,7 @@ class LivingDocument:
         self._verdict = False
         self.web_reply = None  # (status, headers, body) of the last web input (LivingDocument.web)
         self._burst, self._instant = 0, None
+        self.replicas = Replicas(self.meta)  # replication<svc:method> values (spec/language.md 4.30)
 
     # ------------------------------------------------------------ inputs (contract)
 
@@ -220,7 +222,8 @@ class LivingDocument:
         """The service calls the host must make (runtime/services.py `pending`):
         each {"call", "service", "method", "who", "request" (JSON text),
         "idempotent"}; its result comes back as a `result` input."""
-        return self.document.services.pending()
+        calls = self.document.services.pending()
+        return calls + self.replicas.calls() if self.replicas else calls
 
     def next_due(self) -> int | None:
         """When something is due next (ms), for hosts that let documents sleep."""
@@ -229,8 +232,8 @@ class LivingDocument:
         due = self.crons.next_due() if self.crons is not None else None
         if self.pending is not None and (due is None or self.pending.due < due):
             due = self.pending.due
-        if self.document.asks.calls:
-            # A call without its result: wake to make it again if the host that
+        if self.document.asks.calls or (self.replicas and self.replicas.pending()):
+            # A call (or a replication operation) without its result: wake to make it again if the host that
             # made it is gone (a restart), runtime/services.py CALL_RECHECK_MS.
             again = self.clock + CALL_RECHECK_MS
             if due is None or again < due:
@@ -274,6 +277,14 @@ class LivingDocument:
         return as_principal(who) if isinstance(who, str) else None
 
     def _process(self, item: dict) -> list[dict]:
+        out = self._process_input(item)
+        if self.replicas and self.document.created and not self.destroyed:
+            # After every input, each replicated value that changed issues its
+            # operation (runtime/replication.py): document state, so replay agrees.
+            self.replicas.refresh(self.document.field)
+        return out
+
+    def _process_input(self, item: dict) -> list[dict]:
         if item.get("op") == "send":
             frames = self._fast_send(item.get("who"), item.get("channel"), item.get("message"),
                                      item.get("now"))
@@ -424,6 +435,11 @@ class LivingDocument:
             outcome = Outcome.from_json(item.get("result"))
         except AnswerError as e:
             return [error_frame(who, e.code, e.message)]
+        if type(call) is str and call.startswith(REPLICATION):
+            # A replication operation's attempt (runtime/replication.py): its state only.
+            if not self.replicas.result(call, outcome.ok, outcome.code, outcome.message):
+                return [error_frame(who, "unknown_call", f"no replication operation {call!r} is pending")]
+            return []
         if type(call) is str:
             got = parse_invocation(call, doc.services.services)
             if got is None or call in book.cache:
@@ -659,6 +675,7 @@ class LivingDocument:
             "queue": list(self.queue),
             "outbox": list(self.outbox),
             "destroyed": self.destroyed,
+            **({"replication": self.replicas.to_values()} if self.replicas else {}),
         })
 
     @classmethod
@@ -690,6 +707,7 @@ class LivingDocument:
             self.queue = deque(body["queue"])
             self.outbox = list(body["outbox"])
             self.destroyed = bool(body["destroyed"])
+            self.replicas.load(body.get("replication"))
         except SnapshotError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as e:

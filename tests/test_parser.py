@@ -196,7 +196,6 @@ def test_state_blocks_tests_formulas_bubbles_policies():
     "text, what, name",
     [
         ('agent Helper { instructions = "x {y}"; tool<A, B> t { return {ok: true}; } }', "agent", "Helper"),
-        ("replication<stripe:charge> billing = {amount: 1};", "replication", "billing"),
         ("session<Helper> chat;", "session", "chat"),
     ],
 )
@@ -205,6 +204,15 @@ def test_unsupported_constructs_parse_as_unsupported(text, what, name):
     assert isinstance(decl, A.Unsupported)
     assert (decl.what, decl.name) == (what, name)
     assert decl.span == A.Span(0, len(text))
+
+
+def test_replication_is_a_private_formula_naming_its_service_and_method():
+    text = "replication<stripe:charge> billing = {amount: 1};"
+    decl = one(text)
+    assert isinstance(decl, A.Replication) and isinstance(decl, A.Formula)
+    assert (decl.name, decl.service, decl.method, decl.privacy.kind) == ("billing", "stripe", "charge", "private")
+    assert isinstance(decl.value, A.AnonObject)
+    assert decl.span == A.Span(0, len(text)) and text[decl.target_span.start:decl.target_span.end] == "stripe:charge"
 
 
 def test_service_declares_its_messages_and_methods():

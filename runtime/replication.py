@@ -1,0 +1,111 @@
+"""Replication (spec/language.md 4.30, spec/protocol.md 8.14): each
+`replication<svc:method> name = expr;` keeps a copy of a formula's value at a
+service.
+
+Everything here is document state, changed only by inputs, so replay and
+recovery reproduce it exactly and never call anyone:
+
+- after every input, each replicated value is read (as JSON) and hashed
+  (SHA-256 of its canonical JSON); when it differs from the last hash the
+  service acknowledged and no operation is pending, one operation is issued:
+  `create` (nothing acknowledged yet), `update`, or `delete` (the value is an
+  empty maybe and a copy exists). Its id, op, hash and request text are fixed
+  when it is issued: an operation is sent with one content only;
+- the host makes the pending operations like service calls (they are in
+  `LivingDocument.service_calls`, marked `replication`), and reports each
+  attempt's outcome as a `result` input: a success acknowledges the hash (the
+  operation is gone; if the value changed meanwhile, the next one is issued),
+  a failure counts an attempt and keeps the operation (the host tries again,
+  backing off exponentially with jitter, net/services.py);
+- a result for an operation that is not pending (a duplicate, an old
+  attempt's answer) changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+PREFIX = "~r/"  # a replication operation's call id: ~r/<name>/<number>
+MAX_ERROR_CHARS = 200  # of the last failure's message, kept in the state
+
+
+def content_hash(value) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Replicas:
+    """The replication state of one document: per replicated name,
+    {"acked": hash or None, "ops": operations issued, "op": the pending
+    operation or None}; an operation is {"id", "op", "hash", "request",
+    "attempts", "error"}."""
+
+    def __init__(self, meta: dict):
+        self.targets: dict[str, dict] = meta.get("replications") or {}
+        self.state: dict[str, dict] = {n: {"acked": None, "ops": 0, "op": None} for n in self.targets}
+
+    def __bool__(self) -> bool:
+        return bool(self.targets)
+
+    def pending(self) -> list[tuple[str, dict]]:
+        return [(n, s["op"]) for n, s in self.state.items() if s["op"] is not None]
+
+    def refresh(self, read) -> None:
+        """After an input: issue an operation for each value that changed
+        (`read(name)` is the value as JSON)."""
+        for name, s in self.state.items():
+            if s["op"] is not None:
+                continue  # one operation at a time; the next is decided when it is acknowledged
+            try:
+                value = read(name)
+            except Exception:  # a formula that fails now (its error is the document's): nothing issued
+                continue
+            if value is None:
+                if s["acked"] is None:
+                    continue
+                op, digest = "delete", None
+            else:
+                digest = content_hash(value)
+                if digest == s["acked"]:
+                    continue
+                op = "create" if s["acked"] is None else "update"
+            s["ops"] += 1
+            request = json.dumps({"op": op, "name": name, "hash": digest, "value": value},
+                                 separators=(",", ":"), ensure_ascii=False)
+            s["op"] = {"id": f"{PREFIX}{name}/{s['ops']}", "op": op, "hash": digest, "request": request,
+                       "attempts": 0, "error": ""}
+
+    def result(self, call: str, ok: bool, code: int = 0, message: str = "") -> bool:
+        """An attempt's outcome; False when no such operation is pending."""
+        name = call[len(PREFIX):].rpartition("/")[0]
+        s = self.state.get(name)
+        if s is None or s["op"] is None or s["op"]["id"] != call:
+            return False
+        if ok:
+            s["acked"] = s["op"]["hash"]
+            s["op"] = None
+        else:
+            s["op"]["attempts"] += 1
+            s["op"]["error"] = f"{code}: {message}"[:MAX_ERROR_CHARS]
+        return True
+
+    def calls(self) -> list[dict]:
+        out = []
+        for name, op in self.pending():
+            t = self.targets[name]
+            out.append({"call": op["id"], "service": t["service"], "method": t["method"], "who": "?@?",
+                        "request": op["request"], "idempotent": True, "replication": op["op"],
+                        "attempts": op["attempts"]})
+        return out
+
+    def to_values(self) -> dict:
+        return {n: {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None}
+                for n, s in self.state.items()}
+
+    def load(self, data: dict | None) -> None:
+        for n, s in (data or {}).items():
+            if n in self.state:
+                self.state[n] = {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None}
+
+
+__all__ = ["Replicas", "content_hash", "PREFIX"]

@@ -1,0 +1,307 @@
+"""Replication (issue 13 point 2, spec/language.md 4.30): a replicated value
+is copied to a service on 127.0.0.1 once per change (create, update, delete,
+with its content hash), nothing is sent for an unchanged value, a failing
+target is retried with backoff until it recovers, an operation pending at a
+restart is completed once, and replay never opens a connection."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from advm.durable.document import DurableDocument
+from advm.durable.noviews import state_hash
+from advm.durable.replay import replay
+from advm.net import services as net_services
+from advm.net.router import Router
+from advm.net.services import ServiceConfig, idempotency_key, replication_backoff
+from advm.runtime.replication import content_hash
+from durable_kit import T0, compiled, open_store
+from server_kit import module
+
+SOURCE = """
+service inventory {
+  message Stock { string sku; int count; }
+  message Ack { bool ok; }
+  method<Stock, Ack> stock;
+}
+@static { create { return true; } }
+@connected { return true; }
+public string sku = "tea";
+public int count = 0;
+public bool listed = true;
+message Set { int count; }
+message List { bool on; }
+channel set(Set s) { count = s.count; }
+channel list(List l) { listed = l.on; }
+replication<inventory:stock> copy = listed ? @maybe({sku: sku, count: count}) : @maybe<Stock>;
+"""
+
+
+class Inventory:
+    """An inventory service: answers 200 {"ok": true}, or 503 while `failing`
+    is above zero (counting down), and records every request."""
+
+    def __init__(self):
+        self.failing = 0
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        svc = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with svc.lock:
+                    svc.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "body": json.loads(body), "at": time.monotonic()})
+                    fail = svc.failing > 0
+                    if fail:
+                        svc.failing -= 1
+                out = b'{"error": "down"}' if fail else b'{"ok": true}'
+                self.send_response(503 if fail else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [r["body"] for r in self.requests]
+
+
+def config(url: str) -> ServiceConfig:
+    return ServiceConfig.from_dict({"services": {"inventory": {"base_url": url}}})
+
+
+async def until(pred, timeout: float = 10.0):
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.01)
+
+
+async def settle(seconds: float = 0.3):
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(net_services, "REPLICATION_BACKOFF_S", 0.05)
+    monkeypatch.setattr(net_services, "REPLICATION_MAX_BACKOFF_S", 0.4)
+
+
+# ------------------------------------------------------------ the document's side (no network)
+
+def test_the_checker_takes_a_replication_and_refuses_a_wrong_one():
+    from advm.compiler import compile_source
+    ok = compile_source(SOURCE, "r.adb")
+    assert not [d for d in ok.diagnostics if d.severity == "error"]
+    bad = compile_source(SOURCE.replace("inventory:stock", "inventory:stok")
+                         + "replication<inventory:stock> n = count;", "r.adb")
+    codes = sorted(d.code for d in bad.diagnostics if d.severity == "error")
+    assert codes == ["E0301", "E0530"]
+
+
+def test_a_change_issues_one_operation_an_ack_clears_it_and_a_duplicate_changes_nothing(tmp_path):
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    (c,) = doc.living.service_calls()
+    body = json.loads(c["request"])
+    assert (c["call"], c["replication"], c["attempts"]) == ("~r/copy/1", "create", 0)
+    assert body == {"op": "create", "name": "copy", "hash": content_hash({"sku": "tea", "count": 0}),
+                    "value": {"sku": "tea", "count": 0}}
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 5}},
+               T0 + 1).result()
+    assert [x["call"] for x in doc.living.service_calls()] == ["~r/copy/1"]  # one at a time, content fixed
+    assert json.loads(doc.living.service_calls()[0]["request"])["value"]["count"] == 0
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {"ok": True}}}, T0 + 2).result()
+    (c2,) = doc.living.service_calls()  # the value changed meanwhile: its update
+    assert (c2["call"], c2["replication"]) == ("~r/copy/2", "update")
+    assert json.loads(c2["request"])["hash"] == content_hash({"sku": "tea", "count": 5})
+    frames = doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {}}}, T0 + 3).result()
+    assert [f.get("error", {}).get("code") for f in frames if "error" in f] in ([], ["unknown_call"])
+    assert [x["call"] for x in doc.living.service_calls()] == ["~r/copy/2"]
+    doc.submit({"op": "result", "call": "~r/copy/2", "result": {"value": {}}}, T0 + 4).result()
+    assert doc.living.service_calls() == []
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 5}}, T0 + 5).result()
+    assert doc.living.service_calls() == []  # the same value again: nothing to send
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "list", "message": {"on": False}}, T0 + 6).result()
+    (c3,) = doc.living.service_calls()
+    assert c3["replication"] == "delete" and json.loads(c3["request"])["value"] is None
+    doc.close()
+
+
+def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
+    store = open_store(tmp_path / "s")
+    mod = compiled(SOURCE, "r.adb")
+    doc, _ = DurableDocument.create(store, "shop", mod, "ann@shop", None, T0)
+    for i in range(3):
+        doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 503, "message": "down"}}},
+                   T0 + 1 + i).result()
+    assert doc.living.replicas.to_values()["copy"]["op"]["attempts"] == 3
+    assert doc.living.next_due() is not None  # woken to make it again after a restart
+    del doc  # a crash: no close
+    doc = DurableDocument.open(store, "shop")
+    (c,) = doc.living.service_calls()
+    assert (c["call"], c["attempts"]) == ("~r/copy/1", 3)
+    doc.close()
+
+
+def test_replay_of_replication_inputs_never_opens_a_connection(tmp_path, monkeypatch):
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    now = T0
+    for i in range(12):
+        now += 1000
+        calls = doc.living.service_calls()
+        if i % 3 == 0:
+            doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": i}}, now).result()
+        elif i % 3 == 1 and calls:
+            doc.submit({"op": "result", "call": calls[0]["call"],
+                        "result": {"error": {"code": 503, "message": "down"}}}, now).result()
+        elif calls:
+            doc.submit({"op": "result", "call": calls[0]["call"], "result": {"value": {"ok": True}}}, now).result()
+        if i == 6:
+            doc = DurableDocument.open(store, "shop")
+    live = state_hash(doc.living.snapshot())
+    replicas = doc.living.replicas.to_values()
+    doc.close()
+
+    def refuse(*a, **kw):
+        raise AssertionError("replay opened a network connection")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    result = replay(store, "shop")
+    assert result.ok, result.divergence
+    assert state_hash(result.living.snapshot()) == live
+    assert result.living.replicas.to_values() == replicas
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped():
+    for n in range(1, 12):
+        d = min(net_services.REPLICATION_MAX_BACKOFF_S, net_services.REPLICATION_BACKOFF_S * 2 ** (n - 1))
+        got = [replication_backoff(n) for _ in range(50)]
+        assert all(d / 2 <= x <= d for x in got)
+        assert len(set(got)) > 1  # jitter
+    assert replication_backoff(100) <= net_services.REPLICATION_MAX_BACKOFF_S
+
+
+# ------------------------------------------------------------ over HTTP, through the router
+
+async def _create(router, key):
+    await router.create(key, "ann@shop", None)
+
+
+def test_a_change_sends_one_update_with_the_new_hash_and_an_unchanged_value_nothing():
+    with Inventory() as inv:
+        async def scenario():
+            router = Router(module(SOURCE), services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-1")
+                await until(lambda: len(inv.requests) == 1)
+                await router.send("shop-1", "ann@shop", "set", {"count": 7})
+                await until(lambda: len(inv.requests) == 2)
+                await router.send("shop-1", "ann@shop", "set", {"count": 7})  # unchanged
+                await settle()
+                assert len(inv.requests) == 2
+                first, second = inv.requests
+                assert first["path"] == "/stock" and first["headers"]["Advm-Replication"] == "create"
+                assert second["headers"]["Advm-Replication"] == "update"
+                assert second["body"] == {"op": "update", "name": "copy", "value": {"sku": "tea", "count": 7},
+                                          "hash": content_hash({"sku": "tea", "count": 7})}
+                assert second["headers"]["Idempotency-Key"] == idempotency_key("shop-1", "~r/copy/2")
+                await router.send("shop-1", "ann@shop", "list", {"on": False})
+                await until(lambda: len(inv.requests) == 3)
+                assert inv.requests[2]["body"]["op"] == "delete"
+            finally:
+                await router.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_failing_target_is_retried_with_backoff_then_succeeds_once(fast_backoff):
+    with Inventory() as inv:
+        inv.failing = 4
+
+        async def scenario():
+            router = Router(module(SOURCE), services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-2")
+                await until(lambda: len(inv.requests) == 5)
+                await settle()
+                assert len(inv.requests) == 5  # 4 failures, 1 success, nothing after
+                gaps = [b["at"] - a["at"] for a, b in zip(inv.requests, inv.requests[1:])]
+                # attempt n waits between half and all of 0.05 * 2**(n-1), at most 0.4
+                assert gaps[0] >= 0.025 and gaps[3] >= 0.2, gaps
+                assert len({r["headers"]["Idempotency-Key"] for r in inv.requests}) == 1
+                assert len({json.dumps(r["body"]) for r in inv.requests}) == 1
+                assert [r["headers"]["Advm-Attempt"] for r in inv.requests] == ["1", "2", "3", "4", "5"]
+            finally:
+                await router.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_an_operation_pending_at_a_restart_is_completed_once(tmp_path, fast_backoff):
+    """The server stops with the create failing; the next one (same store)
+    takes it up with its attempts, completes it, and never sends it again."""
+    with Inventory() as inv:
+        inv.failing = 10 ** 6
+
+        async def first():
+            router = Router(module(SOURCE), store=store, services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-3")
+                await until(lambda: len(inv.requests) >= 2)
+            finally:
+                await router.close()
+        store = open_store(tmp_path / "s")
+        asyncio.run(asyncio.wait_for(first(), 30))
+        store.close()
+        sent_before = len(inv.requests)
+        inv.failing = 0
+
+        async def second():
+            router = Router(module(SOURCE), store=store, services=config(inv.url))
+            await router.start()
+            try:
+                await router.send("shop-3", "ann@shop", "set", {"count": 0})  # wakes it (unchanged value)
+                await until(lambda: len(inv.requests) == sent_before + 1)
+                await settle(0.5)
+                assert len(inv.requests) == sent_before + 1
+            finally:
+                await router.close()
+        store = open_store(tmp_path / "s")
+        asyncio.run(asyncio.wait_for(second(), 30))
+        bodies = inv.bodies()
+        assert all(b == bodies[0] for b in bodies)  # one content for the operation, before and after
+        doc = DurableDocument.open(store, "shop-3")
+        assert doc.living.replicas.to_values()["copy"]["op"] is None
+        assert doc.living.replicas.to_values()["copy"]["acked"] == bodies[0]["hash"]
+        doc.close()
+        store.close()
