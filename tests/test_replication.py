@@ -305,3 +305,23 @@ def test_an_operation_pending_at_a_restart_is_completed_once(tmp_path, fast_back
         assert doc.living.replicas.to_values()["copy"]["acked"] == bodies[0]["hash"]
         doc.close()
         store.close()
+
+
+def test_snapshot_inspect_shows_the_pending_operation_and_its_attempts(tmp_path, cli):
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    for i in range(2):
+        doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 503, "message": "down"}}},
+                   T0 + 1 + i).result()
+    doc.close()
+    store.close()
+    r = cli("snapshot", "inspect", "--store", tmp_path / "s", "--doc", "shop", "--json")
+    assert r.code == 0, r.err
+    (rep,) = json.loads(r.out)["replication"]
+    assert rep["name"] == "copy" and (rep["service"], rep["method"]) == ("inventory", "stock")
+    assert rep["acked"] is None and rep["ops"] == 1
+    assert rep["pending"] == {"call": "~r/copy/1", "op": "create", "hash": content_hash({"sku": "tea", "count": 0}),
+                              "attempts": 2, "error": "503: down"}
+    text = cli("snapshot", "inspect", "--store", tmp_path / "s", "--doc", "shop").out
+    assert "replicate copy -> inventory:stock: acknowledged nothing, 1 operation(s) issued, pending create " \
+           "~r/copy/1" in text and "2 failed attempt(s), last: 503: down" in text

@@ -52,6 +52,8 @@ def inspect(args: argparse.Namespace) -> ExitCode:
                 d["source"] = {"snapshot": rec.seq if rec.snapshot else None,
                                "replayed": len(rec.entries)}
             d["modules"] = module_history(store, args.doc)
+            if living.replicas:  # replication<svc:method> values (spec/language.md 4.30)
+                d["replication"] = replication_status(living)
             d["log"] = {"first": store.first_seq(args.doc), "last": store.last_seq(args.doc),
                         "snapshots": store.snapshot_seqs(args.doc),
                         "wake": store.timer(args.doc)}
@@ -70,7 +72,29 @@ def inspect(args: argparse.Namespace) -> ExitCode:
           f"{', '.join(map(str, log['snapshots'])) or 'none'}")
     for m in d["modules"]:
         print(f"module    {m['module']} from seq {m['seq']} ({m['time_iso']}){'  ' + m['filename'] if m['filename'] else ''}")
+    for r in d.get("replication", ()):
+        acked = r["acked"][:12] if r["acked"] else "nothing"
+        op = r["pending"]
+        state = "in step" if op is None else (
+            f"pending {op['op']} {op['call']} (hash {(op['hash'] or 'none')[:12]}), {op['attempts']} failed "
+            f"attempt(s){', last: ' + op['error'] if op['error'] else ''}")
+        print(f"replicate {r['name']} -> {r['service']}:{r['method']}: acknowledged {acked}, {r['ops']} "
+              f"operation(s) issued, {state}")
     return ExitCode.OK
+
+
+def replication_status(living) -> list[dict]:
+    """Each replicated value: its target, the hash the service acknowledged,
+    the operations issued and the pending one with its attempts."""
+    out = []
+    for name, s in living.replicas.to_values().items():
+        t = living.replicas.targets[name]
+        op = s["op"]
+        out.append({"name": name, "service": t["service"], "method": t["method"], "acked": s["acked"],
+                    "ops": s["ops"],
+                    "pending": None if op is None else {"call": op["id"], "op": op["op"], "hash": op["hash"],
+                                                        "attempts": op["attempts"], "error": op["error"]}})
+    return out
 
 
 def export(args: argparse.Namespace) -> ExitCode:
