@@ -94,3 +94,17 @@ def test_deploy_to_sleeping_documents(benchmark, tmp_path, documents):
         doc = host.open("d7")
         assert doc.module.module_id() == v2.module_id()
         benchmark.extra_info.update({"documents": documents})
+
+
+@pytest.mark.benchmark(group="upgrade-vs-wake")
+def test_upgrade_with_its_rows_unchanged(benchmark):
+    """The same 64 KB document moved to code that adds a document field and
+    a formula but leaves the row type as it was: the table is taken whole."""
+    v1, data = _big()
+    v2 = build_source(V1.replace("public int filled;", "public int filled;\npublic string note = \"new\";\n"
+                                 "public formula half = filled / 2;"), "bulk3.adb")
+
+    def setup():
+        return (LivingDocument.restore(v1, data, viewers=Viewers, load=False), v2), {"viewers": Viewers}
+    moved, _ = benchmark.pedantic(upgrade, setup=setup, rounds=30, iterations=1)
+    assert moved.document.field("note") == "new" and moved.document.field("half") == 450

@@ -321,10 +321,49 @@ class _Mapper:
         self.memo: dict[int, object] = {}
         self.plans: dict[tuple[str, str], tuple] = {}
         self.keep: list = []  # keeps mapped-from values alive while `memo` names them by id
+        # Values whose type did not change at all are taken as they are (the
+        # old runtime is dropped); not while frames move, whose registers must
+        # find every value they share with the document in `memo`.
+        self.reuse = True
+        self._same: dict[tuple[str, str], bool] = {}
+
+    def unchanged(self, a, b) -> bool:
+        """Whether values of type `a` are values of type `b` as they are: the
+        same descriptor, and every record, message and enum it reaches laid
+        out the same in both modules (layout, slots, types, indexes, values)."""
+        if a != b:
+            return False
+        if isinstance(a, str):
+            return True
+        head = a[0]
+        if head in ("maybe", "list"):
+            return self.unchanged(a[1], b[1])
+        if head == "map":
+            return self.unchanged(a[2], b[2])
+        if head == "enum":
+            return self.old["enums"][a[1]]["values"] == self.new["enums"].get(b[1], {}).get("values")
+        if head in ("record", "table", "message"):
+            group = "messages" if head == "message" else "records"
+            key = (group, a[1])
+            known = self._same.get(key)
+            if known is not None:
+                return known
+            self._same[key] = True  # a type reaching itself: decided by its other fields
+            o, n = self.old[group][a[1]], self.new[group].get(b[1])
+            same = n is not None and o["layout"] == n["layout"] and o.get("indexes") == n.get("indexes") \
+                and o.get("owner_slot") == n.get("owner_slot") \
+                and [(f["name"], f["slot"], f["type"]) for f in o["fields"]] == \
+                [(f["name"], f["slot"], f["type"]) for f in n["fields"]] \
+                and all(self.unchanged(f["type"], f["type"]) for f in n["fields"])
+            self._same[key] = same
+            return same
+        return True
 
     def value(self, v, a, b):
         if v is None:
             return None
+        if self.reuse and self.unchanged(a, b):
+            return v
         if isinstance(a, str) or isinstance(b, str):
             if a == b:
                 return v
@@ -479,6 +518,7 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
         if old_slot is not None:
             new_doc.f[slot] = old_doc.f[old_slot]
     mapper = _Mapper(old_meta, new_meta, fresh.machine)
+    mapper.reuse = not frames_move
     ofields = {f["name"]: f for f in old_meta["document"]["fields"]}
     tables = []
     for f in new_meta["document"]["fields"]:
@@ -490,7 +530,11 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
             continue
         new_doc.f[f["slot"]] = mapper.value(old_doc.f[of["slot"]], of["type"], f["type"])
     for of, f in tables:
-        new_doc.f[f["slot"]] = mapper.table(old_doc.f[of["slot"]], new_doc.f[f["slot"]], f["type"][1])
+        if mapper.reuse and mapper.unchanged(of["type"], f["type"]) \
+                and old_meta.get("table_layout") == new_meta.get("table_layout"):
+            new_doc.f[f["slot"]] = old_doc.f[of["slot"]]  # its rows point at it: taken whole
+        else:
+            new_doc.f[f["slot"]] = mapper.table(old_doc.f[of["slot"]], new_doc.f[f["slot"]], f["type"][1])
     cont = None
     if frames_move:  # the same code: the frames resume in the new module, their values mapped
         old_cont = doc.cont

@@ -496,3 +496,17 @@ def test_deploy_at_rest_defers_a_changed_waiting_block_and_moves_an_unchanged_on
     r = cli("deploy", tmp_path / "v3.adb", "--store", st)
     assert r.code == 0 and "1 moved, 0 deferred" in r.out
     assert cli("replay", "--log", "--store", st, "--doc", "w").code == 0
+
+
+def test_a_table_whose_row_type_did_not_change_is_taken_whole_and_keeps_working():
+    v1 = mod(V1)
+    same_rows = mod(V1.replace("public int count;", "public int count;\npublic int later = 3;"))
+    living = LivingDocument(v1, key="g", viewers=Viewers)
+    living.create("a@", None, T0)
+    living.send("a@", "add", {"name": "x", "qty": 1}, T0 + 1)
+    moved, _ = upgrade(living, same_rows, viewers=Viewers)
+    assert moved.document.value("items") is living.document.value("items")
+    moved.send("a@", "add", {"name": "y", "qty": 2}, T0 + 2)
+    assert [r["name"] for r in moved.document.field("items")] == ["x", "y"]
+    again = LivingDocument.restore(same_rows, moved.snapshot(), viewers=Viewers)
+    assert again.document.fields() == moved.document.fields()
