@@ -507,6 +507,13 @@ class Router:
             keys += await ask(runner, {"code": code, "restart_blocked": restart_blocked, "canary": canary})
         if canary is None:
             self.module = module
+        for runner in live:  # what a worker that replaces this one starts from (_respawn)
+            if canary is None:
+                if hasattr(runner, "module_bytes"):
+                    runner.module_bytes = code
+                runner.canaries = []
+            else:
+                runner.canaries = [*getattr(runner, "canaries", []), {"code": code, "canary": canary}]
         waiters = []
         for key in keys:
             waiter = self._new_waiter()
@@ -837,6 +844,10 @@ class Router:
         if self._closing:
             await fresh.close()
             return
+        # a canary deployed to the dead worker holds for its replacement too
+        fresh.canaries = list(getattr(dead, "canaries", []))
+        for payload in fresh.canaries:
+            fresh.call("deploy", "", payload, self.clock(), lambda reply: None)
         self.runners[self.runners.index(dead)] = fresh
 
     # ------------------------------------------------------------ sleep and wake

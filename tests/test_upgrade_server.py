@@ -262,3 +262,34 @@ def test_a_canary_on_a_running_server_then_everyone(tmp_path):
             store.close()
 
     run(scenario)
+
+
+def test_a_worker_that_replaces_a_dead_one_runs_the_deployed_code(tmp_path):
+    import asyncio
+    import os
+    import signal
+
+    async def scenario(kit):
+        store = open_store(tmp_path / "st")
+        router = Router(module(V1), store=store, workers=1)
+        await router.start()
+        try:
+            await router.create("g", "a@", None)
+            await router.deploy(module(V2).to_bytes())
+            dead = router.runners[0]
+            os.kill(dead.pid, signal.SIGKILL)
+            for _ in range(200):
+                if router.runners[0] is not dead and not router.runners[0].dead:
+                    break
+                await asyncio.sleep(0.05)
+            assert router.runners[0] is not dead
+            await router.create("fresh", "a@", None)
+            for key in ("g", "fresh"):
+                viewer = Recorder()
+                await router.connect(key, "b@", viewer)
+                assert view_of(viewer)["added"] == "new", key
+        finally:
+            await router.close()
+            store.close()
+
+    run(scenario, deadline=60)
