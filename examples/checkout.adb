@@ -6,7 +6,9 @@
 // (same Idempotency-Key) when it wakes the document. Where the service lives
 // is configured outside the document (advm run --services services.toml,
 // spec/protocol.md 8.14). A declined or failed charge sends the cart back to
-// the customer with the service's reason.
+// the customer with the service's reason. A paid order is replicated to
+// the `inventory` service (spec/language.md 4.30): created there once paid,
+// retried with backoff while inventory is down, never sent twice.
 
 @static {
   create { return true; }
@@ -20,6 +22,12 @@ service payments {
   message ChargeRequest { string order; int cents; string currency; }
   message ChargeReceipt { string charge_id; string status; }
   method<ChargeRequest, ChargeReceipt> charge;
+}
+
+service inventory {
+  message PaidOrder { string order; int cents; int lines; string charge_id; }
+  message Noted { }
+  method<PaidOrder, Noted> orders;
 }
 
 enum Phase { Cart, Paying, Paid, Declined }
@@ -42,6 +50,9 @@ public Phase phase = Phase::Cart;
 public string charge_id = "";
 public string declined_because = "";
 public int attempts = 0;
+replication<inventory:orders> paid_order = phase == Phase::Paid
+  ? @maybe({order: Document.key(), cents: total_cents, lines: _lines.size(), charge_id: charge_id})
+  : @maybe<PaidOrder>;
 
 @construct {
   customer = @who;

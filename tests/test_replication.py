@@ -325,3 +325,34 @@ def test_snapshot_inspect_shows_the_pending_operation_and_its_attempts(tmp_path,
     text = cli("snapshot", "inspect", "--store", tmp_path / "s", "--doc", "shop").out
     assert "replicate copy -> inventory:stock: acknowledged nothing, 1 operation(s) issued, pending create " \
            "~r/copy/1" in text and "2 failed attempt(s), last: 503: down" in text
+
+
+def test_the_checkout_example_replicates_a_paid_order_to_inventory_once(fast_backoff):
+    """examples/checkout.adb (issue 13 point 7): paid through the payment
+    service, the order is created at an inventory service that fails twice first."""
+    from pathlib import Path
+    from service_kit import PaymentService
+    checkout = (Path(__file__).resolve().parent.parent / "examples" / "checkout.adb").read_text()
+    with PaymentService() as pay, Inventory() as inv:
+        inv.failing = 2
+
+        async def scenario():
+            cfg = ServiceConfig.from_dict({"services": {"payments": {"base_url": pay.url},
+                                                        "inventory": {"base_url": inv.url}}})
+            router = Router(module(checkout), services=cfg)
+            await router.start()
+            try:
+                await router.create("order-9", "ann@shop", None)
+                await router.send("order-9", "ann@shop", "add", {"sku": "tea", "cents": 450, "qty": 2})
+                await settle(0.2)
+                assert inv.requests == []  # nothing replicated before the order is paid
+                await router.send("order-9", "ann@shop", "checkout", {})
+                await until(lambda: len(inv.requests) == 3)
+                await settle()
+                assert len(inv.requests) == 3 and len(pay.charges()) == 1
+                value = {"order": "order-9", "cents": 900, "lines": 1, "charge_id": "ch_1"}
+                assert all(r["body"] == {"op": "create", "name": "paid_order", "value": value,
+                                         "hash": content_hash(value)} for r in inv.requests)
+            finally:
+                await router.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
