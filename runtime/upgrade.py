@@ -559,6 +559,8 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     moved.queue = deque(living.queue)
     moved.outbox = list(living.outbox)
     moved.destroyed = living.destroyed
+    # replicated values keep what the services acknowledged and the pending operation (language.md 4.30)
+    moved.replicas.load(living.replicas.to_values())
     frames = []
     if moved.document.created and not moved.destroyed and "load" in new_meta["handlers"]:
         frames += moved.migrate_load()

@@ -356,3 +356,24 @@ def test_the_checkout_example_replicates_a_paid_order_to_inventory_once(fast_bac
             finally:
                 await router.close()
         asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_an_upgrade_keeps_what_was_acknowledged_and_the_pending_operation():
+    """New code (a field added) must not send the acknowledged copy again,
+    nor lose an operation in flight."""
+    from advm.runtime.living import LivingDocument
+    from advm.runtime.upgrade import upgrade
+    from advm.views.viewers import Viewers
+    old, new = compiled(SOURCE, "r.adb"), compiled(SOURCE + "public int extra = 1;\n", "r.adb")
+    living = LivingDocument(old, key="u", viewers=Viewers)
+    living.create("ann@shop", None, T0)
+    living.apply({"op": "result", "call": "~r/copy/1", "result": {"value": {}}, "now": T0 + 1})
+    moved, _ = upgrade(living, new, viewers=Viewers)
+    assert moved.replicas.to_values() == living.replicas.to_values()
+    moved.apply({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 0}, "now": T0 + 2})
+    assert moved.service_calls() == []  # the same value: the acknowledged copy is not sent again
+    moved.apply({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 3}, "now": T0 + 3})
+    (c,) = moved.service_calls()
+    assert (c["call"], c["replication"]) == ("~r/copy/2", "update")
+    moved2, _ = upgrade(moved, compiled(SOURCE + "public int extra = 2;\n", "r.adb"), viewers=Viewers)
+    assert moved2.service_calls() == [c]  # the pending operation carries over, same id and content
