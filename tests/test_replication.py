@@ -13,6 +13,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
@@ -163,6 +165,10 @@ def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
         doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 503, "message": "down"}}},
                    T0 + 1 + i).result()
     assert doc.living.replicas.to_values()["copy"]["op"]["attempts"] == 3
+    from advm.runtime.living import LivingDocument
+    from advm.views.viewers import Viewers
+    back = LivingDocument.restore(mod, doc.living.snapshot(), viewers=Viewers)  # kept in the snapshot
+    assert back.replicas.to_values() == doc.living.replicas.to_values()
     assert doc.living.next_due() is not None  # woken to make it again after a restart
     del doc  # a crash: no close
     doc = DurableDocument.open(store, "shop")
@@ -171,31 +177,61 @@ def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
     doc.close()
 
 
-def test_replay_of_replication_inputs_never_opens_a_connection(tmp_path, monkeypatch):
-    store = open_store(tmp_path / "s")
+steps = st.lists(st.one_of(
+    st.tuples(st.just("set"), st.integers(0, 3)),
+    st.tuples(st.just("list"), st.booleans()),
+    st.tuples(st.just("ok"), st.integers(0, 3)),
+    st.tuples(st.just("fail"), st.integers(0, 3)),
+    st.tuples(st.just("again"), st.integers(0, 3)),
+    st.just(("restart",)),
+), max_size=20)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps)
+def test_replay_of_replication_inputs_never_opens_a_connection(tmp_path_factory, steps):
+    """Property: any log of changes, acknowledgements, failures, duplicate
+    acknowledgements and restarts replays to the live state (replication
+    included) without a connection; an acknowledged operation is never
+    pending again."""
+    store = open_store(tmp_path_factory.mktemp("s"))
     doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
-    now = T0
-    for i in range(12):
+    now, acked = T0, []
+    for step in steps:
         now += 1000
         calls = doc.living.service_calls()
-        if i % 3 == 0:
-            doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": i}}, now).result()
-        elif i % 3 == 1 and calls:
-            doc.submit({"op": "result", "call": calls[0]["call"],
-                        "result": {"error": {"code": 503, "message": "down"}}}, now).result()
-        elif calls:
-            doc.submit({"op": "result", "call": calls[0]["call"], "result": {"value": {"ok": True}}}, now).result()
-        if i == 6:
+        kind = step[0]
+        if kind == "set":
+            doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": step[1]}},
+                       now).result()
+        elif kind == "list":
+            doc.submit({"op": "send", "who": "ann@shop", "channel": "list", "message": {"on": step[1]}},
+                       now).result()
+        elif kind in ("ok", "fail") and calls:
+            result = {"value": {"ok": True}} if kind == "ok" else {"error": {"code": 503, "message": "down"}}
+            doc.submit({"op": "result", "call": calls[0]["call"], "result": result}, now).result()
+            if kind == "ok":
+                acked.append(calls[0]["call"])
+        elif kind == "again" and acked:
+            doc.submit({"op": "result", "call": acked[step[1] % len(acked)], "result": {"value": {}}},
+                       now).result()
+        elif kind == "restart":
             doc = DurableDocument.open(store, "shop")
+        assert not {c["call"] for c in doc.living.service_calls()} & set(acked)
     live = state_hash(doc.living.snapshot())
     replicas = doc.living.replicas.to_values()
     doc.close()
 
     def refuse(*a, **kw):
         raise AssertionError("replay opened a network connection")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    result = replay(store, "shop")
+    real = socket.socket.connect, socket.create_connection
+    socket.socket.connect = refuse
+    socket.create_connection = refuse
+    try:
+        result = replay(store, "shop")
+    finally:
+        socket.socket.connect, socket.create_connection = real
+        store.close()
     assert result.ok, result.divergence
     assert state_hash(result.living.snapshot()) == live
     assert result.living.replicas.to_values() == replicas
