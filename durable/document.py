@@ -247,6 +247,8 @@ class DurableDocument:
         self.every, self.history = snapshot_every(module), maximum_history(module)
         seq = self._next_seq()
         extra = {"module": digest, "digest": inputs.frames_digest(frames)}
+        if plan is not None and plan.renamed:
+            extra["renames"] = dict(plan.renamed)
         if restart_blocked:
             extra["restart"] = True
         entry = inputs.event_entry(seq, inputs.UPGRADE, living.clock, None, extra)

@@ -42,6 +42,7 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.document import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
+from ..runtime.upgrade import compare
 from ..runtime.upgrade import upgrade as upgrade_to
 from ..store.errors import StoreError
 from ..store.log import Entry, pack_envelope, pack_input
@@ -374,7 +375,10 @@ def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
         if resolve is None:
             raise StoreError(f"document {doc!r}: log entry {entry.seq} moves it to new code, and "
                              "no module store was given to find it", doc=doc)
-        return upgrade_to(living, resolve(bytes(entry.extra["module"])), viewers=viewers or Viewers,
+        module = resolve(bytes(entry.extra["module"]))
+        renames = entry.extra.get("renames")
+        plan = compare(living.document.module, module, dict(renames)) if renames else None
+        return upgrade_to(living, module, plan, viewers=viewers or Viewers,
                           restart_blocked=bool(entry.extra.get("restart")))
     if kind not in INPUT_KINDS:
         raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "

@@ -63,6 +63,7 @@ class Plan:
     records: list[str] = field(default_factory=list)   # per record type: fields added/dropped
     channels_removed: list[str] = field(default_factory=list)
     states_removed: list[str] = field(default_factory=list)
+    renamed: dict = field(default_factory=dict)         # declared renames: old field name -> new
     refused: list[str] = field(default_factory=list)   # why no document may move
 
     @property
@@ -71,6 +72,8 @@ class Plan:
 
     def report(self) -> str:
         lines = [f"upgrade {self.old_id} -> {self.new_id}"]
+        for old_name, new_name in self.renamed.items():
+            lines.append(f"  field renamed (declared): {old_name} -> {new_name}")
         for title, items in (("fields added (take their defaults)", self.added),
                              ("fields removed (dropped)", self.removed),
                              ("types widened", self.widened), ("records", self.records),
@@ -87,7 +90,7 @@ class Plan:
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ("old_id", "new_id", "added", "removed", "widened", "records",
-                                              "channels_removed", "states_removed", "refused")}
+                                              "channels_removed", "states_removed", "renamed", "refused")}
 
 
 def _name(desc) -> str:
@@ -174,22 +177,33 @@ class _Checker:
                                  "old field and add a new one, filled by @load)")
 
 
-def compare(old_module, new_module) -> Plan:
+def compare(old_module, new_module, renames: dict | None = None) -> Plan:
     """The upgrade plan from `old_module` to `new_module`, decided from their
-    compiled types alone (spec/runtime.md 9.2)."""
+    compiled types alone (spec/runtime.md 9.2). `renames` declares document
+    fields renamed (old name -> new name): a rename is never guessed."""
     old, new = old_module.meta, new_module.meta
     plan = Plan(old_module.module_id(), new_module.module_id())
     ofields = {f["name"]: f for f in old["document"]["fields"]}
     nfields = {f["name"]: f for f in new["document"]["fields"]}
-    plan.added = [n for n in nfields if n not in ofields]
-    plan.removed = [n for n in ofields if n not in nfields]
-    if ofields and not set(ofields) & set(nfields):
+    for a, b in (renames or {}).items():
+        if a not in ofields or a in nfields:
+            plan.refused.append(f"rename {a} -> {b}: the old code has no field {a}, or the new code keeps it")
+        elif b not in nfields or b in ofields:
+            plan.refused.append(f"rename {a} -> {b}: the new code has no field {b}, or the old code has one")
+        else:
+            plan.renamed[a] = b
+    kept = set(ofields) & set(nfields) | set(plan.renamed)
+    plan.added = [n for n in nfields if n not in ofields and n not in plan.renamed.values()]
+    plan.removed = [n for n in ofields if n not in nfields and n not in plan.renamed]
+    if ofields and not kept:
         plan.refused.append("the new code keeps none of the document's fields "
                             f"({', '.join(sorted(ofields))}): a different program, not a new version")
     check = _Checker(old, new, plan)
     for name, f in nfields.items():
         if name in ofields:
             check.value(ofields[name]["type"], f["type"], name)
+    for a, b in plan.renamed.items():
+        check.value(ofields[a]["type"], nfields[b]["type"], f"{a} -> {b}")
     plan.channels_removed = sorted(c for c in old["channels"] if c not in new["channels"])
     for c, info in old["channels"].items():
         n = new["channels"].get(c)
@@ -520,6 +534,8 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     mapper = _Mapper(old_meta, new_meta, fresh.machine)
     mapper.reuse = not frames_move
     ofields = {f["name"]: f for f in old_meta["document"]["fields"]}
+    for a, b in plan.renamed.items():  # a declared rename: the old field's value under its new name
+        ofields[b] = ofields.pop(a)
     tables = []
     for f in new_meta["document"]["fields"]:
         of = ofields.get(f["name"])

@@ -510,3 +510,32 @@ def test_a_table_whose_row_type_did_not_change_is_taken_whole_and_keeps_working(
     assert [r["name"] for r in moved.document.field("items")] == ["x", "y"]
     again = LivingDocument.restore(same_rows, moved.snapshot(), viewers=Viewers)
     assert again.document.fields() == moved.document.fields()
+
+
+RENAMED = V1.replace('public string title = "t";', 'public string heading = "h";')
+
+
+def test_a_declared_rename_carries_the_value_and_replays(cli, tmp_path):
+    plan = compare(mod(V1), mod(RENAMED), {"title": "heading"})
+    assert not plan.refused and plan.renamed == {"title": "heading"}
+    assert plan.added == [] and plan.removed == []
+    assert "field renamed (declared): title -> heading" in plan.report()
+    undeclared = compare(mod(V1), mod(RENAMED))
+    assert undeclared.added == ["heading"] and undeclared.removed == ["title"]  # never guessed
+    bad = compare(mod(V1), mod(RENAMED), {"nope": "heading"})
+    assert bad.refused == ["rename nope -> heading: the old code has no field nope, or the new code keeps it"]
+    v1, v2 = tmp_path / "v1.adb", tmp_path / "v2.adb"
+    v1.write_text(V1.replace('public string title = "t";', 'public string title = "kept";'))
+    v2.write_text(RENAMED)
+    st = tmp_path / "st"
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"op":"create","as":"a@"}\n')
+    assert cli("run", v1, "--script", script, "--store", st).code == 0
+    r = cli("deploy", "--check", v1, v2, "--rename", "title=heading")
+    assert r.code == 0 and "title -> heading" in r.out
+    assert cli("deploy", v2, "--store", st, "--rename", "title=heading").code == 0
+    with open_store(st) as store:
+        doc = DurableDocument.open(store, "main")
+        assert doc.living.document.field("heading") == "kept"
+        assert replay(store, "main").ok
+    assert cli("deploy", v2, "--store", st, "--rename", "title").code == 2

@@ -23,6 +23,17 @@ from .base import Command, ExitCode, Failure, UsageError, add_json_flag, out_jso
 from .storeargs import DEFAULT_DIR, open_store, store_failure
 
 
+def renames(args) -> dict:
+    """--rename OLD=NEW, each a declared rename of a document field."""
+    out = {}
+    for text in args.rename or ():
+        a, sep, b = text.partition("=")
+        if not sep or not a or not b:
+            raise UsageError(f"--rename takes OLD=NEW, not {text!r}")
+        out[a] = b
+    return out
+
+
 def canary(keys: list[str], prefix: str | None, percent: int | None) -> list[str]:
     """The documents a canary deploy moves: those whose key starts with
     `prefix`, and of those the `percent` whose key's SHA-256 falls in the
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         if len(args.files) != 2:
             raise UsageError("deploy --check takes two files: OLD NEW")
         old, new = (load(path).module for path in args.files)
-        plan = compare(old, new)
+        plan = compare(old, new, renames(args))
         if args.json:
             out_json({"ok": not plan.refused, "plan": plan.to_json()})
         else:
@@ -80,6 +91,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.percent is not None and not 0 <= args.percent <= 100:
         raise UsageError("--percent is 0 to 100")
     module = load(args.files[0]).module
+    renames(args)  # a malformed --rename is a usage error before anything is read
+    if args.server and args.rename:
+        raise UsageError("--rename is for a store at rest (and --check); a server deploy declares none yet")
     if args.server:
         return _to_server(args, module)
     store = open_store(args.store, readonly=False)
@@ -96,7 +110,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             doc = DurableDocument.open(store, key)
             if doc.module.module_id() != module.module_id():
                 reasons += [f"document {key!r}: {r}"
-                            for r in blockers(doc.living, module, compare(doc.module, module))]
+                            for r in blockers(doc.living, module, compare(doc.module, module, renames(args)))]
         if reasons:
             message = "advm: error: the deploy is refused; nothing changed:\n" + "\n".join(
                 f"  {r}" for r in reasons)
@@ -109,7 +123,8 @@ def run(args: argparse.Namespace) -> ExitCode:
                 doc.close()
                 continue
             try:
-                doc.upgrade(module, restart_blocked=args.restart_blocked).result()
+                doc.upgrade(module, compare(doc.module, module, renames(args)),
+                            restart_blocked=args.restart_blocked).result()
                 if doc.module.module_id() == module.module_id():
                     moved.append(key)
                 else:  # its block waits at an await in code that changed: it finishes first
@@ -182,6 +197,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart-blocked", action="store_true",
                    help="a state block waiting at an await is entered again from its start under the "
                         "new code (its open asks close) instead of finishing on the old code first")
+    p.add_argument("--rename", metavar="OLD=NEW", action="append",
+                   help="declare a document field renamed (repeatable); renames are never guessed "
+                        "(a store at rest; --check)")
     p.add_argument("--prefix", metavar="TEXT", default=None,
                    help="canary: move only the documents whose key starts with TEXT")
     p.add_argument("--percent", metavar="N", type=int, default=None,
