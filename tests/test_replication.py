@@ -64,11 +64,12 @@ class Inventory:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with svc.lock:
-                    svc.requests.append({"path": self.path, "headers": dict(self.headers),
-                                         "body": json.loads(body), "at": time.monotonic()})
                     fail = svc.failing > 0
                     if fail:
                         svc.failing -= 1
+                    svc.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "body": json.loads(body), "at": time.monotonic(),
+                                         "status": 503 if fail else 200})
                 out = b'{"error": "down"}' if fail else b'{"ok": true}'
                 self.send_response(503 if fail else 200)
                 self.send_header("Content-Type", "application/json")
@@ -76,7 +77,11 @@ class Inventory:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a client that went away (a killed server)
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
