@@ -27,6 +27,7 @@ import json
 
 PREFIX = "~r/"  # a replication operation's call id: ~r/<name>/<number>
 MAX_ERROR_CHARS = 200  # of the last failure's message, kept in the state
+MAX_REQUEST_BYTES = 1 << 20  # an operation's request as JSON (a service call's limit); a larger value is not sent
 
 
 def content_hash(value) -> str:
@@ -37,12 +38,14 @@ def content_hash(value) -> str:
 class Replicas:
     """The replication state of one document: per replicated name,
     {"acked": hash or None, "ops": operations issued, "op": the pending
-    operation or None}; an operation is {"id", "op", "hash", "request",
+    operation or None, "too_large": the hash of a value not sent because its
+    request is over MAX_REQUEST_BYTES, else None}; an operation is {"id", "op", "hash", "request",
     "attempts", "error"}."""
 
     def __init__(self, meta: dict):
         self.targets: dict[str, dict] = meta.get("replications") or {}
-        self.state: dict[str, dict] = {n: {"acked": None, "ops": 0, "op": None} for n in self.targets}
+        self.state: dict[str, dict] = {n: {"acked": None, "ops": 0, "op": None, "too_large": None}
+                                       for n in self.targets}
 
     def __bool__(self) -> bool:
         return bool(self.targets)
@@ -69,9 +72,13 @@ class Replicas:
                 if digest == s["acked"]:
                     continue
                 op = "create" if s["acked"] is None else "update"
-            s["ops"] += 1
             request = json.dumps({"op": op, "name": name, "hash": digest, "value": value},
                                  separators=(",", ":"), ensure_ascii=False)
+            if len(request.encode()) > MAX_REQUEST_BYTES:
+                s["too_large"] = digest  # not sent; shown by inspect; the next value that fits is
+                continue
+            s["too_large"] = None
+            s["ops"] += 1
             s["op"] = {"id": f"{PREFIX}{name}/{s['ops']}", "op": op, "hash": digest, "request": request,
                        "attempts": 0, "error": ""}
 
@@ -99,13 +106,15 @@ class Replicas:
         return out
 
     def to_values(self) -> dict:
-        return {n: {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None}
+        return {n: {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None,
+                    **({"too_large": s["too_large"]} if s["too_large"] else {})}
                 for n, s in self.state.items()}
 
     def load(self, data: dict | None) -> None:
         for n, s in (data or {}).items():
             if n in self.state:
-                self.state[n] = {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None}
+                self.state[n] = {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None,
+                                 "too_large": s.get("too_large")}
 
 
 __all__ = ["Replicas", "content_hash", "PREFIX"]

@@ -418,3 +418,27 @@ def test_an_upgrade_keeps_what_was_acknowledged_and_the_pending_operation():
     assert (c["call"], c["replication"]) == ("~r/copy/2", "update")
     moved2, _ = upgrade(moved, compiled(SOURCE + "public int extra = 2;\n", "r.adb"), viewers=Viewers)
     assert moved2.service_calls() == [c]  # the pending operation carries over, same id and content
+
+
+def test_a_value_over_the_request_limit_is_not_sent_and_a_long_error_is_cut(tmp_path):
+    from advm.runtime import replication
+    src = SOURCE.replace("public string sku = \"tea\";", "public string sku = \"tea\";\nmessage Sku { string s; }\n"
+                         "channel sku_is(Sku k) { sku = k.s; }")
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(src, "r.adb"), "ann@shop", None, T0)
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 500, "message": "x" * 1000}}},
+               T0 + 1).result()
+    op = doc.living.replicas.to_values()["copy"]["op"]
+    assert len(op["error"]) == replication.MAX_ERROR_CHARS and op["error"].startswith("500: xxx")
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {}}}, T0 + 2).result()
+    big = "y" * replication.MAX_REQUEST_BYTES  # the request crosses the limit by its other fields
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "sku_is", "message": {"s": big}}, T0 + 3).result()
+    assert doc.living.service_calls() == []
+    s = doc.living.replicas.to_values()["copy"]
+    assert s["ops"] == 1 and s["too_large"] == content_hash({"sku": big, "count": 0})
+    fits = "y" * (replication.MAX_REQUEST_BYTES - 200)
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "sku_is", "message": {"s": fits}}, T0 + 4).result()
+    (c,) = doc.living.service_calls()
+    assert c["replication"] == "update" and "too_large" not in doc.living.replicas.to_values()["copy"]
+    doc.close()
+    store.close()

@@ -78,6 +78,8 @@ def inspect(args: argparse.Namespace) -> ExitCode:
         state = "in step" if op is None else (
             f"pending {op['op']} {op['call']} (hash {(op['hash'] or 'none')[:12]}), {op['attempts']} failed "
             f"attempt(s){', last: ' + op['error'] if op['error'] else ''}")
+        if r["too_large"]:
+            state += f"; the value {r['too_large'][:12]} is over 1 MiB as JSON and not sent"
         print(f"replicate {r['name']} -> {r['service']}:{r['method']}: acknowledged {acked}, {r['ops']} "
               f"operation(s) issued, {state}")
     return ExitCode.OK
@@ -91,7 +93,7 @@ def replication_status(living) -> list[dict]:
         t = living.replicas.targets[name]
         op = s["op"]
         out.append({"name": name, "service": t["service"], "method": t["method"], "acked": s["acked"],
-                    "ops": s["ops"],
+                    "ops": s["ops"], "too_large": s.get("too_large"),
                     "pending": None if op is None else {"call": op["id"], "op": op["op"], "hash": op["hash"],
                                                         "attempts": op["attempts"], "error": op["error"]}})
     return out
