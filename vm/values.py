@@ -195,13 +195,14 @@ def depth_of(data, limit: int = MAX_DEPTH) -> int:
 
 def has_bad_text(data) -> bool:
     """Whether a string in `data` (a value or an object's key) is not valid
-    Unicode. Call it on values depth_of has bounded."""
+    Unicode, or an object's key is not text at all (JSON never makes one; a
+    Python caller may). Call it on values depth_of has bounded."""
     t = type(data)
     if t is str:
         return not valid_text(data)
     if t is dict:
         for k, x in data.items():
-            if not valid_text(k) or has_bad_text(x):
+            if type(k) is not str or not valid_text(k) or has_bad_text(x):
                 return True
     elif t is list:
         for x in data:
@@ -218,7 +219,8 @@ def input_problem(data, limit: int = MAX_DEPTH):
     if depth_of(data, limit) > limit:
         return "too_deep", f"nests deeper than {limit} levels of arrays and objects"
     if has_bad_text(data):
-        return "bad_text", "holds text that is not valid Unicode (a lone surrogate)"
+        return "bad_text", ("holds text that is not valid Unicode (a lone surrogate) "
+                            "or an object key that is not text")
     return None
 
 

@@ -276,3 +276,14 @@ def test_random_graphs_round_trip_with_their_sharing(g):
     back = loads_values(data)
     assert shape(back, {}) == shape(g, {})
     assert dumps_values(back) == data
+
+
+def test_an_object_key_that_is_not_text_is_bad_input_not_a_crash():
+    # JSON only makes text keys; a Python caller may hand {3: "x"} in, which
+    # used to raise AttributeError inside valid_text.
+    from advm.vm.values import has_bad_text, input_problem
+
+    assert has_bad_text({3: "x"}) and has_bad_text({"a": [{None: 1}]})
+    assert not has_bad_text({"a": [{"b": "c"}]})
+    code, text = input_problem({3: "x"})
+    assert code == "bad_text" and "key that is not text" in text
