@@ -170,6 +170,8 @@ def _type_args_end(code: list[Tok], i: int) -> int | None:
                 return j
         elif t.kind in ("name", "number") or t.text in (",", "[", "]"):
             continue
+        elif t.text == ":" and prev.text == "replication":  # replication<svc:method>
+            continue
         else:
             return None
     return None
@@ -431,6 +433,8 @@ def _space_between(a: Tok | None, b: Tok, prev_code: Tok | None, code: list[Tok]
             return False
     if x in ("-", "+") and not _ends_value(code[ka - 1] if ka is not None and ka > 0 else None):
         return False  # a sign
+    if stack and stack[-1].kind == "angle" and ":" in (x, y):  # replication<svc:method>
+        return False
     if y == ":":
         return bool(stack and stack[-1].questions)
     if x == "{" or y == "}":

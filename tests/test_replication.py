@@ -442,3 +442,11 @@ def test_a_value_over_the_request_limit_is_not_sent_and_a_long_error_is_cut(tmp_
     assert c["replication"] == "update" and "too_large" not in doc.living.replicas.to_values()["copy"]
     doc.close()
     store.close()
+
+
+def test_the_formatter_keeps_replication_targets_tight():
+    from advm.compiler.format import format_source
+    src = "replication < inventory : stock >   copy = {sku: sku,count: count};\n"
+    assert format_source(src) == "replication<inventory:stock> copy = {sku: sku, count: count};\n"
+    assert format_source(SOURCE.strip() + "\n") == format_source(format_source(SOURCE.strip() + "\n"))
+    assert "replication<inventory:stock> copy = listed ? " in format_source(SOURCE)
