@@ -124,6 +124,7 @@ def test_sigkill_with_replication_in_flight_never_sends_an_operation_with_anothe
             server.kill()
         with inv.lock:
             requests = list(inv.requests)
+        acked = inv.acknowledged()
     by_key: dict[str, set] = {}
     for r in requests:
         by_key.setdefault(r["headers"]["Idempotency-Key"], set()).add(json.dumps(r["body"], sort_keys=True))
@@ -134,6 +135,9 @@ def test_sigkill_with_replication_in_flight_never_sends_an_operation_with_anothe
         for key in keys:
             result = replay(s, key)
             assert result.ok, (key, result.divergence)
-            assert result.living.replicas.to_values()["copy"]["op"] is None
+            op = result.living.replicas.to_values()["copy"]["op"]
+            # Nothing pending, or the operation the inventory acknowledged just before the
+            # last kill (its acknowledgement not logged yet): made again, same content, at the next load.
+            assert op is None or json.loads(op["request"]) == acked[key], (key, op)
     finally:
         s.close()
