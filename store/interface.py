@@ -6,7 +6,7 @@ through a proxy (net/worker.py `RemoteStore`) that forwards each call across
 a socket; `WRITES` and `CALLBACK_WRITES` say which calls return a future of a
 durable write (and which of those take `callback=` instead), so the proxy
 has one method per call declared here and forwards each as declared
-(net/messages.py `store_calls`, spec/protocol.md 8.13). tests/test_contracts.py
+(net/messages.py `store_calls`, spec/protocol.md 8.13). tests/runtime/test_contracts.py
 checks that `Store` has exactly these methods (spec/store.md 11.5).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hypothesis strategies and helpers for the viewer stream (imported as
 `deltakit`): plain views, edited views, and what the other end of a socket
-reads. tests/views/test_delta.py and tests/test_browser.py share them."""
+reads. tests/views/test_delta.py and tests/net/test_browser.py share them."""
 from __future__ import annotations
 
 import json

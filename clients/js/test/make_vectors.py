@@ -1,7 +1,7 @@
 """Write clients/js/test/vectors.json: delta-merge vectors from the Python
 reference (advm.views.delta encodes and diffs, advm.views.merge applies), which the
 JavaScript client must reproduce (delta.test.js) and the Python client keeps
-reproducing (tests/test_js_client.py).
+reproducing (tests/net/test_js_client.py).
 
     python clients/js/test/make_vectors.py
 
@@ -135,7 +135,7 @@ def worked_example():
     return [v0, v1, v2, v3, v4, v5, v6]
 
 
-REFUSED = [  # (plain view, patch, what the error says), as tests/test_browser.py pins
+REFUSED = [  # (plain view, patch, what the error says), as tests/net/test_browser.py pins
     ({"t": [{"id": 1}, {"id": 2}]}, {"t": {"@o": [[0, 5]]}}, "does not fit the prior order (2 rows)"),
     ({}, {"t": {"@o": [[0, 0]]}}, "no prior order"),
     ({"t": [{"id": 1}, {"id": 2}]}, {"t": {"2": None}}, "disagree"),

@@ -1,4 +1,4 @@
-// Compiled by tests/test_js_types.py with `tsc --noEmit --strict`: every use
+// Compiled by tests/net/test_js_types.py with `tsc --noEmit --strict`: every use
 // below must type-check, and every line after `@ts-expect-error` must NOT
 // (tsc reports an unused expectation), so the declarations are as narrow as
 // the client really is, not `any`.

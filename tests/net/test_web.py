@@ -1,0 +1,333 @@
+"""@web handlers through the real server (issue 13 point 3; spec/protocol.md
+8.15, language.md 4.28): routing and typed path parameters, authentication,
+a put that aborts and changes nothing, get only reading, every limit crossed,
+viewers seeing a put's change, and a log of web inputs replayed."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from pathlib import Path
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from advm.durable.document import DurableDocument
+from advm.durable.noviews import state_hash
+from advm.durable.replay import replay
+from advm.net.router import Router
+from advm.net.server import Server
+from advm.net.web import WebLimits
+from durable_kit import T0, open_store
+from server_kit import Kit, module, run
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+WEBHOOK = (EXAMPLES / "webhook.adb").read_text()
+
+ROUTES = """
+@static { create { return true; } }
+@connected { return true; }
+public int n;
+message Sms { string From; string Body; }
+@web get / { return {html: "root"}; }
+@web get /item/$id:int { return {html: "int " + id}; }
+@web get /item/$id:long/x { return {html: "long " + id}; }
+@web get /item/$name { return {html: "string " + name}; }
+@web get /item/fixed { return {html: "fixed"}; }
+@web get /price/$p:double { return {html: "double " + p}; }
+@web get /files/$rest* { return {html: "rest [" + rest + "]"}; }
+@web get /who { return {html: "" + @who}; }
+@web get /boom { assert(n > 100); return {html: "no"}; }
+@web put /sms (Sms m) { n += 1; return {xml: "<r>" + m.From + ":" + m.Body + "</r>"}; }
+@web get /json { return {json: Dynamic.dyn(n), cors: true, cache_ttl_seconds: 30}; }
+@web get /go { return {redirect: "/elsewhere"}; }
+@web get /teapot { return {error: "short and stout", status: 418}; }
+"""
+
+
+@contextlib.asynccontextmanager
+async def served(kit: Kit, source: str, *, store=None, anonymous: bool = True, limits: WebLimits | None = None):
+    router = Router(module(source), store=store) if store is not None else Router(module(source))
+    srv = Server(router, kit.tokens, port=0, allow_anonymous=anonymous, web_limits=limits)
+    await srv.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
+            yield srv, http
+    finally:
+        for c in kit.clients:
+            await c.close()
+        kit.clients.clear()
+        await srv.close()
+
+
+def bearer(kit: Kit, who: str) -> dict:
+    return {"Authorization": "Bearer " + kit.tokens.mint(who, ttl=600)}
+
+
+async def created(kit: Kit, srv, key: str, who: str = "ann@shop"):
+    c = await kit.client(srv, who)
+    await c.create(key)
+    return c
+
+
+def test_routing_typed_parameters_and_responses():
+    async def scenario(kit):
+        async with served(kit, ROUTES) as (srv, http):
+            await created(kit, srv, "r")
+            h = bearer(kit, "ann@shop")
+
+            async def get(path):
+                return await http.get("/~d/r" + path, headers=h)
+
+            assert (await get("/")).text == "root"
+            assert (await get("/item/42")).text == "int 42"
+            assert (await get("/item/-7")).text == "int -7"
+            # past the int range it is no int; a long handler has another shape (/x)
+            assert (await get("/item/3000000000")).text == "string 3000000000"
+            assert (await get("/item/3000000000/x")).text == "long 3000000000"
+            assert (await get("/item/fixed")).text == "fixed"  # fixed before typed
+            assert (await get("/item/a%20b")).text == "string a b"  # percent-decoded
+            assert (await get("/price/2.5")).text == "double 2.5"
+            assert (await get("/files/a/b/c.txt")).text == "rest [a/b/c.txt]"
+            assert (await get("/files")).text == "rest []"
+            r = await get("/item/42")
+            assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+            assert r.headers["cache-control"] == "no-store"
+            r = await get("/json")
+            assert r.json() == 0 and r.headers["content-type"] == "application/json"
+            assert r.headers["access-control-allow-origin"] == "*"
+            assert r.headers["cache-control"] == "max-age=30"
+            r = await get("/go")
+            assert r.status_code == 302 and r.headers["location"] == "/elsewhere" and r.content == b""
+            r = await get("/teapot")
+            assert r.status_code == 418 and r.text == "short and stout"
+            assert r.headers["content-type"].startswith("text/plain")
+            assert (await get("/who")).text == "ann"  # the principal as text: its agent
+            r = await get("/nothing/here")
+            assert r.status_code == 404
+            r = await http.delete("/~d/r/item/1", headers=h)
+            assert r.status_code == 405  # the path is served, by get only
+            r = await get("/boom")
+            assert r.status_code == 500 and "assert" in r.text
+            r = await http.get("/~d/nobody/item/1", headers=h)
+            assert r.status_code == 404
+            # put's message from JSON and from a form; POST is PUT
+            r = await http.put("/~d/r/sms", json={"From": "+1", "Body": "hi", "Other": 1}, headers=h)
+            assert r.status_code == 200 and r.text == "<r>+1:hi</r>"
+            assert r.headers["content-type"] == "application/xml; charset=utf-8"
+            r = await http.post("/~d/r/sms", data={"From": "+2", "Body": "yo"}, headers=h)
+            assert r.text == "<r>+2:yo</r>"
+            assert (await get("/json")).json() == 2
+            r = await http.put("/~d/r/sms", content=b"[1, 2]", headers=h)
+            assert r.status_code == 400
+            r = await http.put("/~d/r/sms", json={"From": 5}, headers=h)
+            assert r.status_code == 400 and "From" in r.text
+            r = await http.request("PATCH", "/~d/r/sms", headers=h)
+            assert r.status_code == 405
+            assert (await get("/json")).json() == 2  # refused requests changed nothing
+
+    run(scenario)
+
+
+def test_authentication_like_the_websocket():
+    async def scenario(kit):
+        async with served(kit, ROUTES, anonymous=False) as (srv, http):
+            await created(kit, srv, "a")
+            assert (await http.get("/~d/a/who")).status_code == 401
+            r = await http.get("/~d/a/who", headers={"Authorization": "Bearer not-a-token"})
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+            r = await http.get("/~d/a/who", headers={"Authorization": "Basic abc"})
+            assert r.status_code == 401
+            r = await http.get("/~d/a/who", headers=bearer(kit, "bob@shop"))
+            assert r.status_code == 200 and r.text == "bob"
+        async with served(kit, ROUTES, anonymous=True) as (srv, http):
+            await created(kit, srv, "a")
+            r = await http.get("/~d/a/who")
+            assert r.status_code == 200 and r.text.startswith("guest-")
+
+    run(scenario)
+
+
+def test_webhook_put_is_one_transaction_that_viewers_see_and_an_abort_changes_nothing():
+    async def scenario(kit):
+        async with served(kit, WEBHOOK) as (srv, http):
+            c = await created(kit, srv, "shop")
+            conn = await c.open("shop")
+            h = bearer(kit, "stripe@hooks")
+            r = await http.put("/~d/shop/hook/stripe", json={"id": "e1", "kind": "paid", "cents": 500}, headers=h)
+            assert r.status_code == 201 and r.json() == 500
+            await conn.wait_for(lambda c: c.view.get("balance") == 500)
+            r = await http.put("/~d/shop/hook/stripe", json={"id": "e2", "kind": "refunded", "cents": 900},
+                               headers=h)
+            assert r.status_code == 409 and "abort" in r.text
+            r = await http.put("/~d/shop/hook/stripe", json={"id": "e1", "kind": "paid", "cents": 500}, headers=h)
+            assert r.status_code == 200 and r.json() == 500  # a repeated event is taken once
+            r = await http.put("/~d/shop/hook/stripe", json={"id": "e3", "kind": "odd", "cents": 1}, headers=h)
+            assert r.status_code == 422
+            r = await http.get("/~d/shop/summary", headers=h)
+            assert r.json() == 500 and r.headers["cache-control"] == "max-age=1"
+            r = await http.get("/~d/shop/events/10", headers=h)
+            assert r.text == "e1,paid,500\n" and r.headers["content-type"] == "text/csv; charset=utf-8"
+            r = await http.options("/~d/shop/hook/stripe")
+            assert r.status_code == 200 and "PUT" in r.headers["access-control-allow-methods"]
+            assert conn.view["balance"] == 500 and conn.view["events"] == 1
+            r = await http.delete("/~d/shop/events", headers=h)
+            assert r.status_code == 200 and r.text == "cleared"
+            await conn.wait_for(lambda c: c.view.get("balance") == 0 and c.view.get("events") == 0)
+
+    run(scenario)
+
+
+def test_limits_crossed():
+    limits = WebLimits(max_body=1024, rate=2.0, burst=6.0, head_timeout=1.0, body_timeout=1.0)
+
+    async def scenario(kit):
+        async with served(kit, ROUTES, limits=limits) as (srv, http):
+            await created(kit, srv, "l")
+            h = bearer(kit, "ann@shop")
+            body = {"From": "x" * 900, "Body": ""}
+            assert (await http.put("/~d/l/sms", json=body, headers=h)).status_code == 200
+            body = {"From": "x" * 1100, "Body": ""}
+            r = await http.put("/~d/l/sms", json=body, headers=h)
+            assert r.status_code == 413
+            # a body sent in chunks without a length, crossing the limit on the way
+            async def chunks():
+                for _ in range(4):
+                    yield b"x" * 400
+            r = await http.put("/~d/l/sms", content=chunks(), headers=h)
+            assert r.status_code == 413
+            r = await http.get("/~d/l/files/" + "a" * 2050, headers=h)
+            assert r.status_code == 414
+            r = await http.get("/~d/l/files/" + "a/" * 70, headers=h)
+            assert r.status_code == 414  # more than 64 segments
+            # a head that never ends: 408 after head_timeout
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"PUT /~d/l/sms HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+            got = await asyncio.wait_for(reader.read(), 5)
+            assert got.startswith(b"HTTP/1.1 408")
+            writer.close()
+            # headers past max_head: 431
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"GET /~d/l/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20000 + b"\r\n\r\n")
+            await writer.drain()
+            got = await asyncio.wait_for(reader.read(), 5)
+            assert got.startswith(b"HTTP/1.1 431")
+            writer.close()
+            # the rate: the bucket empties, then 429 with Retry-After
+            statuses = [(await http.get("/~d/l/", headers=h)).status_code for _ in range(12)]
+            assert 429 in statuses
+            r = await http.get("/~d/l/", headers=h)
+            assert r.status_code == 429 and r.headers["retry-after"] == "1"
+            await asyncio.sleep(1.0)
+            assert (await http.get("/~d/l/", headers=h)).status_code == 200
+            # the WebSocket on the same port still works
+            c = await kit.client(srv, "ann@shop")
+            await c.open("l")
+
+    run(scenario)
+
+
+def test_get_leaves_nothing_in_the_log_and_replay_runs_the_puts_again(tmp_path):
+    store = open_store(tmp_path / "db")
+    m = module(WEBHOOK)
+    try:
+        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0)
+        now = T0
+        answers = []
+        for i, (kind, cents) in enumerate([("paid", 700), ("refunded", 900), ("refunded", 200), ("paid", 5)]):
+            now += 1000
+            doc.living.web_reply = None
+            doc.submit({"op": "web", "who": "stripe@hooks", "method": "put", "path": "/hook/stripe",
+                        "message": {"id": f"e{i}", "kind": kind, "cents": cents}}, now).result()
+            answers.append(doc.living.web_reply[0])
+            seq, clock = store.last_seq("shop"), doc.living.clock
+            got = doc.living.web_read("ann@shop", "get", "/summary")
+            assert got[0] == 200 and got[2] == str(doc.living.document.fields()["balance"]).encode()
+            assert store.last_seq("shop") == seq and doc.living.clock == clock  # nothing logged, no time
+        assert answers == [201, 409, 201, 201]
+        assert doc.living.document.fields()["balance"] == 505
+        live = state_hash(doc.living.snapshot())
+        doc.close()
+        real = socket.socket.connect
+        socket.socket.connect = None
+        try:
+            result = replay(store, "shop")
+        finally:
+            socket.socket.connect = real
+        assert result.ok, result.divergence
+        assert state_hash(result.living.snapshot()) == live
+        assert result.living.document.fields()["balance"] == 505
+    finally:
+        store.close()
+
+
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.integers(0, 5), st.sampled_from(["paid", "refunded", "odd"]), st.integers(-5, 900)),
+    st.tuples(st.just("bad"), st.sampled_from(["/hook", "/hook/a/b", "/nothing", "/events"])),
+    st.tuples(st.just("delete")),
+    st.tuples(st.just("get"), st.sampled_from(["/summary", "/events/3", "/events/x", "/hook/s"])),
+    st.tuples(st.just("restart")),
+), max_size=25)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_steps)
+def test_replay_of_any_log_of_web_inputs_gives_the_live_state(tmp_path_factory, steps):
+    store = open_store(tmp_path_factory.mktemp("web"))
+    m = module(WEBHOOK)
+    try:
+        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0)
+        now = T0
+        for step in steps:
+            now += 1000
+            if step[0] == "put":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "put", "path": "/hook/s",
+                            "message": {"id": f"e{step[1]}", "kind": step[2], "cents": step[3]}}, now).result()
+            elif step[0] == "bad":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "put", "path": step[1],
+                            "message": {"id": 1}}, now).result()
+            elif step[0] == "delete":
+                doc.submit({"op": "web", "who": "h@hooks", "method": "delete", "path": "/events"}, now).result()
+            elif step[0] == "get":
+                seq = store.last_seq("shop")
+                status = doc.living.web_read("ann@shop", "get", step[1])[0]
+                assert status in (200, 404, 405) and store.last_seq("shop") == seq
+            else:
+                doc.close()
+                doc = DurableDocument.open(store, "shop")
+        live = state_hash(doc.living.snapshot())
+        doc.close()
+        real = socket.socket.connect
+        socket.socket.connect = None  # replay opens no connection
+        try:
+            result = replay(store, "shop")
+        finally:
+            socket.socket.connect = real
+        assert result.ok, result.divergence
+        assert state_hash(result.living.snapshot()) == live
+    finally:
+        store.close()
+
+
+def test_a_client_that_half_closes_still_gets_its_answer_and_a_flood_is_held():
+    async def scenario(kit):
+        async with served(kit, ROUTES, limits=WebLimits(max_body=4 * 1024 * 1024)) as (srv, http):
+            await created(kit, srv, "h")
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(b"GET /~d/h/item/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+            writer.write_eof()
+            got = await asyncio.wait_for(reader.read(), 5)
+            assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"int 5")
+            writer.close()
+            # a body much larger than the hold (256 KiB): read in turns, the socket paused between them
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            body = b'{"From": "' + b"x" * 3_000_000 + b'", "Body": ""}'
+            writer.write(b"PUT /~d/h/sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            got = await asyncio.wait_for(reader.read(), 10)
+            assert got.startswith(b"HTTP/1.1 200") and got.endswith(b'<r>' + b"x" * 3_000_000 + b':</r>')
+            writer.close()
+
+    run(scenario)
