@@ -11,9 +11,9 @@ import random
 from pathlib import Path
 
 import pytest
-from test_sessions import compile_session
 
 from advm.compiler.build import build_source
+from advm.session import Session
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 
@@ -63,7 +63,7 @@ def test_example_sessions_play_the_same_either_way(name, switch):
     runs = {}
     for enabled in (True, False):
         counted = switch(enabled)
-        session = compile_session(source, f"examples/{name}.adb")
+        session = Session(build_source(source, f"examples/{name}.adb"))
         trace = []
         for number, text in enumerate(lines, start=1):
             frames = session.feed(text, number)
