@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +22,7 @@ from advm.net.router import Router
 from advm.net.services import ServiceConfig, idempotency_key, replication_backoff
 from advm.runtime.replication import content_hash
 from durable_kit import T0, compiled, open_store
+from inventory_kit import Inventory
 from server_kit import module
 
 SOURCE = """
@@ -43,60 +42,6 @@ channel set(Set s) { count = s.count; }
 channel list(List l) { listed = l.on; }
 replication<inventory:stock> copy = listed ? @maybe({sku: sku, count: count}) : @maybe<Stock>;
 """
-
-
-class Inventory:
-    """An inventory service: answers 200 {"ok": true}, or 503 while `failing`
-    is above zero (counting down), and records every request."""
-
-    def __init__(self):
-        self.failing = 0
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        svc = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with svc.lock:
-                    fail = svc.failing > 0
-                    if fail:
-                        svc.failing -= 1
-                    svc.requests.append({"path": self.path, "headers": dict(self.headers),
-                                         "body": json.loads(body), "at": time.monotonic(),
-                                         "status": 503 if fail else 200})
-                out = b'{"error": "down"}' if fail else b'{"ok": true}'
-                self.send_response(503 if fail else 200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):  # a client that went away (a killed server)
-                pass
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def bodies(self) -> list[dict]:
-        with self.lock:
-            return [r["body"] for r in self.requests]
 
 
 def config(url: str) -> ServiceConfig:
@@ -373,7 +318,7 @@ def test_the_checkout_example_replicates_a_paid_order_to_inventory_once(fast_bac
     service, the order is created at an inventory service that fails twice first."""
     from pathlib import Path
     from service_kit import PaymentService
-    checkout = (Path(__file__).resolve().parent.parent / "examples" / "checkout.adb").read_text()
+    checkout = (Path(__file__).resolve().parents[2] / "examples" / "checkout.adb").read_text()
     with PaymentService() as pay, Inventory() as inv:
         inv.failing = 2
 

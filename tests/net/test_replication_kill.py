@@ -14,14 +14,15 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 
 from advm.durable.replay import replay
 from advm.net.client import Client
 from advm.net.tokens import Tokens
 from advm.store import Store
-from test_replication import Inventory
-from test_services_kill import start
+from inventory_kit import Inventory
 
 SOAK = os.environ.get("ADVM_SOAK") == "1"
 ROUNDS = 100 if SOAK else 3
@@ -40,6 +41,28 @@ message Set { int count; }
 channel set(Set s) { count = s.count; }
 replication<inventory:stock> copy = {sku: Document.key(), count: count};
 """
+
+
+class Served:
+    """`advm run` in a process (killed with SIGKILL by the test)."""
+
+    def __init__(self, *args, cwd):
+        self.proc = subprocess.Popen([sys.executable, "-m", "advm", *map(str, args)], cwd=cwd,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert "serving" in line, line + self.proc.stderr.read()
+        self.ws_url = line.split("WebSocket ")[1].strip().rstrip(")")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def start(doc, store, services, tmp_path) -> Served:
+    return Served("run", doc, "--port", "0", "--store", store, "--workers", "1", "--services", services,
+                  cwd=tmp_path)
 
 
 class SlowInventory(Inventory):
