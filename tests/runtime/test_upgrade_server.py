@@ -179,7 +179,7 @@ def test_advm_deploy_server_moves_a_running_document(tmp_path):
 def _tictactoe_v2() -> str:
     from pathlib import Path
 
-    src = (Path(__file__).resolve().parents[1] / "examples" / "tictactoe.adb").read_text()
+    src = (Path(__file__).resolve().parents[2] / "examples" / "tictactoe.adb").read_text()
     # a field added, a message field added, a formula added
     return src.replace("public int games;", "public int games;\npublic string edition = \"v2\";") \
         .replace("message Play {\n  int x;\n  int y;\n}", "message Play {\n  int x;\n  int y;\n  string note;\n}") \
@@ -195,7 +195,7 @@ def test_a_tictactoe_game_in_the_middle_takes_new_code(tmp_path, restart):
     stays on v1 (deferred) and the board goes on. Replay verifies either."""
     from pathlib import Path
 
-    v1 = (Path(__file__).resolve().parents[1] / "examples" / "tictactoe.adb").read_text()
+    v1 = (Path(__file__).resolve().parents[2] / "examples" / "tictactoe.adb").read_text()
     v2 = _tictactoe_v2()
 
     async def scenario(kit):
