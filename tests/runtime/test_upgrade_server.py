@@ -136,6 +136,11 @@ def test_admin_deploy_through_a_real_server(tmp_path):
                 await ops.request("admin/deploy", module=base64.b64encode(b"not a module").decode(),
                                   identity=admin)
             assert "cannot be read" in str(e.value)
+            for bad in ({"module": "not base64!"}, {"module": ""}, {"module": code, "percent": 101},
+                        {"module": code, "prefix": 7}, {"module": code, "restart_blocked": "yes"}):
+                with pytest.raises(Exception) as e:
+                    await ops.request("admin/deploy", identity=admin, **bad)
+                assert "bad_request" in str(e.value), bad
             done = await ops.request("admin/deploy", module=code, identity=admin)
             assert done == {"module": module(V2).module_id(), "moved": ["g"]}
             view = await stream.wait_for(lambda c: "added" in c.view)
