@@ -136,3 +136,30 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def tictactoe_source() -> str:
     return (EXAMPLES / "tictactoe.adb").read_text()
+
+
+@contextlib.asynccontextmanager
+async def http_served(kit: "Kit", source: str, *, store=None, router_kw=None, **server_kw):
+    """A server of `source` on 127.0.0.1 with an httpx client at its port
+    (the @web and upload tests): yields (server, http); closes the kit's
+    clients and the server after."""
+    import httpx
+
+    router_kw = dict(router_kw or {})
+    if store is not None:
+        router_kw["store"] = store
+    srv = Server(Router(module(source), **router_kw), kit.tokens, port=0, **server_kw)
+    await srv.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
+            yield srv, http
+    finally:
+        for c in kit.clients:
+            await c.close()
+        kit.clients.clear()
+        await srv.close()
+
+
+def bearer(kit: "Kit", who: str) -> dict:
+    """The Authorization header of a token for `who`."""
+    return {"Authorization": "Bearer " + kit.tokens.mint(who, ttl=600)}

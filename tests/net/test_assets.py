@@ -6,7 +6,6 @@ a log of attach inputs replayed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
@@ -18,35 +17,18 @@ import pytest
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
-from advm.net.router import Router
-from advm.net.server import Server
 from advm.net.web import WebLimits, collect_assets
 from advm.store.blobs import FolderBlobStore, TooLarge, collect, referenced
 from durable_kit import T0, open_store
-from server_kit import Kit, module, run
+from server_kit import Kit, bearer, http_served, module, run
 
 GALLERY = (Path(__file__).resolve().parents[2] / "examples" / "gallery.adb").read_text()
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(200_000)
 
 
-@contextlib.asynccontextmanager
-async def served(kit: Kit, blobs, limits: WebLimits | None = None, store=None, **router_kw):
-    router = Router(module(GALLERY), store=store, **router_kw) if store is not None \
-        else Router(module(GALLERY), **router_kw)
-    srv = Server(router, kit.tokens, port=0, blobs=blobs, web_limits=limits)
-    await srv.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
-            yield srv, http
-    finally:
-        for c in kit.clients:
-            await c.close()
-        kit.clients.clear()
-        await srv.close()
-
-
-def bearer(kit: Kit, who: str) -> dict:
-    return {"Authorization": "Bearer " + kit.tokens.mint(who, ttl=600)}
+def served(kit: Kit, blobs, limits: WebLimits | None = None, store=None, **router_kw):
+    return http_served(kit, GALLERY, store=store, router_kw=router_kw, blobs=blobs,
+                       web_limits=limits)
 
 
 async def upload(http, h, data, name="cat.png", kind="image/png", key="album"):

@@ -5,22 +5,18 @@ viewers seeing a put's change, and a log of web inputs replayed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from pathlib import Path
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
-from advm.net.router import Router
-from advm.net.server import Server
 from advm.net.web import WebLimits
 from durable_kit import T0, open_store
-from server_kit import Kit, module, run
+from server_kit import Kit, bearer, http_served, module, run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WEBHOOK = (EXAMPLES / "webhook.adb").read_text()
@@ -46,23 +42,8 @@ message Sms { string From; string Body; }
 """
 
 
-@contextlib.asynccontextmanager
-async def served(kit: Kit, source: str, *, store=None, anonymous: bool = True, limits: WebLimits | None = None):
-    router = Router(module(source), store=store) if store is not None else Router(module(source))
-    srv = Server(router, kit.tokens, port=0, allow_anonymous=anonymous, web_limits=limits)
-    await srv.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
-            yield srv, http
-    finally:
-        for c in kit.clients:
-            await c.close()
-        kit.clients.clear()
-        await srv.close()
-
-
-def bearer(kit: Kit, who: str) -> dict:
-    return {"Authorization": "Bearer " + kit.tokens.mint(who, ttl=600)}
+def served(kit: Kit, source: str, *, store=None, anonymous: bool = True, limits: WebLimits | None = None):
+    return http_served(kit, source, store=store, allow_anonymous=anonymous, web_limits=limits)
 
 
 async def created(kit: Kit, srv, key: str, who: str = "ann@shop"):
