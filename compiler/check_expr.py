@@ -754,9 +754,6 @@ class ExprChecker:
                 return fn.returns
         if isinstance(recv, T.LibraryType):
             return self.call_library(e, recv.name, name, span)
-        each = self.method_each(e, recv, name, span)
-        if each is not None:
-            return each
         en = self.info.enums.get(recv.name) if isinstance(recv, T.EnumType) else None
         if en is not None and name in en.dispatchers:
             first = en.dispatchers[name][0][1]
@@ -814,27 +811,6 @@ class ExprChecker:
         e.ref = entry
         self.check_effect(entry.effect, f".{name}()", span)
         return lifted_result(e, L.parse_type(entry.result, b))
-
-    def method_each(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type | None:
-        """`(iterate t where ...).m(args)`: a record method that returns nothing,
-        called on every row of the list, its arguments evaluated for each row
-        (spec/language.md 5.19). None when `recv` is not such a list."""
-        if not T.is_sequence(recv):
-            return None
-        el = T.element_of(recv)
-        s = self.info.struct(el.name) if isinstance(el, T.RecordType) else None
-        if s is None or name not in s.methods:
-            return None
-        fn = s.methods[name]
-        if fn.returns != T.VOID:
-            self.args_only(e)
-            return self.err("E0209", f"method '{name}' returns {fn.returns}: only a method that returns "
-                                     f"nothing is called on every row of {recv}", span,
-                            f"use foreach (r in ...) {{ r.{name}(...); }}")
-        e.ref = Ref("method_each", name, fn, s.name)
-        self.check_effects_of_call(fn, span)
-        self.check_args(e, [t for _, t in fn.params], f"method '{name}'")
-        return T.VOID
 
     def service_call(self, e: ast.Call, obj: ast.Name, name: str, span) -> T.Type:
         """`svc.m(@who, msg)` or `svc.m(@no_cache, msg)`: a result<Out>
@@ -1153,6 +1129,23 @@ class ExprChecker:
                     if not T.is_error(row):
                         self.err("E0308", f"`unique {'last' if step.last else 'first'} {step.key}` needs "
                                  f"records, but the items are {row}", step.span)
+        elif isinstance(step, ast.Rank):
+            if step.threshold is not None:  # evaluated once, outside the items' scope
+                t = self.expr(step.threshold, T.DOUBLE)
+                if not T.is_error(t) and not T.is_numeric(t):
+                    self.err("E0301", f"a rank threshold must be a number, found {t}", step.threshold.span)
+            if not T.is_error(row) and self.fields_of(row) is None:
+                self.err("E0308", f"`rank` scores records or messages, but the items are {row}", step.span,
+                         "rank a table, or a list of records or messages")
+            self.scope.push()
+            try:
+                self.declare(step.alias, row, step.span, "as", step)
+                t = self.expr(step.score, T.DOUBLE)
+            finally:
+                self.scope.pop()
+            if not T.is_error(t) and not T.is_numeric(t):
+                self.err("E0301", f"a rank score must be a number, found {t}", step.score.span,
+                         "score each item with an int, long or double")
                 elif step.key not in fields:
                     self.err("E0203", f"record '{row}' has no field '{step.key}'", step.span,
                              did_you_mean(step.key, fields))

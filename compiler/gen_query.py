@@ -39,7 +39,7 @@ def reads_row(e: ast.Expr) -> bool:
         if isinstance(n, ast.Name) and n.ref is not None and n.ref.kind in ("record_field", "formula") \
                 and n.ref.owner is not None:
             return True
-        if isinstance(n, ast.Call) and getattr(n.ref, "kind", None) in ("method", "method_each"):
+        if isinstance(n, ast.Call) and getattr(n.ref, "kind", None) == "method":
             return True
     return False
 
@@ -414,6 +414,26 @@ class Queries:
 
             self.each_item(cur, row_t, keep_as, skip_deleted=False)
             self.pop_scope()
+            return out
+        if isinstance(step, ast.Rank):
+            scores = self.temp("o")
+            self.emit("LNEW", scores.n)
+            self.push_scope()
+            var = self.declare(step, step.alias, row_t)
+
+            def score(item: Reg) -> None:
+                if var is not None:
+                    self.unbox(item, row_t, var)
+                b = self.boxed(step.score, T.DOUBLE)
+                self.emit("LPUSH", scores.n, b.n)
+                self.free(b)
+
+            self.each_item(cur, row_t, score, skip_deleted=False)
+            self.pop_scope()
+            threshold = step.threshold if step.threshold is not None else K(float("-inf"), T.DOUBLE)
+            out = self.host("seq.rank", [(cur, lt), (scores, T.ListType(T.DOUBLE)), threshold],
+                            [lt, T.ListType(T.DOUBLE), T.DOUBLE], lt)
+            self.free(scores)
             return out
         if isinstance(step, ast.OrderBy):
             keys = [[self.layout.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
