@@ -546,6 +546,7 @@ class FieldDecl(Decl):
     readonly: bool = False
     name_span: Span = NOSPAN
     flags: list[str] = field(default_factory=list)  # Adama's `lossy`, `unique`, `required`
+    was: list = field(default_factory=list)  # `@was(old, ...)`: earlier names (Toks), spec/runtime.md 9.2
 
 
 @dataclass

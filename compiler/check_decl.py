@@ -142,6 +142,8 @@ class DeclChecker:
             if "id" not in s.fields:
                 # Every row has an id the table assigns; declaring it is optional.
                 s.fields["id"] = FieldInfo("id", T.INT, "private", readonly=True)
+            self.check_was([m for m in s.decl.members if isinstance(m, ast.FieldDecl)],
+                           set(s.fields) | set(s.formulas), f"record '{s.name}'")
 
     def add_struct_field(self, s: StructInfo, f: ast.FieldDecl) -> None:
         if f.name in s.fields or f.name in s.formulas:
@@ -157,6 +159,9 @@ class DeclChecker:
                 "E0505", f"message fields have no privacy ('{f.privacy.kind}' on '{f.name}')", f.privacy.span,
                 "remove the privacy modifier; messages are only seen by the code that receives them",
             )
+        if f.was and s.kind == "message":
+            self.err("E0214", f"`@was` belongs to a document or record field, not to message '{s.name}'",
+                     f.span, "a message is what clients send: rename a message field in two steps")
         for flag in f.flags:
             allowed = {"message": ("lossy", "unique"), "record": ("required",)}.get(s.kind, ())
             if flag not in allowed or (flag == "unique" and f.name != "id"):
@@ -168,6 +173,23 @@ class DeclChecker:
         s.fields[f.name] = FieldInfo(
             f.name, t, f.privacy.kind, list(f.privacy.names), f.default, readonly, f
         )
+
+    def check_was(self, fields: list, declared: set, where: str) -> None:
+        """`@was(old, ...)` (spec/runtime.md 9.2): each earlier name is gone from
+        this code (a name still declared would make the rename ambiguous) and
+        is claimed by one field only."""
+        claimed: dict[str, str] = {}
+        for f in fields:
+            for w in f.was:
+                if w.text in declared:
+                    self.err("E0214", f"'{f.name}' was '{w.text}', but {where} still declares "
+                             f"'{w.text}'", w.span, "an earlier name must be gone from the code that "
+                             "renames it; drop the old declaration (an upgrade moves its value)")
+                elif w.text in claimed:
+                    self.err("E0214", f"'{w.text}' is claimed as an earlier name by both "
+                             f"'{claimed[w.text]}' and '{f.name}'", w.span, "one field takes an old value")
+                else:
+                    claimed[w.text] = f.name
 
     def add_record_member(self, s: StructInfo, m: ast.Decl) -> None:
         if isinstance(m, ast.FieldDecl):
@@ -431,6 +453,7 @@ class DeclChecker:
                     info.templates[d.name] = d
             elif isinstance(d, ast.JoinDecl):
                 self.joins.append((None, d))
+        self.check_was([d for d in program.decls if isinstance(d, ast.FieldDecl)], set(values), "the document")
         construct = next((h for h in info.handlers["construct"].all if h.param is not None), None) \
             if "construct" in info.handlers else None
         invent = info.static.policies.get("invent")

@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
     "E0211": "shadowed-name",
     "E0212": "duplicate-field",
     "E0213": "not-available-here",
+    "E0214": "bad-earlier-name",
     # types
     "E0301": "type-mismatch",
     "E0302": "bad-operand",

@@ -141,7 +141,7 @@ _BINARY = {"==", "!=", "<=", ">=", "&&", "||", "^^", "+", "-", "*", "/", "%", "<
 # Words that take type arguments without being type names.
 _TYPE_OPENERS = {"@maybe", "@convert", "cached", "viewer_is", "use_policy", "bubble",
                  "channel", "replication", "session"}
-_NO_SPACE_BEFORE_PAREN = {"@debug", "@maybe", "@convert"}
+_NO_SPACE_BEFORE_PAREN = {"@debug", "@maybe", "@convert", "@was"}
 
 
 def _ends_value(tok: Tok | None) -> bool:

@@ -10,7 +10,7 @@ messages whose defaults need code). The names are layout.py's.
 
 `module_meta` is the module's `meta`: it maps the document's declarations to
 these names and describes every field's type for the runtime
-(runtime/engine.py), and tells the views (views/viewers.py) what every
+(runtime/document.py), and tells the views (views/viewers.py) what every
 policy, formula and bubble reads.
 """
 from __future__ import annotations
@@ -238,6 +238,8 @@ class Meta:
             out.append({"name": f.name, "slot": slots[f.name], "type": describe(f.type),
                         "privacy": f.privacy, "privacy_names": list(f.privacy_names),
                         "readonly": bool(f.readonly)})
+            if f.decl is not None and f.decl.was:  # earlier names (`@was`), spec/runtime.md 9.2
+                out[-1]["was"] = [w.text for w in f.decl.was]
         return out
 
     def formula_meta(self, fo, fn: str) -> dict:

@@ -677,10 +677,19 @@ class Builder(NodeVisitor):
 
     def visit_field_decl(self, node, ch):
         privacy, readonly, type_, name, init, flags, _ = ch
+        was = [w for f in flags if isinstance(f, list) for w in f]
         return A.FieldDecl(
             name.text, type_, self._privacy(privacy, node), init[0][1] if init else None,
-            bool(readonly), name_span=name.span, flags=[f.text for f in flags], span=self.span(node),
+            bool(readonly), name_span=name.span, flags=[f.text for f in flags if isinstance(f, Tok)],
+            was=was, span=self.span(node),
         )
+
+    visit_field_flag = _pass
+
+    def visit_was_flag(self, node, ch):
+        """`@was(old, older)`: a list of the field's earlier names (Toks)."""
+        _, _, first, rest, _ = ch
+        return [first] + [r[1] for r in rest]
 
     def visit_formula_decl(self, node, ch):
         privacy, _kind, name, _, value, _ = ch

@@ -141,7 +141,7 @@ class Harness:
 
     @staticmethod
     def errors():
-        from ..runtime.engine import TransactionError
+        from ..runtime.document import TransactionError
 
         return TransactionError
 

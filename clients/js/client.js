@@ -41,6 +41,24 @@ function requestText(request) {
   return text.replace(new RegExp(`"${escaped}(-?\\d+)"`, "g"), "$1");
 }
 
+/** Bytes of one `attachment/append`: base64 makes them 4/3 as many characters,
+ * and the request (with its JSON around them) stays under the server's 64 KiB
+ * frame limit (spec/protocol.md 8.6). */
+export const ATTACH_CHUNK = 45 * 1024;
+
+// Base64 of bytes: Node's Buffer where there is one, else btoa over a binary string.
+function toBase64(bytes) {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("the bytes are a Uint8Array");
+  if (typeof globalThis.Buffer === "function") {
+    return globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  }
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
 class Listeners {
   constructor() {
     this.sets = new Map();
@@ -448,6 +466,53 @@ export class Client {
       doc._finish(error);
     }
     return doc._opened;
+  }
+
+  /** `attachment/start`: ask to upload a file to document `key` (its
+   * `@can_attach` decides: `attach_refused` otherwise). Resolves with the
+   * upload's id on this socket, for `attachmentAppend` and `attachmentFinish`;
+   * an upload not finished when the socket closes is thrown away. */
+  async attachmentStart(key, { name = "file", type = "application/octet-stream", identity } = {}) {
+    const reply = await this.request("attachment/start", { key, name, type, identity: identity ?? this.identity });
+    return reply.upload;
+  }
+
+  /** `attachment/append`: the upload's next bytes (at most ATTACH_CHUNK a
+   * call: a request stays within the server's frame limit). Resolves with the
+   * bytes received so far; `too_large` past the server's limit (16 MiB), after
+   * which the upload is gone. */
+  async attachmentAppend(upload, bytes) {
+    const reply = await this.request("attachment/append", { upload, data: toBase64(bytes) });
+    return reply.size;
+  }
+
+  /** `attachment/finish`: the document's `@attached (a)` receives the file.
+   * Resolves with the asset's facts `{id, size, md5, sha384, name, type}`;
+   * rejects with `abort` when `@attached` refused it. */
+  async attachmentFinish(upload) {
+    const reply = await this.request("attachment/finish", { upload });
+    return reply.asset;
+  }
+
+  /** Upload a file (a Uint8Array, an ArrayBuffer or a Blob) to document `key`
+   * over the socket: start, append in ATTACH_CHUNK pieces, finish
+   * (spec/protocol.md 8.3, language.md 4.29). `onProgress(sent, total)` after
+   * each piece. Resolves with the asset's facts. */
+  async attach(key, data, { name, type, identity, onProgress } = {}) {
+    let bytes;
+    if (data instanceof Uint8Array) bytes = data;
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (typeof Blob === "function" && data instanceof Blob) {
+      bytes = new Uint8Array(await data.arrayBuffer());
+      type ??= data.type || undefined;
+      name ??= typeof data.name === "string" ? data.name : undefined;
+    } else throw new TypeError("attach() takes a Uint8Array, an ArrayBuffer or a Blob");
+    const upload = await this.attachmentStart(key, { name, type, identity });
+    for (let at = 0; at < bytes.length; at += ATTACH_CHUNK) {
+      const sent = await this.attachmentAppend(upload, bytes.subarray(at, at + ATTACH_CHUNK));
+      if (onProgress) onProgress(sent, bytes.length);
+    }
+    return this.attachmentFinish(upload);
   }
 
   /** `identity/whoami`: who the documents see for an identity. */

@@ -21,6 +21,7 @@ export type Reason =
   | "abort" | "assert" | "budget" | "error" | "input" | "wrong_principal" | "unknown_ask"
   | "stale_ask" | "invalid_answer" | "no_open_ask" | "delete_refused" | "store" | "internal"
   | "admin_refused" | "no_store"
+  | "attach_refused" | "no_uploads" | "too_many_uploads" | "too_large" | "unknown_upload"
   | "unreachable" | "closed" | "ended" | "bad_delta" | "timeout"
   | (string & {});
 
@@ -217,6 +218,19 @@ export class DebugStream {
   end(): Promise<void>;
 }
 
+/** An uploaded file's facts (spec/language.md 4.29): `id` is the SHA-384 of its bytes, in hex. */
+export interface Asset {
+  id: string;
+  size: number;
+  md5: string;
+  sha384: string;
+  name: string;
+  type: string;
+}
+
+/** Bytes of one `attachment/append` (its base64 request stays within the server's frame limit). */
+export declare const ATTACH_CHUNK: number;
+
 export class Client {
   constructor(url: string, options?: ClientOptions);
   /** the admin/* methods */
@@ -244,6 +258,16 @@ export class Client {
   /** `document/debug`: resolves once subscribed; rejects with debug_refused, not_found, ... */
   debug(key: string, onLines: (lines: string[], dropped: number) => void,
         options?: { identity?: string }): Promise<DebugStream>;
+  /** `attachment/start`: the upload's id on this socket; rejects with attach_refused, no_uploads, too_many_uploads */
+  attachmentStart(key: string, options?: { name?: string; type?: string; identity?: string }): Promise<number>;
+  /** `attachment/append` (at most ATTACH_CHUNK bytes): the bytes received so far; rejects with too_large, unknown_upload */
+  attachmentAppend(upload: number, bytes: Uint8Array): Promise<number>;
+  /** `attachment/finish`: `@attached (a)` ran; rejects with abort when it refused the file */
+  attachmentFinish(upload: number): Promise<Asset>;
+  /** start, append in ATTACH_CHUNK pieces, finish (a Blob gives its type and, for a File, its name) */
+  attach(key: string, data: Uint8Array | ArrayBuffer | Blob,
+         options?: { name?: string; type?: string; identity?: string;
+                     onProgress?: (sent: number, total: number) => void }): Promise<Asset>;
   whoami(options?: { identity?: string }): Promise<Principal>;
   /** development servers only; with `use: true` the client sends the token from then on */
   mint(principal: string, options?: { use?: boolean }): Promise<{ identity: string; principal: string }>;

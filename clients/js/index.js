@@ -3,5 +3,5 @@
 // Types: index.d.ts. Protocol: spec/protocol.md section 8.
 
 export { Admin } from "./admin.js";
-export { AdvmError, Client, Connection, DebugStream, connect } from "./client.js";
+export { ATTACH_CHUNK, AdvmError, Client, Connection, DebugStream, connect } from "./client.js";
 export { DeltaError, ViewState, applyDelta, materialize } from "./delta.js";

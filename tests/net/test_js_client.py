@@ -60,7 +60,7 @@ def node():
 
 
 def test_the_javascript_client_passes_its_node_tests(node):
-    assert [p.name for p in NODE_TESTS] == ["admin.test.js", "client.test.js", "delta.test.js"]
+    assert [p.name for p in NODE_TESTS] == ["admin.test.js", "attach.test.js", "client.test.js", "delta.test.js"]
     env = dict(os.environ, ADVM_PYTHON=sys.executable)
     r = subprocess.run([*node, "--test", *map(str, NODE_TESTS)], cwd=JS, env=env,
                        capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL)
@@ -70,7 +70,7 @@ def test_the_javascript_client_passes_its_node_tests(node):
     summary = dict(line[2:].split(" ", 1) for line in r.stdout.splitlines()
                    if line.startswith("# ") and line[2:].split(" ", 1)[0] in
                    ("tests", "pass", "fail", "skipped", "todo", "cancelled"))
-    assert int(summary["tests"]) >= 13 and summary["pass"] == summary["tests"], report
+    assert int(summary["tests"]) >= 16 and summary["pass"] == summary["tests"], report
     assert summary["fail"] == summary["skipped"] == summary["cancelled"] == "0", report
 
 

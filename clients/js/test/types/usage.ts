@@ -2,8 +2,8 @@
 // below must type-check, and every line after `@ts-expect-error` must NOT
 // (tsc reports an unused expectation), so the declarations are as narrow as
 // the client really is, not `any`.
-import { AdvmError, Client, Connection, ViewState, applyDelta, connect, materialize } from "../../index.js";
-import type { Ask, Reason, Reflection, Update, View } from "../../index.js";
+import { ATTACH_CHUNK, AdvmError, Client, Connection, ViewState, applyDelta, connect, materialize } from "../../index.js";
+import type { Ask, Asset, Reason, Reflection, Update, View } from "../../index.js";
 import { useDocument } from "../../react.js";
 
 interface Board { turn: string; cells: number[] }
@@ -32,8 +32,14 @@ async function play(url: string): Promise<number> {
   const plain: View = state.view;
   applyDelta({}, { n: 1 });
   materialize(plain);
+  const photo: Asset = await client.attach("album", new Uint8Array([1, 2, 3]), {
+    name: "a.png", type: "image/png", onProgress: (sent: number, total: number) => sent / total });
+  const upload: number = await client.attachmentStart("album", { name: "b.png" });
+  const got: number = await client.attachmentAppend(upload, new Uint8Array(ATTACH_CHUNK));
+  const other: Asset = await client.attachmentFinish(upload);
+  await client.attach("album", new Blob(["text"], { type: "image/svg+xml" }));
   await client.close();
-  return turn.length + (reply.seq ?? 0) + loaded.length + channels.length;
+  return photo.size + other.id.length + got + turn.length + (reply.seq ?? 0) + loaded.length + channels.length;
 }
 
 function misuse(client: Client, game: Connection<Board>) {
@@ -49,6 +55,10 @@ function misuse(client: Client, game: Connection<Board>) {
   new Client("ws://127.0.0.1:1/", { identity: 7 });
   // @ts-expect-error a status is one of four words
   const s: "open" = game.status;
+  // @ts-expect-error a file is bytes (Uint8Array, ArrayBuffer or Blob), not text
+  client.attach("album", "hello");
+  // @ts-expect-error an asset's size is a number
+  client.attach("album", new Uint8Array(1)).then((a) => { const t: string = a.size; return t; });
   return [n, s];
 }
 
