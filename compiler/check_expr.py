@@ -754,6 +754,9 @@ class ExprChecker:
                 return fn.returns
         if isinstance(recv, T.LibraryType):
             return self.call_library(e, recv.name, name, span)
+        each = self.method_each(e, recv, name, span)
+        if each is not None:
+            return each
         en = self.info.enums.get(recv.name) if isinstance(recv, T.EnumType) else None
         if en is not None and name in en.dispatchers:
             first = en.dispatchers[name][0][1]
@@ -811,6 +814,27 @@ class ExprChecker:
         e.ref = entry
         self.check_effect(entry.effect, f".{name}()", span)
         return lifted_result(e, L.parse_type(entry.result, b))
+
+    def method_each(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type | None:
+        """`(iterate t where ...).m(args)`: a record method that returns nothing,
+        called on every row of the list, its arguments evaluated for each row
+        (spec/language.md 5.19). None when `recv` is not such a list."""
+        if not T.is_sequence(recv):
+            return None
+        el = T.element_of(recv)
+        s = self.info.struct(el.name) if isinstance(el, T.RecordType) else None
+        if s is None or name not in s.methods:
+            return None
+        fn = s.methods[name]
+        if fn.returns != T.VOID:
+            self.args_only(e)
+            return self.err("E0209", f"method '{name}' returns {fn.returns}: only a method that returns "
+                                     f"nothing is called on every row of {recv}", span,
+                            f"use foreach (r in ...) {{ r.{name}(...); }}")
+        e.ref = Ref("method_each", name, fn, s.name)
+        self.check_effects_of_call(fn, span)
+        self.check_args(e, [t for _, t in fn.params], f"method '{name}'")
+        return T.VOID
 
     def service_call(self, e: ast.Call, obj: ast.Name, name: str, span) -> T.Type:
         """`svc.m(@who, msg)` or `svc.m(@no_cache, msg)`: a result<Out>

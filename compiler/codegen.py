@@ -67,6 +67,7 @@ class Stages:
         self.exprs.connect(translate, self.data, self.calls, self.stmts)
         self.data.connect(self.exprs, self.calls)
         self.calls.connect(self.exprs, self.data, self.stmts)
+        self.calls.each_item = self.queries.each_item  # a method called on every row (5.19)
         self.stmts.connect(self.exprs, self.data, self.calls, self.queries)
         self.queries.connect(self.exprs, self.data, self.calls, self.stmts)
 

@@ -107,6 +107,8 @@ class Calls:
                           [rt] + [t for _, t in fn.params], fn.returns, dst)
             self.free(recv)
             return r
+        if kind == "method_each":
+            return self.method_each(e, ref)
         if kind == "channel_op":
             return self.channel_ask(e, ref, dst)
         if kind == "service_call":
@@ -116,6 +118,22 @@ class Calls:
         if kind == "dispatch":
             return self.dispatch_call(e, ref, dst)
         raise CodegenError(f"internal: call of {kind}")
+
+    def method_each(self, e: ast.Call, ref: Ref) -> None:
+        """`(iterate t where ...).m(args)`: the method on every row still in
+        its table, in the list's order, the arguments evaluated for each row."""
+        fn = ref.target
+        rt = T.RecordType(ref.owner)
+        rows = self.expr(e.func.obj)
+        name = self.layout.method_fn(ref.owner, fn.name)
+        ptypes = [rt] + [t for _, t in fn.params]
+
+        def each(row) -> None:
+            self.call(name, [(row, rt)] + list(e.args), ptypes, fn.returns, None)
+
+        self.each_item(rows, rt, each, skip_deleted=True)
+        self.free(rows)
+        return None
 
     def dispatch_call(self, e: ast.Call, ref: Ref, dst):
         """`v.name(args)` on an enum with `dispatch` cases: compare the value with

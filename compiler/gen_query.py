@@ -39,7 +39,7 @@ def reads_row(e: ast.Expr) -> bool:
         if isinstance(n, ast.Name) and n.ref is not None and n.ref.kind in ("record_field", "formula") \
                 and n.ref.owner is not None:
             return True
-        if isinstance(n, ast.Call) and getattr(n.ref, "kind", None) == "method":
+        if isinstance(n, ast.Call) and getattr(n.ref, "kind", None) in ("method", "method_each"):
             return True
     return False
 

@@ -297,31 +297,30 @@ class Statements:
             self.free(old)
 
     def bulk_assign(self, s: ast.Assign) -> None:
-        """`(iterate t where ...).f op= v`: v once, then every row of the list."""
+        """`(iterate t where ...).f op= v`: for every row of the list, v is
+        evaluated and assigned (spec/language.md 5.19)."""
         target = s.target
         el = T.element_of(target.obj.ty)
         ft = self.info.struct(el.name).fields[target.name].type
         rows = self.expr(target.obj)
-        value = self.expr_as(s.value, ft)
         slot = self.layout.field_slot(el.name, target.name)
         indexed = self.layout.is_indexed(el.name, target.name)
 
         def each(row: Reg) -> None:
             lv = LValue("rfield", ft, reg=row, struct=el.name, slot=slot, indexed=indexed)
             if s.op == "=":
+                value = self.expr_as(s.value, ft)
+                if needs_copy(ft) and not fresh(s.value):
+                    c = self.host("value.copy", [(value, ft)], [ft], ft)
+                    self.free(value)
+                    value = c
                 self.store(lv, value)
+                self.free(value)
                 return
-            old = self.load(lv, None)
-            if ft == T.STRING:
-                new = self.temp("o")
-                self.emit("SCAT", new.n, old.n, value.n)
-            else:
-                new = self.arith(s.op[0], old, value, ft, None)
-            self.store(lv, new)
-            self.free(old, new)
+            self.compound(lv, s.op[0], s.value)
 
         self.each_item(rows, el, each, skip_deleted=True)
-        self.free(rows, value)
+        self.free(rows)
 
     def s_ExprStmt(self, s: ast.ExprStmt) -> None:
         r = self.expr(s.expr)
