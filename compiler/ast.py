@@ -307,11 +307,21 @@ class OrderDyn(Node):
 
 
 @dataclass
+class Rank(Node):
+    """`rank x: score [threshold t]`: the items whose score (a number, each item
+    named `x`) is at least `t`, highest score first, ties in the order they came."""
+
+    alias: str
+    score: Expr
+    threshold: Expr | None = None
+
+
+@dataclass
 class Materialize(Node):
     """`materialize`: Adama's caching hint; the list is already materialized here."""
 
 
-QueryStep = Where | OrderBy | Limit | Offset | Shuffle | WhereAs | Unique | MapStep | Reduce | Materialize | OrderDyn
+QueryStep = Where | OrderBy | Limit | Offset | Shuffle | WhereAs | Unique | MapStep | Reduce | Materialize | OrderDyn | Rank
 
 
 # ---------------------------------------------------------------- statements

@@ -1129,6 +1129,23 @@ class ExprChecker:
                              "order by a number, string, date/time or enum field")
                 elif key.insensitive and not T.is_error(ft) and ft != T.STRING:
                     self.err("E0302", f"`insensitive` orders strings, and '{key.field}' is {ft}", key.span)
+        elif isinstance(step, ast.Rank):
+            if step.threshold is not None:  # evaluated once, outside the items' scope
+                t = self.expr(step.threshold, T.DOUBLE)
+                if not T.is_error(t) and not T.is_numeric(t):
+                    self.err("E0301", f"a rank threshold must be a number, found {t}", step.threshold.span)
+            if not T.is_error(row) and self.fields_of(row) is None:
+                self.err("E0308", f"`rank` scores records or messages, but the items are {row}", step.span,
+                         "rank a table, or a list of records or messages")
+            self.scope.push()
+            try:
+                self.declare(step.alias, row, step.span, "as", step)
+                t = self.expr(step.score, T.DOUBLE)
+            finally:
+                self.scope.pop()
+            if not T.is_error(t) and not T.is_numeric(t):
+                self.err("E0301", f"a rank score must be a number, found {t}", step.score.span,
+                         "score each item with an int, long or double")
         elif isinstance(step, ast.OrderDyn):
             t = self.expr(step.spec, T.STRING)
             if not T.is_error(t) and t != T.STRING:

@@ -132,7 +132,7 @@ def tokenize(source: str) -> list[Tok]:
 # ------------------------------------------------------------------ classification
 
 # Words after which an expression starts (so `-` is a sign and `{` an object).
-_EXPR_WORDS = {"return", "case", "assert", "transition", "in", "where", "limit", "offset",
+_EXPR_WORDS = {"return", "case", "assert", "transition", "in", "where", "limit", "offset", "threshold",
                "map", "via", "order_dyn", "preempt", "else", "do", "@pump"}
 _PAREN_KEYWORDS = {"if", "while", "for", "foreach", "switch"}
 _VALUE_KINDS = {"name", "number", "string", "template", "temporal", "enumref", "label", "special", "webpath"}

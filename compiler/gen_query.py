@@ -415,6 +415,26 @@ class Queries:
             self.each_item(cur, row_t, keep_as, skip_deleted=False)
             self.pop_scope()
             return out
+        if isinstance(step, ast.Rank):
+            scores = self.temp("o")
+            self.emit("LNEW", scores.n)
+            self.push_scope()
+            var = self.declare(step, step.alias, row_t)
+
+            def score(item: Reg) -> None:
+                if var is not None:
+                    self.unbox(item, row_t, var)
+                b = self.boxed(step.score, T.DOUBLE)
+                self.emit("LPUSH", scores.n, b.n)
+                self.free(b)
+
+            self.each_item(cur, row_t, score, skip_deleted=False)
+            self.pop_scope()
+            threshold = step.threshold if step.threshold is not None else K(float("-inf"), T.DOUBLE)
+            out = self.host("seq.rank", [(cur, lt), (scores, T.ListType(T.DOUBLE)), threshold],
+                            [lt, T.ListType(T.DOUBLE), T.DOUBLE], lt)
+            self.free(scores)
+            return out
         if isinstance(step, ast.OrderBy):
             keys = [[self.layout.field_slot(row_t.name, k.field), 1 if k.descending else 0] +
                     ([1] if k.insensitive else []) for k in step.keys]

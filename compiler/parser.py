@@ -496,6 +496,10 @@ class Builder(NodeVisitor):
         which, key = mode[0]
         return A.Unique(self.tok(which).text == "last", key.text, span=self.span(node))
 
+    def visit_rank_step(self, node, ch):
+        _, alias, _, score, threshold = ch
+        return A.Rank(alias.text, score, threshold[0][1] if threshold else None, span=self.span(node))
+
     def visit_order_dyn_step(self, node, ch):
         return A.OrderDyn(ch[1], span=self.span(node))
 

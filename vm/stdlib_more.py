@@ -772,6 +772,14 @@ def _group(xs: list, slot: int) -> list:
     return [[k, v] for k, v in groups.items()]
 
 
+def _rank(xs: list, scores: list, threshold: float) -> list:
+    """`rank x: score threshold t`: the items scoring at least t, highest first;
+    equal scores keep the order the items came in (a stable sort)."""
+    kept = [(s, i) for i, s in enumerate(scores) if s >= threshold]
+    kept.sort(key=lambda p: -p[0])
+    return [xs[i] for _, i in kept]
+
+
 def _lift(f):
     """Arithmetic over maybe<double>: empty when either side is."""
     def g(a, b):
@@ -812,6 +820,7 @@ QUERIES = {
     "seq.order_dyn": (_order_dyn, False),
     "seq.unique": (_unique, False),
     "seq.group": (_group, False),
+    "seq.rank": (_rank, False),
     "seq.group_map": (lambda pairs: {k: v for k, v in pairs}, False),
 }
 
