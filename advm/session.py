@@ -218,7 +218,7 @@ class Session:
         """Run one checked input (as parse_line returns it)."""
         before = self.living
         before.failures.clear()
-        debug_mark = len(before.document.debug_lines)
+        debug_mark = len(before.engine.debug_lines)
         frames = getattr(self, f"_{item['op']}")(item)
         living = self.living
         if living is not before:  # a new runtime (created, restarted), whose lists are all new
@@ -228,7 +228,7 @@ class Session:
         frames += [{"to": None, "error": {"code": e.kind, "message": str(e)}} for _, e in living.failures]
         living.failures.clear()
         if self._debug is not None:
-            for text in living.document.debug_lines[debug_mark:]:
+            for text in living.engine.debug_lines[debug_mark:]:
                 self._debug(text)
         self.host.checkpoint(self.doc)  # what a restart recovers: the document as this input left it
         return [self._out(f) for f in frames]
@@ -336,7 +336,7 @@ class Session:
     def _view(self, item):
         who = as_principal(item["as"])
         doc = self.living
-        exists = doc.document.created and not doc.destroyed
+        exists = doc.engine.created and not doc.destroyed
         return [{"to": who, "view": doc.view(who) if exists else None}]
 
     def _restart(self, item):

@@ -57,8 +57,8 @@ def test_debug_cost(benchmark, variant):
     for i in range(DOCS):
         d = LivingDocument(module, key=f"d{i}", viewers=Viewers)
         d.create("owner@", None, T0)
-        d.document.listening = listening
-        d.document.debug_lines = []
+        d.engine.listening = listening
+        d.engine.debug_lines = []
         docs.append(d)
     messages = [{"k": i} for i in range(INPUTS)]
     rates = Rates()
@@ -71,7 +71,7 @@ def test_debug_cost(benchmark, variant):
             clock[0] += 1
             d = docs[i % DOCS]
             d.send("ann@", "add", messages[i], clock[0])
-            engine = d.document
+            engine = d.engine
             if engine.debug_lines:  # what the shard does with an input's lines
                 taken[0] += len(engine.debug_lines)
                 engine.debug_lines = []

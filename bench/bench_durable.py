@@ -339,7 +339,7 @@ def test_wake(benchmark, tmp_path, size, rows, how):
             modules = {module.module_id(): module}
             DurableDocument.open(store, "big", modules)  # module checks cached, as in a host
             result = benchmark(DurableDocument.open, store, "big", modules)
-            assert result.living.document.fields(formulas=False)["filled"] == rows
+            assert result.living.engine.fields(formulas=False)["filled"] == rows
         elif how == "raw-lmdb-read":
             env, snapdb = store.env.env, store.env.snapshots
 
@@ -352,7 +352,7 @@ def test_wake(benchmark, tmp_path, size, rows, how):
 
             assert len(benchmark(raw)) > len(snap.data)
         else:
-            plain = cbor2.dumps({"fields": doc.living.document.fields(formulas=False),
+            plain = cbor2.dumps({"fields": doc.living.engine.fields(formulas=False),
                                  "viewers": [], "rng": [1, 2, 3, 4]})
             info["plain_bytes"] = len(plain)
             benchmark(cbor2.loads, plain)
@@ -454,8 +454,8 @@ def test_replay_chat(benchmark, tmp_path, how):
                 return d, frames
             d, frames = benchmark.pedantic(timed(live), rounds=ROUNDS, iterations=1)
             # The same document as replay ends with: the inputs really ran.
-            want = replay(store, "chat").living.document.fields(formulas=False)
-            assert d.document.fields(formulas=False)["total_lines"] == want["total_lines"] > 1000
+            want = replay(store, "chat").living.engine.fields(formulas=False)
+            assert d.engine.fields(formulas=False)["total_lines"] == want["total_lines"] > 1000
         else:
             benchmark.pedantic(timed(lambda: list(store.entries("chat"))), rounds=ROUNDS,
                                iterations=1)

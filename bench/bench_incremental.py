@@ -38,7 +38,7 @@ from __future__ import annotations
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal
 

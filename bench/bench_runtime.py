@@ -1,4 +1,4 @@
-"""The living-document runtime's cost per input (runtime/living.py -> runtime/document.py
+"""The living-document runtime's cost per input (runtime/living.py -> runtime/engine.py
 -> the machine), in memory, with nobody connected.
 
     .venv/bin/python -m pytest bench/bench_runtime.py --benchmark-enable
@@ -131,7 +131,7 @@ def test_machine_floor(benchmark, workload):
     fid = module.function_index(handler)
     layout = meta["messages"][meta["channels"][channel]["message"]]["layout"]
     slot = meta["messages"][meta["channels"][channel]["message"]]["fields"][0]["slot"]
-    machines = [d.document.machine for d in docs]
+    machines = [d.engine.machine for d in docs]
     values = [next(iter(message(i).values())) for i in range(INPUTS)]
     defaults = list(module.records[layout].defaults)
     rates = Rates()

@@ -19,7 +19,7 @@ import gc
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 
 N = 200_000
 # Rounds per variant, each after one untimed warmup round: the first round of

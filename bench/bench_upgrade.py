@@ -67,13 +67,13 @@ def test_upgrade_against_a_wake(benchmark, how):
     info = {"snapshot_bytes": len(data), "rows": 900}
     if how == "wake":
         result = benchmark(LivingDocument.restore, v1, data, viewers=Viewers, load=False)
-        assert result.document.field("filled") == 900
+        assert result.engine.field("filled") == 900
     else:
         def setup():
             return (LivingDocument.restore(v1, data, viewers=Viewers, load=False), v2, plan), \
                 {"viewers": Viewers}
         moved, _ = benchmark.pedantic(upgrade, setup=setup, rounds=30, iterations=1)
-        assert moved.document.field("note") == "new" and len(moved.document.field("_rows")) == 900
+        assert moved.engine.field("note") == "new" and len(moved.engine.field("_rows")) == 900
     benchmark.extra_info.update(info)
 
 
@@ -107,4 +107,4 @@ def test_upgrade_with_its_rows_unchanged(benchmark):
     def setup():
         return (LivingDocument.restore(v1, data, viewers=Viewers, load=False), v2), {"viewers": Viewers}
     moved, _ = benchmark.pedantic(upgrade, setup=setup, rounds=30, iterations=1)
-    assert moved.document.field("note") == "new" and moved.document.field("half") == 450
+    assert moved.engine.field("note") == "new" and moved.engine.field("half") == 450

@@ -35,7 +35,7 @@ import pytest
 from pathlib import Path
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal
@@ -278,7 +278,7 @@ def test_chat_inputs(benchmark, chat_module, case):
         return d
 
     d = benchmark.pedantic(run, rounds=3, iterations=1)
-    assert len(d.document.fields(formulas=False)["_lines"]) > 2000
+    assert len(d.engine.fields(formulas=False)["_lines"]) > 2000
     if case == "viewers":
         assert frames[0] > len(ops)  # every line reaches every viewer
     stats = getattr(benchmark, "stats", None)

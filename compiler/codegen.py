@@ -24,7 +24,7 @@ delay a number of seconds; a call of a procedure that may transition is
 checked through effects.py); compiled by gen_stmt.py `Statements.s_Transition` into writes of
 the document's hidden slots NEXT and NEXT_IN (vm/docslots.py); executed by
 the runtime: after the transaction commits, runtime/living.py
-(`LivingDocument._committed`) takes them with runtime/document.py
+(`LivingDocument._committed`) takes them with runtime/engine.py
 `Engine.take_pending` and keeps the state as pending, due at its time; when
 that time comes `LivingDocument._run_due` has `Engine.run_state` run the
 state's body, the function `state.<s>` (named in layout.py, listed in the

@@ -10,7 +10,7 @@ messages whose defaults need code). The names are layout.py's.
 
 `module_meta` is the module's `meta`: it maps the document's declarations to
 these names and describes every field's type for the runtime
-(runtime/document.py), and tells the views (views/viewers.py) what every
+(runtime/engine.py), and tells the views (views/viewers.py) what every
 policy, formula and bubble reads.
 """
 from __future__ import annotations

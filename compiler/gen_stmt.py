@@ -735,7 +735,7 @@ class Statements:
     def s_Preempt(self, s: ast.Preempt) -> None:
         """Name the state to run should this block wait (language.md 6.9.1): a
         logged write into the hidden INVOKING map, so an abort undoes it; the
-        runtime reads it when the block waits (runtime/document.py)."""
+        runtime reads it when the block waits (runtime/engine.py)."""
         running = self.temp("o")
         key = self.temp("o")
         self.emit("FGETO", running.n, INVOKING)
@@ -746,7 +746,7 @@ class Statements:
 
     def s_BlockState(self, s: ast.BlockState) -> None:
         """The runtime never resumes this SUSPEND: it undoes the block's run, or
-        runs the state a `preempt` named (runtime/document.py)."""
+        runs the state a `preempt` named (runtime/engine.py)."""
         self.free(self.test_suspend(BLOCK_KIND))
 
     def s_Destroy(self, s: ast.Destroy) -> None:

@@ -31,7 +31,7 @@ import io
 import cbor2
 
 from ..runtime.contracts import as_input
-from ..runtime.document import gc_paused
+from ..runtime.engine import gc_paused
 from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
 from ..runtime.upgrade import Deferred, UpgradeRefused, upgrade
 from ..store.commit import KEEP
@@ -125,7 +125,7 @@ class DurableDocument:
         the create input is logged; returns once it is durable. A create that
         fails (its frames say why) logs nothing and leaves no document.
         `runtime_key` is the key the runtime itself knows (`@key`, the Random
-        seed), when it is not the store key. `seed` (runtime/document.py fresh_seed)
+        seed), when it is not the store key. `seed` (runtime/engine.py fresh_seed)
         replaces the key-derived Random seed, and the create entry records it."""
         code, digest = module_digest(module)
         stored = store.put_module(code, {"filename": module.filename})
@@ -136,7 +136,7 @@ class DurableDocument:
             item["seed"] = seed
         frames = living.apply(item)
         self = cls(store, key, module, living, seq=0, snapshot_seq=0, viewers=viewers)
-        if not living.document.created:
+        if not living.engine.created:
             return self, frames
         entry = inputs.to_entry(1, item, frames, {"module": digest, "key": runtime_key})
         self._commit([entry], self._maybe_snapshot(1)).result()
@@ -154,13 +154,13 @@ class DurableDocument:
         rec = store.load(key)
         living, module = rebuild(store, key, rec.snapshot, rec.entries, modules, viewers=viewers)
         # What replaying the tail printed or failed was reported when it first ran.
-        living.document.debug_lines.clear()
+        living.engine.debug_lines.clear()
         living.failures.clear()
         seq = rec.entries[-1].seq if rec.entries else rec.seq
         self = cls(store, key, module, living, seq=seq, snapshot_seq=rec.seq, viewers=viewers,
                    restored_at=rec.seq if rec.snapshot is not None else None)
         meta = module.meta
-        if "load" in meta["handlers"] and living.document.created and not living.destroyed:
+        if "load" in meta["handlers"] and living.engine.created and not living.destroyed:
             self.living = inputs.round_trip(living, load=True, viewers=viewers)
             self._pending.append(self._event(inputs.LOAD))
         return self
@@ -257,7 +257,7 @@ class DurableDocument:
     def _follow(self, fut):
         """After an input: a deferred upgrade moves once no block is suspended;
         its frames go out with that input's."""
-        if self.target is None or self.error is not None or self.living.document.cont is not None:
+        if self.target is None or self.error is not None or self.living.engine.cont is not None:
             return fut
         module, plan = self.target
         try:
@@ -516,7 +516,7 @@ def rebuild(store, key: str, snapshot: Snapshot | None, entries: list[Entry],
         if check:
             inputs.check_frames(entry, frames, doc=key)
         head = entry.seq
-    return living, living.document.module
+    return living, living.engine.module
 
 
 def resolver(store, key: str, modules: dict | None):

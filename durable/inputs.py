@@ -30,7 +30,7 @@ Extra envelope fields:
 - `module`, `key` (create only): the code's sha256 and the key the document
   was created under.
 - `seed` (create only, when the host drew one): Random's initial state, 64
-  hex digits of entropy (runtime/document.py fresh_seed). Without it (scripted
+  hex digits of entropy (runtime/engine.py fresh_seed). Without it (scripted
   sessions, documents created before issue 10) the seed derives from `key`.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ import hashlib
 import cbor2
 
 from ..runtime.contracts import as_input
-from ..runtime.document import gc_paused
+from ..runtime.engine import gc_paused
 from ..runtime.living import LivingDocument, error_frame, retelling
 from ..runtime.upgrade import compare
 from ..runtime.upgrade import upgrade as upgrade_to
@@ -340,7 +340,7 @@ def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers
     with gc_paused():
         if data is None:
             data = living.snapshot()
-        return LivingDocument.restore(living.document.module, data, viewers=viewers or Viewers, load=load)
+        return LivingDocument.restore(living.engine.module, data, viewers=viewers or Viewers, load=load)
 
 
 def reconnect(living) -> list[dict]:
@@ -377,7 +377,7 @@ def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
                              "no module store was given to find it", doc=doc)
         module = resolve(bytes(entry.extra["module"]))
         renames = entry.extra.get("renames")
-        plan = compare(living.document.module, module, dict(renames)) if renames else None
+        plan = compare(living.engine.module, module, dict(renames)) if renames else None
         return upgrade_to(living, module, plan, viewers=viewers or Viewers,
                           restart_blocked=bool(entry.extra.get("restart")))
     if kind not in INPUT_KINDS:

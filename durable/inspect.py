@@ -38,7 +38,7 @@ def describe(data: bytes, module, *, key: str | None = None, seq: int | None = N
     body = cbor2.loads(data)
     if living is None:
         living = LivingDocument.restore(module, data, viewers=Viewers, load=False)
-    doc = living.document
+    doc = living.engine
     meta = module.meta
     fields, tables = _fields(doc, meta)
     out = {

@@ -37,8 +37,8 @@ class NoViewers:
     views. It remembers who is attached, so a document replayed with it can
     still say who was watching; their views were not replayed."""
 
-    def __init__(self, document):
-        self.document = document
+    def __init__(self, engine):
+        self.engine = engine
         self.viewers: dict[str, None] = {}
 
     def connect(self, who: str) -> list[dict]:
@@ -56,7 +56,7 @@ class NoViewers:
 
     def plain_view(self, who: str) -> dict:
         # Computed from scratch from the state, so it is right without any history.
-        return render_view(self.document, who)
+        return render_view(self.engine, who)
 
     def state(self) -> dict:
         return {"version": NO_VIEWS, "viewers": [{"who": w, "seq": None} for w in self.viewers]}

@@ -160,7 +160,7 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
             living, module = base(store, doc, None, entry, modules, viewers=viewers)
         living, frames = apply(living, entry, head, doc=doc, viewers=viewers,
                                resolve=resolver(store, doc, modules))
-        module = living.document.module
+        module = living.engine.module
         head = entry.seq
         steps += 1
         matched = matches(entry, frames)

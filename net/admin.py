@@ -149,7 +149,7 @@ def merge_patch(old, new):
 def _render(living, who: str):
     from ..views.privacy import render_view
 
-    doc = living.document
+    doc = living.engine
     if not doc.created or living.destroyed:
         return None
     return render_view(doc, who)
@@ -158,7 +158,7 @@ def _render(living, who: str):
 def preview(router, key: str, who: str, seq) -> dict:
     result = _replayed(router, key, seq)
     living = result.living
-    doc = living.document
+    doc = living.engine
     view = _render(living, who)
     before = None
     if result.head > 1:
@@ -179,7 +179,7 @@ def preview(router, key: str, who: str, seq) -> dict:
 def debug_lines(router, key: str, seq) -> dict:
     result = _replayed(router, key, seq)
     return {"key": key, "seq": result.head, "last": result.last,
-            "lines": list(result.living.document.debug_lines)}
+            "lines": list(result.living.engine.debug_lines)}
 
 
 def _describe(router, key: str) -> dict:
@@ -192,7 +192,7 @@ def _describe(router, key: str) -> dict:
     rec = store.load(key)
     living, _ = rebuild(store, key, rec.snapshot, rec.entries,
                         {router.module.module_id(): router.module}, viewers=NoViewers, check=False)
-    doc = living.document
+    doc = living.engine
     seq = rec.entries[-1].seq if rec.entries else rec.seq
     asks = [{"id": a.id, "to": a.who, "channel": a.channel, "kind": a.kind}
             for a in sorted(doc.asks.asks.values(), key=lambda a: a.id) if not a.answered]

@@ -24,7 +24,7 @@ import threading
 from typing import Callable
 
 from ..runtime import host as _host
-from ..runtime.document import fresh_seed
+from ..runtime.engine import fresh_seed
 from ..runtime.host import MemoryDocument, NotFound, Resolved, Shelf
 from ..views.viewers import Viewers
 

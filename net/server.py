@@ -991,7 +991,7 @@ def quiet_gc() -> tuple:
     server several percent of its time in the load test. What exists at
     start (the program, its module) moves to the oldest generation. Nothing
     is left frozen: documents running in this process (`--workers 0`) move
-    their own long-lived objects with gc.freeze()/unfreeze() (runtime/document.py
+    their own long-lived objects with gc.freeze()/unfreeze() (runtime/engine.py
     promote_young), which they skip while anything is frozen."""
     old = gc.get_threshold()
     if gc.get_freeze_count() == 0:

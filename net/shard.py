@@ -150,7 +150,7 @@ class Collector:
     both), which only the cyclic collector frees. But the automatic
     collector never starts in a process that runs transactions: the runtime
     pauses it around each one and then moves the survivors to the oldest
-    generation with gc.freeze()/unfreeze() (runtime/document.py promote_young),
+    generation with gc.freeze()/unfreeze() (runtime/engine.py promote_young),
     and in CPython 3.11 gc.freeze() also sets every generation's allocation
     count to zero, so the count that would start a collection never reaches
     its threshold. (What a transaction drops is freed by reference counting.)
@@ -296,15 +296,15 @@ class Shard:
 
     def _listen(self, key: str, doc) -> None:
         """Before an input: the document keeps its @debug lines only while someone subscribes."""
-        doc.living.document.listening = key in self._debugging
+        doc.living.engine.listening = key in self._debugging
 
     def _after_input(self, key, doc, fut, now, **extra):
-        lines = doc.living.document.debug_lines
+        lines = doc.living.engine.debug_lines
         if lines:  # what this input printed, for the subscribers (at most DEBUG_MAX_LINES)
             if key in self._debugging:
                 extra["debug"] = lines[:DEBUG_MAX_LINES] if len(lines) <= DEBUG_MAX_LINES \
                     else lines[:DEBUG_MAX_LINES] + [DEBUG_LINES_DROPPED]
-            doc.living.document.debug_lines = []
+            doc.living.engine.debug_lines = []
         due = doc.next_due()
         calls = doc.living.service_calls()
         if calls:  # made by the host once this input is durable (net/services.py)
@@ -378,9 +378,9 @@ class Shard:
                                            ip=p.get("ip", ""))
         except Refused as e:
             return _done(failed(e.code, e.message))
-        doc.living.document.debug_lines = []  # nobody can listen to a document before it exists
+        doc.living.engine.debug_lines = []  # nobody can listen to a document before it exists
         error = _sender_error(frames, who)
-        if error is not None or not doc.living.document.created:
+        if error is not None or not doc.living.engine.created:
             return _done(reply(frames, error=error))
         calls = doc.living.service_calls()  # @construct's calls, a replication's create (net/services.py)
         return _done(reply(frames, due=doc.next_due(), **({"calls": calls} if calls else {})))
@@ -395,7 +395,7 @@ class Shard:
             # spec 4.23: connecting to a missing key may create it, if `invent` says so.
             doc, frames = self.host.invent(key, who, now, origin=p.get("origin", ""), ip=p.get("ip", ""))
             error = _sender_error(frames, who)
-            if error is not None or not doc.living.document.created:
+            if error is not None or not doc.living.engine.created:
                 return _done(reply(frames, error=error))
             invented = frames
         doc = self.host.open(key)
@@ -503,7 +503,7 @@ class Shard:
             return _done(reply(web=(200 if ok else 403, [], b"")))
         if method == "assets":  # the asset collector asks which blobs the state holds (net/web.py)
             doc = self.host.open(key)
-            ids = sorted(referenced([doc.living.document.fields(formulas=False)]))
+            ids = sorted(referenced([doc.living.engine.fields(formulas=False)]))
             return _done(reply(web=(200, [], ids)))
         if method == "attach":  # the upload's facts: the document's attach input
             return self._input(key, {"op": "attach", "who": p["who"], "asset": p.get("message")}, now)

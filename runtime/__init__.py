@@ -2,7 +2,7 @@
 the clock, timers, who is connected, the frames clients receive), on the
 machine in vm/.
 
-`living` (LivingDocument: everything between transactions), `document`
+`living` (LivingDocument: everything between transactions), `engine`
 (Engine: one transaction at a time, asks, awaits, rollback), `asks` (the
 open asks' book), `services` (service calls: what a document wants made,
 and their results as inputs), `schedule` (the pending transition and @cron) and

@@ -144,7 +144,7 @@ class Viewers(Protocol):
     def load(self, state: dict) -> None: ...
 
 
-ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Engine (runtime/document.py)
+ViewersFactory = Callable[[Any], Viewers]  # called with the runtime's Engine (runtime/engine.py)
 
 
 # ---------------------------------------------------------------- what a host drives

@@ -37,7 +37,7 @@ from typing import Any, Callable, Protocol
 
 from ..vm.errors import VMError
 from .contracts import Backend, Frame, HostedDocument, as_input
-from .document import Engine, TransactionError
+from .engine import Engine, TransactionError
 from .living import MAX_IMMEDIATE, LivingDocument, error_frame
 from .upgrade import Deferred, UpgradeRefused, blockers, compare, in_canary, upgrade
 
@@ -156,7 +156,7 @@ class MemoryDocument:
 
     def submit(self, op: dict, now: int) -> Resolved:
         frames = self.living.apply(as_input(op, now))
-        if self.target is not None and self.living.document.cont is None:
+        if self.target is not None and self.living.engine.cont is None:
             frames = frames + self.upgrade(self.target).result()
         return Resolved(frames)
 
@@ -193,7 +193,7 @@ class MemoryBackend:
     snapshot on the `Shelf`, so it survives sleep but not the process.
     `viewers` is the Viewers factory the runtime is handed (the runtime
     imports no views); `seeds` makes a new document's Random seed (a server
-    passes runtime.document.fresh_seed, so nobody can predict it from the
+    passes runtime.engine.fresh_seed, so nobody can predict it from the
     key; None keeps the key-derived seed, which makes tools deterministic)."""
 
     name = "memory"
@@ -316,7 +316,7 @@ class RuntimeHost:
         at once. Returns the
         document and the create input's frames. When @construct failed the
         frames say why, the document made is not created
-        (`doc.living.document.created` is false, `doc.living.last_error` is the
+        (`doc.living.engine.created` is false, `doc.living.last_error` is the
         error) and the host keeps nothing of it."""
         at = self.at(now)
         held = self.docs.get(key)
@@ -345,7 +345,7 @@ class RuntimeHost:
 
     def _make(self, key: str, who: str, arg, at: int):
         doc, frames = self.backend.create(key, who, arg, at)
-        if doc.living.document.created:
+        if doc.living.engine.created:
             self.docs[key] = doc
         return doc, frames
 
@@ -376,7 +376,7 @@ class RuntimeHost:
         for key, doc in self.docs.items():
             if canary is not None and not in_canary(key, canary[0], canary[1]):
                 continue
-            runs = doc.living.document.module
+            runs = doc.living.engine.module
             if runs.module_id() != module.module_id():
                 reasons += [f"document {key!r}: {r}" for r in
                             blockers(doc.living, module, compare(runs, module))]
@@ -413,7 +413,7 @@ class RuntimeHost:
         for key in keys:
             doc = self.docs[key]
             frames = doc.upgrade(module, restart_blocked=restart_blocked).result()
-            moved = doc.living.document.module.module_id() == module.module_id()
+            moved = doc.living.engine.module.module_id() == module.module_id()
             out[key] = ("moved", frames) if moved else ("deferred", "a block is suspended at an await")
         return out
 

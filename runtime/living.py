@@ -4,7 +4,7 @@ spec/runtime.md).
 It owns what happens *between* transactions: the queue of inputs, the clock,
 the pending transition, the @cron jobs, who is connected, the lifecycle, and
 turning every committed transaction into the frames clients receive (viewer
-deltas, asks, errors). One transaction at a time goes through runtime/document.py,
+deltas, asks, errors). One transaction at a time goes through runtime/engine.py,
 which owns asks, awaits and rollback.
 
     living = LivingDocument(module, key="g1", viewers=Viewers)  # a compiled vm.module.Module
@@ -32,7 +32,7 @@ from ..vm.snapshot import dumps_values, loads_values
 from ..vm.stdlib import values_equal
 from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
-from .document import Engine, TransactionError
+from .engine import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
 from .replication import PREFIX as REPLICATION, Replicas
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
@@ -78,11 +78,11 @@ class LivingDocument:
         durable.noviews.NoViewers for replay, a test's own."""
         self._setup(Engine(module, key=key, seed=seed), viewers)
 
-    def _setup(self, document: Engine, viewers) -> None:
-        self.document = document
-        self.meta = document.meta
+    def _setup(self, engine: Engine, viewers) -> None:
+        self.engine = engine
+        self.meta = engine.meta
         self._make_viewers = viewers
-        self.viewers = self._make_viewers(document)
+        self.viewers = self._make_viewers(engine)
         self.queue: deque = deque()
         self.pending: Pending | None = None
         self.crons: Crons | None = None  # planned when the document is created
@@ -159,11 +159,11 @@ class LivingDocument:
     def can_attach(self, who: str) -> bool:
         """Whether @can_attach lets `who` upload a file now (language.md 4.29),
         asked without an input (it only reads): False without @can_attach."""
-        if self.destroyed or not self.document.created or "can_attach" not in self.meta["handlers"]:
+        if self.destroyed or not self.engine.created or "can_attach" not in self.meta["handlers"]:
             return False
         principal = as_principal(who) if isinstance(who, str) else who
         try:
-            return bool(self.document.read(self.meta["handlers"]["can_attach"]["fn"], (), principal))
+            return bool(self.engine.read(self.meta["handlers"]["can_attach"]["fn"], (), principal))
         except TransactionError:
             return False
 
@@ -174,7 +174,7 @@ class LivingDocument:
 
     def web_read(self, who: str, method: str, path: str) -> tuple:
         """A get or options request: (status, headers, body)."""
-        if self.destroyed or not self.document.created:
+        if self.destroyed or not self.engine.created:
             return _web_error(404, "the document does not exist")
         try:
             entry, args = route(self.meta.get("web") or [], method, path)
@@ -182,7 +182,7 @@ class LivingDocument:
             return _web_error(e.status, e.message)
         principal = as_principal(who) if isinstance(who, str) else who
         try:
-            value = self.document.web(entry["fn"], tuple(args), principal, None, read=True)
+            value = self.engine.web(entry["fn"], tuple(args), principal, None, read=True)
         except TransactionError as e:
             return _web_error(500, f"@web {method} failed: {self._told(e, principal)}")
         return response(value, method)
@@ -216,23 +216,23 @@ class LivingDocument:
         return self.viewers.plain_view(as_principal(who))
 
     def asks_for(self, who: str) -> list[dict]:
-        return [self._ask_json(a) for a in self.document.asks.open_for(as_principal(who))]
+        return [self._ask_json(a) for a in self.engine.asks.open_for(as_principal(who))]
 
     def service_calls(self) -> list[dict]:
         """The service calls the host must make (runtime/services.py `pending`):
         each {"call", "service", "method", "who", "request" (JSON text),
         "idempotent"}; its result comes back as a `result` input."""
-        calls = self.document.services.pending()
+        calls = self.engine.services.pending()
         return calls + self.replicas.calls() if self.replicas else calls
 
     def next_due(self) -> int | None:
         """When something is due next (ms), for hosts that let documents sleep."""
-        if self.destroyed or not self.document.created:
+        if self.destroyed or not self.engine.created:
             return None
         due = self.crons.next_due() if self.crons is not None else None
         if self.pending is not None and (due is None or self.pending.due < due):
             due = self.pending.due
-        if self.document.asks.calls or (self.replicas and self.replicas.pending()):
+        if self.engine.asks.calls or (self.replicas and self.replicas.pending()):
             # A call (or a replication operation) without its result: wake to make it again if the host that
             # made it is gone (a restart), runtime/services.py CALL_RECHECK_MS.
             again = self.clock + CALL_RECHECK_MS
@@ -246,7 +246,7 @@ class LivingDocument:
 
     @property
     def clock(self) -> int:
-        return self.document.machine.doc.f[NOW]
+        return self.engine.machine.doc.f[NOW]
 
     @property
     def capped(self) -> bool:
@@ -278,10 +278,10 @@ class LivingDocument:
 
     def _process(self, item: dict) -> list[dict]:
         out = self._process_input(item)
-        if self.replicas and self.document.created and not self.destroyed:
+        if self.replicas and self.engine.created and not self.destroyed:
             # After every input, each replicated value that changed issues its
             # operation (runtime/replication.py): document state, so replay agrees.
-            self.replicas.refresh(self.document.field)
+            self.replicas.refresh(self.engine.field)
         return out
 
     def _process_input(self, item: dict) -> list[dict]:
@@ -299,11 +299,11 @@ class LivingDocument:
             return [error_frame(who, "input", "every input needs its time, `now`, in ms")]
         if self.destroyed:
             return [] if who is None else [error_frame(who, "destroyed", "the document was destroyed")]
-        if op != "create" and not self.document.created:
+        if op != "create" and not self.engine.created:
             return [] if who is None else [error_frame(who, "not_created", "the document does not exist yet")]
         self._burst, self._instant = 0, None  # the MAX_IMMEDIATE count is per input
         # What was due before this input happens before it (document time is one line).
-        out = self._run_due(now) if self.document.created else []
+        out = self._run_due(now) if self.engine.created else []
         if self.destroyed:
             return out + ([] if who is None else [error_frame(who, "destroyed", "the document was destroyed")])
         out += handler(item, who, max(self.clock, now))
@@ -321,7 +321,7 @@ class LivingDocument:
         viewers and the asks can have anything to say."""
         if type(now) is not int or type(who) is not str or type(channel) is not str or self.destroyed:
             return None
-        doc = self.document
+        doc = self.engine
         if not doc.created:
             return None
         entry = doc._channels.get(channel) or doc.channel(channel)
@@ -354,12 +354,12 @@ class LivingDocument:
         return frames
 
     def _do_create(self, item, who, now):
-        if self.document.created:
+        if self.engine.created:
             return [error_frame(who, "already_created", "the document already exists")]
         seed = item.get("seed")
         if seed is not None:
-            self.document.reseed(seed)
-        _, _, frames = self._transact(who, lambda: self.document.create(who, item.get("arg"), now=now))
+            self.engine.reseed(seed)
+        _, _, frames = self._transact(who, lambda: self.engine.create(who, item.get("arg"), now=now))
         return frames
 
     def _do_connect(self, item, who, now):
@@ -367,14 +367,14 @@ class LivingDocument:
             return [error_frame(who, "already_connected", f"{who} is already connected")]
         if "connected" not in self.meta["handlers"]:  # spec 4.20: without @connected nobody connects
             return [{"to": who, "connected": False}]
-        ok, accepted, frames = self._transact(who, lambda: self.document.handler("connected", who, now))
+        ok, accepted, frames = self._transact(who, lambda: self.engine.handler("connected", who, now))
         if not ok or not accepted or self.destroyed:
             return frames + ([] if self.destroyed else [{"to": who, "connected": False}])
         self.connected.append(who)
         frames.append({"to": who, "connected": True})
         frames += self.viewers.connect(who)
         # A client learns what it is being asked when it arrives, whenever the ask was made.
-        frames += [{"to": who, "ask": self._ask_json(a)} for a in self.document.asks.open_for(who)]
+        frames += [{"to": who, "ask": self._ask_json(a)} for a in self.engine.asks.open_for(who)]
         return frames
 
     def _do_disconnect(self, item, who, now):
@@ -384,7 +384,7 @@ class LivingDocument:
         self.viewers.disconnect(who)
         frames = [{"to": who, "connected": False}]
         if "disconnected" in self.meta["handlers"]:
-            frames += self._transact(who, lambda: self.document.handler("disconnected", who, now))[2]
+            frames += self._transact(who, lambda: self.engine.handler("disconnected", who, now))[2]
         return frames
 
     def _do_send(self, item, who, now):
@@ -392,17 +392,17 @@ class LivingDocument:
         ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
         if ch is not None and not ch["complete"]:
             # spec 4.16: a message on an incomplete channel answers its sender's open ask there.
-            ask = self.document.asks.oldest_open(who, channel)
+            ask = self.engine.asks.oldest_open(who, channel)
             if ask is None:
                 return [error_frame(who, "no_open_ask", f"nobody asked {who} anything on '{channel}'")]
             return self._answer(who, ask.id, item.get("message"), now)
-        return self._transact(who, lambda: self.document.send(who, channel, item.get("message"), now=now))[2]
+        return self._transact(who, lambda: self.engine.send(who, channel, item.get("message"), now=now))[2]
 
     def _do_answer(self, item, who, now):
         return self._answer(who, item.get("ask"), item.get("message"), now)
 
     def _do_advance(self, item, who, now):
-        self.document.doc.f[NOW] = now  # document time moves even when nothing was due
+        self.engine.doc.f[NOW] = now  # document time moves even when nothing was due
         # Views that read Time (bubbles, formulas) change with the clock alone.
         return self.viewers.after_commit()
 
@@ -410,17 +410,17 @@ class LivingDocument:
         if "delete" not in self.meta["handlers"]:
             return [error_frame(who, "delete_refused", "the document has no @delete: deletion is refused")]
         try:
-            allowed = self.document.ask_delete(who, now=now)
+            allowed = self.engine.ask_delete(who, now=now)
         except TransactionError as e:
             return [error_frame(who, e.kind, f"@delete failed: {self._told(e, who)}")]
         if not allowed:
             return [error_frame(who, "delete_refused", "@delete refused the deletion")]
         self._verdict = True
-        self.document.destroy()
+        self.engine.destroy()
         return self._end()
 
     def _do_destroy(self, item, who, now):
-        self.document.destroy()
+        self.engine.destroy()
         return self._end()
 
     def _do_result(self, item, who, now):
@@ -428,7 +428,7 @@ class LivingDocument:
         `call` is the call's id (code's calls) or its invocation (a formula's),
         `result` {"value": message} or {"error": {"code", "message"}}. A result
         for no outstanding call (a duplicate) changes nothing."""
-        doc = self.document
+        doc = self.engine
         book = doc.asks
         call = item.get("call")
         try:
@@ -475,7 +475,7 @@ class LivingDocument:
             return [error_frame(who, "input", "an attach input carries an asset: id, name, type, size, md5, sha384")]
         if "attached" not in self.meta["handlers"] or not self.can_attach(who):
             return [error_frame(who, "attach_refused", "@can_attach does not let you attach files here")]
-        doc = self.document
+        doc = self.engine
         fn = self.meta["handlers"]["attached"]["fn"]
         value = {k: asset[k] for k in _ASSET_KEYS}
         return self._transact(who, lambda: doc.transaction(fn, value, who=who, now=now), "@attached: ")[2]
@@ -493,7 +493,7 @@ class LivingDocument:
         except WebError as e:
             self.web_reply = _web_error(e.status, e.message)
             return []
-        doc = self.document
+        doc = self.engine
         if entry["message"] is not None:
             body = item.get("message")
             if body is not None and not isinstance(body, dict):
@@ -520,7 +520,7 @@ class LivingDocument:
 
     def _answer(self, who: str, ask_id, message, now: int) -> list[dict]:
         """Check an answer completely before anything runs; a refused one changes nothing."""
-        doc = self.document
+        doc = self.engine
         try:
             ask = doc.asks.lookup(ask_id, who)
             value = match_answer(ask, doc.channel_value(ask.channel, message), values_equal)
@@ -549,7 +549,7 @@ class LivingDocument:
 
     def _ask_frames(self) -> list[dict]:
         frames = []
-        for kind, ask_id, who, ask in self.document.asks.sync():
+        for kind, ask_id, who, ask in self.engine.asks.sync():
             if kind == "closed":
                 frames.append({"to": who, "ask_closed": ask_id})
             else:
@@ -567,7 +567,7 @@ class LivingDocument:
         except TransactionError as e:
             self.last_error = e
             if who is None:
-                self.failures.append((self.document.state if label is None else label, e))
+                self.failures.append((self.engine.state if label is None else label, e))
                 del self.failures[:-100]
                 self._told(e, who)
                 frames = []
@@ -582,13 +582,13 @@ class LivingDocument:
         document holds, no server path); when that leaves something out, the
         whole error goes to the log, which is the server's."""
         if e.withholds and not getattr(_retelling, "on", False):
-            log.warning("document %s: %s failed for %s: %s", self.document.doc.f[KEY],
+            log.warning("document %s: %s failed for %s: %s", self.engine.doc.f[KEY],
                         e.kind, who or "nobody", e)
         return e.public()
 
     def _committed(self) -> list[dict]:
         """Everything a committed transaction means outside the document."""
-        doc = self.document
+        doc = self.engine
         frames = [error_frame(ask.who, err.kind,
                               f"your answer to ask {ask.id} was refused: {self._told(err, ask.who)}")
                   for ask, err in doc.refused]
@@ -608,8 +608,8 @@ class LivingDocument:
 
     def _end(self) -> list[dict]:
         """The document is destroyed: asks are withdrawn and viewers let go."""
-        self.document.cancel()
-        self.document.asks.clear()
+        self.engine.cancel()
+        self.engine.asks.clear()
         frames = self._ask_frames()
         for who in self.connected:
             self.viewers.disconnect(who)
@@ -651,17 +651,17 @@ class LivingDocument:
                     break
                 self.pending = None
                 self.transitions += 1
-                frames += self._transact(None, lambda: self.document.run_state(what, now=at), label=what)[2]
+                frames += self._transact(None, lambda: self.engine.run_state(what, now=at), label=what)[2]
             else:
                 self.crons.take(what, due)
-                frames += self._transact(None, lambda: self.document.cron(what.name, now=at))[2]
+                frames += self._transact(None, lambda: self.engine.cron(what.name, now=at))[2]
         return frames
 
     # ------------------------------------------------------------ snapshots (spec/snapshot.md)
 
     def snapshot(self) -> bytes:
         """The whole runtime between inputs, as CBOR."""
-        doc = self.document
+        doc = self.engine
         return cbor2.dumps({
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
@@ -712,14 +712,14 @@ class LivingDocument:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise SnapshotError(f"corrupt snapshot: {type(e).__name__}: {e}") from e
-        if load and self.document.created and not self.destroyed and "load" in self.meta["handlers"]:
-            self.outbox += self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+        if load and self.engine.created and not self.destroyed and "load" in self.meta["handlers"]:
+            self.outbox += self._transact(None, lambda: self.engine.handler("load", NO_ONE))[2]
         return self
 
     def migrate_load(self) -> list[dict]:
         """@load as the migration hook after an upgrade (runtime/upgrade.py):
         one transaction; its frames (the viewers' deltas included) are returned."""
-        return self._transact(None, lambda: self.document.handler("load", NO_ONE))[2]
+        return self._transact(None, lambda: self.engine.handler("load", NO_ONE))[2]
 
 
 _ASSET_KEYS = ("id", "name", "type", "size", "md5", "sha384")

@@ -88,9 +88,9 @@ class Outcome:
 class Services:
     """The document's side of its service calls (the module docstring)."""
 
-    def __init__(self, document):
-        self.document = document
-        self.meta = document.meta
+    def __init__(self, engine):
+        self.engine = engine
+        self.meta = engine.meta
         self.services = self.meta.get("services") or {}
         self._decoders: dict[str, object] = {}
         self._maps: dict[int, dict] = {}  # the open transaction's calls: id -> the map code holds
@@ -102,7 +102,7 @@ class Services:
         info = self.services[service][method]
         request = json.dumps(to_json(msg, ["message", info["input"]], self.meta), separators=(",", ":"),
                              ensure_ascii=False)
-        book = self.document.asks
+        book = self.engine.asks
         if formula:
             key = invocation_key(service, method, who, request)
             got = book.cache.get(key)
@@ -143,7 +143,7 @@ class Services:
         name = self.services[service][method]["output"]
         dec = self._decoders.get(name)
         if dec is None:
-            dec = self._decoders[name] = decoder(["message", name], self.meta, self.document._struct_maker)
+            dec = self._decoders[name] = decoder(["message", name], self.meta, self.engine._struct_maker)
         try:
             value = dec(trim(outcome.value if outcome.value is not None else {}, ["message", name], self.meta),
                         f"result of {service}.{method}")
@@ -154,7 +154,7 @@ class Services:
     def pending(self) -> list[dict]:
         """The calls the host must make: every committed call without its
         result, then every invocation formulas asked for (in the order asked)."""
-        book = self.document.asks
+        book = self.engine.asks
         out = []
         for call_id, (channel, who, request) in book.calls.items():
             service, _, method = channel.partition(".")

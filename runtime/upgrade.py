@@ -32,7 +32,7 @@ from ..vm._machine import Record
 from ..vm.continuation import Continuation
 from ..vm.disasm import instructions
 from ..vm.table import INDEX, NEXT, OWNER_SLOT, ROWS
-from .document import Engine
+from .engine import Engine
 from .living import LivingDocument
 from .schedule import Crons
 
@@ -223,7 +223,7 @@ def blockers(living, new_module, plan: Plan) -> list[str]:
 
 
 def _blockers(living, plan: Plan, new_meta: dict) -> list[str]:
-    doc = living.document
+    doc = living.engine
     out = []
     state = doc.state
     if state and state not in new_meta["states"]:
@@ -499,7 +499,7 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     block waits at an await. With `restart_blocked`, a state block waiting
     at an await is dropped instead (its asks closed) and entered again from
     its start under the new code (Adama's rule; spec/runtime.md 9.3)."""
-    doc = living.document
+    doc = living.engine
     old_module = doc.module
     if plan is None:
         plan = compare(old_module, new_module)
@@ -578,14 +578,14 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     # replicated values keep what the services acknowledged and the pending operation (language.md 4.30)
     moved.replicas.load(living.replicas.to_values())
     frames = []
-    if moved.document.created and not moved.destroyed and "load" in new_meta["handlers"]:
+    if moved.engine.created and not moved.destroyed and "load" in new_meta["handlers"]:
         frames += moved.migrate_load()
     elif restart is None:
         frames += moved.viewers.after_commit()
     if restart is not None:  # the waiting block's asks close; the state runs again, on the new code
-        moved.document.asks.withdraw_live()
+        moved.engine.asks.withdraw_live()
         frames += moved._ask_frames()
-        frames += moved._transact(None, lambda: moved.document.run_state(restart, now=doc.now),
+        frames += moved._transact(None, lambda: moved.engine.run_state(restart, now=doc.now),
                                   label=restart)[2]
     return moved, frames
 

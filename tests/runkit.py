@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.vm._machine import Machine
 from advm.vm.docslots import principal
 from advm.vm.stdlib import host_table

@@ -57,7 +57,7 @@ import weakref
 from bisect import bisect_left, insort
 from contextlib import contextmanager
 
-from ..runtime.document import gc_paused, promote_young
+from ..runtime.engine import gc_paused, promote_young
 from ..vm._machine import Record
 from ..vm.docslots import WHO, as_principal
 from ..vm.disasm import instructions
@@ -77,7 +77,7 @@ _MASK = ("decisions",)
 
 def _promote_young() -> None:
     # What a fan-out made (views, patches, frames for thousands of viewers) is
-    # promoted as a paused region's survivors are (runtime/document.py).
+    # promoted as a paused region's survivors are (runtime/engine.py).
     promote_young()
 
 
@@ -650,9 +650,9 @@ class Viewers:
     # its rows as before issue 12 (the tests' oracle for byte-identical frames)
     incremental = True
 
-    def __init__(self, document):
-        self.document = document
-        self.machine = document.machine
+    def __init__(self, engine):
+        self.engine = engine
+        self.machine = engine.machine
         self.viewers: dict[str, _Viewer] = {}
         # encoded tables shared between viewers: interned by their row objects,
         # and patched versions by (base, replaced rows); emptied at every commit
@@ -681,7 +681,7 @@ class Viewers:
             setattr(self, name, getattr(plan, name))
         self.renderer = Renderer(self.schema, self.machine)
         self.formulas = Formulas(self.machine, self.schema)
-        self.tracker = ChangeTracker(self.machine, self.document.meta)  # its first observation: everything
+        self.tracker = ChangeTracker(self.machine, self.engine.meta)  # its first observation: everything
 
     # ------------------------------------------------------------ the contract
 
@@ -697,7 +697,7 @@ class Viewers:
         frames come first; the last frame is the newcomer's full view, seq 1.
         Raises ValueError, before anything changes, when `state` does not fit
         the document's `view` declarations."""
-        held = viewer_state(self.document, state)
+        held = viewer_state(self.engine, state)
         if self.viewers:
             frames = self.after_commit()
         else:
@@ -730,7 +730,7 @@ class Viewers:
         who = as_principal(who)
         if who not in self.viewers:
             raise KeyError(who)
-        held = viewer_state(self.document, state)
+        held = viewer_state(self.engine, state)
         frames = self.after_commit()
         viewer = self.viewers[who]
         viewer.data, viewer.state = state, held
@@ -778,7 +778,7 @@ class Viewers:
         """What `who` may see now, as the client holds it (tables and lists as
         arrays); computed from scratch, so it never depends on a cache."""
         viewer = self.viewers.get(as_principal(who))
-        return render_view(self.document, who, self.schema, viewer.data if viewer is not None else None)
+        return render_view(self.engine, who, self.schema, viewer.data if viewer is not None else None)
 
     def invalidate(self) -> None:
         """Something formulas read besides the document's fields changed (a
@@ -1119,7 +1119,7 @@ class Viewers:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"viewer state version {state.get('version')!r}, expected {STATE_VERSION}")
         self.viewers = {v["who"]: _Viewer(v["who"], v["seq"], v["view"], v.get("state"),
-                                          viewer_state(self.document, v.get("state")))
+                                          viewer_state(self.engine, v.get("state")))
                         for v in state["viewers"]}
         self.tracker.reset()
         self.formulas.clear()

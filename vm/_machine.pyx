@@ -1346,7 +1346,7 @@ cdef int _room_for(dict items, object key, Py_ssize_t bound) except -1:
 
 cdef int _promote_survivors() except -1:
     """Move every object the collector tracks into its oldest generation, when
-    the caller paused the collector for the transaction (runtime/document.py does).
+    the caller paused the collector for the transaction (runtime/engine.py does).
     What a transaction creates and keeps is document state, long-lived by
     nature; left young, the first collection after the pause scans all of it
     at once (about 25 ms after inserting 200,000 rows, bench/README.md). Two

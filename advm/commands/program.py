@@ -141,7 +141,7 @@ def find_source(module, module_path: str) -> str | None:
 
 def new_document(program: Program, key: str = "main"):
     """A fresh (not yet created) document running the program's module."""
-    from ..runtime.document import Engine
+    from ..runtime.engine import Engine
     from ..vm.errors import VerifyError
 
     try:

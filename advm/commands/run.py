@@ -49,7 +49,7 @@ class RunError(Exception):
 
     def __init__(self, error, during: str, missing: list[dict] | None = None):
         super().__init__(str(error))
-        self.error = error  # runtime.document.TransactionError
+        self.error = error  # runtime.engine.TransactionError
         self.during = during
         # @construct's message fields --arg left out ({"name", "type"}): they
         # took their defaults, which is often why @construct refused.
@@ -158,7 +158,7 @@ def create(program: Program, principal: str, arg, key: str):
                        "position": None, "during": "@static create"}},
         ) from None
     living = doc.living
-    if not living.document.created:
+    if not living.engine.created:
         e = living.last_error
         missing = missing_fields(living, arg) if e.kind != "input" else []
         raise RunError(e, "@construct", missing)
@@ -175,16 +175,16 @@ def settle(program: Program, living) -> int:
         raise RunError(e, f"#{label}")
     if living.capped:
         message = (f"the state machine did not settle: {MAX_IMMEDIATE} transitions "
-                   f"in a row, the last into #{living.document.state}")
+                   f"in a row, the last into #{living.engine.state}")
         raise Failure(f"advm: error: {program.path}: {message}",
                       {"filename": program.path, "ok": False,
                        "error": {"kind": "unsettled", "message": message,
-                                 "position": None, "during": f"#{living.document.state}"}})
+                                 "position": None, "during": f"#{living.engine.state}"}})
     return living.transitions
 
 
 def state_json(program: Program, living, principal: str, key: str, transitions: int) -> dict:
-    doc = living.document
+    doc = living.engine
     pending = living.pending
     return {
         "filename": program.path,

@@ -141,7 +141,7 @@ class Harness:
 
     @staticmethod
     def errors():
-        from ..runtime.document import TransactionError
+        from ..runtime.engine import TransactionError
 
         return TransactionError
 

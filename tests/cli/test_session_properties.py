@@ -141,7 +141,7 @@ class TicTacToe:
             who = asked(ref, TicTacToe.people)
             if who is None:
                 return json.dumps({"op": "advance", "seconds": 1})
-            board = ref.living.document.field("board")
+            board = ref.living.engine.field("board")
             free = [{"x": q["x"], "y": q["y"]} for q in board if q["piece"]["agent"] == "?"] or SQUARES
             return json.dumps({"op": "answer", "as": who, "ask": open_ask(ref, who),
                                "message": free[args[0] % len(free)]})

@@ -273,7 +273,7 @@ def test_a_bad_line_names_its_line_and_the_session_goes_on():
                                                 "line": 4}}]
     assert kinds(frames[4]) == [("ann", "connected"), ("ann", "delta")]
     # The bad lines changed nothing: the one accepted connect ran @connected once.
-    assert s.living.document.field("connects") == 1
+    assert s.living.engine.field("connects") == 1
 
 
 # ---------------------------------------------------------------- outputs
@@ -313,7 +313,7 @@ def test_view_answers_with_exactly_one_line_even_before_the_document_exists():
     # Not connected, and someone @connected would refuse: a view is still one line, of what they may see.
     assert s.feed('{"op":"view","as":"mallory"}', 3) == [
         {"to": "mallory", "view": {"at": "0", "text": "", "connects": 0, "loads": 0}}]
-    assert s.living.document.field("connects") == 0
+    assert s.living.engine.field("connects") == 0
 
 
 def test_the_session_asks_static_create_before_the_document_exists():
@@ -365,7 +365,7 @@ def test_delete_asks_the_document_and_ends_every_connection():
 def test_advance_wakes_the_document_at_each_due_time_in_order():
     s = compile_session(CRON)
     run_script(s, lines_of({"op": "create", "as": "ann"}, {"op": "advance", "seconds": 3 * DAY_S}))
-    doc = s.living.document
+    doc = s.living.engine
     # 1:00 on each of three days, each run with its own date; the 1.5 h timer at its own time.
     assert doc.field("runs") == 3
     assert doc.field("days") == "2026-01-01 2026-01-02 2026-01-03 "
@@ -386,7 +386,7 @@ def test_a_timer_that_fails_is_reported_to_nobody_but_the_script():
     assert out[1] == []
     assert len(out[2]) == 1 and out[2][0]["to"] is None
     assert out[2][0]["error"] == {"code": "abort", "message": "doc.adb:22:3: the transaction aborted"}
-    assert s.living.document.field("marks") == ""  # rolled back
+    assert s.living.engine.field("marks") == ""  # rolled back
 
 
 # ---------------------------------------------------------------- restart
@@ -446,7 +446,7 @@ def test_restart_runs_load_but_not_connected():
                                          {"op": "restart"}, {"op": "restart"})):
         c.take(frames)
     assert c.view("ann") == {"at": "0", "text": "", "connects": 1, "loads": 2}
-    assert s.living.document.field("connects") == 1
+    assert s.living.engine.field("connects") == 1
 
 
 def test_restart_before_anything_exists_changes_nothing():

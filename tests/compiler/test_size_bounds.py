@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from runkit import BOB, document
 
-from advm.runtime.document import TransactionError
+from advm.runtime.engine import TransactionError
 from advm.vm._machine import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING
 from advm.vm.errors import public_message
 

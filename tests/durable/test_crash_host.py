@@ -281,7 +281,7 @@ class Ledger:
 
 
 def tokens_of(living) -> set[int]:
-    return {row["token"] for row in living.document.fields(formulas=False)["_items"]}
+    return {row["token"] for row in living.engine.fields(formulas=False)["_items"]}
 
 
 def check(path, ledger: Ledger) -> None:
@@ -292,7 +292,7 @@ def check(path, ledger: Ledger) -> None:
                 continue
             doc = DurableDocument.open(store, key)
             living = doc.living
-            fields = living.document.fields(formulas=False)
+            fields = living.engine.fields(formulas=False)
             have = tokens_of(living)
             # 1. nothing acknowledged is lost
             lost = ledger.tokens[key] - have
@@ -336,20 +336,20 @@ def check_jots(store, key: str, fields: dict, ledger: Ledger) -> None:
 
 def continue_in_memory(key: str, living) -> None:
     """4. the recovered document goes on: its await takes an answer, its timer fires."""
-    before = living.document.fields(formulas=False)
+    before = living.engine.fields(formulas=False)
     asks = living.asks_for(OWNER)
     if asks:
-        assert living.document.state == "ask" and living.document.waiting is not None
+        assert living.engine.state == "ask" and living.engine.waiting is not None
         living.answer(OWNER, asks[0]["id"], {"v": 5}, living.clock + 1)
-        after = living.document.fields(formulas=False)
+        after = living.engine.fields(formulas=False)
         assert after["answers"] == before["answers"] + 5, key
         assert living.pending is not None and living.pending.label == "tick", key
     due = living.next_due()
     if living.pending is not None:
         assert due is not None
-        ticks = living.document.fields(formulas=False)["ticks"]
+        ticks = living.engine.fields(formulas=False)["ticks"]
         living.advance(due)
-        assert living.document.fields(formulas=False)["ticks"] == ticks + 1, key
+        assert living.engine.fields(formulas=False)["ticks"] == ticks + 1, key
         assert living.asks_for(OWNER), f"{key}: #tick should ask again"
 
 

@@ -31,8 +31,8 @@ def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
             # Without views: the same state (a suspended block's dead registers
             # may differ, spec/store.md 14, so compare what the state holds).
             fast, now = replay(store, "main").living, d.doc.living
-            assert fast.document.fields() == now.document.fields(), name
-            assert fast.document.state == now.document.state, name
+            assert fast.engine.fields() == now.engine.fields(), name
+            assert fast.engine.state == now.engine.state, name
             assert fast.next_due() == now.next_due() and fast.connected == now.connected, name
             assert all(fast.asks_for(w) == now.asks_for(w) for w in now.connected), name
             recovered = DurableDocument.open(store, "main")
@@ -304,7 +304,7 @@ def test_a_snapshot_every_n_inputs_from_static_snapshot_every(tmp_path):
         assert store.snapshot_seqs("c") == [3, 6, 9, 11]
         rec = store.load("c")
         assert rec.seq == 11 and rec.entries == []
-        assert DurableDocument.open(store, "c").living.document.fields()["n"] == 45
+        assert DurableDocument.open(store, "c").living.engine.fields()["n"] == 45
         result = replay(store, "c")
         assert result.ok and [c.seq for c in result.checks] == [3, 6, 9, 11]
 
@@ -329,21 +329,21 @@ def test_recovery_brings_back_awaits_transitions_and_asks(tmp_path):
     d.run(script("approval")[:5])  # created, three connects, a day passes
     live = d.doc.living
     want = (live.snapshot(), live.pending, live.asks_for("mia@corp"), live.next_due(),
-            live.document.waiting)
-    assert live.pending is not None and live.document.waiting is not None
+            live.engine.waiting)
+    assert live.pending is not None and live.engine.waiting is not None
     store.close()  # the process is gone; the document was never closed
 
     with open_store(path) as store:
         doc = DurableDocument.open(store, "a")
         got = doc.living
         assert (got.snapshot(), got.pending, got.asks_for("mia@corp"), got.next_due(),
-                got.document.waiting) == want
+                got.engine.waiting) == want
         assert store.timer("a") == want[3]
         ask = got.asks_for("mia@corp")[0]["id"]
         frames = doc.submit({"op": "answer", "as": "mia@corp", "ask": ask,
                              "message": {"approve": True, "comment": "fine"}}, T0 + 86_400_000).result()
         assert {"to": "mia@corp", "ask_closed": ask} in frames
-        assert doc.living.document.state == "waitForDirector"
+        assert doc.living.engine.state == "waitForDirector"
         assert replay(store, "a").ok
 
 
@@ -358,8 +358,8 @@ def test_a_pending_transition_fires_after_recovery(tmp_path):
         doc = DurableDocument.open(store, "a")
         assert doc.next_due() == due
         doc.submit({"op": "advance"}, due).result()
-        fields = doc.living.document.fields(formulas=False)
-        assert fields["status"] == "Escalated" and doc.living.document.state == "waitForDirector"
+        fields = doc.living.engine.fields(formulas=False)
+        assert fields["status"] == "Escalated" and doc.living.engine.state == "waitForDirector"
         assert store.timer("a") == doc.next_due()
 
 
@@ -445,7 +445,7 @@ def test_load_runs_at_every_open_and_is_logged(tmp_path):
         loads = [e for e in store.log("l") if e.kind == "load"]
         # Two restarts in a row: the first one's @load was never committed
         # (nothing came after it), so the second recovery does not have it.
-        assert len(loads) == d.doc.living.document.fields()["loads"]
+        assert len(loads) == d.doc.living.engine.fields()["loads"]
         assert 0 < len(loads) <= restarts
         assert replay(store, "l").ok
         result = replay(store, "l", viewers=None)
@@ -461,7 +461,7 @@ def test_load_event_waits_for_the_next_commit(tmp_path):
     doc, _ = DurableDocument.create(store, "l", module, "ann", None, T0)
     doc.close()
     reopened = DurableDocument.open(store, "l")
-    assert reopened.living.document.fields()["loads"] == 1
+    assert reopened.living.engine.fields()["loads"] == 1
     assert store.last_seq("l") == 1  # not yet logged
     assert reopened.view("ann")["loads"] == 1  # a read makes it durable first
     assert [e.kind for e in store.log("l")] == ["create", "load"]

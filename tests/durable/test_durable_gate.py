@@ -150,7 +150,7 @@ def test_a_reply_is_released_only_once_its_own_entry_is_durable(tmp_path, ack):
                     fut.add_done_callback(lambda f, done=done: done(f.result(), f.exception()))
                     futures.append(fut)
         # Every input ran (the runtime is ahead of what was acknowledged) ...
-        assert all(doc.living.document.fields(formulas=False)["n"] == sum(range(20))
+        assert all(doc.living.engine.fields(formulas=False)["n"] == sum(range(20))
                    for doc in docs.values())
         # ... and nothing was released while the acknowledgements are held.
         assert released == [] and not any(f.done() for f in futures)
@@ -242,7 +242,7 @@ def test_a_failed_commit_fails_every_reply_held_behind_it(tmp_path, ack):
             doc.submit(add(99), T0 + 50).result()
         assert store.last_seq("g") == 2  # create and the first add
         again = DurableDocument.open(store, "g")
-        assert again.living.document.fields(formulas=False) == {"n": 10, "last": 10}
+        assert again.living.engine.fields(formulas=False) == {"n": 10, "last": 10}
         assert again.seq == 2
 
 

@@ -55,7 +55,7 @@ def test_history_older_than_the_limit_is_trimmed_at_a_snapshot(tmp_path):
         assert store.log("c")[0].seq == first and store.last_seq("c") == doc.seq == 51
         # It still recovers, and goes on.
         again = DurableDocument.open(store, "c")
-        assert again.living.document.fields()["n"] == sum(range(1, 51))
+        assert again.living.engine.fields()["n"] == sum(range(1, 51))
         assert add(again, 1, T0 + 100).result() is not None
         again.close()
 
@@ -68,7 +68,7 @@ def test_replay_and_inspect_work_on_what_is_kept(tmp_path, cli):
         result = replay(ro, "c")
         assert result.ok and result.start == first - 1 and result.head == 51
         assert [c.seq for c in result.checks] == [s for s in ro.snapshot_seqs("c") if s > first - 1]
-        assert result.living.document.fields()["n"] == sum(range(1, 51))
+        assert result.living.engine.fields()["n"] == sum(range(1, 51))
         # Time travel within the kept history.
         back = replay(ro, "c", until=first + 2)
         assert back.ok and back.head == first + 2

@@ -111,7 +111,7 @@ def _valid_text(value) -> bool:
 def _reopened_field(store, name: str):
     doc = DurableDocument.open(store, "d")
     try:
-        return doc.living.document.field(name)
+        return doc.living.engine.field(name)
     finally:
         doc.close()
 
@@ -136,7 +136,7 @@ def test_whatever_is_acknowledged_reads_back_after_a_restart_and_a_replay(value)
             assert _reopened_field(store, "extra") == (value if fits else None)
             assert _reopened_field(store, "text") == ("set" if fits else "")
             result = replay(store, "d")
-            assert result.ok and result.living.document.field("extra") == (value if fits else None)
+            assert result.ok and result.living.engine.field("extra") == (value if fits else None)
         finally:
             store.close()
 
@@ -180,7 +180,7 @@ def test_structures_code_builds_deep_read_back_too():
                                "message": {"n": 800}}, T0 + 1).result(30) == []
             doc.close()
             reopened = DurableDocument.open(store, "d")
-            document = reopened.living.document
+            document = reopened.living.engine
             slot = {f["name"]: f["slot"] for f in document.meta["records"]["R"]["fields"]}["next"]
             depth, node = 0, document.value("chain")  # machine values: JSON would recurse
             while node is not None:

@@ -76,7 +76,7 @@ def test_until_stops_at_any_point_in_history(tmp_path):
             fresh = LivingDocument(example("tictactoe"), key="document", viewers=Viewers)
             for entry in store.log("main", until=until):
                 fresh.apply(inputs.from_entry(entry))
-            assert fresh.document.fields() == result.living.document.fields(), until
+            assert fresh.engine.fields() == result.living.engine.fields(), until
             assert fresh.asks_for("xena") == result.living.asks_for("xena")
 
 

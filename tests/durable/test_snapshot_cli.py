@@ -120,7 +120,7 @@ def test_export_and_import_resume_mid_await_in_another_store(cli, tmp_path):
                              "message": {"approve": False, "comment": "too dear"}},
                             T0 + 2 * DAY).result()
         assert {"to": "mia@corp", "ask_closed": ask} in frames
-        assert doc.living.document.fields(formulas=False)["status"] == "Rejected"
+        assert doc.living.engine.fields(formulas=False)["status"] == "Rejected"
         doc.close()
         result = replay(other, "moved")  # the whole history came along
         assert result.ok and result.start == 0

@@ -192,7 +192,7 @@ def test_replay_of_attach_inputs(tmp_path):
         frames = doc.submit({"op": "attach", "who": "bob@x", "asset": asset}, T0 + 20).result()
         outcomes.append([f["error"]["code"] for f in frames if "error" in f])
         assert outcomes == [[], ["abort"], [], ["attach_refused"]]
-        assert doc.living.document.fields()["count"] == 2
+        assert doc.living.engine.fields()["count"] == 2
         live = state_hash(doc.living.snapshot())
         doc.close()
         result = replay(store, "album")

@@ -195,10 +195,10 @@ def test_a_document_does_the_same_whether_anybody_listens_or_not():
     for listening in (True, False):
         d = LivingDocument(mod, key="k", viewers=Viewers)
         d.create("a@", None, 1)
-        d.document.debug_lines = []
-        d.document.listening = listening
+        d.engine.debug_lines = []
+        d.engine.listening = listening
         frames = [d.send("a@", "go", {"d": k}, 2 + k) for k in (0, 5)]
-        runs[listening] = (frames, d.view("a@"), d.document.debug_lines)
+        runs[listening] = (frames, d.view("a@"), d.engine.debug_lines)
     assert runs[True][:2] == runs[False][:2] == ([[], []], {"n": 2})
     assert runs[True][2] == ["n is 1, a tenth of d is 0.0, longer than eight",
                              "n is 2, a tenth of d is 0.5, longer than eight"]

@@ -20,7 +20,7 @@ from advm.compiler.build import build_source
 from advm.net.router import Router
 from advm.net.server import Server
 from advm.net.tokens import Tokens
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.runtime.living import LivingDocument
 from advm.session import Session
 from advm.views.viewers import Viewers
@@ -110,7 +110,7 @@ def test_a_failing_host_function_tells_the_client_a_fixed_text_and_the_log_the_r
     # which function; the server's log gets the whole error.
     living = LivingDocument(build_source(BIRTHDAY, f"{SERVER_DIR}/doc.adb"), key="d", viewers=Viewers)
     living.create("alice@", None, T0)
-    doc = living.document
+    doc = living.engine
     doc.doc.f[doc.meta["document"]["fields"][0]["slot"]] = "SECRET-alice-private"
     with caplog.at_level(logging.WARNING, logger="advm.document"):
         frames = living.send("bob@", "next_week", {"n": 1}, T0)

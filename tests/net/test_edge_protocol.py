@@ -319,11 +319,11 @@ def test_fuzzed_requests_are_each_answered_and_what_was_acknowledged_survives(tm
     store = open_store(path / "s", durability="relaxed")
     try:
         doc = DurableDocument.open(store, "d")
-        assert doc.living.document.field("count") == len(acknowledged)
+        assert doc.living.engine.field("count") == len(acknowledged)
         if acknowledged:
             last = acknowledged[-1] or {}  # null is the message with its defaults
-            assert doc.living.document.field("text") == last.get("text", "")
-            assert doc.living.document.field("extra") == last.get("extra")
+            assert doc.living.engine.field("text") == last.get("text", "")
+            assert doc.living.engine.field("extra") == last.get("extra")
         doc.close()
         assert replay(store, "d").ok
     finally:

@@ -83,7 +83,7 @@ def test_an_unloaded_document_is_freed_at_once(tmp_path):
                 viewer = Recorder()
                 await router.connect("d", "alice@", viewer)
                 doc = shard.docs["d"]
-                refs = [weakref.ref(o) for o in (doc, doc.living, doc.living.document)]
+                refs = [weakref.ref(o) for o in (doc, doc.living, doc.living.engine)]
                 assert machines() == before + 1
                 del doc
                 router.disconnect(viewer)

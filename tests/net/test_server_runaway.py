@@ -7,7 +7,7 @@ import pytest
 
 from advm.net.router import Router, RouterError
 from advm.net.shard import RUNAWAY_LIMIT, RUNAWAY_WINDOW_MS, THROTTLE_MS
-from advm.runtime.document import DOCUMENT_BUDGET, Engine
+from advm.runtime.engine import DOCUMENT_BUDGET, Engine
 from server_kit import Recorder, module, run
 
 RUNAWAY = """

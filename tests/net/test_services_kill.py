@@ -155,7 +155,7 @@ def test_sigkill_with_service_calls_in_flight_applies_each_result_once(tmp_path)
         for key in all_keys:
             result = replay(s, key)
             assert result.ok, (key, result.divergence)
-            assert result.living.document.fields()["applied"] == 1
+            assert result.living.engine.fields()["applied"] == 1
     finally:
         s.close()
 

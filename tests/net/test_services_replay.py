@@ -112,7 +112,7 @@ def test_replay_of_every_kind_of_result(tmp_path):
     steps = [("add", 300), ("note", "a"), ("note", "a"), ("checkout",), ("ok", 0), ("again", 0),
              ("restart",), ("fail", 0), ("junk", 0), ("advance", 20_000), ("ok", 0), ("ok", 0)]
     living = check_replay(tmp_path, steps)
-    fields = living.document.fields()
+    fields = living.engine.fields()
     assert fields["quote"]["finished"]  # the formula's result came in and replayed
     assert fields["phase"] in ("Paid", "Declined")
     assert living.service_calls() == []
@@ -126,12 +126,12 @@ def test_a_result_is_applied_once_and_a_duplicate_changes_nothing(tmp_path):
         (call,) = doc.living.service_calls()
         ok = {"value": {"charge_id": "ch_9", "status": "paid"}}
         doc.submit({"op": "result", "call": call["call"], "result": ok}, T0 + 10_000).result()
-        fields = doc.living.document.fields()
+        fields = doc.living.engine.fields()
         assert fields["phase"] == "Paid" and fields["attempts"] == 1
         frames = doc.submit({"op": "result", "call": call["call"], "result": ok}, T0 + 11_000).result()
         assert [f["error"]["code"] for f in frames] == ["unknown_call"]
         # Nothing left but the paid order's copy to inventory (checkout.adb replicates it, 4.30).
-        assert doc.living.document.fields() == fields
+        assert doc.living.engine.fields() == fields
         assert [c.get("replication") for c in doc.living.service_calls()] == ["create"]
         # A malformed result is refused before anything runs.
         frames = doc.submit({"op": "result", "call": 99, "result": {"oops": 1}}, T0 + 12_000).result()
@@ -152,7 +152,7 @@ def test_a_call_in_flight_survives_a_restart_and_the_document_wakes_for_it(tmp_p
         assert store.due(2 ** 62)  # the timer index wakes it after a restart
         again.submit({"op": "result", "call": call["call"],
                       "result": {"value": {"charge_id": "c", "status": "paid"}}}, now + 1).result()
-        assert again.living.document.fields()["phase"] == "Paid"
+        assert again.living.engine.fields()["phase"] == "Paid"
         # the charge is done; the paid order's copy to inventory is what is left (4.30)
         assert [c.get("replication") for c in again.living.service_calls()] == ["create"]
     finally:

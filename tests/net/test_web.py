@@ -225,10 +225,10 @@ def test_get_leaves_nothing_in_the_log_and_replay_runs_the_puts_again(tmp_path):
             answers.append(doc.living.web_reply[0])
             seq, clock = store.last_seq("shop"), doc.living.clock
             got = doc.living.web_read("ann@shop", "get", "/summary")
-            assert got[0] == 200 and got[2] == str(doc.living.document.fields()["balance"]).encode()
+            assert got[0] == 200 and got[2] == str(doc.living.engine.fields()["balance"]).encode()
             assert store.last_seq("shop") == seq and doc.living.clock == clock  # nothing logged, no time
         assert answers == [201, 409, 201, 201]
-        assert doc.living.document.fields()["balance"] == 505
+        assert doc.living.engine.fields()["balance"] == 505
         live = state_hash(doc.living.snapshot())
         doc.close()
         real = socket.socket.connect
@@ -239,7 +239,7 @@ def test_get_leaves_nothing_in_the_log_and_replay_runs_the_puts_again(tmp_path):
             socket.socket.connect = real
         assert result.ok, result.divergence
         assert state_hash(result.living.snapshot()) == live
-        assert result.living.document.fields()["balance"] == 505
+        assert result.living.engine.fields()["balance"] == 505
     finally:
         store.close()
 

@@ -23,13 +23,13 @@ DAY = 24 * HOUR
 
 
 class PlainViewers:
-    def __init__(self, document):
-        self.document = document
+    def __init__(self, engine):
+        self.engine = engine
         self.sent: dict[str, dict] = {}
         self.seq: dict[str, int] = {}
 
     def _render(self, who: str) -> dict:
-        return encode_view(render_view(self.document, who))
+        return encode_view(render_view(self.engine, who))
 
     def connect(self, who: str) -> list[dict]:
         view = self._render(who)
@@ -53,7 +53,7 @@ class PlainViewers:
         return frames
 
     def plain_view(self, who: str) -> dict:
-        return render_view(self.document, who)
+        return render_view(self.engine, who)
 
     def state(self) -> dict:
         return {"viewers": [[w, self.seq[w], self.sent[w]] for w in self.sent]}
@@ -78,7 +78,7 @@ def living(text: str, key: str = "main", viewers=None, filename: str = "t.adb") 
 
 
 def restore(doc: LivingDocument, viewers=None) -> LivingDocument:
-    return LivingDocument.restore(doc.document.module, doc.snapshot(), viewers=viewers or viewers_factory())
+    return LivingDocument.restore(doc.engine.module, doc.snapshot(), viewers=viewers or viewers_factory())
 
 
 def to(frames: list[dict], who: str, kind: str | None = None) -> list[dict]:

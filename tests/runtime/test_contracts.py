@@ -17,7 +17,7 @@ from advm.net.documents import DurableBackend, MemoryBackend, MemoryDocument, Sh
 from advm.net.runners import ProcessRunner
 from advm.net.shard import Shard
 from advm.runtime import contracts as C
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.runtime.living import LivingDocument
 from advm.store import Store, interface
 from advm.durable import inputs as inputs_codec
@@ -129,8 +129,8 @@ def test_as_input_is_the_runtime_shape_of_a_scripted_input():
 
 
 def test_the_viewers_implement_the_viewers_interface():
-    document = Engine(example("chat"), key="document")
-    for made in (Viewers(document), NoViewers(document)):
+    engine = Engine(example("chat"), key="document")
+    for made in (Viewers(engine), NoViewers(engine)):
         assert isinstance(made, C.Viewers), type(made).__name__
 
 

@@ -18,7 +18,7 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 
 HERE = Path(__file__).resolve().parent
 

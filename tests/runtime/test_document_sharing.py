@@ -1,4 +1,4 @@
-"""What a module's documents share (issue 12 point 3, runtime/document.py
+"""What a module's documents share (issue 12 point 3, runtime/engine.py
 _shared_caches): function indexes, record makers and channel decoders are
 built once per module, and a document takes its own copy only when a type's
 defaults need code run on its own machine (a `new` maker)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 
 from advm.compiler.build import build_source
-from advm.runtime import document as docmod
+from advm.runtime import engine as enginemod
 from advm.runtime.living import LivingDocument
 from advm.views.viewers import Viewers
 
@@ -32,8 +32,8 @@ def make(module, key):
 
 
 def n_of(living):
-    machine = living.document.machine
-    return machine.doc.f[living.document.module.records[machine.doc.layout].fields.index("n")]
+    machine = living.engine.machine
+    return machine.doc.f[living.engine.module.records[machine.doc.layout].fields.index("n")]
 
 
 def test_documents_share_decoders_until_one_needs_its_own():
@@ -43,7 +43,7 @@ def test_documents_share_decoders_until_one_needs_its_own():
     a, b, c = (make(module, k) for k in "abc")
     for d in (a, b, c):
         d.send("ann@", "add", {"k": 2}, T0 + 1)
-    da, db, dc = a.document, b.document, c.document
+    da, db, dc = a.engine, b.engine, c.engine
     assert da._channels is db._channels is dc._channels
     assert da.channel("add") is db.channel("add")  # one decoder for the module
     assert da._makers is db._makers
@@ -68,7 +68,7 @@ def test_a_module_dropped_is_forgotten():
     doc = make(module, "x")
     doc.send("ann@", "add", {"k": 1}, T0 + 1)
     key = id(module)
-    assert key in docmod._shared_by_module
+    assert key in enginemod._shared_by_module
     del doc, module
     gc.collect()
-    assert key not in docmod._shared_by_module
+    assert key not in enginemod._shared_by_module

@@ -64,7 +64,7 @@ def test_asks_go_to_each_principal_and_the_checkpoint_commits():
     assert asks(frames, "ben") == [{"id": 2, "channel": "answer", "kind": "fetch"}]
     # What ran before the await committed and viewers were told (phase = 1).
     assert any(f["delta"].get("phase") == 1 for f in to(frames, "ann", "delta"))
-    assert d.document.field("phase") == 1
+    assert d.engine.field("phase") == 1
     assert d.asks_for("ann") == [{"id": 1, "channel": "answer", "kind": "fetch"}]
 
 
@@ -72,11 +72,11 @@ def test_answers_in_order_resume_where_the_code_stopped():
     d, _ = started()
     frames = d.answer("ann", 1, {"value": 3}, T0 + SECOND)
     assert to(frames, "ann", "ask_closed") == [{"to": "ann@", "ask_closed": 1}]
-    assert d.document.field("phase") == 2
+    assert d.engine.field("phase") == 2
     frames = d.answer("ben", 2, {"value": 4}, T0 + 2 * SECOND)
     assert to(frames, "ben", "ask_closed") == [{"to": "ben@", "ask_closed": 2}]
-    assert d.document.field("total") == 7 and d.document.field("phase") == 3
-    assert d.document.cont is None and d.asks_for("ann") == d.asks_for("ben") == []
+    assert d.engine.field("total") == 7 and d.engine.field("phase") == 3
+    assert d.engine.cont is None and d.asks_for("ann") == d.asks_for("ben") == []
 
 
 def test_an_answer_before_its_await_is_kept_and_the_await_does_not_wait():
@@ -84,9 +84,9 @@ def test_an_answer_before_its_await_is_kept_and_the_await_does_not_wait():
     frames = d.answer("ben", 2, {"value": 4}, T0 + SECOND)
     # Nothing ran (the code still waits for ann): ben's ask closes, no view changes.
     assert frames == [{"to": "ben@", "ask_closed": 2}]
-    assert d.document.field("phase") == 1
+    assert d.engine.field("phase") == 1
     frames = d.answer("ann", 1, {"value": 3}, T0 + 2 * SECOND)
-    assert d.document.field("total") == 7 and d.document.field("phase") == 3
+    assert d.engine.field("total") == 7 and d.engine.field("phase") == 3
     assert frames[-1] == {"to": "ann@", "ask_closed": 1}
 
 
@@ -96,8 +96,8 @@ def test_a_waiting_document_keeps_serving_other_channels():
         frames = d.send("ann", "note", {"text": f"n{k}"}, T0 + k)
         assert errors(frames) == [] and to(frames, "ben", "delta")
     d.answer("ann", 1, {"value": 1}, T0 + 5 * SECOND)
-    assert d.document.field("notes_at_resume") == 2  # read after the wait
-    assert d.document.field("kept") == 0  # a local from before the wait
+    assert d.engine.field("notes_at_resume") == 2  # read after the wait
+    assert d.engine.field("kept") == 0  # a local from before the wait
 
 
 def test_abort_after_an_await_that_did_not_wait_refuses_that_answer_only():
@@ -105,13 +105,13 @@ def test_abort_after_an_await_that_did_not_wait_refuses_that_answer_only():
     assert d.answer("ben", 2, {"value": -5}, T0 + SECOND) == [{"to": "ben@", "ask_closed": 2}]
     frames = d.answer("ann", 1, {"value": 3}, T0 + 2 * SECOND)
     # ann's answer is taken (phase 2 committed); ben's is refused and he is asked again, same ask.
-    assert d.document.field("phase") == 2 and d.document.field("total") == 0
+    assert d.engine.field("phase") == 2 and d.engine.field("total") == 0
     assert to(frames, "ann", "ask_closed") == [{"to": "ann@", "ask_closed": 1}]
     assert [e["code"] for e in errors(frames, "ben")] == ["abort"]
     assert "ask 2 was refused" in errors(frames, "ben")[0]["message"]
     assert asks(frames, "ben") == [{"id": 2, "channel": "answer", "kind": "fetch"}]
     frames = d.answer("ben", 2, {"value": 4}, T0 + 3 * SECOND)
-    assert d.document.field("total") == 7 and errors(frames) == []
+    assert d.engine.field("total") == 7 and errors(frames) == []
 
 
 def test_abort_right_after_the_await_that_waited_changes_nothing_and_keeps_the_ask():
@@ -123,7 +123,7 @@ def test_abort_right_after_the_await_that_waited_changes_nothing_and_keeps_the_a
     assert fingerprint(d) == before  # nothing changed, not even the clock
     assert d.asks_for("ben") == [{"id": 2, "channel": "answer", "kind": "fetch"}]
     d.answer("ben", 2, {"value": 1}, T0 + 3 * SECOND)
-    assert d.document.field("total") == 4
+    assert d.engine.field("total") == 4
 
 
 def test_bad_answers_are_refused_and_change_nothing():
@@ -150,7 +150,7 @@ def test_a_message_on_an_incomplete_channel_answers_the_senders_open_ask():
     frames = d.send("ben", "answer", {"value": 4}, T0 + SECOND)
     assert frames == [{"to": "ben@", "ask_closed": 2}]
     d.send("ann", "answer", {"value": 3}, T0 + SECOND)
-    assert d.document.field("total") == 7
+    assert d.engine.field("total") == 7
     frames = d.send("ann", "answer", {"value": 3}, T0 + SECOND)
     assert [e["code"] for e in errors(frames, "ann")] == ["no_open_ask"]
 
@@ -206,7 +206,7 @@ def test_decide_and_choose_accept_only_their_options():
     frames = d.answer("pat", 1, {"option": 4}, T0)
     assert [e["code"] for e in errors(frames)] == ["invalid_answer"] and fingerprint(d) == before
     frames = d.answer("pat", 1, {"option": 2}, T0)
-    assert d.document.field("picked") == 2
+    assert d.engine.field("picked") == 2
     assert asks(frames, "pat") == [{"id": 2, "channel": "picks", "kind": "choose", "options": options,
                                     "limit": 2}]
     before = fingerprint(d)
@@ -218,9 +218,9 @@ def test_decide_and_choose_accept_only_their_options():
     frames = d.answer("pat", 2, [{"option": 3}, {"option": 1}], T0)
     assert errors(frames) == []
     # The third ask had nothing to offer: its await yields empty at once, nobody is asked.
-    assert d.document.field("many") == 2 and d.document.field("sum") == 31
-    assert d.document.field("empty_runs") == 1 and d.document.field("picked") == 2
-    assert asks(frames, "pat") == [] and d.document.cont is None
+    assert d.engine.field("many") == 2 and d.engine.field("sum") == 31
+    assert d.engine.field("empty_runs") == 1 and d.engine.field("picked") == 2
+    assert asks(frames, "pat") == [] and d.engine.cont is None
 
 
 WITHDRAWN = """
@@ -271,12 +271,12 @@ def test_unawaited_asks_are_withdrawn_and_asks_to_one_principal_queue():
     assert asks(frames, "ann")[0]["id"] == 3
     frames = d.answer("ann", 3, {"value": 5}, T0)
     # The block ended without awaiting ben's ask: it is withdrawn.
-    assert d.document.field("got") == 15
+    assert d.engine.field("got") == 15
     assert to(frames, "ben", "ask_closed") == [{"to": "ben@", "ask_closed": 2}]
     frames = d.answer("ben", 2, {"value": 1}, T0)
     assert [e["code"] for e in errors(frames)] == ["stale_ask"]
     frames = d.send("ann", "poke", {"value": 0}, T0)
-    assert asks(frames, "ann") == [] and d.asks_for("ann") == [] and d.document.field("got") == -1
+    assert asks(frames, "ann") == [] and d.asks_for("ann") == [] and d.engine.field("got") == -1
 
 
 MOVES = """
@@ -344,6 +344,6 @@ def test_abort_validates_moves_and_the_same_player_is_asked_again():
         assert fingerprint(d) == before  # the refusal counter rolled back too
         assert d.asks_for("otto") == [{"id": 2, "channel": "play", "kind": "fetch"}]
     frames = d.answer("otto", 2, {"x": 0, "y": 0}, T0 + 2 * SECOND)
-    assert errors(frames) == [] and d.document.field("moves") == 2
-    assert d.document.field("refusals_seen") == 0
+    assert errors(frames) == [] and d.engine.field("moves") == 2
+    assert d.engine.field("refusals_seen") == 0
     assert asks(frames, "xena") == [{"id": 3, "channel": "play", "kind": "fetch"}]

@@ -83,10 +83,10 @@ def test_cron_jobs_run_at_their_slots_in_document_time():
     # A host that is up advances to each next_due(), so no slot is missed.
     while d.next_due() < T0 + 2 * HOUR + 30 * MINUTE:
         d.advance(d.next_due())
-    f = d.document.fields()
+    f = d.engine.fields()
     assert (f["nightly"], f["hourly"]) == (0, 3)
     d.advance(T0 + 2 * HOUR + 30 * MINUTE)
-    f = d.document.fields()
+    f = d.engine.fields()
     assert f["nightly"] == 1 and f["nightly_at"].startswith("2026-01-01T02:30:00")
 
 
@@ -94,14 +94,14 @@ def test_missed_slots_run_once():
     d = living(CRON, viewers=PlainViewers)
     d.create("host", None, T0)
     d.advance(T0 + 10 * DAY)  # ten nightly slots and 240 hourly ones went by
-    f = d.document.fields()
+    f = d.engine.fields()
     assert (f["nightly"], f["hourly"]) == (1, 1)
     assert f["nightly_at"].startswith("2026-01-10T02:30:00")  # the latest slot
     d.advance(T0 + 11 * DAY)
-    assert d.document.field("nightly") == 2
+    assert d.engine.field("nightly") == 2
     d.advance(ms("2026-01-31T00:00:00+00:00"))
     d.advance(ms("2026-02-28T00:00:00+00:00"))
-    assert d.document.field("monthly") == 2  # January 31, then February's last day
+    assert d.engine.field("monthly") == 2  # January 31, then February's last day
 
 
 def test_cron_bookkeeping_survives_a_restore_and_missed_runs_run_once_on_wake():
@@ -113,8 +113,8 @@ def test_cron_bookkeeping_survives_a_restore_and_missed_runs_run_once_on_wake():
     assert twin.crons.jobs["nightly"].last == T0 + 2 * HOUR + 30 * MINUTE
     for doc in (d, twin):
         doc.advance(T0 + 5 * DAY)
-    assert twin.document.fields() == d.document.fields()
-    assert twin.document.field("nightly") == 2
+    assert twin.engine.fields() == d.engine.fields()
+    assert twin.engine.field("nightly") == 2
 
 
 ZONED = """
@@ -136,6 +136,6 @@ def test_cron_uses_the_static_timezone():
     d.create("host", None, T0)  # 2025-12-31T19:00 in New York
     assert d.next_due() == ms("2026-01-01T02:30:00-05:00")
     d.advance(ms("2026-01-01T07:29:00+00:00"))
-    assert d.document.field("nightly") == 0
+    assert d.engine.field("nightly") == 0
     d.advance(ms("2026-01-01T07:30:00+00:00"))
-    assert d.document.field("nightly") == 1
+    assert d.engine.field("nightly") == 1

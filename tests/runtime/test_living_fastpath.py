@@ -33,7 +33,7 @@ class Counted:
     def __call__(self, living, *args):
         if not self.enabled:
             return None
-        asking = bool(living.document.asks.asks)
+        asking = bool(living.engine.asks.asks)
         frames = self.real(living, *args)
         if frames is None:
             self.declined += 1
@@ -162,7 +162,7 @@ def test_random_inputs_with_timers_asks_and_aborts(seed, switch):
         trace = [living.create("ann@", None, T0)]
         for step in steps:
             trace.append((apply(living, step), living.snapshot(), living.next_due(),
-                          list(living.document.debug_lines), len(living.failures)))
+                          list(living.engine.debug_lines), len(living.failures)))
         traces[enabled] = (trace, counted)
     (fast, counted), (general, _) = traces[True], traces[False]
     for i, (a, b) in enumerate(zip(fast, general)):
@@ -180,7 +180,7 @@ def test_the_fast_path_stands_aside_when_something_is_due(switch):
     # The transition is due before this input: it runs first, on the general path.
     living.send("ann@", "add", {"k": 1}, T0 + 5000)
     assert counted.took == took and counted.declined >= 1
-    assert living.document.field("note") == "later" and living.document.field("n") == 3 + 1 + 1
+    assert living.engine.field("note") == "later" and living.engine.field("n") == 3 + 1 + 1
     living.send("ann@", "add", {"k": 1}, T0 + 5001)
     assert counted.took == took + 1  # nothing due any more: fast again
 
@@ -197,7 +197,7 @@ def test_messages_while_a_body_waits_on_an_ask(switch):
         living = LivingDocument(module, key="t", viewers=Viewers)
         living.create("ann@", None, T0)
         traces[enabled] = ([(apply(living, s), living.snapshot()) for s in steps], counted)
-        assert living.document.field("seen") == 7 and living.document.field("n") == 3
+        assert living.engine.field("seen") == 7 and living.engine.field("n") == 3
     (fast, counted), (general, _) = traces[True], traces[False]
     assert fast == general
     assert any("ask" in f for f in fast[1][0])  # ann was asked, and the ask stayed open

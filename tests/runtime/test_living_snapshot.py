@@ -35,7 +35,7 @@ def run_both(src: str, steps: list[tuple], viewers, create=("host", None, T0)):
         assert got == want, (k, step)
     # Not the snapshot bytes: a waiting body's registers may hold dead values
     # left by earlier calls, which the restored machine never had.
-    assert twin.document.fields() == ref.document.fields()
+    assert twin.engine.fields() == ref.engine.fields()
     assert (twin.pending, twin.crons.to_values()) == (ref.pending, ref.crons.to_values())
     for who in ["host", "ann", "ben", "cy", "xena", "otto", "mia@corp", "dora@corp"]:
         assert twin.asks_for(who) == ref.asks_for(who)
@@ -58,8 +58,8 @@ def tictactoe_steps() -> list[tuple]:
 @pytest.mark.parametrize("viewers", VIEWERS, ids=lambda v: v.__name__)
 def test_tictactoe_restored_at_every_step_gives_the_same_frames(viewers):
     ref = run_both((EXAMPLES / "tictactoe.adb").read_text(), tictactoe_steps(), viewers)
-    assert ref.document.field("games") == 1
-    assert ref.document.field("moves") == 1
+    assert ref.engine.field("games") == 1
+    assert ref.engine.field("moves") == 1
 
 
 @pytest.mark.parametrize("viewers", VIEWERS, ids=lambda v: v.__name__)
@@ -77,7 +77,7 @@ def test_an_approval_awaits_across_a_restore_and_resumes_mid_function(viewers):
         ("answer", "dora@corp", 2, {"approve": True, "comment": "ok"}, T0 + 3 * DAY),
     ]
     ref = run_both(src, steps, viewers, create=("rita@corp", request, T0))
-    f = ref.document.fields()
+    f = ref.engine.fields()
     assert f["status"] == "Approved" and f["steps"] == 2
 
 
@@ -110,10 +110,10 @@ public formula items = iterate _items;
 def test_locals_that_hold_rows_still_hold_them_after_a_restore():
     d = living(ROW_LOCAL, viewers=PlainViewers)
     d.create("bea", None, T0)
-    assert d.document.field("items") == [{"id": 1, "n": 5}]
+    assert d.engine.field("items") == [{"id": 1, "n": 5}]
     twin = restore(d, PlainViewers)
     frames = twin.answer("bea", 1, {"ok": True}, T0 + DAY)
-    assert errors(frames) == [] and twin.document.field("items") == [{"id": 1, "n": 10}]
+    assert errors(frames) == [] and twin.engine.field("items") == [{"id": 1, "n": 10}]
 
 
 def test_a_row_a_waiting_block_holds_is_written_once_and_shared():
@@ -144,7 +144,7 @@ def test_queued_inputs_pending_transitions_and_asks_are_in_the_snapshot():
     twin = restore(d, PlainViewers)
     assert len(twin.queue) == 1 and twin.asks_for("ann") == d.asks_for("ann")
     assert twin.pump() == d.pump()
-    assert twin.document.field("total") == 7
+    assert twin.engine.field("total") == 7
 
 
 def test_the_header_is_versioned_and_checked():
@@ -152,16 +152,16 @@ def test_the_header_is_versioned_and_checked():
     d.create("host", None, T0)
     body = cbor2.loads(d.snapshot())
     assert body["format"] == "advm-living" and body["version"] == SNAPSHOT_VERSION == 2
-    assert body["module"] == d.document.module.module_id()
+    assert body["module"] == d.engine.module.module_id()
     other = living(PARALLEL, viewers=PlainViewers)
     with pytest.raises(SnapshotError, match="different module"):
-        LivingDocument.restore(other.document.module, d.snapshot(), viewers=PlainViewers)
+        LivingDocument.restore(other.engine.module, d.snapshot(), viewers=PlainViewers)
     with pytest.raises(SnapshotError, match="version"):
-        LivingDocument.restore(d.document.module, cbor2.dumps(dict(body, version=99)), viewers=PlainViewers)
+        LivingDocument.restore(d.engine.module, cbor2.dumps(dict(body, version=99)), viewers=PlainViewers)
     with pytest.raises(SnapshotError):
-        LivingDocument.restore(d.document.module, b"\xff\x00garbage", viewers=PlainViewers)
+        LivingDocument.restore(d.engine.module, b"\xff\x00garbage", viewers=PlainViewers)
     with pytest.raises(SnapshotError):
-        LivingDocument.restore(d.document.module, cbor2.dumps(dict(body, queue=None)), viewers=PlainViewers)
+        LivingDocument.restore(d.engine.module, cbor2.dumps(dict(body, queue=None)), viewers=PlainViewers)
 
 
 # ---------------------------------------------------------------- random sessions

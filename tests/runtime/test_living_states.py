@@ -72,8 +72,8 @@ def test_a_transition_runs_in_its_own_transaction_after_the_current_one_commits(
     frames = d.send("ann", "start", {}, T0)
     # The channel's writes committed; the state's abort undid only the state's own.
     assert errors(frames) == []
-    assert d.document.field("started") is True and d.document.field("touched") is False
-    assert d.document.state == "fails" and d.pending is None
+    assert d.engine.field("started") is True and d.engine.field("touched") is False
+    assert d.engine.state == "fails" and d.pending is None
 
 
 def test_a_delayed_transition_fires_when_document_time_reaches_it():
@@ -82,9 +82,9 @@ def test_a_delayed_transition_fires_when_document_time_reaches_it():
     assert d.pending.label == "a" and d.pending.due == T0 + 60 * SECOND
     assert d.next_due() == T0 + 60 * SECOND
     d.advance(T0 + 59 * SECOND)
-    assert d.document.field("log") == ""
+    assert d.engine.field("log") == ""
     d.advance(T0 + 60 * SECOND)
-    assert d.document.field("log") == "a" and d.pending is None and d.document.state == "a"
+    assert d.engine.field("log") == "a" and d.pending is None and d.engine.state == "a"
 
 
 def test_the_last_transition_wins():
@@ -92,11 +92,11 @@ def test_the_last_transition_wins():
     d.send("ann", "go_a", {"delay": 10}, T0)
     d.send("ann", "go_b", {"delay": 20}, T0 + SECOND)
     d.advance(T0 + HOUR)
-    assert d.document.field("log") == "b"
+    assert d.engine.field("log") == "b"
     d.send("ann", "go_b", {"delay": 5}, T0 + HOUR)
     d.send("ann", "go_a", {"delay": 50}, T0 + HOUR)
     d.advance(T0 + 2 * HOUR)
-    assert d.document.field("log") == "ba"
+    assert d.engine.field("log") == "ba"
 
 
 def test_due_timers_run_before_a_later_input():
@@ -104,14 +104,14 @@ def test_due_timers_run_before_a_later_input():
     d.send("ann", "go_a", {"delay": 10}, T0)
     # The input at T0 + 11 s comes after the timer in document time, so the timer runs first.
     d.send("ann", "go_b", {"delay": 0}, T0 + 11 * SECOND)
-    assert d.document.field("log") == "ab"
+    assert d.engine.field("log") == "ab"
 
 
 def test_invoke_runs_a_state_inline_without_changing_the_label():
     d = machine()
     d.send("ann", "setup", {}, T0)
-    assert d.document.field("invoked") == 2 and d.document.field("log") == "s"
-    assert d.document.state == "setup"
+    assert d.engine.field("invoked") == 2 and d.engine.field("log") == "s"
+    assert d.engine.state == "setup"
 
 
 LOOP = """
@@ -129,9 +129,9 @@ public int spins;
 def test_a_state_that_transitions_to_itself_forever_does_not_hang_the_host():
     d = living(LOOP, viewers=PlainViewers)
     d.create("host", None, T0)
-    assert d.document.field("spins") == 1000 and d.pending is not None
+    assert d.engine.field("spins") == 1000 and d.pending is not None
     d.advance(T0)
-    assert d.document.field("spins") == 2000
+    assert d.engine.field("spins") == 2000
 
 
 def test_a_delayed_transition_that_fires_while_a_block_waits_cancels_it():
@@ -141,11 +141,11 @@ def test_a_delayed_transition_that_fires_while_a_block_waits_cancels_it():
     frames = d.advance(T0 + 2 * DAY)
     assert to(frames, "mia@corp", "ask_closed") == [{"to": "mia@corp", "ask_closed": 1}]
     assert asks(frames, "dora@corp") == [{"id": 2, "channel": "director_decision", "kind": "fetch"}]
-    assert d.document.field("status") == "Escalated" and d.document.state == "waitForDirector"
+    assert d.engine.field("status") == "Escalated" and d.engine.state == "waitForDirector"
     frames = d.answer("mia@corp", 1, {"approve": True, "comment": ""}, T0 + 2 * DAY)
     assert [e["code"] for e in errors(frames)] == ["stale_ask"]
     d.answer("dora@corp", 2, {"approve": True, "comment": "ok"}, T0 + 3 * DAY)
-    assert d.document.field("status") == "Approved"
+    assert d.engine.field("status") == "Approved"
 
 
 def test_a_transition_from_a_channel_ends_the_wait_too():
@@ -153,7 +153,7 @@ def test_a_transition_from_a_channel_ends_the_wait_too():
     d.create("rita@corp", {"title": "desk", "amount": 500, "manager": "mia@corp", "director": "dora@corp"}, T0)
     frames = d.send("rita@corp", "withdraw", {"reason": "bought one"}, T0 + HOUR)
     assert to(frames, "mia@corp", "ask_closed") == [{"to": "mia@corp", "ask_closed": 1}]
-    assert d.document.field("status") == "Withdrawn" and d.pending is None and d.document.cont is None
+    assert d.engine.field("status") == "Withdrawn" and d.pending is None and d.engine.cont is None
 
 
 # ---------------------------------------------------------------- the queue
@@ -243,12 +243,12 @@ channel fail(Note n) {
 def test_construct_runs_once_with_its_argument():
     d = living(LIFE, viewers=PlainViewers)
     frames = d.create("olga", {"title": ""}, T0)
-    assert [e["code"] for e in errors(frames, "olga")] == ["abort"] and not d.document.created
+    assert [e["code"] for e in errors(frames, "olga")] == ["abort"] and not d.engine.created
     assert [e["code"] for e in errors(d.create("olga", {"title": 3}, T0))] == ["input"]
     assert d.create("olga", {"title": "notes"}, T0) == []
-    assert d.document.field("title") == "notes" and d.document.field("constructs") == 1
+    assert d.engine.field("title") == "notes" and d.engine.field("constructs") == 1
     assert [e["code"] for e in errors(d.create("olga", {"title": "again"}, T0))] == ["already_created"]
-    assert d.document.field("constructs") == 1
+    assert d.engine.field("constructs") == 1
 
 
 def test_connected_decides_and_its_writes_commit_either_way():
@@ -259,10 +259,10 @@ def test_connected_decides_and_its_writes_commit_either_way():
     assert frames[1]["to"] == "olga@" and frames[1]["seq"] == 1 and frames[1]["delta"]["online"] == 1
     frames = d.connect("pete", T0)
     assert to(frames, "pete", "connected") == [{"to": "pete@", "connected": False}]
-    assert to(frames, "pete", "delta") == [] and d.document.field("refused") == 1
+    assert to(frames, "pete", "delta") == [] and d.engine.field("refused") == 1
     assert [e["code"] for e in errors(d.connect("olga", T0))] == ["already_connected"]
     frames = d.disconnect("olga", T0)
-    assert frames == [{"to": "olga@", "connected": False}] and d.document.field("online") == 0
+    assert frames == [{"to": "olga@", "connected": False}] and d.engine.field("online") == 0
     assert [e["code"] for e in errors(d.disconnect("olga", T0))] == ["not_connected"]
 
 
@@ -277,11 +277,11 @@ def test_load_runs_at_every_restore():
     d.create("olga", {"title": "t"}, T0)
     d.connect("olga", T0)
     twin = restore(d, PlainViewers)
-    assert twin.document.field("loads") == 1
+    assert twin.engine.field("loads") == 1
     # What @load changed reaches the restored viewers with the next input's frames.
     frames = twin.advance(T0 + SECOND)
     assert to(frames, "olga", "delta") == [{"to": "olga@", "delta": {"loads": 1}, "seq": 2}]
-    assert restore(twin, PlainViewers).document.field("loads") == 2
+    assert restore(twin, PlainViewers).engine.field("loads") == 2
 
 
 def test_delete_asks_the_document_and_destroys_it_when_allowed():
@@ -359,8 +359,8 @@ def test_cancelling_a_block_that_waits_inside_invoke_lets_it_be_invoked_again():
     frames = d.create("bea", None, T0)
     assert asks(frames, "bea") == [{"id": 1, "channel": "confirm", "kind": "fetch"}]
     frames = d.send("bea", "restart", {"go": True}, T0 + SECOND)
-    assert errors(frames) == [] and d.document.field("rounds") == 2
+    assert errors(frames) == [] and d.engine.field("rounds") == 2
     assert to(frames, "bea", "ask_closed") == [{"to": "bea@", "ask_closed": 1}]
     assert asks(frames, "bea") == [{"id": 2, "channel": "confirm", "kind": "fetch"}]
     d.answer("bea", 2, {"ok": True}, T0 + 2 * SECOND)
-    assert d.document.field("done") == 1 and d.document.cont is None
+    assert d.engine.field("done") == 1 and d.engine.cont is None

@@ -11,7 +11,7 @@ from durable_kit import T0, example, open_store, script
 
 from advm.cli import main
 from advm.net.documents import DurableBackend, MemoryBackend, Shelf
-from advm.runtime.document import SEED_HEX, fresh_seed
+from advm.runtime.engine import SEED_HEX, fresh_seed
 from advm.runtime.living import LivingDocument
 from advm.durable.document import DurableDocument
 from advm.views.viewers import Viewers
@@ -36,9 +36,9 @@ def test_a_server_deals_what_a_replay_of_the_public_inputs_cannot():
     states = []
     for _ in range(2):
         doc, frames = MemoryBackend(module, Shelf()).create("g", "ann@", ARG, T0)
-        assert doc.living.document.created, frames
-        states.append(doc.living.document.machine.rng_state)
-    assert len({replica.document.machine.rng_state, *states}) == 3
+        assert doc.living.engine.created, frames
+        states.append(doc.living.engine.machine.rng_state)
+    assert len({replica.engine.machine.rng_state, *states}) == 3
 
 
 def test_the_creation_seed_is_logged_and_replay_and_restore_are_exact(tmp_path):
@@ -47,14 +47,14 @@ def test_the_creation_seed_is_logged_and_replay_and_restore_are_exact(tmp_path):
     store = open_store(tmp_path / "st")
     try:
         doc, frames = DurableBackend(module, store).create("g", "ann@", ARG, T0)
-        assert doc.living.document.created, frames
+        assert doc.living.engine.created, frames
         _play(lambda item: doc.submit(item, T0).result(timeout=30), items)
-        live = doc.living.document.machine.rng_state
+        live = doc.living.engine.machine.rng_state
         first = next(iter(store.load("g").entries))
         assert first.kind == "create" and len(first.extra["seed"]) == SEED_HEX
         doc.close()
         again = DurableDocument.open(store, "g")
-        assert again.living.document.machine.rng_state == live
+        assert again.living.engine.machine.rng_state == live
         again.close()
     finally:
         store.close()
@@ -72,7 +72,7 @@ def test_a_log_without_a_seed_replays_from_the_key(tmp_path):
         assert "seed" not in first.extra
         replica = LivingDocument(module, key="g", viewers=Viewers)
         replica.create("ann@", ARG, T0)
-        assert doc.living.document.machine.rng_state == replica.document.machine.rng_state
+        assert doc.living.engine.machine.rng_state == replica.engine.machine.rng_state
         doc.close()
     finally:
         store.close()

@@ -15,7 +15,7 @@ import pytest
 from runkit import ALICE, BOB, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.vm.docslots import EPOCH, ZONE
 from advm.vm.snapshot import TAG_REF
 

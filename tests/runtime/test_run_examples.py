@@ -9,7 +9,7 @@ import pytest
 from runkit import ALICE, BOB, CAROL, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.vm.docslots import NO_ONE, principal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

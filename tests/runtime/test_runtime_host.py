@@ -128,7 +128,7 @@ def answer(fut):
 
 
 def field_of(doc, name):
-    return doc.living.document.field(name)
+    return doc.living.engine.field(name)
 
 
 # ---------------------------------------------------------------- @static, one way
@@ -169,7 +169,7 @@ def test_the_host_refuses_an_existing_key_before_asking_the_policy(drivers):
     d = drivers(PICKY)
     h = RuntimeHost(d.module, host_module.MemoryBackend(d.module, viewers=Viewers), clock=T0)
     doc, frames = h.create("g", "ann@")
-    assert doc is h.loaded("g") and doc.living.document.created
+    assert doc is h.loaded("g") and doc.living.engine.created
     for who in ("ann@", "bob@"):  # bob would be refused by the policy: existence is checked first
         with pytest.raises(Refused) as e:
             h.create("g", who)
@@ -206,13 +206,13 @@ def test_a_self_transition_runs_max_immediate_times_per_input_in_every_driver(dr
     d = drivers(SPIN + ALLOW)
     s = d.session(stored)
     assert d.session_create(s, "ann") is None
-    assert s.living.document.field("n") == MAX_IMMEDIATE and s.living.capped
+    assert s.living.engine.field("n") == MAX_IMMEDIATE and s.living.capped
     sh = d.shard(stored)
     assert d.shard_create(sh, "ann@") is None
     assert field_of(sh.docs["k"], "n") == MAX_IMMEDIATE and sh.docs["k"].living.capped
     # The next input runs the next MAX_IMMEDIATE, in both.
     s.feed('{"op":"advance","seconds":0}', 2)
-    assert s.living.document.field("n") == 2 * MAX_IMMEDIATE
+    assert s.living.engine.field("n") == 2 * MAX_IMMEDIATE
     answer(sh.handle("advance", "k", {}, T0))
     assert field_of(sh.docs["k"], "n") == 2 * MAX_IMMEDIATE
     # --once stops there and says so.
@@ -252,7 +252,7 @@ def test_timers_run_each_at_its_own_time_in_every_driver(drivers, stored):
     while due <= T0 + 3 * DAY:
         due = answer(sh.handle("advance", "k", {}, due))["due"]
     answer(sh.handle("advance", "k", {}, T0 + 3 * DAY))
-    for doc in (s.living.document, sh.docs["k"].living.document):
+    for doc in (s.living.engine, sh.docs["k"].living.engine):
         assert doc.field("runs") == 3
         assert doc.field("days") == "2026-01-01 2026-01-02 2026-01-03 "
         assert doc.field("fired_at") == T0 + 5_400_000
@@ -367,7 +367,7 @@ def test_a_failed_construct_leaves_nothing_behind(drivers):
     backend = host_module.MemoryBackend(d.module, viewers=Viewers)
     h = RuntimeHost(d.module, backend, clock=T0)
     doc, frames = h.create("g", "ann@")
-    assert not doc.living.document.created and doc.living.last_error.kind == "abort"
+    assert not doc.living.engine.created and doc.living.last_error.kind == "abort"
     assert frames[0]["error"]["code"] == "abort"
     assert h.loaded("g") is None and not h.exists("g")
 
@@ -381,7 +381,7 @@ def test_a_deleted_documents_key_can_be_created_again_in_every_driver(drivers, s
     out = s.feed('{"op":"connect","as":"ann"}', 3)
     assert [f["error"]["code"] for f in out] == ["destroyed"]  # until the key is created again
     assert d.session_create(s, "bob") is None
-    assert s.living.document.field("n") == 7 and not s.living.destroyed
+    assert s.living.engine.field("n") == 7 and not s.living.destroyed
     sh = d.shard(stored)
     assert d.shard_create(sh, "ann@") is None
     assert answer(sh.handle("delete", "k", {"who": "ann@"}, T0)).get("destroyed") is True

@@ -78,13 +78,13 @@ def test_an_awaited_call_resumes_the_state_and_says_how_it_ended():
     living = doc()
     living.send("ann@x", "start", {"q": ""}, T)
     (call,) = handler_calls(living)
-    assert living.document.fields()["before"] is False  # in flight when made
+    assert living.engine.fields()["before"] is False  # in flight when made
     result(living, call["call"], {"n": 7, "s": "ok", "extra": 1})
-    assert living.document.fields()["got"] == 7 and handler_calls(living) == []
+    assert living.engine.fields()["got"] == 7 and handler_calls(living) == []
     living.send("ann@x", "start", {"q": ""}, T + 2)
     (call,) = handler_calls(living)
     result(living, call["call"], error={"code": 503, "message": "x" * 2000}, now=T + 3)
-    fields = living.document.fields()
+    fields = living.engine.fields()
     assert fields["code"] == 503 and len(fields["why"]) == S.MAX_MESSAGE_CHARS
 
 
@@ -93,7 +93,7 @@ def test_a_result_that_does_not_fit_is_a_failed_result_not_a_refused_input():
     living.send("ann@x", "start", {"q": ""}, T)
     (call,) = handler_calls(living)
     assert result(living, call["call"], {"n": "seven"}) == []
-    fields = living.document.fields()
+    fields = living.engine.fields()
     assert fields["code"] == 502 and "does not fit A" in fields["why"]
 
 
@@ -119,7 +119,7 @@ def test_a_formula_asks_for_its_call_and_shows_the_result_when_it_arrives():
     # A new invocation (the message changed) is asked for; the old result stays kept.
     living.send("ann@x", "set", {"q": "y"}, T + 2)
     (want2,) = living.service_calls()
-    assert want2["call"] != want["call"] and want["call"] in living.document.asks.cache
+    assert want2["call"] != want["call"] and want["call"] in living.engine.asks.cache
     # Its result again is refused (already kept), and so is one for an unknown invocation.
     assert result(living, want["call"], {"n": 1})[0]["error"]["code"] == "unknown_call"
     bogus = json.dumps(["svc", "nope", "?@?", "{}"])
@@ -132,18 +132,18 @@ def test_a_document_keeps_at_most_max_cached_formula_results(monkeypatch):
     keys = []
     for i in range(5):
         living.send("ann@x", "set", {"q": f"q{i}"}, T + i)
-        living.document.fields()  # the formula is evaluated (as for a viewer)
+        living.engine.fields()  # the formula is evaluated (as for a viewer)
         (want,) = [c for c in living.service_calls() if isinstance(c["call"], str)]
         result(living, want["call"], {"n": i}, now=T + i)
         keys.append(want["call"])
-    assert list(living.document.asks.cache) == keys[2:]  # the oldest went first
+    assert list(living.engine.asks.cache) == keys[2:]  # the oldest went first
 
 
 def test_a_request_over_the_limit_fails_at_once(monkeypatch):
     monkeypatch.setattr(S, "MAX_REQUEST_BYTES", 10)
     living = doc()
     living.send("ann@x", "set", {"q": "a long question"}, T)
-    f = living.document.fields()["f"]
+    f = living.engine.fields()["f"]
     assert f["failed"] and f["code"] == 413
     assert [c for c in living.service_calls() if isinstance(c["call"], str)] == []
 
@@ -151,16 +151,16 @@ def test_a_request_over_the_limit_fails_at_once(monkeypatch):
 def test_calls_and_results_survive_a_snapshot_and_make_the_document_due():
     living = doc()
     living.send("ann@x", "start", {"q": ""}, T)
-    living.document.fields()
+    living.engine.fields()
     (call,) = handler_calls(living)
     (want,) = [c for c in living.service_calls() if isinstance(c["call"], str)]
     result(living, want["call"], {"n": 1})
     assert living.next_due() == living.clock + S.CALL_RECHECK_MS
-    again = LivingDocument.restore(living.document.module, living.snapshot(), viewers=Viewers)
+    again = LivingDocument.restore(living.engine.module, living.snapshot(), viewers=Viewers)
     assert handler_calls(again) == [call]
-    assert again.document.asks.cache.keys() == living.document.asks.cache.keys()
+    assert again.engine.asks.cache.keys() == living.engine.asks.cache.keys()
     result(again, call["call"], {"n": 9})
-    assert again.document.fields()["got"] == 9 and again.next_due() is None
+    assert again.engine.fields()["got"] == 9 and again.next_due() is None
 
 
 def test_formula_calls_waiting_for_results_are_bounded(monkeypatch):
@@ -168,9 +168,9 @@ def test_formula_calls_waiting_for_results_are_bounded(monkeypatch):
     living = doc()
     for i in range(3):
         living.send("ann@x", "set", {"q": f"w{i}"}, T + i)
-        living.document.fields()
+        living.engine.fields()
     assert len([c for c in living.service_calls() if isinstance(c["call"], str)]) == 2
-    f = living.document.fields()["f"]
+    f = living.engine.fields()["f"]
     assert f["failed"] and f["code"] == 429
 
 
@@ -180,6 +180,6 @@ def test_calls_of_code_without_results_are_bounded_and_a_call_failing_at_once_is
     living.send("ann@x", "twice", {"q": "a"}, T)  # two calls
     living.send("ann@x", "start", {"q": ""}, T + 1)  # the third fails at once, and its await goes on
     assert len(handler_calls(living)) == 2
-    fields = living.document.fields()
+    fields = living.engine.fields()
     assert fields["code"] == 429 and "too many" in fields["why"]
 

@@ -20,7 +20,7 @@ import pytest
 from runkit import ALICE, BOB, T0, TransactionError
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.vm.snapshot import dumps_values, loads_values
 
 HERE = Path(__file__).resolve().parent

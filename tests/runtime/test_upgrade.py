@@ -131,8 +131,8 @@ def test_widening_to_maybe_and_double_keeps_the_value():
     living = LivingDocument(old, key="w", viewers=Viewers)
     living.create("x@", None, T0)
     moved, _ = upgrade(living, new, plan, viewers=Viewers)
-    assert moved.document.fields() == {"a": 3, "b": 4.0, "c": 5}
-    assert type(moved.document.value("b")) is float
+    assert moved.engine.fields() == {"a": 3, "b": 4.0, "c": 5}
+    assert type(moved.engine.value("b")) is float
 
 
 def test_a_different_program_is_not_a_new_version():
@@ -157,14 +157,14 @@ def test_viewers_get_a_delta_not_a_reset_and_the_state_carries_over():
     merged(frames, "a@", living_view)
     assert "title" not in living_view.encoded and living_view.encoded["added"] == "new"
     assert living_view.encoded["count"] == "1"  # a long now: as text on the wire
-    assert moved.document.fields(formulas=False) == {
+    assert moved.engine.fields(formulas=False) == {
         "count": 1, "c": "Green", "added": "new",
         "items": [{"id": 1, "name": "x", "qty": 3, "note": "n"}]}
     # the table keeps its id counter, its rows their owner: inserts and deletes go on
     moved.send("a@", "add", {"name": "y", "qty": 4}, T0 + 4)
-    assert [r["id"] for r in moved.document.field("items")] == [1, 2]
+    assert [r["id"] for r in moved.engine.field("items")] == [1, 2]
     again = LivingDocument.restore(mod(V2), moved.snapshot(), viewers=Viewers)
-    assert again.document.fields() == moved.document.fields()
+    assert again.engine.fields() == moved.engine.fields()
 
 
 def test_load_is_the_migration_hook():
@@ -173,7 +173,7 @@ def test_load_is_the_migration_hook():
     living.send("a@", "add", {"name": "x", "qty": 1}, T0 + 1)
     living.send("a@", "add", {"name": "y", "qty": 1}, T0 + 2)
     moved, _ = upgrade(living, mod(V2_LOAD), viewers=Viewers)
-    assert moved.document.field("doubled") == 4
+    assert moved.engine.field("doubled") == 4
 
 
 # ---------------------------------------------------------------- hosts
@@ -188,9 +188,9 @@ def test_a_refused_deploy_leaves_the_old_code_running():
     assert "count: long cannot become int" in str(e.value)
     assert host.module.module_id() == mod(V2).module_id()
     doc = host.open("g")
-    assert doc.living.document.module.module_id() == mod(V2).module_id()
+    assert doc.living.engine.module.module_id() == mod(V2).module_id()
     host.submit("g", {"op": "send", "as": "a@", "channel": "add", "message": {"name": "y", "qty": 1}}).result()
-    assert doc.living.document.field("count") == 2
+    assert doc.living.engine.field("count") == 2
 
 
 def test_a_memory_host_moves_loaded_and_sleeping_documents():
@@ -203,8 +203,8 @@ def test_a_memory_host_moves_loaded_and_sleeping_documents():
     assert out["awake"][0] == "moved"
     for key in ("awake", "asleep"):
         doc = host.open(key)
-        assert doc.living.document.field("added") == "new"
-        assert doc.living.document.field("items")[0]["name"] == key
+        assert doc.living.engine.field("added") == "new"
+        assert doc.living.engine.field("items")[0]["name"] == key
 
 
 def _approval(store, key: str = "w"):
@@ -224,7 +224,7 @@ def test_an_open_ask_finishes_on_its_code_then_the_document_moves(tmp_path):
                              "message": {"approve": True}}, T0 + 2).result()
         # the activation finished on v1 ("yes", not "YES"), then the document moved
         assert doc.module.module_id() == mod(APPROVAL_V2).module_id()
-        assert doc.living.document.fields(formulas=False) == {"asked": 1, "result": "yes", "version": "two",
+        assert doc.living.engine.fields(formulas=False) == {"asked": 1, "result": "yes", "version": "two",
                                                               "boss": {"agent": "boss", "authority": ""}}
         view = merged(connect + frames, "boss@")
         assert view.encoded["version"] == "two" and view.encoded["result"] == "yes"
@@ -270,7 +270,7 @@ def test_replay_across_versions_verifies_every_snapshot(tmp_path):
         assert kinds == ["create", "connect", "send", "upgrade", "send"]
         reopened = DurableDocument.open(store, "g")
         assert reopened.module.module_id() == mod(V2).module_id()
-        assert reopened.living.document.field("count") == 2
+        assert reopened.living.engine.field("count") == 2
     finally:
         store.close()
 
@@ -366,7 +366,7 @@ def test_sigkill_during_a_deploy_leaves_each_document_on_one_version(tmp_path, k
             doc = DurableDocument.open(store, key)
             assert doc.module.module_id() in ids
             on_v2 += doc.module.module_id() != mod(V1).module_id()
-            assert doc.living.document.field("count") == count  # no acknowledged input lost
+            assert doc.living.engine.field("count") == count  # no acknowledged input lost
             assert replay(store, key).ok
         assert moved <= on_v2 <= moved + 1  # one document at a time, each all or nothing
     finally:
@@ -430,7 +430,7 @@ def test_frames_move_when_the_suspended_code_is_the_same(tmp_path):
         doc = _approval(store)
         connect = doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
         ask = next(f["ask"] for f in connect if "ask" in f)
-        cont = doc.living.document.cont
+        cont = doc.living.engine.cont
         assert movable_frames(mod(APPROVAL_V1), mod(APPROVAL_V3), cont) is None
         assert "not the same code" in movable_frames(mod(APPROVAL_V1), mod(APPROVAL_V2), cont)
         frames = doc.upgrade(mod(APPROVAL_V3)).result()
@@ -440,12 +440,12 @@ def test_frames_move_when_the_suspended_code_is_the_same(tmp_path):
         assert [a["id"] for a in doc.living.asks_for("boss@")] == [ask["id"]]
         frames = doc.submit({"op": "answer", "as": "boss@", "ask": ask["id"],
                              "message": {"approve": False}}, T0 + 2).result()
-        assert doc.living.document.fields(formulas=False)["result"] == "no"
-        assert doc.living.document.field("both") == 2
+        assert doc.living.engine.fields(formulas=False)["result"] == "no"
+        assert doc.living.engine.field("both") == 2
         doc.close()
         result = replay(store, "w")
         assert result.ok and all(c.ok for c in result.checks)
-        assert result.living.document.field("version") == "three"
+        assert result.living.engine.field("version") == "three"
     finally:
         store.close()
 
@@ -477,9 +477,9 @@ def test_a_moved_frame_still_holds_the_very_row_of_its_table():
     frames = living.connect("boss@", T0 + 1)
     ask = next(f["ask"] for f in frames if "ask" in f)
     moved, _ = upgrade(living, mod(ROWS_V2), viewers=Viewers)
-    assert moved.document.cont is not None and moved.document.field("extra") == 5
+    assert moved.engine.cont is not None and moved.engine.field("extra") == 5
     moved.answer("boss@", ask["id"], {"v": 9}, T0 + 2)
-    assert [r["v"] for r in moved.document.field("all")] == [1, 9]  # the row in the table changed
+    assert [r["v"] for r in moved.engine.field("all")] == [1, 9]  # the row in the table changed
 
 
 def test_deploy_at_rest_defers_a_changed_waiting_block_and_moves_an_unchanged_one(cli, tmp_path):
@@ -505,11 +505,11 @@ def test_a_table_whose_row_type_did_not_change_is_taken_whole_and_keeps_working(
     living.create("a@", None, T0)
     living.send("a@", "add", {"name": "x", "qty": 1}, T0 + 1)
     moved, _ = upgrade(living, same_rows, viewers=Viewers)
-    assert moved.document.value("items") is living.document.value("items")
+    assert moved.engine.value("items") is living.engine.value("items")
     moved.send("a@", "add", {"name": "y", "qty": 2}, T0 + 2)
-    assert [r["name"] for r in moved.document.field("items")] == ["x", "y"]
+    assert [r["name"] for r in moved.engine.field("items")] == ["x", "y"]
     again = LivingDocument.restore(same_rows, moved.snapshot(), viewers=Viewers)
-    assert again.document.fields() == moved.document.fields()
+    assert again.engine.fields() == moved.engine.fields()
 
 
 RENAMED = V1.replace('public string title = "t";', 'public string heading = "h";')
@@ -536,6 +536,6 @@ def test_a_declared_rename_carries_the_value_and_replays(cli, tmp_path):
     assert cli("deploy", v2, "--store", st, "--rename", "title=heading").code == 0
     with open_store(st) as store:
         doc = DurableDocument.open(store, "main")
-        assert doc.living.document.field("heading") == "kept"
+        assert doc.living.engine.field("heading") == "kept"
         assert replay(store, "main").ok
     assert cli("deploy", v2, "--store", st, "--rename", "title").code == 2

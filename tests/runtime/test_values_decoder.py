@@ -10,7 +10,7 @@ import random
 import pytest
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.views.viewers import Viewers
 from advm.vm.values import BadValue, decoder, from_json, to_json
 
@@ -168,4 +168,4 @@ def test_the_runtime_refuses_bad_messages_with_the_same_frames(doc):
                                                "message": "message on 'rich'.i: expected int, got a string"}}]
     assert living.send("ann", "points", [{"x": 1}, {"y": 2}], 12) == []
     assert living.send("ann", "late", None, 13) == []
-    assert living.document.field("got") == 2
+    assert living.engine.field("got") == 2

@@ -217,7 +217,7 @@ def bad_input(draw: Draw, spec: DocSpec, marks: Marks, who: str) -> dict:
 
 
 def state_of(spec: DocSpec, living) -> dict:
-    doc = living.document
+    doc = living.engine
     return {name: doc.field(name) for name in spec.fields()}
 
 

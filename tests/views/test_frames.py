@@ -11,7 +11,7 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.views import diff, encode_view
 from advm.views.delta import diff_objects
 from advm.views.reactive import Changes
@@ -178,7 +178,7 @@ def test_viewers_that_see_alike_share_one_patch_and_stay_exact():
     from viewkit import Clients, assert_current, source
 
     from advm.compiler.build import build_source
-    from advm.runtime.document import Engine
+    from advm.runtime.engine import Engine
     from advm.views.viewers import Viewers
 
     d = Engine(build_source(source("reactive.adb"), "reactive.adb"), key="shared")

@@ -14,7 +14,7 @@ from runkit import T0
 from viewkit import Clients, assert_current
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
 from advm.vm.docslots import principal

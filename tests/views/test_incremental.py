@@ -20,7 +20,7 @@ from runkit import T0
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.views.delta import compress_order
 from advm.views.privacy import Schema
 from advm.views.viewers import Viewers
@@ -116,7 +116,7 @@ class Session:
 
 def test_tables_iterate_and_where_formulas_are_kept_in_place_and_ordered_queries_are_not():
     views = Viewers(Engine(MODULE, key="growth"))
-    views.document.create(PEOPLE[0], None, now=T0)
+    views.engine.create(PEOPLE[0], None, now=T0)
     views.connect(PEOPLE[0])
     live = {item.name: item.live_where for item in views.items if item.live_slot is not None}
     assert live == {"rows": False, "pubs": False, "direct": False, "evens": True, "above": True, "named": True}

@@ -36,7 +36,7 @@ from test_tracker import compare
 from viewkit import NESTINGS, Clients, assert_current, level_actions, nested_source, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.views.privacy import Schema
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers

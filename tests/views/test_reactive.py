@@ -7,7 +7,7 @@ from runkit import ALICE, BOB, T0, document
 from viewkit import Clients, assert_current, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.views.reactive import ChangeTracker
 from advm.views.viewers import Viewers
 

@@ -19,7 +19,7 @@ from runkit import ALICE, T0
 from viewkit import source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine, TransactionError
+from advm.runtime.engine import Engine, TransactionError
 from advm.views.reactive import ChangeTracker, _is_flat
 
 MODULE = build_source(source("tracked.adb"), "tracked.adb")

@@ -14,7 +14,7 @@ from runkit import ALICE, BOB, CAROL, T0
 from viewkit import Clients, source
 
 from advm.compiler.build import build_source
-from advm.runtime.document import Engine
+from advm.runtime.engine import Engine
 from advm.views import encode_view
 from advm.views.privacy import render_view
 from advm.views.viewers import Viewers

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runkit import ALICE, T0, document  # noqa: E402
 
-from advm.runtime.document import TransactionError  # noqa: E402
+from advm.runtime.engine import TransactionError  # noqa: E402
 
 SOURCE = """
 record R {

@@ -648,7 +648,7 @@ def _young(obj):
 
 
 def test_a_run_under_a_paused_collector_leaves_what_it_made_old():
-    """Inside a transaction whose caller paused the collector (runtime/document.py),
+    """Inside a transaction whose caller paused the collector (runtime/engine.py),
     the machine moves survivors to the oldest generation when a call returns,
     so resuming the collector does not scan them all as young."""
     import gc
