@@ -501,6 +501,17 @@ class TestPump(Stmt):
 
 
 @dataclass
+class TestSend(Stmt):
+    """`@send channel(who, message);` in a test: the message goes to the channel's
+    handler as `who`, a transaction of its own (language.md 4.24)."""
+
+    channel: str
+    who: Expr
+    value: Expr
+    channel_span: Span = NOSPAN
+
+
+@dataclass
 class TestAborts(Stmt):
     """`@aborts { ... }` in a test: the block must abort; its writes are undone."""
 

@@ -557,6 +557,28 @@ class StmtChecker:
 
     def s_TestAborts(self, s: ast.TestAborts) -> None:
         self.in_test(s, "@aborts")
+    def s_TestSend(self, s: ast.TestSend) -> None:
+        self.in_test(s, "@send")
+        t = self.expr(s.who, T.PRINCIPAL)
+        if not T.is_error(t) and t != T.PRINCIPAL:
+            self.err("E0301", f"@send sends as a principal, found {t}", s.who.span)
+        ch = self.info.channels.get(s.channel)
+        if ch is None:
+            self.expr(s.value)
+            self.err("E0208", f"unknown channel '{s.channel}'", s.channel_span,
+                     did_you_mean(s.channel, self.info.channels))
+            return
+        if not ch.complete:
+            self.expr(s.value)
+            self.err("E0509", f"@send delivers to a channel's handler; '{s.channel}' has none", s.channel_span,
+                     "send to a channel declared with a handler, or answer an ask with `@pump`")
+            return
+        want = T.ArrayType(ch.message) if ch.is_array else ch.message
+        got = self.expr(s.value, want)
+        if not self.assignable(got, want):
+            self.err("E0301", f"@send to '{s.channel}' expects {want}, found {got}", s.value.span,
+                     self.conversion_hint(got, want))
+
         self.block(s.body)
 
     def s_Log(self, s: ast.Log) -> None:

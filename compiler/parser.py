@@ -640,6 +640,10 @@ class Builder(NodeVisitor):
         _, value, _, name, _ = ch
         return A.TestPump(value, name.text, channel_span=name.span, span=self.span(node))
 
+    def visit_send_stmt(self, node, ch):
+        _, name, _, who, _, value, _, _ = ch
+        return A.TestSend(name.text, who, value, channel_span=name.span, span=self.span(node))
+
     def visit_forward_stmt(self, node, ch):
         return A.TestForward(ch[1], span=self.span(node))
 

@@ -122,6 +122,8 @@ class Harness:
                     self.enter(label, max(self.now, 0))
             elif kind == "$forward":
                 self.forward(payload[1])
+            elif kind == "$send":
+                self.send(*payload[1:4])
             elif kind == "$pump":
                 self.pumped.setdefault(payload[1], deque()).append(payload[2])
                 self.feed()
@@ -161,6 +163,18 @@ class Harness:
         got = self.doc.take_pending()
         if got is not None:
             self.scheduled = (got[0], due_after(self.now, got[1]))
+
+    def send(self, channel: str, who: str, value) -> None:
+        """@send: the message goes to the channel's handler as `who`, a
+        transaction of its own (as a client's message would); an abort there
+        fails the test. It goes as JSON, so it is checked as a client's is."""
+        from ..vm.values import to_json
+
+        ch = self.doc.channel(channel)[0]
+        desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
+        data = to_json(value, desc, self.doc.meta)
+        self.guard(lambda: self.doc.send(who, channel, data, now=self.now))
+        self.feed()
 
     def enter(self, label: str, now: int) -> None:
         self.guard(lambda: self.doc.run_state(label, now=now))

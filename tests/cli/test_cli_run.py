@@ -488,6 +488,26 @@ def test_test_harness_statements_and_log(cli, write):
     assert (tests[1]["ok"], tests[1]["kind"], tests[1]["position"]) == (False, "error", f"{src}:14:3")
 
 
+SEND = """message M { int x; }
+public int total;
+channel add(M m) { if (m.x < 0) { abort; } total += m.x; }
+test sends {
+  @send add(@no_one, {x: 2});
+  total += 1;
+  @send add(@no_one, {x: -1});
+  assert total == 3;
+}
+"""
+
+
+def test_test_send_runs_the_handler_and_an_abort_there_fails_the_test(cli, write):
+    src = write("s.adb", SEND)
+    doc = json.loads(cli("test", src, "--json").out)
+    t = doc["files"][0]["tests"][0]
+    # the first @send and the test's own write committed; the second message aborted
+    assert (t["ok"], t["kind"], t["position"]) == (False, "abort", f"{src}:3:35")
+
+
 def test_test_a_module_equals_the_source(cli, write, monkeypatch):
     src = write("t.adb", TESTS)
     monkeypatch.chdir(src.parent)
