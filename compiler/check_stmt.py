@@ -347,6 +347,8 @@ class StmtChecker:
 
     def cond(self, e: ast.Expr, what: str) -> None:
         t = self.expr(e, T.BOOL)
+        if what == "if" and t == T.MaybeType(T.BOOL):
+            return  # `if (m)` on a maybe<bool>: true when present and true (language.md 6.4)
         if not T.is_error(t) and t != T.BOOL:
             hint = None
             if isinstance(t, T.MaybeType):

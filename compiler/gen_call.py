@@ -220,8 +220,8 @@ class Calls:
         if recv is not None:
             ptypes = [recv_t] + ptypes
             args = [recv] + args
-        if key == "sequence.sum/0":
-            result = bindings["T"]
+        if key == "sequence.sum/0":  # Adama's sum: a maybe, empty for no items (language.md 5.20)
+            key = f"Statistics.sum_{kind_of(bindings['T'])}/1"
         return self.host(key, args, ptypes, result, dst)
 
     def lifted_library_call(self, e, entry, recv, recv_t, bindings, lifted, dst):

@@ -429,6 +429,16 @@ class Statements:
             self.free(m)
             self.block(s.then)
             self.pop_scope()
+        elif isinstance(s.cond.ty, T.MaybeType):
+            # `if (m)` on a maybe<bool>: taken when present and true (language.md 6.4)
+            m = self.expr(s.cond)
+            self.emit("NULLJ", m.n, 1, other)
+            b = self.temp("i")
+            self.unbox(m, T.BOOL, b)
+            self.free(m)
+            self.emit("TESTJ", b.n, 0, other)
+            self.free(b)
+            self.block(s.then)
         else:
             self.cond(s.cond, other, False)
             self.block(s.then)

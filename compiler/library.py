@@ -298,7 +298,7 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("sequence<T>", "skip(int) -> list<T>", "pure", "the items after the first n"),
     ("sequence<T>", "drop(int) -> list<T>", "pure", "the items without the last n"),
     ("sequence<T>", "delete() -> void where T record", "writes", "delete every row in the list from its table"),
-    ("sequence<T>", "sum() -> T where T numeric", "pure", "the total (0 when empty)"),
+    ("sequence<T>", "sum() -> maybe<T> where T numeric", "pure", "the total; empty when there are no items"),
     ("sequence<T>", "average() -> maybe<double> where T numeric", "pure", "the mean; empty when there are no items"),
     ("sequence<T>", "min() -> maybe<T> where T numeric", "pure", "the smallest item; empty when there are none"),
     ("sequence<T>", "max() -> maybe<T> where T numeric", "pure", "the largest item; empty when there are none"),

@@ -346,7 +346,7 @@ def test_switch_falls_through_and_breaks():
 def test_foreach_over_arrays_and_lists():
     p = program("""
         function total(int[] xs) -> int { int s = 0; foreach (x in xs) { s += x; } return s; }
-        function lit() -> int { return total([1, 2, 3]) + [4, 5].sum(); }
+        function lit() -> int { return total([1, 2, 3]) + [4, 5].sum().getOrDefaultTo(0); }
         function words() -> string { string out = ""; foreach (w in "a b c".split(" ")) { out = w + out; } return out; }
         function avg() -> double { if ([1.0, 2.0, 4.5].average() as a) { return a; } return 0.0; }
         function ext() -> int { return [3, 9, 1].max().getOrDefaultTo(0) * 10 + [3, 9, 1].min().getOrDefaultTo(0); }

@@ -11,7 +11,7 @@ function first_or(int[] xs, int fallback) -> int {
 function stats(int[] xs) -> double {
   list<int> backwards = xs.reverse();
   int[] again = backwards.toArray();
-  int total = again.sum();
+  int total = again.sum().getOrDefaultTo(0);
   if (xs.average() as mean) {
     return mean + total;
   }

@@ -7,7 +7,7 @@ procedure restock(table<Item> t, int n) {
   t <- {qty: n};
 }
 function total(table<Item> t) -> int {
-  return (iterate t).qty.sum();
+  return (iterate t).qty.sum().getOrDefaultTo(0);
 }
 procedure empty(table<Item> t) {
   (iterate t).delete();

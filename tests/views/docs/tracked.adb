@@ -50,7 +50,7 @@ channel set_a(Op o) {
 channel same(Op o) {
   a = a;
   s = s;
-  (iterate _rows where id == o.k).n = (iterate _rows where id == o.k).n.sum();
+  (iterate _rows where id == o.k).n = (iterate _rows where id == o.k).n.sum().getOrDefaultTo(0);
 }
 
 channel set_m(Op o) {
