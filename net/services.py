@@ -35,8 +35,11 @@ after a restart, so the service can recognise a call it has seen),
 is the value; anything else is a failed result with a code: the HTTP status,
 or 504 (timed out), 503 (unreachable), 502 (not JSON, or larger than
 MAX_BODY_BYTES), 501 (the service is not configured). Only a method declared
-`idempotent` is tried again (after a timeout, a connection failure or a 5xx:
-backing off exponentially with jitter); any other failure is the result.
+`idempotent` is tried again (after a timeout, a connection failure, a 5xx, a
+408 or a 429: backing off exponentially with jitter); any other failure is the
+result. A replication operation is tried until acknowledged (any 2xx, its body
+unread) or refused for good (runtime/replication.py `permanent`: a 4xx but
+408 and 429), which the document records as failed.
 """
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
+
+from ..runtime.replication import RETRIED_4XX, permanent
 
 MAX_BODY_BYTES = 1 << 20  # a service's answer (runtime/services.py MAX_RESULT_BYTES)
 MAX_MESSAGE_CHARS = 200  # of a failed answer's body, in the result's message
@@ -275,8 +280,8 @@ class Dispatcher:
                 self.stats["delivered"] += 1
             except Exception:  # the document is gone or the router is closing: its next load asks again
                 return
-            if "error" not in result:
-                return
+            if "error" not in result or permanent(result["error"]["code"]):
+                return  # acknowledged, or refused for good (the document marked it failed)
             attempts += 1
 
     def _semaphore(self, host: str) -> asyncio.Semaphore:
@@ -321,6 +326,8 @@ class Dispatcher:
             try:
                 async with self.client.stream("POST", url, content=c["request"].encode(), headers=headers,
                                               timeout=timeout) as resp:
+                    if c.get("replication") and 200 <= resp.status_code < 300:
+                        return {"value": None}, False  # any 2xx acknowledges; the body is not read
                     body = bytearray()
                     async for chunk in resp.aiter_bytes():
                         body += chunk
@@ -338,7 +345,7 @@ class Dispatcher:
                 return failure(502, f"{endpoint.name} answered {status} with a body that is not JSON"), False
         text = bytes(body[:MAX_MESSAGE_CHARS * 4]).decode("utf-8", "replace")[:MAX_MESSAGE_CHARS]
         return failure(status, self._redact(f"{endpoint.name} answered {status}: {text}".rstrip(": "))), \
-            status >= 500
+            status >= 500 or status in RETRIED_4XX
 
     def _redact(self, text: str) -> str:
         for s in self._secrets:

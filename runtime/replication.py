@@ -17,8 +17,16 @@ recovery reproduce it exactly and never call anyone:
   operation is gone; if the value changed meanwhile, the next one is issued),
   a failure counts an attempt and keeps the operation (the host tries again,
   backing off exponentially with jitter, net/services.py);
+- a failure the target says is final (`permanent(code)`: a 4xx other than
+  408 and 429) ends the operation instead: it is kept as `failed` (shown by
+  inspect), nothing retries it, and the same content is not issued again;
+  a later value that differs is (with `acked` unchanged, so update or create
+  as before);
 - a result for an operation that is not pending (a duplicate, an old
-  attempt's answer) changes nothing.
+  attempt's answer) changes nothing;
+- once the document is deleted every value reads as absent
+  (`refresh(GONE)`): each copy the service acknowledged gets its `delete`,
+  after the operation in flight, if any, ends.
 """
 from __future__ import annotations
 
@@ -30,6 +38,22 @@ MAX_ERROR_CHARS = 200  # of the last failure's message, kept in the state
 MAX_REQUEST_BYTES = 1 << 20  # an operation's request as JSON (a service call's limit); a larger value is not sent
 
 
+# Codes of a failed attempt that are tried again: the target was too slow (408) or
+# busy (429), or failed on its side (5xx, and advm's own 501 not configured, 502
+# a bad answer, 503 unreachable, 504 timed out). Any other 4xx says the request
+# itself is refused: trying it again would only be refused again.
+RETRIED_4XX = (408, 429)
+
+
+def permanent(code: int) -> bool:
+    """Whether a failure with this code is final (not retried): 4xx but 408, 429."""
+    return 400 <= code < 500 and code not in RETRIED_4XX
+
+
+def GONE(name):  # noqa: N802 (a reader: the deleted document's values are all absent)
+    return None
+
+
 def content_hash(value) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -39,12 +63,14 @@ class Replicas:
     """The replication state of one document: per replicated name,
     {"acked": hash or None, "ops": operations issued, "op": the pending
     operation or None, "too_large": the hash of a value not sent because its
-    request is over MAX_REQUEST_BYTES, else None}; an operation is {"id", "op", "hash", "request",
-    "attempts", "error"}."""
+    request is over MAX_REQUEST_BYTES, else None, "failed": the last operation
+    the target refused for good (a permanent code), else None}; an operation
+    is {"id", "op", "hash", "request", "attempts", "error"} (a failed one also
+    has "code")."""
 
     def __init__(self, meta: dict):
         self.targets: dict[str, dict] = meta.get("replications") or {}
-        self.state: dict[str, dict] = {n: {"acked": None, "ops": 0, "op": None, "too_large": None}
+        self.state: dict[str, dict] = {n: {"acked": None, "ops": 0, "op": None, "too_large": None, "failed": None}
                                        for n in self.targets}
 
     def __bool__(self) -> bool:
@@ -72,6 +98,9 @@ class Replicas:
                 if digest == s["acked"]:
                     continue
                 op = "create" if s["acked"] is None else "update"
+            failed = s["failed"]
+            if failed is not None and failed["hash"] == digest and failed["op"] == op:
+                continue  # the target refused this very operation for good: not sent again
             request = json.dumps({"op": op, "name": name, "hash": digest, "value": value},
                                  separators=(",", ":"), ensure_ascii=False)
             if len(request.encode()) > MAX_REQUEST_BYTES:
@@ -91,10 +120,18 @@ class Replicas:
         if ok:
             s["acked"] = s["op"]["hash"]
             s["op"] = None
+            s["failed"] = None  # the copy is in step again
         else:
             s["op"]["attempts"] += 1
             s["op"]["error"] = f"{code}: {message}"[:MAX_ERROR_CHARS]
+            if permanent(code):  # refused for good: no more attempts (net/services.py stops too)
+                s["failed"] = {**s["op"], "code": code}
+                s["op"] = None
         return True
+
+    def busy(self) -> bool:
+        """Whether an operation is pending (a deleted document waits for its deletes)."""
+        return any(s["op"] is not None for s in self.state.values())
 
     def calls(self) -> list[dict]:
         out = []
@@ -107,14 +144,16 @@ class Replicas:
 
     def to_values(self) -> dict:
         return {n: {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None,
-                    **({"too_large": s["too_large"]} if s["too_large"] else {})}
+                    **({"too_large": s["too_large"]} if s["too_large"] else {}),
+                    **({"failed": dict(s["failed"])} if s["failed"] else {})}
                 for n, s in self.state.items()}
 
     def load(self, data: dict | None) -> None:
         for n, s in (data or {}).items():
             if n in self.state:
                 self.state[n] = {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None,
-                                 "too_large": s.get("too_large")}
+                                 "too_large": s.get("too_large"),
+                                 "failed": dict(s["failed"]) if s.get("failed") else None}
 
 
-__all__ = ["Replicas", "content_hash", "PREFIX"]
+__all__ = ["GONE", "Replicas", "content_hash", "permanent", "PREFIX", "RETRIED_4XX"]

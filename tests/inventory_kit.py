@@ -1,7 +1,8 @@
 """An inventory service the replication tests start on 127.0.0.1 (standard
 library only): it acknowledges each request with 200 {"ok": true}, or fails
-it with 503 while `failing` is above zero (counting down), and records every
-request (path, headers, JSON body, time, the status it answered)."""
+it with 503 while `failing` is above zero (counting down), or with the
+statuses queued in `script` first (each answered once, in order), and records
+every request (path, headers, JSON body, time, the status it answered)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ class Inventory:
 
     def __init__(self):
         self.failing = 0
+        self.script: list[int] = []  # statuses answered first, one a request
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         svc = self
@@ -29,14 +31,15 @@ class Inventory:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with svc.lock:
-                    fail = svc.failing > 0
-                    if fail:
+                    status = svc.script.pop(0) if svc.script else 503 if svc.failing > 0 else 200
+                    if status == 503 and svc.failing > 0:
                         svc.failing -= 1
+                    fail = status != 200
                     svc.requests.append({"path": self.path, "headers": dict(self.headers),
                                          "body": json.loads(body), "at": time.monotonic(),
-                                         "status": 503 if fail else 200})
-                out = b'{"error": "down"}' if fail else b'{"ok": true}'
-                self.send_response(503 if fail else 200)
+                                         "status": status})
+                out = b"" if status == 204 else b'{"error": "down"}' if fail else b'{"ok": true}'
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()

@@ -80,6 +80,10 @@ def inspect(args: argparse.Namespace) -> ExitCode:
             f"attempt(s){', last: ' + op['error'] if op['error'] else ''}")
         if r["too_large"]:
             state += f"; the value {r['too_large'][:12]} is over 1 MiB as JSON and not sent"
+        if r["failed"]:
+            f = r["failed"]
+            state += (f"; failed {f['op']} {f['call']} (hash {(f['hash'] or 'none')[:12]}) refused for good "
+                      f"after {f['attempts']} attempt(s): {f['error']}")
         print(f"replicate {r['name']} -> {r['service']}:{r['method']}: acknowledged {acked}, {r['ops']} "
               f"operation(s) issued, {state}")
     return ExitCode.OK
@@ -87,7 +91,8 @@ def inspect(args: argparse.Namespace) -> ExitCode:
 
 def replication_status(living) -> list[dict]:
     """Each replicated value: its target, the hash the service acknowledged,
-    the operations issued and the pending one with its attempts."""
+    the operations issued, the pending one with its attempts, and the last one
+    the service refused for good (`failed`, a 4xx but 408 and 429)."""
     out = []
     for name, s in living.replicas.to_values().items():
         t = living.replicas.targets[name]

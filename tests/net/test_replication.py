@@ -395,3 +395,83 @@ def test_the_formatter_keeps_replication_targets_tight():
     assert format_source(src) == "replication<inventory:stock> copy = {sku: sku, count: count};\n"
     assert format_source(SOURCE.strip() + "\n") == format_source(format_source(SOURCE.strip() + "\n"))
     assert "replication<inventory:stock> copy = listed ? " in format_source(SOURCE)
+
+
+# ------------------------------------------------------------ failures that are final (a 4xx)
+
+
+def test_a_4xx_ends_the_operation_as_failed_and_the_same_content_is_not_issued_again(tmp_path, cli):
+    """A 4xx other than 408 and 429 is final (runtime/replication.py
+    `permanent`): the operation is marked failed, kept for inspect, not retried;
+    408, 429 and 5xx only count an attempt. A later value is issued anew."""
+    from advm.runtime.replication import permanent
+    from advm.views.viewers import Viewers as views
+    assert [c for c in (400, 404, 408, 409, 413, 422, 429, 500, 501, 503, 504) if permanent(c)] == \
+        [400, 404, 409, 413, 422]
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0, viewers=views)
+    for i, code in enumerate((503, 408, 429)):  # retried: the operation stays, its attempts counted
+        doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": code, "message": "busy"}}},
+                   T0 + 1 + i).result()
+    assert doc.living.replicas.to_values()["copy"]["op"]["attempts"] == 3
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 422, "message": "no such sku"}}},
+               T0 + 5).result()
+    s = doc.living.replicas.to_values()["copy"]
+    assert s["op"] is None and s["acked"] is None
+    assert s["failed"]["id"] == "~r/copy/1" and s["failed"]["code"] == 422 and s["failed"]["attempts"] == 4
+    assert s["failed"]["error"] == "422: no such sku"
+    assert doc.living.service_calls() == []
+    assert doc.living.next_due() is None  # nothing left to make: no wake for it
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 0}}, T0 + 6).result()
+    assert doc.living.service_calls() == []  # the value it refused, unchanged: not sent again
+    frames = doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {}}}, T0 + 7).result()
+    assert [f["error"]["code"] for f in frames if "error" in f] in ([], ["unknown_call"])  # a late answer: nothing
+    assert doc.living.replicas.to_values()["copy"]["acked"] is None
+    doc.close()
+    store.close()
+    r = cli("snapshot", "inspect", "--store", tmp_path / "s", "--doc", "shop", "--json")
+    assert r.code == 0, r.err
+    (rep,) = json.loads(r.out)["replication"]
+    assert rep["pending"] is None
+    assert rep["failed"] == {"call": "~r/copy/1", "op": "create", "hash": content_hash({"sku": "tea", "count": 0}),
+                             "attempts": 4, "code": 422, "error": "422: no such sku"}
+    text = cli("snapshot", "inspect", "--store", tmp_path / "s", "--doc", "shop").out
+    assert "failed create ~r/copy/1" in text and "refused for good after 4 attempt(s): 422: no such sku" in text
+    store = open_store(tmp_path / "s")
+    doc = DurableDocument.open(store, "shop", viewers=views)  # the failure survives a restart (it is in the log and state)
+    assert doc.living.replicas.to_values()["copy"]["failed"]["code"] == 422
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 2}}, T0 + 8).result()
+    (c,) = doc.living.service_calls()  # another value: a new create (nothing was acknowledged)
+    assert (c["call"], c["replication"]) == ("~r/copy/2", "create")
+    doc.submit({"op": "result", "call": "~r/copy/2", "result": {"value": None}}, T0 + 9).result()
+    s = doc.living.replicas.to_values()["copy"]
+    assert s["acked"] == content_hash({"sku": "tea", "count": 2}) and "failed" not in s  # in step again
+    doc.close()
+    store.close()
+
+
+def test_the_dispatcher_stops_at_a_4xx_and_retries_a_408_a_429_and_a_5xx(fast_backoff):
+    """Against the inventory on 127.0.0.1: 429, 408 and 503 are tried again
+    with backoff; a 404 ends the operation after one request; the next value
+    goes out and an empty 204 answer acknowledges it."""
+    with Inventory() as inv:
+        inv.script = [429, 408, 503, 404]
+
+        async def scenario():
+            router = Router(module(SOURCE), services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-4")
+                await until(lambda: len(inv.requests) == 4)
+                await settle(0.6)  # longer than the backoff after 3 failures: nothing more comes
+                assert [r["status"] for r in inv.requests] == [429, 408, 503, 404]
+                assert len({r["headers"]["Idempotency-Key"] for r in inv.requests}) == 1
+                inv.script = [204]
+                await router.send("shop-4", "ann@shop", "set", {"count": 1})
+                await until(lambda: len(inv.requests) == 5)
+                await settle()
+                assert len(inv.requests) == 5 and inv.requests[4]["headers"]["Advm-Replication"] == "create"
+                assert inv.requests[4]["body"]["value"] == {"sku": "tea", "count": 1}
+            finally:
+                await router.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -294,3 +294,35 @@ def test_calls_in_flight_per_host_are_bounded():
                 await router.close()
         run(scenario)
 
+
+
+def test_an_idempotent_call_is_retried_after_a_408_or_a_429_but_never_after_another_4xx(monkeypatch):
+    """The failures that say "later" (408, 429, 5xx, timeouts) are retried for
+    an idempotent method; any other 4xx is the result at once; a method not
+    declared idempotent is never retried (net/services.py)."""
+    from advm.net import services as net_services
+    from advm.net.services import Dispatcher
+    from inventory_kit import Inventory
+    monkeypatch.setattr(net_services, "BACKOFF_S", 0.01)
+    with Inventory() as inv:
+        async def scenario():
+            cfg = ServiceConfig.from_dict({"services": {"inventory": {"base_url": inv.url, "attempts": 5}}})
+            d = Dispatcher(cfg, deliver=None)
+            await d.start()
+            try:
+                call = {"call": 1, "service": "inventory", "method": "stock", "who": "a@b", "request": "{}",
+                        "idempotent": True}
+                inv.script = [429, 408, 503]
+                assert await d.call("doc", call) == {"value": {"ok": True}}
+                assert [r["status"] for r in inv.requests] == [429, 408, 503, 200]
+                inv.requests.clear()
+                inv.script = [409]
+                got = await d.call("doc", {**call, "call": 2})
+                assert got["error"]["code"] == 409 and [r["status"] for r in inv.requests] == [409]
+                inv.requests.clear()
+                inv.script = [429]
+                got = await d.call("doc", {**call, "call": 3, "idempotent": False})
+                assert got["error"]["code"] == 429 and len(inv.requests) == 1
+            finally:
+                await d.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
