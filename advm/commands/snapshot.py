@@ -99,6 +99,10 @@ def replication_status(living) -> list[dict]:
         op = s["op"]
         out.append({"name": name, "service": t["service"], "method": t["method"], "acked": s["acked"],
                     "ops": s["ops"], "too_large": s.get("too_large"),
+                    "failed": None if not s.get("failed") else {
+                        "call": s["failed"]["id"], "op": s["failed"]["op"], "hash": s["failed"]["hash"],
+                        "attempts": s["failed"]["attempts"], "code": s["failed"]["code"],
+                        "error": s["failed"]["error"]},
                     "pending": None if op is None else {"call": op["id"], "op": op["op"], "hash": op["hash"],
                                                         "attempts": op["attempts"], "error": op["error"]}})
     return out
