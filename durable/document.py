@@ -33,7 +33,7 @@ import cbor2
 from ..runtime.contracts import as_input
 from ..runtime.engine import gc_paused
 from ..runtime.living import SNAPSHOT_VERSION, LivingDocument
-from ..runtime.upgrade import Deferred, UpgradeRefused, upgrade
+from ..runtime.upgrade import Deferred, UpgradeRefused, compare, upgrade
 from ..store.commit import KEEP
 from ..store.errors import CorruptRecord, IncompatibleStore, StoreError
 from ..store.log import Entry
@@ -241,16 +241,20 @@ class DurableDocument:
     def _move(self, module, plan, restart_blocked: bool = False):
         code, digest = module_digest(module)
         living, frames = upgrade(self.living, module, plan, viewers=self.viewers or Viewers,
+        if plan is None:  # proved here so that the event records what it renamed (`@was`)
+            plan = compare(self.module, module)
                                  restart_blocked=restart_blocked)
         self.store.put_module(code, {"filename": module.filename})
         self.living, self.module, self.target = living, module, None
         self.every, self.history = snapshot_every(module), maximum_history(module)
         seq = self._next_seq()
         extra = {"module": digest, "digest": inputs.frames_digest(frames)}
-        if plan is not None and plan.renamed:
+        if plan is not None and plan.renamed:  # flag or `@was`: replay maps the same way
             extra["renames"] = dict(plan.renamed)
         if restart_blocked:
             extra["restart"] = True
+        if plan is not None and plan.record_renames:  # `@was` in records (shown by snapshot inspect)
+            extra["record_renames"] = {r: dict(m) for r, m in plan.record_renames.items()}
         entry = inputs.event_entry(seq, inputs.UPGRADE, living.clock, None, extra)
         return self._commit([entry], self._take_snapshot(seq), frames)
 

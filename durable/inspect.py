@@ -249,13 +249,20 @@ def module_history(store, doc: str) -> list[dict]:
 
     out = []
 
-    def add(seq, time, digest=None, module_id=None):
+    def add(seq, time, digest=None, module_id=None, extra=None):
         found = store.module(bytes(digest)) if digest is not None else None
         out.append({"seq": seq, "time": time, "time_iso": iso(time),
                     "module": module_id or bytes(digest).hex()[:32],
                     "filename": (found[1] or {}).get("filename") if found else None})
 
     first = store.first_seq(doc)
+        renames = {}  # what the upgrade renamed (`@was` or --rename): spec/runtime.md 9.2
+        if extra and extra.get("renames"):
+            renames["fields"] = dict(extra["renames"])
+        if extra and extra.get("record_renames"):
+            renames["records"] = {r: dict(m) for r, m in extra["record_renames"].items()}
+        if renames:
+            out[-1]["renames"] = renames
     if first > 1:
         kept = [s for s in store.snapshot_seqs(doc) if s >= first - 1]
         if kept:
@@ -263,8 +270,32 @@ def module_history(store, doc: str) -> list[dict]:
             add(snap.seq, snap.time, module_id=module_id_of(doc, snap))
     for entry in store.entries(doc, after=max(first - 1, 0)):
         if entry.kind in ("create", "upgrade") and "module" in entry.extra:
-            add(entry.seq, entry.time, digest=entry.extra["module"])
+            add(entry.seq, entry.time, digest=entry.extra["module"], extra=entry.extra)
     return out
 
 
-__all__ = ["describe", "iso", "module_history", "render"]
+def stored_modules(store, keys) -> list[dict]:
+    """Which module each stored document runs, as its next wake would find it
+    (`advm deploy --status`, admin/modules; spec/runtime.md 9.1), read without
+    decoding any document: the module its newest snapshot names, or the last
+    create or `upgrade` entry after that snapshot (an upgrade always commits a
+    snapshot with it). Each row: {doc, module, filename, seq}."""
+    from .document import module_id_of
+
+    names: dict[str, str | None] = {}
+    for h in store.module_hashes():
+        found = store.module(h)
+        names[h.hex()[:32]] = (found[1] or {}).get("filename") if found else None
+    out = []
+    for key in keys:
+        rec = store.load(key)
+        module = module_id_of(key, rec.snapshot) if rec.snapshot is not None else None
+        for entry in rec.entries:
+            if entry.kind in ("create", "upgrade") and "module" in entry.extra:
+                module = bytes(entry.extra["module"]).hex()[:32]
+        out.append({"doc": key, "module": module, "filename": names.get(module),
+                    "seq": rec.entries[-1].seq if rec.entries else rec.seq})
+    return out
+
+
+__all__ = ["describe", "iso", "module_history", "render", "stored_modules"]

@@ -7,6 +7,7 @@ documents, for an operator rather than a document's own clients
     admin/view {key, principal, seq}     the view `principal` would see at `seq` (a preview)
     admin/debug {key, seq}               the @debug lines its inputs printed up to `seq`
     admin/deploy {module}                new code for the running server (base64 .advc)
+    admin/modules {after, limit}         which module each document runs, loaded or sleeping
 
 Who may call them (`allowed`): a request whose identity is a token minted
 with the admin claim (`advm token NAME --admin`); or any request on a server
@@ -303,6 +304,45 @@ def admin_deploy(s, rid, req) -> None:
 
 
 async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None) -> dict:
+def modules(router, known: dict, after: str | None, limit: int) -> dict:
+    """admin/modules (`advm deploy --status --server`; spec/runtime.md 9.1):
+    which module each document runs, loaded (`known`, from live()) or
+    sleeping, read from the store without waking any (every upgrade commits
+    with a snapshot, so the store names a loaded document's code as well).
+    Keys in order after `after`, `limit` at most; `more` when some are left.
+    On a thread."""
+    durable = router.backend == "durable" and router.store is not None
+    current = router.module.module_id()
+    canary = None
+    for runner in router.runners:
+        for c in getattr(runner, "canaries", None) or ():
+            canary = {"prefix": c["canary"][0], "percent": c["canary"][1]}
+    keys = set(known) | set(router.store.documents() if durable else router.shelf.keys())
+    keys = sorted(k for k in keys if after is None or k > after)
+    page = keys[:limit]
+    if durable:
+        from ..durable.inspect import stored_modules
+
+        rows = stored_modules(router.store, [k for k in page if router.store.last_seq(k) > 0])
+    else:  # memory moves every shelved document at the deploy (spec/runtime.md 9.1)
+        rows = [{"doc": k, "module": current, "filename": router.module.filename, "seq": None} for k in page]
+    for row in rows:
+        row["loaded"] = bool(known.get(row["doc"], {}).get("loaded"))
+    return {"module": current, "filename": router.module.filename, "canary": canary,
+            "backend": "durable" if durable else "memory", "documents": rows, "more": len(keys) > limit}
+
+
+def admin_modules(s, rid, req) -> None:
+    allowed(s, req)
+    after = req.get("after")
+    if after is not None and not isinstance(after, str):
+        raise Refused("bad_request", "\"after\" is a document key: the list goes on after it")
+    limit = req.get("limit", LIST_LIMIT)
+    if type(limit) is not int or not 1 <= limit <= LIST_LIMIT:
+        raise Refused("bad_request", f"\"limit\" is 1 to {LIST_LIMIT} documents")
+    _threaded(s, rid, modules, s.router, live(s.router), after, limit)
+
+
     from ..vm.errors import ModuleFormatError
 
     try:
@@ -335,6 +375,7 @@ METHODS = {
     "admin/debug": admin_debug,
     "admin/deploy": admin_deploy,
 }
+    "admin/modules": admin_modules,
 
 
 def guarded(handler, refused):

@@ -487,8 +487,11 @@ class Router:
         compiled module (.advc bytes)."""
         from ..vm.module import Module
 
+        from ..runtime.upgrade import compare
+
         module = Module.from_bytes(code)
         loop = asyncio.get_running_loop()
+        plan = compare(self.module, module).to_json()  # what it renames (`@was`), adds, drops
 
         async def ask(runner, payload):
             fut = loop.create_future()
@@ -520,7 +523,7 @@ class Router:
             if self._submit(self._slot(key), "upgrade", None, {}, waiter, bounded=False):
                 waiters.append(waiter)
         await asyncio.gather(*waiters, return_exceptions=True)
-        return {"module": module.module_id(), "moved": sorted(keys)}
+        return {"module": module.module_id(), "moved": sorted(keys), "plan": plan}
 
     def _new_waiter(self) -> asyncio.Future:
         waiter = asyncio.get_running_loop().create_future()

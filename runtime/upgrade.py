@@ -64,6 +64,8 @@ class Plan:
     channels_removed: list[str] = field(default_factory=list)
     states_removed: list[str] = field(default_factory=list)
     renamed: dict = field(default_factory=dict)         # declared renames: old field name -> new
+    # record fields renamed by `@was`: record name -> {old field name: new}
+    record_renames: dict = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)   # why no document may move
 
     @property
@@ -74,6 +76,9 @@ class Plan:
         lines = [f"upgrade {self.old_id} -> {self.new_id}"]
         for old_name, new_name in self.renamed.items():
             lines.append(f"  field renamed (declared): {old_name} -> {new_name}")
+        for record, moves in self.record_renames.items():
+            for old_name, new_name in moves.items():
+                lines.append(f"  record field renamed (declared): {record}.{old_name} -> {record}.{new_name}")
         for title, items in (("fields added (take their defaults)", self.added),
                              ("fields removed (dropped)", self.removed),
                              ("types widened", self.widened), ("records", self.records),
@@ -90,7 +95,33 @@ class Plan:
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ("old_id", "new_id", "added", "removed", "widened", "records",
-                                              "channels_removed", "states_removed", "renamed", "refused")}
+                                              "channels_removed", "states_removed", "renamed", "record_renames",
+                                              "refused")}
+
+    def renames(self) -> dict:
+        """The renames an upgrade applies, as the log's `upgrade` event keeps
+        them: {"fields": {old: new}, "records": {R: {old: new}}} (empty parts left out)."""
+        out = {}
+        if self.renamed:
+            out["fields"] = dict(self.renamed)
+        if self.record_renames:
+            out["records"] = {r: dict(m) for r, m in self.record_renames.items()}
+        return out
+
+
+def earlier_names(ofields: dict, nfields: dict) -> dict:
+    """The renames a new code declares with `@was(old, ...)` (spec/runtime.md
+    9.2), as {old name: new name}: for each new field the old code lacks, the
+    first of its earlier names the old code has and the new code does not."""
+    out = {}
+    for name, f in nfields.items():
+        if name in ofields:
+            continue  # the document already has this name: the annotation is history
+        for w in f.get("was", ()):
+            if w in ofields and w not in nfields and w not in out:
+                out[w] = name
+                break
+    return out
 
 
 def _name(desc) -> str:
@@ -116,13 +147,18 @@ class _Checker:
             return
         ofields = {f["name"]: f for f in o["fields"]}
         nfields = {f["name"]: f for f in n["fields"]}
-        added = [f for f in nfields if f not in ofields]
-        dropped = [f for f in ofields if f not in nfields]
+        moves = earlier_names(ofields, nfields)
+        if moves:
+            self.plan.record_renames[name] = moves
+        added = [f for f in nfields if f not in ofields and f not in moves.values()]
+        dropped = [f for f in ofields if f not in nfields and f not in moves]
         if added or dropped:
             self.plan.records.append(f"{kind} {name}: added {added or '-'}, dropped {dropped or '-'}")
         for fname, f in nfields.items():
             if fname in ofields:
                 self.value(ofields[fname]["type"], f["type"], f"{kind} {name}.{fname}")
+        for a, b in moves.items():
+            self.value(ofields[a]["type"], nfields[b]["type"], f"{kind} {name}.{a} -> {b}")
 
     def value(self, a, b, where: str) -> None:
         """Whether a value of type `a` becomes one of type `b` (else refused)."""
@@ -179,13 +215,19 @@ class _Checker:
 
 def compare(old_module, new_module, renames: dict | None = None) -> Plan:
     """The upgrade plan from `old_module` to `new_module`, decided from their
-    compiled types alone (spec/runtime.md 9.2). `renames` declares document
-    fields renamed (old name -> new name): a rename is never guessed."""
+    compiled types alone (spec/runtime.md 9.2). A rename is never guessed: the
+    new code declares it (`public int score @was(points);`), or `renames`
+    does (old name -> new name; `advm deploy --rename`)."""
     old, new = old_module.meta, new_module.meta
     plan = Plan(old_module.module_id(), new_module.module_id())
     ofields = {f["name"]: f for f in old["document"]["fields"]}
     nfields = {f["name"]: f for f in new["document"]["fields"]}
+    declared = earlier_names(ofields, nfields)
     for a, b in (renames or {}).items():
+        if declared.get(a, b) != b or (b in declared.values() and declared.get(a) != b):
+            plan.refused.append(f"rename {a} -> {b}: the new code declares another rename of it "
+                                f"(@was: {', '.join(f'{x} -> {y}' for x, y in declared.items())})")
+    for a, b in {**declared, **(renames or {})}.items():
         if a not in ofields or a in nfields:
             plan.refused.append(f"rename {a} -> {b}: the old code has no field {a}, or the new code keeps it")
         elif b not in nfields or b in ofields:
@@ -452,6 +494,8 @@ class _Mapper:
         if found is None:
             o, n = self.old[group][name], self.new[group][name]
             ofields = {f["name"]: f for f in o["fields"]}
+            for a, b in earlier_names(ofields, {f["name"]: f for f in n["fields"]}).items():
+                ofields[b] = ofields.pop(a)  # `@was`: the old field's value under its new name
             steps = []
             for f in n["fields"]:
                 of = ofields.get(f["name"])
@@ -590,5 +634,5 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     return moved, frames
 
 
-__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "in_canary", "movable_frames",
-           "upgrade"]
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "earlier_names", "in_canary",
+           "movable_frames", "upgrade"]

@@ -3,7 +3,8 @@
     advm deploy --check OLD NEW          the plan the two modules prove; exit 1 when refused
     advm deploy NEW [--store DIR] [--doc KEY]
                                          move the store's documents (or one) to NEW
-    advm deploy --status [--store DIR]   which module each document runs
+    advm deploy --status [--store DIR | --server URL --token T]
+                                         which module each document runs (loaded or sleeping)
     advm deploy NEW --prefix P | --percent N
                                          a canary: only those documents move (then deploy to all)
 
@@ -13,7 +14,9 @@ and changes nothing (exit 1). Then each document moves in one commit (an
 `upgrade` event and a snapshot, so a crash leaves it on exactly one of the
 two codes). A document whose block waits at an await stays on its code and
 is listed as deferred: the next host that runs NEW moves it once that
-activation ends. Rollback is a deploy of the old file.
+activation ends. Rollback is a deploy of the old file. A renamed field is
+declared in NEW (`public int score @was(points);`, language.md 4.1), or at
+rest with --rename OLD=NEW; each upgrade event records what it renamed.
 """
 from __future__ import annotations
 
@@ -45,14 +48,54 @@ def canary(keys: list[str], prefix: str | None, percent: int | None) -> list[str
 
 
 def _status(store) -> list[dict]:
-    from ..durable.document import DurableDocument
+    """Each stored document's module, read without waking it (durable/inspect.py)."""
+    from ..durable.inspect import stored_modules
 
-    rows = []
-    for key in store.documents():
-        doc = DurableDocument.open(store, key)
-        rows.append({"doc": key, "module": doc.module.module_id(), "filename": doc.module.filename,
-                     "seq": doc.seq})
-    return rows
+    return stored_modules(store, store.documents())
+
+
+def _status_of_server(args) -> dict:
+    """admin/modules, page by page (spec/protocol.md): the server's module, its
+    canary, and each document's module, loaded or sleeping."""
+    import asyncio
+
+    from ..net.client import Client, ClientError
+
+    if not args.token:
+        raise UsageError("deploy --status --server needs --token: a token minted with --admin "
+                         "(advm token NAME --admin)")
+
+    async def go():
+        client = await Client.connect(args.server, args.token)
+        try:
+            out, after = None, None
+            while True:
+                page = await client.request("admin/modules", identity=args.token,
+                                            **({"after": after} if after is not None else {}))
+                if out is None:
+                    out = page
+                else:
+                    out["documents"] += page["documents"]
+                if not page["more"] or not page["documents"]:
+                    return out
+                after = page["documents"][-1]["doc"]
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(go())
+    except ClientError as e:
+        raise Failure(f"advm: error: the server refused: {e}", {"ok": False, "error": str(e)}) from None
+    except OSError as e:
+        raise Failure(f"advm: error: cannot reach {args.server}: {e}") from None
+
+
+def _print_renames(plan: dict) -> None:
+    for a, b in plan.get("renamed", {}).items():
+        print(f"  renamed {a} -> {b}")
+    for record, pairs in plan.get("record_renames", {}).items():
+        for a, b in pairs.items():
+            print(f"  renamed {record}.{a} -> {record}.{b}")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -73,6 +116,19 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.status:
         if args.files:
             raise UsageError("deploy --status takes no file")
+        if args.server:
+            found = _status_of_server(args)
+            if args.json:
+                out_json(found)
+            else:
+                trial = found.get("canary")
+                print(f"server runs {found['module']}  {found['filename'] or ''}".rstrip()
+                      + (f"; a canary ({trial}) runs other code" if trial else ""))
+                for r in found["documents"]:
+                    print(f"{r['doc']:<24} {r['module']}  {r['filename'] or '-'}  "
+                          f"{'loaded' if r['loaded'] else 'sleeping'}"
+                          + (f"  seq {r['seq']}" if r["seq"] is not None else ""))
+            return ExitCode.OK
         store = open_store(args.store)
         try:
             rows = _status(store)
@@ -93,7 +149,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     module = load(args.files[0]).module
     renames(args)  # a malformed --rename is a usage error before anything is read
     if args.server and args.rename:
-        raise UsageError("--rename is for a store at rest (and --check); a server deploy declares none yet")
+        raise UsageError("--rename is for a store at rest (and --check); on a server, declare the rename "
+                         "in the new code: `public int score @was(points);` (language.md 4.1)")
     if args.server:
         return _to_server(args, module)
     store = open_store(args.store, readonly=False)
@@ -117,14 +174,18 @@ def run(args: argparse.Namespace) -> ExitCode:
             raise Failure(message, {"ok": False, "refused": reasons})
         moved, deferred, same = [], [], []
         for key in keys:
+        applied: dict = {"renamed": {}, "record_renames": {}}
             doc = DurableDocument.open(store, key)
             if doc.module.module_id() == module.module_id():
                 same.append(key)
                 doc.close()
                 continue
             try:
-                doc.upgrade(module, compare(doc.module, module, renames(args)),
-                            restart_blocked=args.restart_blocked).result()
+                plan = compare(doc.module, module, renames(args))
+                applied["renamed"].update(plan.renamed)
+                for record, pairs in plan.record_renames.items():
+                    applied["record_renames"].setdefault(record, {}).update(pairs)
+                doc.upgrade(module, plan, restart_blocked=args.restart_blocked).result()
                 if doc.module.module_id() == module.module_id():
                     moved.append(key)
                 else:  # its block waits at an await in code that changed: it finishes first
@@ -138,11 +199,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         store.close()
     if args.json:
         out_json({"ok": True, "module": module.module_id(), "moved": moved, "deferred": deferred,
-                  "already": same})
+                  "already": same, "renamed": applied["renamed"], "record_renames": applied["record_renames"]})
     else:
         print(f"deployed module {module.module_id()}: {len(moved)} moved, {len(deferred)} deferred "
               f"(a block waits at an await: it finishes on its code), {len(same)} already on it")
         for key in deferred:
+        _print_renames(applied)
             print(f"  deferred: {key}")
     return ExitCode.OK
 
@@ -182,6 +244,7 @@ def _to_server(args, module) -> ExitCode:
         print(f"deployed module {done['module']} to {args.server}: {len(done['moved'])} loaded "
               "documents moved (or move once their awaiting block ends); sleeping ones move when they wake")
     return ExitCode.OK
+        _print_renames(done.get("plan", {}))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -189,7 +252,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the new code (.adb or .advc); with --check, OLD and NEW")
     p.add_argument("--check", action="store_true",
                    help="only compare OLD and NEW: print the plan, exit 1 when refused")
-    p.add_argument("--status", action="store_true", help="which module each stored document runs")
+    p.add_argument("--status", action="store_true",
+                   help="which module each document runs (a store at rest, or --server: loaded or sleeping)")
     p.add_argument("--store", metavar="DIR", default=DEFAULT_DIR,
                    help=f"the store directory (default {DEFAULT_DIR})")
     p.add_argument("--doc", metavar="KEY", default=None,
@@ -198,8 +262,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a state block waiting at an await is entered again from its start under the "
                         "new code (its open asks close) instead of finishing on the old code first")
     p.add_argument("--rename", metavar="OLD=NEW", action="append",
-                   help="declare a document field renamed (repeatable); renames are never guessed "
-                        "(a store at rest; --check)")
+                   help="declare a document field renamed (repeatable; a store at rest, --check); "
+                        "renames are never guessed: better, declare it in the code, `int score @was(points);`")
     p.add_argument("--prefix", metavar="TEXT", default=None,
                    help="canary: move only the documents whose key starts with TEXT")
     p.add_argument("--percent", metavar="N", type=int, default=None,

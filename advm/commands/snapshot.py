@@ -73,6 +73,11 @@ def inspect(args: argparse.Namespace) -> ExitCode:
     for m in d["modules"]:
         print(f"module    {m['module']} from seq {m['seq']} ({m['time_iso']}){'  ' + m['filename'] if m['filename'] else ''}")
     for r in d.get("replication", ()):
+        moved = m.get("renames", {})
+        renamed = [f"{a} -> {b}" for a, b in moved.get("fields", {}).items()] + \
+            [f"{r}.{a} -> {r}.{b}" for r, pairs in moved.get("records", {}).items() for a, b in pairs.items()]
+        if renamed:
+            print(f"          renamed {', '.join(renamed)}")
         acked = r["acked"][:12] if r["acked"] else "nothing"
         op = r["pending"]
         state = "in step" if op is None else (

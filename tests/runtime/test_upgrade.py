@@ -539,3 +539,57 @@ def test_a_declared_rename_carries_the_value_and_replays(cli, tmp_path):
         assert doc.living.engine.field("heading") == "kept"
         assert replay(store, "main").ok
     assert cli("deploy", v2, "--store", st, "--rename", "title").code == 2
+
+
+# the new code declares its renames (`@was`, language.md 4.1): a document field and a record field,
+# each widened as well
+WAS_V2 = V1.replace('public string title = "t";', 'public string heading = "h" @was(title);') \
+    .replace("public int qty; }", "public long amount @was(qty); }") \
+    .replace("items <- {name: a.name, qty: a.qty}", "items <- {name: a.name, amount: a.qty}")
+
+
+def test_renames_declared_in_the_code_move_values_are_logged_and_replay(cli, tmp_path):
+    plan = compare(mod(V1), mod(WAS_V2))
+    assert not plan.refused and plan.renamed == {"title": "heading"}
+    assert plan.record_renames == {"Item": {"qty": "amount"}} and plan.added == [] and plan.removed == []
+    assert "record field renamed (declared): Item.qty -> Item.amount" in plan.report()
+    assert "record Item.qty -> amount: int -> long" in plan.widened
+    # a document already on the new name ignores the annotation (it is history)
+    assert compare(mod(WAS_V2), mod(WAS_V2 + "\npublic int more;\n")).renamed == {}
+    # a --rename that contradicts the code's declaration is refused
+    assert compare(mod(V1), mod(WAS_V2), {"title": "count"}).refused
+    v1, v2 = tmp_path / "v1.adb", tmp_path / "v2.adb"
+    v1.write_text(V1.replace('public string title = "t";', 'public string title = "kept";'))
+    v2.write_text(WAS_V2)
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"op":"create","as":"a@"}\n'
+                      '{"op":"send","as":"a@","channel":"add","message":{"name":"x","qty":7}}\n')
+    st = tmp_path / "st"
+    assert cli("run", v1, "--script", script, "--store", st).code == 0
+    r = cli("deploy", "--check", v1, v2)
+    assert r.code == 0 and "field renamed (declared): title -> heading" in r.out
+    r = cli("deploy", v2, "--store", st)
+    assert r.code == 0 and "1 moved" in r.out and "renamed title -> heading" in r.out \
+        and "renamed Item.qty -> Item.amount" in r.out, r.out
+    with open_store(st) as store:
+        doc = DurableDocument.open(store, "main", viewers=Viewers)
+        assert doc.living.engine.field("heading") == "kept"
+        assert [(row["name"], row["amount"]) for row in doc.living.engine.field("items")] == [("x", 7)]
+        doc.close()
+        assert replay(store, "main").ok
+    r = cli("snapshot", "inspect", "--store", st, "--json")
+    history = json.loads(r.out)["modules"]
+    assert "renames" not in history[0]
+    assert history[1]["renames"] == {"fields": {"title": "heading"}, "records": {"Item": {"qty": "amount"}}}
+    r = cli("snapshot", "inspect", "--store", st)
+    assert "renamed title -> heading, Item.qty -> Item.amount" in r.out
+    assert cli("replay", "--log", "--store", st).code == 0
+    # a sleeping document woken by new code (advm run v2 on v1's store) records them the same way
+    st2 = tmp_path / "st2"
+    assert cli("run", v1, "--script", script, "--store", st2).code == 0
+    view = tmp_path / "view.jsonl"
+    view.write_text('{"op":"view","as":"a@"}\n')
+    r = cli("run", v2, "--script", view, "--store", st2)
+    assert r.code == 0 and json.loads(r.out.splitlines()[-1])["view"]["heading"] == "kept"
+    history = json.loads(cli("snapshot", "inspect", "--store", st2, "--json").out)["modules"]
+    assert history[-1]["renames"]["fields"] == {"title": "heading"}

@@ -142,7 +142,8 @@ def test_admin_deploy_through_a_real_server(tmp_path):
                     await ops.request("admin/deploy", identity=admin, **bad)
                 assert "bad_request" in str(e.value), bad
             done = await ops.request("admin/deploy", module=code, identity=admin)
-            assert done == {"module": module(V2).module_id(), "moved": ["g"]}
+            assert {k: done[k] for k in ("module", "moved")} == {"module": module(V2).module_id(), "moved": ["g"]}
+            assert done["plan"]["added"] == ["added"] and done["plan"]["removed"] == ["title"]
             view = await stream.wait_for(lambda c: "added" in c.view)
             assert view["added"] == "new" and "title" not in view and view["count"] == "1"
 
@@ -298,3 +299,87 @@ def test_a_worker_that_replaces_a_dead_one_runs_the_deployed_code(tmp_path):
             store.close()
 
     run(scenario, deadline=60)
+
+
+def test_declared_renames_and_deploy_status_on_a_running_server(tmp_path):
+    """A server deploy carries the renames its module declares (`@was`): the
+    loaded document's viewer sees the old value under the new name, a
+    sleeping one moves the same way when it wakes, each upgrade event records
+    them, and `advm deploy --status --server` lists each document's module,
+    loaded or sleeping (admin/modules)."""
+    import asyncio
+    import json
+    import sys
+
+    from advm.durable.document import DurableDocument
+    from advm.durable.inspect import module_history
+    from advm.views.viewers import Viewers
+    from test_upgrade import WAS_V2
+
+    (tmp_path / "v2.adb").write_text(WAS_V2)
+    st = tmp_path / "st"
+    with open_store(st) as store:  # a document asleep on the store before the server starts
+        doc, _ = DurableDocument.create(store, "sleeper", module(V1), "a@", None, 1_767_225_600_000,
+                                        viewers=Viewers)
+        doc.close()
+    v1_id, v2_id = module(V1).module_id(), module(WAS_V2, str(tmp_path / "v2.adb")).module_id()
+
+    async def advm(*args):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "advm", *map(str, args), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode, out.decode(), err.decode()
+
+    async def scenario(kit):
+        store = open_store(st)
+        async with kit.serve(V1, store=store) as srv:
+            alice = await kit.client(srv, "alice")
+            await alice.create("g", None)
+            stream = await alice.open("g")
+            await stream.send("add", {"name": "x", "qty": 7})
+            admin = kit.tokens.mint("ops", ttl=600, admin=True)
+            code, out, err = await advm("deploy", "--status", "--server", srv.ws_url, "--token", admin, "--json")
+            assert code == 0, err
+            found = json.loads(out)
+            assert found["module"] == v1_id and found["canary"] is None
+            assert {r["doc"]: (r["module"], r["loaded"]) for r in found["documents"]} == {
+                "g": (v1_id, True), "sleeper": (v1_id, False)}
+            code, out, err = await advm("deploy", tmp_path / "v2.adb", "--server", srv.ws_url, "--token", admin)
+            assert code == 0 and "renamed title -> heading" in out and "renamed Item.qty -> Item.amount" in out, err
+            view = await stream.wait_for(lambda c: "heading" in c.view)
+            assert view["heading"] == "t" and "title" not in view
+            assert [(i["name"], i["amount"]) for i in view["all"]] == [("x", "7")]
+            code, out, err = await advm("deploy", "--status", "--server", srv.ws_url, "--token", admin)
+            assert code == 0 and f"server runs {v2_id}" in out, err
+            lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+            assert v2_id in lines["g"] and "loaded" in lines["g"]
+            assert v1_id in lines["sleeper"] and "sleeping" in lines["sleeper"]  # it moves when it wakes
+            sleeper = await alice.open("sleeper")
+            view = await sleeper.wait_for(lambda c: "heading" in c.view)
+            assert view["heading"] == "t"
+            # paging: one document an answer
+            ops = await kit.client(srv, identity=admin)
+            first = await ops.request("admin/modules", identity=admin, limit=1)
+            assert [r["doc"] for r in first["documents"]] == ["g"] and first["more"]
+            rest = await ops.request("admin/modules", identity=admin, after="g", limit=1)
+            assert [(r["doc"], r["module"]) for r in rest["documents"]] == [("sleeper", v2_id)] and not rest["more"]
+            for bad in ({"limit": 0}, {"limit": 1001}, {"after": 3}):
+                with pytest.raises(Exception) as e:
+                    await ops.request("admin/modules", identity=admin, **bad)
+                assert "bad_request" in str(e.value), bad
+            with pytest.raises(Exception) as e:
+                await alice.request("admin/modules")
+            assert "admin" in str(e.value)
+            code, out, err = await advm("deploy", tmp_path / "v2.adb", "--server", srv.ws_url, "--token", admin,
+                                        "--rename", "title=heading")
+            assert code == 2 and "@was" in err
+        try:
+            for key in ("g", "sleeper"):
+                history = module_history(store, key)
+                assert [m["module"] for m in history] == [v1_id, v2_id]
+                assert history[1]["renames"] == {"fields": {"title": "heading"}, "records": {"Item": {"qty": "amount"}}}
+        finally:
+            store.close()
+
+    run(scenario, deadline=90)
