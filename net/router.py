@@ -645,7 +645,7 @@ class Router:
                     seq = slot.last_seq.get(p.who)
                     p.waiter.set_result({} if seq is None else {"seq": seq})
         if reply.get("destroyed"):
-            self._destroyed(slot)
+            self._destroyed(slot, reply.get("due"))
 
     def _apply_join(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         who, sink, waiter = p.who, p.sink, p.waiter
@@ -794,11 +794,13 @@ class Router:
         slot.asks.pop(who, None)
         slot.last_seq.pop(who, None)
 
-    def _destroyed(self, slot: Slot) -> None:
+    def _destroyed(self, slot: Slot, due: int | None = None) -> None:
+        """Deleted: its streams end. `due`: a deleted document whose replicated
+        copies are still being deleted is woken then to go on (language.md 4.30)."""
         self._end_debuggers(slot, "destroyed", f"document {slot.key!r} was deleted", tell=True)
         for who in list(slot.sinks):
             self._kick(slot, who, "destroyed", f"document {slot.key!r} was deleted")
-        self._set_due(slot.key, None)
+        self._set_due(slot.key, due)
         slot.loaded = False
 
     def _dropped(self, slot: Slot) -> None:

@@ -310,7 +310,7 @@ class Shard:
         if calls:  # made by the host once this input is durable (net/services.py)
             extra["calls"] = calls
         destroyed = doc.living.destroyed
-        if destroyed:
+        if destroyed and not doc.living.deleting:  # kept while its copies' deletes go out (language.md 4.30)
             if self.host.remove(key):  # runs on this thread, never in a commit callback
                 self.collector.let_go()
         if type(fut) is Resolved:  # in memory: done already

@@ -320,6 +320,9 @@ class RuntimeHost:
         error) and the host keeps nothing of it."""
         at = self.at(now)
         held = self.docs.get(key)
+        if held is not None and held.living.deleting:
+            raise Refused("already_created", f"document {key!r} was deleted and its replicated copies are "
+                                             "still being deleted: its key is free once they are")
         if held is not None and held.living.destroyed:
             # A destroyed document's key is free again (a shard removes it at
             # once; a scripted session keeps it to answer `destroyed` until now).

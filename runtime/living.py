@@ -34,7 +34,7 @@ from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
 from .engine import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
-from .replication import PREFIX as REPLICATION, Replicas
+from .replication import GONE, PREFIX as REPLICATION, Replicas
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
 from .web import WebError, response, route
 
@@ -227,6 +227,8 @@ class LivingDocument:
 
     def next_due(self) -> int | None:
         """When something is due next (ms), for hosts that let documents sleep."""
+        if self.deleting:  # woken to make its copies' deletes again after a restart
+            return self.clock + CALL_RECHECK_MS
         if self.destroyed or not self.engine.created:
             return None
         due = self.crons.next_due() if self.crons is not None else None
@@ -278,11 +280,19 @@ class LivingDocument:
 
     def _process(self, item: dict) -> list[dict]:
         out = self._process_input(item)
-        if self.replicas and self.engine.created and not self.destroyed:
+        if self.replicas and self.engine.created:
             # After every input, each replicated value that changed issues its
             # operation (runtime/replication.py): document state, so replay agrees.
-            self.replicas.refresh(self.engine.field)
+            # A deleted document's values are all gone: each copy gets its delete.
+            self.replicas.refresh(GONE if self.destroyed else self.engine.field)
         return out
+
+    @property
+    def deleting(self) -> bool:
+        """Deleted, with replication operations still to make (the deletes of
+        its copies, spec/language.md 4.30): its host keeps it (and its log)
+        until they end, then removes it."""
+        return self.destroyed and bool(self.replicas) and self.replicas.busy()
 
     def _process_input(self, item: dict) -> list[dict]:
         if item.get("op") == "send":
@@ -298,6 +308,11 @@ class LivingDocument:
         if type(now) is not int:
             return [error_frame(who, "input", "every input needs its time, `now`, in ms")]
         if self.destroyed:
+            if self.deleting and who is None and now > self.clock:
+                self.engine.doc.f[NOW] = now  # its copies' deletes go on in time (the recheck wake moves)
+            call = item.get("call")
+            if op == "result" and self.deleting and type(call) is str and call.startswith(REPLICATION):
+                return self._do_result(item, who, now)  # a copy's delete (or the operation it waits for)
             return [] if who is None else [error_frame(who, "destroyed", "the document was destroyed")]
         if op != "create" and not self.engine.created:
             return [] if who is None else [error_frame(who, "not_created", "the document does not exist yet")]

@@ -475,3 +475,120 @@ def test_the_dispatcher_stops_at_a_4xx_and_retries_a_408_a_429_and_a_5xx(fast_ba
             finally:
                 await router.close()
         asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+# ------------------------------------------------------------ deleting the document deletes its copies
+
+DELETABLE = SOURCE + "@delete { return true; }\n"
+
+
+def test_deleting_the_document_deletes_its_copy_with_retries_then_frees_its_key(fast_backoff):
+    """The document's delete issues each acknowledged copy's `delete`
+    (language.md 4.30), tried with backoff while the target fails; until it is
+    acknowledged the deleted document is kept (its key not free again); then
+    it is removed and its key can make a new document."""
+    with Inventory() as inv:
+        async def scenario():
+            router = Router(module(DELETABLE), services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-5")
+                await until(lambda: len(inv.requests) == 1)
+                await router.send("shop-5", "ann@shop", "set", {"count": 4})
+                await until(lambda: len(inv.requests) == 2)
+                inv.failing = 10 ** 6
+                await router.delete("shop-5", "ann@shop")
+                await until(lambda: len(inv.requests) >= 4)
+                with pytest.raises(Exception) as refused:
+                    await router.create("shop-5", "bob@shop", None)
+                assert "still being deleted" in str(refused.value)
+                inv.failing = 0
+                await until(lambda: inv.requests[-1]["status"] == 200 and len(inv.requests) >= 5)
+                deletes = inv.requests[2:]
+                assert {r["headers"]["Advm-Replication"] for r in deletes} == {"delete"}
+                assert {json.dumps(r["body"]) for r in deletes} == {json.dumps(
+                    {"op": "delete", "name": "copy", "hash": None, "value": None})}
+                assert len({r["headers"]["Idempotency-Key"] for r in deletes}) == 1
+                assert [r["headers"]["Advm-Attempt"] for r in deletes] == [str(i + 1) for i in range(len(deletes))]
+                await settle()
+                sent = len(inv.requests)
+                await until(lambda: "shop-5" not in router.slots or not router.slots["shop-5"].loaded)
+                await router.create("shop-5", "bob@shop", None)  # removed: the key is free again
+                await until(lambda: len(inv.requests) == sent + 1)
+                assert inv.requests[-1]["body"]["op"] == "create"
+            finally:
+                await router.close()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_copys_delete_survives_a_restart_and_a_document_that_never_replicated_goes_at_once(tmp_path, fast_backoff):
+    """A server stopped while the target refuses the delete: the deleted
+    document stays in the store with its pending delete (and a wake time);
+    the next server makes it, and only then is the document removed."""
+    with Inventory() as inv:
+        async def first():
+            router = Router(module(DELETABLE), store=store, services=config(inv.url))
+            await router.start()
+            try:
+                await _create(router, "shop-6")
+                await until(lambda: len(inv.requests) == 1)
+                inv.failing = 10 ** 6
+                await router.delete("shop-6", "ann@shop")
+                await until(lambda: len(inv.requests) >= 3)
+            finally:
+                await router.close()
+        store = open_store(tmp_path / "s")
+        asyncio.run(asyncio.wait_for(first(), 30))
+        assert "shop-6" in set(store.documents()) and store.timer("shop-6") is not None
+        store.close()
+        inv.failing = 0
+        sent = len(inv.requests)
+
+        async def second():
+            router = Router(module(DELETABLE), store=store, services=config(inv.url))
+            await router.start()
+            try:
+                with pytest.raises(Exception):  # a client finds it deleted; its deletes go on
+                    await router.send("shop-6", "ann@shop", "set", {"count": 1})
+                await until(lambda: len(inv.requests) == sent + 1)
+                await until(lambda: "shop-6" not in set(store.documents()))
+            finally:
+                await router.close()
+        store = open_store(tmp_path / "s")
+        asyncio.run(asyncio.wait_for(second(), 30))
+        assert inv.requests[-1]["body"]["op"] == "delete" and inv.requests[-1]["status"] == 200
+        assert len({r["headers"]["Idempotency-Key"] for r in inv.requests[1:]}) == 1
+        store.close()
+
+
+def test_the_deleted_documents_log_replays_its_copys_delete(tmp_path):
+    """Replay reproduces the deleted document's replication state: the delete
+    issued at the deletion, its failed attempt, its acknowledgement."""
+    from advm.views.viewers import Viewers as views
+    store = open_store(tmp_path / "s")
+    doc, _ = DurableDocument.create(store, "shop", compiled(DELETABLE, "r.adb"), "ann@shop", None, T0, viewers=views)
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {}}}, T0 + 1).result()
+    doc.submit({"op": "delete", "who": "ann@shop"}, T0 + 2).result()
+    assert doc.living.destroyed and doc.living.deleting
+    (c,) = doc.living.service_calls()
+    assert (c["call"], c["replication"]) == ("~r/copy/2", "delete")
+    assert doc.living.next_due() == doc.living.clock + 10_000  # woken to make it again after a restart
+    frames = doc.submit({"op": "send", "who": "ann@shop", "channel": "set", "message": {"count": 1}}, T0 + 3).result()
+    assert [f["error"]["code"] for f in frames if "error" in f] == ["destroyed"]
+    doc.submit({"op": "result", "call": "~r/copy/2", "result": {"error": {"code": 503, "message": "down"}}},
+               T0 + 4).result()
+    doc.submit({"op": "advance"}, T0 + 20_000).result()
+    assert doc.living.next_due() == T0 + 30_000  # the recheck moves with the wake
+    waiting = doc.living.replicas.to_values()
+    assert waiting["copy"]["op"]["attempts"] == 1
+    doc.submit({"op": "result", "call": "~r/copy/2", "result": {"value": None}}, T0 + 20_001).result()
+    assert not doc.living.deleting and doc.living.service_calls() == [] and doc.living.next_due() is None
+    final = doc.living.replicas.to_values()
+    assert final["copy"]["acked"] is None and final["copy"]["op"] is None
+    doc.close()
+    assert set(store.documents()) == {"shop"}  # the durable document is its host's to remove
+    for until, want in ((5, waiting), (None, final)):  # seq 5: the advance after the failed attempt
+        report = replay(store, "shop", until=until)
+        assert report.ok and report.living.destroyed, report.to_json()
+        assert report.living.replicas.to_values() == want
+    store.close()
