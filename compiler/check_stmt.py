@@ -557,8 +557,6 @@ class StmtChecker:
             self.err("E0301", f"@pump into '{s.channel}' expects {want}, found {got}", s.value.span,
                      self.conversion_hint(got, want))
 
-    def s_TestAborts(self, s: ast.TestAborts) -> None:
-        self.in_test(s, "@aborts")
     def s_TestSend(self, s: ast.TestSend) -> None:
         self.in_test(s, "@send")
         t = self.expr(s.who, T.PRINCIPAL)
@@ -581,6 +579,8 @@ class StmtChecker:
             self.err("E0301", f"@send to '{s.channel}' expects {want}, found {got}", s.value.span,
                      self.conversion_hint(got, want))
 
+    def s_TestAborts(self, s: ast.TestAborts) -> None:
+        self.in_test(s, "@aborts")
         self.block(s.body)
 
     def s_Log(self, s: ast.Log) -> None:

@@ -674,6 +674,14 @@ class Statements:
         self.emit("OLOADK", name.n, s.channel)
         self.free(self.test_suspend("$pump", [name, self.boxed(s.value, t)]))
 
+    def s_TestSend(self, s: ast.TestSend) -> None:
+        ch = self.info.channels[s.channel]
+        t = T.ArrayType(ch.message) if ch.is_array else ch.message
+        name = self.temp("o")
+        self.emit("OLOADK", name.n, s.channel)
+        self.free(self.test_suspend("$send", [name, self.boxed(s.who, T.PRINCIPAL),
+                                              self.boxed(s.value, t)]))
+
     def s_TestAborts(self, s: ast.TestAborts) -> None:
         # resumed with 0: run the block (the runner expects it to abort, and then
         # resumes here again with 1); a block that ends fails the test here (FAIL)
@@ -684,14 +692,6 @@ class Statements:
         after = self.label()
         self.emit("IEQJK", flag.n, 1, 1, after)
         self.free(flag)
-    def s_TestSend(self, s: ast.TestSend) -> None:
-        ch = self.info.channels[s.channel]
-        t = T.ArrayType(ch.message) if ch.is_array else ch.message
-        name = self.temp("o")
-        self.emit("OLOADK", name.n, s.channel)
-        self.free(self.test_suspend("$send", [name, self.boxed(s.who, T.PRINCIPAL),
-                                              self.boxed(s.value, t)]))
-
         self.stmt(s.body)
         self.at(s)
         self.emit("FAIL", ABORTS_MISSED)
