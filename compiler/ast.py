@@ -608,6 +608,9 @@ class Policy(Decl):
     name: str
     body: Block
     name_span: Span = NOSPAN
+    # `filter name { ... }`: Adama's view filter, a document policy that may read @viewer and
+    # is named after `|` in a guard (language.md 4.10.1)
+    filter: bool = False
 
 
 @dataclass

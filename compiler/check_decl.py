@@ -413,10 +413,13 @@ class DeclChecker:
                     self.err("E0204", f"metric '{d.name}' is already defined", name_span(d))
                 self.metrics[d.name] = d
             elif isinstance(d, ast.Policy):
-                if d.name in info.policies:
-                    self.err("E0204", f"policy '{d.name}' is already defined", name_span(d))
+                # a filter is kept as the policy `|name`: guards name it after `|` (4.10.1)
+                key = "|" + d.name if d.filter else d.name
+                if key in info.policies:
+                    what = "filter" if d.filter else "policy"
+                    self.err("E0204", f"{what} '{d.name}' is already defined", name_span(d))
                 else:
-                    info.policies[d.name] = PolicyInfo(d.name, None, d)
+                    info.policies[key] = PolicyInfo(key, None, d)
             elif isinstance(d, ast.StateBlock):
                 if d.name in info.states:
                     self.err("E0204", f"state '#{d.name}' is already defined", name_span(d))
@@ -541,9 +544,17 @@ class DeclChecker:
                 self.err("E0210", f"unknown policy '{n}' in bubble<{n}> '{fo.name}'", fo.decl.span,
                          did_you_mean(n, policies) or "declare it with `policy name { ... }`")
 
+                if n.startswith("|"):
+                    self.unknown_filter(n, fo.decl.span)
+                    continue
     def check_infinite_structs(self) -> None:
         """A record or message that holds itself through plain fields (not a
         maybe, list, map or table) would be infinite: every value holds another."""
+    def unknown_filter(self, n: str, span) -> None:
+        filters = [k[1:] for k in self.info.policies if k.startswith("|")]
+        self.err("E0210", f"unknown filter '{n[1:]}' after `|`", span,
+                 did_you_mean(n[1:], filters) or "declare it with `filter name { ... }`")
+
         structs = {**self.info.messages, **self.info.records}
         state: dict[str, int] = {}  # 1 visiting, 2 done
 
@@ -843,7 +854,9 @@ class DeclChecker:
                              span, did_you_mean(n, principals) or "name a field of type principal")
         elif kind == "use_policy":
             for n in names:
-                if n not in policies:
+                if n.startswith("|") and n not in self.info.policies:
+                    self.unknown_filter(n, span)
+                elif n not in policies:
                     self.err("E0210", f"unknown policy '{n}' in use_policy<{n}>", span,
                              did_you_mean(n, policies) or "declare it with `policy name { ... }`")
 
@@ -875,7 +888,10 @@ class DeclChecker:
             for m in s.methods.values():
                 self.check_function(m, record=s)
         for p in info.policies.values():
-            self.check_function_like(p.decl.body, policy_rules(p.name), name_span(p.decl))
+            rules = policy_rules(p.name)
+            if p.decl.filter:  # a view filter reads the viewer's own state too (4.10.1)
+                rules = replace(rules, what=f"filter '{p.decl.name}'", viewer=True)
+            self.check_function_like(p.decl.body, rules, name_span(p.decl))
         for fn in info.functions.values():
             self.check_function(fn)
         for group in info.overloads.values():

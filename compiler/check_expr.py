@@ -255,8 +255,8 @@ class ExprChecker:
         if e.name == "viewer":
             if not self.rules.viewer:
                 where = self.rules.what + (f" of record {self.rules.record.name}" if self.rules.record else "")
-                return self.err("E0213", f"@viewer is only available in bubbles, not in {where}",
-                                e.span, "the viewer's own state differs per viewer: read it in a bubble")
+                return self.err("E0213", f"@viewer is only available in bubbles and filters, not in {where}",
+                                e.span, "the viewer's own state differs per viewer: read it in a bubble or a `filter`")
             if VIEWER_MESSAGE not in self.info.messages:
                 return self.err("E0201", "@viewer has no fields: the document declares no viewer state", e.span,
                                 "declare the viewer's state with `view T name;` at the document level")

@@ -168,7 +168,7 @@ def _type_args_end(code: list[Tok], i: int) -> int | None:
             depth -= 1
             if depth == 0:
                 return j
-        elif t.kind in ("name", "number") or t.text in (",", "[", "]"):
+        elif t.kind in ("name", "number") or t.text in (",", "[", "]", "|"):
             continue
         elif t.text == ":" and prev.text == "replication":  # replication<svc:method>
             continue

@@ -99,6 +99,9 @@ class Declarations:
             # a document bubble takes the viewer's state (@viewer) when the document declares one
             self.declare(self.layout.formula_fn(fo.name), viewer if fo.bubble else [], fo.type, *self.value_maker(fo.value))
         for p in info.policies.values():
+            if p.decl.filter:  # `filter f`: takes the viewer's own state, when there is one (4.10.1)
+                self.declare(policy_fn(p.name), viewer, T.BOOL, *self.body_maker(p.decl.body, p.decl))
+                continue
             self.declare(f"policy.{p.name}", [], T.BOOL, *self.body_maker(p.decl.body, p.decl))
         for ch in info.channels.values():
             if ch.complete:
@@ -256,7 +259,8 @@ class Meta:
         effects the checker stored, effects.py)."""
         info = self.info
         return {
-            "policies": {n: {"fn": f"policy.{n}", **p.effects.meta()} for n, p in info.policies.items()},
+            "policies": {n: {"fn": policy_fn(n), **p.effects.meta(), **({"filter": True} if p.decl.filter else {})}
+                         for n, p in info.policies.items()},
             "formulas": {n: fo.effects.meta() for n, fo in info.formulas.items()},
             "records": {
                 s.name: {
@@ -309,7 +313,7 @@ class Meta:
             "enums": {e.name: {"values": dict(e.values)} for e in info.enums.values()},
             "formulas": {n: self.formula_meta(fo, self.layout.formula_fn(n)) for n, fo in info.formulas.items()},
             "formula_order": info.formula_order(),
-            "policies": {n: f"policy.{n}" for n in info.policies},
+            "policies": {n: f"policy.{n}" for n, p in info.policies.items() if not p.decl.filter},
             "channels": channels,
             # spec/language.md 4.27: each method's messages, and whether it may be retried
             **({"services": {s.name: {m.name: {"input": m.input.name, "output": m.output.name,
@@ -340,6 +344,11 @@ class Meta:
         if VIEWER_MESSAGE in info.messages:
             meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: every bubble takes one (a record's after its row)
         return meta
+
+
+def policy_fn(name: str) -> str:
+    """A document policy's function; a view filter (kept as the policy `|f`) is `filter.f`."""
+    return f"filter.{name[1:]}" if name.startswith("|") else f"policy.{name}"
 
 
 def module_meta(info, layout: Layout, asm) -> dict:

@@ -674,8 +674,20 @@ class Builder(NodeVisitor):
         return A.Privacy("viewer_is", [ch[2].text], span=self.span(node))
 
     def visit_use_policy(self, node, ch):
-        _, _, first, rest, _ = ch
-        return A.Privacy("use_policy", [first.text] + [r[1].text for r in rest], span=self.span(node))
+        _, _, names, _ = ch
+        return A.Privacy("use_policy", [t.text for t in names], span=self.span(node))
+
+    def visit_guard_names(self, node, ch):
+        """Policies, then filters as `|name` (Toks)."""
+        got = ch[0]
+        if isinstance(got, list) and got and isinstance(got[0], Tok) and got[0].text.startswith("|"):
+            return got  # only filters
+        first, rest, filters = got
+        return [first] + [r[1] for r in rest] + (filters[0] if filters else [])
+
+    def visit_guard_filters(self, node, ch):
+        _, first, rest = ch
+        return [Tok("|" + t.text, t.span) for t in [first] + [r[1] for r in rest]]
 
     def _privacy(self, opt, node) -> A.Privacy:
         if opt:
@@ -711,6 +723,9 @@ class Builder(NodeVisitor):
 
     def visit_policy_decl(self, node, ch):
         return A.Policy(ch[1].text, ch[2], name_span=ch[1].span, span=self.span(node))
+
+    def visit_filter_decl(self, node, ch):
+        return A.Policy(ch[1].text, ch[2], name_span=ch[1].span, filter=True, span=self.span(node))
 
     def visit_require_decl(self, node, ch):
         return A.Require(ch[1].text, span=self.span(node))
@@ -826,8 +841,7 @@ class Builder(NodeVisitor):
         return [first] + [r[1] for r in rest]
 
     def visit_bubble_guard(self, node, ch):
-        _, first, rest, _ = ch
-        return [first] + [r[1] for r in rest]
+        return ch[1]
 
     def visit_channel_decl(self, node, ch):
         _, name, params, is_open, guard, body = ch

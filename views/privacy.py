@@ -48,6 +48,9 @@ class Policy:
     doc_reads: frozenset  # document fields/formulas it reads
     time: bool
     index: int = -1  # the machine's function index, filled by Schema.bind
+    # a view filter (`filter f`, named `|f` in guards): it takes the viewer's own state (@viewer)
+    # when the document declares one (spec/language.md 4.10.1)
+    filter: bool = False
 
 
 @dataclass(eq=False)
@@ -131,8 +134,10 @@ class Schema:
         self.formula_views = views["formulas"]
         doc_fields = {f["name"]: f for f in meta["document"]["fields"]}
         self.doc_fields = doc_fields
-        self.doc_policies = {n: Policy(n, p["fn"], False, frozenset(), frozenset(p["doc_reads"]), p["time"])
+        self.doc_policies = {n: Policy(n, p["fn"], False, frozenset(), frozenset(p["doc_reads"]), p["time"],
+                                       filter=bool(p.get("filter")))
                              for n, p in views["policies"].items()}
+        self.filters = any(p.filter for p in self.doc_policies.values())
         self.records: dict[str, Shape] = {}
         for rname, rinfo in meta["records"].items():
             self.records[rname] = self._record_shape(rname, rinfo, views["records"].get(rname, {}))
@@ -301,7 +306,11 @@ class FreshContext:
         if self.who is None:
             return False
         try:
-            return bool(self._call(policy.index, rec) if policy.row else self._call(policy.index))
+            if policy.row:
+                return bool(self._call(policy.index, rec))
+            if policy.filter and self.state is not None:
+                return bool(self._call(policy.index, self.state))
+            return bool(self._call(policy.index))
         except VMError:
             return False  # a policy that fails shows nothing
 

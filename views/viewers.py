@@ -735,7 +735,11 @@ class Viewers:
         viewer = self.viewers[who]
         viewer.data, viewer.state = state, held
         viewer.ctx = None
-        if any(m.kind == "bubble" for shape in self.schema.records.values() for m in shape.members):
+        if self.schema.filters:  # view filters read the state: what they decided is decided again
+            viewer.doc_pol = {n: v for n, v in viewer.doc_pol.items() if not n.startswith("|")}
+            viewer.row_pol.clear()  # rows' decisions (masks) may hold a filter's answer
+        if self.schema.filters or \
+                any(m.kind == "bubble" for shape in self.schema.records.values() for m in shape.members):
             # rows' bubbles read @viewer too: this viewer's rows and members are made again
             viewer.items.clear()
             viewer.lists.clear()
