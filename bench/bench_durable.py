@@ -187,7 +187,7 @@ def synced(tmp_path):
 def test_durable_one_document(benchmark, synced, fast_switch):
     """One document, one input at a time: each waits for its acknowledgement."""
     module = build(COUNTER, "counter.adb")
-    doc, _ = DurableDocument.create(synced, "solo", module, "ann@", None, T0)
+    doc, _ = DurableDocument.create(synced, "solo", module, "ann@", None, T0, viewers=Viewers)
     runs = Runs()
     clock = [T0]
 
@@ -271,7 +271,7 @@ def _group_commit(benchmark, synced, app, ack, mode, depth=1):
     clock = [T0]
     if app == "counter":
         module = build(COUNTER, "counter.adb")
-        docs = [DurableDocument.create(synced, f"d{i:03d}", module, "ann@", None, T0)[0]
+        docs = [DurableDocument.create(synced, f"d{i:03d}", module, "ann@", None, T0, viewers=Viewers)[0]
                 for i in range(DOCS)]
 
         def message(n):
@@ -280,7 +280,7 @@ def _group_commit(benchmark, synced, app, ack, mode, depth=1):
         module = build((ROOT / "examples" / "chat.adb").read_text(), "chat.adb")
         docs = []
         for i in range(DOCS):
-            doc, _ = DurableDocument.create(synced, f"room{i:03d}", module, "ada@lab", None, T0)
+            doc, _ = DurableDocument.create(synced, f"room{i:03d}", module, "ada@lab", None, T0, viewers=Viewers)
             for who in ("ada@lab", "bo@lab"):
                 doc.submit({"op": "connect", "as": who}, T0).result()
             docs.append(doc)
@@ -306,7 +306,7 @@ def _group_commit(benchmark, synced, app, ack, mode, depth=1):
 
 def bulk_document(store, key: str, rows: int):
     module = build(BULK, "bulk.adb")
-    doc, _ = DurableDocument.create(store, key, module, "ann@", None, T0)
+    doc, _ = DurableDocument.create(store, key, module, "ann@", None, T0, viewers=Viewers)
     left = rows
     while left:
         n = min(left, 2000)
@@ -337,7 +337,7 @@ def test_wake(benchmark, tmp_path, size, rows, how):
         info = {"snapshot_bytes": len(snap.data), "rows": rows}
         if how == "open":
             modules = {module.module_id(): module}
-            DurableDocument.open(store, "big", modules)  # module checks cached, as in a host
+            DurableDocument.open(store, "big", modules, viewers=Viewers)  # module checks cached, as in a host
             result = benchmark(DurableDocument.open, store, "big", modules)
             assert result.living.engine.fields(formulas=False)["filled"] == rows
         elif how == "raw-lmdb-read":
@@ -369,7 +369,7 @@ def chat_log(store, key: str):
     """A chat room's history: members come and go, lines, likes, renames, a
     few refused lines (they abort and are logged too)."""
     module = build((ROOT / "examples" / "chat.adb").read_text(), "chat.adb")
-    doc, _ = DurableDocument.create(store, key, module, "ada@lab", None, T0)
+    doc, _ = DurableDocument.create(store, key, module, "ada@lab", None, T0, viewers=Viewers)
     people = ["ada@lab", "bo@lab", "cy@lab", "dee@lab"]
     clock = T0
     ops = []

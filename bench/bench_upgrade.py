@@ -84,7 +84,7 @@ def test_deploy_to_sleeping_documents(benchmark, tmp_path, documents):
     v2 = build_source(V2, "bulk2.adb")
     with Store(tmp_path / "store", durability="relaxed") as store:
         for i in range(documents):
-            DurableDocument.create(store, f"d{i}", v1, "ann@", None, T0)
+            DurableDocument.create(store, f"d{i}", v1, "ann@", None, T0, viewers=Viewers)
         def setup():  # a host running v1, as a server started with it
             return (RuntimeHost(v1, DurableBackend(v1, store), clock=T0), v2), {}
 

@@ -38,7 +38,6 @@ from ..store.commit import KEEP
 from ..store.errors import CorruptRecord, IncompatibleStore, StoreError
 from ..store.log import Entry
 from ..store.snapshots import Snapshot
-from ..views.viewers import Viewers
 from ..vm.errors import ModuleFormatError, SnapshotError
 from ..vm.module import Module
 from . import inputs
@@ -119,18 +118,21 @@ class DurableDocument:
 
     @classmethod
     def create(cls, store, key: str, module, who: str, arg, now: int, *,
-               viewers=None, runtime_key: str | None = None,
+               viewers, runtime_key: str | None = None,
                seed: str | None = None) -> tuple["DurableDocument", list[dict]]:
         """A new document: the module is stored by hash, @construct runs, and
         the create input is logged; returns once it is durable. A create that
         fails (its frames say why) logs nothing and leaves no document.
+        `viewers`: the runtime's viewers factory (spec/runtime.md 6), handed in
+        by the caller above (views.viewers.Viewers to serve; durability imports
+        no views).
         `runtime_key` is the key the runtime itself knows (`@key`, the Random
         seed), when it is not the store key. `seed` (runtime/engine.py fresh_seed)
         replaces the key-derived Random seed, and the create entry records it."""
         code, digest = module_digest(module)
         stored = store.put_module(code, {"filename": module.filename})
         runtime_key = key if runtime_key is None else runtime_key
-        living = LivingDocument(module, key=runtime_key, viewers=viewers or Viewers)
+        living = LivingDocument(module, key=runtime_key, viewers=viewers)
         item = as_input({"op": "create", "who": who, "arg": arg}, now)
         if seed is not None:
             item["seed"] = seed
@@ -145,7 +147,7 @@ class DurableDocument:
 
     @classmethod
     def open(cls, store, key: str, modules: dict | None = None, *,
-             viewers=None) -> "DurableDocument":
+             viewers) -> "DurableDocument":
         """The document as durable: its newest snapshot plus the log after it,
         replayed through the runtime; then @load, if the document has one.
         `modules` maps module ids to modules already loaded; others come from
@@ -240,7 +242,7 @@ class DurableDocument:
 
     def _move(self, module, plan, restart_blocked: bool = False):
         code, digest = module_digest(module)
-        living, frames = upgrade(self.living, module, plan, viewers=self.viewers or Viewers,
+        living, frames = upgrade(self.living, module, plan, viewers=self.viewers,
         if plan is None:  # proved here so that the event records what it renamed (`@was`)
             plan = compare(self.module, module)
                                  restart_blocked=restart_blocked)
@@ -503,7 +505,7 @@ def _no_effect(frames, who, due, now, clock, living) -> bool:
 
 
 def rebuild(store, key: str, snapshot: Snapshot | None, entries: list[Entry],
-            modules: dict | None = None, *, viewers=None, check: bool = True):
+            modules: dict | None = None, *, viewers, check: bool = True):
     """(runtime, module): `snapshot` restored (without @load) and `entries`
     applied, each checked against the frames digest it was logged with."""
     if snapshot is None and not entries:
@@ -531,7 +533,7 @@ def resolver(store, key: str, modules: dict | None):
 
 
 def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
-         modules: dict | None = None, *, viewers=None):
+         modules: dict | None = None, *, viewers):
     """(runtime, module) a replay starts from: the snapshot restored without
     @load, or, with no snapshot, a fresh runtime for the log's create entry
     `first` to run on."""
@@ -543,7 +545,7 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
         module = resolve_module(store, key, module_id_of(key, snapshot), modules)
         try:
             with gc_paused():  # see inputs.round_trip
-                living = LivingDocument.restore(module, snapshot.data, viewers=viewers or Viewers, load=False)
+                living = LivingDocument.restore(module, snapshot.data, viewers=viewers, load=False)
         except SnapshotError as e:
             raise CorruptRecord(f"document {key!r}: snapshot at seq {snapshot.seq} cannot be "
                                 f"restored: {e}", doc=key, db="snapshots") from e
@@ -554,7 +556,7 @@ def base(store, key: str, snapshot: Snapshot | None, first: Entry | None,
                             f"with its create input (first entry: {what})", doc=key, db="log")
     digest = bytes(first.extra["module"])
     module = resolve_module(store, key, digest.hex()[:32], modules, digest=digest)
-    return LivingDocument(module, key=first.extra.get("key", key), viewers=viewers or Viewers), module
+    return LivingDocument(module, key=first.extra.get("key", key), viewers=viewers), module
 
 
 def module_id_of(key: str, snapshot: Snapshot) -> str:

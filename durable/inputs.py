@@ -46,7 +46,6 @@ from ..runtime.upgrade import compare
 from ..runtime.upgrade import upgrade as upgrade_to
 from ..store.errors import StoreError
 from ..store.log import Entry, pack_envelope, pack_input
-from ..views.viewers import Viewers
 from ..vm.docslots import as_principal
 from ..vm.values import MAX_DEPTH, input_problem, valid_text
 
@@ -333,14 +332,15 @@ def from_entry(entry: Entry) -> dict:
 def round_trip(living, data: bytes | None = None, *, load: bool = False, viewers=None):
     """The runtime rebuilt from its own snapshot (`data`, when the caller took
     it already), as after a wake (`from` entries) or with @load (`load`).
-    `viewers` is the Viewers factory the runtime was made with (None: default)."""
+    `viewers`: the viewers factory to rebuild it with (None: the one it was made
+    with, `LivingDocument.viewers_factory`)."""
     # Rebuilding a large graph with the cyclic collector on runs full
     # collections over it again and again (measured: half the wake time of a
     # 1 MB document); nothing here makes cyclic garbage worth collecting early.
     with gc_paused():
         if data is None:
             data = living.snapshot()
-        return LivingDocument.restore(living.engine.module, data, viewers=viewers or Viewers, load=load)
+        return LivingDocument.restore(living.engine.module, data, viewers=viewers or living.viewers_factory, load=load)
 
 
 def reconnect(living) -> list[dict]:
@@ -378,7 +378,7 @@ def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
         module = resolve(bytes(entry.extra["module"]))
         renames = entry.extra.get("renames")
         plan = compare(living.engine.module, module, dict(renames)) if renames else None
-        return upgrade_to(living, module, plan, viewers=viewers or Viewers,
+        return upgrade_to(living, module, plan, viewers=viewers or living.viewers_factory,
                           restart_blocked=bool(entry.extra.get("restart")))
     if kind not in INPUT_KINDS:
         raise StoreError(f"document {doc!r}: log entry {entry.seq} has kind {entry.kind!r}, "

@@ -16,9 +16,9 @@ import cbor2
 
 from ..runtime.living import LivingDocument
 from ..store.snapshots import content_hash
-from ..views.viewers import Viewers
 from ..vm import table
 from ..vm.values import to_json
+from .noviews import NoViewers
 
 TEXT_WIDTH = 100
 
@@ -37,7 +37,9 @@ def describe(data: bytes, module, *, key: str | None = None, seq: int | None = N
     runtime already restored from `data` (replay has it)."""
     body = cbor2.loads(data)
     if living is None:
-        living = LivingDocument.restore(module, data, viewers=Viewers, load=False)
+        # No views are computed: what the viewers were sent is read from the
+        # snapshot's own bytes (`body`), not from a viewers object.
+        living = LivingDocument.restore(module, data, viewers=NoViewers, load=False)
     doc = living.engine
     meta = module.meta
     fields, tables = _fields(doc, meta)

@@ -21,10 +21,13 @@ import hashlib
 
 import cbor2
 
-from ..views.privacy import render_view
 from ..vm.docslots import as_principal
 
 NO_VIEWS = "advm-no-views"
+
+
+class NoViewsError(RuntimeError):
+    """A view was asked of a runtime made with NoViewers."""
 
 
 def decided(frames: list) -> list:
@@ -55,8 +58,10 @@ class NoViewers:
         return []
 
     def plain_view(self, who: str) -> dict:
-        # Computed from scratch from the state, so it is right without any history.
-        return render_view(self.engine, who)
+        # Durability imports no views (spec/README.md, the layers): a runtime
+        # that must show a view is made with views.viewers.Viewers by its caller.
+        raise NoViewsError("this runtime computes no views (durable/noviews.py NoViewers, as replay "
+                           "runs); rebuild it with a views factory (views.viewers.Viewers) to see one")
 
     def state(self) -> dict:
         return {"version": NO_VIEWS, "viewers": [{"who": w, "seq": None} for w in self.viewers]}
@@ -82,4 +87,4 @@ def state_hash(data: bytes) -> bytes:
     return hashlib.sha256(cbor2.dumps(body)).digest()
 
 
-__all__ = ["NO_VIEWS", "NoViewers", "decided", "state_hash"]
+__all__ = ["NO_VIEWS", "NoViewers", "NoViewsError", "decided", "state_hash"]

@@ -99,14 +99,19 @@ class Replay:
 
 
 def replay(store, doc: str, *, until: int | None = None, modules: dict | None = None,
-           viewers=NoViewers, on_step: Callable[[Step], None] | None = None,
+           viewers=NoViewers, live_viewers=None, on_step: Callable[[Step], None] | None = None,
            chunk: int = 1024, check: str = "all") -> Replay:
     """Replay `doc`'s log from its beginning (or from its oldest snapshot when
     the log was trimmed) up to `until` (default: the end). Stops at the first
     divergence, which `Replay.divergence` names; raises StoreError when the
     document is absent or its records are damaged. `viewers` is the runtime's
     viewers factory: NoViewers (no views computed) unless the caller wants
-    the viewers' state too (None: the runtime's default, views/viewers.py).
+    the viewers' state too. `live_viewers` is the factory the documents ran
+    with live (views.viewers.Viewers; durability imports no views, so the
+    caller hands it in): a kept snapshot whose hash differs is replayed again
+    from the previous one with it, to decide whether only bytes no behaviour
+    depends on differ (`Check.exact`); None leaves that undecided (`exact`
+    None) and the difference is a divergence.
 
     `check`: "all" (the default) compares the state with every kept
     snapshot on the way. "newest" compares only with the newest one in
@@ -117,14 +122,14 @@ def replay(store, doc: str, *, until: int | None = None, modules: dict | None = 
     if check not in ("newest", "all"):
         raise ValueError(f"check is 'newest' or 'all', not {check!r}")
     if check == "all":
-        return _replay(store, doc, until, modules, viewers, on_step, chunk, newest=False)
-    result = _replay(store, doc, until, modules, viewers, on_step, chunk, newest=True)
+        return _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, newest=False)
+    result = _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, newest=True)
     if result.checks and not result.checks[-1].ok:
-        return _replay(store, doc, until, modules, viewers, None, chunk, newest=False)
+        return _replay(store, doc, until, modules, viewers, live_viewers, None, chunk, newest=False)
     return result
 
 
-def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool) -> Replay:
+def _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, *, newest: bool) -> Replay:
     last = store.last_seq(doc)
     first = store.first_seq(doc)
     held = store.snapshot_seqs(doc)
@@ -176,9 +181,9 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
             data = living.snapshot()
             stored = store.snapshot(doc, head)
             check = Check(head, state_hash(stored.data).hex(), state_hash(data).hex())
-            if not check.ok and not newest:
+            if not check.ok and not newest and live_viewers is not None:
                 # (with newest only, the caller replays again checking all)
-                check.exact = _exact(store, doc, verified, head, modules) == stored.data
+                check.exact = _exact(store, doc, verified, head, modules, live_viewers) == stored.data
             result.checks.append(check)
             if not check.ok:
                 previous = verified.seq if verified is not None else start
@@ -200,7 +205,7 @@ def _replay(store, doc, until, modules, viewers, on_step, chunk, *, newest: bool
     return result
 
 
-def _exact(store, doc: str, since: Snapshot | None, head: int, modules) -> bytes:
+def _exact(store, doc: str, since: Snapshot | None, head: int, modules, viewers) -> bytes:
     """The runtime snapshot at `head` replayed exactly as the live runtime ran
     it, views included, from the stored snapshot `since` (None: from the log's
     start). A safety net for states that differ only where views could leave
@@ -211,10 +216,10 @@ def _exact(store, doc: str, since: Snapshot | None, head: int, modules) -> bytes
     with views, and decides exactly."""
     start = since.seq if since is not None else 0
     entries = store.log(doc, after=start, until=head)
-    living, _ = base(store, doc, since, entries[0] if entries else None, modules, viewers=None)
+    living, _ = base(store, doc, since, entries[0] if entries else None, modules, viewers=viewers)
     at = start
     for entry in entries:
-        living, frames = inputs.apply(living, entry, at, doc=doc, viewers=None,
+        living, frames = inputs.apply(living, entry, at, doc=doc, viewers=viewers,
                                       resolve=resolver(store, doc, modules))
         inputs.check_frames(entry, frames, doc=doc)
         at = entry.seq

@@ -116,12 +116,13 @@ def _replayed(router, key: str, seq):
     """The document as it was at `seq` (None: its last), replayed from the log."""
     from ..store.errors import StoreError
     from ..durable.replay import replay
+    from ..views.viewers import Viewers
 
     store = _store(router)
     _known(store, key)
     try:
         result = replay(store, key, until=seq, modules={router.module.module_id(): router.module},
-                        check="newest")
+                        check="newest", live_viewers=Viewers)
     except StoreError as e:
         raise RouterError("store", str(e)) from None
     if result.living is None:

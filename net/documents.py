@@ -112,7 +112,7 @@ class DurableBackend:
     name = "durable"
     callbacks = True  # submit(op, now, done=) answers by callback (net/shard.py)
 
-    def __init__(self, module, store, *, viewers=None, seeds: Callable[[], str] | None = fresh_seed,
+    def __init__(self, module, store, *, viewers=Viewers, seeds: Callable[[], str] | None = fresh_seed,
                  runtime_key: str | None = None):
         from ..durable.document import DurableDocument
 

@@ -164,7 +164,7 @@ class MemoryDocument:
         """Move to `module` now (the viewers' frames), or once no block is
         suspended (runtime/upgrade.py; [] until then)."""
         try:
-            self.living, frames = upgrade(self.living, module, viewers=self.living._make_viewers,
+            self.living, frames = upgrade(self.living, module, viewers=self.living.viewers_factory,
                                           restart_blocked=restart_blocked)
         except Deferred:
             self.target = module

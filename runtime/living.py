@@ -81,8 +81,8 @@ class LivingDocument:
     def _setup(self, engine: Engine, viewers) -> None:
         self.engine = engine
         self.meta = engine.meta
-        self._make_viewers = viewers
-        self.viewers = self._make_viewers(engine)
+        self.viewers_factory = viewers  # what a rebuild of this runtime makes its viewers with
+        self.viewers = viewers(engine)
         self.queue: deque = deque()
         self.pending: Pending | None = None
         self.crons: Crons | None = None  # planned when the document is created

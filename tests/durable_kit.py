@@ -11,6 +11,7 @@ from advm.session import CLOCK_START_MS, DEFAULT_KEY, parse_line
 from advm.store import Store
 from advm.durable.document import DurableDocument
 from advm.runtime.host import RuntimeHost
+from advm.views.viewers import Viewers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -52,7 +53,7 @@ class Driver:
     is what it wakes). `restart` drops the runtime (no close: as after a
     crash) and recovers it from the store."""
 
-    def __init__(self, store, key: str, module, *, viewers=None, wait: bool = True,
+    def __init__(self, store, key: str, module, *, viewers=Viewers, wait: bool = True,
                  every: int | None = None):
         self.store = store
         self.every = every  # overrides the module's snapshot_every

@@ -76,7 +76,8 @@ def test_a_wrong_arrow_breaks_a_contract(tmp_path):
     result = lint(where)
     assert result.returncode != 0, result.stdout + result.stderr
     assert "advm.views.wrong_arrow -> advm.net" in result.stdout, result.stdout
-    assert "1 broken" in result.stdout, result.stdout
+    # the layers, and views-beside-the-store (the server reaches the store)
+    assert "2 broken" in result.stdout, result.stdout
 
 
 def test_a_stage_of_code_generation_that_imports_another_breaks_the_stages(tmp_path):
@@ -103,3 +104,16 @@ def test_the_lmdb_store_may_not_use_durability(tmp_path):
     assert result.returncode != 0, result.stdout + result.stderr
     assert "advm.store.wrong_arrow -> advm.durable" in result.stdout, result.stdout
     assert "2 broken" in result.stdout, result.stdout
+
+
+def test_durability_may_not_import_the_views(tmp_path):
+    """durable/ and views/ stand side by side (issue 11: durability -> runtime
+    and store): the views factory is handed in by the caller above. A durable
+    module reaching for the views, even inside a function, breaks the layers."""
+    where = package_tree(tmp_path)
+    durable = own_folder(where, "durable")
+    (durable / "wrong_arrow.py").write_text("def default_views():\n    from ..views.viewers import Viewers\n    return Viewers\n")
+    result = lint(where)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "advm.durable.wrong_arrow -> advm.views.viewers" in result.stdout, result.stdout
+    assert "1 broken" in result.stdout, result.stdout

@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         return _to_server(args, module)
     store = open_store(args.store, readonly=False)
     from ..durable.document import DurableDocument
+    from ..views.viewers import Viewers
 
     try:
         keys = [args.doc] if args.doc else canary(store.documents(), args.prefix, args.percent)
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         # First every document is checked; nothing is written unless all can move.
         reasons = []
         for key in keys:
-            doc = DurableDocument.open(store, key)
+            doc = DurableDocument.open(store, key, viewers=Viewers)
             if doc.module.module_id() != module.module_id():
                 reasons += [f"document {key!r}: {r}"
                             for r in blockers(doc.living, module, compare(doc.module, module, renames(args)))]
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         moved, deferred, same = [], [], []
         for key in keys:
         applied: dict = {"renamed": {}, "record_renames": {}}
-            doc = DurableDocument.open(store, key)
+            doc = DurableDocument.open(store, key, viewers=Viewers)
             if doc.module.module_id() == module.module_id():
                 same.append(key)
                 doc.close()

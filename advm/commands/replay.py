@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
     from ..durable.inspect import describe, render
     from ..durable.replay import replay
+    from ..views.viewers import Viewers
 
     if args.until is not None and args.until < 0:
         raise UsageError("--until is a sequence number, 0 or more")
@@ -58,10 +59,10 @@ def run(args: argparse.Namespace) -> ExitCode:
             if progress is not None:
                 with progress:
                     result = replay(store, args.doc, until=args.until, on_step=on_step,
-                                    check=args.check)
+                                    check=args.check, live_viewers=Viewers)
             else:
                 result = replay(store, args.doc, until=args.until, on_step=on_step,
-                                check=args.check)
+                                check=args.check, live_viewers=Viewers)
         except StoreError as e:
             raise store_failure(e) from None
         state = None

@@ -25,6 +25,7 @@ from .storeargs import add_store_arguments, open_store, require_document, store_
 def inspect(args: argparse.Namespace) -> ExitCode:
     from ..store import StoreError
     from ..durable.document import base, rebuild
+    from ..views.viewers import Viewers
     from ..durable.inspect import describe, module_history, render
 
     store = open_store(args.store)
@@ -37,13 +38,13 @@ def inspect(args: argparse.Namespace) -> ExitCode:
                     kept = store.snapshot_seqs(args.doc)
                     raise UsageError(f"document {args.doc!r} has no snapshot at seq {args.seq}; "
                                      f"kept: {', '.join(map(str, kept)) or 'none'}")
-                living, module = base(store, args.doc, snap, None)
+                living, module = base(store, args.doc, snap, None, viewers=Viewers)
                 d = describe(snap.data, module, key=args.doc, seq=snap.seq, time=snap.time,
                              digest=snap.hash, record_bytes=len(snap.data), living=living)
                 d["source"] = {"snapshot": snap.seq, "replayed": 0}
             else:
                 rec = store.load(args.doc)
-                living, module = rebuild(store, args.doc, rec.snapshot, rec.entries)
+                living, module = rebuild(store, args.doc, rec.snapshot, rec.entries, viewers=Viewers)
                 head = rec.entries[-1].seq if rec.entries else rec.seq
                 data = living.snapshot() if rec.entries or rec.snapshot is None else rec.snapshot.data
                 d = describe(data, module, key=args.doc, seq=head, time=living.clock,

@@ -39,6 +39,7 @@ from advm.durable.document import DurableDocument
 from advm.durable.inputs import outcome
 from advm.durable.replay import replay
 from advm.vm.values import MAX_DEPTH
+from advm.views.viewers import Viewers
 from durable_kit import T0, compiled
 
 SOAK = os.environ.get("ADVM_SOAK") == "1"
@@ -131,11 +132,11 @@ def child(path: str, out_fd: int, seed: int, first_token: int) -> None:
         docs = {}
         for key in DOCS:
             if store.last_seq(key) or store.snapshot_seqs(key):
-                docs[key] = DurableDocument.open(store, key)
+                docs[key] = DurableDocument.open(store, key, viewers=Viewers)
         clock = max([d.living.clock for d in docs.values()] + [T0]) + 1000
         for key in DOCS:
             if key not in docs:
-                doc, _ = DurableDocument.create(store, key, mod, OWNER, None, clock)
+                doc, _ = DurableDocument.create(store, key, mod, OWNER, None, clock, viewers=Viewers)
                 docs[key] = doc
                 for who in (OWNER, OTHER):
                     doc.submit({"op": "connect", "as": who}, clock).result()
@@ -290,7 +291,7 @@ def check(path, ledger: Ledger) -> None:
             if not store.last_seq(key):
                 assert not ledger.tokens[key]
                 continue
-            doc = DurableDocument.open(store, key)
+            doc = DurableDocument.open(store, key, viewers=Viewers)
             living = doc.living
             fields = living.engine.fields(formulas=False)
             have = tokens_of(living)
@@ -308,7 +309,7 @@ def check(path, ledger: Ledger) -> None:
             # 3. the state is a replay of the log, and the snapshots agree
             fast = replay(store, key)  # as `advm replay` runs: no views, states compared
             assert fast.ok and fast.head == doc.seq, str(fast.divergence)
-            result = replay(store, key, viewers=None)  # views too: byte for byte
+            result = replay(store, key, viewers=Viewers)  # views too: byte for byte
             assert result.ok, str(result.divergence)
             assert result.head == doc.seq
             assert result.living.snapshot() == living.snapshot(), f"{key}: recovery != replay"

@@ -24,7 +24,7 @@ def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
         with open_store(tmp_path / name) as store:
             d = play(store, name)
             live = d.doc.living.snapshot()
-            result = replay(store, "main", viewers=None)  # views too: byte for byte
+            result = replay(store, "main", viewers=Viewers)  # views too: byte for byte
             assert result.ok, (name, result.divergence)
             assert result.head == store.last_seq("main") == d.doc.seq
             assert result.living.snapshot() == live, name
@@ -35,7 +35,7 @@ def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
             assert fast.engine.state == now.engine.state, name
             assert fast.next_due() == now.next_due() and fast.connected == now.connected, name
             assert all(fast.asks_for(w) == now.asks_for(w) for w in now.connected), name
-            recovered = DurableDocument.open(store, "main")
+            recovered = DurableDocument.open(store, "main", viewers=Viewers)
             assert recovered.living.snapshot() == live, name
 
 
@@ -95,7 +95,7 @@ def test_frames_are_released_only_after_the_commit(tmp_path):
     with open_store(tmp_path / "s") as store:
         held = HeldStore(store)
         held.hold = False
-        doc, _ = DurableDocument.create(held, "g", module, "xena", None, T0)
+        doc, _ = DurableDocument.create(held, "g", module, "xena", None, T0, viewers=Viewers)
         held.hold = True
         first = doc.submit({"op": "connect", "as": "xena"}, T0)
         second = doc.submit({"op": "connect", "as": "otto"}, T0)  # pipelined behind it
@@ -121,7 +121,7 @@ def test_a_failed_commit_fails_the_document_until_it_is_reopened(tmp_path):
     from advm.store import StoreError
 
     with open_store(tmp_path / "s") as store:
-        doc, _ = DurableDocument.create(store, "g", example("tictactoe"), "xena", None, T0)
+        doc, _ = DurableDocument.create(store, "g", example("tictactoe"), "xena", None, T0, viewers=Viewers)
 
         class Broken(HeldStore):
             def commit(self, *a, **kw):
@@ -137,7 +137,7 @@ def test_a_failed_commit_fails_the_document_until_it_is_reopened(tmp_path):
             fut.result()
         with pytest.raises(StoreError, match="disk on fire"):
             doc.submit({"op": "connect", "as": "otto"}, T0).result()
-        again = DurableDocument.open(store, "g")  # what is durable: the create alone
+        again = DurableDocument.open(store, "g", viewers=Viewers)  # what is durable: the create alone
         assert again.seq == 1 and again.living.connected == []
 
 
@@ -294,7 +294,7 @@ def test_a_snapshot_every_n_inputs_from_static_snapshot_every(tmp_path):
     from advm.store import KEEP_ALL
 
     with Store(tmp_path / "s", durability="relaxed", retention=KEEP_ALL) as store:
-        doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0)
+        doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0, viewers=Viewers)
         for k in range(10):
             doc.submit({"op": "send", "as": "ann", "channel": "add", "message": {"k": k}},
                        T0 + k).result()
@@ -304,7 +304,7 @@ def test_a_snapshot_every_n_inputs_from_static_snapshot_every(tmp_path):
         assert store.snapshot_seqs("c") == [3, 6, 9, 11]
         rec = store.load("c")
         assert rec.seq == 11 and rec.entries == []
-        assert DurableDocument.open(store, "c").living.engine.fields()["n"] == 45
+        assert DurableDocument.open(store, "c", viewers=Viewers).living.engine.fields()["n"] == 45
         result = replay(store, "c")
         assert result.ok and [c.seq for c in result.checks] == [3, 6, 9, 11]
 
@@ -334,7 +334,7 @@ def test_recovery_brings_back_awaits_transitions_and_asks(tmp_path):
     store.close()  # the process is gone; the document was never closed
 
     with open_store(path) as store:
-        doc = DurableDocument.open(store, "a")
+        doc = DurableDocument.open(store, "a", viewers=Viewers)
         got = doc.living
         assert (got.snapshot(), got.pending, got.asks_for("mia@corp"), got.next_due(),
                 got.engine.waiting) == want
@@ -355,7 +355,7 @@ def test_a_pending_transition_fires_after_recovery(tmp_path):
     due = d.doc.next_due()
     store.close()
     with open_store(path) as store:
-        doc = DurableDocument.open(store, "a")
+        doc = DurableDocument.open(store, "a", viewers=Viewers)
         assert doc.next_due() == due
         doc.submit({"op": "advance"}, due).result()
         fields = doc.living.engine.fields(formulas=False)
@@ -372,7 +372,7 @@ def test_cron_bookkeeping_survives_recovery(tmp_path):
     due = d.doc.next_due()
     store.close()
     with open_store(path) as store:
-        doc = DurableDocument.open(store, "c")
+        doc = DurableDocument.open(store, "c", viewers=Viewers)
         assert doc.living.crons.to_values() == crons and doc.next_due() == due
         assert store.timer("c") == due
 
@@ -396,7 +396,7 @@ def test_random_restarts_and_snapshot_rates_replay_exactly(tmp_path):
                 d.run(mixed)
                 d.settle()
                 assert replay(store, "document").ok, (name, seed)  # without views
-                result = replay(store, "document", viewers=None)  # views too: byte for byte
+                result = replay(store, "document", viewers=Viewers)  # views too: byte for byte
                 assert result.ok, (name, seed, result.divergence)
                 assert result.living.snapshot() == d.doc.living.snapshot(), (name, seed)
                 runs += 1
@@ -448,7 +448,7 @@ def test_load_runs_at_every_open_and_is_logged(tmp_path):
         assert len(loads) == d.doc.living.engine.fields()["loads"]
         assert 0 < len(loads) <= restarts
         assert replay(store, "l").ok
-        result = replay(store, "l", viewers=None)
+        result = replay(store, "l", viewers=Viewers)
         assert result.ok and result.living.snapshot() == d.doc.living.snapshot()
 
 
@@ -458,9 +458,9 @@ def test_load_event_waits_for_the_next_commit(tmp_path):
     module = compiled(LOADING)
     path = tmp_path / "s"
     store = open_store(path)
-    doc, _ = DurableDocument.create(store, "l", module, "ann", None, T0)
+    doc, _ = DurableDocument.create(store, "l", module, "ann", None, T0, viewers=Viewers)
     doc.close()
-    reopened = DurableDocument.open(store, "l")
+    reopened = DurableDocument.open(store, "l", viewers=Viewers)
     assert reopened.living.engine.fields()["loads"] == 1
     assert store.last_seq("l") == 1  # not yet logged
     assert reopened.view("ann")["loads"] == 1  # a read makes it durable first
@@ -478,7 +478,7 @@ message Add { int k; }
 channel add(principal who, Add a) { n += a.k; }
 """)
     store = open_store(tmp_path / "s")
-    doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0)
+    doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0, viewers=Viewers)
     got, seen = [], threading.Event()
 
     def done(frames, error):

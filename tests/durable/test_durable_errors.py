@@ -13,6 +13,7 @@ from advm.durable.document import DurableDocument
 from advm.durable.inputs import Divergence
 from advm.store.log import encode as encode_entry
 from advm.store.snapshots import encode as encode_snapshot
+from advm.views.viewers import Viewers
 from durable_kit import T0, open_store, play
 
 
@@ -41,7 +42,7 @@ def test_a_corrupt_log_record_is_refused_naming_the_document(played):
     value[-3] ^= 0x40
     poke(played, "log", key, bytes(value))
     with pytest.raises(CorruptRecord, match="document 'main'.*CRC"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_a_corrupt_snapshot_is_refused_naming_the_document(played):
@@ -50,7 +51,7 @@ def test_a_corrupt_snapshot_is_refused_naming_the_document(played):
     bad = Snapshot(seq, snap.data[:-5] + b"xxxxx", snap.format, snap.time, snap.hash)
     poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq), encode_snapshot(bad))
     with pytest.raises(CorruptRecord, match="document 'main'.*hash"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_a_snapshot_that_is_not_a_runtime_is_refused(played):
@@ -58,7 +59,7 @@ def test_a_snapshot_that_is_not_a_runtime_is_refused(played):
     poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq),
          encode_snapshot(Snapshot(seq, b"\xa1\x61a\x01", SNAPSHOT_VERSION)))
     with pytest.raises(CorruptRecord, match="document 'main'.*names no module"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_a_snapshot_of_another_runtime_format_is_incompatible(played):
@@ -67,7 +68,7 @@ def test_a_snapshot_of_another_runtime_format_is_incompatible(played):
     poke(played, "snapshots", keys.seq_key(keys.doc_prefix("main"), seq),
          encode_snapshot(Snapshot(seq, snap.data, 99, snap.time)))
     with pytest.raises(IncompatibleStore, match="document 'main'.*format 99"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_a_missing_module_is_named(played):
@@ -75,7 +76,7 @@ def test_a_missing_module_is_named(played):
         with played.env.env.begin(write=True) as txn:
             txn.delete(digest, db=played.env.modules)
     with pytest.raises(StoreError, match="document 'main' runs module [0-9a-f]{32}"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_a_changed_input_is_a_divergence_naming_its_seq(played):
@@ -87,7 +88,7 @@ def test_a_changed_input_is_a_divergence_naming_its_seq(played):
     poke(played, "log", keys.seq_key(keys.doc_prefix("main"), target.seq),
          encode_entry(changed))
     with pytest.raises(Divergence, match=f"document 'main' diverges at seq {target.seq}") as e:
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
     assert e.value.seq == target.seq and e.value.doc == "main"
 
 
@@ -96,12 +97,12 @@ def test_an_unknown_entry_kind_is_refused(played):
     entry = played.log("main", after=seq - 1)[0]._replace(kind="teleport")
     poke(played, "log", keys.seq_key(keys.doc_prefix("main"), seq), encode_entry(entry))
     with pytest.raises(StoreError, match="document 'main': log entry .* 'teleport'"):
-        DurableDocument.open(played, "main")
+        DurableDocument.open(played, "main", viewers=Viewers)
 
 
 def test_an_absent_document_is_named(played):
     with pytest.raises(StoreError, match="document 'nope' is not in the store"):
-        DurableDocument.open(played, "nope")
+        DurableDocument.open(played, "nope", viewers=Viewers)
 
 
 def test_a_full_map_fails_the_input_naming_the_document(tmp_path):
@@ -115,7 +116,7 @@ channel put(principal who, M m) { blob = blob + m.text; }
 """)
     store = Store(tmp_path / "s", durability="relaxed", map_size=1 << 20, map_cap=1 << 20)
     try:
-        doc, _ = DurableDocument.create(store, "fat", module, "ann", None, T0)
+        doc, _ = DurableDocument.create(store, "fat", module, "ann", None, T0, viewers=Viewers)
         doc.every = 1  # every input carries a snapshot of the growing text
         chunk = "x" * 60_000
         with pytest.raises(MapFull, match="document 'fat'"):
@@ -125,10 +126,10 @@ channel put(principal who, M m) { blob = blob + m.text; }
         with pytest.raises(MapFull):  # the runtime is ahead of the disk: refused from now on
             doc.submit({"op": "send", "as": "ann", "channel": "put", "message": {"text": ""}},
                        T0).result()
-        small, _ = DurableDocument.create(store, "thin", module, "ann", None, T0)
+        small, _ = DurableDocument.create(store, "thin", module, "ann", None, T0, viewers=Viewers)
         assert small.submit({"op": "send", "as": "ann", "channel": "put",
                              "message": {"text": "ok"}}, T0).result() == []
-        assert DurableDocument.open(store, "fat").seq == store.last_seq("fat")
+        assert DurableDocument.open(store, "fat", viewers=Viewers).seq == store.last_seq("fat")
     finally:
         store.close()
 
@@ -162,11 +163,11 @@ def test_an_input_the_log_could_not_hold_is_refused_before_it_runs(played, messa
     whose payload could not be logged or read back gets `input`, and nothing
     is logged, so the document stays readable."""
     head = played.last_seq("main")
-    doc = DurableDocument.open(played, "main")
+    doc = DurableDocument.open(played, "main", viewers=Viewers)
     frames = doc.submit({"op": "send", "as": "otto", "channel": "rematch", "message": message},
                         T0 + 9_000_000).result()
     assert [(f["to"], f["error"]["code"]) for f in frames] == [("otto@", "input")]
     doc.close()
     assert played.last_seq("main") == head
-    again = DurableDocument.open(played, "main")
+    again = DurableDocument.open(played, "main", viewers=Viewers)
     assert again.seq == head

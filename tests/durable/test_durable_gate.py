@@ -19,6 +19,7 @@ from advm.durable.document import DurableDocument
 from advm.net.documents import DurableBackend
 from advm.net.shard import Shard
 from advm.store import StoreError
+from advm.views.viewers import Viewers
 from durable_kit import compiled, open_store
 
 T0 = 1_767_225_600_000
@@ -128,7 +129,7 @@ def test_a_reply_is_released_only_once_its_own_entry_is_durable(tmp_path, ack):
     module = compiled(COUNTER)
     with open_store(tmp_path / "s") as store:
         gate = FaultyStore(store)
-        docs = {key: DurableDocument.create(gate, key, module, "ann", None, T0)[0]
+        docs = {key: DurableDocument.create(gate, key, module, "ann", None, T0, viewers=Viewers)[0]
                 for key in ("a", "b", "c")}
         gate.hold = True
         released = []  # (key, seq of the input, seq durable when released)
@@ -215,7 +216,7 @@ def test_a_failed_commit_fails_every_reply_held_behind_it(tmp_path, ack):
     module = compiled(COUNTER)
     with open_store(tmp_path / "s") as store:
         gate = FaultyStore(store, fail_at={3})  # 1: the create, 2: the first add
-        doc, _ = DurableDocument.create(gate, "g", module, "ann", None, T0)
+        doc, _ = DurableDocument.create(gate, "g", module, "ann", None, T0, viewers=Viewers)
         assert gate.writes == 1
         gate.hold = True
         outcomes: list = [None] * 6
@@ -241,7 +242,7 @@ def test_a_failed_commit_fails_every_reply_held_behind_it(tmp_path, ack):
         with pytest.raises(StoreError, match="injected"):
             doc.submit(add(99), T0 + 50).result()
         assert store.last_seq("g") == 2  # create and the first add
-        again = DurableDocument.open(store, "g")
+        again = DurableDocument.open(store, "g", viewers=Viewers)
         assert again.living.engine.fields(formulas=False) == {"n": 10, "last": 10}
         assert again.seq == 2
 

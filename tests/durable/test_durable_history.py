@@ -10,6 +10,7 @@ from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
 from advm.durable.document import DurableDocument, maximum_history
 from advm.store.log import Entry
 from advm.durable.replay import replay
+from advm.views.viewers import Viewers
 from durable_kit import T0, compiled, example, open_store
 
 COUNTER = """
@@ -26,7 +27,7 @@ def add(doc, k: int, now: int):
 
 def played(path, inputs: int, **kw):
     store = open_store(path, **kw)
-    doc, _ = DurableDocument.create(store, "c", compiled(COUNTER), "ann", None, T0)
+    doc, _ = DurableDocument.create(store, "c", compiled(COUNTER), "ann", None, T0, viewers=Viewers)
     for k in range(1, inputs + 1):
         add(doc, k, T0 + k)
     doc.snapshot_now().result()
@@ -54,7 +55,7 @@ def test_history_older_than_the_limit_is_trimmed_at_a_snapshot(tmp_path):
         assert held[0] == cut and held == sorted(held)
         assert store.log("c")[0].seq == first and store.last_seq("c") == doc.seq == 51
         # It still recovers, and goes on.
-        again = DurableDocument.open(store, "c")
+        again = DurableDocument.open(store, "c", viewers=Viewers)
         assert again.living.engine.fields()["n"] == sum(range(1, 51))
         assert add(again, 1, T0 + 100).result() is not None
         again.close()
@@ -83,7 +84,7 @@ def test_replay_and_inspect_work_on_what_is_kept(tmp_path, cli):
 def test_without_the_property_the_store_policy_decides(tmp_path):
     text = COUNTER.replace("maximum_history = 10; ", "")
     with open_store(tmp_path / "s") as store:
-        doc, _ = DurableDocument.create(store, "c", compiled(text), "ann", None, T0)
+        doc, _ = DurableDocument.create(store, "c", compiled(text), "ann", None, T0, viewers=Viewers)
         for k in range(1, 51):
             add(doc, k, T0 + k)
         doc.close()
@@ -94,7 +95,7 @@ def test_without_the_property_the_store_policy_decides(tmp_path):
 def test_kept_snapshots_are_thinned_to_a_quarter_of_the_history_apart(tmp_path):
     text = COUNTER.replace("maximum_history = 10", "maximum_history = 40")
     with open_store(tmp_path / "s") as store:
-        doc, _ = DurableDocument.create(store, "c", compiled(text), "ann", None, T0)
+        doc, _ = DurableDocument.create(store, "c", compiled(text), "ann", None, T0, viewers=Viewers)
         for k in range(1, 201):
             add(doc, k, T0 + k)
             if k % 4 == 0:  # after each snapshot: the rule holds at every step

@@ -10,6 +10,7 @@ from advm.session import Session, StoredSession
 from advm.store import Store
 from advm.durable.document import DEFAULT_DOC, DurableDocument
 from advm.durable.replay import replay
+from advm.views.viewers import Viewers
 from durable_kit import ROOT, T0, example, script
 
 TODO = ROOT / "examples" / "todo.adb"
@@ -88,7 +89,7 @@ def test_restart_really_recovers_from_the_store(tmp_path):
         session = StoredSession(module, store)
         session.step({"op": "create", "as": "alice@home"})
         session.step({"op": "connect", "as": "alice@home"})
-        behind = DurableDocument.open(store, DEFAULT_DOC)
+        behind = DurableDocument.open(store, DEFAULT_DOC, viewers=Viewers)
         frames = behind.submit({"op": "send", "as": "alice@home", "channel": "create",
                                 "message": {"text": "written elsewhere"}}, T0).result()
         assert not [f for f in frames if "error" in f]

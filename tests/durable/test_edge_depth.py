@@ -19,6 +19,7 @@ from advm.session import ScriptError, parse_line
 from advm.durable.document import DurableDocument
 from advm.durable.replay import replay
 from advm.vm.values import MAX_DEPTH
+from advm.views.viewers import Viewers
 from durable_kit import T0, compiled, open_store
 
 DOC = """
@@ -109,7 +110,7 @@ def _valid_text(value) -> bool:
 
 
 def _reopened_field(store, name: str):
-    doc = DurableDocument.open(store, "d")
+    doc = DurableDocument.open(store, "d", viewers=Viewers)
     try:
         return doc.living.engine.field(name)
     finally:
@@ -123,7 +124,7 @@ def test_whatever_is_acknowledged_reads_back_after_a_restart_and_a_replay(value)
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(tmp)
         try:
-            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0)
+            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0, viewers=Viewers)
             frames = doc.submit({"op": "send", "as": "alice@", "channel": "put",
                                  "message": {"extra": value, "text": "set"}}, T0 + 1).result(30)
             errors = [f["error"] for f in frames if "error" in f]
@@ -153,7 +154,7 @@ def test_recursive_message_types_nest_no_deeper_than_the_limit():
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(tmp)
         try:
-            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0)
+            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0, viewers=Viewers)
             assert doc.submit({"op": "send", "as": "alice@", "channel": "node",
                                "message": chain(MAX_DEPTH)}, T0 + 1).result(30) == []
             refused = doc.submit({"op": "send", "as": "alice@", "channel": "node",
@@ -174,12 +175,12 @@ def test_structures_code_builds_deep_read_back_too():
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(tmp)
         try:
-            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0)
+            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0, viewers=Viewers)
             doc.every = 1  # a snapshot after every input
             assert doc.submit({"op": "send", "as": "alice@", "channel": "grow",
                                "message": {"n": 800}}, T0 + 1).result(30) == []
             doc.close()
-            reopened = DurableDocument.open(store, "d")
+            reopened = DurableDocument.open(store, "d", viewers=Viewers)
             document = reopened.living.engine
             slot = {f["name"]: f["slot"] for f in document.meta["records"]["R"]["fields"]}["next"]
             depth, node = 0, document.value("chain")  # machine values: JSON would recurse
@@ -283,7 +284,7 @@ def test_code_cannot_make_text_the_store_cannot_hold(code, text):
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(tmp)
         try:
-            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0)
+            doc, _ = DurableDocument.create(store, "d", module, "alice@", None, T0, viewers=Viewers)
             doc.every = 1  # a snapshot with every input
             assert doc.submit({"op": "send", "as": "alice@", "channel": "go",
                                "message": {"c": code}}, T0 + 1).result(30) == []

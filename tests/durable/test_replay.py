@@ -42,7 +42,7 @@ def test_replay_of_every_example_verifies_every_snapshot(tmp_path):
             assert all(v["seq"] is None for v in
                        cbor2.loads(result.living.snapshot())["viewers"]["viewers"])
             # With the views computed, replay gives the live runtime byte for byte.
-            full = replay(store, "main", viewers=None)
+            full = replay(store, "main", viewers=Viewers)
             assert full.ok and full.living.snapshot() == live
 
 
@@ -58,7 +58,7 @@ def test_the_exact_segment_replay_gives_the_stored_bytes(tmp_path):
             since = None
             for seq in store.snapshot_seqs("main"):
                 snap = store.snapshot("main", seq)
-                assert _exact(store, "main", since, seq, None) == snap.data, (name, seq)
+                assert _exact(store, "main", since, seq, None, Viewers) == snap.data, (name, seq)
                 since = snap
 
 

@@ -12,6 +12,7 @@ from advm.store import KEEP_ALL, Store, StoreError
 from advm.durable.document import DurableDocument
 from advm.durable.replay import replay
 from advm.durable.transfer import export_document, import_document, read_export
+from advm.views.viewers import Viewers
 from durable_kit import T0, Driver, example, open_store, script
 
 DAY = 86_400_000
@@ -113,7 +114,7 @@ def test_export_and_import_resume_mid_await_in_another_store(cli, tmp_path):
     assert "moved: imported (exported as 'main')" in r.err
     with Store(tmp_path / "b", durability="relaxed") as other:
         assert other.timer("moved") is not None
-        doc = DurableDocument.open(other, "moved")
+        doc = DurableDocument.open(other, "moved", viewers=Viewers)
         assert doc.living.snapshot() == live
         ask = doc.living.asks_for("mia@corp")[0]["id"]
         frames = doc.submit({"op": "answer", "as": "mia@corp", "ask": ask,
@@ -148,7 +149,7 @@ def test_a_trimmed_document_moves_as_its_snapshot_and_tail(tmp_path):
     with open_store(tmp_path / "b") as other:
         key, last = import_document(other, data)
         assert key == "main" and last == d.doc.seq
-        assert DurableDocument.open(other, "main").living.snapshot() == live
+        assert DurableDocument.open(other, "main", viewers=Viewers).living.snapshot() == live
         assert replay(other, "main").ok
 
 

@@ -9,6 +9,7 @@ from advm.durable import inputs
 from advm.store import STORE_FORMAT, Store, keys, records
 from advm.durable.document import DurableDocument
 from advm.durable.replay import replay
+from advm.views.viewers import Viewers
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "format3-tictactoe"
 
@@ -39,7 +40,7 @@ def test_a_format3_store_replays_with_todays_error_texts(tmp_path):
         assert [s.outcome for s in steps] == [e.extra.get("outcome") for e in entries]
         # The abort's text really changed (the old one named the server's path),
         # so this entry verified by its outcome, not by the old digest.
-        living = DurableDocument.open(store, "main").living
+        living = DurableDocument.open(store, "main", viewers=Viewers).living
         assert abort.seq == 5 and living is not None
         assert stored_format(store) == STORE_FORMAT  # opened to write: recorded as format 4
 
@@ -60,7 +61,7 @@ def test_the_old_abort_text_differs_from_todays(tmp_path):
 def test_a_reopened_format3_document_goes_on_and_replays(tmp_path):
     path = old_store(tmp_path)
     with Store(path, durability="relaxed") as store:
-        doc = DurableDocument.open(store, "main")
+        doc = DurableDocument.open(store, "main", viewers=Viewers)
         head = doc.seq
         asks = doc.living.asks_for("xena@")
         assert asks, "the game waits on xena"

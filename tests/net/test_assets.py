@@ -19,6 +19,7 @@ from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
 from advm.net.web import WebLimits, collect_assets
 from advm.store.blobs import FolderBlobStore, TooLarge, collect, referenced
+from advm.views.viewers import Viewers
 from durable_kit import T0, open_store
 from server_kit import Kit, bearer, http_served, module, run
 
@@ -181,7 +182,7 @@ def test_replay_of_attach_inputs(tmp_path):
     store = open_store(tmp_path / "db")
     m = module(GALLERY)
     try:
-        doc, _ = DurableDocument.create(store, "album", m, "ann@x", None, T0)
+        doc, _ = DurableDocument.create(store, "album", m, "ann@x", None, T0, viewers=Viewers)
         doc.submit({"op": "send", "who": "ann@x", "channel": "join", "message": {"name": "Ann"}}, T0 + 1).result()
         blobs = FolderBlobStore(tmp_path / "blobs")
         outcomes = []

@@ -17,6 +17,7 @@ from advm.net.router import MAX_KEY_BYTES, check_key, RouterError
 from advm.net.server import static_pages
 from advm.store.keys import MAX_DOC_BYTES
 from advm.vm.values import MAX_DEPTH
+from advm.views.viewers import Viewers
 from server_kit import raw, run
 
 DOC = """
@@ -318,7 +319,7 @@ def test_fuzzed_requests_are_each_answered_and_what_was_acknowledged_survives(tm
     run(scenario)
     store = open_store(path / "s", durability="relaxed")
     try:
-        doc = DurableDocument.open(store, "d")
+        doc = DurableDocument.open(store, "d", viewers=Viewers)
         assert doc.living.engine.field("count") == len(acknowledged)
         if acknowledged:
             last = acknowledged[-1] or {}  # null is the message with its defaults

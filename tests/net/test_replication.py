@@ -21,6 +21,7 @@ from advm.net import services as net_services
 from advm.net.router import Router
 from advm.net.services import ServiceConfig, idempotency_key, replication_backoff
 from advm.runtime.replication import content_hash
+from advm.views.viewers import Viewers
 from durable_kit import T0, compiled, open_store
 from inventory_kit import Inventory
 from server_kit import module
@@ -80,7 +81,7 @@ def test_the_checker_takes_a_replication_and_refuses_a_wrong_one():
 
 def test_a_change_issues_one_operation_an_ack_clears_it_and_a_duplicate_changes_nothing(tmp_path):
     store = open_store(tmp_path / "s")
-    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0, viewers=Viewers)
     (c,) = doc.living.service_calls()
     body = json.loads(c["request"])
     assert (c["call"], c["replication"], c["attempts"]) == ("~r/copy/1", "create", 0)
@@ -110,7 +111,7 @@ def test_a_change_issues_one_operation_an_ack_clears_it_and_a_duplicate_changes_
 def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
     store = open_store(tmp_path / "s")
     mod = compiled(SOURCE, "r.adb")
-    doc, _ = DurableDocument.create(store, "shop", mod, "ann@shop", None, T0)
+    doc, _ = DurableDocument.create(store, "shop", mod, "ann@shop", None, T0, viewers=Viewers)
     for i in range(3):
         doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 503, "message": "down"}}},
                    T0 + 1 + i).result()
@@ -121,7 +122,7 @@ def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
     assert back.replicas.to_values() == doc.living.replicas.to_values()
     assert doc.living.next_due() is not None  # woken to make it again after a restart
     del doc  # a crash: no close
-    doc = DurableDocument.open(store, "shop")
+    doc = DurableDocument.open(store, "shop", viewers=Viewers)
     (c,) = doc.living.service_calls()
     assert (c["call"], c["attempts"]) == ("~r/copy/1", 3)
     doc.close()
@@ -145,7 +146,7 @@ def test_replay_of_replication_inputs_never_opens_a_connection(tmp_path_factory,
     included) without a connection; an acknowledged operation is never
     pending again."""
     store = open_store(tmp_path_factory.mktemp("s"))
-    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0, viewers=Viewers)
     now, acked = T0, []
     for step in steps:
         now += 1000
@@ -166,7 +167,7 @@ def test_replay_of_replication_inputs_never_opens_a_connection(tmp_path_factory,
             doc.submit({"op": "result", "call": acked[step[1] % len(acked)], "result": {"value": {}}},
                        now).result()
         elif kind == "restart":
-            doc = DurableDocument.open(store, "shop")
+            doc = DurableDocument.open(store, "shop", viewers=Viewers)
         assert not {c["call"] for c in doc.living.service_calls()} & set(acked)
     live = state_hash(doc.living.snapshot())
     replicas = doc.living.replicas.to_values()
@@ -286,7 +287,7 @@ def test_an_operation_pending_at_a_restart_is_completed_once(tmp_path, fast_back
         asyncio.run(asyncio.wait_for(second(), 30))
         bodies = inv.bodies()
         assert all(b == bodies[0] for b in bodies)  # one content for the operation, before and after
-        doc = DurableDocument.open(store, "shop-3")
+        doc = DurableDocument.open(store, "shop-3", viewers=Viewers)
         assert doc.living.replicas.to_values()["copy"]["op"] is None
         assert doc.living.replicas.to_values()["copy"]["acked"] == bodies[0]["hash"]
         doc.close()
@@ -295,7 +296,7 @@ def test_an_operation_pending_at_a_restart_is_completed_once(tmp_path, fast_back
 
 def test_snapshot_inspect_shows_the_pending_operation_and_its_attempts(tmp_path, cli):
     store = open_store(tmp_path / "s")
-    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0)
+    doc, _ = DurableDocument.create(store, "shop", compiled(SOURCE, "r.adb"), "ann@shop", None, T0, viewers=Viewers)
     for i in range(2):
         doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 503, "message": "down"}}},
                    T0 + 1 + i).result()
@@ -370,7 +371,7 @@ def test_a_value_over_the_request_limit_is_not_sent_and_a_long_error_is_cut(tmp_
     src = SOURCE.replace("public string sku = \"tea\";", "public string sku = \"tea\";\nmessage Sku { string s; }\n"
                          "channel sku_is(Sku k) { sku = k.s; }")
     store = open_store(tmp_path / "s")
-    doc, _ = DurableDocument.create(store, "shop", compiled(src, "r.adb"), "ann@shop", None, T0)
+    doc, _ = DurableDocument.create(store, "shop", compiled(src, "r.adb"), "ann@shop", None, T0, viewers=Viewers)
     doc.submit({"op": "result", "call": "~r/copy/1", "result": {"error": {"code": 500, "message": "x" * 1000}}},
                T0 + 1).result()
     op = doc.living.replicas.to_values()["copy"]["op"]

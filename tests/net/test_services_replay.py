@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
+from advm.views.viewers import Viewers
 from durable_kit import T0, compiled, open_store
 from test_services_host import CHECKOUT, IDEMPOTENT
 
@@ -48,7 +49,7 @@ def _refuse(*a, **kw):
 
 def play(store, module, steps) -> tuple[DurableDocument, int]:
     now = T0
-    doc, _ = DurableDocument.create(store, "shop", module, "ann@shop", None, now)
+    doc, _ = DurableDocument.create(store, "shop", module, "ann@shop", None, now, viewers=Viewers)
     delivered = []
     for step in steps:
         now += 1000
@@ -73,7 +74,7 @@ def play(store, module, steps) -> tuple[DurableDocument, int]:
             call, result = delivered[step[1] % len(delivered)]
             doc.submit({"op": "result", "call": call, "result": result}, now).result()
         elif kind == "restart":
-            doc = DurableDocument.open(store, "shop")
+            doc = DurableDocument.open(store, "shop", viewers=Viewers)
         elif kind == "advance":
             doc.submit({"op": "advance"}, now + step[1]).result()
             now += step[1]
@@ -147,7 +148,7 @@ def test_a_call_in_flight_survives_a_restart_and_the_document_wakes_for_it(tmp_p
         doc, now = play(store, module, [("add", 300), ("checkout",)])
         (call,) = doc.living.service_calls()
         assert doc.next_due() is not None  # it is due again, to make the call again
-        again = DurableDocument.open(store, "shop")  # a crash: no close
+        again = DurableDocument.open(store, "shop", viewers=Viewers)  # a crash: no close
         assert again.living.service_calls() == [call]
         assert store.due(2 ** 62)  # the timer index wakes it after a restart
         again.submit({"op": "result", "call": call["call"],

@@ -15,6 +15,7 @@ from advm.durable.document import DurableDocument
 from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
 from advm.net.web import WebLimits
+from advm.views.viewers import Viewers
 from durable_kit import T0, open_store
 from server_kit import Kit, bearer, http_served, module, run
 
@@ -214,7 +215,7 @@ def test_get_leaves_nothing_in_the_log_and_replay_runs_the_puts_again(tmp_path):
     store = open_store(tmp_path / "db")
     m = module(WEBHOOK)
     try:
-        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0)
+        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0, viewers=Viewers)
         now = T0
         answers = []
         for i, (kind, cents) in enumerate([("paid", 700), ("refunded", 900), ("refunded", 200), ("paid", 5)]):
@@ -259,7 +260,7 @@ def test_replay_of_any_log_of_web_inputs_gives_the_live_state(tmp_path_factory, 
     store = open_store(tmp_path_factory.mktemp("web"))
     m = module(WEBHOOK)
     try:
-        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0)
+        doc, _ = DurableDocument.create(store, "shop", m, "ann@shop", None, T0, viewers=Viewers)
         now = T0
         for step in steps:
             now += 1000
@@ -277,7 +278,7 @@ def test_replay_of_any_log_of_web_inputs_gives_the_live_state(tmp_path_factory, 
                 assert status in (200, 404, 405) and store.last_seq("shop") == seq
             else:
                 doc.close()
-                doc = DurableDocument.open(store, "shop")
+                doc = DurableDocument.open(store, "shop", viewers=Viewers)
         live = state_hash(doc.living.snapshot())
         doc.close()
         real = socket.socket.connect

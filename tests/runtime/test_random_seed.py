@@ -53,7 +53,7 @@ def test_the_creation_seed_is_logged_and_replay_and_restore_are_exact(tmp_path):
         first = next(iter(store.load("g").entries))
         assert first.kind == "create" and len(first.extra["seed"]) == SEED_HEX
         doc.close()
-        again = DurableDocument.open(store, "g")
+        again = DurableDocument.open(store, "g", viewers=Viewers)
         assert again.living.engine.machine.rng_state == live
         again.close()
     finally:
@@ -67,7 +67,7 @@ def test_a_log_without_a_seed_replays_from_the_key(tmp_path):
     module = example("cardgame")
     store = open_store(tmp_path / "st")
     try:
-        doc, _ = DurableDocument.create(store, "g", module, "ann@", ARG, T0)
+        doc, _ = DurableDocument.create(store, "g", module, "ann@", ARG, T0, viewers=Viewers)
         first = next(iter(store.load("g").entries))
         assert "seed" not in first.extra
         replica = LivingDocument(module, key="g", viewers=Viewers)

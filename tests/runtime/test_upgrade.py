@@ -208,7 +208,7 @@ def test_a_memory_host_moves_loaded_and_sleeping_documents():
 
 
 def _approval(store, key: str = "w"):
-    doc, _ = DurableDocument.create(store, key, mod(APPROVAL_V1), "boss@", None, T0)
+    doc, _ = DurableDocument.create(store, key, mod(APPROVAL_V1), "boss@", None, T0, viewers=Viewers)
     return doc
 
 
@@ -254,7 +254,7 @@ def test_a_removed_channel_with_an_open_ask_is_refused_and_nothing_changes(tmp_p
 def test_replay_across_versions_verifies_every_snapshot(tmp_path):
     store = open_store(tmp_path / "st", durability="relaxed")
     try:
-        doc, _ = DurableDocument.create(store, "g", mod(V1), "a@", None, T0)
+        doc, _ = DurableDocument.create(store, "g", mod(V1), "a@", None, T0, viewers=Viewers)
         doc.submit({"op": "connect", "as": "a@"}, T0 + 1).result()
         doc.submit({"op": "send", "as": "a@", "channel": "add", "message": {"name": "x", "qty": 2}}, T0 + 2).result()
         frames = doc.upgrade(mod(V2)).result()
@@ -268,7 +268,7 @@ def test_replay_across_versions_verifies_every_snapshot(tmp_path):
         assert state_hash(result.living.snapshot()) == state_hash(live)  # views aside, bit for bit
         kinds = [e.kind for e in store.log("g", after=0, until=store.last_seq("g"))]
         assert kinds == ["create", "connect", "send", "upgrade", "send"]
-        reopened = DurableDocument.open(store, "g")
+        reopened = DurableDocument.open(store, "g", viewers=Viewers)
         assert reopened.module.module_id() == mod(V2).module_id()
         assert reopened.living.engine.field("count") == 2
     finally:
@@ -322,11 +322,12 @@ import sys
 from advm.compiler.build import build_source
 from advm.durable.document import DurableDocument
 from advm.store import open_store
+from advm.views.viewers import Viewers
 store = open_store(sys.argv[1])
 v2 = build_source(open(sys.argv[2]).read(), "v2.adb")
 print("ready", flush=True)
 for key in sorted(store.documents()):
-    doc = DurableDocument.open(store, key)
+    doc = DurableDocument.open(store, key, viewers=Viewers)
     doc.upgrade(v2).result()
     doc.close()
     print("moved", key, flush=True)
@@ -341,7 +342,7 @@ def test_sigkill_during_a_deploy_leaves_each_document_on_one_version(tmp_path, k
     acked = {}
     for i in range(8):
         key = f"d{i}"
-        doc, _ = DurableDocument.create(store, key, mod(V1), "a@", None, T0)
+        doc, _ = DurableDocument.create(store, key, mod(V1), "a@", None, T0, viewers=Viewers)
         for j in range(i + 1):
             doc.submit({"op": "send", "as": "a@", "channel": "add",
                         "message": {"name": f"n{j}", "qty": j}}, T0 + j + 1).result()
@@ -363,7 +364,7 @@ def test_sigkill_during_a_deploy_leaves_each_document_on_one_version(tmp_path, k
         ids = {mod(V1).module_id(), mod(V2, "v2.adb").module_id()}
         on_v2 = 0
         for key, count in acked.items():
-            doc = DurableDocument.open(store, key)
+            doc = DurableDocument.open(store, key, viewers=Viewers)
             assert doc.module.module_id() in ids
             on_v2 += doc.module.module_id() != mod(V1).module_id()
             assert doc.living.engine.field("count") == count  # no acknowledged input lost
@@ -387,7 +388,7 @@ def test_a_canary_moves_a_subset_then_all(cli, tmp_path):
     st = tmp_path / "st"
     store = open_store(st)
     for key in ("eu-1", "eu-2", "us-1"):
-        doc, _ = DurableDocument.create(store, key, mod(V1, str(v1)), "a@", None, T0)
+        doc, _ = DurableDocument.create(store, key, mod(V1, str(v1)), "a@", None, T0, viewers=Viewers)
         doc.close()
     store.close()
     r = cli("deploy", v2, "--store", st, "--prefix", "eu-")
@@ -404,7 +405,7 @@ def test_an_export_carries_the_code_of_every_version_for_replay(tmp_path):
     from advm.durable.transfer import export_document, import_document
 
     with open_store(tmp_path / "a", durability="relaxed") as a:
-        doc, _ = DurableDocument.create(a, "g", mod(V1), "a@", None, T0)
+        doc, _ = DurableDocument.create(a, "g", mod(V1), "a@", None, T0, viewers=Viewers)
         doc.submit({"op": "send", "as": "a@", "channel": "add", "message": {"name": "x", "qty": 2}}, T0 + 1).result()
         doc.upgrade(mod(V2)).result()
         doc.close()
@@ -486,7 +487,7 @@ def test_deploy_at_rest_defers_a_changed_waiting_block_and_moves_an_unchanged_on
     st = tmp_path / "st"
     with open_store(st) as store:
         doc, _ = DurableDocument.create(store, "w", mod(APPROVAL_V1, str(tmp_path / "v1.adb")),
-                                        "boss@", None, T0)
+                                        "boss@", None, T0, viewers=Viewers)
         doc.submit({"op": "connect", "as": "boss@"}, T0 + 1).result()
         doc.close()
     (tmp_path / "v2.adb").write_text(APPROVAL_V2)
@@ -535,7 +536,7 @@ def test_a_declared_rename_carries_the_value_and_replays(cli, tmp_path):
     assert r.code == 0 and "title -> heading" in r.out
     assert cli("deploy", v2, "--store", st, "--rename", "title=heading").code == 0
     with open_store(st) as store:
-        doc = DurableDocument.open(store, "main")
+        doc = DurableDocument.open(store, "main", viewers=Viewers)
         assert doc.living.engine.field("heading") == "kept"
         assert replay(store, "main").ok
     assert cli("deploy", v2, "--store", st, "--rename", "title").code == 2

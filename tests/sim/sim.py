@@ -41,6 +41,7 @@ from draw import Draw
 
 from advm.durable.noviews import state_hash
 from advm.views.merge import ViewState
+from advm.views.viewers import Viewers
 
 MARKER = re.compile(r"MK\d+z|2[1-9]\d\d-03-01")
 # spec/runtime.md 4, and the session's own (spec/sessions.md).
@@ -434,7 +435,7 @@ def check_replay(draw: Draw, store, sto, hashes: dict[int, bytes], config: Confi
     points = {seqs[-1]} | {draw.pick(seqs) for _ in range(config.replays)}
     for seq in sorted(points):
         try:
-            r = replay(store, sto.doc, until=seq)
+            r = replay(store, sto.doc, until=seq, live_viewers=Viewers)
         except Exception as e:  # noqa: BLE001 - a replay that cannot run is the finding
             raise Problem("d", f"replay to seq {seq} fails: {type(e).__name__}: {e}") from e
         result.replays += 1

@@ -13,6 +13,7 @@ import pytest
 from advm.vm import _machine
 from advm.vm._machine import Machine, Suspended
 from advm.vm.errors import VMBudgetExhausted
+from advm.views.viewers import Viewers
 from test_budget import benchmark_module, module
 
 EVERY = [0, 1, 2, 7, 1000, 16_384]
@@ -164,7 +165,7 @@ def durable_session(path, every: int) -> tuple[list[bytes], list[bytes], list]:
     try:
         mod = build_source(SOURCE, "yield.adb")
         doc, created = DurableDocument.create(store, "d", mod, "alice@", None, 1_000_000,
-                                              seed="0123456789abcdef" * 4)
+                                              seed="0123456789abcdef" * 4, viewers=Viewers)
         frames.append(created)
         for k, op in enumerate(INPUTS):
             frames.append(doc.submit(op, 1_000_000 + 1000 * (k + 1)).result())
