@@ -33,6 +33,7 @@ import threading
 
 from ..runtime.host import NotFound, Refused, Resolved, RuntimeHost
 from ..store.blobs import referenced
+from ..store.errors import StoreError
 from ..vm.stdlib import DEBUG_LINES_DROPPED, DEBUG_MAX_LINES
 from .documents import Later
 from .jsontext import encode as _encode
@@ -223,7 +224,12 @@ class Shard:
             fut = self._handlers[kind](key, payload, now)
         except NotFound:
             fut = _done(failed("not_found", f"no document {key!r}"))
-        except Exception as e:  # a store failure or a bug: forget the document, keep serving
+        except StoreError as e:  # an earlier input could not be made durable (a view waits on it)
+            value = failed("store", f"{type(e).__name__}: {e}")
+            if self._drop(key):
+                value["dropped"] = True
+            fut = _done(value)
+        except Exception as e:  # a bug: forget the document, keep serving
             value = failed("internal", f"{type(e).__name__}: {e}")
             if self._drop(key):
                 value["dropped"] = True

@@ -616,6 +616,7 @@ class NetSim:
             req["viewer-state"] = {"pg": self.draw.int(0, 4)}
         rid = self.request(c, req)
         c.streams[rid] = Stream(rid, c.who, reconnect=c.who in self.had_stream)
+        self.result.reconnects += c.who in self.had_stream
         self.had_stream.add(c.who)
 
     def live(self) -> list[Conn]:
@@ -933,8 +934,8 @@ class NetSim:
             rid = None
         self.quiesce()
         self.check_answers(rid)
-        self.check_views()
         self.check_journal()
+        self.check_views()
 
     def check_answers(self, probe_rid) -> None:
         """(f): on every connection still up, every request has its answer."""
@@ -961,10 +962,15 @@ class NetSim:
                 doc = docs.get(MAIN)
                 if doc is None:
                     raise Problem("f", f"#{c.number} {c.who} holds an open stream of an unloaded document")
-                fresh = doc.view(c.who)
-                # A stream that is not its principal's first is judged as a
-                # catch-up (e) at the first settle after it joined.
-                law = "e" if s.reconnect and not s.judged else "b"
+                try:
+                    fresh = doc.view(c.who)
+                except Exception as e:  # noqa: BLE001 - a document serving past a failed commit
+                    raise Problem("c", f"the loaded document cannot show {c.who} its view, which "
+                                       f"#{c.number} holds open: {type(e).__name__}: {e}") from None
+                # A stream's first settle judges its catch-up (e): the view it
+                # started from (first connect, reconnect, second stream) and
+                # what came since; later settles judge its deltas (b).
+                law = "b" if s.judged else "e"
                 s.judged = True
                 if s.view.view != fresh:
                     raise Problem(law, f"#{c.number} {c.who}'s view from its frames {s.view.view} is not "
@@ -1046,6 +1052,15 @@ class NetSim:
         self.probe = self.open_conn(PEOPLE[2], OTHER)
         self.connect(self.probe)
         self.probe_stream = max(self.probe.streams)
+
+
+def digest(result: NetResult) -> str:
+    """The run's fingerprint: sha256 of its document and trace (every request,
+    every frame a client got, every fault), for the same-seed-same-bytes test."""
+    import hashlib
+
+    text = result.source + "\n".join(result.trace)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def netsim(draw: Draw, config: NetConfig | None = None) -> NetResult:

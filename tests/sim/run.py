@@ -3,6 +3,7 @@
     python tests/sim/run.py --seed 0 --count 10000        # a long run
     python tests/sim/run.py --seed 137                    # one seed again, with its trace
     python tests/sim/run.py --seed 137 --shrink           # ... shrunk by Hypothesis
+    python tests/sim/run.py --net --seed 0 --count 500    # over the protocol handler, with faults
 
 Each seed is one generated document and one generated session over it (with
 `--mutants`, also one mutated document through check, compile and run). A
@@ -22,6 +23,7 @@ sys.path.insert(0, str(HERE))
 from draw import SeededDraw, shrink  # noqa: E402
 from mutants import differential  # noqa: E402
 from sim import Config, Problem, Result, simulate  # noqa: E402
+from netsim import NetConfig, digest, netsim  # noqa: E402
 
 
 def command(seed: int, args: list[str] = ()) -> str:
@@ -59,9 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mutants", action="store_true", help="skip the (g) mutant of each seed")
     parser.add_argument("--shrink", action="store_true", help="shrink a failing session with Hypothesis")
     parser.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    parser.add_argument("--net", action="store_true",
+                        help="the simulation over the protocol handler, network and disk doubled (netsim.py)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.steps < 0:
         parser.error("--count is 1 or more, --steps 0 or more")
+    if args.net:
+        return main_net(args)
     flags = []
     if args.steps != Config.steps:
         flags.append(f"--steps {args.steps}")
@@ -91,15 +97,53 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def shrunk(seed: int, config: Config, budget: int = 300) -> str:
+def report_net(seed: int, result, flags: list[str]) -> str:
+    lines = [f"seed {seed}: {result.problem}", "--- the document:", result.source.rstrip(),
+             "--- the run (requests >, frames <, and what the network, the disk and the process did):",
+             *result.trace, f"reproduce: {command(seed, ['--net', *flags])}"]
+    return "\n".join(lines)
+
+
+def main_net(args) -> int:
+    import logging
+
+    logging.getLogger("advm.server").setLevel(logging.CRITICAL)  # the failures it logs are the run's
+    flags = [f"--steps {args.steps}"] if args.steps != Config.steps else []
+    config = NetConfig(steps=args.steps) if flags else NetConfig()
+    failed = []
+    frames = crashes = faults = 0
+    started = time.perf_counter()
+    for seed in range(args.seed, args.seed + args.count):
+        result = netsim(SeededDraw(seed), config)
+        frames += result.frames
+        crashes += result.crashes
+        faults += result.faults
+        if result.problem is None:
+            if args.count == 1 and not args.quiet:
+                print(f"seed {seed}: clean ({len(result.trace)} trace lines, {result.frames} frames, "
+                      f"trace {digest(result)})")
+            continue
+        failed.append(seed)
+        print(report_net(seed, result, flags), flush=True)
+        if args.shrink:
+            print(shrunk(seed, config, net=True), flush=True)
+    took = time.perf_counter() - started
+    print(f"{args.count} seeds from {args.seed} over the protocol handler in {took:.1f} s "
+          f"({args.count / took * 60:.0f} seeds/min): {frames} frames, {crashes} crashes, "
+          f"{faults} disk faults; {len(failed)} failed{': ' + ' '.join(map(str, failed)) if failed else ''}")
+    return 1 if failed else 0
+
+
+def shrunk(seed: int, config, budget: int = 300, net: bool = False) -> str:
     """The failing session of `seed`, shrunk by Hypothesis from its choices
     (at most `budget` runs)."""
+    run = netsim if net else simulate
     draw = SeededDraw(seed)
-    simulate(draw, config)
+    run(draw, config)
     last: dict = {}
 
     def fails(d):
-        r = simulate(d, config)
+        r = run(d, config)
         if r.problem is None:
             return None
         last["result"] = r
