@@ -93,6 +93,14 @@ def test_seed_3_a_view_behind_a_failed_commit_is_a_store_failure():
     assert any('"reason":"store"' in line for line in result.trace)
 
 
+def test_seed_95_a_late_failure_does_not_drop_the_reloaded_document():
+    """An input queued on a document that had already failed and been
+    reloaded failed late, and the shard dropped the reloaded document, under
+    a stream that had just joined it (net/shard.py _after_input)."""
+    result = netsim(SeededDraw(95), NetConfig())
+    assert result.problem is None, result.problem
+
+
 # ---------------------------------------------------------------- planted faults
 
 
