@@ -241,10 +241,10 @@ class DurableDocument:
             return _done([])
 
     def _move(self, module, plan, restart_blocked: bool = False):
-        code, digest = module_digest(module)
-        living, frames = upgrade(self.living, module, plan, viewers=self.viewers,
         if plan is None:  # proved here so that the event records what it renamed (`@was`)
             plan = compare(self.module, module)
+        code, digest = module_digest(module)
+        living, frames = upgrade(self.living, module, plan, viewers=self.viewers,
                                  restart_blocked=restart_blocked)
         self.store.put_module(code, {"filename": module.filename})
         self.living, self.module, self.target = living, module, None
