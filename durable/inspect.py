@@ -256,8 +256,6 @@ def module_history(store, doc: str) -> list[dict]:
         out.append({"seq": seq, "time": time, "time_iso": iso(time),
                     "module": module_id or bytes(digest).hex()[:32],
                     "filename": (found[1] or {}).get("filename") if found else None})
-
-    first = store.first_seq(doc)
         renames = {}  # what the upgrade renamed (`@was` or --rename): spec/runtime.md 9.2
         if extra and extra.get("renames"):
             renames["fields"] = dict(extra["renames"])
@@ -265,6 +263,8 @@ def module_history(store, doc: str) -> list[dict]:
             renames["records"] = {r: dict(m) for r, m in extra["record_renames"].items()}
         if renames:
             out[-1]["renames"] = renames
+
+    first = store.first_seq(doc)
     if first > 1:
         kept = [s for s in store.snapshot_seqs(doc) if s >= first - 1]
         if kept:

@@ -304,7 +304,6 @@ def admin_deploy(s, rid, req) -> None:
     s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart, prefix, percent)))
 
 
-async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None) -> dict:
 def modules(router, known: dict, after: str | None, limit: int) -> dict:
     """admin/modules (`advm deploy --status --server`; spec/runtime.md 9.1):
     which module each document runs, loaded (`known`, from live()) or
@@ -344,6 +343,7 @@ def admin_modules(s, rid, req) -> None:
     _threaded(s, rid, modules, s.router, live(s.router), after, limit)
 
 
+async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None) -> dict:
     from ..vm.errors import ModuleFormatError
 
     try:
@@ -375,8 +375,8 @@ METHODS = {
     "admin/view": admin_view,
     "admin/debug": admin_debug,
     "admin/deploy": admin_deploy,
-}
     "admin/modules": admin_modules,
+}
 
 
 def guarded(handler, refused):

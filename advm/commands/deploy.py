@@ -174,8 +174,8 @@ def run(args: argparse.Namespace) -> ExitCode:
                 f"  {r}" for r in reasons)
             raise Failure(message, {"ok": False, "refused": reasons})
         moved, deferred, same = [], [], []
-        for key in keys:
         applied: dict = {"renamed": {}, "record_renames": {}}
+        for key in keys:
             doc = DurableDocument.open(store, key, viewers=Viewers)
             if doc.module.module_id() == module.module_id():
                 same.append(key)
@@ -204,8 +204,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     else:
         print(f"deployed module {module.module_id()}: {len(moved)} moved, {len(deferred)} deferred "
               f"(a block waits at an await: it finishes on its code), {len(same)} already on it")
-        for key in deferred:
         _print_renames(applied)
+        for key in deferred:
             print(f"  deferred: {key}")
     return ExitCode.OK
 
@@ -244,8 +244,8 @@ def _to_server(args, module) -> ExitCode:
     else:
         print(f"deployed module {done['module']} to {args.server}: {len(done['moved'])} loaded "
               "documents moved (or move once their awaiting block ends); sleeping ones move when they wake")
-    return ExitCode.OK
         _print_renames(done.get("plan", {}))
+    return ExitCode.OK
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
