@@ -333,6 +333,9 @@ class DeclChecker:
             return
         if where == "message":
             bad = (T.RecordType, T.TableType, T.MapType, T.FutureType, T.ChannelType)
+            if isinstance(t, T.MapType):  # a map of plain data, as in Adama (language.md 4.5)
+                inner = T.element_of(t.value) or T.strip_maybe(t.value)
+                t = t.value
             if isinstance(t, bad) or isinstance(inner, bad):
                 hint = "use a message type instead" if isinstance(inner, T.RecordType) else None
                 self.err("E0321", f"a message field cannot hold {t}; messages carry plain data",

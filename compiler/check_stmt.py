@@ -293,8 +293,18 @@ class StmtChecker:
             elif s.as_name:
                 self.err("E0313", f"`as {s.as_name}` names a row id, and a table of messages has none", s.span)
             row = tt.element
+        elif isinstance(tt, T.RecordType):  # into one record (language.md 6.3)
+            return self.ingest_record(s, tt)
+        elif isinstance(tt, T.MapType):  # a map's entries into a map (language.md 6.3)
+            self.need_write("a map", s.span)
+            got = self.expr(s.value, tt)
+            if not T.is_error(got) and not self.ingests(got, tt):
+                self.err("E0301", f"cannot ingest {got} into {tt}", s.value.span)
+            if s.as_name:
+                self.err("E0313", f"`as {s.as_name}` names a new row's id; ingesting into a map makes none", s.span)
+            return
         elif not T.is_error(tt):
-            self.err("E0307", f"can only insert into a table, not {tt}", s.target.span,
+            self.err("E0307", f"can only insert into a table or a record, not {tt}", s.target.span,
                      "declare `table<R> name;` and insert records or {...} objects")
         many = False
         if row is None:
@@ -314,6 +324,46 @@ class StmtChecker:
                 self.err("E0313", f"`as {s.as_name}` names the id of one new row, but this inserts a list",
                          s.value.span, "insert one value at a time to learn each id")
             self.declare(s.as_name, T.INT, s.span, "as", s)
+
+    def ingest_record(self, s: ast.Ingest, rt: T.RecordType) -> None:
+        """`r <- value;` into a record field or row: the value's fields are
+        written into the record's (language.md 6.3)."""
+        self.need_write(f"{a(rt)} record", s.span)
+        ref = self.root_ref(s.target)
+        if ref is not None and ref.kind == "field" and ref.target.readonly and not self.rules.construct:
+            self.err("E0317", f"'{ref.name}' is readonly", s.span)
+        if s.as_name:
+            self.err("E0313", f"`as {s.as_name}` names a new row's id; ingesting into a record makes none",
+                     s.span)
+        got = self.expr(s.value, rt)
+        if T.is_sequence(got):
+            self.err("E0301", f"cannot ingest {got} into one record", s.value.span,
+                     "ingest a list into a table")
+            return
+        self.check_row_value(got, rt, s.value)
+
+    def ingests(self, src: T.Type, dst: T.Type) -> bool:
+        """Whether a value's field of type `src` may be ingested into a record
+        field of type `dst` (language.md 6.3): assigned, unwrapped from a maybe
+        (set only when present), a message into a record, a map into a map,
+        a list of messages into a table."""
+        if self.assignable(src, dst):
+            return True
+        if isinstance(src, T.MaybeType) and not isinstance(dst, T.MaybeType):
+            return self.ingests(src.inner, dst)
+        if isinstance(dst, T.RecordType) and isinstance(src, (T.RecordType, T.MessageType)):
+            return self.fits_fields(src, dst)
+        if isinstance(dst, T.MapType) and isinstance(src, T.MapType):
+            return src.key == dst.key and (src.value == dst.value or self.ingests(src.value, dst.value))
+        if isinstance(dst, T.TableType) and T.is_sequence(src):
+            el = T.element_of(src)
+            return isinstance(el, (T.RecordType, T.MessageType)) and self.fits_fields(el, dst.record)
+        return False
+
+    def fits_fields(self, src: T.Type, dst: T.Type) -> bool:
+        have, want = self.fields_of(src) or {}, self.fields_of(dst) or {}
+        return all(self.ingests(t, want[n]) for n, t in have.items()
+                   if n in want and not (n == "id" and isinstance(src, T.RecordType)))
 
     def check_row_value(self, item: T.Type, row: T.Type, node: ast.Expr) -> None:
         """A value copied into a new row field by field: every field it has
@@ -335,9 +385,8 @@ class StmtChecker:
                 if name == "id" and isinstance(item, T.RecordType):
                     continue  # a row's id is assigned by the table
                 if name not in dst:
-                    self.err("E0301", f"{item} has a field '{name}' that {row} lacks", node.span,
-                             "remove the field, or add it to the record")
-                elif not self.assignable(t, dst[name]):
+                    continue  # as in Adama, a field the record lacks is not ingested
+                if not self.ingests(t, dst[name]):
                     self.err("E0301", f"field '{name}' is {t} in {item} but {dst[name]} in {row}", node.span)
             return
         self.err("E0301", f"cannot insert {item} into table<{row}>", node.span,

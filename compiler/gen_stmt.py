@@ -78,6 +78,7 @@ class Statements:
         self.text, self.arith, self.mod_value = exprs.text, exprs.arith, exprs.mod_value
         self.boxed, self.new_struct, self.copy_struct = data.boxed, data.new_struct, data.copy_struct
         self.complex_arith = data.complex_arith
+        self.convert = data.convert  # ingestion (language.md 6.3)
         self.call, self.host = calls.call, calls.host
         self.foreach_where, self.each_item = queries.foreach_where, queries.each_item
 
@@ -328,6 +329,117 @@ class Statements:
 
     # ================================================================ ingestion
 
+    def deep(self, vt: T.Type, rt: T.RecordType) -> bool:
+        """Does a value of type `vt` need field-by-field ingestion into a row
+        of `rt` (a maybe into a plain field, a message into a record, a map
+        into a map, a list into a table), rather than a copy?"""
+        if not isinstance(vt, (T.RecordType, T.MessageType)) or vt == rt:
+            return False
+        want = self.info.struct(rt.name).fields
+        for name, f in self.info.struct(vt.name).fields.items():
+            if name not in want:
+                continue
+            ft = want[name].type
+            if (isinstance(f.type, T.MaybeType) and not isinstance(ft, T.MaybeType)) \
+                    or isinstance(ft, (T.RecordType, T.MapType, T.TableType)):
+                return True
+        return False
+
+    def ingest_into(self, rec: Reg, rt: T.RecordType, src: Reg, st: T.Type) -> None:
+        """Write the fields of `src` (a record or message) into record `rec`
+        (language.md 6.3): each field `rt` has, but a row's id."""
+        for name, f in self.info.struct(st.name).fields.items():
+            if name == "id" and isinstance(st, T.RecordType):
+                continue
+            if name not in self.info.struct(rt.name).fields:
+                continue
+            v = self.temp(f.type)
+            self.emit(RGET[v.bank], v.n, src.n, self.layout.field_slot(st.name, name))
+            self.ingest_field(rec, rt, name, v, f.type)
+            self.free(v)
+
+    def ingest_field(self, rec: Reg, rt: T.RecordType, name: str, v: Reg, vt: T.Type) -> None:
+        """One field of an ingested value into field `name` of record `rec`."""
+        if name == "id":
+            return  # a row's id is the table's
+        ft = self.info.struct(rt.name).fields[name].type
+        slot = self.layout.field_slot(rt.name, name)
+        if isinstance(vt, T.MaybeType) and not isinstance(ft, T.MaybeType):
+            skip = self.label()  # set only when present
+            self.emit("NULLJ", v.n, 1, skip)
+            inner = self.temp(vt.inner)
+            self.unbox(v, vt.inner, inner)
+            self.ingest_field(rec, rt, name, inner, vt.inner)
+            self.free(inner)
+            self.mark(skip)
+            return
+        if isinstance(ft, T.RecordType) and isinstance(vt, (T.RecordType, T.MessageType)):
+            nested = self.temp("o")
+            self.emit(RGET["o"], nested.n, rec.n, slot)
+            self.ingest_into(nested, ft, v, vt)
+            self.free(nested)
+            return
+        if isinstance(ft, T.MapType) and isinstance(vt, T.MapType):  # entries put in, as Adama's
+            m = self.temp("o")
+            self.emit(RGET["o"], m.n, rec.n, slot)
+            self.ingest_map(m, ft, v, vt)
+            self.free(m)
+            return
+        if isinstance(ft, T.TableType) and T.is_sequence(vt):
+            table = self.temp("o")
+            self.emit(RGET["o"], table.n, rec.n, slot)
+            el = T.element_of(vt)
+
+            def each(item: Reg) -> None:
+                self.insert_value(table, item, el, ft.record)
+
+            self.each_item(v, el, each, skip_deleted=False)
+            self.free(table)
+            return
+        lv = LValue("rfield", ft, reg=rec, struct=rt.name, slot=slot,
+                    indexed=self.layout.is_indexed(rt.name, name))
+        r = self.temp(ft)
+        self.convert(v, vt, ft, r)
+        if needs_copy(ft):
+            c = self.host("value.copy", [(r, ft)], [ft], ft)
+            self.free(r)
+            r = c
+        self.store(lv, r)
+        self.free(r)
+
+    def ingest_map(self, m: Reg, ft: T.MapType, v: Reg, vt: T.MapType) -> None:
+        """A map into map `m`: each entry of `v` put into it (Adama's getOrCreate
+        then assign)."""
+        keys, key, box = self.temp("o"), self.temp("o"), self.temp("o")
+        self.emit("MKEYS", keys.n, v.n)
+
+        def each(k: Reg) -> None:
+            self.emit("MGET", box.n, v.n, k.n)
+            val = self.temp(vt.value)
+            self.unbox(box, vt.value, val)
+            out = self.temp(ft.value)
+            self.convert(val, vt.value, ft.value, out)
+            self.box(out, ft.value, box)
+            self.emit("MPUTL", m.n, k.n, box.n)
+            self.free(val, out)
+
+        self.each_item(keys, ft.key, each, skip_deleted=False)
+        self.free(keys, key, box)
+
+    def insert_value(self, table: Reg, item: Reg, vt: T.Type, row_t: T.RecordType) -> Reg | None:
+        """Insert one value as a new row; the new row's id."""
+        if self.deep(vt, row_t):
+            row = self.temp("o")
+            self.new_struct(row_t.name, row)
+            rid = self.insert_row(table, row)
+            self.ingest_into(row, row_t, item, vt)
+            self.free(row)
+            return rid
+        row = self.make_row(item, vt, row_t)
+        rid = self.insert_row(table, row)
+        self.free(row)
+        return rid
+
     def make_row(self, value, vt: T.Type, row_t: T.RecordType) -> Reg:
         """A fresh row Record from an expression or a (Reg, type) item."""
         if isinstance(value, ast.AnonObject) and value.ty == row_t:
@@ -382,6 +494,24 @@ class Statements:
         tt = s.target.ty
         if isinstance(tt, T.NativeTableType):
             return self.ingest_native(s, tt)
+        if isinstance(tt, T.MapType):  # a map's entries into a map (language.md 6.3)
+            m, src = self.expr(s.target), self.expr(s.value)
+            self.ingest_map(m, tt, src, s.value.ty)
+            self.free(m, src)
+            return
+        if isinstance(tt, T.RecordType):  # into one record (language.md 6.3)
+            rec = self.expr(s.target)
+            if isinstance(s.value, ast.AnonObject) and s.value.ty == tt:
+                for af in s.value.fields:  # only the fields the object names
+                    v = self.expr(af.value)
+                    self.ingest_field(rec, tt, af.name, v, af.value.ty)
+                    self.free(v)
+            else:
+                src = self.expr(s.value)
+                self.ingest_into(rec, tt, src, s.value.ty)
+                self.free(src)
+            self.free(rec)
+            return
         row_t = tt.record
         table = self.expr(s.target)
         vt = s.value.ty
@@ -390,15 +520,19 @@ class Statements:
             items = self.expr(s.value)
 
             def each(item: Reg) -> None:
-                row = self.make_row(item, el, row_t)
-                self.free(self.insert_row(table, row), row)
+                self.free(self.insert_value(table, item, el, row_t))
 
             self.each_item(items, el, each, skip_deleted=False)
             self.free(items, table)
             return
-        row = self.make_row(s.value, vt, row_t)
-        rid = self.insert_row(table, row)
-        self.free(row, table)
+        if self.deep(vt, row_t):
+            src = self.expr(s.value)
+            rid = self.insert_value(table, src, vt, row_t)
+            self.free(src, table)
+        else:
+            row = self.make_row(s.value, vt, row_t)
+            rid = self.insert_row(table, row)
+            self.free(row, table)
         if s.as_name:
             var = self.declare(s, s.as_name, T.INT)
             if var is not None:
