@@ -544,20 +544,20 @@ class DeclChecker:
         """bubble<p, q>: every name is a policy (the record's, else the document's)."""
         for n in fo.privacy_names:
             if n not in policies:
-                self.err("E0210", f"unknown policy '{n}' in bubble<{n}> '{fo.name}'", fo.decl.span,
-                         did_you_mean(n, policies) or "declare it with `policy name { ... }`")
-
                 if n.startswith("|"):
                     self.unknown_filter(n, fo.decl.span)
                     continue
-    def check_infinite_structs(self) -> None:
-        """A record or message that holds itself through plain fields (not a
-        maybe, list, map or table) would be infinite: every value holds another."""
+                self.err("E0210", f"unknown policy '{n}' in bubble<{n}> '{fo.name}'", fo.decl.span,
+                         did_you_mean(n, policies) or "declare it with `policy name { ... }`")
+
     def unknown_filter(self, n: str, span) -> None:
         filters = [k[1:] for k in self.info.policies if k.startswith("|")]
         self.err("E0210", f"unknown filter '{n[1:]}' after `|`", span,
                  did_you_mean(n[1:], filters) or "declare it with `filter name { ... }`")
 
+    def check_infinite_structs(self) -> None:
+        """A record or message that holds itself through plain fields (not a
+        maybe, list, map or table) would be infinite: every value holds another."""
         structs = {**self.info.messages, **self.info.records}
         state: dict[str, int] = {}  # 1 visiting, 2 done
 
