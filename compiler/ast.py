@@ -703,6 +703,8 @@ class MessageDecl(Decl):
     fields: list[FieldDecl] = field(default_factory=list)
     name_span: Span = NOSPAN
     methods: list["Function"] = field(default_factory=list)
+    # `@parsed { ... }`: the blocks run, in order, on a message of this type made from JSON
+    parsed: list["Block"] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from .docinfo import (
 )
 from .scope import (
     HANDLER_RULES, Scope, channel_rules, cron_rules, default_rules, function_rules, policy_rules,
-    procedure_rules, reader_rules, state_rules, static_rules, test_rules, web_rules, with_record,
+    procedure_rules, reader_rules, state_rules, static_rules, test_rules, web_rules, with_record, Rules,
 )
 
 # @web (language.md 4.28): the response message every handler returns, its
@@ -163,10 +163,10 @@ class DeclChecker:
             self.err("E0214", f"`@was` belongs to a document or record field, not to message '{s.name}'",
                      f.span, "a message is what clients send: rename a message field in two steps")
         for flag in f.flags:
-            allowed = {"message": ("lossy", "unique"), "record": ("required",)}.get(s.kind, ())
+            allowed = {"message": ("lossy", "unique", "@silent"), "record": ("required",)}.get(s.kind, ())
             if flag not in allowed or (flag == "unique" and f.name != "id"):
                 where = "an id field of a message" if flag == "unique" else \
-                    ("a message field" if flag == "lossy" else "a record field")
+                    ("a message field" if flag in ("lossy", "@silent") else "a record field")
                 self.err("E0321", f"`{flag}` belongs to {where}", f.span)
         # A row's id is its table's: code may read it, never set it (as in Adama).
         readonly = f.readonly or (s.kind == "record" and f.name == "id")
@@ -890,6 +890,11 @@ class DeclChecker:
         for s in info.messages.values():
             for m in s.methods.values():
                 self.check_function(m, record=s)
+            for blk in (s.decl.parsed if isinstance(s.decl, ast.MessageDecl) else []):
+                # `@parsed { ... }`: the message's own fields, read and written; nothing else (4.5)
+                self.check_block_body(blk, Rules(f"@parsed of message '{s.name}'", reads_doc=False, writes_doc=True,
+                                                 random=False, transition=False, destroy=False, pure=True,
+                                                 record=s))
         for p in info.policies.values():
             rules = policy_rules(p.name)
             if p.decl.filter:  # a view filter reads the viewer's own state too (4.10.1)

@@ -76,6 +76,9 @@ class Declarations:
                     self.declare(fn.symbol, params, fn.returns, *self.body_maker(d.body, d))
         for s in info.messages.values():
             mt = T.MessageType(s.name)
+            if isinstance(s.decl, ast.MessageDecl) and s.decl.parsed:  # `@parsed` blocks, in order (4.5)
+                body = ast.Block(list(s.decl.parsed), span=s.decl.parsed[0].span)
+                self.declare(f"parsed.{s.name}", [(None, mt)], T.VOID, *self.body_maker(body, s.decl, row=s.name))
             for m in s.methods.values():
                 params = [(None, mt)] + [((id(p), p.name), t) for (pname, t), p in zip(m.params, m.decl.params)]
                 self.declare(self.layout.method_fn(s.name, m.name), params, m.returns,
@@ -293,6 +296,7 @@ class Meta:
                 "layout": self.asm.record_index(self.layout.layout_name(s.name)),
                 "fields": self.fields_meta(s.fields, self.layout.slots[s.name]),
                 "new": self.layout.ctors[s.name],
+                **({"parsed": f"parsed.{s.name}"} if isinstance(s.decl, ast.MessageDecl) and s.decl.parsed else {}),
             }
         channels = {}
         for ch in info.channels.values():

@@ -226,6 +226,7 @@ class Builder(NodeVisitor):
     visit_ASSIGN_OP = visit_FN_KIND = visit_HANDLER = tok
     visit_DIRECTION = visit_ORDER_MOD = visit_FIELD_FLAG = visit_LET = visit_PUBLIC = visit_PRIVATE = visit_READONLY = tok
     visit_K_ABORTS = visit_SIGNED_INT = visit_UINT = visit_CLOCK = visit_MEMBER_WORD = tok
+    visit_AT_SILENT = tok  # Adama's `@silent` message field flag
     visit_WEB_METHOD = visit_WEB_PATH = tok
 
     def _pass(self, node, ch):
@@ -765,7 +766,12 @@ class Builder(NodeVisitor):
         fields = [m for m in members if isinstance(m, A.FieldDecl)]
         # `index f;` in a message is Adama's hint for the rows it may become; nothing to keep here.
         methods = [m for m in members if isinstance(m, A.Function)]
-        return A.MessageDecl(name.text, fields, name_span=name.span, methods=methods, span=self.span(node))
+        parsed = [m for m in members if isinstance(m, A.Block)]
+        return A.MessageDecl(name.text, fields, name_span=name.span, methods=methods, parsed=parsed,
+                             span=self.span(node))
+
+    def visit_parsed_decl(self, node, ch):
+        return ch[1]
 
     def visit_message_member(self, node, ch):
         return ch[0]

@@ -533,7 +533,8 @@ class Engine:
     def _message(self, name: str | None, data):
         if name is None:
             return None
-        return from_json({} if data is None else data, ["message", name], self.meta, self._new_struct)
+        # through the document's makers, so a message's `@parsed` blocks run (language.md 4.5)
+        return decoder(["message", name], self.meta, self._struct_maker)({} if data is None else data, "message")
 
     def message(self, name: str, data=None) -> Record:
         """A message value built from JSON (missing fields take their defaults),
@@ -597,6 +598,18 @@ class Engine:
             else:
                 def make():
                     return Record(layout_id, template[:])
+        if info.get("parsed"):  # a message's `@parsed` blocks run once it is decoded (vm/values.py)
+            pfid, plain = self.fid(info["parsed"]), make
+
+            def make():
+                return plain()
+            def parsed(rec, name=name):
+                try:
+                    self.machine.call(pfid, rec)
+                except VMError as e:  # the message is refused, as one that does not fit
+                    raise ValueError(f"@parsed of message {name} failed: {e}") from None
+            make.parsed = parsed
+            self._own_makers()  # bound to this document's machine: not shared
         self._makers[(kind, name)] = make
         return make
 

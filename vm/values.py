@@ -455,6 +455,9 @@ def decoder(desc, meta, struct_maker, _structs=None):
 def _struct_decoder(head: str, name: str, meta, struct_maker, structs):
     info = meta["records" if head == "record" else "messages"][name]
     make = struct_maker(head, name)
+    # A message's `@parsed` blocks (language.md 4.5), when the maker carries them: they run on
+    # the message once its fields are decoded.
+    after = getattr(make, "parsed", None)
     # A maker that runs code (`new`) must not run for a message refused for
     # an unknown field; one that copies defaults may, and then the names are
     # checked in the same pass that decodes the values.
@@ -488,5 +491,7 @@ def _struct_decoder(head: str, name: str, meta, struct_maker, structs):
             if bad is not None:
                 raise bad from None
             raise
+        if after is not None:
+            after(rec)
         return rec
     return struct
