@@ -24,7 +24,7 @@ import json
 import math
 from typing import Callable, Iterable
 
-from .runtime.contracts import as_input
+from .runtime.contracts import CONTEXT_LIMIT, as_input
 from .runtime.host import MemoryBackend, NotFound, Refused, RuntimeHost
 from .runtime.living import LivingDocument
 from .views.viewers import Viewers
@@ -35,10 +35,10 @@ DEFAULT_KEY = "main"  # the one default document key (advm/commands/run.py)
 
 # op -> (required fields, optional fields), besides "op" itself.
 OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "create": (("as",), ("arg",)),
-    "connect": (("as",), ("viewer_state",)),
-    "disconnect": (("as",), ()),
-    "send": (("as", "channel", "message"), ()),
+    "create": (("as",), ("arg", "origin", "ip")),
+    "connect": (("as",), ("viewer_state", "origin", "ip")),
+    "disconnect": (("as",), ("origin", "ip")),
+    "send": (("as", "channel", "message"), ("origin", "ip")),
     "answer": (("as", "ask", "message"), ()),
     "advance": (("seconds",), ()),
     "update": (("as", "viewer_state"), ()),
@@ -126,6 +126,10 @@ def parse_line(text: str) -> dict | None:
         if not isinstance(who, str) or not agent_of(who):
             raise ScriptError("bad_field", '"as" is a principal, "agent" or "agent@authority", '
                                            f"with a non-empty agent; got {json.dumps(who)}")
+    for name in ("origin", "ip"):  # the connection's, read as @context (spec/sessions.md 2)
+        if name in item and (not isinstance(item[name], str) or len(item[name]) > CONTEXT_LIMIT):
+            raise ScriptError("bad_field", f'"{name}" is a string of at most {CONTEXT_LIMIT} characters, '
+                                           f"not {json.dumps(item[name])[:80]}")
     if op == "send" and not isinstance(item["channel"], str):
         raise ScriptError("bad_field", f'"channel" is a string, not {_type_name(item["channel"])}')
     if op == "answer" and type(item["ask"]) is not int:
@@ -252,12 +256,20 @@ class Session:
     def _create(self, item):
         who = as_principal(item["as"])
         try:
-            return self.host.create(self.doc, who, item.get("arg"))[1]
+            return self.host.create(self.doc, who, item.get("arg"), origin=item.get("origin", ""),
+                                    ip=item.get("ip", ""))[1]
         except Refused as e:
             return [e.frame(who)]
 
+    @staticmethod
+    def _context(item, op: dict) -> dict:
+        """`origin` and `ip` of a script line as the input's @context."""
+        if "origin" in item or "ip" in item:
+            op["context"] = {"origin": item.get("origin", ""), "ip": item.get("ip", "")}
+        return op
+
     def _connect(self, item):
-        frames = self._submit({"op": "connect", "as": item["as"]})
+        frames = self._submit(self._context(item, {"op": "connect", "as": item["as"]}))
         if "viewer_state" not in item or not any(f.get("connected") is True for f in frames):
             return frames
         return frames + self._update(item)
@@ -286,11 +298,11 @@ class Session:
 
     def _disconnect(self, item):
         self.viewer_states.pop(as_principal(item["as"]), None)  # a new connection starts at the defaults
-        return self._submit({"op": "disconnect", "as": item["as"]})
+        return self._submit(self._context(item, {"op": "disconnect", "as": item["as"]}))
 
     def _send(self, item):
-        return self._submit({"op": "send", "as": item["as"], "channel": item["channel"],
-                             "message": item["message"]})
+        return self._submit(self._context(item, {"op": "send", "as": item["as"], "channel": item["channel"],
+                                                 "message": item["message"]}))
 
     def _answer(self, item):
         return self._submit({"op": "answer", "as": item["as"], "ask": item["ask"],

@@ -250,7 +250,7 @@ class ExprChecker:
         if e.name == "context":
             if not self.rules.context:
                 return self.err("E0213", f"@context is not available in {self.rules.what}", e.span,
-                                "@context exists only in @static policies (create, invent, debug)")
+                                "@context exists only in @static policies, @connected, @disconnected and channels")
             return T.CONTEXT
         if e.name == "viewer":
             if not self.rules.viewer:

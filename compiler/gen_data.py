@@ -69,9 +69,15 @@ class Data:
         if ot == T.CONTEXT:
             obj = self.expr(e.obj)
             key = self.temp("o")
-            self.emit("OLOADK", key.n, e.name)
             out = self.target(dst, "o")
+            none, done = self.label(), self.label()
+            self.emit("NULLJ", obj.n, 1, none)  # no connection context (a test's send): ""
+            self.emit("OLOADK", key.n, e.name)
             self.emit("MGET", out.n, obj.n, key.n)
+            self.emit("JMP", done)
+            self.mark(none)
+            self.emit("OLOADK", out.n, "")
+            self.mark(done)
             self.free(obj, key)
             return out
         if isinstance(ot, T.AnonType):  # an object of no declared type (a tuple): a map of boxed values

@@ -75,8 +75,8 @@ def static_rules(name: str) -> Rules:
 HANDLER_RULES = {
     "construct": Rules("@construct", who=True, abort=True, construct=True),
     "load": Rules("@load"),
-    "connected": Rules("@connected", who=True, returns=BOOL, value_body=True),
-    "disconnected": Rules("@disconnected", who=True),
+    "connected": Rules("@connected", who=True, context=True, returns=BOOL, value_body=True),
+    "disconnected": Rules("@disconnected", who=True, context=True),
     # @delete only answers whether deletion may happen; the answer must not
     # depend on (or leave behind) a change, so it reads and nothing else.
     "delete": Rules("@delete", who=True, returns=BOOL, value_body=True, **_READER),
@@ -88,7 +88,7 @@ HANDLER_RULES = {
 
 
 def channel_rules(name: str) -> Rules:
-    return Rules(f"channel '{name}'", who=True, abort=True)
+    return Rules(f"channel '{name}'", who=True, context=True, abort=True)
 
 
 def web_rules(method: str, path: str, returns: Type) -> Rules:

@@ -245,6 +245,8 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
             env["payload"] = payload
         if kind == "create" and item.get("seed") is not None:
             env["seed"] = item["seed"]
+    if item.get("context") is not None:  # @context of connect, disconnect, send (runtime.md 2)
+        env["context"] = item["context"]
     env["outcome"] = outcome(frames, who) if frames else "ok"
     env["digest"] = frames_digest(frames) if frames else _NOTHING_DECIDED
     if extra:
@@ -266,7 +268,7 @@ def record(seq: int, item: dict, frames: list) -> bytes:
     the bytes of log.pack_envelope(envelope(seq, item, frames)), packed
     without building the envelope's map when the input is a plain one."""
     kind = item["op"]
-    if kind not in _PLAIN_KINDS:
+    if kind not in _PLAIN_KINDS or "context" in item:
         return pack_envelope(envelope(seq, item, frames))
     who = item.get("who")
     if who is not None:
@@ -306,6 +308,8 @@ def from_entry(entry: Entry) -> dict:
     item = {"op": entry.kind, "now": entry.time}
     if entry.principal is not None:
         item["who"] = entry.principal
+    if entry.extra.get("context") is not None:
+        item["context"] = entry.extra["context"]
     kind = entry.kind
     if kind == "send":
         item["channel"] = entry.channel

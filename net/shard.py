@@ -411,7 +411,10 @@ class Shard:
             invented = frames
         doc = self.host.open(key)
         self._listen(key, doc)
-        fut = self.host.submit_to(doc, {"op": "connect", "who": who}, now)
+        item = {"op": "connect", "who": who}
+        if p.get("origin") or p.get("ip"):  # the socket's, read as @context in @connected
+            item["context"] = {"origin": p.get("origin", ""), "ip": p.get("ip", "")}
+        fut = self.host.submit_to(doc, item, now)
         if invented:
             inner = fut
             fut = cf.Future()

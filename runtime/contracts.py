@@ -47,6 +47,24 @@ class Input(TypedDict):
     method: NotRequired[str]  # web: put or delete (get and options are no inputs: they only read)
     path: NotRequired[str]  # web: the request's path under the document (spec/protocol.md 8.15)
     asset: NotRequired[Any]  # attach: the uploaded file's id, name, type, size, md5, sha384
+    # connect, disconnect, send: the connection's {"origin", "ip"}, read as @context (runtime.md 2)
+    context: NotRequired[dict]
+
+
+CONTEXT_LIMIT = 256  # characters of an origin or an ip kept in @context (longer ones are cut)
+
+
+def context_of(value) -> dict:
+    """An input's connection context as @context holds it: {"origin", "ip"},
+    each a string of at most CONTEXT_LIMIT characters ("" when absent or not a
+    string)."""
+    if not isinstance(value, dict):
+        value = {}
+    out = {}
+    for name in ("origin", "ip"):
+        v = value.get(name)
+        out[name] = v[:CONTEXT_LIMIT] if isinstance(v, str) else ""
+    return out
 
 
 def as_input(op: dict, now: int) -> Input:

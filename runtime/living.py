@@ -26,12 +26,13 @@ from collections import deque
 
 import cbor2
 
-from ..vm.docslots import DESTROY, KEY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
+from ..vm.docslots import CONTEXT, DESTROY, KEY, NEXT, NEXT_IN, NO_ONE, NOW, ZONE, as_principal
 from ..vm.errors import SnapshotError
 from ..vm.snapshot import dumps_values, loads_values
 from ..vm.stdlib import values_equal
 from ..vm.values import to_json
 from .asks import CHOOSE, DECIDE, AnswerError, match_answer
+from .contracts import context_of
 from .engine import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
 from .replication import GONE, PREFIX as REPLICATION, Replicas
@@ -279,7 +280,16 @@ class LivingDocument:
         return as_principal(who) if isinstance(who, str) else None
 
     def _process(self, item: dict) -> list[dict]:
-        out = self._process_input(item)
+        context = item.get("context")
+        if context is not None:  # @context of @connected, @disconnected and channels (runtime.md 2)
+            f = self.engine.machine.doc.f
+            f[CONTEXT] = context_of(context)
+            try:
+                out = self._process_input(item)
+            finally:
+                f[CONTEXT] = None  # held by no snapshot
+        else:
+            out = self._process_input(item)
         if self.replicas and self.engine.created:
             # After every input, each replicated value that changed issues its
             # operation (runtime/replication.py): document state, so replay agrees.
