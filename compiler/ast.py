@@ -846,6 +846,10 @@ VIEWER_MESSAGE = "@viewer"  # no declared name can be it
 # Adama's `complex` (language.md 3.12) is a message of two doubles, r and i (its JSON, as
 # Adama writes it); the parser declares it when a document names the type or `@i`.
 COMPLEX_MESSAGE = "complex"
+# advm's vectors and matrices (language.md 3.12.1): messages of doubles, each made when first used.
+# A vector's fields are x, y, z, w; a matrix's mRC, row R and column C, in row-major order.
+LINALG = {f"vec{n}": ("x", "y", "z", "w")[:n] for n in (2, 3, 4)}
+LINALG.update({f"matrix{n}": tuple(f"m{r}{c}" for r in range(n) for c in range(n)) for n in (2, 3, 4)})
 
 # Adama's tuples (language.md 3.11): the items of `(a, b, c)` and the fields of
 # `tuple<A, B, C>` are named first, second, ... tenth, then pos_11, pos_12, ...

@@ -12,7 +12,7 @@ import re
 from . import ast
 from . import library as L
 from . import types as T
-from .ast import VIEWER_MESSAGE
+from .ast import LINALG, VIEWER_MESSAGE
 from .check_base import a, did_you_mean
 from .docinfo import FieldInfo, FormulaInfo, FuncInfo, Ref
 from .effects import of_function
@@ -85,6 +85,31 @@ def temporal_value(kind: str, parts: tuple) -> tuple[object, str | None]:
         except Exception:
             return None, f"'{zone.rstrip(']')}' is not a known time zone"
     return v.isoformat(timespec="milliseconds"), None
+
+def linalg_dim(t) -> tuple[str, int] | None:
+    """('vec', n) or ('matrix', n) for advm's vecN and matrixN messages (language.md 3.12.1)."""
+    if isinstance(t, T.MessageType) and t.name in LINALG:
+        return ("vec", int(t.name[3:])) if t.name.startswith("vec") else ("matrix", int(t.name[6:]))
+    return None
+
+
+def linalg_result(op: str, lt, rt):
+    """The type of `lt op rt` for vectors and matrices, or None when the row is not theirs: + and -
+    of two of one type; * by a number (either side); matrix * vector and matrix * matrix of one size."""
+    a, b = linalg_dim(lt), linalg_dim(rt)
+    if a is None and b is None:
+        return None
+    if op in ("+", "-") and a is not None and lt == rt:
+        return lt
+    if op == "*":
+        if a is not None and T.is_numeric(rt):
+            return lt
+        if b is not None and T.is_numeric(lt):
+            return rt
+        if a is not None and b is not None and a[0] == "matrix" and a[1] == b[1]:
+            return rt
+    return None
+
 
 class ExprChecker:
     def expr(self, e: ast.Expr, expected: T.Type | None = None) -> T.Type:
@@ -316,7 +341,7 @@ class ExprChecker:
         if T.is_error(t):
             return T.ERROR
         if e.op == "-":
-            if T.is_numeric(t) or t == T.COMPLEX:
+            if T.is_numeric(t) or t == T.COMPLEX or linalg_dim(t):
                 return t
             return self.err("E0302", f"cannot negate a value of type {t}", e.span, self.maybe_hint(t))
         if e.op == "!":
@@ -357,6 +382,10 @@ class ExprChecker:
                 all(t == T.COMPLEX or T.is_numeric(t) for t in (lt, rt)):
             e.special = "complex"  # complex arithmetic (3.12); a quotient is a maybe, empty for 0
             return T.MaybeType(T.COMPLEX) if op == "/" else T.COMPLEX
+        lin = linalg_result(op, lt, rt)
+        if lin is not None:
+            e.special = "linalg"  # vectors and matrices (3.12.1)
+            return lin
         md = T.MaybeType(T.DOUBLE)
         if op in ("+", "-", "*", "/") and md in (lt, rt) and all(t == md or T.is_numeric(t) for t in (lt, rt)):
             e.special = "lift"  # arithmetic with a maybe<double> gives a maybe<double>

@@ -11,7 +11,7 @@ from . import ast
 from . import types as T
 from .emitter import CodegenError, Emitter, K
 from .gen_expr import RGET, RSET
-from .ast import VIEWER_MESSAGE
+from .ast import LINALG, VIEWER_MESSAGE
 from .gen_types import VIEWER_KEY, bank_of, kind_of
 from .regalloc import Reg
 
@@ -290,6 +290,73 @@ class Data:
             self.mark(done)
             self.free(den, t, nr, ni)
         self.free(ar, ai, br, bi, re, im)
+        return self.finish(dst, out)
+
+    # ------------------------------------------------------------ vectors and matrices (3.12.1)
+
+    def _linalg_get(self, obj: Reg, name: str, field: str) -> Reg:
+        r = self.temp("d")
+        self.emit("RGETD", r.n, obj.n, self.layout.field_slot(name, field))
+        return r
+
+    def linalg_arith(self, e: ast.Binary, dst) -> Reg:
+        """`+ - *` of vectors and matrices, unrolled over their fields: the sum or difference field
+        by field, scaling by a number, and the matrix products (row by column)."""
+        lt, rt, op, name = e.left.ty, e.right.ty, e.op, e.ty.name
+        lvec = isinstance(lt, T.MessageType) and lt.name in LINALG
+        rvec = isinstance(rt, T.MessageType) and rt.name in LINALG
+        out = self.scratch(dst, "o")
+        fields = LINALG[name]
+        if lvec and rvec and op in ("+", "-"):
+            a, b = self.expr(e.left), self.expr(e.right)
+            self.new_struct(name, out)
+            for f in fields:
+                x, y = self._linalg_get(a, name, f), self._linalg_get(b, name, f)
+                self.emit("DADD" if op == "+" else "DSUB", x.n, x.n, y.n)
+                self.emit("RSETD", out.n, self.layout.field_slot(name, f), x.n)
+                self.free(x, y)
+            self.free(a, b)
+        elif not (lvec and rvec):  # scaled by a number
+            obj_e, k_e = (e.left, e.right) if lvec else (e.right, e.left)
+            a = self.expr(obj_e)
+            k = self.expr_as(k_e, T.DOUBLE)
+            self.new_struct(name, out)
+            for f in fields:
+                x = self._linalg_get(a, name, f)
+                self.emit("DMUL", x.n, x.n, k.n)
+                self.emit("RSETD", out.n, self.layout.field_slot(name, f), x.n)
+                self.free(x)
+            self.free(a, k)
+        else:  # matrix * vector, matrix * matrix
+            a, b = self.expr(e.left), self.expr(e.right)
+            n = int(lt.name[6:])
+            vec = rt.name.startswith("vec")
+            self.new_struct(name, out)
+            acc, t = self.temp("d"), self.temp("d")
+            for r in range(n):
+                for c in range(1 if vec else n):
+                    self.emit("DLOADK", acc.n, 0.0)
+                    for k in range(n):
+                        x = self._linalg_get(a, lt.name, f"m{r}{k}")
+                        y = self._linalg_get(b, rt.name, LINALG[rt.name][k] if vec else f"m{k}{c}")
+                        self.emit("DMUL", t.n, x.n, y.n)
+                        self.emit("DADD", acc.n, acc.n, t.n)
+                        self.free(x, y)
+                    self.emit("RSETD", out.n, self.layout.field_slot(name, fields[r] if vec else f"m{r}{c}"), acc.n)
+            self.free(acc, t, a, b)
+        return self.finish(dst, out)
+
+    def linalg_negate(self, operand: ast.Expr, dst) -> Reg:
+        name = operand.ty.name
+        a = self.expr(operand)
+        out = self.scratch(dst, "o")
+        self.new_struct(name, out)
+        for f in LINALG[name]:
+            x = self._linalg_get(a, name, f)
+            self.emit("DNEG", x.n, x.n)
+            self.emit("RSETD", out.n, self.layout.field_slot(name, f), x.n)
+            self.free(x)
+        self.free(a)
         return self.finish(dst, out)
 
     def complex_negate(self, operand: ast.Expr, dst) -> Reg:

@@ -20,7 +20,7 @@ from . import ast
 from . import library as L
 from . import types as T
 from .docinfo import Ref
-from .ast import VIEWER_MESSAGE
+from .ast import LINALG, VIEWER_MESSAGE
 from .emitter import CodegenError, Emitter
 from .gen_types import VIEWER_KEY, is_intlike, kind_of
 from .regalloc import Reg
@@ -82,6 +82,7 @@ class Expressions:
         self.translate = translate
         self.convert, self.viewer_call = data.convert, data.viewer_call
         self.complex_arith, self.complex_negate = data.complex_arith, data.complex_negate
+        self.linalg_arith, self.linalg_negate = data.linalg_arith, data.linalg_negate
         self.imaginary_unit = data.imaginary_unit
         self.call, self.host = calls.call, calls.host
         self.increment = stmts.increment
@@ -268,6 +269,8 @@ class Expressions:
                 return self.load_int(k, self.target(dst, "i"))
             if e.ty == T.COMPLEX:
                 return self.complex_negate(e.operand, dst)
+            if isinstance(e.ty, T.MessageType) and e.ty.name in LINALG:
+                return self.linalg_negate(e.operand, dst)
             src = self.expr(e.operand)
             out = self.target(dst, e.ty)
             neg = {"i": "INEG", "l": "LNEG", "d": "DNEG"}[kind_of(e.ty)]
@@ -310,6 +313,8 @@ class Expressions:
         lifted over maybe<double>, string repetition, scaling a timespan."""
         if special == "complex":
             return self.complex_arith(e.op, e.left, e.left.ty, e.right, e.right.ty, dst)
+        if special == "linalg":
+            return self.linalg_arith(e, dst)
         if special == "lift":
             md = T.MaybeType(T.DOUBLE)
             return self.host(f"arith.lift{e.op}", [e.left, e.right], [md, md], md, dst)

@@ -178,6 +178,15 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
         fields = [A.FieldDecl(n, A.TypeRef("double", span=span), A.Privacy("private", explicit=False, span=span),
                               name_span=span, span=span) for n in ("r", "i")]
         decls.append(A.MessageDecl(A.COMPLEX_MESSAGE, fields, name_span=span, span=span))
+    for name, span in builder.linalg.items():
+        for d in decls:
+            if isinstance(d, (A.RecordDecl, A.MessageDecl, A.EnumDecl)) and d.name == name:
+                return None, [Diagnostic("E0105", f"'{name}' is reserved: it is advm's {name} type",
+                                         d.name_span, hint="pick another name")]
+        # a vector or matrix is a message of doubles (language.md 3.12.1)
+        fields = [A.FieldDecl(n, A.TypeRef("double", span=span), A.Privacy("private", explicit=False, span=span),
+                              name_span=span, span=span) for n in A.LINALG[name]]
+        decls.append(A.MessageDecl(name, fields, name_span=span, span=span))
     for name, (items, span) in builder.tuples.items():
         # a `tuple<A, B>` is a message with fields first, second, ... (language.md 3.11)
         fields = [A.FieldDecl(A.tuple_field(i), t, A.Privacy("private", explicit=False, span=t.span),
@@ -207,6 +216,7 @@ class Builder(NodeVisitor):
         # `tuple<A, B>` types met so far: their message's name -> (item types, first span)
         self.tuples: dict[str, tuple[list, Span]] = {}
         self.complex: Span | None = None  # where `complex` or `@i` first appears
+        self.linalg: dict[str, Span] = {}  # vecN/matrixN used (a type or a literal) -> where first
 
     # ---------------------------------------------------------------- plumbing
 
@@ -332,6 +342,8 @@ class Builder(NodeVisitor):
         t: A.TypeSyntax = A.TypeRef(name.text, _opt(args) or [], span=Span(name.span.start, end))
         if name.text == A.COMPLEX_MESSAGE and self.complex is None:
             self.complex = name.span
+        if name.text in A.LINALG:
+            self.linalg.setdefault(name.text, name.span)
         if name.text == "tuple" and len(t.args) >= 2:  # one message per distinct tuple type
             key = A.type_text(t)
             self.tuples.setdefault(key, (t.args, t.span))
@@ -465,6 +477,25 @@ class Builder(NodeVisitor):
         if isinstance(inner, A.Expr):
             return A.MaybeOf(value=inner, span=self.span(node))
         return A.MaybeOf(type=inner, span=self.span(node))
+
+    def visit_linalg_lit(self, node, ch):
+        """`@vec[...]`, `@matrix[...]`: a vecN or matrixN message from its numbers, in field order."""
+        head, _, first, rest, _ = ch
+        word = self.tok(head)
+        items = [first] + [r[1] for r in rest]
+        n = len(items)
+        span = self.span(node)
+        sizes = {2: 2, 3: 3, 4: 4} if word.text == "@vec" else {4: 2, 9: 3, 16: 4}
+        if n not in sizes:
+            want = "2, 3 or 4 numbers" if word.text == "@vec" else "4, 9 or 16 numbers (2x2, 3x3, 4x4, row by row)"
+            self.diags.append(error("E0301", f"{word.text} takes {want}, found {n}", span,
+                                    hint="vec2/3/4 and matrix2/3/4 are the sizes advm has"))
+            n = next(iter(sizes))
+            items = (items + items * 16)[:n]
+        name = ("vec" if word.text == "@vec" else "matrix") + str(sizes[n])
+        self.linalg.setdefault(name, word.span)
+        fields = [A.AnonField(f, e, span=e.span) for f, e in zip(A.LINALG[name], items)]
+        return A.Convert(A.TypeRef(name, span=word.span), A.AnonObject(fields, span=span), span=span)
 
     def visit_convert_expr(self, node, ch):
         return A.Convert(ch[2], ch[5], span=self.span(node))
