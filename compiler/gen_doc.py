@@ -22,7 +22,7 @@ from . import types as T
 from .ast import VIEWER_MESSAGE
 from .gen_expr import FSET
 from .gen_stmt import RETURN
-from .gen_types import VIEWER_KEY, describe, kind_of, result_kind
+from .gen_types import VIEWER_KEY, WEB_HEADERS_KEY, WEB_PARAMETERS_KEY, describe, kind_of, result_kind
 from .layout import Layout
 from ..vm import docslots
 from ..vm.table import TABLE_LAYOUT_NAME
@@ -139,6 +139,7 @@ class Declarations:
                       for seg, (kind, name, t) in zip(d.segments, w.segments) if kind != "fixed"]
             if d.param is not None and w.message is not None:
                 params.append(((id(d.param), d.param.name), w.message))
+            params += [(WEB_PARAMETERS_KEY, T.DYNAMIC), (WEB_HEADERS_KEY, T.MapType(T.STRING, T.STRING))]
             self.declare(w.fn, params, T.MessageType("WebResponse"), *self.body_maker(d.body, d))
         for name, p in info.static.policies.items():
             self.declare(f"static.{name}", [], T.BOOL, *self.body_maker(p.body, p))

@@ -22,7 +22,7 @@ from . import types as T
 from .docinfo import Ref
 from .ast import LINALG, VIEWER_MESSAGE
 from .emitter import CodegenError, Emitter
-from .gen_types import VIEWER_KEY, is_intlike, kind_of
+from .gen_types import VIEWER_KEY, WEB_HEADERS_KEY, WEB_PARAMETERS_KEY, is_intlike, kind_of
 from .regalloc import Reg
 from ..vm.docslots import CONTEXT, NO_ONE, WHO
 
@@ -214,6 +214,10 @@ class Expressions:
         if e.name == "viewer":  # a document bubble's hidden parameter
             out = self.target(dst, "o")
             self.move(out, self.em.vars[VIEWER_KEY])
+            return out
+        if e.name in ("parameters", "headers"):  # a @web handler's hidden parameters
+            out = self.target(dst, "o")
+            self.move(out, self.em.vars[WEB_PARAMETERS_KEY if e.name == "parameters" else WEB_HEADERS_KEY])
             return out
         if e.name == "i":  # the imaginary unit
             return self.imaginary_unit(dst)

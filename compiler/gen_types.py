@@ -106,3 +106,7 @@ def describe(t: T.Type):
 # The key of a document bubble's hidden parameter, the viewer's state (@viewer),
 # among a function's locals (Emitter.vars)
 VIEWER_KEY = ("$viewer",)
+# A @web handler's hidden parameters, after its path's and its message (language.md 4.28):
+# @parameters (the query string, a dynamic) and @headers (a map<string, string>).
+WEB_PARAMETERS_KEY = ("$parameters",)
+WEB_HEADERS_KEY = ("$headers",)

@@ -25,6 +25,7 @@ class Rules:
     who: bool = False
     context: bool = False
     viewer: bool = False  # @viewer: document bubbles
+    web: bool = False  # @parameters and @headers: the request of a @web handler
     test: bool = False  # @step, @forward, @pump, @aborts, log: test blocks
     abort: bool = False
     await_: bool = False  # also `invoke`
@@ -96,8 +97,8 @@ def web_rules(method: str, path: str, returns: Type) -> Rules:
     4.28); put and delete change the document and may abort."""
     what = f"@web {method} {path}"
     if method in ("get", "options"):
-        return Rules(what, who=True, returns=returns, value_body=True, **_READER)
-    return Rules(what, who=True, abort=True, returns=returns, value_body=True)
+        return Rules(what, who=True, web=True, returns=returns, value_body=True, **_READER)
+    return Rules(what, who=True, web=True, abort=True, returns=returns, value_body=True)
 
 
 def state_rules(name: str) -> Rules:

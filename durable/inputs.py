@@ -239,6 +239,9 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
         env["channel"] = f"{item.get('method')} {item.get('path')}"
         if item.get("message") is not None:
             env["payload"] = item["message"]
+        for part in ("parameters", "headers"):  # @parameters, @headers (runtime/web.py), when any
+            if item.get(part):
+                env[part] = item[part]
     elif kind == "answer" or kind == "create":
         payload = item.get("message" if kind == "answer" else "arg")
         if payload is not None:
@@ -325,6 +328,9 @@ def from_entry(entry: Entry) -> dict:
     elif kind == "web":
         method, _, path = (entry.channel or "").partition(" ")
         item["method"], item["path"], item["message"] = method, path, entry.payload
+        for part in ("parameters", "headers"):
+            if entry.extra.get(part):
+                item[part] = entry.extra[part]
     elif kind == "create":
         item["arg"] = entry.payload
         seed = entry.extra.get("seed")

@@ -377,15 +377,21 @@ class Router:
         self._submit(slot, "result", None, {"call": call, "result": result}, waiter, bounded=False)
         return waiter
 
-    def web(self, key: str, who: str, method: str, path: str, message) -> asyncio.Future:
+    def web(self, key: str, who: str, method: str, path: str, message, parameters: dict | None = None,
+            headers: dict | None = None) -> asyncio.Future:
         """An HTTP request to a @web handler (net/web.py): resolves to
         (status, headers, body). get and options only read; put and delete
-        are the document's logged `web` input."""
+        are the document's logged `web` input. `parameters` and `headers`
+        are the handler's @parameters and @headers (runtime/web.py)."""
         waiter, slot = self._request(key)
         if slot is None:
             return waiter
-        self._submit(slot, "web", who, {"who": who, "method": method, "path": path, "message": message},
-                     waiter)
+        payload = {"who": who, "method": method, "path": path, "message": message}
+        if parameters:
+            payload["parameters"] = parameters
+        if headers:
+            payload["headers"] = headers
+        self._submit(slot, "web", who, payload, waiter)
         return waiter
 
     def delete(self, key: str, who: str) -> asyncio.Future:

@@ -523,9 +523,13 @@ class Shard:
             return self._input(key, {"op": "attach", "who": p["who"], "asset": p.get("message")}, now)
         if method in ("get", "options"):
             doc = self.host.open(key)
-            return _done(reply(web=doc.living.web_read(p["who"], method, p["path"])))
-        return self._input(key, {"op": "web", "who": p["who"], "method": method, "path": p["path"],
-                                 "message": p.get("message")}, now)
+            return _done(reply(web=doc.living.web_read(p["who"], method, p["path"], p.get("parameters"),
+                                                       p.get("headers"))))
+        op = {"op": "web", "who": p["who"], "method": method, "path": p["path"], "message": p.get("message")}
+        for part in ("parameters", "headers"):  # @parameters, @headers (runtime/web.py)
+            if p.get(part):
+                op[part] = p[part]
+        return self._input(key, op, now)
 
     def _delete(self, key, p, now):
         return self._input(key, {"op": "delete", "who": p["who"]}, now)

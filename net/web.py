@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, unquote
 
 import h11
 
-from ..runtime.web import ASSET_HEADER, MAX_PATH
+from ..runtime.web import ASSET_HEADER, MAX_PATH, WebError, parse_query, request_headers
 from ..store.blobs import TooLarge, collect
 from .router import RouterError
 from .tokens import TokenError, anonymous_principal
@@ -199,9 +199,14 @@ class WebExchange:
         if len(sub) > MAX_PATH:
             raise _Answer(414, f"the path under the document is longer than {MAX_PATH} characters")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+        try:  # @parameters and @headers (runtime/web.py: their limits)
+            parameters = parse_query(target.split("?", 1)[1]) if "?" in target else {}
+            seen = request_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers)
+        except WebError as e:
+            raise _Answer(e.status, e.message) from None
         who = self._principal(headers)
         message = await self._body(headers, method)
-        fut = self.server.router.web(key, who, method, sub, message)
+        fut = self.server.router.web(key, who, method, sub, message, parameters, seen)
         try:
             got = await asyncio.wait_for(asyncio.shield(fut) if isinstance(fut, asyncio.Future) else fut,
                                          lim.answer_timeout)

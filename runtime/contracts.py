@@ -46,6 +46,8 @@ class Input(TypedDict):
     result: NotRequired[Any]  # result: {"value": ...} or {"error": {"code", "message"}}
     method: NotRequired[str]  # web: put or delete (get and options are no inputs: they only read)
     path: NotRequired[str]  # web: the request's path under the document (spec/protocol.md 8.15)
+    parameters: NotRequired[dict]  # web: @parameters, its query string (runtime/web.py parse_query)
+    headers: NotRequired[dict]  # web: @headers, its headers but Authorization and Cookie
     asset: NotRequired[Any]  # attach: the uploaded file's id, name, type, size, md5, sha384
     # connect, disconnect, send: the connection's {"origin", "ip"}, read as @context (runtime.md 2)
     context: NotRequired[dict]

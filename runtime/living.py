@@ -37,7 +37,7 @@ from .engine import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
 from .replication import GONE, PREFIX as REPLICATION, Replicas
 from .services import CALL_RECHECK_MS, MAX_CACHED, Outcome, parse_invocation
-from .web import WebError, response, route
+from .web import WebError, request_values, response, route
 
 QUEUE_LIMIT = 256  # inputs waiting to be processed (the seeds' number)
 # The one cap on transitions chained at one instant (spec/runtime.md 2 and 7):
@@ -142,16 +142,23 @@ class LivingDocument:
         """Document.destroy() from the host: the document ends now."""
         return self.apply({"op": "destroy", "now": now})
 
-    def web(self, who: str, method: str, path: str, message, now: int) -> tuple[tuple, list[dict]]:
+    def web(self, who: str, method: str, path: str, message, now: int, parameters: dict | None = None,
+            headers: dict | None = None) -> tuple[tuple, list[dict]]:
         """An HTTP request to a @web handler (language.md 4.28): ((status,
         headers, body), frames). get and options only read: they are no input
         (nothing logged, the clock stays). put and delete are the input
-        {op: web, who, method, path, message, now}: one transaction, logged."""
+        {op: web, who, method, path, message, now, parameters, headers}: one
+        transaction, logged. `parameters` and `headers` (runtime/web.py
+        parse_query, request_headers) are @parameters and @headers."""
         if method in ("get", "options"):
-            return self.web_read(who, method, path), []
+            return self.web_read(who, method, path, parameters, headers), []
         self.web_reply = None
-        frames = self.apply({"op": "web", "who": who, "method": method, "path": path, "message": message,
-                             "now": now})
+        item = {"op": "web", "who": who, "method": method, "path": path, "message": message, "now": now}
+        if parameters:
+            item["parameters"] = parameters
+        if headers:
+            item["headers"] = headers
+        frames = self.apply(item)
         reply = self.web_reply
         if reply is None:  # refused before it ran (queue full, destroyed, not created)
             reply = _web_refusal(frames, who)
@@ -173,12 +180,14 @@ class LivingDocument:
         (runtime/web.py; its bytes are in the blob store) given to @attached."""
         return self.apply({"op": "attach", "who": who, "asset": asset, "now": now})
 
-    def web_read(self, who: str, method: str, path: str) -> tuple:
+    def web_read(self, who: str, method: str, path: str, parameters: dict | None = None,
+                 headers: dict | None = None) -> tuple:
         """A get or options request: (status, headers, body)."""
         if self.destroyed or not self.engine.created:
             return _web_error(404, "the document does not exist")
         try:
             entry, args = route(self.meta.get("web") or [], method, path)
+            args += request_values(parameters, headers)  # @parameters, @headers
         except WebError as e:
             return _web_error(e.status, e.message)
         principal = as_principal(who) if isinstance(who, str) else who
@@ -532,6 +541,11 @@ class LivingDocument:
             except ValueError as e:
                 self.web_reply = _web_error(400, f"the request's body does not fit {entry['message']}: {e}")
                 return []
+        try:
+            args += request_values(item.get("parameters"), item.get("headers"))  # @parameters, @headers
+        except WebError as e:
+            self.web_reply = _web_error(e.status, e.message)
+            return []
         ok, value, frames = self._transact(who, lambda: doc.web(entry["fn"], tuple(args), who, now, read=False))
         if ok:
             self.web_reply = response(value, method)

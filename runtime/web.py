@@ -12,10 +12,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 MAX_PATH = 2048       # characters of a request's path (without the query)
 MAX_SEGMENTS = 64     # segments of a request's path
+MAX_QUERY = 4096      # characters of a request's query string (@parameters)
+MAX_PARAMETERS = 64   # names in it
+MAX_HEADERS = 64      # headers a handler sees (@headers)
+MAX_HEADER_CHARS = 8192  # characters of one header's value as a handler sees it
+# Headers a handler never sees: the credentials the server itself reads. A put or
+# delete is a logged input, and a token or a session cookie has no place in a log.
+HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
 INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)
 LONG_RANGE = (-(2 ** 63), 2 ** 63 - 1)
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
@@ -47,6 +54,56 @@ class WebError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def parse_query(query: str) -> dict[str, str]:
+    """@parameters of a request: its query string (after the `?`, not
+    percent-decoded yet) as {name: value}, values as text, a name given more
+    than once keeping its last value. WebError 414 past MAX_QUERY characters,
+    400 past MAX_PARAMETERS names or for text that is not UTF-8."""
+    if len(query) > MAX_QUERY:
+        raise WebError(414, f"the query string is longer than {MAX_QUERY} characters")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, errors="strict", max_num_fields=MAX_PARAMETERS)
+    except UnicodeDecodeError:
+        raise WebError(400, "the query string is not UTF-8 once percent-decoded") from None
+    except ValueError:
+        raise WebError(400, f"the query string has more than {MAX_PARAMETERS} parameters") from None
+    return dict(pairs)
+
+
+def request_headers(pairs) -> dict[str, str]:
+    """@headers of a request: its headers [(name, value)] as {lowercased name:
+    value} (a repeated header's values joined by ", "), without HIDDEN_HEADERS.
+    WebError 431 past MAX_HEADERS names or a value past MAX_HEADER_CHARS."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        name = name.lower()
+        if name in HIDDEN_HEADERS:
+            continue
+        out[name] = f"{out[name]}, {value}" if name in out else value
+        if len(out[name]) > MAX_HEADER_CHARS:
+            raise WebError(431, f"the header {name} is longer than {MAX_HEADER_CHARS} characters")
+    if len(out) > MAX_HEADERS:
+        raise WebError(431, f"the request has more than {MAX_HEADERS} headers")
+    return out
+
+
+def request_values(parameters, headers) -> tuple[dict, dict]:
+    """(@parameters, @headers) as the handler gets them, from a request or a
+    logged web input (None: none); WebError 400 when they are not text to text
+    within the limits above."""
+    out = []
+    for what, value, limit in (("parameters", parameters, MAX_PARAMETERS), ("headers", headers, MAX_HEADERS)):
+        if value is None:
+            out.append({})
+            continue
+        if not isinstance(value, dict) or len(value) > limit or not all(
+                isinstance(k, str) and isinstance(v, str) and len(v) <= max(MAX_QUERY, MAX_HEADER_CHARS)
+                for k, v in value.items()):
+            raise WebError(400, f"a web input's {what} are at most {limit} texts by name")
+        out.append(dict(value))
+    return out[0], out[1]
 
 
 def split_path(path: str) -> list[str]:
@@ -186,5 +243,6 @@ def response(value: dict, method: str) -> tuple[int, list[tuple[str, str]], byte
     return status, headers, body
 
 
-__all__ = ["ASSET_HEADER", "CONTENT_TYPES", "MAX_PATH", "MAX_SEGMENTS", "METHODS", "WebError", "response", "route",
-           "split_path"]
+__all__ = ["ASSET_HEADER", "CONTENT_TYPES", "HIDDEN_HEADERS", "MAX_HEADERS", "MAX_PARAMETERS", "MAX_PATH",
+           "MAX_QUERY", "MAX_SEGMENTS", "METHODS", "WebError", "parse_query", "request_headers", "request_values",
+           "response", "route", "split_path"]

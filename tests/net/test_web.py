@@ -313,3 +313,132 @@ def test_a_client_that_half_closes_still_gets_its_answer_and_a_flood_is_held():
             writer.close()
 
     run(scenario)
+
+
+# ------------------------------------------------------------ @parameters and @headers
+
+REQUEST = """
+@static { create { return true; } }
+@connected { return true; }
+public string last;
+public int total;
+message Tip { int cents; }
+@web get /q {
+  return {json: @parameters};
+}
+@web get /h/$name {
+  if (@headers[name] as v) {
+    return {html: v};
+  }
+  return {error: "no header " + name, status: 404};
+}
+@web get /count {
+  return {html: "" + @headers.size() + " " + @headers.has("authorization") + " " + @headers.has("cookie")};
+}
+@web put /tip (Tip t) {
+  if (Dynamic.str(@parameters, "from") as who) {
+    last = who;
+  }
+  if (@headers["x-signature"] as sig) {
+    if (sig != "ok") {
+      abort;
+    }
+  }
+  total += t.cents;
+  return {json: @parameters, status: 201};
+}
+"""
+
+
+def test_parameters_and_headers_reach_the_handler_and_a_put_logs_them_for_replay(tmp_path):
+    """@parameters is the query string as a dynamic object of texts, @headers
+    the request's headers (names lowercased) as a map<string, string> without
+    Authorization and Cookie; a put's are part of its logged input, so replay
+    reproduces what the handler decided from them."""
+    store = open_store(tmp_path / "db")
+
+    async def scenario(kit):
+        async with served(kit, REQUEST, store=store) as (srv, http):
+            await created(kit, srv, "p")
+            h = {**bearer(kit, "ann@shop"), "Cookie": "session=secret", "X-Shop": "tea"}
+            r = await http.get("/~d/p/q?a=1&b=two%20words&empty=&a=3", headers=h)
+            assert r.json() == {"a": "3", "b": "two words", "empty": ""}  # a repeated name: its last value
+            assert (await http.get("/~d/p/q", headers=h)).json() == {}
+            assert (await http.get("/~d/p/h/x-shop", headers=h)).text == "tea"
+            assert (await http.get("/~d/p/h/X-Shop", headers=h)).status_code == 404  # names are lowercased
+            assert (await http.get("/~d/p/h/authorization", headers=h)).status_code == 404
+            assert (await http.get("/~d/p/h/cookie", headers=h)).status_code == 404
+            assert (await http.get("/~d/p/count", headers=h)).text.endswith(" false false")
+            r = await http.put("/~d/p/tip?from=bob&n=2", json={"cents": 5},
+                               headers={**h, "X-Signature": "ok"})
+            assert r.status_code == 201 and r.json() == {"from": "bob", "n": "2"}
+            r = await http.put("/~d/p/tip?from=eve", json={"cents": 9}, headers={**h, "X-Signature": "forged"})
+            assert r.status_code == 409  # the handler read the header and aborted
+            r = await http.put("/~d/p/tip", json={"cents": 1}, headers=h)
+            assert r.status_code == 201 and r.json() == {}
+            c = await kit.client(srv, "ann@shop")
+            view = (await c.open("p")).view
+            assert view["last"] == "bob" and view["total"] == 6
+
+    run(scenario)
+    entries = [e for e in store.log("p") if e.kind == "web"]
+    assert [e.extra.get("parameters") for e in entries] == [{"from": "bob", "n": "2"}, {"from": "eve"}, None]
+    assert entries[0].extra["headers"]["x-signature"] == "ok"
+    assert all("authorization" not in e.extra["headers"] and "cookie" not in e.extra["headers"] for e in entries)
+    real = socket.socket.connect
+    socket.socket.connect = None
+    try:
+        result = replay(store, "p")
+    finally:
+        socket.socket.connect = real
+    assert result.ok, result.divergence
+    fields = result.living.engine.fields()
+    assert fields["last"] == "bob" and fields["total"] == 6
+    store.close()
+
+
+def test_parameters_and_headers_limits_crossed():
+    """The query string: at most 4,096 characters (414) and 64 parameters
+    (400); the headers a handler sees: at most 64 (431) and 8,192 characters
+    a value (431). The checker refuses @parameters and @headers outside @web."""
+    from advm.runtime.web import MAX_HEADER_CHARS, MAX_HEADERS, MAX_PARAMETERS, MAX_QUERY
+
+    async def scenario(kit):
+        async with served(kit, REQUEST) as (srv, http):
+            await created(kit, srv, "l")
+            h = bearer(kit, "ann@shop")
+            fits = "&".join(f"k{i}=v" for i in range(MAX_PARAMETERS))
+            assert len((await http.get("/~d/l/q?" + fits, headers=h)).json()) == MAX_PARAMETERS
+            r = await http.get("/~d/l/q?" + fits + "&one=more", headers=h)
+            assert r.status_code == 400 and "64 parameters" in r.text
+            assert (await http.get("/~d/l/q?a=" + "x" * (MAX_QUERY - 2), headers=h)).status_code == 200
+            r = await http.get("/~d/l/q?a=" + "x" * (MAX_QUERY - 1), headers=h)
+            assert r.status_code == 414
+            r = await http.get("/~d/l/q?a=%ff", headers=h)
+            assert r.status_code == 400  # not UTF-8
+            many = {f"x-h{i}": "v" for i in range(MAX_HEADERS)}  # with the client's own: past the limit
+            r = await http.get("/~d/l/count", headers={**h, **many})
+            assert r.status_code == 431 and "64 headers" in r.text
+            fewer = {f"x-h{i}": "v" for i in range(MAX_HEADERS - 10)}
+            assert (await http.get("/~d/l/count", headers={**h, **fewer})).status_code == 200
+            r = await http.get("/~d/l/h/x-long", headers={**h, "X-Long": "y" * (MAX_HEADER_CHARS + 1)})
+            assert r.status_code == 431
+            assert (await http.get("/~d/l/h/x-long", headers={**h, "X-Long": "y" * MAX_HEADER_CHARS})).text \
+                == "y" * MAX_HEADER_CHARS
+
+    run(scenario)
+    from advm.runtime.web import WebError, request_values
+    for parameters, headers in (({f"k{i}": "" for i in range(MAX_PARAMETERS + 1)}, None), ({"a": 1}, None),
+                                (None, {f"h{i}": "" for i in range(MAX_HEADERS + 1)}), (None, ["x"])):
+        try:  # a logged web input is checked again by the runtime
+            request_values(parameters, headers)
+            raise AssertionError("not refused")
+        except WebError as e:
+            assert e.status == 400
+    from advm.compiler import compile_source
+    assert not [d for d in compile_source(REQUEST, "r.adb").diagnostics if d.severity == "error"]
+    bad = REQUEST + ("message M { int n; }\nchannel c(M m) { total = @headers.size(); }\n"
+                     "public formula f = Dynamic.str(@parameters, \"a\");\n")
+    errors = [d for d in compile_source(bad, "r.adb").diagnostics if d.severity == "error"]
+    assert [d.code for d in errors] == ["E0213", "E0213"]
+    assert "@headers is not available in channel 'c'" in errors[0].message
