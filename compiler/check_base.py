@@ -128,6 +128,17 @@ class CheckerBase:
             if name in self.info.messages:  # `tuple<A, B>`: the parser made it a message (language.md 3.11)
                 return T.MessageType(name)
             return T.ERROR  # the parser already reported this malformed type
+        if name == "holder":  # Adama's holder<M>: a field holding a message (language.md 3.9.1)
+            if len(ts.args) != 1:
+                return self.err("E0309", f"'holder' takes 1 type argument, got {len(ts.args)}", ts.span,
+                                "write it as holder<M> with M a message")
+            held = self.resolve_type(ts.args[0])
+            if T.is_error(held):
+                return T.ERROR
+            if not isinstance(held, T.MessageType):
+                return self.err("E0309", f"a holder holds a message, not {held}", ts.args[0].span,
+                                "declare the value as a message, or use the type itself")
+            return held
         if name == "tuple":  # with two or more items it is a message by now
             return self.err("E0309", f"'tuple' takes two or more type arguments, got {len(ts.args)}", ts.span,
                             "write it as tuple<A, B> (or with more items)")
@@ -155,6 +166,8 @@ class CheckerBase:
     def param_type(self, ts: ast.TypeSyntax) -> T.Type:
         """The type of a parameter: a local's, or a table (Adama's table-typed
         parameters: the caller's table itself, not a copy)."""
+        if isinstance(ts, ast.TypeRef) and ts.name == "holder":
+            return self.local_type(ts)
         t = self.resolve_type(ts)
         if isinstance(t, T.TableType):
             return t
@@ -162,6 +175,9 @@ class CheckerBase:
 
     def local_type(self, ts: ast.TypeSyntax) -> T.Type:
         """The type of a local or parameter: a value, never a table or channel."""
+        if isinstance(ts, ast.TypeRef) and ts.name == "holder":
+            return self.err("E0309", "holder<M> is a field's type (Adama's reactive holder)", ts.span,
+                            "a local or parameter holds the message itself: write M")
         return self.value_type(self.resolve_type(ts), ts)
 
     def value_type(self, t: T.Type, ts: ast.TypeSyntax) -> T.Type:
