@@ -56,6 +56,7 @@ STATIC_PROPERTIES = {
                                 "the most items one list, map or table may hold (an int >= 1)"),
     "frequency": (T.INT, lambda v: v >= MIN_FREQUENCY_MS,
                   f"wake the document every N milliseconds (an int >= {MIN_FREQUENCY_MS:,})"),
+    "delete_on_close": (T.BOOL, lambda v: True, "delete the document when its last viewer leaves (a bool)"),
 }
 STATIC_POLICIES = ("create", "invent", "debug")
 # Schedules of `@cron`: the values each takes and their ranges.

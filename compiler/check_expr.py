@@ -763,6 +763,8 @@ class ExprChecker:
             if not r.destroy:
                 self.err("E0412", f"{r.what} cannot destroy the document", span)
             return
+        if effect == "time" and r.pure and r.what.startswith("function"):
+            return  # as in Adama, a function reads the clock: the input's time (language.md 4.12)
         if r.pure:
             self.err("E0318", f"{r.what} cannot call {what}", span,
                      "functions are pure; pass the value in as a parameter")

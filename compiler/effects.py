@@ -71,7 +71,7 @@ def _note(ref: Ref, out: Effects, seen: set) -> None:
                 effects_of(fo.value, out, seen)
     elif kind == "record_field":
         out.row.add(ref.name)
-    elif kind in ("procedure", "method", "method_each") and isinstance(ref.target, FuncInfo):
+    elif kind in ("procedure", "method", "method_each", "function") and isinstance(ref.target, FuncInfo):
         fn = ref.target
         if fn.decl is not None and id(fn) not in seen:
             seen.add(id(fn))
