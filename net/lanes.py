@@ -20,6 +20,11 @@ are waiting and every draining lane has been in its current input for
 STALL_S or more does another lane join in; one idle lane watches for that
 (a timed wait) as long as documents are waiting. So a long input delays the
 others by about STALL_S, and short inputs never pay for a thread switch.
+A lane that joined leaves again after an input unless every other draining
+lane is still stalled: a stall (a long input, or a drainer that merely lost
+the core for 2 ms on a loaded machine) never leaves several lanes draining
+short inputs side by side, where they would trade the GIL every switch
+interval and split the worker's sends into many small writes.
 
 Fairness: after one input a lane puts the document back at the end of the
 ready queue if it has more, so a document with a full mailbox takes turns
@@ -53,6 +58,7 @@ class Lanes:
         self._ready: deque = deque() # keys no lane has
         self._since: dict = {}       # lane -> when its current input started, while it drains
         self._watcher = False        # an idle lane is in its timed wait
+        self._waking = False         # a lane was woken and has not looked at the queue yet
         self._closing = False
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)  # idle lanes wait here
@@ -71,7 +77,18 @@ class Lanes:
             self._boxes[key] = deque((item,))
             self._ready.append(key)
             if not self._since or not self._watcher:  # nobody drains, or nobody watches
-                self._wake.notify()
+                self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Wake one idle lane (the lock held), unless one woken already has
+        yet to look at the queue: the reader puts a whole batch at once, and
+        a wake per put had every idle lane fight for the GIL only to find the
+        queue taken. Whoever looks next takes a document, or watches, and
+        wakes the next lane if documents are still waiting unwatched
+        (`_take`, `_lane`)."""
+        if not self._waking:
+            self._waking = True
+            self._wake.notify()
 
     def close(self) -> None:
         """Run everything queued, then stop the lanes."""
@@ -83,18 +100,26 @@ class Lanes:
         for t in self._threads:
             t.join()
 
-    def _stalled(self) -> bool:
+    def _stalled(self, me=None) -> bool:
+        """Whether every draining lane (but `me`) has been in its input for STALL_S."""
         now = monotonic()
-        return all(now - t >= self._stall for t in self._since.values())
+        return all(now - t >= self._stall for lane, t in self._since.items() if lane != me)
 
     def _take(self, me: int):
         """The next ready document for lane `me` once it may have one (the
         lock held); None when the lanes close."""
         while True:
+            # This lane looks at the queue now, so a put may wake another.
+            # (A lane that was woken always gets here, and so does every lane
+            # that stops draining: a wake that found no lane asleep is not lost.)
+            self._waking = False
             if self._ready:
                 if not self._since or self._stalled():
                     self._since[me] = monotonic()
-                    return self._ready.popleft()
+                    key = self._ready.popleft()
+                    if self._ready and not self._watcher:  # the rest need a watcher
+                        self._wake_one()
+                    return key
                 if not self._watcher:  # lanes drain and none is stalled yet: watch
                     self._watcher = True
                     self._wake.wait(self._stall)
@@ -126,10 +151,15 @@ class Lanes:
                             del boxes[key]
                             if not boxes:
                                 self._idle.notify_all()
-                        if ready:
+                        # The next one, unless another lane drains and is
+                        # not stalled: a lane that joined for a stall leaves
+                        # once it is over (the one left keeps draining).
+                        if ready and (len(self._since) == 1 or self._stalled(me)):
                             key = ready.popleft()
                             item = boxes[key].popleft()
                             self._since[me] = monotonic()
+                            if ready and not self._watcher:  # the rest need a watcher
+                                self._wake_one()
                         else:
                             key = None
                             del self._since[me]
