@@ -136,16 +136,14 @@ def test_a_stalled_service_times_out_and_never_blocks_other_documents():
         pay.stall()
 
         async def scenario(kit=None):
-            router = Router(module(CHECKOUT), services=config(pay.url, timeout_ms=1500))
+            router = Router(module(CHECKOUT), services=config(pay.url, timeout_ms=5000))
             await router.start()
             try:
                 stuck = await shop(router, "stuck")
                 await router.send("stuck", "ann@shop", "checkout", {})
                 await until(lambda: len(pay.charges()) == 1)
                 # While the call stalls, this document's other channels and other
-                # documents answer at once.
-                loop = asyncio.get_running_loop()
-                t0 = loop.time()
+                # documents answer: all of it happens with the call still in flight.
                 other = await shop(router, "other", "bob@shop")
                 await router.send("other", "bob@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
                 await until(lambda: view_of(other).get("total_cents") == 1000)
@@ -153,10 +151,10 @@ def test_a_stalled_service_times_out_and_never_blocks_other_documents():
                 with pytest.raises(Exception) as refused:
                     await router.send("stuck", "ann@shop", "add", {"sku": "cup", "cents": 100, "qty": 1})
                 assert getattr(refused.value, "code", None) == "abort"
-                assert loop.time() - t0 < 1.0
+                assert [k for k in router.services.inflight if k[0] == "stuck"]  # the call: still stalled
                 assert view_of(stuck).get("phase") == "Paying"
-                await until(lambda: view_of(stuck).get("phase") == "Declined", 10)
-                assert "did not answer within 1500 ms" in view_of(stuck)["declined_because"]
+                await until(lambda: view_of(stuck).get("phase") == "Declined", 20)
+                assert "did not answer within 5000 ms" in view_of(stuck)["declined_because"]
             finally:
                 pay.release()
                 await router.close()
