@@ -5,6 +5,7 @@ and compiles the VM's Cython modules.
 `advm.spec` (it ships the grammar the parser loads), so nothing with a generic
 name lands in site-packages.
 """
+import shutil
 from glob import glob
 from pathlib import Path
 
@@ -54,7 +55,25 @@ def extensions():
     ]
     if not mods:
         return []
-    return cythonize(mods, compiler_directives=DIRECTIVES, include_path=["vm"])
+    return cythonize(mods, compiler_directives=DIRECTIVES, include_path=["vm", _pxd_root()])
+
+
+def _pxd_root() -> str:
+    """A folder where vm/*.pxd sit as advm/vm/*.pxd: Cython looks a cimport
+    (`from ._machine cimport Record` in vm/_restore.pyx) up by the module's
+    dotted name, and vm/ is not laid out as advm/vm/. Copied with their
+    times (copy2), so a changed .pxd rebuilds what cimports it."""
+    root = HERE / "build" / "pxd"
+    package = root / "advm" / "vm"
+    package.mkdir(parents=True, exist_ok=True)
+    for init in (root / "advm" / "__init__.pxd", package / "__init__.pxd"):
+        if not init.exists():
+            init.write_text("")
+    for pxd in sorted((HERE / "vm").glob("*.pxd")):
+        copy = package / pxd.name
+        if not copy.exists() or copy.read_bytes() != pxd.read_bytes():
+            shutil.copy2(pxd, copy)
+    return str(root)
 
 
 setup(

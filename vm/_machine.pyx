@@ -83,19 +83,9 @@ class Suspended:
 
 
 cdef class Record:
-    """A record value: its layout index and one slot per field."""
-
-    cdef public int layout
-    # Which slots the undo log already holds for the current undo epoch: a
-    # slot needs its old value logged once per transaction (or savepoint), so
-    # a loop that writes one field a million times logs it once. The flags
-    # are bits of logged_mask (beside `layout`, in what would be padding) for
-    # a record of fewer than 32 slots, a bytearray for a wider one (txn.pxi
-    # _flagged).
-    cdef uint32_t logged_mask
-    cdef public list f
-    cdef int64_t logged_epoch
-    cdef bytearray logged
+    """A record value: its layout index and one slot per field (its
+    attributes are declared in vm/_machine.pxd, where vm/_restore.pyx sees
+    them)."""
 
     def __init__(self, int layout, list f):
         self.layout = layout

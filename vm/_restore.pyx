@@ -18,7 +18,7 @@ process.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.float cimport PyFloat_FromDouble
-from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_AsUTF8String
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromVoidPtr
@@ -26,14 +26,15 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromVoidPtr
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcmp, memcpy
 
 import gc
 import sys
 from array import array
 
+from ._machine cimport Record
 from .continuation import Continuation
 from .errors import SnapshotError
 
@@ -47,17 +48,10 @@ cdef enum:
     # when reading), which must fit a thread's stack; documents nest by their
     # types, a few levels, and the earlier Python codec stopped near 1,000.
     MAX_DEPTH = 2000
+    TEXT_CACHED = 48     # texts up to this many bytes are looked up in _Reader.texts
+    TEXT_SLOTS = 256     # a power of two
 
-cdef object _Record = None
 cdef bint _LITTLE = sys.byteorder == "little"
-
-
-cdef inline object _record_type():
-    global _Record
-    if _Record is None:
-        from ._machine import Record
-        _Record = Record
-    return _Record
 
 
 def _banks(raw, code):
@@ -73,15 +67,30 @@ def _banks(raw, code):
 # ---------------------------------------------------------------- encoding
 
 
+cdef inline Py_ssize_t _spread(uintptr_t key):
+    # Object addresses are multiples of 16: mix the high bits into the low ones.
+    cdef uint64_t h = <uint64_t>key
+    h ^= h >> 33
+    h *= <uint64_t>0xff51afd7ed558ccd
+    h ^= h >> 33
+    return <Py_ssize_t>h
+
+
 @cython.final
 cdef class _Writer:
     cdef char* buf
     cdef Py_ssize_t size
     cdef Py_ssize_t cap
-    cdef dict seen      # id -> times reached (counting pass), then id -> number once written
-    cdef list keep      # the containers counted, so no id is reused while encoding
-    cdef dict numbers
-    cdef object Record
+    # The containers met, by address: an open-addressing table (linear
+    # probing) of addresses, how often each is reached (the counting pass)
+    # and, once written, its number (the order of tag 28s; -1 before).
+    cdef uintptr_t* keys
+    cdef uint32_t* reached
+    cdef int64_t* number
+    cdef Py_ssize_t slots   # a power of two
+    cdef Py_ssize_t used
+    cdef int64_t numbered
+    cdef list keep      # the containers counted, so no address is reused while encoding
 
     def __cinit__(self):
         self.cap = 1 << 16
@@ -89,13 +98,50 @@ cdef class _Writer:
         if self.buf == NULL:
             raise MemoryError()
         self.size = 0
-        self.seen = {}
         self.keep = []
-        self.numbers = {}
-        self.Record = _record_type()
+        self.slots = 0
+        self.used = 0
+        self.numbered = 0
+        self.grow(1 << 10)
 
     def __dealloc__(self):
         free(self.buf)
+        free(self.keys)
+        free(self.reached)
+        free(self.number)
+
+    cdef int grow(self, Py_ssize_t slots) except -1:
+        # A new table of `slots` slots, the entries of the old one moved in.
+        cdef uintptr_t* keys = <uintptr_t*>calloc(slots, sizeof(uintptr_t))
+        cdef uint32_t* reached = <uint32_t*>malloc(slots * sizeof(uint32_t))
+        cdef int64_t* number = <int64_t*>malloc(slots * sizeof(int64_t))
+        cdef Py_ssize_t i, j, mask = slots - 1
+        if keys == NULL or reached == NULL or number == NULL:
+            free(keys)
+            free(reached)
+            free(number)
+            raise MemoryError()
+        for i in range(self.slots):
+            if self.keys[i]:
+                j = _spread(self.keys[i]) & mask
+                while keys[j]:
+                    j = (j + 1) & mask
+                keys[j] = self.keys[i]
+                reached[j] = self.reached[i]
+                number[j] = self.number[i]
+        free(self.keys)
+        free(self.reached)
+        free(self.number)
+        self.keys, self.reached, self.number, self.slots = keys, reached, number, slots
+        return 0
+
+    cdef inline Py_ssize_t find(self, uintptr_t key):
+        # The slot of `key`, or the empty slot where it would go.
+        cdef Py_ssize_t mask = self.slots - 1
+        cdef Py_ssize_t i = _spread(key) & mask
+        while self.keys[i] and self.keys[i] != key:
+            i = (i + 1) & mask
+        return i
 
     cdef int reserve(self, Py_ssize_t n) except -1:
         cdef Py_ssize_t cap = self.cap
@@ -232,22 +278,30 @@ cdef class _Writer:
 
     # The counting pass: how often each container is reached.
     cdef int count(self, object v, int depth) except -1:
+        cdef Py_ssize_t i
+        cdef uintptr_t key
         t = type(v)
-        if t is not self.Record and t is not list and t is not dict and t is not Continuation:
+        if t is not Record and t is not list and t is not dict and t is not Continuation:
             return 0
         if depth > MAX_DEPTH:
             raise ValueError(f"cannot snapshot values nested more than {MAX_DEPTH} deep")
-        key = PyLong_FromVoidPtr(<void*>v)  # id(v), without calling the builtin
-        n = self.seen.get(key)
-        if n is not None:
-            self.seen[key] = n + 1
+        key = <uintptr_t><void*>v
+        i = self.find(key)
+        if self.keys[i]:
+            if self.reached[i] < 2:
+                self.reached[i] += 1  # more than once is all that matters
             return 0
-        self.seen[key] = 1
+        self.keys[i] = key
+        self.reached[i] = 1
+        self.number[i] = -1
+        self.used += 1
+        if self.used * 2 > self.slots:
+            self.grow(self.slots * 2)
         self.keep.append(v)
-        if t is self.Record:
-            f = v.f
+        if t is Record:
+            f = (<Record>v).f
             if f is not None:
-                for x in <list?>f:
+                for x in <list>f:
                     self.count(x, depth + 1)
         elif t is list:
             for x in <list>v:
@@ -262,27 +316,32 @@ cdef class _Writer:
         return 0
 
     cdef int value(self, object v) except -1:
+        cdef Py_ssize_t i
+        cdef Record r
         t = type(v)
         # containers first: scalar() tries a dozen types before it gives up
-        if t is not self.Record and t is not list and t is not dict and t is not Continuation:
+        if t is not Record and t is not list and t is not dict and t is not Continuation:
             if self.scalar(v):
                 return 0
             raise TypeError(f"cannot snapshot a value of type {t.__name__}")
-        key = PyLong_FromVoidPtr(<void*>v)
-        number = self.numbers.get(key)
-        if number is not None:
+        i = self.find(<uintptr_t><void*>v)
+        if not self.keys[i]:  # not met by the counting pass: the graph changed under us
+            raise RuntimeError("a value changed while its snapshot was written")
+        if self.number[i] >= 0:
             self.head(6, TAG_SHARED)
-            return self.head(0, number)
-        if self.seen[key] > 1:
-            self.numbers[key] = len(self.numbers)
+            return self.head(0, <uint64_t>self.number[i])
+        if self.reached[i] > 1:
+            self.number[i] = self.numbered
+            self.numbered += 1
             self.head(6, TAG_SHAREABLE)
-        if t is self.Record:
-            f = v.f
+        if t is Record:
+            r = <Record>v
+            f = r.f
             if f is None:
                 self.head(6, TAG_EMPTY_RECORD)
-                return self.head(0, <uint32_t>v.layout)
+                return self.head(0, <uint32_t>r.layout)
             self.head(4, len(<list>f) + 1)
-            self.head(0, <uint32_t>v.layout)
+            self.head(0, <uint32_t>r.layout)
             for x in <list>f:
                 self.value(x)
         elif t is list:
@@ -337,14 +396,27 @@ class _Corrupt(Exception):
     pass
 
 
+cdef inline Record _record(int layout, list f):
+    # Record(layout, f) as its __init__ leaves it, without a call through the
+    # type: the undo flags start clear (zeroed), `logged` None.
+    cdef Record r = Record.__new__(Record)
+    r.layout = layout
+    r.f = f
+    return r
+
+
 @cython.final
 cdef class _Reader:
     cdef const uint8_t* p
     cdef Py_ssize_t pos
     cdef Py_ssize_t end
     cdef list shared    # containers marked 28, in the order met
-    cdef object Record
     cdef object data    # keeps the buffer alive
+    # Short texts recur (principals, names, labels): the last one decoded
+    # per hash of its bytes, given again for the same bytes (one string
+    # object, not one per occurrence; strings are immutable, so nothing can
+    # tell them apart but identity, which no value depends on).
+    cdef list texts
 
     cdef inline int need(self, Py_ssize_t n) except -1:
         if self.end - self.pos < n:
@@ -397,9 +469,29 @@ cdef class _Reader:
 
     cdef str text(self, uint64_t n):
         cdef str out
+        cdef object known
+        cdef const uint8_t* p = self.p + self.pos
+        cdef const char* have
+        cdef Py_ssize_t size
+        cdef uint32_t h
         if <uint64_t>(self.end - self.pos) < n:
             raise _Corrupt("truncated")
-        out = PyUnicode_DecodeUTF8(<const char*>(self.p + self.pos), <Py_ssize_t>n, "strict")
+        if n == 0 or n > TEXT_CACHED:
+            out = PyUnicode_DecodeUTF8(<const char*>p, <Py_ssize_t>n, "strict")
+            self.pos += <Py_ssize_t>n
+            return out
+        # a hash of the length and three bytes: cheap, and a miss only costs the decode
+        h = (<uint32_t>n * 2654435761u) ^ (<uint32_t>p[0] * 40503u) \
+            ^ (<uint32_t>p[n >> 1] * 9973u) ^ (<uint32_t>p[n - 1] * 131u)
+        h = (h ^ (h >> 13)) & (TEXT_SLOTS - 1)
+        known = <object>PyList_GET_ITEM(self.texts, <Py_ssize_t>h)
+        if known is not None:
+            have = PyUnicode_AsUTF8AndSize(known, &size)
+            if <uint64_t>size == n and memcmp(have, p, n) == 0:
+                self.pos += <Py_ssize_t>n
+                return <str>known
+        out = PyUnicode_DecodeUTF8(<const char*>p, <Py_ssize_t>n, "strict")
+        self.texts[h] = out
         self.pos += <Py_ssize_t>n
         return out
 
@@ -504,7 +596,7 @@ cdef class _Reader:
                 self.shared.append(d)
             for i in range(n):
                 k = self.value(depth + 1)
-                if type(k) is list or type(k) is dict or type(k) is self.Record:
+                if type(k) is list or type(k) is dict or type(k) is Record:
                     raise _Corrupt("a container as a map key")
                 d[k] = self.value(depth + 1)
             return d
@@ -516,6 +608,7 @@ cdef class _Reader:
         cdef int major
         cdef uint64_t layout, i
         cdef list f
+        cdef Record rec
         if n == 0:
             raise _Corrupt("a record without its layout")
         layout = self.head(&major)
@@ -523,7 +616,7 @@ cdef class _Reader:
             raise _Corrupt("bad record layout")
         if mark:
             # Made before its fields, so a field can refer back to it (a cycle).
-            rec = self.Record(<int>layout, [])
+            rec = _record(<int>layout, [])
             self.shared.append(rec)
             f = rec.f
             for i in range(n - 1):
@@ -534,7 +627,7 @@ cdef class _Reader:
             x = self.value(depth + 1)
             Py_INCREF(x)
             PyList_SET_ITEM(f, <Py_ssize_t>i, x)
-        return self.Record(<int>layout, f)
+        return _record(<int>layout, f)
 
     cdef object tagged(self, uint64_t tag, int depth, bint mark):
         cdef int major
@@ -555,7 +648,7 @@ cdef class _Reader:
             n = self.head(&major)
             if major != 0 or n > 0x7FFFFFFF:
                 raise _Corrupt("bad record layout")
-            rec = self.Record(<int>n, None)
+            rec = _record(<int>n, None)
             if mark:
                 self.shared.append(rec)
             return rec
@@ -635,7 +728,7 @@ def decode(data, str fmt, int version):
     r.pos = 0
     r.end = PyBytes_GET_SIZE(data)
     r.shared = []
-    r.Record = _record_type()
+    r.texts = [None] * TEXT_SLOTS
     # Building a large graph with the cyclic collector on would run it over the
     # new objects again and again; nothing made here is garbage yet.
     paused = gc.isenabled()
