@@ -452,7 +452,6 @@ class Process:
         self.runner = SimRunner(module, DurableBackend(module, self.store, seeds=seeds), self.loop)
         self.server = Server(self.router, _Tokens(), limits=limits)
         self.server._loop = self.loop
-        self.tasks = []
         self.do(self._start)
 
     async def _start(self):
@@ -480,7 +479,7 @@ class Process:
         return out.get("task")
 
     def accept(self, ws: FakeWS):
-        self.tasks.append(self.do(self.server._handle, ws))
+        ws.task = self.do(self.server._handle, ws)  # the socket's handler, until it ends
 
     def settle(self, limit: int = 10_000) -> None:
         """Everything in flight on the server side finishes: writes flush, timers due now fire."""
@@ -774,13 +773,16 @@ class NetSim:
         """Documents nobody watches are closed (as the router's reaper does)."""
         r = self.proc.router
 
+        closing = []
+
         def go():
             for slot in list(r.slots.values()):
                 if slot.runner is not None and slot.loaded and not slot.closing and slot.idle():
                     slot.closing = True
+                    closing.append(slot.key)
                     r._submit(slot, "close", None, {}, None, bounded=False)
         self.proc.do(go)
-        self.log("unload " + " ".join(sorted(k for k, s in r.slots.items() if s.closing)))
+        self.log("unload " + " ".join(sorted(closing)))
 
     # ------------------------------------------------------------ steps
 
@@ -878,12 +880,14 @@ class NetSim:
                 self.request(c, {"method": "connection/update", "connection": d.pick(s).id,
                                  "viewer-state": {"pg": d.int(0, 4)}})
             return
-        if k == 26:
+        if k == 26:  # everyone leaves (most of the time), then idle documents unload
+            everyone = d.chance(70)
             for c in self.live():
-                if d.chance(50):
+                if everyone or d.bool():
                     self.log(f"cut #{c.number}")
                     c.ws.cut()
-            self.proc.loop.run_ready()
+            self.log("flush all")
+            self.proc.settle()  # their @disconnected inputs become durable
             self.unload()
             return
         if k == 27 and d.chance(40):
@@ -935,6 +939,7 @@ class NetSim:
         self.quiesce()
         self.check_answers(rid)
         self.check_journal()
+        self.check_members()
         self.check_views()
 
     def check_answers(self, probe_rid) -> None:
@@ -942,6 +947,8 @@ class NetSim:
         for c in self.conns:
             if c.ws.gone:
                 continue
+            if c.ws.task.done():
+                raise Problem("f", f"the server stopped serving #{c.number} without closing it")
             for rid, r in c.requests.items():
                 if r["answer"] is None:
                     raise Problem("f", f"request {rid} ({r['method']}) on #{c.number} {c.who} has no "
@@ -949,6 +956,22 @@ class NetSim:
         if probe_rid is not None and self.probe_must and self.probe.requests[probe_rid]["answer"] != "ok":
             raise Problem("f", f"the other document did not answer: "
                                f"{self.probe.requests[probe_rid]['answer']}")
+
+    def check_members(self) -> None:
+        """(f): the router holds a principal as attached to a document only
+        while one of its streams is open or joining (else @disconnected never
+        runs and the document never unloads)."""
+        for key, slot in self.proc.router.slots.items():
+            held = {who: n for who, n in slot.members.items() if n}
+            streams: dict[str, int] = {}
+            for c in self.conns:
+                if c.key == key and not c.ws.gone:
+                    for s in c.streams.values():
+                        if s.open:
+                            streams[s.who] = streams.get(s.who, 0) + 1
+            if held != streams:
+                raise Problem("f", f"the router holds {held} attached to {key!r}; the open streams "
+                                   f"are {streams}")
 
     def check_views(self) -> None:
         """(b), (e): every stream's view from its frames is its fresh view."""
