@@ -19,7 +19,8 @@ from advm.cli import ExitCode
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SESSIONS = EXAMPLES / "sessions"
-NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout", "webhook", "gallery"]
+NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout", "webhook", "gallery",
+         "rummy", "signin", "editor"]
 
 
 @dataclass
@@ -425,3 +426,62 @@ def test_checkout_session_a_declined_charge_then_a_paid_one():
     # Only the customer adds; a cart being paid refuses additions.
     assert error_codes(p.out[5]) == [("bob@shop", "abort")] and error_codes(p.out[7]) == [("ann@shop", "abort")]
     assert not p.drift
+
+
+# ---------------------------------------------------------------- issue 22's apps
+
+
+def _line(p: Played, text: str, last: bool = False) -> int:
+    """The number of the (first, or last) script line holding `text`."""
+    found = [n for n, line in enumerate(p.lines, start=1) if text in line]
+    return found[-1] if last else found[0]
+
+
+def test_rummy_bulk_numbering_method_on_rows_and_private_hands():
+    p = played("rummy")
+    assert error_codes(p.out[_line(p, '"message":"again"')]) == [("ben", "abort")]  # one seat each
+    assert error_codes(p.out[_line(p, '"ann","channel":"deal"')]) == [("ann", "abort")]  # nobody ready yet
+    ann = p.views(_line(p, '{"op":"view","as":"ann"}'))
+    assert len(ann["hand"]) == 3 and ann["in_deck"] == 46
+    # the shuffle numbered the cards once per row: the dealt ones hold distinct positions
+    positions = [c["position"] for c in ann["hand"]]
+    assert len(set(positions)) == 3 and all(0 <= n < 52 for n in positions)
+    assert error_codes(p.out[_line(p, '"card":20')]) == [("ann", "abort")]  # not in ann's hand
+    ben_cards = {c["id"] for c in p.views(_line(p, '{"op":"view","as":"ben"}'))["hand"]}
+    fold = _line(p, '"channel":"fold"')
+    after = p.views(_line(p, '{"op":"view","as":"ann"}', last=True))
+    assert ben_cards <= {c["id"] for c in after["discards"]}  # every card of the hand, discarded
+    seen = [f for n in range(1, fold) for f in p.out[n] if f.get("to") == "ann"]
+    held = {int(k) for f in seen for k in (f.get("delta", {}).get("hand") or {}) if k.isdigit()}
+    assert not held & ben_cards  # before the fold ann never held one of ben's cards
+
+
+def test_signin_context_ingestion_and_privacy():
+    p = played("signin")
+    assert error_codes(p.out[1]) == [("site", "create_refused")]  # a foreign origin
+    assert {"to": "mallory", "connected": False} in p.out[3]
+    assert error_codes(p.out[_line(p, '"handle":"ann","code":"b2"')]) == [("ben", "abort")]  # taken
+    ann = p.views(_line(p, '{"op":"view","as":"ann"}'))
+    mine, ben = ann["me"][0], ann["members"][1]
+    assert mine["age"] == 31 and mine["address"] == {"city": "Oslo", "country": "NO"}
+    assert mine["settings"] == {"dark": True} and mine["display"] == "ann"
+    assert "age" not in ben and "settings" not in ben and ben["display"] == "Ben B."
+    assert error_codes(p.out[_line(p, '"code":"wrong"')]) == [("ben2", "abort")]
+    ben2 = p.views(_line(p, '{"op":"view","as":"ben2"}'))
+    assert ben2["me"][0]["age"] == 40 and ben2["me"][0]["display"] == "Ben B."  # absent display kept
+    last = p.views(len(p.lines))
+    assert last["me"][0]["display"] == "Ann A." and last["me"][0]["age"] == 31
+
+
+def test_editor_nested_table_reaches_every_viewer():
+    p = played("editor")
+    cat = p.views(_line(p, '{"op":"view","as":"cat"}'))["page"]
+    assert [x["text"] for x in cat["paragraphs"]] == ["first, edited", "between", "second"]
+    assert [x["position"] for x in cat["paragraphs"]] == [0, 1, 2]
+    assert cat["cursors"] == {"ann": 0, "ben": 1}
+    assert error_codes(p.out[_line(p, '"taken over"')]) == [("ann", "abort")]  # ben's locked paragraph
+    for who in ("ann", "ben", "cat"):  # each viewer got the change inside the nested table
+        assert any(f.get("to") == who and "delta" in f for f in p.out[_line(p, '"first, edited"')])
+    final = p.views(len(p.lines))["page"]
+    assert [x["text"] for x in final["paragraphs"]] == ["top", "first, edited", "between"]
+    assert final["title"] == "Meeting notes" and final["cursors"] == {"ann": 0}
