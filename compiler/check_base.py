@@ -166,7 +166,7 @@ class CheckerBase:
     def param_type(self, ts: ast.TypeSyntax) -> T.Type:
         """The type of a parameter: a local's, or a table (Adama's table-typed
         parameters: the caller's table itself, not a copy)."""
-        if isinstance(ts, ast.TypeRef) and ts.name == "holder":
+        if isinstance(ts, ast.TypeRef) and ts.name in ("holder", "text"):
             return self.local_type(ts)
         t = self.resolve_type(ts)
         if isinstance(t, T.TableType):
@@ -178,6 +178,9 @@ class CheckerBase:
         if isinstance(ts, ast.TypeRef) and ts.name == "holder":
             return self.err("E0309", "holder<M> is a field's type (Adama's reactive holder)", ts.span,
                             "a local or parameter holds the message itself: write M")
+        if isinstance(ts, ast.TypeRef) and ts.name == "text" and self.named_type("text") == T.TEXT:
+            return self.err("E0309", "text is a field's type (Adama's collaborative text)", ts.span,
+                            "a local or parameter holds a string: read the field with .get()")
         return self.value_type(self.resolve_type(ts), ts)
 
     def value_type(self, t: T.Type, ts: ast.TypeSyntax) -> T.Type:

@@ -37,6 +37,7 @@ class Calls:
         self.expr, self.expr_as, self.load_const = exprs.expr, exprs.expr_as, exprs.load_const
         self.convert, self.boxed = data.convert, data.boxed
         self.lvalue, self.store, self.release = stmts.lvalue, stmts.store, stmts.release
+        self.load_lvalue = stmts.load
 
     # ================================================================ the calling convention
 
@@ -111,6 +112,8 @@ class Calls:
             return self.method_each(e, ref)
         if kind == "channel_op":
             return self.channel_ask(e, ref, dst)
+        if kind == "text_append":
+            return self.text_append(e, dst)
         if kind == "service_call":
             return self.service_call(e, ref, dst)
         if kind == "enum_method":
@@ -134,6 +137,25 @@ class Calls:
         self.each_item(rows, rt, each, skip_deleted=True)
         self.free(rows)
         return None
+
+    def text_append(self, e: ast.Call, dst):
+        """`t.append(seq, changes)`: the text with the change, stored back into the field when
+        it applies (true), the field untouched when it does not (false) (language.md 3.13.1)."""
+        lv = self.lvalue(e.func.obj)
+        cur = self.load_lvalue(lv, None)
+        seq, changes = e.args
+        new = self.host("text.append/2", [(cur, T.TEXT), seq, changes], [T.TEXT, T.INT, T.DYNAMIC], T.DYNAMIC)
+        out = self.em.target(dst, "i")
+        skip = self.em.label()
+        self.host("text.applied", [(new, T.DYNAMIC)], [T.DYNAMIC], T.BOOL, out)
+        self.emit("TESTJ", out.n, 0, skip)
+        self.store(lv, new)
+        self.mark(skip)
+        self.free(new)
+        if cur is not lv.reg:
+            self.free(cur)
+        self.release(lv)
+        return out
 
     def dispatch_call(self, e: ast.Call, ref: Ref, dst):
         """`v.name(args)` on an enum with `dispatch` cases: compare the value with

@@ -174,6 +174,8 @@ class Data:
                 self.box(tmp, inner, dst)
                 self.free(tmp)
             return dst
+        if dt == T.TEXT and st == T.STRING:  # a text set from a string (3.13.1)
+            return self.host("text.of/1", [(src, T.STRING)], [T.STRING], T.TEXT, dst)
         if dt == T.COMPLEX and T.is_numeric(st):  # x is x + 0 * @i
             re, im = self.complex_parts(src, st)
             self.make_complex(re, im, dst)

@@ -72,6 +72,8 @@ PRIM_DEFAULTS = {
     "string": "", "principal": NO_ONE, "label": "", "date": "1970-01-01",
     "datetime": "1970-01-01T00:00:00.000+00:00", "time": "00:00", "dynamic": None,
     "json": None, "asset": None,
+    # a text with no lines yet, as Adama writes a fresh one (language.md 3.13.1)
+    "text": {"fragments": {}, "order": {}, "changes": {}, "seq": 0},
 }
 
 
@@ -79,7 +81,7 @@ def describe(t: T.Type):
     """A JSON-able descriptor of a type for the module's metadata."""
     if isinstance(t, T.Prim):
         # json values and assets are held and shown as dynamic is
-        return "dynamic" if t == T.JSON or t == T.ASSET else t.name
+        return "dynamic" if t in (T.JSON, T.ASSET, T.TEXT) else t.name
     if isinstance(t, T.EnumType):
         return ["enum", t.name]
     if isinstance(t, T.RecordType):

@@ -229,6 +229,8 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("asset", "valid() -> bool", "pure", "whether it is an uploaded asset (a field's default is not)"),
     # ---- json values (Adama's NtJson): read by path and by kind
     ("json", "to_dynamic() -> dynamic", "pure", "the same JSON value as a dynamic"),
+    # ---- Adama's collaborative text (language.md 3.13.1); `t.append(seq, changes)` writes the field
+    ("text", "get() -> string", "pure", "the text now: its lines with every change applied"),
     ("json", "deref(string) -> json", "pure", "the field of an object (null when it is no object or lacks it)"),
     ("json", "deref(int) -> json", "pure", "the item of an array at an index from 0 (null when there is none)"),
     ("json", "to_b() -> maybe<bool>", "pure", "the value when it is a bool"),

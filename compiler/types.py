@@ -196,6 +196,9 @@ DYNAMIC = Prim("dynamic")
 # Adama's `json`: a JSON value read by path (deref) and by kind (to_b, to_i, to_s); held as
 # `dynamic` is (language.md 3.13)
 JSON = Prim("json")
+# Adama's collaborative `text` (language.md 3.13.1): a field's text that clients edit with
+# operational transforms; held as the dynamic {"fragments", "order", "changes", "seq"} Adama shows.
+TEXT = Prim("text")
 # An uploaded file (language.md 4.29): id, name, content type, size and hashes, held as the
 # dynamic {"id", "name", "type", "size", "md5", "sha384"} (null: no asset).
 ASSET = Prim("asset")
@@ -208,7 +211,7 @@ COMPLEX = MessageType("complex")
 PRIMITIVES: dict[str, Prim] = {
     p.name: p
     for p in (BOOL, INT, LONG, DOUBLE, STRING, PRINCIPAL, LABEL, DATE, DATETIME, TIME, TIMESPAN, DYNAMIC, JSON,
-              ASSET)
+              ASSET, TEXT)
 }
 # `client` is Adama's older spelling of `principal`; old documents still use it.
 PRIMITIVE_ALIASES = {"client": PRINCIPAL}
@@ -283,6 +286,8 @@ def assignable(src: Type, dst: Type, fields_of=None) -> bool:
     if widens(src, dst):
         return True
     if dst == COMPLEX and src in NUMERIC_RANK:  # x is x + 0 * @i
+        return True
+    if dst == TEXT and src == STRING:  # a text field is set from a string (language.md 3.13.1)
         return True
     if isinstance(dst, MaybeType):
         if isinstance(src, MaybeType):

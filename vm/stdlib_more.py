@@ -20,6 +20,7 @@ import math
 import re
 from zoneinfo import ZoneInfo
 
+from .text import TEXT  # Adama's collaborative text (language.md 3.13.1)
 from .docslots import authority_of
 
 _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
@@ -869,5 +870,5 @@ ASSET = {
     "asset.valid/0": (lambda v: isinstance(v, dict) and bool(v.get("id")), False),
 }
 
-MORE: dict[str, tuple] = {**DYNAMIC, **JSON, **ASSET, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
+MORE: dict[str, tuple] = {**DYNAMIC, **JSON, **ASSET, **TEXT, **MAPS, **ENUMS, **QUERIES, **ARITH, **MATH, **STRING, **STATISTICS, **PRINCIPAL, **DATE,
                           "Random.getDoubleGaussian/0": (_gaussian, True)}
