@@ -17,9 +17,16 @@ computes: the same instructions run and charge the same budget.
 The common path stays one thread: one lane drains the ready documents, as
 the worker's single thread did, and the others sleep. Only while documents
 are waiting and every draining lane has been in its current input for
-STALL_S or more does another lane join in; one idle lane watches for that
-(a timed wait) as long as documents are waiting. So a long input delays the
-others by about STALL_S, and short inputs never pay for a thread switch.
+STALL_S or more does another lane join in. Who notices: a long transaction
+itself, since each time the VM offers the GIL it calls `nudge` (installed
+with vm/_machine.pyx `pause_with`), which wakes a lane once the drainers
+are stalled; and, for other long work (the runtime's Python, the views),
+one idle lane that watches with a timed wait of WATCH_S as long as
+documents are waiting. So a long transaction delays the others by about
+STALL_S, other long work by up to WATCH_S, and short inputs never pay for a
+thread switch. (The watcher used to wake every STALL_S: on the synced load
+test that was about 500 GIL hand-offs a second per worker while documents
+waited, most of the worker's thread switches.)
 A lane that joined leaves again after an input unless every other draining
 lane is still stalled: a stall (a long input, or a drainer that merely lost
 the core for 2 ms on a loaded machine) never leaves several lanes draining
@@ -41,6 +48,7 @@ from time import monotonic
 LANES = 4              # threads per worker: documents in a transaction at once
 YIELD_EVERY = 16_384   # budget units between two offers of the GIL (0.04-0.5 ms of work)
 STALL_S = 0.002        # an input running this long lets another lane take the next document
+WATCH_S = 0.02         # the idle watcher's period (long work the VM's nudge does not see)
 
 log = logging.getLogger("advm.server")
 
@@ -50,10 +58,11 @@ class Lanes:
     `run(key, item)` for it in turn, inside `batched()` while it drains."""
 
     def __init__(self, run, count: int = LANES, batched=contextlib.nullcontext,
-                 name: str = "advm-lane", stall: float = STALL_S):
+                 name: str = "advm-lane", stall: float = STALL_S, watch: float = WATCH_S):
         self._run = run
         self._batched = batched
         self._stall = stall
+        self._watch = max(watch, stall)
         self._boxes: dict = {}       # key -> deque of items; present while queued or running
         self._ready: deque = deque() # keys no lane has
         self._since: dict = {}       # lane -> when its current input started, while it drains
@@ -90,6 +99,16 @@ class Lanes:
             self._waking = True
             self._wake.notify()
 
+    def nudge(self) -> None:
+        """Called on a lane in a long transaction whenever the VM offers the
+        GIL (every YIELD_EVERY units of budget): if documents wait and every
+        draining lane has been in its input for STALL_S, wake a lane to take
+        the next."""
+        if self._ready and not self._waking:
+            with self._lock:
+                if self._ready and self._since and self._stalled():
+                    self._wake_one()
+
     def close(self) -> None:
         """Run everything queued, then stop the lanes."""
         with self._lock:
@@ -122,7 +141,7 @@ class Lanes:
                     return key
                 if not self._watcher:  # lanes drain and none is stalled yet: watch
                     self._watcher = True
-                    self._wake.wait(self._stall)
+                    self._wake.wait(self._watch)
                     self._watcher = False
                     continue
             elif self._closing:
@@ -165,4 +184,4 @@ class Lanes:
                             del self._since[me]
 
 
-__all__ = ["LANES", "Lanes", "STALL_S", "YIELD_EVERY"]
+__all__ = ["LANES", "Lanes", "STALL_S", "WATCH_S", "YIELD_EVERY"]

@@ -363,7 +363,7 @@ def worker_main(fd: int) -> None:
     # (durable commits) promptly, and another lane take the GIL from one in
     # a long transaction (the VM releases it every YIELD_EVERY units).
     sys.setswitchinterval(0.001)
-    from ..vm._machine import yield_by_default
+    from ..vm._machine import pause_with, yield_by_default
     from .lanes import LANES, YIELD_EVERY, Lanes
 
     yield_by_default(YIELD_EVERY)
@@ -388,6 +388,8 @@ def worker_main(fd: int) -> None:
             pass  # the router is gone; nobody is waiting
 
     lanes = Lanes(run, LANES, batched=batched)
+    # A long transaction tells the lanes itself, each time it offers the GIL.
+    pause_with(lanes.nudge)
     stopped = threading.Event()
     asked = []  # whether the router asked to stop (rather than went away)
 

@@ -147,7 +147,20 @@ cdef inline Py_ssize_t _condjump(bint cond, int k, const uint32_t* code, Py_ssiz
 # asked for it (after sys.getswitchinterval()), as any Python code would. A
 # bare release (`with nogil`) would not: re-taken at once, it lets the waiter
 # in only by chance, and counts as a switch, so the waiter never asks.
-_pause = eval("lambda: None")
+_plain_pause = eval("lambda: None")
+_pause = _plain_pause
+
+
+def pause_with(fn):
+    """Every machine of this process calls `fn()` (a Python function: its
+    entry is where a waiting thread takes the GIL) each time it offers the
+    GIL, on the thread running the transaction; None: the plain pause.
+    Returns the previous one. A worker's lanes (net/lanes.py) learn this way
+    that a transaction is long, without polling a clock."""
+    global _pause
+    previous = _pause
+    _pause = _plain_pause if fn is None else fn
+    return None if previous is _plain_pause else previous
 
 
 cdef int64_t _charged(int64_t budget, int64_t every) except -1:

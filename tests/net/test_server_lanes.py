@@ -81,6 +81,87 @@ def test_another_document_runs_while_one_is_still_running():
     assert order[-2:] == [("slow", 1), ("slow", 2)]
 
 
+def test_a_long_transaction_nudges_another_lane_in_without_the_watcher():
+    """What a long transaction does each time the VM offers the GIL (the
+    worker installs `nudge` with vm/_machine.pyx pause_with) lets another
+    lane take the other documents, with the idle watcher's period far
+    longer than the test: only the nudges can have let them in."""
+    started = threading.Event()
+    release = threading.Event()
+    two = threading.Event()
+    order: list = []
+
+    def step(key, item):
+        if key == "slow":
+            started.set()
+            while not release.is_set():  # a transaction offering the GIL
+                lanes.nudge()
+                release.wait(0.0005)
+        order.append((key, item))
+        if len(order) == 2:
+            two.set()
+
+    lanes = Lanes(step, 2, watch=3600.0)
+    try:
+        lanes.put("slow", 1)
+        assert started.wait(WAIT_S)
+        lanes.put("other", 1)
+        lanes.put("other", 2)
+        assert two.wait(WAIT_S)
+        assert order == [("other", 1), ("other", 2)]
+    finally:
+        release.set()
+        lanes.close()
+    assert order[-1] == ("slow", 1)
+
+
+def test_a_lane_that_joined_leaves_once_the_stall_is_over(monkeypatch):
+    """A lane joins while the drainer is stalled; once that input ends, the
+    two do not go on draining side by side (they would trade the GIL every
+    switch interval): the lanes' clock is a fake one that only the slow
+    input moves, so no later input is ever stalled, and no two of the later
+    inputs overlap."""
+    import advm.net.lanes as lanes_module
+
+    clock = [0.0]
+    monkeypatch.setattr(lanes_module, "monotonic", lambda: clock[0])
+    started = threading.Event()
+    release = threading.Event()
+    joined = threading.Event()
+    inside: list = []
+    overlaps: list = []
+    guard = threading.Lock()
+
+    def step(key, item):
+        with guard:
+            if key != "slow" and any(k != "slow" for k in inside):
+                overlaps.append(key)
+            inside.append(key)
+        try:
+            if key == "slow":
+                clock[0] += 10.0  # stalled from now on
+                started.set()
+                assert release.wait(WAIT_S)
+            else:
+                joined.set()
+                sum(i * i for i in range(500))  # Python work: lanes may switch here
+        finally:
+            with guard:
+                inside.remove(key)
+
+    lanes = Lanes(step, 4, stall=1.0, watch=0.001)
+    try:
+        lanes.put("slow", 1)
+        assert started.wait(WAIT_S)
+        for n in range(2000):
+            lanes.put(f"d{n % 13}", n)
+        assert joined.wait(WAIT_S)  # another lane joined: the drainer is stalled
+    finally:
+        release.set()
+        lanes.close()
+    assert overlaps == []
+
+
 def test_an_input_that_raises_leaves_the_documents_other_inputs_to_run():
     ran: list = []
 

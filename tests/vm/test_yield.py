@@ -188,3 +188,31 @@ def test_a_durable_session_logs_the_same_bytes_with_and_without_yielding(tmp_pat
     assert yielding == plain
     codes = [f["error"]["code"] for fs in plain[2] for f in fs if "error" in f]
     assert codes == ["budget", "budget"]  # the session did run away, twice
+
+
+def test_a_yielding_machine_calls_the_pause_hook_on_its_own_thread():
+    """pause_with(fn): each offer of the GIL calls fn on the thread running
+    the transaction (a worker's lanes learn so that it is long); a machine
+    that never yields never calls it; None puts the plain pause back."""
+    calls = []
+    assert _machine.pause_with(lambda: calls.append(threading.get_ident())) is None
+    try:
+        plain = Machine(module(), budget=200_000)
+        plain.begin()
+        plain.call("count", 10_000)
+        plain.commit()
+        assert calls == []
+        m = Machine(module(), budget=200_000)
+        m.yield_every = 1000
+        m.begin()
+        m.call("count", 10_000)  # 4 units a pass: about 40 offers
+        m.commit()
+        assert len(calls) >= 30 and set(calls) == {threading.get_ident()}
+    finally:
+        hook = _machine.pause_with(None)
+    assert hook is not None and _machine.pause_with(None) is None
+    seen = len(calls)
+    m.begin()
+    m.call("count", 10_000)
+    m.commit()
+    assert len(calls) == seen
