@@ -32,12 +32,14 @@ from ..vm._machine import Record
 from ..vm.continuation import Continuation
 from ..vm.disasm import instructions
 from ..vm.table import INDEX, NEXT, OWNER_SLOT, ROWS
-from .engine import Engine
+from .engine import Engine, gc_paused
 from .living import LivingDocument
 from .schedule import Crons
 
 # Widening conversions (old scalar type -> new scalar type) an upgrade makes.
 WIDEN = {("int", "long"): int, ("int", "double"): float, ("long", "double"): float}
+# Widenings whose value is the very same Python object (an int is an int, however wide).
+SAME_VALUE = {("int", "long")}
 
 
 class UpgradeRefused(Exception):
@@ -487,45 +489,73 @@ class _Mapper:
         self.keep.append(old)
 
     def _plan(self, group: str, name: str):
-        """(new layout, [(new slot, old slot, None to copy a scalar as it is,
-        else (old type, new type))]) of one record or message type, worked
-        out once per upgrade."""
+        """(new layout, copies, calls, others) of one record or message type,
+        worked out once per upgrade: `copies` are (new slot, old slot) whose
+        value is taken as it is (the same scalar type, or int -> long: the same
+        Python int), `calls` (new slot, old slot, conversion) a scalar widened
+        (int or long -> double), `others` (new slot, old slot, old type, new
+        type) mapped by `value`."""
         found = self.plans.get((group, name))
         if found is None:
             o, n = self.old[group][name], self.new[group][name]
             ofields = {f["name"]: f for f in o["fields"]}
             for a, b in earlier_names(ofields, {f["name"]: f for f in n["fields"]}).items():
                 ofields[b] = ofields.pop(a)  # `@was`: the old field's value under its new name
-            steps = []
+            copies, calls, others = [], [], []
             for f in n["fields"]:
                 of = ofields.get(f["name"])
-                if of is not None:
-                    same = of["type"] == f["type"] and isinstance(f["type"], str)
-                    steps.append((f["slot"], of["slot"], None if same else (of["type"], f["type"])))
-            found = self.plans[(group, name)] = (n["layout"], steps)
+                if of is None:
+                    continue
+                a, b = of["type"], f["type"]
+                if isinstance(a, str) and isinstance(b, str) and (a == b or (a, b) in SAME_VALUE):
+                    copies.append((f["slot"], of["slot"]))
+                elif isinstance(a, str) and isinstance(b, str) and (a, b) in WIDEN:
+                    calls.append((f["slot"], of["slot"], WIDEN[(a, b)]))
+                else:
+                    others.append((f["slot"], of["slot"], a, b))
+            found = self.plans[(group, name)] = (n["layout"], copies, calls, others)
         return found
 
     def struct(self, rec, group: str, name: str, plan=None):
         if id(rec) in self.memo:
             return self.memo[id(rec)]
-        layout, steps = plan or self._plan(group, name)
-        out = self.machine.new_record(layout)
+        out = self.machine.new_record((plan or self._plan(group, name))[0])
         self.memo[id(rec)] = out
         self.keep.append(rec)
-        old, new = rec.f, out.f
-        for ns, os, types in steps:
-            v = old[os]
-            new[ns] = v if types is None else self.value(v, types[0], types[1])
+        self._fill(rec.f, out.f, plan or self._plan(group, name))
         return out
 
+    def _fill(self, old: list, new: list, plan) -> None:
+        _, copies, calls, others = plan
+        for ns, os in copies:
+            new[ns] = old[os]
+        for ns, os, convert in calls:
+            v = old[os]
+            new[ns] = None if v is None else convert(v)
+        for ns, os, a, b in others:
+            new[ns] = self.value(old[os], a, b)
+
     def table(self, old, fresh, name: str):
-        """The rows of table `old` into the new module's empty table `fresh`."""
+        """The rows of table `old` into the new module's empty table `fresh`
+        (the per-row loop of an upgrade: struct() inlined; the old rows stay
+        alive with the old document, so `keep` need not hold them)."""
         self._remember(old, fresh)
         owner = fresh.f[OWNER_SLOT]
         rows = fresh.f[ROWS]
         plan = self._plan("records", name)
+        layout, copies, calls, others = plan
+        new_record, memo, fill = self.machine.new_record, self.memo, self._fill
+        simple = not calls and not others
         for rid, row in old.f[ROWS].items():
-            new_row = self.struct(row, "records", name, plan)
+            new_row = memo.get(id(row))
+            if new_row is None:
+                new_row = memo[id(row)] = new_record(layout)
+                o, n = row.f, new_row.f
+                if simple:
+                    for ns, os in copies:
+                        n[ns] = o[os]
+                else:
+                    fill(o, n, plan)
             new_row.f[owner] = fresh
             rows[rid] = new_row
         fresh.f[NEXT] = old.f[NEXT]
@@ -542,7 +572,15 @@ def upgrade(living, new_module, plan: Plan | None = None, *, viewers, restart_bl
     are owed. Raises UpgradeRefused (nothing changed), or Deferred while a
     block waits at an await. With `restart_blocked`, a state block waiting
     at an await is dropped instead (its asks closed) and entered again from
-    its start under the new code (Adama's rule; spec/runtime.md 9.3)."""
+    its start under the new code (Adama's rule; spec/runtime.md 9.3).
+    Runs without the cyclic collector, as a wake does (gc_paused: the new
+    rows are long-lived; left young, allocations would run collections over
+    them while they are built and right after)."""
+    with gc_paused():
+        return _upgrade(living, new_module, plan, viewers=viewers, restart_blocked=restart_blocked)
+
+
+def _upgrade(living, new_module, plan: Plan | None, *, viewers, restart_blocked: bool):
     doc = living.engine
     old_module = doc.module
     if plan is None:
