@@ -783,10 +783,12 @@ class Handler(Decl):
     `@delete`. `param` is `(who)` in the seeds' form or `(M m)` for
     `@construct`; `param_type` is set only for the message form."""
 
-    event: str  # 'construct' | 'load' | 'connected' | 'disconnected' | 'delete'
+    event: str  # 'construct' | 'load' | 'connected' | 'disconnected' | 'delete' | 'authorize' | ...
     body: Block
     param: str | None = None
     param_type: TypeSyntax | None = None
+    # `@authorize (user, pass)`: the second name (param is the first); both strings
+    param2: str | None = None
 
 
 @dataclass

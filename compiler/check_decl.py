@@ -65,7 +65,8 @@ CRON_SHAPES = {
     "hourly": [("minute", 0, 59)],
     "monthly": [("day", 1, 31)],
 }
-EVENTS = ("construct", "load", "connected", "disconnected", "delete", "can_attach", "attached")
+EVENTS = ("construct", "load", "connected", "disconnected", "delete", "can_attach", "attached", "authorize",
+          "authorization")
 
 
 def constant_value(e: ast.Expr):
@@ -737,6 +738,16 @@ class DeclChecker:
             if d.param is None or (given != T.ASSET and not T.is_error(given)):
                 self.err("E0502", "@attached takes the asset: `@attached (a)` or `@attached (asset a)`", d.span)
             ptype = T.ASSET if d.param is not None else None
+        elif d.event == "authorization":  # @authorization (Login l): sign-in (language.md 4.20.1)
+            ptype = self.resolve_type(d.param_type) if d.param_type is not None else None
+            if d.param is None or d.param_type is None:
+                self.err("E0502", "@authorization takes a message: `@authorization (Login l)`", d.span)
+                ptype = T.ERROR
+            elif not T.is_error(ptype) and not isinstance(ptype, T.MessageType):
+                self.err("E0502", f"@authorization's argument must be a message, not {ptype}", d.param_type.span)
+                ptype = T.ERROR
+        elif d.event == "authorize":  # @authorize (user, pass): two strings
+            ptype = T.STRING
         elif d.event in ("connected", "disconnected"):
             if d.param_type is not None:
                 self.err("E0502", f"@{d.event} takes only the viewer: `@{d.event} (who)`", d.param_type.span)
@@ -746,6 +757,9 @@ class DeclChecker:
         h = HandlerInfo(d.event, d.param, ptype, d)
         if first is None:
             self.info.handlers[d.event] = h
+            return
+        if d.event in ("authorize", "authorization"):  # one answer: one handler
+            self.err("E0204", f"@{d.event} is already defined", d.span, "merge the two into one")
             return
         # Repeated, as in Adama: every declaration runs, in order (language.md 4.18)
         known = first.message
@@ -1025,6 +1039,11 @@ class DeclChecker:
         scope = Scope()
         if h.param is not None and h.param_type is not None:
             scope.declare(LocalVar(h.param, h.param_type, "param", h.decl, mutable=False))
+        if h.decl.param2 is not None:  # @authorize (user, pass)
+            if h.decl.param2 == h.param:
+                self.err("E0204", f"parameter '{h.param}' is declared twice", h.decl.span)
+            else:
+                scope.declare(LocalVar(h.decl.param2, T.STRING, "param", h.decl, mutable=False))
         if rules.value_body:
             self.check_function_like(h.decl.body, rules, h.decl.span, scope)
         else:

@@ -115,7 +115,8 @@ class Declarations:
         for st in info.states.values():
             self.declare(self.layout.state_fn(st.name), [], T.VOID, *self.body_maker(st.decl.body, st.decl))
         for first in info.handlers.values():
-            result = T.BOOL if first.event in ("connected", "delete", "can_attach") else T.VOID
+            result = T.BOOL if first.event in ("connected", "delete", "can_attach") else (
+                T.STRING if first.event in ("authorize", "authorization") else T.VOID)
             parts = first.all
             for k, h in enumerate(parts):
                 params, who = [], None
@@ -123,6 +124,10 @@ class Declarations:
                     params = [((id(h.decl), h.param), h.param_type)]
                 elif h.event == "attached" and h.param is not None:
                     params = [((id(h.decl), h.param), T.ASSET)]
+                elif h.event == "authorize":  # the two strings (language.md 4.20.1)
+                    params = [((id(h.decl), h.param), T.STRING), ((id(h.decl), h.decl.param2), T.STRING)]
+                elif h.event == "authorization" and h.param_type is not None and not T.is_error(h.param_type):
+                    params = [((id(h.decl), h.param), h.param_type)]
                 elif h.param is not None and h.param_type == T.PRINCIPAL:
                     who = h.param
                 name = f"on.{h.event}" if len(parts) == 1 else f"on.{h.event}.{k}"
@@ -306,8 +311,9 @@ class Meta:
                                  "array": ch.is_array, "complete": ch.complete}
         handlers = {}
         for h in info.handlers.values():
+            m = h.param_type if h.event == "authorization" else h.message  # @authorization's message
             handlers[h.event] = {"fn": f"on.{h.event}",
-                                 "message": h.message.name if isinstance(h.message, T.MessageType) else None}
+                                 "message": m.name if isinstance(m, T.MessageType) else None}
         budget = info.static.properties.get("instruction_budget")
         meta = {
             "version": META_VERSION,

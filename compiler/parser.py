@@ -925,6 +925,10 @@ class Builder(NodeVisitor):
         kind = event.text[1:] if event.text != "@asset" else "attached"
         return A.Handler(kind, body, name, type_, span=self.span(node))
 
+    def visit_authorize_decl(self, node, ch):
+        _, _, user, _, password, _, body = ch
+        return A.Handler("authorize", body, user.text, None, param2=password.text, span=self.span(node))
+
     def visit_cron_decl(self, node, ch):
         _, name, (schedule, values), body = ch
         return A.Cron(name.text, schedule, values, body, name_span=name.span, span=self.span(node))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .docinfo import LocalVar, StructInfo
-from .types import BOOL, VOID, Type
+from .types import BOOL, STRING, VOID, Type
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,9 @@ HANDLER_RULES = {
     # what the document does with one (a transaction, which may abort: the upload is refused).
     "can_attach": Rules("@can_attach", who=True, returns=BOOL, value_body=True, **_READER),
     "attached": Rules("@attached", who=True, abort=True),
+    # Sign-in (language.md 4.20.1): read the document, answer the agent's name or abort.
+    "authorize": Rules("@authorize", returns=STRING, value_body=True, abort=True, **_READER),
+    "authorization": Rules("@authorization", returns=STRING, value_body=True, abort=True, **_READER),
 }
 
 

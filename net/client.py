@@ -227,6 +227,15 @@ class Client:
             params["arg"] = arg
         return await self.request("document/create", **params)
 
+    async def authorize(self, key: str, username: str | None = None, password: str | None = None,
+                        message: dict | None = None) -> dict:
+        """Sign in to document `key` (spec/protocol.md 8.3): with `username`
+        and `password` its @authorize, with `message` its @authorization
+        decides; {"identity": token, "principal": p} for the agent it answers."""
+        if message is not None:
+            return await self.request("document/authorize", key=key, message=message)
+        return await self.request("document/authorize", key=key, username=username, password=password)
+
     async def delete(self, key: str, identity: str | None = None) -> dict:
         return await self.request("document/delete", key=key, **self._who(identity))
 

@@ -394,6 +394,16 @@ class Router:
         self._submit(slot, "web", who, payload, waiter)
         return waiter
 
+    def authorize(self, key: str, credentials: dict) -> asyncio.Future:
+        """Sign-in to document `key` (spec/protocol.md 8.3): resolves to
+        {"agent": name} when its @authorize (`username`, `password`) or
+        @authorization (`message`) answers one, else fails (`authorize_refused`)."""
+        waiter, slot = self._request(key)
+        if slot is None:
+            return waiter
+        self._submit(slot, "authorize", None, dict(credentials), waiter)
+        return waiter
+
     def delete(self, key: str, who: str) -> asyncio.Future:
         """Delete the document if its @delete lets `who`."""
         waiter, slot = self._request(key)
@@ -643,6 +653,9 @@ class Router:
             if p.kind == "web" and p.waiter is not None and not p.waiter.done() \
                     and error is None and reply.get("web") is not None:
                 p.waiter.set_result(tuple(reply["web"]))  # the handler's answer (errors too)
+            if p.kind == "authorize" and p.waiter is not None and not p.waiter.done() \
+                    and error is None and reply.get("agent") is not None:
+                p.waiter.set_result({"agent": reply["agent"]})  # who signed in
             if p.waiter is not None and not p.waiter.done():
                 outcome = error or _sender_error(reply.get("frames", ()), p.who)
                 if outcome is not None:

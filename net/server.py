@@ -898,6 +898,41 @@ def _identity_whoami(s: Socket, rid, req) -> None:
                          "anonymous": authority == ANONYMOUS}, True))
 
 
+AUTHORIZE_TTL = 7 * 24 * 3600  # a document-signed identity lasts a week, as `advm token`'s
+
+
+def authorized_principal(agent: str, key: str) -> str:
+    """The principal a document signs in (spec/protocol.md 8.3): the agent its
+    @authorize answered, in the document's own authority `doc.KEY`."""
+    return f"{agent}@doc.{key}"
+
+
+def _document_authorize(s: Socket, rid, req) -> None:
+    key = _need(req, "key", str, "the document's key")
+    if "message" in req:
+        credentials = {"message": _need(req, "message", dict, "the @authorization message, a JSON object")}
+    else:
+        credentials = {"username": _need(req, "username", str, "the name @authorize checks"),
+                       "password": _need(req, "password", str, "the password @authorize checks")}
+    fut = s.router.authorize(key, credentials)
+
+    def done(f):
+        if f.cancelled():
+            return
+        exc = f.exception()
+        if exc is not None:
+            s.push(failed(rid, exc))
+            return
+        try:
+            token = s.server.tokens.mint(authorized_principal(f.result()["agent"], key), ttl=AUTHORIZE_TTL)
+        except TokenError as e:
+            s.push(failure(rid, "authorize_refused", f"the document answered a name no token may hold: {e.message}"))
+            return
+        s.push(deliver(rid, {"identity": token, "principal": s.server.tokens.verify(token)}, True))
+
+    fut.add_done_callback(done)
+
+
 def _identity_mint(s: Socket, rid, req) -> None:
     if not s.server.dev_tokens:
         raise _Refused("mint_refused", "this server does not mint tokens; ask its operator "
@@ -919,6 +954,7 @@ METHODS = {
     "identity/mint": _identity_mint,
     "document/create": _document_create,
     "document/delete": _document_delete,
+    "document/authorize": _document_authorize,
     "document/debug": _document_debug,
     "attachment/start": _attachment_start,
     "attachment/append": _attachment_append,

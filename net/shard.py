@@ -206,7 +206,7 @@ class Shard:
         self._lock = threading.Lock()
         self._handlers = {kind: getattr(self, "_" + kind) for kind in (
             "create", "connect", "disconnect", "send", "answer", "advance", "delete", "view",
-            "update", "close", "result", "web", "debug", "deploy", "upgrade")}
+            "update", "close", "result", "web", "debug", "deploy", "upgrade", "authorize")}
         # Whether the backend's documents take `submit(op, now, done=)`.
         self._callbacks = getattr(backend, "callbacks", False)
         self.collector = Collector()
@@ -533,6 +533,17 @@ class Shard:
 
     def _delete(self, key, p, now):
         return self._input(key, {"op": "delete", "who": p["who"]}, now)
+
+    def _authorize(self, key, p, now):
+        """Sign-in (spec/protocol.md 8.3 `document/authorize`): the agent the
+        document's @authorize or @authorization answers. Not an input: it only
+        reads, nothing is logged."""
+        if not self.host.exists(key):
+            return _done(failed("not_found", f"document {key!r} does not exist"))
+        agent = self.host.open(key).living.authorize(p.get("username"), p.get("password"), p.get("message"))
+        if agent is None:
+            return _done(failed("authorize_refused", "the document did not sign these credentials in"))
+        return _done(reply(agent=agent))
 
     def _view(self, key, p, now):
         """A viewer's whole plain view and open asks, without an input: for a

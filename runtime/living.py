@@ -175,6 +175,34 @@ class LivingDocument:
         except TransactionError:
             return False
 
+    def authorize(self, username=None, password=None, message=None) -> str | None:
+        """Sign-in (language.md 4.20.1): the agent name `@authorize (username,
+        password)` answers, or with `message` `@authorization (M m)`; None when
+        the handler aborts or answers "", the document has no such handler or
+        does not exist, or the message does not fit. Asked without an input: it
+        only reads, and nothing of it is kept."""
+        if self.destroyed or not self.engine.created:
+            return None
+        handlers = self.meta["handlers"]
+        if message is not None:
+            h = handlers.get("authorization")
+            if h is None or h.get("message") is None:
+                return None
+            try:
+                args = (self.engine.message(h["message"], message),)
+            except ValueError:
+                return None
+        else:
+            h = handlers.get("authorize")
+            if h is None or not isinstance(username, str) or not isinstance(password, str):
+                return None
+            args = (username, password)
+        try:
+            agent = self.engine.read(h["fn"], args, NO_ONE)
+        except TransactionError:
+            return None
+        return agent if isinstance(agent, str) and agent else None
+
     def attach(self, who: str, asset: dict, now: int) -> list[dict]:
         """The input {op: attach, who, asset, now}: an uploaded file's facts
         (runtime/web.py; its bytes are in the blob store) given to @attached."""
