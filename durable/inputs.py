@@ -367,14 +367,21 @@ def apply(living, entry: Entry, head: int, *, doc: str | None = None, viewers=No
     may be a new object (rebuilt from bytes where the log says so, or on new
     code at an `upgrade` event: `resolve(sha256)` gives that module)."""
     with retelling():
-        return _apply(living, entry, head, doc, viewers, resolve)
+        return apply_retold(living, entry, head, doc, viewers, resolve)
 
 
-def _apply(living, entry: Entry, head: int, doc, viewers, resolve=None):
-    if entry.extra.get("from") == head and head:
-        living = round_trip(living, viewers=viewers)
+def apply_retold(living, entry: Entry, head: int, doc=None, viewers=None, resolve=None):
+    """apply() for a caller that holds `with retelling():` already (replay
+    holds it once for its whole loop)."""
+    extra = entry.extra
     kind = entry.kind
-    if kind == "send":  # nearly every entry
+    if kind == "send" and "from" not in extra and "context" not in extra:
+        # Nearly every entry: the runtime's send() is apply() of the input
+        # from_entry() would build, without building it.
+        return living, living.send(entry.principal, entry.channel, entry.payload, entry.time)
+    if extra.get("from") == head and head:
+        living = round_trip(living, viewers=viewers)
+    if kind == "send":
         return living, living.apply(from_entry(entry))
     if kind == LOAD:
         # @load's frames wait in the outbox for the next input, as they did live.
@@ -409,6 +416,6 @@ def check_frames(entry: Entry, frames: list, *, doc: str | None) -> None:
                      doc=doc, seq=entry.seq)
 
 
-__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "UPGRADE", "apply", "check_frames", "digest_matches",
+__all__ = ["Divergence", "EVENT_KINDS", "INPUT_KINDS", "LOAD", "RECONNECT", "UPGRADE", "apply", "apply_retold", "check_frames", "digest_matches",
            "envelope", "event_entry", "frames_digest", "from_entry", "from_envelope", "outcome", "principal_of",
            "reconnect", "round_trip", "to_entry", "unloggable"]

@@ -78,7 +78,18 @@ def state_hash(data: bytes) -> bytes:
     """sha256 of a runtime snapshot (runtime/living.py) without what views derive:
     the `viewers` part and any view delta waiting in the `outbox`. Equal for
     a live runtime and a replay without views when their states agree."""
-    body = cbor2.loads(data)
+    return _hash_body(cbor2.loads(data))
+
+
+def runtime_state_hash(living) -> bytes:
+    """state_hash(living.snapshot()), from the snapshot's map as the runtime
+    makes it: the viewers' part is not written, and the snapshot is not read
+    back (the map's values are plain CBOR data, which encode alike before
+    and after a round trip)."""
+    return _hash_body(living.snapshot_body())
+
+
+def _hash_body(body) -> bytes:
     if isinstance(body, dict):
         body.pop("viewers", None)
         outbox = body.get("outbox")
@@ -87,4 +98,4 @@ def state_hash(data: bytes) -> bytes:
     return hashlib.sha256(cbor2.dumps(body)).digest()
 
 
-__all__ = ["NO_VIEWS", "NoViewers", "NoViewsError", "decided", "state_hash"]
+__all__ = ["NO_VIEWS", "NoViewers", "NoViewsError", "decided", "runtime_state_hash", "state_hash"]

@@ -31,7 +31,8 @@ from ..store.log import Entry
 from ..store.snapshots import Snapshot
 from . import inputs
 from .document import base, resolver
-from .noviews import NoViewers, state_hash
+from ..runtime.living import retelling
+from .noviews import NoViewers, runtime_state_hash, state_hash
 
 
 @dataclass
@@ -154,17 +155,30 @@ def _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, *
 
     result = Replay(doc, start, start, last)
     living = module = None
-    head = start
     verified = start_snap  # the newest snapshot checked so far (None: the log's start)
     if start_snap is not None:
         living, module = base(store, doc, start_snap, None, modules, viewers=viewers)
-    apply, matches = inputs.apply, inputs.digest_matches
+    with retelling():  # once for the whole loop, not once an entry (inputs.apply)
+        head, steps, living, module = _loop(
+            store, doc, stop, start, to_check, living, module, verified, modules, viewers,
+            live_viewers, on_step, chunk, newest, result)
+    result.head = head
+    result.steps = steps
+    result.living = living
+    result.module = module
+    return result
+
+
+def _loop(store, doc, stop, start, to_check, living, module, verified, modules, viewers,
+          live_viewers, on_step, chunk, newest, result):
+    head = start
+    apply, matches = inputs.apply_retold, inputs.digest_matches
+    resolve = resolver(store, doc, modules)
     steps = 0
     for entry in store.entries(doc, after=start, until=stop, chunk=chunk):
         if living is None:
             living, module = base(store, doc, None, entry, modules, viewers=viewers)
-        living, frames = apply(living, entry, head, doc=doc, viewers=viewers,
-                               resolve=resolver(store, doc, modules))
+        living, frames = apply(living, entry, head, doc, viewers, resolve)
         module = living.engine.module
         head = entry.seq
         steps += 1
@@ -178,9 +192,8 @@ def _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, *
                 result.divergence = e
             break
         if head in to_check:
-            data = living.snapshot()
             stored = store.snapshot(doc, head)
-            check = Check(head, state_hash(stored.data).hex(), state_hash(data).hex())
+            check = Check(head, state_hash(stored.data).hex(), runtime_state_hash(living).hex())
             if not check.ok and not newest and live_viewers is not None:
                 # (with newest only, the caller replays again checking all)
                 check.exact = _exact(store, doc, verified, head, modules, live_viewers) == stored.data
@@ -198,11 +211,7 @@ def _replay(store, doc, until, modules, viewers, live_viewers, on_step, chunk, *
                 # Only bytes no behaviour depends on differed: go on from the
                 # stored ones, so that they agree again.
                 living = inputs.round_trip(living, stored.data, viewers=viewers)
-    result.head = head
-    result.steps = steps
-    result.living = living
-    result.module = module
-    return result
+    return head, steps, living, module
 
 
 def _exact(store, doc: str, since: Snapshot | None, head: int, modules, viewers) -> bytes:

@@ -119,10 +119,13 @@ class LivingDocument:
         return self.apply({"op": "disconnect", "who": who, "now": now})
 
     def send(self, who: str, channel: str, message, now: int) -> list[dict]:
-        if not self.queue and not self.outbox:
+        """apply() of {op: send, who, channel, message, now}, the same frames
+        and state, without building the input when nothing waits ahead of it
+        (replay runs nearly every logged entry through here)."""
+        if not self.queue and not self.outbox and not self.replicas:
             frames = self._fast_send(who, channel, message, now)
             if frames is not None:
-                return frames
+                return frames + self.pump() if self.queue else frames
         return self.apply({"op": "send", "who": who, "channel": channel, "message": message, "now": now})
 
     def answer(self, who: str, ask_id, message, now: int) -> list[dict]:
@@ -728,8 +731,12 @@ class LivingDocument:
 
     def snapshot(self) -> bytes:
         """The whole runtime between inputs, as CBOR."""
+        return cbor2.dumps(self.snapshot_body())
+
+    def snapshot_body(self) -> dict:
+        """The map snapshot() encodes (its document's values already bytes)."""
         doc = self.engine
-        return cbor2.dumps({
+        return {
             "format": SNAPSHOT_FORMAT,
             "version": SNAPSHOT_VERSION,
             "module": doc.machine.module_id,
@@ -743,7 +750,7 @@ class LivingDocument:
             "outbox": list(self.outbox),
             "destroyed": self.destroyed,
             **({"replication": self.replicas.to_values()} if self.replicas else {}),
-        })
+        }
 
     @classmethod
     def restore(cls, module, data: bytes, *, viewers, load: bool = True) -> "LivingDocument":
