@@ -780,21 +780,26 @@ class ExprChecker:
                 self.err("E0317", f"{r.what} only reads the document and cannot call {what}, which changes it",
                          span)
 
-    def text_append(self, e: ast.Call, span) -> T.Type:
-        """`t.append(seq, changes)` on a text field (3.13.1): the field is written."""
+    def text_append(self, e: ast.Call, span, name: str = "append") -> T.Type:
+        """`t.append(seq, changes)` and `t.compact(ratio)` on a text field (3.13.1): the field is
+        written."""
         before = len(self.diags)
         self.lvalue(e.func.obj, "append to")  # reads the receiver again: one diagnostic per mistake
         seen = {(d.code, d.message, d.span) for d in self.diags[:before]}
         self.diags[before:] = [d for d in self.diags[before:] if (d.code, d.message, d.span) not in seen]
         if len(self.diags) == before:  # a body that may not write was told so by lvalue()
-            self.check_effect("writes", "text.append", span)
+            self.check_effect("writes", f"text.{name}", span)
+        if name == "compact":
+            self.check_args(e, [T.DOUBLE], "text.compact")
+            e.ref = Ref("text_append", "compact", None)
+            return T.VOID
         self.check_args(e, [T.INT, T.DYNAMIC], "text.append")
         e.ref = Ref("text_append", "append", None)
         return T.BOOL
 
     def call_method(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type:
-        if recv == T.TEXT and name == "append" and isinstance(e.func, ast.FieldAccess):
-            return self.text_append(e, span)
+        if recv == T.TEXT and name in ("append", "compact") and isinstance(e.func, ast.FieldAccess):
+            return self.text_append(e, span, name)
         if isinstance(recv, (T.RecordType, T.MessageType)):
             s = self.info.struct(recv.name)
             if s is not None and name in s.methods:

@@ -143,6 +143,14 @@ class Calls:
         it applies (true), the field untouched when it does not (false) (language.md 3.13.1)."""
         lv = self.lvalue(e.func.obj)
         cur = self.load_lvalue(lv, None)
+        if e.ref.name == "compact":  # `t.compact(ratio)`: always written back
+            new = self.host("text.compact/1", [(cur, T.TEXT), e.args[0]], [T.TEXT, T.DOUBLE], T.TEXT)
+            self.store(lv, new)
+            self.free(new)
+            if cur is not lv.reg:
+                self.free(cur)
+            self.release(lv)
+            return None
         seq, changes = e.args
         new = self.host("text.append/2", [(cur, T.TEXT), seq, changes], [T.TEXT, T.INT, T.DYNAMIC], T.DYNAMIC)
         out = self.em.target(dst, "i")

@@ -94,11 +94,28 @@ def append(t, seq: int, change):
     return {"fragments": fragments, "order": order, "changes": new, "seq": base}
 
 
+def compact(t, ratio: float):
+    """The text with the first `ratio` of its edits (rounded down) folded into its lines (Adama's
+    `compact`): the same text now, fewer edits kept, `seq` moved past the folded ones."""
+    fragments, order, changes, seq = _parts(t)
+    todo = int(ratio * len(changes)) if ratio == ratio else 0  # NaN folds nothing
+    value = base_text(t)
+    kept = dict(changes)
+    while todo > 0 and str(seq) in kept:
+        value = apply_change(value, kept.pop(str(seq)))
+        seq += 1
+        todo -= 1
+    out = of(value)
+    out["changes"], out["seq"] = kept, seq
+    return out
+
+
 TEXT = {
     "text.get/0": (get, False),
     "text.of/1": (of, False),
     "text.append/2": (append, False),
+    "text.compact/1": (compact, False),
     "text.applied": (lambda v: v is not None, False),
 }
 
-__all__ = ["EMPTY", "TEXT", "append", "apply_change", "get", "of"]
+__all__ = ["EMPTY", "TEXT", "append", "apply_change", "base_text", "compact", "get", "of"]

@@ -28,3 +28,14 @@ def test_append_follows_the_sequence_and_never_changes_its_argument():
     v = text.append(u, 1, [{"changes": [[1, "A"], 2]}, {"changes": [3, [0, "!"]]}])  # edits 1 and 2
     assert sorted(v["changes"]) == ["0", "1", "2"]
     assert text.get(v) == "Abc!"
+
+
+def test_compact_folds_the_first_edits_into_the_lines():
+    t = text.append(text.append(text.of("ab"), 0, {"changes": [2, [0, "c"]]}), 1, {"changes": [[1, "A"], 2]})
+    half = text.compact(t, 0.5)
+    assert half["seq"] == 1 and sorted(half["changes"]) == ["1"]
+    assert text.base_text(half) == "abc" and text.get(half) == text.get(t) == "Abc"
+    assert text.compact(t, 1.0)["changes"] == {} and text.get(text.compact(t, 1.0)) == "Abc"
+    none = text.compact(t, 0.0)
+    assert none["seq"] == 0 and sorted(none["changes"]) == ["0", "1"] and text.get(none) == "Abc"
+    assert text.get(text.compact(t, float("nan"))) == "Abc"

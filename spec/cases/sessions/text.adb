@@ -1,5 +1,6 @@
 // Adama's text (language.md 3.13.1): set from a string, read with get(), edited by change sets
-// that follow one another (append gives false for one that does not); viewers see its JSON.
+// that follow one another (append gives false for one that does not), compacted into its lines;
+// viewers see its JSON.
 @static { create { return true; } }
 @connected { return true; }
 public text body;
@@ -10,6 +11,8 @@ message Reset { string to; }
 public bool last;
 channel edit(Edit e) { last = body.append(e.seq, e.changes); }
 channel reset(Reset r) { body = r.to; }
+message Squash { double ratio; }
+channel squash(Squash q) { body.compact(q.ratio); }
 public formula now = body.get();
 test edits {
   assert body.get() == "";
