@@ -140,6 +140,14 @@ class Forgetful:
                 return living, []
         return inputs.apply(living, entry, head, **kw)
 
+    def apply_retold(self, living, entry, head, *args):
+        # what replay's loop calls since 5e65b28 (one retelling() for the whole loop)
+        if entry.kind == "send":
+            self.sends += 1
+            if self.sends == 3:
+                return living, []
+        return inputs.apply_retold(living, entry, head, *args)
+
 
 def test_replay_losing_an_entry(monkeypatch):
     """(d): replay skips one logged message."""
