@@ -175,7 +175,9 @@ def preview(router, key: str, who: str, seq) -> dict:
             "preview": True, "note": PREVIEW, "view": view, "delta": delta,
             "outstanding": _json_safe(asks), "state": doc.state or None,
             "created": doc.created, "destroyed": living.destroyed,
-            "next_due": living.next_due(), "debug": list(doc.debug_lines)}
+            "next_due": living.next_due(), "debug": list(doc.debug_lines),
+            # replication<svc:method> values (language.md 4.30), as advm snapshot inspect shows them
+            **({"replication": living.replicas.status()} if living.replicas else {})}
 
 
 def debug_lines(router, key: str, seq) -> dict:

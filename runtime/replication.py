@@ -142,6 +142,23 @@ class Replicas:
                         "attempts": op["attempts"]})
         return out
 
+    def status(self) -> list[dict]:
+        """Each replicated value as `advm snapshot inspect` and admin/view show
+        it: {name, service, method, acked, ops, too_large, pending, failed}
+        (`pending` and `failed` {call, op, hash, attempts, error}, a failed
+        one with its `code`; None when there is none)."""
+        out = []
+        for name, s in self.state.items():
+            t, op, failed = self.targets[name], s["op"], s["failed"]
+            out.append({"name": name, "service": t["service"], "method": t["method"], "acked": s["acked"],
+                        "ops": s["ops"], "too_large": s["too_large"],
+                        "failed": None if failed is None else {
+                            "call": failed["id"], "op": failed["op"], "hash": failed["hash"],
+                            "attempts": failed["attempts"], "code": failed["code"], "error": failed["error"]},
+                        "pending": None if op is None else {"call": op["id"], "op": op["op"], "hash": op["hash"],
+                                                            "attempts": op["attempts"], "error": op["error"]}})
+        return out
+
     def to_values(self) -> dict:
         return {n: {"acked": s["acked"], "ops": s["ops"], "op": dict(s["op"]) if s["op"] else None,
                     **({"too_large": s["too_large"]} if s["too_large"] else {}),

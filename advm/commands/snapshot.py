@@ -73,12 +73,12 @@ def inspect(args: argparse.Namespace) -> ExitCode:
           f"{', '.join(map(str, log['snapshots'])) or 'none'}")
     for m in d["modules"]:
         print(f"module    {m['module']} from seq {m['seq']} ({m['time_iso']}){'  ' + m['filename'] if m['filename'] else ''}")
-    for r in d.get("replication", ()):
         moved = m.get("renames", {})
         renamed = [f"{a} -> {b}" for a, b in moved.get("fields", {}).items()] + \
             [f"{r}.{a} -> {r}.{b}" for r, pairs in moved.get("records", {}).items() for a, b in pairs.items()]
         if renamed:
             print(f"          renamed {', '.join(renamed)}")
+    for r in d.get("replication", ()):
         acked = r["acked"][:12] if r["acked"] else "nothing"
         op = r["pending"]
         state = "in step" if op is None else (
@@ -99,19 +99,7 @@ def replication_status(living) -> list[dict]:
     """Each replicated value: its target, the hash the service acknowledged,
     the operations issued, the pending one with its attempts, and the last one
     the service refused for good (`failed`, a 4xx but 408 and 429)."""
-    out = []
-    for name, s in living.replicas.to_values().items():
-        t = living.replicas.targets[name]
-        op = s["op"]
-        out.append({"name": name, "service": t["service"], "method": t["method"], "acked": s["acked"],
-                    "ops": s["ops"], "too_large": s.get("too_large"),
-                    "failed": None if not s.get("failed") else {
-                        "call": s["failed"]["id"], "op": s["failed"]["op"], "hash": s["failed"]["hash"],
-                        "attempts": s["failed"]["attempts"], "code": s["failed"]["code"],
-                        "error": s["failed"]["error"]},
-                    "pending": None if op is None else {"call": op["id"], "op": op["op"], "hash": op["hash"],
-                                                        "attempts": op["attempts"], "error": op["error"]}})
-    return out
+    return living.replicas.status()  # runtime/replication.py: admin/view shows the same
 
 
 def export(args: argparse.Namespace) -> ExitCode:

@@ -190,6 +190,30 @@ export interface Preview {
   next_due: number | null;
   /** the @debug lines printed up to this seq */
   debug: string[];
+  /** each replicated value's status (spec/language.md 4.30), for a document that replicates */
+  replication?: ReplicationStatus[];
+}
+
+/** One operation of a replicated value: the pending one, or the last refused for good (with its `code`). */
+export interface ReplicationOperation {
+  call: string;
+  op: "create" | "update" | "delete";
+  hash: string | null;
+  attempts: number;
+  error: string;
+  code?: number;
+}
+
+/** A replicated value as admin/view shows it (the same as `advm snapshot inspect --json`). */
+export interface ReplicationStatus {
+  name: string;
+  service: string;
+  method: string;
+  acked: string | null;
+  ops: number;
+  too_large: string | null;
+  pending: ReplicationOperation | null;
+  failed: ReplicationOperation | null;
 }
 
 /** The admin/* methods (spec/protocol.md 8.11), as `client.admin`. A loopback

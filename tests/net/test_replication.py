@@ -593,3 +593,43 @@ def test_the_deleted_documents_log_replays_its_copys_delete(tmp_path):
         assert report.ok and report.living.destroyed, report.to_json()
         assert report.living.replicas.to_values() == want
     store.close()
+
+
+def test_admin_view_shows_a_running_documents_replication_status(tmp_path, fast_backoff):
+    """admin/view (spec/protocol.md 8.11) on a running server gives the same
+    replication status as `advm snapshot inspect`: the failed operation and
+    its code after a 422, then the acknowledged hash."""
+    from server_kit import run
+
+    with Inventory() as inv:
+        inv.script = [422]
+
+        async def scenario(kit):
+            async with kit.serve(SOURCE, store=open_store(tmp_path / "s"), services=config(inv.url)) as srv:
+                admin = kit.tokens.mint("ops", ttl=600, admin=True)
+                ann = await kit.client(srv, "ann@shop")
+                await ann.create("shop-7")
+                await until(lambda: len(inv.requests) == 1)
+                c = await kit.client(srv, identity=admin)
+
+                async def status():
+                    got = await c.request("admin/view", key="shop-7", principal="ann@shop", identity=admin)
+                    return got["replication"]
+
+                async def eventually(pred):
+                    for _ in range(200):
+                        got = await status()
+                        if pred(got):
+                            return got
+                        await asyncio.sleep(0.02)
+                    raise AssertionError(got)
+
+                (rep,) = await eventually(lambda r: r[0]["failed"] is not None)
+                assert rep["pending"] is None and rep["acked"] is None
+                assert (rep["failed"]["call"], rep["failed"]["code"]) == ("~r/copy/1", 422)
+                doc = await ann.open("shop-7")
+                await doc.send("set", {"count": 3})
+                (rep,) = await eventually(lambda r: r[0]["acked"] is not None)
+                assert rep["acked"] == content_hash({"sku": "tea", "count": 3}) and rep["failed"] is None
+                assert rep["ops"] == 2 and (rep["service"], rep["method"]) == ("inventory", "stock")
+        run(scenario)

@@ -21,6 +21,7 @@ async function play(url: string): Promise<number> {
   if (ask) await game.answer(ask, ask.options ? ask.options[0] : null);
   await game.waitFor((b) => b.cells.length === 9, { timeout: null });
   const docs = await client.admin.documents();
+  const refused: number | undefined = (await client.admin.view("game", "a@")).replication?.[0]?.failed?.code;
   const loaded: boolean[] = docs.documents.map((d) => d.loaded);
   const r: Reflection = await client.reflect();
   const channels: string[] = Object.keys(r.channels);
@@ -39,7 +40,7 @@ async function play(url: string): Promise<number> {
   const other: Asset = await client.attachmentFinish(upload);
   await client.attach("album", new Blob(["text"], { type: "image/svg+xml" }));
   await client.close();
-  return photo.size + other.id.length + got + turn.length + (reply.seq ?? 0) + loaded.length + channels.length;
+  return (refused ?? 0) + photo.size + other.id.length + got + turn.length + (reply.seq ?? 0) + loaded.length + channels.length;
 }
 
 function misuse(client: Client, game: Connection<Board>) {
