@@ -23,7 +23,7 @@ ARITH = ("-", "*")
 COMPARE = ("<", ">", "<=", ">=")
 EQUALITY = ("==", "!=")
 LOGIC = ("&&", "||", "^^")
-CHANNEL_OPS = ("fetch", "decide", "choose")
+CHANNEL_OPS = ("fetch", "decide", "choose", "enqueue")
 # Method names from other languages, and what this one calls them.
 SAME_MEANING = {
     "size": ("length",), "len": ("length", "size"), "count": ("size", "length"),
@@ -945,7 +945,7 @@ class ExprChecker:
         if name not in CHANNEL_OPS:
             self.args_only(e)
             return self.err("E0209", f"channel '{cname}' has no method '{name}'", span,
-                            did_you_mean(name, CHANNEL_OPS) or "channels offer fetch, decide and choose")
+                            did_you_mean(name, CHANNEL_OPS) or "channels offer fetch, decide, choose and enqueue")
         if ch.complete:
             self.args_only(e)
             return self.err("E0315", f"cannot {name} from channel '{cname}': it has a handler", span,
@@ -956,6 +956,9 @@ class ExprChecker:
                             "asking records an open request in the document; ask where it may change")
         element = ch.message
         e.ref = Ref("channel_op", name, ch)
+        if name == "enqueue":  # as if `who` sent it (language.md 5.22)
+            self.check_args(e, [T.PRINCIPAL, T.ArrayType(element) if ch.is_array else element], f"{cname}.enqueue")
+            return T.VOID
         if name == "fetch":
             self.check_args(e, [T.PRINCIPAL], f"{cname}.fetch")
             if T.is_error(element):

@@ -209,6 +209,18 @@ class Calls:
         ch = ref.target
         spec = [ch.name, ref.name]
         who = e.args[0]
+        if ref.name == "enqueue":  # the message as the one option (runtime/asks.py)
+            mt = T.ArrayType(ch.message) if ch.is_array else ch.message
+            box = self.boxed(e.args[1], mt)
+            one = self.temp("o")
+            self.emit("LNEW", one.n)
+            self.emit("LPUSH", one.n, box.n)
+            self.free(box)
+            el = T.ArrayType(mt)
+            r = self.host(ASK.name, [K(spec, T.DYNAMIC), who, (one, el), K(1, T.INT)],
+                          [T.DYNAMIC, T.PRINCIPAL, el, T.INT], T.DYNAMIC)
+            self.free(one, r)
+            return None
         options = e.args[1] if len(e.args) > 1 else None
         limit = e.args[2] if len(e.args) > 2 else None
         el = T.ArrayType(ch.message)

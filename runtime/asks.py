@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 
 FETCH, DECIDE, CHOOSE = "fetch", "decide", "choose"
+ENQUEUE = "enqueue"  # chan.enqueue(who, msg): as if who sent msg (open() below)
 # A service call code may await (runtime/services.py): an ask nobody sees, whose
 # `channel` is "service.method", `who` the caller, `options` [the request as
 # JSON text] and `limit` 1 for @no_cache; answered by a result input.
@@ -83,6 +84,8 @@ class AskBook:
         self.calls: dict[int, list] = {}
         self.cache: dict[str, dict] = {}
         self.wanted: dict[str, tuple] = {}
+        # chan.enqueue's messages no fetch took yet: (channel, who) -> values, oldest first
+        self.queued: dict[tuple[str, str], list] = {}
 
     # ------------------------------------------------------------ inside transactions
 
@@ -90,6 +93,9 @@ class AskBook:
         """The host function behind fetch/decide/choose (`m` is the machine)."""
         channel, kind = spec
         options = list(options) if options is not None else None
+        if kind == ENQUEUE:
+            self._enqueue(m, channel, who, options[0])
+            return future_of(None, channel, kind, who, None, 0)
         if kind in (DECIDE, CHOOSE) and (not options or limit < 1):
             return future_of(None, channel, kind, who, options, limit)
         ask = Ask(self.next_id, who, channel, kind, options, limit)
@@ -97,7 +103,34 @@ class AskBook:
         self.asks[ask.id] = ask
         self.fresh.append(ask)
         m.log_undo((partial(self._unopen, ask),))
+        queue = self.queued.get((channel, who)) if kind == FETCH else None
+        if queue:  # an enqueued message waits: this fetch takes it at once
+            value = queue.pop(0)
+            m.log_undo((partial(self._requeue, channel, who, value),))
+            if not queue:
+                del self.queued[(channel, who)]
+            ask.answered, ask.answer = True, value
         return future_of(ask, channel, kind, who, options, limit)
+
+    def _enqueue(self, m, channel: str, who: str, value) -> None:
+        """chan.enqueue(who, value) (language.md 5.22): it answers who's oldest
+        open fetch on the channel, else waits for the next one. Undone by a rollback."""
+        for ask in sorted(self.asks.values(), key=lambda a: a.id):
+            if ask.live and not ask.answered and ask.kind == FETCH and ask.who == who and ask.channel == channel:
+                ask.answered, ask.answer = True, value
+                m.log_undo((partial(self.refuse, ask.id),))
+                return
+        self.queued.setdefault((channel, who), []).append(value)
+        m.log_undo((partial(self._unqueue, channel, who),))
+
+    def _unqueue(self, channel: str, who: str) -> None:
+        queue = self.queued[(channel, who)]
+        queue.pop()
+        if not queue:
+            del self.queued[(channel, who)]
+
+    def _requeue(self, channel: str, who: str, value) -> None:
+        self.queued.setdefault((channel, who), []).insert(0, value)
 
     def _unopen(self, ask: Ask) -> None:
         del self.asks[ask.id]
@@ -168,6 +201,7 @@ class AskBook:
         self.asks.clear()
         self.fresh = []
         self.calls.clear()
+        self.queued.clear()
 
     # ------------------------------------------------------------ between transactions
 
@@ -245,6 +279,8 @@ class AskBook:
             out["calls"] = [[i, *c] for i, c in self.calls.items()]
         if self.cache:
             out["cache"] = [[k, v] for k, v in self.cache.items()]
+        if self.queued:  # only documents that enqueue carry these (older snapshots unchanged)
+            out["queued"] = [[c, w, list(vs)] for (c, w), vs in self.queued.items()]
         return out
 
     def load(self, v: dict) -> None:
@@ -257,6 +293,7 @@ class AskBook:
         self.fresh = []
         self.calls = {c[0]: list(c[1:]) for c in v.get("calls", ())}
         self.cache = {k: r for k, r in v.get("cache", ())}
+        self.queued = {(c, w): list(vs) for c, w, vs in v.get("queued", ())}
         self.wanted = {}
 
 

@@ -31,7 +31,7 @@ from ..vm.errors import SnapshotError
 from ..vm.snapshot import dumps_values, loads_values
 from ..vm.stdlib import values_equal
 from ..vm.values import to_json
-from .asks import CHOOSE, DECIDE, AnswerError, match_answer
+from .asks import CHOOSE, DECIDE, FETCH, AnswerError, match_answer
 from .contracts import context_of
 from .engine import Engine, TransactionError
 from .schedule import Crons, Pending, due_after
@@ -337,6 +337,30 @@ class LivingDocument:
             self.replicas.refresh(GONE if self.destroyed else self.engine.field)
         return out
 
+    def _answered_waiting(self):
+        """The fetch the waiting body awaits, when chan.enqueue answered it; else None."""
+        waiting = self.engine.waiting
+        ask = self.engine.asks.asks.get(waiting.get("id")) if isinstance(waiting, dict) else None
+        return ask if ask is not None and ask.answered and ask.kind == FETCH else None
+
+    def _take_enqueued(self) -> list[dict]:
+        """The awaited fetch got its answer from chan.enqueue (runtime/asks.py):
+        the waiting body resumes with it, as it would with an `answer` input
+        (language.md 5.22); if it refuses it, the ask is open again."""
+        doc, out = self.engine, []
+        while not self.destroyed and doc.cont is not None:
+            ask = self._answered_waiting()
+            if ask is None:
+                break
+            committed, _, frames = self._transact(ask.who, lambda a=ask: doc.resume(a.answer, now=doc.now),
+                                                  f"the message queued for you on {ask.channel} was refused: ")
+            out += frames
+            if not committed:
+                doc.asks.refuse(ask.id)
+                out += self._ask_frames()
+                break
+        return out
+
     @property
     def deleting(self) -> bool:
         """Deleted, with replication operations still to make (the deletes of
@@ -372,6 +396,8 @@ class LivingDocument:
         if self.destroyed:
             return out + ([] if who is None else [error_frame(who, "destroyed", "the document was destroyed")])
         out += handler(item, who, max(self.clock, now))
+        if self.engine.cont is not None and self.engine.asks.asks:
+            out += self._take_enqueued()  # chan.enqueue answered the awaited fetch
         out += self._run_due(self.clock)  # transitions this input scheduled
         return out
 
@@ -407,9 +433,12 @@ class LivingDocument:
             doc.event(entry[1], (msg,), who, at)
         except TransactionError as e:
             return [error_frame(who, e.kind, self._told(e, who))] + self._ask_frames()
-        if f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone:
+        if f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone \
+                or (doc.cont is not None and self._answered_waiting() is not None):  # chan.enqueue
             self._burst, self._instant = 0, None
             frames = self._committed()
+            if doc.cont is not None and doc.asks.asks:
+                frames += self._take_enqueued()
             return frames + self._run_due(self.clock)
         # _committed, for a transaction that left nothing else to do
         frames = self.viewers.after_commit()
