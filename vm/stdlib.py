@@ -109,8 +109,31 @@ def _now(m) -> _dt.datetime:
 
 
 
+# Time.datetime() of a UTC document, written from the clock's milliseconds:
+# the text _now(m).isoformat(timespec="milliseconds") gives, without making a
+# datetime (chat-like handlers stamp every line with it, and replay runs them
+# all again). The date part is made once a day: (day since the epoch, text).
+_UTC_DAY = (None, "")
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+# Below 2**32 s, ms / 1000.0 is within half a microsecond of the exact time, so
+# fromtimestamp's rounding gives back the same millisecond: the two agree.
+_UTC_FAST_UNTIL = 2**32 * 1000
+
+
 def _datetime_now(m) -> str:
     # Time.datetime() in one call: chat-like handlers stamp every line with it.
+    global _UTC_DAY
+    f = m.doc.f
+    ms = f[NOW]
+    if type(ms) is int and 0 <= ms < _UTC_FAST_UNTIL and f[ZONE] == "UTC":
+        day, rest = divmod(ms, 86_400_000)
+        known = _UTC_DAY  # one tuple: another thread may replace it, never half of it
+        if known[0] != day:
+            known = _UTC_DAY = (day, _dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat() + "T")
+        sec, milli = divmod(rest, 1000)
+        hour, sec = divmod(sec, 3600)
+        minute, sec = divmod(sec, 60)
+        return f"{known[1]}{hour:02d}:{minute:02d}:{sec:02d}.{milli:03d}+00:00"
     return _now(m).isoformat(timespec="milliseconds")
 
 
