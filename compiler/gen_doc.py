@@ -241,6 +241,13 @@ def declare_bodies(info, layout: Layout, asm) -> list[Body]:
 class Meta:
     """The module's `meta`: what the runtime and the views read."""
 
+    @staticmethod
+    def reads_context(info) -> bool:
+        bodies = [ch.decl.body for ch in info.channels.values() if ch.complete and ch.decl.body is not None]
+        bodies += [h.decl.body for e in ("connected", "disconnected") if e in info.handlers
+                   for h in info.handlers[e].all]
+        return any(isinstance(n, ast.Special) and n.name == "context" for b in bodies for n in ast.walk(b))
+
     def __init__(self, info, layout: Layout, asm):
         self.info, self.layout, self.asm = info, layout, asm
 
@@ -342,6 +349,9 @@ class Meta:
                         for w in info.webs]} if info.webs else {}),
             "states": {n: self.layout.state_fn(n) for n in info.states},
             "handlers": handlers,
+            # whether channels or @connected/@disconnected read @context: only then does a
+            # server send carry its socket's (language.md 5.9)
+            **({"reads_context": True} if self.reads_context(info) else {}),
             "crons": {c.name: {"fn": f"cron.{c.name}", "schedule": c.schedule, "values": list(c.values)}
                       for c in info.crons.values()},
             "static": {"policies": {n: f"static.{n}" for n in info.static.policies},

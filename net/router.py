@@ -351,7 +351,7 @@ class Router:
         return waiter
 
     def send(self, key: str, who: str, channel: str, message, ask=None, *,
-             reply: Reply | None = None) -> asyncio.Future | Reply:
+             reply: Reply | None = None, context: dict | None = None) -> asyncio.Future | Reply:
         """A message to a channel, or with `ask` an answer to that ask.
         Resolves to {"seq": n} (the sender's view after it) once committed;
         with `reply`, that is where the outcome goes (and what is returned)."""
@@ -359,8 +359,10 @@ class Router:
         if slot is None:
             return waiter
         if ask is None:
-            self._submit(slot, "send", who, {"who": who, "channel": channel, "message": message},
-                         waiter)
+            payload = {"who": who, "channel": channel, "message": message}
+            if context:  # the socket's {origin, ip}, for a program that reads @context (language.md 5.9)
+                payload.update(context)
+            self._submit(slot, "send", who, payload, waiter)
         else:
             self._submit(slot, "answer", who, {"who": who, "ask": ask, "message": message}, waiter)
         return waiter

@@ -863,7 +863,9 @@ def _connection_send(s: Socket, rid, req) -> None:
         channel = _need(req, "channel", str, "the channel's name")
     if "message" not in req:
         raise _Refused("bad_request", "\"message\" is required")
-    s.router.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid))
+    context = s.context() if ask is None and s.router.module.meta.get("reads_context") else None
+    s.router.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid),
+                  context=context)
 
 
 def _connection_update(s: Socket, rid, req) -> None:

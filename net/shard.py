@@ -493,8 +493,10 @@ class Shard:
         return self._input(key, {"op": "disconnect", "who": p["who"]}, now)
 
     def _send(self, key, p, now):
-        return self._input(key, {"op": "send", "who": p["who"], "channel": p["channel"],
-                                 "message": p.get("message")}, now)
+        item = {"op": "send", "who": p["who"], "channel": p["channel"], "message": p.get("message")}
+        if "origin" in p or "ip" in p:  # read as @context (net/server.py sends it when the code does)
+            item["context"] = {"origin": p.get("origin", ""), "ip": p.get("ip", "")}
+        return self._input(key, item, now)
 
     def _answer(self, key, p, now):
         return self._input(key, {"op": "answer", "who": p["who"], "ask": p["ask"],
