@@ -278,22 +278,18 @@ class Session:
         """The viewer's own state (`view` declarations, @viewer): not an input
         of the document (nothing is logged), only of its view."""
         who = as_principal(item["as"])
-        living = self.living
-        if who not in living.connected:
-            return [{"to": who, "error": {"code": "not_connected", "message": f"{who} is not connected"}}]
         try:
-            frames = living.viewers.update(who, item["viewer_state"])
-        except ValueError as e:
-            return [{"to": who, "error": {"code": "input", "message": f"viewer state: {e}"}}]
+            frames = self.host.update_viewer(self.doc, who, item["viewer_state"])
+        except Refused as e:
+            return [e.frame(who)]
         self.viewer_states[who] = item["viewer_state"]
         return frames
 
     def _restate(self, frames: list) -> list:
         """After a restart the viewers reconnect with their own state too."""
-        living = self.living
         for who, state in self.viewer_states.items():
-            if who in living.connected:
-                frames += living.viewers.update(who, state)
+            if who in self.living.connected:
+                frames += self.host.update_viewer(self.doc, who, state)
         return frames
 
     def _disconnect(self, item):

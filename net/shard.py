@@ -560,15 +560,11 @@ class Shard:
         """A connected viewer's own state (spec/language.md 4.9.1): not an
         input of the document (nothing runs in it, nothing is logged); its
         bubbles are computed again and its patch comes back as a delta."""
-        doc = self.docs.get(key)
-        who = p["who"]
-        if doc is None or who not in doc.living.connected:
-            return _done(failed("not_connected", f"{who} is not connected to {key!r}"))
         try:
-            frames = doc.living.viewers.update(who, p.get("state"))
-        except ValueError as e:
-            return _done(failed("input", f"viewer-state: {e}"))
-        return _done(reply(frames, due=doc.next_due()))
+            frames = self.host.update_viewer(key, p["who"], p.get("state"))
+        except Refused as e:  # not_connected, input (the one path: runtime/host.py)
+            return _done(failed(e.code, e.message))
+        return _done(reply(frames, due=self.docs[key].next_due()))
 
     def _debug(self, key, p, now):
         """A @debug subscriber comes (`on`) or goes. One comes only if the

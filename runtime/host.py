@@ -47,8 +47,10 @@ class NotFound(Exception):
 
 
 class Refused(Exception):
-    """The host refused to make a document before any document code ran:
-    `code` is `already_created` or `create_refused` (spec/runtime.md 7)."""
+    """The host refused a request before any document code ran: `code` is
+    `already_created` or `create_refused` (making a document), `not_connected`
+    or `input` (a viewer's own state, `RuntimeHost.update_viewer`;
+    spec/runtime.md 7)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -253,6 +255,13 @@ class Timed(Protocol):
     def capped(self) -> bool: ...  # the last wake stopped at MAX_IMMEDIATE transitions at one instant
 
     def wake(self, at: int) -> list[Frame]: ...  # one input at `at`: run what is due then
+
+
+class Steppable(Timed, Protocol):
+    """What `RuntimeHost.step` runs early: the test runner's harness, whose
+    `@step` runs the pending transition before it is due."""
+
+    def wake(self, at: int, early: bool = False) -> list[Frame]: ...  # early: due or not
 
 
 class _Hosted:
@@ -477,6 +486,24 @@ class RuntimeHost:
         self.backend.remove(key)
         return loaded
 
+    # ------------------------------------------------------------ viewers
+
+    def update_viewer(self, key: str, who: str, state) -> list[Frame]:
+        """A connected viewer's own state (its `view` fields, @viewer;
+        spec/language.md 4.9.1) for loaded document `key`: not an input of the
+        document (nothing runs in it, nothing is logged), only of its view:
+        the viewer's bubbles are computed again and its patch comes back as
+        frames. The one path for every driver (a scripted session's `update`,
+        a shard's `connection/update`). Refused `not_connected` when `who` is
+        not connected to it, `input` when the state does not fit the fields."""
+        doc = self.docs.get(key)
+        if doc is None or who not in doc.living.connected:
+            raise Refused("not_connected", f"{who} is not connected")
+        try:
+            return doc.living.viewers.update(who, state)
+        except ValueError as e:
+            raise Refused("input", f"viewer state: {e}") from None
+
     # ------------------------------------------------------------ inputs and time
 
     def submit(self, key: str, op: dict, now: int | None = None, done=None):
@@ -497,6 +524,12 @@ class RuntimeHost:
         """Let time pass on document `key` to `until`, as a host that stays
         up does (`pass_time`); the host's clock ends at `until`."""
         return self.pass_time(_Hosted(self.open(key)), until)
+
+    def step(self, doc: Steppable) -> list[Frame]:
+        """Run `doc`'s pending transition now, at the host's clock, whether
+        or not it is due: the test harness's `@step` (spec/language.md 4.24),
+        one wake like any other the host makes (the clock does not move)."""
+        return doc.wake(self.clock, early=True)
 
     def pass_time(self, doc: Timed, until: int) -> list[Frame]:
         """Wake `doc` at each due time before `until` in turn (every daily
@@ -520,4 +553,4 @@ class RuntimeHost:
 
 
 __all__ = ["Gate", "MAX_IMMEDIATE", "MemoryBackend", "MemoryDocument", "NotFound", "Refused", "Resolved",
-           "RuntimeHost", "Shelf", "Timed"]
+           "RuntimeHost", "Shelf", "Steppable", "Timed"]

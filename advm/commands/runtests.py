@@ -8,7 +8,7 @@ asserts nothing is reported as such: it passes, but proves little.
 
 A test without harness statements is one transaction. The harness statements
 (spec/language.md 4.24) suspend the test; `Harness` acts between transactions
-and resumes it: `@step` runs the pending transition now, `@forward s` moves
+and resumes it: `@step` runs the pending transition now (`RuntimeHost.step`), `@forward s` moves
 the clock and runs what falls due, `@pump m into c` queues `m` for the next
 ask on `c`, `@aborts { ... }` runs its block expecting an abort (its writes
 are undone) and fails the test when the block ends. `log` and `@debug` lines
@@ -116,10 +116,7 @@ class Harness:
             test_cont = self.doc.cont
             self.doc.cont = self.state_cont
             if kind == "$step":
-                if self.scheduled is not None:
-                    label, due = self.scheduled
-                    self.scheduled = None
-                    self.enter(label, max(self.now, 0))
+                self.host.step(self)  # the pending transition now, due or not
             elif kind == "$forward":
                 self.forward(payload[1])
             elif kind == "$send":
@@ -196,9 +193,10 @@ class Harness:
 
         return self._burst >= MAX_IMMEDIATE
 
-    def wake(self, at: int) -> list:
-        """The pending transition, if it is due by `at`: it runs at `at`."""
-        if self.scheduled is None or self.scheduled[1] > at:
+    def wake(self, at: int, early: bool = False) -> list:
+        """The pending transition, if it is due by `at` (or, `early`, at all:
+        @step through RuntimeHost.step): it runs at `at`."""
+        if self.scheduled is None or (self.scheduled[1] > at and not early):
             return []
         label, _ = self.scheduled
         self.scheduled = None

@@ -386,3 +386,77 @@ def test_a_deleted_documents_key_can_be_created_again_in_every_driver(drivers, s
     assert d.shard_create(sh, "ann@") is None
     assert answer(sh.handle("delete", "k", {"who": "ann@"}, T0)).get("destroyed") is True
     assert d.shard_create(sh, "bob@") is None
+
+
+# ---------------------------------------------------------------- a viewer's own state, one path
+
+PAGED = ALLOW + """@connected { return true; }
+view int page;
+public int size = 3;
+bubble shown = @viewer.page * size;
+"""
+
+
+def test_a_viewers_state_goes_through_the_host_in_every_driver(drivers, monkeypatch):
+    """A session's `update` line and a shard's connection/update both go
+    through RuntimeHost.update_viewer, with the same refusals."""
+    d = drivers(PAGED)
+    calls = []
+    real = RuntimeHost.update_viewer
+
+    def spy(self, key, who, state):
+        calls.append((key, who, state))
+        return real(self, key, who, state)
+
+    monkeypatch.setattr(RuntimeHost, "update_viewer", spy)
+    s = d.session()
+    s.feed(json.dumps({"op": "create", "as": "ann"}), 1)
+    s.feed(json.dumps({"op": "connect", "as": "ann"}), 2)
+    out = s.feed(json.dumps({"op": "update", "as": "ann", "viewer_state": {"page": 2}}), 3)
+    assert [f["delta"]["shown"] for f in out if "delta" in f] == [6]
+    refused = s.feed(json.dumps({"op": "update", "as": "bob", "viewer_state": {"page": 1}}), 4)
+    assert [f["error"]["code"] for f in refused] == ["not_connected"]
+    bad = s.feed(json.dumps({"op": "update", "as": "ann", "viewer_state": {"page": "two"}}), 5)
+    assert [f["error"]["code"] for f in bad] == ["input"]
+    assert bad[0]["error"]["message"].startswith("viewer state: ")
+
+    sh = d.shard()
+    assert d.shard_create(sh, "ann@") is None
+    answer(sh.handle("connect", "k", {"who": "ann@"}, T0 + 1))
+    got = answer(sh.handle("update", "k", {"who": "ann@", "state": {"page": 1}}, T0 + 2))
+    assert [(to, json.loads(patch)["shown"]) for to, patch, _ in got["deltas"]] == [("ann@", 3)]
+    no = answer(sh.handle("update", "k", {"who": "bob@", "state": {"page": 1}}, T0 + 3))
+    assert no["error"][0] == "not_connected"
+    wrong = answer(sh.handle("update", "k", {"who": "ann@", "state": {"page": "x"}}, T0 + 4))
+    assert wrong["error"][0] == "input" and wrong["error"][1].startswith("viewer state: ")
+    assert [who for _, who, _ in calls] == ["ann@", "bob@", "ann@"] * 2
+
+
+def test_step_runs_the_pending_transition_early_through_the_host(cli, tmp_path, monkeypatch):
+    """The test runner's @step is a host call like its @forward (issue 11): the
+    transition runs now, before it is due, at the host's clock."""
+    src = tmp_path / "t.adb"
+    src.write_text("public long at = -1;\n#later {\n  at = Time.now();\n}\n"
+                   "test steps {\n  transition #later in 90;\n  @step;\n  assert (at == 0);\n}\n",
+                   encoding="utf-8")
+    calls = []
+    real = RuntimeHost.step
+
+    def spy(self, doc):
+        calls.append((type(doc).__name__, self.clock))
+        return real(self, doc)
+
+    monkeypatch.setattr(RuntimeHost, "step", spy)
+    r = cli("test", src)
+    assert r.code == ExitCode.OK, r.out
+    assert calls == [("Harness", 0)]
+    h = RuntimeHost(build_source(ALLOW, "x.adb"), None, clock=5)
+
+    class Pending:
+        woke = []
+
+        def wake(self, at, early=False):
+            self.woke.append((at, early))
+            return []
+
+    assert h.step(Pending()) == [] and Pending.woke == [(5, True)]
