@@ -348,6 +348,28 @@ def viewer_state(document, data):
 
 # ---------------------------------------------------------------- rendering
 
+def shown_members(rec, shape: Shape, ctx, seen: tuple, row: bool):
+    """What a viewer sees of a record, given its `decisions()`: (name, value,
+    desc) for a row's id first (desc None: the id as it is), then for each
+    member shown, its value (a field's, a formula's or a bubble's). The one
+    walk of a record's members: the plain view (`Renderer.record_as`) and the
+    encoded one (views/viewers.py `_enc_record`) each turn the values into
+    their own form."""
+    f = rec.f
+    if row and shape.id_slot >= 0:
+        yield "id", f[shape.id_slot], None
+    for m, shown in zip(shape.members, seen):
+        if not shown:
+            continue
+        kind = m.kind
+        if kind == "field":
+            yield m.name, f[m.slot], m.desc
+        elif kind == "formula":
+            yield m.name, ctx.formula(m, rec), m.desc
+        else:
+            yield m.name, ctx.bubble(m, rec), m.desc
+
+
 def decisions(shape: Shape, rec, ctx, doc_f) -> tuple | None:
     """Which members of `rec` the viewer sees (one bool per member), or None
     when a `require` policy hides the whole record."""
@@ -419,20 +441,8 @@ class Renderer(JsonWriter):
     def record_as(self, rec, shape: Shape, ctx, seen: tuple, row: bool) -> dict:
         """The record's plain JSON given the viewer's `decisions()`."""
         out = {}
-        if row and shape.id_slot >= 0:
-            out["id"] = rec.f[shape.id_slot]
-        f = rec.f
-        for m, shown in zip(shape.members, seen):
-            if not shown:
-                continue
-            kind = m.kind
-            if kind == "field":
-                value = f[m.slot]
-            elif kind == "formula":
-                value = ctx.formula(m, rec)
-            else:
-                value = ctx.bubble(m, rec)
-            out[m.name] = self.value(value, m.desc, ctx)
+        for name, value, desc in shown_members(rec, shape, ctx, seen, row):
+            out[name] = value if desc is None else self.value(value, desc, ctx)
         return out
 
     def document(self, ctx, formula=None) -> dict:
@@ -473,5 +483,5 @@ def render_view(document, who: str, schema: Schema | None = None, state=None) ->
     return materialize(encode_view(plain))
 
 
-__all__ = ["FreshContext", "Member", "Policy", "Renderer", "Schema", "Shape", "decisions", "records_in",
+__all__ = ["FreshContext", "Member", "Policy", "Renderer", "Schema", "Shape", "decisions", "records_in", "shown_members",
            "render_view", "viewer_state", "visible"]

@@ -65,7 +65,8 @@ from ..vm.errors import VMError
 from ..vm.table import ID_SLOT as TABLE_ID_SLOT, NEXT as TABLE_NEXT, OWNER_SLOT as TABLE_OWNER_SLOT, \
     ROWS as TABLE_ROWS, rows as table_rows
 from .delta import MIN_RUN, diff, diff_objects, encode_view
-from .privacy import FreshContext, Renderer, Schema, decisions, records_in, render_view, viewer_state, visible
+from .privacy import (FreshContext, Renderer, Schema, decisions, records_in, render_view, shown_members,
+                      viewer_state, visible)
 from .reactive import ChangeTracker, Changes, Formulas
 
 STATE_VERSION = 1
@@ -1848,26 +1849,17 @@ class Viewers:
 
     def _enc_record(self, rec, shape, ctx, seen: tuple, row: bool) -> dict:
         """encode_view(renderer.record_as(rec, shape, ctx, seen, row)), made
-        member by member with _enc."""
+        member by member with _enc (the members privacy.shown_members walks)."""
         out = {}
-        f = rec.f
-        if row and shape.id_slot >= 0:
-            out["id"] = f[shape.id_slot]
-        for m, shown in zip(shape.members, seen):
-            if not shown:
+        for name, value, desc in shown_members(rec, shape, ctx, seen, row):
+            if desc is None:
+                out[name] = value
                 continue
-            kind = m.kind
-            if kind == "field":
-                value = f[m.slot]
-            elif kind == "formula":
-                value = ctx.formula(m, rec)
-            else:
-                value = ctx.bubble(m, rec)
-            enc = self._enc(value, m.desc, ctx)
+            enc = self._enc(value, desc, ctx)
             if enc is not None:
-                out[m.name] = enc
+                out[name] = enc
             else:
-                out.pop(m.name, None)
+                out.pop(name, None)
         return out
 
     def _rows_of(self, value) -> list:
