@@ -52,6 +52,11 @@ cdef enum:
     TEXT_SLOTS = 256     # a power of two
 
 cdef bint _LITTLE = sys.byteorder == "little"
+cdef object _Continuation = Continuation  # a C global: compared once per value written
+
+
+cdef inline bint _container(object t):
+    return t is Record or t is list or t is dict or t is _Continuation
 
 
 def _banks(raw, code):
@@ -102,7 +107,7 @@ cdef class _Writer:
         self.slots = 0
         self.used = 0
         self.numbered = 0
-        self.grow(1 << 10)
+        self.grow(1 << 12)
 
     def __dealloc__(self):
         free(self.buf)
@@ -157,7 +162,7 @@ cdef class _Writer:
         self.cap = cap
         return 0
 
-    cdef int head(self, int major, uint64_t n) except -1:
+    cdef inline int head(self, int major, uint64_t n) except -1:
         cdef uint8_t* p
         self.reserve(9)
         p = <uint8_t*>(self.buf + self.size)
@@ -281,7 +286,7 @@ cdef class _Writer:
         cdef Py_ssize_t i
         cdef uintptr_t key
         t = type(v)
-        if t is not Record and t is not list and t is not dict and t is not Continuation:
+        if not _container(t):
             return 0
         if depth > MAX_DEPTH:
             raise ValueError(f"cannot snapshot values nested more than {MAX_DEPTH} deep")
@@ -298,17 +303,21 @@ cdef class _Writer:
         if self.used * 2 > self.slots:
             self.grow(self.slots * 2)
         self.keep.append(v)
+        # (scalars skipped here, not in a call each)
         if t is Record:
             f = (<Record>v).f
             if f is not None:
                 for x in <list>f:
-                    self.count(x, depth + 1)
+                    if _container(type(x)):
+                        self.count(x, depth + 1)
         elif t is list:
             for x in <list>v:
-                self.count(x, depth + 1)
+                if _container(type(x)):
+                    self.count(x, depth + 1)
         elif t is dict:
             for x in (<dict>v).values():
-                self.count(x, depth + 1)
+                if _container(type(x)):
+                    self.count(x, depth + 1)
         else:
             for x in v.obank:
                 self.count(x, depth + 1)
@@ -320,7 +329,7 @@ cdef class _Writer:
         cdef Record r
         t = type(v)
         # containers first: scalar() tries a dozen types before it gives up
-        if t is not Record and t is not list and t is not dict and t is not Continuation:
+        if not _container(t):
             if self.scalar(v):
                 return 0
             raise TypeError(f"cannot snapshot a value of type {t.__name__}")
