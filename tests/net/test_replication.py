@@ -117,7 +117,6 @@ def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
                    T0 + 1 + i).result()
     assert doc.living.replicas.to_values()["copy"]["op"]["attempts"] == 3
     from advm.runtime.living import LivingDocument
-    from advm.views.viewers import Viewers
     back = LivingDocument.restore(mod, doc.living.snapshot(), viewers=Viewers)  # kept in the snapshot
     assert back.replicas.to_values() == doc.living.replicas.to_values()
     assert doc.living.next_due() is not None  # woken to make it again after a restart
