@@ -15,6 +15,7 @@ from pathlib import Path
 import cbor2
 
 from ..runtime.living import LivingDocument
+from ..runtime.memory import estimate
 from ..store.snapshots import content_hash
 from ..vm import table
 from ..vm.values import to_json
@@ -159,7 +160,8 @@ def _cron(living, meta) -> list[dict]:
 def _sizes(data: bytes, body: dict, record_bytes: int | None) -> dict:
     sizes = {"snapshot": len(data), "document": len(body.get("document", b"")),
              "viewers": len(cbor2.dumps(body.get("viewers"))),
-             "queue": len(cbor2.dumps(body.get("queue")))}
+             "queue": len(cbor2.dumps(body.get("queue"))),
+             "memory": estimate(len(data))}  # loaded, estimated (runtime/memory.py)
     if record_bytes is not None:
         sizes["record"] = record_bytes
     return sizes
@@ -197,6 +199,8 @@ def render(d: dict) -> str:
     if "record" in b:
         sizes += f", {b['record']} stored"
     lines.append(f"  bytes      {sizes}")
+    if "memory" in b:
+        lines.append(f"  memory     about {b['memory']} bytes when loaded (estimated from the snapshot's size)")
     lines.append(f"  rng        {' '.join(f'{w:016x}' for w in d['rng'])}")
     lines.append("fields")
     for name, value in d["fields"].items():

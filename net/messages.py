@@ -88,6 +88,7 @@ class ShardReply(TypedDict, total=False):
     error: list           # [code, message]: the request failed (spec/protocol.md 8.7)
     destroyed: bool       # the input deleted the document
     loaded: bool          # the runner holds the document after the request
+    bytes: int            # its memory estimate, when measured again (runtime/memory.py)
     dropped: bool         # the runner let go of the document after a failure
     view: dict            # view: the principal's whole plain view,
     asks: list[AskInfo]   # its open asks,

@@ -56,6 +56,27 @@ class _Gauges:
         for i, r in enumerate(router.runners):
             inflight.add_metric([str(getattr(r, "index", i))], r.inflight)
         yield inflight
+        # Memory (spec/runtime.md 7.1): each loaded document's estimate, added up per worker.
+        held = GaugeMetricFamily("advm_document_bytes",
+                                 "memory estimates of the documents a worker holds, added up "
+                                 "(runtime/memory.py: from each one's snapshot size)", labels=["worker"])
+        largest = GaugeMetricFamily("advm_document_bytes_largest",
+                                    "the largest memory estimate of one document a worker holds",
+                                    labels=["worker"])
+        for i, r in enumerate(router.runners):
+            sizes = [s.bytes for s in slots if s.runner is r and s.loaded]
+            held.add_metric([str(getattr(r, "index", i))], sum(sizes))
+            largest.add_metric([str(getattr(r, "index", i))], max(sizes, default=0))
+        yield held
+        yield largest
+        if router.memory_budget is not None:
+            yield _gauge("advm_memory_budget_bytes", "each worker's memory budget for its documents",
+                         router.memory_budget)
+        yield _gauge("advm_budget_unloads",
+                     "idle documents unloaded because a worker was past its memory budget (counter)",
+                     router.stats["budget_unloads"])
+        yield _gauge("advm_memory_refusals",
+                     "loads refused with memory_full (counter)", router.stats["memory_refusals"])
         server = m.server
         if server is not None:
             sockets = list(server.sockets)

@@ -37,6 +37,15 @@ from .services import Dispatcher, ServiceConfig
 
 QUEUE_LIMIT = 256  # inputs queued per document (the runtime's own bound)
 IDLE_UNLOAD_S = 120.0
+# Each runner's (worker's) memory budget: the estimates of the documents it
+# holds (runtime/memory.py) added up; past it the router unloads its idle
+# documents, least recently used first, then refuses loads with
+# `memory_full` (spec/protocol.md 8.6, 8.8). None: no budget.
+MEMORY_BUDGET = 1_000_000_000  # 1 GB
+MEMORY_RETRY_MS = 1_000  # a timer's wake refused for memory is tried again this much later
+# Requests that load a sleeping document (a `result` is owed to the document: never refused).
+_LOADS = frozenset(("create", "connect", "view", "send", "answer", "advance", "delete", "web",
+                    "authorize", "debug"))
 MAX_KEY = 128
 # What the store can key a document by (store/keys.py MAX_DOC_BYTES; not
 # imported: the router runs without the store's LMDB too).
@@ -148,7 +157,7 @@ class Slot:
     """The router's side of one document: where it runs, what is in flight, who watches."""
 
     __slots__ = ("key", "runner", "queue", "sinks", "members", "last_seq", "asks", "used",
-                 "closing", "loaded", "debuggers")
+                 "closing", "loaded", "debuggers", "bytes")
 
     def __init__(self, key: str):
         self.key = key
@@ -162,6 +171,7 @@ class Slot:
         self.closing = False
         self.loaded = False
         self.debuggers: list = []  # @debug subscribers (Debugger), in the order they came
+        self.bytes = 0  # its memory estimate while loaded (runtime/memory.py), as last measured
 
     def idle(self) -> bool:
         return not self.queue and not any(self.members.values()) and not self.debuggers
@@ -175,7 +185,7 @@ class Router:
     def __init__(self, module, *, store=None, shelf: Shelf | None = None, workers: int = 0,
                  backend: str | None = None, idle_unload_s: float = IDLE_UNLOAD_S,
                  clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT, services=None,
-                 service_transport=None):
+                 service_transport=None, memory_budget: int | None = MEMORY_BUDGET):
         if backend is None:
             backend = "durable" if store is not None and durable_available() else "memory"
         if backend == "durable" and store is None:
@@ -186,6 +196,7 @@ class Router:
         self.shelf = shelf if shelf is not None else Shelf()
         self.workers = workers
         self.idle_unload_s = idle_unload_s
+        self.memory_budget = memory_budget or None  # bytes per runner (MEMORY_BUDGET)
         self.clock = clock
         self.queue_limit = queue_limit
         self.slots: dict[str, Slot] = {}
@@ -199,7 +210,8 @@ class Router:
         self._closing = False
         self.started = False
         # requests sent to runners, timer wakes, documents closed and loaded
-        self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0}
+        self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0,
+                      "budget_unloads": 0, "memory_refusals": 0}
         self.metrics = None  # net/metrics.py Metrics, told of every reply
         # Service calls (net/services.py): made for every document that wants
         # one, with the endpoints of `services` (a ServiceConfig; none: every
@@ -570,6 +582,12 @@ class Router:
             waiter.set_exception(RouterError(
                 "queue_full", f"document {slot.key!r} has {self.queue_limit} inputs waiting"))
             return False
+        if (self.memory_budget is not None and not slot.loaded and not slot.queue
+                and kind in _LOADS and (kind != "debug" or payload.get("on"))):
+            refusal = self._admit(slot)
+            if refusal is not None:
+                self._refuse_load(slot, kind, waiter, refusal)
+                return False
         if slot.runner is None:
             try:
                 slot.runner = self._place()
@@ -633,6 +651,12 @@ class Router:
         slot.loaded = bool(reply.get("loaded"))
         if slot.loaded and not was:
             self.stats["loads"] += 1
+        if not slot.loaded:
+            slot.bytes = 0
+        elif "bytes" in reply:  # measured again: past the budget, idle documents go
+            slot.bytes = reply["bytes"]
+            if self.memory_budget is not None and slot.runner is not None:
+                self._shed(slot.runner)
         if error is None:
             if p.kind not in ("close", "debug"):
                 self._set_due(slot.key, reply.get("due"))
@@ -936,6 +960,63 @@ class Router:
                         and slot.idle() and slot.used <= cutoff):
                     slot.closing = True
                     self._submit(slot, "close", None, {}, None, bounded=False)
+
+    # ------------------------------------------------------------ the memory budget
+
+    def held(self, runner) -> int:
+        """The memory estimates of the documents `runner` holds, added up."""
+        return sum(s.bytes for s in self.slots.values() if s.runner is runner and s.loaded)
+
+    def _shed(self, runner) -> bool:
+        """Within `runner`'s memory budget, counting the documents being
+        unloaded as gone? If not, unload its idle documents (nobody
+        connected, no input in flight, no @debug subscriber), least recently
+        used first, until it is. Whether it is within the budget then."""
+        mine = [s for s in self.slots.values() if s.runner is runner and s.loaded and not s.closing]
+        held = sum(s.bytes for s in mine)
+        if held <= self.memory_budget:
+            return True
+        for slot in sorted((s for s in mine if s.idle()), key=lambda s: s.used):
+            slot.closing = True
+            held -= slot.bytes
+            self.stats["budget_unloads"] += 1
+            self._submit(slot, "close", None, {}, None, bounded=False)
+            if held <= self.memory_budget:
+                return True
+        return False
+
+    def _admit(self, slot: Slot) -> RouterError | None:
+        """Whether document `slot.key` may be loaded: on its runner if it has
+        one, else on the least busy live runner within its budget (idle
+        documents unloaded to make room). None when it may (and the slot is
+        placed), else the `memory_full` refusal."""
+        if slot.runner is not None:
+            candidates = [slot.runner]
+        else:
+            candidates = sorted((r for r in self.runners if not r.dead), key=lambda r: (r.inflight, r.placed))
+            if not candidates:
+                return None  # _place says every worker has stopped
+        for runner in candidates:
+            if self._shed(runner):
+                if slot.runner is None:
+                    slot.runner = runner
+                    runner.placed += 1
+                return None
+        mb = self.memory_budget / 1e6
+        held = max(self.held(r) for r in candidates) / 1e6
+        return RouterError("memory_full", f"document {slot.key!r} cannot be loaded now: the documents "
+                           f"loaded hold about {held:.1f} MB, past the memory budget of {mb:.1f} MB "
+                           "per worker, and none of them is idle; retry later")
+
+    def _refuse_load(self, slot: Slot, kind: str, waiter, refusal: RouterError) -> None:
+        self.stats["memory_refusals"] += 1
+        if waiter is not None:
+            waiter.set_exception(refusal)
+        if kind == "advance":  # a timer's wake: tried again shortly
+            self._set_due(slot.key, self.clock() + MEMORY_RETRY_MS)
+        if (slot.runner is None and not slot.queue and not any(slot.members.values())
+                and not slot.debuggers and self.slots.get(slot.key) is slot):
+            del self.slots[slot.key]
 
     # ------------------------------------------------------------ introspection
 

@@ -32,6 +32,7 @@ import gc
 import threading
 
 from ..runtime.host import NotFound, Refused, Resolved, RuntimeHost
+from ..runtime.memory import MEASURE_EVERY, measure
 from ..store.blobs import referenced
 from ..store.errors import StoreError
 from ..vm.stdlib import DEBUG_LINES_DROPPED, DEBUG_MAX_LINES
@@ -216,6 +217,9 @@ class Shard:
         # @debug subscribers (spec/protocol.md 8.3 document/debug): key -> how
         # many the router holds. Only these documents keep their lines.
         self._debugging: dict[str, int] = {}
+        # Memory estimates (spec/runtime.md 7.1): key -> [requests since the
+        # document was loaded, id of the document loaded].
+        self._sizes: dict[str, list[int]] = {}
 
     # ------------------------------------------------------------ entry point
 
@@ -238,9 +242,33 @@ class Shard:
             self.collector.collect()
         # Whether this shard holds the document once the request ran: the router
         # frees its bookkeeping for documents nobody holds.
-        return self._in_order(key, fut, key in self.docs)
+        loaded = key in self.docs
+        if loaded:
+            size = self._measure(key)
+        else:
+            self._sizes.pop(key, None)
+            size = None
+        return self._in_order(key, fut, loaded, size)
 
-    def _in_order(self, key: str, inner, loaded: bool):
+    def _measure(self, key: str) -> int | None:
+        """Document `key`'s memory estimate (runtime/memory.py) when it is due
+        to be measured: once loaded (or created), after its 1st, 2nd, 4th ...
+        128th request (a new document often grows at once), then every
+        MEASURE_EVERY requests; None in between (the router keeps the last one)."""
+        doc = self.docs[key]
+        entry = self._sizes.get(key)
+        if entry is None or entry[1] != id(doc):
+            self._sizes[key] = [0, id(doc)]
+        else:
+            n = entry[0] = entry[0] + 1
+            if n % MEASURE_EVERY and n & (n - 1):
+                return None
+        try:
+            return measure(doc.living)
+        except Exception:  # a document that cannot be encoded now keeps its last estimate
+            return None
+
+    def _in_order(self, key: str, inner, loaded: bool, size: int | None = None):
         """`inner`'s reply, released only after every earlier reply for `key`."""
 
         def value_of(f):
@@ -248,6 +276,8 @@ class Shard:
             value = failed("internal", repr(exc)) if exc is not None else f.result()
             if loaded:
                 value["loaded"] = True
+                if size is not None:
+                    value["bytes"] = size
             return value
 
         with self._lock:

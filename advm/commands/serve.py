@@ -58,6 +58,10 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "0 runs them on a thread of the server process")
     p.add_argument("--idle", type=float, default=120.0, metavar="SECONDS",
                    help="unload a document after this long with nobody connected (default 120)")
+    p.add_argument("--memory-budget", dest="memory_budget", type=float, default=1000.0, metavar="MB",
+                   help="each worker's memory budget for documents, in MB of their estimates "
+                        "(spec/runtime.md 7.1): past it idle documents unload, least recently used "
+                        "first, then loads are refused with memory_full (default 1000; 0: none)")
     p.add_argument("--static", default=None, metavar="DIR",
                    help="serve the files in DIR over HTTP at / (the browser page)")
     p.add_argument("--allow-origin", dest="allow_origins", action="append", default=[],
@@ -138,11 +142,13 @@ async def _serve(args, program) -> None:
         raise Failure(f"advm: error: {e}") from None
     try:
         os.makedirs(directory, exist_ok=True)
-        tokens = Tokens.from_store_dir(directory)
+        # exp is required of every token unless only this machine can connect (protocol.md 8.5)
+        tokens = Tokens.from_store_dir(directory, require_exp=not is_loopback(args.bind))
         workers = default_workers() if args.workers is None else args.workers
         durable = store is not None and durable_available()
         router = Router(program.module, store=store if durable else None, workers=workers,
-                    idle_unload_s=args.idle, services=args.service_config)
+                    idle_unload_s=args.idle, services=args.service_config,
+                    memory_budget=int(args.memory_budget * 1_000_000) or None)
         pages = static_pages(args.static) if args.static else None
         # Uploaded files' bytes: a folder beside the LMDB files (store/blobs.py, language.md 4.29)
         blobs = FolderBlobStore(os.path.join(directory, "blobs"))
@@ -179,6 +185,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise UsageError("--workers is 0 or more")
     if args.idle <= 0:
         raise UsageError("--idle is a number of seconds above 0")
+    if not args.memory_budget >= 0 or args.memory_budget == float("inf"):
+        raise UsageError("--memory-budget is a number of MB, 0 or more (0: no budget)")
     if args.static is not None and not os.path.isdir(args.static):
         raise UsageError(f"--static {args.static}: not a directory")
     for origin in args.allow_origins:
