@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
+from .commands import authority, check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -34,6 +34,7 @@ COMMANDS: list[Command] = [
     serve.COMMAND,
     snapshot.COMMAND,
     token.COMMAND,
+    authority.COMMAND,
 ]
 
 EXAMPLES_HELP = """\
@@ -52,6 +53,8 @@ examples:
   advm deploy v2.adb --store .advm              move the stored documents to v2
   advm snapshot inspect --doc main              what a stored document holds now
   advm token alice                              a signed identity for alice
+  advm authority add corp --jwks-url https://id.corp/.well-known/jwks.json
+                                                accept corp's JWTs as sub@corp
 
 """
 

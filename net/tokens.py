@@ -1,11 +1,18 @@
 """Identity: who a WebSocket client is, from a signed token.
 
-A token is `advm1.<payload>.<signature>`: the payload is base64url JSON
-`{"sub": principal, "iat": seconds, "exp": seconds | null}` and the signature
-is HMAC-SHA256 of `advm1.<payload>` under the server's secret key. The key is
-kept in the store directory (`token.key`, 32 random bytes, readable by its
-owner only), so `advm token alice` and the server that checks the token agree
-without configuration, and deleting the file revokes every token at once.
+A token is a JWT (RFC 7519), checked with PyJWT. The server's own tokens are
+HS256 under its secret key, with claims `{"sub": principal, "iat": s, "jti":
+id, "exp": s (absent: no expiry, loopback servers only), "adm": true (admin
+tokens)}` and no `iss`. The key is kept in the store directory (`token.key`,
+32 random bytes, readable by its owner only), so `advm token alice` and the
+server that checks the token agree without configuration, and deleting the
+file revokes every such token at once.
+
+A token whose `iss` names a registered authority (`advm authority add`,
+net/authorities.py) is checked with that authority's public keys (RS256,
+ES256, EdDSA: each key verifies its own algorithm only) and names
+`sub@NAME`. The `advm1.` tokens of earlier versions are refused with a
+message that says how to get a new one.
 
 Anonymous principals are never in tokens: a client that says `anonymous` is
 given a fresh `guest-...@anonymous` principal by the server, and the
@@ -15,22 +22,25 @@ such a visitor may do (they can test `@who.isAnonymous()`).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
 import os
 import re
 import secrets
 import time
 from pathlib import Path
 
+import jwt
+
 from ..vm.docslots import NO_ONE
 
-PREFIX = "advm1"
+OLD_PREFIX = "advm1"
+BUILTIN_ISSUER = "advm"  # the built-in key's tokens carry no iss, or this one
+BUILTIN_ALG = "HS256"
 KEY_FILE = "token.key"
 KEY_BYTES = 32
 ANONYMOUS = "anonymous"
-MAX_TOKEN = 4096  # bytes; a longer identity is refused before any work
+MAX_TOKEN = 4096  # characters; a longer identity is refused before any work
+LEEWAY = 60  # seconds of clock skew allowed on exp and nbf of an authority's tokens
+_B64 = re.compile(r"[A-Za-z0-9_-]*", re.ASCII)
 
 
 class TokenError(Exception):
@@ -73,8 +83,8 @@ def load_key(directory: str | os.PathLike, create: bool = True) -> bytes:
         key = bytes.fromhex(raw.decode("ascii").strip())
     except ValueError:
         raise TokenError("bad_key", f"{path}: not a hex key; delete it to make a new one") from None
-    if len(key) < 16:
-        raise TokenError("bad_key", f"{path}: the key is too short; delete it to make a new one")
+    if len(key) < KEY_BYTES:
+        raise TokenError("bad_key", f"{path}: the key is shorter than {KEY_BYTES} bytes; delete it to make a new one")
     return key
 
 
@@ -110,62 +120,133 @@ def check_principal(principal: str) -> str:
 
 
 class Tokens:
-    """Mints and checks tokens with one key. `clock` gives seconds (tests
-    replace it to see expiry without waiting)."""
+    """Mints and checks JWTs (RFC 7519, checked with PyJWT). The built-in key
+    signs HS256 tokens without `iss` (or with `iss: "advm"`); a token whose
+    `iss` names a registered authority (net/authorities.py) is checked with that
+    authority's public keys and names `sub@NAME`.
 
-    def __init__(self, key: bytes, clock=time.time):
+    `clock` gives seconds (tests replace it to see expiry without waiting);
+    `require_exp`: a token without `exp` is refused (a server that listens
+    beyond loopback, spec/protocol.md 8.5); `authorities`: the table of
+    registered authorities, or None for the built-in key alone."""
+
+    def __init__(self, key: bytes, clock=time.time, *, require_exp: bool = False, authorities=None):
+        if len(key) < KEY_BYTES:
+            raise TokenError("bad_key", f"the signing key is {len(key)} bytes; HS256 needs {KEY_BYTES}")
         self._key = key
         self._clock = clock
+        self.require_exp = require_exp
+        self.authorities = authorities
 
     @classmethod
     def from_store_dir(cls, directory: str | os.PathLike, **kw) -> "Tokens":
+        from .authorities import Authorities
+
+        kw.setdefault("authorities", Authorities(directory, clock=kw.get("clock", time.time)))
         return cls(load_key(directory), **kw)
 
-    def _sign(self, head: bytes) -> str:
-        return _b64(hmac.new(self._key, head, hashlib.sha256).digest())
-
     def mint(self, principal: str, ttl: float | None = None, *, admin: bool = False) -> str:
-        """A token for `principal`, valid for `ttl` seconds (None: no expiry).
-        `admin`: it also opens the server's admin/* methods (spec/protocol.md 8.11)."""
+        """A token for `principal`, valid for `ttl` seconds (None: no `exp`,
+        accepted on loopback servers only). `admin`: it also opens the server's
+        admin/* methods (spec/protocol.md 8.11)."""
         principal = check_principal(principal)
         now = int(self._clock())
-        body = {"sub": principal, "iat": now, "exp": None if ttl is None else now + int(ttl)}
+        body = {"sub": principal, "iat": now, "jti": secrets.token_urlsafe(12)}
+        if ttl is not None:
+            body["exp"] = now + int(ttl)
         if admin:
             body["adm"] = True
-        payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
-        head = f"{PREFIX}.{payload}"
-        return f"{head}.{self._sign(head.encode('ascii'))}"
+        return jwt.encode(body, self._key, algorithm=BUILTIN_ALG)
 
     def verify(self, token) -> str:
-        """The principal a token names, or TokenError (bad_token, expired_token)."""
+        """The principal a token names, or TokenError (bad_token, expired_token,
+        revoked_token)."""
         return self.claims(token)[0]
 
     def claims(self, token) -> tuple[str, bool]:
         """(principal, admin) of a token, or TokenError as verify()."""
-        if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        return self.check(token)[:2]
+
+    def check(self, token) -> tuple[str, bool, dict]:
+        """(principal, admin, payload) of a token, or TokenError."""
+        if not isinstance(token, str) or not token:
             raise TokenError("bad_token", "an identity is a token string")
+        if len(token) > MAX_TOKEN:
+            raise TokenError("bad_token", f"the token is {len(token)} characters; at most {MAX_TOKEN}")
+        if token.startswith(OLD_PREFIX + "."):
+            raise TokenError("bad_token", "advm1 tokens are no longer accepted: tokens are JWTs now; "
+                             "get a new one with `advm token NAME` (or identity/mint on a development server)")
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
-            raise TokenError("bad_token", "not an advm token (expected advm1.<payload>.<signature>)")
-        head = f"{parts[0]}.{parts[1]}"
+        if len(parts) != 3 or not all(_B64.fullmatch(p) for p in parts) or not parts[2]:
+            raise TokenError("bad_token", "not a JWT (expected header.payload.signature, base64url)")
+        # One signature, one spelling: the last character's unused bits must be
+        # zero, so a token cannot be altered into another string that verifies.
+        if _b64(_unb64(parts[2])) != parts[2]:
+            raise TokenError("bad_token", "the token's signature is not canonical base64url")
         try:
-            good = hmac.compare_digest(self._sign(head.encode("ascii")), parts[2])
-        except (UnicodeEncodeError, TypeError):
-            good = False
-        if not good:
-            raise TokenError("bad_token", "the token's signature does not match this host's key")
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise TokenError("bad_token", "the token's header or payload is not readable") from None
+        issuer = unverified.get("iss")
+        if issuer is None or issuer == BUILTIN_ISSUER:
+            payload = self._decode(token, self._key, [BUILTIN_ALG], header, leeway=0)
+            try:
+                principal = check_principal(payload.get("sub"))
+            except TokenError as e:
+                raise TokenError("bad_token", e.message) from None
+            return principal, payload.get("adm") is True, payload
+        if self.authorities is None:
+            raise TokenError("bad_token", f"no authority is registered for issuer {str(issuer)[:140]!r}")
+        authority = self.authorities.for_issuer(issuer)
+        if authority is None:
+            raise TokenError("bad_token", f"no authority is registered for issuer {str(issuer)[:140]!r} "
+                             "(advm authority add NAME ... --issuer I)")
+        key, alg = self.authorities.key_for(authority, header)
+        payload = self._decode(token, key, [alg], header, leeway=LEEWAY, audience=authority.audience,
+                               issuer=issuer)
+        sub = payload.get("sub")
+        if not isinstance(sub, str) or "@" in sub or not PRINCIPAL.fullmatch(sub):
+            raise TokenError("bad_token", f"the token's sub is not an agent: expected {GRAMMAR.split(' or ')[1]}")
+        principal = check_principal(f"{sub}@{authority.name}")
+        reason = authority.revoked(payload)
+        if reason is not None:
+            raise TokenError("revoked_token", reason)
+        return principal, False, payload
+
+    def _decode(self, token: str, key, algorithms: list, header: dict, *, leeway: int,
+                audience=None, issuer=None) -> dict:
+        alg = header.get("alg")
+        if alg not in algorithms:
+            raise TokenError("bad_token", f"the token's alg {str(alg)[:20]!r} is not accepted here "
+                             f"(this key verifies {', '.join(algorithms)})")
+        required = ["sub", "exp"] if self.require_exp else ["sub"]
+        options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                   "verify_aud": audience is not None, "verify_iss": issuer is not None,
+                   "require": required, "enforce_minimum_key_length": True}
         try:
-            body = json.loads(_unb64(parts[1]))
-            principal, exp = body["sub"], body.get("exp")
-            admin = body.get("adm") is True
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise TokenError("bad_token", "the token's payload is not readable") from None
-        if exp is not None and (type(exp) is not int or self._clock() >= exp):
+            payload = jwt.decode(token, key, algorithms=algorithms, options=options,
+                                 audience=audience, issuer=issuer)
+        except jwt.MissingRequiredClaimError as e:
+            if e.claim == "exp":
+                raise TokenError("bad_token", "the token has no exp: this server takes only tokens "
+                                 "that expire (advm token NAME --ttl SECONDS)") from None
+            raise TokenError("bad_token", f"the token has no {e.claim}") from None
+        except jwt.InvalidAudienceError:
+            raise TokenError("bad_token", "the token's aud is not this authority's audience") from None
+        except jwt.InvalidIssuerError:
+            raise TokenError("bad_token", "the token's iss is not this authority's issuer") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("bad_token", "the token's signature does not match the key") from None
+        except jwt.PyJWTError as e:
+            raise TokenError("bad_token", f"the token cannot be checked: {str(e)[:200]}") from None
+        now = self._clock()
+        exp, nbf = payload.get("exp"), payload.get("nbf")
+        if exp is not None and (type(exp) is not int or now >= exp + leeway):
             raise TokenError("expired_token", "the token has expired; ask for a new one")
-        try:
-            return check_principal(principal), admin
-        except TokenError as e:
-            raise TokenError("bad_token", e.message) from None
+        if nbf is not None and (type(nbf) is not int or now < nbf - leeway):
+            raise TokenError("bad_token", "the token is not valid yet (nbf)")
+        return payload
 
 
 def anonymous_principal() -> str:
@@ -173,5 +254,5 @@ def anonymous_principal() -> str:
     return f"guest-{secrets.token_hex(6)}@{ANONYMOUS}"
 
 
-__all__ = ["ANONYMOUS", "KEY_FILE", "TokenError", "Tokens", "anonymous_principal",
+__all__ = ["ANONYMOUS", "BUILTIN_ISSUER", "KEY_FILE", "LEEWAY", "MAX_TOKEN", "TokenError", "Tokens", "anonymous_principal",
            "GRAMMAR", "check_principal", "load_key"]

@@ -1,4 +1,4 @@
-"""`advm token NAME`: print a signed identity token for a principal.
+"""`advm token NAME`: print a signed identity token (an HS256 JWT) for a principal.
 
 The key is the store directory's token.key (made on first use), the same one
 `advm serve` checks tokens with, so a token minted here works against a
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the store directory whose key signs it (default ./.advm)")
     p.add_argument("--ttl", type=float, default=DEFAULT_TTL, metavar="SECONDS",
                    help=f"how long the token is valid (default {DEFAULT_TTL}, a week); "
-                        "0 for no expiry")
+                        "0 for no expiry (accepted by loopback servers only)")
     p.add_argument("--admin", action="store_true",
                    help="the token also opens the server's admin methods (the dev console's "
                         "document list, logs, previews and replay; spec/protocol.md 8.11)")

@@ -94,7 +94,7 @@ def test_subcommand_help_documents_its_own_exit_codes(cli):
     assert re.findall(r"^  (\d+) ", token, re.M) == ["0", "2", "3", "130"]
 
 
-@pytest.mark.parametrize("command", ["check", "compile", "disasm", "new", "replay", "run",
+@pytest.mark.parametrize("command", ["authority", "check", "compile", "disasm", "new", "replay", "run",
                                      "serve", "snapshot", "test", "token"])
 def test_every_subcommand_help_says_what_its_exit_codes_mean(cli, command):
     r = cli(command, "--help")

@@ -108,21 +108,33 @@ def test_the_no_one_refusal_names_it():
 
 
 def test_a_signed_token_for_a_reserved_principal_is_refused_on_verify():
-    # A token minted before the grammar existed (or by other code with the
-    # key) still carries "?@?": verify refuses it as it refuses any bad token.
-    import base64
-    import hashlib
-    import hmac
+    # A token signed by other code with the key (a JWT made by hand) that
+    # carries "?@?": verify refuses it as it refuses any bad token.
+    import jwt
 
     key = b"k" * 32
     for sub in ("?@?", "x@anonymous", "a b@c"):
-        body = json.dumps({"sub": sub, "iat": 0, "exp": None}).encode()
-        head = "advm1." + base64.urlsafe_b64encode(body).rstrip(b"=").decode()
-        sig = base64.urlsafe_b64encode(hmac.new(key, head.encode(), hashlib.sha256).digest())
-        token = head + "." + sig.rstrip(b"=").decode()
+        token = jwt.encode({"sub": sub, "iat": 0}, key, algorithm="HS256")
         with pytest.raises(TokenError) as e:
             Tokens(key).verify(token)
         assert e.value.code == "bad_token"
+
+
+def test_tokens_are_hs256_jwts_and_the_signature_has_one_spelling():
+    import jwt
+
+    token = Tokens(b"k" * 32).mint("alice@users", ttl=60, admin=True)
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    body = jwt.decode(token, b"k" * 32, algorithms=["HS256"])
+    assert body["sub"] == "alice@users" and body["exp"] - body["iat"] == 60 and body["adm"] is True
+    # the last base64url character of a 32-byte signature has 2 unused bits:
+    # setting them gives another string for the same bytes, which is refused
+    head, sig = token.rsplit(".", 1)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = head + "." + sig[:-1] + alphabet[alphabet.index(sig[-1]) | 1]
+    with pytest.raises(TokenError) as e:
+        Tokens(b"k" * 32).verify(twin)
+    assert e.value.code == "bad_token"
 
 
 def test_advm_token_refuses_the_no_one_principal(tmp_path, capsys):

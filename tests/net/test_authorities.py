@@ -1,0 +1,352 @@
+"""Authorities (issue 24, spec/protocol.md 8.5): JWTs signed elsewhere, by an
+identity provider this file runs on 127.0.0.1 (a JWKS over HTTP, keys made by
+`cryptography`), become `sub@NAME`; keys rotate by kid; a JWKS outage keeps
+the last good set; forged, expired, misaddressed and algorithm-confused
+tokens are refused; revocation by jti and by subject."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import RSAAlgorithm
+from server_kit import run
+
+from advm.cli import main
+from advm.net.authorities import Authorities
+from advm.net.client import ClientError
+from advm.net.tokens import LEEWAY, MAX_TOKEN, TokenError, Tokens
+
+KEY = b"advm-test-key-0123456789abcdef!!"
+NOW = 1_900_000_000
+
+
+class IdP:
+    """A tiny identity provider: serves its public keys as a JWKS, signs tokens."""
+
+    def __init__(self):
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.down = False
+        self.hits = 0
+        idp = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                idp.hits += 1
+                if idp.down:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                body = json.dumps(idp.jwks()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def new_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict:
+        return {"keys": [{**RSAAlgorithm.to_jwk(k.public_key(), as_dict=True), "kid": kid, "use": "sig"}
+                         for kid, k in self.keys.items()]}
+
+    def sign(self, kid: str, iss="corp", **claims) -> str:
+        body = {"sub": "alice", "iss": iss, "iat": NOW, "exp": NOW + 600, **claims}
+        return jwt.encode({k: v for k, v in body.items() if v is not None}, self.keys[kid],
+                          algorithm="RS256", headers={"kid": kid})
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def idp():
+    p = IdP()
+    p.new_key("k1")
+    yield p
+    p.close()
+
+
+def tokens_for(store, now=None, **kw) -> Tokens:
+    clock = (lambda: now[0]) if now is not None else (lambda: NOW)
+    kw.setdefault("refresh_interval", 30)
+    return Tokens(KEY, clock=clock, authorities=Authorities(store, clock=clock, **kw))
+
+
+def add(store, *args) -> int:
+    return main(["authority", "add", *args, "--store", str(store)])
+
+
+def test_a_jwks_url_authority_names_sub_at_name(tmp_path, idp, capsys):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    assert "1 key (kid k1)" in capsys.readouterr().out
+    tokens = tokens_for(tmp_path)
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"
+    # an authority's token never opens the admin methods, whatever it claims
+    assert tokens.claims(idp.sign("k1", adm=True)) == ("alice@corp", False)
+
+
+def test_rotation_unknown_kid_and_the_refresh_rate(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"
+    hits = idp.hits
+    idp.new_key("k2")  # the provider rotates: a token with the new kid makes the server fetch again
+    now[0] += 31
+    assert tokens.verify(idp.sign("k2")) == "alice@corp"
+    assert idp.hits == hits + 1
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"  # the old key is still published
+    # A kid nobody published: one fetch, then none until the interval has passed.
+    k3 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged_kid = jwt.encode({"sub": "alice", "iss": "corp", "iat": NOW, "exp": NOW + 600}, k3,
+                            algorithm="RS256", headers={"kid": "k3"})
+    now[0] += 31
+    for _ in range(5):
+        with pytest.raises(TokenError) as e:
+            tokens.verify(forged_kid)
+        assert e.value.code == "bad_token" and "no key 'k3'" in e.value.message
+    assert idp.hits == hits + 2
+
+
+def test_a_jwks_outage_keeps_the_last_good_set(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    idp.down = True
+    # a server started during the outage uses the set stored by `advm authority add`
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"
+    idp.down = False
+    idp.new_key("k2")
+    now[0] += 31
+    assert tokens.verify(idp.sign("k2")) == "alice@corp"
+    idp.down = True
+    now[0] += 10_000  # the fetched set is old and the provider is down: it stays
+    later = int(now[0]) + 600
+    assert tokens.verify(idp.sign("k2", exp=later)) == "alice@corp"
+    assert tokens.verify(idp.sign("k1", exp=later)) == "alice@corp"
+
+
+def _hs256(header: dict, body: dict, secret: bytes) -> str:
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    head = b64(json.dumps(header).encode()) + "." + b64(json.dumps(body).encode())
+    return head + "." + b64(hmac.new(secret, head.encode(), hashlib.sha256).digest())
+
+
+def test_forged_expired_misaddressed_and_confused_tokens_are_refused(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url, "--audience", "app") == 0
+    tokens = tokens_for(tmp_path)
+    assert tokens.verify(idp.sign("k1", aud="app")) == "alice@corp"
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = idp.keys["k1"].public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    body = {"sub": "alice", "iss": "corp", "aud": "app", "iat": NOW, "exp": NOW + 600}
+    cases = {
+        "forged": (jwt.encode(body, other, algorithm="RS256", headers={"kid": "k1"}), "bad_token"),
+        "expired": (idp.sign("k1", aud="app", exp=NOW - LEEWAY), "expired_token"),
+        "wrong issuer": (idp.sign("k1", aud="app", iss="evil"), "bad_token"),
+        "wrong audience": (idp.sign("k1", aud="other"), "bad_token"),
+        "no audience": (idp.sign("k1"), "bad_token"),
+        "not yet valid": (idp.sign("k1", aud="app", nbf=NOW + LEEWAY + 1), "bad_token"),
+        "alg none": (jwt.encode(body, None, algorithm="none", headers={"kid": "k1"}), "bad_token"),
+        "HS256 signed with the public key": (_hs256({"alg": "HS256", "typ": "JWT", "kid": "k1"}, body,
+                                                    public_pem), "bad_token"),
+        "sub with an @": (idp.sign("k1", aud="app", sub="root@advm"), "bad_token"),
+        "no sub": (idp.sign("k1", aud="app", sub=None), "bad_token"),
+    }
+    for what, (token, code) in cases.items():
+        with pytest.raises(TokenError) as e:
+            tokens.verify(token)
+        assert e.value.code == code, what
+    # within the documented skew: still accepted
+    assert tokens.verify(idp.sign("k1", aud="app", exp=NOW - LEEWAY + 1)) == "alice@corp"
+    assert tokens.verify(idp.sign("k1", aud="app", nbf=NOW + LEEWAY)) == "alice@corp"
+    # The built-in key verifies HS256 only: an RS256 token without iss is refused too.
+    with pytest.raises(TokenError) as e:
+        tokens.verify(jwt.encode({"sub": "alice"}, other, algorithm="RS256"))
+    assert e.value.code == "bad_token" and "HS256" in e.value.message
+
+
+def test_pem_and_jwks_files_for_es256_and_eddsa(tmp_path):
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    pem = tmp_path / "ec.pem"
+    pem.write_bytes(ec_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    from jwt.algorithms import OKPAlgorithm
+
+    jwks = tmp_path / "keys.json"
+    jwks.write_text(json.dumps({"keys": [{**OKPAlgorithm.to_jwk(ed_key.public_key(), as_dict=True),
+                                          "kid": "ed1"}]}))
+    store = tmp_path / "s"
+    assert add(store, "shop", "--pem", str(pem)) == 0
+    assert add(store, "games", "--jwks", str(jwks), "--issuer", "https://games.example/") == 0
+    tokens = tokens_for(store)
+    t1 = jwt.encode({"sub": "bob", "iss": "shop", "exp": NOW + 60}, ec_key, algorithm="ES256")
+    t2 = jwt.encode({"sub": "carol", "iss": "https://games.example/", "exp": NOW + 60}, ed_key,
+                    algorithm="EdDSA", headers={"kid": "ed1"})
+    assert tokens.verify(t1) == "bob@shop" and tokens.verify(t2) == "carol@games"
+    # games's tokens carry its issuer, not its name
+    with pytest.raises(TokenError):
+        tokens.verify(jwt.encode({"sub": "carol", "iss": "games", "exp": NOW + 60}, ed_key,
+                                 algorithm="EdDSA", headers={"kid": "ed1"}))
+
+
+@pytest.mark.parametrize("name", ["advm", "anonymous", "doc.main", "", "a b", "x" * 129])
+def test_reserved_and_malformed_authority_names_cannot_be_registered(tmp_path, idp, name, capsys):
+    assert add(tmp_path, name, "--jwks-url", idp.url) == 2
+    err = capsys.readouterr().err
+    assert "is reserved" in err or "not an authority name" in err
+
+
+def test_reserved_names_say_why(tmp_path, idp, capsys):
+    for name in ("advm", "anonymous", "doc.main"):
+        assert add(tmp_path, name, "--jwks-url", idp.url) == 2
+        assert "is reserved" in capsys.readouterr().err
+
+
+def test_private_and_symmetric_keys_are_refused(tmp_path, capsys):
+    k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "private.pem"
+    pem.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    assert add(tmp_path / "s", "corp", "--pem", str(pem)) == 2
+    assert "private key" in capsys.readouterr().err
+    oct_set = tmp_path / "oct.json"
+    oct_set.write_text(json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}))
+    assert add(tmp_path / "s", "corp", "--jwks", str(oct_set)) == 2
+    assert "symmetric" in capsys.readouterr().err
+
+
+def test_changes_take_effect_without_a_restart(tmp_path, idp, capsys):
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    token = idp.sign("k1")
+    with pytest.raises(TokenError):
+        tokens.verify(token)
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0  # an unknown issuer re-reads at once
+    assert tokens.verify(token) == "alice@corp"
+    assert main(["authority", "list", "--store", str(tmp_path), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["authority", "remove", "corp", "--store", str(tmp_path)]) == 0
+    now[0] += 2  # the table is looked at again within a second
+    with pytest.raises(TokenError) as e:
+        tokens.verify(token)
+    assert "no authority" in e.value.message
+
+
+def test_revocation_by_jti_and_by_subject(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    first, second = idp.sign("k1", jti="a1"), idp.sign("k1", jti="a2", sub="bob")
+    assert tokens.verify(first) == "alice@corp"
+    assert main(["authority", "revoke", "corp", "--jti", "a1", "--store", str(tmp_path)]) == 0
+    now[0] += 2
+    with pytest.raises(TokenError) as e:
+        tokens.verify(first)
+    assert e.value.code == "revoked_token"
+    assert tokens.verify(second) == "bob@corp"
+    assert main(["authority", "revoke", "corp", "--subject", "bob", "--before", str(NOW + 1),
+                 "--store", str(tmp_path)]) == 0
+    now[0] += 2
+    with pytest.raises(TokenError) as e:
+        tokens.verify(second)
+    assert e.value.code == "revoked_token"
+    assert tokens.verify(idp.sign("k1", sub="bob", iat=NOW + 5)) == "bob@corp"  # signed in again since
+
+
+def test_exp_is_required_when_asked():
+    loose, strict = Tokens(KEY), Tokens(KEY, require_exp=True)
+    forever = loose.mint("alice")
+    assert loose.verify(forever) == "alice@"
+    with pytest.raises(TokenError) as e:
+        strict.verify(forever)
+    assert e.value.code == "bad_token" and "--ttl" in e.value.message
+    assert strict.verify(strict.mint("alice", ttl=60)) == "alice@"
+
+
+def test_the_token_size_limit(tmp_path):
+    tokens = Tokens(KEY)
+
+    at, pad = None, MAX_TOKEN // 2 - 100
+    while True:  # the longest signed token at the limit, then the first one past it
+        t = jwt.encode({"sub": "alice", "pad": "x" * pad}, KEY, algorithm="HS256")
+        if len(t) > MAX_TOKEN:
+            over = t
+            break
+        at, pad = t, pad + 1
+    assert MAX_TOKEN - 4 <= len(at) <= MAX_TOKEN and tokens.verify(at) == "alice@"
+    with pytest.raises(TokenError) as e:
+        tokens.verify(over)
+    assert e.value.code == "bad_token" and str(MAX_TOKEN) in e.value.message
+
+
+def test_old_advm1_tokens_say_how_to_get_a_new_one():
+    with pytest.raises(TokenError) as e:
+        Tokens(KEY).verify("advm1.eyJzdWIiOiJhbGljZSJ9.c2ln")
+    assert e.value.code == "bad_token" and "advm token NAME" in e.value.message
+
+
+DOC = """
+@static { create { return true; } }
+@connected { return true; }
+public int n;
+message Bump { int by; }
+channel bump(Bump b) { n += b.by; }
+"""
+
+
+def test_signed_in_elsewhere_over_the_websocket(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    now = [float(NOW)]
+
+    async def scenario(kit):
+        kit.tokens = tokens_for(tmp_path, now)
+        async with kit.serve(DOC) as srv:
+            alice = await kit.client(srv, identity=idp.sign("k1"))
+            assert (await alice.request("identity/whoami", identity=idp.sign("k1")))["principal"] == "alice@corp"
+            await alice.create("d")
+            conn = await alice.open("d")
+            await conn.send("bump", {"by": 2})
+            # the provider rotates its key mid-session: a token of the new kid signs in at once
+            idp.new_key("k2")
+            now[0] += 31
+            bob = await kit.client(srv, identity=idp.sign("k2", sub="bob"))
+            bconn = await bob.open("d")
+            await bconn.send("bump", {"by": 3})
+            await conn.send("bump", {"by": 1})  # alice's stream, opened with k1, goes on
+            # refused sign-ins
+            for identity in (idp.sign("k2", exp=NOW - 3600), idp.sign("k2", iss="evil")):
+                mallory = await kit.client(srv, identity=identity)
+                with pytest.raises(ClientError) as e:
+                    await mallory.open("d")
+                assert e.value.reason in ("bad_token", "expired_token")
+            assert main(["authority", "revoke", "corp", "--subject", "bob", "--before", str(NOW + 10),
+                         "--store", str(tmp_path)]) == 0
+            now[0] += 2
+            again = await kit.client(srv, identity=idp.sign("k2", sub="bob"))
+            with pytest.raises(ClientError) as e:
+                await again.open("d")
+            assert e.value.reason == "revoked_token"
+
+    run(scenario)
