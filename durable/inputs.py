@@ -195,6 +195,9 @@ def digest_matches(entry: Entry, frames: list) -> bool | None:
     want = entry.extra.get("digest")
     if want is None:
         return None
+    if not frames:  # most entries: nothing decided, logged as such
+        if want == _NOTHING_DECIDED:
+            return True
     want = bytes(want)
     if len(want) != 8:
         return frames_digest(frames) == want

@@ -78,24 +78,35 @@ def state_hash(data: bytes) -> bytes:
     """sha256 of a runtime snapshot (runtime/living.py) without what views derive:
     the `viewers` part and any view delta waiting in the `outbox`. Equal for
     a live runtime and a replay without views when their states agree."""
-    return _hash_body(cbor2.loads(data))
+    return hashlib.sha256(state_bytes(data)).digest()
 
 
-def runtime_state_hash(living) -> bytes:
-    """state_hash(living.snapshot()), from the snapshot's map as the runtime
+def state_bytes(data: bytes) -> bytes:
+    """What state_hash hashes: the snapshot without its viewers' part and view deltas."""
+    return _state(cbor2.loads(data))
+
+
+def runtime_state_bytes(living) -> bytes:
+    """state_bytes(living.snapshot()), from the snapshot's map as the runtime
     makes it: the viewers' part is not written, and the snapshot is not read
     back (the map's values are plain CBOR data, which encode alike before
     and after a round trip)."""
-    return _hash_body(living.snapshot_body())
+    return _state(living.snapshot_body())
 
 
-def _hash_body(body) -> bytes:
+def runtime_state_hash(living) -> bytes:
+    """state_hash(living.snapshot())."""
+    return hashlib.sha256(runtime_state_bytes(living)).digest()
+
+
+def _state(body) -> bytes:
     if isinstance(body, dict):
         body.pop("viewers", None)
         outbox = body.get("outbox")
         if isinstance(outbox, list):
             body["outbox"] = [f for f in outbox if not (isinstance(f, dict) and "delta" in f)]
-    return hashlib.sha256(cbor2.dumps(body)).digest()
+    return cbor2.dumps(body)
 
 
-__all__ = ["NO_VIEWS", "NoViewers", "NoViewsError", "decided", "runtime_state_hash", "state_hash"]
+__all__ = ["NO_VIEWS", "NoViewers", "NoViewsError", "decided", "runtime_state_bytes", "runtime_state_hash",
+           "state_bytes", "state_hash"]
