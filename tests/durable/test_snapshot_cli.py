@@ -12,6 +12,7 @@ from advm.store import KEEP_ALL, Store, StoreError
 from advm.durable.document import DurableDocument
 from advm.durable.replay import replay
 from advm.durable.transfer import export_document, import_document, read_export
+from advm.runtime.memory import estimate
 from advm.views.viewers import Viewers
 from durable_kit import T0, Driver, example, open_store, script
 
@@ -69,6 +70,7 @@ def test_inspect_json(cli, tmp_path):
     assert len(d["rng"]) == 4 and all(0 <= w < 2 ** 64 for w in d["rng"])
     assert d["connected"] == ["rita@corp", "mia@corp"]
     assert d["bytes"]["snapshot"] > d["bytes"]["document"] > 0
+    assert d["bytes"]["memory"] == estimate(d["bytes"]["snapshot"])  # loaded, estimated
     assert d["queue"] == [] and d["outbox"] == 0
 
 

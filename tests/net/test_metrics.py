@@ -77,6 +77,13 @@ def test_metrics_move_with_traffic(tmp_path, workers):
             assert after[("advm_sockets", ())] == 1
             assert after[("advm_queue_depth", ())] == 0
             assert ("advm_worker_inflight", (("worker", "0"),)) in after
+            # Memory (spec/runtime.md 7.1): the two documents' estimates, added up.
+            slots = [srv.router.slots[k] for k in ("d1", "d2")]
+            held = after[("advm_document_bytes", (("worker", "0"),))]
+            assert held == sum(s.bytes for s in slots) and min(s.bytes for s in slots) > 0
+            assert after[("advm_document_bytes_largest", (("worker", "0"),))] == max(s.bytes for s in slots)
+            assert after[("advm_memory_budget_bytes", ())] == srv.router.memory_budget
+            assert after[("advm_budget_unloads", ())] == 0 and after[("advm_memory_refusals", ())] == 0
 
             await doc.end()
             await doc_after_end(kit, srv)

@@ -192,3 +192,6 @@ def test_serve_usage_errors(cli, tmp_path):
     assert r.code == 2 and "no such file" in r.err
     r = cli("serve", EXAMPLES / "tictactoe.adb", "--port", "70000")
     assert r.code == 2 and "--port" in r.err
+    for budget in ("-1", "nan", "inf"):  # MB of document estimates per worker (spec/runtime.md 7.1)
+        r = cli("run", EXAMPLES / "tictactoe.adb", "--memory-budget", budget)
+        assert r.code == 2 and "--memory-budget" in r.err
