@@ -213,6 +213,16 @@ class Authorities:
             by_issuer[a.issuer] = a
         self._seen, self._by_issuer, self._entries = seen, by_issuer, table["authorities"]
 
+    def any(self) -> bool:
+        """Whether any authority is registered (the table as last read)."""
+        self._reload()
+        return bool(self._by_issuer)
+
+    def generation(self):
+        """Changes whenever the table file does (looked at at most once per table_ttl)."""
+        self._reload()
+        return self._seen
+
     def for_issuer(self, issuer) -> Authority | None:
         if not isinstance(issuer, str):
             return None

@@ -813,6 +813,8 @@ def _connection_create(s: Socket, rid, req) -> None:
         raise _Refused("bad_request", "\"viewer-state\" is a JSON object of the document's `view` fields")
     stream = Stream(s, rid, key, who)
     s.streams[rid] = stream
+    if s.server.watch_token is not None:  # an authority's revocation ends the stream (8.5)
+        s.server.watch_token(stream, req.get("identity"))
     fut = s.router.connect(key, who, stream, s.context(), state)
 
     def done(f):
@@ -1040,6 +1042,7 @@ def quiet_gc() -> tuple:
 
 
 DEV_TOKEN_TTL = 7 * 24 * 3600  # as `advm token`'s default
+REVOKE_CHECK = 1.0  # seconds between looks at the authority table for revoked open streams
 
 
 def is_loopback(bind: str) -> bool:
@@ -1084,6 +1087,9 @@ class Server:
         self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
         self.web_rate = RateLimiter(self.web_limits.rate, self.web_limits.burst)
         self.tokens = tokens
+        # streams opened with an authority's token, ended if it is revoked (None: a
+        # token checker without revocation, such as the protocol simulator's)
+        self.watch_token = getattr(tokens, "watch", None)
         self.dev_tokens = dev_tokens
         self.allow_origins = list(allow_origins)
         self.own_origins: list[str] = []  # page_origins() once the port is known
@@ -1144,6 +1150,8 @@ class Server:
         self.own_origins = page_origins(self.bind, self.port)
         if self.blobs is not None:  # uploaded files nobody references are collected (net/web.py)
             self._collector = asyncio.create_task(self._collect_assets())
+        if self.watch_token is not None:
+            self._revoker = asyncio.create_task(self._end_revoked())
         self._origins.extend(self.own_origins)
 
     def _connection(self, *args, **kwargs) -> Connection:
@@ -1185,11 +1193,27 @@ class Server:
             except Exception as e:  # the next pass tries again
                 log.error("asset collection failed: %r", e)
 
+    async def _end_revoked(self) -> None:
+        """Every REVOKE_CHECK seconds: streams opened with a token its authority
+        has since revoked (or an authority since removed) end with revoked_token."""
+        while True:
+            await asyncio.sleep(REVOKE_CHECK)
+            try:
+                for stream, reason in self.tokens.revoked_streams():
+                    if stream.open:
+                        self.router.disconnect(stream)
+                        stream.ended("revoked_token", reason)
+            except Exception as e:  # a bad table: the next pass tries again
+                log.error("revocation check failed: %r", e)
+
     async def close(self) -> None:
         """Stop listening, let the router finish what is in flight and close its
         documents, flush what clients were sent, then close the sockets."""
         if self._server is None:
             return
+        if getattr(self, "_revoker", None) is not None:
+            self._revoker.cancel()
+            self._revoker = None
         if getattr(self, "_collector", None) is not None:
             self._collector.cancel()
             self._collector = None

@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import time
+import weakref
 from pathlib import Path
 
 import jwt
@@ -137,6 +138,8 @@ class Tokens:
         self._clock = clock
         self.require_exp = require_exp
         self.authorities = authorities
+        self._watched = weakref.WeakKeyDictionary()  # open stream -> its authority token's claims
+        self._generation = None  # the authority table revoked_streams() last looked at
 
     @classmethod
     def from_store_dir(cls, directory: str | os.PathLike, **kw) -> "Tokens":
@@ -213,6 +216,41 @@ class Tokens:
         if reason is not None:
             raise TokenError("revoked_token", reason)
         return principal, False, payload
+
+    def watch(self, stream, identity) -> None:
+        """Remember the claims of the (already verified) authority token a
+        stream was opened with, so that revoked_streams() can end it."""
+        if self.authorities is None or not isinstance(identity, str) or not self.authorities.any():
+            return
+        try:
+            payload = jwt.decode(identity, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return
+        if payload.get("iss") not in (None, BUILTIN_ISSUER):
+            self._watched[stream] = payload
+
+    def revoked_streams(self) -> list:
+        """[(stream, reason)] of the watched open streams whose token the
+        authority table now refuses (revoked, or its authority removed); each
+        is forgotten once named. Looks only when the table changed."""
+        if self.authorities is None or not self._watched:
+            return []
+        generation = self.authorities.generation()
+        if generation == self._generation:
+            return []
+        self._generation = generation
+        out = []
+        for stream, payload in list(self._watched.items()):
+            if not getattr(stream, "open", True):
+                self._watched.pop(stream, None)
+                continue
+            a = self.authorities.for_issuer(payload.get("iss"))
+            reason = (f"the authority of issuer {str(payload.get('iss'))[:140]!r} was removed"
+                      if a is None else a.revoked(payload))
+            if reason is not None:
+                self._watched.pop(stream, None)
+                out.append((stream, reason))
+        return out
 
     def _decode(self, token: str, key, algorithms: list, header: dict, *, leeway: int,
                 audience=None, issuer=None) -> dict:

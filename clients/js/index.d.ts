@@ -15,7 +15,7 @@ export type Sendable = null | boolean | number | string | bigint | Sendable[] | 
 export type Reason =
   | "bad_json" | "bad_request" | "bad_frame" | "frame_too_large" | "too_deep" | "unknown_method"
   | "rate_limited" | "too_many_streams" | "queue_full"
-  | "bad_token" | "expired_token" | "anonymous_refused" | "mint_refused" | "bad_key"
+  | "bad_token" | "expired_token" | "revoked_token" | "anonymous_refused" | "mint_refused" | "bad_key"
   | "unknown_connection" | "not_found" | "already_created" | "create_refused" | "connect_refused"
   | "destroyed" | "disconnected" | "worker_failed" | "reloaded" | "shutting_down"
   | "abort" | "assert" | "budget" | "error" | "input" | "wrong_principal" | "unknown_ask"

@@ -344,6 +344,12 @@ def test_signed_in_elsewhere_over_the_websocket(tmp_path, idp):
             assert main(["authority", "revoke", "corp", "--subject", "bob", "--before", str(NOW + 10),
                          "--store", str(tmp_path)]) == 0
             now[0] += 2
+            # bob's open stream ends with the reason; alice's goes on
+            with pytest.raises(ClientError) as e:
+                await bconn.wait_for(lambda c: False, timeout=30)
+            assert e.value.reason == "revoked_token" and "bob@corp" in e.value.message
+            await conn.send("bump", {"by": 10})
+            assert (await conn.wait_for(lambda c: c.view.get("n") == 16))["n"] == 16
             again = await kit.client(srv, identity=idp.sign("k2", sub="bob"))
             with pytest.raises(ClientError) as e:
                 await again.open("d")
