@@ -149,6 +149,7 @@ class Load:
         self.conns: dict[str, list] = {}
         self.keys: list[str] = [f"chat-{i}" for i in range(args.docs)]
         self.extra = 0
+        self.inflight: dict[str, int] = {}  # key -> sends not yet answered
 
     async def client(self, who: str):
         from advm.net.client import Client
@@ -180,7 +181,12 @@ class Load:
             pass
 
     async def close_viewers(self, key: str) -> None:
-        for c, conn in self.conns.pop(key, []):
+        conns = self.conns.pop(key, [])  # no new send goes to them
+        for _ in range(1000):  # the sends in flight are answered first
+            if not self.inflight.get(key):
+                break
+            await asyncio.sleep(0.005)
+        for c, conn in conns:
             try:
                 await conn.end()
             except Exception:
@@ -202,11 +208,14 @@ class Load:
             return
         _, conn = conns[0]
         t = time.perf_counter()
+        self.inflight[key] = self.inflight.get(key, 0) + 1
         try:
             await conn.send("say", {"text": "hello " * 4, "at": time.time()})
         except Exception as e:
-            self.errors.append(f"{key}: {e}")
+            self.errors.append(f"{key}: {type(e).__name__}: {e}")
             return
+        finally:
+            self.inflight[key] -= 1
         self.acks.append(time.perf_counter() - t)
         self.acked[key] = self.acked.get(key, 0) + 1
 
@@ -334,6 +343,8 @@ def main(argv=None) -> int:
         print(f"soak: SIGINT: stopped in {took:.2f} s, exit status {server.proc.returncode}; "
               f"{sum(load.acked.values())} messages acknowledged in {len(load.acked)} documents, "
               f"{len(load.errors)} errors", flush=True)
+        for e in sorted(set(load.errors))[:5]:
+            print(f"soak: error: {e}", flush=True)
         server = Server(program, store, args.idle, args.workers)
         url = server.start()
         try:
