@@ -338,7 +338,7 @@ def test_wake(benchmark, tmp_path, size, rows, how):
         if how == "open":
             modules = {module.module_id(): module}
             DurableDocument.open(store, "big", modules, viewers=Viewers)  # module checks cached, as in a host
-            result = benchmark(DurableDocument.open, store, "big", modules)
+            result = benchmark(DurableDocument.open, store, "big", modules, viewers=Viewers)
             assert result.living.engine.fields(formulas=False)["filled"] == rows
         elif how == "raw-lmdb-read":
             env, snapdb = store.env.env, store.env.snapshots
