@@ -655,7 +655,7 @@ class Router:
             slot.bytes = 0
         elif "bytes" in reply:  # measured again: past the budget, idle documents go
             slot.bytes = reply["bytes"]
-            if self.memory_budget is not None and slot.runner is not None:
+            if self.memory_budget is not None and slot.runner is not None and not self._closing:
                 self._shed(slot.runner)
         if error is None:
             if p.kind not in ("close", "debug"):
