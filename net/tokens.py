@@ -40,6 +40,7 @@ KEY_FILE = "token.key"
 KEY_BYTES = 32
 ANONYMOUS = "anonymous"
 MAX_TOKEN = 4096  # characters; a longer identity is refused before any work
+SEEN = 1024  # verified tokens remembered (Tokens.check), the oldest forgotten first
 LEEWAY = 60  # seconds of clock skew allowed on exp and nbf of an authority's tokens
 _B64 = re.compile(r"[A-Za-z0-9_-]*", re.ASCII)
 
@@ -140,6 +141,7 @@ class Tokens:
         self.authorities = authorities
         self._watched = weakref.WeakKeyDictionary()  # open stream -> its authority token's claims
         self._generation = None  # the authority table revoked_streams() last looked at
+        self._seen: dict = {}  # token -> (principal, admin, payload, authority or None), verified
 
     @classmethod
     def from_store_dir(cls, directory: str | os.PathLike, **kw) -> "Tokens":
@@ -171,7 +173,30 @@ class Tokens:
         return self.check(token)[:2]
 
     def check(self, token) -> tuple[str, bool, dict]:
-        """(principal, admin, payload) of a token, or TokenError."""
+        """(principal, admin, payload) of a token, or TokenError. A token seen
+        before is not decoded again (a request names its identity each time):
+        its times and revocation are checked again, and an authority's token
+        is checked whole again once the table or the authority's keys changed."""
+        hit = self._seen.get(token) if type(token) is str else None
+        if hit is not None:
+            principal, admin, payload, authority = hit
+            if authority is None:
+                self._times(payload, 0)
+                return principal, admin, payload
+            if self.authorities.for_issuer(payload.get("iss")) is authority:
+                self._times(payload, LEEWAY)
+                reason = authority.revoked(payload)
+                if reason is not None:
+                    raise TokenError("revoked_token", reason)
+                return principal, admin, payload
+            del self._seen[token]
+        found = self._check(token)
+        if len(self._seen) >= SEEN:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[token] = found
+        return found[:3]
+
+    def _check(self, token) -> tuple[str, bool, dict, object]:
         if not isinstance(token, str) or not token:
             raise TokenError("bad_token", "an identity is a token string")
         if len(token) > MAX_TOKEN:
@@ -198,7 +223,7 @@ class Tokens:
                 principal = check_principal(payload.get("sub"))
             except TokenError as e:
                 raise TokenError("bad_token", e.message) from None
-            return principal, payload.get("adm") is True, payload
+            return principal, payload.get("adm") is True, payload, None
         if self.authorities is None:
             raise TokenError("bad_token", f"no authority is registered for issuer {str(issuer)[:140]!r}")
         authority = self.authorities.for_issuer(issuer)
@@ -215,7 +240,7 @@ class Tokens:
         reason = authority.revoked(payload)
         if reason is not None:
             raise TokenError("revoked_token", reason)
-        return principal, False, payload
+        return principal, False, payload, authority
 
     def watch(self, stream, identity) -> None:
         """Remember the claims of the (already verified) authority token a
@@ -278,13 +303,16 @@ class Tokens:
             raise TokenError("bad_token", "the token's signature does not match the key") from None
         except jwt.PyJWTError as e:
             raise TokenError("bad_token", f"the token cannot be checked: {str(e)[:200]}") from None
+        self._times(payload, leeway)
+        return payload
+
+    def _times(self, payload: dict, leeway: int) -> None:
         now = self._clock()
         exp, nbf = payload.get("exp"), payload.get("nbf")
         if exp is not None and (type(exp) is not int or now >= exp + leeway):
             raise TokenError("expired_token", "the token has expired; ask for a new one")
         if nbf is not None and (type(nbf) is not int or now < nbf - leeway):
             raise TokenError("bad_token", "the token is not valid yet (nbf)")
-        return payload
 
 
 def anonymous_principal() -> str:
