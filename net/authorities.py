@@ -12,8 +12,9 @@ at once for an issuer it does not know).
 
 A JWKS URL is fetched with a timeout and cached; a token whose `kid` the
 cached set lacks, or a set older than `max_age`, makes the server fetch it
-again, at most once per `refresh_interval` seconds per authority; a failed
-fetch keeps the last good set. The set fetched by `advm authority add` is
+again, at most once per `refresh_interval` seconds per authority (each failure
+in a row doubles that wait, up to `max_age`); a failed fetch keeps the last
+good set. The set fetched by `advm authority add` is
 stored with the table, so a restart during the provider's outage still
 verifies its tokens.
 
@@ -191,6 +192,7 @@ class Authorities:
         self._entries: dict = {}
         self._fetched: dict[str, tuple[str, list[dict], float]] = {}  # name -> (url, keys, when)
         self._tried: dict[str, float] = {}  # name -> last fetch attempt
+        self._fails: dict[str, int] = {}  # name -> failed fetches in a row
 
     def _reload(self, force: bool = False) -> None:
         now = self._clock()
@@ -236,13 +238,19 @@ class Authorities:
     def _refresh(self, a: Authority) -> Authority:
         """Fetch a's JWKS again if the rate allows; the last good set on failure."""
         now = self._clock()
-        if a.jwks_url is None or now - self._tried.get(a.name, float("-inf")) < self.refresh_interval:
+        # The fetch is made while a token is checked: each failure in a row
+        # doubles the wait before the next one (up to max_age), so a provider
+        # that does not answer costs the server at most one timeout that often.
+        wait = min(self.refresh_interval * 2 ** min(self._fails.get(a.name, 0), 16), self.max_age)
+        if a.jwks_url is None or now - self._tried.get(a.name, float("-inf")) < wait:
             return a
         self._tried[a.name] = now
         try:
             keys = fetch_jwks(a.jwks_url, self.fetch_timeout)
         except AuthorityError:
+            self._fails[a.name] = self._fails.get(a.name, 0) + 1
             return a  # the last good set stays
+        self._fails.pop(a.name, None)
         self._fetched[a.name] = (a.jwks_url, keys, now)
         fresh = _authority(a.name, self._entries.get(a.name, {}), keys)
         self._by_issuer[fresh.issuer] = fresh

@@ -135,7 +135,10 @@ def test_a_jwks_outage_keeps_the_last_good_set(tmp_path, idp):
     assert tokens.verify(idp.sign("k1")) == "alice@corp"
     idp.down = False
     idp.new_key("k2")
-    now[0] += 31
+    now[0] += 31  # one failure in a row: the next fetch waits twice the interval
+    with pytest.raises(TokenError):
+        tokens.verify(idp.sign("k2"))
+    now[0] += 30
     assert tokens.verify(idp.sign("k2")) == "alice@corp"
     idp.down = True
     now[0] += 10_000  # the fetched set is old and the provider is down: it stays
