@@ -359,3 +359,29 @@ def test_signed_in_elsewhere_over_the_websocket(tmp_path, idp):
             assert e.value.reason == "revoked_token"
 
     run(scenario)
+
+
+WEB = """
+@static { create { return true; } }
+@connected { return true; }
+public int n;
+@web get /who { return {html: @who.agent() + " of " + @who.authority()}; }
+"""
+
+
+def test_an_authority_token_as_http_bearer(tmp_path, idp):
+    from server_kit import http_served
+
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+
+    async def scenario(kit):
+        kit.tokens = tokens_for(tmp_path)
+        async with http_served(kit, WEB) as (srv, http):
+            await (await kit.client(srv, "owner")).create("w")
+            r = await http.get("/~d/w/who", headers={"Authorization": "Bearer " + idp.sign("k1")})
+            assert (r.status_code, r.text) == (200, "alice of corp")
+            forged = idp.sign("k1")[:-4] + "AAAA"
+            r = await http.get("/~d/w/who", headers={"Authorization": "Bearer " + forged})
+            assert r.status_code == 401
+
+    run(scenario)
