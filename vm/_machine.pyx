@@ -1126,19 +1126,23 @@ cdef class Machine:
                     nib = fr.ibase + a
                     ndb = fr.dbase + a
                     nob = fr.obase + a
-                    if nib + callee.ni > self.icap:
-                        self._grow_i(nib + callee.ni)
-                        ibank = self.ibank
-                    if ndb + callee.nd > self.dcap:
-                        self._grow_d(ndb + callee.nd)
-                        dbank = self.dbank
+                    # A bank grows only when a call reaches past its high-water
+                    # mark (the marks never pass the banks' sizes: _grow_i,
+                    # _grow_d, _wipe_above), so the usual call, below both,
+                    # pays one compare per bank (bench/README.md, issue 11: fib).
+                    if nib + callee.ni > self.hw_i:
+                        if nib + callee.ni > self.icap:
+                            self._grow_i(nib + callee.ni)
+                            ibank = self.ibank
+                        self.hw_i = nib + callee.ni
+                    if ndb + callee.nd > self.hw_d:
+                        if ndb + callee.nd > self.dcap:
+                            self._grow_d(ndb + callee.nd)
+                            dbank = self.dbank
+                        self.hw_d = ndb + callee.nd
                     if nob + callee.no > ocap:
                         obank.extend([None] * (nob + callee.no + ocap))
                         ocap = len(obank)
-                    if nib + callee.ni > self.hw_i:
-                        self.hw_i = nib + callee.ni
-                    if ndb + callee.nd > self.hw_d:
-                        self.hw_d = ndb + callee.nd
                     if nob + callee.no > self.hw_o:
                         self.hw_o = nob + callee.no
                     depth += 1
