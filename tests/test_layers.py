@@ -67,53 +67,47 @@ def test_import_contracts_hold(tmp_path):
     assert "0 broken" in result.stdout, result.stdout
 
 
-def test_a_wrong_arrow_breaks_a_contract(tmp_path):
-    """The check sees the code: a views module that imports the server (one
-    import inside a function, which counts the same) breaks the layers."""
+def broken(tmp_path, package: str, name: str, text: str, arrow: str, contracts: int) -> None:
+    """Lint the tree with `package`/`name` holding `text` (replacing the
+    module of that name, if any): it must break exactly `contracts`
+    contracts, naming `arrow`."""
     where = package_tree(tmp_path)
-    views = own_folder(where, "views")
-    (views / "wrong_arrow.py").write_text("def serve():\n    from ..net import server\n")
+    folder = own_folder(where, package, but=name)
+    (folder / name).write_text(text)
     result = lint(where)
     assert result.returncode != 0, result.stdout + result.stderr
-    assert "advm.views.wrong_arrow -> advm.net" in result.stdout, result.stdout
-    # the layers, and views-beside-the-store (the server reaches the store)
-    assert "2 broken" in result.stdout, result.stdout
+    assert arrow in result.stdout, result.stdout
+    assert f"{contracts} broken" in result.stdout, result.stdout
+
+
+def test_a_wrong_arrow_breaks_a_contract(tmp_path):
+    """The check sees the code: a views module that imports the server (one
+    import inside a function, which counts the same) breaks the layers, and
+    views-beside-the-store (the server reaches the store)."""
+    broken(tmp_path, "views", "wrong_arrow.py", "def serve():\n    from ..net import server\n",
+           "advm.views.wrong_arrow -> advm.net", 2)
 
 
 def test_a_stage_of_code_generation_that_imports_another_breaks_the_stages(tmp_path):
     """codegen.Stages connects the stages that write bodies; a stage importing
     another (here statements reaching into queries, inside a function) is the
     circle issue 11 took out, and the codegen-stages contract says so."""
-    where = package_tree(tmp_path)
-    compiler = own_folder(where, "compiler", but="gen_stmt.py")
     source = (ROOT / "compiler" / "gen_stmt.py").read_text()
-    (compiler / "gen_stmt.py").write_text(source + "\n\ndef wrong():\n    from .gen_query import Queries\n")
-    result = lint(where)
-    assert result.returncode != 0, result.stdout + result.stderr
-    assert "advm.compiler.gen_stmt -> advm.compiler.gen_query" in result.stdout, result.stdout
-    assert "1 broken" in result.stdout, result.stdout
+    broken(tmp_path, "compiler", "gen_stmt.py", source + "\n\ndef wrong():\n    from .gen_query import Queries\n",
+           "advm.compiler.gen_stmt -> advm.compiler.gen_query", 1)
 
 
 def test_the_lmdb_store_may_not_use_durability(tmp_path):
     """store/ is the LMDB store alone: a store module reaching for the
     durability built on it (durable/) breaks its own contract and the layers."""
-    where = package_tree(tmp_path)
-    store = own_folder(where, "store")
-    (store / "wrong_arrow.py").write_text("def replay_here():\n    from ..durable import replay\n")
-    result = lint(where)
-    assert result.returncode != 0, result.stdout + result.stderr
-    assert "advm.store.wrong_arrow -> advm.durable" in result.stdout, result.stdout
-    assert "2 broken" in result.stdout, result.stdout
+    broken(tmp_path, "store", "wrong_arrow.py", "def replay_here():\n    from ..durable import replay\n",
+           "advm.store.wrong_arrow -> advm.durable", 2)
 
 
 def test_durability_may_not_import_the_views(tmp_path):
     """durable/ and views/ stand side by side (issue 11: durability -> runtime
     and store): the views factory is handed in by the caller above. A durable
     module reaching for the views, even inside a function, breaks the layers."""
-    where = package_tree(tmp_path)
-    durable = own_folder(where, "durable")
-    (durable / "wrong_arrow.py").write_text("def default_views():\n    from ..views.viewers import Viewers\n    return Viewers\n")
-    result = lint(where)
-    assert result.returncode != 0, result.stdout + result.stderr
-    assert "advm.durable.wrong_arrow -> advm.views.viewers" in result.stdout, result.stdout
-    assert "1 broken" in result.stdout, result.stdout
+    broken(tmp_path, "durable", "wrong_arrow.py",
+           "def default_views():\n    from ..views.viewers import Viewers\n    return Viewers\n",
+           "advm.durable.wrong_arrow -> advm.views.viewers", 1)
