@@ -19,7 +19,8 @@ stored with the table, so a restart during the provider's outage still
 verifies its tokens.
 
 Revocation: `advm authority revoke NAME --jti X` refuses one token; `--subject
-S --before T` every token of S issued (iat) before T (or without iat).
+S --before T` every token of S issued (iat) before T (or without iat). NAME
+`advm` revokes the built-in key's tokens (S then is the full principal).
 """
 from __future__ import annotations
 
@@ -161,11 +162,13 @@ class Authority:
         jti = payload.get("jti")
         if isinstance(jti, str) and jti in self.revoked_jti:
             return f"this token (jti {jti[:64]!r}) was revoked by authority {self.name}"
+        sub = payload.get("sub")
+        who = sub if self.name == BUILTIN_ISSUER else f"{sub}@{self.name}"
         before = self.revoked_subjects.get(payload.get("sub"))
         if before is not None:
             iat = payload.get("iat")
             if not isinstance(iat, (int, float)) or iat < before:
-                return f"{payload.get('sub')}@{self.name}'s tokens issued before {int(before)} were revoked"
+                return f"{who}'s tokens issued before {int(before)} were revoked"
         return None
 
 
@@ -190,6 +193,7 @@ class Authorities:
         self._looked = float("-inf")
         self._by_issuer: dict[str, Authority] = {}
         self._entries: dict = {}
+        self._builtin = _authority(BUILTIN_ISSUER, {}, [])
         self._fetched: dict[str, tuple[str, list[dict], float]] = {}  # name -> (url, keys, when)
         self._tried: dict[str, float] = {}  # name -> last fetch attempt
         self._fails: dict[str, int] = {}  # name -> failed fetches in a row
@@ -214,11 +218,12 @@ class Authorities:
             a = _authority(name, entry, keys)
             by_issuer[a.issuer] = a
         self._seen, self._by_issuer, self._entries = seen, by_issuer, table["authorities"]
+        self._builtin = _authority(BUILTIN_ISSUER, table.get("builtin", {}), [])
 
-    def any(self) -> bool:
-        """Whether any authority is registered (the table as last read)."""
+    def builtin(self) -> Authority:
+        """The built-in key's revocations (`advm authority revoke advm ...`)."""
         self._reload()
-        return bool(self._by_issuer)
+        return self._builtin
 
     def generation(self):
         """Changes whenever the table file does (looked at at most once per table_ttl)."""
@@ -332,7 +337,8 @@ def remove(directory, name: str) -> None:
 def revoke(directory, name: str, *, jti: str | None = None, subject: str | None = None,
            before: float | None = None) -> dict:
     with editing(directory) as table:
-        entry = table["authorities"].get(name)
+        # the built-in key's tokens (advm token, identity/mint, document/authorize) by their full principal
+        entry = table.setdefault("builtin", {}) if name == BUILTIN_ISSUER else table["authorities"].get(name)
         if entry is None:
             raise AuthorityError(f"no authority {name!r}")
         jtis, subjects = entry.setdefault("revoked_jti", []), entry.setdefault("revoked_subjects", {})

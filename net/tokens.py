@@ -179,13 +179,10 @@ class Tokens:
         is checked whole again once the table or the authority's keys changed."""
         hit = self._seen.get(token) if type(token) is str else None
         if hit is not None:
-            principal, admin, payload, authority = hit
-            if authority is None:
-                self._times(payload, 0)
-                return principal, admin, payload
-            if self.authorities.for_issuer(payload.get("iss")) is authority:
-                self._times(payload, LEEWAY)
-                reason = authority.revoked(payload)
+            principal, admin, payload, authority, builtin = hit
+            if self._authority_of(payload, builtin) is authority:
+                self._times(payload, 0 if builtin else LEEWAY)
+                reason = None if authority is None else authority.revoked(payload)
                 if reason is not None:
                     raise TokenError("revoked_token", reason)
                 return principal, admin, payload
@@ -196,7 +193,14 @@ class Tokens:
         self._seen[token] = found
         return found[:3]
 
-    def _check(self, token) -> tuple[str, bool, dict, object]:
+    def _authority_of(self, payload: dict, builtin: bool):
+        """What checks a token's revocation now: the table's built-in entry, or
+        the authority of its iss (None: no table, or no such authority)."""
+        if self.authorities is None:
+            return None
+        return self.authorities.builtin() if builtin else self.authorities.for_issuer(payload.get("iss"))
+
+    def _check(self, token) -> tuple[str, bool, dict, object, bool]:
         if not isinstance(token, str) or not token:
             raise TokenError("bad_token", "an identity is a token string")
         if len(token) > MAX_TOKEN:
@@ -223,7 +227,11 @@ class Tokens:
                 principal = check_principal(payload.get("sub"))
             except TokenError as e:
                 raise TokenError("bad_token", e.message) from None
-            return principal, payload.get("adm") is True, payload, None
+            authority = self._authority_of(payload, True)
+            reason = None if authority is None else authority.revoked(payload)
+            if reason is not None:
+                raise TokenError("revoked_token", reason)
+            return principal, payload.get("adm") is True, payload, authority, True
         if self.authorities is None:
             raise TokenError("bad_token", f"no authority is registered for issuer {str(issuer)[:140]!r}")
         authority = self.authorities.for_issuer(issuer)
@@ -240,19 +248,14 @@ class Tokens:
         reason = authority.revoked(payload)
         if reason is not None:
             raise TokenError("revoked_token", reason)
-        return principal, False, payload, authority
+        return principal, False, payload, authority, False
 
     def watch(self, stream, identity) -> None:
-        """Remember the claims of the (already verified) authority token a
-        stream was opened with, so that revoked_streams() can end it."""
-        if self.authorities is None or not isinstance(identity, str) or not self.authorities.any():
-            return
-        try:
-            payload = jwt.decode(identity, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            return
-        if payload.get("iss") not in (None, BUILTIN_ISSUER):
-            self._watched[stream] = payload
+        """Remember the claims of the token a stream was opened with (just
+        verified, so remembered by check()), so that revoked_streams() can end it."""
+        hit = self._seen.get(identity) if type(identity) is str else None
+        if hit is not None and hit[3] is not None:
+            self._watched[stream] = (hit[2], hit[4])
 
     def revoked_streams(self) -> list:
         """[(stream, reason)] of the watched open streams whose token the
@@ -265,11 +268,11 @@ class Tokens:
             return []
         self._generation = generation
         out = []
-        for stream, payload in list(self._watched.items()):
+        for stream, (payload, builtin) in list(self._watched.items()):
             if not getattr(stream, "open", True):
                 self._watched.pop(stream, None)
                 continue
-            a = self.authorities.for_issuer(payload.get("iss"))
+            a = self._authority_of(payload, builtin)
             reason = (f"the authority of issuer {str(payload.get('iss'))[:140]!r} was removed"
                       if a is None else a.revoked(payload))
             if reason is not None:

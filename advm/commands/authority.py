@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r = sub.add_parser("remove", help="forget an authority: its tokens are refused")
     r.add_argument("name", metavar="NAME")
     v = sub.add_parser("revoke", help="refuse one token (--jti) or a subject's tokens issued before a time")
-    v.add_argument("name", metavar="NAME")
+    v.add_argument("name", metavar="NAME", help="a registered authority, or advm for the built-in key's tokens "
+                                               "(--subject is then the full principal, agent@authority)")
     v.add_argument("--jti", metavar="X", help="the jti of the token to refuse")
     v.add_argument("--subject", metavar="S", help="the sub whose tokens to refuse")
     v.add_argument("--before", metavar="TIME", default=None,
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     store = args.store or DEFAULT_DIR
     try:
         if args.action == "add":
+            au.check_name(args.name)
             keys, url = None, None
             if args.pem:
                 keys = [au.pem_to_jwk(_read(args.pem))]

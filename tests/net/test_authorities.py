@@ -278,6 +278,30 @@ def test_revocation_by_jti_and_by_subject(tmp_path, idp):
     assert tokens.verify(idp.sign("k1", sub="bob", iat=NOW + 5)) == "bob@corp"  # signed in again since
 
 
+def test_the_builtin_keys_tokens_are_revoked_by_jti_and_subject(tmp_path, capsys):
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    first, second = tokens.mint("alice@users", ttl=600), tokens.mint("alice@users", ttl=600)
+    assert tokens.verify(first) == tokens.verify(second) == "alice@users"
+    jti = jwt.decode(first, options={"verify_signature": False})["jti"]
+    assert main(["authority", "revoke", "advm", "--jti", jti, "--store", str(tmp_path)]) == 0
+    now[0] += 2
+    with pytest.raises(TokenError) as e:
+        tokens.verify(first)
+    assert e.value.code == "revoked_token"
+    assert tokens.verify(second) == "alice@users"
+    assert main(["authority", "revoke", "advm", "--subject", "alice@users", "--before", str(NOW + 1),
+                 "--store", str(tmp_path)]) == 0
+    now[0] += 2
+    with pytest.raises(TokenError) as e:
+        tokens.verify(second)
+    assert e.value.code == "revoked_token" and "alice@users's tokens" in e.value.message
+    assert tokens.verify(tokens.mint("alice@users", ttl=600)) == "alice@users"  # issued since
+    # "advm" stays reserved for registering
+    assert add(tmp_path, "advm", "--jwks", str(tmp_path / "none.json")) == 2
+    assert "is reserved" in capsys.readouterr().err
+
+
 def test_exp_is_required_when_asked():
     loose, strict = Tokens(KEY), Tokens(KEY, require_exp=True)
     forever = loose.mint("alice")
@@ -344,13 +368,20 @@ def test_signed_in_elsewhere_over_the_websocket(tmp_path, idp):
                 with pytest.raises(ClientError) as e:
                     await mallory.open("d")
                 assert e.value.reason in ("bad_token", "expired_token")
+            carol = await kit.client(srv, "carol")  # the built-in key's token
+            cconn = await carol.open("d")
             assert main(["authority", "revoke", "corp", "--subject", "bob", "--before", str(NOW + 10),
                          "--store", str(tmp_path)]) == 0
+            assert main(["authority", "revoke", "advm", "--subject", "carol@", "--before", str(NOW + 100),
+                         "--store", str(tmp_path)]) == 0
             now[0] += 2
-            # bob's open stream ends with the reason; alice's goes on
+            # bob's and carol's open streams end with the reason; alice's goes on
             with pytest.raises(ClientError) as e:
                 await bconn.wait_for(lambda c: False, timeout=30)
             assert e.value.reason == "revoked_token" and "bob@corp" in e.value.message
+            with pytest.raises(ClientError) as e:
+                await cconn.wait_for(lambda c: False, timeout=30)
+            assert e.value.reason == "revoked_token" and "carol@" in e.value.message
             await conn.send("bump", {"by": 10})
             assert (await conn.wait_for(lambda c: c.view.get("n") == 16))["n"] == 16
             again = await kit.client(srv, identity=idp.sign("k2", sub="bob"))
