@@ -248,8 +248,12 @@ def test_changes_take_effect_without_a_restart(tmp_path, idp, capsys):
         tokens.verify(token)
     assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0  # an unknown issuer re-reads at once
     assert tokens.verify(token) == "alice@corp"
-    assert main(["authority", "list", "--store", str(tmp_path), "--json"]) == 0
     capsys.readouterr()
+    assert main(["authority", "list", "--store", str(tmp_path), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["name"], row["issuer"], row["jwks_url"], row["kids"]) == ("corp", "corp", idp.url, ["k1"])
+    assert main(["authority", "list", "--store", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("corp\tiss=corp\taud=-\t" + idp.url)
     assert main(["authority", "remove", "corp", "--store", str(tmp_path)]) == 0
     now[0] += 2  # the table is looked at again within a second
     with pytest.raises(TokenError) as e:
@@ -416,3 +420,27 @@ def test_an_authority_token_as_http_bearer(tmp_path, idp):
             assert r.status_code == 401
 
     run(scenario)
+
+
+def test_authority_usage_errors(tmp_path, idp, capsys):
+    store = ["--store", str(tmp_path)]
+    assert main(["authority", "remove", "corp", *store]) == 2
+    assert "no authority 'corp'" in capsys.readouterr().err
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    for args, says in ((["revoke", "corp"], "--jti X or --subject S"),
+                       (["revoke", "corp", "--jti", "a", "--subject", "b"], "--jti X or --subject S"),
+                       (["revoke", "corp", "--jti", "a", "--before", "0"], "--before goes with --subject"),
+                       (["revoke", "corp", "--subject", "b", "--before", "soon"], "not ISO 8601"),
+                       (["revoke", "corp", "--subject", "b", "--before", "2026-12-07T12:00"], "time zone"),
+                       (["revoke", "nope", "--jti", "a"], "no authority 'nope'"),
+                       (["add", "other", "--jwks-url", "ftp://x"], "http(s) URL"),
+                       (["add", "other", "--jwks-url", idp.url], "already has issuer")):
+        if says == "already has issuer":
+            args = args + ["--issuer", "corp"]
+        capsys.readouterr()
+        assert main(["authority", *args, *store]) == 2, args
+        assert says in capsys.readouterr().err, args
+    idp.down = True
+    assert add(tmp_path, "late", "--jwks-url", idp.url) == 2  # nothing to register without a set
+    assert "answered 503" in capsys.readouterr().err
+    assert main(["authority", "revoke", "corp", "--subject", "b", "--before", "2026-12-07T12:00Z", *store]) == 0
