@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import time
@@ -37,6 +38,7 @@ import jwt
 
 from .tokens import ANONYMOUS, BUILTIN_ISSUER, TokenError
 
+log = logging.getLogger("advm.authorities")
 FILE = "authorities.json"
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 MAX_AUTHORITIES = 64
@@ -210,15 +212,23 @@ class Authorities:
             seen = None
         if seen == self._seen:
             return
-        table = read_table(self.path) if seen is not None else {"authorities": {}}
-        by_issuer = {}
-        for name, entry in table["authorities"].items():
-            got = self._fetched.get(name)
-            keys = got[1] if got is not None and got[0] == entry.get("jwks_url") else entry.get("keys", [])
-            a = _authority(name, entry, keys)
-            by_issuer[a.issuer] = a
+        try:
+            table = read_table(self.path) if seen is not None else {"authorities": {}}
+            by_issuer = {}
+            for name, entry in table["authorities"].items():
+                got = self._fetched.get(name)
+                keys = got[1] if got is not None and got[0] == entry.get("jwks_url") else entry.get("keys", [])
+                a = _authority(name, entry, keys)
+                by_issuer[a.issuer] = a
+            builtin = _authority(BUILTIN_ISSUER, table.get("builtin", {}), [])
+        except (AuthorityError, AttributeError, TypeError, ValueError) as e:
+            # A table edited by hand into something unusable: the last good one
+            # stays until the file changes again.
+            log.error("%s: %s; the last good authority table stays", self.path, e)
+            self._seen = seen
+            return
         self._seen, self._by_issuer, self._entries = seen, by_issuer, table["authorities"]
-        self._builtin = _authority(BUILTIN_ISSUER, table.get("builtin", {}), [])
+        self._builtin = builtin
 
     def builtin(self) -> Authority:
         """The built-in key's revocations (`advm authority revoke advm ...`)."""

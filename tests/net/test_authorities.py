@@ -444,3 +444,15 @@ def test_authority_usage_errors(tmp_path, idp, capsys):
     assert add(tmp_path, "late", "--jwks-url", idp.url) == 2  # nothing to register without a set
     assert "answered 503" in capsys.readouterr().err
     assert main(["authority", "revoke", "corp", "--subject", "b", "--before", "2026-12-07T12:00Z", *store]) == 0
+
+
+def test_a_damaged_table_keeps_the_last_good_one(tmp_path, idp, caplog):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"
+    for damage in ("{not json", '{"authorities": {"corp": {"keys": [{"kty": "RSA"}]}}}'):
+        (tmp_path / "authorities.json").write_text(damage)
+        now[0] += 2
+        assert tokens.verify(idp.sign("k1", jti=damage[:5])) == "alice@corp"
+    assert "the last good authority table stays" in caplog.text
