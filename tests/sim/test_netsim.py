@@ -16,7 +16,9 @@ import weakref
 from pathlib import Path
 
 import pytest
-from draw import SeededDraw
+from draw import HypothesisDraw, SeededDraw
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from netsim import NetConfig, digest, netsim
 
 import advm.durable.document as durable_document
@@ -79,6 +81,16 @@ def test_a_seed_is_the_same_bytes_everywhere():
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"trace {digest(a)})" in out.stdout, (digest(a), out.stdout)
+
+
+# Hypothesis drives the same run: it explores, and shrinks what fails.
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
+          phases=[Phase.generate, Phase.shrink],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_hypothesis_net_runs(data):
+    result = netsim(HypothesisDraw(data), NetConfig(steps=40))
+    assert result.problem is None, f"{result.problem}\n{result.source}\n" + "\n".join(result.trace)
 
 
 # ---------------------------------------------------------------- regressions its runs found
