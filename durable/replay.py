@@ -33,7 +33,7 @@ from ..store.snapshots import Snapshot
 from . import inputs
 from .document import base, resolver
 from ..runtime.living import retelling
-from .noviews import NoViewers, runtime_state_bytes, state_bytes
+from .noviews import NoViewers, runtime_state_bytes, stored_state_bytes
 
 
 @dataclass
@@ -194,7 +194,8 @@ def _loop(store, doc, stop, start, to_check, living, module, verified, modules, 
             break
         if head in to_check:
             stored = store.snapshot(doc, head)
-            was, now = state_bytes(stored.data), runtime_state_bytes(living)
+            now = runtime_state_bytes(living)
+            was = stored_state_bytes(stored.data, now)
             hashed = hashlib.sha256(was).hexdigest()
             # equal bytes hash alike: one sha256 for the usual case
             check = Check(head, hashed, hashed if now == was else hashlib.sha256(now).hexdigest())

@@ -762,3 +762,61 @@ def decode(data, str fmt, int version):
         if paused:
             gc.enable()
     return root
+
+
+# ---------------------------------------------------------------- plain CBOR items
+
+
+cdef Py_ssize_t _item_end(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int depth):
+    # Where the CBOR item starting at `pos` ends, or -1: truncated, nested
+    # too deep, an indefinite length or a reserved head (none of which a
+    # snapshot written by cbor2 holds).
+    cdef uint8_t b, info
+    cdef int major
+    cdef uint64_t n, i
+    cdef int width
+    if depth > MAX_DEPTH or pos >= end:
+        return -1
+    b = p[pos]
+    pos += 1
+    major = b >> 5
+    info = b & 31
+    if info < 24:
+        n = info
+    elif info <= 27:
+        width = 1 << (info - 24)
+        if end - pos < width:
+            return -1
+        n = 0
+        for i in range(<uint64_t>width):
+            n = (n << 8) | p[pos + <Py_ssize_t>i]
+        pos += width
+    else:
+        return -1
+    if major == 0 or major == 1 or major == 7:
+        return pos
+    if major == 2 or major == 3:
+        if n > <uint64_t>(end - pos):
+            return -1
+        return pos + <Py_ssize_t>n
+    if major == 6:
+        return _item_end(p, pos, end, depth + 1)
+    if n > <uint64_t>(end - pos):  # every item takes a byte at least
+        return -1
+    if major == 5:
+        n *= 2
+    for i in range(n):
+        pos = _item_end(p, pos, end, depth + 1)
+        if pos < 0:
+            return -1
+    return pos
+
+
+def item_end(data, Py_ssize_t pos):
+    """Where the plain CBOR item of the bytes `data` starting at `pos` ends,
+    without decoding it; -1 when it is not one complete item (truncated, an
+    indefinite length, a reserved head)."""
+    cdef bytes b = data if type(data) is bytes else bytes(data)
+    if pos < 0:
+        return -1
+    return _item_end(<const uint8_t*>PyBytes_AS_STRING(b), pos, PyBytes_GET_SIZE(b), 0)

@@ -392,3 +392,25 @@ def test_texts_that_look_alike_to_the_decoder_come_back_as_written():
     back = loads_values(dumps_values(texts))
     assert back == texts
     assert back[10] is back[11]  # one object for a text met again
+
+
+def test_item_end_finds_where_a_plain_cbor_item_ends():
+    # vm/_restore.pyx item_end: replay slices a stored snapshot's top-level
+    # entries with it, without decoding them.
+    from advm.vm._restore import item_end
+
+    values = [0, 23, 24, 255, 256, 2**32, 2**64 - 1, -1, -2**64, 1.5, float("nan"), "", "é" * 30,
+              b"\x00" * 300, [], [1, [2, [3]]], {"a": {"b": [None, True, False]}}, cbor2.CBORTag(40101, [1]),
+              {i: "x" * i for i in range(40)}, [b"y"] * 70000]
+    for v in values:
+        data = cbor2.dumps(v)
+        assert item_end(data, 0) == len(data), v
+        assert item_end(b"\x01" + data + b"\x02", 1) == len(data) + 1
+        for cut in {0, 1, len(data) // 2, len(data) - 1}:
+            if cut < len(data):
+                assert item_end(data[:cut], 0) == -1, (v, cut)
+    assert item_end(b"\x9f\x01\xff", 0) == -1  # indefinite length
+    assert item_end(b"\x1c", 0) == -1  # reserved
+    assert item_end(b"\x01", 5) == -1 and item_end(b"\x01", -1) == -1
+    deep = b"\x81" * 3000 + b"\x00"
+    assert item_end(deep, 0) == -1  # past MAX_DEPTH
