@@ -1,6 +1,7 @@
 """A soak run of the real server (issue 23 point 4; bench/README.md).
 
     python bench/soak.py --minutes 10 [--docs 10] [--viewers 3] [--rate 50] [--idle 5]
+                         [--wave 60] [--extra 2] [--workers 2] [--memory-budget MB]
 
 Starts `advm run` (LMDB store in a temporary folder, 127.0.0.1, --workers 2)
 on a chat program, and drives it: `--docs` chat documents with `--viewers`
@@ -114,10 +115,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Server:
-    def __init__(self, program: Path, store: Path, idle: float, workers: int):
+    def __init__(self, program: Path, store: Path, idle: float, workers: int, budget: float | None = None):
         self.args = [sys.executable, "-m", "advm", "run", str(program), "--store", str(store),
                      "--host", "127.0.0.1", "--port", "0", "--workers", str(workers),
                      "--idle", str(idle)]
+        if budget is not None:
+            self.args += ["--memory-budget", str(budget)]
         self.proc = None
         self.url = None
 
@@ -163,7 +166,12 @@ class Load:
         conns = []
         for v in range(self.args.viewers):
             c = await self.client(f"v{v}@")
-            conn = await c.open(key)
+            try:
+                conn = await c.open(key)
+            except Exception as e:  # memory_full past a --memory-budget: counted, not fatal
+                self.errors.append(f"{key}: open: {type(e).__name__}: {e}")
+                await c.close()
+                continue
             conns.append((c, conn))
             if v > 0 or self.args.viewers == 1:  # the first viewer sends, the others see it
                 asyncio.get_running_loop().create_task(self.watch(conn))
@@ -228,11 +236,15 @@ class Load:
         for _ in range(self.args.extra):
             key = f"extra-{self.extra}"
             self.extra += 1
-            await owner.create(key)
-            conn = await owner.open(key)
-            await conn.send("say", {"text": "left to sleep", "at": time.time()})
-            self.acked[key] = 1
-            await conn.end()
+            try:
+                await owner.create(key)
+                self.acked[key] = 0
+                conn = await owner.open(key)
+                await conn.send("say", {"text": "left to sleep", "at": time.time()})
+                self.acked[key] = 1
+                await conn.end()
+            except Exception as e:
+                self.errors.append(f"{key}: {type(e).__name__}: {e}")
         await owner.close()
 
 
@@ -246,7 +258,8 @@ async def drive(args, server: Server, store: Path) -> Load:
     interval = 1.0 / args.rate
     tasks = set()
     print("  t s | RSS MB per process (server, workers) | fds | threads | store MB | loaded | "
-          "estimate MB | acks | ack p50/p99 ms | delta p50/p99 ms | errors", flush=True)
+          "estimate MB | budget unloads/refusals | acks | ack p50/p99 ms | delta p50/p99 ms | errors",
+          flush=True)
     while time.monotonic() < end:
         now = time.monotonic()
         if now >= next_wave:
@@ -295,7 +308,9 @@ def report(load: Load, server: Server, store: Path, t: float) -> None:
     print(f"{t:5.0f} | {', '.join(f'{s[0] / 1024:.0f}' for s in stats)} | "
           f"{sum(s[1] for s in stats)} | {sum(s[2] for s in stats)} | "
           f"{folder_bytes(store) / 1e6:.1f} | {m.get('advm_documents_loaded', 0):.0f} | "
-          f"{m.get('advm_document_bytes', 0) / 1e6:.1f} | {sum(load.acked.values())} | "
+          f"{m.get('advm_document_bytes', 0) / 1e6:.1f} | "
+          f"{m.get('advm_budget_unloads', 0):.0f}/{m.get('advm_memory_refusals', 0):.0f} | "
+          f"{sum(load.acked.values())} | "
           f"{pct(acks, .5) * 1e3:.1f}/{pct(acks, .99) * 1e3:.1f} | "
           f"{pct(deltas, .5) * 1e3:.1f}/{pct(deltas, .99) * 1e3:.1f} | {len(load.errors)}", flush=True)
 
@@ -329,12 +344,14 @@ def main(argv=None) -> int:
     p.add_argument("--idle", type=float, default=5.0, help="the server's --idle")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--every", type=float, default=30.0, help="seconds between reports")
+    p.add_argument("--memory-budget", dest="budget", type=float, default=None, metavar="MB",
+                   help="the server's --memory-budget (default: the server's default)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="advm-soak-") as tmp:
         program = Path(tmp) / "chat.adb"
         program.write_text(PROGRAM)
         store = Path(tmp) / "store"
-        server = Server(program, store, args.idle, args.workers)
+        server = Server(program, store, args.idle, args.workers, args.budget)
         server.start()
         try:
             load = asyncio.run(drive(args, server, store))
@@ -345,7 +362,7 @@ def main(argv=None) -> int:
               f"{len(load.errors)} errors", flush=True)
         for e in sorted(set(load.errors))[:5]:
             print(f"soak: error: {e}", flush=True)
-        server = Server(program, store, args.idle, args.workers)
+        server = Server(program, store, args.idle, args.workers, args.budget)
         url = server.start()
         try:
             lost = asyncio.run(check(url, load))
