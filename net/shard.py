@@ -365,9 +365,13 @@ class Shard:
                 # so are the viewers' streams of it. Unless it went already
                 # and what is loaded now is its reload (an input queued on it
                 # failed late): that one and its streams stay (netsim seed 95).
-                if self.docs.get(key) is doc:
-                    if self.docs.pop(key, None) is not None:
-                        self.collector.let_go()
+                # Nothing loaded any more (an earlier input's failure dropped
+                # this same document): the reply still says `dropped`.
+                loaded = self.docs.get(key)
+                if loaded is doc:
+                    self.docs.pop(key, None)
+                    self.collector.let_go()
+                if loaded is doc or loaded is None:
                     value["dropped"] = True
                 out.set_result(value)
                 return
