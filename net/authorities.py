@@ -11,8 +11,8 @@ the file when it changed (looked at at most once per `table_ttl` seconds, and
 at once for an issuer it does not know).
 
 A JWKS URL is fetched with a timeout and cached; a token whose `kid` the
-cached set lacks, or a set older than `max_age`, makes the server fetch it
-again, at most once per `refresh_interval` seconds per authority (each failure
+cached set lacks makes the server fetch it again while the token waits, a set
+older than `max_age` on a thread beside it, at most once per `refresh_interval` seconds per authority (each failure
 in a row doubles that wait, up to `max_age`); a failed fetch keeps the last
 good set. The set fetched by `advm authority add` is
 stored with the table, so a restart during the provider's outage still
@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,7 @@ class Authorities:
         self._fetched: dict[str, tuple[str, list[dict], float]] = {}  # name -> (url, keys, when)
         self._tried: dict[str, float] = {}  # name -> last fetch attempt
         self._fails: dict[str, int] = {}  # name -> failed fetches in a row
+        self.background = None  # the last thread fetching a stale set
 
     def _reload(self, force: bool = False) -> None:
         now = self._clock()
@@ -250,16 +252,33 @@ class Authorities:
             found = self._by_issuer.get(issuer)
         return found
 
-    def _refresh(self, a: Authority) -> Authority:
-        """Fetch a's JWKS again if the rate allows; the last good set on failure."""
+    def _may_fetch(self, a: Authority) -> bool:
+        """Whether a's JWKS may be fetched now (and, if so, the attempt counted).
+        Each failure in a row doubles the wait before the next one (up to
+        max_age), so a provider that does not answer costs the server at most
+        one timeout that often."""
         now = self._clock()
-        # The fetch is made while a token is checked: each failure in a row
-        # doubles the wait before the next one (up to max_age), so a provider
-        # that does not answer costs the server at most one timeout that often.
         wait = min(self.refresh_interval * 2 ** min(self._fails.get(a.name, 0), 16), self.max_age)
         if a.jwks_url is None or now - self._tried.get(a.name, float("-inf")) < wait:
-            return a
+            return False
         self._tried[a.name] = now
+        return True
+
+    def _refresh_later(self, a: Authority) -> None:
+        """A stale set is fetched again on a thread: the token at hand is checked
+        with the set there is, and the next ones with the new set."""
+        if self._may_fetch(a):
+            self.background = threading.Thread(target=self._fetch, args=(a,), daemon=True,
+                                               name=f"jwks-{a.name}")
+            self.background.start()
+
+    def _refresh(self, a: Authority) -> Authority:
+        """Fetch a's JWKS again, while the token waits, if the rate allows; the
+        last good set on failure."""
+        return self._fetch(a) if self._may_fetch(a) else a
+
+    def _fetch(self, a: Authority) -> Authority:
+        now = self._clock()
         try:
             keys = fetch_jwks(a.jwks_url, self.fetch_timeout)
         except AuthorityError:
@@ -275,8 +294,11 @@ class Authorities:
         """(key, algorithm) for a token's header, or TokenError(bad_token)."""
         kid = header.get("kid")
         got = self._fetched.get(a.name)
-        if a.jwks_url is not None and (got is None or self._clock() - got[2] > self.max_age):
-            a = self._refresh(a)  # rate-bounded: a stale or unfetched set, once per refresh_interval
+        if a.jwks_url is not None:
+            if got is None:  # not fetched by this process yet: the stored set may be old
+                a = self._refresh(a)
+            elif self._clock() - got[2] > self.max_age:
+                self._refresh_later(a)
         for _ in range(2):
             match = [k for k in a.keys if k[0] == kid] or [k for k in a.keys if k[0] is None]
             if match:

@@ -456,3 +456,28 @@ def test_a_damaged_table_keeps_the_last_good_one(tmp_path, idp, caplog):
         now[0] += 2
         assert tokens.verify(idp.sign("k1", jti=damage[:5])) == "alice@corp"
     assert "the last good authority table stays" in caplog.text
+
+
+def test_a_stale_set_is_fetched_again_beside_the_token(tmp_path, idp):
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    now = [float(NOW)]
+    tokens = tokens_for(tmp_path, now)
+    assert tokens.verify(idp.sign("k1")) == "alice@corp"
+    hits, k1 = idp.hits, idp.keys["k1"]
+    idp.new_key("k2")
+    del idp.keys["k1"]  # the provider retires k1
+
+    def signed_k1(jti):
+        return jwt.encode({"sub": "alice", "iss": "corp", "jti": jti, "exp": int(now[0]) + 600}, k1,
+                          algorithm="RS256", headers={"kid": "k1"})
+
+    now[0] += 601  # older than max_age: a new token is checked with the set there is,
+    first = signed_k1("y")
+    assert tokens.verify(first) == "alice@corp"
+    tokens.authorities.background.join(10)  # while the set is fetched again on a thread
+    assert idp.hits == hits + 1
+    for token in (first, signed_k1("z")):  # the new set has no k1: the remembered token is checked again
+        with pytest.raises(TokenError) as e:
+            tokens.verify(token)
+        assert "no key 'k1'" in e.value.message
+    assert idp.hits == hits + 1  # an unknown kid right after a fetch waits for the interval
