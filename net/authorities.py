@@ -142,7 +142,7 @@ def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT) -> list[dict]:
                 body += chunk
                 if len(body) > MAX_KEY_TEXT:
                     raise AuthorityError(f"{url}: the JWKS is larger than {MAX_KEY_TEXT} bytes")
-    except httpx.HTTPError as e:
+    except (httpx.HTTPError, httpx.InvalidURL) as e:
         raise AuthorityError(f"{url}: {type(e).__name__}: {e}") from None
     try:
         data = json.loads(body)

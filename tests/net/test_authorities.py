@@ -434,6 +434,7 @@ def test_authority_usage_errors(tmp_path, idp, capsys):
                        (["revoke", "corp", "--subject", "b", "--before", "2026-12-07T12:00"], "time zone"),
                        (["revoke", "nope", "--jti", "a"], "no authority 'nope'"),
                        (["add", "other", "--jwks-url", "ftp://x"], "http(s) URL"),
+                       (["add", "other", "--jwks-url", "http://[::1"], "InvalidURL"),
                        (["add", "other", "--jwks-url", idp.url], "already has issuer")):
         if says == "already has issuer":
             args = args + ["--issuer", "corp"]
