@@ -213,7 +213,8 @@ def live(router) -> dict:
     for key, slot in list(router.slots.items()):
         out[key] = {"loaded": bool(slot.loaded),
                     "viewers": {who: len(vs) for who, vs in slot.sinks.items() if vs},
-                    "queue": len(slot.queue), "timer": router._due.get(key)}
+                    "queue": len(slot.queue), "timer": router._due.get(key),
+                    "bytes": slot.bytes if slot.loaded else None}  # its memory estimate (runtime/memory.py)
     return out
 
 
@@ -228,9 +229,10 @@ def documents(router, known: dict) -> dict:
         keys.update(router.shelf.keys())
     out = []
     for key in sorted(keys)[:LIST_LIMIT]:
-        slot = known.get(key) or {"loaded": False, "viewers": {}, "queue": 0, "timer": None}
+        slot = known.get(key) or {"loaded": False, "viewers": {}, "queue": 0, "timer": None, "bytes": None}
         row = {"key": key, "loaded": slot["loaded"], "sleeping": not slot["loaded"],
                "viewers": slot["viewers"], "queue": slot["queue"], "timer": slot["timer"],
+               "bytes": slot["bytes"],
                "state": None, "pending": None, "seq": None, "asks": None}
         if durable:
             try:

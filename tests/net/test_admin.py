@@ -41,6 +41,7 @@ def test_admin_token_reads_documents_log_view_and_debug(tmp_path):
             assert row["state"] == "waiting" and row["pending"] == "later"
             assert row["viewers"] == {"alice@": 1}
             assert isinstance(row["timer"], int)
+            assert row["bytes"] == srv.router.slots["d1"].bytes > 0  # its memory estimate
             assert row["asks"] == []
 
             log = await c.request("admin/log", key="d1", identity=admin)
