@@ -1,13 +1,15 @@
 """A soak run of the real server (issue 23 point 4; bench/README.md).
 
     python bench/soak.py --minutes 10 [--docs 10] [--viewers 3] [--rate 50] [--idle 5]
-                         [--wave 60] [--extra 2] [--workers 2] [--memory-budget MB]
+                         [--wave 60] [--wave-share 1.0] [--extra 2] [--workers 2]
+                         [--memory-budget MB]
 
 Starts `advm run` (LMDB store in a temporary folder, 127.0.0.1, --workers 2)
 on a chat program, and drives it: `--docs` chat documents with `--viewers`
 viewers each, `--rate` messages a second in all (each acknowledged message
-is counted per document), every `--wave` seconds every viewer reconnects at
-once, and each wave creates `--extra` documents that get one message and are
+is counted per document), every `--wave` seconds every viewer (of
+`--wave-share` of the documents) reconnects at once while the messages go on,
+and each wave creates `--extra` documents that get one message and are
 left to unload after `--idle`; every document wakes itself every 20 s (a
 delayed transition), so sleeping ones are woken. Every 30 s (`--every`) it
 prints the RSS, file descriptors and threads of each process (from /proc),
@@ -153,6 +155,11 @@ class Load:
         self.keys: list[str] = [f"chat-{i}" for i in range(args.docs)]
         self.extra = 0
         self.inflight: dict[str, int] = {}  # key -> sends not yet answered
+        # Documents whose viewers the waves reconnect (--wave-share of them);
+        # the others' acks while a wave runs are kept apart.
+        self.waved = set(self.keys[:max(1, round(len(self.keys) * args.wave_share))])
+        self.waving = False
+        self.others: list[float] = []
 
     async def client(self, who: str):
         from advm.net.client import Client
@@ -224,14 +231,23 @@ class Load:
             return
         finally:
             self.inflight[key] -= 1
-        self.acks.append(time.perf_counter() - t)
+        took = time.perf_counter() - t
+        self.acks.append(took)
+        if self.waving and key not in self.waved:
+            self.others.append(took)
         self.acked[key] = self.acked.get(key, 0) + 1
 
     async def wave(self) -> None:
-        """Every viewer reconnects at once; some new documents are used once and left to sleep."""
-        keys = list(self.conns)
-        await asyncio.gather(*(self.close_viewers(k) for k in keys))
-        await asyncio.gather(*(self.open_viewers(k) for k in keys))
+        """Every viewer of the waved documents reconnects at once (the
+        messages to the others go on); some new documents are used once and
+        left to sleep."""
+        keys = [k for k in self.conns if k in self.waved]
+        self.waving = True
+        try:
+            await asyncio.gather(*(self.close_viewers(k) for k in keys))
+            await asyncio.gather(*(self.open_viewers(k) for k in keys))
+        finally:
+            self.waving = False
         owner = await self.client("owner@")
         for _ in range(self.args.extra):
             key = f"extra-{self.extra}"
@@ -264,7 +280,9 @@ async def drive(args, server: Server, store: Path) -> Load:
         now = time.monotonic()
         if now >= next_wave:
             next_wave += args.wave
-            await load.wave()
+            task = asyncio.get_running_loop().create_task(load.wave())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
         if now >= next_report:
             next_report += args.every
             report(load, server, store, now - start)
@@ -341,6 +359,8 @@ def main(argv=None) -> int:
     p.add_argument("--rate", type=float, default=50.0, help="messages a second, in all")
     p.add_argument("--wave", type=float, default=60.0, help="seconds between reconnect waves")
     p.add_argument("--extra", type=int, default=2, help="documents made and left to sleep per wave")
+    p.add_argument("--wave-share", dest="wave_share", type=float, default=1.0,
+                   help="the share of the documents whose viewers a wave reconnects (default all)")
     p.add_argument("--idle", type=float, default=5.0, help="the server's --idle")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--every", type=float, default=30.0, help="seconds between reports")
@@ -362,6 +382,10 @@ def main(argv=None) -> int:
               f"{len(load.errors)} errors", flush=True)
         for e in sorted(set(load.errors))[:5]:
             print(f"soak: error: {e}", flush=True)
+        if load.others:
+            print(f"soak: acks of documents outside the waves while a wave ran: "
+                  f"p50 {pct(load.others, .5) * 1e3:.1f} ms, p99 {pct(load.others, .99) * 1e3:.1f} ms, "
+                  f"max {max(load.others) * 1e3:.1f} ms ({len(load.others)} acks)", flush=True)
         server = Server(program, store, args.idle, args.workers, args.budget)
         url = server.start()
         try:
