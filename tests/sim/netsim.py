@@ -183,10 +183,6 @@ class SimRunner:
 # ---------------------------------------------------------------- the disk
 
 
-class Crash(Exception):
-    """The simulated process died (raised out of a write the disk double holds)."""
-
-
 class _Write:
     __slots__ = ("method", "args", "kwargs", "fut", "callback", "doc")
 
@@ -284,9 +280,7 @@ class SimStore:
                 error = e
                 fail = None  # the real store applied it already
         if error is not None and fail is not None:
-            error = fail(error)
-        elif error is None and "value" in kwargs and w.method != "barrier":
-            pass  # the real store answered with `value` already
+            error = fail(error)  # (a write that landed answered with its `value` already)
         if not ack:
             return
         if w.callback is not None:
@@ -561,7 +555,6 @@ class NetSim:
         self.module = module
         self.root = root
         self.result = result
-        self.generation = 0
         self.real = Store(f"{root}/host0", durability="relaxed")
         self.limits = Limits(rate=1e9, burst=1e9, max_pending_bytes=1500,
                              max_pending_hard_bytes=64 * 1024, ping_interval=None)
@@ -573,7 +566,6 @@ class NetSim:
         self.sends: list[dict] = []      # every connection/send of a message: {"tag", "conn", "answer"}
         self.probe: Conn | None = None
         self.had_stream: set[str] = set()
-        self.failures: list[dict] = []
         self.moved = 0
 
     def _seed(self):
@@ -686,8 +678,6 @@ class NetSim:
         if r["answer"] is not None:
             raise Problem("f", f"request {rid} on #{c.number} answered twice")
         r["answer"] = outcome
-        if outcome != "ok":
-            self.failures.append({"conn": c.number, "rid": rid, "reason": outcome})
 
     def deliver_down(self, c: Conn, n: int) -> None:
         for _ in range(n):
