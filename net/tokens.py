@@ -31,7 +31,7 @@ from pathlib import Path
 
 import jwt
 
-from ..vm.docslots import NO_ONE
+from ..vm.docslots import NO_ONE, agent_of, as_principal, authority_of
 
 OLD_PREFIX = "advm1"
 BUILTIN_ISSUER = "advm"  # the built-in key's tokens carry no iss, or this one
@@ -97,28 +97,54 @@ def load_key(directory: str | os.PathLike, create: bool = True) -> bytes:
 #   name      := [A-Za-z0-9] [A-Za-z0-9._+-]*
 # Everything else is refused: the runtime's `@no_one` ("?@?", the value of
 # every unset principal field, which a token must never match), the empty
-# agent, spaces, control characters, a second "@". The authority
+# agent, spaces, control characters, an "@" in the agent. (The `sub` of an
+# authority's token is read more widely: `subject_problem` below.) The authority
 # `anonymous` is reserved for the guests the server makes itself.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,127}"
-PRINCIPAL = re.compile(rf"(?P<agent>{_NAME})(?:@(?P<authority>(?:{_NAME})?))?", re.ASCII)
+PRINCIPAL = re.compile(_NAME, re.ASCII)  # an agent, or a non-empty authority
 GRAMMAR = ("agent@authority or a bare agent: the agent 1 to 128 of A-Z a-z 0-9 . _ + -, "
            "starting with a letter or digit; the authority empty or the same")
 
 
 def check_principal(principal: str) -> str:
     """A principal a token may name, in its full form `agent@authority`, or
-    TokenError("bad_principal") saying what is wrong (the grammar above)."""
+    TokenError("bad_principal") saying what is wrong (the grammar above). It is
+    split as everywhere else (vm/docslots.py `as_principal`): the authority is
+    what follows the last `@`, a text without `@` is a bare agent."""
     if not isinstance(principal, str) or not principal:
         raise TokenError("bad_principal", f"a principal is {GRAMMAR}")
-    m = PRINCIPAL.fullmatch(principal)
-    if m is None:
+    full = as_principal(principal)
+    agent, authority = agent_of(full), authority_of(full)
+    if (len(principal) > 2 * 128 + 1 or not PRINCIPAL.fullmatch(agent)
+            or (authority and not PRINCIPAL.fullmatch(authority))):
         what = "the runtime's @no_one" if principal == NO_ONE else repr(principal[:140])
         raise TokenError("bad_principal", f"{what} is not a principal a token may name: "
                          f"expected {GRAMMAR}")
-    agent, authority = m.group("agent"), m.group("authority") or ""
     if authority == ANONYMOUS:
         raise TokenError("bad_principal", "anonymous principals are made by the server, not signed")
-    return f"{agent}@{authority}"
+    return full
+
+
+# The `sub` of an authority's token (an identity provider's user id) is the
+# agent as the provider wrote it: `auth0|507f...`, `ann@example.com`, a UUID,
+# Google's digits. Any 1 to MAX_SUBJECT characters that are printable and not
+# white space (no control, format, separator, private-use, unassigned or lone
+# surrogate code points); `@` is allowed, since the principal `sub@NAME` is
+# split at its last `@` and NAME (the authority grammar) has none.
+MAX_SUBJECT = 256
+
+
+def subject_problem(sub) -> str | None:
+    """Why an authority token's `sub` cannot be an agent, or None."""
+    if not isinstance(sub, str) or not sub:
+        return "the token's sub must be a non-empty string"
+    if len(sub) > MAX_SUBJECT:
+        return f"the token's sub is longer than {MAX_SUBJECT} characters"
+    for c in sub:
+        if not c.isprintable() or c.isspace():
+            return (f"the token's sub holds {c!r} (U+{ord(c):04X}): an agent is 1 to {MAX_SUBJECT} "
+                    "printable characters without white space")
+    return None
 
 
 class Tokens:
@@ -242,9 +268,10 @@ class Tokens:
         payload = self._decode(token, key, [alg], header, leeway=LEEWAY, audience=authority.audience,
                                issuer=issuer)
         sub = payload.get("sub")
-        if not isinstance(sub, str) or "@" in sub or not PRINCIPAL.fullmatch(sub):
-            raise TokenError("bad_token", f"the token's sub is not an agent: expected {GRAMMAR.split(' or ')[1]}")
-        principal = check_principal(f"{sub}@{authority.name}")
+        problem = subject_problem(sub)
+        if problem is not None:
+            raise TokenError("bad_token", problem)
+        principal = f"{sub}@{authority.name}"  # NAME: the authority grammar, never anonymous
         reason = authority.revoked(payload)
         if reason is not None:
             raise TokenError("revoked_token", reason)
@@ -324,4 +351,4 @@ def anonymous_principal() -> str:
 
 
 __all__ = ["ANONYMOUS", "BUILTIN_ISSUER", "KEY_FILE", "LEEWAY", "MAX_TOKEN", "TokenError", "Tokens", "anonymous_principal",
-           "GRAMMAR", "check_principal", "load_key"]
+           "GRAMMAR", "MAX_SUBJECT", "check_principal", "load_key", "subject_problem"]

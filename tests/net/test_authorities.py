@@ -22,7 +22,8 @@ from server_kit import run
 from advm.cli import main
 from advm.net.authorities import Authorities
 from advm.net.client import ClientError
-from advm.net.tokens import LEEWAY, MAX_TOKEN, TokenError, Tokens
+from advm.net.tokens import LEEWAY, MAX_SUBJECT, MAX_TOKEN, TokenError, Tokens
+from advm.vm.docslots import agent_of, as_principal, authority_of
 
 KEY = b"advm-test-key-0123456789abcdef!!"
 NOW = 1_900_000_000
@@ -173,13 +174,21 @@ def test_forged_expired_misaddressed_and_confused_tokens_are_refused(tmp_path, i
         "alg none": (jwt.encode(body, None, algorithm="none", headers={"kid": "k1"}), "bad_token"),
         "HS256 signed with the public key": (_hs256({"alg": "HS256", "typ": "JWT", "kid": "k1"}, body,
                                                     public_pem), "bad_token"),
-        "sub with an @": (idp.sign("k1", aud="app", sub="root@advm"), "bad_token"),
         "no sub": (idp.sign("k1", aud="app", sub=None), "bad_token"),
+        "empty sub": (idp.sign("k1", aud="app", sub=""), "bad_token"),
+        "sub not a string": (idp.sign("k1", aud="app", sub=12), "bad_token"),
+        "sub with a space": (idp.sign("k1", aud="app", sub="ann smith"), "bad_token"),
+        "sub with a control character": (idp.sign("k1", aud="app", sub="ann\x00"), "bad_token"),
+        "sub with a lone surrogate": (idp.sign("k1", aud="app", sub="ann\ud800"), "bad_token"),
     }
     for what, (token, code) in cases.items():
         with pytest.raises(TokenError) as e:
             tokens.verify(token)
         assert e.value.code == code, what
+    # A sub with an `@` stays this authority's agent: the principal is split at its last `@`.
+    who = tokens.verify(idp.sign("k1", aud="app", sub="root@advm"))
+    assert who == "root@advm@corp" and as_principal(who) == who
+    assert (agent_of(who), authority_of(who)) == ("root@advm", "corp")
     # within the documented skew: still accepted
     assert tokens.verify(idp.sign("k1", aud="app", exp=NOW - LEEWAY + 1)) == "alice@corp"
     assert tokens.verify(idp.sign("k1", aud="app", nbf=NOW + LEEWAY)) == "alice@corp"
@@ -394,6 +403,50 @@ def test_signed_in_elsewhere_over_the_websocket(tmp_path, idp):
             assert e.value.reason == "revoked_token"
 
     run(scenario)
+
+
+WHO = """
+@static { create { return true; } }
+public principal last;
+public string agent;
+public string authority;
+@connected { last = @who; agent = @who.agent(); authority = @who.authority(); return true; }
+"""
+
+
+def test_identity_provider_subjects_sign_in_as_they_are(tmp_path, idp):
+    """Auth0's `auth0|...` and an email as `sub` are the agent, unchanged; the
+    authority is what follows the last `@` (spec/protocol.md 8.5)."""
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    auth0, email = "auth0|507f1f77bcf86cd799439011", "ann@example.com"
+    longest = "g" * (MAX_SUBJECT - 1) + "\u00e9"  # MAX_SUBJECT characters, one of them not ASCII
+
+    async def scenario(kit):
+        kit.tokens = tokens_for(tmp_path)
+        async with kit.serve(WHO) as srv:
+            await (await kit.client(srv, "owner")).create("w")
+            for sub in (auth0, email, longest):
+                c = await kit.client(srv, identity=idp.sign("k1", sub=sub))
+                who = await c.request("identity/whoami", identity=idp.sign("k1", sub=sub))
+                assert (who["principal"], who["agent"], who["authority"]) == (f"{sub}@corp", sub, "corp")
+                conn = await c.open("w")
+                view = await conn.wait_for(lambda c, sub=sub: c.view.get("agent") == sub)
+                assert view["last"] == {"agent": sub, "authority": "corp"} and view["authority"] == "corp"
+            too_long = await kit.client(srv, identity=idp.sign("k1", sub="g" * (MAX_SUBJECT + 1)))
+            with pytest.raises(ClientError) as e:
+                await too_long.open("w")
+            assert e.value.reason == "bad_token" and str(MAX_SUBJECT) in e.value.message
+
+    run(scenario)
+    # revocation names the sub as the provider wrote it
+    tokens = tokens_for(tmp_path)
+    assert tokens.verify(idp.sign("k1", sub=email, jti="e1")) == "ann@example.com@corp"
+    assert main(["authority", "revoke", "corp", "--subject", email, "--before", str(NOW + 1),
+                 "--store", str(tmp_path)]) == 0
+    with pytest.raises(TokenError) as e:
+        tokens_for(tmp_path).verify(idp.sign("k1", sub=email, jti="e2"))
+    assert e.value.code == "revoked_token"
+    assert tokens_for(tmp_path).verify(idp.sign("k1", sub=auth0)) == auth0 + "@corp"
 
 
 WEB = """
