@@ -763,6 +763,12 @@ class ExprChecker:
             if not r.destroy:
                 self.err("E0412", f"{r.what} cannot destroy the document", span)
             return
+        if effect == "viewstate":
+            if r.pure or not r.who or not r.writes_doc:
+                self.err("E0318", f"{r.what} cannot call {what}: it tells the connection that sent the "
+                         "running message", span,
+                         "call it in a channel, or in a handler, procedure or method with a sender")
+            return
         if effect == "time" and r.pure and r.what.startswith("function"):
             return  # as in Adama, a function reads the clock: the input's time (language.md 4.12)
         if r.pure:

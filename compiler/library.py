@@ -18,6 +18,7 @@ used:
     document  reads document metadata (key, space)
     writes    changes document state (deletes a row, clears a maybe, ...)
     destroy   destroys the document
+    viewstate tells the sender's connection (ViewState): bodies with a sender that may change the document
     await     blocks until a future resolves (state blocks only)
 
 The checker, spec/library.md (`render_markdown`) and code generation all read
@@ -251,6 +252,12 @@ ROWS: list[tuple[str, str, str, str]] = [
      "(0 in `@construct`); every committed input counts (a connect, a message, a transition, a timer), a failed "
      "one does not; kept with the document across restarts and replays"),
     ("Document", "destroy() -> void", "destroy", "delete this document after the transaction (like @destroy)"),
+    # ---- ViewState (Adama's): tell the sender's connection, once the message commits (language.md 5.23)
+    ("ViewState", "merge(dynamic) -> bool", "viewstate",
+     "merge the object into the sender's viewer state (its client's `view` fields), after the message commits; "
+     "true in a message's code (the sender is told), false elsewhere"),
+    ("ViewState", "goto(string) -> bool", "viewstate",
+     "send the sender's client to a path, after the message commits; true in a message's code, false elsewhere"),
     # ---- methods on numbers
     ("int", "abs() -> int", "pure", "absolute value"),
     ("long", "abs() -> long", "pure", "absolute value"),
@@ -328,7 +335,7 @@ ROWS: list[tuple[str, str, str, str]] = [
 ]
 
 NAMESPACES = ("Math", "Random", "Time", "Date", "TimeSpan", "String", "Statistics", "Principal", "Dynamic",
-              "Document")
+              "Document", "ViewState")
 SEQUENCE_OWNERS = ("list<T>", "T[]")
 
 # Extension methods (Adama's rule): a pure function of these namespaces may also
@@ -352,7 +359,7 @@ CONSTANTS: dict[tuple[str, str], tuple[str, object]] = {
 }
 
 # Calls with these effects are not allowed in pure functions.
-IMPURE_EFFECTS = frozenset({"time", "random", "document", "writes", "destroy", "await"})
+IMPURE_EFFECTS = frozenset({"time", "random", "document", "writes", "destroy", "await", "viewstate"})
 
 
 @dataclass(frozen=True)
@@ -575,13 +582,15 @@ def render_markdown() -> str:
         "Every library function and built-in method, from the one table in `compiler/library.py`.",
         "Effects: `pure` touches nothing else; `time` reads the transaction's clock; `random` draws",
         "from the document's seeded stream; `document` reads document metadata; `writes` changes",
-        "document state; `destroy` ends the document; `await` waits durably.",
+        "document state; `destroy` ends the document; `await` waits durably; `viewstate` tells the",
+        "connection that sent the running message (spec/protocol.md 8.3).",
         "",
         "Where each effect is allowed follows the table of language.md section 7: functions call only",
         "`pure` entries; `time` and `document` need a document (not in static policies); `random` is",
         "refused in functions, formulas, bubbles, policies, static policies and field defaults; `writes`",
         "needs a body that may change the document; `destroy` goes where `@destroy` does; `await` only",
-        "in `#state` blocks.",
+        "in `#state` blocks; `viewstate` needs a body with a sender (`@who`) that may change the document",
+        "(channels, handlers, procedures and methods; not `#state` blocks, `@cron` or tests).",
         "",
         "Extension methods: a pure function of "
         + ", ".join(f"`{n}`" for n in EXTENSION_NAMESPACES) + " may also",

@@ -35,6 +35,20 @@ class ClientError(Exception):
         self.message = message
 
 
+def _merged(old, patch):
+    """A JSON merge (RFC 7396) of `patch` into `old`: objects merge key by key,
+    null removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(old) if isinstance(old, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = _merged(out.get(k), v)
+    return out
+
+
 @dataclass
 class Update:
     """One stream frame as applied: the patch (None when only asks changed)."""
@@ -56,6 +70,11 @@ class Connection:
         self.outstanding: list[dict] = []
         self.notes: list[dict] = []          # errors the document sent this principal
         self.ended: ClientError | None = None  # why the stream stopped, once it has
+        # ViewState (spec/protocol.md 8.3): the viewer state this connection last sent
+        # (update), with what the document's ViewState.merge told it since; and the
+        # paths ViewState.goto sent it to, oldest first.
+        self.viewer_state: dict = {}
+        self.gone_to: list[str] = []
         self._first = asyncio.get_running_loop().create_future()
         self._changed = asyncio.Event()
         self._queues: list[asyncio.Queue] = []
@@ -115,9 +134,17 @@ class Connection:
     # ------------------------------------------------------------ requests on the stream
 
     async def send(self, channel: str, message) -> dict:
-        """Send a message to a channel; the reply comes once it committed."""
-        return await self.client.request("connection/send", connection=self.id,
-                                         channel=channel, message=message)
+        """Send a message to a channel; the reply comes once it committed. What
+        the message's code told this connection (`viewstate`) is applied to
+        `viewer_state` and `gone_to`."""
+        reply = await self.client.request("connection/send", connection=self.id,
+                                          channel=channel, message=message)
+        for told in reply.get("viewstate", ()):
+            if "merge" in told:
+                self.viewer_state = _merged(self.viewer_state, told["merge"])
+            elif "goto" in told:
+                self.gone_to.append(told["goto"])
+        return reply
 
     async def answer(self, ask, message) -> dict:
         """Answer an open ask (its dict from `outstanding`, or its id)."""
@@ -131,8 +158,10 @@ class Connection:
     async def update(self, viewer_state: dict) -> dict:
         """connection/update: this viewer's new `view` fields; the reply comes
         once the patch of its view (if any) went out."""
-        return await self.client.request("connection/update", connection=self.id,
-                                         **{"viewer-state": viewer_state})
+        reply = await self.client.request("connection/update", connection=self.id,
+                                          **{"viewer-state": viewer_state})
+        self.viewer_state = dict(viewer_state)
+        return reply
 
     async def end(self) -> None:
         if self.ended is None:

@@ -688,7 +688,13 @@ class Router:
                     p.waiter.set_exception(RouterError(outcome[0], outcome[1]))
                 else:
                     seq = slot.last_seq.get(p.who)
-                    p.waiter.set_result({} if seq is None else {"seq": seq})
+                    result = {} if seq is None else {"seq": seq}
+                    if p.kind == "send":  # ViewState: what the message told its sender, on its reply only
+                        told = [f["viewstate"] for f in reply.get("frames", ())
+                                if f["to"] == p.who and "viewstate" in f]
+                        if told:
+                            result["viewstate"] = told
+                    p.waiter.set_result(result)
         if reply.get("destroyed"):
             self._destroyed(slot, reply.get("due"))
 

@@ -129,13 +129,18 @@ class ErrorFrame(TypedDict):
     error: ErrorInfo
 
 
-Frame = DeltaFrame | ConnectedFrame | AskFrame | AskClosedFrame | ErrorFrame
-FrameKind = Literal["delta", "connected", "ask", "ask_closed", "error"]
-FRAME_KINDS: tuple[str, ...] = ("delta", "connected", "ask", "ask_closed", "error")
+class ViewStateFrame(TypedDict):
+    to: str  # the sender of the committed message whose code called ViewState
+    viewstate: dict  # {"merge": value} or {"goto": path} (spec/language.md 5.23)
+
+
+Frame = DeltaFrame | ConnectedFrame | AskFrame | AskClosedFrame | ErrorFrame | ViewStateFrame
+FrameKind = Literal["delta", "connected", "ask", "ask_closed", "error", "viewstate"]
+FRAME_KINDS: tuple[str, ...] = ("delta", "connected", "ask", "ask_closed", "error", "viewstate")
 
 
 def frame_kind(frame: dict) -> FrameKind:
-    """Which of the five frames `frame` is (ValueError for anything else)."""
+    """Which of the six frames `frame` is (ValueError for anything else)."""
     for kind in FRAME_KINDS:
         if kind in frame:
             return kind
@@ -227,4 +232,4 @@ class Backend(Protocol):
 
 __all__ = ["AskClosedFrame", "AskFrame", "AskInfo", "AskKind", "Backend", "ConnectedFrame", "DeltaFrame",
            "ErrorFrame", "ErrorInfo", "FRAME_KINDS", "Frame", "FrameKind", "HostedDocument", "Input", "OPS", "Op",
-           "Outcome", "Viewers", "ViewersFactory", "as_input", "frame_kind"]
+           "Outcome", "ViewStateFrame", "Viewers", "ViewersFactory", "as_input", "frame_kind"]

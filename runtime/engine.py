@@ -26,6 +26,7 @@ Timers, viewers, lifecycle and the input queue belong to runtime/living.py.
 """
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import weakref
@@ -35,7 +36,7 @@ from ..vm._machine import Machine, Record, Suspended
 from ..vm.docslots import (BLOCK_KIND, BLOCKED_KEY, CONTEXT, DEBUG, DESTROY, INVOKING, KEY, NEXT, NEXT_IN,
                            NO_ONE, NOW, PREEMPT_KEY, SEQ, SPACE, STATE, WHO, ZONE, as_principal)
 from ..vm.errors import VMAbort, VMBudgetExhausted, VMError, public_message, public_position
-from ..vm.host import ASK, SERVICE
+from ..vm.host import ASK, SERVICE, VIEW_GOTO, VIEW_MERGE
 from ..vm.stdlib import host_table
 from ..vm.values import decoder, from_json, to_json
 from .asks import AskBook
@@ -207,7 +208,31 @@ class Engine:
         """The library, with the functions the runtime binds (vm/host.py
         RuntimeBound) bound to this document: `ask` to its AskBook, so futures
         are registered where the runtime finds them."""
-        return host_table(bindings={ASK: self.asks.open, SERVICE: self.services.call})
+        return host_table(bindings={ASK: self.asks.open, SERVICE: self.services.call,
+                                    VIEW_MERGE: self._view_merge, VIEW_GOTO: self._view_goto})
+
+    # ViewState (spec/language.md 5.23): what a message's code tells its sender's
+    # connection, kept for the transaction (None outside a message's: nobody to
+    # tell) and handed to runtime/living.py once it commits (take_viewstate).
+    _telling: list | None = None
+
+    def _view_merge(self, value) -> bool:
+        if self._telling is None:
+            return False
+        self._telling.append({"merge": copy.deepcopy(value)})
+        return True
+
+    def _view_goto(self, path: str) -> bool:
+        if self._telling is None:
+            return False
+        self._telling.append({"goto": path})
+        return True
+
+    def take_viewstate(self) -> list:
+        """What the committed message told its sender ([{merge: value} | {goto: path}]),
+        once; nothing after any other input."""
+        told, self._telling = self._telling, None
+        return told or []
 
     @property
     def waiting(self):
@@ -271,6 +296,7 @@ class Engine:
         if self._awaited:
             self._awaited = []
         self.asks.fresh = []  # AskBook.begin(), without the call
+        self._telling = None
         self.machine.begin(self.budget)
 
     def _commit(self) -> None:
@@ -289,6 +315,7 @@ class Engine:
         # opened and consumed included), restores the PRNG and drops the
         # frames of the failed run.
         self.machine.rollback()
+        self._telling = None
         f = self.machine.doc.f
         f[DEBUG] = None
         f[WHO], f[NOW] = self._before
@@ -427,6 +454,7 @@ class Engine:
         asks = self.asks
         if asks.fresh:
             asks.fresh = []
+        self._telling = []  # a message: its sender may be told (ViewState)
         m.begin(self.budget)
         result = self._invoke(fid, args)
         if type(result) is Suspended or asks.fresh or asks.asks:
@@ -652,6 +680,7 @@ class Engine:
         except ValueError as e:
             raise TransactionError("input", str(e)) from None
         self._begin(who, now)
+        self._telling = []  # a message: its sender may be told (ViewState)
         return self._run_one(entry[1], (msg,))
 
     def handler(self, event: str, who: str = NO_ONE, now: int | None = None):

@@ -433,10 +433,13 @@ class LivingDocument:
             doc.event(entry[1], (msg,), who, at)
         except TransactionError as e:
             return [error_frame(who, e.kind, self._told(e, who))] + self._ask_frames()
-        if f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone \
+        told = doc.take_viewstate()
+        if told or f[NEXT] or f[NEXT_IN] or f[DESTROY] or doc.refused or f[ZONE] != crons.zone \
                 or (doc.cont is not None and self._answered_waiting() is not None):  # chan.enqueue
             self._burst, self._instant = 0, None
             frames = self._committed()
+            if told:  # ViewState: after the message's own frames (deltas and asks)
+                frames += self._viewstate_frames(who, told)
             if doc.cont is not None and doc.asks.asks:
                 frames += self._take_enqueued()
             return frames + self._run_due(self.clock)
@@ -490,7 +493,16 @@ class LivingDocument:
             if ask is None:
                 return [error_frame(who, "no_open_ask", f"nobody asked {who} anything on '{channel}'")]
             return self._answer(who, ask.id, item.get("message"), now)
-        return self._transact(who, lambda: self.engine.send(who, channel, item.get("message"), now=now))[2]
+        frames = self._transact(who, lambda: self.engine.send(who, channel, item.get("message"), now=now))[2]
+        told = self.engine.take_viewstate()
+        return frames + self._viewstate_frames(who, told) if told else frames
+
+    def _viewstate_frames(self, who, told: list) -> list[dict]:
+        """ViewState (spec/runtime.md 3): what a committed message told its sender,
+        in the order its code said it; nothing once the message ended the document."""
+        if self.destroyed:
+            return []
+        return [{"to": who, "viewstate": t} for t in told]
 
     def _do_answer(self, item, who, now):
         return self._answer(who, item.get("ask"), item.get("message"), now)

@@ -42,6 +42,12 @@ ASK = RuntimeBound("ask", True, "open an ask of a channel to a principal and ret
 # service book (runtime/services.py), or, in a formula, reads its cached result,
 # and gives the result<T> map (spec/language.md 4.27).
 SERVICE = RuntimeBound("service", True, "call a service method, giving its result")
+# Adama's ViewState global (spec/language.md 5.23): a message's code tells its
+# sender's connection to merge a value into its viewer state, or to go to a
+# path. The runtime queues it for the sender (runtime/engine.py) and answers
+# whether there is a sender to tell; the library's stand-in answers false.
+VIEW_MERGE = RuntimeBound("ViewState.merge/1", False, "merge a value into the sender's viewer state")
+VIEW_GOTO = RuntimeBound("ViewState.goto/1", False, "send the sender's client to a path")
 
 
 def _bounded(machine, n: int) -> int:

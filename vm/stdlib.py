@@ -36,7 +36,7 @@ from ._machine import Record, project
 from .docslots import (ANONYMOUS_AUTHORITY, DEBUG, DESTROY, DETACHED, DEVELOPER_AUTHORITY, KEY, NOW,
                        OWNER_FIELD, SEQ, SPACE, ZONE, agent_of, authority_of)
 from .errors import SizeBoundError
-from .host import ASK, SERVICE, HostFunction, RuntimeBound, core_library
+from .host import ASK, SERVICE, VIEW_GOTO, VIEW_MERGE, HostFunction, RuntimeBound, core_library
 from .stdlib_more import MORE
 
 
@@ -582,6 +582,9 @@ IMPLS: dict[str, tuple] = {
     "debug.line": (_debug_line, True),
     ASK.name: (ask, False),  # the stand-in: the runtime binds its own (vm/host.py RuntimeBound)
     SERVICE.name: (service, False),
+    # stand-ins: no sender to tell (advm test, a host that binds nothing); the runtime binds its own
+    VIEW_MERGE.name: (lambda value: False, False),
+    VIEW_GOTO.name: (lambda path: False, False),
     "text.agent": (agent_of, False),
     "Math.roundTo/2": (_round_to, False),
 }

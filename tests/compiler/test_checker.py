@@ -74,7 +74,7 @@ def test_every_library_row_has_resolvable_types(entry):
     bindings = {"T": T.INT, "K": T.STRING, "V": T.DOUBLE}
     for text in (*entry.params, entry.result):
         assert isinstance(L.parse_type(text, bindings), T.Type)
-    assert entry.effect in ("pure", "time", "random", "document", "writes", "destroy", "await")
+    assert entry.effect in ("pure", "time", "random", "document", "writes", "destroy", "await", "viewstate")
 
 
 def test_library_keys_are_unique_per_overload():

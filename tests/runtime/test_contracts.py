@@ -27,7 +27,7 @@ from advm.views.viewers import Viewers
 from advm.vm.docslots import as_principal
 
 SHAPES = {"delta": C.DeltaFrame, "connected": C.ConnectedFrame, "ask": C.AskFrame,
-          "ask_closed": C.AskClosedFrame, "error": C.ErrorFrame}
+          "ask_closed": C.AskClosedFrame, "error": C.ErrorFrame, "viewstate": C.ViewStateFrame}
 
 
 def fits(value: dict, shape) -> bool:
