@@ -84,6 +84,17 @@ class Listeners {
 
 /** One `connection/create` stream: a document as one principal sees it. Its
  * `view` is the plain view, `outstanding` the principal's open asks. */
+// RFC 7396: objects merge key by key, null removes a key, anything else replaces.
+function mergeViewerState(old, patch) {
+  if (!isObject(patch)) return patch;
+  const out = isObject(old) ? { ...old } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergeViewerState(out[k], v);
+  }
+  return out;
+}
+
 export class Connection {
   constructor(client, key, identity) {
     this.client = client;
@@ -98,6 +109,10 @@ export class Connection {
     this.outstanding = [];
     /** errors the document addressed to this principal (`error` frames) */
     this.notes = [];
+    /** ViewState (spec/protocol.md 8.3): what the document's ViewState.merge told this
+     * connection (merged, RFC 7396), and the paths ViewState.goto sent it to, oldest first */
+    this.viewerState = {};
+    this.goneTo = [];
     this._state = new ViewState();
     this._fresh = true; // the next frame replaces the view
     this._resyncs = 0;
@@ -127,9 +142,19 @@ export class Connection {
     return this._listeners.on(event, fn);
   }
 
-  /** Send `message` to `channel`; resolves once the input committed. */
-  send(channel, message) {
-    return this._request({ channel, message });
+  /** Send `message` to `channel`; resolves once the input committed. What the
+   * message's code told this connection (the reply's `viewstate`) is applied to
+   * `viewerState` and `goneTo`, and each item emitted as `on("viewstate", fn)`. */
+  async send(channel, message) {
+    const reply = await this._request({ channel, message });
+    const told = isObject(reply) && Array.isArray(reply.viewstate) ? reply.viewstate : [];
+    for (const change of told) {
+      if (!isObject(change)) continue;
+      if ("merge" in change) this.viewerState = mergeViewerState(this.viewerState, change.merge);
+      else if (typeof change.goto === "string") this.goneTo.push(change.goto);
+      this._listeners.emit("viewstate", change);
+    }
+    return reply;
   }
 
   /** Answer an open ask (an element of `outstanding`, or its id). */

@@ -89,6 +89,15 @@ export interface Principal {
   anonymous: boolean;
 }
 
+/** What a message's code told its sender's connection (`ViewState`, spec/protocol.md 8.3). */
+export type ViewStateChange = { merge: any } | { goto: string };
+
+/** The reply to `connection/send`. */
+export interface SendReply {
+  seq?: number;
+  viewstate?: ViewStateChange[];
+}
+
 /** One `connection/create` stream: a document as one principal sees it. */
 export class Connection<V = View> {
   readonly client: Client;
@@ -104,11 +113,16 @@ export class Connection<V = View> {
   readonly seq: number | null;
   readonly outstanding: Ask[];
   readonly notes: DocumentNote[];
+  /** the viewer state the document's `ViewState.merge` told this connection (merged) */
+  readonly viewerState: { [key: string]: any };
+  /** the paths the document's `ViewState.goto` sent this connection to, oldest first */
+  readonly goneTo: string[];
   on(event: "change", fn: (update: Update) => void): () => void;
   on(event: "status", fn: (status: ConnectionStatus) => void): () => void;
   on(event: "error", fn: (note: DocumentNote) => void): () => void;
-  /** resolves with the input's reply (`{seq}`) once it committed */
-  send(channel: string, message: Sendable): Promise<{ seq?: number }>;
+  on(event: "viewstate", fn: (change: ViewStateChange) => void): () => void;
+  /** resolves with the input's reply (`{seq}`, and `viewstate` when the message's code called ViewState) once it committed */
+  send(channel: string, message: Sendable): Promise<SendReply>;
   /** answer an ask of `outstanding` (or the ask's id) */
   answer(ask: Ask | number, message: Sendable): Promise<{ seq?: number }>;
   end(): Promise<void>;

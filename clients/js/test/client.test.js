@@ -114,6 +114,28 @@ test("two viewers see each other's changes", async () => {
   }
 });
 
+test("ViewState: the sender's connection is told, and nobody else", async () => {
+  const alice = await signedIn("alice");
+  const bob = await signedIn("bob");
+  try {
+    await alice.create("told");
+    const a = await alice.open("told");
+    const b = await bob.open("told");
+    const heard = [];
+    a.on("viewstate", (change) => heard.push(change));
+    const reply = await a.send("tab", { name: "news" });
+    assert.deepStrictEqual(reply.viewstate, [{ merge: { tab: "news", page: null } }, { goto: "/tabs/news" }]);
+    assert.deepStrictEqual(heard, reply.viewstate);
+    assert.deepStrictEqual(a.viewerState, { tab: "news" });
+    assert.deepStrictEqual(a.goneTo, ["/tabs/news"]);
+    assert.deepStrictEqual(b.viewerState, {});
+    assert.deepStrictEqual(b.goneTo, []);
+  } finally {
+    await alice.close();
+    await bob.close();
+  }
+});
+
 test("asks arrive in outstanding and are answered", async () => {
   const alice = await signedIn("alice");
   try {

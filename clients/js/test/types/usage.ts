@@ -3,7 +3,7 @@
 // (tsc reports an unused expectation), so the declarations are as narrow as
 // the client really is, not `any`.
 import { ATTACH_CHUNK, AdvmError, Client, Connection, ViewState, applyDelta, connect, materialize } from "../../index.js";
-import type { Ask, Asset, Reason, Reflection, Update, View } from "../../index.js";
+import type { Ask, Asset, Reason, Reflection, Update, View, ViewStateChange } from "../../index.js";
 import { useDocument } from "../../react.js";
 
 interface Board { turn: string; cells: number[] }
@@ -17,6 +17,10 @@ async function play(url: string): Promise<number> {
   off();
   game.on("status", (s) => { const t: "opening" | "open" | "reconnecting" | "ended" = s; return t; });
   const reply = await game.send("move", { cell: 4, big: 10n ** 20n });
+  const told: ViewStateChange[] = reply.viewstate ?? [];
+  const paths: string[] = game.goneTo;
+  const tab: any = game.viewerState.tab;
+  game.on("viewstate", (c: ViewStateChange) => ("goto" in c ? c.goto.length : 0));
   const ask: Ask | undefined = game.outstanding[0];
   if (ask) await game.answer(ask, ask.options ? ask.options[0] : null);
   await game.waitFor((b) => b.cells.length === 9, { timeout: null });
@@ -50,6 +54,8 @@ function misuse(client: Client, game: Connection<Board>) {
   const n: number = game.view.turn;
   // @ts-expect-error there is no such event
   game.on("frame", () => {});
+  // @ts-expect-error goneTo holds paths (strings)
+  const wrong: number[] = game.goneTo;
   // @ts-expect-error a message is JSON (plus BigInt), not a function
   game.send("move", () => 1);
   // @ts-expect-error the identity option is a string
