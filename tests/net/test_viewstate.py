@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from server_kit import run
 
 SOURCE = """
@@ -37,9 +38,10 @@ channel open(Open o) {
 """
 
 
-def test_the_sender_and_only_the_sender_is_told_after_the_commit():
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
+def test_the_sender_and_only_the_sender_is_told_after_the_commit(workers):
     async def scenario(kit):
-        async with kit.serve(SOURCE) as srv:
+        async with kit.serve(SOURCE, workers=workers) as srv:
             ann = await kit.client(srv, "ann")
             await ann.create("k")
             mine = await ann.open("k")
