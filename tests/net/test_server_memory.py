@@ -121,13 +121,15 @@ def test_a_worker_reloading_a_document_keeps_its_memory_flat(tmp_path):
             await unloaded(router, "d")
             await visit(router, "d")  # the first reload settles the worker's own allocations
             after = [rss_kb(pid)]
-            for _ in range(12):
+            for _ in range(20):
                 await visit(router, "d")
                 after.append(rss_kb(pid))
             # Before the shard collected unloaded documents, every load kept
-            # its whole memory (one_load per cycle, for good).
+            # its whole memory (one_load per cycle, for good). The allocator's
+            # arenas settle over the first reloads (seen: +0.5 MB over about
+            # 15 cycles, then flat for 60), so the bound is on the later ones.
             assert one_load > 1000, one_load
-            assert after[-1] - after[0] < one_load / 2, (one_load, after)
+            assert after[-1] - after[8] < one_load / 2, (one_load, after)
         finally:
             await router.close()
             store.close()
