@@ -431,6 +431,8 @@ class Expressions:
             return out
         if t == T.PRINCIPAL:
             return self.host("text.agent", [e], [T.PRINCIPAL], T.STRING)
+        if t == T.DYNAMIC:
+            return self.host("text.json", [e], [T.DYNAMIC], T.STRING)
         return self.expr(e)  # dates, times, labels: already their ISO text
 
     def concat(self, e: ast.Binary, dst):

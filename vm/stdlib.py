@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import functools
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -474,6 +475,12 @@ def service(spec, who: str, msg) -> dict:
 _core = core_library()
 
 # name -> (function, wants_machine)
+def dynamic_text(value) -> str:
+    """A dynamic's text in string concatenation (spec/language.md 5.6): its
+    JSON, compact (no spaces), non-ASCII characters as they are."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 IMPLS: dict[str, tuple] = {
     "Math.abs/1": (abs, False),
     "Math.sqrt/1": (lambda x: math.sqrt(x) if x >= 0 else math.nan, False),
@@ -586,6 +593,7 @@ IMPLS: dict[str, tuple] = {
     VIEW_MERGE.name: (lambda value: False, False),
     VIEW_GOTO.name: (lambda path: False, False),
     "text.agent": (agent_of, False),
+    "text.json": (dynamic_text, False),
     "Math.roundTo/2": (_round_to, False),
 }
 IMPLS.update(MORE)  # the rest of Adama's library (vm/stdlib_more.py)
