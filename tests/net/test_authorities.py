@@ -449,6 +449,26 @@ def test_identity_provider_subjects_sign_in_as_they_are(tmp_path, idp):
     assert tokens_for(tmp_path).verify(idp.sign("k1", sub=auth0)) == auth0 + "@corp"
 
 
+def test_a_script_reads_the_principals_a_token_names(tmp_path, idp, capsys):
+    """Scripted sessions split a principal where tokens do (the last `@`), so
+    `"as": "ann@example.com@corp"` is the connection an email sub signs in as."""
+    assert add(tmp_path, "corp", "--jwks-url", idp.url) == 0
+    tokens = tokens_for(tmp_path)
+    subs = ["auth0|507f1f77bcf86cd799439011", "ann@example.com"]
+    names = [tokens.verify(idp.sign("k1", sub=sub)) for sub in subs]
+    doc, script = tmp_path / "who.adb", tmp_path / "who.jsonl"
+    doc.write_text(WHO)
+    script.write_text("\n".join(json.dumps({"op": op, "as": who}) for op, who in
+                                 [("create", "owner")] + [("connect", n) for n in names]) + "\n")
+    capsys.readouterr()
+    assert main(["run", str(doc), "--script", str(script), "--memory"]) == 0
+    frames = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert not any("error" in f for f in frames), frames
+    for sub, name in zip(subs, names):
+        first = next(f for f in frames if f.get("to") == name and "delta" in f)
+        assert first["delta"] == {"last": {"agent": sub, "authority": "corp"}, "agent": sub, "authority": "corp"}
+
+
 WEB = """
 @static { create { return true; } }
 @connected { return true; }
