@@ -589,43 +589,34 @@ class StmtChecker:
 
     def s_TestPump(self, s: ast.TestPump) -> None:
         self.in_test(s, "@pump")
-        ch = self.info.channels.get(s.channel)
-        if ch is None:
-            self.expr(s.value)
-            self.err("E0208", f"unknown channel '{s.channel}'", s.channel_span,
-                     did_you_mean(s.channel, self.info.channels))
-            return
-        if ch.complete:
-            self.expr(s.value)
-            self.err("E0509", f"@pump feeds a channel's asks; '{s.channel}' has a handler", s.channel_span,
-                     "pump into a channel without a handler (one the document fetches from)")
-            return
-        want = T.ArrayType(ch.message) if ch.is_array else ch.message
-        got = self.expr(s.value, want)
-        if not self.assignable(got, want):
-            self.err("E0301", f"@pump into '{s.channel}' expects {want}, found {got}", s.value.span,
-                     self.conversion_hint(got, want))
+        self._test_delivery(s, "@pump", False, "into", "@pump feeds a channel's asks; '{}' has a handler",
+                            "pump into a channel without a handler (one the document fetches from)")
 
     def s_TestSend(self, s: ast.TestSend) -> None:
         self.in_test(s, "@send")
         t = self.expr(s.who, T.PRINCIPAL)
         if not T.is_error(t) and t != T.PRINCIPAL:
             self.err("E0301", f"@send sends as a principal, found {t}", s.who.span)
+        self._test_delivery(s, "@send", True, "to", "@send delivers to a channel's handler; '{}' has none",
+                            "send to a channel declared with a handler, or answer an ask with `@pump`")
+
+    def _test_delivery(self, s, verb: str, handler: bool, prep: str, wrong: str, hint: str) -> None:
+        """@pump (a channel the document fetches from) and @send (a channel with a
+        handler): the channel exists, is of the kind the verb needs, and takes the value."""
         ch = self.info.channels.get(s.channel)
         if ch is None:
             self.expr(s.value)
             self.err("E0208", f"unknown channel '{s.channel}'", s.channel_span,
                      did_you_mean(s.channel, self.info.channels))
             return
-        if not ch.complete:
+        if ch.complete != handler:
             self.expr(s.value)
-            self.err("E0509", f"@send delivers to a channel's handler; '{s.channel}' has none", s.channel_span,
-                     "send to a channel declared with a handler, or answer an ask with `@pump`")
+            self.err("E0509", wrong.format(s.channel), s.channel_span, hint)
             return
         want = T.ArrayType(ch.message) if ch.is_array else ch.message
         got = self.expr(s.value, want)
         if not self.assignable(got, want):
-            self.err("E0301", f"@send to '{s.channel}' expects {want}, found {got}", s.value.span,
+            self.err("E0301", f"{verb} {prep} '{s.channel}' expects {want}, found {got}", s.value.span,
                      self.conversion_hint(got, want))
 
     def s_TestAborts(self, s: ast.TestAborts) -> None:
