@@ -163,3 +163,39 @@ async def http_served(kit: "Kit", source: str, *, store=None, router_kw=None, **
 def bearer(kit: "Kit", who: str) -> dict:
     """The Authorization header of a token for `who`."""
     return {"Authorization": "Bearer " + kit.tokens.mint(who, ttl=600)}
+
+
+# A document of many lines behind a view of the last 50 (the memory tests:
+# tests/net/test_server_memory.py, test_memory_budget.py).
+LINES = """
+@static {
+  create {
+    return true;
+  }
+}
+
+record Line {
+  public int id;
+  public string text;
+  public int likes;
+}
+
+message Fill {
+  int n;
+}
+
+table<Line> _lines;
+public formula recent = iterate _lines order by id desc limit 50;
+public int total;
+
+@connected {
+  return true;
+}
+
+channel fill(Fill f) {
+  for (int i = 0; i < f.n; i++) {
+    _lines <- {text: "line " + i, likes: i};
+    total++;
+  }
+}
+"""

@@ -11,39 +11,8 @@ import pytest
 from advm.net.router import Router, RouterError
 from advm.runtime.memory import BASE_BYTES, MEASURE_EVERY, PER_SNAPSHOT_BYTE, estimate
 from advm.store import open_store
-from server_kit import Recorder, module, run
+from server_kit import LINES, Recorder, module, run
 
-LINES = """
-@static {
-  create {
-    return true;
-  }
-}
-
-record Line {
-  public int id;
-  public string text;
-}
-
-message Fill {
-  int n;
-}
-
-table<Line> _lines;
-public formula recent = iterate _lines order by id desc limit 50;
-public int total;
-
-@connected {
-  return true;
-}
-
-channel fill(Fill f) {
-  for (int i = 0; i < f.n; i++) {
-    _lines <- {text: "line " + i};
-    total++;
-  }
-}
-"""
 
 ROWS = 200
 

@@ -9,40 +9,8 @@ import weakref
 
 from advm.net.router import Router
 from advm.store import open_store
-from server_kit import Recorder, module, run
+from server_kit import LINES, Recorder, module, run
 
-LINES = """
-@static {
-  create {
-    return true;
-  }
-}
-
-record Line {
-  public int id;
-  public string text;
-  public int likes;
-}
-
-message Fill {
-  int n;
-}
-
-table<Line> _lines;
-public formula recent = iterate _lines order by id desc limit 50;
-public int total;
-
-@connected {
-  return true;
-}
-
-channel fill(Fill f) {
-  for (int i = 0; i < f.n; i++) {
-    _lines <- {text: "line " + i, likes: i};
-    total++;
-  }
-}
-"""
 
 IDLE = 0.05  # seconds before a document nobody watches unloads
 
