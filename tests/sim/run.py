@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mutants", action="store_true", help="skip the (g) mutant of each seed")
     parser.add_argument("--shrink", action="store_true", help="shrink a failing session with Hypothesis")
     parser.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="with --net: a line every N seeds (seeds done, failed, seconds), for long runs")
     parser.add_argument("--net", action="store_true",
                         help="the simulation over the protocol handler, network and disk doubled (netsim.py)")
     args = parser.parse_args(argv)
@@ -122,11 +124,15 @@ def main_net(args) -> int:
             if args.count == 1 and not args.quiet:
                 print(f"seed {seed}: clean ({len(result.trace)} trace lines, {result.frames} frames, "
                       f"trace {digest(result)})")
-            continue
-        failed.append(seed)
-        print(report_net(seed, result, flags), flush=True)
-        if args.shrink:
-            print(shrunk(seed, config, net=True), flush=True)
+        else:
+            failed.append(seed)
+            print(report_net(seed, result, flags), flush=True)
+            if args.shrink:
+                print(shrunk(seed, config, net=True), flush=True)
+        done = seed - args.seed + 1
+        if args.progress and done % args.progress == 0:
+            print(f"progress: {done} of {args.count} seeds from {args.seed}, {len(failed)} failed, "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
     took = time.perf_counter() - started
     print(f"{args.count} seeds from {args.seed} over the protocol handler in {took:.1f} s "
           f"({args.count / took * 60:.0f} seeds/min): {frames} frames, {crashes} crashes, "
