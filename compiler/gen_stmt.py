@@ -813,8 +813,18 @@ class Statements:
         t = T.ArrayType(ch.message) if ch.is_array else ch.message
         name = self.temp("o")
         self.emit("OLOADK", name.n, s.channel)
-        self.free(self.test_suspend("$send", [name, self.boxed(s.who, T.PRINCIPAL),
-                                              self.boxed(s.value, t)]))
+        got = self.test_suspend("$send", [name, self.boxed(s.who, T.PRINCIPAL), self.boxed(s.value, t)])
+        # resumed with 1 inside @aborts when the handler aborted: the test aborts here too,
+        # which ends the @aborts block as Adama's `catch (AbortMessageException)` does
+        flag = self.temp("i")
+        self.unbox(got, T.INT, flag)
+        self.free(got)
+        after = self.label()
+        self.emit("IEQJK", flag.n, 1, 0, after)
+        self.free(flag)
+        self.at(s)
+        self.emit("ABORT")
+        self.mark(after)
 
     def s_TestAborts(self, s: ast.TestAborts) -> None:
         # resumed with 0: run the block (the runner expects it to abort, and then

@@ -96,6 +96,7 @@ class Harness:
         self.scheduled = None  # (state, due ms): the pending transition
         self.pumped: dict[str, deque] = {}  # channel -> values @pump queued
         self.state_cont = None  # a state block waiting on an ask
+        self.aborts: list = []  # the test's code waiting at each @aborts it is inside, innermost last
         self._burst, self._instant = 0, None  # transitions run in a row at one instant
 
     @property
@@ -106,7 +107,6 @@ class Harness:
         from ..vm._machine import Suspended
 
         result = self.guard(lambda: self.doc.run_test(self.name))
-        aborting = False  # resumed into an @aborts block
         while isinstance(result, Suspended):
             payload = result.payload
             if not (isinstance(payload, list) and payload and isinstance(payload[0], str)
@@ -120,23 +120,29 @@ class Harness:
             elif kind == "$forward":
                 self.forward(payload[1])
             elif kind == "$send":
-                self.send(*payload[1:4])
+                value = self.send(*payload[1:4])
             elif kind == "$pump":
                 self.pumped.setdefault(payload[1], deque()).append(payload[2])
                 self.feed()
             self.state_cont = self.doc.cont
             self.doc.cont = test_cont
-            aborting = kind == "$aborts"
-            try:
-                result = self.doc.resume(value, self.now)
-            except self.errors() as e:
-                if not (aborting and e.kind == "abort"):
-                    raise TestFailed(e.kind, e.message, e.position) from None
-                # the block aborted, as expected: its writes are undone, and the
-                # test goes on after it (resumed with 1)
-                result = self.guard(lambda: self.doc.resume(1, self.now))
+            if kind == "$aborts":
+                self.aborts.append(test_cont)
+            result = self.resume(value)
             self.took()
         return result
+
+    def resume(self, value):
+        while True:
+            try:
+                return self.doc.resume(value, self.now)
+            except self.errors() as e:
+                if not (self.aborts and e.kind == "abort"):
+                    raise TestFailed(e.kind, e.message, e.position) from None
+                # the innermost block aborted, as expected: what it wrote since its
+                # last harness statement is undone, and the test goes on after it
+                # (its @aborts resumed with 1, wherever in the block the abort was)
+                self.doc.cont, value = self.aborts.pop(), 1
 
     @staticmethod
     def errors():
@@ -161,17 +167,27 @@ class Harness:
         if got is not None:
             self.scheduled = (got[0], due_after(self.now, got[1]))
 
-    def send(self, channel: str, who: str, value) -> None:
+    def send(self, channel: str, who: str, value) -> int:
         """@send: the message goes to the channel's handler as `who`, a
-        transaction of its own (as a client's message would); an abort there
-        fails the test. It goes as JSON, so it is checked as a client's is."""
+        transaction of its own (as a client's message would). An abort there
+        fails the test, but inside @aborts it is the abort the block expects:
+        the message's writes are undone and 1 tells the test to abort its block
+        (as Adama's test catches the handler's AbortMessageException). It goes
+        as JSON, so it is checked as a client's is."""
         from ..vm.values import to_json
 
         ch = self.doc.channel(channel)[0]
         desc = ["list", ["message", ch["message"]]] if ch["array"] else ["message", ch["message"]]
         data = to_json(value, desc, self.doc.meta)
-        self.guard(lambda: self.doc.send(who, channel, data, now=self.now))
+        try:
+            self.doc.send(who, channel, data, now=self.now)
+        except self.errors() as e:
+            if not (self.aborts and e.kind == "abort"):
+                raise TestFailed(e.kind, e.message, e.position) from None
+            return 1
+        self.took()
         self.feed()
+        return 0
 
     def enter(self, label: str, now: int) -> None:
         self.guard(lambda: self.doc.run_state(label, now=now))

@@ -31,3 +31,21 @@ test sends {
   @send many(@no_one, [{x: 1}, {x: 2}]);
   assert total == 10;
 }
+// Inside `@aborts`, a handler's abort is the abort the block expects (as Adama's test catches the
+// handler's abort): the message's writes are undone and the test goes on after the block.
+test refused_inside_aborts {
+  @send refuse(@no_one, {x: 5});
+  @aborts {
+    total += 1;
+    @send refuse(@no_one, {x: -1});
+    total += 100;
+  }
+  assert total == 6;
+  @aborts {
+    @aborts {
+      @send refuse(@no_one, {x: -2});
+    }
+    abort;
+  }
+  assert total == 6;
+}
