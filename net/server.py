@@ -39,6 +39,7 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 
 from .admin import METHODS as ADMIN_METHODS, guarded
+from .mcp import MCP_PATH, McpExchange, McpSocket, is_mcp_upgrade_head
 from .clientjs import client_page
 from .edge import request_problem
 from .router import RouterError, Reply
@@ -259,9 +260,19 @@ class Connection(ServerConnection):
             return
         method, _, rest = line.partition(b" ")
         target = rest.partition(b" ")[0]
-        head, self._head = self._head, b""
         server = getattr(self, "advm_server", None)
-        if server is not None and (method != b"GET" or target.startswith(WEB_PREFIX)):
+        # /~mcp (net/mcp.py): a GET is the WebSocket's upgrade or an MCP event stream, as its
+        # headers say; every other method is the Streamable HTTP transport's.
+        mcp = server is not None and target.split(b"?", 1)[0] == MCP_PATH.encode("ascii")
+        if mcp and method == b"GET" and b"\r\n\r\n" not in self._head and len(self._head) < 16384:
+            return
+        head, self._head = self._head, b""
+        if mcp and not (method == b"GET" and is_mcp_upgrade_head(head)):
+            peer = self.transport.get_extra_info("peername")
+            self.web = McpExchange(server, self.transport, peer[0] if peer else "")
+            self.web.feed(head)
+            self._resolve("web")
+        elif server is not None and (method != b"GET" or target.startswith(WEB_PREFIX)):
             peer = self.transport.get_extra_info("peername")
             self.web = WebExchange(server, self.transport, peer[0] if peer else "")
             self.web.feed(head)
@@ -1081,7 +1092,7 @@ class Server:
     def __init__(self, router, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
                  limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
                  dev_tokens: bool = False, allow_origins=(), web_limits: WebLimits | None = None,
-                 blobs=None):
+                 blobs=None, mcp_limits=None):
         self.router = router
         self.blobs = blobs  # uploaded files' bytes (store/blobs.py), or None: no uploads
         self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
@@ -1109,6 +1120,8 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gc: tuple | None = None  # the collector's thresholds before start()
         self.metrics = None  # net/metrics.py Metrics: served at /metrics when set
+        self.mcp = None  # net/mcp.py McpHub, made on the first request to /~mcp
+        self.mcp_limits = mcp_limits  # its limits (McpLimits; None: the defaults)
 
     def dirty(self, sock: Socket) -> None:
         """Flush `sock` at the end of this turn of the event loop: every
@@ -1176,6 +1189,10 @@ class Server:
         return _response(*page)
 
     async def _handle(self, ws) -> None:
+        if isinstance(ws, Connection) and ws.request is not None and \
+                ws.request.path.split("?", 1)[0] == MCP_PATH:  # JSON-RPC for MCP clients (net/mcp.py)
+            await McpSocket(self, ws).run()
+            return
         sock = Socket(self, ws)
         self.sockets.add(sock)
         try:
@@ -1218,6 +1235,8 @@ class Server:
             self._collector.cancel()
             self._collector = None
         self._server.close(close_connections=False)
+        if self.mcp is not None:  # MCP sessions end, their event streams and sockets close
+            await self.mcp.shutdown()
         await self.router.close()
         deadline = time.monotonic() + 2.0
         while any(s.outbox for s in self.sockets) and time.monotonic() < deadline:
