@@ -564,10 +564,26 @@ class ExprChecker:
             if T.is_error(recv):
                 self.args_only(e)
                 return T.ERROR
+            if f.name == "write" and self.holder(obj):
+                # Adama's holder<M>.write(): the held message, to change in place (language.md 3.9.1)
+                e.ref = Ref("holder_write", "write")
+                self.check_args(e, [], "a holder's write()")
+                return recv
             return self.call_method(e, recv, f.name, span)
         self.expr(f)
         self.args_only(e)
         return self.err("E0303", "this expression cannot be called", f.span)
+
+    def holder(self, e: ast.Expr) -> bool:
+        """Whether `e` names a field declared `holder<M>` (Adama's reactive holder)."""
+        f, ref = None, getattr(e, "ref", None)
+        if isinstance(e, ast.Name) and ref is not None and ref.kind in ("field", "record_field"):
+            f = ref.target
+        elif isinstance(e, ast.FieldAccess) and isinstance(e.obj.ty, T.RecordType):
+            s = self.info.struct(e.obj.ty.name)
+            f = s.fields.get(e.name) if s is not None else None
+        ts = getattr(getattr(f, "decl", None), "type", None)
+        return isinstance(ts, ast.TypeRef) and ts.name == "holder"
 
     def shadowing(self, name: str):
         """A local or document name that hides a library namespace or channel."""

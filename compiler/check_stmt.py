@@ -10,6 +10,11 @@ from .docinfo import FieldInfo, LocalVar
 COMPOUND = {"+=": "+", "-=": "-", "*=": "*"}
 
 
+def is_holder_write(e) -> bool:
+    """`h.write()` of a holder<M> field: the field itself (language.md 3.9.1)."""
+    return isinstance(e, ast.Call) and getattr(e.ref, "kind", None) == "holder_write"
+
+
 def case_key(e: ast.Expr):
     """A hashable constant for duplicate-case detection, or None."""
     if isinstance(e, ast.IntLit):
@@ -152,8 +157,8 @@ class StmtChecker:
     # ------------------------------------------------------------ assignment
 
     def root_ref(self, e: ast.Expr):
-        while isinstance(e, (ast.FieldAccess, ast.Index)):
-            e = e.obj
+        while isinstance(e, (ast.FieldAccess, ast.Index)) or is_holder_write(e):
+            e = e.func.obj if isinstance(e, ast.Call) else e.obj
         return getattr(e, "ref", None) if isinstance(e, ast.Name) else None
 
     def need_write(self, what: str, span) -> bool:

@@ -120,6 +120,8 @@ class Calls:
             return self.enum_method(e, ref, dst)
         if kind == "dispatch":
             return self.dispatch_call(e, ref, dst)
+        if kind == "holder_write":  # a holder's write(): its message, changed in place (language.md 3.9.1)
+            return self.expr(e.func.obj, dst)
         raise CodegenError(f"internal: call of {kind}")
 
     def method_each(self, e: ast.Call, ref: Ref) -> None:
