@@ -339,7 +339,9 @@ class Meta:
                                       for m in s.methods.values()}
                              for s in info.services.values()}} if info.services else {}),
             # language.md 4.30: each replicated formula's service and method
-            **({"replications": {n: {"service": fo.decl.service, "method": fo.decl.method}
+            # and which of its fields are @silent (left out of its hash, runtime/replication.py)
+            **({"replications": {n: {"service": fo.decl.service, "method": fo.decl.method,
+                                     **({"silent": m} if (m := silent_mask(info, replicated_type(info, fo))) else {})}
                                  for n, fo in info.formulas.items() if isinstance(fo.decl, ast.Replication)}}
                if any(isinstance(fo.decl, ast.Replication) for fo in info.formulas.values()) else {}),
             # language.md 4.28: each handler's method, path ([kind, text or name, type]) and message
@@ -365,6 +367,37 @@ class Meta:
         if VIEWER_MESSAGE in info.messages:
             meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: every bubble takes one (a record's after its row)
         return meta
+
+
+def replicated_type(info, fo):
+    """What a replication sends: its method's input message (maybe empty)."""
+    svc = info.services.get(fo.decl.service)
+    method = svc.methods.get(fo.decl.method) if svc is not None else None
+    return method.input if method is not None else fo.type
+
+
+def silent_mask(info, t, seen: frozenset = frozenset()) -> dict | None:
+    """Where a value of type `t` holds `@silent` message fields (Adama's flag: the
+    field is left out of the message's hash), as the mask runtime/replication.py
+    reads: {"fields": {name: True | mask}} for a message, {"each": mask} for the
+    items of a list, an array or a map; None when it holds none."""
+    t = T.strip_maybe(t)
+    if isinstance(t, (T.ListType, T.ArrayType)):
+        inner = silent_mask(info, t.element, seen)
+        return {"each": inner} if inner else None
+    if isinstance(t, T.MapType):
+        inner = silent_mask(info, t.value, seen)
+        return {"each": inner} if inner else None
+    s = info.struct(t.name) if isinstance(t, T.MessageType) and t.name not in seen else None
+    if s is None:
+        return None
+    fields = {}
+    for name, f in s.fields.items():
+        if f.decl is not None and "@silent" in f.decl.flags:
+            fields[name] = True
+        elif (inner := silent_mask(info, f.type, seen | {t.name})) is not None:
+            fields[name] = inner
+    return {"fields": fields} if fields else None
 
 
 def policy_fn(name: str) -> str:

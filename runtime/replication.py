@@ -6,7 +6,9 @@ Everything here is document state, changed only by inputs, so replay and
 recovery reproduce it exactly and never call anyone:
 
 - after every input, each replicated value is read (as JSON) and hashed
-  (SHA-256 of its canonical JSON); when it differs from the last hash the
+  (SHA-256 of its canonical JSON, without the message fields flagged
+  `@silent`, which Adama leaves out of a message's hash: a change to those
+  alone sends nothing, though every operation carries them); when it differs from the last hash the
   service acknowledged and no operation is pending, one operation is issued:
   `create` (nothing acknowledged yet), `update`, or `delete` (the value is an
   empty maybe and a copy exists). Its id, op, hash and request text are fixed
@@ -59,6 +61,23 @@ def content_hash(value) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def audible(value, mask):
+    """`value` (JSON) without its `@silent` message fields, which Adama leaves out of
+    a message's hash: `mask` is the compiler's (gen_doc.silent_mask), None for none."""
+    if not mask or value is None:
+        return value
+    fields = mask.get("fields")
+    if fields is not None and isinstance(value, dict):
+        return {k: v if fields.get(k) is None else audible(v, fields[k])
+                for k, v in value.items() if fields.get(k) is not True}
+    each = mask.get("each")
+    if each is not None and isinstance(value, list):
+        return [audible(v, each) for v in value]
+    if each is not None and isinstance(value, dict):
+        return {k: audible(v, each) for k, v in value.items()}
+    return value
+
+
 class Replicas:
     """The replication state of one document: per replicated name,
     {"acked": hash or None, "ops": operations issued, "op": the pending
@@ -94,7 +113,7 @@ class Replicas:
                     continue
                 op, digest = "delete", None
             else:
-                digest = content_hash(value)
+                digest = content_hash(audible(value, self.targets[name].get("silent")))
                 if digest == s["acked"]:
                     continue
                 op = "create" if s["acked"] is None else "update"

@@ -108,6 +108,53 @@ def test_a_change_issues_one_operation_an_ack_clears_it_and_a_duplicate_changes_
     doc.close()
 
 
+SILENT = """
+message Line { string item; int qty; string hint @silent; }
+message Stock { string sku; int count; string note @silent; Line[] lines; }
+message Ack { bool ok; }
+service inventory {
+  method<Stock, Ack> stock;
+}
+@static { create { return true; } }
+@connected { return true; }
+public int count = 0;
+public string note = "";
+public string hint = "";
+message Set { int count; string note; string hint; }
+channel set(Set s) { count = s.count; note = s.note; hint = s.hint; }
+replication<inventory:stock> copy = {sku: "tea", count: count, note: note, lines: [{item: "cup", qty: 1, hint: hint}]};
+"""
+
+
+def test_a_change_to_silent_fields_alone_sends_nothing(tmp_path):
+    # Adama's @silent: the field is left out of the message's hash (a nested message's too),
+    # so changing it alone issues no operation; every operation still carries it.
+    from advm.runtime.replication import audible
+
+    store = open_store(tmp_path / "s")
+    mod = compiled(SILENT, "r.adb")
+    mask = mod.meta["replications"]["copy"]["silent"]
+    assert mask == {"fields": {"note": True, "lines": {"each": {"fields": {"hint": True}}}}}
+    doc, _ = DurableDocument.create(store, "shop", mod, "ann@shop", None, T0, viewers=Viewers)
+    (c,) = doc.living.service_calls()
+    value = {"sku": "tea", "count": 0, "note": "", "lines": [{"item": "cup", "qty": 1, "hint": ""}]}
+    assert json.loads(c["request"]) == {"op": "create", "name": "copy", "value": value,
+                                        "hash": content_hash({"sku": "tea", "count": 0,
+                                                              "lines": [{"item": "cup", "qty": 1}]})}
+    assert audible(value, mask) == {"sku": "tea", "count": 0, "lines": [{"item": "cup", "qty": 1}]}
+    doc.submit({"op": "result", "call": "~r/copy/1", "result": {"value": {"ok": True}}}, T0 + 1).result()
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set",
+                "message": {"count": 0, "note": "fragile", "hint": "top shelf"}}, T0 + 2).result()
+    assert doc.living.service_calls() == []  # only silent fields changed
+    doc.submit({"op": "send", "who": "ann@shop", "channel": "set",
+                "message": {"count": 4, "note": "fragile", "hint": "top shelf"}}, T0 + 3).result()
+    (c2,) = doc.living.service_calls()
+    body = json.loads(c2["request"])
+    assert (body["op"], body["value"]["count"], body["value"]["note"], body["value"]["lines"][0]["hint"]) == \
+        ("update", 4, "fragile", "top shelf")
+    doc.close()
+
+
 def test_failures_count_attempts_in_the_state_and_survive_a_restart(tmp_path):
     store = open_store(tmp_path / "s")
     mod = compiled(SOURCE, "r.adb")
