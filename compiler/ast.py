@@ -568,6 +568,7 @@ class FieldDecl(Decl):
     name_span: Span = NOSPAN
     flags: list[str] = field(default_factory=list)  # Adama's `lossy`, `unique`, `required`
     was: list = field(default_factory=list)  # `@was(old, ...)`: earlier names (Toks), spec/runtime.md 9.2
+    session: bool = False  # `session<Agent> name;`: one conversation with an agent (language.md 4.31)
 
 
 @dataclass
@@ -916,6 +917,44 @@ class WebDecl(Decl):
     segments: list[WebSegment]
     body: Block
     param: "Param | None" = None
+
+
+@dataclass
+class AgentSetting(Node):
+    """`name = expr;` in an agent: instructions, model, temperature, max_tokens,
+    max_tool_rounds, token_budget, staleness_timeout (language.md 4.31)."""
+
+    name: str
+    value: Expr
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class AgentTool(Node):
+    """`[@description("...")] [mutating] tool<In, Out> name { ... }`: compiled as the
+    agent record's method `name(In request) -> Out` (`method`)."""
+
+    name: str
+    input: TypeSyntax
+    output: TypeSyntax
+    mutating: bool
+    description: str
+    method: "Function"
+    name_span: Span = NOSPAN
+
+
+@dataclass
+class AgentDecl(Decl):
+    """`agent Name { settings, mutable fields, tools }` (language.md 4.31). The
+    parser also gives the record `Name` that a `session<Name>` field holds (the
+    conversation's state, the mutables and the tools as methods); this node
+    keeps what the checker and the runtime need besides."""
+
+    name: str
+    settings: list[AgentSetting] = field(default_factory=list)
+    mutables: list[str] = field(default_factory=list)
+    tools: list[AgentTool] = field(default_factory=list)
+    name_span: Span = NOSPAN
 
 
 @dataclass

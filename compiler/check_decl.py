@@ -9,6 +9,8 @@ from dataclasses import replace
 
 from . import ast
 from . import types as T
+from .agents import SETTINGS as AGENT_SETTINGS
+from .agents import MAX_TOOL_DESCRIPTION, agent_tool, setting_value
 from .ast import VIEWER_MESSAGE
 from .check_base import a, did_you_mean, name_span
 from .docinfo import (
@@ -448,6 +450,8 @@ class DeclChecker:
             elif isinstance(d, ast.ServiceDecl):
                 if claim(d.name, "service", d):
                     self.collect_service(d)
+            elif isinstance(d, ast.AgentDecl):
+                self.collect_agent(d)
             elif isinstance(d, ast.Require):
                 self.err("E0505", "`require` belongs inside a record", d.span)
             elif isinstance(d, ast.IndexHint):
@@ -685,6 +689,68 @@ class DeclChecker:
             self.err("E0530", f"service '{d.name}' has no methods", d.name_span,
                      "declare one: `method<In, Out> name;`")
 
+    def collect_agent(self, d: ast.AgentDecl) -> None:
+        """An agent's settings and tools (language.md 4.31): E0540 for what is
+        malformed, E0541 without `max_tool_rounds`."""
+        self.info.agents[d.name] = d
+        seen: set[str] = set()
+        for st in d.settings:
+            want = AGENT_SETTINGS.get(st.name)
+            if want is None:
+                self.err("E0540", f"agent '{d.name}' has no setting '{st.name}'", st.name_span,
+                         did_you_mean(st.name, AGENT_SETTINGS) or "settings: " + ", ".join(AGENT_SETTINGS))
+                continue
+            if st.name in seen:
+                self.err("E0540", f"setting '{st.name}' of agent '{d.name}' is given twice", st.name_span)
+            seen.add(st.name)
+            with self.body(reader_rules(f"setting '{st.name}' of agent '{d.name}'")):
+                self.expr(st.value)  # typed like any expression (a literal, below)
+            if not setting_value(st.value, want):
+                self.err("E0540", f"setting '{st.name}' of agent '{d.name}' is {'a' if want != 'int' else 'an'} "
+                         f"{want} literal", st.value.span,
+                         "settings are read without running the document: write the value itself")
+            elif want == "int" and st.value.value < (0 if st.name == "token_budget" else 1):
+                self.err("E0540", f"setting '{st.name}' of agent '{d.name}' must be at least "
+                         f"{0 if st.name == 'token_budget' else 1}", st.value.span)
+        if "max_tool_rounds" not in seen:
+            self.err("E0541", f"agent '{d.name}' has no `max_tool_rounds`: its tool loop would have no bound",
+                     d.name_span, "add `max_tool_rounds = 5;` (how many rounds of tool calls one ask may take)")
+        names: set[str] = set()
+        for tool in d.tools:
+            if tool.name in names:
+                self.err("E0540", f"agent '{d.name}' already has a tool '{tool.name}'", tool.name_span)
+            names.add(tool.name)
+            for ref in (tool.input, tool.output):
+                t = self.resolve_type(ref)
+                if not T.is_error(t) and not isinstance(t, T.MessageType):
+                    self.err("E0540", f"a tool takes and gives messages, not {t}", ref.span,
+                             "declare a message: the model sees its JSON schema")
+            if len(tool.description) > MAX_TOOL_DESCRIPTION:
+                self.err("E0540", f"the description of tool '{tool.name}' is over {MAX_TOOL_DESCRIPTION} "
+                         "characters", tool.span)
+
+    def check_tool(self, agent: ast.AgentDecl, tool: ast.AgentTool, fn: FuncInfo, record: StructInfo) -> None:
+        """A tool's body (language.md 4.31): a `tool` reads, a `mutating tool`
+        writes only the agent's mutables (check_stmt.tool_write)."""
+        rules = procedure_rules(fn.name, fn.returns, False, False, record, "tool")
+        rules = replace(rules, what=f"{'mutating ' if tool.mutating else ''}tool '{tool.name}' of agent "
+                        f"'{agent.name}'", transition=False, destroy=False, random=tool.mutating,
+                        tool=(agent.name, tool.mutating, tuple(agent.mutables)))
+        scope = Scope()
+        for (pname, ptype), p in zip(fn.params, fn.decl.params):
+            scope.declare(LocalVar(pname, ptype, "param", p, mutable=False))
+        self.check_function_like(fn.decl.body, rules, name_span(fn.decl), scope)
+
+    def check_sessions(self) -> None:
+        """`session<A> name;` holds a conversation with agent A (language.md 4.31)."""
+        for f in self.info.fields.values():
+            d = f.decl
+            if isinstance(d, ast.FieldDecl) and d.session and not T.is_error(f.type) \
+                    and not (isinstance(f.type, T.RecordType) and f.type.name in self.info.agents):
+                self.err("E0540", f"session<{f.type}> names no agent", d.type.span,
+                         did_you_mean(str(f.type), self.info.agents) or "declare `agent Name { ... }` and "
+                         "write `session<Name> field;`")
+
     def check_replication(self, d: ast.Replication, fo: FormulaInfo) -> None:
         """`replication<svc:method> name = expr;` (4.30): the method takes the
         value's message; a maybe of it, when empty, deletes the copy."""
@@ -900,8 +966,13 @@ class DeclChecker:
                 self.formula_type(fo)
             for p in s.policies.values():
                 self.check_function_like(p.decl.body, with_record(policy_rules(p.name), s), name_span(p.decl))
+            agent = info.agents.get(s.name)
             for m in s.methods.values():
-                self.check_function(m, record=s)
+                tool = agent_tool(agent, m)
+                if tool is not None:
+                    self.check_tool(agent, tool, m, s)
+                else:
+                    self.check_function(m, record=s)
         for s in info.messages.values():
             for m in s.methods.values():
                 self.check_function(m, record=s)

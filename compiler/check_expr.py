@@ -654,6 +654,9 @@ class ExprChecker:
         if fn.kind == "function" or (fn.kind == "method" and fn.owner in self.info.messages):
             return  # message methods are pure, like functions
         what = f"{fn.kind} '{fn.name}'"
+        if r.tool is not None and not fn.readonly:  # an agent's tool (language.md 4.31)
+            self.tool_write(f"what {what} may change", span, None)
+            return
         if r.pure or not r.reads_doc:
             self.err("E0318", f"{r.what} cannot call {what}", span,
                      "functions are pure and may only call functions" if r.pure else None)
@@ -766,9 +769,12 @@ class ExprChecker:
         self.check_effect(entry.effect, f"{ns}.{name}", span)
         return lifted_result(e, L.parse_type(entry.result, b))
 
-    def check_effect(self, effect: str, what: str, span) -> None:
+    def check_effect(self, effect: str, what: str, span, root=None) -> None:
         r = self.rules
         if effect == "pure":
+            return
+        if effect == "writes" and r.tool is not None:  # an agent's tool (language.md 4.31)
+            self.tool_write(f"what {what} changes", span, root)
             return
         if effect == "await":
             if not r.await_:
@@ -890,7 +896,7 @@ class ExprChecker:
             return T.ERROR
         entry, b = picked
         e.ref = entry
-        self.check_effect(entry.effect, f".{name}()", span)
+        self.check_effect(entry.effect, f".{name}()", span, self.root_ref(getattr(e.func, "obj", None)))
         return lifted_result(e, L.parse_type(entry.result, b))
 
     def method_each(self, e: ast.Call, recv: T.Type, name: str, span) -> T.Type | None:

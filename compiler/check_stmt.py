@@ -161,8 +161,10 @@ class StmtChecker:
             e = e.func.obj if isinstance(e, ast.Call) else e.obj
         return getattr(e, "ref", None) if isinstance(e, ast.Name) else None
 
-    def need_write(self, what: str, span) -> bool:
+    def need_write(self, what: str, span, root=None) -> bool:
         r = self.rules
+        if r.tool is not None:
+            return self.tool_write(what, span, root)
         if r.writes_doc:
             return True
         if r.pure or not r.reads_doc:
@@ -172,6 +174,23 @@ class StmtChecker:
             hint = "remove `readonly` to let it write" if ("procedure" in r.what or "method" in r.what) else None
             self.err("E0317", f"{r.what} only reads the document and cannot change {what}", span, hint)
         return False
+
+    def tool_write(self, what: str, span, root) -> bool:
+        """A write in an agent's tool (language.md 4.31): a `tool` writes
+        nothing; a `mutating tool` writes only the agent's mutable fields."""
+        agent, mutating, mutables = self.rules.tool
+        if not mutating:
+            self.err("E0542", f"{self.rules.what} cannot change {what}: a tool only reads the document", span,
+                     f"declare it `mutating tool` to write one of {agent}'s `mutable` fields; the document "
+                     "changes through its channels")
+            return False
+        if root is None or root.kind != "record_field" or root.name not in mutables:
+            listed = ", ".join(mutables) or "none declared"
+            self.err("E0543", f"{self.rules.what} cannot change {what}: a mutating tool writes only the "
+                     f"agent's mutable fields ({listed})", span,
+                     f"declare `mutable T name;` in agent {agent} and write that")
+            return False
+        return True
 
     def lvalue(self, e: ast.Expr, verb: str = "assign") -> T.Type:
         """Check an assignment target; returns the type a value must fit."""
@@ -193,7 +212,7 @@ class StmtChecker:
                 return t
             if ref.kind in ("field", "record_field"):
                 f: FieldInfo = ref.target
-                self.need_write(f"'{e.id}'", e.span)
+                self.need_write(f"'{e.id}'", e.span, ref)
                 if f.readonly and not (self.rules.construct and ref.kind == "field"):
                     self.err("E0317", f"'{e.id}' is readonly", e.span,
                              "readonly fields are set by their default or in @construct")
@@ -229,7 +248,7 @@ class StmtChecker:
                                 "handler parameters are read-only; copy it into a local")
             f = s.fields[e.name]
             if isinstance(owner, T.RecordType):
-                self.need_write(f"field '{e.name}' of {a(owner)} row", span)
+                self.need_write(f"field '{e.name}' of {a(owner)} row", span, root)
                 if f.readonly:
                     self.err("E0317", f"field '{e.name}' of {owner} is readonly", span)
             if T.is_sequence(obj):
@@ -243,7 +262,7 @@ class StmtChecker:
             if isinstance(obj, T.MapType):
                 ref = self.root_ref(e.obj)
                 if ref is not None and ref.kind in ("field", "record_field"):
-                    self.need_write("a map field", e.span)
+                    self.need_write("a map field", e.span, ref)
                 return obj.value
             return self.err("E0310", f"cannot {verb} an item of {a(obj)}", e.span,
                             "lists and arrays are read-only views")
@@ -286,8 +305,8 @@ class StmtChecker:
         if isinstance(tt, T.TableType):
             row = tt.record
             # Every table is document state, a table parameter too.
-            self.need_write("a table", s.span)
             ref = self.root_ref(s.target)
+            self.need_write("a table", s.span, ref)
             if ref is not None and ref.kind == "field" and ref.target.readonly and not self.rules.construct:
                 self.err("E0317", f"table '{ref.name}' is readonly", s.span,
                          "a readonly table is filled by @construct only")
@@ -301,7 +320,7 @@ class StmtChecker:
         elif isinstance(tt, T.RecordType):  # into one record (language.md 6.3)
             return self.ingest_record(s, tt)
         elif isinstance(tt, T.MapType):  # a map's entries into a map (language.md 6.3)
-            self.need_write("a map", s.span)
+            self.need_write("a map", s.span, self.root_ref(s.target))
             got = self.expr(s.value, tt)
             if not T.is_error(got) and not self.ingests(got, tt):
                 self.err("E0301", f"cannot ingest {got} into {tt}", s.value.span)
@@ -333,8 +352,8 @@ class StmtChecker:
     def ingest_record(self, s: ast.Ingest, rt: T.RecordType) -> None:
         """`r <- value;` into a record field or row: the value's fields are
         written into the record's (language.md 6.3)."""
-        self.need_write(f"{a(rt)} record", s.span)
         ref = self.root_ref(s.target)
+        self.need_write(f"{a(rt)} record", s.span, ref)
         if ref is not None and ref.kind == "field" and ref.target.readonly and not self.rules.construct:
             self.err("E0317", f"'{ref.name}' is readonly", s.span)
         if s.as_name:

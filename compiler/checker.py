@@ -32,6 +32,7 @@ class Checker(DeclChecker, StmtChecker, ExprChecker, CheckerBase):
         self.collect_members()
         self.check_infinite_structs()
         self.collect_document(program)
+        self.check_sessions()
         self.check_bodies(program)
         self.mark_viewer_bubbles()
         self.check_calls_effects()

@@ -90,6 +90,10 @@ CODES: dict[str, str] = {
     "E0530": "bad-service",
     "E0531": "bad-web",
     "E0532": "bad-asset",
+    "E0540": "bad-agent",
+    "E0541": "unbounded-agent",
+    "E0542": "tool-writes-document",
+    "E0543": "tool-writes-outside-mutables",
     # document structure, warnings (compiler/lints.py: advm check, a serving advm run)
     "W0510": "nobody-can-connect",
     "W0511": "nobody-can-create",

@@ -256,6 +256,7 @@ class DocumentInfo:
     policies: dict[str, PolicyInfo] = field(default_factory=dict)
     channels: dict[str, ChannelInfo] = field(default_factory=dict)
     services: dict[str, ServiceInfo] = field(default_factory=dict)
+    agents: dict = field(default_factory=dict)  # name -> ast.AgentDecl (language.md 4.31)
     states: dict[str, StateInfo] = field(default_factory=dict)
     handlers: dict[str, HandlerInfo] = field(default_factory=dict)
     crons: dict[str, CronInfo] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from . import ast
 from . import types as T
+from .agents import settings_of
 from .ast import VIEWER_MESSAGE
 from .gen_expr import FSET
 from .gen_stmt import RETURN
@@ -338,6 +339,8 @@ class Meta:
                                                 "idempotent": m.idempotent}
                                       for m in s.methods.values()}
                              for s in info.services.values()}} if info.services else {}),
+            # language.md 4.31: each agent's settings and tools, each session field's agent
+            **(_agents_meta(info) if info.agents else {}),
             # language.md 4.30: each replicated formula's service and method
             # and which of its fields are @silent (left out of its hash, runtime/replication.py)
             **({"replications": {n: {"service": fo.decl.service, "method": fo.decl.method,
@@ -367,6 +370,25 @@ class Meta:
         if VIEWER_MESSAGE in info.messages:
             meta["viewer"] = VIEWER_MESSAGE  # the message of @viewer: every bubble takes one (a record's after its row)
         return meta
+
+
+def _agents_meta(info) -> dict:
+    """meta["agents"]: per agent its instructions, settings, mutables and tools
+    (message names, description, mutating, method); meta["sessions"]: field -> agent."""
+    agents = {}
+    for a in info.agents.values():
+        settings = settings_of(a)
+        agents[a.name] = {
+            "instructions": settings.get("instructions", ""),
+            "settings": settings,
+            "mutables": list(a.mutables),
+            "tools": {t.name: {"input": t.input.name, "output": t.output.name, "mutating": t.mutating,
+                               "description": t.description, "fn": f"method.{a.name}.{t.name}"}
+                      for t in a.tools},
+        }
+    sessions = {f.name: f.type.name for f in info.fields.values()
+                if getattr(f.decl, "session", False) and isinstance(f.type, T.RecordType)}
+    return {"agents": agents, "sessions": sessions}
 
 
 def replicated_type(info, fo):

@@ -10,6 +10,7 @@ checker only ever sees a tree that parsed cleanly.
 """
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from collections import defaultdict
@@ -23,6 +24,8 @@ from parsimonious.grammar import Grammar
 from parsimonious.nodes import Node, NodeVisitor
 
 from . import ast as A
+from .agents import TURN_RECORD, TURN_TEXT
+from .agents import record_text as agent_record_text
 from .diagnostics import Diagnostic, error, sort_key
 from .lexical import decode_number, decode_string, prescan, skip
 from .source import Source, Span
@@ -187,12 +190,36 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
         fields = [A.FieldDecl(n, A.TypeRef("double", span=span), A.Privacy("private", explicit=False, span=span),
                               name_span=span, span=span) for n in A.LINALG[name]]
         decls.append(A.MessageDecl(name, fields, name_span=span, span=span))
+    if builder.agents:
+        # the turns of every conversation (compiler/agents.py)
+        for d in decls:
+            if isinstance(d, (A.RecordDecl, A.MessageDecl, A.EnumDecl)) and d.name == TURN_RECORD:
+                return None, [Diagnostic("E0105", f"'{TURN_RECORD}' is reserved: it is a turn of an agent's "
+                                         "conversation", d.name_span, hint="pick another name")]
+        first = next(d for d in decls if isinstance(d, A.AgentDecl))
+        decls.append(generated(TURN_TEXT, first.span))
     for name, (items, span) in builder.tuples.items():
         # a `tuple<A, B>` is a message with fields first, second, ... (language.md 3.11)
         fields = [A.FieldDecl(A.tuple_field(i), t, A.Privacy("private", explicit=False, span=t.span),
                               name_span=t.span, span=t.span) for i, t in enumerate(items)]
         decls.append(A.MessageDecl(name, fields, name_span=span, span=span))
     return A.Program(decls=decls, span=Span(0, len(source.text))), diags
+
+
+def generated(text: str, span: Span) -> A.Decl:
+    """One declaration the compiler writes (an agent's record): parsed like
+    source, every node placed at `span`, the declaration it stands for."""
+    node = _DECL.match_core(text, 0, defaultdict(dict), ParseError(text))
+    builder = Builder(text)
+    decl = builder.visit(node)
+    if node is None or node.end != len(text) or builder.diags:  # the text above is fixed: a bug
+        raise AssertionError(f"generated code does not parse: {text[:80]!r}")
+    for n in A.walk(decl):
+        for attr, value in list(vars(n).items()):
+            if isinstance(value, Span):
+                setattr(n, attr, span)
+        n.generated = True  # no text of the file holds it (tests/compiler/test_parser.py)
+    return decl
 
 
 def _opt(children):
@@ -217,6 +244,7 @@ class Builder(NodeVisitor):
         self.tuples: dict[str, tuple[list, Span]] = {}
         self.complex: Span | None = None  # where `complex` or `@i` first appears
         self.linalg: dict[str, Span] = {}  # vecN/matrixN used (a type or a literal) -> where first
+        self.agents = False  # an `agent` was declared: the AgentTurn record joins the program
 
     # ---------------------------------------------------------------- plumbing
 
@@ -1007,7 +1035,50 @@ class Builder(NodeVisitor):
         return A.WebDecl(method.text, path.text, segments, body, p, span=self.span(node))
 
     def visit_agent_decl(self, node, ch):
-        return A.Unsupported("agent", ch[1].text, span=self.span(node))
+        """`agent Name { ... }` (language.md 4.31): the record `Name` holding a
+        conversation (compiler/agents.py), then the AgentDecl with its settings
+        and tools."""
+        _, name, _, members, _ = ch
+        span = self.span(node)
+        self.agents = True
+        settings = [m for m in members if isinstance(m, A.AgentSetting)]
+        mutables = [m for m in members if isinstance(m, A.FieldDecl)]
+        tools = [m for m in members if isinstance(m, A.AgentTool)]
+        record = generated(agent_record_text(name.text, [m.name for m in mutables]), span)
+        saved = [A.FieldDecl(f"__saved_{m.name}", copy.deepcopy(m.type),
+                             A.Privacy("private", explicit=False, span=m.span), name_span=m.name_span, span=m.span)
+                 for m in mutables]
+        for f in saved:
+            f.generated = True
+        record.members[0:0] = mutables + saved
+        record.members += [t.method for t in tools]
+        record.name_span = name.span
+        return [record, A.AgentDecl(name.text, settings, [m.name for m in mutables], tools,
+                                    name_span=name.span, span=span)]
+
+    def visit_agent_member(self, node, ch):
+        return ch[0]
+
+    def visit_agent_setting(self, node, ch):
+        name, _, value, _ = ch
+        return A.AgentSetting(name.text, value, name_span=name.span, span=self.span(node))
+
+    def visit_agent_mutable(self, node, ch):
+        _, type_, name, init, _ = ch
+        at = skip(self.text, node.start)
+        return A.FieldDecl(name.text, type_, A.Privacy("public", explicit=False, span=Span(at, at)),
+                           init[0][1] if init else None, name_span=name.span, span=self.span(node))
+
+    def visit_agent_tool(self, node, ch):
+        description, mutating, _, _, in_type, _, out_type, _, name, body = ch
+        span = self.span(node)
+        method = A.Function("method", name.text, [A.Param("request", in_type, readonly=True, span=in_type.span)],
+                            out_type, body, name_span=name.span, span=span)
+        return A.AgentTool(name.text, in_type, out_type, bool(mutating), description[0] if description else "",
+                           method, name_span=name.span, span=span)
+
+    def visit_tool_description(self, node, ch):
+        return ch[2].value
 
     def visit_replication_decl(self, node, ch):
         _, _, service, _, method, _, name, _, value, _ = ch
@@ -1021,5 +1092,7 @@ class Builder(NodeVisitor):
         return A.ViewDecl(name.text, type_, name_span=name.span, span=self.span(node))
 
     def visit_session_decl(self, node, ch):
-        return A.Unsupported("session", ch[5].text, span=self.span(node))
+        privacy, _, _, type_, _, name, _ = ch
+        return A.FieldDecl(name.text, type_, self._privacy(privacy, node), name_span=name.span, session=True,
+                           span=self.span(node))
 

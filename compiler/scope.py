@@ -37,6 +37,8 @@ class Rules:
     value_body: bool = False  # `return v;` is meaningful (functions, policies, ...)
     record: StructInfo | None = None  # record whose fields are in scope by bare name
     hint_abort: str = ""  # how to make `abort` legal here
+    # an agent's tool (language.md 4.31): (agent, mutating, the agent's mutable fields)
+    tool: tuple | None = None
 
 
 # What a body that only reads may not do.

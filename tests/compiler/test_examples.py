@@ -1,9 +1,8 @@
 """The example apps and the seed snippets check clean.
 
 examples/*.adb are the apps the README points people at; examples/seeds/*.adb
-hold every code snippet of the seeds wrapped in the declarations it needs.
-A seed file named *_unsupported.adb holds constructs a later issue
-implements: it must give E0901 diagnostics and nothing else.
+hold every code snippet of the seeds wrapped in the declarations it needs
+(since agents compile, none is named *_unsupported.adb any more).
 """
 from __future__ import annotations
 
@@ -27,19 +26,13 @@ def _compile(path: Path):
     return compile_source(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if not p.name.endswith("_unsupported.adb")], ids=_id)
+@pytest.mark.parametrize("path", FILES, ids=_id)
 def test_checks_clean(path):
     comp = _compile(path)
     assert comp.program is not None
     assert comp.diagnostics == [], comp.render()
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if p.name.endswith("_unsupported.adb")], ids=_id)
-def test_unsupported_seed_gives_only_e0901(path):
-    comp = _compile(path)
-    codes = [d.code for d in comp.diagnostics]
-    assert codes, f"{path.name} is named _unsupported but checks clean"
-    assert set(codes) == {"E0901"}, comp.render()
 
 
 @pytest.mark.parametrize("name", APPS)

@@ -192,18 +192,27 @@ def test_state_blocks_tests_formulas_bubbles_policies():
     assert isinstance(p, A.Policy)
 
 
-@pytest.mark.parametrize(
-    "text, what, name",
-    [
-        ('agent Helper { instructions = "x {y}"; tool<A, B> t { return {ok: true}; } }', "agent", "Helper"),
-        ("session<Helper> chat;", "session", "chat"),
-    ],
-)
-def test_unsupported_constructs_parse_as_unsupported(text, what, name):
-    decl = one(text)
-    assert isinstance(decl, A.Unsupported)
-    assert (decl.what, decl.name) == (what, name)
-    assert decl.span == A.Span(0, len(text))
+def test_an_agent_is_its_record_and_its_declaration():
+    text = ('agent Helper { instructions = "x {y}"; max_tool_rounds = 2; mutable int n; '
+            '@description("d") mutating tool<A, B> t { n = 1; return {ok: true}; } tool<A, B> u { return {}; } }')
+    program, diags = parse(Source(text, "t.adb"))
+    assert diags == []
+    record, agent, turn = program.decls
+    assert isinstance(record, A.RecordDecl) and record.name == "Helper"
+    assert isinstance(agent, A.AgentDecl) and isinstance(turn, A.RecordDecl) and turn.name == "AgentTurn"
+    assert [(s.name, type(s.value).__name__) for s in agent.settings] == [
+        ("instructions", "StringLit"), ("max_tool_rounds", "IntLit")]
+    assert agent.mutables == ["n"]
+    assert [(t.name, t.mutating, t.description) for t in agent.tools] == [("t", True, "d"), ("u", False, "")]
+    methods = {m.name for m in record.members if isinstance(m, A.Function)}
+    assert {"t", "u", "ask", "__reply", "__tool_result", "__end"} <= methods
+    assert agent.span == A.Span(0, len(text))
+
+
+def test_a_session_is_a_field_marked_session():
+    decl = one("public session<Helper> chat;")
+    assert isinstance(decl, A.FieldDecl) and decl.session
+    assert (decl.name, decl.type.name, decl.privacy.kind) == ("chat", "Helper", "public")
 
 
 def test_replication_is_a_private_formula_naming_its_service_and_method():
@@ -576,6 +585,8 @@ def _children(node):
 
 
 def _check_spans(text: str, node: A.Node, parent: A.Span, problems: list):
+    if getattr(node, "generated", False):  # written by the compiler (an agent's record): no text of its own
+        return
     span = node.span
     implicit = isinstance(node, A.Privacy) and not node.explicit
     if not implicit:

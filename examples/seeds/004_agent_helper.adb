@@ -1,5 +1,7 @@
-// Seed 004: an AI agent with tools and a session. Agents and sessions are
-// not supported yet: advm parses this document and reports E0901.
+// Seed 004: an AI agent with tools and a session (language.md 4.31). The seed's
+// `add_task` was a plain `tool` that inserted into `tasks`, which the seed's own rule
+// ("tools can't mutate document state") forbids: advm says E0542 for it. Here the
+// tool only reads, and the agent keeps the topic in its mutable field.
 
 record Task {
   public string name;
@@ -18,10 +20,9 @@ temperature = 0.7;
 max_tokens = 1024;
 max_tool_rounds = 5;
 mutable string last_topic;
-@description("Add a new task")
-tool<AddTaskInput, AddTaskOutput> add_task {
-tasks <- {name: request.name, status: "todo"};
-return {success: true};
+@description("Whether a task with this name exists")
+tool<AddTaskInput, AddTaskOutput> has_task {
+return {success: (iterate tasks where name == request.name).size() > 0};
 }
 @description("Set the current topic")
 mutating tool<TopicInput, TopicOutput> set_topic {
