@@ -299,3 +299,37 @@ def test_an_anonymous_session_is_a_guest_the_document_may_refuse():
                                     headers=session)).json()
             assert call["error"]["code"] == INVALID_PARAMS
     run(scenario)
+
+
+def test_prompts_are_the_agents_a_program_exposes():
+    """prompts/list and prompts/get read the module's `agents` (the hook the
+    agent blocks fill, spec/protocol.md 11.3); given here by hand."""
+    from advm.compiler.build import build_source
+
+    program = build_source(COUNTER, "agents.adb")
+    program.meta["agents"] = {
+        "Helper": {"instructions": "You are a helpful task manager.", "description": "tasks"},
+        "Secret": {"instructions": "hidden", "exposed": False},
+    }
+
+    async def scenario(kit):
+        srv = Server(Router(program), kit.tokens, port=0)
+        await srv.start()
+        try:
+            async with ws_connect(f"ws://127.0.0.1:{srv.port}/~mcp") as ws:
+                async def ask(msg):
+                    await ws.send(json.dumps(msg))
+                    return json.loads(await asyncio.wait_for(ws.recv(), 5))
+                # no header: the token may come in initialize's params (`identity`)
+                init = await ask({**INIT, "params": {**INIT["params"], "identity": kit.tokens.mint("ann", ttl=60)}})
+                assert "Documents of this advm server as ann@" in init["result"]["instructions"]
+                listed = (await ask(rpc(1, "prompts/list")))["result"]["prompts"]
+                assert listed == [{"name": "Helper", "description": "tasks"}]
+                got = (await ask(rpc(2, "prompts/get", {"name": "Helper"})))["result"]
+                assert got["messages"] == [{"role": "user", "content": {"type": "text",
+                                                                        "text": "You are a helpful task manager."}}]
+                hidden = await ask(rpc(3, "prompts/get", {"name": "Secret"}))
+                assert hidden["error"]["code"] == INVALID_PARAMS
+        finally:
+            await srv.close()
+    run(scenario)
