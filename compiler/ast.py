@@ -155,10 +155,12 @@ class FieldAccess(Expr):
 
 @dataclass
 class Index(Expr):
-    """`obj[key]`: lists and arrays give `maybe<T>`, maps give `maybe<V>`."""
+    """`obj[key]`: lists and arrays give `maybe<T>`, maps give `maybe<V>`;
+    `obj[x, y]` (`index2` = y): the cell of a grid (a map of maps)."""
 
     obj: Expr
     index: Expr
+    index2: Expr | None = None
 
 
 @dataclass

@@ -139,6 +139,15 @@ class CheckerBase:
                 return self.err("E0309", f"a holder holds a message, not {held}", ts.args[0].span,
                                 "declare the value as a message, or use the type itself")
             return held
+        if name == "grid":  # grid<K, V>: map<K, map<K, V>>, its cells read as g[x, y] (language.md 3.6.1)
+            if len(ts.args) != 2:
+                return self.err("E0309", f"'grid' takes 2 type arguments, got {len(ts.args)}", ts.span,
+                                "write it as grid<K, V>")
+            k, v = (self.resolve_type(a) for a in ts.args)
+            if T.is_error(k) or T.is_error(v):
+                return T.ERROR
+            row = self.generic("map", [k, v], ts)
+            return T.ERROR if T.is_error(row) else T.MapType(k, row)
         if name == "tuple":  # with two or more items it is a message by now
             return self.err("E0309", f"'tuple' takes two or more type arguments, got {len(ts.args)}", ts.span,
                             "write it as tuple<A, B> (or with more items)")

@@ -518,6 +518,17 @@ class ExprChecker:
             if not T.is_error(it) and it != T.INT:
                 self.err("E0316", f"a list index must be an int, found {it}", e.index.span)
             return T.MaybeType(T.element_of(obj))
+        if e.index2 is not None:  # a grid's cell (language.md 3.6.1)
+            if not (isinstance(obj, T.MapType) and isinstance(obj.value, T.MapType)):
+                self.expr(e.index)
+                self.expr(e.index2)
+                return self.err("E0306", f"cannot index a value of type {obj} by two keys", e.span,
+                                "g[x, y] reads a cell of a grid<K, V> (or a map of maps)")
+            for key, m in ((e.index, obj), (e.index2, obj.value)):
+                kt = self.expr(key, m.key)
+                if not self.assignable(kt, m.key):
+                    self.err("E0316", f"this grid is keyed by {m.key}, found {kt}", key.span)
+            return T.MaybeType(obj.value.value)
         if isinstance(obj, T.MapType):
             kt = self.expr(e.index, obj.key)
             if not self.assignable(kt, obj.key):

@@ -263,7 +263,7 @@ class StmtChecker:
                 ref = self.root_ref(e.obj)
                 if ref is not None and ref.kind in ("field", "record_field"):
                     self.need_write("a map field", e.span, ref)
-                return obj.value
+                return T.strip_maybe(e.ty) if e.index2 is not None else obj.value
             return self.err("E0310", f"cannot {verb} an item of {a(obj)}", e.span,
                             "lists and arrays are read-only views")
         self.expr(e)

@@ -105,6 +105,13 @@ class Data:
         out = self.target(dst, "o")
         self.emit("MGET", out.n, obj.n, key.n)
         self.free(obj, key)
+        if e.index2 is not None:  # a grid's cell: empty when its row is (language.md 3.6.1)
+            done = self.label()
+            self.emit("NULLJ", out.n, 1, done)
+            key2 = self.boxed(e.index2, ot.value.key)
+            self.emit("MGET", out.n, out.n, key2.n)
+            self.free(key2)
+            self.mark(done)
         return out
 
     def boxed(self, e: ast.Expr, t: T.Type) -> Reg:

@@ -164,12 +164,29 @@ class Statements:
             obj = self.expr(e.obj)
             return LValue("rfield", e.ty, reg=obj, struct=st.name, slot=self.layout.field_slot(st.name, e.name),
                           indexed=self.layout.is_indexed(st.name, e.name))
+        if isinstance(e, ast.Index) and isinstance(e.obj.ty, T.MapType) and e.index2 is not None:
+            return self.grid_cell(e)
         if isinstance(e, ast.Index) and isinstance(e.obj.ty, T.MapType):
             mt = e.obj.ty
             m = self.expr(e.obj)
             key = self.boxed(e.index, mt.key)
             return LValue("map", mt.value, reg=m, key=key)
         raise CodegenError(f"internal: cannot assign to {type(e).__name__}")
+
+    def grid_cell(self, e: ast.Index) -> LValue:
+        """`g[x, y]` as a target: row x of the grid (made, empty, when absent), key y."""
+        gt = e.obj.ty
+        g = self.expr(e.obj)
+        x = self.boxed(e.index, gt.key)
+        row = self.temp("o")
+        self.emit("MGET", row.n, g.n, x.n)
+        there = self.label()
+        self.emit("NULLJ", row.n, 0, there)
+        self.emit("MNEW", row.n)
+        self.emit("MPUTL", g.n, x.n, row.n)
+        self.mark(there)
+        self.free(g, x)
+        return LValue("map", gt.value.value, reg=row, key=self.boxed(e.index2, gt.value.key))
 
     def load(self, lv: LValue, dst: Reg | None) -> Reg:
         """The target's current value."""

@@ -464,7 +464,7 @@ class Builder(NodeVisitor):
                 elif kind == "field":
                     expr = A.FieldAccess(expr, payload, name_span=extra, span=span)
                 else:
-                    expr = A.Index(expr, payload, span=span)
+                    expr = A.Index(expr, payload, extra, span=span)
         return expr
 
     def visit_call_args(self, node, ch):
@@ -476,7 +476,8 @@ class Builder(NodeVisitor):
         return ("field", name.text, name.span, node.end)
 
     def visit_index_suffix(self, node, ch):
-        return ("index", ch[1], None, node.end)
+        second = _opt(ch[2])  # `g[x, y]`: a grid's cell (language.md 3.6.1)
+        return ("index", ch[1], second[1] if second else None, node.end)
 
     def _list(self, opt):
         """Items of an optional `first (COMMA item)* COMMA?` group."""
