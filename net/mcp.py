@@ -1,4 +1,4 @@
-"""The MCP server at `/~mcp` (spec/protocol.md 11): documents as tools,
+"""The MCP server at `/~mcp` (spec/protocol.md 8.16): documents as tools,
 resources and prompts for AI clients.
 
 JSON-RPC 2.0 over a WebSocket at `/~mcp` (seed 004), and the standard MCP
@@ -59,7 +59,7 @@ SERVER_INFO = {"name": "advm", "version": "0.1.0"}
 # JSON-RPC 2.0 error codes, and MCP's for a resource that is not there
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = (
     -32700, -32600, -32601, -32602, -32603)
-LIMIT_ERROR = -32000       # a limit of spec/protocol.md 11.5 was crossed
+LIMIT_ERROR = -32000       # a limit of spec/protocol.md 8.16 was crossed
 NOT_INITIALIZED = -32001   # a request other than initialize or ping before initialize
 RESOURCE_NOT_FOUND = -32002
 

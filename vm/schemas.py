@@ -2,7 +2,7 @@
 from the type descriptors in a module's meta (vm/values.py lists them).
 
 A schema describes what `values.decoder` accepts for the type, so a value
-valid under it decodes (spec/protocol.md 11.4): an MCP client reads a
+valid under it decodes (spec/protocol.md 8.16): an MCP client reads a
 channel's message type as a tool's `inputSchema` (net/mcp.py), and a model
 reads an agent tool's input the same way. The schema is a little narrower
 than the decoder where the decoder is lenient: enums are given by name (the

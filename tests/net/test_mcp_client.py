@@ -1,5 +1,5 @@
 """The official MCP Python client (ClientSession over streamable_http_client)
-against a running `advm run` (spec/protocol.md 11): it lists tools and
+against a running `advm run` (spec/protocol.md 8.16): it lists tools and
 resources, calls a tool, reads the change, gets a refusal as a tool error and
 a subscription's update through the session's event stream."""
 from __future__ import annotations

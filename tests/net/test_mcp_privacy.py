@@ -1,5 +1,5 @@
 """A principal's MCP session never sees more than its privacy rules show it
-(spec/protocol.md 11.3), over random principals and random inputs on the
+(spec/protocol.md 8.16), over random principals and random inputs on the
 examples that have privacy rules.
 
 Each example: a document of one of them is created by a random principal

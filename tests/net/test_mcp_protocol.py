@@ -1,4 +1,4 @@
-"""/~mcp as JSON-RPC 2.0 (spec/protocol.md 11): over a WebSocket and over
+"""/~mcp as JSON-RPC 2.0 (spec/protocol.md 8.16): over a WebSocket and over
 Streamable HTTP, malformed messages get JSON-RPC errors and the server goes
 on; every limit of 11.5 is crossed; HTTP sessions belong to one principal."""
 from __future__ import annotations
@@ -303,7 +303,7 @@ def test_an_anonymous_session_is_a_guest_the_document_may_refuse():
 
 def test_prompts_are_the_agents_a_program_exposes():
     """prompts/list and prompts/get read the module's `agents` (the hook the
-    agent blocks fill, spec/protocol.md 11.3); given here by hand."""
+    agent blocks fill, spec/protocol.md 8.16); given here by hand."""
     from advm.compiler.build import build_source
 
     program = build_source(COUNTER, "agents.adb")

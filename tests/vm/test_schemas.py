@@ -1,5 +1,5 @@
 """vm/schemas.py: a message type's JSON Schema describes what the decoder
-takes, so a value valid under the schema decodes (spec/protocol.md 11.4).
+takes, so a value valid under the schema decodes (spec/protocol.md 8.16).
 
 Checked on every example document's messages and on one that holds every
 kind of field: values drawn from the schema (a small strategy below that
