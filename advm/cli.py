@@ -15,7 +15,8 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import authority, check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot, token
+from .commands import (authority, check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot,
+                       space, token)
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -33,6 +34,7 @@ COMMANDS: list[Command] = [
     runtests.COMMAND,
     serve.COMMAND,
     snapshot.COMMAND,
+    space.COMMAND,
     token.COMMAND,
     authority.COMMAND,
 ]
@@ -52,6 +54,8 @@ examples:
   advm deploy --check v1.adb v2.adb             can v2 take v1's documents? (the plan)
   advm deploy v2.adb --store .advm              move the stored documents to v2
   advm snapshot inspect --doc main              what a stored document holds now
+  advm run examples/chat.adb examples/todo.adb  two programs on one server, a space each
+  advm space create ledger ledger.adb           a space in the store, served at the next run
   advm token alice                              a signed identity for alice
   advm authority add corp --jwks-url https://id.corp/.well-known/jwks.json
                                                 accept corp's JWTs as sub@corp

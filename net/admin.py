@@ -305,7 +305,8 @@ def admin_deploy(s, rid, req) -> None:
         raise Refused("bad_request", "\"prefix\" is text: the canary's key prefix")
     if percent is not None and (type(percent) is not int or not 0 <= percent <= 100):
         raise Refused("bad_request", "\"percent\" is 0 to 100: the canary's share of documents")
-    s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart, prefix, percent)))
+    s.answer(rid, asyncio.ensure_future(deploy(s.router, code, restart, prefix, percent,
+                                               spaces=getattr(s.server, "spaces", None))))
 
 
 def modules(router, known: dict, after: str | None, limit: int) -> dict:
@@ -347,10 +348,16 @@ def admin_modules(s, rid, req) -> None:
     _threaded(s, rid, modules, s.router, live(s.router), after, limit)
 
 
-async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None) -> dict:
+async def deploy(router, code: bytes, restart_blocked: bool = False, prefix=None, percent=None, *,
+                 spaces=None) -> dict:
+    """Router.deploy; through `spaces` (net/spaces.py) when the router is a
+    space's, which also records the new code for a restart."""
     from ..vm.errors import ModuleFormatError
 
     try:
+        if spaces is not None and spaces.router(router.space) is router:
+            return await spaces.deploy(router.space, code, restart_blocked=restart_blocked,
+                                       prefix=prefix, percent=percent)
         return await router.deploy(code, restart_blocked=restart_blocked, prefix=prefix, percent=percent)
     except ModuleFormatError as e:
         raise RouterError("bad_module", f"the module cannot be read: {e}") from None

@@ -197,9 +197,10 @@ class Connection:
 
 
 class Client:
-    def __init__(self, ws, identity: str | None):
+    def __init__(self, ws, identity: str | None, space: str | None = None):
         self.ws = ws
         self.identity = identity
+        self.space = space  # every document request names it (protocol.md 8.16); None: the default space
         self.errors: list[ClientError] = []   # failures that named no request
         self.status: dict | None = None        # the server's greeting
         self._ids = itertools.count(1)
@@ -208,12 +209,14 @@ class Client:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, url: str, identity: str | None = None, **kw) -> "Client":
+    async def connect(cls, url: str, identity: str | None = None, *, space: str | None = None,
+                      **kw) -> "Client":
         """Open a socket; `identity` (a token, or "anonymous") is used by
-        every request that does not name its own."""
+        every request that does not name its own; `space`, the space of the
+        documents it names (None: the server's default space)."""
         kw.setdefault("max_size", 16 * 1024 * 1024)
         kw.setdefault("compression", None)
-        return cls(await ws_connect(url, **kw), identity)
+        return cls(await ws_connect(url, **kw), identity, space)
 
     async def __aenter__(self) -> "Client":
         return self
@@ -248,7 +251,10 @@ class Client:
 
     def _who(self, identity):
         identity = identity if identity is not None else self.identity
-        return {} if identity is None else {"identity": identity}
+        who = {} if identity is None else {"identity": identity}
+        if self.space is not None:
+            who["space"] = self.space
+        return who
 
     async def create(self, key: str, arg=None, identity: str | None = None) -> dict:
         params = {"key": key, **self._who(identity)}
@@ -262,8 +268,12 @@ class Client:
         and `password` its @authorize, with `message` its @authorization
         decides; {"identity": token, "principal": p} for the agent it answers."""
         if message is not None:
-            return await self.request("document/authorize", key=key, message=message)
-        return await self.request("document/authorize", key=key, username=username, password=password)
+            return await self.request("document/authorize", key=key, message=message, **self._space())
+        return await self.request("document/authorize", key=key, username=username, password=password,
+                                  **self._space())
+
+    def _space(self) -> dict:
+        return {} if self.space is None else {"space": self.space}
 
     async def delete(self, key: str, identity: str | None = None) -> dict:
         return await self.request("document/delete", key=key, **self._who(identity))

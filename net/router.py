@@ -213,6 +213,10 @@ class Router:
         self.stats = {"inputs": 0, "wakes": 0, "unloads": 0, "loads": 0,
                       "budget_unloads": 0, "memory_refusals": 0}
         self.metrics = None  # net/metrics.py Metrics, told of every reply
+        # The space this router serves (net/spaces.py): its name, and its limits'
+        # gate, asked before each input is queued and told of each reply.
+        self.space = "default"
+        self.gate = None
         # Service calls (net/services.py): made for every document that wants
         # one, with the endpoints of `services` (a ServiceConfig; none: every
         # call fails with 501, not configured).
@@ -582,6 +586,14 @@ class Router:
             waiter.set_exception(RouterError(
                 "queue_full", f"document {slot.key!r} has {self.queue_limit} inputs waiting"))
             return False
+        if self.gate is not None:
+            refusal = self.gate.refuse(slot, kind, who, sink, bounded)
+            if refusal is not None:
+                if waiter is not None:
+                    waiter.set_exception(refusal)
+                if not slot.queue and slot.runner is None and self.slots.get(slot.key) is slot:
+                    del self.slots[slot.key]
+                return False
         if (self.memory_budget is not None and not slot.loaded and not slot.queue
                 and kind in _LOADS and (kind != "debug" or payload.get("on"))):
             refusal = self._admit(slot)
@@ -608,6 +620,8 @@ class Router:
     def _arrived(self, slot: Slot, p: _Pending, reply: ShardReply) -> None:
         if self.metrics is not None:
             self.metrics.replied(p.kind, p.start, reply, p.who)
+        if self.gate is not None:
+            self.gate.spent(slot.runner, p.start)
         p.reply = reply
         p.arrived = True
         self._replies(slot)

@@ -39,6 +39,7 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 
 from .admin import METHODS as ADMIN_METHODS, guarded
+from .spaces import METHODS as SPACE_METHODS
 from .mcp import MCP_PATH, McpExchange, McpSocket, is_mcp_upgrade_head
 from .clientjs import client_page
 from .edge import request_problem
@@ -116,10 +117,11 @@ class Stream:
     """One connection/create: the router's sink for one client stream."""
 
     __slots__ = ("sock", "id", "key", "who", "stale", "resyncing", "open", "pending",
-                 "head", "_router_state", "__weakref__")
+                 "head", "router", "_router_state", "__weakref__")
 
     def __init__(self, sock: "Socket", sid, key: str, who: str):
         self.sock = sock
+        self.router = sock.router  # its space's (the request's: Socket.receive)
         self.id = sid
         self.key = key
         self.who = who
@@ -197,11 +199,12 @@ class DebugStream:
     while the socket holds more than `max_pending_bytes` new frames are
     dropped, and the next frame sent says how many lines were (`dropped`)."""
 
-    __slots__ = ("sock", "id", "key", "who", "open", "dropped", "__weakref__")
+    __slots__ = ("sock", "id", "key", "who", "open", "dropped", "router", "__weakref__")
     stale = False  # never resynchronised (Socket._resync): a lost line is gone
 
     def __init__(self, sock: "Socket", sid, key: str, who: str):
         self.sock = sock
+        self.router = sock.router
         self.id = sid
         self.key = key
         self.who = who
@@ -428,7 +431,7 @@ class Socket:
             self.closed = True
             for stream in list(self.streams.values()):
                 stream.open = False
-                self.router.disconnect(stream)
+                stream.router.disconnect(stream)
             self.streams.clear()
             end_uploads(self)
             self._clear()
@@ -516,7 +519,7 @@ class Socket:
                 continue
             still = True
             if stream.pending == 0 and self._resetting is None:
-                if self.router.resync(stream) is not False:
+                if stream.router.resync(stream) is not False:
                     stream.resyncing = True
                     self._resetting = stream
         self._stale = still
@@ -630,6 +633,12 @@ class Socket:
         if handler is None:
             self.push(failure(rid, "unknown_method", f"no method {req.get('method')!r}; "
                               f"methods: {', '.join(sorted(METHODS))}"))
+            return
+        # The router of the request's space (protocol.md 8.17); no `space`: the default one.
+        space = req.get("space")
+        self.router = self.server.router if space is None else self.server.space_router(space)
+        if self.router is None and req["method"] not in SPACELESS:
+            self.push(failure(rid, "unknown_space", self.server.no_space(space)))
             return
         try:
             handler(self, rid, req)
@@ -757,7 +766,7 @@ def _attachment_start(s: Socket, rid, req) -> None:
             out.set_exception(RouterError("too_many_uploads", f"at most {MAX_UPLOADS} uploads may be open"))
         else:
             uid = s.next_upload = getattr(s, "next_upload", 0) + 1
-            uploads[uid] = {"key": key, "who": who, "name": name, "type": kind,
+            uploads[uid] = {"key": key, "who": who, "name": name, "type": kind, "router": s.router,
                             "writer": blobs.writer(s.server.web_limits.max_asset)}
             out.set_result({"upload": uid})
 
@@ -794,7 +803,7 @@ def _attachment_finish(s: Socket, rid, req) -> None:
     uid, up = _upload_of(s, req)
     del _uploads(s)[uid]
     asset = {**up["writer"].finish(), "name": up["name"], "type": up["type"]}
-    s.answer(rid, s.router.web(up["key"], up["who"], "attach", "/", asset), lambda _: {"asset": asset})
+    s.answer(rid, up["router"].web(up["key"], up["who"], "attach", "/", asset), lambda _: {"asset": asset})
 
 
 # ---------------------------------------------------------------- methods
@@ -876,8 +885,9 @@ def _connection_send(s: Socket, rid, req) -> None:
         channel = _need(req, "channel", str, "the channel's name")
     if "message" not in req:
         raise _Refused("bad_request", "\"message\" is required")
-    context = s.context() if ask is None and s.router.module.meta.get("reads_context") else None
-    s.router.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid),
+    router = stream.router
+    context = s.context() if ask is None and router.module.meta.get("reads_context") else None
+    router.send(stream.key, stream.who, channel, req["message"], ask=ask, reply=s.replier(rid),
                   context=context)
 
 
@@ -887,14 +897,14 @@ def _connection_update(s: Socket, rid, req) -> None:
     if not isinstance(state, dict):
         raise _Refused("bad_request", "\"viewer-state\" is required: a JSON object of the document's "
                        "`view` fields")
-    s.answer(rid, s.router.update(stream, state))
+    s.answer(rid, stream.router.update(stream, state))
 
 
 def _connection_end(s: Socket, rid, req) -> None:
     stream = _stream(s, req, (Stream, DebugStream))
     stream.open = False
     s.streams.pop(stream.id, None)
-    s.router.disconnect(stream)
+    stream.router.disconnect(stream)
     s.push(deliver(stream.id, {}, True))
     s.push(deliver(rid, {}, True))
 
@@ -979,7 +989,12 @@ METHODS = {
     "connection/update": _connection_update,
     "connection/end": _connection_end,
     "space/reflect": _space_reflect,
+    **{name: guarded(fn, _Refused) for name, fn in SPACE_METHODS.items()},
 }
+
+# Methods that name no document of a space (the others need one: `space`, or a default space).
+SPACELESS = frozenset(("identity/whoami", "identity/mint", "connection/send", "connection/update",
+                       "connection/end", "attachment/append", "attachment/finish", *SPACE_METHODS))
 
 
 # ---------------------------------------------------------------- HTTP pages
@@ -1092,8 +1107,11 @@ class Server:
     def __init__(self, router, tokens, *, bind: str = "127.0.0.1", port: int = 8080,
                  limits: Limits | None = None, pages=None, allow_anonymous: bool = True,
                  dev_tokens: bool = False, allow_origins=(), web_limits: WebLimits | None = None,
-                 blobs=None, mcp_limits=None):
-        self.router = router
+                 blobs=None, mcp_limits=None, spaces=None):
+        # `spaces` (net/spaces.py Spaces): the programs this server hosts, each
+        # its own router; `router` is then the default space's, or None.
+        self.spaces = spaces
+        self.router = router if spaces is None else spaces.default
         self.blobs = blobs  # uploaded files' bytes (store/blobs.py), or None: no uploads
         self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
         self.web_rate = RateLimiter(self.web_limits.rate, self.web_limits.burst)
@@ -1139,6 +1157,18 @@ class Server:
         for sock in sockets:
             sock.flush()
 
+    def space_router(self, space):
+        """The router of space `space` (a request's `space`), or None."""
+        if self.spaces is None:
+            return self.router if space == "default" else None
+        return self.spaces.router(space) if isinstance(space, str) else None
+
+    def no_space(self, space) -> str:
+        names = self.spaces.names() if self.spaces is not None else ["default"]
+        if space is None:
+            return f"this server has no default space: name one with \"space\" ({', '.join(names)})"
+        return f"no space {space!r} on this server; spaces: {', '.join(names) or 'none'}"
+
     @property
     def url(self) -> str:
         return f"http://{self.bind}:{self.port}/"
@@ -1151,7 +1181,9 @@ class Server:
         # Kept: asking asyncio for the running loop costs a system call
         # (getpid) each time, and flushing asks twice per turn.
         self._loop = asyncio.get_running_loop()
-        if not self.router.started:
+        if self.spaces is not None:
+            await self.spaces.start()
+        elif not self.router.started:
             await self.router.start()
         self._gc = quiet_gc()
         self._server = await serve(
@@ -1204,7 +1236,9 @@ class Server:
         while True:
             await asyncio.sleep(GC_INTERVAL)
             try:
-                gone = await collect_assets(self.router, self.blobs)
+                gone = []
+                for router in (self.spaces.routers() if self.spaces is not None else [self.router]):
+                    gone += await collect_assets(router, self.blobs)
                 if gone:
                     log.info("collected %d unreferenced assets", len(gone))
             except Exception as e:  # the next pass tries again
@@ -1218,7 +1252,7 @@ class Server:
             try:
                 for stream, reason in self.tokens.revoked_streams():
                     if stream.open:
-                        self.router.disconnect(stream)
+                        stream.router.disconnect(stream)
                         stream.ended("revoked_token", reason)
             except Exception as e:  # a bad table: the next pass tries again
                 log.error("revocation check failed: %r", e)
@@ -1237,7 +1271,10 @@ class Server:
         self._server.close(close_connections=False)
         if self.mcp is not None:  # MCP sessions end, their event streams and sockets close
             await self.mcp.shutdown()
-        await self.router.close()
+        if self.spaces is not None:
+            await self.spaces.close()
+        else:
+            await self.router.close()
         deadline = time.monotonic() + 2.0
         while any(s.outbox for s in self.sockets) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)  # what the router's shutdown said goes out first

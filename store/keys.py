@@ -14,6 +14,12 @@ and documents sort like Python strings (UTF-8 preserves code point order).
     modules     sha256(code) (32 bytes)               module record
     meta        ascii name                            meta record
 
+A document of a space other than the default one (spec/store.md 2.1) is
+named in the store by `00 space 00 key` where the default space's is `key`:
+the store's document string is "\x00space\x00key" (space_doc), so every
+function here and in the store takes it unchanged, no default key can start
+with NUL, and a space's documents are one contiguous range.
+
 spec/store.md explains the same table for readers who do not read Python.
 """
 from __future__ import annotations
@@ -31,7 +37,7 @@ ALL_DBS = (DB_SNAPSHOTS, DB_LOG, DB_TIMERS, DB_MODULES, DB_META)
 
 SEP = b"\x00"
 # LMDB's default maximum key is 511 bytes; the longest key built from a
-# document key adds 9 bytes, and 255 leaves room for future prefixes.
+# document key adds 9 bytes, and a space's prefix 2 + MAX_SPACE (below).
 MAX_DOC_BYTES = 255
 SEQ_BYTES = 8
 SEQ_MAX = (1 << 64) - 1
@@ -43,6 +49,41 @@ TIMER_OF = b"W"
 
 META_FORMAT = b"format"
 
+DEFAULT_SPACE = "default"
+MAX_SPACE = 32  # characters of a space name: [a-z0-9][a-z0-9_-]*
+_SPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def space_problem(space) -> str | None:
+    """Why `space` is not a space name, or None."""
+    if not isinstance(space, str) or not 1 <= len(space) <= MAX_SPACE:
+        return f"a space name is 1 to {MAX_SPACE} characters"
+    if not set(space) <= _SPACE_CHARS or not space[0].isalnum():
+        return "a space name is lower-case letters, digits, '_' and '-', starting with a letter or digit"
+    return None
+
+
+def space_doc(space: str, key: str) -> str:
+    """The store's name of document `key` of `space` (the default space's is the key itself)."""
+    if space == DEFAULT_SPACE:
+        return key
+    problem = space_problem(space)
+    if problem is not None:
+        raise InvalidDocKey(f"space {space!r}: {problem}")
+    return f"\x00{space}\x00{key}"
+
+
+def split_space_doc(doc: str) -> tuple[str, str]:
+    """(space, key) of a store document name made by space_doc."""
+    if doc.startswith("\x00"):
+        space, _, key = doc[1:].partition("\x00")
+        return space, key
+    return DEFAULT_SPACE, doc
+
+
+def space_of(doc: str) -> str:
+    return split_space_doc(doc)[0]
+
 
 @lru_cache(maxsize=4096)
 def doc_bytes(doc: str) -> bytes:
@@ -52,13 +93,16 @@ def doc_bytes(doc: str) -> bytes:
     if not doc:
         raise InvalidDocKey("document key is empty")
     if "\x00" in doc:
-        raise InvalidDocKey(f"document key {doc!r} contains NUL", doc=doc)
+        space, key = split_space_doc(doc)
+        if (not doc.startswith("\x00") or doc.count("\x00") != 2 or space_problem(space)
+                or not key):
+            raise InvalidDocKey(f"document key {doc!r} contains NUL", doc=doc)
     try:
         raw = doc.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidDocKey(f"document key {doc!r} is not valid Unicode: {exc.reason}",
                             doc=doc) from None
-    if len(raw) > MAX_DOC_BYTES:
+    if len(raw) > MAX_DOC_BYTES + (MAX_SPACE + 2 if doc.startswith("\x00") else 0):
         raise InvalidDocKey(
             f"document key {doc[:40]!r}... is {len(raw)} bytes in UTF-8; "
             f"the limit is {MAX_DOC_BYTES}",

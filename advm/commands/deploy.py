@@ -66,11 +66,11 @@ def _status_of_server(args) -> dict:
                          "(advm token NAME --admin)")
 
     async def go():
-        client = await Client.connect(args.server, args.token)
+        client = await Client.connect(args.server, args.token, space=args.space)
         try:
             out, after = None, None
             while True:
-                page = await client.request("admin/modules", identity=args.token,
+                page = await client.request("admin/modules", identity=args.token, **_space(args),
                                             **({"after": after} if after is not None else {}))
                 if out is None:
                     out = page
@@ -88,6 +88,40 @@ def _status_of_server(args) -> dict:
         raise Failure(f"advm: error: the server refused: {e}", {"ok": False, "error": str(e)}) from None
     except OSError as e:
         raise Failure(f"advm: error: cannot reach {args.server}: {e}") from None
+
+
+def _space(args) -> dict:
+    return {"space": args.space} if args.space else {}
+
+
+def in_space(store, space: str | None):
+    """The store as space `space`'s documents see it (store/spaces.py); the
+    default space's when None."""
+    from ..store.spaces import DEFAULT_SPACE, SpaceStore
+
+    try:
+        return SpaceStore(store, space or DEFAULT_SPACE)
+    except ValueError as e:
+        store.close()
+        raise UsageError(f"--space {e}") from None
+
+
+def record_deploy(store, directory, space: str, module) -> None:
+    """A space the store's registry keeps (advm space create) runs `module`
+    from now on: its code into the store, its record updated."""
+    import hashlib
+
+    from ..store.spaces import Registry
+
+    registry = Registry(directory)
+    spaces = registry.read()
+    if space not in spaces:
+        return
+    code = module.to_bytes()
+    store.put_module(code, {"space": space}).result()
+    record = spaces[space]
+    record.update(code=hashlib.sha256(code).hexdigest(), module=module.module_id())
+    registry.put(space, record)
 
 
 def _print_renames(plan: dict) -> None:
@@ -129,7 +163,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                           f"{'loaded' if r['loaded'] else 'sleeping'}"
                           + (f"  seq {r['seq']}" if r["seq"] is not None else ""))
             return ExitCode.OK
-        store = open_store(args.store)
+        store = in_space(open_store(args.store), args.space)
         try:
             rows = _status(store)
         except StoreError as e:
@@ -153,7 +187,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                          "in the new code: `public int score @was(points);` (language.md 4.1)")
     if args.server:
         return _to_server(args, module)
-    store = open_store(args.store, readonly=False)
+    store = in_space(open_store(args.store, readonly=False), args.space)
     from ..durable.document import DurableDocument
     from ..views.viewers import Viewers
 
@@ -194,6 +228,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             except UpgradeRefused as e:  # checked above; kept for a store changed meanwhile
                 raise Failure(f"advm: error: document {key!r}: {e}") from None
             doc.close()
+        if args.space and not args.doc and args.prefix is None and args.percent is None:
+            record_deploy(store, args.store, args.space, module)
     except StoreError as e:
         raise store_failure(e) from None
     finally:
@@ -224,7 +260,7 @@ def _to_server(args, module) -> ExitCode:
     async def go():
         client = await Client.connect(args.server, args.token)
         try:
-            return await client.request("admin/deploy", identity=args.token,
+            return await client.request("admin/deploy", identity=args.token, **_space(args),
                                         module=base64.b64encode(module.to_bytes()).decode("ascii"),
                                         restart_blocked=args.restart_blocked,
                                         **({"prefix": args.prefix} if args.prefix is not None else {}),
@@ -269,6 +305,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="canary: move only the documents whose key starts with TEXT")
     p.add_argument("--percent", metavar="N", type=int, default=None,
                    help="canary: move only N%% of the documents (0-100; the same ones each time)")
+    p.add_argument("--space", metavar="NAME", default=None,
+                   help="the space whose documents move (default: the default space); no other "
+                        "space's documents are touched")
     p.add_argument("--server", metavar="URL",
                    help="deploy to a running server instead (its WebSocket URL, ws://HOST:PORT/...)")
     p.add_argument("--token", metavar="TOKEN", help="with --server: an admin token (advm token NAME --admin)")

@@ -306,10 +306,12 @@ def run_stored(args, program, lines, emit, debug) -> ExitCode:
     """The script against the durable store: the document is `--doc` in
     `--store` (created by the script, or continued where an earlier run left it)."""
     from ..session import StoredSession
-    from ..store import DEFAULT_DIR, Store, StoreError
+    from ..store import DEFAULT_DIR, StoreError, open_store
+    from .storeargs import host_options
 
     try:
-        store = Store(args.store or DEFAULT_DIR)
+        # a directory (LMDB) or a PostgreSQL URL, whose document this run leases
+        store = open_store(args.store or DEFAULT_DIR, **host_options(args.store))
     except StoreError as e:
         raise Failure(f"advm: error: {e}") from None
     try:
@@ -366,6 +368,11 @@ def once_only_server_flags(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    if args.script is not None or args.once:
+        if len(args.files) != 1:
+            raise UsageError(f"{'--script' if args.script is not None else '--once'} runs one "
+                             f"FILE, not {len(args.files)}")
+        args.file = args.files[0]
     if args.doc is not None and args.script is None:
         raise UsageError("--doc names the stored document a --script runs; it cannot be used "
                          "without --script")
@@ -386,7 +393,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
+    p.add_argument("files", metavar="FILE", nargs="*",
+                   help="an Adama document (.adb) or a compiled module (.advc); serving, several "
+                        "or a folder serve a space each, named after its file (README, Spaces)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
                       help="create the document in memory, run what is due, print its state "

@@ -49,8 +49,9 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"address to listen on (default {DEFAULT_BIND})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})")
-    p.add_argument("--store", default=None, metavar="DIR",
-                   help="the store directory (default ./.advm); also holds token.key")
+    p.add_argument("--store", default=None, metavar="DIR|URL",
+                   help="the store directory (default ./.advm); also holds token.key; or a "
+                        "PostgreSQL URL (postgresql://...; token.key then stays in ./.advm)")
     p.add_argument("--memory", action="store_true",
                    help="keep documents in memory only (nothing survives a restart)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -73,6 +74,9 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "and secrets (spec/protocol.md 8.14); without it every call fails with 501")
     p.add_argument("--service", dest="service_flags", action="append", default=[], metavar="NAME=URL",
                    help="a service's base URL (repeatable; overrides --services for that name)")
+    p.add_argument("--space-limits", dest="space_limits", default=None, metavar="FILE",
+                   help="each space's limits, a TOML file: [default] for every space, "
+                        "[space.NAME] for one (spec/protocol.md 8.17)")
     p.add_argument("--log-format", dest="log_format", choices=("text", "json"), default=None,
                    help="log to standard error at INFO and above, one line per record: text, "
                         "or json (one JSON object a line: time, level, logger, message, "
@@ -93,8 +97,36 @@ def warn_unreachable(program) -> None:
         err(render_text(d, comp.source))
 
 
+def space_files(args) -> list[tuple[str, str]]:
+    """(space, file) for each program to serve: one FILE is the default
+    space; several, or a folder's .adb files, a space each named after its
+    file (net/spaces.py space_file_name)."""
+    from ..net.spaces import space_file_name
+
+    files = list(getattr(args, "files", None) or ([args.file] if getattr(args, "file", None) else []))
+    if len(files) == 1 and not os.path.isdir(files[0]):
+        return [("default", files[0])]
+    out: list[tuple[str, str]] = []
+    for f in files:
+        if os.path.isdir(f):
+            found = sorted(os.path.join(f, n) for n in os.listdir(f) if n.endswith((".adb", ".advc")))
+            if not found:
+                raise UsageError(f"{f}: a folder without any .adb or .advc file")
+            out += [(space_file_name(x), x) for x in found]
+        else:
+            out.append((space_file_name(f), f))
+    seen: dict[str, str] = {}
+    for name, f in out:
+        if name in seen:
+            raise UsageError(f"{seen[name]} and {f} would both be space {name}: rename one")
+        seen[name] = f
+    return out
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="an Adama document (.adb) or a compiled module (.advc)")
+    p.add_argument("files", metavar="FILE", nargs="*",
+                   help="an Adama document (.adb) or a compiled module (.advc); several, or a "
+                        "folder, serve a space each (named after its file)")
     add_server_arguments(p)
 
 
@@ -122,14 +154,62 @@ def service_config(args):
     return config
 
 
-async def _serve(args, program) -> None:
-    from ..net.documents import durable_available
+def build_spaces(args, programs, store, directory, workers):
+    """The spaces to serve: one per program named on the command line
+    (`programs`: (space, Program)), then those the store's registry keeps
+    (advm space create) that the command line does not name."""
     from ..net.router import Router
+    from ..net.spaces import SpaceLimits, Spaces, read_limits
+    from ..store.spaces import Registry, SpaceStore
+    from ..vm.errors import ModuleFormatError
+    from ..vm.module import Module
+
+    base = SpaceLimits(memory_mb=args.memory_budget or 1e12)
+    per: dict = {}
+    if getattr(args, "space_limits", None):
+        try:
+            base, per = read_limits(args.space_limits)
+        except ValueError as e:
+            raise UsageError(f"--space-limits {e}") from None
+
+    def make_router(name, module, limits):
+        return Router(module, store=SpaceStore(store, name) if store is not None else None,
+                      workers=workers, idle_unload_s=args.idle, services=args.service_config,
+                      memory_budget=int(limits.memory_mb * 1_000_000) or None)
+
+    registry = Registry(directory) if store is not None else None
+    spaces = Spaces(make_router, store=store, registry=registry, limits=base, per_space=per)
+    for name, program in programs:
+        spaces.add(name, program.module, source=str(program.path))
+    try:
+        recorded = registry.read() if registry is not None else {}
+    except ValueError as e:
+        raise Failure(f"advm: error: {e}") from None
+    for name, record in sorted(recorded.items()):
+        if name in spaces.spaces:
+            continue
+        try:
+            got = store.module(bytes.fromhex(record["code"]))
+            if got is None:
+                raise ValueError("its module is not in the store")
+            spaces.add(name, Module.from_bytes(got[0]), source=record.get("source"), recorded=True,
+                       limits=record.get("limits"))
+        except (KeyError, TypeError, ValueError, ModuleFormatError) as e:
+            raise Failure(f"advm: error: space {name} in {registry.path}: {e}") from None
+    if not spaces.spaces:
+        raise UsageError("nothing to serve: name a FILE (or several, or a folder), or create a "
+                         "space in the store first (advm space create NAME FILE)")
+    return spaces
+
+
+async def _serve(args, programs) -> None:
+    from ..net.documents import durable_available
     from ..net.metrics import Metrics
     from ..net.server import Server, is_loopback, static_pages
     from ..net.tokens import Tokens
     from ..store import DEFAULT_DIR, StoreError, open_store
     from ..store.blobs import FolderBlobStore
+    from .storeargs import host_options, is_url
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -137,37 +217,49 @@ async def _serve(args, program) -> None:
         loop.add_signal_handler(sig, stop.set)
     directory = args.store or DEFAULT_DIR
     try:
-        store = None if args.memory else open_store(directory)
+        store = None if args.memory else open_store(directory, **host_options(directory))
     except StoreError as e:  # damaged, incompatible or unreadable: say which, exit 1
         raise Failure(f"advm: error: {e}") from None
+    if is_url(directory):
+        # documents in PostgreSQL: this host's own files (token key, uploads) stay in ./.advm
+        directory = DEFAULT_DIR
     try:
         os.makedirs(directory, exist_ok=True)
         # exp is required of every token unless only this machine can connect (protocol.md 8.5)
         tokens = Tokens.from_store_dir(directory, require_exp=not is_loopback(args.bind))
-        workers = default_workers() if args.workers is None else args.workers
+        workers = args.workers
+        if workers is None:  # several spaces: one worker each unless told
+            workers = default_workers() if len(programs) <= 1 else 1
         durable = store is not None and durable_available()
-        router = Router(program.module, store=store if durable else None, workers=workers,
-                    idle_unload_s=args.idle, services=args.service_config,
-                    memory_budget=int(args.memory_budget * 1_000_000) or None)
+        spaces = build_spaces(args, programs, store if durable else None, directory, workers)
         pages = static_pages(args.static) if args.static else None
         # Uploaded files' bytes: a folder beside the LMDB files (store/blobs.py, language.md 4.29)
         blobs = FolderBlobStore(os.path.join(directory, "blobs"))
-        server = Server(router, tokens, bind=args.bind, port=args.port, pages=pages,
-                        dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins, blobs=blobs)
-        Metrics(router, server)  # GET /metrics
+        server = Server(None, tokens, bind=args.bind, port=args.port, pages=pages,
+                        dev_tokens=is_loopback(args.bind), allow_origins=args.allow_origins, blobs=blobs,
+                        spaces=spaces)
+        from ..net.spaces import SpaceGauges
+
+        metrics = Metrics(spaces.default or spaces.routers()[0], server)  # GET /metrics
+        spaces.metrics = metrics
+        for r in spaces.routers():
+            r.metrics = metrics
+        metrics.registry.register(SpaceGauges(spaces))
         try:
             await server.start()
         except OSError as e:
-            await router.close()
+            await spaces.close()
             raise Failure(f"advm: error: cannot listen on {args.bind}:{args.port}: "
                           f"{e.strerror or e}") from None
-        print(f"advm: serving {program.path} at {server.url} (WebSocket {server.ws_url})",
-              flush=True)
-        where = "in memory only" if not durable else f"in {directory}"
+        for name in spaces.names():
+            what = "" if name == "default" else f" as space {name}"
+            print(f"advm: serving {spaces.spaces[name].source}{what} at {server.url} "
+                  f"(WebSocket {server.ws_url})", flush=True)
+        where = "in memory only" if not durable else f"in {store.path}"
         say(args, f"advm: documents are kept {where}; {workers or 'no'} worker process"
             f"{'es' if workers != 1 else ''}; tokens: advm token NAME"
             f"{'' if args.store is None else f' --store {directory}'}",
-            event="serving", url=server.url, websocket=server.ws_url, program=str(program.path),
+            event="serving", url=server.url, websocket=server.ws_url, spaces=spaces.names(),
             store=None if not durable else str(directory), workers=workers)
         await stop.wait()
         say(args, "advm: shutting down (finishing queued inputs)", event="stopping")
@@ -192,11 +284,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     for origin in args.allow_origins:
         check_origin(origin)
     args.service_config = service_config(args)
-    program = load(args.file)
-    warn_unreachable(program)
-    # Workers build documents from the module; one built here first reports a
-    # damaged module file as such (exit 1), before anything listens.
-    new_document(program)
+    programs = []
+    for name, path in space_files(args):
+        program = load(path)
+        warn_unreachable(program)
+        # Workers build documents from the module; one built here first reports a
+        # damaged module file as such (exit 1), before anything listens.
+        new_document(program)
+        programs.append((name, program))
     # The store's committer thread needs the GIL back after every flush while
     # the event loop is busy; a shorter switch interval bounds that wait
     # (spec/store.md, "a note for hosts").
@@ -205,7 +300,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         from ..net.logs import configure
 
         configure(args.log_format, workers=True)
-    asyncio.run(_serve(args, program))
+    asyncio.run(_serve(args, programs))
     sys.stdout.flush()
     return ExitCode.OK
 

@@ -4,6 +4,8 @@ move one between stores.
     advm snapshot inspect [--store DIR] [--doc KEY] [--seq SEQ] [--json]
     advm snapshot export  [--store DIR] [--doc KEY] -o FILE
     advm snapshot import  FILE... [--store DIR] [--doc KEY]
+    advm snapshot export  --space NAME -o DIR     every document of a space, a file each
+    advm snapshot import  DIR/*.advx --space NAME into a space (spec/store.md 2.1)
 
 `inspect` shows the document as it is now (its newest snapshot plus the inputs
 logged after it, replayed in memory; nothing is written), or with `--seq` a
@@ -28,7 +30,7 @@ def inspect(args: argparse.Namespace) -> ExitCode:
     from ..views.viewers import Viewers
     from ..durable.inspect import describe, module_history, render
 
-    store = open_store(args.store)
+    store = _open(args)
     try:
         require_document(store, args.doc)
         try:
@@ -52,6 +54,7 @@ def inspect(args: argparse.Namespace) -> ExitCode:
                              living=living)
                 d["source"] = {"snapshot": rec.seq if rec.snapshot else None,
                                "replayed": len(rec.entries)}
+            d["space"] = store.space
             d["modules"] = module_history(store, args.doc)
             if living.replicas:  # replication<svc:method> values (spec/language.md 4.30)
                 d["replication"] = replication_status(living)
@@ -66,6 +69,7 @@ def inspect(args: argparse.Namespace) -> ExitCode:
         out_json(d)
         return ExitCode.OK
     print(render(d))
+    print(f"space     {d['space']}")
     src, log = d["source"], d["log"]
     base_text = f"snapshot at seq {src['snapshot']}" if src["snapshot"] is not None else "no snapshot"
     print(f"stored    {base_text}, {src['replayed']} logged input(s) after it replayed; "
@@ -108,7 +112,9 @@ def export(args: argparse.Namespace) -> ExitCode:
 
     if args.output is None:
         raise UsageError("export needs -o FILE (or -o - for standard output)")
-    store = open_store(args.store)
+    if args.space is not None and not args.doc_given:
+        return export_space(args)
+    store = _open(args)
     try:
         require_document(store, args.doc)
         try:
@@ -150,7 +156,7 @@ def import_(args: argparse.Namespace) -> ExitCode:
             raise store_failure(e) from None
         exports.append((path, data, original))
     done = []
-    store = open_store(args.store, readonly=False)
+    store = _open(args, readonly=False)
     try:
         bar = progress_bar("importing", len(exports), enabled=not args.json, minimum=2)
         with bar or contextlib.nullcontext():
@@ -171,6 +177,54 @@ def import_(args: argparse.Namespace) -> ExitCode:
             out_json({"ok": True, **{k: v for k, v in done[0].items() if k != "file"}})
         else:
             out_json({"ok": True, "documents": done})
+    return ExitCode.OK
+
+
+def _open(args, readonly: bool = True):
+    """The store as the documents of `--space` see it (the default space's without it)."""
+    from .deploy import in_space
+
+    return in_space(open_store(args.store, readonly=readonly), args.space)
+
+
+EXPORT_SUFFIX = ".advx"
+
+
+def export_space(args) -> ExitCode:
+    """Every document of a space, one export file each in the folder -o
+    names (KEY.advx, the key percent-encoded); `import DIR/*.advx --space`
+    reads them back."""
+    import os
+    from urllib.parse import quote
+
+    from ..store import StoreError
+    from ..durable.transfer import export_document
+
+    store = _open(args)
+    try:
+        keys = store.documents()
+        if not keys:
+            raise UsageError(f"space {args.space!r} has no documents in the store at {args.store}")
+        try:
+            os.makedirs(args.output, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"{args.output}: cannot make the folder: {e.strerror or e}") from None
+        written = []
+        for key in keys:
+            try:
+                data = export_document(store, key)
+            except StoreError as e:
+                raise store_failure(e) from None
+            path = os.path.join(args.output, quote(key, safe="") + EXPORT_SUFFIX)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            written.append({"doc": key, "file": path, "bytes": len(data)})
+    finally:
+        store.close()
+    if args.json:
+        out_json({"ok": True, "space": args.space, "documents": written})
+    else:
+        err(f"space {args.space}: exported {len(written)} documents to {args.output}")
     return ExitCode.OK
 
 
@@ -203,7 +257,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq", type=int, default=None,
                    help="inspect: a kept snapshot as stored, instead of the document now")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
-                   help="export: where to write ('-' for standard output)")
+                   help="export: where to write ('-' for standard output); with --space and no "
+                        "--doc, a folder that gets every document of the space")
+    p.add_argument("--space", metavar="NAME", default=None,
+                   help="the space the document is in (default: the default space); export with "
+                        "no --doc: the whole space")
     add_json_flag(p, "the description (inspect) or the result (import)")
 
 
