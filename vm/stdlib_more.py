@@ -338,6 +338,22 @@ def _percentile(xs, percent: float):
     return v[min(int(len(v) * percent), len(v) - 1)]
 
 
+def _variance(xs):
+    if not xs:
+        return None
+    mean = math.fsum(xs) / len(xs)
+    return math.fsum((x - mean) ** 2 for x in xs) / len(xs)
+
+
+def _range(bits):
+    def g(xs):
+        if not xs:
+            return None
+        spread = max(xs) - min(xs)
+        return float(spread) if bits == 0 else _wrap(spread, bits)
+    return g
+
+
 STATISTICS = {
     "Statistics.sum_i/1": (_sum(32), False),
     "Statistics.sum_l/1": (_sum(64), False),
@@ -349,6 +365,11 @@ STATISTICS = {
     "Statistics.median_l/1": (_median(64), False),
     "Statistics.median_d/1": (_median(0), False),
     "Statistics.percentile/2": (_percentile, False),
+    "Statistics.variance/1": (_variance, False),
+    "Statistics.stddev/1": (lambda xs: math.sqrt(_variance(xs)) if xs else None, False),
+    "Statistics.range_i/1": (_range(32), False),
+    "Statistics.range_l/1": (_range(64), False),
+    "Statistics.range_d/1": (_range(0), False),
 }
 
 

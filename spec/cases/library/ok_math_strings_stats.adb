@@ -64,6 +64,11 @@ test stats {
   assert (ds.median().getOrDefaultTo(0.0) == 1.5);
   list<int> none = xs.reverse().toArray().reverse();
   assert (Statistics.sum(xs) == Statistics.sum(none));
+  // issue 16's aggregates: variance (of the population), stddev, range
+  list<double> spread = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].reverse();
+  assert (spread.variance().getOrDefaultTo(0.0) == 4.0 && spread.stddev().getOrDefaultTo(0.0) == 2.0);
+  assert (xs.range().getOrDefaultTo(0) == 4 && ds.range().getOrDefaultTo(0.0) == 1.0);
+  assert (Statistics.variance(xs).has() && !xs.skip(9).stddev().has() && !xs.skip(9).range().has());
 }
 
 test people {
