@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 import h11
-import mcp_types as mt
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from ..views.merge import DeltaError, ViewState
 from ..vm.schemas import message_schema
@@ -53,7 +51,6 @@ log = logging.getLogger("advm.mcp")
 
 MCP_PATH = "/~mcp"
 URI_PREFIX = "advm://document/"  # a document's resource: advm://document/<key, percent-encoded>
-VERSIONS = tuple(HANDSHAKE_PROTOCOL_VERSIONS)
 SERVER_INFO = {"name": "advm", "version": "0.1.0"}
 
 # JSON-RPC 2.0 error codes, and MCP's for a resource that is not there
@@ -80,6 +77,14 @@ class McpError(Exception):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code, self.message = code, message
+
+
+def _types():
+    """The MCP SDK's types (mcp_types), imported on the first MCP request: it
+    brings pydantic, about a second of a server's start under load otherwise."""
+    import mcp_types
+
+    return mcp_types
 
 
 def _dump(model) -> dict:
@@ -330,8 +335,11 @@ def _string_param(params: dict, name: str) -> str:
 
 
 async def m_initialize(s: McpSession, params: dict) -> dict:
+    mt = _types()
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
     asked = params.get("protocolVersion")
-    version = asked if asked in VERSIONS else LATEST_HANDSHAKE_VERSION
+    version = asked if asked in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
     s.initialized = True  # the initialized notification follows; requests may come before it over HTTP
     caps = mt.ServerCapabilities(tools=mt.ToolsCapability(list_changed=False),
                                  resources=mt.ResourcesCapability(subscribe=True, list_changed=False),
@@ -347,6 +355,7 @@ async def m_ping(s: McpSession, params: dict) -> dict:
 
 
 async def m_tools_list(s: McpSession, params: dict) -> dict:
+    mt = _types()
     meta = s.hub.router.module.meta
     tools, names = [], {}
     for key, view in (await s.documents()).items():
@@ -367,10 +376,12 @@ async def m_tools_list(s: McpSession, params: dict) -> dict:
 
 
 def _tool_error(text: str) -> dict:
+    mt = _types()
     return _dump(mt.CallToolResult(content=[mt.TextContent(type="text", text=text)], is_error=True))
 
 
 async def m_tools_call(s: McpSession, params: dict) -> dict:
+    mt = _types()
     name = _string_param(params, "name")
     args = params.get("arguments") or {}
     if not isinstance(args, dict):
@@ -411,6 +422,7 @@ async def m_tools_call(s: McpSession, params: dict) -> dict:
 
 
 async def m_resources_list(s: McpSession, params: dict) -> dict:
+    mt = _types()
     out = [mt.Resource(name=key, uri=resource_uri(key), mime_type="application/json",
                        description=f"document {key} as {s.who} sees it")
            for key in await s.documents()]
@@ -429,6 +441,7 @@ async def _resource(s: McpSession, params: dict) -> tuple[str, DocView]:
 
 
 async def m_resources_read(s: McpSession, params: dict) -> dict:
+    mt = _types()
     uri, view = await _resource(s, params)
     text = json.dumps(view.state.view, ensure_ascii=False, separators=(",", ":"))
     return _dump(mt.ReadResourceResult(contents=[mt.TextResourceContents(uri=uri, mime_type="application/json",
@@ -454,12 +467,14 @@ async def m_resource_templates(s: McpSession, params: dict) -> dict:
 
 
 async def m_prompts_list(s: McpSession, params: dict) -> dict:
+    mt = _types()
     prompts = [mt.Prompt(name=name, description=info.get("description") or f"the instructions of agent {name}")
                for name, info in sorted(agent_prompts(s.hub.router.module.meta).items())]
     return _dump(mt.ListPromptsResult(prompts=prompts))
 
 
 async def m_prompts_get(s: McpSession, params: dict) -> dict:
+    mt = _types()
     name = _string_param(params, "name")
     info = agent_prompts(s.hub.router.module.meta).get(name)
     if info is None:
