@@ -43,6 +43,12 @@ class SequenceConflict(StoreError):
     writer got there first, or the caller lost track of its sequence number."""
 
 
+class LeaseLost(SequenceConflict):
+    """A PostgreSQL store's write for a document whose lease this host does
+    not hold at the epoch it loaded it under: another host took the document
+    (a fencing token, spec/store.md 20.4), or holds it now."""
+
+
 class StoreClosed(StoreError):
     """The store was closed (or failed) before the write was accepted."""
 

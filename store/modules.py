@@ -29,9 +29,12 @@ def get(txn, db, digest: bytes) -> tuple[bytes, dict] | None:
     """(code, info) of the module with this hash, or None."""
     key = keys.module_key(digest)
     raw = txn.get(key, db=db)
-    if raw is None:
-        return None
-    label = f"module {digest.hex()[:16]}"
+    return None if raw is None else decode(key, raw)
+
+
+def decode(key: bytes, raw) -> tuple[bytes, dict]:
+    """(code, info) of a stored module record; its code must match the hash it is kept under."""
+    label = f"module {key.hex()[:16]}"
     rec = records.unpack(records.KIND_MODULE, raw, doc=label, db=DB, key=key)
     code = records.field(rec, "code", bytes, doc=label, db=DB, key=key)
     if module_hash(code) != key:

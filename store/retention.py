@@ -36,9 +36,10 @@ KEEP_ALL = Retention(snapshots=None, trim_log=False)
 HISTORY_SPACING = 4
 
 
-def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes,
-          history: int | None = None) -> tuple[int, int]:
-    """Trim one document's history; returns (snapshots removed, entries removed).
+def plan(policy: Retention, held: list[int], history: int | None = None) -> tuple[list[int], int]:
+    """What trimming one document removes, given the seqs of its snapshots
+    (ascending): (snapshot seqs to delete, log cut: entries with seq <= cut
+    go, 0 for none). Every backend applies this one rule.
 
     `history` is the document's own `@static maximum_history`: at most about
     that many inputs are kept before its newest snapshot. The log is cut at a
@@ -49,9 +50,8 @@ def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes,
     the policy's count says, since each becomes the cut later: so between
     `history` and about 1.25 `history` plus one snapshot interval is kept.
     Under a policy that trims the log, the later of the two cuts wins."""
-    held = snapshots.seqs(snap_cursor, prefix)
     if not held:
-        return 0, 0
+        return [], 0
     cut = None
     if history is not None:
         cut = next((s for s in reversed(held) if s <= held[-1] - history), None)
@@ -62,15 +62,19 @@ def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes,
             for s in held:
                 if s >= base and (not kept or s - kept[-1] >= step or s == held[-1]):
                     kept.append(s)
-            gone = sorted(set(held) - set(kept))
-            snapshots.delete_seqs(snap_cursor, prefix, gone)
-            return len(gone), (0 if cut is None else log.delete_through(log_cursor, prefix, cut))
+            return sorted(set(held) - set(kept)), (cut or 0)
     oldest = held[0]
     if policy.snapshots is not None and len(held) > policy.snapshots:
         oldest = held[-policy.snapshots]
     if cut is not None and cut > oldest:
         oldest = cut
-    gone = [s for s in held if s < oldest]
+    return [s for s in held if s < oldest], (oldest if policy.trim_log else 0)
+
+
+def apply(policy: Retention, snap_cursor, log_cursor, prefix: bytes,
+          history: int | None = None) -> tuple[int, int]:
+    """Trim one document's history in LMDB (plan() says what goes); returns
+    (snapshots removed, entries removed)."""
+    gone, cut = plan(policy, snapshots.seqs(snap_cursor, prefix), history)
     snapshots.delete_seqs(snap_cursor, prefix, gone)
-    removed_entries = log.delete_through(log_cursor, prefix, oldest) if policy.trim_log else 0
-    return len(gone), removed_entries
+    return len(gone), (log.delete_through(log_cursor, prefix, cut) if cut else 0)

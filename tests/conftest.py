@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,65 @@ def advm_proc():
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+# -- store backends (spec/store.md part three) ------------------------------------
+# One test suite, two implementations: a test that takes `make_store` runs once
+# on LMDB and once on PostgreSQL (a server this session starts: tests/pg_kit.py).
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the session. Without PostgreSQL the
+    tests that need it skip, except under CI=true, where that is a failure
+    (.ci/run installs Debian's postgresql)."""
+    from pg_kit import Server, bin_dir
+
+    if bin_dir() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = Server(fsync=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["lmdb", "postgresql"])
+def store_backend(request):
+    return request.param
+
+
+@pytest.fixture
+def make_store(store_backend, request, tmp_path):
+    """make_store(path, **options): open the store `path` names with the
+    backend under test: LMDB in that folder, or a PostgreSQL schema of its
+    own (the same path reopens the same schema). Closed at the end."""
+    from advm.store import Store
+
+    opened = []
+    schemas: dict[str, str] = {}
+    server = request.getfixturevalue("pg_server") if store_backend == "postgresql" else None
+
+    def where(path=None) -> str:
+        """What `--store` names that store on the command line."""
+        path = os.fspath(path if path is not None else tmp_path / "s")
+        if server is None:
+            return path
+        if path not in schemas:
+            schemas[path] = "t_" + uuid.uuid4().hex[:12]
+        return server.url(schemas[path])
+
+    def make(path=None, **options):
+        if server is None:
+            store = Store(where(path), **options)
+        else:
+            from advm.store.postgres import PgStore
+
+            store = PgStore(where(path), **options)
+        opened.append(store)
+        return store
+
+    make.where = where
+
+    yield make
+    for store in opened:
+        store.close()

@@ -16,18 +16,39 @@ DEFAULT_DIR = ".advm"  # store.DEFAULT_DIR, for the same reason
 
 
 def add_store_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", metavar="DIR", default=DEFAULT_DIR,
-                   help=f"the store directory (default {DEFAULT_DIR})")
+    p.add_argument("--store", metavar="DIR|URL", default=DEFAULT_DIR,
+                   help=f"the store: a directory (LMDB, default {DEFAULT_DIR}) or a PostgreSQL "
+                        "URL (postgresql://...)")
     p.add_argument("--doc", metavar="KEY", default=DEFAULT_DOC,
                    help=f"the document's key (default {DEFAULT_DOC!r})")
 
 
+def is_url(path) -> bool:
+    """A PostgreSQL store's URL rather than a directory (store.is_store_url,
+    spelled out so that parsing arguments does not import the store)."""
+    return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
+
+
+def host_options(path) -> dict:
+    """What a serving host opens its store with: on PostgreSQL, an owner name
+    unique to this process, so that it takes each document's lease before
+    loading it (spec/store.md 20.4)."""
+    if not is_url(path):
+        return {}
+    import os
+    import secrets
+    import socket
+
+    return {"owner": f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"}
+
+
 def open_store(path: str, *, readonly: bool = True):
-    """A Store, or a UsageError naming the directory (exit 2)."""
-    from ..store import IncompatibleStore, Store, StoreError
+    """A store (LMDB directory or PostgreSQL URL), or a UsageError naming it (exit 2)."""
+    from ..store import IncompatibleStore, StoreError
+    from ..store import open_store as open_any
 
     try:
-        return Store(path, readonly=readonly)
+        return open_any(path, readonly=readonly)
     except IncompatibleStore as e:
         raise store_failure(e) from None
     except StoreError as e:
@@ -52,4 +73,4 @@ def store_failure(e: Exception) -> Failure:
     return Failure(f"advm: error: {e}", data)
 
 
-__all__ = ["DEFAULT_DOC", "add_store_arguments", "open_store", "require_document", "store_failure"]
+__all__ = ["DEFAULT_DOC", "add_store_arguments", "host_options", "is_url", "open_store", "require_document", "store_failure"]

@@ -19,6 +19,17 @@ from durable_kit import APPS, T0, Driver, compiled, example, open_store, play, s
 HOUR = 3_600_000
 
 
+@pytest.fixture(autouse=True)
+def _both_backends(make_store, monkeypatch):
+    """Every test here runs on LMDB and on PostgreSQL: this module's
+    open_store opens the backend under test (tests/conftest.py make_store)."""
+    def opener(path, **options):
+        options.setdefault("durability", "relaxed")
+        return make_store(path, **options)
+
+    monkeypatch.setitem(globals(), "open_store", opener)
+
+
 def test_each_example_session_logged_replays_to_the_same_runtime(tmp_path):
     for name in APPS:
         with open_store(tmp_path / name) as store:
@@ -293,7 +304,7 @@ def test_a_snapshot_every_n_inputs_from_static_snapshot_every(tmp_path):
     assert snapshot_every(example("chat")) == DEFAULT_SNAPSHOT_EVERY == 100
     from advm.store import KEEP_ALL
 
-    with Store(tmp_path / "s", durability="relaxed", retention=KEEP_ALL) as store:
+    with open_store(tmp_path / "s", retention=KEEP_ALL) as store:
         doc, _ = DurableDocument.create(store, "c", module, "ann", None, T0, viewers=Viewers)
         for k in range(10):
             doc.submit({"op": "send", "as": "ann", "channel": "add", "message": {"k": k}},

@@ -33,6 +33,17 @@ channel add(principal who, Add a) { n += a.k; last = a.k; }
 """
 
 
+@pytest.fixture(autouse=True)
+def _both_backends(make_store, monkeypatch):
+    """Every test here runs on LMDB and on PostgreSQL: this module's
+    open_store opens the backend under test (tests/conftest.py make_store)."""
+    def opener(path, **options):
+        options.setdefault("durability", "relaxed")
+        return make_store(path, **options)
+
+    monkeypatch.setitem(globals(), "open_store", opener)
+
+
 class FaultyStore:
     """A real store behind a gate the test controls. Every write (commit or
     append_envelope) is numbered from 1 in the order it is handed in; a
@@ -134,6 +145,7 @@ def test_a_reply_is_released_only_once_its_own_entry_is_durable(tmp_path, ack):
         gate.hold = True
         released = []  # (key, seq of the input, seq durable when released)
         lock = threading.Lock()
+        every = threading.Event()  # a future's callbacks may run after its waiters woke
         futures = []
         for i in range(20):
             for key, doc in docs.items():
@@ -141,8 +153,11 @@ def test_a_reply_is_released_only_once_its_own_entry_is_durable(tmp_path, ack):
 
                 def done(frames, error, key=key, seq=seq):
                     assert error is None
+                    durable = store.last_seq(key)
                     with lock:
-                        released.append((key, seq, store.last_seq(key)))
+                        released.append((key, seq, durable))
+                        if len(released) == 60:
+                            every.set()
 
                 if ack == "callback":
                     assert doc.submit(add(i), T0 + i, done) is None
@@ -158,7 +173,7 @@ def test_a_reply_is_released_only_once_its_own_entry_is_durable(tmp_path, ack):
         gate.release()
         for doc in docs.values():
             doc._settle()
-        assert len(released) == 60
+        assert every.wait(30) and len(released) == 60
         for key, seq, durable in released:
             assert durable >= seq, f"{key}: reply of seq {seq} released with the log at {durable}"
         # Released in order, per document.
@@ -192,12 +207,20 @@ def test_a_shard_releases_durable_replies_only_after_their_commits(tmp_path):
     # Not held: each reply, when released, finds its own entry in the store.
     gate.hold = False
     seen = []
+    every = threading.Event()  # a reply's callbacks may still run after wait() saw it set
+
+    def note(seq):
+        seen.append((seq, store.last_seq("k")))
+        if len(seen) == 30:
+            every.set()
+
     replies = [shard.handle("send", "k", {"who": "ann@", "channel": "add", "message": {"k": i}},
                             T0 + i) for i in range(11, 41)]
     for seq, r in enumerate(replies, start=12):
-        r.add_done_callback(lambda f, seq=seq: seen.append((seq, store.last_seq("k"))))
+        r.add_done_callback(lambda f, seq=seq: note(seq))
     for r in replies:
         assert "error" not in wait(r).result()
+    assert every.wait(30)
     assert [seq for seq, _ in seen] == list(range(12, 42))
     assert all(durable >= seq for seq, durable in seen), seen
     store.close()

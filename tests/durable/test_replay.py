@@ -1,5 +1,6 @@
 """`advm replay --log` and durable/replay.py: rebuild a document from its log,
-verify it by hash, find the first diverging seq, stop anywhere (--until)."""
+verify it by hash, find the first diverging seq, stop anywhere (--until).
+Each test runs on LMDB and on PostgreSQL (`make_store`, tests/conftest.py)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import json
 import cbor2
 
 from advm.cli import ExitCode
-from advm.store import KEEP_ALL, Retention, Snapshot, Store, keys
+from advm.store import KEEP_ALL, Retention, Snapshot, keys
 from advm.store.log import encode as encode_entry
 from advm.durable.noviews import state_hash
 from advm.durable.replay import replay
@@ -16,10 +17,10 @@ from advm.views.viewers import Viewers
 from durable_kit import APPS, Driver, example, script
 
 
-def stored(tmp_path, name="tictactoe", every=None, retention=KEEP_ALL, close=True):
+def stored(make_store, tmp_path, name="tictactoe", every=None, retention=KEEP_ALL, close=True):
     """A closed store holding one played example as document 'main'."""
     path = tmp_path / "store"
-    with Store(path, durability="relaxed", retention=retention) as store:
+    with make_store(path, durability="relaxed", retention=retention) as store:
         d = Driver(store, "main", example(name), every=every)
         d.run(script(name))
         if close:
@@ -28,10 +29,10 @@ def stored(tmp_path, name="tictactoe", every=None, retention=KEEP_ALL, close=Tru
     return path, live
 
 
-def test_replay_of_every_example_verifies_every_snapshot(tmp_path):
+def test_replay_of_every_example_verifies_every_snapshot(make_store, tmp_path):
     for name in APPS:
-        path, live = stored(tmp_path / name, name, every=4)
-        with Store(path, readonly=True) as store:
+        path, live = stored(make_store, tmp_path / name, name, every=4)
+        with make_store(path, readonly=True) as store:
             result = replay(store, "main")
             assert result.ok, (name, result.divergence)
             assert result.checks and all(c.ok for c in result.checks)
@@ -46,15 +47,15 @@ def test_replay_of_every_example_verifies_every_snapshot(tmp_path):
             assert full.ok and full.living.snapshot() == live
 
 
-def test_the_exact_segment_replay_gives_the_stored_bytes(tmp_path):
+def test_the_exact_segment_replay_gives_the_stored_bytes(make_store, tmp_path):
     """The fallback when a state differs only in dead registers: replaying a
     snapshot interval with views from the snapshot before it reproduces the
     stored snapshot byte for byte."""
     from advm.durable.replay import _exact
 
     for name in ("approval", "cardgame"):
-        path, _ = stored(tmp_path / name, name, every=4)
-        with Store(path, readonly=True) as store:
+        path, _ = stored(make_store, tmp_path / name, name, every=4)
+        with make_store(path, readonly=True) as store:
             since = None
             for seq in store.snapshot_seqs("main"):
                 snap = store.snapshot("main", seq)
@@ -62,9 +63,9 @@ def test_the_exact_segment_replay_gives_the_stored_bytes(tmp_path):
                 since = snap
 
 
-def test_until_stops_at_any_point_in_history(tmp_path):
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, readonly=True) as store:
+def test_until_stops_at_any_point_in_history(make_store, tmp_path):
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, readonly=True) as store:
         last = store.last_seq("main")
         for until in range(1, last + 1):
             result = replay(store, "main", until=until)
@@ -82,16 +83,35 @@ def test_until_stops_at_any_point_in_history(tmp_path):
 
 def _change_answer(store, nth: int, payload):
     target = [e for e in store.log("main") if e.kind == "answer"][nth]
-    with store.env.env.begin(write=True) as txn:
-        txn.put(keys.seq_key(keys.doc_prefix("main"), target.seq),
-                encode_entry(target._replace(payload=payload)), db=store.env.log)
+    _put_record(store, "main", target.seq, encode_entry(target._replace(payload=payload)))
     return target
 
 
-def test_a_changed_decision_names_the_first_diverging_seq(tmp_path):
+def _put_record(store, doc: str, seq: int, value: bytes, table: str = "log") -> None:
+    """Replace a log (or snapshot) record behind the store's back (LMDB or PostgreSQL)."""
+    if hasattr(store, "env"):
+        with store.env.env.begin(write=True) as txn:
+            txn.put(keys.seq_key(keys.doc_prefix(doc), seq), value, db=getattr(store.env, table))
+    else:
+        with store.connect() as conn:
+            assert table in ("log", "snapshots")
+            conn.execute(f"UPDATE {table} SET rec = %s WHERE doc = %s AND seq = %s",
+                         (value, doc.encode(), seq))
+
+
+def _get_record(store, doc: str, seq: int) -> bytes:
+    if hasattr(store, "env"):
+        with store.env.env.begin() as txn:
+            return bytes(txn.get(keys.seq_key(keys.doc_prefix(doc), seq), db=store.env.log))
+    with store.connect() as conn:
+        return conn.execute("SELECT rec FROM log WHERE doc = %s AND seq = %s",
+                            (doc.encode(), seq)).fetchone()[0]
+
+
+def test_a_changed_decision_names_the_first_diverging_seq(make_store, tmp_path):
     """A move onto a taken square is refused: the sender's outcome differs at once."""
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         taken = [e for e in store.log("main") if e.kind == "answer"][0].payload
         target = _change_answer(store, 3, taken)
         steps = []
@@ -101,12 +121,12 @@ def test_a_changed_decision_names_the_first_diverging_seq(tmp_path):
     assert all(s.matched for s in steps[:-1])
 
 
-def test_a_change_seen_only_in_views_is_named_at_the_next_snapshot(tmp_path):
+def test_a_change_seen_only_in_views_is_named_at_the_next_snapshot(make_store, tmp_path):
     """Another free square: the same asks follow, only the board (state, and
     the views derived from it) differs. The digest leaves views out, so the
     snapshot after it names the divergence and the range it lies in."""
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         moves = [e.payload for e in store.log("main") if e.kind == "answer"]
         free = next({"x": x, "y": y} for x in range(3) for y in range(3)
                     if {"x": x, "y": y} not in moves)
@@ -130,15 +150,14 @@ def _tamper_rng(store, seq):
     state = loads_values(body["document"])
     state["rng"] = [w ^ 1 for w in state["rng"]]
     body["document"] = dumps_values(state)
-    with store.env.env.begin(write=True) as txn:
-        txn.put(keys.seq_key(keys.doc_prefix("main"), seq),
+    _put_record(store, "main", seq,
                 encode_snapshot(Snapshot(seq, cbor2.dumps(body), snap.format, snap.time)),
-                db=store.env.snapshots)
+                "snapshots")
 
 
-def test_checking_the_newest_snapshot_finds_and_names_a_difference_there(tmp_path):
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+def test_checking_the_newest_snapshot_finds_and_names_a_difference_there(make_store, tmp_path):
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         held = store.snapshot_seqs("main")
         _tamper_rng(store, held[-1])
         steps = []
@@ -148,10 +167,10 @@ def test_checking_the_newest_snapshot_finds_and_names_a_difference_there(tmp_pat
     assert len(steps) == held[-1]  # on_step ran in the first pass only
 
 
-def test_a_snapshot_that_disagrees_is_named_even_when_every_frame_matched(tmp_path):
+def test_a_snapshot_that_disagrees_is_named_even_when_every_frame_matched(make_store, tmp_path):
     """State no client sees (here the Random stream) differs only in the snapshot."""
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         seq = store.snapshot_seqs("main")[1]
         import cbor2
 
@@ -163,25 +182,23 @@ def test_a_snapshot_that_disagrees_is_named_even_when_every_frame_matched(tmp_pa
         state["rng"] = [w ^ 1 for w in state["rng"]]
         body["document"] = dumps_values(state)
         data = cbor2.dumps(body)
-        with store.env.env.begin(write=True) as txn:
-            txn.put(keys.seq_key(keys.doc_prefix("main"), seq),
-                    encode_snapshot(Snapshot(seq, data, snap.format, snap.time)),
-                    db=store.env.snapshots)
+        _put_record(store, "main", seq, encode_snapshot(Snapshot(seq, data, snap.format, snap.time)),
+                    "snapshots")
         result = replay(store, "main")
     assert not result.ok and result.divergence.seq == seq
     assert "state no client saw" in str(result.divergence)
     assert [c.ok for c in result.checks] == [True, False]
 
 
-def test_checking_the_newest_snapshot_only(tmp_path):
+def test_checking_the_newest_snapshot_only(make_store, tmp_path):
     """check="newest": one comparison when all is well; when the newest
     differs, a second pass names the first kept snapshot that does."""
-    path, _ = stored(tmp_path / "a", "tictactoe", every=3)
-    with Store(path, readonly=True) as store:
+    path, _ = stored(make_store, tmp_path / "a", "tictactoe", every=3)
+    with make_store(path, readonly=True) as store:
         quick = replay(store, "main", check="newest")
         assert quick.ok and [c.seq for c in quick.checks] == [store.snapshot_seqs("main")[-1]]
-    path, _ = stored(tmp_path / "b", "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+    path, _ = stored(make_store, tmp_path / "b", "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         moves = [e.payload for e in store.log("main") if e.kind == "answer"]
         free = next({"x": x, "y": y} for x in range(3) for y in range(3)
                     if {"x": x, "y": y} not in moves)
@@ -192,10 +209,10 @@ def test_checking_the_newest_snapshot_only(tmp_path):
     assert quick.divergence.seq == full.divergence.seq
 
 
-def test_a_trimmed_log_replays_from_its_oldest_snapshot(tmp_path):
-    path, live = stored(tmp_path, "chat", every=4,
+def test_a_trimmed_log_replays_from_its_oldest_snapshot(make_store, tmp_path):
+    path, live = stored(make_store, tmp_path, "chat", every=4,
                         retention=Retention(snapshots=2, trim_log=True))
-    with Store(path, readonly=True) as store:
+    with make_store(path, readonly=True) as store:
         first = store.first_seq("main")
         assert first > 1
         result = replay(store, "main")
@@ -203,9 +220,9 @@ def test_a_trimmed_log_replays_from_its_oldest_snapshot(tmp_path):
         assert state_hash(result.living.snapshot()) == state_hash(live)
 
 
-def test_replay_of_a_log_without_snapshots_checks_frames(tmp_path):
-    path, live = stored(tmp_path, "todo", close=False)
-    with Store(path, readonly=True) as store:
+def test_replay_of_a_log_without_snapshots_checks_frames(make_store, tmp_path):
+    path, live = stored(make_store, tmp_path, "todo", close=False)
+    with make_store(path, readonly=True) as store:
         assert store.snapshot_seqs("main") == []
         result = replay(store, "main")
         assert result.ok and result.checks == []
@@ -215,12 +232,12 @@ def test_replay_of_a_log_without_snapshots_checks_frames(tmp_path):
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_prints_each_transaction_and_verifies(cli, tmp_path):
-    path, _ = stored(tmp_path, "approval", every=4)
-    r = cli("replay", "--log", "--store", path)
+def test_cli_prints_each_transaction_and_verifies(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "approval", every=4)
+    r = cli("replay", "--log", "--store", make_store.where(path))
     assert r.code == ExitCode.OK, r.err
     lines = r.out.splitlines()
-    with Store(path, readonly=True) as store:
+    with make_store(path, readonly=True) as store:
         log = store.log("main")
     assert len(lines) == len(log)
     first = lines[0].split()
@@ -229,9 +246,9 @@ def test_cli_prints_each_transaction_and_verifies(cli, tmp_path):
     assert "snapshots verified by hash" in r.err and "DIVERGES" not in r.out
 
 
-def test_cli_json_and_until_shows_the_state_then(cli, tmp_path):
-    path, _ = stored(tmp_path, "approval", every=4)
-    r = cli("replay", "--log", "--store", path, "--until", "5", "--json")
+def test_cli_json_and_until_shows_the_state_then(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "approval", every=4)
+    r = cli("replay", "--log", "--store", make_store.where(path), "--until", "5", "--json")
     assert r.code == ExitCode.OK, r.err
     data = json.loads(r.out)
     assert data["ok"] and data["head"] == 5 and len(data["transactions"]) == 5
@@ -243,40 +260,36 @@ def test_cli_json_and_until_shows_the_state_then(cli, tmp_path):
     assert state["pending"]["state"] == "escalate"
 
 
-def test_cli_exits_1_naming_the_first_diverging_seq(cli, tmp_path):
-    path, _ = stored(tmp_path, "tictactoe", every=3)
-    with Store(path, durability="relaxed") as store:
+def test_cli_exits_1_naming_the_first_diverging_seq(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "tictactoe", every=3)
+    with make_store(path, durability="relaxed") as store:
         target = [e for e in store.log("main") if e.kind == "answer"][0]
-        with store.env.env.begin(write=True) as txn:
-            txn.put(keys.seq_key(keys.doc_prefix("main"), target.seq),
-                    encode_entry(target._replace(principal="mallory@")), db=store.env.log)
-    r = cli("replay", "--store", path)
+        _put_record(store, "main", target.seq, encode_entry(target._replace(principal="mallory@")))
+    r = cli("replay", "--store", make_store.where(path))
     assert r.code == ExitCode.FAILURE
     assert f"diverges at seq {target.seq}" in r.err
     assert "DIVERGES" in r.out.splitlines()[-1]
-    r = cli("replay", "--store", path, "--json")
+    r = cli("replay", "--store", make_store.where(path), "--json")
     assert r.code == ExitCode.FAILURE
     assert json.loads(r.out)["divergence"]["seq"] == target.seq
 
 
-def test_cli_names_the_documents_when_the_key_is_wrong(cli, tmp_path):
-    path, _ = stored(tmp_path, "todo")
-    r = cli("replay", "--store", path, "--doc", "nope")
+def test_cli_names_the_documents_when_the_key_is_wrong(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "todo")
+    r = cli("replay", "--store", make_store.where(path), "--doc", "nope")
     assert r.code == ExitCode.USAGE
     assert "no document 'nope'" in r.err and "'main'" in r.err
-    r = cli("replay", "--store", tmp_path / "nowhere")
+    r = cli("replay", "--store", make_store.where(tmp_path / "nowhere"))
     assert r.code == ExitCode.USAGE and "no store at" in r.err
 
 
-def test_cli_reports_a_corrupt_record_naming_the_document(cli, tmp_path):
-    path, _ = stored(tmp_path, "todo")
-    with Store(path, durability="relaxed") as store:
-        key = keys.seq_key(keys.doc_prefix("main"), 3)
-        with store.env.env.begin(write=True) as txn:
-            value = bytearray(txn.get(key, db=store.env.log))
-            value[-2] ^= 0xFF
-            txn.put(key, bytes(value), db=store.env.log)
-    r = cli("replay", "--store", path)
+def test_cli_reports_a_corrupt_record_naming_the_document(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "todo")
+    with make_store(path, durability="relaxed") as store:
+        value = bytearray(_get_record(store, "main", 3))
+        value[-2] ^= 0xFF
+        _put_record(store, "main", 3, bytes(value))
+    r = cli("replay", "--store", make_store.where(path))
     assert r.code == ExitCode.FAILURE and "document 'main'" in r.err and "CRC" in r.err
 
 
@@ -289,14 +302,14 @@ def test_the_progress_bar_is_for_terminals_only(tmp_path, monkeypatch):
     assert command._progress(command.PROGRESS_FROM, False) is None
 
 
-def test_cli_check_newest(cli, tmp_path):
-    path, _ = stored(tmp_path, "approval", every=4)
-    r = cli("replay", "--log", "--store", path, "--check", "newest", "--json")
+def test_cli_check_newest(make_store, cli, tmp_path):
+    path, _ = stored(make_store, tmp_path, "approval", every=4)
+    r = cli("replay", "--log", "--store", make_store.where(path), "--check", "newest", "--json")
     assert r.code == ExitCode.OK, r.err
     d = json.loads(r.out)
-    with Store(path, readonly=True) as store:
+    with make_store(path, readonly=True) as store:
         assert [c["seq"] for c in d["snapshots"]] == store.snapshot_seqs("main")[-1:]
-    assert "1/1 snapshots verified" in cli("replay", "--store", path, "--check", "newest",
+    assert "1/1 snapshots verified" in cli("replay", "--store", make_store.where(path), "--check", "newest",
                                              "--quiet").err
 
 
@@ -324,7 +337,7 @@ def _random_chat(seed: int) -> list[dict]:
     return items
 
 
-def test_replay_runs_each_entry_as_the_runtime_ran_it(tmp_path):
+def test_replay_runs_each_entry_as_the_runtime_ran_it(make_store, tmp_path):
     """Replay's loop (one `retelling` around it, sends through
     LivingDocument.send, the replayed state hashed from the snapshot's map)
     against the plain way, over random chat sessions: every entry applied
@@ -336,12 +349,12 @@ def test_replay_runs_each_entry_as_the_runtime_ran_it(tmp_path):
 
     for seed in range(4):
         path = tmp_path / f"s{seed}"
-        with Store(path, durability="relaxed") as store:
+        with make_store(path, durability="relaxed") as store:
             d = Driver(store, "main", example("chat"), every=5)
             d.run(_random_chat(seed))
             d.doc.close()
             live = d.doc.living.snapshot()
-        with Store(path, readonly=True) as store:
+        with make_store(path, readonly=True) as store:
             for viewers in (NoViewers, Viewers):
                 result = replay(store, "main", viewers=viewers, live_viewers=Viewers)
                 assert result.ok and result.checks, (seed, result.divergence)
@@ -368,14 +381,14 @@ def test_replay_runs_each_entry_as_the_runtime_ran_it(tmp_path):
                     assert result.living.snapshot() == live, seed
 
 
-def test_a_stored_state_read_without_its_viewers_is_what_state_hash_reads(tmp_path):
+def test_a_stored_state_read_without_its_viewers_is_what_state_hash_reads(make_store, tmp_path):
     """noviews.stored_state_bytes gives what state_bytes gives: the replayed
     bytes when the stored entries other than the viewers' part are those
     bytes, else (another value, a waiting outbox frame, damage) the long way."""
     from advm.durable.noviews import runtime_state_bytes, state_bytes, stored_state_bytes
 
-    path, live = stored(tmp_path, "chat", every=4)
-    with Store(path, readonly=True) as store:
+    path, live = stored(make_store, tmp_path, "chat", every=4)
+    with make_store(path, readonly=True) as store:
         now = runtime_state_bytes(replay(store, "main").living)
     assert stored_state_bytes(live, now) == state_bytes(live) == now
     body = cbor2.loads(live)

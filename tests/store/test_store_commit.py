@@ -1,4 +1,5 @@
-"""Group commit: many writers, one synced transaction per batch, acks only after durability."""
+"""Group commit: many writers, one synced transaction per batch, acks only after durability.
+The tests taking `make_store` run on LMDB and on PostgreSQL (tests/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ def entry(seq, doc="d"):
     return Entry(seq, T0 + seq, "send", "alice", "say", {"doc": doc, "n": seq})
 
 
-def test_many_threads_every_ack_survives_reopening(tmp_path):
+def test_many_threads_every_ack_survives_reopening(make_store, tmp_path):
     docs, per_doc = 24, 25
     acked: dict[str, list[int]] = {}
     lock = threading.Lock()
@@ -27,7 +28,7 @@ def test_many_threads_every_ack_survives_reopening(tmp_path):
             with lock:
                 acked.setdefault(doc, []).append(seq)
 
-    with Store(tmp_path / "s") as store:  # synced: durability is what is tested
+    with make_store(tmp_path / "s") as store:  # synced: durability is what is tested
         threads = [threading.Thread(target=writer, args=(store, f"doc{i}")) for i in range(docs)]
         for t in threads:
             t.start()
@@ -37,7 +38,7 @@ def test_many_threads_every_ack_survives_reopening(tmp_path):
     # Writers overlapped, so some flushes carried several documents.
     assert stats["ops"] == docs * per_doc
     assert stats["largest_batch"] > 1 and stats["batches"] < stats["ops"]
-    with Store(tmp_path / "s") as store:
+    with make_store(tmp_path / "s") as store:
         for doc, seqs in acked.items():
             assert seqs == list(range(1, per_doc + 1))
             got = store.log(doc)
@@ -45,7 +46,7 @@ def test_many_threads_every_ack_survives_reopening(tmp_path):
             assert all(e.payload == {"doc": doc, "n": e.seq} for e in got)
 
 
-def test_asyncio_writers(tmp_path):
+def test_asyncio_writers(make_store, tmp_path):
     async def run(store):
         async def writer(doc):
             for seq in range(1, 21):
@@ -57,15 +58,15 @@ def test_asyncio_writers(tmp_path):
         await asyncio.wrap_future(store.append("doc0", entry(21, "doc0")))
         return done
 
-    with Store(tmp_path / "s", durability="relaxed") as store:
+    with make_store(tmp_path / "s", durability="relaxed") as store:
         docs = asyncio.run(run(store))
         assert store.committer.stats()["largest_batch"] > 1
         for doc in docs:
             assert store.last_seq(doc) == (21 if doc == "doc0" else 20)
 
 
-def test_a_refused_change_does_not_spoil_its_batch(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed", window=0.05) as store:
+def test_a_refused_change_does_not_spoil_its_batch(make_store, tmp_path):
+    with make_store(tmp_path / "s", durability="relaxed", window=0.05) as store:
         store.append("a", entry(1)).result()
         # Submitted together, so they share a batch thanks to the window.
         good = store.commit("b", [entry(1), entry(2)], snapshot=Snapshot(2, b"b2"))
@@ -79,15 +80,15 @@ def test_a_refused_change_does_not_spoil_its_batch(tmp_path):
         assert store.committer.stats()["largest_batch"] == 3
 
 
-def test_pipelined_changes_of_one_document_apply_in_order(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed") as store:
+def test_pipelined_changes_of_one_document_apply_in_order(make_store, tmp_path):
+    with make_store(tmp_path / "s", durability="relaxed") as store:
         futures = [store.append("d", entry(seq)) for seq in range(1, 201)]
         assert [f.result() for f in futures] == list(range(1, 201))
         assert [e.seq for e in store.log("d")] == list(range(1, 201))
 
 
-def test_cancelled_before_its_batch_writes_nothing(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed", window=0.2) as store:
+def test_cancelled_before_its_batch_writes_nothing(make_store, tmp_path):
+    with make_store(tmp_path / "s", durability="relaxed", window=0.2) as store:
         first = store.append("a", entry(1))  # holds the batch open for the window
         cancelled = store.append("b", entry(1))
         assert cancelled.cancel()
@@ -95,8 +96,8 @@ def test_cancelled_before_its_batch_writes_nothing(tmp_path):
         assert store.log("b") == []
 
 
-def test_closing_commits_what_was_submitted_and_refuses_more(tmp_path):
-    store = Store(tmp_path / "s", durability="relaxed")
+def test_closing_commits_what_was_submitted_and_refuses_more(make_store, tmp_path):
+    store = make_store(tmp_path / "s", durability="relaxed")
     pending = [store.append("d", entry(seq)) for seq in range(1, 51)]
     store.close()
     assert [f.result(timeout=0) for f in pending] == list(range(1, 51))
@@ -105,19 +106,19 @@ def test_closing_commits_what_was_submitted_and_refuses_more(tmp_path):
     with pytest.raises(StoreClosed):
         store.load("d")
     store.close()  # twice is fine
-    with Store(tmp_path / "s", durability="relaxed") as again:
+    with make_store(tmp_path / "s", durability="relaxed") as again:
         assert again.last_seq("d") == 50
 
 
-def test_read_only_store_serves_reads_and_refuses_writes(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed") as store:
+def test_read_only_store_serves_reads_and_refuses_writes(make_store, tmp_path):
+    with make_store(tmp_path / "s", durability="relaxed") as store:
         store.commit("d", [entry(1)], snapshot=Snapshot(1, b"one")).result()
-    with Store(tmp_path / "s", readonly=True) as ro:
+    with make_store(tmp_path / "s", readonly=True) as ro:
         assert ro.load("d").snapshot.data == b"one"
         with pytest.raises(StoreError, match="read-only"):
             ro.append("d", entry(2))
     with pytest.raises(StoreError, match="no store"):
-        Store(tmp_path / "missing", readonly=True)
+        make_store(tmp_path / "missing", readonly=True)
 
 
 def test_second_open_in_one_process_is_a_clear_error(tmp_path):
@@ -126,8 +127,8 @@ def test_second_open_in_one_process_is_a_clear_error(tmp_path):
             Store(tmp_path / "s", durability="relaxed")
 
 
-def test_futures_are_concurrent_futures(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed") as store:
+def test_futures_are_concurrent_futures(make_store, tmp_path):
+    with make_store(tmp_path / "s", durability="relaxed") as store:
         fut = store.append("d", entry(1))
         assert isinstance(fut, cf.Future)
         assert fut.result() == 1

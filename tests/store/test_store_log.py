@@ -6,16 +6,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advm.store import (KEEP_ALL, CorruptRecord, Entry, Retention, SequenceConflict, Snapshot,
-                        Store, content_hash)
+                        content_hash)
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms, the script clock's start
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(make_store):  # LMDB and PostgreSQL (tests/conftest.py make_store)
     # Durability is not under test here.
-    with Store(tmp_path / "s", durability="relaxed") as s:
-        yield s
+    return make_store(durability="relaxed")
 
 
 def entry(seq, **kw):
@@ -108,9 +107,9 @@ def test_snapshot_rules(store):
     assert (snap.data, snap.time, seq, [e.seq for e in tail]) == (b"state at 40", T0, 40, [41])
 
 
-def test_retention_keeps_newest_snapshots_and_trims_the_log(tmp_path):
+def test_retention_keeps_newest_snapshots_and_trims_the_log(make_store):
     policy = Retention(snapshots=2, trim_log=True)
-    with Store(tmp_path / "s", durability="relaxed", retention=policy) as s:
+    with make_store(durability="relaxed", retention=policy) as s:
         for seq in range(1, 13):
             snap = Snapshot(seq, b"s%d" % seq) if seq % 4 == 0 else None
             s.commit("d", [entry(seq)], snapshot=snap).result()
@@ -127,8 +126,8 @@ def test_retention_keeps_newest_snapshots_and_trims_the_log(tmp_path):
         assert [e.seq for e in s.load("d").entries] == [13]
 
 
-def test_keep_all_retention(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed", retention=KEEP_ALL) as s:
+def test_keep_all_retention(make_store):
+    with make_store(durability="relaxed", retention=KEEP_ALL) as s:
         for seq in range(1, 6):
             s.commit("d", [entry(seq)], snapshot=Snapshot(seq, b"x")).result()
         assert s.snapshot_seqs("d") == [1, 2, 3, 4, 5]
@@ -142,8 +141,12 @@ def test_log_hole_is_reported_not_skipped(store):
     fill(store, "d", 4)
     # Remove seq 2 behind the store's back.
     from advm.store import keys
-    with store.env.env.begin(write=True) as txn:
-        assert txn.delete(keys.log_key("d", 2), db=store.env.log)
+    if hasattr(store, "env"):  # LMDB
+        with store.env.env.begin(write=True) as txn:
+            assert txn.delete(keys.log_key("d", 2), db=store.env.log)
+    else:  # PostgreSQL
+        with store.connect() as conn:
+            assert conn.execute("DELETE FROM log WHERE doc = %s AND seq = 2", (b"d",)).rowcount == 1
     with pytest.raises(CorruptRecord, match=r"'d' has a hole: seq 2 is missing") as info:
         store.load("d")
     assert info.value.doc == "d"

@@ -7,15 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advm.store import Entry, Store
+from advm.store import Entry
 
 T0 = 1_767_225_600_000
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "s", durability="relaxed") as s:
-        yield s
+def store(make_store):  # LMDB and PostgreSQL (tests/conftest.py make_store)
+    return make_store(durability="relaxed")
 
 
 def test_due_documents_come_earliest_first(store):
