@@ -36,6 +36,11 @@ interval and split the worker's sends into many small writes.
 Fairness: after one input a lane puts the document back at the end of the
 ready queue if it has more, so a document with a full mailbox takes turns
 with the others rather than holding its lane.
+
+The clock (`clock`, time.monotonic) and the threads, locks and conditions
+(`threading`, the module) are parameters: the simulator (tests/sim/lanesim.py,
+spec/simulation.md 1.3) runs these lanes on its own deterministic threads and
+virtual clock.
 """
 from __future__ import annotations
 
@@ -58,8 +63,10 @@ class Lanes:
     `run(key, item)` for it in turn, inside `batched()` while it drains."""
 
     def __init__(self, run, count: int = LANES, batched=contextlib.nullcontext,
-                 name: str = "advm-lane", stall: float = STALL_S, watch: float = WATCH_S):
+                 name: str = "advm-lane", stall: float = STALL_S, watch: float = WATCH_S,
+                 clock=monotonic, threading=threading):
         self._run = run
+        self._clock = clock
         self._batched = batched
         self._stall = stall
         self._watch = max(watch, stall)
@@ -121,7 +128,7 @@ class Lanes:
 
     def _stalled(self, me=None) -> bool:
         """Whether every draining lane (but `me`) has been in its input for STALL_S."""
-        now = monotonic()
+        now = self._clock()
         return all(now - t >= self._stall for lane, t in self._since.items() if lane != me)
 
     def _take(self, me: int):
@@ -134,7 +141,7 @@ class Lanes:
             self._waking = False
             if self._ready:
                 if not self._since or self._stalled():
-                    self._since[me] = monotonic()
+                    self._since[me] = self._clock()
                     key = self._ready.popleft()
                     if self._ready and not self._watcher:  # the rest need a watcher
                         self._wake_one()
@@ -176,7 +183,7 @@ class Lanes:
                         if ready and (len(self._since) == 1 or self._stalled(me)):
                             key = ready.popleft()
                             item = boxes[key].popleft()
-                            self._since[me] = monotonic()
+                            self._since[me] = self._clock()
                             if ready and not self._watcher:  # the rest need a watcher
                                 self._wake_one()
                         else:

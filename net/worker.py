@@ -114,6 +114,12 @@ class Link:
             self.conn.send(M.batch(messages))
             return lost
 
+    def wait(self, fut: cf.Future) -> None:
+        """How a thread waits for the router's answer to `fut` before it
+        blocks on the future itself: here, nothing more. (The simulator's
+        link, tests/sim/lanesim.py, hands its deterministic scheduler the
+        turn here until the answer has come.)"""
+
     @contextlib.contextmanager
     def batched(self):
         with self._buffer_lock:
@@ -222,11 +228,13 @@ class RemoteFuture(cf.Future):
     def result(self, timeout=None):
         if not self.done():
             self._link.flush()
+            self._link.wait(self)
         return super().result(timeout)
 
     def exception(self, timeout=None):
         if not self.done():
             self._link.flush()
+            self._link.wait(self)
         return super().exception(timeout)
 
 
@@ -349,7 +357,6 @@ def worker_main(fd: int) -> None:
         if tag != M.INIT:
             raise ValueError(f"expected the host's init message, got {tag!r}")
         from ..vm.module import Module
-        from .documents import Resolved
         from .shard import Shard
 
         link = Link(conn)
@@ -367,6 +374,31 @@ def worker_main(fd: int) -> None:
     from .lanes import LANES, YIELD_EVERY, Lanes
 
     yield_by_default(YIELD_EVERY)
+    run, batched = lane_work(link, shard)
+    lanes = Lanes(run, LANES, batched=batched)
+    # A long transaction tells the lanes itself, each time it offers the GIL.
+    pause_with(lanes.nudge)
+    stopped = threading.Event()
+    asked = []  # whether the router asked to stop (rather than went away)
+
+    def read() -> None:
+        asked.append(read_requests(conn, link, lanes))
+        stopped.set()
+
+    threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
+    import advm
+
+    link.send(M.ready(module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
+    stopped.wait()
+    if asked[0]:
+        lanes.close()  # what was queued runs first, as the router expects
+
+
+def lane_work(link: Link, shard):
+    """What a worker's lanes run for one request, `run(key, item)`, and the
+    context they drain in, `batched()` (net/lanes.py). Apart from
+    worker_main so that the simulator (tests/sim/lanesim.py) runs the same."""
+    from .documents import Resolved
 
     def run(key, item) -> None:
         rid, kind, _, payload, now = item
@@ -387,38 +419,31 @@ def worker_main(fd: int) -> None:
         except (OSError, EOFError):
             pass  # the router is gone; nobody is waiting
 
-    lanes = Lanes(run, LANES, batched=batched)
-    # A long transaction tells the lanes itself, each time it offers the GIL.
-    pause_with(lanes.nudge)
-    stopped = threading.Event()
-    asked = []  # whether the router asked to stop (rather than went away)
+    return run, batched
 
-    def read() -> None:
-        try:
-            while True:
-                msg = conn.recv()
-                if msg[0] == M.STOP:
-                    asked.append(True)
-                    break
-                # Replies released by these store answers leave in one write.
-                with link.batched():
-                    for item in msg[1]:
-                        if item[0] == M.REQUEST:  # (tag, rid, kind, key, payload, now)
-                            lanes.put(item[3], item[1:])
-                        else:  # M.STORE_REPLY: (tag, cid, ok, value)
-                            link.resolve(item[1], item[2], item[3])
-        except (EOFError, OSError):
-            pass
-        link.fail_all("the host went away")
-        stopped.set()
 
-    threading.Thread(target=read, name="advm-worker-reader", daemon=True).start()
-    import advm
-
-    link.send(M.ready(module.module_id(), os.path.dirname(os.path.abspath(advm.__file__))))
-    stopped.wait()
-    if asked:
-        lanes.close()  # what was queued runs first, as the router expects
+def read_requests(conn, link: Link, lanes) -> bool:
+    """The worker's reader: requests from the router go to their documents'
+    lanes, store answers to whoever waits, each batch's replies in one
+    write, until the router asks to stop (True) or goes away (False)."""
+    asked = False
+    try:
+        while True:
+            msg = conn.recv()
+            if msg[0] == M.STOP:
+                asked = True
+                break
+            # Replies released by these store answers leave in one write.
+            with link.batched():
+                for item in msg[1]:
+                    if item[0] == M.REQUEST:  # (tag, rid, kind, key, payload, now)
+                        lanes.put(item[3], item[1:])
+                    else:  # M.STORE_REPLY: (tag, cid, ok, value)
+                        link.resolve(item[1], item[2], item[3])
+    except (EOFError, OSError):
+        pass
+    link.fail_all("the host went away")
+    return asked
 
 
 def _answer(link: Link, rid: int, fut: cf.Future) -> None:
@@ -428,4 +453,5 @@ def _answer(link: Link, rid: int, fut: cf.Future) -> None:
         pass  # the router is gone; nobody is waiting
 
 
-__all__ = ["Link", "RemoteError", "RemoteStore", "register_pickling", "remote_store", "worker_main"]
+__all__ = ["Link", "RemoteError", "RemoteStore", "lane_work", "read_requests", "register_pickling", "remote_store",
+           "worker_main"]

@@ -75,6 +75,7 @@ class NetConfig:
     steps: int = 60
     settle_every: int = 12
     store_dir: str | None = None
+    lanes: bool = False   # documents on a worker and its lanes (lanesim.py), not on the loop
 
 
 @dataclass
@@ -87,6 +88,9 @@ class NetResult:
     reconnects: int = 0
     faults: int = 0
     settles: int = 0
+    worker_inputs: int = 0        # with lanes: requests the worker's lanes ran
+    lanes_used: int = 0           # with lanes: the most lanes one process's inputs ran on
+    store_reads: int = 0          # with lanes: store reads the worker waited for (executor jobs)
 
 
 # ---------------------------------------------------------------- the loop
@@ -434,7 +438,7 @@ class Conn:
 class Process:
     """One server process: its loop, router, server and disk double."""
 
-    def __init__(self, module, real_store, limits, seeds):
+    def __init__(self, module, real_store, limits, seeds, lanes_draw=None):
         from advm.net.documents import DurableBackend
         from advm.net.router import Router
         from advm.net.server import Server
@@ -443,7 +447,15 @@ class Process:
         self.store = SimStore(real_store)
         self.router = Router(module, store=self.store, backend="durable", clock=self.loop.ms,
                              idle_unload_s=10 ** 9)
-        self.runner = SimRunner(module, DurableBackend(module, self.store, seeds=seeds), self.loop)
+        if lanes_draw is None:
+            self.lane = None
+            self.runner = SimRunner(module, DurableBackend(module, self.store, seeds=seeds), self.loop)
+        else:  # a worker process with its lanes, over the real ProcessRunner (lanesim.py)
+            from lanesim import Lane
+
+            self.lane = Lane(module, self.loop, self.store, lanes_draw, seeds)
+            self.runner = self.lane.runner
+            self.lane.worker.link.settle = self.settle
         self.server = Server(self.router, _Tokens(), limits=limits)
         self.server._loop = self.loop
         self.do(self._start)
@@ -454,6 +466,7 @@ class Process:
         # (the simulator unloads documents itself).
         r._wake = asyncio.Event()
         r.runners = [self.runner]
+        await self.runner.start()
         for due, key in self.store.due(2 ** 62):
             r._set_due(key, due)
         await r.services.start()
@@ -479,6 +492,8 @@ class Process:
         """Everything in flight on the server side finishes: writes flush, timers due now fire."""
         for _ in range(limit):
             self.loop.run_ready()
+            if self.lane is not None and self.lane.pump():
+                continue
             if self.store.queue:
                 self.store.flush(1)
                 continue
@@ -513,6 +528,8 @@ class Process:
 
     def dispose(self) -> None:
         """The process is gone: nothing of it runs again."""
+        if self.lane is not None:
+            self.lane.dispose()
         for t in asyncio.all_tasks(self.loop):
             t.cancel()
         try:
@@ -546,7 +563,7 @@ class _Tokens:
 
 
 class NetSim:
-    def __init__(self, draw: Draw, spec, module, root: str, result: NetResult):
+    def __init__(self, draw: Draw, spec, module, root: str, result: NetResult, lanes: bool = False):
         from advm.net.server import Limits
         from advm.store import Store
 
@@ -555,6 +572,8 @@ class NetSim:
         self.module = module
         self.root = root
         self.result = result
+        self.lanes = lanes
+        self.workers: list = []
         self.real = Store(f"{root}/host0", durability="relaxed")
         self.limits = Limits(rate=1e9, burst=1e9, max_pending_bytes=1500,
                              max_pending_hard_bytes=64 * 1024, ping_interval=None)
@@ -575,7 +594,16 @@ class NetSim:
         return hashlib.sha256(f"sim-{self.seeds}".encode()).hexdigest()
 
     def _process(self) -> Process:
-        return Process(self.module, self.real, self.limits, self._seed)
+        proc = Process(self.module, self.real, self.limits, self._seed, self.draw if self.lanes else None)
+        if proc.lane is not None:
+            self.workers.append(proc.lane)
+        return proc
+
+    def count_lanes(self) -> None:
+        r = self.result
+        r.worker_inputs = sum(lane.worker.inputs for lane in self.workers)
+        r.lanes_used = max((len(lane.worker.lanes_seen) for lane in self.workers), default=0)
+        r.store_reads = sum(lane.executor.ran for lane in self.workers)
 
     def log(self, line: str) -> None:
         self.result.trace.append(line)
@@ -778,7 +806,10 @@ class NetSim:
 
     def step(self) -> None:
         d = self.draw
-        k = d.int(0, 29)
+        k = d.int(0, 33 if self.lanes else 29)
+        if k >= 30:
+            self.lane_step(k)
+            return
         live = self.live()
         if k <= 2 or not live:
             who = d.pick(PEOPLE)
@@ -889,6 +920,27 @@ class NetSim:
         if k == 29 and d.chance(50):
             self.crash(d.pick(["before", "after", "torn"]))
             return
+
+    def lane_step(self, k: int) -> None:
+        """With a worker (lanesim.py): the socket pair delivers, the worker's threads run."""
+        d, lane = self.draw, self.proc.lane
+        if k == 30:
+            n, split = d.int(1, 2), d.chance(30)
+            if lane.pipes.down:
+                self.log(f"worker: {min(n, len(lane.pipes.down))} down{' (split)' if split else ''}")
+            lane.down(n, split)
+        elif k == 31:
+            n = d.int(1, 6)
+            lane.run(n)
+            self.log(f"worker: {n} turns")
+        elif k == 32:
+            n = d.int(1, 2)
+            if lane.pipes.up:
+                self.log(f"worker: {min(n, len(lane.pipes.up))} up")
+            lane.up(n)
+        elif lane.executor.run_one():
+            self.log("worker: a store read answered")
+        self.proc.loop.run_ready()
 
     def retry(self) -> None:
         """A client sends again, on a connection still up, a message whose
@@ -1086,8 +1138,11 @@ def netsim(draw: Draw, config: NetConfig | None = None) -> NetResult:
         module = compiled(result.source)
         if module is None:
             raise Problem("gen", "check refuses a generated program (a bug of tests/sim/docgen.py)")
-        sim = NetSim(draw, spec, module, root, result)
-        sim.run(config.steps, config.settle_every)
+        sim = NetSim(draw, spec, module, root, result, lanes=config.lanes)
+        try:
+            sim.run(config.steps, config.settle_every)
+        finally:
+            sim.count_lanes()
     except Problem as p:
         result.problem = p
     finally:

@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --net: a line every N seeds (seeds done, failed, seconds), for long runs")
     parser.add_argument("--net", action="store_true",
                         help="the simulation over the protocol handler, network and disk doubled (netsim.py)")
+    parser.add_argument("--lanes", action="store_true",
+                        help="with --net: documents on a worker process and its lanes (lanesim.py)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.steps < 0:
         parser.error("--count is 1 or more, --steps 0 or more")
@@ -112,12 +114,16 @@ def main_net(args) -> int:
     logging.getLogger("advm.server").setLevel(logging.CRITICAL)  # the failures it logs are the run's
     flags = [f"--steps {args.steps}"] if args.steps != Config.steps else []
     config = NetConfig(steps=args.steps) if flags else NetConfig()
+    if args.lanes:
+        flags.append("--lanes")
+        config.lanes = True
     failed = []
-    frames = crashes = faults = 0
+    frames = crashes = faults = worker_inputs = 0
     started = time.perf_counter()
     for seed in range(args.seed, args.seed + args.count):
         result = netsim(SeededDraw(seed), config)
         frames += result.frames
+        worker_inputs += result.worker_inputs
         crashes += result.crashes
         faults += result.faults
         if result.problem is None:
@@ -136,7 +142,8 @@ def main_net(args) -> int:
     took = time.perf_counter() - started
     print(f"{args.count} seeds from {args.seed} over the protocol handler in {took:.1f} s "
           f"({args.count / took * 60:.0f} seeds/min): {frames} frames, {crashes} crashes, "
-          f"{faults} disk faults; {len(failed)} failed{': ' + ' '.join(map(str, failed)) if failed else ''}")
+          f"{faults} disk faults{f', {worker_inputs} requests run on the lanes' if args.lanes else ''}; "
+          f"{len(failed)} failed{': ' + ' '.join(map(str, failed)) if failed else ''}")
     return 1 if failed else 0
 
 
