@@ -521,10 +521,11 @@ class McpHub:
             keys.update(shelf.documents() if hasattr(shelf, "documents") else shelf.keys())
         return sorted(keys)
 
-    def sweep(self) -> None:
+    def sweep(self, keep: str | None = None) -> None:
+        """End the sessions idle past idle_timeout (but `keep`, the one a request names)."""
         cutoff = time.monotonic() - self.limits.idle_timeout
         for sid, s in list(self.sessions.items()):
-            if s.listener is None and s.used < cutoff:
+            if sid != keep and s.listener is None and s.used < cutoff:
                 self.close(s)
 
     def open(self, who: str, anonymous: bool, context: dict) -> McpSession:
@@ -617,6 +618,7 @@ class McpExchange(WebExchange):
             raise _Answer(403, "this origin may not use the MCP endpoint (advm run --allow-origin)")
         method = request.method.decode("ascii", "replace")
         sid = headers.get("mcp-session-id")
+        hub.sweep(keep=sid)
         if method == "POST":
             return await self._post(hub, headers, sid)
         if method == "DELETE":

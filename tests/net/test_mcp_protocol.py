@@ -333,3 +333,47 @@ def test_prompts_are_the_agents_a_program_exposes():
         finally:
             await srv.close()
     run(scenario)
+
+
+def test_an_idle_http_session_ends_and_its_connections_close():
+    source = COUNTER.replace("channel bump", "public int gone;\n\n@disconnected {\n  gone++;\n}\n\nchannel bump")
+    limits = McpLimits(idle_timeout=0.0)  # every session is idle by the next request
+
+    async def scenario(kit):
+        async with served(kit, limits, source=source) as (srv, http):
+            await made(kit, srv, "d1")
+            first = await http_session(http, auth(kit, "bob"))
+            listed = (await http.post("/~mcp", json=rpc(1, "resources/list"), headers=first)).json()
+            assert [r["name"] for r in listed["result"]["resources"]] == ["d1"]
+            await http_session(http, auth(kit, "carol"))  # the next request sweeps bob's session
+            assert (await http.post("/~mcp", json=rpc(2, "ping"), headers=first)).status_code == 404
+            watcher = await kit.client(srv, "alice")
+            view = await watcher.open("d1")
+            assert view.view["gone"] == 1  # bob's connection closed: @disconnected ran
+    run(scenario)
+
+
+def test_a_channel_of_many_messages_takes_them_under_messages():
+    source = COUNTER.replace("channel bump(Bump b) {\n  n += b.by;\n}",
+                             "channel bump(Bump b) {\n  n += b.by;\n}\n\nchannel bumps(Bump[] bs) {\n"
+                             "  foreach (b in bs) {\n    n += b.by;\n  }\n}")
+    assert "bumps" in source
+
+    async def scenario(kit):
+        async with served(kit, source=source) as (srv, http):
+            await made(kit, srv, "d1")
+            session = await http_session(http, auth(kit, "bob"))
+            tools = (await http.post("/~mcp", json=rpc(1, "tools/list"), headers=session)).json()["result"]["tools"]
+            many = next(t for t in tools if t["name"] == "d1.bumps")
+            assert many["inputSchema"]["required"] == ["messages"]
+            assert many["inputSchema"]["properties"]["messages"]["items"] == {"$ref": "#/$defs/Bump"}
+            call = (await http.post("/~mcp", json=rpc(2, "tools/call", {
+                "name": "d1.bumps", "arguments": {"messages": [{"by": 2}, {"by": 3}]}}), headers=session)).json()
+            assert call["result"]["isError"] is False
+            bare = (await http.post("/~mcp", json=rpc(3, "tools/call", {
+                "name": "d1.bumps", "arguments": {"by": 2}}), headers=session)).json()
+            assert bare["result"]["isError"] is True
+            read = (await http.post("/~mcp", json=rpc(4, "resources/read", {"uri": "advm://document/d1"}),
+                                    headers=session)).json()
+            assert json.loads(read["result"]["contents"][0]["text"]) == {"n": 5}
+    run(scenario)
