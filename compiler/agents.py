@@ -7,7 +7,8 @@
 * `status` ("idle" or "processing"), `ending` (how the last ask ended:
   "finished", "max_tool_rounds", "token_budget", "failed" or "stale"),
   `error` (why it failed), `rounds` and `tokens` (of the current or last ask),
-  `asker` and `started` (who asked, when), `asks` (how many asks so far),
+  `asker` and `started` (who asked, when), `updated` (when the loop last moved),
+  `asks` (how many asks so far),
   `in_flight` (the tools the model called and the document is running);
 * `history`, a table of turns (`AgentTurn`: role "user", "assistant" or
   "tool", content, the tool a result is for, the calls an assistant turn made
@@ -40,10 +41,14 @@ SETTINGS = {
 }
 DEFAULT_STALENESS_S = 60
 MAX_TOOL_DESCRIPTION = 1_000  # characters of a tool's @description
-# The record members every session has (a mutable or tool may not take one of these names).
-STATE_NAMES = ("status", "ending", "error", "rounds", "tokens", "asks", "asker", "started", "in_flight",
-               "history", "ask", "__reply", "__tool_result", "__end")
 ENDINGS = ("finished", "max_tool_rounds", "token_budget", "failed", "stale")
+
+ASK_MESSAGE = "AgentAsk"
+MAX_ASK_CHARS = 10_000  # of the text a client asks with (the ask channel aborts past it)
+
+ASK_TEXT = f"""message {ASK_MESSAGE} {{
+  string text;
+}}"""
 
 TURN_TEXT = f"""record {TURN_RECORD} {{
   public int id;
@@ -70,6 +75,7 @@ def record_text(name: str, mutables: list[str]) -> str:
   public int asks;
   public principal asker;
   public long started;
+  public long updated;
   public string in_flight;
   public table<{TURN_RECORD}> history;
 
@@ -87,6 +93,7 @@ def record_text(name: str, mutables: list[str]) -> str:
     asker = who;
     asks++;
     started = Time.now();
+    updated = started;
     return true;
   }}
 
@@ -94,13 +101,15 @@ def record_text(name: str, mutables: list[str]) -> str:
     history <- {{role: "assistant", content: content, calls: calls}};
     tokens += used;
     in_flight = names;
+    updated = Time.now();
     if (calls != "") {{
       rounds++;
     }}
   }}
 
-  method __tool_result(string call_id, string tool, string content) {{
+  method __tool_result(string call_id, string tool, string content, string rest) {{
     history <- {{role: "tool", content: content, tool: tool, call_id: call_id}};
+    in_flight = rest;
   }}
 
   method __end(string how, string why) {{
@@ -140,3 +149,24 @@ def settings_of(agent) -> dict:
         if st.name in SETTINGS and hasattr(st.value, "value"):
             out[st.name] = st.value.value
     return out
+
+
+def ask_channel(field: str) -> str:
+    """The channel a client asks session `field` through (protocol `agent/ask`)."""
+    return f"__ask_{field}"
+
+
+def ask_channel_text(field: str, privacy: str, names: list[str]) -> str | None:
+    """The channel of a session a client may see: public, or viewer_is<f> (its
+    principal). Others (private, use_policy) take asks from document code only."""
+    if privacy == "public":
+        admits = ""
+    elif privacy == "viewer_is" and len(names) == 1:
+        admits = f"who != {names[0]} || "
+    else:
+        return None
+    return f"""channel {ask_channel(field)}(principal who, {ASK_MESSAGE} m) {{
+  if ({admits}m.text.length() > {MAX_ASK_CHARS} || !{field}.ask(who, m.text)) {{
+    abort;
+  }}
+}}"""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from . import ast
 from . import types as T
-from .agents import settings_of
+from .agents import ask_channel, settings_of
 from .ast import VIEWER_MESSAGE
 from .gen_expr import FSET
 from .gen_stmt import RETURN
@@ -374,7 +374,8 @@ class Meta:
 
 def _agents_meta(info) -> dict:
     """meta["agents"]: per agent its instructions, settings, mutables and tools
-    (message names, description, mutating, method); meta["sessions"]: field -> agent."""
+    (message names, description, mutating, method); meta["sessions"]: field -> agent;
+    meta["session_asks"]: field -> the channel clients ask it through."""
     agents = {}
     for a in info.agents.values():
         settings = settings_of(a)
@@ -388,7 +389,9 @@ def _agents_meta(info) -> dict:
         }
     sessions = {f.name: f.type.name for f in info.fields.values()
                 if getattr(f.decl, "session", False) and isinstance(f.type, T.RecordType)}
-    return {"agents": agents, "sessions": sessions}
+    # the channel clients ask each session they may see through (compiler/agents.py ask_channel)
+    asks = {f: ask_channel(f) for f in sessions if ask_channel(f) in info.channels}
+    return {"agents": agents, "sessions": sessions, "session_asks": asks}
 
 
 def replicated_type(info, fo):

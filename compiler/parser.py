@@ -24,7 +24,7 @@ from parsimonious.grammar import Grammar
 from parsimonious.nodes import Node, NodeVisitor
 
 from . import ast as A
-from .agents import TURN_RECORD, TURN_TEXT
+from .agents import ASK_MESSAGE, ASK_TEXT, TURN_RECORD, TURN_TEXT, ask_channel_text
 from .agents import record_text as agent_record_text
 from .diagnostics import Diagnostic, error, sort_key
 from .lexical import decode_number, decode_string, prescan, skip
@@ -190,14 +190,14 @@ def _parse(source: Source) -> tuple[A.Program | None, list[Diagnostic]]:
         fields = [A.FieldDecl(n, A.TypeRef("double", span=span), A.Privacy("private", explicit=False, span=span),
                               name_span=span, span=span) for n in A.LINALG[name]]
         decls.append(A.MessageDecl(name, fields, name_span=span, span=span))
-    if builder.agents:
-        # the turns of every conversation (compiler/agents.py)
+    if builder.agents is not None:
+        # the turns of every conversation and the message clients ask with (compiler/agents.py)
         for d in decls:
-            if isinstance(d, (A.RecordDecl, A.MessageDecl, A.EnumDecl)) and d.name == TURN_RECORD:
-                return None, [Diagnostic("E0105", f"'{TURN_RECORD}' is reserved: it is a turn of an agent's "
-                                         "conversation", d.name_span, hint="pick another name")]
-        first = next(d for d in decls if isinstance(d, A.AgentDecl))
-        decls.append(generated(TURN_TEXT, first.span))
+            if isinstance(d, (A.RecordDecl, A.MessageDecl, A.EnumDecl)) and d.name in (TURN_RECORD, ASK_MESSAGE):
+                return None, [Diagnostic("E0105", f"'{d.name}' is reserved: agents use it",
+                                         d.name_span, hint="pick another name")]
+        decls.append(generated(TURN_TEXT, builder.agents))
+        decls.append(generated(ASK_TEXT, builder.agents))
     for name, (items, span) in builder.tuples.items():
         # a `tuple<A, B>` is a message with fields first, second, ... (language.md 3.11)
         fields = [A.FieldDecl(A.tuple_field(i), t, A.Privacy("private", explicit=False, span=t.span),
@@ -244,7 +244,7 @@ class Builder(NodeVisitor):
         self.tuples: dict[str, tuple[list, Span]] = {}
         self.complex: Span | None = None  # where `complex` or `@i` first appears
         self.linalg: dict[str, Span] = {}  # vecN/matrixN used (a type or a literal) -> where first
-        self.agents = False  # an `agent` was declared: the AgentTurn record joins the program
+        self.agents: Span | None = None  # the first agent or session: AgentTurn and AgentAsk join the program
 
     # ---------------------------------------------------------------- plumbing
 
@@ -1041,7 +1041,7 @@ class Builder(NodeVisitor):
         and tools."""
         _, name, _, members, _ = ch
         span = self.span(node)
-        self.agents = True
+        self.agents = self.agents or span
         settings = [m for m in members if isinstance(m, A.AgentSetting)]
         mutables = [m for m in members if isinstance(m, A.FieldDecl)]
         tools = [m for m in members if isinstance(m, A.AgentTool)]
@@ -1093,7 +1093,13 @@ class Builder(NodeVisitor):
         return A.ViewDecl(name.text, type_, name_span=name.span, span=self.span(node))
 
     def visit_session_decl(self, node, ch):
+        """`session<A> name;`: the field, and for a session clients may see, the
+        channel they ask through (compiler/agents.py ask_channel_text)."""
         privacy, _, _, type_, _, name, _ = ch
-        return A.FieldDecl(name.text, type_, self._privacy(privacy, node), name_span=name.span, session=True,
-                           span=self.span(node))
+        span = self.span(node)
+        self.agents = self.agents or span
+        p = self._privacy(privacy, node)
+        field = A.FieldDecl(name.text, type_, p, name_span=name.span, session=True, span=span)
+        text = ask_channel_text(name.text, p.kind, list(p.names))
+        return [field] if text is None else [field, generated(text, span)]
 

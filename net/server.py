@@ -891,6 +891,19 @@ def _connection_send(s: Socket, rid, req) -> None:
                   context=context)
 
 
+def _agent_ask(s: Socket, rid, req) -> None:
+    """`agent/ask` (protocol.md 8.18): the text goes to a session's ask channel
+    (compiler/agents.py), a message like any other, as the connection's principal."""
+    stream = _stream(s, req)
+    session = _need(req, "session", str, "the session field's name")
+    text = _need(req, "text", str, "what to ask")
+    router = stream.router
+    channel = router.module.meta.get("session_asks", {}).get(session)
+    if channel is None:
+        raise _Refused("input", f"the document has no session {session!r} that clients may ask")
+    router.send(stream.key, stream.who, channel, {"text": text}, reply=s.replier(rid))
+
+
 def _connection_update(s: Socket, rid, req) -> None:
     stream = _stream(s, req)
     state = req.get("viewer-state")
@@ -986,6 +999,7 @@ METHODS = {
     "attachment/finish": _attachment_finish,
     "connection/create": _connection_create,
     "connection/send": _connection_send,
+    "agent/ask": _agent_ask,
     "connection/update": _connection_update,
     "connection/end": _connection_end,
     "space/reflect": _space_reflect,

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..runtime.replication import RETRIED_4XX, permanent
+from .models import ModelConfig, ModelConfigError, complete
 
 MAX_BODY_BYTES = 1 << 20  # a service's answer (runtime/services.py MAX_RESULT_BYTES)
 MAX_MESSAGE_CHARS = 200  # of a failed answer's body, in the result's message
@@ -97,6 +98,7 @@ class Endpoint:
 class ServiceConfig:
     services: dict[str, Endpoint] = field(default_factory=dict)
     per_host: int = DEFAULT_PER_HOST
+    models: ModelConfig | None = None  # the model of agents' sessions (net/models.py)
 
     @classmethod
     def load(cls, path, environ=None) -> "ServiceConfig":
@@ -115,9 +117,10 @@ class ServiceConfig:
         limits = data.get("limits", {})
         if not isinstance(limits, dict):
             raise ConfigError(f"{where}: [limits] is a table")
-        unknown = set(data) - {"limits", "services"}
+        unknown = set(data) - {"limits", "services", "models"}
         if unknown:
-            raise ConfigError(f"{where}: unknown section {sorted(unknown)[0]!r} (there are limits and services)")
+            raise ConfigError(f"{where}: unknown section {sorted(unknown)[0]!r} "
+                              "(there are limits, services and models)")
         per_host = _int(limits, "per_host", DEFAULT_PER_HOST, 1, MAX_PER_HOST, f"{where} [limits]")
         timeout = _int(limits, "timeout_ms", DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS, f"{where} [limits]")
         attempts = _int(limits, "attempts", DEFAULT_ATTEMPTS, 1, MAX_ATTEMPTS, f"{where} [limits]")
@@ -127,6 +130,11 @@ class ServiceConfig:
         if len(services) > MAX_SERVICES:
             raise ConfigError(f"{where}: at most {MAX_SERVICES} services")
         out = cls(per_host=per_host)
+        if "models" in data:
+            try:
+                out.models = ModelConfig.from_dict(data["models"], where, environ)
+            except ModelConfigError as e:
+                raise ConfigError(str(e)) from None
         for name, s in services.items():
             place = f"{where} [services.{name}]"
             if not isinstance(s, dict):
@@ -166,7 +174,8 @@ class ServiceConfig:
         return cls.from_dict({"services": services}, "--service", environ)
 
     def merge(self, other: "ServiceConfig") -> "ServiceConfig":
-        return ServiceConfig({**self.services, **other.services}, min(self.per_host, other.per_host))
+        return ServiceConfig({**self.services, **other.services}, min(self.per_host, other.per_host),
+                             other.models or self.models)
 
 
 def _int(d: dict, key: str, default: int, low: int, high: int, place: str) -> int:
@@ -220,6 +229,8 @@ class Dispatcher:
         self._attempts: dict[tuple[str, object], int] = {}
         self.stats = {"calls": 0, "attempts": 0, "failed": 0, "delivered": 0}
         self._secrets = [v for e in config.services.values() for v in e.secrets.values() if v]
+        if config.models is not None and config.models.key:
+            self._secrets.append(config.models.key)
 
     async def start(self) -> None:
         limit = max(1, self.config.per_host) * max(1, len({e.host for e in self.config.services.values()}))
@@ -293,6 +304,11 @@ class Dispatcher:
     async def call(self, document: str, c: dict) -> dict:
         """One call, with retries if its method is idempotent: the result input's
         `result` ({"value"} or {"error"})."""
+        if c.get("agent"):  # a session's completion (runtime/agents.py, net/models.py)
+            result = await complete(self.client, self.config.models, c)
+            if "error" in result:
+                self.stats["failed"] += 1
+            return result
         endpoint = self.config.services.get(c["service"])
         if endpoint is None:
             self.stats["failed"] += 1

@@ -31,6 +31,7 @@ from ..vm.errors import SnapshotError
 from ..vm.snapshot import dumps_values, loads_values
 from ..vm.stdlib import values_equal
 from ..vm.values import to_json
+from .agents import AGENT_CALL, Agents
 from .asks import CHOOSE, DECIDE, FETCH, AnswerError, match_answer
 from .contracts import context_of
 from .engine import Engine, TransactionError
@@ -101,6 +102,7 @@ class LivingDocument:
         self.web_reply = None  # (status, headers, body) of the last web input (LivingDocument.web)
         self._burst, self._instant = 0, None
         self.replicas = Replicas(self.meta)  # replication<svc:method> values (spec/language.md 4.30)
+        self.agents = Agents(self)  # session<A> fields' tool loops (spec/language.md 4.31)
 
     # ------------------------------------------------------------ inputs (contract)
 
@@ -264,6 +266,8 @@ class LivingDocument:
         each {"call", "service", "method", "who", "request" (JSON text),
         "idempotent"}; its result comes back as a `result` input."""
         calls = self.engine.services.pending()
+        if self.agents and not self.destroyed:
+            calls = calls + self.agents.calls()  # completions sessions wait for (runtime/agents.py)
         return calls + self.replicas.calls() if self.replicas else calls
 
     def next_due(self) -> int | None:
@@ -275,7 +279,12 @@ class LivingDocument:
         due = self.crons.next_due() if self.crons is not None else None
         if self.pending is not None and (due is None or self.pending.due < due):
             due = self.pending.due
-        if self.engine.asks.calls or (self.replicas and self.replicas.pending()):
+        if self.agents:  # a processing session goes stale then (runtime/agents.py)
+            stale = self.agents.wake()
+            if stale is not None and (due is None or stale < due):
+                due = stale
+        if self.engine.asks.calls or (self.replicas and self.replicas.pending()) or \
+                (self.agents and stale is not None):
             # A call (or a replication operation) without its result: wake to make it again if the host that
             # made it is gone (a restart), runtime/services.py CALL_RECHECK_MS.
             again = self.clock + CALL_RECHECK_MS
@@ -335,6 +344,8 @@ class LivingDocument:
             # operation (runtime/replication.py): document state, so replay agrees.
             # A deleted document's values are all gone: each copy gets its delete.
             self.replicas.refresh(GONE if self.destroyed else self.engine.field)
+        if self.agents and self.engine.created and not self.destroyed:
+            out += self.agents.refresh()  # stale sessions end (runtime/agents.py)
         return out
 
     def _answered_waiting(self):
@@ -541,6 +552,12 @@ class LivingDocument:
             outcome = Outcome.from_json(item.get("result"))
         except AnswerError as e:
             return [error_frame(who, e.code, e.message)]
+        if type(call) is str and call.startswith(AGENT_CALL):
+            # A model's reply to a session's completion (runtime/agents.py): the loop moves on.
+            frames = self.agents.result(call, outcome, now)
+            if frames is None:
+                return [error_frame(who, "unknown_call", f"no session waits for the reply {call!r}")]
+            return frames
         if type(call) is str and call.startswith(REPLICATION):
             # A replication operation's attempt (runtime/replication.py): its state only.
             if not self.replicas.result(call, outcome.ok, outcome.code, outcome.message):

@@ -197,9 +197,10 @@ def test_an_agent_is_its_record_and_its_declaration():
             '@description("d") mutating tool<A, B> t { n = 1; return {ok: true}; } tool<A, B> u { return {}; } }')
     program, diags = parse(Source(text, "t.adb"))
     assert diags == []
-    record, agent, turn = program.decls
+    record, agent, turn, ask = program.decls
     assert isinstance(record, A.RecordDecl) and record.name == "Helper"
     assert isinstance(agent, A.AgentDecl) and isinstance(turn, A.RecordDecl) and turn.name == "AgentTurn"
+    assert isinstance(ask, A.MessageDecl) and ask.name == "AgentAsk"
     assert [(s.name, type(s.value).__name__) for s in agent.settings] == [
         ("instructions", "StringLit"), ("max_tool_rounds", "IntLit")]
     assert agent.mutables == ["n"]
@@ -209,10 +210,14 @@ def test_an_agent_is_its_record_and_its_declaration():
     assert agent.span == A.Span(0, len(text))
 
 
-def test_a_session_is_a_field_marked_session():
-    decl = one("public session<Helper> chat;")
-    assert isinstance(decl, A.FieldDecl) and decl.session
-    assert (decl.name, decl.type.name, decl.privacy.kind) == ("chat", "Helper", "public")
+def test_a_session_is_a_field_marked_session_with_the_channel_clients_ask_through():
+    program, diags = parse(Source("public session<Helper> chat; session<Helper> quiet;", "t.adb"))
+    assert diags == []
+    field, channel, quiet = program.decls[:3]
+    assert isinstance(field, A.FieldDecl) and field.session
+    assert (field.name, field.type.name, field.privacy.kind) == ("chat", "Helper", "public")
+    assert isinstance(channel, A.Channel) and channel.name == "__ask_chat"
+    assert isinstance(quiet, A.FieldDecl) and quiet.privacy.kind == "private"  # nobody sees it: no channel
 
 
 def test_replication_is_a_private_formula_naming_its_service_and_method():
