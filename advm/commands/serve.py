@@ -74,6 +74,9 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                         "and secrets (spec/protocol.md 8.14); without it every call fails with 501")
     p.add_argument("--service", dest="service_flags", action="append", default=[], metavar="NAME=URL",
                    help="a service's base URL (repeatable; overrides --services for that name)")
+    p.add_argument("--model-url", dest="model_url", default=None, metavar="URL",
+                   help="the Chat Completions API agents' sessions call (POST URL/chat/completions; "
+                        "its key from ADVM_MODEL_KEY); overrides [models] of --services (spec/protocol.md 8.18)")
     p.add_argument("--space-limits", dest="space_limits", default=None, metavar="FILE",
                    help="each space's limits, a TOML file: [default] for every space, "
                         "[space.NAME] for one (spec/protocol.md 8.17)")
@@ -142,14 +145,18 @@ def say(args, text: str, **fields) -> None:
 
 
 def service_config(args):
-    """The services' endpoints from --services and --service (net/services.py)."""
+    """The services' endpoints from --services and --service (net/services.py), and the
+    agents' model from [models] or --model-url (net/models.py)."""
+    from ..net.models import ModelConfig, ModelConfigError
     from ..net.services import ConfigError, ServiceConfig
 
     try:
         config = ServiceConfig.load(args.services) if args.services else ServiceConfig()
         if args.service_flags:
             config = config.merge(ServiceConfig.from_flags(args.service_flags))
-    except ConfigError as e:
+        if getattr(args, "model_url", None):
+            config.models = ModelConfig.from_url(args.model_url)
+    except (ConfigError, ModelConfigError) as e:
         raise UsageError(str(e)) from None
     return config
 
