@@ -36,7 +36,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 import h11
 
@@ -156,7 +156,7 @@ class DocView:
                 self.state.apply(json.loads(patch), seq)
         except DeltaError:
             self.state.reset()
-            self.session.hub.router.resync(self)
+            self.session.router.resync(self)
         if outstanding is not None:
             self.asks = list(outstanding)
         self.session.changed(self.key)
@@ -184,8 +184,9 @@ class McpSession:
     """One MCP session: a principal, the documents it connected to, its
     subscriptions, and where its notifications go."""
 
-    def __init__(self, hub: "McpHub", sid: str, who: str, anonymous: bool, context: dict):
+    def __init__(self, hub: "McpHub", sid: str, who: str, anonymous: bool, context: dict, router=None):
         self.hub = hub
+        self.router = router  # its space's (spec/protocol.md 8.17): `?space=` of its URL, else the default
         self.id = sid
         self.who = who
         self.anonymous = anonymous
@@ -213,7 +214,7 @@ class McpSession:
             return self.docs[key]
         self.tried.add(key)
         view = DocView(self, key)
-        router = self.hub.router
+        router = self.router
         try:
             fut = router.connect(key, self.who, view, self.context)
             await asyncio.wait_for(asyncio.shield(fut), self.hub.limits.answer_timeout)
@@ -231,7 +232,7 @@ class McpSession:
         than max_documents were tried; the ones that let the principal in."""
         room = self.hub.limits.max_documents - len(self.tried)
         if room > 0:
-            todo = [k for k in self.hub.keys() if k not in self.tried][:room]
+            todo = [k for k in keys_of(self.router) if k not in self.tried][:room]
             await asyncio.gather(*(self._connect(k) for k in todo))
         return {k: v for k, v in sorted(self.docs.items()) if v.open}
 
@@ -255,7 +256,7 @@ class McpSession:
         self.closed = True
         for view in list(self.docs.values()):
             view.open = False
-            self.hub.router.disconnect(view)
+            self.router.disconnect(view)
         self.docs.clear()
         listener, self.listener = self.listener, None
         if listener is not None:
@@ -356,7 +357,7 @@ async def m_ping(s: McpSession, params: dict) -> dict:
 
 async def m_tools_list(s: McpSession, params: dict) -> dict:
     mt = _types()
-    meta = s.hub.router.module.meta
+    meta = s.router.module.meta
     tools, names = [], {}
     for key, view in (await s.documents()).items():
         open_asks = {a.get("channel") for a in view.asks}
@@ -390,7 +391,7 @@ async def m_tools_call(s: McpSession, params: dict) -> dict:
     if target is None:
         key_part, dot, channel = name.rpartition(".")
         target = (name_key(key_part), channel) if dot else None
-    meta = s.hub.router.module.meta
+    meta = s.router.module.meta
     info = meta["channels"].get(target[1]) if target else None
     if info is None or info["message"] is None:
         raise McpError(INVALID_PARAMS, f"no tool {name!r}")
@@ -405,7 +406,7 @@ async def m_tools_call(s: McpSession, params: dict) -> dict:
         message = args.get("messages")
         if not isinstance(message, list) or set(args) - {"messages"}:
             return _tool_error("input: the arguments are {\"messages\": [...]}")
-    router = s.hub.router
+    router = s.router
     context = s.context if meta.get("reads_context") else None
     try:
         got = await asyncio.wait_for(asyncio.shield(router.send(key, s.who, channel, message, context=context)),
@@ -469,14 +470,14 @@ async def m_resource_templates(s: McpSession, params: dict) -> dict:
 async def m_prompts_list(s: McpSession, params: dict) -> dict:
     mt = _types()
     prompts = [mt.Prompt(name=name, description=info.get("description") or f"the instructions of agent {name}")
-               for name, info in sorted(agent_prompts(s.hub.router.module.meta).items())]
+               for name, info in sorted(agent_prompts(s.router.module.meta).items())]
     return _dump(mt.ListPromptsResult(prompts=prompts))
 
 
 async def m_prompts_get(s: McpSession, params: dict) -> dict:
     mt = _types()
     name = _string_param(params, "name")
-    info = agent_prompts(s.hub.router.module.meta).get(name)
+    info = agent_prompts(s.router.module.meta).get(name)
     if info is None:
         raise McpError(INVALID_PARAMS, f"no prompt {name!r}")
     return _dump(mt.GetPromptResult(
@@ -507,19 +508,10 @@ class McpHub:
 
     def __init__(self, server, limits: McpLimits | None = None):
         self.server = server
-        self.router = server.router
         self.limits = limits or McpLimits()
         self.sessions: dict[str, McpSession] = {}
         self.sockets: set = set()  # McpSocket
         self.lenient = False  # True: requests before initialize are served (not by default)
-
-    def keys(self) -> list[str]:
-        router = self.router
-        keys = set(router.slots)
-        shelf = router._doc_store()
-        if shelf is not None:
-            keys.update(shelf.documents() if hasattr(shelf, "documents") else shelf.keys())
-        return sorted(keys)
 
     def sweep(self, keep: str | None = None) -> None:
         """End the sessions idle past idle_timeout (but `keep`, the one a request names)."""
@@ -528,14 +520,21 @@ class McpHub:
             if sid != keep and s.listener is None and s.used < cutoff:
                 self.close(s)
 
-    def open(self, who: str, anonymous: bool, context: dict) -> McpSession:
+    def router(self, space):
+        """The router of `space` (a `?space=` of the URL; None: the default space), or McpError."""
+        router = self.server.router if space is None else self.server.space_router(space)
+        if router is None:
+            raise McpError(INVALID_PARAMS, self.server.no_space(space) + " (/~mcp?space=NAME)")
+        return router
+
+    def open(self, who: str, anonymous: bool, context: dict, router) -> McpSession:
         self.sweep()
         held = sum(1 for s in self.sessions.values() if s.who == who)
         if held >= self.limits.max_sessions:
             raise McpError(LIMIT_ERROR, f"a principal holds at most {self.limits.max_sessions} MCP sessions "
                                         "(end one with DELETE, or close its WebSocket)")
         sid = secrets.token_urlsafe(24)
-        s = self.sessions[sid] = McpSession(self, sid, who, anonymous, context)
+        s = self.sessions[sid] = McpSession(self, sid, who, anonymous, context, router)
         return s
 
     def close(self, s: McpSession) -> None:
@@ -607,7 +606,9 @@ class McpExchange(WebExchange):
             raise _Answer(400, "the request is not valid HTTP/1.1")
         self.request = request
         hub = hub_of(self.server)
-        path = request.target.decode("ascii", "replace").split("?", 1)[0]
+        target = request.target.decode("ascii", "replace")
+        path = target.split("?", 1)[0]
+        self.space = _space_of(target)
         if path != MCP_PATH:
             raise _Answer(404, f"not found (the MCP endpoint is {MCP_PATH})")
         if not self.server.web_rate.allow(self.ip):
@@ -688,7 +689,8 @@ class McpExchange(WebExchange):
         extra = []
         if sid is None and _is_initialize(data):
             who, anonymous = principal_of(self.server, headers.get("authorization"))
-            session = hub.open(who, anonymous, {"origin": headers.get("origin", ""), "ip": self.ip})
+            session = hub.open(who, anonymous, {"origin": headers.get("origin", ""), "ip": self.ip},
+                               hub.router(self.space))
             extra.append(("Mcp-Session-Id", session.id))
         else:
             session = self._session(hub, headers, sid)
@@ -806,8 +808,9 @@ class McpSocket:
                 try:
                     who, anonymous = principal_of(self.server, self.headers.get("Authorization"),
                                                   params.get("identity"))
+                    router = self.hub.router(_space_of(getattr(getattr(self.ws, "request", None), "path", "")))
                     self.session = self.hub.open(who, anonymous, {"origin": self.headers.get("Origin", "") or "",
-                                                                  "ip": self.ip})
+                                                                  "ip": self.ip}, router)
                 except _Answer as a:
                     return error(msg["id"], INVALID_REQUEST, a.message)
                 except McpError as e:
@@ -817,6 +820,22 @@ class McpSocket:
                 probe = McpSession(self.hub, "", "", True, {})  # answers errors and ping, holds nothing
                 return await probe.process(data)
         return await self.session.process(data)
+
+
+def keys_of(router) -> list[str]:
+    """Every document of a router's space: loaded ones and the store's (or the shelf's)."""
+    keys = set(router.slots)
+    shelf = router._doc_store()
+    if shelf is not None:
+        keys.update(shelf.documents() if hasattr(shelf, "documents") else shelf.keys())
+    return sorted(keys)
+
+
+def _space_of(target: str) -> str | None:
+    """The `space` of a URL's query (the last one given), or None."""
+    query = target.split("?", 1)[1] if "?" in target else ""
+    found = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "space"]
+    return found[-1] if found else None
 
 
 def is_mcp_upgrade_head(head: bytes) -> bool:

@@ -377,3 +377,44 @@ def test_a_channel_of_many_messages_takes_them_under_messages():
                                     headers=session)).json()
             assert json.loads(read["result"]["contents"][0]["text"]) == {"n": 5}
     run(scenario)
+
+
+def test_a_session_serves_the_space_its_url_names():
+    """`/~mcp?space=NAME` (spec/protocol.md 8.17): the session's documents are that space's."""
+    from advm.net.client import Client
+    from advm.net.spaces import Spaces
+
+    other = COUNTER.replace("channel bump(Bump b)", "channel lift(Bump b)")
+
+    async def scenario(kit):
+        spaces = Spaces(lambda name, program, limits: Router(program))
+        spaces.add("default", module(COUNTER))
+        spaces.add("other", module(other, "other.adb"))
+        srv = Server(None, kit.tokens, port=0, spaces=spaces)
+        await srv.start()
+        try:
+            token = kit.tokens.mint("alice", ttl=600)
+            async with await Client.connect(srv.ws_url, token) as c:
+                await c.create("home")
+            async with await Client.connect(srv.ws_url, token, space="other") as c:
+                await c.create("away")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
+                for query, key, tool in [("", "home", "home.bump"), ("?space=other", "away", "away.lift")]:
+                    r = await http.post("/~mcp" + query, json=INIT, headers=auth(kit, "bob"))
+                    session = {**auth(kit, "bob"), "Mcp-Session-Id": r.headers["mcp-session-id"]}
+                    listed = (await http.post("/~mcp", json=rpc(1, "resources/list"), headers=session)).json()
+                    assert [x["name"] for x in listed["result"]["resources"]] == [key]
+                    tools = (await http.post("/~mcp", json=rpc(2, "tools/list"), headers=session)).json()
+                    assert [t["name"] for t in tools["result"]["tools"]] == [tool]
+                nowhere = await http.post("/~mcp?space=nowhere", json=INIT, headers=auth(kit, "bob"))
+                assert nowhere.status_code == 400 and "no space 'nowhere'" in nowhere.json()["error"]["message"]
+            async with ws_connect(f"ws://127.0.0.1:{srv.port}/~mcp?space=other",
+                                  additional_headers=auth(kit, "bob")) as ws:
+                await ws.send(json.dumps(INIT))
+                json.loads(await ws.recv())
+                await ws.send(json.dumps(rpc(1, "resources/list")))
+                got = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert [x["name"] for x in got["result"]["resources"]] == ["away"]
+        finally:
+            await srv.close()
+    run(scenario)
