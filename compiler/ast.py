@@ -276,6 +276,19 @@ class Unique(Node):
 
 
 @dataclass
+class Lambda(Expr):
+    """Adama's `@lambda x: expr` as a `map` or `reduce ... via` function: `expr`
+    of each item (or group), named `x`; `ty` is the type of `expr`."""
+
+    param: str
+    body: Expr
+
+    @property
+    def returns(self):  # what a `map` or `reduce ... via` gives per item, as a function's result
+        return self.ty
+
+
+@dataclass
 class MapStep(Node):
     """`map f`: the list of `f(item)` for every item."""
 

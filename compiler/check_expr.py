@@ -121,6 +121,9 @@ class ExprChecker:
         e.ty = t
         return t
 
+    def x_Lambda(self, e: ast.Lambda, expected):  # only in `map` and `reduce ... via` (step_function)
+        return self.err("E0303", "a @lambda is a query's `map` or `reduce ... via` function", e.span)
+
     def conversion_hint(self, got: T.Type, want: T.Type) -> str | None:
         if isinstance(got, T.MaybeType) and self.assignable(got.inner, want):
             return "unwrap it first: `if (value as x) { ... }`, or use .getOrDefaultTo(...)"
@@ -1306,6 +1309,14 @@ class ExprChecker:
 
     def step_function(self, f: ast.Expr, args: list, what: str):
         """The function a `map` or `reduce ... via` clause names, checked to take `args`."""
+        if isinstance(f, ast.Lambda):  # `@lambda x: expr`: expr with x the item (or the group)
+            self.scope.push()
+            try:
+                self.declare(f.param, args[0], f.span, "as", f)
+                f.ty = self.expr(f.body)
+            finally:
+                self.scope.pop()
+            return None if T.is_error(f.ty) else f
         if not isinstance(f, ast.Name) or f.id not in self.info.functions or self.scope.lookup(f.id):
             self.expr(f) if not isinstance(f, ast.Name) else None
             self.err("E0303", f"`{what}` takes the name of a function", f.span,

@@ -89,7 +89,7 @@ class Queries:
         self.declare, self.push_scope, self.pop_scope = em.declare, em.push_scope, em.pop_scope
 
     def connect(self, exprs, data, calls, stmts) -> None:
-        self.expr, self.cond = exprs.expr, exprs.cond
+        self.expr, self.cond, self.expr_as = exprs.expr, exprs.cond, exprs.expr_as
         self.boxed, self.map_sequence = data.boxed, data.map_sequence
         self.call, self.host = calls.call, calls.host
         self.block = stmts.block
@@ -450,6 +450,19 @@ class Queries:
             slot = self.layout.field_slot(row_t.name, step.key) if step.key is not None else -1
             return self.host("seq.unique", [(cur, lt), K(1 if step.last else 0, T.INT), K(slot, T.INT)],
                              [lt, T.INT, T.INT], lt)
+        if isinstance(step, ast.MapStep) and isinstance(step.func, ast.Lambda):
+            lam = step.func
+            self.push_scope()
+            var = self.declare(lam, lam.param, row_t)
+
+            def value(item: Reg, d: Reg):
+                if var is not None:
+                    self.unbox(item, row_t, var)
+                return self.expr_as(lam.body, lam.ty, d)
+
+            out = self.map_sequence(cur, value, lam.ty, None)
+            self.pop_scope()
+            return out
         if isinstance(step, ast.MapStep):
             fn = step.func.ref.target
 
@@ -479,19 +492,29 @@ class Queries:
         groups = self.host("seq.group", [(cur, lt), K(slot, T.INT)], [lt, T.INT], T.ListType(T.DYNAMIC))
         if step.func is None:
             return self.host("seq.group_map", [(groups, T.DYNAMIC)], [T.DYNAMIC], T.DYNAMIC)
-        fn = step.func.ref.target
+        lam = step.func if isinstance(step.func, ast.Lambda) else None
+        fn = lam if lam is not None else step.func.ref.target
         out = self.temp("o")
         self.emit("MNEW", out.n)
         key, rows = self.temp("o"), self.temp("o")
         k0, k1 = self.temp("i"), self.temp("i")
         self.emit("ILOADI", k0.n, 0)
         self.emit("ILOADI", k1.n, 1)
+        if lam is not None:  # `via @lambda g: expr`: expr with g each group
+            self.push_scope()
+            var = self.declare(lam, lam.param, lt)
 
         def each(pair: Reg) -> None:
             self.emit("LGET", key.n, pair.n, k0.n)
             self.emit("LGET", rows.n, pair.n, k1.n)
             val = self.temp(fn.returns)
-            self.call(self.layout.function_fn(fn.symbol or fn.name), [(rows, lt)], [fn.params[0][1]], fn.returns, val)
+            if lam is None:
+                self.call(self.layout.function_fn(fn.symbol or fn.name), [(rows, lt)], [fn.params[0][1]],
+                          fn.returns, val)
+            else:
+                if var is not None:
+                    self.em.move(var, rows)
+                self.expr_as(lam.body, lam.ty, val)
             if kind_of(fn.returns) != "o":
                 boxed = self.temp("o")
                 self.box(val, fn.returns, boxed)
@@ -502,5 +525,7 @@ class Queries:
             self.free(val)
 
         self.each_item(groups, T.DYNAMIC, each, skip_deleted=False)
+        if lam is not None:
+            self.pop_scope()
         self.free(key, rows, k0, k1, groups)
         return out

@@ -567,6 +567,13 @@ class Builder(NodeVisitor):
     def visit_map_step(self, node, ch):
         return A.MapStep(ch[1], span=self.span(node))
 
+    def visit_step_fn(self, node, ch):
+        return ch[0]
+
+    def visit_lambda_fn(self, node, ch):
+        _, name, _, body = ch
+        return A.Lambda(name.text, body, span=self.span(node))
+
     def visit_reduce_step(self, node, ch):
         _, _, name, via = ch
         return A.Reduce(name.text, via[0][1] if via else None, span=self.span(node))
