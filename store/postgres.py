@@ -467,8 +467,9 @@ class PgBatch:
                        FROM docs WHERE doc = ANY(%s) ORDER BY doc FOR UPDATE""", (docs,)):
                 self.heads[bytes(doc)] = _Head(last, snap, owner, epoch, live, True)
 
-    def head(self, doc: str, raw: bytes) -> _Head:
-        """The document's row, once the writer may write it (leases, 20.4)."""
+    def check(self, doc: str, raw: bytes) -> _Head:
+        """The document's row, or LeaseLost when this writer may not write it
+        (leases, spec/store.md 20.4). Checks only: own() takes it."""
         h = self.heads.get(raw)
         if h is None:
             h = self.heads[raw] = _Head()
@@ -477,20 +478,33 @@ class PgBatch:
             if h.owner is not None and h.live:
                 raise LeaseLost(f"document {doc!r} is held by host {h.owner!r} (epoch "
                                 f"{h.epoch}); stop it, or wait until its lease ends", doc=doc)
+            return h
+        held = store._held.get(raw)
+        if not h.exists and h.epoch == 0 and held is None:
+            return h  # a new document: this host creates it (own() takes epoch 1)
+        if h.owner != store.owner or h.epoch != held:
+            raise LeaseLost(
+                f"document {doc!r}: this host's lease (epoch {held}) is gone; "
+                + (f"host {h.owner!r} holds it at epoch {h.epoch}" if h.owner
+                   else f"it is at epoch {h.epoch}") + "; the write is refused", doc=doc)
+        return h
+
+    def own(self, raw: bytes, h: _Head) -> None:
+        """Write the document's row with this batch (after every check passed):
+        a tool's write raises the epoch, fencing out whoever held it."""
+        store = self.store
+        if store.owner is None:
             if h.owner is not None or not h.changed:
                 h.owner, h.live = None, False
-                h.epoch += 1  # whoever held it is fenced out
-        else:
-            held = store._held.get(raw)
-            if not h.exists and h.epoch == 0 and held is None:
-                held = store._held[raw] = 1  # a new document: this host creates it
-                h.epoch, h.owner = 1, store.owner
-            if h.owner != store.owner or h.epoch != held:
-                raise LeaseLost(
-                    f"document {doc!r}: this host's lease (epoch {held}) is gone; "
-                    + (f"host {h.owner!r} holds it at epoch {h.epoch}" if h.owner
-                       else f"it is at epoch {h.epoch}") + "; the write is refused", doc=doc)
+                h.epoch += 1
+        elif not h.exists and h.epoch == 0 and store._held.get(raw) is None:
+            store._held[raw] = 1
+            h.epoch, h.owner = 1, store.owner
         h.changed = True
+
+    def head(self, doc: str, raw: bytes) -> _Head:
+        h = self.check(doc, raw)
+        self.own(raw, h)
         return h
 
     def flush(self) -> None:
@@ -541,7 +555,7 @@ class PgBatch:
 
     def change(self, op):
         doc, raw = op.doc, op.prefix[:-1]
-        h = self.heads.get(raw) or _Head()
+        h = self.check(doc, raw)  # the lease first: a fenced host learns why
         last = h.last
         new_last = last
         if op.entries:
@@ -572,7 +586,7 @@ class PgBatch:
         if op.timer is not KEEP and op.timer is not None and op.timer > PG_MAX:
             raise StoreError(f"document {doc!r}: wake time {op.timer} is past PostgreSQL's "
                              "bigint", doc=doc)
-        h = self.head(doc, raw)  # the lease: refused here before anything is written
+        self.own(raw, h)  # every check passed: now write
         docs, seqs, recs = self.rows
         for seq, value in op.entries:
             docs.append(raw)
