@@ -123,13 +123,24 @@ def resource_uri(key: str) -> str:
     return URI_PREFIX + quote(key, safe="")
 
 
-def agent_prompts(meta: dict) -> dict[str, dict]:
-    """The program's agents shown as prompts: meta["agents"] entries with
-    `instructions`, unless `exposed` is false."""
+def agent_prompts(meta: dict, views) -> dict[str, dict]:
+    """The program's agents (meta["agents"], compiler/gen_doc.py) a principal
+    is shown as prompts: those with `instructions` whose conversation, a
+    `session<Agent>` field (meta["sessions"]), is in one of `views` (the
+    principal's views of its documents): a document exposes an agent by
+    showing its session, and its privacy rules decide to whom. Without
+    meta["sessions"] (agents given by hand), every agent but one that says
+    `exposed: false`."""
+    sessions = meta.get("sessions")
     out = {}
     for name, info in (meta.get("agents") or {}).items():
-        if isinstance(info, dict) and isinstance(info.get("instructions"), str) and info.get("exposed", True):
-            out[name] = info
+        if not (isinstance(info, dict) and isinstance(info.get("instructions"), str)) or info.get("exposed") is False:
+            continue
+        if sessions is not None:
+            fields = [f for f, agent in sessions.items() if agent == name]
+            if not any(isinstance(v, dict) and f in v for v in views for f in fields):
+                continue
+        out[name] = info
     return out
 
 
@@ -358,6 +369,7 @@ async def m_ping(s: McpSession, params: dict) -> dict:
 async def m_tools_list(s: McpSession, params: dict) -> dict:
     mt = _types()
     meta = s.router.module.meta
+    asks = {channel: field for field, channel in (meta.get("session_asks") or {}).items()}
     tools, names = [], {}
     for key, view in (await s.documents()).items():
         open_asks = {a.get("channel") for a in view.asks}
@@ -368,9 +380,14 @@ async def m_tools_list(s: McpSession, params: dict) -> dict:
             names[name] = (key, channel)
             how = "a list of messages" if info["array"] else "a message"
             what = "" if info["complete"] else " (it answers the document's open ask)"
+            description = f"Send {how} {info['message']} on channel {channel} of document {key}{what}."
+            if channel in asks:  # a session's ask channel (compiler/agents.py ask_channel)
+                field = asks[channel]
+                description = (f"Ask the agent {meta['sessions'].get(field, '')} of document {key} "
+                               f"(its conversation is the field {field}): {{\"text\": your message}}.")
             tools.append(mt.Tool(
                 name=name, title=f"{channel} on {key}",
-                description=f"Send {how} {info['message']} on channel {channel} of document {key}{what}.",
+                description=description,
                 input_schema=message_schema(meta, info["message"], array=bool(info["array"]))))
     s.tools = names
     return _dump(mt.ListToolsResult(tools=tools))
@@ -469,15 +486,17 @@ async def m_resource_templates(s: McpSession, params: dict) -> dict:
 
 async def m_prompts_list(s: McpSession, params: dict) -> dict:
     mt = _types()
+    views = [v.state.view for v in (await s.documents()).values()]
     prompts = [mt.Prompt(name=name, description=info.get("description") or f"the instructions of agent {name}")
-               for name, info in sorted(agent_prompts(s.router.module.meta).items())]
+               for name, info in sorted(agent_prompts(s.router.module.meta, views).items())]
     return _dump(mt.ListPromptsResult(prompts=prompts))
 
 
 async def m_prompts_get(s: McpSession, params: dict) -> dict:
     mt = _types()
     name = _string_param(params, "name")
-    info = agent_prompts(s.router.module.meta).get(name)
+    views = [v.state.view for v in (await s.documents()).values()]
+    info = agent_prompts(s.router.module.meta, views).get(name)
     if info is None:
         raise McpError(INVALID_PARAMS, f"no prompt {name!r}")
     return _dump(mt.GetPromptResult(

@@ -1,11 +1,12 @@
 """/~mcp as JSON-RPC 2.0 (spec/protocol.md 8.16): over a WebSocket and over
 Streamable HTTP, malformed messages get JSON-RPC errors and the server goes
-on; every limit of 11.5 is crossed; HTTP sessions belong to one principal."""
+on; every limit of 8.16 is crossed; HTTP sessions belong to one principal."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -418,3 +419,49 @@ def test_a_session_serves_the_space_its_url_names():
         finally:
             await srv.close()
     run(scenario)
+
+
+AGENT_DOC = (Path(__file__).resolve().parents[2] / "spec/cases/decls/ok_agent.adb").read_text() + """
+@static {
+  create {
+    return true;
+  }
+}
+
+@connected {
+  return true;
+}
+"""
+
+
+def test_an_agent_is_a_prompt_where_its_session_shows_and_its_ask_channel_a_tool():
+    """A document exposes its agent by showing the agent's session: a principal
+    whose view holds `chat` gets the prompt and the ask tool; with the session
+    private, neither."""
+    hidden = AGENT_DOC.replace("public session<Helper> chat;", "private session<Helper> chat;")
+    assert hidden != AGENT_DOC
+
+    async def scenario(kit):
+        for source, shown in [(AGENT_DOC, True), (hidden, False)]:
+            async with served(kit, source=source) as (srv, http):
+                await made(kit, srv, "d1")
+                session = await http_session(http, auth(kit, "bob"))
+
+                async def call(method, params=None):
+                    got = (await http.post("/~mcp", json=rpc(1, method, params or {}), headers=session)).json()
+                    return got.get("result", got.get("error"))
+                prompts = (await call("prompts/list"))["prompts"]
+                tools = {t["name"]: t for t in (await call("tools/list"))["tools"]}
+                if shown:
+                    assert prompts == [{"name": "Helper", "description": "the instructions of agent Helper"}]
+                    got = await call("prompts/get", {"name": "Helper"})
+                    assert got["messages"][0]["content"]["text"] == "You are a helpful task manager."
+                    ask = tools["d1.__ask_chat"]
+                    assert ask["description"].startswith("Ask the agent Helper of document d1")
+                    assert ask["inputSchema"]["properties"] == {"text": {"type": "string"}}
+                else:
+                    assert prompts == []
+                    assert (await call("prompts/get", {"name": "Helper"}))["code"] == INVALID_PARAMS
+                    assert "d1.__ask_chat" not in tools
+                assert "d1.say" in tools
+    run(scenario, deadline=40)
