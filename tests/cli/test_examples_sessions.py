@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SESSIONS = EXAMPLES / "sessions"
 NAMES = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "checkout", "webhook", "gallery",
-         "rummy", "signin", "editor"]
+         "rummy", "signin", "editor", "taskmanager", "support"]
 
 
 @dataclass
@@ -485,3 +485,37 @@ def test_editor_nested_table_reaches_every_viewer():
     final = p.views(len(p.lines))["page"]
     assert [x["text"] for x in final["paragraphs"]] == ["top", "first, edited", "between"]
     assert final["title"] == "Meeting notes" and final["cursors"] == {"ann": 0}
+
+
+# ---------------------------------------------------------------- issue 15's agents
+
+
+def test_taskmanager_tool_loop_proposal_accepted_and_a_failed_ask_put_back():
+    p = played("taskmanager")
+    # The model's first reply ran both tools; each member saw each step as deltas.
+    tools = [f for f in p.out[5] if f["to"] == "bob@team" and "delta" in f]
+    assert len(tools) >= 3
+    final = p.views(13)
+    assert [t["name"] for t in final["tasks"]] == ["Write the announcement"]  # accepted by bob
+    assert error_codes(p.out[8]) == [("bob@team", "abort")]  # nothing left to accept
+    assert error_codes(p.out[10]) == [("bob@team", "abort")]  # an ask while one runs
+    chat = final["chat"]
+    assert (chat["ending"], chat["last_topic"], chat["asks"]) == ("failed", "launch", 2)
+    assert chat["proposal"] == ""  # "Book the venue" was proposed by the failed ask, and put back
+    assert [t["role"] for t in chat["history"]] == ["user", "assistant", "tool", "tool", "assistant", "user",
+                                                      "assistant", "tool", "tool"]
+    assert not p.drift
+
+
+def test_support_refund_waits_on_the_managers_fetch_across_a_restart():
+    p = played("support")
+    assert [f["connected"] for f in p.out[4] if "connected" in f] == [False]  # a stranger
+    asked = [f["ask"] for f in p.out[8] if f["to"] == "max@shop" and "ask" in f]
+    assert asked == [{"id": 1, "channel": "approval", "kind": "fetch"}]  # once the agent is idle
+    final = p.views(13)
+    assert final["refunds"] == [{"id": 1, "cents": 2500, "reason": "arrived broken", "approved": True,
+                                 "note": "sorry about that"}]
+    chat = final["chat"]
+    assert (chat["ending"], chat["wanted_cents"], chat["asker"]["agent"]) == ("finished", 0, "max")
+    assert chat["history"][-2]["content"].startswith("The manager approved the refund of 2500 cents")
+    assert not p.drift

@@ -14,7 +14,7 @@ from advm.compiler import compile_source
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-APPS = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup"]
+APPS = ["todo", "chat", "tictactoe", "cardgame", "auction", "approval", "cron_cleanup", "taskmanager", "support"]
 FILES = sorted(EXAMPLES.glob("*.adb")) + sorted((EXAMPLES / "seeds").glob("*.adb"))
 
 
