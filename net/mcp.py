@@ -151,10 +151,11 @@ class DocView:
     """The router's Sink for one document of a session: the principal's view,
     kept current by its deltas (views/merge.py, as any client keeps it)."""
 
-    __slots__ = ("session", "key", "state", "asks", "open", "ended_as", "__weakref__", "_router_state")
+    __slots__ = ("session", "router", "key", "state", "asks", "open", "ended_as", "__weakref__", "_router_state")
 
     def __init__(self, session: "McpSession", key: str):
         self.session = session
+        self.router = session.router
         self.key = key
         self.state = ViewState()
         self.asks: list = []
@@ -197,6 +198,7 @@ class McpSession:
 
     def __init__(self, hub: "McpHub", sid: str, who: str, anonymous: bool, context: dict, router=None):
         self.hub = hub
+        self.token: str | None = None  # what it was opened with (None: a guest)
         self.router = router  # its space's (spec/protocol.md 8.17): `?space=` of its URL, else the default
         self.id = sid
         self.who = who
@@ -236,6 +238,9 @@ class McpSession:
             router.disconnect(view)
             return None
         self.docs[key] = view
+        watch = self.hub.server.watch_token
+        if watch is not None and self.token is not None:  # an authority's revocation ends it (8.5)
+            watch(view, self.token)
         return view
 
     async def documents(self) -> dict[str, DocView]:
@@ -546,7 +551,7 @@ class McpHub:
             raise McpError(INVALID_PARAMS, self.server.no_space(space) + " (/~mcp?space=NAME)")
         return router
 
-    def open(self, who: str, anonymous: bool, context: dict, router) -> McpSession:
+    def open(self, who: str, anonymous: bool, context: dict, router, token: str | None = None) -> McpSession:
         self.sweep()
         held = sum(1 for s in self.sessions.values() if s.who == who)
         if held >= self.limits.max_sessions:
@@ -554,6 +559,7 @@ class McpHub:
                                         "(end one with DELETE, or close its WebSocket)")
         sid = secrets.token_urlsafe(24)
         s = self.sessions[sid] = McpSession(self, sid, who, anonymous, context, router)
+        s.token = token
         return s
 
     def close(self, s: McpSession) -> None:
@@ -572,8 +578,8 @@ class McpHub:
                 pass
 
 
-def principal_of(server, authorization: str | None, identity=None) -> tuple[str, bool]:
-    """(principal, anonymous) of an `Authorization` header (or, on a
+def principal_of(server, authorization: str | None, identity=None) -> tuple[str, bool, str | None]:
+    """(principal, anonymous, token) of an `Authorization` header (or, on a
     WebSocket, initialize's `identity`), or _Answer 401."""
     if authorization is None and isinstance(identity, str) and identity != ANONYMOUS:
         authorization = "Bearer " + identity
@@ -581,12 +587,12 @@ def principal_of(server, authorization: str | None, identity=None) -> tuple[str,
         if not server.allow_anonymous:
             raise _Answer(401, "this server does not accept anonymous clients: send Authorization: Bearer <token>",
                           [("WWW-Authenticate", "Bearer")])
-        return anonymous_principal(), True
+        return anonymous_principal(), True, None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _Answer(401, "Authorization is `Bearer <token>`", [("WWW-Authenticate", "Bearer")])
     try:
-        return server.tokens.verify(token.strip()), False
+        return server.tokens.verify(token.strip()), False, token.strip()
     except TokenError as e:
         raise _Answer(401, e.message, [("WWW-Authenticate", "Bearer")]) from None
 
@@ -677,7 +683,7 @@ class McpExchange(WebExchange):
             raise _Answer(404, "no such MCP session (it ended, or the server restarted): initialize again")
         auth = headers.get("authorization")
         if auth is not None or not session.anonymous:
-            who, _ = principal_of(self.server, auth)
+            who = principal_of(self.server, auth)[0]
             if who != session.who:
                 raise _Answer(403, "this MCP session belongs to another principal")
         session.used = time.monotonic()
@@ -707,9 +713,9 @@ class McpExchange(WebExchange):
         data = await self._read(headers)
         extra = []
         if sid is None and _is_initialize(data):
-            who, anonymous = principal_of(self.server, headers.get("authorization"))
+            who, anonymous, token = principal_of(self.server, headers.get("authorization"))
             session = hub.open(who, anonymous, {"origin": headers.get("origin", ""), "ip": self.ip},
-                               hub.router(self.space))
+                               hub.router(self.space), token)
             extra.append(("Mcp-Session-Id", session.id))
         else:
             session = self._session(hub, headers, sid)
@@ -825,11 +831,11 @@ class McpSocket:
                 msg = json.loads(data)
                 params = msg.get("params") if isinstance(msg.get("params"), dict) else {}
                 try:
-                    who, anonymous = principal_of(self.server, self.headers.get("Authorization"),
+                    who, anonymous, token = principal_of(self.server, self.headers.get("Authorization"),
                                                   params.get("identity"))
                     router = self.hub.router(_space_of(getattr(getattr(self.ws, "request", None), "path", "")))
                     self.session = self.hub.open(who, anonymous, {"origin": self.headers.get("Origin", "") or "",
-                                                                  "ip": self.ip}, router)
+                                                                  "ip": self.ip}, router, token)
                 except _Answer as a:
                     return error(msg["id"], INVALID_REQUEST, a.message)
                 except McpError as e:
@@ -838,6 +844,13 @@ class McpSocket:
             else:
                 probe = McpSession(self.hub, "", "", True, {})  # answers errors and ping, holds nothing
                 return await probe.process(data)
+        if self.session.token is not None:
+            try:  # checked again with every message: revoked or expired, the session ends
+                self.server.tokens.verify(self.session.token)
+            except TokenError as e:
+                self.hub.close(self.session)
+                asyncio.ensure_future(self.ws.close(1008, e.code))
+                return error(None, INVALID_REQUEST, f"{e.code}: {e.message}")
         return await self.session.process(data)
 
 

@@ -465,3 +465,24 @@ def test_an_agent_is_a_prompt_where_its_session_shows_and_its_ask_channel_a_tool
                     assert "d1.__ask_chat" not in tools
                 assert "d1.say" in tools
     run(scenario, deadline=40)
+
+
+def test_a_websocket_session_ends_when_its_token_expires():
+    async def scenario(kit):
+        async with served(kit) as (srv, _):
+            await made(kit, srv, "d1")
+            token = kit.tokens.mint("bob", ttl=3)
+            async with ws_connect(f"ws://127.0.0.1:{srv.port}/~mcp",
+                                  additional_headers={"Authorization": "Bearer " + token}) as ws:
+                await ws.send(json.dumps(INIT))
+                assert "result" in json.loads(await ws.recv())
+                await ws.send(json.dumps(rpc(1, "resources/list")))
+                assert len(json.loads(await ws.recv())["result"]["resources"]) == 1
+                await asyncio.sleep(4.1)  # past the token's exp (whole seconds)
+                await ws.send(json.dumps(rpc(2, "ping")))
+                ended = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert ended["error"]["code"] == INVALID_REQUEST
+                assert ended["error"]["message"].startswith("expired_token:")
+                await asyncio.wait_for(ws.wait_closed(), 5)
+            assert not srv.mcp.sessions
+    run(scenario)
