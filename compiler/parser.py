@@ -222,6 +222,14 @@ def generated(text: str, span: Span) -> A.Decl:
     return decl
 
 
+RELATIONS = frozenset({"<", "<=", ">", ">="})
+
+
+def _unparenthesized(text: str, e) -> bool:
+    """`a < b` written bare, not `(a < b)` (a parenthesized comparison is a bool, not a chain's start)."""
+    return not text[e.span.start:e.span.end].lstrip().startswith("(")
+
+
 def _opt(children):
     """The single match of an optional group, or None."""
     return children[0] if children else None
@@ -415,6 +423,7 @@ class Builder(NodeVisitor):
         # Precedence climbing over the flat `unary (BINOP unary)*` list.
         items = [(op.text, operand) for op, operand in rest]
         pos = 0
+        chains: set[int] = set()  # the `&&`s range chains made
 
         def climb(left, min_prec):
             nonlocal pos
@@ -424,7 +433,15 @@ class Builder(NodeVisitor):
                 pos += 1
                 while pos < len(items) and PRECEDENCE[items[pos][0]] > prec:
                     right = climb(right, prec + 1)
-                left = A.Binary(op, left, right, span=left.span.join(right.span))
+                last = left.right if id(left) in chains else left
+                if op in RELATIONS and isinstance(last, A.Binary) and last.op in RELATIONS \
+                        and (id(left) in chains or _unparenthesized(self.text, left)):
+                    # a range chain, `a < b < c`: `a < b && b < c` (language.md 5.3)
+                    left = A.Binary("&&", left, A.Binary(op, last.right, right, span=last.right.span.join(right.span)),
+                                    span=left.span.join(right.span))
+                    chains.add(id(left))
+                else:
+                    left = A.Binary(op, left, right, span=left.span.join(right.span))
             return left
 
         return climb(first, 0)
