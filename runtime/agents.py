@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 from ..vm.schemas import message_schema
+from ..vm.table import rows as table_rows, size as table_size
 from ..vm.values import to_json
 from .engine import TransactionError
 
@@ -92,6 +93,9 @@ class Agents:
             history = next(f["type"] for f in rec["fields"] if f["name"] == "history")
             self.sessions[name] = (agent, fields[name]["slot"], slots, history)
         self._tools: dict = {}  # agent -> the request's "tools" (built once)
+        turn = {f["name"]: f["slot"] for f in meta["records"]["AgentTurn"]["fields"]} if self.sessions else {}
+        self._turn = tuple(turn.get(n) for n in ("role", "content", "calls", "call_id"))
+        self._requests: dict[str, tuple[str, str]] = {}  # field -> (call id, request as JSON text)
 
     def __bool__(self) -> bool:
         return bool(self.sessions)
@@ -104,16 +108,21 @@ class Agents:
     def _get(self, field: str, member: str):
         return self._record(field).f[self.sessions[field][2][member]]
 
-    def _history(self, field: str) -> list:
-        _, _, slots, desc = self.sessions[field]
-        return to_json(self._record(field).f[slots["history"]], desc, self.meta)
+    def _turns(self, field: str):
+        """The session's turns as (role, content, calls, call_id), in order (read from the rows)."""
+        role, content, calls, call_id = self._turn
+        table = self._record(field).f[self.sessions[field][2]["history"]]
+        for row in table_rows(table):
+            f = row.f
+            yield f[role], f[content], f[calls], f[call_id]
 
     def processing(self, field: str) -> bool:
         return self._get(field, "status") == "processing"
 
     def call_id(self, field: str) -> str:
         """The completion the session wants now: its ask and how many turns it has."""
-        return f"{AGENT_CALL}{field}/{self._get(field, 'asks')}/{len(self._history(field))}"
+        table = self._record(field).f[self.sessions[field][2]["history"]]
+        return f"{AGENT_CALL}{field}/{self._get(field, 'asks')}/{table_size(table)}"
 
     def settings(self, field: str) -> dict:
         return self.agents[self.sessions[field][0]]["settings"]
@@ -136,19 +145,18 @@ class Agents:
         messages = []
         if st.get("instructions"):
             messages.append({"role": "system", "content": st["instructions"]})
-        for turn in self._history(field):
-            role = turn["role"]
+        for role, content, calls, call_id in self._turns(field):
             if role == "user":
-                messages.append({"role": "user", "content": turn["content"]})
+                messages.append({"role": "user", "content": content})
             elif role == "assistant":
-                m = {"role": "assistant", "content": turn["content"] or None}
-                if turn["calls"]:
+                m = {"role": "assistant", "content": content or None}
+                if calls:
                     m["tool_calls"] = [{"id": c["id"], "type": "function",
                                         "function": {"name": c["name"], "arguments": c["arguments"]}}
-                                       for c in json.loads(turn["calls"])]
+                                       for c in json.loads(calls)]
                 messages.append(m)
             else:
-                messages.append({"role": "tool", "tool_call_id": turn["call_id"], "content": turn["content"]})
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
         body = {"model": st.get("model", ""), "messages": messages}
         tools = self.tools(agent)
         if tools:
@@ -159,6 +167,15 @@ class Agents:
             body["max_tokens"] = st["max_tokens"]
         return body
 
+    def request_text(self, field: str) -> tuple[str, str]:
+        """(call id, the request as JSON text) of the session's next step, built
+        once per step (the call id names the step)."""
+        call = self.call_id(field)
+        kept = self._requests.get(field)
+        if kept is None or kept[0] != call:
+            kept = self._requests[field] = (call, json.dumps(self.request(field), separators=(",", ":")))
+        return kept
+
     def calls(self) -> list[dict]:
         """The completions the host must ask for: {call, agent: true, model,
         who, request (JSON text)}; each reply comes back as a `result` input."""
@@ -166,9 +183,9 @@ class Agents:
         for field in self.sessions:
             if not self.processing(field):
                 continue
-            body = self.request(field)
-            out.append({"call": self.call_id(field), "agent": True, "model": body["model"],
-                        "who": self._get(field, "asker") or "", "request": json.dumps(body, separators=(",", ":"))})
+            call, text = self.request_text(field)
+            out.append({"call": call, "agent": True, "model": self.settings(field).get("model", ""),
+                        "who": self._get(field, "asker") or "", "request": text})
         return out
 
     def wake(self) -> int | None:
@@ -196,7 +213,7 @@ class Agents:
                 continue
             if clock >= self._get(field, "updated") + self.staleness(field):
                 frames += self.end(field, STALE, "no reply within the staleness timeout")
-            elif len(json.dumps(self.request(field), separators=(",", ":"))) > MAX_REQUEST_BYTES:
+            elif len(self.request_text(field)[1].encode()) > MAX_REQUEST_BYTES:
                 frames += self.end(field, FAILED, f"the conversation is larger than {MAX_REQUEST_BYTES} bytes "
                                    "as a request (413)")
         return frames
