@@ -185,7 +185,8 @@ class DocView:
     def ended(self, code: str, message: str) -> None:
         self.open = False
         self.ended_as = (code, message)
-        self.session.docs.pop(self.key, None)
+        if self.session.docs.get(self.key) is self:
+            del self.session.docs[self.key]
         self.session.changed(self.key)
 
 
@@ -206,6 +207,7 @@ class McpSession:
         self.context = context
         self.docs: dict[str, DocView] = {}
         self.tried: set[str] = set()
+        self.connecting: dict[str, asyncio.Future] = {}  # key -> its connection being made
         self.subscriptions: set[str] = set()
         self.initialized = False
         self.closed = False
@@ -223,8 +225,17 @@ class McpSession:
     # -- documents
 
     async def _connect(self, key: str) -> DocView | None:
+        """The session's connection to `key`, made once: requests that need it
+        at the same time (HTTP requests of a session may overlap) share it."""
         if key in self.docs:
             return self.docs[key]
+        pending = self.connecting.get(key)
+        if pending is None:
+            pending = self.connecting[key] = asyncio.ensure_future(self._join(key))
+            pending.add_done_callback(lambda _f: self.connecting.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _join(self, key: str) -> DocView | None:
         self.tried.add(key)
         view = DocView(self, key)
         router = self.router

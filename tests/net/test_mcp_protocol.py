@@ -486,3 +486,23 @@ def test_a_websocket_session_ends_when_its_token_expires():
                 await asyncio.wait_for(ws.wait_closed(), 5)
             assert not srv.mcp.sessions
     run(scenario)
+
+
+def test_overlapping_requests_of_a_session_share_one_connection():
+    source = COUNTER.replace("channel bump", "public int joins;\n\n@connected {\n  joins++;\n  return true;\n}\n\n"
+                             "channel bump").replace("@connected {\n  return true;\n}\n", "", 1)
+
+    async def scenario(kit):
+        async with served(kit, source=source) as (srv, http):
+            await made(kit, srv, "d1")
+            session = await http_session(http, auth(kit, "bob"))
+            reads = await asyncio.gather(*(http.post("/~mcp", json=rpc(i, "resources/read",
+                                                                        {"uri": "advm://document/d1"}),
+                                                     headers=session) for i in range(6)))
+            views = [json.loads(r.json()["result"]["contents"][0]["text"]) for r in reads]
+            assert all(v == views[0] for v in views)
+            assert views[0]["joins"] == 1  # bob, once
+            mcp = next(iter(srv.mcp.sessions.values()))
+            assert list(mcp.docs) == ["d1"] and not mcp.connecting
+            assert srv.router.slots["d1"].members.get("bob@") == 1
+    run(scenario)
