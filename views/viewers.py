@@ -1126,8 +1126,12 @@ class Viewers:
         self.viewers = {v["who"]: _Viewer(v["who"], v["seq"], v["view"], v.get("state"),
                                           viewer_state(self.engine, v.get("state")))
                         for v in state["viewers"]}
-        self.tracker.reset()
-        self.formulas.clear()
+        if "tracker" in self.__dict__:
+            # Made already (_setup): forget what they saw. Not made yet (a
+            # wake): they start empty when first used, so a document woken
+            # for a timer or a replay never makes them (issue 12 point 5).
+            self.tracker.reset()
+            self.formulas.clear()
         self.shared_enc.clear()
         self.shared_lists.clear()
         self.rf_cache.clear()

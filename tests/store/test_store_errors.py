@@ -100,10 +100,25 @@ def test_snapshot_hash_mismatch(store):
     forged = {"seq": 2, "format": 1, "hash": good.hash, "data": b"\xa1bhp\x0b"}  # hp: 11
     poke(store, "snapshots", SNAP2, records.pack(records.KIND_SNAPSHOT, forged))
     with pytest.raises(CorruptRecord, match="content hash mismatch") as info:
-        store.load("game")
+        store.snapshot("game")
     assert info.value.doc == "game" and info.value.db == "snapshots"
+    with pytest.raises(CorruptRecord, match="content hash mismatch"):
+        store.snapshot("game", 2)
     # Inspection tools may still look at the bytes when they ask to.
     assert store.snapshot("game", verify=False).data == b"\xa1bhp\x0b"
+    # A wake checks the record's CRC, not the hash (spec/store.md 3): this
+    # record's CRC was made over the forged body, so load takes it as written.
+    assert store.load("game").snapshot.data == b"\xa1bhp\x0b"
+
+
+def test_load_checks_the_snapshot_crc_not_its_hash(store):
+    """What the wake relies on instead of the content hash: any byte of the
+    stored data changed after it was written fails the record's CRC."""
+    raw_value = raw(store, "snapshots", SNAP2)
+    for at in (records.HEADER_SIZE + 2, len(raw_value) - 1):
+        poke(store, "snapshots", SNAP2, flip(raw_value, at))
+        with pytest.raises(CorruptRecord, match="CRC mismatch"):
+            store.load("game")
 
 
 def test_corrupt_snapshot_bytes(store):
