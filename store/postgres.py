@@ -47,7 +47,8 @@ from .writes import StoreWrites
 SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_SCHEMA = "advm"
 DEFAULT_LEASE_S = 10.0
-PG_MAX = (1 << 63) - 1  # bigint: sequence numbers and times above it are refused
+PG_MAX = (1 << 63) - 1
+_KNOWN_MAX = 1 << 16  # rows the committer remembers between batches  # bigint: sequence numbers and times above it are refused
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 _LOCK_ID = 0x6164766D  # "advm": serialises migrations of one database
 
@@ -241,6 +242,8 @@ class PgStore(StoreWrites):
                                 f"until {held[2]:%H:%M:%S}; it can be loaded here once that lease "
                                 "ends", doc=doc)
         self._held[raw] = row[0]
+        if self.committer is not None:
+            self.committer.known.pop(raw, None)  # the row changed: read it again
         return row[0]
 
     def epoch(self, doc: str) -> int | None:
@@ -439,32 +442,55 @@ class PgStore(StoreWrites):
 
 
 class _Head:
-    """A document's row of `docs` as a batch sees it."""
+    """A document's row of `docs` as a batch sees it; `orig` is (last_seq,
+    owner, epoch) as read, which the batch's conditional update expects."""
 
-    __slots__ = ("last", "snap", "owner", "epoch", "live", "exists", "changed")
+    __slots__ = ("last", "snap", "owner", "epoch", "live", "exists", "changed", "orig")
 
     def __init__(self, last=0, snap=None, owner=None, epoch=0, live=False, exists=False):
         self.last, self.snap, self.owner, self.epoch = last, snap, owner, epoch
         self.live, self.exists, self.changed = live, exists, False
+        self.orig = (last, owner, epoch)
+
+    def copy(self) -> "_Head":
+        return _Head(self.last, self.snap, self.owner, self.epoch, self.live, self.exists)
+
+
+class _Stale(Exception):
+    """A row changed since the batch read it (another writer, a lease taken):
+    the batch is rolled back and applied again from rows read under lock."""
 
 
 class PgBatch:
-    """One PostgreSQL transaction's worth of operations: the documents' rows
-    locked and read once, log rows gathered and inserted with one statement,
-    timers and rows written once at the end."""
+    """One PostgreSQL transaction's worth of operations. The documents' rows
+    come from the committer's memory of its last commits (`known`) or are
+    read once; log rows are gathered and inserted with one statement; timers
+    and rows are written once at the end, each row by an update conditional
+    on what was read (its log end, owner and epoch), so a row another writer
+    changed meanwhile (a lease taken over) makes the batch _Stale rather than
+    commit. With `lock` the rows are read FOR UPDATE instead: nothing can
+    change under the batch (its second attempt)."""
 
-    def __init__(self, store: PgStore, cur, ops):
+    def __init__(self, store: PgStore, cur, ops, known: dict, lock: bool):
         self.store = store
         self.cur = cur
         self.heads: dict[bytes, _Head] = {}
         self.rows: tuple[list, list, list] = ([], [], [])
         self.timers: dict[bytes, int | None] = {}
-        docs = list({op.prefix[:-1] for op in ops if getattr(op, "prefix", None) is not None})
-        if docs:
+        docs = {op.prefix[:-1] for op in ops if getattr(op, "prefix", None) is not None}
+        missing = []
+        for raw in docs:
+            h = None if lock else known.get(raw)
+            if h is None:
+                missing.append(raw)
+            else:
+                self.heads[raw] = h.copy()
+        if missing:
             for doc, last, snap, owner, epoch, live in cur.execute(
                     """SELECT doc, last_seq, snap_seq, owner, epoch,
                               lease_until IS NOT NULL AND lease_until > clock_timestamp()
-                       FROM docs WHERE doc = ANY(%s) ORDER BY doc FOR UPDATE""", (docs,)):
+                       FROM docs WHERE doc = ANY(%s) ORDER BY doc"""
+                    + (" FOR UPDATE" if lock else ""), (missing,)):
                 self.heads[bytes(doc)] = _Head(last, snap, owner, epoch, live, True)
 
     def check(self, doc: str, raw: bytes) -> _Head:
@@ -524,8 +550,9 @@ class PgBatch:
             cur.execute("DELETE FROM snapshots WHERE doc = %s AND seq = ANY(%s)", (doc, gone))
         removed = 0
         if cut:
-            removed = cur.execute("DELETE FROM log WHERE doc = %s AND seq <= %s",
-                                  (doc, cut)).rowcount
+            removed = cur.execute("DELETE FROM log WHERE doc = %s AND seq <= %s RETURNING 1",
+                                  (doc, cut)).fetchall()
+            removed = len(removed)
         return len(gone), removed
 
     def apply(self, op):
@@ -536,8 +563,11 @@ class PgBatch:
             h = self.head(op.doc, raw)
             self.flush()
             cur = self.cur
-            removed = cur.execute("DELETE FROM log WHERE doc = %s", (raw,)).rowcount
-            removed += cur.execute("DELETE FROM snapshots WHERE doc = %s", (raw,)).rowcount
+            # counted by RETURNING: a pipeline's rowcount is not known
+            removed = len(cur.execute("DELETE FROM log WHERE doc = %s RETURNING 1",
+                                      (raw,)).fetchall())
+            removed += len(cur.execute("DELETE FROM snapshots WHERE doc = %s RETURNING 1",
+                                       (raw,)).fetchall())
             self.timers[raw] = None
             h.last, h.snap = 0, None
             return removed
@@ -617,23 +647,56 @@ class PgBatch:
                                SELECT * FROM unnest(%s::bytea[], %s::bigint[])
                                ON CONFLICT (doc) DO UPDATE SET due = EXCLUDED.due""",
                             ([d for d, _ in put], [due for _, due in put]))
-        changed = [(d, h) for d, h in self.heads.items() if h.changed]
-        if changed:
-            cur.execute(
-                """INSERT INTO docs AS d (doc, last_seq, snap_seq, owner, epoch, lease_until)
+        old = [(d, h) for d, h in self.heads.items() if h.changed and h.exists]
+        new = [(d, h) for d, h in self.heads.items() if h.changed and not h.exists]
+        if old:
+            # An update waits for a row another transaction holds (a lease
+            # being taken) and then re-checks its WHERE against the row as
+            # committed: a takeover that committed first leaves the row
+            # unmatched, and the batch is _Stale (spec/store.md 20.4).
+            done = cur.execute(
+                """UPDATE docs AS d
+                   SET last_seq = t.last, snap_seq = t.snap, owner = t.owner, epoch = t.epoch,
+                       lease_until = CASE WHEN t.owner IS NULL THEN NULL ELSE d.lease_until END
+                   FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[],
+                               %s::bigint[], %s::text[], %s::bigint[])
+                        AS t(doc, last, snap, owner, epoch, was_last, was_owner, was_epoch)
+                   WHERE d.doc = t.doc AND d.last_seq = t.was_last
+                         AND d.owner IS NOT DISTINCT FROM t.was_owner AND d.epoch = t.was_epoch
+                   RETURNING d.doc""",
+                ([d for d, _ in old], [h.last for _, h in old], [h.snap for _, h in old],
+                 [h.owner for _, h in old], [h.epoch for _, h in old],
+                 [h.orig[0] for _, h in old], [h.orig[1] for _, h in old],
+                 [h.orig[2] for _, h in old])).fetchall()
+            if len(done) != len(old):
+                raise _Stale()
+        if new:
+            done = cur.execute(
+                """INSERT INTO docs (doc, last_seq, snap_seq, owner, epoch, lease_until)
                    SELECT doc, last, snap, owner, epoch,
                           CASE WHEN owner IS NULL THEN NULL
                                ELSE clock_timestamp() + %s * interval '1 millisecond' END
                    FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[])
                         AS t(doc, last, snap, owner, epoch)
-                   ON CONFLICT (doc) DO UPDATE
-                   SET last_seq = EXCLUDED.last_seq, snap_seq = EXCLUDED.snap_seq,
-                       owner = EXCLUDED.owner, epoch = EXCLUDED.epoch,
-                       lease_until = CASE WHEN EXCLUDED.owner IS NULL THEN NULL
-                                          ELSE coalesce(d.lease_until, EXCLUDED.lease_until) END""",
-                (self.store.lease_ms, [d for d, _ in changed], [h.last for _, h in changed],
-                 [h.snap for _, h in changed], [h.owner for _, h in changed],
-                 [h.epoch for _, h in changed]))
+                   ON CONFLICT (doc) DO NOTHING RETURNING doc""",
+                (self.store.lease_ms, [d for d, _ in new], [h.last for _, h in new],
+                 [h.snap for _, h in new], [h.owner for _, h in new],
+                 [h.epoch for _, h in new])).fetchall()
+            if len(done) != len(new):
+                raise _Stale()  # another writer created the document meanwhile
+
+    def remember(self, known: dict) -> None:
+        """After COMMIT: the rows as this batch left them, for the next batches
+        (not another owner's, whose lease may end meanwhile)."""
+        if len(known) > _KNOWN_MAX:
+            known.clear()
+        owner = self.store.owner
+        for raw, h in self.heads.items():
+            if h.owner is None or h.owner == owner:
+                h.exists = True
+                h.orig = (h.last, h.owner, h.epoch)
+                h.changed = False
+                known[raw] = h
 
 
 class PgCommitter(GroupCommitter):
@@ -642,6 +705,7 @@ class PgCommitter(GroupCommitter):
 
     def __init__(self, store: PgStore, **options):
         self.store = store
+        self.known: dict[bytes, _Head] = {}  # rows as this committer's last commits left them
         self.conn = store.connect()
         if store.durability is Durability.RELAXED:
             self.conn.execute("SET synchronous_commit = off")
@@ -662,25 +726,31 @@ class PgCommitter(GroupCommitter):
             return
         for attempt in (0, 1):
             try:
-                with self.conn.transaction():
+                with self.conn.pipeline(), self.conn.transaction():
                     cur = self.conn.cursor(binary=True)
-                    work = PgBatch(self.store, cur, live)
+                    work = PgBatch(self.store, cur, live, self.known, lock=attempt == 1)
                     results = [_apply(work, op) for op in live]
                     work.finish()
-            except (psycopg.errors.IntegrityError, psycopg.errors.SerializationFailure,
+                work.remember(self.known)
+            except (_Stale, psycopg.errors.IntegrityError, psycopg.errors.SerializationFailure,
                     psycopg.errors.DeadlockDetected) as exc:
-                # another writer created a document this batch also created: the
-                # second attempt reads its row and refuses what no longer fits
+                # a row changed since it was read, or another writer created a
+                # document this batch also created: the second attempt reads
+                # the rows under lock and refuses what no longer fits
+                self.known.clear()
                 if attempt == 0:
                     continue
                 results = [StoreError(f"{_who(op)}: the write conflicted with another "
-                                      f"writer: {str(exc).strip()}", doc=op.doc) for op in live]
+                                      f"writer: {str(exc).strip() or 'a row changed'}",
+                                      doc=op.doc) for op in live]
             except psycopg.OperationalError as exc:
+                self.known.clear()
                 self._broken = StoreError(
                     f"store at {self.store.path} failed ({str(exc).strip()}); nothing after the "
                     "last acknowledged commit is durable. Restart to recover from the database.")
                 results = [self._broken] * len(live)
             except Exception as exc:  # a bug in an operation: fail this batch only
+                self.known.clear()
                 results = [StoreError(f"internal error committing {_who(op)}: {exc!r}",
                                       doc=op.doc) for op in live]
             break
