@@ -244,7 +244,7 @@ def documents(router, known: dict) -> dict:
                 row["timer"] = due
         out.append(row)
     return {"backend": "durable" if durable else "memory", "documents": out,
-            "more": len(keys) > LIST_LIMIT}
+            "more": len(keys) > LIST_LIMIT, "space": getattr(router, "space", "default")}
 
 
 # ---------------------------------------------------------------- methods

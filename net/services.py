@@ -233,6 +233,10 @@ class Dispatcher:
             self._secrets.append(config.models.key)
 
     async def start(self) -> None:
+        if not self.config.services and getattr(self.config, "models", None) is None:
+            # Nothing configured to call (every call fails 501 without HTTP): no
+            # client, whose TLS context costs about 0.6 MB per router, so per space.
+            return
         limit = max(1, self.config.per_host) * max(1, len({e.host for e in self.config.services.values()}))
         self.client = httpx.AsyncClient(
             transport=self._transport, follow_redirects=False, trust_env=False,

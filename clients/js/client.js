@@ -401,6 +401,8 @@ export class Client {
     this.url = url;
     /** what every request that names no identity of its own sends */
     this.identity = options.identity ?? "anonymous";
+    /** the space every request names (spec/protocol.md 8.17); null: the server's default space */
+    this.space = options.space ?? null;
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     if (typeof this.WebSocket !== "function") {
       throw new TypeError("no WebSocket: pass options.WebSocket (on Node before 22, the ws package's WebSocket)");
@@ -609,7 +611,8 @@ export class Client {
         ? `not connected to ${this.url}: reconnecting` : `not connected to ${this.url}`, method);
     }
     const id = this._next++;
-    this._ws.send(requestText({ id, method, ...params }));
+    const space = this.space != null && params.space === undefined ? { space: this.space } : {};
+    this._ws.send(requestText({ id, method, ...space, ...params }));
     return id;
   }
 

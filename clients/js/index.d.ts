@@ -139,6 +139,8 @@ export interface ClientOptions {
   reconnect?: boolean;
   /** pauses between attempts, in ms: doubling from `initial` (250) to `max` (8000), with jitter */
   backoff?: { initial?: number; max?: number };
+  /** the space (program) of the documents this client names (spec/protocol.md 8.17); default: the server's default space */
+  space?: string;
 }
 
 /** One document in `admin/documents`. */
@@ -278,6 +280,8 @@ export class Client {
   readonly url: string;
   /** sent by every request that names no identity of its own */
   identity: string;
+  /** sent by every request that names no space of its own; null: the server's default space */
+  space: string | null;
   readonly status: ClientStatus;
   /** resolves once the first socket is open */
   readonly ready: Promise<void>;

@@ -246,7 +246,9 @@ async function connect() {
   if (state.client) state.client.close();
   closeDocument(false);
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const client = new Client(`${scheme}//${location.host}/~s`, { identity: state.identity });
+  // ?space=NAME picks the program of a server hosting several (spec/protocol.md 8.17)
+  const space = new URLSearchParams(location.search).get("space") || undefined;
+  const client = new Client(`${scheme}//${location.host}/~s`, { identity: state.identity, space });
   state.client = client;
   client.on("error", (error) => logFailure("A request", error));
   client.on("status", (status) => {
@@ -265,6 +267,14 @@ async function connect() {
     await showWho(client);
     state.reflection = await client.reflect();
   } catch (error) {
+    if (error.reason === "unknown_space" && !space) {
+      // No default space on this server: open its first one.
+      const listed = await client.request("space/list", { identity: client.identity }).catch(() => null);
+      if (listed && listed.spaces.length) {
+        location.search = `?space=${encodeURIComponent(listed.spaces[0].space)}`;
+        return;
+      }
+    }
     setStatus("Not connected: see the log.", false);
     logFailure("Connecting", error);
     $("principal").textContent = "Not connected.";

@@ -76,7 +76,9 @@ async function listDocuments() {
     return;
   }
   ui.refused = false;
+  listSpaces();
   $("console-status").textContent = `${answer.documents.length} document${answer.documents.length === 1 ? "" : "s"}` +
+    ` in space ${client.space ?? "default"}` +
     `, kept ${answer.backend === "durable" ? "in the store" : "in memory only (no log to read)"}` +
     `${answer.more ? " (the first 1000 listed)" : ""}.`;
   const rows = answer.documents.map((d) => h("tr", { "data-key": d.key, class: d.key === ui.key ? "picked" : "" },
@@ -94,6 +96,24 @@ async function listDocuments() {
   if (!rows.length) {
     $("console-docs").append(h("tr", {}, h("td", { colspan: "7", class: "empty" }, "No documents yet: create one above.")));
   }
+}
+
+// The spaces of the server (space/list, spec/protocol.md 8.17), each a link
+// that opens the page in it (?space=NAME), with its documents counted.
+async function listSpaces() {
+  let answer;
+  try {
+    answer = await ui.client.request("space/list", { identity: identity() ?? ui.client.identity });
+  } catch (error) {
+    $("console-spaces").textContent = "";
+    return;
+  }
+  const here = ui.client.space ?? "default";
+  const items = answer.spaces.map((s) => h("li", { class: s.space === here ? "picked" : "", "data-space": s.space },
+    h("a", { href: `?space=${encodeURIComponent(s.space)}` }, s.space),
+    h("span", { class: "meta" }, ` ${s.documents} document${s.documents === 1 ? "" : "s"}, ${s.loaded} loaded, ` +
+      `${s.connections} connected${s.filename ? `, ${s.filename}` : ""}`)));
+  $("console-spaces").replaceChildren(...items);
 }
 
 function pick(key) {

@@ -133,6 +133,8 @@ def test_deploy_one_space_while_the_others_serve_then_delete_one(tmp_path):
             after = {s: srv.spaces.router(s).module.module_id() for s in programs}
             assert after["ledger"] != before["ledger"]
             assert after["chat"] == before["chat"] and after["game"] == before["game"]
+            docs = await ops.request("admin/documents", identity=admin, space="game")
+            assert docs["space"] == "game" and [d["key"] for d in docs["documents"]] == ["k1"]
             listed = await ops.request("admin/modules", identity=admin, space="chat")
             assert [r["module"] for r in listed["documents"]] == [before["chat"]]
             await room.wait_for(lambda c: c.view.get("total_lines") == 20)
