@@ -141,7 +141,7 @@ _BINARY = {"==", "!=", "<=", ">=", "&&", "||", "^^", "+", "-", "*", "/", "%", "<
 # Words that take type arguments without being type names.
 _TYPE_OPENERS = {"@maybe", "@convert", "cached", "viewer_is", "use_policy", "bubble",
                  "channel", "replication", "session"}
-_NO_SPACE_BEFORE_PAREN = {"@debug", "@maybe", "@convert", "@was"}
+_NO_SPACE_BEFORE_PAREN = {"@debug", "@maybe", "@convert", "@was", "@description"}
 
 
 def _ends_value(tok: Tok | None) -> bool:
@@ -297,7 +297,7 @@ def _layout(source: str, toks: list[Tok]) -> str:
             elif stack[-1].kind not in ("block", "do", "switch"):
                 level = stack[-1].level + 1  # inside brackets: one level past the line that opened them
             else:
-                level = block_level() + (0 if _at_statement_start(prev_code, prev, stack) else 1)
+                level = block_level() + (0 if _at_statement_start(prev_code, prev, stack, last_closed_owner) else 1)
             start_line(level, nl >= 2 and not closing_block)
         elif cur and _space_between(prev, t, prev_code, code, k, angle_open, angle_close, stack, nl,
                                         frame_closed is not None and frame_closed.kind == "enum"):
@@ -369,10 +369,13 @@ def _layout(source: str, toks: list[Tok]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _at_statement_start(prev_code: Tok | None, prev: Tok | None, stack: list[_Frame]) -> bool:
+def _at_statement_start(prev_code: Tok | None, prev: Tok | None, stack: list[_Frame],
+                        closed_owner: Tok | None = None) -> bool:
     """True when the next token begins a statement or declaration (no continuation indent)."""
     if prev_code is None:
         return True
+    if prev_code.text == ")" and closed_owner is not None and closed_owner.text == "@description":
+        return True  # a tool after its `@description("...")` (language.md 4.31)
     if prev_code.text in (";", "{", "}") or prev_code.kind == "template":
         return True
     if prev_code.text == ":" and stack and stack[-1].kind == "switch":

@@ -222,3 +222,10 @@ def test_a_template_is_kept_as_written():
     assert format_source(out) == out
     with pytest.raises(FormatError):
         format_source("template open: `t`never closed\n")
+
+
+def test_an_agents_tools_start_their_own_lines_after_their_description():
+    text = ('agent A {\nmax_tool_rounds = 2;\nmutable int n;\n@description ("d")\n    mutating tool<M, M> t {\n'
+            'n = 1;\nreturn {};\n}\n}\n')
+    assert format_source(text) == ('agent A {\n  max_tool_rounds = 2;\n  mutable int n;\n  @description("d")\n'
+                                   '  mutating tool<M, M> t {\n    n = 1;\n    return {};\n  }\n}\n')

@@ -259,3 +259,18 @@ def test_a_conversation_past_the_request_limit_fails_its_ask():
         d.apply(result(d, reply("ok")))
     assert chat(d)["ending"] == "failed" and "413" in chat(d)["error"]
     assert n * 9_000 > MAX_REQUEST_BYTES - 20_000
+
+
+def test_a_reply_text_and_a_tool_result_are_cut_at_the_content_limit_and_an_error_at_its():
+    from advm.runtime.agents import MAX_CONTENT_CHARS, MAX_ERROR_CHARS
+
+    d = doc()
+    ask(d, "long")
+    d.apply(result(d, reply("z" * MAX_CONTENT_CHARS)))
+    assert len(chat(d)["history"][-1]["content"]) == MAX_CONTENT_CHARS
+    ask(d, "longer")
+    d.apply(result(d, reply("z" * (MAX_CONTENT_CHARS + 1))))
+    assert len(chat(d)["history"][-1]["content"]) == MAX_CONTENT_CHARS
+    ask(d, "fail at length")
+    d.apply(result(d, error={"code": 500, "message": "m" * 2_000}))
+    assert len(chat(d)["error"]) == MAX_ERROR_CHARS

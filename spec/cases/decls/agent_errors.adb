@@ -20,6 +20,10 @@ agent Unbounded {
   tool<int, Out> bad {
     return {ok: false};
   }
+  @description("ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd")
+  tool<In, Out> wordy {
+    return {ok: false};
+  }
 }
 session<Task> s;
 // expect error E0541 at 7:7
@@ -28,4 +32,5 @@ session<Task> s;
 // expect error E0542 at 12:5
 // expect error E0543 at 17:5
 // expect error E0540 at 20:8
-// expect error E0540 at 24:9
+// expect error E0540 at 23:3
+// expect error E0540 at 28:9
