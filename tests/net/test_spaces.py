@@ -405,3 +405,66 @@ def test_space_commands_at_rest_then_served_without_a_file(tmp_path):
     again = json.loads(advm("snapshot", "inspect", "--store", store, "--space", "archive", "--doc", "b1",
                             "--json").stdout)
     assert again["space"] == "archive" and again["log"]["last"] == inspected["log"]["last"]
+
+
+def test_space_commands_against_a_running_server_and_limits_file(tmp_path):
+    store = tmp_path / "store"
+    (tmp_path / "counter.adb").write_text(COUNTER)
+    (tmp_path / "ledger.adb").write_text(LEDGER)
+    (tmp_path / "ledger2.adb").write_text(LEDGER_V2)
+    (tmp_path / "limits.toml").write_text('[space.ledger]\nauthorities = ["corp"]\n')
+
+    def advm(*args, ok=True):
+        done = subprocess.run([sys.executable, "-m", "advm", *map(str, args)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode == 0) == ok, done.stdout + done.stderr
+        return done
+
+    server = Served("run", "counter.adb", "--store", store, "--port", _free_port(), "--workers", "0",
+                    "--space-limits", "limits.toml", cwd=tmp_path)
+    try:
+        tokens = Tokens.from_store_dir(store)
+        admin = tokens.mint("ops", admin=True)
+        url = server.ws_url
+        made = json.loads(advm("space", "create", "ledger", "ledger.adb", "--server", url, "--token", admin,
+                               "--json").stdout)
+        assert made["space"] == "ledger"
+        # (A server on loopback lets any non-browser client use the admin methods, 8.11; one
+        # elsewhere needs the admin token: test_space_methods_need_an_admin_identity_off_loopback.)
+        assert "space_exists" in advm("space", "create", "ledger", "ledger.adb", "--server", url,
+                                      "--token", admin, ok=False).stderr
+
+        async def use():
+            async with await Client.connect(url, tokens.mint("ann@corp"), space="ledger") as c:
+                await c.create("b1")
+                v = await c.open("b1")
+                await v.send("open", {"name": "x", "cents": 4})
+            async with await Client.connect(url, tokens.mint("bob"), space="ledger") as c:
+                with pytest.raises(ClientError) as refused:  # the limits file: corp only
+                    await c.create("b2")
+                assert refused.value.reason == "space_refused"
+            async with await Client.connect(url, tokens.mint("bob")) as c:  # the default space
+                await c.create("c1")
+
+        asyncio.run(asyncio.wait_for(use(), 30))
+        listed = json.loads(advm("space", "list", "--server", url, "--token", admin, "--json").stdout)
+        rows = {r["space"]: r for r in listed["spaces"]}
+        assert rows["ledger"]["documents"] == 1 and rows["default"]["documents"] == 1
+        assert rows["ledger"]["limits"]["authorities"] == ["corp"]
+        moved = json.loads(advm("deploy", "ledger2.adb", "--space", "ledger", "--server", url, "--token", admin,
+                                "--json").stdout)
+        assert moved["moved"] == ["b1"]  # loaded still (its idle time has not passed)
+        status = json.loads(advm("deploy", "--status", "--space", "ledger", "--server", url, "--token", admin,
+                                 "--json").stdout)
+        assert status["module"] == moved["module"]
+        assert "space_not_empty" in advm("space", "delete", "ledger", "--server", url, "--token", admin,
+                                         ok=False).stderr
+        gone = json.loads(advm("space", "delete", "ledger", "--with-documents", "--server", url, "--token", admin,
+                               "--json").stdout)
+        assert gone["deleted"] == 1
+        metrics = __import__("urllib.request").request.urlopen(url.replace("ws://", "http://").replace(
+            "/~s", "/metrics"), timeout=10).read().decode()
+        assert 'advm_space_inputs{space="default"}' in metrics
+        assert 'advm_space_documents_loaded{space="default"}' in metrics
+    finally:
+        server.kill()
