@@ -1,12 +1,14 @@
 """Identity: who a WebSocket client is, from a signed token.
 
-A token is a JWT (RFC 7519), checked with PyJWT. The server's own tokens are
+A token is a JWT (RFC 7519), made with PyJWT. The server's own tokens are
 HS256 under its secret key, with claims `{"sub": principal, "iat": s, "jti":
 id, "exp": s (absent: no expiry, loopback servers only), "adm": true (admin
 tokens)}` and no `iss`. The key is kept in the store directory (`token.key`,
 32 random bytes, readable by its owner only), so `advm token alice` and the
 server that checks the token agree without configuration, and deleting the
-file revokes every such token at once.
+file revokes every such token at once. They are checked here (`_builtin`:
+HS256 under the key, the claims), a fifth of PyJWT's cost; PyJWT checks the
+tokens of authorities.
 
 A token whose `iss` names a registered authority (`advm authority add`,
 net/authorities.py) is checked with that authority's public keys (RS256,
@@ -22,6 +24,9 @@ such a visitor may do (they can test `@who.isAnonymous()`).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
@@ -60,6 +65,19 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json_part(text: str) -> dict | None:
+    """A token's header or payload (base64url, already checked): the JSON
+    object it holds, or None (not UTF-8 JSON, or not an object, as PyJWT
+    refuses them)."""
+    if len(text) % 4 == 1:
+        return None
+    try:
+        value = json.loads(_unb64(text))
+    except ValueError:  # binascii.Error and UnicodeDecodeError included
+        return None
+    return value if type(value) is dict else None
 
 
 def load_key(directory: str | os.PathLike, create: bool = True) -> bytes:
@@ -241,14 +259,12 @@ class Tokens:
         # zero, so a token cannot be altered into another string that verifies.
         if _b64(_unb64(parts[2])) != parts[2]:
             raise TokenError("bad_token", "the token's signature is not canonical base64url")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise TokenError("bad_token", "the token's header or payload is not readable") from None
+        header, unverified = _json_part(parts[0]), _json_part(parts[1])
+        if header is None or unverified is None:
+            raise TokenError("bad_token", "the token's header or payload is not readable")
         issuer = unverified.get("iss")
         if issuer is None or issuer == BUILTIN_ISSUER:
-            payload = self._decode(token, self._key, [BUILTIN_ALG], header, leeway=0)
+            payload = self._builtin(parts, header, unverified)
             try:
                 principal = check_principal(payload.get("sub"))
             except TokenError as e:
@@ -264,6 +280,10 @@ class Tokens:
         if authority is None:
             raise TokenError("bad_token", f"no authority is registered for issuer {str(issuer)[:140]!r} "
                              "(advm authority add NAME ... --issuer I)")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("bad_token", "the token's header or payload is not readable") from None
         key, alg = self.authorities.key_for(authority, header)
         payload = self._decode(token, key, [alg], header, leeway=LEEWAY, audience=authority.audience,
                                issuer=issuer)
@@ -306,6 +326,32 @@ class Tokens:
                 self._watched.pop(stream, None)
                 out.append((stream, reason))
         return out
+
+    def _builtin(self, parts: list, header: dict, payload: dict) -> dict:
+        """The payload of a token of the built-in key, its HS256 signature and
+        claims checked here rather than by PyJWT, whose pure-Python checks of
+        each base64url character made a token's first check cost about 1 ms,
+        most of what a reconnect costs the event loop (bench/README.md, issue
+        23). Checked as `_decode` has PyJWT check them: the header's alg is
+        HS256 (the one accepted), the signature is HMAC-SHA256 under the key
+        over `header.payload` (compared in constant time), `sub` is present
+        (and `exp` where required), then the times. The parts are base64url
+        (`_check`); the header and payload are JSON objects (`_json_part`)."""
+        alg = header.get("alg")
+        if alg != BUILTIN_ALG:
+            raise TokenError("bad_token", f"the token's alg {str(alg)[:20]!r} is not accepted here "
+                             f"(this key verifies {BUILTIN_ALG})")
+        signed = f"{parts[0]}.{parts[1]}".encode("ascii")
+        if not hmac.compare_digest(hmac.new(self._key, signed, hashlib.sha256).digest(), _unb64(parts[2])):
+            raise TokenError("bad_token", "the token's signature does not match the key")
+        for claim in (("sub", "exp") if self.require_exp else ("sub",)):
+            if payload.get(claim) is None:
+                if claim == "exp":
+                    raise TokenError("bad_token", "the token has no exp: this server takes only tokens "
+                                     "that expire (advm token NAME --ttl SECONDS)")
+                raise TokenError("bad_token", f"the token has no {claim}")
+        self._times(payload, 0)
+        return payload
 
     def _decode(self, token: str, key, algorithms: list, header: dict, *, leeway: int,
                 audience=None, issuer=None) -> dict:
