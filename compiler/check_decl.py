@@ -734,7 +734,7 @@ class DeclChecker:
         writes only the agent's mutables (check_stmt.tool_write)."""
         rules = procedure_rules(fn.name, fn.returns, False, False, record, "tool")
         rules = replace(rules, what=f"{'mutating ' if tool.mutating else ''}tool '{tool.name}' of agent "
-                        f"'{agent.name}'", transition=False, destroy=False, random=tool.mutating,
+                        f"'{agent.name}'", transition=False, destroy=False, random=False,
                         tool=(agent.name, tool.mutating, tuple(agent.mutables)))
         scope = Scope()
         for (pname, ptype), p in zip(fn.params, fn.decl.params):

@@ -42,9 +42,10 @@ private session<Helper> hidden;
 """
 
 
-def serve(tmp_path, model: ModelServer, timeout_ms: int = 5000, attempts: int = 1) -> tuple[Served, str]:
+def serve(tmp_path, model: ModelServer, timeout_ms: int = 5000, attempts: int = 1,
+          source: str = SOURCE) -> tuple[Served, str]:
     doc = tmp_path / "notes.adb"
-    doc.write_text(SOURCE)
+    doc.write_text(source)
     services = tmp_path / "services.toml"
     services.write_text(f'[models]\nbase_url = "{model.url}"\nkey = "sk-test-secret"\ntimeout_ms = {timeout_ms}\n'
                         f'attempts = {attempts}\nmap = {{ "test-model" = "scripted-1" }}\n')
@@ -172,3 +173,37 @@ def test_sigkill_mid_loop_and_recovery_finish_the_ask_with_each_tool_applied_onc
         assert (fields["chat"]["ending"], fields["chat"]["applied"]) == ("finished", 1)
     finally:
         store.close()
+
+
+def test_a_session_stuck_past_its_staleness_timeout_is_reset_after_a_restart(tmp_path):
+    source = SOURCE.replace("max_tool_rounds = 3;", "max_tool_rounds = 3;\n  staleness_timeout = 1;")
+    with ModelServer([calls(("c1", "note", {"topic": "lost"})), ("hold", reply("late"))]) as model:
+        server, token = serve(tmp_path, model, source=source)
+        try:
+            async def start():
+                async with await Client.connect(server.ws_url, token) as c:
+                    await c.create("s1")
+                    view = await c.open("s1")
+                    await ask(c, view, "note and hang")
+                    await until(view, lambda v: v["chat"]["applied"] == 1)
+
+            asyncio.run(asyncio.wait_for(start(), 60))
+            end = time.monotonic() + 30
+            while model.waiting() < 2:
+                assert time.monotonic() < end
+                time.sleep(0.02)
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.communicate()
+            time.sleep(1.2)  # down for longer than the session's staleness timeout
+            server, _ = serve(tmp_path, model, source=source)
+
+            async def settle():
+                async with await Client.connect(server.ws_url, token) as c:
+                    view = await c.open("s1")
+                    return (await until(view, ended))["chat"]
+
+            chat = asyncio.run(asyncio.wait_for(settle(), 60))
+        finally:
+            server.kill()
+    # Reset, not resumed: the ask failed as stale and its mutable changes were put back.
+    assert (chat["ending"], chat["applied"], chat["topic"]) == ("stale", 0, "")
