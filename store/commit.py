@@ -387,6 +387,7 @@ class GroupCommitter:
                 results = [_apply(work, op) for op in live]
                 work.flush()
                 txn.commit()
+                self.env.sync_meta()  # durable from here: data, then meta, flushed
                 self._txnid = txnid
                 if len(self._known) > _KNOWN_MAX:  # a cache: a host with many documents
                     self._known.clear()
