@@ -113,6 +113,9 @@ class Gate:
         self.cpu_used = 0.0       # seconds of its runners' time, counted from replies
 
     def refuse(self, slot, kind: str, who, sink, bounded: bool) -> RouterError | None:
+        """Why this input may not be queued (a RouterError), or None. Runs
+        for every input: the usual case (a loaded document, no CPU budget, no
+        authority list) is a few comparisons."""
         lim = self.limits
         if lim.authorities and who is not None and kind != "disconnect":
             authority = who.rpartition("@")[2]
@@ -122,20 +125,21 @@ class Gate:
         if not bounded:
             return None
         router = self.router
-        if lim.cpu is not None:
+        cpu = lim.cpu
+        if cpu is not None:
             now = time.monotonic()
-            self.allowance = min(lim.cpu * CPU_WINDOW, self.allowance + (now - self.stamp) * lim.cpu)
+            self.allowance = min(cpu * CPU_WINDOW, self.allowance + (now - self.stamp) * cpu)
             self.stamp = now
-        if self.allowance < 0:
-            return self._no("space_throttled", f"space {self.space!r} used its CPU budget "
-                            f"({lim.cpu:g} s a second); try again shortly")
-        inflight = sum(r.inflight for r in router.runners)
+            if self.allowance < 0:
+                return self._no("space_throttled", f"space {self.space!r} used its CPU budget "
+                                f"({cpu:g} s a second); try again shortly")
+        runners = router.runners
+        inflight = runners[0].inflight if len(runners) == 1 else sum(r.inflight for r in runners)
         if inflight >= lim.queued:
             return self._no("space_limit", f"space {self.space!r} has {lim.queued} inputs waiting")
-        if sink is not None and kind in ("connect", "view"):
-            if len(router._attached) >= lim.connections:
-                return self._no("space_limit", f"space {self.space!r} has {lim.connections} "
-                                "connections, its limit")
+        if sink is not None and kind in ("connect", "view") and len(router._attached) >= lim.connections:
+            return self._no("space_limit", f"space {self.space!r} has {lim.connections} "
+                            "connections, its limit")
         if not slot.loaded and not slot.queue:
             loaded = sum(1 for s in router.slots.values() if s.loaded or s.queue)
             if loaded >= lim.documents:
@@ -151,9 +155,10 @@ class Gate:
         """A reply came from `runner` for an input sent at `start` (perf_counter):
         the runner worked on it from then, or from its previous reply if later."""
         now = time.perf_counter()
-        begun = max(start, self.busy.get(runner, start))
-        self.busy[runner] = now
-        used = now - begun
+        busy = self.busy
+        last = busy.get(runner, 0.0)
+        busy[runner] = now
+        used = now - (start if start > last else last)
         self.cpu_used += used
         if self.limits.cpu is not None:
             self.allowance -= used
