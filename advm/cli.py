@@ -16,7 +16,7 @@ from typing import Sequence
 
 from . import __version__
 from .commands import (authority, check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot,
-                       space, token)
+                       space, token, types)
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
                             read_document, read_documents)
@@ -36,6 +36,7 @@ COMMANDS: list[Command] = [
     snapshot.COMMAND,
     space.COMMAND,
     token.COMMAND,
+    types.COMMAND,
     authority.COMMAND,
 ]
 
@@ -57,6 +58,7 @@ examples:
   advm run examples/chat.adb examples/todo.adb  two programs on one server, a space each
   advm space create ledger ledger.adb           a space in the store, served at the next run
   advm token alice                              a signed identity for alice
+  advm types examples/todo.adb --lang ts        the document's client types (TypeScript; py: Python)
   advm authority add corp --jwks-url https://id.corp/.well-known/jwks.json
                                                 accept corp's JWTs as sub@corp
 

@@ -98,8 +98,13 @@ export interface SendReply {
   viewstate?: ViewStateChange[];
 }
 
-/** One `connection/create` stream: a document as one principal sees it. */
-export class Connection<V = View> {
+/** Channel name -> the message it takes: what `advm types DOC --lang ts` writes for a
+ * document (spec/protocol.md 8.19); by default any channel takes any JSON. */
+export type Channels = { [channel: string]: Sendable };
+
+/** One `connection/create` stream: a document as one principal sees it. `V` is its view,
+ * `C` its channels and `A` the channels it asks on, as `advm types` declares them. */
+export class Connection<V = View, C extends object = Channels, A extends object = Channels> {
   readonly client: Client;
   readonly key: string;
   readonly identity: string;
@@ -122,12 +127,12 @@ export class Connection<V = View> {
   on(event: "error", fn: (note: DocumentNote) => void): () => void;
   on(event: "viewstate", fn: (change: ViewStateChange) => void): () => void;
   /** resolves with the input's reply (`{seq}`, and `viewstate` when the message's code called ViewState) once it committed */
-  send(channel: string, message: Sendable): Promise<SendReply>;
+  send<K extends keyof C & string>(channel: K, message: C[K]): Promise<SendReply>;
   /** answer an ask of `outstanding` (or the ask's id) */
-  answer(ask: Ask | number, message: Sendable): Promise<{ seq?: number }>;
+  answer(ask: Ask | number, message: A[keyof A]): Promise<{ seq?: number }>;
   end(): Promise<void>;
   /** resolves with the view once `predicate` holds; rejects if the stream ends first or after `timeout` ms (default 10 s; null: never) */
-  waitFor(predicate: (view: V, connection: Connection<V>) => boolean, options?: { timeout?: number | null }): Promise<V>;
+  waitFor(predicate: (view: V, connection: Connection<V, C, A>) => boolean, options?: { timeout?: number | null }): Promise<V>;
 }
 
 export interface ClientOptions {
@@ -296,7 +301,8 @@ export class Client {
   create(key: string, arg?: Sendable, options?: { identity?: string }): Promise<{}>;
   delete(key: string, options?: { identity?: string }): Promise<{}>;
   /** resolves once the whole view arrived; rejects with connect_refused, not_found, ... */
-  open<V = View>(key: string, options?: { identity?: string }): Promise<Connection<V>>;
+  open<V = View, C extends object = Channels, A extends object = Channels>(
+    key: string, options?: { identity?: string }): Promise<Connection<V, C, A>>;
   /** `document/debug`: resolves once subscribed; rejects with debug_refused, not_found, ... */
   debug(key: string, onLines: (lines: string[], dropped: number) => void,
         options?: { identity?: string }): Promise<DebugStream>;
