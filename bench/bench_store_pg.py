@@ -13,7 +13,7 @@ one PostgreSQL transaction. The baseline: a client that already holds 100
 records (the same encoded log records, one per document) and inserts them
 with one `INSERT ... SELECT FROM unnest(...)` per synced transaction on one
 connection: the rate PostgreSQL gives a writer that batches perfectly.
-Results: spec/store.md section 20.6.
+Results: spec/store.md section 20.7.
 """
 from __future__ import annotations
 

@@ -951,8 +951,17 @@ class Router:
             self._wake.set()
 
     async def _waker(self) -> None:
+        # A store several hosts share (PostgreSQL, spec/store.md 20.5) also
+        # holds the wake times of documents no host runs (theirs died): looked
+        # for once a lease period.
+        poll = getattr(self.store, "lease_ms", 0) / 1000 if getattr(
+            self.store, "owner", None) is not None else None
+        polled = None
         while True:
             self._wake.clear()
+            if poll is not None and (polled is None or time.monotonic() - polled >= poll):
+                polled = time.monotonic()
+                await self._orphans(poll)
             now = self.clock()
             while (top := self.next_wake()) is not None and top[0] <= now:
                 heapq.heappop(self._heap)
@@ -965,10 +974,25 @@ class Router:
                 self._submit(slot, "advance", None, {}, None, bounded=False)
             top = self.next_wake()
             timeout = None if top is None else min(max(0.0, (top[0] - self.clock()) / 1000), 60.0)
+            if poll is not None:
+                timeout = poll if timeout is None else min(timeout, poll)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+
+    async def _orphans(self, lease_s: float) -> None:
+        """Documents in the shared store due more than a lease ago: a live
+        owner wakes its own at once, so these sleep with no host, and this
+        host takes their wake-ups. Loading takes the document's lease, so one
+        host wakes it, once; the others' loads are refused (LeaseLost)."""
+        try:
+            found = await asyncio.to_thread(self.store.due, self.clock() - int(lease_s * 1000), 256)
+        except Exception:  # the database is away: the next round asks again
+            return
+        for due, key in found:
+            if key not in self.slots and key not in self._due:
+                self._set_due(key, due)
 
     async def _reaper(self) -> None:
         period = max(0.01, min(1.0, self.idle_unload_s / 4))

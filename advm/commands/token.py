@@ -30,16 +30,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from ..net.tokens import TokenError, Tokens
     from ..store import DEFAULT_DIR
+    from .storeargs import is_url
 
     if args.ttl < 0:
         raise UsageError("--ttl is 0 (no expiry) or a number of seconds")
     try:
-        tokens = Tokens.from_store_dir(args.store or DEFAULT_DIR)
+        # a PostgreSQL store's hosts keep their key in ./.advm (spec/store.md 20.1)
+        where = DEFAULT_DIR if is_url(args.store) else (args.store or DEFAULT_DIR)
+        tokens = Tokens.from_store_dir(where)
         token = tokens.mint(args.name, ttl=args.ttl or None, admin=args.admin)
     except TokenError as e:
         raise UsageError(e.message) from None
     except OSError as e:
-        raise UsageError(f"cannot use the key in {args.store or DEFAULT_DIR}: {e.strerror or e}") from None
+        raise UsageError(f"cannot use the key in {where}: {e.strerror or e}") from None
     if args.json:
         out_json({"token": token, "principal": tokens.verify(token), "ttl": args.ttl or None,
                   "admin": args.admin})

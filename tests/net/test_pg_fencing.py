@@ -81,3 +81,60 @@ def test_a_paused_owner_resumed_cannot_commit(tmp_path, pg_server):
         first.kill()
         if second is not None:
             second.kill()
+
+
+SLEEPER = """
+@static { create { return true; } }
+@connected { return true; }
+public int fired;
+@construct { transition #later in 2; }
+#later { fired += 1; }
+"""
+
+
+def test_a_dead_hosts_due_timer_fires_once_on_another_host(tmp_path, pg_server):
+    """Issue 18 point 4: host B is serving when host A creates a document
+    that will wake in 2 s and is SIGKILLed. The wake time is in the database;
+    B finds it once A's lease ran out, takes the lease, loads the document and
+    fires its transition, once."""
+    doc = tmp_path / "sleeper.adb"
+    doc.write_text(SLEEPER)
+    url = pg_server.url(lease=LEASE_S)
+    second = Served("run", doc, "--port", "0", "--store", url, "--workers", "0", cwd=tmp_path)
+    first = Served("run", doc, "--port", "0", "--store", url, "--workers", "0", cwd=tmp_path)
+    try:
+        token = Tokens.from_store_dir(tmp_path / ".advm").mint("alice")
+
+        async def create():
+            async with await Client.connect(first.ws_url, token) as c:
+                await c.create("s1")
+                view = await c.open("s1")
+                return view.view["fired"]
+
+        assert asyncio.run(asyncio.wait_for(create(), 30)) == 0
+        first.proc.kill()  # SIGKILL: no lease given back, no timer fired
+        first.proc.communicate()
+        with PgStore(url, readonly=True) as store:
+            assert store.timer("s1") is not None
+
+            async def until_fired():
+                # the wake is due 2 s after creation; B looks once a lease (1 s)
+                # for wake times more than a lease overdue
+                while store.timer("s1") is not None:
+                    await asyncio.sleep(0.2)
+
+            asyncio.run(asyncio.wait_for(until_fired(), 30))
+            kinds = [e.kind for e in store.log("s1")]
+
+        async def look():
+            async with await Client.connect(second.ws_url, token) as c:
+                view = await c.open("s1")
+                return view.view["fired"]
+
+        assert asyncio.run(asyncio.wait_for(look(), 30)) == 1
+        assert kinds.count("advance") == 1, kinds
+        code, _, err = second.interrupt()
+        assert code == 0, err
+    finally:
+        first.kill()
+        second.kill()

@@ -166,3 +166,14 @@ def test_an_export_moves_between_the_backends(cli, pg_server, tmp_path):
 
     with Store(back, durability="relaxed") as store:
         assert DurableDocument.open(store, "moved", viewers=Viewers).living.snapshot() == live
+
+
+def test_a_token_for_a_postgresql_store_is_signed_with_the_local_key(cli, pg_server, tmp_path,
+                                                                      monkeypatch):
+    from advm.net.tokens import Tokens
+
+    monkeypatch.chdir(tmp_path)
+    r = cli("token", "alice", "--store", pg_server.url())
+    assert r.code == ExitCode.OK, r.err
+    assert Tokens.from_store_dir(tmp_path / ".advm").verify(r.out.strip()) == "alice@"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".advm"]  # no folder named after the URL
