@@ -298,6 +298,8 @@ class ExprChecker:
             return T.MessageType(rec.name) if rec.kind == "message" else T.RecordType(rec.name)
         if e.name == "i":  # the imaginary unit (language.md 3.12)
             return T.COMPLEX
+        if e.name == "null":  # Adama's @null: the dynamic JSON null (language.md 3.1)
+            return T.DYNAMIC
         if e.name in ("parameters", "headers"):  # the request of a @web handler (language.md 4.28)
             if not self.rules.web:
                 return self.err("E0213", f"@{e.name} is not available in {self.rules.what}", e.span,
@@ -305,7 +307,7 @@ class ExprChecker:
             return T.DYNAMIC if e.name == "parameters" else T.MapType(T.STRING, T.STRING)
         return self.err("E0201", f"unknown value '@{e.name}'", e.span,
                         did_you_mean(e.name, ["who", "no_one", "context", "self", "i", "parameters",
-                                              "headers"]))
+                                              "headers", "null"]))
 
     def x_StateLabel(self, e: ast.StateLabel, expected):
         if e.name not in self.info.states:

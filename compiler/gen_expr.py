@@ -222,6 +222,9 @@ class Expressions:
         if e.name == "i":  # the imaginary unit
             return self.imaginary_unit(dst)
         out = self.target(dst, "o")
+        if e.name == "null":  # a dynamic holding JSON null, as a dynamic's default does
+            self.emit("ONULL", out.n)
+            return out
         if e.name == "no_one":
             self.emit("OLOADK", out.n, NO_ONE)
         elif e.name == "who":
