@@ -96,3 +96,12 @@ def test_the_signature_is_over_both_parts_under_this_key():
     assert "does not match" in refused(signed({"alg": "HS256"}, {"sub": "alice"}, key=b"j" * 32))
     assert "does not match" in refused(f"{head}.{body}.{b64(b'x' * 32)}")
     assert Tokens(KEY).verify(good) == "alice@"
+
+
+def test_minted_tokens_are_what_pyjwt_makes():
+    """Tokens.mint writes the token itself; it is PyJWT's, byte for byte."""
+    t = Tokens(KEY)
+    for token in (t.mint("alice"), t.mint("bob@users", ttl=60), t.mint("root", admin=True)):
+        payload = jwt.decode(token, KEY, algorithms=["HS256"], options={"verify_exp": False})
+        assert jwt.encode(payload, KEY, algorithm="HS256") == token
+        assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
