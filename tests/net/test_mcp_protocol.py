@@ -30,8 +30,8 @@ def rpc(rid, method, params=None) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def served(kit, limits: McpLimits | None = None, source: str = COUNTER, **kw):
-    srv = Server(Router(module(source)), kit.tokens, port=0, mcp_limits=limits, **kw)
+async def served(kit, limits: McpLimits | None = None, source: str = COUNTER, router_kw=None, **kw):
+    srv = Server(Router(module(source), **(router_kw or {})), kit.tokens, port=0, mcp_limits=limits, **kw)
     await srv.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.port}", timeout=10) as http:
@@ -506,3 +506,49 @@ def test_overlapping_requests_of_a_session_share_one_connection():
             assert list(mcp.docs) == ["d1"] and not mcp.connecting
             assert srv.router.slots["d1"].members.get("bob@") == 1
     run(scenario)
+
+
+SLOW = """
+@static {
+  create {
+    return true;
+  }
+  instruction_budget = 2000000000;
+}
+
+message Spin {
+  int rounds;
+}
+
+public int n;
+
+@connected {
+  return true;
+}
+
+channel spin(Spin s) {
+  int i = 0;
+  while (i < s.rounds) {
+    i++;
+  }
+  n += 1;
+}
+"""
+
+
+def test_a_send_slower_than_answer_timeout_is_a_tool_error():
+    async def scenario(kit):
+        # a worker process runs the document, as `advm run` does: the server's loop stays free
+        async with served(kit, McpLimits(answer_timeout=1.0), source=SLOW, router_kw={"workers": 1}) as (srv, http):
+            await made(kit, srv, "d1")
+            session = await http_session(http, auth(kit, "bob"))
+            quick = (await http.post("/~mcp", json=rpc(1, "tools/call", {"name": "d1.spin",
+                                                                         "arguments": {"rounds": 10}}),
+                                     headers=session)).json()
+            assert quick["result"]["isError"] is False
+            slow = (await http.post("/~mcp", json=rpc(2, "tools/call", {"name": "d1.spin",
+                                                                        "arguments": {"rounds": 100_000_000}}),
+                                    headers=session)).json()
+            assert slow["result"]["isError"] is True
+            assert slow["result"]["content"][0]["text"] == "timeout: the document did not answer in time"
+    run(scenario, deadline=120)
