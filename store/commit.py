@@ -192,7 +192,7 @@ class Batch:
     is the committer's memory of where documents' logs end, as of its last
     commit; it is trusted only when no other process committed since."""
 
-    __slots__ = ("env", "txn", "retention", "last", "known", "puts", "_log_cursor",
+    __slots__ = ("env", "txn", "retention", "last", "known", "puts", "wrote", "_log_cursor",
                  "_snap_cursor")
 
     def __init__(self, env: StoreEnv, txn, policy, known: dict):
@@ -202,6 +202,7 @@ class Batch:
         self.last: dict[bytes, int] = {}
         self.known = known
         self.puts: list = []
+        self.wrote = False  # log entries were put: the commit has pages to flush
         self._log_cursor = None
         self._snap_cursor = None
 
@@ -225,6 +226,7 @@ class Batch:
             puts.sort()
             self.log_cursor.putmulti(puts)
             self.puts = []
+            self.wrote = True
 
     def last_seq(self, prefix: bytes) -> int:
         """Where the document's log ends: its last entry, else its newest
@@ -252,8 +254,15 @@ class GroupCommitter:
     load still batches because work queues up during each flush."""
 
     def __init__(self, env: StoreEnv, *, policy=retention.Retention(),
-                 window: float = 0.0, max_batch: int = 4096):
+                 window: float = 0.0, max_batch: int = 4096, defer_meta: bool = True):
         self.env = env
+        # Synced store: a batch whose commit wrote log entries is held, its
+        # acknowledgements not sent, until the next commit's data flush (which
+        # also flushes this one's meta page) or an explicit meta flush when
+        # nothing more is queued: one flush per batch instead of two
+        # (spec/store.md 5). False: every commit's meta is flushed at once.
+        self.defer_meta = defer_meta
+        self._held: tuple | None = None  # (ops, results) committed, meta not yet on disk
         self.policy = policy
         self.window = window
         self.max_batch = max_batch
@@ -326,7 +335,14 @@ class GroupCommitter:
         q = self._queue
         stop = False
         while not stop:
-            op = q.get()
+            if self._held is not None:
+                try:
+                    op = q.get_nowait()
+                except queue.Empty:
+                    self._release_held()  # nothing more to carry its meta: flush it now
+                    op = q.get()
+            else:
+                op = q.get()
             if op is _STOP:
                 break
             batch = [op]
@@ -337,6 +353,8 @@ class GroupCommitter:
                 except queue.Empty:
                     if self.window <= 0:
                         break
+                    if self._held is not None:
+                        self._release_held()  # not held while waiting for company
                     now = time.monotonic()
                     if deadline is None:
                         deadline = now + self.window
@@ -358,6 +376,7 @@ class GroupCommitter:
                 # rather than leave callers waiting on futures nobody resolves.
                 self._broken = StoreError(
                     f"store committer at {self.env.path} stopped: {exc!r}")
+                self._fail_held()
                 _resolve(batch, [self._broken] * len(batch))
             else:
                 if self.observe is not None:
@@ -368,6 +387,7 @@ class GroupCommitter:
             # Not held while waiting for the next batch: the ops hold their
             # documents' last snapshot and callbacks (an unloaded document's).
             batch = op = None
+        self._release_held()
 
     def _commit(self, batch: list[Op]) -> None:
         live = [op for op in batch if _claim(op)]
@@ -376,6 +396,7 @@ class GroupCommitter:
         if self._broken is not None:
             _resolve(live, [self._broken] * len(live))
             return
+        held = carried = False
         for attempt in (0, 1):
             txn = None
             try:
@@ -387,7 +408,15 @@ class GroupCommitter:
                 results = [_apply(work, op) for op in live]
                 work.flush()
                 txn.commit()
-                self.env.sync_meta()  # durable from here: data, then meta, flushed
+                if self.env.flush_meta:
+                    if self.defer_meta and work.wrote:
+                        # The commit flushed its data pages, and with them the
+                        # meta page of the batch held before it: that one is
+                        # durable; this one waits for the next flush.
+                        held = True
+                    else:
+                        self.env.sync_meta()  # durable from here: data, then meta
+                    carried = True
                 self._txnid = txnid
                 if len(self._known) > _KNOWN_MAX:  # a cache: a host with many documents
                     self._known.clear()
@@ -408,6 +437,7 @@ class GroupCommitter:
                 self._broken = StoreError(
                     f"store at {self.env.path} failed ({exc}); nothing after the last "
                     "acknowledged commit is durable. Restart to recover from disk.")
+                self._fail_held()
                 results = [self._broken] * len(live)
             except Exception as exc:  # a bug in an operation: fail this batch only
                 _abort(txn)
@@ -418,7 +448,40 @@ class GroupCommitter:
         self.batches += 1
         self.ops += len(live)
         self.largest_batch = max(self.largest_batch, len(live))
+        if self._held is not None:
+            # Carried by this commit's flush; else this batch failed without
+            # one, and the held batch is flushed now.
+            self._release_held(flushed=carried)
+        if held:
+            self._held = (live, results)
+            return
         _resolve(live, results)
+
+    def _release_held(self, flushed: bool = False) -> None:
+        """Acknowledge the batch whose meta page waited for a flush: `flushed`
+        when a later commit's data flush carried it, else flush it now (a
+        failure fails it and the store)."""
+        if self._held is None:
+            return
+        live, results = self._held
+        if not flushed:
+            try:
+                self.env.sync_meta()
+            except lmdb.Error as exc:
+                self._forget()
+                self._broken = StoreError(
+                    f"store at {self.env.path} failed ({exc}); nothing after the last "
+                    "acknowledged commit is durable. Restart to recover from disk.")
+                self._fail_held()
+                return
+        self._held = None
+        _resolve(live, results)
+
+    def _fail_held(self) -> None:
+        if self._held is not None:
+            live, _ = self._held
+            self._held = None
+            _resolve(live, [self._broken] * len(live))
 
     def _forget(self) -> None:
         self._known.clear()
