@@ -735,7 +735,8 @@ class McpExchange(WebExchange):
             return _json_answer(202, None, extra)
         status = 200
         if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
-            status = 400  # the body as a whole was refused (not JSON, too large, a bad batch)
+            # the body as a whole was refused (not JSON, too large, a bad batch)
+            status = 429 if answer["error"]["code"] == LIMIT_ERROR else 400
         return _json_answer(status, answer, extra)
 
     async def _events(self, session: McpSession) -> None:

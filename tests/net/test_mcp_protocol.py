@@ -190,7 +190,7 @@ def test_request_size_and_batch_limits_over_both_transports():
             four = await http.post("/~mcp", json=[rpc(i, "ping") for i in range(4)], headers=session)
             assert [a["id"] for a in four.json()] == [0, 1, 2, 3]
             five = await http.post("/~mcp", json=[rpc(i, "ping") for i in range(5)], headers=session)
-            assert five.json()["error"]["code"] == LIMIT_ERROR
+            assert five.status_code == 429 and five.json()["error"]["code"] == LIMIT_ERROR
             notes = await http.post("/~mcp", json=[{"jsonrpc": "2.0", "method": "notifications/x"}], headers=session)
             assert notes.status_code == 202 and notes.content == b""
 
