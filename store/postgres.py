@@ -563,7 +563,6 @@ class PgBatch:
             h = self.head(op.doc, raw)
             self.flush()
             cur = self.cur
-            # counted by RETURNING: a pipeline's rowcount is not known
             removed = len(cur.execute("DELETE FROM log WHERE doc = %s RETURNING 1",
                                       (raw,)).fetchall())
             removed += len(cur.execute("DELETE FROM snapshots WHERE doc = %s RETURNING 1",
@@ -635,7 +634,6 @@ class PgBatch:
         return new_last
 
     def finish(self) -> None:
-        self.flush()
         cur = self.cur
         if self.timers:
             clear = [d for d, due in self.timers.items() if due is None]
@@ -654,8 +652,13 @@ class PgBatch:
             # being taken) and then re-checks its WHERE against the row as
             # committed: a takeover that committed first leaves the row
             # unmatched, and the batch is _Stale (spec/store.md 20.4).
+            # The gathered log rows go in the same statement (one round trip).
+            docs, seqs, recs = self.rows
+            self.rows = ([], [], [])
             done = cur.execute(
-                """UPDATE docs AS d
+                """WITH ins AS (INSERT INTO log (doc, seq, rec)
+                                SELECT * FROM unnest(%s::bytea[], %s::bigint[], %s::bytea[]))
+                   UPDATE docs AS d
                    SET last_seq = t.last, snap_seq = t.snap, owner = t.owner, epoch = t.epoch,
                        lease_until = CASE WHEN t.owner IS NULL THEN NULL ELSE d.lease_until END
                    FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[],
@@ -664,12 +667,14 @@ class PgBatch:
                    WHERE d.doc = t.doc AND d.last_seq = t.was_last
                          AND d.owner IS NOT DISTINCT FROM t.was_owner AND d.epoch = t.was_epoch
                    RETURNING d.doc""",
-                ([d for d, _ in old], [h.last for _, h in old], [h.snap for _, h in old],
+                (docs, seqs, recs,
+                 [d for d, _ in old], [h.last for _, h in old], [h.snap for _, h in old],
                  [h.owner for _, h in old], [h.epoch for _, h in old],
                  [h.orig[0] for _, h in old], [h.orig[1] for _, h in old],
                  [h.orig[2] for _, h in old])).fetchall()
             if len(done) != len(old):
                 raise _Stale()
+        self.flush()
         if new:
             done = cur.execute(
                 """INSERT INTO docs (doc, last_seq, snap_seq, owner, epoch, lease_until)
@@ -726,7 +731,7 @@ class PgCommitter(GroupCommitter):
             return
         for attempt in (0, 1):
             try:
-                with self.conn.pipeline(), self.conn.transaction():
+                with self.conn.transaction():
                     cur = self.conn.cursor(binary=True)
                     work = PgBatch(self.store, cur, live, self.known, lock=attempt == 1)
                     results = [_apply(work, op) for op in live]
