@@ -54,6 +54,7 @@ SPACES = 100
 PER_SPACE = 10
 MESSAGES = 3000
 CONCURRENCY = 8
+SHARED = os.environ.get("ADVM_BENCH_THREADS") != "own"  # one thread for all spaces (advm run --workers 0)
 
 SOURCE = """
 @static {
@@ -85,13 +86,17 @@ def percentile(samples, q):
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _spaces(per_space: dict, workers: int) -> Spaces:
+def _spaces(per_space: dict, workers: int, shared: bool = False):
     module = build_source(SOURCE, "spaces.adb")
 
     def make_router(name, mod, limits):
-        return Router(mod, workers=workers)
+        router = Router(mod, workers=workers)
+        if workers == 0 and shared:
+            spaces.share_thread(router)
+        return router
 
-    return Spaces(make_router, per_space=per_space), module
+    spaces = Spaces(make_router, per_space=per_space)
+    return spaces, module
 
 
 async def _window(runaway: bool, limited: bool) -> dict:
@@ -176,7 +181,7 @@ async def _density(many: bool) -> dict:
     import tracemalloc
 
     sys.setswitchinterval(0.001)  # as `advm run` sets it (advm/commands/serve.py)
-    spaces, module = _spaces({}, workers=0)
+    spaces, module = _spaces({}, workers=0, shared=SHARED)
     before = _rss()
     tracemalloc.start()
     names = [f"s{i:03d}" for i in range(SPACES)] if many else ["one"]

@@ -182,6 +182,10 @@ class Slot:
 
 
 class Router:
+    # What runs its documents with workers=0: a thread of its own, or one shared
+    # by many spaces' routers (net/spaces.py SharedThread).
+    thread_runner = ThreadRunner
+
     def __init__(self, module, *, store=None, shelf: Shelf | None = None, workers: int = 0,
                  backend: str | None = None, idle_unload_s: float = IDLE_UNLOAD_S,
                  clock=wall_clock_ms, queue_limit: int = QUEUE_LIMIT, services=None,
@@ -237,7 +241,7 @@ class Router:
                 lane = DurableBackend(self.module, self.store)
             else:
                 lane = MemoryBackend(self.module, self.shelf)
-            self.runners = [ThreadRunner(self.module, lane)]
+            self.runners = [self.thread_runner(self.module, lane)]
         else:
             code = self.module.to_bytes()
             self.runners = [ProcessRunner(code, self.backend, self._doc_store(), i,

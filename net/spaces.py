@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import queue
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field, fields, replace
 from ..store.keys import DEFAULT_SPACE, space_problem
 from ..store.spaces import MAX_SPACES, delete_space_documents, space_documents, spaces_in
 from .router import RouterError
+from .runners import ThreadRunner
 
 CPU_WINDOW = 1.0  # seconds: a space's CPU budget is refilled over this window
 
@@ -164,6 +167,63 @@ class Gate:
             self.allowance -= used
 
 
+class SharedThread:
+    """One thread running the documents of many spaces (`advm run --workers 0`
+    with several spaces): each space keeps its router and its shard (its
+    documents, its module), and their inputs run on this one thread in the
+    order they were sent, as one space's would on its own thread. Costs no
+    thread per space (about 70 KB resident each, bench/README.md), at the
+    price of one queue for all: a long handler delays every space's next
+    input (the instruction budget bounds it)."""
+
+    def __init__(self):
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="advm-spaces", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            runner, done, kind, key, payload, now = item
+            fut = runner.shard.handle(kind, key, payload, now)
+            fut.add_done_callback(lambda f, runner=runner, done=done: runner._loop.call_soon_threadsafe(
+                runner._finish, done, f.result()))
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self.queue.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+
+
+class PooledThreadRunner(ThreadRunner):
+    """A space's runner on a SharedThread (Router.thread_runner)."""
+
+    def __init__(self, module, backend, shared: SharedThread):
+        super().__init__(module, backend)
+        self.shared = shared
+
+    async def start(self) -> None:
+        from .shard import Shard
+
+        self._loop = asyncio.get_running_loop()
+        self.shard = Shard(self.module, self.backend)
+        self.shared.start()
+
+    def call(self, kind, key, payload, now, done):
+        self.inflight += 1
+        self.shared.queue.put((self, done, kind, key, payload, now))
+
+    async def close(self) -> None:
+        pass  # the thread serves the other spaces still (Spaces.close stops it)
+
+
 def space_file_name(path) -> str:
     """The space a file serves under (`advm run a.adb b.adb`): its name
     without the suffix, lower-cased, other characters than [a-z0-9_-] as '-'."""
@@ -201,6 +261,7 @@ class Spaces:
         self.spaces: dict[str, Space] = {}
         self.started = False
         self.metrics = None
+        self.shared: SharedThread | None = None  # the thread of routers with workers=0, if shared
         self._lock = asyncio.Lock()
 
     def limits_of(self, name: str, recorded: dict | None = None) -> SpaceLimits:
@@ -246,9 +307,18 @@ class Spaces:
                 await space.router.start()
         self.started = True
 
+    def share_thread(self, router) -> None:
+        """Run `router`'s documents (workers=0) on this server's SharedThread."""
+        if self.shared is None:
+            self.shared = SharedThread()
+        shared = self.shared
+        router.thread_runner = lambda module, lane: PooledThreadRunner(module, lane, shared)
+
     async def close(self) -> None:
         await asyncio.gather(*(s.router.close() for s in self.spaces.values()),
                              return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.close()
 
     # ---------------------------------------------------------------- while serving
 
@@ -359,7 +429,8 @@ class Spaces:
         return got
 
 
-__all__ = ["CPU_WINDOW", "Gate", "Space", "SpaceLimits", "Spaces", "read_limits", "space_file_name"]
+__all__ = ["CPU_WINDOW", "Gate", "PooledThreadRunner", "SharedThread", "Space", "SpaceLimits", "Spaces",
+           "read_limits", "space_file_name"]
 
 
 # ---------------------------------------------------------------- space/* methods (protocol.md 8.17)

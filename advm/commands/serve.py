@@ -180,9 +180,12 @@ def build_spaces(args, programs, store, directory, workers):
             raise UsageError(f"--space-limits {e}") from None
 
     def make_router(name, module, limits):
-        return Router(module, store=SpaceStore(store, name) if store is not None else None,
-                      workers=workers, idle_unload_s=args.idle, services=args.service_config,
-                      memory_budget=int(limits.memory_mb * 1_000_000) or None)
+        router = Router(module, store=SpaceStore(store, name) if store is not None else None,
+                        workers=workers, idle_unload_s=args.idle, services=args.service_config,
+                        memory_budget=int(limits.memory_mb * 1_000_000) or None)
+        if workers == 0:  # every space's documents on one thread of the server
+            spaces.share_thread(router)
+        return router
 
     registry = Registry(directory) if store is not None else None
     spaces = Spaces(make_router, store=store, registry=registry, limits=base, per_space=per)

@@ -38,12 +38,16 @@ TOKENS = Tokens(b"advm-test-key-0123456789abcdef!!")
 
 @contextlib.asynccontextmanager
 async def serving(tmp_path, programs: dict, *, limits: dict | None = None, dev_tokens=False,
-                  memory=False):
-    """A server hosting `programs` (space -> source) over one store in tmp_path."""
+                  memory=False, shared=False):
+    """A server hosting `programs` (space -> source) over one store in tmp_path;
+    `shared`: every space's documents on one thread (as `advm run --workers 0`)."""
     store = None if memory else open_store(tmp_path / "store")
 
     def make_router(name, mod, lim):
-        return Router(mod, store=SpaceStore(store, name) if store is not None else None, workers=0)
+        router = Router(mod, store=SpaceStore(store, name) if store is not None else None, workers=0)
+        if shared:
+            spaces.share_thread(router)
+        return router
 
     spaces = Spaces(make_router, store=store, registry=Registry(tmp_path / "store") if store else None,
                     per_space={k: SpaceLimits.from_json(v) for k, v in (limits or {}).items()})
@@ -112,7 +116,8 @@ def test_same_key_in_three_spaces_are_three_documents_used_by_their_own_clients(
 def test_deploy_one_space_while_the_others_serve_then_delete_one(tmp_path):
     async def scenario(kit):
         programs = {"chat": CHAT, "game": GAME, "ledger": LEDGER}
-        async with serving(tmp_path, programs) as (srv, client, store):
+        async with serving(tmp_path, programs, shared=True) as (srv, client, store):
+            assert srv.spaces.shared is not None
             admin = TOKENS.mint("ops", ttl=600, admin=True)
             chat, game, ledger = [await client("alice", s) for s in ("chat", "game", "ledger")]
             for c in (chat, game, ledger):
