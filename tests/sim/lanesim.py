@@ -433,13 +433,16 @@ class SimWorker:
                 del self.running[key]
         return go
 
-    def dispose(self) -> None:
+    def dispose(self, restore: bool = True) -> None:
+        """The worker is gone; `restore`: give the VM back the pause and
+        yield settings it had before this worker (its process's first)."""
         from advm.vm._machine import pause_with, yield_by_default
 
         self.pipes.closed = True
         self.sched.kill()
-        pause_with(self._pause)
-        yield_by_default(self._yield)
+        if restore:
+            pause_with(self._pause)
+            yield_by_default(self._yield)
 
 
 def runner_class():
@@ -450,8 +453,8 @@ def runner_class():
 
         name = "sim-process"
 
-        def __init__(self, store, lane: "Lane"):
-            super().__init__(b"", "durable", store, index=0)
+        def __init__(self, store, lane: "Lane", on_death=None):
+            super().__init__(b"", "durable", store, index=0, on_death=on_death)
             self.lane = lane
             self.shard = lane.worker.shard
 
@@ -485,8 +488,9 @@ class _Process:
 class Lane:
     """A worker and the router's end of it, for one simulated process."""
 
-    def __init__(self, module, loop, store, draw, seeds):
+    def __init__(self, module, loop, store, draw, seeds, on_death=None):
         self.draw = draw
+        self.died = False
         self.loop = loop
         self.pipes = Pipes()
         self.reader = asyncio.StreamReader(loop=loop)
@@ -494,8 +498,17 @@ class Lane:
         loop.set_default_executor(self.executor)
         attrs = {"path": str(store.path)} if hasattr(store, "path") else {}
         self.worker = SimWorker(module, draw, self.pipes, attrs, seeds)
-        self.runner = runner_class()(store, self)
+        self.runner = runner_class()(store, self, on_death)
         self.eof = False
+
+    def die(self) -> None:
+        """The worker process dies alone: its threads stop where they are;
+        what it wrote is still read by the router, then its socket ends."""
+        self.died = True
+        self.pipes.down.clear()
+        self.pipes.inbox.clear()
+        self.worker.dispose(restore=False)
+        self.worker.exited = True
 
     def check(self) -> None:
         if self.worker.problem is not None:
@@ -543,6 +556,6 @@ class Lane:
         moved = self.executor.run_one() or moved
         return moved
 
-    def dispose(self) -> None:
-        self.worker.dispose()
+    def dispose(self, restore: bool = True) -> None:
+        self.worker.dispose(restore)
         self.executor.jobs.clear()

@@ -91,6 +91,7 @@ class NetResult:
     worker_inputs: int = 0        # with lanes: requests the worker's lanes ran
     lanes_used: int = 0           # with lanes: the most lanes one process's inputs ran on
     store_reads: int = 0          # with lanes: store reads the worker waited for (executor jobs)
+    worker_deaths: int = 0        # with lanes: workers that died alone (and were replaced)
 
 
 # ---------------------------------------------------------------- the loop
@@ -444,6 +445,7 @@ class Process:
         from advm.net.server import Server
 
         self.loop = SimLoop()
+        self.made: list = []  # every simulated worker of this process
         self.store = SimStore(real_store)
         self.router = Router(module, store=self.store, backend="durable", clock=self.loop.ms,
                              idle_unload_s=10 ** 9)
@@ -451,11 +453,12 @@ class Process:
             self.lane = None
             self.runner = SimRunner(module, DurableBackend(module, self.store, seeds=seeds), self.loop)
         else:  # a worker process with its lanes, over the real ProcessRunner (lanesim.py)
-            from lanesim import Lane
-
-            self.lane = Lane(module, self.loop, self.store, lanes_draw, seeds)
+            self.module, self.lanes_draw, self.seeds = module, lanes_draw, seeds
+            self.old_lanes: list = []   # workers that died, until the router has let them go
+            self.lane = self._lane()
             self.runner = self.lane.runner
-            self.lane.worker.link.settle = self.settle
+            # Router._respawn, with a simulated worker for the real process
+            self.router._respawn = self._respawn
         self.server = Server(self.router, _Tokens(), limits=limits)
         self.server._loop = self.loop
         self.do(self._start)
@@ -472,6 +475,33 @@ class Process:
         await r.services.start()
         r._tasks = [asyncio.ensure_future(r._waker())]
         r.started = True
+
+    def _lane(self):
+        from lanesim import Lane
+
+        lane = Lane(self.module, self.loop, self.store, self.lanes_draw, self.seeds,
+                    on_death=self.router._runner_died)
+        lane.worker.link.settle = self.settle
+        self.made.append(lane)
+        return lane
+
+    async def _respawn(self, dead) -> None:
+        """Router._respawn: a worker that died is replaced (here by a new
+        simulated worker); its documents load again on their next request."""
+        self.old_lanes.append(self.lane)
+        self.lane = self._lane()
+        fresh = self.runner = self.lane.runner
+        await fresh.start()
+        if self.router._closing:
+            await fresh.close()
+            return
+        self.router.runners[self.router.runners.index(dead)] = fresh
+
+    def kill_worker(self) -> None:
+        """The worker process dies (killed, or crashed in native code): its
+        threads stop where they are, what it wrote is still read, then EOF."""
+        self.lane.die()
+        self.settle()
 
     def do(self, fn, *args):
         """Run fn (a coroutine function or a plain one) on the loop; then the loop until quiet."""
@@ -492,7 +522,7 @@ class Process:
         """Everything in flight on the server side finishes: writes flush, timers due now fire."""
         for _ in range(limit):
             self.loop.run_ready()
-            if self.lane is not None and self.lane.pump():
+            if self.lane is not None and (self.lane.pump() | any([old.pump() for old in self.old_lanes])):
                 continue
             if self.store.queue:
                 self.store.flush(1)
@@ -528,8 +558,9 @@ class Process:
 
     def dispose(self) -> None:
         """The process is gone: nothing of it runs again."""
-        if self.lane is not None:
-            self.lane.dispose()
+        if self.lane is not None:  # the first worker's dispose gives the VM its settings back
+            for lane in reversed(self.made):
+                lane.dispose(restore=lane is self.made[0])
         for t in asyncio.all_tasks(self.loop):
             t.cancel()
         try:
@@ -595,15 +626,16 @@ class NetSim:
 
     def _process(self) -> Process:
         proc = Process(self.module, self.real, self.limits, self._seed, self.draw if self.lanes else None)
-        if proc.lane is not None:
-            self.workers.append(proc.lane)
+        self.workers.append(proc)
         return proc
 
     def count_lanes(self) -> None:
         r = self.result
-        r.worker_inputs = sum(lane.worker.inputs for lane in self.workers)
-        r.lanes_used = max((len(lane.worker.lanes_seen) for lane in self.workers), default=0)
-        r.store_reads = sum(lane.executor.ran for lane in self.workers)
+        lanes = [lane for proc in self.workers for lane in proc.made]
+        r.worker_inputs = sum(lane.worker.inputs for lane in lanes)
+        r.lanes_used = max((len(lane.worker.lanes_seen) for lane in lanes), default=0)
+        r.store_reads = sum(lane.executor.ran for lane in lanes)
+        r.worker_deaths = sum(lane.died for lane in lanes)
 
     def log(self, line: str) -> None:
         self.result.trace.append(line)
@@ -806,7 +838,7 @@ class NetSim:
 
     def step(self) -> None:
         d = self.draw
-        k = d.int(0, 33 if self.lanes else 29)
+        k = d.int(0, 34 if self.lanes else 29)
         if k >= 30:
             self.lane_step(k)
             return
@@ -938,8 +970,12 @@ class NetSim:
             if lane.pipes.up:
                 self.log(f"worker: {min(n, len(lane.pipes.up))} up")
             lane.up(n)
-        elif lane.executor.run_one():
-            self.log("worker: a store read answered")
+        elif k == 33:
+            if lane.executor.run_one():
+                self.log("worker: a store read answered")
+        elif d.chance(40):
+            self.log("worker: dies")
+            self.proc.kill_worker()
         self.proc.loop.run_ready()
 
     def retry(self) -> None:
@@ -970,8 +1006,10 @@ class NetSim:
         if self.probe.ws.gone or not (stream.open and stream.joined):
             self.reopen_probe()  # its stream ended (the document was reloaded after a failure)
             self.quiesce()
-        # the other document must answer well, unless a disk fault is pending (it may hit its write)
-        self.probe_must = self.proc.store.fault is None
+        # the other document must answer well, unless a disk fault is pending (it may hit its
+        # write), or the probe's new stream could not open (a disk fault hit its connect)
+        stream = self.probe.streams.get(self.probe_stream)
+        self.probe_must = self.proc.store.fault is None and stream.open and stream.joined
         if self.proc.store.broken is None:
             rid = self.request(self.probe, {"method": "connection/send", "connection": self.probe_stream,
                                             "channel": "set_s_0",
@@ -1070,7 +1108,9 @@ class NetSim:
         for t, sends in by_tag.items():
             answers = [s["conn"].requests[s["rid"]]["answer"] for s in sends]
             acked = answers.count("ok")
-            unknown = answers.count(None)
+            # Never answered, or answered `worker_failed` (its worker died with
+            # it in flight: it may have been committed): either outcome.
+            unknown = answers.count(None) + answers.count("worker_failed")
             got = count.get(t, 0)
             if not acked <= got <= acked + unknown:
                 raise Problem("c", f"{t} is in the journal {got} times; sent {len(sends)} times, "
