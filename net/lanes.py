@@ -116,6 +116,14 @@ class Lanes:
                 if self._ready and self._since and self._stalled():
                     self._wake_one()
 
+    def draining(self) -> bool:
+        """Whether a lane drains whose input has run less than STALL_S: it
+        will leave its batch soon (net/worker.py Link.batched). Read without
+        the lock: a stale answer costs one write more, or leaves a write to
+        a lane that is about to make it."""
+        now = self._clock()
+        return any(now - t < self._stall for t in list(self._since.values()))
+
     def close(self) -> None:
         """Run everything queued, then stop the lanes."""
         with self._lock:

@@ -70,7 +70,14 @@ class Link:
     were sent, and go out together when a thread leaves `batched()`; a thread
     about to wait for the router flushes first (RemoteFuture). One buffer for
     every thread keeps a document's messages in order whichever lane ran its
-    inputs (net/lanes.py)."""
+    inputs (net/lanes.py). A thread that leaves `batched()` while a lane
+    drains and is not stalled (`draining`), or a lane that stops while the
+    reader is in its batch, leaves the write to that thread, which writes
+    when it leaves: the replies go out when the lanes run dry, as the single
+    executor's did before lanes (each write is one pickle, one frame the
+    router reads and one turn of its loop in which it writes to every socket
+    that got a frame; issue 10's load test, bench/README.md). A long
+    transaction writes what waits each time it offers the GIL (worker_main)."""
 
     def __init__(self, conn):
         self.conn = conn
@@ -78,6 +85,10 @@ class Link:
         self._buffer_lock = threading.Lock()
         self._buffer: list = []
         self._batching = 0                    # threads inside batched()
+        self._reading = 0                     # readers inside batched(): they write when they leave
+        # Whether a lane drains that will leave batched() soon (net/lanes.py
+        # Lanes.draining): then a lane that stops leaves its messages to it.
+        self.draining = _never
         self._calls: dict[int, cf.Future] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -121,15 +132,24 @@ class Link:
         turn here until the answer has come.)"""
 
     @contextlib.contextmanager
-    def batched(self):
+    def batched(self, lane: bool = False):
+        """Messages sent inside wait in the buffer, and go out when the
+        thread leaves, unless a draining lane (or, for a `lane`, the reader)
+        will write them soon."""
         with self._buffer_lock:
             self._batching += 1
+            if not lane:
+                self._reading += 1
         try:
             yield
         finally:
             with self._buffer_lock:
                 self._batching -= 1
-            self.flush()
+                if not lane:
+                    self._reading -= 1
+                later = (lane and self._reading) or self.draining()
+            if not later:
+                self.flush()
 
     def call(self, name: str, args, kwargs) -> cf.Future:
         """The store call `name` (declared: net/messages.py store_calls),
@@ -376,8 +396,16 @@ def worker_main(fd: int) -> None:
     yield_by_default(YIELD_EVERY)
     run, batched = lane_work(link, shard)
     lanes = Lanes(run, LANES, batched=batched)
-    # A long transaction tells the lanes itself, each time it offers the GIL.
-    pause_with(lanes.nudge)
+    link.draining = lanes.draining
+
+    def pause() -> None:
+        # A long transaction tells the lanes itself, each time it offers the
+        # GIL, and writes what other threads left in the buffer (Link.batched).
+        lanes.nudge()
+        if link._buffer:
+            link.flush()
+
+    pause_with(pause)
     stopped = threading.Event()
     asked = []  # whether the router asked to stop (rather than went away)
 
@@ -392,6 +420,10 @@ def worker_main(fd: int) -> None:
     stopped.wait()
     if asked[0]:
         lanes.close()  # what was queued runs first, as the router expects
+
+
+def _never() -> bool:
+    return False
 
 
 def lane_work(link: Link, shard):
@@ -414,7 +446,7 @@ def lane_work(link: Link, shard):
     @contextlib.contextmanager
     def batched():
         try:
-            with link.batched():
+            with link.batched(lane=True):
                 yield
         except (OSError, EOFError):
             pass  # the router is gone; nobody is waiting
