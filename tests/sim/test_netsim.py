@@ -113,6 +113,18 @@ def test_seed_95_a_late_failure_does_not_drop_the_reloaded_document():
     assert result.problem is None, result.problem
 
 
+def test_seed_16442_the_checker_reads_without_writing_to_a_failed_store():
+    """Found by the 10,000-seed run: after an EIO on another document's write
+    the store fails every write until a restart; the checker's own reading of
+    a document whose commits had all landed (view() makes sure what it shows
+    is durable: a barrier, a write) failed that document, and the checker
+    blamed the server (a document serving past a failed commit). On a failed
+    store the checker now reads the document as it is."""
+    result = netsim(SeededDraw(16442), NetConfig())
+    assert result.problem is None, result.problem
+    assert any("fault eio" in line for line in result.trace)
+
+
 # ---------------------------------------------------------------- planted faults
 
 
