@@ -206,7 +206,7 @@ class WebExchange:
             raise _Answer(e.status, e.message) from None
         who = self._principal(headers)
         message = await self._body(headers, method)
-        fut = self.server.router.web(key, who, method, sub, message, parameters, seen)
+        fut = self._router().web(key, who, method, sub, message, parameters, seen)
         try:
             got = await asyncio.wait_for(asyncio.shield(fut) if isinstance(fut, asyncio.Future) else fut,
                                          lim.answer_timeout)
@@ -247,7 +247,7 @@ class WebExchange:
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > lim.max_asset:
             raise _Answer(413, f"the file is larger than {lim.max_asset} bytes")
-        allowed = await self._ask(self.server.router.web(key, who, "can_attach", "/", None))
+        allowed = await self._ask(self._router().web(key, who, "can_attach", "/", None))
         if not (isinstance(allowed, tuple) and allowed[0] == 200):
             raise _Answer(403, "@can_attach does not let you attach files to this document")
         writer = blobs.writer(lim.max_asset)
@@ -268,9 +268,18 @@ class WebExchange:
             writer.abort()
             raise
         asset = {**facts, "name": name, "type": kind}
-        await self._ask(self.server.router.web(key, who, "attach", "/", asset))
+        await self._ask(self._router().web(key, who, "attach", "/", asset))
         body = json.dumps(asset).encode("utf-8")
         return 201, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
+
+    def _router(self):
+        """The default space's router: @web requests reach that space only
+        (spec/protocol.md 8.17); a server without one answers 404."""
+        router = self.server.router
+        if router is None:
+            raise _Answer(404, "this server has no default space, and @web requests reach the "
+                               "default space only")
+        return router
 
     async def _ask(self, fut):
         try:

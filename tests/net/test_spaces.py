@@ -354,6 +354,13 @@ def test_advm_run_three_programs_survive_sigkill_and_restart(tmp_path):
         assert seen["chat"]["total_lines"] == 1
         assert seen["game"]["moves"] == 1
         assert seen["ledger"]["accounts"][0]["cents"] == 9
+        # @web requests reach the default space only, and this server has none.
+        import urllib.error
+        import urllib.request
+
+        with pytest.raises(urllib.error.HTTPError) as web:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/~d/main/page", timeout=10)
+        assert web.value.code == 404 and b"no default space" in web.value.read()
     finally:
         server.kill()
 
