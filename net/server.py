@@ -1126,6 +1126,8 @@ class Server:
         # its own router; `router` is then the default space's, or None.
         self.spaces = spaces
         self.router = router if spaces is None else spaces.default
+        if spaces is not None:  # a default space created or deleted while serving
+            spaces.on_default = lambda r: setattr(self, "router", r)
         self.blobs = blobs  # uploaded files' bytes (store/blobs.py), or None: no uploads
         self.web_limits = web_limits or WebLimits()  # @web requests (net/web.py, protocol.md 8.15)
         self.web_rate = RateLimiter(self.web_limits.rate, self.web_limits.burst)

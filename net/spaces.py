@@ -23,6 +23,7 @@ while other spaces, on their own runners, keep going.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import queue
 import threading
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from ..store.keys import DEFAULT_SPACE, space_problem
 from ..store.spaces import MAX_SPACES, delete_space_documents, space_documents, spaces_in
+from .docsend import deliver_call
 from .router import RouterError
 from .runners import ThreadRunner
 
@@ -262,6 +264,7 @@ class Spaces:
         self.started = False
         self.metrics = None
         self.shared: SharedThread | None = None  # the thread of routers with workers=0, if shared
+        self.on_default = None  # told the default space's router when it comes or goes (net/server.py)
         self._lock = asyncio.Lock()
 
     def limits_of(self, name: str, recorded: dict | None = None) -> SpaceLimits:
@@ -282,9 +285,12 @@ class Spaces:
         router = self.make_router(name, module, lim)
         router.gate = Gate(name, lim, router)
         router.space = name
+        router.services.documents = functools.partial(deliver_call, self, name)  # language.md 4.32
         if self.metrics is not None:
             router.metrics = self.metrics
         space = self.spaces[name] = Space(name, router, lim, source, recorded)
+        if name == DEFAULT_SPACE and self.on_default is not None:
+            self.on_default(router)
         return space
 
     def router(self, name: str):
@@ -378,6 +384,8 @@ class Spaces:
                 await space.router.start()
             except BaseException:
                 self.spaces.pop(name, None)
+                if name == DEFAULT_SPACE and self.on_default is not None:
+                    self.on_default(None)
                 raise
             if self.registry is not None:
                 self.registry.put(name, record)
@@ -398,6 +406,8 @@ class Spaces:
                                   "delete them first, or pass with_documents")
             if space is not None:
                 del self.spaces[name]
+                if name == DEFAULT_SPACE and self.on_default is not None:
+                    self.on_default(None)
                 await space.router.close()
             deleted = 0
             if with_documents and self.store is not None:

@@ -192,6 +192,16 @@ def test_space_methods_need_an_admin_identity_off_loopback(tmp_path):
             v = await alice.open("c")
             await v.send("bump", {"by": 1})
             assert store.documents() == ["c"]
+            # The default space deleted and made again while serving: requests without `space` follow.
+            admin = TOKENS.mint("ops", ttl=600, admin=True)
+            ops = await client("ops", identity=admin)
+            await ops.request("space/delete", identity=admin, space="default", with_documents=True)
+            with pytest.raises(ClientError) as none:
+                await alice.create("d")
+            assert none.value.reason == "unknown_space"
+            await ops.request("space/create", identity=admin, space="default", module=code)
+            await alice.create("d")
+            assert store.documents() == ["d"]
 
     run(scenario)
 
