@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import (authority, check, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot,
+from .commands import (authority, check, cluster, deploy, disasm, fmt, lsp, new, replay, run, runtests, serve, snapshot,
                        space, token, types)
 from .commands import compile as compile_command
 from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageError, err,
@@ -23,6 +23,7 @@ from .commands.base import (EXIT_CODES_HELP, Command, ExitCode, Failure, UsageEr
 
 COMMANDS: list[Command] = [
     check.COMMAND,
+    cluster.COMMAND,
     compile_command.COMMAND,
     deploy.COMMAND,
     disasm.COMMAND,

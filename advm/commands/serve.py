@@ -80,6 +80,14 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space-limits", dest="space_limits", default=None, metavar="FILE",
                    help="each space's limits, a TOML file: [default] for every space, "
                         "[space.NAME] for one (spec/protocol.md 8.17)")
+    p.add_argument("--cluster", default=None, metavar="RAY_ADDRESS",
+                   help="join the Ray cluster at RAY_ADDRESS: place --hosts document hosts there "
+                        "and serve a gateway to them here (needs --store postgresql://...; "
+                        "README, Running a cluster)")
+    p.add_argument("--hosts", type=int, default=1, metavar="N",
+                   help="with --cluster: document hosts this command places (default 1)")
+    p.add_argument("--host-cpus", dest="host_cpus", type=float, default=1.0, metavar="CPUS",
+                   help="with --cluster: Ray CPUs each host reserves (default 1)")
     p.add_argument("--log-format", dest="log_format", choices=("text", "json"), default=None,
                    help="log to standard error at INFO and above, one line per record: text, "
                         "or json (one JSON object a line: time, level, logger, message, "
@@ -302,6 +310,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         # damaged module file as such (exit 1), before anything listens.
         new_document(program)
         programs.append((name, program))
+    if args.cluster is not None:  # Ray is imported only on this path
+        from . import cluster
+
+        return cluster.serve(args, programs)
     # The store's committer thread needs the GIL back after every flush while
     # the event loop is busy; a shorter switch interval bounds that wait
     # (spec/store.md, "a note for hosts").
