@@ -9,6 +9,8 @@ import asyncio
 import os
 import signal
 
+import pytest
+
 from advm.net.client import Client, ClientError
 from advm.net.tokens import Tokens
 from advm.store.postgres import PgStore
@@ -18,12 +20,13 @@ from test_server_cli import Served
 LEASE_S = 1.0
 
 
-def test_a_paused_owner_resumed_cannot_commit(tmp_path, pg_server):
+@pytest.mark.parametrize("workers", ["0", "1"])  # documents on the host's thread, or in a worker
+def test_a_paused_owner_resumed_cannot_commit(tmp_path, pg_server, workers):
     doc = tmp_path / "counter.adb"
     doc.write_text(COUNTER)
     url = pg_server.url(lease=LEASE_S)
     # both hosts run in tmp_path: the same ./.advm/token.key, so one token opens both
-    first = Served("run", doc, "--port", "0", "--store", url, "--workers", "0", cwd=tmp_path)
+    first = Served("run", doc, "--port", "0", "--store", url, "--workers", workers, cwd=tmp_path)
     second = None
     try:
         token = Tokens.from_store_dir(tmp_path / ".advm").mint("alice")
@@ -40,7 +43,7 @@ def test_a_paused_owner_resumed_cannot_commit(tmp_path, pg_server):
                 try:
                     await asyncio.sleep(2 * LEASE_S)  # the paused owner renews nothing
                     second = await asyncio.to_thread(
-                        Served, "run", doc, "--port", "0", "--store", url, "--workers", "0",
+                        Served, "run", doc, "--port", "0", "--store", url, "--workers", workers,
                         cwd=tmp_path)
                     async with await Client.connect(second.ws_url, token) as c2:
                         view2 = await c2.open("c1")  # second takes the lease, then loads
