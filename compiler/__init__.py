@@ -32,8 +32,10 @@ class Compilation:
         return [to_json(d, self.source) for d in self.diagnostics]
 
 
-def compile_source(text: str, filename: str = "<input>") -> Compilation:
-    """Parse and check one document; never raises on bad input."""
+def compile_source(text: str, filename: str = "<input>", spaces=None) -> Compilation:
+    """Parse and check one document; never raises on bad input. `spaces`
+    finds the programs its `space NAME;` declarations name (compiler/spaces.py
+    Resolve: name -> (text, filename) or None); None: the files beside it."""
     # Lazy for start-up time: importing the parser builds the grammar (about
     # half a second), which `import advm.compiler` for Compilation or
     # Diagnostic alone should not pay.
@@ -44,7 +46,7 @@ def compile_source(text: str, filename: str = "<input>") -> Compilation:
     program, diags = parse(source)
     info = None
     if program is not None:
-        info, more = check(program, source)
+        info, more = check(program, source, spaces)
         diags = diags + more
     diags.sort(key=sort_key)
     return Compilation(source, program, info, diags)

@@ -912,6 +912,16 @@ class ServiceDecl(Decl):
 
 
 @dataclass
+class SpaceDecl(Decl):
+    """`space NAME;` (spec/language.md 4.32): the program served as space NAME,
+    whose documents this one creates and sends to, checked against that
+    program's @construct message and channels."""
+
+    name: str
+    name_span: Span = NOSPAN
+
+
+@dataclass
 class WebSegment(Node):
     """One part of a `@web` path: `text` (fixed), or a parameter `$name:type`
     (`kind` "param", `param` its Param) or `$name*` (`kind` "rest": the rest

@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 
 from . import ast
+from . import spaces as SP
 from . import types as T
 from .agents import SETTINGS as AGENT_SETTINGS
 from .agents import MAX_TOOL_DESCRIPTION, agent_tool, setting_value
@@ -88,6 +89,8 @@ class DeclChecker:
         if any(isinstance(d, ast.WebDecl) for d in program.decls) and not any(
                 getattr(d, "synthetic_web", False) for d in program.decls):
             program.decls.append(web_response_decl())
+        if any(isinstance(d, ast.SpaceDecl) for d in program.decls):
+            self.import_spaces(program)
         seen: dict[str, str] = {}
         for d in program.decls:
             if isinstance(d, (ast.RecordDecl, ast.MessageDecl, ast.EnumDecl)):
@@ -450,6 +453,9 @@ class DeclChecker:
             elif isinstance(d, ast.ServiceDecl):
                 if claim(d.name, "service", d):
                     self.collect_service(d)
+            elif isinstance(d, ast.SpaceDecl):
+                if d.name in getattr(self, "contracts", {}) and claim(d.name, "space", d):
+                    self.collect_space(d)
             elif isinstance(d, ast.AgentDecl):
                 self.collect_agent(d)
             elif isinstance(d, ast.Require):
@@ -688,6 +694,50 @@ class DeclChecker:
         if not d.methods:
             self.err("E0530", f"service '{d.name}' has no methods", d.name_span,
                      "declare one: `method<In, Out> name;`")
+
+    def import_spaces(self, program: ast.Program) -> None:
+        """`space NAME;` (language.md 4.32, compiler/spaces.py): the messages of
+        program NAME's contract join this document's; E0533 for a program not
+        found, a message or enum of the same name and another shape."""
+        from .parser import parse
+        from .source import Source
+
+        self.contracts, problems = SP.load_contracts(
+            program, getattr(self, "space_resolve", None), lambda text, fn: parse(Source(text, fn)))
+        for d, problem in problems:
+            self.err("E0533", problem, d.name_span,
+                     "serve both programs together (`advm run a.adb b.adb`) or put NAME.adb beside this file")
+        spaces = [d for d in program.decls if isinstance(d, ast.SpaceDecl)]
+        if len(spaces) > SP.MAX_SPACES:
+            self.err("E0533", f"a document names at most {SP.MAX_SPACES} spaces", spaces[SP.MAX_SPACES].span)
+        mine = {d.name: d for d in program.decls if isinstance(d, (ast.MessageDecl, ast.EnumDecl))}
+        at = {d.name: d for d in spaces}
+        for name, contract in self.contracts.items():
+            for tname, decl in contract.decls.items():
+                have = mine.get(tname)
+                if have is None:
+                    decl.synthetic_space = name
+                    mine[tname] = decl
+                    program.decls.append(decl)
+                elif type(have) is not type(decl) or SP.shape(have) != SP.shape(decl):
+                    where = getattr(have, "synthetic_space", None)
+                    self.err("E0533", f"{tname} of program '{name}' is not the {tname} "
+                             + (f"of program '{where}'" if where else "this document declares"),
+                             at[name].name_span, "one name is one shape: give the messages the same fields, "
+                             "or rename one")
+        if SP.SPACE_REPLY not in mine:
+            program.decls.append(SP.reply_decl())
+
+    def collect_space(self, d: ast.SpaceDecl) -> None:
+        """A space's methods: `create` (@construct's message) and each complete channel."""
+        c = self.contracts[d.name]
+        svc = self.info.services[d.name] = ServiceInfo(d.name, space=True)
+        reply = T.MessageType(SP.SPACE_REPLY)
+        svc.methods[SP.CREATE] = ServiceMethodInfo(
+            SP.CREATE, T.MessageType(c.construct) if c.construct else None, reply)
+        for ch, msg in c.channels.items():
+            if ch != SP.CREATE:
+                svc.methods[ch] = ServiceMethodInfo(ch, T.MessageType(msg), reply)
 
     def collect_agent(self, d: ast.AgentDecl) -> None:
         """An agent's settings and tools (language.md 4.31): E0540 for what is

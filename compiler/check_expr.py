@@ -950,6 +950,8 @@ class ExprChecker:
             return self.err("E0330", f"service '{svc.name}' has no method '{name}'", span,
                             did_you_mean(name, svc.methods))
         r = self.rules
+        if svc.space:
+            return self.space_call(e, svc, m, span)
         in_formula = not r.writes_doc and r.what.startswith("formula") and r.record is None
         if not r.writes_doc and not in_formula:
             self.service_args_only(e)
@@ -976,6 +978,35 @@ class ExprChecker:
         e.ref = Ref("service_call", name, (svc, m), ",".join(
             f for f, on in (("no_cache", no_cache), ("formula", in_formula)) if on))
         return T.ERROR if T.is_error(m.output) else T.ResultType(m.output)
+
+    def space_call(self, e: ast.Call, svc, m, span) -> T.Type:
+        """`space.create(key, arg)` or `space.channel(key, msg)` (language.md
+        4.32): a result<SpaceReply>, from code that may change the document."""
+        r = self.rules
+        if not r.writes_doc:
+            self.service_args_only(e)
+            return self.err("E0330", f"{r.what} cannot create or send to documents of '{svc.name}'", span,
+                            "do it from code that may change the document (channels, states, procedures, "
+                            "@construct, @cron)")
+        want = 1 if m.input is None else 2
+        if len(e.args) != want:
+            self.service_args_only(e)
+            what = "a key" if m.input is None else f"a key and a {m.input}"
+            return self.err("E0304", f"{svc.name}.{m.name} takes {want} argument(s) ({what}), "
+                                     f"got {len(e.args)}", e.span)
+        got = self.expr(e.args[0], T.STRING)
+        if not self.assignable(got, T.STRING):
+            self.err("E0301", f"the first argument of {svc.name}.{m.name} is the document's key (a string), "
+                              f"found {got}", e.args[0].span)
+        if m.input is not None:
+            got = self.expr(e.args[1], m.input)
+            if not self.assignable(got, m.input):
+                what = "@construct" if m.name == "create" else f"channel '{m.name}'"
+                self.err("E0301", f"{svc.name}.{m.name}: {what} of program '{svc.name}' takes {m.input}, "
+                                  f"found {got}", e.args[1].span, self.conversion_hint(got, m.input))
+        svc.used.add(m.name)
+        e.ref = Ref("service_call", m.name, (svc, m), "space")
+        return T.ResultType(m.output)
 
     def service_args_only(self, e: ast.Call) -> None:
         for a in e.args:

@@ -41,8 +41,13 @@ class Checker(DeclChecker, StmtChecker, ExprChecker, CheckerBase):
             note_effects(self.info)
 
 
-def check(program: ast.Program, source: Source) -> tuple[DocumentInfo, list[Diagnostic]]:
+def check(program: ast.Program, source: Source, spaces=None) -> tuple[DocumentInfo, list[Diagnostic]]:
     checker = Checker(source)
+    if spaces is None:
+        from .spaces import sibling_resolver
+
+        spaces = sibling_resolver(source.filename)
+    checker.space_resolve = spaces
     try:
         checker.run(program)
     except Exception as exc:  # a checker bug must surface as a diagnostic, never a traceback

@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "E0530": "bad-service",
     "E0531": "bad-web",
     "E0532": "bad-asset",
+    "E0533": "bad-space",
     "E0540": "bad-agent",
     "E0541": "unbounded-agent",
     "E0542": "tool-writes-document",

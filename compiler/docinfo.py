@@ -178,6 +178,10 @@ class ServiceInfo:
     name: str
     methods: dict[str, ServiceMethodInfo] = field(default_factory=dict)
     decl: ast.ServiceDecl | None = None
+    # `space NAME;` (language.md 4.32): the program served as space NAME; its
+    # methods are `create` and its complete channels, the first argument a key
+    space: bool = False
+    used: set = field(default_factory=set)  # the methods this document calls
 
 
 @dataclass

@@ -235,6 +235,10 @@ class Calls:
         spec [service, method, flags] names the call; @no_cache calls as @no_one."""
         svc, m = ref.target
         flags = ref.owner.split(",") if ref.owner else []
+        if "space" in flags:  # language.md 4.32: the key where the principal goes, then the message
+            msg = e.args[1] if m.input is not None else K(None, T.DYNAMIC)
+            return self.host(SERVICE.name, [K([svc.name, m.name, False, False, True], T.DYNAMIC), e.args[0], msg],
+                             [T.DYNAMIC, T.PRINCIPAL, m.input if m.input is not None else T.DYNAMIC], e.ty, dst)
         who = e.args[0]
         if "no_cache" in flags:
             who = ast.Special("no_one", span=who.span)

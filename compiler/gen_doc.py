@@ -335,10 +335,16 @@ class Meta:
             "policies": {n: f"policy.{n}" for n, p in info.policies.items() if not p.decl.filter},
             "channels": channels,
             # spec/language.md 4.27: each method's messages, and whether it may be retried
-            **({"services": {s.name: {m.name: {"input": m.input.name, "output": m.output.name,
-                                                "idempotent": m.idempotent}
+            **({"services": {s.name: {m.name: {"input": m.input.name if m.input is not None else None,
+                                                "output": m.output.name, "idempotent": m.idempotent}
                                       for m in s.methods.values()}
                              for s in info.services.values()}} if info.services else {}),
+            # language.md 4.32: each space's methods this document calls, with
+            # the message it sends (runtime/upgrade.py checks them at a deploy)
+            **({"spaces": {s.name: {m: s.methods[m].input.name if s.methods[m].input is not None else None
+                                    for m in sorted(s.used)}
+                           for s in info.services.values() if s.space}}
+               if any(s.space for s in info.services.values()) else {}),
             # language.md 4.31: each agent's settings and tools, each session field's agent
             **(_agents_meta(info) if info.agents else {}),
             # language.md 4.30: each replicated formula's service and method

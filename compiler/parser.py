@@ -1023,6 +1023,10 @@ class Builder(NodeVisitor):
         return messages + [A.ServiceDecl(name.text, methods, [m.name for m in messages],
                                          name_span=name.span, span=self.span(node))]
 
+    def visit_space_decl(self, node, ch):
+        _, name, _ = ch
+        return A.SpaceDecl(name.text, name_span=name.span, span=self.span(node))
+
     def visit_service_member(self, node, ch):
         return ch[0]
 

@@ -119,7 +119,7 @@ class DurableDocument:
     @classmethod
     def create(cls, store, key: str, module, who: str, arg, now: int, *,
                viewers, runtime_key: str | None = None,
-               seed: str | None = None) -> tuple["DurableDocument", list[dict]]:
+               seed: str | None = None, sender=None) -> tuple["DurableDocument", list[dict]]:
         """A new document: the module is stored by hash, @construct runs, and
         the create input is logged; returns once it is durable. A create that
         fails (its frames say why) logs nothing and leaves no document.
@@ -136,6 +136,8 @@ class DurableDocument:
         item = as_input({"op": "create", "who": who, "arg": arg}, now)
         if seed is not None:
             item["seed"] = seed
+        if sender is not None:  # a document creating this one (spec/language.md 4.32)
+            item["sender"] = sender
         frames = living.apply(item)
         self = cls(store, key, module, living, seq=0, snapshot_seq=0, viewers=viewers)
         if not living.engine.created:

@@ -253,6 +253,8 @@ def envelope(seq: int, item: dict, frames: list, extra: dict | None = None) -> d
             env["seed"] = item["seed"]
     if item.get("context") is not None:  # @context of connect, disconnect, send (runtime.md 2)
         env["context"] = item["context"]
+    if item.get("sender") is not None:  # a document's create or message: [document, call] (language.md 4.32)
+        env["sender"] = item["sender"]
     env["outcome"] = outcome(frames, who) if frames else "ok"
     env["digest"] = frames_digest(frames) if frames else _NOTHING_DECIDED
     if extra:
@@ -274,7 +276,7 @@ def record(seq: int, item: dict, frames: list) -> bytes:
     the bytes of log.pack_envelope(envelope(seq, item, frames)), packed
     without building the envelope's map when the input is a plain one."""
     kind = item["op"]
-    if kind not in _PLAIN_KINDS or "context" in item:
+    if kind not in _PLAIN_KINDS or "context" in item or "sender" in item:
         return pack_envelope(envelope(seq, item, frames))
     who = item.get("who")
     if who is not None:
@@ -316,6 +318,8 @@ def from_entry(entry: Entry) -> dict:
         item["who"] = entry.principal
     if entry.extra.get("context") is not None:
         item["context"] = entry.extra["context"]
+    if entry.extra.get("sender") is not None:
+        item["sender"] = list(entry.extra["sender"])
     kind = entry.kind
     if kind == "send":
         item["channel"] = entry.channel
@@ -378,7 +382,7 @@ def apply_retold(living, entry: Entry, head: int, doc=None, viewers=None, resolv
     holds it once for its whole loop)."""
     extra = entry.extra
     kind = entry.kind
-    if kind == "send" and "from" not in extra and "context" not in extra:
+    if kind == "send" and "from" not in extra and "context" not in extra and "sender" not in extra:
         # Nearly every entry: the runtime's send() is apply() of the input
         # from_entry() would build, without building it.
         return living, living.send(entry.principal, entry.channel, entry.payload, entry.time)

@@ -131,10 +131,10 @@ class DurableBackend:
     def exists(self, key: str) -> bool:
         return self.store.last_seq(key) > 0
 
-    def create(self, key: str, who: str, arg, now: int):
+    def create(self, key: str, who: str, arg, now: int, sender=None):
         seed = self.seeds() if self.seeds is not None else None
         return self._cls.create(self.store, key, self.module, who, arg, now, viewers=self.viewers,
-                                runtime_key=self.runtime_key, seed=seed)
+                                runtime_key=self.runtime_key, seed=seed, sender=sender)
 
     def open(self, key: str):
         """The document, moved to this backend's module when it runs older

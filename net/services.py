@@ -228,6 +228,9 @@ class Dispatcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._attempts: dict[tuple[str, object], int] = {}
         self.stats = {"calls": 0, "attempts": 0, "failed": 0, "delivered": 0}
+        # Calls to documents of other spaces (spec/language.md 4.32): set by
+        # net/spaces.py to net/docsend.py's deliver_call, bound to this space.
+        self.documents = None
         self._secrets = [v for e in config.services.values() for v in e.secrets.values() if v]
         if config.models is not None and config.models.key:
             self._secrets.append(config.models.key)
@@ -269,6 +272,8 @@ class Dispatcher:
                 await self._replicate(document, c)
                 return
             result = await self.call(document, c)
+            if result is None:  # the target is closing: the sender's next load makes the call again
+                return
             try:
                 await self.deliver(document, c["call"], result)
                 self.stats["delivered"] += 1
@@ -308,6 +313,11 @@ class Dispatcher:
     async def call(self, document: str, c: dict) -> dict:
         """One call, with retries if its method is idempotent: the result input's
         `result` ({"value"} or {"error"})."""
+        if c.get("space"):  # a document of another space (net/docsend.py)
+            if self.documents is None:
+                self.stats["failed"] += 1
+                return failure(501, "no other space's documents are reachable here")
+            return await self.documents(document, c)
         if c.get("agent"):  # a session's completion (runtime/agents.py, net/models.py)
             result = await complete(self.client, self.config.models, c)
             if "error" in result:

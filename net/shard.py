@@ -420,7 +420,7 @@ class Shard:
         who = p["who"]
         try:
             doc, frames = self.host.create(key, who, p.get("arg"), now, origin=p.get("origin", ""),
-                                           ip=p.get("ip", ""))
+                                           ip=p.get("ip", ""), sender=p.get("sender"))
         except Refused as e:
             return _done(failed(e.code, e.message))
         doc.living.engine.debug_lines = []  # nobody can listen to a document before it exists
@@ -528,6 +528,8 @@ class Shard:
 
     def _send(self, key, p, now):
         item = {"op": "send", "who": p["who"], "channel": p["channel"], "message": p.get("message")}
+        if "sender" in p:  # a document's message (spec/language.md 4.32): deduplicated by the receiver
+            item["sender"] = p["sender"]
         if "origin" in p or "ip" in p:  # read as @context (net/server.py sends it when the code does)
             item["context"] = {"origin": p.get("origin", ""), "ip": p.get("ip", "")}
         return self._input(key, item, now)

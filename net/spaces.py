@@ -427,6 +427,10 @@ class Spaces:
         router = self.router(name)
         if router is None:
             raise RouterError("unknown_space", f"no space {name!r}")
+        refused = self.callers_refuse(name, code)
+        if refused:
+            raise RouterError("callers_refuse", "the new code breaks what documents send to each other "
+                              "(spec/language.md 4.32): " + "; ".join(refused))
         got = await router.deploy(code, **options)
         if options.get("prefix") is None and options.get("percent") is None:
             if self.store is not None:
@@ -437,6 +441,24 @@ class Spaces:
                 record["code"] = hashlib.sha256(code).hexdigest()
                 self.registry.put(name, record)
         return got
+
+    def callers_refuse(self, name: str, code: bytes) -> list[str]:
+        """language.md 4.32: what new code for space `name` no longer accepts
+        of what the other spaces' documents send it, and what it sends that
+        they no longer accept (runtime/upgrade.py callers_refuse)."""
+        from ..runtime.upgrade import callers_refuse
+        from ..vm.errors import ModuleFormatError
+        from ..vm.module import Module
+
+        try:
+            meta = Module.from_bytes(code).meta
+        except ModuleFormatError:
+            return []  # the router's deploy says what is wrong with it
+        others = {n: s.router.module.meta for n, s in self.spaces.items() if n != name}
+        out = callers_refuse(name, meta, others)
+        for other, their in sorted(others.items()):
+            out += callers_refuse(other, their, {name: meta})
+        return out
 
 
 __all__ = ["CPU_WINDOW", "Gate", "PooledThreadRunner", "SharedThread", "Space", "SpaceLimits", "Spaces",

@@ -210,10 +210,10 @@ class MemoryBackend:
     def exists(self, key: str) -> bool:
         return self.shelf.get(key) is not None
 
-    def create(self, key: str, who: str, arg, now: int) -> tuple[MemoryDocument, list[Frame]]:
+    def create(self, key: str, who: str, arg, now: int, sender=None) -> tuple[MemoryDocument, list[Frame]]:
         doc = MemoryDocument(LivingDocument(self.module, key=key, viewers=self.viewers), key, self.shelf)
         seed = self.seeds() if self.seeds is not None else None
-        return doc, doc.living.create(who, arg, now, seed=seed)
+        return doc, doc.living.create(who, arg, now, seed=seed, sender=sender)
 
     def open(self, key: str) -> MemoryDocument:
         data = self.shelf.get(key)
@@ -317,7 +317,7 @@ class RuntimeHost:
         return key in self.docs or self.backend.exists(key)
 
     def create(self, key: str, who: str, arg: Any = None, now: int | None = None, *,
-               origin: str = "", ip: str = "") -> tuple[HostedDocument, list[Frame]]:
+               origin: str = "", ip: str = "", sender=None) -> tuple[HostedDocument, list[Frame]]:
         """Create document `key` as `who`: Refused when it exists already
         (`already_created`, before the gate; a destroyed one does not) or
         `@static create` does not let `who` in (`create_refused`); then field
@@ -343,7 +343,7 @@ class RuntimeHost:
                 raise Refused("create_refused", "the document has no @static create policy, so nobody "
                                                 f"may create it (spec/language.md 4.23); {who} was refused")
             raise Refused("create_refused", f"the @static create policy refuses {who}")
-        return self._make(key, who, arg, at)
+        return self._make(key, who, arg, at, sender)
 
     def invent(self, key: str, who: str, now: int | None = None, *, origin: str = "",
                ip: str = "") -> tuple[HostedDocument, list[Frame]]:
@@ -355,8 +355,9 @@ class RuntimeHost:
             raise NotFound(key)
         return self._make(key, who, None, at)
 
-    def _make(self, key: str, who: str, arg, at: int):
-        doc, frames = self.backend.create(key, who, arg, at)
+    def _make(self, key: str, who: str, arg, at: int, sender=None):
+        # `sender`: [document, call] of a document creating this one (language.md 4.32)
+        doc, frames = self.backend.create(key, who, arg, at, **({"sender": sender} if sender else {}))
         if doc.living.engine.created:
             self.docs[key] = doc
         return doc, frames

@@ -91,6 +91,10 @@ class LivingDocument:
         self.frequency = self.meta["static"]["properties"].get("frequency")  # ms, or None
         self.connected: list[str] = []
         self.destroyed = False
+        # language.md 4.32: per sending document ("space/key"), the number of its
+        # last call this document ran (a create or a message): a call sent again
+        # with that number or less is a duplicate and runs nothing.
+        self.inbox: dict[str, int] = {}
         self.outbox: list[dict] = []  # frames made outside any input (@load at restore)
         # Timer runs that failed: nobody sent them, so nobody got an error frame.
         # (label, error): the state a failed transition was entering, else the
@@ -106,12 +110,15 @@ class LivingDocument:
 
     # ------------------------------------------------------------ inputs (contract)
 
-    def create(self, who: str, arg, now: int, seed: str | None = None) -> list[dict]:
+    def create(self, who: str, arg, now: int, seed: str | None = None, sender=None) -> list[dict]:
         """`seed` (document.fresh_seed()): Random's state from entropy, as a
-        server creates documents; None keeps the key-derived seed."""
+        server creates documents; None keeps the key-derived seed. `sender`:
+        [document, call number] of a document creating this one (4.32)."""
         item = {"op": "create", "who": who, "arg": arg, "now": now}
         if seed is not None:
             item["seed"] = seed
+        if sender is not None:
+            item["sender"] = sender
         return self.apply(item)
 
     def connect(self, who: str, now: int) -> list[dict]:
@@ -380,7 +387,7 @@ class LivingDocument:
         return self.destroyed and bool(self.replicas) and self.replicas.busy()
 
     def _process_input(self, item: dict) -> list[dict]:
-        if item.get("op") == "send":
+        if item.get("op") == "send" and "sender" not in item:
             frames = self._fast_send(item.get("who"), item.get("channel"), item.get("message"),
                                      item.get("now"))
             if frames is not None:
@@ -467,7 +474,10 @@ class LivingDocument:
         seed = item.get("seed")
         if seed is not None:
             self.engine.reseed(seed)
+        sender = _sender(item.get("sender"))
         _, _, frames = self._transact(who, lambda: self.engine.create(who, item.get("arg"), now=now))
+        if sender is not None and self.engine.created:
+            self.inbox[sender[0]] = sender[1]
         return frames
 
     def _do_connect(self, item, who, now):
@@ -497,6 +507,8 @@ class LivingDocument:
 
     def _do_send(self, item, who, now):
         channel = item.get("channel")
+        if "sender" in item:
+            return self._document_send(item, who, channel, now)
         ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
         if ch is not None and not ch["complete"]:
             # spec 4.16: a message on an incomplete channel answers its sender's open ask there.
@@ -507,6 +519,30 @@ class LivingDocument:
         frames = self._transact(who, lambda: self.engine.send(who, channel, item.get("message"), now=now))[2]
         told = self.engine.take_viewstate()
         return frames + self._viewstate_frames(who, told) if told else frames
+
+    def _document_send(self, item, who, channel, now):
+        """A message from another document (language.md 4.32): run once per
+        [sender, number]; a number it ran already is a `duplicate` (nothing
+        runs); the probe channel `~created` asks whether that number created
+        this document (then it is a duplicate, else `already_created`)."""
+        sender = _sender(item.get("sender"))
+        if sender is None:
+            return [error_frame(who, "input", "a document's message names its sender: [document, number]")]
+        name, seq = sender
+        if self.inbox.get(name, -1) >= seq:
+            return [error_frame(who, "duplicate", f"call {seq} of {name} ran already")]
+        if channel == "~created":
+            return [error_frame(who, "already_created", "the document already exists")]
+        ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
+        if ch is None or not ch["complete"]:
+            return [error_frame(who, "unknown_channel", f"the document has no channel {channel!r} to send to")]
+        if name not in self.inbox and len(self.inbox) >= MAX_SENDERS:
+            return [error_frame(who, "too_many_senders", f"a document hears from at most {MAX_SENDERS:,} documents")]
+        committed, _, frames = self._transact(who, lambda: self.engine.send(who, channel, item.get("message"),
+                                                                            now=now))
+        if committed:
+            self.inbox[name] = seq
+        return frames
 
     def _viewstate_frames(self, who, told: list) -> list[dict]:
         """ViewState (spec/runtime.md 3): what a committed message told its sender,
@@ -808,6 +844,7 @@ class LivingDocument:
             "outbox": list(self.outbox),
             "destroyed": self.destroyed,
             **({"replication": self.replicas.to_values()} if self.replicas else {}),
+            **({"inbox": dict(self.inbox)} if self.inbox else {}),
         }
 
     @classmethod
@@ -840,6 +877,7 @@ class LivingDocument:
             self.outbox = list(body["outbox"])
             self.destroyed = bool(body["destroyed"])
             self.replicas.load(body.get("replication"))
+            self.inbox = {str(k): int(v) for k, v in (body.get("inbox") or {}).items()}
         except SnapshotError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as e:
@@ -855,6 +893,16 @@ class LivingDocument:
 
 
 _ASSET_KEYS = ("id", "name", "type", "size", "md5", "sha384")
+MAX_SENDERS = 100_000  # documents one document keeps a call number for (language.md 4.32)
+MAX_SENDER_CHARS = 600  # "space/key" of a sender
+
+
+def _sender(value):
+    """(document, call number) of an input's `sender`, or None when malformed."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str) \
+            and 0 < len(value[0]) <= MAX_SENDER_CHARS and type(value[1]) is int:
+        return value[0], value[1]
+    return None
 
 
 def _asset_ok(asset) -> bool:

@@ -98,10 +98,19 @@ class Services:
     # ------------------------------------------------------------ the host function
 
     def call(self, m, spec, who: str, msg) -> dict:
-        service, method, no_cache, formula = spec
+        service, method, no_cache, formula = spec[:4]
         info = self.services[service][method]
-        request = json.dumps(to_json(msg, ["message", info["input"]], self.meta), separators=(",", ":"),
-                             ensure_ascii=False)
+        if len(spec) > 4 and spec[4]:
+            # language.md 4.32: a document of space `service` to create or send to;
+            # `who` is its key. Every such call is a call of its own (never merged).
+            no_cache = True
+            if type(who) is not str or not who:
+                return result_value(FAILED, None, 400, "a document's key is a non-empty string")
+        if info["input"] is None:
+            request = "null"
+        else:
+            request = json.dumps(to_json(msg, ["message", info["input"]], self.meta), separators=(",", ":"),
+                                 ensure_ascii=False)
         book = self.engine.asks
         if formula:
             key = invocation_key(service, method, who, request)
@@ -156,8 +165,18 @@ class Services:
         result, then every invocation formulas asked for (in the order asked)."""
         book = self.engine.asks
         out = []
+        spaces = self.meta.get("spaces") or {}
+        targets: set = set()
         for call_id, (channel, who, request) in book.calls.items():
             service, _, method = channel.partition(".")
+            if service in spaces:
+                # language.md 4.32: one call at a time per target document, in the
+                # order made; the next goes once this one's result is logged.
+                if (service, who) in targets:
+                    continue
+                targets.add((service, who))
+                out.append({**self._call_json(call_id, service, method, who, request), "space": True})
+                continue
             out.append(self._call_json(call_id, service, method, who, request))
         for key, (service, method, who, request) in book.wanted.items():
             if key not in book.cache:

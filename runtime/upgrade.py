@@ -672,5 +672,76 @@ def _upgrade(living, new_module, plan: Plan | None, *, viewers, restart_blocked:
     return moved, frames
 
 
-__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "compare", "earlier_names", "in_canary",
-           "movable_frames", "upgrade"]
+def _fits(sent, smeta: dict, got, gmeta: dict, seen: set) -> str | None:
+    """Why a value of type `sent` (in the caller's meta) is not read as `got`
+    (in the receiver's new meta), or None when it is: the same type, a
+    widening, T into maybe<T>, and messages field by field (below)."""
+    if sent == got and not isinstance(sent, list):
+        return None
+    if isinstance(sent, str) and isinstance(got, str):
+        return None if (sent, got) in WIDEN else f"{sent} is not read as {got}"
+    if isinstance(got, list) and got[0] == "maybe" and not (isinstance(sent, list) and sent[0] == "maybe"):
+        return _fits(sent, smeta, got[1], gmeta, seen)
+    if not (isinstance(sent, list) and isinstance(got, list)) or sent[0] != got[0] or len(sent) != len(got):
+        return f"{_name(sent)} is not read as {_name(got)}"
+    if sent[0] == "message":
+        return _message_fits(sent[1], smeta, got[1], gmeta, seen)
+    if sent[0] == "enum":
+        gone = set(smeta["enums"][sent[1]]["values"]) - set(gmeta["enums"].get(got[1], {}).get("values", {}))
+        return f"enum {got[1]} lost {', '.join(sorted(gone))}" if gone else None
+    for a, b in zip(sent[1:], got[1:]):
+        why = _fits(a, smeta, b, gmeta, seen)
+        if why:
+            return why
+    return None
+
+
+def _message_fits(sent: str, smeta: dict, got: str, gmeta: dict, seen: set) -> str | None:
+    """Every field the caller's message sends is one the receiver's message
+    reads, of a type that takes it; fields only the receiver has take their defaults."""
+    if (sent, got) in seen:
+        return None
+    seen.add((sent, got))
+    theirs = gmeta["messages"].get(got)
+    if theirs is None:
+        return f"message {got} is gone"
+    fields = {f["name"]: f["type"] for f in theirs["fields"]}
+    for f in smeta["messages"][sent]["fields"]:
+        if f["name"] not in fields:
+            return f"{got} has no field {f['name']} any more"
+        why = _fits(f["type"], smeta, fields[f["name"]], gmeta, seen)
+        if why:
+            return f"{got}.{f['name']}: {why}"
+    return None
+
+
+def callers_refuse(space: str, new_meta: dict, callers: dict) -> list[str]:
+    """What new code for space `space` no longer accepts of what its callers
+    send (spec/language.md 4.32): `callers` {caller space: its module's meta};
+    each caller's meta["spaces"][space] lists the methods it calls with the
+    message it sends. One line per refusal, naming the caller."""
+    out = []
+    for caller, meta in sorted(callers.items()):
+        for method, msg in sorted(((meta.get("spaces") or {}).get(space) or {}).items()):
+            where = f"space {caller!r} calls {space}.{method}"
+            if method == "create":
+                want = (new_meta["handlers"].get("construct") or {}).get("message")
+            else:
+                ch = new_meta["channels"].get(method)
+                if ch is None or not ch.get("complete") or ch.get("array"):
+                    out.append(f"{where}: the new code has no channel {method!r} to send to")
+                    continue
+                want = ch["message"]
+            if msg is None or want is None:
+                if msg != want:
+                    out.append(f"{where}: @construct takes {want or 'no message'}, the caller sends "
+                               f"{msg or 'none'}")
+                continue
+            why = _message_fits(msg, meta, want, new_meta, set())
+            if why:
+                out.append(f"{where} with {msg}: {why}")
+    return out
+
+
+__all__ = ["Deferred", "Plan", "UpgradeRefused", "WIDEN", "blockers", "callers_refuse", "compare",
+           "earlier_names", "in_canary", "movable_frames", "upgrade"]

@@ -235,7 +235,8 @@ CLEAN_FILES = [
 
 @pytest.mark.parametrize("path", CLEAN_FILES, ids=lambda p: p.name)
 def test_every_expression_gets_a_type(path):
-    comp = compile_source(path.read_text(encoding="utf-8"), path.name)
+    # The full path: examples/lobby's programs name each other (`space`), found beside them.
+    comp = compile_source(path.read_text(encoding="utf-8"), str(path))
     assert comp.diagnostics == [], comp.render()
     missing = [type(e).__name__ for e in find(comp.program, ast.Expr) if e.ty is None]
     assert missing == [], f"{path.name}: untyped {missing}"
