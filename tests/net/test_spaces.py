@@ -44,7 +44,8 @@ async def serving(tmp_path, programs: dict, *, limits: dict | None = None, dev_t
     store = None if memory else open_store(tmp_path / "store")
 
     def make_router(name, mod, lim):
-        router = Router(mod, store=SpaceStore(store, name) if store is not None else None, workers=0)
+        router = Router(mod, store=SpaceStore(store, name) if store is not None else None, workers=0,
+                        memory_budget=int(lim.memory_mb * 1_000_000))  # as advm run builds it
         if shared:
             spaces.share_thread(router)
         return router
@@ -208,9 +209,9 @@ def test_space_methods_need_an_admin_identity_off_loopback(tmp_path):
 
 def test_limits_refuse_a_space_past_them_and_not_its_neighbour(tmp_path):
     limits = {"small": {"connections": 1, "documents": 2, "authorities": ["corp"]},
-              "slow": {"cpu": 0.01}}
+              "slow": {"cpu": 0.01}, "tiny": {"memory_mb": 0.0001}}
     async def scenario(kit):
-        programs = {"small": COUNTER, "slow": COUNTER, "big": COUNTER}
+        programs = {"small": COUNTER, "slow": COUNTER, "big": COUNTER, "tiny": COUNTER}
         async with serving(tmp_path, programs, limits=limits, memory=True) as (srv, client, _):
             outsider = await client("eve", "small")
             with pytest.raises(ClientError) as who:
@@ -252,6 +253,15 @@ def test_limits_refuse_a_space_past_them_and_not_its_neighbour(tmp_path):
             for _ in range(50):
                 await fast.send("bump", {"by": 1})
             await fast.wait_for(lambda v: v.view.get("n") == 50)
+            # A space past its memory (100 bytes a runner here): a second document is refused.
+            tiny = await client("ann", "tiny")
+            await tiny.create("t1")
+            held = await tiny.open("t1")  # loaded and watched: not idle, never unloaded
+            await held.send("bump", {"by": 1})
+            with pytest.raises(ClientError) as full:
+                await tiny.create("t2")
+            assert full.value.reason == "memory_full"
+            await big.create("b2")  # the neighbour's budget is its own
             rows = {r["space"]: r for r in srv.spaces.listing()}
             assert rows["slow"]["refused"] > 0 and rows["big"]["refused"] == 0
             assert rows["small"]["limits"]["connections"] == 1
