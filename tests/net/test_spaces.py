@@ -209,9 +209,9 @@ def test_space_methods_need_an_admin_identity_off_loopback(tmp_path):
 
 def test_limits_refuse_a_space_past_them_and_not_its_neighbour(tmp_path):
     limits = {"small": {"connections": 1, "documents": 2, "authorities": ["corp"]},
-              "slow": {"cpu": 0.01}, "tiny": {"memory_mb": 0.0001}}
+              "slow": {"cpu": 0.01}, "tiny": {"memory_mb": 0.0001}, "narrow": {"queued": 1}}
     async def scenario(kit):
-        programs = {"small": COUNTER, "slow": COUNTER, "big": COUNTER, "tiny": COUNTER}
+        programs = {"small": COUNTER, "slow": COUNTER, "big": COUNTER, "tiny": COUNTER, "narrow": COUNTER}
         async with serving(tmp_path, programs, limits=limits, memory=True) as (srv, client, _):
             outsider = await client("eve", "small")
             with pytest.raises(ClientError) as who:
@@ -262,6 +262,14 @@ def test_limits_refuse_a_space_past_them_and_not_its_neighbour(tmp_path):
                 await tiny.create("t2")
             assert full.value.reason == "memory_full"
             await big.create("b2")  # the neighbour's budget is its own
+            # One input in flight at most: sent together, the others are refused.
+            narrow = await client("ann", "narrow")
+            await narrow.create("n1")
+            line = await narrow.open("n1")
+            sent = await asyncio.gather(*(line.send("bump", {"by": 1}) for _ in range(10)),
+                                        return_exceptions=True)
+            refused = [e.reason for e in sent if isinstance(e, ClientError)]
+            assert refused and set(refused) == {"space_limit"} and len(refused) < 10
             rows = {r["space"]: r for r in srv.spaces.listing()}
             assert rows["slow"]["refused"] > 0 and rows["big"]["refused"] == 0
             assert rows["small"]["limits"]["connections"] == 1
@@ -500,3 +508,28 @@ def test_space_commands_against_a_running_server_and_limits_file(tmp_path):
         assert 'advm_space_documents_loaded{space="default"}' in metrics
     finally:
         server.kill()
+
+
+def test_names_and_the_number_of_spaces_are_bounded(tmp_path):
+    from advm.store.keys import MAX_SPACE, space_problem
+    from advm.store.spaces import MAX_SPACES
+
+    assert space_problem("a" * MAX_SPACE) is None
+    assert "1 to 32" in space_problem("a" * (MAX_SPACE + 1))
+    assert space_problem("-x") is not None and space_problem("") is not None
+    with pytest.raises(Exception, match="space"):
+        space_doc("Chat", "k")
+    # A registry holds at most MAX_SPACES: the next is refused, a rewrite of one that exists is not.
+    registry = Registry(tmp_path)
+    registry.write({f"s{i}": {} for i in range(MAX_SPACES)})
+    with pytest.raises(ValueError, match=f"at most {MAX_SPACES}"):
+        registry.put("one-more", {})
+    registry.put("s0", {"source": "x"})
+
+    from types import SimpleNamespace
+
+    spaces = Spaces(lambda name, module, limits: SimpleNamespace(services=SimpleNamespace()))
+    for i in range(MAX_SPACES):
+        spaces.add(f"s{i}", None)
+    with pytest.raises(ValueError, match=f"at most {MAX_SPACES}"):
+        spaces.add("one-more", None)
