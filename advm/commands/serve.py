@@ -269,7 +269,7 @@ async def _serve(args, programs) -> None:
             await spaces.close()
             raise Failure(f"advm: error: cannot listen on {args.bind}:{args.port}: "
                           f"{e.strerror or e}") from None
-        for name in spaces.names():
+        for name in sorted(spaces.names(), key=lambda n: n != "default"):  # the default space first
             what = "" if name == "default" else f" as space {name}"
             print(f"advm: serving {spaces.spaces[name].source}{what} at {server.url} "
                   f"(WebSocket {server.ws_url})", flush=True)
