@@ -11,7 +11,7 @@ loop, each with one transaction in flight (it waits for its ack before the
 next), as a host runs them; the group committer packs what is queued into
 one PostgreSQL transaction. The baseline: a client that already holds 100
 records (the same encoded log records, one per document) and inserts them
-with one `INSERT ... SELECT FROM unnest(...)` per synced transaction on one
+with one `INSERT ... SELECT FROM unnest(...)` (arrays sent in binary) per synced transaction on one
 connection: the rate PostgreSQL gives a writer that batches perfectly.
 Results: spec/store.md section 20.7.
 """
@@ -94,7 +94,7 @@ def test_pg_store_100_documents_against_raw_psycopg(benchmark, server):
             t = time.perf_counter()
             with raw.transaction():
                 raw.execute("INSERT INTO raw_log (doc, seq, rec) SELECT * FROM "
-                            "unnest(%s::bytea[], %s::bigint[], %s::bytea[])",
+                            "unnest(%b::bytea[], %b::bigint[], %b::bytea[])",
                             (docs, [raw_seq[0]] * DOCS, [rec] * DOCS))
             raw_latencies.append(time.perf_counter() - t)
         raw_rates.append(DOCS * TX_PER_DOC / (time.perf_counter() - t0))

@@ -489,7 +489,7 @@ class PgBatch:
             for doc, last, snap, owner, epoch, live in cur.execute(
                     """SELECT doc, last_seq, snap_seq, owner, epoch,
                               lease_until IS NOT NULL AND lease_until > clock_timestamp()
-                       FROM docs WHERE doc = ANY(%s) ORDER BY doc"""
+                       FROM docs WHERE doc = ANY(%b) ORDER BY doc"""
                     + (" FOR UPDATE" if lock else ""), (missing,)):
                 self.heads[bytes(doc)] = _Head(last, snap, owner, epoch, live, True)
 
@@ -537,7 +537,7 @@ class PgBatch:
         docs, seqs, recs = self.rows
         if docs:
             self.cur.execute("INSERT INTO log (doc, seq, rec) SELECT * FROM "
-                             "unnest(%s::bytea[], %s::bigint[], %s::bytea[])", (docs, seqs, recs))
+                             "unnest(%b::bytea[], %b::bigint[], %b::bytea[])", (docs, seqs, recs))
             self.rows = ([], [], [])
 
     def trim(self, doc: bytes, policy, history) -> tuple[int, int]:
@@ -547,7 +547,7 @@ class PgBatch:
                                           (doc,))]
         gone, cut = retention.plan(policy, held, history)
         if gone:
-            cur.execute("DELETE FROM snapshots WHERE doc = %s AND seq = ANY(%s)", (doc, gone))
+            cur.execute("DELETE FROM snapshots WHERE doc = %s AND seq = ANY(%b)", (doc, gone))
         removed = 0
         if cut:
             removed = cur.execute("DELETE FROM log WHERE doc = %s AND seq <= %s RETURNING 1",
@@ -639,10 +639,10 @@ class PgBatch:
             clear = [d for d, due in self.timers.items() if due is None]
             put = [(d, due) for d, due in self.timers.items() if due is not None]
             if clear:
-                cur.execute("DELETE FROM timers WHERE doc = ANY(%s)", (clear,))
+                cur.execute("DELETE FROM timers WHERE doc = ANY(%b)", (clear,))
             if put:
                 cur.execute("""INSERT INTO timers (doc, due)
-                               SELECT * FROM unnest(%s::bytea[], %s::bigint[])
+                               SELECT * FROM unnest(%b::bytea[], %b::bigint[])
                                ON CONFLICT (doc) DO UPDATE SET due = EXCLUDED.due""",
                             ([d for d, _ in put], [due for _, due in put]))
         old = [(d, h) for d, h in self.heads.items() if h.changed and h.exists]
@@ -657,12 +657,12 @@ class PgBatch:
             self.rows = ([], [], [])
             done = cur.execute(
                 """WITH ins AS (INSERT INTO log (doc, seq, rec)
-                                SELECT * FROM unnest(%s::bytea[], %s::bigint[], %s::bytea[]))
+                                SELECT * FROM unnest(%b::bytea[], %b::bigint[], %b::bytea[]))
                    UPDATE docs AS d
                    SET last_seq = t.last, snap_seq = t.snap, owner = t.owner, epoch = t.epoch,
                        lease_until = CASE WHEN t.owner IS NULL THEN NULL ELSE d.lease_until END
-                   FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[],
-                               %s::bigint[], %s::text[], %s::bigint[])
+                   FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::text[], %b::bigint[],
+                               %b::bigint[], %b::text[], %b::bigint[])
                         AS t(doc, last, snap, owner, epoch, was_last, was_owner, was_epoch)
                    WHERE d.doc = t.doc AND d.last_seq = t.was_last
                          AND d.owner IS NOT DISTINCT FROM t.was_owner AND d.epoch = t.was_epoch
@@ -681,7 +681,7 @@ class PgBatch:
                    SELECT doc, last, snap, owner, epoch,
                           CASE WHEN owner IS NULL THEN NULL
                                ELSE clock_timestamp() + %s * interval '1 millisecond' END
-                   FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[])
+                   FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::text[], %b::bigint[])
                         AS t(doc, last, snap, owner, epoch)
                    ON CONFLICT (doc) DO NOTHING RETURNING doc""",
                 (self.store.lease_ms, [d for d, _ in new], [h.last for _, h in new],
