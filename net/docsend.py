@@ -22,7 +22,7 @@ document there (`already_created`) and asks it, with the probe channel
 
 Outcomes: the result's value `{space, key}` when the call ran (or ran before),
 else a failure whose code says why: 404 no such space or document, 403 the
-receiver's @static create policy refused, 409 the receiver refused (its code
+receiver's @static create policy or @connected refused, 409 the receiver refused (its code
 aborted, the key is taken, an unknown channel), 400 a malformed message, 429
 the receiver hears from too many documents. A busy or closing receiver
 (queue full, space limits, shutting down) is tried again with backoff, so the
@@ -41,6 +41,7 @@ PROBE = "~created"
 RETRY_CODES = frozenset({"queue_full", "space_limit", "space_throttled", "throttled", "memory_full",
                          "worker_failed", "store", "cancelled", "internal"})
 CODES = {"not_found": 404, "not_created": 404, "unknown_space": 404, "create_refused": 403,
+         "connect_refused": 403,
          "bad_key": 400, "input": 400, "bad_message": 400, "too_many_senders": 429}
 BACKOFF_S = 0.02
 MAX_BACKOFF_S = 2.0

@@ -524,7 +524,9 @@ class LivingDocument:
         """A message from another document (language.md 4.32): run once per
         [sender, number]; a number it ran already is a `duplicate` (nothing
         runs); the probe channel `~created` asks whether that number created
-        this document (then it is a duplicate, else `already_created`)."""
+        this document (then it is a duplicate, else `already_created`). A
+        sender's first message asks @connected first, once (refused:
+        `connect_refused`); the sender does not join the viewers."""
         sender = _sender(item.get("sender"))
         if sender is None:
             return [error_frame(who, "input", "a document's message names its sender: [document, number]")]
@@ -536,13 +538,23 @@ class LivingDocument:
         ch = self.meta["channels"].get(channel) if isinstance(channel, str) else None
         if ch is None or not ch["complete"]:
             return [error_frame(who, "unknown_channel", f"the document has no channel {channel!r} to send to")]
-        if name not in self.inbox and len(self.inbox) >= MAX_SENDERS:
-            return [error_frame(who, "too_many_senders", f"a document hears from at most {MAX_SENDERS:,} documents")]
-        committed, _, frames = self._transact(who, lambda: self.engine.send(who, channel, item.get("message"),
+        frames = []
+        if name not in self.inbox:
+            if len(self.inbox) >= MAX_SENDERS:
+                return [error_frame(who, "too_many_senders",
+                                    f"a document hears from at most {MAX_SENDERS:,} documents")]
+            if "connected" in self.meta["handlers"]:
+                # A sender's first message: @connected decides whether it may send at
+                # all (it runs once per sender; 0 keeps that it did, numbers start at 1).
+                ok, accepted, frames = self._transact(who, lambda: self.engine.handler("connected", who, now))
+                if not ok or not accepted:
+                    return frames + [error_frame(who, "connect_refused", "@connected refused this document")]
+                self.inbox[name] = 0
+        committed, _, more = self._transact(who, lambda: self.engine.send(who, channel, item.get("message"),
                                                                             now=now))
         if committed:
             self.inbox[name] = seq
-        return frames
+        return frames + more
 
     def _viewstate_frames(self, who, told: list) -> list[dict]:
         """ViewState (spec/runtime.md 3): what a committed message told its sender,

@@ -114,6 +114,9 @@ def test_lobby_creates_games_which_report_back_once(tmp_path):
             # Another call creating the same key is refused: the key is taken.
             other = dict(made, call=99)
             assert (await deliver_call(spaces, "lobby", "main", other))["error"]["code"] == 409
+            # A document that is not a player: the game's @connected refuses it (403).
+            intruder = {"call": 1, "service": "game", "method": "move", "who": "main-1", "request": '{"cell":5}'}
+            assert (await deliver_call(spaces, "lobby", "other", intruder))["error"]["code"] == 403
             # A message to nobody: 404 as the result.
             lost = dict(again, call=2, who="nobody")
             assert (await deliver_call(spaces, "game", "main-1", lost))["error"]["code"] == 404
