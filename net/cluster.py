@@ -46,6 +46,7 @@ HOST_PREFIX = "advm-host:"
 REFRESH_S = 1.0  # how often a gateway reads the list of hosts
 DEAD_HOST_S = 10.0  # a host whose socket failed is not chosen again for this long
 MAX_FRAME = 1 << 20  # a gateway's largest client frame (the server's hard_frame)
+PLACED_S = 5.0  # a placement is counted this long before a refresh (its create may be slow)
 MAX_WAIT_S = 60.0  # the longest a request waits for a dead host's lease to run out
 # Requests that name a document by "key"; those that name an open stream by
 # "connection" go where the stream is.
@@ -77,6 +78,7 @@ class HostCore:
         self.idle_unload_s = idle_unload_s
         self.memory_mb = memory_mb
         self.name = name
+        self.node = None  # the Ray node id it runs on
         self.server = None
         self.store = None
         self.router = None
@@ -118,7 +120,7 @@ class HostCore:
         return {"name": self.name, "owner": self.store.owner, "ws_url": self.server.ws_url,
                 "metrics": f"{self.server.url}metrics", "documents": len(self.router.loaded()),
 "cpu_s": usage.ru_utime + usage.ru_stime,
-                "rss_mb": usage.ru_maxrss / 1024, "pid": os.getpid()}
+                "rss_mb": usage.ru_maxrss / 1024, "pid": os.getpid(), "node": self.node}
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -140,6 +142,7 @@ def host_actor(ray, *, num_cpus: float = 1.0):
             if not kwargs.get("bind"):  # this node's address, where other nodes reach it
                 kwargs["bind"] = ray.util.get_node_ip_address()
             self.core = HostCore(*args, **kwargs)
+            self.core.node = ray.get_runtime_context().get_node_id()
 
         async def start(self) -> dict:
             return await self.core.start()
@@ -194,8 +197,10 @@ class Directory:
         self.hosts: dict[str, dict] = {}  # owner -> info (ws_url, documents, name)
         self.by_name: dict[str, str] = {}  # actor name -> owner
         self.dead: dict[str, float] = {}  # owner -> monotonic time its socket failed
-        self.placed: dict[str, int] = {}  # documents placed on each owner since the last refresh
-        self.leased: dict[str, int] = {}  # documents each owner held a lease on at the last refresh
+        # (when, owner) of recent placements: counted until a refresh that began well
+        # after them has read the store (their documents' rows are in its counts)
+        self.placed: list[tuple[float, str]] = []
+        self.leased: dict[str, int] = {}  # documents each owner's row names, at the last refresh
         self._conn = None
         self._lock = asyncio.Lock()
         self._task = None
@@ -223,6 +228,7 @@ class Directory:
 
     async def refresh(self) -> None:
         ray = self.ray
+        began = time.monotonic()
         names = await asyncio.to_thread(list_hosts, ray)
         infos = {}
 
@@ -240,10 +246,11 @@ class Directory:
             hosts[info["owner"]] = info
             by_name[name] = info["owner"]
         leased = dict(await self._query(
-            "SELECT owner, count(*) FROM docs WHERE lease_until > now() GROUP BY owner", ()))
+            "SELECT owner, count(*) FROM docs WHERE owner IS NOT NULL GROUP BY owner", ()))
         if set(hosts) != set(self.hosts):
             print(f"advm: cluster gateway: {len(hosts)} hosts live", file=sys.stderr, flush=True)
-        self.hosts, self.by_name, self.placed, self.leased = hosts, by_name, {}, leased
+        self.hosts, self.by_name, self.leased = hosts, by_name, leased
+        self.placed = [(t, o) for t, o in self.placed if t > began - PLACED_S]
         now = time.monotonic()
         self.dead = {o: t for o, t in self.dead.items() if now - t < DEAD_HOST_S}
 
@@ -299,14 +306,14 @@ class Directory:
             return self.place()
 
     def place(self) -> str | None:
-        """The live host holding the fewest leases (point 5)."""
+        """The live host owning the fewest documents (point 5)."""
         best, best_n = None, None
         for owner in self.live():
-            n = self.leased.get(owner, 0) + self.placed.get(owner, 0)
+            n = self.leased.get(owner, 0) + sum(1 for _, o in self.placed if o == owner)
             if best_n is None or n < best_n:
                 best, best_n = owner, n
         if best is not None:
-            self.placed[best] = self.placed.get(best, 0) + 1
+            self.placed.append((time.monotonic(), best))
         return best
 
 

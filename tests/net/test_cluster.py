@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -55,24 +56,37 @@ class Gateway:
     """An `advm run --cluster` process: one host placed by Ray, a gateway here."""
 
     def __init__(self, doc, url, address, cwd):
+        self.log = cwd / f"gateway-{len(list(cwd.glob('gateway-*')))}.log"
+        self.err = open(self.log, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "advm", "run", str(doc), "--store", url, "--cluster", address,
              "--port", "0", "--idle", "600"], cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.hosts = []
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 self.proc.kill()
-                _, err = self.proc.communicate()
+                self.proc.communicate()
                 self.proc.stdout.close()
-                self.proc.stderr.close()
-                raise AssertionError(err)
+                self.err.close()
+                raise AssertionError(self.log.read_text())
             if line.startswith("advm: host "):
                 self.hosts.append(int(line.split("pid ")[1].split(")")[0]))
             if "cluster gateway at" in line:
                 self.ws_url = line.split(" at ")[1].split()[0]
                 break
+
+    def sees(self, hosts: int) -> bool:
+        """Whether the gateway's last word on the hosts it knows was `hosts`."""
+        said = [line for line in self.log.read_text().splitlines() if line.endswith("hosts live")]
+        return bool(said) and said[-1].endswith(f": {hosts} hosts live")
+
+    def wait_until_it_sees(self, hosts: int) -> None:
+        deadline = time.monotonic() + 60
+        while not self.sees(hosts):
+            assert time.monotonic() < deadline and self.proc.poll() is None, self.log.read_text()
+            time.sleep(0.1)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -82,8 +96,8 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.communicate()
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
+        self.proc.stdout.close()
+        self.err.close()
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +115,8 @@ def cluster(pg_server, tmp_path_factory):
         c.wait_for_nodes()
         for _ in nodes:
             gateways.append(Gateway(doc, url, c.address, where))
+        for g in gateways:
+            g.wait_until_it_sees(len(nodes))
         yield {"cluster": c, "nodes": nodes, "gateways": gateways, "url": url, "doc": doc,
                "dir": where, "token": Tokens.from_store_dir(where / ".advm").mint("alice")}
     finally:
@@ -143,5 +159,135 @@ def test_documents_are_served_through_either_gateway(cluster):
     assert len(data["hosts"]) == 2
     assert sum(h["documents"] for h in data["hosts"]) == 6
     # placement: the gateways put new documents on the host holding the fewest
-    assert min(h["documents"] for h in data["hosts"]) >= 2, data["hosts"]
+    assert min(h["documents"] for h in data["hosts"]) >= 2, (
+        data["hosts"], _owners(cluster["url"], [f"either{i}" for i in range(6)]),
+        a.log.read_text()[-3000:], b.log.read_text()[-3000:])
     assert sum(l["documents"] for l in data["leases"]) == 6
+
+
+async def _load(gateways, token, keys, acked, stop, errors):
+    """One client per document sending bump {"by": i}, i = 1, 2, ...: on a
+    lost socket it connects again (through any gateway) and opens the
+    document again (a reset: the whole view) and goes on."""
+
+    async def one(key):
+        i = 0
+        client = view = None
+        while not stop.is_set():
+            if view is None:
+                try:
+                    client = await Client.connect(random.choice(gateways).ws_url, token)
+                    view = await client.open(key)
+                except (ClientError, OSError) as e:
+                    errors.append(f"{key} open: {e}")
+                    if client is not None:
+                        await client.close()
+                    client = view = None
+                    await asyncio.sleep(0.2)
+                    continue
+            i += 1
+            try:
+                await view.send("bump", {"by": i})
+            except ClientError:  # the outcome is unknown: it may be in the log
+                await client.close()
+                client = view = None
+                continue
+            acked[key].append(i)
+        if client is not None:
+            await client.close()
+
+    await asyncio.gather(*(one(k) for k in keys))
+
+
+def _status(cluster):
+    out = subprocess.run(
+        [sys.executable, "-m", "advm", "cluster", "status", "--address",
+         cluster["cluster"].address, "--store", cluster["url"], "--json"],
+        capture_output=True, text=True, timeout=120, cwd=cluster["dir"])
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_node_killed_under_load_loses_no_acknowledged_input(cluster, cli):
+    c = cluster["cluster"]
+    token = cluster["token"]
+    url = cluster["url"]
+    for round_ in range(KILLS):
+        keys = [f"load{round_}-{i}" for i in range(DOCS)]
+        acked = {k: [] for k in keys}
+        errors: list[str] = []
+        gateways = [g for g in cluster["gateways"] if g.proc.poll() is None]
+
+        async def scenario():
+            async with await Client.connect(gateways[0].ws_url, token) as cl:
+                for k in keys:
+                    await cl.create(k)  # each due to fire #later once, 4 s from now
+            stop = asyncio.Event()
+            load = asyncio.create_task(_load(gateways, token, keys, acked, stop, errors))
+            while sum(map(len, acked.values())) < 5 * DOCS:
+                await asyncio.sleep(0.1)
+            # the host holding the most of these documents dies with its node
+            status = await asyncio.to_thread(_status, cluster)
+            owners = {}
+            rows = await asyncio.to_thread(_owners, url, keys)
+            for o in rows.values():
+                owners[o] = owners.get(o, 0) + 1
+            victim = max((h for h in status["hosts"] if h["owner"] in owners),
+                         key=lambda h: owners[h["owner"]])
+            node = next(n for n in cluster["nodes"] if n.node_id == victim["node"])
+            before = {k: len(v) for k, v in acked.items()}
+            os.kill(victim["pid"], signal.SIGKILL)
+            await asyncio.to_thread(c.remove_node, node, False)
+            cluster["nodes"].remove(node)
+            # every document is served again: each gets inputs acknowledged after the kill
+            while any(len(acked[k]) < before[k] + 3 for k in keys):
+                assert not load.done(), load
+                await asyncio.sleep(0.2)
+            stop.set()
+            await load
+            return victim, owners[victim["owner"]]
+
+        victim, moved = asyncio.run(asyncio.wait_for(scenario(), 240))
+        assert moved >= 1
+
+        async def final():
+            async with await Client.connect(gateways[-1].ws_url, token) as cl:
+                views = {k: await cl.open(k) for k in keys}
+                while any(v.view["fired"] < 1 for v in views.values()):
+                    await asyncio.sleep(0.2)  # #later was due 4 s after creation
+                return {k: dict(v.view) for k, v in views.items()}
+
+        views = asyncio.run(asyncio.wait_for(final(), 120))
+        with PgStore(url, readonly=True) as store:
+            for k in keys:
+                entries = list(store.log(k))
+                logged = [e.payload["by"] for e in entries if e.kind == "send"]
+                # nothing acknowledged was lost, nothing ran twice
+                assert set(acked[k]) <= set(logged), (k, sorted(set(acked[k]) - set(logged)))
+                assert len(logged) == len(set(logged)), k
+                assert views[k]["n"] == sum(logged) and views[k]["count"] == len(logged), k
+                # the timer fired once (with the inputs flowing it is applied by an
+                # input's transaction or by a wake: either way once in the state)
+                assert views[k]["fired"] == 1, (k, views[k])
+        for k in keys:
+            r = cli("replay", "--store", url, "--doc", k, "--quiet")
+            assert r.code == 0, (k, r.out, r.err)
+        if round_ + 1 < KILLS:  # a new node, and a host placed on it
+            cluster["nodes"].append(c.add_node(num_cpus=1, node_ip_address="127.0.0.1"))
+            c.wait_for_nodes()
+            cluster["gateways"].append(Gateway(cluster["doc"], url, c.address, cluster["dir"]))
+            for g in cluster["gateways"]:
+                if g.proc.poll() is None:
+                    g.wait_until_it_sees(2)
+
+
+def _owners(url, keys):
+    import psycopg
+
+    from advm.store.postgres import parse_url
+
+    conninfo, schema, _ = parse_url(url)
+    with psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={schema}") as conn:
+        rows = conn.execute("SELECT doc, owner FROM docs WHERE doc = ANY(%s)",
+                            ([k.encode() for k in keys],)).fetchall()
+    return {bytes(d).decode(): o for d, o in rows}
