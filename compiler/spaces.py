@@ -67,8 +67,9 @@ def sibling_resolver(filename: str) -> Resolve:
 
 
 def files_resolver(paths, fallback: Resolve | None = None) -> Resolve:
-    """Programs given by path (`advm run a.adb b.adb`), each under its space name."""
-    named = {space_name_of(p): p for p in paths}
+    """Programs given by path (`advm run a.adb b.adb`), each under its space
+    name, or {space name: path}."""
+    named = dict(paths) if isinstance(paths, dict) else {space_name_of(p): p for p in paths}
 
     def resolve(name: str):
         path = named.get(name)

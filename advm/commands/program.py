@@ -67,20 +67,21 @@ def is_module(path: str, data: bytes) -> bool:
     return path.endswith(MODULE_SUFFIX) or data.startswith(MAGIC)
 
 
-def load(path: str) -> Program:
+def load(path: str, spaces=None) -> Program:
+    """`spaces`: where its `space NAME;` programs are (compiler/spaces.py; None: beside it)."""
     data = read_bytes(path)
     if is_module(path, data):
         return load_module(path, data)
-    return compile_document(path, decode_text(path, data))
+    return compile_document(path, decode_text(path, data), spaces)
 
 
-def compile_document(path: str, text: str) -> Program:
+def compile_document(path: str, text: str, spaces=None) -> Program:
     """Check and build a document; Failure carries the diagnostics when it has errors."""
     from .. import compiler
     from ..compiler.build import CodegenError, build_module
     from ..vm.errors import AssemblyError
 
-    comp = compiler.compile_source(text, path)
+    comp = compiler.compile_source(text, path, spaces)
     if not comp.ok:
         rendered = comp.render()
         raise Failure(

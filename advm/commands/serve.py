@@ -302,9 +302,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     for origin in args.allow_origins:
         check_origin(origin)
     args.service_config = service_config(args)
+    from ..compiler.spaces import files_resolver, sibling_resolver
+
     programs = []
-    for name, path in space_files(args):
-        program = load(path)
+    served = space_files(args)
+    for name, path in served:
+        # `space NAME;` finds the programs served with it by their space names, then beside it
+        # (spec/language.md 4.32).
+        program = load(path, spaces=files_resolver(dict((n, p) for n, p in served), sibling_resolver(path)))
         warn_unreachable(program)
         # Workers build documents from the module; one built here first reports a
         # damaged module file as such (exit 1), before anything listens.
