@@ -354,6 +354,25 @@ class _Session:
             req = json.loads(text)
         except ValueError:
             req = None
+        for _ in range(3):  # a host that cannot be reached is marked dead: ask again
+            owner = await self.route(req)
+            if owner is None:
+                rid = req.get("id") if isinstance(req, dict) else None
+                await self.ws.send(json.dumps({"failure": rid, "reason": "unavailable",
+                                               "message": "no document host is live in the cluster"}))
+                return
+            up = await self.upstream(owner)
+            if up is not None:
+                break
+        else:
+            await self.lost(owner)
+            return
+        try:
+            await up.send(text)
+        except ConnectionClosed:
+            await self.lost(owner)
+
+    async def route(self, req) -> str | None:
         owner = None
         if isinstance(req, dict):
             key = req.get("key")
@@ -370,18 +389,7 @@ class _Session:
                 owner = self.streams.get(req.get("connection"))
         if owner is None:
             owner = self.gw.directory.any_host()
-        if owner is None:
-            rid = req.get("id") if isinstance(req, dict) else None
-            await self.ws.send(json.dumps({"failure": rid, "reason": "unavailable",
-                                           "message": "no document host is live in the cluster"}))
-            return
-        up = await self.upstream(owner)
-        if up is None:
-            return
-        try:
-            await up.send(text)
-        except ConnectionClosed:
-            await self.lost(owner)
+        return owner
 
     async def upstream(self, owner: str):
         up = self.ups.get(owner)
@@ -394,7 +402,6 @@ class _Session:
         except (OSError, asyncio.TimeoutError, ConnectionClosed, TypeError) as e:
             log.warning("host %s unreachable: %r", owner, e)
             self.gw.directory.mark_dead(owner)
-            await self.lost(owner)
             return None
         self.ups[owner] = up
         self.readers[owner] = asyncio.create_task(self.pump(owner, up))

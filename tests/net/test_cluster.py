@@ -236,15 +236,27 @@ def test_a_node_killed_under_load_loses_no_acknowledged_input(cluster, cli):
                          key=lambda h: owners[h["owner"]])
             node = next(n for n in cluster["nodes"] if n.node_id == victim["node"])
             before = {k: len(v) for k, v in acked.items()}
+            moved = [k for k in keys if rows[k] == victim["owner"]]
+            killed = time.monotonic()
             os.kill(victim["pid"], signal.SIGKILL)
             await asyncio.to_thread(c.remove_node, node, False)
             cluster["nodes"].remove(node)
             # every document is served again: each gets inputs acknowledged after the kill
+            back: dict[str, float] = {}
             while any(len(acked[k]) < before[k] + 3 for k in keys):
                 assert not load.done(), load
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
+                for k in moved:
+                    if k not in back and len(acked[k]) > before[k]:
+                        back[k] = time.monotonic() - killed
             stop.set()
             await load
+            if os.environ.get("ADVM_CLUSTER_TIMES"):  # failover figures (bench/README.md)
+                with open(os.environ["ADVM_CLUSTER_TIMES"], "a") as f:
+                    f.write(json.dumps({"round": round_, "moved": len(moved),
+                                        "first_s": round(min(back.values()), 2),
+                                        "last_s": round(max(back.values()), 2),
+                                        "load_average": os.getloadavg()[0]}) + "\n")
             return victim, owners[victim["owner"]]
 
         victim, moved = asyncio.run(asyncio.wait_for(scenario(), 240))
@@ -291,3 +303,51 @@ def _owners(url, keys):
         rows = conn.execute("SELECT doc, owner FROM docs WHERE doc = ANY(%s)",
                             ([k.encode() for k in keys],)).fetchall()
     return {bytes(d).decode(): o for d, o in rows}
+
+
+def test_drain_hands_a_hosts_documents_to_another(cluster):
+    """`advm cluster drain HOST`: the host stops and gives its leases back; its
+    documents' clients connect again and find them on another host, as they were."""
+    c = cluster["cluster"]
+    token = cluster["token"]
+    live = [g for g in cluster["gateways"] if g.proc.poll() is None]
+    if len(_live(_status(cluster))) < 2:  # after the kills: a node and a host more
+        cluster["nodes"].append(c.add_node(num_cpus=1, node_ip_address="127.0.0.1"))
+        c.wait_for_nodes()
+        live.append(Gateway(cluster["doc"], cluster["url"], c.address, cluster["dir"]))
+        cluster["gateways"].append(live[-1])
+        for g in live:
+            g.wait_until_it_sees(2)
+    keys = [f"drain{i}" for i in range(4)]
+
+    async def fill():
+        async with await Client.connect(live[0].ws_url, token) as cl:
+            for i, k in enumerate(keys):
+                await cl.create(k)
+                view = await cl.open(k)
+                await view.send("bump", {"by": i + 1})
+
+    asyncio.run(asyncio.wait_for(fill(), 60))
+    owners = _owners(cluster["url"], keys)
+    hosts = {h["owner"]: h["name"] for h in _live(_status(cluster))}
+    victim = max(set(owners.values()), key=list(owners.values()).count)
+    out = subprocess.run([sys.executable, "-m", "advm", "cluster", "drain", hosts[victim],
+                          "--address", c.address], capture_output=True, text=True, timeout=120,
+                         cwd=cluster["dir"])
+    assert out.returncode == 0, out.stderr
+    assert "drained" in out.stdout
+    assert victim not in _owners(cluster["url"], keys).values()  # its leases given back
+
+    async def reread():
+        async with await Client.connect(live[-1].ws_url, token) as cl:
+            return [(await cl.open(k)).view["n"] for k in keys]
+
+    assert asyncio.run(asyncio.wait_for(reread(), 60)) == [1, 2, 3, 4]
+    status = _live(_status(cluster))
+    assert victim not in [h["owner"] for h in status]
+    assert set(_owners(cluster["url"], keys).values()) <= {h["owner"] for h in status}
+
+
+def _live(status):
+    """The hosts that answered (Ray may still list a dead one for a while)."""
+    return [h for h in status["hosts"] if "error" not in h]
