@@ -70,7 +70,8 @@ class HostCore:
     node, documents in the PostgreSQL store under a lease owner of its own."""
 
     def __init__(self, module_bytes: bytes, store_url: str, key: bytes, *, bind: str,
-                 idle_unload_s: float = 120.0, memory_mb: float = 0.0, name: str = ""):
+                 idle_unload_s: float = 120.0, memory_mb: float = 0.0, name: str = "",
+                 full_mb: float = 0.0):
         self.module_bytes = module_bytes
         self.store_url = store_url
         self.key = key
@@ -78,6 +79,7 @@ class HostCore:
         self.idle_unload_s = idle_unload_s
         self.memory_mb = memory_mb
         self.name = name
+        self.full_mb = full_mb  # past this resident size, no new documents come here (0: none)
         self.node = None  # the Ray node id it runs on
         self.server = None
         self.store = None
@@ -117,7 +119,9 @@ class HostCore:
         import resource
 
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {"name": self.name, "owner": self.store.owner, "ws_url": self.server.ws_url,
+        rss = resident_mb()
+        return {"rss_now_mb": rss, "full": bool(self.full_mb) and rss > self.full_mb,
+                "name": self.name, "owner": self.store.owner, "ws_url": self.server.ws_url,
                 "metrics": f"{self.server.url}metrics", "documents": len(self.router.loaded()),
 "cpu_s": usage.ru_utime + usage.ru_stime,
                 "rss_mb": usage.ru_maxrss / 1024, "pid": os.getpid(), "node": self.node}
@@ -131,6 +135,16 @@ class HostCore:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def host_actor(ray, *, num_cpus: float = 1.0):
@@ -158,7 +172,7 @@ def host_actor(ray, *, num_cpus: float = 1.0):
 
 def start_hosts(ray, count: int, module_bytes: bytes, store_url: str, key: bytes, *,
                 num_cpus: float = 1.0, idle_unload_s: float = 120.0, memory_mb: float = 0.0,
-                bind: str | None = None) -> list:
+                bind: str | None = None, full_mb: float = 0.0) -> list:
     """`count` host actors placed by Ray (SPREAD: across nodes), started;
     [(handle, info)]. Each listens on its node's address (or `bind`)."""
     import uuid
@@ -169,7 +183,8 @@ def start_hosts(ray, count: int, module_bytes: bytes, store_url: str, key: bytes
         name = HOST_PREFIX + uuid.uuid4().hex[:12]
         handles.append(cls.options(name=name, namespace=NAMESPACE, scheduling_strategy="SPREAD")
                        .remote(module_bytes, store_url, key, bind=bind,
-                               idle_unload_s=idle_unload_s, memory_mb=memory_mb, name=name))
+                               idle_unload_s=idle_unload_s, memory_mb=memory_mb, name=name,
+                               full_mb=full_mb))
     infos = ray.get([h.start.remote() for h in handles])
     return list(zip(handles, infos))
 
@@ -250,6 +265,11 @@ class Directory:
         if set(hosts) != set(self.hosts):
             print(f"advm: cluster gateway: {len(hosts)} hosts live", file=sys.stderr, flush=True)
         self.hosts, self.by_name, self.leased = hosts, by_name, leased
+        self.counted(began)
+
+    def counted(self, began: float) -> None:
+        """The store was read by a refresh that began at `began` (monotonic):
+        placements well before it are in its counts, so they are dropped."""
         self.placed = [(t, o) for t, o in self.placed if t > began - PLACED_S]
         now = time.monotonic()
         self.dead = {o: t for o, t in self.dead.items() if now - t < DEAD_HOST_S}
@@ -306,9 +326,12 @@ class Directory:
             return self.place()
 
     def place(self) -> str | None:
-        """The live host owning the fewest documents (point 5)."""
+        """The live host owning the fewest documents, of those not past their
+        memory threshold (point 5); None when there is none."""
         best, best_n = None, None
         for owner in self.live():
+            if self.hosts[owner].get("full"):  # past its memory threshold: nothing new
+                continue
             n = self.leased.get(owner, 0) + sum(1 for _, o in self.placed if o == owner)
             if best_n is None or n < best_n:
                 best, best_n = owner, n

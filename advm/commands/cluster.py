@@ -50,6 +50,8 @@ def check_serving(args) -> None:
         raise UsageError(f"--hosts is 1 to {MAX_HOSTS}")
     if not args.host_cpus >= 0:
         raise UsageError("--host-cpus is 0 or more")
+    if not 0 <= args.host_full_mb < float("inf"):
+        raise UsageError("--host-full-mb is a number of MB, 0 or more (0: no threshold)")
 
 
 def serve(args, programs) -> ExitCode:
@@ -70,7 +72,7 @@ def serve(args, programs) -> ExitCode:
         try:
             hosts = start_hosts(ray, args.hosts, module_bytes, args.store, key,
                                 num_cpus=args.host_cpus, idle_unload_s=args.idle,
-                                memory_mb=args.memory_budget)
+                                memory_mb=args.memory_budget, full_mb=args.host_full_mb)
         except Exception as e:  # the store unreachable, the program refused on a node
             raise Failure(f"advm: error: a document host failed to start: {e}") from None
         for _, info in hosts:

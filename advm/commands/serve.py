@@ -88,6 +88,9 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --cluster: document hosts this command places (default 1)")
     p.add_argument("--host-cpus", dest="host_cpus", type=float, default=1.0, metavar="CPUS",
                    help="with --cluster: Ray CPUs each host reserves (default 1)")
+    p.add_argument("--host-full-mb", dest="host_full_mb", type=float, default=0.0, metavar="MB",
+                   help="with --cluster: a host whose resident memory is past MB takes no new "
+                        "documents (0: no threshold, the default)")
     p.add_argument("--log-format", dest="log_format", choices=("text", "json"), default=None,
                    help="log to standard error at INFO and above, one line per record: text, "
                         "or json (one JSON object a line: time, level, logger, message, "

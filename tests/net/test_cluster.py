@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -163,6 +164,10 @@ def test_documents_are_served_through_either_gateway(cluster):
         data["hosts"], _owners(cluster["url"], [f"either{i}" for i in range(6)]),
         a.log.read_text()[-3000:], b.log.read_text()[-3000:])
     assert sum(l["documents"] for l in data["leases"]) == 6
+    # each host's metrics, at the address status gives
+    for h in data["hosts"]:
+        with urllib.request.urlopen(h["metrics"], timeout=30) as page:
+            assert "advm_documents_loaded" in page.read().decode(), h["metrics"]
 
 
 async def _load(gateways, token, keys, acked, stop, errors):
