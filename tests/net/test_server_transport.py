@@ -1,7 +1,9 @@
 """The router-worker transport fails one message alone, whatever it holds
 (issue 10.2): a request pickle cannot write (nested too deep) is refused by
 itself, the requests batched with it run, its document keeps answering, and
-the router still shuts down."""
+the router still shuts down. And what the worker's threads send goes out
+when the lanes run dry, at least every MAX_HELD messages (issue 10's load
+test)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +13,7 @@ from multiprocessing.connection import Connection
 import pytest
 
 from advm.net.router import Router, RouterError
-from advm.net.worker import Link
+from advm.net.worker import MAX_HELD, Link
 from server_kit import COUNTER, module, run
 
 
@@ -114,3 +116,30 @@ def test_a_request_that_cannot_cross_does_not_hold_up_shutdown():
 
     run(scenario)
 
+
+def test_a_lane_leaves_the_write_to_a_draining_lane_but_holds_no_more_than_max_held(pipe):
+    link = pipe.link
+    link.draining = lambda: True  # another lane drains and is not stalled
+    with link.batched(lane=True):
+        for i in range(MAX_HELD + 3):
+            link.send(("reply", i, {}))
+        tag, batch = pipe.far.recv()  # written at MAX_HELD messages, inside the batch
+        assert tag == "batch" and [m[1] for m in batch] == list(range(MAX_HELD))
+    # This lane stopped while the other drains: the other writes the rest.
+    assert not pipe.far.poll(0)
+    link.draining = lambda: False
+    with link.batched(lane=True):  # the other lane stops: nobody drains any more
+        link.send(("reply", MAX_HELD + 3, {}))
+    tag, batch = pipe.far.recv()
+    assert [m[1] for m in batch] == [MAX_HELD, MAX_HELD + 1, MAX_HELD + 2, MAX_HELD + 3]
+
+
+def test_a_lane_that_stops_while_the_reader_handles_a_batch_leaves_the_write_to_it(pipe):
+    link = pipe.link
+    with link.batched():  # the reader, handing a batch to the lanes
+        with link.batched(lane=True):
+            link.send(("reply", 1, {}))
+        assert not pipe.far.poll(0)
+        link.send(("reply", 2, {}))
+    tag, batch = pipe.far.recv()
+    assert [m[1] for m in batch] == [1, 2]
