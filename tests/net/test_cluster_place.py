@@ -45,3 +45,20 @@ def test_dead_and_full_hosts_take_nothing_new():
 
 def test_resident_memory_is_read():
     assert resident_mb() > 1.0
+
+
+def test_cluster_usage_errors_come_before_ray(cli, tmp_path):
+    from server_kit import COUNTER
+
+    doc = tmp_path / "counter.adb"
+    doc.write_text(COUNTER)
+    r = cli("run", doc, "--cluster", "127.0.0.1:1", "--store", tmp_path / "lmdb")
+    assert r.code == 2 and "--cluster keeps documents in PostgreSQL" in r.err, r.err
+    r = cli("run", doc, "--cluster", "127.0.0.1:1", "--store", "postgresql://127.0.0.1/x",
+            "--hosts", "65")
+    assert r.code == 2 and "--hosts is 1 to 64" in r.err, r.err
+    r = cli("run", doc, "--cluster", "127.0.0.1:1", "--store", "postgresql://127.0.0.1/x",
+            "--host-full-mb", "-1")
+    assert r.code == 2 and "--host-full-mb" in r.err, r.err
+    r = cli("cluster", "status", "--address", "127.0.0.1:1", "--store", str(tmp_path))
+    assert r.code == 2 and "PostgreSQL URL" in r.err, r.err
