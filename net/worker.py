@@ -59,7 +59,12 @@ def register_pickling() -> None:
     copyreg.pickle(type(KEEP), lambda _: (_keep, ()))
 
 
-MAX_HELD = 256  # messages the buffer holds before the thread that sends the next writes them
+# Messages the buffer holds before the thread that sends the next writes
+# them: far above a closed loop's replies in flight per worker (bench_server:
+# about 500), whose writing in one piece is what keeps the router's socket
+# writes near one per message (a bound of 256 split them: 1.6 sendto per
+# message against 1.2; bench/README.md).
+MAX_HELD = 4096
 
 
 class RemoteError(Exception):
