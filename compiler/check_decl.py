@@ -762,6 +762,16 @@ class DeclChecker:
             elif want == "int" and st.value.value < (0 if st.name == "token_budget" else 1):
                 self.err("E0540", f"setting '{st.name}' of agent '{d.name}' must be at least "
                          f"{0 if st.name == 'token_budget' else 1}", st.value.span)
+        record = self.info.records.get(d.name)
+        for name in d.mutables:
+            f = record.fields.get(name) if record is not None else None
+            t = f.type if f is not None else T.ERROR
+            inner = t.inner if isinstance(t, T.MaybeType) else t
+            if not T.is_error(t) and not isinstance(inner, (T.Prim, T.EnumType)):
+                # a failed ask writes each mutable back from its copy: only values copy whole
+                self.err("E0540", f"mutable '{name}' of agent '{d.name}' is {a(t)}: a failed ask could not "
+                         "put it back", name_span(f.decl),
+                         "make it a number, bool, string, date, enum or a maybe of one")
         if "max_tool_rounds" not in seen:
             self.err("E0541", f"agent '{d.name}' has no `max_tool_rounds`: its tool loop would have no bound",
                      d.name_span, "add `max_tool_rounds = 5;` (how many rounds of tool calls one ask may take)")

@@ -24,6 +24,7 @@ agent Unbounded {
   tool<In, Out> wordy {
     return {ok: false};
   }
+  mutable table<Task> rows;
 }
 session<Task> s;
 // expect error E0541 at 7:7
@@ -33,4 +34,5 @@ session<Task> s;
 // expect error E0543 at 17:5
 // expect error E0540 at 20:8
 // expect error E0540 at 23:3
-// expect error E0540 at 28:9
+// expect error E0540 at 27:23
+// expect error E0540 at 29:9
