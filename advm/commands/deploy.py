@@ -124,6 +124,29 @@ def record_deploy(store, directory, space: str, module) -> None:
     registry.put(space, record)
 
 
+def callers_at_rest(store, directory, space: str, module) -> list[str]:
+    """spec/language.md 4.32, runtime.md 9.4.1: what the new code of `space`
+    no longer accepts of what the other spaces the store's registry keeps send
+    it, and what it sends that they no longer accept."""
+    from ..runtime.upgrade import callers_refuse
+    from ..store.spaces import Registry
+    from ..vm.module import Module
+
+    try:
+        recorded = Registry(directory).read()
+    except ValueError:
+        return []
+    others = {}
+    for name, record in sorted(recorded.items()):
+        got = store.module(bytes.fromhex(record["code"])) if name != space and record.get("code") else None
+        if got is not None:
+            others[name] = Module.from_bytes(got[0]).meta
+    out = callers_refuse(space, module.meta, others)
+    for other, meta in sorted(others.items()):
+        out += callers_refuse(other, meta, {space: module.meta})
+    return out
+
+
 def _print_renames(plan: dict) -> None:
     for a, b in plan.get("renamed", {}).items():
         print(f"  renamed {a} -> {b}")
@@ -197,7 +220,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         if missing:
             raise UsageError(f"no document {missing[0]!r} in the store at {store.path}")
         # First every document is checked; nothing is written unless all can move.
-        reasons = []
+        reasons = callers_at_rest(store, args.store, args.space, module) if args.space else []
         for key in keys:
             doc = DurableDocument.open(store, key, viewers=Viewers)
             if doc.module.module_id() != module.module_id():

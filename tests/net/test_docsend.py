@@ -186,3 +186,27 @@ def test_types_across_documents_are_checked_at_compile_time(tmp_path):
     comp = compile_source(clash.read_text(), str(clash), resolve)
     assert [d.code for d in comp.diagnostics if d.severity == "error"] == ["E0533"]
     assert "Start of program 'game' is not the Start this document declares" in comp.render()
+
+
+def test_deploy_at_rest_refused_naming_the_callers_the_registry_keeps(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("lobby.adb", "game.adb"):
+        shutil.copy(EXAMPLE / name, tmp_path / name)
+    (tmp_path / "v2").mkdir()
+    shutil.copy(EXAMPLE / "lobby.adb", tmp_path / "v2" / "lobby.adb")
+    (tmp_path / "v2" / "game.adb").write_text(GAME_NO_X)
+
+    def advm(*args):
+        return subprocess.run([sys.executable, "-m", "advm", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+
+    for name in ("lobby", "game"):
+        assert advm("space", "create", name, f"{name}.adb", "--store", "st").returncode == 0
+    refused = advm("deploy", "v2/game.adb", "--space", "game", "--store", "st")
+    assert refused.returncode == 1, refused
+    assert "space 'lobby' calls game.create with Start: Start has no field x any more" in refused.stderr
+    ok = advm("deploy", "game.adb", "--space", "game", "--store", "st")
+    assert ok.returncode == 0, ok.stderr
