@@ -1,5 +1,5 @@
 """Documents that create and send to documents on one server (spec/language.md
-4.32, spec/protocol.md 8.20): the serving side.
+4.32, spec/runtime.md 2): the serving side.
 
 A document's `space.create(key, arg)` and `space.channel(key, msg)` are
 service calls (runtime/services.py): recorded in the sender's state when its
