@@ -62,6 +62,34 @@ class Op(ABC):
         """Check, then write; raise StoreError (before writing) to refuse."""
 
 
+def checked_last(doc: str, last: int, entries, snapshot, newest_snapshot_seq) -> int:
+    """The log's end after a document's write of `entries` and `snapshot` onto
+    a log ending at `last` whose newest snapshot is at `newest_snapshot_seq`
+    (None: no snapshot), or SequenceConflict when the write does not follow
+    on: the check every store backend makes before it writes anything."""
+    new_last = last
+    if entries:
+        first = entries[0][0]
+        if first != last + 1:
+            raise SequenceConflict(
+                f"document {doc!r}: the log ends at seq {last}, but this write starts at "
+                f"seq {first}; another writer may own the document", doc=doc)
+        new_last = entries[-1][0]
+    if snapshot is not None:
+        sseq = snapshot[0]
+        fresh = last == 0 and newest_snapshot_seq is None
+        if newest_snapshot_seq is not None and sseq < newest_snapshot_seq:
+            raise SequenceConflict(
+                f"document {doc!r}: snapshot at seq {sseq} is older than the stored one "
+                f"at seq {newest_snapshot_seq}", doc=doc)
+        if sseq > new_last and not fresh:
+            raise SequenceConflict(
+                f"document {doc!r}: snapshot at seq {sseq} is ahead of the log, which "
+                f"ends at seq {new_last}", doc=doc)
+        new_last = max(new_last, sseq)
+    return new_last
+
+
 class Change(Op):
     """One document's transaction."""
 
@@ -82,28 +110,11 @@ class Change(Op):
     def apply(self, batch):
         doc, prefix = self.doc, self.prefix
         last = batch.last_seq(prefix)
-        new_last = last
-        if self.entries:
-            first = self.entries[0][0]
-            if first != last + 1:
-                raise SequenceConflict(
-                    f"document {doc!r}: the log ends at seq {last}, but this write starts at "
-                    f"seq {first}; another writer may own the document", doc=doc)
-            new_last = self.entries[-1][0]
+        newest_seq = None
         if self.snapshot is not None:
-            sseq = self.snapshot[0]
             newest = snapshots.latest_key(batch.snap_cursor, prefix)
             newest_seq = keys.key_seq(newest) if newest is not None else None
-            fresh = last == 0 and newest is None
-            if newest_seq is not None and sseq < newest_seq:
-                raise SequenceConflict(
-                    f"document {doc!r}: snapshot at seq {sseq} is older than the stored one "
-                    f"at seq {newest_seq}", doc=doc)
-            if sseq > new_last and not fresh:
-                raise SequenceConflict(
-                    f"document {doc!r}: snapshot at seq {sseq} is ahead of the log, which "
-                    f"ends at seq {new_last}", doc=doc)
-            new_last = max(new_last, sseq)
+        new_last = checked_last(doc, last, self.entries, self.snapshot, newest_seq)
         old_due = None
         if self.timer is not KEEP:
             old_due = timers.get(batch.txn, batch.env.timers, doc)

@@ -36,7 +36,7 @@ from . import commit as commit_mod
 from . import keys, log, modules, retention, snapshots
 from .commit import KEEP, GroupCommitter
 from .env import Durability
-from .errors import (CorruptRecord, IncompatibleStore, LeaseLost, SequenceConflict, StoreClosed,
+from .errors import (CorruptRecord, IncompatibleStore, LeaseLost, StoreClosed,
                      StoreError)
 from .log import Entry
 from .retention import Retention
@@ -585,33 +585,10 @@ class PgBatch:
     def change(self, op):
         doc, raw = op.doc, op.prefix[:-1]
         h = self.check(doc, raw)  # the lease first: a fenced host learns why
-        last = h.last
-        new_last = last
-        if op.entries:
-            first = op.entries[0][0]
-            if first != last + 1:
-                raise SequenceConflict(
-                    f"document {doc!r}: the log ends at seq {last}, but this write starts at "
-                    f"seq {first}; another writer may own the document", doc=doc)
-            new_last = op.entries[-1][0]
-            if new_last > PG_MAX:
-                raise StoreError(f"document {doc!r}: seq {new_last} is past PostgreSQL's bigint",
-                                 doc=doc)
-        if op.snapshot is not None:
-            sseq = op.snapshot[0]
-            fresh = last == 0 and h.snap is None
-            if h.snap is not None and sseq < h.snap:
-                raise SequenceConflict(
-                    f"document {doc!r}: snapshot at seq {sseq} is older than the stored one "
-                    f"at seq {h.snap}", doc=doc)
-            if sseq > new_last and not fresh:
-                raise SequenceConflict(
-                    f"document {doc!r}: snapshot at seq {sseq} is ahead of the log, which "
-                    f"ends at seq {new_last}", doc=doc)
-            if sseq > PG_MAX:
-                raise StoreError(f"document {doc!r}: seq {sseq} is past PostgreSQL's bigint",
-                                 doc=doc)
-            new_last = max(new_last, sseq)
+        new_last = commit_mod.checked_last(doc, h.last, op.entries, op.snapshot, h.snap)
+        if new_last > PG_MAX:
+            raise StoreError(f"document {doc!r}: seq {new_last} is past PostgreSQL's bigint",
+                             doc=doc)
         if op.timer is not KEEP and op.timer is not None and op.timer > PG_MAX:
             raise StoreError(f"document {doc!r}: wake time {op.timer} is past PostgreSQL's "
                              "bigint", doc=doc)
