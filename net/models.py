@@ -30,13 +30,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .httpcall import failure, post_json
+
 MAX_REPLY_BYTES = 1 << 20  # a completion's body; a larger one fails the ask (502)
 DEFAULT_TIMEOUT_MS = 60_000
 MAX_TIMEOUT_MS = 600_000
 DEFAULT_ATTEMPTS = 3
 MAX_ATTEMPTS = 10
 BACKOFF_S = 0.05
-MAX_MESSAGE_CHARS = 200
 KEY_ENV = "ADVM_MODEL_KEY"
 
 
@@ -107,16 +108,12 @@ def _int(d: dict, key: str, default: int, high: int, where: str) -> int:
     return v
 
 
-def _failure(code: int, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
-
-
 async def complete(client: httpx.AsyncClient, config: ModelConfig | None, c: dict) -> dict:
     """One completion for call `c` (runtime/agents.py `calls`): the result
     input's `result`, {"value": the reply's JSON} or {"error": {code, message}}.
     Tried again (backing off) after a timeout, a connection failure, 429 or a 5xx."""
     if config is None:
-        return _failure(501, "no model is configured (advm run --model-url, or [models] in --services)")
+        return failure(501, "no model is configured (advm run --model-url, or [models] in --services)")
     body = json.loads(c["request"])
     body["model"] = config.model(body.get("model", ""))
     content = json.dumps(body, separators=(",", ":")).encode()
@@ -124,7 +121,7 @@ async def complete(client: httpx.AsyncClient, config: ModelConfig | None, c: dic
     if config.key:
         headers["Authorization"] = f"Bearer {config.key}"
     delay = BACKOFF_S
-    result = _failure(503, "the model was not asked")
+    result = failure(503, "the model was not asked")
     for attempt in range(1, config.attempts + 1):
         result, retry = await _attempt(client, config, content, headers)
         if not retry or attempt == config.attempts:
@@ -135,29 +132,13 @@ async def complete(client: httpx.AsyncClient, config: ModelConfig | None, c: dic
 
 
 async def _attempt(client, config: ModelConfig, content: bytes, headers: dict) -> tuple[dict, bool]:
-    url = f"{config.base_url}/chat/completions"
-    try:
-        async with client.stream("POST", url, content=content, headers=headers,
-                                 timeout=config.timeout_ms / 1000) as resp:
-            body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_REPLY_BYTES:
-                    return _failure(502, f"the model's reply is larger than {MAX_REPLY_BYTES} bytes"), False
-            status = resp.status_code
-    except httpx.TimeoutException:
-        return _failure(504, f"the model did not answer within {config.timeout_ms} ms"), True
-    except httpx.HTTPError as e:
-        return _failure(503, f"the model is unreachable ({type(e).__name__})"), True
-    if 200 <= status < 300:
-        try:
-            return {"value": json.loads(bytes(body))}, False
-        except ValueError:
-            return _failure(502, f"the model answered {status} with a body that is not JSON"), False
-    text = bytes(body[:MAX_MESSAGE_CHARS * 4]).decode("utf-8", "replace")[:MAX_MESSAGE_CHARS]
-    if config.key:
-        text = text.replace(config.key, "[secret]")
-    return _failure(status, f"the model answered {status}: {text}".rstrip(": ")), status >= 500 or status == 429
+    key = config.key
+    return await post_json(
+        client, f"{config.base_url}/chat/completions", content=content, headers=headers,
+        timeout_ms=config.timeout_ms, limit=MAX_REPLY_BYTES, who="the model",
+        too_large=f"the model's reply is larger than {MAX_REPLY_BYTES} bytes",
+        retried=lambda status: status >= 500 or status == 429,
+        redact=(lambda text: text.replace(key, "[secret]")) if key else str)
 
 
 __all__ = ["MAX_REPLY_BYTES", "ModelConfig", "ModelConfigError", "complete"]

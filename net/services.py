@@ -56,10 +56,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..runtime.replication import RETRIED_4XX, permanent
+from .httpcall import failure, post_json
 from .models import ModelConfig, ModelConfigError, complete
 
 MAX_BODY_BYTES = 1 << 20  # a service's answer (runtime/services.py MAX_RESULT_BYTES)
-MAX_MESSAGE_CHARS = 200  # of a failed answer's body, in the result's message
 MAX_SERVICES = 256
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_ATTEMPTS = 3
@@ -209,10 +209,6 @@ def replication_backoff(attempts: int) -> float:
     return random.uniform(d / 2, d)
 
 
-def failure(code: int, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
-
-
 class Dispatcher:
     """Makes the calls documents want, each once (per server life: a call is
     in flight until its result input is applied), and gives each outcome to
@@ -351,31 +347,13 @@ class Dispatcher:
         if c.get("replication"):
             headers["Advm-Replication"] = c["replication"]
         url = f"{endpoint.base_url}/{c['method']}"
-        timeout = endpoint.timeout_ms / 1000
         async with self._semaphore(endpoint.host):
-            try:
-                async with self.client.stream("POST", url, content=c["request"].encode(), headers=headers,
-                                              timeout=timeout) as resp:
-                    if c.get("replication") and 200 <= resp.status_code < 300:
-                        return {"value": None}, False  # any 2xx acknowledges; the body is not read
-                    body = bytearray()
-                    async for chunk in resp.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            return failure(502, f"the answer is larger than {MAX_BODY_BYTES} bytes"), False
-                    status = resp.status_code
-            except httpx.TimeoutException:
-                return failure(504, f"{endpoint.name} did not answer within {endpoint.timeout_ms} ms"), True
-            except httpx.HTTPError as e:
-                return failure(503, f"{endpoint.name} is unreachable ({type(e).__name__})"), True
-        if 200 <= status < 300:
-            try:
-                return {"value": json.loads(bytes(body))}, False
-            except ValueError:
-                return failure(502, f"{endpoint.name} answered {status} with a body that is not JSON"), False
-        text = bytes(body[:MAX_MESSAGE_CHARS * 4]).decode("utf-8", "replace")[:MAX_MESSAGE_CHARS]
-        return failure(status, self._redact(f"{endpoint.name} answered {status}: {text}".rstrip(": "))), \
-            status >= 500 or status in RETRIED_4XX
+            return await post_json(
+                self.client, url, content=c["request"].encode(), headers=headers,
+                timeout_ms=endpoint.timeout_ms, limit=MAX_BODY_BYTES, who=endpoint.name,
+                too_large=f"the answer is larger than {MAX_BODY_BYTES} bytes",
+                retried=lambda status: status >= 500 or status in RETRIED_4XX,
+                redact=self._redact, ack_2xx=bool(c.get("replication")))  # any 2xx acknowledges
 
     def _redact(self, text: str) -> str:
         for s in self._secrets:
